@@ -1,0 +1,319 @@
+/*
+ * orionstor.h - the public API of liborionstor.
+ *
+ * One transport-neutral SCSI API over USB mass storage, virtio-scsi and
+ * simulated devices.  All handles are opaque; every function that can fail
+ * returns a negative enum ostor_error and leaves a detailed, thread-local
+ * message for ostor_last_error().
+ *
+ * Copyright (C) 2026 The liborionstor authors.  LGPL-2.1-or-later.
+ */
+#ifndef ORIONSTOR_H
+#define ORIONSTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <poll.h>
+
+#if defined(OSTOR_BUILDING_LIBRARY) && defined(__GNUC__)
+#define OSTOR_API __attribute__((visibility("default")))
+#else
+#define OSTOR_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OSTOR_VERSION_MAJOR 0
+#define OSTOR_VERSION_MINOR 1
+#define OSTOR_VERSION_MICRO 0
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+enum ostor_error {
+	OSTOR_SUCCESS = 0,
+	OSTOR_ERROR_IO = -1,              /* input/output error */
+	OSTOR_ERROR_INVALID_PARAM = -2,   /* bad argument from the caller */
+	OSTOR_ERROR_ACCESS = -3,          /* permission denied */
+	OSTOR_ERROR_NO_DEVICE = -4,       /* device is gone (unplugged, removed) */
+	OSTOR_ERROR_NOT_FOUND = -5,       /* no such device, target or LUN */
+	OSTOR_ERROR_BUSY = -6,            /* resource busy / in use */
+	OSTOR_ERROR_TIMEOUT = -7,         /* operation timed out */
+	OSTOR_ERROR_OVERFLOW = -8,        /* more data than the buffer holds */
+	OSTOR_ERROR_PROTOCOL = -9,        /* the device broke its protocol */
+	OSTOR_ERROR_INTERRUPTED = -10,    /* interrupted / cancelled */
+	OSTOR_ERROR_NO_MEM = -11,         /* out of memory */
+	OSTOR_ERROR_NOT_SUPPORTED = -12,  /* not supported by device or build */
+	OSTOR_ERROR_BAD_SPEC = -13,       /* malformed or unknown device spec */
+	OSTOR_ERROR_CONFIG = -14,         /* configuration file error */
+	OSTOR_ERROR_SCSI = -15,           /* command failed with a SCSI error */
+	OSTOR_ERROR_OUT_OF_RANGE = -16,   /* LBA or length past the end */
+	OSTOR_ERROR_WRITE_PROTECTED = -17,/* medium is write protected */
+	OSTOR_ERROR_NO_MEDIUM = -18,      /* no medium present */
+	OSTOR_ERROR_ABORTED = -19,        /* command aborted */
+	OSTOR_ERROR_STATE = -20,          /* wrong state (closed, in flight) */
+	OSTOR_ERROR_OTHER = -99
+};
+
+/* "OSTOR_ERROR_IO" etc.; never NULL. */
+OSTOR_API const char *ostor_error_name(int error);
+/* A short English description; never NULL. */
+OSTOR_API const char *ostor_strerror(int error);
+/* The detailed message of the last error on this thread: what failed and
+ * what to do about it.  Empty string when nothing failed yet. */
+OSTOR_API const char *ostor_last_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Context, logging, configuration                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct ostor_context ostor_context;
+typedef struct ostor_device ostor_device;
+typedef struct ostor_task ostor_task;
+typedef struct ostor_device_info ostor_device_info;
+
+enum ostor_log_level {
+	OSTOR_LOG_NONE = 0,
+	OSTOR_LOG_ERROR = 1,
+	OSTOR_LOG_WARNING = 2,
+	OSTOR_LOG_INFO = 3,
+	OSTOR_LOG_DEBUG = 4
+};
+
+/*
+ * Create a context.  config_path selects the configuration file; NULL means
+ * $ORIONSTOR_CONF, else /etc/orionstor.conf if it exists, else built-in
+ * defaults.  A configuration error fails the call (OSTOR_ERROR_CONFIG) with
+ * file:line in ostor_last_error(); nothing is half-applied.
+ * The log level starts from $ORIONSTOR_DEBUG (0..4), default ERROR.
+ */
+OSTOR_API int ostor_init(ostor_context **ctx, const char *config_path);
+/* Close every device still open and free the context. */
+OSTOR_API void ostor_exit(ostor_context *ctx);
+
+OSTOR_API void ostor_set_log_level(ostor_context *ctx, enum ostor_log_level level);
+OSTOR_API enum ostor_log_level ostor_get_log_level(const ostor_context *ctx);
+typedef void (*ostor_log_fn)(ostor_context *ctx, enum ostor_log_level level,
+			     const char *function, const char *message,
+			     void *user_data);
+/* Replace the default logger (stderr).  free_fn (may be NULL) is called on
+ * user_data when the callback is replaced or the context is freed. */
+OSTOR_API void ostor_set_log_callback(ostor_context *ctx, ostor_log_fn fn,
+				      void *user_data,
+				      void (*free_fn)(void *user_data));
+
+/* The configuration file in effect ("" for built-in defaults). */
+OSTOR_API const char *ostor_config_path(const ostor_context *ctx);
+/* Read a configuration value as text, e.g. ("usb_storage", "cache_size"). */
+OSTOR_API int ostor_config_get(const ostor_context *ctx, const char *table,
+			       const char *key, char *buf, size_t buflen);
+
+/* Library version string, e.g. "0.1.0". */
+OSTOR_API const char *ostor_version(void);
+/* Names of the compiled-in backends, NULL-terminated. */
+OSTOR_API const char *const *ostor_backends(void);
+
+/* ------------------------------------------------------------------ */
+/* Enumeration and opening                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Device specs (the same strings the tools take with -d):
+ *   sim:[key=value,...]        simulated SCSI target (see liborionstor(3))
+ *   usb:VVVV:PPPP[:SERIAL]     USB mass storage by vendor/product id
+ *   usb:BUS.DEVNUM             USB mass storage by bus and device number
+ *   virtio:[DDDD:]BB:DD.F      virtio-scsi PCI function bound to UIO
+ */
+
+/* List every device of every compiled-in backend.  Returns the number of
+ * entries (>= 0) and a NULL-terminated array in *list, or an error. */
+OSTOR_API ssize_t ostor_get_device_list(ostor_context *ctx, ostor_device_info ***list);
+OSTOR_API void ostor_free_device_list(ostor_device_info **list);
+OSTOR_API const char *ostor_device_info_spec(const ostor_device_info *info);
+OSTOR_API const char *ostor_device_info_backend(const ostor_device_info *info);
+OSTOR_API const char *ostor_device_info_description(const ostor_device_info *info);
+
+OSTOR_API int ostor_open(ostor_context *ctx, const char *spec, ostor_device **dev);
+/*
+ * Flush every LUN that was written, complete in-flight tasks as aborted and
+ * free the device.  Returns the first flush error (sticky errors included):
+ * the device is closed either way.  Closing a handle twice is detected and
+ * returns OSTOR_ERROR_INVALID_PARAM.
+ */
+OSTOR_API int ostor_close(ostor_device *dev);
+
+OSTOR_API ostor_context *ostor_device_context(const ostor_device *dev);
+OSTOR_API const char *ostor_device_spec(const ostor_device *dev);
+OSTOR_API const char *ostor_device_backend(const ostor_device *dev);
+OSTOR_API const char *ostor_device_description(const ostor_device *dev);
+
+struct ostor_lun_addr {
+	uint32_t target;
+	uint32_t lun;
+};
+
+/* Scan the device (REPORT LUNS with an INQUIRY fallback on each target)
+ * and return the addressable LUNs, sorted.  *luns is malloc'ed: free() it. */
+OSTOR_API int ostor_device_luns(ostor_device *dev, struct ostor_lun_addr **luns,
+				size_t *count);
+
+/* ------------------------------------------------------------------ */
+/* Tasks: transport-neutral SCSI commands                              */
+/* ------------------------------------------------------------------ */
+
+#define OSTOR_CDB_MAX 32
+#define OSTOR_SENSE_MAX 252
+
+enum ostor_dir {
+	OSTOR_DIR_NONE = 0,
+	OSTOR_DIR_FROM_DEVICE = 1,  /* data-in (READ) */
+	OSTOR_DIR_TO_DEVICE = 2     /* data-out (WRITE) */
+};
+
+/* What became of a task, transport-neutral. */
+enum ostor_result {
+	OSTOR_RESULT_PENDING = -1,          /* not completed yet */
+	OSTOR_RESULT_GOOD = 0,              /* SCSI GOOD (or CONDITION MET) */
+	OSTOR_RESULT_CHECK_CONDITION = 1,   /* sense data is valid */
+	OSTOR_RESULT_BUSY = 2,              /* BUSY or TASK SET FULL */
+	OSTOR_RESULT_RESERVATION_CONFLICT = 3,
+	OSTOR_RESULT_TRANSPORT_ERROR = 4,   /* the transport failed the command */
+	OSTOR_RESULT_TIMEOUT = 5,
+	OSTOR_RESULT_ABORTED = 6,           /* aborted, cancelled or reset */
+	OSTOR_RESULT_DEVICE_GONE = 7,       /* device or LUN removed */
+	OSTOR_RESULT_OTHER_STATUS = 8       /* another SCSI status (see status) */
+};
+OSTOR_API const char *ostor_result_name(int result);
+
+typedef void (*ostor_task_fn)(ostor_task *task, void *user_data);
+/* A completion: callback runs once when the task completes, from inside
+ * ostor_handle_events*() on the thread handling events (never from inside
+ * ostor_task_submit).  free, if set, is called on user_data when the
+ * completion will no longer be used: after the callback, or when submit
+ * fails. */
+struct ostor_completion {
+	ostor_task_fn callback;
+	void *user_data;
+	void (*free)(void *user_data);
+};
+
+/* Tasks are allocated once and reused: submitting one allocates nothing. */
+OSTOR_API int ostor_task_new(ostor_device *dev, ostor_task **task);
+/* Freeing a task in flight is refused (OSTOR_ERROR_STATE). */
+OSTOR_API int ostor_task_free(ostor_task *task);
+/* Clear a completed task's results and buffers to reuse it. */
+OSTOR_API int ostor_task_reset(ostor_task *task);
+
+OSTOR_API int ostor_task_set_lun(ostor_task *task, uint32_t target, uint32_t lun);
+OSTOR_API int ostor_task_set_cdb(ostor_task *task, const uint8_t *cdb, size_t len);
+/* One buffer (len may be 0 with dir NONE).  The buffer must stay valid
+ * until completion; the library does not copy it (zero-copy). */
+OSTOR_API int ostor_task_set_buffer(ostor_task *task, enum ostor_dir dir,
+				    void *buf, size_t len);
+/* A scatter list; the array itself is copied (at most OSTOR_IOV_MAX). */
+#define OSTOR_IOV_MAX 64
+OSTOR_API int ostor_task_set_iov(ostor_task *task, enum ostor_dir dir,
+				 const struct iovec *iov, int iovcnt);
+/* Timeout in milliseconds; 0 means the context default. */
+OSTOR_API int ostor_task_set_timeout(ostor_task *task, unsigned int timeout_ms);
+
+OSTOR_API int ostor_task_submit(ostor_task *task, struct ostor_completion completion);
+/* Request cancellation; the task still completes (OSTOR_RESULT_ABORTED if
+ * the cancel won the race). */
+OSTOR_API int ostor_task_cancel(ostor_task *task);
+/* Submit and wait.  Returns 0 when the task completed (whatever its
+ * result: look at ostor_task_result), or a negative error when it could
+ * not be submitted. */
+OSTOR_API int ostor_task_execute(ostor_task *task);
+
+OSTOR_API ostor_device *ostor_task_device(const ostor_task *task);
+OSTOR_API enum ostor_result ostor_task_result(const ostor_task *task);
+/* SCSI status byte (0x00 GOOD, 0x02 CHECK CONDITION, ...), or -1 when the
+ * transport never delivered one. */
+OSTOR_API int ostor_task_status(const ostor_task *task);
+/* Sense bytes actually received (bounded by OSTOR_SENSE_MAX). */
+OSTOR_API const uint8_t *ostor_task_sense(const ostor_task *task, size_t *len);
+/* Bytes requested but not transferred, and bytes transferred. */
+OSTOR_API size_t ostor_task_residual(const ostor_task *task);
+OSTOR_API size_t ostor_task_transferred(const ostor_task *task);
+/* The error code matching the result (0 for GOOD), with a message for
+ * ostor_last_error() describing status and sense. */
+OSTOR_API int ostor_task_error(const ostor_task *task);
+
+/* ------------------------------------------------------------------ */
+/* Event handling (outside event loops)                                */
+/* ------------------------------------------------------------------ */
+
+/* Fill fds with the descriptors to poll; returns how many are needed (it
+ * may be more than max: call again with a larger array). */
+OSTOR_API int ostor_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max);
+/* Milliseconds until the library needs ostor_handle_events_nonblock()
+ * even without fd activity: -1 none, 0 now. */
+OSTOR_API int ostor_next_timeout(ostor_context *ctx);
+/* Process whatever is ready without blocking; runs completion callbacks. */
+OSTOR_API int ostor_handle_events_nonblock(ostor_context *ctx);
+/* Wait up to timeout_ms (-1: until at least one completion) and process. */
+OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms);
+/* Number of tasks in flight on the context. */
+OSTOR_API unsigned int ostor_inflight(ostor_context *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Block helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+enum ostor_peripheral_type {
+	OSTOR_TYPE_DISK = 0x00,
+	OSTOR_TYPE_TAPE = 0x01,
+	OSTOR_TYPE_CDROM = 0x05,
+	OSTOR_TYPE_OPTICAL = 0x07,
+	OSTOR_TYPE_RBC = 0x0e,
+	OSTOR_TYPE_UNKNOWN = 0x1f
+};
+/* "disk", "cdrom", ... */
+OSTOR_API const char *ostor_peripheral_type_name(int type);
+
+struct ostor_lun_info {
+	uint32_t target;
+	uint32_t lun;
+	int peripheral_type;          /* enum ostor_peripheral_type */
+	char vendor[9];               /* trimmed of padding */
+	char product[17];
+	char revision[5];
+	char serial[65];              /* VPD 80h, "" if none */
+	int removable;
+	int medium_present;
+	int write_protected;
+	uint32_t block_size;          /* 0 when no medium */
+	uint64_t blocks;              /* number of logical blocks */
+	uint32_t max_transfer_blocks; /* per command, after all limits */
+	int thin_provisioned;
+};
+
+/* Discover identity and capacity (READ CAPACITY(10), then (16) when the
+ * answer saturates or the device asks for it), the write-protect bit
+ * (MODE SENSE) and the transfer limit (Block Limits VPD and backend). */
+OSTOR_API int ostor_lun_info(ostor_device *dev, uint32_t target, uint32_t lun,
+			     struct ostor_lun_info *info);
+/* Read/write whole blocks; split at the transfer limit, bounds-checked
+ * against the capacity, READ/WRITE(10) or (16) as the LBA needs.  A write
+ * returns 0 only when the device confirmed every block. */
+OSTOR_API int ostor_read_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
+				uint64_t lba, uint32_t count, void *buf);
+OSTOR_API int ostor_write_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
+				 uint64_t lba, uint32_t count, const void *buf);
+/* SYNCHRONIZE CACHE.  A failed flush is sticky: every later flush (and
+ * ostor_close) reports it again. */
+OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include <orionstor/scsi.h>
+
+#endif /* ORIONSTOR_H */

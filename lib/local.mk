@@ -1,0 +1,19 @@
+# The private convenience library holds everything; the installed library
+# wraps it with the version script.  Unit tests link the private one
+# white-box.
+noinst_LTLIBRARIES += lib/libostor_private.la
+lib_libostor_private_la_SOURCES =
+lib_libostor_private_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) \
+	$(LIBUSB_CFLAGS) $(PCIACCESS_CFLAGS) $(INIH_CFLAGS)
+lib_libostor_private_la_LIBADD = $(LIBUSB_LIBS) $(PCIACCESS_LIBS) $(INIH_LIBS)
+
+lib_LTLIBRARIES += lib/liborionstor.la
+lib_liborionstor_la_SOURCES = lib/core/version.c
+lib_liborionstor_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS)
+lib_liborionstor_la_LIBADD = lib/libostor_private.la
+lib_liborionstor_la_LDFLAGS = $(AM_LDFLAGS) \
+	-version-info $(LT_CURRENT):$(LT_REVISION):$(LT_AGE) \
+	-Wl,--version-script=$(top_srcdir)/lib/liborionstor.sym -no-undefined
+EXTRA_lib_liborionstor_la_DEPENDENCIES = $(top_srcdir)/lib/liborionstor.sym
+EXTRA_DIST += lib/liborionstor.sym
+EXTRA_DIST += liborionstor.pc.in
