@@ -1,1 +1,35 @@
-# tools
+# tools: a small shared library (tools/common) and thin programs over it.
+# Tools see only the installed API (include/), never lib/ internals, and
+# link the installed library, so they prove the public interface works.
+TOOLS_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/tools/common \
+	-DTC_TOOLS_VERSION='"$(PACKAGE_VERSION)"'
+TOOLS_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+TOOLS_LDADD = tools/libtoolcommon.la lib/liborionstor.la $(JSONC_LIBS)
+
+noinst_LTLIBRARIES += tools/libtoolcommon.la
+tools_libtoolcommon_la_SOURCES = \
+	tools/common/toolcommon.h \
+	tools/common/device.c \
+	tools/common/exitcode.c \
+	tools/common/messages.c \
+	tools/common/options.c \
+	tools/common/output.c \
+	tools/common/progress.c
+tools_libtoolcommon_la_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_libtoolcommon_la_CFLAGS = $(TOOLS_CFLAGS)
+tools_libtoolcommon_la_LIBADD = $(JSONC_LIBS)
+
+bin_PROGRAMS += tools/orionstor
+tools_orionstor_SOURCES = \
+	tools/orionstor.c \
+	tools/orionstor-cmds.h \
+	tools/orionstor-io.c \
+	tools/orionstor-cmd.c
+tools_orionstor_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_orionstor_CFLAGS = $(TOOLS_CFLAGS)
+tools_orionstor_LDADD = $(TOOLS_LDADD)
+
+# The script finds the programs relative to the build directory the test
+# harness runs it from ($top_builddir, or "." by default).
+TESTS += tests/tools/test-orionstor.sh
+EXTRA_DIST += tests/tools/test-orionstor.sh

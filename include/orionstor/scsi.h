@@ -128,9 +128,9 @@ OSTOR_API int ostor_scsi_cdb_synchronize_cache16(struct ostor_cdb *cdb, uint64_t
 OSTOR_API int ostor_scsi_cdb_mode_sense6(struct ostor_cdb *cdb, int dbd, uint8_t pc, uint8_t page, uint8_t subpage, uint8_t alloc_len);
 OSTOR_API int ostor_scsi_cdb_mode_sense10(struct ostor_cdb *cdb, int dbd, int llbaa, uint8_t pc, uint8_t page, uint8_t subpage, uint16_t alloc_len);
 OSTOR_API int ostor_scsi_cdb_report_luns(struct ostor_cdb *cdb, uint8_t select_report, uint32_t alloc_len);
-/* The scsi helper adds the remaining builders (VERIFY, MODE SELECT, START
- * STOP UNIT, PREVENT ALLOW, LOG SENSE, WRITE SAME, UNMAP, ATA PASS-THROUGH,
- * SEND DIAGNOSTIC, READ FORMAT CAPACITIES) below. */
+/* The remaining builders (VERIFY, MODE SELECT, START STOP UNIT, PREVENT
+ * ALLOW, LOG SENSE, WRITE SAME, UNMAP, ATA PASS-THROUGH, SEND DIAGNOSTIC,
+ * READ FORMAT CAPACITIES) are at the end of this file. */
 
 /* ---- decoded responses ----------------------------------------------- */
 struct ostor_scsi_inquiry {
@@ -159,6 +159,9 @@ struct ostor_scsi_read_capacity {
 	uint8_t lbppbe;                /* logical blocks per physical block exponent */
 	int lbpme, lbprz;
 	uint16_t lowest_aligned_lba;
+	uint8_t p_i_exponent;          /* (16) only */
+	int rc16_needed;               /* (10): capacity saturated, use (16) */
+	size_t valid_len;              /* bytes that were really decoded */
 };
 OSTOR_API int ostor_scsi_parse_read_capacity10(const uint8_t *buf, size_t len, struct ostor_scsi_read_capacity *out);
 OSTOR_API int ostor_scsi_parse_read_capacity16(const uint8_t *buf, size_t len, struct ostor_scsi_read_capacity *out);
@@ -177,6 +180,7 @@ struct ostor_scsi_vpd_block_limits {
 	int ugavalid;
 	uint32_t unmap_granularity_alignment;
 	uint64_t max_write_same_len;
+	size_t valid_len;              /* bytes of the page really decoded */
 };
 OSTOR_API int ostor_scsi_parse_vpd_block_limits(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_block_limits *out);
 
@@ -193,6 +197,10 @@ struct ostor_scsi_mode_header {
 	uint16_t block_descriptor_length;
 	size_t pages_offset;           /* offset of the first mode page in buf */
 	size_t pages_len;              /* bytes of mode pages actually present */
+	int longlba;                   /* (10): 16-byte block descriptors */
+	size_t header_len;             /* 4 (6) or 8 (10) */
+	size_t data_len;               /* min(transferred, mode data length + hdr) */
+	size_t block_descriptors_len;  /* bytes of block descriptors present */
 };
 OSTOR_API int ostor_scsi_parse_mode_sense6(const uint8_t *buf, size_t len, struct ostor_scsi_mode_header *out);
 OSTOR_API int ostor_scsi_parse_mode_sense10(const uint8_t *buf, size_t len, struct ostor_scsi_mode_header *out);
@@ -223,6 +231,9 @@ struct ostor_scsi_sense {
 	uint8_t sks[3];
 	int filemark, eom, ili;
 	size_t used_len;               /* bytes of the sense buffer decoded */
+	int fru_valid;
+	uint8_t fru;                   /* field replaceable unit code */
+	int ata_return_present;        /* descriptor 09h seen (descriptor fmt) */
 };
 /* Decodes fixed and descriptor format, bounded by len and the device's
  * additional length, whichever is smaller.  Returns 0 when a sense key
@@ -232,6 +243,368 @@ OSTOR_API int ostor_scsi_parse_sense(const uint8_t *buf, size_t len, struct osto
 OSTOR_API const char *ostor_scsi_sense_text(const struct ostor_scsi_sense *sense, char *buf, size_t buflen);
 /* Build fixed-format sense (18 bytes) for targets/simulators; returns len. */
 OSTOR_API size_t ostor_scsi_build_sense_fixed(uint8_t *buf, size_t buflen, uint8_t key, uint8_t asc, uint8_t ascq);
+
+/* ======================================================================
+ * Additions: remaining builders, decoders and helpers.
+ * ==================================================================== */
+
+/* More operation codes (SPC-4, SBC-3, MMC-6). */
+#define OSTOR_SCSI_OP_REZERO_UNIT 0x01
+#define OSTOR_SCSI_OP_READ_BLOCK_LIMITS 0x05
+#define OSTOR_SCSI_OP_REASSIGN_BLOCKS 0x07
+#define OSTOR_SCSI_OP_SEEK6 0x0b
+#define OSTOR_SCSI_OP_RECEIVE_DIAGNOSTIC 0x1c
+#define OSTOR_SCSI_OP_WRITE_VERIFY10 0x2e
+#define OSTOR_SCSI_OP_PRE_FETCH10 0x34
+#define OSTOR_SCSI_OP_READ_DEFECT_DATA10 0x37
+#define OSTOR_SCSI_OP_WRITE_BUFFER 0x3b
+#define OSTOR_SCSI_OP_READ_BUFFER 0x3c
+#define OSTOR_SCSI_OP_READ_TOC 0x43
+#define OSTOR_SCSI_OP_GET_CONFIGURATION 0x46
+#define OSTOR_SCSI_OP_GET_EVENT_STATUS_NOTIFICATION 0x4a
+#define OSTOR_SCSI_OP_LOG_SELECT 0x4c
+#define OSTOR_SCSI_OP_READ_DISC_INFORMATION 0x51
+#define OSTOR_SCSI_OP_PERSISTENT_RESERVE_IN 0x5e
+#define OSTOR_SCSI_OP_PERSISTENT_RESERVE_OUT 0x5f
+#define OSTOR_SCSI_OP_VARIABLE_LENGTH 0x7f
+#define OSTOR_SCSI_OP_EXTENDED_CDB 0x7e
+#define OSTOR_SCSI_OP_COMPARE_AND_WRITE 0x89
+#define OSTOR_SCSI_OP_WRITE_VERIFY16 0x8e
+#define OSTOR_SCSI_OP_SERVICE_ACTION_OUT16 0x9f
+#define OSTOR_SCSI_OP_MAINTENANCE_IN 0xa3
+#define OSTOR_SCSI_OP_MAINTENANCE_OUT 0xa4
+#define OSTOR_SCSI_OP_VERIFY12 0xaf
+#define OSTOR_SCSI_OP_READ_CD 0xbe
+#define OSTOR_SCSI_SAI_GET_LBA_STATUS 0x12
+
+/* Length of the CDB an operation code implies: 6, 10, 12 or 16;
+ * OSTOR_SCSI_CDB_LEN_VARIABLE (0) for 7Eh/7Fh (length in the CDB);
+ * OSTOR_ERROR_NOT_SUPPORTED for reserved group 3 opcodes and the
+ * vendor-specific groups 6 and 7 (C0h-FFh), whose length is unknown. */
+#define OSTOR_SCSI_CDB_LEN_VARIABLE 0
+OSTOR_API int ostor_scsi_cdb_length(uint8_t opcode);
+/* "READ(10)", ...; "VENDOR SPECIFIC" for C0h-FFh, "UNKNOWN" otherwise.
+ * Never NULL. */
+OSTOR_API const char *ostor_scsi_opcode_name(uint8_t opcode);
+/* Check that len matches what the opcode implies (variable-length 7Fh:
+ * 8 + ADDITIONAL CDB LENGTH, at most 260).  Vendor-specific opcodes are
+ * accepted with any length 6..OSTOR_CDB_MAX.  Returns 0 or
+ * OSTOR_ERROR_INVALID_PARAM with a message.  Check before padding a CDB
+ * for UFI (ostor_scsi_cdb_pad). */
+OSTOR_API int ostor_scsi_cdb_check(const uint8_t *cdb, size_t len);
+/* Zero-pad a CDB to len bytes (UFI and ATAPI want 12); refuses to shrink
+ * and len > OSTOR_CDB_MAX. */
+OSTOR_API int ostor_scsi_cdb_pad(struct ostor_cdb *cdb, uint8_t len);
+
+/* SYNCHRONIZE CACHE with the IMMED bit. */
+OSTOR_API int ostor_scsi_cdb_synchronize_cache10_ex(struct ostor_cdb *cdb, uint32_t lba, uint16_t blocks, int immed);
+OSTOR_API int ostor_scsi_cdb_synchronize_cache16_ex(struct ostor_cdb *cdb, uint64_t lba, uint32_t blocks, int immed);
+
+/* VERIFY(10/16): bytchk 0 (medium only), 1 (compare data-out), 3 (compare
+ * one block against every block); 2 is reserved and rejected.  flags:
+ * OSTOR_SCSI_DPO only. */
+OSTOR_API int ostor_scsi_cdb_verify10(struct ostor_cdb *cdb, uint32_t lba, uint16_t blocks, uint8_t bytchk, uint8_t flags);
+OSTOR_API int ostor_scsi_cdb_verify16(struct ostor_cdb *cdb, uint64_t lba, uint32_t blocks, uint8_t bytchk, uint8_t flags);
+
+OSTOR_API int ostor_scsi_cdb_mode_select6(struct ostor_cdb *cdb, int pf, int sp, uint8_t param_len);
+OSTOR_API int ostor_scsi_cdb_mode_select10(struct ostor_cdb *cdb, int pf, int sp, uint16_t param_len);
+
+/* Power conditions for START STOP UNIT (0 = use start/loej). */
+#define OSTOR_SCSI_PC_START_VALID 0x0
+#define OSTOR_SCSI_PC_ACTIVE 0x1
+#define OSTOR_SCSI_PC_IDLE 0x2
+#define OSTOR_SCSI_PC_STANDBY 0x3
+#define OSTOR_SCSI_PC_LU_CONTROL 0x7
+#define OSTOR_SCSI_PC_FORCE_IDLE_0 0xa
+#define OSTOR_SCSI_PC_FORCE_STANDBY_0 0xb
+/* power_condition 0..15, pc_modifier 0..15. */
+OSTOR_API int ostor_scsi_cdb_start_stop_unit(struct ostor_cdb *cdb, int immed, uint8_t power_condition, uint8_t pc_modifier, int loej, int start);
+/* prevent: 0 allow, 1 prevent (2, 3: MMC persistent prevent). */
+OSTOR_API int ostor_scsi_cdb_prevent_allow(struct ostor_cdb *cdb, uint8_t prevent);
+/* pc 0..3 (0 threshold, 1 cumulative, 2 default threshold, 3 default
+ * cumulative), page 0..3Fh. */
+OSTOR_API int ostor_scsi_cdb_log_sense(struct ostor_cdb *cdb, int sp, uint8_t pc, uint8_t page, uint8_t subpage, uint16_t param_ptr, uint16_t alloc_len);
+
+/* WRITE SAME flags, at their CDB bit positions.  NDOB: (16) only. */
+#define OSTOR_SCSI_WS_NDOB 0x01
+#define OSTOR_SCSI_WS_UNMAP 0x08
+#define OSTOR_SCSI_WS_ANCHOR 0x10
+OSTOR_API int ostor_scsi_cdb_write_same10(struct ostor_cdb *cdb, uint32_t lba, uint16_t blocks, uint8_t flags);
+OSTOR_API int ostor_scsi_cdb_write_same16(struct ostor_cdb *cdb, uint64_t lba, uint32_t blocks, uint8_t flags);
+
+/* UNMAP: param_len is the size of the parameter list built below. */
+OSTOR_API int ostor_scsi_cdb_unmap(struct ostor_cdb *cdb, int anchor, uint16_t param_len);
+struct ostor_scsi_unmap_desc {
+	uint64_t lba;
+	uint32_t blocks;
+};
+/* Build the UNMAP parameter list (8-byte header + 16 bytes per
+ * descriptor) into buf.  Returns its length, OSTOR_ERROR_OVERFLOW when buf
+ * is too small, OSTOR_ERROR_INVALID_PARAM when the list would not fit the
+ * 16-bit length fields (more than 4095 descriptors). */
+OSTOR_API int ostor_scsi_build_unmap_params(uint8_t *buf, size_t buflen, const struct ostor_scsi_unmap_desc *descs, size_t count);
+
+/* ATA PASS-THROUGH (SAT-3).  Protocols: */
+#define OSTOR_ATA_PROTO_HARD_RESET 0
+#define OSTOR_ATA_PROTO_SRST 1
+#define OSTOR_ATA_PROTO_NON_DATA 3
+#define OSTOR_ATA_PROTO_PIO_IN 4
+#define OSTOR_ATA_PROTO_PIO_OUT 5
+#define OSTOR_ATA_PROTO_DMA 6
+#define OSTOR_ATA_PROTO_DEVICE_DIAG 8
+#define OSTOR_ATA_PROTO_DEVICE_RESET 9
+#define OSTOR_ATA_PROTO_UDMA_IN 10
+#define OSTOR_ATA_PROTO_UDMA_OUT 11
+#define OSTOR_ATA_PROTO_FPDMA 12
+#define OSTOR_ATA_PROTO_RETURN_RESPONSE 15
+/* t_length: where the transfer length is */
+#define OSTOR_ATA_TLEN_NONE 0
+#define OSTOR_ATA_TLEN_FEATURES 1
+#define OSTOR_ATA_TLEN_COUNT 2
+#define OSTOR_ATA_TLEN_STPSIU 3
+struct ostor_scsi_ata_pt {
+	uint8_t protocol;              /* 0..15 */
+	uint8_t multiple_count;        /* 0..7 */
+	int extend;                    /* 48-bit registers ((16) only) */
+	uint8_t off_line;              /* 0..3 */
+	int ck_cond;                   /* return the ATA registers always */
+	int t_type;                    /* SAT-3: length in logical sectors */
+	int t_dir;                     /* 1: from device */
+	int byt_blok;                  /* 1: length in blocks, 0: in bytes */
+	uint8_t t_length;              /* OSTOR_ATA_TLEN_* */
+	uint16_t features;             /* > 0xff needs extend */
+	uint16_t count;                /* > 0xff needs extend */
+	uint64_t lba;                  /* 24 bits, 48 with extend */
+	uint8_t device;
+	uint8_t command;
+};
+OSTOR_API int ostor_scsi_cdb_ata_pass_through12(struct ostor_cdb *cdb, const struct ostor_scsi_ata_pt *pt);
+OSTOR_API int ostor_scsi_cdb_ata_pass_through16(struct ostor_cdb *cdb, const struct ostor_scsi_ata_pt *pt);
+
+/* SEND DIAGNOSTIC: self_test_code 0..7 (1 background short, 2 background
+ * extended, 4 abort background, 5 foreground short, 6 foreground
+ * extended), which needs selftest = 0. */
+OSTOR_API int ostor_scsi_cdb_send_diagnostic(struct ostor_cdb *cdb, uint8_t self_test_code, int pf, int selftest, int devoffl, int unitoffl, uint16_t param_len);
+/* READ FORMAT CAPACITIES (MMC, UFI): a 10-byte CDB; UFI transports pad it
+ * to 12 with ostor_scsi_cdb_pad. */
+OSTOR_API int ostor_scsi_cdb_read_format_capacities(struct ostor_cdb *cdb, uint16_t alloc_len);
+
+/* ---- more decoders ------------------------------------------------------
+ * All of them read only the bytes transferred (len), further bounded by
+ * the length fields of the response; what was not transferred is left 0
+ * or "" and never guessed.  Pointers in results point into buf. */
+
+/* VPD header (every page): PAGE LENGTH (bytes 2-3) bounded by len.
+ * OSTOR_ERROR_PROTOCOL when shorter than 4 bytes or the page code is not
+ * the expected one. */
+struct ostor_scsi_vpd_header {
+	uint8_t peripheral_qualifier;
+	uint8_t peripheral_type;
+	uint8_t page_code;
+	uint16_t page_length;          /* as reported */
+	size_t data_len;               /* page bytes present after the header */
+};
+OSTOR_API int ostor_scsi_parse_vpd_header(const uint8_t *buf, size_t len, uint8_t expected_page, struct ostor_scsi_vpd_header *out);
+
+/* VPD 00h: up to max page codes into pages; returns how many were stored,
+ * *total (may be NULL) gets how many were transferred. */
+OSTOR_API int ostor_scsi_parse_vpd_supported(const uint8_t *buf, size_t len, uint8_t *pages, size_t max, size_t *total);
+/* Whether page appears in a VPD 00h response. */
+OSTOR_API int ostor_scsi_vpd_supports(const uint8_t *buf, size_t len, uint8_t page);
+
+/* Iterator over a list of variable-length items (designators, mode
+ * pages, log parameters).  next() returns 1 with an item, 0 at the end;
+ * truncated is set when the end cut an item short (that item is not
+ * returned). */
+struct ostor_scsi_iter {
+	const uint8_t *buf;
+	size_t pos;
+	size_t end;
+	int truncated;
+};
+
+/* VPD 83h designators. */
+#define OSTOR_SCSI_CODESET_BINARY 1
+#define OSTOR_SCSI_CODESET_ASCII 2
+#define OSTOR_SCSI_CODESET_UTF8 3
+#define OSTOR_SCSI_ASSOC_LU 0
+#define OSTOR_SCSI_ASSOC_TARGET_PORT 1
+#define OSTOR_SCSI_ASSOC_TARGET_DEVICE 2
+#define OSTOR_SCSI_DESIG_VENDOR 0x0
+#define OSTOR_SCSI_DESIG_T10 0x1
+#define OSTOR_SCSI_DESIG_EUI64 0x2
+#define OSTOR_SCSI_DESIG_NAA 0x3
+#define OSTOR_SCSI_DESIG_REL_TGT_PORT 0x4
+#define OSTOR_SCSI_DESIG_TPG 0x5
+#define OSTOR_SCSI_DESIG_LU_GROUP 0x6
+#define OSTOR_SCSI_DESIG_MD5 0x7
+#define OSTOR_SCSI_DESIG_SCSI_NAME 0x8
+#define OSTOR_SCSI_DESIG_PROTOCOL_PORT 0x9
+#define OSTOR_SCSI_DESIG_UUID 0xa
+struct ostor_scsi_designator {
+	uint8_t protocol_id;           /* meaningful when piv */
+	uint8_t code_set;
+	int piv;
+	uint8_t association;
+	uint8_t type;
+	uint8_t len;
+	const uint8_t *data;           /* len bytes inside buf */
+};
+OSTOR_API int ostor_scsi_vpd_devid_iter_init(struct ostor_scsi_iter *it, const uint8_t *buf, size_t len);
+OSTOR_API int ostor_scsi_vpd_devid_next(struct ostor_scsi_iter *it, struct ostor_scsi_designator *d);
+/* Convenience: fill up to max designators; returns how many were stored,
+ * *total (may be NULL) the number of complete designators present. */
+OSTOR_API int ostor_scsi_parse_vpd_devid(const uint8_t *buf, size_t len, struct ostor_scsi_designator *d, size_t max, size_t *total);
+/* "NAA", "T10 vendor ID", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_designator_type_name(uint8_t type);
+
+/* VPD 89h ATA Information (SAT). */
+struct ostor_scsi_vpd_ata_info {
+	char sat_vendor[9];
+	char sat_product[17];
+	char sat_revision[5];
+	int signature_valid;
+	uint8_t signature[20];         /* ATA device signature */
+	uint8_t command_code;          /* ECh IDENTIFY DEVICE, A1h PACKET */
+	int identify_valid;            /* all 512 bytes were transferred */
+	uint8_t identify[512];
+	size_t valid_len;
+};
+OSTOR_API int ostor_scsi_parse_vpd_ata_info(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_ata_info *out);
+
+/* VPD B1h Block Device Characteristics. */
+struct ostor_scsi_vpd_block_characteristics {
+	uint16_t rotation_rate;        /* 0 not reported, 1 non-rotating, rpm */
+	int non_rotating;
+	uint8_t product_type;
+	uint8_t wabereq, wacereq;
+	uint8_t form_factor;           /* 0 n/r, 1 5.25", 2 3.5", 3 2.5", 4 1.8", 5 <1.8" */
+	uint8_t zoned;
+	int fuab, vbuls;
+	size_t valid_len;
+};
+OSTOR_API int ostor_scsi_parse_vpd_block_characteristics(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_block_characteristics *out);
+/* "2.5 inch", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_form_factor_name(uint8_t form_factor);
+
+/* VPD B2h Logical Block Provisioning. */
+#define OSTOR_SCSI_PROV_NONE 0         /* full or not reported */
+#define OSTOR_SCSI_PROV_RESOURCE 1
+#define OSTOR_SCSI_PROV_THIN 2
+struct ostor_scsi_vpd_lbp {
+	uint8_t threshold_exponent;
+	int lbpu;                      /* UNMAP supported */
+	int lbpws;                     /* WRITE SAME(16) with UNMAP */
+	int lbpws10;                   /* WRITE SAME(10) with UNMAP */
+	uint8_t lbprz;                 /* 3 bits (SBC-4) */
+	int anc_sup;                   /* ANCHOR supported */
+	int dp;                        /* provisioning group descriptor */
+	uint8_t minimum_percentage;
+	uint8_t provisioning_type;
+	uint8_t threshold_percentage;
+	size_t valid_len;
+};
+OSTOR_API int ostor_scsi_parse_vpd_lbp(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_lbp *out);
+
+/* MODE SENSE block descriptor number index (after parse_mode_sense6/10).
+ * Short descriptors follow SBC (blocks = bytes 0-3, density_code = byte
+ * 0 for devices using the general format); long (LONGLBA) ones have 64-bit
+ * block counts.  OSTOR_ERROR_NOT_FOUND when it was not transferred. */
+struct ostor_scsi_block_descriptor {
+	uint8_t density_code;
+	uint64_t blocks;
+	uint32_t block_length;
+};
+OSTOR_API int ostor_scsi_mode_block_descriptor(const uint8_t *buf, size_t len, const struct ostor_scsi_mode_header *h, size_t index, struct ostor_scsi_block_descriptor *out);
+
+struct ostor_scsi_mode_page {
+	uint8_t page;
+	uint8_t subpage;
+	int ps, spf;
+	uint16_t page_length;          /* bytes after the page header */
+	const uint8_t *data;           /* the page, header included */
+	size_t len;                    /* header + page_length, all present */
+};
+/* h must come from parsing the same buf/len. */
+OSTOR_API int ostor_scsi_mode_page_iter_init(struct ostor_scsi_iter *it, const uint8_t *buf, size_t len, const struct ostor_scsi_mode_header *h);
+OSTOR_API int ostor_scsi_mode_page_next(struct ostor_scsi_iter *it, struct ostor_scsi_mode_page *p);
+
+/* Caching mode page 08h. */
+struct ostor_scsi_caching_page {
+	int ic, abpf, cap, disc, size, wce, mf, rcd;
+	uint8_t demand_read_retention, write_retention;
+	int fsw, lbcss, dra, nv_dis;   /* valid when byte12_valid */
+	int byte12_valid;
+};
+/* OSTOR_ERROR_INVALID_PARAM if p is not page 08h/00h,
+ * OSTOR_ERROR_PROTOCOL if it is too short for WCE/RCD. */
+OSTOR_API int ostor_scsi_parse_caching_page(const struct ostor_scsi_mode_page *p, struct ostor_scsi_caching_page *out);
+
+/* LOG SENSE. */
+struct ostor_scsi_log_header {
+	uint8_t page;
+	uint8_t subpage;
+	int ds, spf;
+	uint16_t page_length;          /* as reported */
+	size_t params_len;             /* parameter bytes present */
+};
+OSTOR_API int ostor_scsi_parse_log_sense(const uint8_t *buf, size_t len, struct ostor_scsi_log_header *out);
+struct ostor_scsi_log_param {
+	uint16_t code;
+	uint8_t control;
+	int du, tsd, etc;
+	uint8_t tmc;
+	uint8_t format_linking;
+	uint8_t len;
+	const uint8_t *value;          /* len bytes, all present */
+};
+OSTOR_API int ostor_scsi_log_param_iter_init(struct ostor_scsi_iter *it, const uint8_t *buf, size_t len);
+OSTOR_API int ostor_scsi_log_param_next(struct ostor_scsi_iter *it, struct ostor_scsi_log_param *p);
+/* A counter parameter as an integer (big-endian, up to 8 bytes);
+ * OSTOR_ERROR_OVERFLOW when longer. */
+OSTOR_API int ostor_scsi_log_param_value(const struct ostor_scsi_log_param *p, uint64_t *value);
+
+/* READ FORMAT CAPACITIES.  Entry 0 is the current/maximum capacity
+ * descriptor (descriptor_type 1 unformatted, 2 formatted, 3 no medium);
+ * the others are formattable capacity descriptors (format_type). */
+struct ostor_scsi_format_capacity {
+	uint32_t blocks;
+	uint8_t descriptor_type;
+	uint8_t format_type;
+	uint32_t block_length;         /* 24 bits (type dependent in MMC) */
+};
+OSTOR_API int ostor_scsi_parse_read_format_capacities(const uint8_t *buf, size_t len, struct ostor_scsi_format_capacity *descs, size_t max, size_t *total);
+
+/* ATA PASS-THROUGH status return: sense descriptor 09h in descriptor
+ * format sense, or the SAT fixed-format layout. */
+struct ostor_scsi_ata_return {
+	int descriptor_format;
+	int extend;
+	uint8_t error;
+	uint8_t status;
+	uint8_t device;
+	uint16_t count;
+	uint64_t lba;
+	int count_upper_nonzero;       /* fixed format: upper bytes lost */
+	int lba_upper_nonzero;
+};
+/* OSTOR_ERROR_NOT_FOUND when the sense carries no ATA return. */
+OSTOR_API int ostor_scsi_parse_ata_return(const uint8_t *sense, size_t len, struct ostor_scsi_ata_return *out);
+
+/* Sense-key-specific progress indication (NOT READY / NO SENSE):
+ * 0..65535 (of 65536), or -1 when the sense has none. */
+OSTOR_API int ostor_scsi_sense_progress(const struct ostor_scsi_sense *sense);
+/* Fixed format with the INFORMATION field set (VALID bit). */
+OSTOR_API size_t ostor_scsi_build_sense_fixed_info(uint8_t *buf, size_t buflen, uint8_t key, uint8_t asc, uint8_t ascq, uint32_t information);
+/* Descriptor format (72h); with info_valid, an information descriptor
+ * (00h) carrying information.  Returns the length written (8 or 20), 0
+ * when buf is too small or key > 0Fh. */
+OSTOR_API size_t ostor_scsi_build_sense_descriptor(uint8_t *buf, size_t buflen, uint8_t key, uint8_t asc, uint8_t ascq, int info_valid, uint64_t information);
+
+/* LUN encoding that reports errors: lun >= 16384 is
+ * OSTOR_ERROR_INVALID_PARAM.  ostor_scsi_lun_encode() writes all FFh
+ * (an address no device accepts) for such values instead. */
+OSTOR_API int ostor_scsi_lun_encode_checked(uint32_t lun, uint8_t out[8]);
 
 #ifdef __cplusplus
 }

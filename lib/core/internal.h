@@ -7,7 +7,7 @@
 #ifndef OSTOR_CORE_INTERNAL_H
 #define OSTOR_CORE_INTERNAL_H
 
-#include "config.h"
+#include "build-config.h"
 
 #include <pthread.h>
 #include <stdarg.h>

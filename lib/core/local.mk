@@ -1,1 +1,14 @@
-# lib/core
+# lib/core: handles, errors, logging, specs, tasks, events, block helpers.
+lib_libostor_private_la_SOURCES += \
+	lib/core/backend.h \
+	lib/core/block.c \
+	lib/core/config.c \
+	lib/core/config.h \
+	lib/core/context.c \
+	lib/core/device.c \
+	lib/core/error.c \
+	lib/core/internal.h \
+	lib/core/log.c \
+	lib/core/spec.c \
+	lib/core/spec.h \
+	lib/core/task.c

@@ -1,1 +1,14 @@
-# lib/sim
+# lib/sim: the simulated SCSI target and the "sim:" backend.
+# The SCSI target emulation (transport models sit in front of it).
+lib_libostor_private_la_SOURCES += lib/sim/target.c
+noinst_HEADERS += lib/sim/target.h
+# sim backend glue (owned by the core): the "sim:" device spec.
+lib_libostor_private_la_SOURCES += lib/sim/backend.c
+noinst_HEADERS += lib/sim/backend.h
+
+# Conformance tests of the target (white-box, private library).
+check_PROGRAMS += tests/unit/test_sim_target
+TESTS += tests/unit/test_sim_target
+tests_unit_test_sim_target_SOURCES = tests/unit/test_sim_target.c
+tests_unit_test_sim_target_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_sim_target_LDADD = lib/libostor_private.la $(CHECK_LIBS)

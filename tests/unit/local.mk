@@ -1,1 +1,20 @@
-# tests/unit
+# tests/unit: Check unit tests of the core, and the header compile tests.
+check_PROGRAMS += tests/unit/test_core tests/unit/header_c99 tests/unit/header_cxx
+TESTS += tests/unit/test_core tests/unit/header_c99 tests/unit/header_cxx
+tests_unit_test_core_SOURCES = tests/unit/test_core.c
+tests_unit_test_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_core_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+
+# Against the installed library and the public header only, as users see it.
+tests_unit_header_c99_SOURCES = tests/unit/header_c99.c
+tests_unit_header_c99_CPPFLAGS = -I$(top_srcdir)/include
+tests_unit_header_c99_CFLAGS = -std=c99 -pedantic-errors -Wall -Wextra -Werror $(SANITIZER_FLAGS)
+tests_unit_header_c99_LDADD = lib/liborionstor.la
+tests_unit_header_cxx_SOURCES = tests/unit/header_cxx.cpp
+tests_unit_header_cxx_CPPFLAGS = -I$(top_srcdir)/include
+tests_unit_header_cxx_CXXFLAGS = -std=c++11 -pedantic-errors -Wall -Wextra -Werror $(SANITIZER_FLAGS)
+tests_unit_header_cxx_LDADD = lib/liborionstor.la
+
+# Tests read $ORIONSTOR_CONF; keep the host's /etc/orionstor.conf out.
+AM_TESTS_ENVIRONMENT = ORIONSTOR_CONF=; export ORIONSTOR_CONF; \
+	top_builddir='$(top_builddir)'; top_srcdir='$(top_srcdir)'; export top_builddir top_srcdir;

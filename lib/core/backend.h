@@ -1,0 +1,186 @@
+/*
+ * lib/core/backend.h - the seam between the core and its backends.
+ *
+ * Every transport (sim, usb, virtio) is one struct ostor_backend: the core
+ * owns handles, task life cycle, completion delivery and the block helpers;
+ * a backend only moves CDBs and data and reports how each task ended.
+ */
+#ifndef OSTOR_CORE_BACKEND_H
+#define OSTOR_CORE_BACKEND_H
+
+#include "core/internal.h"
+
+struct ostor_spec;
+struct ostori_devlist;
+
+struct ostor_backend {
+	const char *name;          /* "sim", "usb", "virtio" */
+	const char *spec_forms;    /* accepted spec forms, for error messages */
+	size_t device_priv_size;   /* zeroed, at ostori_device_priv(dev) */
+	size_t task_priv_size;     /* zeroed at ostor_task_new */
+
+	/* Per-context set-up (optional).  Data lives in ctx->backend_data. */
+	int (*init)(ostor_context *ctx);
+	void (*exit)(ostor_context *ctx);
+
+	/* Add every device this backend can see. */
+	int (*enumerate)(ostor_context *ctx, struct ostori_devlist *list);
+
+	/* Open: fill dev->description and limits; on failure undo all. */
+	int (*open)(ostor_device *dev, const struct ostor_spec *spec);
+	/* Every task has completed when close is called. */
+	void (*close)(ostor_device *dev);
+
+	/* Start a task.  It must complete exactly once, through
+	 * ostori_task_complete(), from any thread; not from inside submit
+	 * is fine too (the core defers callbacks).  A negative return means
+	 * it was not started and will not complete. */
+	int (*submit)(ostor_task *task);
+	/* Best effort; the task still completes once. */
+	int (*cancel)(ostor_task *task);
+
+	/* Event integration (all optional). */
+	int (*get_pollfds)(ostor_context *ctx, struct pollfd *fds, int max);
+	int (*next_timeout)(ostor_context *ctx);
+	/* Process whatever is ready without blocking. */
+	int (*handle_events)(ostor_context *ctx);
+};
+
+#define OSTOR_MAX_BACKENDS 4
+extern const struct ostor_backend *const ostori_backends[];
+extern const struct ostor_backend ostori_sim_backend;
+#ifdef OSTOR_HAVE_USB
+extern const struct ostor_backend ostori_usb_backend;
+#endif
+#ifdef OSTOR_HAVE_VIRTIO
+extern const struct ostor_backend ostori_virtio_backend;
+#endif
+
+struct ostor_context {
+	pthread_mutex_t lock;          /* devices, completion queue, counters */
+	enum ostor_log_level log_level;
+	ostor_log_fn log_fn;
+	void *log_user_data;
+	void (*log_free)(void *);
+
+	struct ostor_config config;
+	unsigned int default_timeout_ms;
+
+	void *backend_data[OSTOR_MAX_BACKENDS];
+	ostor_device *devices;         /* open devices, linked by next */
+
+	/* Completed tasks waiting for their callbacks (FIFO). */
+	ostor_task *done_head, *done_tail;
+	unsigned int inflight;
+	int wake_fd;                   /* eventfd: readable while done queue non-empty */
+
+	/* One thread handles events at a time; others wait on event_cond. */
+	pthread_mutex_t event_lock;
+	pthread_cond_t event_cond;
+	pthread_mutex_t event_wait_lock;
+	uint64_t event_generation;
+};
+
+/* Cached per-LUN state for the block helpers. */
+struct ostori_lun_state {
+	uint32_t target, lun;
+	bool known;                    /* capacity discovered */
+	struct ostor_lun_info info;
+	bool dirty;                    /* written since the last good flush */
+	int sticky_error;              /* first failed flush, reported forever */
+};
+
+struct ostor_device {
+	uint32_t magic;
+	ostor_context *ctx;
+	const struct ostor_backend *backend;
+	ostor_device *next;
+	char *spec;
+	char description[256];
+
+	/* Limits set by the backend at open (0 = no limit). */
+	uint32_t max_target;           /* highest target id to scan */
+	uint32_t max_lun;              /* highest LUN to probe without REPORT LUNS */
+	size_t max_transfer_bytes;
+	int max_segments;
+
+	pthread_mutex_t lock;          /* lun states, in-flight list */
+	struct ostori_lun_state *luns;
+	size_t nluns;
+	unsigned int inflight;
+	bool closing;
+
+	void *priv;                    /* backend's, device_priv_size bytes */
+};
+
+enum ostori_task_state {
+	OSTORI_TASK_IDLE = 0,
+	OSTORI_TASK_INFLIGHT,
+	OSTORI_TASK_DONE,              /* completed, callback pending or run */
+};
+
+struct ostor_task {
+	ostor_device *dev;
+	uint32_t target, lun;
+	uint8_t cdb[OSTOR_CDB_MAX];
+	uint8_t cdb_len;
+	enum ostor_dir dir;
+	int iovcnt;
+	size_t data_len;
+	unsigned int timeout_ms;
+	struct iovec iov[OSTOR_IOV_MAX];
+	struct ostor_completion completion;
+
+	volatile int state;            /* enum ostori_task_state */
+	bool cancel_requested;
+	uint64_t submit_ms;
+
+	/* results, written by the backend before ostori_task_complete */
+	enum ostor_result result;
+	int status;
+	size_t sense_len;
+	size_t transferred;
+	uint8_t sense[OSTOR_SENSE_MAX];
+
+	ostor_task *next_done;
+	void *priv;                    /* backend's, task_priv_size bytes */
+};
+
+/* Complete a task: result, status, sense and transferred must be set.
+ * Thread-safe; the callback runs later in ostor_handle_events*. */
+void ostori_task_complete(ostor_task *task);
+/* Convenience for backends: set the results and complete. */
+void ostori_task_finish(ostor_task *task, enum ostor_result result, int status,
+			const uint8_t *sense, size_t sense_len, size_t transferred);
+
+static inline void *ostori_device_priv(ostor_device *dev) { return dev->priv; }
+static inline void *ostori_task_priv(ostor_task *task) { return task->priv; }
+static inline void *ostori_backend_data(ostor_context *ctx, int index)
+{
+	return ctx->backend_data[index];
+}
+int ostori_backend_index(const struct ostor_backend *backend);
+
+/* Enumeration list being built. */
+struct ostor_device_info {
+	char *spec;
+	const char *backend;
+	char *description;
+};
+struct ostori_devlist {
+	ostor_device_info **items;
+	size_t count, cap;
+};
+int ostori_devlist_add(struct ostori_devlist *list, const char *backend,
+		       const char *spec, const char *fmt, ...) OSTOR_PRINTF(4, 5);
+
+/* Block-helper state lookup (creates the entry). */
+struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, uint32_t lun);
+
+/* Run one command synchronously on a device (used by the block helpers
+ * and scans): allocates a task on the stack-like path, no callback. */
+int ostori_exec(ostor_device *dev, uint32_t target, uint32_t lun,
+		const uint8_t *cdb, size_t cdb_len, enum ostor_dir dir,
+		void *buf, size_t len, ostor_task **task_out);
+
+#endif /* OSTOR_CORE_BACKEND_H */

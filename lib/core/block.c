@@ -1,0 +1,615 @@
+/*
+ * lib/core/block.c - block helpers over the transport-neutral task API:
+ * capacity discovery, bounded and split READ/WRITE, sticky flush errors.
+ */
+#include "core/backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Unit attentions and BUSY are retried this many times per command. */
+#define MAX_RETRIES 5
+
+OSTOR_API const char *ostor_peripheral_type_name(int type)
+{
+	switch (type) {
+	case 0x00: return "disk";
+	case 0x01: return "tape";
+	case 0x02: return "printer";
+	case 0x03: return "processor";
+	case 0x04: return "worm";
+	case 0x05: return "cdrom";
+	case 0x06: return "scanner";
+	case 0x07: return "optical";
+	case 0x08: return "changer";
+	case 0x09: return "communications";
+	case 0x0c: return "raid";
+	case 0x0d: return "enclosure";
+	case 0x0e: return "rbc";
+	case 0x0f: return "card-reader";
+	case 0x11: return "osd";
+	case 0x14: return "zbc";
+	case 0x1e: return "wlun";
+	case 0x1f: return "unknown";
+	default: return "reserved";
+	}
+}
+
+/*
+ * Run one command, retrying unit attentions and BUSY.  Returns 0 with the
+ * task completed GOOD, or the error matching how it failed (message set).
+ */
+static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
+		    const struct ostor_cdb *cdb, enum ostor_dir dir, void *buf, size_t len)
+{
+	int r;
+
+	for (int attempt = 0;; attempt++) {
+		struct ostor_scsi_sense s;
+
+		ostor_task_reset(t);
+		ostor_task_set_lun(t, target, lun);
+		ostor_task_set_cdb(t, cdb->bytes, cdb->len);
+		r = ostor_task_set_buffer(t, len ? dir : OSTOR_DIR_NONE, buf, len);
+		if (r < 0)
+			return r;
+		r = ostor_task_execute(t);
+		if (r < 0)
+			return r;
+		if (t->result == OSTOR_RESULT_GOOD)
+			return 0;
+		if (attempt >= MAX_RETRIES)
+			break;
+		if (t->result == OSTOR_RESULT_BUSY) {
+			usleep(1000u << (attempt < 6 ? attempt : 6));
+			continue;
+		}
+		if (t->result == OSTOR_RESULT_CHECK_CONDITION &&
+		    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) == 0 &&
+		    s.key == OSTOR_SCSI_SENSE_UNIT_ATTENTION) {
+			ostor_dbg(t->dev->ctx, "%s %u:%u: unit attention %02xh/%02xh, retrying",
+				  t->dev->spec, target, lun, s.asc, s.ascq);
+			if (s.asc == 0x2a && s.ascq == 0x09) {
+				/* Capacity changed: rediscover before the next I/O. */
+				pthread_mutex_lock(&t->dev->lock);
+				struct ostori_lun_state *st = ostori_lun_state(t->dev, target, lun);
+				if (st)
+					st->known = false;
+				pthread_mutex_unlock(&t->dev->lock);
+			}
+			continue;
+		}
+		break;
+	}
+	return ostor_task_error(t);
+}
+
+static void trim_copy(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strnlen(src, dstlen - 1);
+
+	while (n && (src[n - 1] == ' ' || src[n - 1] == '\0'))
+		n--;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun,
+		    struct ostor_lun_info *info)
+{
+	uint8_t buf[256];
+	struct ostor_cdb cdb;
+	struct ostor_scsi_inquiry inq;
+	struct ostor_scsi_read_capacity cap;
+	bool vpd_b0 = false, vpd_80 = false, vpd_b2 = false;
+	size_t n;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	info->target = target;
+	info->lun = lun;
+
+	ostor_scsi_cdb_inquiry(&cdb, 0, 0, 96);
+	memset(buf, 0, sizeof(buf));
+	r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 96);
+	if (r < 0)
+		return ostori_error_wrap(r, "INQUIRY of %s target %u lun %u failed", dev->spec, target, lun);
+	r = ostor_scsi_parse_inquiry(buf, ostor_task_transferred(t), &inq);
+	if (r < 0)
+		return ostori_error_wrap(OSTOR_ERROR_PROTOCOL, "bad INQUIRY data from %s target %u lun %u",
+					 dev->spec, target, lun);
+	if (inq.peripheral_qualifier != 0)
+		return ostori_error(OSTOR_ERROR_NOT_FOUND,
+				    "%s has no logical unit at target %u lun %u (peripheral qualifier %u)",
+				    dev->spec, target, lun, inq.peripheral_qualifier);
+	info->peripheral_type = inq.peripheral_type;
+	info->removable = inq.removable;
+	trim_copy(info->vendor, sizeof(info->vendor), inq.vendor);
+	trim_copy(info->product, sizeof(info->product), inq.product);
+	trim_copy(info->revision, sizeof(info->revision), inq.revision);
+
+	/* Supported VPD pages: trust only the transferred list. */
+	ostor_scsi_cdb_inquiry(&cdb, 1, 0x00, sizeof(buf));
+	if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)) == 0) {
+		n = ostor_task_transferred(t);
+		if (n >= 4 && buf[1] == 0x00) {
+			size_t end = OSTOR_MIN(n, 4 + (size_t)((buf[2] << 8) | buf[3]));
+
+			for (size_t i = 4; i < end; i++) {
+				vpd_80 |= buf[i] == 0x80;
+				vpd_b0 |= buf[i] == 0xb0;
+				vpd_b2 |= buf[i] == 0xb2;
+			}
+		}
+	}
+	if (vpd_80) {
+		ostor_scsi_cdb_inquiry(&cdb, 1, 0x80, sizeof(buf));
+		if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)) == 0)
+			ostor_scsi_parse_vpd_serial(buf, ostor_task_transferred(t),
+						    info->serial, sizeof(info->serial));
+	}
+
+	/* Media state: NOT READY / MEDIUM NOT PRESENT is not an error here. */
+	ostor_scsi_cdb_test_unit_ready(&cdb);
+	r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_NONE, NULL, 0);
+	if (r == OSTOR_ERROR_NO_MEDIUM) {
+		info->medium_present = 0;
+		ostori_clear_error();
+		return 0;
+	}
+	info->medium_present = 1;
+
+	ostor_scsi_cdb_read_capacity10(&cdb);
+	memset(buf, 0, 8);
+	r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 8);
+	if (r == OSTOR_ERROR_NO_MEDIUM) {
+		info->medium_present = 0;
+		ostori_clear_error();
+		return 0;
+	}
+	if (r < 0)
+		return ostori_error_wrap(r, "READ CAPACITY(10) of %s target %u lun %u failed",
+					 dev->spec, target, lun);
+	r = ostor_scsi_parse_read_capacity10(buf, ostor_task_transferred(t), &cap);
+	if (r < 0)
+		return ostori_error(OSTOR_ERROR_PROTOCOL,
+				    "%s target %u lun %u returned %zu bytes of READ CAPACITY(10) data (8 needed)",
+				    dev->spec, target, lun, ostor_task_transferred(t));
+	/* (16) when the 10-byte answer saturates, or to learn provisioning
+	 * and protection when the device has them. */
+	if (cap.last_lba == 0xffffffffu || inq.protect || vpd_b2) {
+		struct ostor_scsi_read_capacity cap16;
+
+		ostor_scsi_cdb_read_capacity16(&cdb, 32);
+		memset(buf, 0, 32);
+		r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 32);
+		if (r == 0 && ostor_scsi_parse_read_capacity16(buf, ostor_task_transferred(t), &cap16) == 0) {
+			cap = cap16;
+			info->thin_provisioned = cap16.lbpme;
+		} else if (cap.last_lba == 0xffffffffu) {
+			return ostori_error_wrap(r < 0 ? r : OSTOR_ERROR_PROTOCOL,
+						 "%s target %u lun %u has more than 2^32 blocks but READ CAPACITY(16) failed",
+						 dev->spec, target, lun);
+		}
+		ostori_clear_error();
+	}
+	if (cap.block_size == 0 || cap.block_size > (1u << 20) || cap.blocks == 0)
+		return ostori_error(OSTOR_ERROR_PROTOCOL,
+				    "%s target %u lun %u reports an unusable geometry: %llu blocks of %u bytes",
+				    dev->spec, target, lun, (unsigned long long)cap.blocks, cap.block_size);
+	info->block_size = cap.block_size;
+	info->blocks = cap.blocks;
+
+	/* Transfer limit: backend bytes, Block Limits VPD, 16-bit field of
+	 * READ(10) is not a limit since we switch to READ(16). */
+	{
+		uint64_t max = 0xffffffffu;
+
+		if (dev->max_transfer_bytes)
+			max = OSTOR_MIN(max, dev->max_transfer_bytes / cap.block_size);
+		if (vpd_b0) {
+			struct ostor_scsi_vpd_block_limits bl;
+
+			ostor_scsi_cdb_inquiry(&cdb, 1, 0xb0, 64);
+			if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 64) == 0 &&
+			    ostor_scsi_parse_vpd_block_limits(buf, ostor_task_transferred(t), &bl) == 0 &&
+			    bl.max_transfer_len)
+				max = OSTOR_MIN(max, bl.max_transfer_len);
+			ostori_clear_error();
+		}
+		if (max == 0)
+			max = 1;
+		info->max_transfer_blocks = (uint32_t)max;
+	}
+
+	/* Write protect: MODE SENSE(6), then (10) for devices without (6). */
+	if (info->peripheral_type == OSTOR_TYPE_CDROM) {
+		info->write_protected = 1;
+	} else {
+		struct ostor_scsi_mode_header mh;
+
+		ostor_scsi_cdb_mode_sense6(&cdb, 1, 0, 0x3f, 0, 192);
+		r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 192);
+		if (r == 0 && ostor_scsi_parse_mode_sense6(buf, ostor_task_transferred(t), &mh) == 0) {
+			info->write_protected = mh.write_protected;
+		} else {
+			ostor_scsi_cdb_mode_sense10(&cdb, 1, 0, 0, 0x3f, 0, 192);
+			r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 192);
+			if (r == 0 && ostor_scsi_parse_mode_sense10(buf, ostor_task_transferred(t), &mh) == 0)
+				info->write_protected = mh.write_protected;
+			else
+				ostor_dbg(dev->ctx, "%s %u:%u: no MODE SENSE; assuming writable",
+					  dev->spec, target, lun);
+		}
+		ostori_clear_error();
+	}
+	return 0;
+}
+
+/* Cached info for the block helpers, discovering on first use. */
+static int lun_info_cached(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun,
+			   struct ostor_lun_info *info, bool refresh)
+{
+	struct ostori_lun_state *st;
+	int r;
+
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	if (!st) {
+		pthread_mutex_unlock(&dev->lock);
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	}
+	if (st->known && !refresh) {
+		*info = st->info;
+		pthread_mutex_unlock(&dev->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&dev->lock);
+
+	r = discover(dev, t, target, lun, info);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	if (st) {
+		st->info = *info;
+		st->known = info->medium_present;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+static int check_dev(ostor_device *dev, const char *fn)
+{
+	if (!dev)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL device", fn);
+	return 0;
+}
+
+OSTOR_API int ostor_lun_info(ostor_device *dev, uint32_t target, uint32_t lun,
+			     struct ostor_lun_info *info)
+{
+	ostor_task *t;
+	int r;
+
+	if ((r = check_dev(dev, __func__)))
+		return r;
+	if (!info)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_lun_info: NULL info");
+	r = ostor_task_new(dev, &t);
+	if (r < 0)
+		return r;
+	r = lun_info_cached(dev, t, target, lun, info, true);
+	ostor_task_free(t);
+	return r;
+}
+
+static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+		    uint32_t count, void *buf, bool write)
+{
+	struct ostor_lun_info info;
+	ostor_task *t;
+	uint8_t *p = buf;
+	int r;
+
+	if ((r = check_dev(dev, write ? "ostor_write_blocks" : "ostor_read_blocks")))
+		return r;
+	if (!buf && count)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
+	if (count == 0)
+		return 0;
+	r = ostor_task_new(dev, &t);
+	if (r < 0)
+		return r;
+	r = lun_info_cached(dev, t, target, lun, &info, false);
+	if (r < 0)
+		goto out;
+	if (!info.medium_present) {
+		r = ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
+				 dev->spec, target, lun);
+		goto out;
+	}
+	if (lba >= info.blocks || count > info.blocks - lba) {
+		r = ostori_error(OSTOR_ERROR_OUT_OF_RANGE,
+				 "%s target %u lun %u: blocks %llu..%llu are past the end (the LUN has %llu blocks)",
+				 dev->spec, target, lun, (unsigned long long)lba,
+				 (unsigned long long)(lba + count - 1), (unsigned long long)info.blocks);
+		goto out;
+	}
+	if (write && info.write_protected) {
+		r = ostori_error(OSTOR_ERROR_WRITE_PROTECTED,
+				 "%s target %u lun %u is write protected", dev->spec, target, lun);
+		goto out;
+	}
+	if (write) {
+		/* Dirty before the first byte goes out: a failed write still
+		 * needs the flush at close to report. */
+		pthread_mutex_lock(&dev->lock);
+		struct ostori_lun_state *st = ostori_lun_state(dev, target, lun);
+		if (st)
+			st->dirty = true;
+		pthread_mutex_unlock(&dev->lock);
+	}
+	while (count) {
+		uint32_t chunk = OSTOR_MIN(count, info.max_transfer_blocks);
+		size_t bytes = (size_t)chunk * info.block_size;
+		struct ostor_cdb cdb;
+
+		if (lba + chunk - 1 <= 0xffffffffu && chunk <= 0xffff)
+			r = write ? ostor_scsi_cdb_write10(&cdb, (uint32_t)lba, (uint16_t)chunk, 0)
+				  : ostor_scsi_cdb_read10(&cdb, (uint32_t)lba, (uint16_t)chunk, 0);
+		else
+			r = write ? ostor_scsi_cdb_write16(&cdb, lba, chunk, 0)
+				  : ostor_scsi_cdb_read16(&cdb, lba, chunk, 0);
+		if (r < 0)
+			goto out;
+		r = exec_cmd(t, target, lun, &cdb,
+			     write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, p, bytes);
+		if (r < 0) {
+			r = ostori_error_wrap(r, "%s of %u blocks at LBA %llu on %s target %u lun %u failed",
+					      write ? "WRITE" : "READ", chunk, (unsigned long long)lba,
+					      dev->spec, target, lun);
+			goto out;
+		}
+		if (ostor_task_transferred(t) != bytes) {
+			/* Never report a short transfer as done. */
+			r = ostori_error(OSTOR_ERROR_IO,
+					 "%s of %u blocks at LBA %llu on %s target %u lun %u: the device %s only %zu of %zu bytes",
+					 write ? "WRITE" : "READ", chunk, (unsigned long long)lba, dev->spec,
+					 target, lun, write ? "confirmed" : "returned",
+					 ostor_task_transferred(t), bytes);
+			goto out;
+		}
+		p += bytes;
+		lba += chunk;
+		count -= chunk;
+	}
+	r = 0;
+out:
+	ostor_task_free(t);
+	return r;
+}
+
+OSTOR_API int ostor_read_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
+				uint64_t lba, uint32_t count, void *buf)
+{
+	return block_io(dev, target, lun, lba, count, buf, false);
+}
+
+OSTOR_API int ostor_write_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
+				 uint64_t lba, uint32_t count, const void *buf)
+{
+	return block_io(dev, target, lun, lba, count, (void *)buf, true);
+}
+
+static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun)
+{
+	struct ostori_lun_state *st;
+	struct ostor_cdb cdb;
+	int sticky;
+	int r;
+
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	sticky = st ? st->sticky_error : 0;
+	pthread_mutex_unlock(&dev->lock);
+	if (sticky)
+		return ostori_error(sticky,
+				    "an earlier SYNCHRONIZE CACHE on %s target %u lun %u failed: data written "
+				    "before it may be lost (this error stays until the device is closed)",
+				    dev->spec, target, lun);
+
+	ostor_scsi_cdb_synchronize_cache10(&cdb, 0, 0);
+	r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_NONE, NULL, 0);
+	if (r < 0) {
+		size_t slen;
+		const uint8_t *sb = ostor_task_sense(t, &slen);
+		struct ostor_scsi_sense s;
+
+		/* A device without SYNCHRONIZE CACHE has no volatile cache
+		 * to lose: its writes were already confirmed with GOOD. */
+		if (sb && ostor_scsi_parse_sense(sb, slen, &s) == 0 &&
+		    s.key == OSTOR_SCSI_SENSE_ILLEGAL_REQUEST && s.asc == 0x20) {
+			ostor_info(dev->ctx, "%s %u:%u does not support SYNCHRONIZE CACHE; nothing to flush",
+				   dev->spec, target, lun);
+			r = 0;
+		} else {
+			r = ostori_error_wrap(r, "SYNCHRONIZE CACHE on %s target %u lun %u failed",
+					      dev->spec, target, lun);
+			pthread_mutex_lock(&dev->lock);
+			st = ostori_lun_state(dev, target, lun);
+			if (st)
+				st->sticky_error = r;
+			pthread_mutex_unlock(&dev->lock);
+			return r;
+		}
+	}
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	if (st)
+		st->dirty = false;
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	ostor_task *t;
+	int r;
+
+	if ((r = check_dev(dev, __func__)))
+		return r;
+	r = ostor_task_new(dev, &t);
+	if (r < 0)
+		return r;
+	r = flush_one(dev, t, target, lun);
+	ostor_task_free(t);
+	return r;
+}
+
+/* At close: flush every LUN written since its last good flush, and report
+ * sticky errors of LUNs whose flush failed earlier. */
+int ostori_flush_all(ostor_device *dev);
+int ostori_flush_all(ostor_device *dev)
+{
+	ostor_task *t = NULL;
+	int first = 0;
+
+	for (size_t i = 0;; i++) {
+		uint32_t target, lun;
+		bool need;
+		int r;
+
+		pthread_mutex_lock(&dev->lock);
+		if (i >= dev->nluns) {
+			pthread_mutex_unlock(&dev->lock);
+			break;
+		}
+		target = dev->luns[i].target;
+		lun = dev->luns[i].lun;
+		need = dev->luns[i].dirty || dev->luns[i].sticky_error;
+		pthread_mutex_unlock(&dev->lock);
+		if (!need)
+			continue;
+		if (!t && ostor_task_new(dev, &t) < 0)
+			return OSTOR_ERROR_NO_MEM;
+		r = flush_one(dev, t, target, lun);
+		if (r < 0 && !first)
+			first = r;
+	}
+	ostor_task_free(t);
+	if (first)
+		ostori_error_wrap(first, "closing %s", dev->spec);
+	return first;
+}
+
+/* ---- LUN scan ---------------------------------------------------------- */
+
+static int add_lun(struct ostor_lun_addr **v, size_t *n, size_t *cap, uint32_t target, uint32_t lun)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].target == target && (*v)[i].lun == lun)
+			return 0;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		struct ostor_lun_addr *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return OSTOR_ERROR_NO_MEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[*n].target = target;
+	(*v)[*n].lun = lun;
+	(*n)++;
+	return 0;
+}
+
+static int cmp_lun(const void *a, const void *b)
+{
+	const struct ostor_lun_addr *x = a, *y = b;
+
+	if (x->target != y->target)
+		return x->target < y->target ? -1 : 1;
+	return x->lun < y->lun ? -1 : x->lun > y->lun;
+}
+
+static bool lun_exists(ostor_task *t, uint32_t target, uint32_t lun)
+{
+	uint8_t buf[36];
+	struct ostor_cdb cdb;
+	struct ostor_scsi_inquiry inq;
+
+	ostor_scsi_cdb_inquiry(&cdb, 0, 0, sizeof(buf));
+	if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)) < 0)
+		return false;
+	if (ostor_scsi_parse_inquiry(buf, ostor_task_transferred(t), &inq) < 0)
+		return false;
+	return inq.peripheral_qualifier == 0 && inq.peripheral_type != 0x1f;
+}
+
+OSTOR_API int ostor_device_luns(ostor_device *dev, struct ostor_lun_addr **out, size_t *count)
+{
+	struct ostor_lun_addr *v = NULL;
+	size_t n = 0, cap = 0;
+	ostor_task *t;
+	uint8_t *buf;
+	const size_t buflen = 8 + 8 * 512;
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (count)
+		*count = 0;
+	if ((r = check_dev(dev, __func__)))
+		return r;
+	if (!out || !count)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_device_luns: NULL argument");
+	buf = malloc(buflen);
+	if (!buf)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	r = ostor_task_new(dev, &t);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	for (uint32_t target = 0; target <= dev->max_target; target++) {
+		struct ostor_cdb cdb;
+		uint64_t luns[512];
+		size_t total = 0;
+		int got = -1;
+
+		ostor_scsi_cdb_report_luns(&cdb, 0, (uint32_t)buflen);
+		if (exec_cmd(t, target, 0, &cdb, OSTOR_DIR_FROM_DEVICE, buf, buflen) == 0)
+			got = ostor_scsi_parse_report_luns(buf, ostor_task_transferred(t), luns, 512, &total);
+		if (got > 0) {
+			for (int i = 0; i < got; i++) {
+				/* Other addressing methods are not ours to guess. */
+				if (luns[i] > 0x3fff)
+					continue;
+				if (lun_exists(t, target, (uint32_t)luns[i]) &&
+				    add_lun(&v, &n, &cap, target, (uint32_t)luns[i]) < 0)
+					goto nomem;
+			}
+		} else {
+			/* INQUIRY fallback for devices without REPORT LUNS. */
+			for (uint32_t lun = 0; lun <= dev->max_lun; lun++)
+				if (lun_exists(t, target, lun) && add_lun(&v, &n, &cap, target, lun) < 0)
+					goto nomem;
+		}
+	}
+	ostori_clear_error();
+	ostor_task_free(t);
+	free(buf);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_lun);
+	*out = v;
+	*count = n;
+	return 0;
+nomem:
+	ostor_task_free(t);
+	free(buf);
+	free(v);
+	return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory scanning LUNs");
+}

@@ -1,0 +1,243 @@
+/*
+ * lib/core/device.c - opening and closing devices, LUN scanning.
+ *
+ * Live device handles are kept in a process-wide registry so that a
+ * double close (or a stale handle) is reported instead of touching freed
+ * memory.
+ */
+#include "core/backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEVICE_MAGIC 0x4f535444u /* "OSTD" */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static ostor_device **registry;
+static size_t registry_count, registry_cap;
+
+static int registry_add(ostor_device *dev)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	if (registry_count == registry_cap) {
+		size_t cap = registry_cap ? registry_cap * 2 : 16;
+		ostor_device **n = realloc(registry, cap * sizeof(*n));
+
+		if (!n) {
+			r = OSTOR_ERROR_NO_MEM;
+			goto out;
+		}
+		registry = n;
+		registry_cap = cap;
+	}
+	registry[registry_count++] = dev;
+out:
+	pthread_mutex_unlock(&registry_lock);
+	return r;
+}
+
+/* Remove dev; false if it was not a live handle. */
+static bool registry_remove(ostor_device *dev)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < registry_count; i++) {
+		if (registry[i] == dev) {
+			registry[i] = registry[--registry_count];
+			found = true;
+			break;
+		}
+	}
+	if (registry_count == 0) {
+		free(registry);
+		registry = NULL;
+		registry_cap = 0;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return found;
+}
+
+bool ostori_device_is_live(const ostor_device *dev);
+bool ostori_device_is_live(const ostor_device *dev)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < registry_count; i++)
+		if (registry[i] == dev)
+			found = true;
+	pthread_mutex_unlock(&registry_lock);
+	return found;
+}
+
+static const struct ostor_backend *backend_by_name(const char *name)
+{
+	for (int i = 0; ostori_backends[i]; i++)
+		if (!strcmp(ostori_backends[i]->name, name))
+			return ostori_backends[i];
+	return NULL;
+}
+
+OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **out)
+{
+	struct ostor_spec *spec;
+	const struct ostor_backend *be;
+	ostor_device *dev;
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (!ctx || !text || !out)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_open: NULL argument");
+	spec = malloc(sizeof(*spec));
+	if (!spec)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	r = ostori_spec_parse(text, spec);
+	if (r < 0)
+		goto out_spec;
+	be = backend_by_name(spec->backend);
+	if (!be) {
+		r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
+				 "device spec '%s' needs the %s backend, which this build of liborionstor "
+				 "does not include (it was configured with --disable-%s)",
+				 text, spec->backend, spec->backend);
+		goto out_spec;
+	}
+	dev = calloc(1, sizeof(*dev) + be->device_priv_size);
+	if (!dev) {
+		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+		goto out_spec;
+	}
+	dev->magic = DEVICE_MAGIC;
+	dev->ctx = ctx;
+	dev->backend = be;
+	dev->priv = be->device_priv_size ? (void *)(dev + 1) : NULL;
+	dev->spec = strdup(text);
+	pthread_mutex_init(&dev->lock, NULL);
+	if (!dev->spec) {
+		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+		goto out_dev;
+	}
+	r = be->open(dev, spec);
+	if (r < 0)
+		goto out_dev;
+	r = registry_add(dev);
+	if (r < 0) {
+		be->close(dev);
+		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+		goto out_dev;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	dev->next = ctx->devices;
+	ctx->devices = dev;
+	pthread_mutex_unlock(&ctx->lock);
+	ostor_info(ctx, "opened %s: %s", dev->spec, dev->description);
+	free(spec);
+	*out = dev;
+	return 0;
+out_dev:
+	pthread_mutex_destroy(&dev->lock);
+	free(dev->spec);
+	free(dev);
+out_spec:
+	free(spec);
+	return r;
+}
+
+int ostori_flush_all(ostor_device *dev);
+
+OSTOR_API int ostor_close(ostor_device *dev)
+{
+	ostor_context *ctx;
+	ostor_device **pp;
+	int r;
+
+	if (!dev)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_close: NULL device");
+	if (!ostori_device_is_live(dev))
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "ostor_close: not an open device handle (closed twice?)");
+	ctx = dev->ctx;
+
+	/* Flush before refusing new work: the flush itself is I/O. */
+	r = ostori_flush_all(dev);
+
+	pthread_mutex_lock(&dev->lock);
+	dev->closing = true;
+	pthread_mutex_unlock(&dev->lock);
+
+	/* Let every in-flight task finish (cancelled) so nothing is left
+	 * pointing at the device. */
+	for (;;) {
+		unsigned int inflight;
+
+		pthread_mutex_lock(&dev->lock);
+		inflight = dev->inflight;
+		pthread_mutex_unlock(&dev->lock);
+		if (!inflight)
+			break;
+		ostor_handle_events(ctx, 100);
+	}
+	/* Run the callbacks of tasks that completed but were not delivered. */
+	ostor_handle_events_nonblock(ctx);
+
+	registry_remove(dev);
+	pthread_mutex_lock(&ctx->lock);
+	for (pp = &ctx->devices; *pp; pp = &(*pp)->next) {
+		if (*pp == dev) {
+			*pp = dev->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctx->lock);
+
+	dev->backend->close(dev);
+	ostor_info(ctx, "closed %s", dev->spec);
+	dev->magic = 0;
+	pthread_mutex_destroy(&dev->lock);
+	free(dev->luns);
+	free(dev->spec);
+	free(dev);
+	return r;
+}
+
+OSTOR_API ostor_context *ostor_device_context(const ostor_device *dev)
+{
+	return dev ? dev->ctx : NULL;
+}
+
+OSTOR_API const char *ostor_device_spec(const ostor_device *dev)
+{
+	return dev ? dev->spec : "";
+}
+
+OSTOR_API const char *ostor_device_backend(const ostor_device *dev)
+{
+	return dev ? dev->backend->name : "";
+}
+
+OSTOR_API const char *ostor_device_description(const ostor_device *dev)
+{
+	return dev ? dev->description : "";
+}
+
+struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	struct ostori_lun_state *s;
+
+	for (size_t i = 0; i < dev->nluns; i++)
+		if (dev->luns[i].target == target && dev->luns[i].lun == lun)
+			return &dev->luns[i];
+	s = realloc(dev->luns, (dev->nluns + 1) * sizeof(*s));
+	if (!s)
+		return NULL;
+	dev->luns = s;
+	s = &dev->luns[dev->nluns++];
+	memset(s, 0, sizeof(*s));
+	s->target = target;
+	s->lun = lun;
+	return s;
+}

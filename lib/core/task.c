@@ -1,0 +1,627 @@
+/*
+ * lib/core/task.c - tasks and completion delivery.
+ *
+ * Async first: a backend completes a task from any thread through
+ * ostori_task_complete(), which only queues it; callbacks run inside
+ * ostor_handle_events*() so the caller's code never re-enters from a
+ * submit or from a backend thread.  The sync API (ostor_task_execute)
+ * submits and drives the event loop until its task is done.
+ */
+#include "core/backend.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+bool ostori_device_is_live(const ostor_device *dev);
+
+OSTOR_API const char *ostor_result_name(int result)
+{
+	switch (result) {
+	case OSTOR_RESULT_PENDING: return "pending";
+	case OSTOR_RESULT_GOOD: return "good";
+	case OSTOR_RESULT_CHECK_CONDITION: return "check-condition";
+	case OSTOR_RESULT_BUSY: return "busy";
+	case OSTOR_RESULT_RESERVATION_CONFLICT: return "reservation-conflict";
+	case OSTOR_RESULT_TRANSPORT_ERROR: return "transport-error";
+	case OSTOR_RESULT_TIMEOUT: return "timeout";
+	case OSTOR_RESULT_ABORTED: return "aborted";
+	case OSTOR_RESULT_DEVICE_GONE: return "device-gone";
+	case OSTOR_RESULT_OTHER_STATUS: return "other-status";
+	default: return "unknown";
+	}
+}
+
+static void clear_results(ostor_task *t)
+{
+	t->result = OSTOR_RESULT_PENDING;
+	t->status = -1;
+	t->sense_len = 0;
+	t->transferred = 0;
+	t->cancel_requested = false;
+}
+
+OSTOR_API int ostor_task_new(ostor_device *dev, ostor_task **out)
+{
+	ostor_task *t;
+	size_t priv = 0;
+
+	if (out)
+		*out = NULL;
+	if (!dev || !out)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_new: NULL argument");
+	priv = dev->backend->task_priv_size;
+	/* Backend data sits after the task, aligned for any type. */
+	t = aligned_alloc(64, (sizeof(*t) + priv + 63) & ~(size_t)63);
+	if (!t)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory allocating a task");
+	memset(t, 0, sizeof(*t) + priv);
+	t->dev = dev;
+	t->priv = priv ? (void *)(t + 1) : NULL;
+	clear_results(t);
+	*out = t;
+	return 0;
+}
+
+OSTOR_API int ostor_task_free(ostor_task *t)
+{
+	if (!t)
+		return 0;
+	if (t->state == OSTORI_TASK_INFLIGHT)
+		return ostori_error(OSTOR_ERROR_STATE,
+				    "ostor_task_free: the task is still in flight; wait for its completion "
+				    "(or cancel it) first");
+	free(t);
+	return 0;
+}
+
+static int check_idle(ostor_task *t, const char *fn)
+{
+	if (!t)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL task", fn);
+	if (t->state == OSTORI_TASK_INFLIGHT)
+		return ostori_error(OSTOR_ERROR_STATE, "%s: the task is in flight", fn);
+	return 0;
+}
+
+OSTOR_API int ostor_task_reset(ostor_task *t)
+{
+	int r = check_idle(t, __func__);
+
+	if (r)
+		return r;
+	t->cdb_len = 0;
+	t->dir = OSTOR_DIR_NONE;
+	t->iovcnt = 0;
+	t->data_len = 0;
+	t->timeout_ms = 0;
+	t->state = OSTORI_TASK_IDLE;
+	clear_results(t);
+	return 0;
+}
+
+OSTOR_API int ostor_task_set_lun(ostor_task *t, uint32_t target, uint32_t lun)
+{
+	int r = check_idle(t, __func__);
+
+	if (r)
+		return r;
+	t->target = target;
+	t->lun = lun;
+	return 0;
+}
+
+OSTOR_API int ostor_task_set_cdb(ostor_task *t, const uint8_t *cdb, size_t len)
+{
+	int r = check_idle(t, __func__);
+
+	if (r)
+		return r;
+	if (!cdb || len == 0 || len > OSTOR_CDB_MAX)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "ostor_task_set_cdb: a CDB is 1 to %d bytes (got %zu%s)",
+				    OSTOR_CDB_MAX, len, cdb ? "" : ", NULL pointer");
+	memcpy(t->cdb, cdb, len);
+	t->cdb_len = (uint8_t)len;
+	return 0;
+}
+
+OSTOR_API int ostor_task_set_iov(ostor_task *t, enum ostor_dir dir,
+				 const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+	int r = check_idle(t, __func__);
+
+	if (r)
+		return r;
+	if (dir != OSTOR_DIR_NONE && dir != OSTOR_DIR_FROM_DEVICE && dir != OSTOR_DIR_TO_DEVICE)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "invalid data direction %d", (int)dir);
+	if (iovcnt < 0 || iovcnt > OSTOR_IOV_MAX || (iovcnt && !iov))
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "a task takes 0 to %d iovec entries (got %d)", OSTOR_IOV_MAX, iovcnt);
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len && !iov[i].iov_base)
+			return ostori_error(OSTOR_ERROR_INVALID_PARAM, "iovec %d has a NULL base", i);
+		if (total + iov[i].iov_len < total)
+			return ostori_error(OSTOR_ERROR_OVERFLOW, "iovec lengths overflow");
+		total += iov[i].iov_len;
+	}
+	if (dir == OSTOR_DIR_NONE && total)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "a buffer of %zu bytes was given with direction NONE", total);
+	if (dir != OSTOR_DIR_NONE && !total)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "a data direction was given with an empty buffer; use OSTOR_DIR_NONE");
+	if (iovcnt)
+		memcpy(t->iov, iov, (size_t)iovcnt * sizeof(*iov));
+	t->iovcnt = iovcnt;
+	t->dir = dir;
+	t->data_len = total;
+	return 0;
+}
+
+OSTOR_API int ostor_task_set_buffer(ostor_task *t, enum ostor_dir dir, void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+	if (dir == OSTOR_DIR_NONE && len == 0)
+		return ostor_task_set_iov(t, dir, NULL, 0);
+	if (!buf && len)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_set_buffer: NULL buffer of %zu bytes", len);
+	return ostor_task_set_iov(t, dir, &iov, len ? 1 : 0);
+}
+
+OSTOR_API int ostor_task_set_timeout(ostor_task *t, unsigned int timeout_ms)
+{
+	int r = check_idle(t, __func__);
+
+	if (r)
+		return r;
+	t->timeout_ms = timeout_ms;
+	return 0;
+}
+
+OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
+{
+	ostor_device *dev;
+	ostor_context *ctx;
+	int r = check_idle(t, __func__);
+
+	if (r)
+		goto fail;
+	dev = t->dev;
+	ctx = dev->ctx;
+	if (!t->cdb_len) {
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_submit: no CDB set");
+		goto fail;
+	}
+	pthread_mutex_lock(&dev->lock);
+	if (dev->closing) {
+		pthread_mutex_unlock(&dev->lock);
+		r = ostori_error(OSTOR_ERROR_STATE, "device %s is being closed", dev->spec);
+		goto fail;
+	}
+	dev->inflight++;
+	pthread_mutex_unlock(&dev->lock);
+
+	clear_results(t);
+	t->completion = c;
+	if (!t->timeout_ms)
+		t->timeout_ms = ctx->default_timeout_ms;
+	t->submit_ms = ostori_now_ms();
+	t->state = OSTORI_TASK_INFLIGHT;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->inflight++;
+	pthread_mutex_unlock(&ctx->lock);
+
+	r = dev->backend->submit(t);
+	if (r < 0) {
+		t->state = OSTORI_TASK_IDLE;
+		pthread_mutex_lock(&ctx->lock);
+		ctx->inflight--;
+		pthread_mutex_unlock(&ctx->lock);
+		pthread_mutex_lock(&dev->lock);
+		dev->inflight--;
+		pthread_mutex_unlock(&dev->lock);
+		t->completion.callback = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	if (c.free)
+		c.free(c.user_data);
+	return r;
+}
+
+OSTOR_API int ostor_task_cancel(ostor_task *t)
+{
+	if (!t)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_cancel: NULL task");
+	if (t->state != OSTORI_TASK_INFLIGHT)
+		return ostori_error(OSTOR_ERROR_STATE, "ostor_task_cancel: the task is not in flight");
+	t->cancel_requested = true;
+	if (t->dev->backend->cancel)
+		return t->dev->backend->cancel(t);
+	return 0;
+}
+
+void ostori_task_complete(ostor_task *t)
+{
+	ostor_context *ctx = t->dev->ctx;
+	bool was_empty;
+
+	if (t->sense_len > OSTOR_SENSE_MAX)
+		t->sense_len = OSTOR_SENSE_MAX;
+	if (t->transferred > t->data_len)
+		t->transferred = t->data_len;
+	pthread_mutex_lock(&ctx->lock);
+	t->next_done = NULL;
+	was_empty = !ctx->done_head;
+	if (ctx->done_tail)
+		ctx->done_tail->next_done = t;
+	else
+		ctx->done_head = t;
+	ctx->done_tail = t;
+	pthread_mutex_unlock(&ctx->lock);
+	/* One wake-up per batch: only the first completion signals. */
+	if (was_empty) {
+		uint64_t one = 1;
+		ssize_t n = write(ctx->wake_fd, &one, sizeof(one));
+
+		(void)n;
+	}
+	pthread_mutex_lock(&ctx->event_wait_lock);
+	ctx->event_generation++;
+	pthread_cond_broadcast(&ctx->event_cond);
+	pthread_mutex_unlock(&ctx->event_wait_lock);
+}
+
+void ostori_task_finish(ostor_task *t, enum ostor_result result, int status,
+			const uint8_t *sense, size_t sense_len, size_t transferred)
+{
+	t->result = result;
+	t->status = status;
+	if (sense_len > OSTOR_SENSE_MAX)
+		sense_len = OSTOR_SENSE_MAX;
+	if (sense && sense_len)
+		memcpy(t->sense, sense, sense_len);
+	t->sense_len = sense && sense_len ? sense_len : 0;
+	t->transferred = transferred;
+	ostori_task_complete(t);
+}
+
+/* Run the callbacks of every completed task.  Called with event_lock. */
+static int dispatch_completions(ostor_context *ctx)
+{
+	ostor_task *list;
+	uint64_t v;
+	int n = 0;
+	ssize_t rd;
+
+	pthread_mutex_lock(&ctx->lock);
+	list = ctx->done_head;
+	ctx->done_head = ctx->done_tail = NULL;
+	rd = read(ctx->wake_fd, &v, sizeof(v)); /* drain; EAGAIN is fine */
+	(void)rd;
+	pthread_mutex_unlock(&ctx->lock);
+
+	while (list) {
+		ostor_task *t = list;
+		ostor_device *dev = t->dev;
+		struct ostor_completion c = t->completion;
+
+		list = t->next_done;
+		t->next_done = NULL;
+		t->completion.callback = NULL;
+		t->completion.free = NULL;
+		pthread_mutex_lock(&ctx->lock);
+		ctx->inflight--;
+		pthread_mutex_unlock(&ctx->lock);
+		pthread_mutex_lock(&dev->lock);
+		dev->inflight--;
+		pthread_mutex_unlock(&dev->lock);
+		/* DONE before the callback: it may reuse or free the task. */
+		t->state = OSTORI_TASK_DONE;
+		if (c.callback)
+			c.callback(t, c.user_data);
+		if (c.free)
+			c.free(c.user_data);
+		n++;
+	}
+	return n;
+}
+
+OSTOR_API int ostor_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
+{
+	int n = 0;
+
+	if (!ctx || max < 0 || (max && !fds))
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_get_pollfds: bad argument");
+	if (n < max) {
+		fds[n].fd = ctx->wake_fd;
+		fds[n].events = POLLIN;
+		fds[n].revents = 0;
+	}
+	n++;
+	for (int i = 0; ostori_backends[i]; i++) {
+		int r;
+
+		if (!ostori_backends[i]->get_pollfds)
+			continue;
+		r = ostori_backends[i]->get_pollfds(ctx, n < max ? fds + n : NULL,
+						    n < max ? max - n : 0);
+		if (r < 0)
+			return r;
+		n += r;
+	}
+	return n;
+}
+
+OSTOR_API int ostor_next_timeout(ostor_context *ctx)
+{
+	int best = -1;
+
+	if (!ctx)
+		return -1;
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->done_head)
+		best = 0;
+	pthread_mutex_unlock(&ctx->lock);
+	for (int i = 0; ostori_backends[i] && best != 0; i++) {
+		int t;
+
+		if (!ostori_backends[i]->next_timeout)
+			continue;
+		t = ostori_backends[i]->next_timeout(ctx);
+		if (t >= 0 && (best < 0 || t < best))
+			best = t;
+	}
+	return best;
+}
+
+static void run_backends(ostor_context *ctx)
+{
+	for (int i = 0; ostori_backends[i]; i++)
+		if (ostori_backends[i]->handle_events)
+			ostori_backends[i]->handle_events(ctx);
+}
+
+OSTOR_API int ostor_handle_events_nonblock(ostor_context *ctx)
+{
+	int n;
+
+	if (!ctx)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_handle_events_nonblock: NULL context");
+	if (pthread_mutex_trylock(&ctx->event_lock))
+		return 0; /* another thread is handling events right now */
+	run_backends(ctx);
+	n = dispatch_completions(ctx);
+	pthread_mutex_unlock(&ctx->event_lock);
+	if (n) {
+		pthread_mutex_lock(&ctx->event_wait_lock);
+		ctx->event_generation++;
+		pthread_cond_broadcast(&ctx->event_cond);
+		pthread_mutex_unlock(&ctx->event_wait_lock);
+	}
+	return n;
+}
+
+static void wait_for_other_handler(ostor_context *ctx, int timeout_ms)
+{
+	struct timespec ts;
+	uint64_t gen;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (timeout_ms < 0 || timeout_ms > 100)
+		timeout_ms = 100; /* re-check periodically: the handler may leave */
+	ts.tv_nsec += (long)timeout_ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&ctx->event_wait_lock);
+	gen = ctx->event_generation;
+	while (gen == ctx->event_generation)
+		if (pthread_cond_timedwait(&ctx->event_cond, &ctx->event_wait_lock, &ts))
+			break;
+	pthread_mutex_unlock(&ctx->event_wait_lock);
+}
+
+#define POLLFDS_STACK 16
+
+OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
+{
+	struct pollfd stack_fds[POLLFDS_STACK];
+	struct pollfd *fds = stack_fds;
+	int nfds, next, n;
+
+	if (!ctx)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_handle_events: NULL context");
+	if (pthread_mutex_trylock(&ctx->event_lock)) {
+		wait_for_other_handler(ctx, timeout_ms);
+		return 0;
+	}
+	nfds = ostor_get_pollfds(ctx, fds, POLLFDS_STACK);
+	if (nfds > POLLFDS_STACK) {
+		fds = calloc((size_t)nfds, sizeof(*fds));
+		if (!fds) {
+			pthread_mutex_unlock(&ctx->event_lock);
+			return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+		}
+		nfds = ostor_get_pollfds(ctx, fds, nfds);
+	}
+	if (nfds < 0) {
+		pthread_mutex_unlock(&ctx->event_lock);
+		return nfds;
+	}
+	next = ostor_next_timeout(ctx);
+	if (next >= 0 && (timeout_ms < 0 || next < timeout_ms))
+		timeout_ms = next;
+	if (poll(fds, (nfds_t)nfds, timeout_ms) < 0 && errno != EINTR) {
+		int e = errno;
+
+		if (fds != stack_fds)
+			free(fds);
+		pthread_mutex_unlock(&ctx->event_lock);
+		return ostori_error(OSTOR_ERROR_IO, "poll failed: %s", strerror(e));
+	}
+	if (fds != stack_fds)
+		free(fds);
+	run_backends(ctx);
+	n = dispatch_completions(ctx);
+	pthread_mutex_unlock(&ctx->event_lock);
+	pthread_mutex_lock(&ctx->event_wait_lock);
+	ctx->event_generation++;
+	pthread_cond_broadcast(&ctx->event_cond);
+	pthread_mutex_unlock(&ctx->event_wait_lock);
+	return n;
+}
+
+OSTOR_API unsigned int ostor_inflight(ostor_context *ctx)
+{
+	unsigned int n;
+
+	if (!ctx)
+		return 0;
+	pthread_mutex_lock(&ctx->lock);
+	n = ctx->inflight;
+	pthread_mutex_unlock(&ctx->lock);
+	return n;
+}
+
+/* ---- sync API on top of the async one ------------------------------ */
+
+static void sync_done(ostor_task *t, void *user_data)
+{
+	*(volatile int *)user_data = 1;
+}
+
+OSTOR_API int ostor_task_execute(ostor_task *t)
+{
+	volatile int done = 0;
+	ostor_context *ctx;
+	uint64_t deadline;
+	bool cancelled = false;
+	int r;
+
+	if (!t)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_execute: NULL task");
+	ctx = t->dev->ctx;
+	r = ostor_task_submit(t, (struct ostor_completion){ .callback = sync_done,
+							     .user_data = (void *)&done });
+	if (r < 0)
+		return r;
+	/* The backend enforces the timeout; this is a safety net so a
+	 * broken backend cannot hang the caller forever. */
+	deadline = t->submit_ms + t->timeout_ms + 5000;
+	while (!done) {
+		r = ostor_handle_events(ctx, 100);
+		if (r < 0 && r != OSTOR_ERROR_INTERRUPTED)
+			ostor_warn(ctx, "event handling failed: %s", ostor_last_error());
+		if (!done && !cancelled && ostori_now_ms() > deadline) {
+			ostor_err(ctx, "task on %s exceeded its timeout by 5 s without completing: cancelling",
+				  t->dev->spec);
+			ostor_task_cancel(t);
+			cancelled = true;
+		}
+	}
+	return 0;
+}
+
+/* ---- result accessors ---------------------------------------------- */
+
+OSTOR_API ostor_device *ostor_task_device(const ostor_task *t)
+{
+	return t ? t->dev : NULL;
+}
+
+OSTOR_API enum ostor_result ostor_task_result(const ostor_task *t)
+{
+	if (!t || t->state != OSTORI_TASK_DONE)
+		return OSTOR_RESULT_PENDING;
+	return t->result;
+}
+
+OSTOR_API int ostor_task_status(const ostor_task *t)
+{
+	return t && t->state == OSTORI_TASK_DONE ? t->status : -1;
+}
+
+OSTOR_API const uint8_t *ostor_task_sense(const ostor_task *t, size_t *len)
+{
+	if (!t || t->state != OSTORI_TASK_DONE || !t->sense_len) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
+	if (len)
+		*len = t->sense_len;
+	return t->sense;
+}
+
+OSTOR_API size_t ostor_task_transferred(const ostor_task *t)
+{
+	return t && t->state == OSTORI_TASK_DONE ? t->transferred : 0;
+}
+
+OSTOR_API size_t ostor_task_residual(const ostor_task *t)
+{
+	if (!t || t->state != OSTORI_TASK_DONE)
+		return 0;
+	return t->data_len - t->transferred;
+}
+
+OSTOR_API int ostor_task_error(const ostor_task *t)
+{
+	struct ostor_scsi_sense s;
+	char text[256];
+
+	if (!t)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL task");
+	if (t->state != OSTORI_TASK_DONE)
+		return ostori_error(OSTOR_ERROR_STATE, "the task has not completed");
+	switch (t->result) {
+	case OSTOR_RESULT_GOOD:
+		return 0;
+	case OSTOR_RESULT_CHECK_CONDITION:
+		if (ostor_scsi_parse_sense(t->sense, t->sense_len, &s) < 0)
+			return ostori_error(OSTOR_ERROR_SCSI,
+					    "CHECK CONDITION without usable sense data (%zu bytes)", t->sense_len);
+		ostor_scsi_sense_text(&s, text, sizeof(text));
+		switch (s.key) {
+		case OSTOR_SCSI_SENSE_ILLEGAL_REQUEST:
+			if (s.asc == 0x21)
+				return ostori_error(OSTOR_ERROR_OUT_OF_RANGE, "%s", text);
+			return ostori_error(OSTOR_ERROR_SCSI, "%s", text);
+		case OSTOR_SCSI_SENSE_DATA_PROTECT:
+			return ostori_error(OSTOR_ERROR_WRITE_PROTECTED, "%s", text);
+		case OSTOR_SCSI_SENSE_NOT_READY:
+			if (s.asc == 0x3a)
+				return ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s", text);
+			return ostori_error(OSTOR_ERROR_SCSI, "%s", text);
+		case OSTOR_SCSI_SENSE_ABORTED_COMMAND:
+			return ostori_error(OSTOR_ERROR_ABORTED, "%s", text);
+		case OSTOR_SCSI_SENSE_MEDIUM_ERROR:
+		case OSTOR_SCSI_SENSE_HARDWARE_ERROR:
+			return ostori_error(OSTOR_ERROR_IO, "%s", text);
+		default:
+			return ostori_error(OSTOR_ERROR_SCSI, "%s", text);
+		}
+	case OSTOR_RESULT_BUSY:
+		return ostori_error(OSTOR_ERROR_BUSY, "the device is busy (status %s)",
+				    ostor_scsi_status_name(t->status));
+	case OSTOR_RESULT_RESERVATION_CONFLICT:
+		return ostori_error(OSTOR_ERROR_BUSY, "reservation conflict: another initiator holds a reservation");
+	case OSTOR_RESULT_TRANSPORT_ERROR:
+		return ostori_error(OSTOR_ERROR_IO, "transport error on %s", t->dev->spec);
+	case OSTOR_RESULT_TIMEOUT:
+		return ostori_error(OSTOR_ERROR_TIMEOUT, "command timed out after %u ms on %s",
+				    t->timeout_ms, t->dev->spec);
+	case OSTOR_RESULT_ABORTED:
+		return ostori_error(OSTOR_ERROR_ABORTED, "command aborted on %s", t->dev->spec);
+	case OSTOR_RESULT_DEVICE_GONE:
+		return ostori_error(OSTOR_ERROR_NO_DEVICE, "device %s is gone", t->dev->spec);
+	default:
+		return ostori_error(OSTOR_ERROR_SCSI, "SCSI status %s (0x%02x)",
+				    ostor_scsi_status_name(t->status), (unsigned)t->status);
+	}
+}

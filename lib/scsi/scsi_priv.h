@@ -1,0 +1,92 @@
+/*
+ * lib/scsi/scsi_priv.h - helpers shared by the pure SCSI layer and its
+ * white-box tests.  Nothing here is exported.
+ */
+#ifndef OSTOR_SCSI_PRIV_H
+#define OSTOR_SCSI_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orionstor.h"
+
+static inline uint16_t ostori_get_be16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t ostori_get_be24(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+}
+
+static inline uint32_t ostori_get_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t ostori_get_be64(const uint8_t *p)
+{
+	return ((uint64_t)ostori_get_be32(p) << 32) | ostori_get_be32(p + 4);
+}
+
+static inline void ostori_put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void ostori_put_be24(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 16);
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)v;
+}
+
+static inline void ostori_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void ostori_put_be64(uint8_t *p, uint64_t v)
+{
+	ostori_put_be32(p, (uint32_t)(v >> 32));
+	ostori_put_be32(p + 4, (uint32_t)v);
+}
+
+/* ---- ASC/ASCQ table (asc_table.c, generated) --------------------------- */
+
+struct ostori_scsi_asc_entry {
+	uint8_t asc;
+	uint8_t ascq;
+	const char *text;
+};
+
+/* Sorted by (asc, ascq), no duplicates. */
+extern const struct ostori_scsi_asc_entry ostori_scsi_asc_table[];
+extern const size_t ostori_scsi_asc_table_len;
+
+/* ASCQ ranges whose text embeds the ASCQ ("NN" is replaced by it). */
+struct ostori_scsi_asc_range {
+	uint8_t asc;
+	uint8_t ascq_min;
+	uint8_t ascq_max;
+	const char *text;
+};
+extern const struct ostori_scsi_asc_range ostori_scsi_asc_ranges[];
+extern const size_t ostori_scsi_asc_ranges_len;
+
+/* Exact table entry or NULL (binary search). */
+const char *ostori_scsi_asc_lookup(uint8_t asc, uint8_t ascq);
+
+/* Copy a fixed-width ASCII field from a response: leading and trailing
+ * blanks/NULs trimmed, other non-printable bytes replaced by '?', always
+ * NUL-terminated (out must hold outlen >= 1).  Returns the length of the
+ * trimmed field (may exceed outlen - 1 when truncated). */
+size_t ostori_scsi_copy_ascii(char *out, size_t outlen, const uint8_t *src, size_t srclen);
+
+#endif /* OSTOR_SCSI_PRIV_H */

@@ -1,0 +1,14 @@
+/*
+ * lib/sim/backend.h - white-box access to a sim: device's target, so tests
+ * (and later the transport device models) can inject faults.
+ */
+#ifndef OSTOR_SIM_BACKEND_H
+#define OSTOR_SIM_BACKEND_H
+
+#include "orionstor.h"
+
+struct sim_target;
+/* The simulated target behind an open sim: device, NULL for others. */
+struct sim_target *ostori_sim_device_target(ostor_device *dev);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * lib/sim/target.h - a simulated SCSI target (SPC-4 / SBC-3 subset).
+ *
+ * Transport device models (USB BOT/CBI/CB, virtio-scsi) put themselves in
+ * front of a struct sim_target: they hand it a CDB plus data buffers and
+ * get status, sense and residual back.  Every entry point is thread-safe
+ * (one mutex per target), so a device model may call it from its own
+ * thread while a test injects faults from another.
+ *
+ * Semantics worth knowing (the rest follows SPC-4/SBC-3):
+ * - Data-in: the command moves min(its transfer/allocation length, buffer)
+ *   bytes.  A buffer shorter than what the command wanted: the bytes that
+ *   fit are transferred, overrun = true, residual = 0.  A longer buffer:
+ *   residual = the difference.
+ * - Data-out: a buffer shorter than the transfer length, or a command that
+ *   moves data in the other direction than cmd->dir, is refused before
+ *   anything touches the medium: CHECK CONDITION, ILLEGAL REQUEST, INVALID
+ *   FIELD IN CDB (24h/00h) with the field pointer on the CDB's length
+ *   field.  Why this sense: the length in the CDB disagrees with the buffer
+ *   the initiator set up, which is an initiator bug, not retryable, and
+ *   ILLEGAL REQUEST tells it the medium was not changed (Linux LIO rejects
+ *   WRITE underflow/overflow the same way).  A command without data phase
+ *   that is given a buffer just reports it all as residual.
+ * - The sense of the last CHECK CONDITION is held per LU until the next
+ *   command on it: REQUEST SENSE returns it (transports without autosense,
+ *   e.g. USB BOT, need that), then pending unit attentions, else NO SENSE.
+ * - Unit attentions (reset 29h/00h, medium change 28h/00h, capacity change
+ *   2Ah/09h) are reported once each to the next command other than
+ *   INQUIRY, REPORT LUNS and REQUEST SENSE.  A new LU starts without one.
+ * - A CDB shorter than its operation code's group length: INVALID FIELD IN
+ *   CDB pointing at byte 0 (the opcode implies the missing length).  Longer
+ *   CDBs (e.g. 12-byte UFI packets) are fine.  cdb NULL/empty: INVALID
+ *   COMMAND OPERATION CODE.
+ * - Sense data is fixed format (D_SENSE = 0); REQUEST SENSE with DESC = 1
+ *   returns descriptor format.
+ * - RAM LUs are anonymous MAP_NORESERVE mappings, so huge capacities are
+ *   sparse; deallocated (UNMAP, WRITE SAME with zero data) blocks read as
+ *   zero (LBPRZ).  File LUs read zeros past the end of the file.
+ */
+#ifndef OSTOR_SIM_TARGET_H
+#define OSTOR_SIM_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "orionstor.h"
+
+#define SIM_MAX_LUNS 16384              /* flat addressing: 14 bits */
+#define SIM_DEFAULT_MAX_TRANSFER 65535  /* blocks per READ/WRITE (VPD B0h) */
+#define SIM_MAX_UNMAP_LBA_COUNT 0x400000u
+#define SIM_MAX_UNMAP_DESCRIPTORS 256u
+#define SIM_MAX_WRITE_SAME_LEN 0x400000u
+#define SIM_FAULT_FOREVER 0xffffffffu   /* count for a fault that never expires */
+
+struct sim_lu_config {
+	int type;                  /* OSTOR_TYPE_DISK or OSTOR_TYPE_CDROM */
+	uint32_t block_size;       /* 512, 1024, 2048, 4096; 0: 512 (cdrom 2048) */
+	uint64_t blocks;           /* > 0 */
+	bool readonly;             /* write-protected (cdrom always is) */
+	bool removable;            /* cdrom always is */
+	int fd;                    /* backing file (borrowed, not closed), -1: RAM */
+	uint64_t fd_offset;        /* byte offset of block 0 in the file */
+	uint32_t max_transfer;     /* blocks per command, 0: SIM_DEFAULT_MAX_TRANSFER */
+	/* NULL: "ORIONSTR", "SIM DISK"/"SIM CDROM", "0001", generated serial.
+	 * Printable ASCII, at most 8/16/4/32 characters. */
+	const char *vendor, *product, *revision, *serial;
+};
+
+/* Zeroed config with fd = -1: fill in type, blocks and what you need. */
+void sim_lu_config_init(struct sim_lu_config *cfg);
+
+struct sim_target;
+
+/* NULL on allocation failure (ostor_last_error() says why). */
+struct sim_target *sim_target_new(void);
+/* lun < SIM_MAX_LUNS and not present yet; the config is copied. */
+int sim_target_add_lu(struct sim_target *t, uint32_t lun,
+		      const struct sim_lu_config *cfg);
+void sim_target_free(struct sim_target *t);
+
+/* Number of LUs, and their numbers in ascending order: fills at most max
+ * entries of luns (may be NULL with max 0) and returns the total. */
+size_t sim_target_lu_count(struct sim_target *t);
+size_t sim_target_luns(struct sim_target *t, uint32_t *luns, size_t max);
+
+struct sim_cmd {
+	uint32_t lun;
+	const uint8_t *cdb;
+	size_t cdb_len;
+	int dir;                   /* enum ostor_dir */
+	const struct iovec *iov;   /* data buffer(s) */
+	int iovcnt;
+	/* results, all set by sim_target_execute() */
+	uint8_t status;
+	uint8_t sense[OSTOR_SENSE_MAX];
+	size_t sense_len;
+	size_t transferred;        /* bytes moved to/from iov */
+	size_t residual;           /* iov total - transferred */
+	bool overrun;              /* the command wanted more than the buffer */
+};
+
+void sim_target_execute(struct sim_target *t, struct sim_cmd *cmd);
+
+/* ---- fault injection -------------------------------------------------- */
+
+/* Called before every command, without the target lock held (so it may
+ * call the other sim_target_* functions).  Return true when the hook
+ * completed the command itself (it set status, sense/sense_len and, if it
+ * moved data, transferred); false runs the command normally. */
+typedef bool (*sim_fault_fn)(void *ud, struct sim_cmd *cmd);
+void sim_target_set_fault_hook(struct sim_target *t, sim_fault_fn fn, void *ud);
+
+/* The next count commands to lun with this opcode (-1: any) complete with
+ * CHECK CONDITION and the given sense, without being executed.  The sense
+ * is held for REQUEST SENSE like any other.  Rules queue in order. */
+int sim_target_inject_check(struct sim_target *t, uint32_t lun, int opcode,
+			    unsigned int count, uint8_t key, uint8_t asc,
+			    uint8_t ascq);
+/* Same with a bare status (BUSY, RESERVATION CONFLICT, TASK SET FULL,
+ * ACA ACTIVE, TASK ABORTED; not GOOD or CHECK CONDITION). */
+int sim_target_inject_status(struct sim_target *t, uint32_t lun, int opcode,
+			     unsigned int count, uint8_t status);
+void sim_target_clear_faults(struct sim_target *t);
+
+/* Target reset: every LU returns to its power-on state (started, cache
+ * settings default, removal allowed, held sense dropped) and gets UNIT
+ * ATTENTION 29h/00h, which replaces other pending ones. */
+void sim_target_reset(struct sim_target *t);
+/* Removable LUs only.  Removing is refused (OSTOR_ERROR_BUSY) while the
+ * initiator prevents removal; inserting raises UNIT ATTENTION 28h/00h. */
+int sim_target_set_medium(struct sim_target *t, uint32_t lun, bool present);
+/* Resize (RAM contents are kept up to the smaller size); raises UNIT
+ * ATTENTION 2Ah/09h CAPACITY DATA HAS CHANGED. */
+int sim_target_set_capacity(struct sim_target *t, uint32_t lun, uint64_t blocks);
+
+/* ---- statistics ------------------------------------------------------- */
+
+struct sim_stats {
+	uint64_t commands;         /* every sim_target_execute() call */
+	uint64_t per_opcode[256];
+	uint64_t good;
+	uint64_t check_condition;
+	uint64_t other_status;
+	uint64_t injected;         /* completed by a fault rule or the hook */
+	uint64_t unit_attentions;  /* UAs reported */
+	uint64_t overruns;
+	uint64_t bytes_in;         /* data-in transferred */
+	uint64_t bytes_out;        /* data-out consumed */
+};
+
+void sim_target_get_stats(struct sim_target *t, struct sim_stats *out);
+void sim_target_reset_stats(struct sim_target *t);
+
+#endif /* OSTOR_SIM_TARGET_H */

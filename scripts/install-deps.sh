@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install what liborionstor needs to build and test on Debian 12 (as root).
+# Idempotent and quiet; prints what it installs.  With --vm it also
+# installs the QEMU guest kit used by `make check-vm`.
+set -e
+pkgs="build-essential autoconf automake libtool pkg-config libusb-1.0-0-dev
+libpciaccess-dev libinih-dev libjson-c-dev check mandoc valgrind python3 xz-utils"
+if [ "$1" = "--vm" ]; then
+	pkgs="$pkgs qemu-system-x86 busybox-static kmod sg3-utils cpio socat"
+fi
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing packages:$missing (run as root, or install them)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

@@ -1,0 +1,69 @@
+#!/bin/sh
+# The whole test suite, from a fresh clone on a fresh Debian 12 machine:
+# unit and tool tests, the same under ASan+UBSan, valgrind over the core
+# tests, make distcheck, and the QEMU guest tests (make check-vm).
+# Ends with one line "summary: N passed, N failed".
+set -e
+cd "$(dirname "$0")/.."
+top=$(pwd)
+sh scripts/install-deps.sh --vm
+autoreconf -fi >/dev/null 2>&1
+jobs=$(nproc)
+passed=0
+failed=0
+
+count() { # add the PASS/FAIL counts of an automake test-suite.log
+	p=$(sed -n 's/^# PASS: *//p' "$1" | head -1)
+	f=$(sed -n 's/^# FAIL: *//p' "$1" | head -1)
+	e=$(sed -n 's/^# ERROR: *//p' "$1" | head -1)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0} + ${e:-0}))
+}
+
+phase() { # name, build dir, configure flags...
+	name=$1; dir=$2; shift 2
+	echo "=== $name"
+	rm -rf "$dir"; mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q "$@" && make -s -j"$jobs" >/dev/null)
+	if (cd "$dir" && make -s -j"$jobs" check >check.out 2>&1); then :; else
+		cat "$dir/check.out"
+		for l in "$dir"/tests/*/*.log "$dir"/tests/*.log; do
+			[ -f "$l" ] && grep -q -E '^(FAIL|ERROR)' "$l" 2>/dev/null && cat "$l"
+		done
+	fi
+	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)' "$dir/check.out" || true
+	count "$dir/test-suite.log"
+}
+
+phase "unit and tool tests" "$top/_build/plain" --enable-werror
+phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-werror --enable-sanitizers
+
+echo "=== valgrind over the core unit tests"
+if (cd "$top/_build/plain" && CK_FORK=no ORIONSTOR_CONF= ./libtool --mode=execute \
+	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	tests/unit/test_core >valgrind.out 2>&1); then
+	passed=$((passed + 1)); echo "PASS: valgrind test_core"
+else
+	failed=$((failed + 1)); cat "$top/_build/plain/valgrind.out"; echo "FAIL: valgrind test_core"
+fi
+
+echo "=== make distcheck"
+if (cd "$top/_build/plain" && make -s distcheck >distcheck.out 2>&1); then
+	passed=$((passed + 1)); echo "PASS: distcheck"
+else
+	failed=$((failed + 1)); tail -50 "$top/_build/plain/distcheck.out"; echo "FAIL: distcheck"
+fi
+
+echo "=== make check-vm (QEMU guests)"
+if (cd "$top/_build/plain" && make -s check-vm 2>&1 | tee check-vm.out); then :; fi
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$top/_build/plain/check-vm.out" | tail -1)
+if [ -n "$line" ]; then
+	p=${line%% passed*}; rest=${line#*passed, }; f=${rest%% failed*}
+	passed=$((passed + p)); failed=$((failed + f))
+	case "$line" in *skipped*) echo "note: some VM tests were skipped (QEMU could not start); skips are not passes";; esac
+else
+	failed=$((failed + 1)); echo "FAIL: check-vm printed no summary"
+fi
+
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,808 @@
+/*
+ * tests/unit/test_core.c - the core API on simulated devices: specs,
+ * errors, handles, the async model, block helpers, sticky flush errors.
+ */
+#include "core/backend.h"
+#include "sim/backend.h"
+#include "sim/target.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static ostor_context *ctx;
+
+static void setup(void)
+{
+	setenv("ORIONSTOR_CONF", "", 1);
+	ck_assert_int_eq(ostor_init(&ctx, NULL), 0);
+	ostor_set_log_level(ctx, OSTOR_LOG_NONE);
+}
+
+static void teardown(void)
+{
+	ostor_exit(ctx);
+	ctx = NULL;
+}
+
+/* ---- specs -------------------------------------------------------------- */
+
+START_TEST(spec_good_forms)
+{
+	struct ostor_spec s;
+
+	ck_assert_int_eq(ostori_spec_parse("sim:", &s), 0);
+	ck_assert_int_eq(s.kind, OSTOR_SPEC_SIM);
+	ck_assert_int_eq(s.noptions, 0);
+
+	ck_assert_int_eq(ostori_spec_parse("sim:size=1G,luns=4,readonly,image=/tmp/x", &s), 0);
+	ck_assert_int_eq(s.noptions, 4);
+	ck_assert_str_eq(s.options[0].key, "size");
+	ck_assert_str_eq(s.options[0].value, "1G");
+	ck_assert_str_eq(s.options[2].key, "readonly");
+	ck_assert_ptr_null(s.options[2].value);
+	ck_assert_str_eq(s.options[3].value, "/tmp/x");
+
+	ck_assert_int_eq(ostori_spec_parse("usb:0781:5567", &s), 0);
+	ck_assert_int_eq(s.kind, OSTOR_SPEC_USB_ID);
+	ck_assert_uint_eq(s.vendor_id, 0x0781);
+	ck_assert_uint_eq(s.product_id, 0x5567);
+	ck_assert_str_eq(s.serial, "");
+
+	ck_assert_int_eq(ostori_spec_parse("usb:046d:C52B:ABC123", &s), 0);
+	ck_assert_uint_eq(s.product_id, 0xc52b);
+	ck_assert_str_eq(s.serial, "ABC123");
+
+	ck_assert_int_eq(ostori_spec_parse("usb:3.12", &s), 0);
+	ck_assert_int_eq(s.kind, OSTOR_SPEC_USB_BUSDEV);
+	ck_assert_uint_eq(s.bus, 3);
+	ck_assert_uint_eq(s.devnum, 12);
+
+	ck_assert_int_eq(ostori_spec_parse("virtio:00:04.0", &s), 0);
+	ck_assert_int_eq(s.kind, OSTOR_SPEC_VIRTIO);
+	ck_assert_uint_eq(s.pci_domain, 0);
+	ck_assert_uint_eq(s.pci_bus, 0);
+	ck_assert_uint_eq(s.pci_dev, 4);
+	ck_assert_uint_eq(s.pci_func, 0);
+
+	ck_assert_int_eq(ostori_spec_parse("virtio:0001:af:1f.7", &s), 0);
+	ck_assert_uint_eq(s.pci_domain, 1);
+	ck_assert_uint_eq(s.pci_bus, 0xaf);
+	ck_assert_uint_eq(s.pci_dev, 0x1f);
+	ck_assert_uint_eq(s.pci_func, 7);
+}
+END_TEST
+
+static const char *const bad_specs[] = {
+	"", "disk", "sim;", "sim:,", "sim:size=1G,", "sim:=4", "sim:size=", "sim:a=1,a=2",
+	"usb:", "usb:781:5567", "usb:0781", "usb:0781:556", "usb:07g1:5567", "usb:0781:5567:",
+	"usb:1", "usb:1.", "usb:.3", "usb:1.0", "usb:256.1", "usb:-1.2", "usb:0x1.2",
+	"virtio:", "virtio:00:04", "virtio:00:20.0", "virtio:00:04.8", "virtio:0:04.0",
+	"virtio:000:00:04.0", "virtio:00000:00:04.0", "virtio:zz:04.0", "virtio:00:04.0x",
+	"virtio:1:2:3:4.0", "nvme:0",
+};
+
+START_TEST(spec_bad_forms)
+{
+	struct ostor_spec s;
+	const char *text = bad_specs[_i];
+
+	ck_assert_msg(ostori_spec_parse(text, &s) == OSTOR_ERROR_BAD_SPEC, "accepted '%s'", text);
+	/* The message names what is accepted. */
+	ck_assert_msg(strstr(ostor_last_error(), "sim:") || strstr(ostor_last_error(), "usb:") ||
+		      strstr(ostor_last_error(), "virtio:") || strstr(ostor_last_error(), "option"),
+		      "unhelpful message for '%s': %s", text, ostor_last_error());
+}
+END_TEST
+
+START_TEST(spec_long_and_many)
+{
+	struct ostor_spec s;
+	char big[OSTOR_SPEC_MAX_LEN + 16];
+	char many[512] = "sim:";
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "sim:", 4);
+	ck_assert_int_eq(ostori_spec_parse(big, &s), OSTOR_ERROR_BAD_SPEC);
+	for (int i = 0; i < OSTOR_SPEC_MAX_OPTIONS + 1; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sk%d", i ? "," : "", i);
+	ck_assert_int_eq(ostori_spec_parse(many, &s), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_int_eq(ostori_spec_parse(NULL, &s), OSTOR_ERROR_BAD_SPEC);
+}
+END_TEST
+
+START_TEST(parse_sizes)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(ostori_parse_size("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(ostori_parse_size("64M", &v), 0);
+	ck_assert_uint_eq(v, 64ull << 20);
+	ck_assert_int_eq(ostori_parse_size("1G", &v), 0);
+	ck_assert_uint_eq(v, 1ull << 30);
+	ck_assert_int_eq(ostori_parse_size("3TiB", &v), 0);
+	ck_assert_uint_eq(v, 3ull << 40);
+	ck_assert_int_eq(ostori_parse_size("2kb", &v), 0);
+	ck_assert_uint_eq(v, 2048);
+	ck_assert_int_eq(ostori_parse_size("1.5G", &v), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostori_parse_size("-1", &v), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostori_parse_size("1X", &v), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostori_parse_size("", &v), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostori_parse_size("99999999999T", &v), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostori_parse_size("18446744073709551616", &v), OSTOR_ERROR_INVALID_PARAM);
+}
+END_TEST
+
+static void free_counter(void *p);
+
+/* ---- errors and misuse ------------------------------------------------ */
+
+START_TEST(error_names)
+{
+	ck_assert_str_eq(ostor_error_name(OSTOR_ERROR_BAD_SPEC), "OSTOR_ERROR_BAD_SPEC");
+	ck_assert_str_eq(ostor_error_name(0), "OSTOR_SUCCESS");
+	ck_assert_str_eq(ostor_error_name(12345), "**UNKNOWN**");
+	ck_assert_str_eq(ostor_strerror(OSTOR_ERROR_TIMEOUT), "Operation timed out");
+	for (int e = OSTOR_ERROR_STATE; e <= 0; e++)
+		ck_assert_str_ne(ostor_error_name(e), "**UNKNOWN**");
+	ck_assert_str_eq(ostor_result_name(OSTOR_RESULT_DEVICE_GONE), "device-gone");
+	ck_assert_str_eq(ostor_peripheral_type_name(5), "cdrom");
+}
+END_TEST
+
+START_TEST(api_misuse)
+{
+	ostor_device *dev;
+	ostor_task *t;
+	uint8_t buf[512];
+
+	ck_assert_int_eq(ostor_init(NULL, NULL), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_open(NULL, "sim:", &dev), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_open(ctx, NULL, &dev), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_open(ctx, "sim:", NULL), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_open(ctx, "bogus:", &dev), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_ptr_null(dev);
+	ck_assert_int_eq(ostor_close(NULL), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_new(NULL, &t), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_read_blocks(NULL, 0, 0, 0, 1, buf), OSTOR_ERROR_INVALID_PARAM);
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, NULL), OSTOR_ERROR_INVALID_PARAM);
+	/* zero length is a no-op */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 0, buf), 0);
+	/* LBA past the end, and a count that runs past it, and wrap-around */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 2048, 1, buf), OSTOR_ERROR_OUT_OF_RANGE);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 2047, 2, buf), OSTOR_ERROR_OUT_OF_RANGE);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, UINT64_MAX, 1, buf), OSTOR_ERROR_OUT_OF_RANGE);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "past the end"));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 2047, 1, buf), 0);
+
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, buf, 0), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_cdb(t, buf, 33), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_cdb(t, NULL, 6), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, NULL, 10), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_NONE, buf, 10), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, 0), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_buffer(t, (enum ostor_dir)7, buf, 10), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_iov(t, OSTOR_DIR_FROM_DEVICE, NULL, 1), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_set_iov(t, OSTOR_DIR_FROM_DEVICE, NULL, OSTOR_IOV_MAX + 1),
+			 OSTOR_ERROR_INVALID_PARAM);
+	/* submit without a CDB: refused, .free still called */
+	{
+		int freed = 0;
+
+		ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ .user_data = &freed,
+										   .free = free_counter }),
+				 OSTOR_ERROR_INVALID_PARAM);
+		ck_assert_int_eq(freed, 1);
+	}
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_PENDING);
+	ck_assert_int_eq(ostor_task_cancel(t), OSTOR_ERROR_STATE);
+	ck_assert_int_eq(ostor_task_free(t), 0);
+
+	ck_assert_int_eq(ostor_close(dev), 0);
+	/* double close is detected, not a use-after-free */
+	ck_assert_int_eq(ostor_close(dev), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "closed twice"));
+}
+END_TEST
+
+static void free_counter(void *p)
+{
+	(*(int *)p)++;
+}
+
+static const char *const bad_sim_specs[] = {
+	"sim:size=0", "sim:size=1000", "sim:size=abc", "sim:luns=0", "sim:luns=257", "sim:luns=x",
+	"sim:block-size=100", "sim:block-size=8192", "sim:type=tape", "sim:type", "sim:readonly=1",
+	"sim:image", "sim:colour=blue", "sim:transport=usb-bot",
+};
+
+START_TEST(sim_bad_options)
+{
+	ostor_device *dev = (void *)1;
+
+	ck_assert_msg(ostor_open(ctx, bad_sim_specs[_i], &dev) == OSTOR_ERROR_BAD_SPEC,
+		      "accepted %s", bad_sim_specs[_i]);
+	ck_assert_ptr_null(dev);
+	ck_assert_msg(strlen(ostor_last_error()) > 20, "no message for %s", bad_sim_specs[_i]);
+}
+END_TEST
+
+START_TEST(device_list_has_sim)
+{
+	ostor_device_info **list;
+	ssize_t n = ostor_get_device_list(ctx, &list);
+	bool found = false;
+
+	ck_assert_int_ge(n, 1);
+	for (ssize_t i = 0; i < n; i++)
+		if (!strcmp(ostor_device_info_spec(list[i]), "sim:")) {
+			found = true;
+			ck_assert_str_eq(ostor_device_info_backend(list[i]), "sim");
+			ck_assert_ptr_nonnull(strstr(ostor_device_info_description(list[i]), "64 MiB"));
+		}
+	ck_assert_ptr_null(list[n]);
+	ck_assert(found);
+	ostor_free_device_list(list);
+}
+END_TEST
+
+/* ---- async model -------------------------------------------------------- */
+
+struct cb_state {
+	int calls;
+	int freed;
+	ostor_task *seen;
+};
+
+static void count_cb(ostor_task *t, void *ud)
+{
+	struct cb_state *s = ud;
+
+	s->calls++;
+	s->seen = t;
+}
+
+static void count_free(void *ud)
+{
+	((struct cb_state *)ud)->freed++;
+}
+
+START_TEST(async_callbacks_only_from_event_loop)
+{
+	ostor_device *dev;
+	ostor_task *t[4];
+	struct cb_state st[4] = { 0 };
+	uint8_t data[4][512];
+	struct pollfd fds[8];
+	int nfds;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	for (int i = 0; i < 4; i++) {
+		struct ostor_cdb cdb;
+
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ostor_scsi_cdb_read10(&cdb, (uint32_t)i, 1, 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb.bytes, cdb.len), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, data[i], 512), 0);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){
+			.callback = count_cb, .user_data = &st[i], .free = count_free }), 0);
+		/* a task in flight cannot be changed or freed */
+		ck_assert_int_eq(ostor_task_set_lun(t[i], 0, 1), OSTOR_ERROR_STATE);
+		ck_assert_int_eq(ostor_task_free(t[i]), OSTOR_ERROR_STATE);
+	}
+	ck_assert_uint_eq(ostor_inflight(ctx), 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(st[i].calls, 0);
+	/* The wake fd is readable and the next timeout is "now". */
+	nfds = ostor_get_pollfds(ctx, fds, 8);
+	ck_assert_int_ge(nfds, 1);
+	ck_assert_int_eq(poll(fds, (nfds_t)nfds, 0), 1);
+	ck_assert_int_eq(ostor_next_timeout(ctx), 0);
+
+	ck_assert_int_eq(ostor_handle_events_nonblock(ctx), 4);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(st[i].calls, 1);
+		ck_assert_int_eq(st[i].freed, 1);
+		ck_assert_ptr_eq(st[i].seen, t[i]);
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+		ck_assert_int_eq(ostor_task_status(t[i]), 0);
+		ck_assert_uint_eq(ostor_task_transferred(t[i]), 512);
+		ck_assert_uint_eq(ostor_task_residual(t[i]), 0);
+	}
+	ck_assert_uint_eq(ostor_inflight(ctx), 0);
+	ck_assert_int_eq(poll(fds, 1, 0), 0);
+	ck_assert_int_eq(ostor_handle_events_nonblock(ctx), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(ostor_task_free(t[i]), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(sync_check_condition_and_residual)
+{
+	ostor_device *dev;
+	ostor_task *t;
+	struct ostor_cdb cdb;
+	struct ostor_scsi_sense s;
+	uint8_t buf[100];
+	const uint8_t *sense;
+	size_t slen;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	/* READ past the end: CHECK CONDITION, ILLEGAL REQUEST 21h/00h */
+	ostor_scsi_cdb_read10(&cdb, 4096, 1, 0);
+	ostor_task_set_cdb(t, cdb.bytes, cdb.len);
+	ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, 100);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
+	ck_assert_int_eq(ostor_task_status(t), OSTOR_SCSI_STATUS_CHECK_CONDITION);
+	sense = ostor_task_sense(t, &slen);
+	ck_assert_ptr_nonnull(sense);
+	ck_assert_int_eq(ostor_scsi_parse_sense(sense, slen, &s), 0);
+	ck_assert_uint_eq(s.key, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST);
+	ck_assert_uint_eq(s.asc, 0x21);
+	ck_assert_int_eq(ostor_task_error(t), OSTOR_ERROR_OUT_OF_RANGE);
+
+	/* INQUIRY with a larger buffer: residual is the rest */
+	ck_assert_int_eq(ostor_task_reset(t), 0);
+	ostor_scsi_cdb_inquiry(&cdb, 0, 0, 100);
+	ostor_task_set_cdb(t, cdb.bytes, cdb.len);
+	ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, 100);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t) + ostor_task_residual(t), 100);
+	ck_assert_uint_ge(ostor_task_transferred(t), 36);
+	ck_assert_int_eq(ostor_task_error(t), 0);
+
+	/* a target that does not exist */
+	ck_assert_int_eq(ostor_task_reset(t), 0);
+	ostor_task_set_lun(t, 3, 0);
+	ostor_scsi_cdb_test_unit_ready(&cdb);
+	ostor_task_set_cdb(t, cdb.bytes, cdb.len);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_int_lt(ostor_task_error(t), 0);
+
+	ostor_task_free(t);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+/* ---- block helpers -------------------------------------------------- */
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
+}
+
+START_TEST(block_roundtrip_sizes)
+{
+	static const char *const specs[] = { "sim:size=64M", "sim:block-size=4096,size=16M",
+					     "sim:block-size=1024,size=1M" };
+	ostor_device *dev;
+	struct ostor_lun_info info;
+	uint8_t *w, *r;
+	uint32_t count;
+
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &info), 0);
+	ck_assert_int_eq(info.peripheral_type, OSTOR_TYPE_DISK);
+	ck_assert(info.medium_present);
+	ck_assert(!info.write_protected);
+	ck_assert_uint_gt(info.max_transfer_blocks, 0);
+	/* more than one max-transfer chunk to exercise splitting */
+	count = OSTOR_MIN((uint32_t)info.blocks, (8u << 20) / info.block_size * 2 + 3);
+	w = malloc((size_t)count * info.block_size);
+	r = malloc((size_t)count * info.block_size);
+	fill(w, (size_t)count * info.block_size, (unsigned)_i);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, info.blocks - count, count, w), 0);
+	memset(r, 0, (size_t)count * info.block_size);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, info.blocks - count, count, r), 0);
+	ck_assert_mem_eq(w, r, (size_t)count * info.block_size);
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), 0);
+	free(w);
+	free(r);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(block_large_capacity_uses_16)
+{
+	ostor_device *dev;
+	struct ostor_lun_info info;
+	struct sim_stats st;
+	uint8_t w[512], r[512];
+	uint64_t lba;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=3T", &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &info), 0);
+	ck_assert_uint_eq(info.blocks, (3ull << 40) / 512);
+	ck_assert_uint_eq(info.block_size, 512);
+	lba = info.blocks - 1; /* beyond 2^32 */
+	fill(w, sizeof(w), 9);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, lba, 1, w), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, lba, 1, r), 0);
+	ck_assert_mem_eq(w, r, 512);
+	sim_target_get_stats(ostori_sim_device_target(dev), &st);
+	ck_assert_uint_ge(st.per_opcode[OSTOR_SCSI_OP_SERVICE_ACTION_IN16], 1);
+	ck_assert_uint_eq(st.per_opcode[OSTOR_SCSI_OP_WRITE16], 1);
+	ck_assert_uint_eq(st.per_opcode[OSTOR_SCSI_OP_READ16], 1);
+	ck_assert_uint_eq(st.per_opcode[OSTOR_SCSI_OP_WRITE10], 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(block_readonly_and_cdrom)
+{
+	ostor_device *dev;
+	struct ostor_lun_info info;
+	uint8_t buf[2048] = { 0 };
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:readonly,size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &info), 0);
+	ck_assert(info.write_protected);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:type=cdrom,size=2M", &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &info), 0);
+	ck_assert_int_eq(info.peripheral_type, OSTOR_TYPE_CDROM);
+	ck_assert_uint_eq(info.block_size, 2048);
+	ck_assert(info.removable);
+	ck_assert(info.write_protected);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(block_write_protect_from_device)
+{
+	/* The device refuses the write itself (DATA PROTECT): the block
+	 * helper must report it, not claim success. */
+	ostor_device *dev;
+	uint8_t buf[512] = { 1 };
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ck_assert_int_eq(sim_target_inject_check(ostori_sim_device_target(dev), 0, OSTOR_SCSI_OP_WRITE10,
+						 1, OSTOR_SCSI_SENSE_DATA_PROTECT, 0x27, 0x00), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "WRITE"));
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(block_unit_attention_retried)
+{
+	ostor_device *dev;
+	uint8_t buf[512];
+	struct sim_target *tgt;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	tgt = ostori_sim_device_target(dev);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	sim_target_reset(tgt);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	/* capacity change: the helper re-reads capacity and sees the growth */
+	ck_assert_int_eq(sim_target_set_capacity(tgt, 0, 4096), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 4000, 1, buf), 0);
+	/* BUSY is retried a bounded number of times, then reported */
+	ck_assert_int_eq(sim_target_inject_status(tgt, 0, OSTOR_SCSI_OP_READ10, 2, OSTOR_SCSI_STATUS_BUSY), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ck_assert_int_eq(sim_target_inject_status(tgt, 0, OSTOR_SCSI_OP_READ10, SIM_FAULT_FOREVER,
+						  OSTOR_SCSI_STATUS_BUSY), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_BUSY);
+	sim_target_clear_faults(tgt);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(flush_error_is_sticky)
+{
+	ostor_device *dev;
+	uint8_t buf[512] = { 7 };
+	struct sim_target *tgt;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	tgt = ostori_sim_device_target(dev);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 5, 1, buf), 0);
+	ck_assert_int_eq(sim_target_inject_check(tgt, 0, OSTOR_SCSI_OP_SYNCHRONIZE_CACHE10, 1,
+						 OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x0c, 0x00), 0);
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), OSTOR_ERROR_IO);
+	/* The device would now accept a flush, but the data of the failed
+	 * one may be lost: the error stays. */
+	ck_assert_int_lt(ostor_flush(dev, 0, 0), 0);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "earlier SYNCHRONIZE CACHE"));
+	ck_assert_int_lt(ostor_flush(dev, 0, 0), 0);
+	/* ... and close reports it too, while still closing the device. */
+	ck_assert_int_lt(ostor_close(dev), 0);
+	ck_assert_int_eq(ostor_close(dev), OSTOR_ERROR_INVALID_PARAM);
+}
+END_TEST
+
+START_TEST(close_flushes_dirty_luns)
+{
+	ostor_device *dev;
+	uint8_t buf[512] = { 7 };
+
+	/* LUN 1 was only read: close must not flush it (its flush would fail). */
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,luns=3", &dev), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 2, 5, 1, buf), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 1, 5, 1, buf), 0);
+	sim_target_inject_check(ostori_sim_device_target(dev), 1, OSTOR_SCSI_OP_SYNCHRONIZE_CACHE10, 1,
+				OSTOR_SCSI_SENSE_HARDWARE_ERROR, 0x44, 0x00);
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	/* LUN 2 was written: close flushes it and reports its failure. */
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,luns=3", &dev), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 2, 5, 1, buf), 0);
+	sim_target_inject_check(ostori_sim_device_target(dev), 2, OSTOR_SCSI_OP_SYNCHRONIZE_CACHE10, 1,
+				OSTOR_SCSI_SENSE_HARDWARE_ERROR, 0x44, 0x00);
+	ck_assert_int_eq(ostor_close(dev), OSTOR_ERROR_IO);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "SYNCHRONIZE CACHE"));
+}
+END_TEST
+
+START_TEST(luns_scan)
+{
+	ostor_device *dev;
+	struct ostor_lun_addr *luns;
+	size_t n;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:luns=4,size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_device_luns(dev, &luns, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(luns[i].target, 0);
+		ck_assert_uint_eq(luns[i].lun, i);
+	}
+	free(luns);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(lun_info_missing_lun)
+{
+	ostor_device *dev;
+	struct ostor_lun_info info;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:luns=2,size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 5, &info), OSTOR_ERROR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "lun 5"));
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+START_TEST(image_file_offsets)
+{
+	char path[] = "/tmp/ostor-test-imgXXXXXX";
+	int fd = mkstemp(path);
+	ostor_device *dev;
+	uint8_t w[4096 * 3], r[4096 * 3];
+	struct stat sb;
+	char spec[128];
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path); /* let the sim create it with size= */
+	snprintf(spec, sizeof(spec), "sim:image=%s,size=1M,luns=2,block-size=4096", path);
+	ck_assert_int_eq(ostor_open(ctx, spec, &dev), 0);
+	fill(w, sizeof(w), 3);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 1, 10, 3, w), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 2 << 20);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(pread(fd, r, sizeof(r), (1 << 20) + 10 * 4096), (ssize_t)sizeof(r));
+	close(fd);
+	ck_assert_mem_eq(w, r, sizeof(r));
+
+	/* reopen without size=: geometry from the file */
+	snprintf(spec, sizeof(spec), "sim:image=%s,luns=2,block-size=4096", path);
+	ck_assert_int_eq(ostor_open(ctx, spec, &dev), 0);
+	memset(r, 0, sizeof(r));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 1, 10, 3, r), 0);
+	ck_assert_mem_eq(w, r, sizeof(r));
+	/* a second open of the same image is refused while it is held */
+	{
+		ostor_device *dev2;
+
+		ck_assert_int_eq(ostor_open(ctx, spec, &dev2), OSTOR_ERROR_BUSY);
+	}
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	/* size= larger than the file is an error, not a silent resize */
+	snprintf(spec, sizeof(spec), "sim:image=%s,size=4M", path);
+	ck_assert_int_eq(ostor_open(ctx, spec, &dev), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 2 << 20);
+	unlink(path);
+
+	/* a read-only image must exist */
+	snprintf(spec, sizeof(spec), "sim:image=%s,readonly", path);
+	ck_assert_int_lt(ostor_open(ctx, spec, &dev), 0);
+}
+END_TEST
+
+/* ---- config through ostor_init ----------------------------------------- */
+
+START_TEST(init_with_bad_config_fails)
+{
+	char path[] = "/tmp/ostor-test-confXXXXXX";
+	int fd = mkstemp(path);
+	ostor_context *c2 = (void *)1;
+	const char text[] = "[usb_storage]\nstorage_device_max_luns = 99\n";
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	ck_assert_int_eq(ostor_init(&c2, path), OSTOR_ERROR_CONFIG);
+	ck_assert_ptr_null(c2);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), ":2"));
+	unlink(path);
+	ck_assert_int_eq(ostor_init(&c2, "/nonexistent/orionstor.conf"), OSTOR_ERROR_CONFIG);
+}
+END_TEST
+
+START_TEST(init_config_values)
+{
+	char path[] = "/tmp/ostor-test-confXXXXXX";
+	int fd = mkstemp(path);
+	ostor_context *c2;
+	char buf[64];
+	const char text[] = "# test\n[usb_storage]\ncache_size = \"2MB\"  # two\n";
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	ck_assert_int_eq(ostor_init(&c2, path), 0);
+	ck_assert_str_eq(ostor_config_path(c2), path);
+	ck_assert_int_eq(ostor_config_get(c2, "usb_storage", "cache_size", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "2097152");
+	ck_assert_int_lt(ostor_config_get(c2, "usb_storage", "nope", buf, sizeof(buf)), 0);
+	ostor_exit(c2);
+	unlink(path);
+}
+END_TEST
+
+/* ---- logging ------------------------------------------------------------ */
+
+struct log_capture {
+	int count;
+	char last[256];
+	int freed;
+};
+
+static void capture_log(ostor_context *c, enum ostor_log_level level, const char *func,
+			const char *msg, void *ud)
+{
+	struct log_capture *lc = ud;
+
+	lc->count++;
+	snprintf(lc->last, sizeof(lc->last), "%s: %s", func, msg);
+}
+
+static void capture_free(void *ud)
+{
+	((struct log_capture *)ud)->freed++;
+}
+
+START_TEST(logging_levels_and_callback)
+{
+	struct log_capture lc = { 0 };
+	ostor_device *dev;
+
+	ostor_set_log_callback(ctx, capture_log, &lc, capture_free);
+	ostor_set_log_level(ctx, OSTOR_LOG_ERROR);
+	ck_assert_int_eq(ostor_open(ctx, "sim:", &dev), 0);
+	ck_assert_int_eq(lc.count, 0); /* info not shown at ERROR */
+	ostor_set_log_level(ctx, OSTOR_LOG_DEBUG);
+	ck_assert_int_eq(ostor_close(dev), 0);
+	ck_assert_int_gt(lc.count, 0);
+	ck_assert_ptr_nonnull(strstr(lc.last, "ostor_close"));
+	ostor_set_log_level(ctx, (enum ostor_log_level)99);
+	ck_assert_int_eq(ostor_get_log_level(ctx), OSTOR_LOG_DEBUG);
+	ostor_set_log_callback(ctx, NULL, NULL, NULL);
+	ck_assert_int_eq(lc.freed, 1);
+}
+END_TEST
+
+START_TEST(env_debug_level)
+{
+	ostor_context *c2;
+
+	setenv("ORIONSTOR_DEBUG", "4", 1);
+	ck_assert_int_eq(ostor_init(&c2, NULL), 0);
+	ck_assert_int_eq(ostor_get_log_level(c2), OSTOR_LOG_DEBUG);
+	ostor_exit(c2);
+	setenv("ORIONSTOR_DEBUG", "1", 1);
+	ck_assert_int_eq(ostor_init(&c2, NULL), 0);
+	ck_assert_int_eq(ostor_get_log_level(c2), OSTOR_LOG_ERROR);
+	ostor_exit(c2);
+	unsetenv("ORIONSTOR_DEBUG");
+}
+END_TEST
+
+START_TEST(exit_closes_open_devices)
+{
+	ostor_context *c2;
+	ostor_device *dev;
+	uint8_t buf[512] = { 0 };
+
+	ck_assert_int_eq(ostor_init(&c2, NULL), 0);
+	ostor_set_log_level(c2, OSTOR_LOG_NONE);
+	ck_assert_int_eq(ostor_open(c2, "sim:", &dev), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ostor_exit(c2); /* valgrind/ASan prove nothing leaks */
+	ck_assert_str_ne(ostor_version(), "");
+	ck_assert_str_eq(ostor_backends()[0], "sim");
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc;
+
+	tc = tcase_create("spec");
+	tcase_add_test(tc, spec_good_forms);
+	tcase_add_loop_test(tc, spec_bad_forms, 0, (int)OSTOR_ARRAY_SIZE(bad_specs));
+	tcase_add_test(tc, spec_long_and_many);
+	tcase_add_test(tc, parse_sizes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("api");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, error_names);
+	tcase_add_test(tc, api_misuse);
+	tcase_add_loop_test(tc, sim_bad_options, 0, (int)OSTOR_ARRAY_SIZE(bad_sim_specs));
+	tcase_add_test(tc, device_list_has_sim);
+	tcase_add_test(tc, async_callbacks_only_from_event_loop);
+	tcase_add_test(tc, sync_check_condition_and_residual);
+	tcase_add_test(tc, logging_levels_and_callback);
+	tcase_add_test(tc, env_debug_level);
+	tcase_add_test(tc, exit_closes_open_devices);
+	tcase_add_test(tc, init_with_bad_config_fails);
+	tcase_add_test(tc, init_config_values);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("block");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, block_roundtrip_sizes, 0, 3);
+	tcase_add_test(tc, block_large_capacity_uses_16);
+	tcase_add_test(tc, block_readonly_and_cdrom);
+	tcase_add_test(tc, block_write_protect_from_device);
+	tcase_add_test(tc, block_unit_attention_retried);
+	tcase_add_test(tc, flush_error_is_sticky);
+	tcase_add_test(tc, close_flushes_dirty_luns);
+	tcase_add_test(tc, luns_scan);
+	tcase_add_test(tc, lun_info_missing_lun);
+	tcase_add_test(tc, image_file_offsets);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(core_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,313 @@
+# Helpers for guest scripts (bash). Sourced automatically before guest.sh
+# runs inside the guest; also sourced on the host by vm.sh (pattern_gen).
+#
+# Environment in the guest (from /run/vm/env.sh):
+#   VM_KROOT          extracted kernel package (modules under lib/modules)
+#   ORIONSTOR_SRCDIR  source tree (visible read-only at the same path)
+#   ORIONSTOR_BUILDDIR build tree (built binaries, same path as on the host)
+#   VM_SHARE=/run/vm  writable share; files written here reach the host
+
+VM_SHARE=${VM_SHARE:-/run/vm}
+
+log() { echo "guest: $*"; }
+fail() { echo "guest: FAIL: $*"; exit 1; }
+
+# wait_for TIMEOUT_SECONDS COMMAND...: poll COMMAND every 0.1 s.
+wait_for() {
+    local t=$1 i=0; shift
+    while ! "$@"; do
+        i=$((i + 1))
+        [ "$i" -ge $((t * 10)) ] && return 1
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------- modules
+# load_modules 'MOD [param=val...]' ...   e.g. load_modules virtio_scsi sg \
+#     'usb-storage delay_use=0'. Only what is asked for (plus dependencies) is
+# loaded: the kernel's virtio_scsi / usb-storage stay out unless requested.
+load_modules() {
+    local spec
+    for spec in "$@"; do
+        # shellcheck disable=SC2086
+        modprobe -C /dev/null -d "$VM_KROOT" $spec ||
+            fail "modprobe $spec"
+    done
+}
+
+unload_modules() {
+    modprobe -C /dev/null -d "$VM_KROOT" -r "$@" || fail "modprobe -r $*"
+}
+
+# -------------------------------------------------------------------- USB
+_usb_dev_count() {
+    local d n=0
+    for d in /sys/bus/usb/devices/*; do
+        case ${d##*/} in usb*|*:*) continue ;; esac
+        [ -e "$d/idVendor" ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+# wait_usb N [TIMEOUT]: wait until N non-hub USB devices are enumerated.
+wait_usb() {
+    local n=$1 t=${2:-30}
+    wait_for "$t" eval '[ "$(_usb_dev_count)" -ge "$n" ]' ||
+        fail "only $(_usb_dev_count) of $n USB devices enumerated after ${t}s"
+}
+
+# ------------------------------------------------------------------- SCSI
+_scsi_count() {
+    local d n=0 h
+    for d in /sys/class/scsi_device/*; do
+        [ -e "$d" ] || continue
+        if [ -n "$1" ]; then
+            h=${d##*/}; h=${h%%:*}
+            [ "$(cat "/sys/class/scsi_host/host$h/proc_name")" = "$1" ] || continue
+        fi
+        n=$((n + 1))
+    done
+    echo "$n"
+}
+# wait_scsi_devices N [TIMEOUT] [HBA_PROC_NAME]: wait for N SCSI devices
+# (of that HBA driver: virtio_scsi, usb-storage, uas) and their sg nodes.
+wait_scsi_devices() {
+    local n=$1 t=${2:-30} hba=${3:-}
+    wait_for "$t" eval '[ "$(_scsi_count "$hba")" -ge "$n" ]' ||
+        fail "only $(_scsi_count "$hba") of $n SCSI devices ${hba:+($hba) }after ${t}s"
+    local d
+    for d in /sys/class/scsi_device/*; do
+        [ -e "$d/device/scsi_generic" ] || continue
+        wait_for 10 eval "[ -c /dev/\$(ls $d/device/scsi_generic) ]" ||
+            fail "no /dev node for sg of ${d##*/}"
+    done
+}
+# wait_scsi_gone HCTL [TIMEOUT]
+wait_scsi_gone() {
+    wait_for "${2:-30}" eval "[ ! -e /sys/class/scsi_device/$1 ]" ||
+        fail "SCSI device $1 still present after ${2:-30}s"
+}
+
+# hctl_by_serial SERIAL: H:C:T:L of the device whose unit serial is SERIAL.
+hctl_by_serial() {
+    local d s
+    for d in /sys/class/scsi_device/*; do
+        [ -e "$d/device/scsi_generic" ] || continue
+        s=$(_unit_serial "/dev/$(ls "$d/device/scsi_generic")")
+        [ "$s" = "$1" ] && { echo "${d##*/}"; return 0; }
+    done
+    return 1
+}
+# sg_of HCTL -> /dev/sgN ; blk_of HCTL -> /dev/sdX (waits up to 10 s)
+sg_of() { echo "/dev/$(ls "/sys/class/scsi_device/$1/device/scsi_generic")"; }
+blk_of() {
+    wait_for 10 eval "[ -d /sys/class/scsi_device/$1/device/block ]" || return 1
+    local b
+    b=$(ls "/sys/class/scsi_device/$1/device/block")
+    wait_for 10 eval "[ -b /dev/$b ]" || return 1
+    echo "/dev/$b"
+}
+# dev_by_serial SERIAL -> /dev/sdX
+dev_by_serial() {
+    local h
+    h=$(hctl_by_serial "$1") || fail "no SCSI device with serial $1"
+    blk_of "$h" || fail "no block device for serial $1 ($h)"
+}
+
+# _sg_retry CMD...: retry an sg3_utils command (clears unit attentions such
+# as power-on/reset that the first command after attach sees without sd).
+_sg_retry() {
+    local i out
+    for i in 1 2 3 4 5; do
+        out=$("$@" 2>/dev/null) && { echo "$out"; return 0; }
+    done
+    return 1
+}
+
+# _readcap SG: "0xBLOCKS 0xBLOCK_SIZE" (sg_readcap switches to READ
+# CAPACITY(16) by itself when the capacity needs it); empty on failure.
+_readcap() {
+    local i cap
+    for i in 1 2 3 4 5; do
+        cap=$(sg_readcap -b "$1" 2>/dev/null | tail -n 1)
+        case $cap in
+            "0x0 0x0"|"0x"*" 0x0"|"") ;;
+            0x*" "0x*) echo "$cap"; return 0 ;;
+        esac
+        sleep 0.2
+    done
+    return 1
+}
+
+_unit_serial() {
+    sg_inq -p 0x80 "$1" 2>/dev/null |
+        sed -n 's/^ *Unit serial number: *//p' | head -n 1
+}
+
+# _usb_info HOSTNUM: "hcd-driver/speed" of the USB device behind a SCSI host
+_usb_info() {
+    local p drv speed=?
+    p=$(readlink -f "/sys/class/scsi_host/host$1")
+    while [ "$p" != / ] && [ -n "$p" ]; do
+        if [ "$speed" = "?" ] && [ -e "$p/speed" ] && [ -e "$p/idVendor" ]; then
+            speed=$(cat "$p/speed")
+        fi
+        if [ -e "$p/subsystem" ] &&
+           [ "$(basename "$(readlink "$p/subsystem")")" = pci ]; then
+            drv=$(basename "$(readlink "$p/driver")")
+            break
+        fi
+        p=${p%/*}
+    done
+    echo "${drv:-?}/$speed"
+}
+
+# oracle_scsi [HBA_PROC_NAME]: the kernel's view of every SCSI device, one
+# line each, sorted:
+#   HBA [usb=HCD/SPEED] tgt=T lun=L type=PDT VENDOR/PRODUCT serial=S rmb=R
+#       wp=W bs=BLOCK_SIZE blocks=N
+# (blocks=nomedium when READ CAPACITY fails, wp=- when the MODE SENSE header
+# has no WP bit, serial=none without a unit serial number VPD page)
+# from sysfs (host driver, USB topology, H:C:T:L, type) and sg3_utils over
+# /dev/sg* (sg_inq, sg_readcap, sg_modes).  When sd_mod has a block device,
+# its sysfs size / logical_block_size / ro must agree, else the line gets
+# "MISMATCH(...)". Needs the sg module.
+oracle_scsi() {
+    local filter=${1:-} d hctl h c t l proc dev sg line
+    for d in /sys/class/scsi_device/*; do
+        [ -e "$d" ] || continue
+        hctl=${d##*/}
+        IFS=: read -r h c t l <<<"$hctl"
+        proc=$(cat "/sys/class/scsi_host/host$h/proc_name")
+        [ -n "$filter" ] && [ "$proc" != "$filter" ] && continue
+        dev=$d/device
+        line=$proc
+        case $proc in usb-storage|uas) line="$line usb=$(_usb_info "$h")" ;; esac
+        line="$line tgt=$t lun=$l type=$(cat "$dev/type")"
+        if [ ! -e "$dev/scsi_generic" ]; then
+            echo "$line sg=none"; continue
+        fi
+        sg=/dev/$(ls "$dev/scsi_generic")
+        local inq vendor product rmb serial cap blocks bs wp
+        inq=$(sg_inq "$sg" 2>&1)
+        vendor=$(sed -n 's/^ *Vendor identification: *//p' <<<"$inq" | sed 's/ *$//; s/ /_/g')
+        product=$(sed -n 's/^ *Product identification: *//p' <<<"$inq" | sed 's/ *$//; s/ /_/g')
+        rmb=$(sed -n 's/.*RMB=\([01]\).*/\1/p' <<<"$inq" | head -n 1)
+        serial=$(_unit_serial "$sg")
+        # Clear pending unit attentions (power-on/reset) first; sd does
+        # this too, but sd may not be loaded.
+        sg_turs -n 3 "$sg" >/dev/null 2>&1
+        cap=$(_readcap "$sg")
+        if [ -n "$cap" ]; then
+            blocks=$(( ${cap%% *} )); bs=$(( ${cap##* } ))
+        else
+            blocks=nomedium; bs=nomedium
+        fi
+        # WP bit of the MODE SENSE(10) header ('-' for device types that
+        # do not define it, e.g. MMC)
+        wp=$(_sg_retry sg_modes "$sg" | sed -n 's/.*WP=\([01]\).*/\1/p' | head -n 1)
+        line="$line $vendor/$product serial=${serial:-none} rmb=${rmb:-?} wp=${wp:--} bs=$bs blocks=$blocks"
+        if [ -d "$dev/block" ]; then
+            local b kbs kblocks kro
+            b=$(ls "$dev/block")
+            kbs=$(cat "/sys/block/$b/queue/logical_block_size")
+            kblocks=$(( $(cat "/sys/block/$b/size") * 512 / kbs ))
+            kro=$(cat "/sys/block/$b/ro")
+            if [ "$kbs" != "$bs" ] || [ "$kblocks" != "$blocks" ] || [ "$kro" != "$wp" ]; then
+                line="$line MISMATCH(sysfs:$b:bs=$kbs,blocks=$kblocks,ro=$kro)"
+            fi
+        fi
+        echo "$line"
+    done | LC_ALL=C sort
+}
+
+# oracle_luns [HBA_PROC_NAME]: REPORT LUNS (sg_luns) per target, one line
+# each: "HBA [usb=..] tgt=T luns=L1,L2,..." (sorted).
+oracle_luns() {
+    local filter=${1:-} d hctl h c t l proc key seen=" " luns line
+    for d in /sys/class/scsi_device/*; do
+        [ -e "$d/device/scsi_generic" ] || continue
+        hctl=${d##*/}
+        IFS=: read -r h c t l <<<"$hctl"
+        key="$h:$c:$t"
+        case $seen in *" $key "*) continue ;; esac
+        seen="$seen$key "
+        proc=$(cat "/sys/class/scsi_host/host$h/proc_name")
+        [ -n "$filter" ] && [ "$proc" != "$filter" ] && continue
+        luns=$(sg_luns -q "$(sg_of "$hctl")" 2>/dev/null |
+               while read -r x; do echo $(( 0x${x:0:4} & 0x3fff )); done |
+               sort -n | paste -sd, -)
+        line=$proc
+        case $proc in usb-storage|uas) line="$line usb=$(_usb_info "$h")" ;; esac
+        echo "$line tgt=$t luns=${luns:-error}"
+    done | LC_ALL=C sort
+}
+
+# -------------------------------------------------------------------- PCI
+# find_pci VENDOR DEVICE: BDFs of matching PCI functions (hex, no 0x)
+find_pci() {
+    local d
+    for d in /sys/bus/pci/devices/*; do
+        [ "$(cat "$d/vendor")" = "0x$1" ] && [ "$(cat "$d/device")" = "0x$2" ] &&
+            echo "${d##*/}"
+    done
+}
+# pci_driver BDF: name of the bound driver (empty if none)
+pci_driver() {
+    [ -e "/sys/bus/pci/devices/$1/driver" ] &&
+        basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+    return 0
+}
+# bind_uio BDF: unbind the current driver, bind uio_pci_generic; prints
+# /dev/uioN.
+bind_uio() {
+    local bdf=$1 d=/sys/bus/pci/devices/$1 u
+    [ -e "$d" ] || fail "no PCI device $bdf"
+    [ -d /sys/bus/pci/drivers/uio_pci_generic ] || load_modules uio_pci_generic
+    [ -e "$d/driver" ] && { echo "$bdf" >"$d/driver/unbind" || fail "unbind $bdf"; }
+    echo uio_pci_generic >"$d/driver_override" || fail "driver_override $bdf"
+    echo "$bdf" >/sys/bus/pci/drivers_probe
+    [ "$(pci_driver "$bdf")" = uio_pci_generic ] || fail "uio_pci_generic did not bind $bdf"
+    wait_for 10 eval "ls $d/uio 2>/dev/null | grep -q uio" || fail "no uio node for $bdf"
+    u=$(ls "$d/uio" | head -n 1)
+    wait_for 10 eval "[ -c /dev/$u ]" || fail "/dev/$u missing"
+    echo "/dev/$u"
+}
+# unbind_uio BDF [REBIND]: release from uio_pci_generic; with REBIND=1 let
+# the default driver (e.g. virtio-pci) probe it again.
+unbind_uio() {
+    local bdf=$1 d=/sys/bus/pci/devices/$1
+    [ "$(pci_driver "$bdf")" = uio_pci_generic ] &&
+        { echo "$bdf" >/sys/bus/pci/drivers/uio_pci_generic/unbind || fail "unbind $bdf"; }
+    echo >"$d/driver_override"
+    [ "${2:-0}" = 1 ] && echo "$bdf" >/sys/bus/pci/drivers_probe
+    return 0
+}
+
+# ------------------------------------------------------------- hugepages
+# reserve_hugepages N [MOUNTPOINT]: reserve N default-size huge pages and
+# mount hugetlbfs (default /dev/hugepages).
+reserve_hugepages() {
+    local n=$1 mp=${2:-/dev/hugepages} got
+    echo "$n" >/proc/sys/vm/nr_hugepages || fail "nr_hugepages"
+    got=$(cat /proc/sys/vm/nr_hugepages)
+    [ "$got" -ge "$n" ] || fail "only $got of $n hugepages reserved"
+    mkdir -p "$mp"
+    mountpoint -q "$mp" || mount -t hugetlbfs nodev "$mp" || fail "mount hugetlbfs"
+}
+
+# ------------------------------------------------------------ host sync
+# guest_signal_host NAME / guest_wait_host NAME [TIMEOUT]: rendezvous with
+# vm_wait_guest / vm_signal_guest on the host through the share.
+guest_signal_host() { mkdir -p "$VM_SHARE/sync"; : >"$VM_SHARE/sync/$1.guest"; sync; }
+guest_wait_host() {
+    wait_for "${2:-60}" test -e "$VM_SHARE/sync/$1.host" ||
+        fail "host did not signal '$1' within ${2:-60}s"
+}
+
+# --------------------------------------------------------- data pattern
+# pattern_gen SEED BYTES: deterministic data (32-byte records), same output
+# on host and guest; BYTES must be a multiple of 32.
+pattern_gen() {
+    awk -v s="$1" -v n=$(( $2 / 32 )) \
+        'BEGIN { for (i = 0; i < n; i++) printf "orionstor %-10.10s %010d\n", s, i }'
+}

@@ -1,0 +1,230 @@
+/*
+ * tools/common/options.c - the option vocabulary every tool shares.
+ *
+ * Each group is its own argp so a tool picks the ones that make sense
+ * (a lister has no -d); tc_parse() stacks them under the tool's argp.
+ */
+#include "toolcommon.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TC_TOOLS_VERSION
+#define TC_TOOLS_VERSION "unknown"
+#endif
+
+enum {
+	KEY_TARGET = TC_KEY_BASE + 1,
+	KEY_LUN,
+};
+
+static const struct argp_option base_options[] = {
+	{ "verbose", 'v', NULL, 0,
+	  "More library logging (repeat: -vv warnings and info, -vvv debug)", -1 },
+	{ "config", 'c', "FILE", 0,
+	  "Configuration file (default: $ORIONSTOR_CONF, then the system one)", -1 },
+	{ NULL }
+};
+
+static const struct argp_option device_options[] = {
+	{ NULL, 0, NULL, 0, "Device selection:", 5 },
+	{ "device", 'd', "SPEC", 0,
+	  "Device spec: sim:[opts], usb:VVVV:PPPP[:SERIAL], usb:BUS.DEVNUM, "
+	  "virtio:[DDDD:]BB:DD.F", 5 },
+	{ "target", KEY_TARGET, "T", 0, "SCSI target id (default 0)", 5 },
+	{ "lun", KEY_LUN, "L", 0, "Logical unit number (default 0)", 5 },
+	{ NULL }
+};
+
+static const struct argp_option json_options[] = {
+	{ "json", 'j', NULL, 0, "Print the result as JSON", -1 },
+	{ NULL }
+};
+
+static const struct argp_option hex_options[] = {
+	{ "hex", 'H', NULL, 0, "Print data as a hex dump", -1 },
+	{ NULL }
+};
+
+uint64_t tc_argp_u64(struct argp_state *state, const char *option,
+		     const char *arg, uint64_t max)
+{
+	const char *why;
+	uint64_t v = 0;
+
+	if (tc_parse_u64(arg, max, &v, &why) < 0) {
+		if (strcmp(why, "out of range") == 0)
+			argp_error(state, "invalid %s '%s': out of range (0..%llu)",
+				   option, arg, (unsigned long long)max);
+		else
+			argp_error(state, "invalid %s '%s': %s", option, arg, why);
+		exit(TC_EXIT_SYNTAX); /* argp_error exits; this is belt and braces */
+	}
+	return v;
+}
+
+static error_t base_parser(int key, char *arg, struct argp_state *state)
+{
+	struct tc_common *c = state->input;
+
+	switch (key) {
+	case 'v':
+		c->verbose++;
+		return 0;
+	case 'c':
+		if (!*arg)
+			argp_error(state, "--config needs a file name");
+		c->config = arg;
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static error_t device_parser(int key, char *arg, struct argp_state *state)
+{
+	struct tc_common *c = state->input;
+
+	switch (key) {
+	case 'd':
+		if (!*arg)
+			argp_error(state, "--device needs a spec such as 'sim:'");
+		if (c->device)
+			argp_error(state, "only one --device may be given");
+		c->device = arg;
+		return 0;
+	case KEY_TARGET:
+		c->target = (uint32_t)tc_argp_u64(state, "--target", arg, UINT32_MAX);
+		c->target_set = true;
+		return 0;
+	case KEY_LUN:
+		c->lun = (uint32_t)tc_argp_u64(state, "--lun", arg, UINT32_MAX);
+		c->lun_set = true;
+		return 0;
+	case ARGP_KEY_END:
+		if ((c->groups & TC_OPT_DEVICE_REQUIRED) && !c->device)
+			argp_error(state, "a device is required: -d SPEC (e.g. -d sim:)");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static error_t json_parser(int key, char *arg, struct argp_state *state)
+{
+	struct tc_common *c = state->input;
+
+	if (key != 'j')
+		return ARGP_ERR_UNKNOWN;
+	c->json = true;
+	return 0;
+}
+
+static error_t hex_parser(int key, char *arg, struct argp_state *state)
+{
+	struct tc_common *c = state->input;
+
+	if (key != 'H')
+		return ARGP_ERR_UNKNOWN;
+	c->hex = true;
+	return 0;
+}
+
+static const struct argp base_argp = { base_options, base_parser };
+static const struct argp device_argp = { device_options, device_parser };
+static const struct argp json_argp = { json_options, json_parser };
+static const struct argp hex_argp = { hex_options, hex_parser };
+
+static void print_version(FILE *stream, struct argp_state *state)
+{
+	const char *const *b = ostor_backends();
+
+	fprintf(stream, "%s (liborionstor tools) %s\n", tc_progname(), TC_TOOLS_VERSION);
+	fprintf(stream, "liborionstor %s; backends:", ostor_version());
+	for (; b && *b; b++)
+		fprintf(stream, " %s", *b);
+	fputc('\n', stream);
+}
+
+void tc_argp_setup(void)
+{
+	argp_program_version_hook = print_version;
+	argp_err_exit_status = TC_EXIT_SYNTAX;
+}
+
+/* The wrapper hands each child its input: the tool's own struct to the
+ * tool's parser, the shared struct to every common group. */
+struct wrapper_input {
+	void *tool_input;
+	struct tc_common *common;
+	unsigned int nchildren;
+};
+
+static error_t wrapper_parser(int key, char *arg, struct argp_state *state)
+{
+	struct wrapper_input *w = state->input;
+
+	if (key != ARGP_KEY_INIT)
+		return ARGP_ERR_UNKNOWN;
+	state->child_inputs[0] = w->tool_input;
+	for (unsigned int i = 1; i < w->nchildren; i++)
+		state->child_inputs[i] = w->common;
+	return 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+
+	/* libtool runs uninstalled programs as lt-NAME */
+	if (strncmp(name, "lt-", 3) == 0 && name[3])
+		name += 3;
+	return name;
+}
+
+void tc_parse(const struct argp *tool, int argc, char **argv,
+	      unsigned int groups, struct tc_common *common, void *tool_input)
+{
+	static const struct argp empty_argp = { NULL, NULL };
+	struct argp_child children[6];
+	struct argp tool_copy, wrapper;
+	struct wrapper_input w;
+	unsigned int n = 0;
+
+	tc_argp_setup();
+	if (argc > 0 && argv[0])
+		tc_set_progname(base_name(argv[0]));
+
+	memset(common, 0, sizeof(*common));
+	common->groups = groups;
+
+	/* The tool's doc and args_doc belong on the wrapper, or argp would
+	 * print them twice. */
+	tool_copy = tool ? *tool : empty_argp;
+	tool_copy.args_doc = NULL;
+	tool_copy.doc = NULL;
+	memset(children, 0, sizeof(children));
+	children[n++] = (struct argp_child){ &tool_copy, 0, NULL, 0 };
+	if (groups & (TC_OPT_DEVICE | TC_OPT_DEVICE_REQUIRED))
+		children[n++] = (struct argp_child){ &device_argp, 0, NULL, 0 };
+	if (groups & TC_OPT_JSON)
+		children[n++] = (struct argp_child){ &json_argp, 0, NULL, 0 };
+	if (groups & TC_OPT_HEX)
+		children[n++] = (struct argp_child){ &hex_argp, 0, NULL, 0 };
+	children[n++] = (struct argp_child){ &base_argp, 0, "General options:", 20 };
+
+	memset(&wrapper, 0, sizeof(wrapper));
+	wrapper.parser = wrapper_parser;
+	wrapper.args_doc = tool ? tool->args_doc : NULL;
+	wrapper.doc = tool ? tool->doc : NULL;
+	wrapper.children = children;
+
+	w.tool_input = tool_input;
+	w.common = common;
+	w.nchildren = n;
+	/* Without ARGP_NO_EXIT argp exits itself on errors (status 1) and
+	 * after --help/--version (status 0). */
+	if (argp_parse(&wrapper, argc, argv, 0, NULL, &w) != 0)
+		exit(TC_EXIT_SYNTAX);
+}

@@ -1,0 +1,16 @@
+/*
+ * tools/orionstor-cmds.h - the subcommands of orionstor(1).
+ *
+ * Each takes the argument vector from the subcommand name on (argv[0] is
+ * "orionstor NAME"), parses its own options and returns the exit status.
+ */
+#ifndef ORIONSTOR_TOOL_CMDS_H
+#define ORIONSTOR_TOOL_CMDS_H
+
+int orionstor_cmd_list(int argc, char **argv);
+int orionstor_cmd_info(int argc, char **argv);
+int orionstor_cmd_read(int argc, char **argv);
+int orionstor_cmd_write(int argc, char **argv);
+int orionstor_cmd_raw(int argc, char **argv);
+
+#endif
