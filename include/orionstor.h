@@ -88,9 +88,10 @@ enum ostor_log_level {
 /*
  * Create a context.  config_path selects the configuration file; NULL means
  * $ORIONSTOR_CONF, else /etc/orionstor.conf if it exists, else built-in
- * defaults.  A configuration error fails the call (OSTOR_ERROR_CONFIG) with
- * file:line in ostor_last_error(); nothing is half-applied.
- * The log level starts from $ORIONSTOR_DEBUG (0..4), default ERROR.
+ * defaults; "" means built-in defaults without reading any file.  A
+ * configuration error fails the call (OSTOR_ERROR_CONFIG) with file:line in
+ * ostor_last_error(); nothing is half-applied.
+ * The log level starts from $ORIONSTOR_DEBUG (0..4), default WARNING.
  */
 OSTOR_API int ostor_init(ostor_context **ctx, const char *config_path);
 /* Close every device still open and free the context. */

@@ -8,7 +8,7 @@ lib_libostor_private_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) \
 lib_libostor_private_la_LIBADD = $(LIBUSB_LIBS) $(PCIACCESS_LIBS) $(INIH_LIBS)
 
 lib_LTLIBRARIES += lib/liborionstor.la
-lib_liborionstor_la_SOURCES = lib/core/version.c
+lib_liborionstor_la_SOURCES =
 lib_liborionstor_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS)
 lib_liborionstor_la_LIBADD = lib/libostor_private.la
 lib_liborionstor_la_LDFLAGS = $(AM_LDFLAGS) \

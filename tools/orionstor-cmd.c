@@ -379,7 +379,8 @@ int orionstor_cmd_raw(int argc, char **argv)
 			tc_hexdump(text, data, transferred, 0);
 		}
 		if (dir == OSTOR_DIR_FROM_DEVICE && result == OSTOR_RESULT_GOOD)
-			decode_data(a.cdb, a.cdb_len, data, transferred, text);
+			json_object_put(decode_data(a.cdb, a.cdb_len, data,
+						    transferred, text));
 	}
 	if (a.output && dir == OSTOR_DIR_FROM_DEVICE) {
 		err = write_output(a.output, data, transferred);

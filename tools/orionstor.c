@@ -19,8 +19,7 @@
 static const struct argp list_argp = {
 	NULL, NULL, NULL,
 	"List the devices of every compiled-in backend.\v"
-	"The spec column is what -d takes.  sim: devices are created on "
-	"open and are therefore never listed."
+	"The spec column is what -d takes."
 };
 
 int orionstor_cmd_list(int argc, char **argv)

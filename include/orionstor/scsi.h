@@ -146,7 +146,11 @@ struct ostor_scsi_inquiry {
 	char revision[5];
 	size_t valid_len;              /* bytes that were really decoded */
 };
-/* Needs at least 5 bytes; shorter fields get "" when not transferred. */
+/* Needs at least 5 bytes; shorter fields get "" when not transferred (a
+ * partly transferred one gets the bytes that arrived).  The first 36 bytes
+ * are used when they arrived even if ADDITIONAL LENGTH understates them
+ * (common on USB bridges); never more than len.  Strings are trimmed and
+ * non-printable bytes replaced by '?'. */
 OSTOR_API int ostor_scsi_parse_inquiry(const uint8_t *buf, size_t len, struct ostor_scsi_inquiry *out);
 
 struct ostor_scsi_read_capacity {
@@ -163,6 +167,8 @@ struct ostor_scsi_read_capacity {
 	int rc16_needed;               /* (10): capacity saturated, use (16) */
 	size_t valid_len;              /* bytes that were really decoded */
 };
+/* (10) needs 8 bytes, (16) needs 12; later (16) fields are decoded only
+ * when transferred. */
 OSTOR_API int ostor_scsi_parse_read_capacity10(const uint8_t *buf, size_t len, struct ostor_scsi_read_capacity *out);
 OSTOR_API int ostor_scsi_parse_read_capacity16(const uint8_t *buf, size_t len, struct ostor_scsi_read_capacity *out);
 
@@ -184,7 +190,9 @@ struct ostor_scsi_vpd_block_limits {
 };
 OSTOR_API int ostor_scsi_parse_vpd_block_limits(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_block_limits *out);
 
-/* VPD 80h: serial copied trimmed into out (always NUL-terminated). */
+/* VPD 80h: serial copied trimmed into out (always NUL-terminated).
+ * Returns the length of the whole trimmed serial (more than outlen - 1
+ * when it was truncated), or a negative error. */
 OSTOR_API int ostor_scsi_parse_vpd_serial(const uint8_t *buf, size_t len, char *out, size_t outlen);
 
 /* MODE SENSE header: write protect bit and block descriptor info. */

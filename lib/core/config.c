@@ -861,10 +861,13 @@ int ostori_config_get_text(const struct ostor_config *cfg, const char *table,
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
 				    "ostor_config_get: cfg, table, key and buf are required");
 	k = find_key(table, key);
+	if (!k && !known_table(table))
+		return ostori_error(OSTOR_ERROR_NOT_FOUND,
+				    "no configuration key '%s': there is no table [%s]; see orionstor.conf(5)",
+				    key, table);
 	if (!k)
 		return ostori_error(OSTOR_ERROR_NOT_FOUND,
-				    known_table(table) ? "no configuration key '%s' in [%s]; see orionstor.conf(5)"
-						       : "no configuration key '%s': there is no table [%s]; see orionstor.conf(5)",
+				    "no configuration key '%s' in [%s]; see orionstor.conf(5)",
 				    key, table);
 	v = get_value(cfg, k);
 	switch (k->type) {

@@ -11,4 +11,5 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/log.c \
 	lib/core/spec.c \
 	lib/core/spec.h \
-	lib/core/task.c
+	lib/core/task.c \
+	lib/core/version.c

@@ -1,7 +1,5 @@
-/* The installed library's own object: the version string.  Everything
- * else comes from the private convenience library. */
-#include "build-config.h"
-#include "orionstor.h"
+/* The library version, from configure.ac. */
+#include "core/internal.h"
 
 OSTOR_API const char *ostor_version(void)
 {

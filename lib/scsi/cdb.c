@@ -71,7 +71,7 @@ int ostor_scsi_cdb_inquiry(struct ostor_cdb *cdb, int evpd, uint8_t page,
 	if (r)
 		return r;
 	if (!evpd && page)
-		return fail(cdb, BAD("INQUIRY", "page code %02xh given without EVPD; "
+		return fail(cdb, BAD("INQUIRY", "page code %02Xh given without EVPD; "
 				     "set evpd=1 to read a VPD page or use page 0", page));
 	cdb->bytes[1] = evpd ? 0x01 : 0;
 	cdb->bytes[2] = page;
@@ -312,7 +312,7 @@ static int check_pc_page(struct ostor_cdb *cdb, const char *cmd, uint8_t pc,
 					      cmd, pc));
 	if (page > 0x3f)
 		return fail(cdb, ostori_error(OSTOR_ERROR_INVALID_PARAM,
-					      "%s: page code %02xh does not fit 6 bits (max 3Fh)",
+					      "%s: page code %02Xh does not fit 6 bits (max 3Fh)",
 					      cmd, page));
 	return 0;
 }
@@ -569,7 +569,7 @@ int ostor_scsi_cdb_ata_pass_through12(struct ostor_cdb *cdb,
 	if (pt->extend || pt->features > 0xff || pt->count > 0xff ||
 	    pt->lba > 0xffffff)
 		return fail(cdb, BAD("ATA PASS-THROUGH(12)",
-				     "48-bit registers requested (extend=%d features=%04xh count=%04xh lba=%llxh); use ATA PASS-THROUGH(16)",
+				     "48-bit registers requested (extend=%d features=%04Xh count=%04Xh lba=%llXh); use ATA PASS-THROUGH(16)",
 				     pt->extend, pt->features, pt->count,
 				     (unsigned long long)pt->lba));
 	cdb->bytes[1] &= 0xfe;
@@ -597,12 +597,12 @@ int ostor_scsi_cdb_ata_pass_through16(struct ostor_cdb *cdb,
 	if (!pt->extend && (pt->features > 0xff || pt->count > 0xff ||
 			    pt->lba > 0xffffff))
 		return fail(cdb, BAD("ATA PASS-THROUGH(16)",
-				     "features %04xh / count %04xh / lba %llxh need the 48-bit registers; set extend",
+				     "features %04Xh / count %04Xh / lba %llXh need the 48-bit registers; set extend",
 				     pt->features, pt->count,
 				     (unsigned long long)pt->lba));
 	if (pt->lba > 0xffffffffffffULL)
 		return fail(cdb, BAD("ATA PASS-THROUGH(16)",
-				     "lba %llxh does not fit 48 bits",
+				     "lba %llXh does not fit 48 bits",
 				     (unsigned long long)pt->lba));
 	/* Register layout: odd bytes carry the "previous" (HOB) values. */
 	cdb->bytes[3] = (uint8_t)(pt->features >> 8);
@@ -706,7 +706,7 @@ int ostor_scsi_cdb_check(const uint8_t *cdb, size_t len)
 	if (want > 0) {
 		if ((size_t)want != len)
 			return ostori_error(OSTOR_ERROR_INVALID_PARAM,
-					    "malformed CDB: opcode %02xh (%s, group %u) is a %d-byte command, got %zu bytes",
+					    "malformed CDB: opcode %02Xh (%s, group %u) is a %d-byte command, got %zu bytes",
 					    cdb[0], ostor_scsi_opcode_name(cdb[0]),
 					    cdb[0] >> 5, want, len);
 		return 0;
@@ -731,12 +731,12 @@ int ostor_scsi_cdb_check(const uint8_t *cdb, size_t len)
 	if (cdb[0] >= 0xc0) {
 		if (len < 6 || len > OSTOR_CDB_MAX)
 			return ostori_error(OSTOR_ERROR_INVALID_PARAM,
-					    "malformed CDB: vendor-specific opcode %02xh with %zu bytes (expected 6..%d)",
+					    "malformed CDB: vendor-specific opcode %02Xh with %zu bytes (expected 6..%d)",
 					    cdb[0], len, OSTOR_CDB_MAX);
 		return 0;
 	}
 	return ostori_error(OSTOR_ERROR_INVALID_PARAM,
-			    "malformed CDB: opcode %02xh is in reserved group 3; its length is undefined",
+			    "malformed CDB: opcode %02Xh is in reserved group 3; its length is undefined",
 			    cdb[0]);
 }
 

@@ -115,7 +115,7 @@ int ostor_scsi_parse_vpd_header(const uint8_t *buf, size_t len,
 	out->data_len = OSTOR_MIN((size_t)out->page_length, len - 4);
 	if (buf[1] != expected_page)
 		return ostori_error(OSTOR_ERROR_PROTOCOL,
-				    "VPD page: asked for page %02xh, the device returned page %02xh",
+				    "VPD page: asked for page %02Xh, the device returned page %02Xh",
 				    expected_page, buf[1]);
 	return 0;
 }
@@ -634,7 +634,7 @@ int ostor_scsi_parse_caching_page(const struct ostor_scsi_mode_page *p,
 	memset(out, 0, sizeof(*out));
 	if (p->page != 0x08 || p->subpage != 0 || p->spf)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
-				    "caching mode page: got page %02xh/%02xh, expected 08h/00h",
+				    "caching mode page: got page %02Xh/%02Xh, expected 08h/00h",
 				    p->page, p->subpage);
 	if (p->len < 3)
 		return ostori_error(OSTOR_ERROR_PROTOCOL,
@@ -824,7 +824,7 @@ int ostor_scsi_log_param_value(const struct ostor_scsi_log_param *p,
 	*value = 0;
 	if (p->len > 8)
 		return ostori_error(OSTOR_ERROR_OVERFLOW,
-				    "LOG SENSE parameter %04xh: %u-byte value does not fit 64 bits",
+				    "LOG SENSE parameter %04Xh: %u-byte value does not fit 64 bits",
 				    p->code, p->len);
 	for (i = 0; i < p->len; i++)
 		v = (v << 8) | p->value[i];

@@ -249,7 +249,7 @@ int ostor_scsi_parse_sense(const uint8_t *buf, size_t len,
 		return 0;
 	default:
 		return ostori_error(OSTOR_ERROR_PROTOCOL,
-				    "sense: unrecognised response code %02xh (expected 70h-73h)",
+				    "sense: unrecognised response code %02Xh (expected 70h-73h)",
 				    code);
 	}
 }

@@ -523,6 +523,8 @@ static bool take_ua(struct sim_lu *lu, struct sim_sense *s, bool consume)
 {
 	unsigned int bit;
 
+	if (!lu->ua)
+		return false;
 	memset(s, 0, sizeof(*s));
 	s->key = OSTOR_SCSI_SENSE_UNIT_ATTENTION;
 	if (lu->ua & UA_RESET) {

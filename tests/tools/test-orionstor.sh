@@ -197,7 +197,7 @@ pyjson 'd["decoded"]["last_lba"] == 2047 and d["decoded"]["block_size"] == 512' 
 	fail "READ CAPACITY(10) decoded fields are wrong"
 pass "cmd READ CAPACITY(10) --json decodes"
 
-run 0 cmd -d sim:size=1M,block-size=512 --cdb 250000000000000000 --request 8
+run 0 cmd -d sim:size=1M,block-size=512 --cdb 25000000000000000000 --request 8
 grep -q "GOOD" "$tmp/out" || fail "cmd text output lacks the status"
 grep -q "block size 512" "$tmp/out" || fail "cmd text output lacks the decoded capacity"
 grep -q "^00000000  00 00 07 ff 00 00 02 00" "$tmp/out" || fail "cmd text hex dump is wrong"

@@ -17,8 +17,7 @@ static ostor_context *ctx;
 
 static void setup(void)
 {
-	setenv("ORIONSTOR_CONF", "", 1);
-	ck_assert_int_eq(ostor_init(&ctx, NULL), 0);
+	ck_assert_int_eq(ostor_init(&ctx, ""), 0);
 	ostor_set_log_level(ctx, OSTOR_LOG_NONE);
 }
 

@@ -19,10 +19,11 @@ enum {
 };
 
 static const struct argp_option base_options[] = {
+	{ NULL, 0, NULL, 0, "General options:", 20 },
 	{ "verbose", 'v', NULL, 0,
-	  "More library logging (repeat: -vv warnings and info, -vvv debug)", -1 },
+	  "More library logging: -v warnings, -vv info, -vvv debug", 20 },
 	{ "config", 'c', "FILE", 0,
-	  "Configuration file (default: $ORIONSTOR_CONF, then the system one)", -1 },
+	  "Configuration file (default: $ORIONSTOR_CONF, then the system one)", 20 },
 	{ NULL }
 };
 
@@ -37,12 +38,12 @@ static const struct argp_option device_options[] = {
 };
 
 static const struct argp_option json_options[] = {
-	{ "json", 'j', NULL, 0, "Print the result as JSON", -1 },
+	{ "json", 'j', NULL, 0, "Print the result as JSON", 2 },
 	{ NULL }
 };
 
 static const struct argp_option hex_options[] = {
-	{ "hex", 'H', NULL, 0, "Print data as a hex dump", -1 },
+	{ "hex", 'H', NULL, 0, "Print data as a hex dump", 2 },
 	{ NULL }
 };
 
@@ -212,7 +213,7 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 		children[n++] = (struct argp_child){ &json_argp, 0, NULL, 0 };
 	if (groups & TC_OPT_HEX)
 		children[n++] = (struct argp_child){ &hex_argp, 0, NULL, 0 };
-	children[n++] = (struct argp_child){ &base_argp, 0, "General options:", 20 };
+	children[n++] = (struct argp_child){ &base_argp, 0, NULL, 0 };
 
 	memset(&wrapper, 0, sizeof(wrapper));
 	wrapper.parser = wrapper_parser;

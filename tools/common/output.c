@@ -129,6 +129,11 @@ int tc_parse_hex_bytes(const char *text, uint8_t *out, size_t max,
 	return (int)n;
 }
 
+/* Paths in specs read better without "\/" (json-c >= 0.13). */
+#ifndef JSON_C_TO_STRING_NOSLASHESCAPE
+#define JSON_C_TO_STRING_NOSLASHESCAPE 0
+#endif
+
 int tc_json_print(struct json_object *obj)
 {
 	const char *s = json_object_to_json_string_ext(obj,

@@ -56,20 +56,33 @@ wait_usb() {
 }
 
 # ------------------------------------------------------------------- SCSI
+# _hba_name HOSTNUM: the SCSI host's proc_name (virtio_scsi, usb-storage),
+# or the name of the driver of its parent device when proc_name is unset
+# (uas).
+_hba_name() {
+    local n
+    n=$(<"/sys/class/scsi_host/host$1/proc_name")
+    if [ -z "$n" ] || [ "$n" = "(null)" ]; then
+        n=$(readlink "/sys/class/scsi_host/host$1/device/../driver")
+        n=${n##*/}
+    fi
+    echo "${n:-unknown}"
+}
 _scsi_count() {
     local d n=0 h
     for d in /sys/class/scsi_device/*; do
         [ -e "$d" ] || continue
         if [ -n "$1" ]; then
             h=${d##*/}; h=${h%%:*}
-            [ "$(cat "/sys/class/scsi_host/host$h/proc_name")" = "$1" ] || continue
+            [ "$(_hba_name "$h")" = "$1" ] || continue
         fi
         n=$((n + 1))
     done
     echo "$n"
 }
 # wait_scsi_devices N [TIMEOUT] [HBA_PROC_NAME]: wait for N SCSI devices
-# (of that HBA driver: virtio_scsi, usb-storage, uas) and their sg nodes.
+# (of that HBA, see _hba_name: virtio_scsi, usb-storage, uas) and their sg
+# nodes.
 wait_scsi_devices() {
     local n=$1 t=${2:-30} hba=${3:-}
     wait_for "$t" eval '[ "$(_scsi_count "$hba")" -ge "$n" ]' ||
@@ -89,10 +102,18 @@ wait_scsi_gone() {
 
 # hctl_by_serial SERIAL: H:C:T:L of the device whose unit serial is SERIAL.
 hctl_by_serial() {
-    local d s
+    local d s f
     for d in /sys/class/scsi_device/*; do
-        [ -e "$d/device/scsi_generic" ] || continue
-        s=$(_unit_serial "/dev/$(ls "$d/device/scsi_generic")")
+        s=
+        if [ -r "$d/device/vpd_pg80" ]; then
+            # 4-byte VPD header, then the serial
+            s=$(tail -c +5 "$d/device/vpd_pg80" | tr -d '\0')
+            s=$(_trim_us "$s")
+        else
+            for f in "$d"/device/scsi_generic/sg*; do
+                [ -e "$f" ] && s=$(_unit_serial "/dev/${f##*/}")
+            done
+        fi
         [ "$s" = "$1" ] && { echo "${d##*/}"; return 0; }
     done
     return 1
@@ -145,16 +166,18 @@ _unit_serial() {
 
 # _usb_info HOSTNUM: "hcd-driver/speed" of the USB device behind a SCSI host
 _usb_info() {
-    local p drv speed=?
+    local p drv= speed=? sub
     p=$(readlink -f "/sys/class/scsi_host/host$1")
-    while [ "$p" != / ] && [ -n "$p" ]; do
+    while [ -n "$p" ] && [ "$p" != / ]; do
         if [ "$speed" = "?" ] && [ -e "$p/speed" ] && [ -e "$p/idVendor" ]; then
-            speed=$(cat "$p/speed")
+            speed=$(<"$p/speed")
         fi
-        if [ -e "$p/subsystem" ] &&
-           [ "$(basename "$(readlink "$p/subsystem")")" = pci ]; then
-            drv=$(basename "$(readlink "$p/driver")")
-            break
+        if [ -e "$p/subsystem" ]; then
+            sub=$(readlink "$p/subsystem")
+            if [ "${sub##*/}" = pci ]; then
+                drv=$(readlink "$p/driver"); drv=${drv##*/}
+                break
+            fi
         fi
         p=${p%/*}
     done
@@ -165,59 +188,69 @@ _usb_info() {
 # line each, sorted:
 #   HBA [usb=HCD/SPEED] tgt=T lun=L type=PDT VENDOR/PRODUCT serial=S rmb=R
 #       wp=W bs=BLOCK_SIZE blocks=N
-# (blocks=nomedium when READ CAPACITY fails, wp=- when the MODE SENSE header
-# has no WP bit, serial=none without a unit serial number VPD page)
 # from sysfs (host driver, USB topology, H:C:T:L, type) and sg3_utils over
-# /dev/sg* (sg_inq, sg_readcap, sg_modes).  When sd_mod has a block device,
+# /dev/sg* (sg_inq, sg_readcap, sg_modes). blocks=nomedium when READ
+# CAPACITY fails, wp=- when the MODE SENSE header has no WP bit (e.g. MMC),
+# serial=none without a unit serial number. When sd_mod has a block device,
 # its sysfs size / logical_block_size / ro must agree, else the line gets
-# "MISMATCH(...)". Needs the sg module.
+# "MISMATCH(...)". Needs the sg module. (Kept to few execs: every program
+# start goes through 9p under TCG.)
 oracle_scsi() {
-    local filter=${1:-} d hctl h c t l proc dev sg line
+    local filter=${1:-} d hctl h c t l proc dev sg line f re
+    local inq vendor product rmb serial cap blocks bs wp
     for d in /sys/class/scsi_device/*; do
         [ -e "$d" ] || continue
         hctl=${d##*/}
         IFS=: read -r h c t l <<<"$hctl"
-        proc=$(cat "/sys/class/scsi_host/host$h/proc_name")
+        proc=$(_hba_name "$h")
         [ -n "$filter" ] && [ "$proc" != "$filter" ] && continue
         dev=$d/device
         line=$proc
         case $proc in usb-storage|uas) line="$line usb=$(_usb_info "$h")" ;; esac
-        line="$line tgt=$t lun=$l type=$(cat "$dev/type")"
-        if [ ! -e "$dev/scsi_generic" ]; then
+        line="$line tgt=$t lun=$l type=$(<"$dev/type")"
+        sg=
+        for f in "$dev"/scsi_generic/sg*; do [ -e "$f" ] && sg=/dev/${f##*/}; done
+        if [ -z "$sg" ]; then
             echo "$line sg=none"; continue
         fi
-        sg=/dev/$(ls "$dev/scsi_generic")
-        local inq vendor product rmb serial cap blocks bs wp
         inq=$(sg_inq "$sg" 2>&1)
-        vendor=$(sed -n 's/^ *Vendor identification: *//p' <<<"$inq" | sed 's/ *$//; s/ /_/g')
-        product=$(sed -n 's/^ *Product identification: *//p' <<<"$inq" | sed 's/ *$//; s/ /_/g')
-        rmb=$(sed -n 's/.*RMB=\([01]\).*/\1/p' <<<"$inq" | head -n 1)
-        serial=$(_unit_serial "$sg")
+        vendor=; product=; rmb=; serial=
+        re='Vendor identification: ([^'$'\n'']*)'; [[ $inq =~ $re ]] && vendor=${BASH_REMATCH[1]}
+        re='Product identification: ([^'$'\n'']*)'; [[ $inq =~ $re ]] && product=${BASH_REMATCH[1]}
+        re='Unit serial number: ([^'$'\n'']*)'; [[ $inq =~ $re ]] && serial=${BASH_REMATCH[1]}
+        re='RMB=([01])'; [[ $inq =~ $re ]] && rmb=${BASH_REMATCH[1]}
+        vendor=$(_trim_us "$vendor"); product=$(_trim_us "$product")
+        serial=$(_trim_us "$serial")
         # Clear pending unit attentions (power-on/reset) first; sd does
         # this too, but sd may not be loaded.
         sg_turs -n 3 "$sg" >/dev/null 2>&1
-        cap=$(_readcap "$sg")
-        if [ -n "$cap" ]; then
+        if cap=$(_readcap "$sg"); then
             blocks=$(( ${cap%% *} )); bs=$(( ${cap##* } ))
         else
             blocks=nomedium; bs=nomedium
         fi
-        # WP bit of the MODE SENSE(10) header ('-' for device types that
-        # do not define it, e.g. MMC)
-        wp=$(_sg_retry sg_modes "$sg" | sed -n 's/.*WP=\([01]\).*/\1/p' | head -n 1)
+        wp=
+        re='WP=([01])'; [[ $(_sg_retry sg_modes "$sg") =~ $re ]] && wp=${BASH_REMATCH[1]}
         line="$line $vendor/$product serial=${serial:-none} rmb=${rmb:-?} wp=${wp:--} bs=$bs blocks=$blocks"
-        if [ -d "$dev/block" ]; then
-            local b kbs kblocks kro
-            b=$(ls "$dev/block")
-            kbs=$(cat "/sys/block/$b/queue/logical_block_size")
-            kblocks=$(( $(cat "/sys/block/$b/size") * 512 / kbs ))
-            kro=$(cat "/sys/block/$b/ro")
-            if [ "$kbs" != "$bs" ] || [ "$kblocks" != "$blocks" ] || [ "$kro" != "$wp" ]; then
+        for f in "$dev"/block/*; do
+            [ -e "$f" ] || continue
+            local b=${f##*/} kbs kblocks kro
+            kbs=$(<"/sys/block/$b/queue/logical_block_size")
+            kblocks=$(( $(<"/sys/block/$b/size") * 512 / kbs ))
+            kro=$(<"/sys/block/$b/ro")
+            if [ "$kbs" != "$bs" ] || [ "$kblocks" != "$blocks" ] || [ "$kro" != "${wp:-1}" ]; then
                 line="$line MISMATCH(sysfs:$b:bs=$kbs,blocks=$kblocks,ro=$kro)"
             fi
-        fi
+        done
         echo "$line"
     done | LC_ALL=C sort
+}
+
+# _trim_us STRING: strip surrounding blanks, inner blanks -> '_'
+_trim_us() {
+    local x=$1
+    x=${x#"${x%%[![:space:]]*}"}; x=${x%"${x##*[![:space:]]}"}
+    echo "${x// /_}"
 }
 
 # oracle_luns [HBA_PROC_NAME]: REPORT LUNS (sg_luns) per target, one line
@@ -231,7 +264,7 @@ oracle_luns() {
         key="$h:$c:$t"
         case $seen in *" $key "*) continue ;; esac
         seen="$seen$key "
-        proc=$(cat "/sys/class/scsi_host/host$h/proc_name")
+        proc=$(_hba_name "$h")
         [ -n "$filter" ] && [ "$proc" != "$filter" ] && continue
         luns=$(sg_luns -q "$(sg_of "$hctl")" 2>/dev/null |
                while read -r x; do echo $(( 0x${x:0:4} & 0x3fff )); done |

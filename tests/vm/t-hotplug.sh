@@ -1,0 +1,96 @@
+#!/bin/bash
+# Hot-plug through QMP while the guest runs I/O: device_del of a virtio-scsi
+# scsi-hd (being read) and of a usb-storage on xhci, device_add of a new
+# scsi-hd; the guest's kernel sees both disappear and the new one appear,
+# and I/O on the remaining disk keeps working.
+. "$(dirname "$0")/lib/vm.sh"
+vm_init hotplug
+
+vm_virtio_scsi scsi0
+vm_usb_ctrl xhci xhci
+vm_image keep 16M;  vm_drive keep "$VM_IMAGE"; IMG_KEEP=$VM_IMAGE
+vm_image gone 16M;  vm_drive gone "$VM_IMAGE"
+vm_image new 4M;    vm_drive new "$VM_IMAGE"     # attached later by device_add
+vm_image ukeep 8M;  vm_drive ukeep "$VM_IMAGE"
+vm_image ugone 8M;  vm_drive ugone "$VM_IMAGE"
+vm_scsi_hd scsi0 0 0 keep serial=hp-keep
+vm_scsi_hd scsi0 1 0 gone serial=hp-gone
+vm_usb_storage xhci ukeep serial=hpu-keep
+vm_usb_storage xhci ugone serial=hpu-gone
+
+vm_guest <<'GUEST'
+load_modules virtio_scsi xhci-pci 'usb-storage delay_use=0' sg sd_mod
+wait_usb 2 60
+wait_scsi_devices 4 60
+oracle_scsi >/run/vm/before
+cat /run/vm/before
+gone=$(hctl_by_serial hp-gone) || fail "hp-gone not found"
+ugone=$(hctl_by_serial hpu-gone) || fail "hpu-gone not found"
+gdev=$(dev_by_serial hp-gone)
+kdev=$(dev_by_serial hp-keep)
+
+# I/O while the host unplugs: reads from the disk that goes away, writes
+# to the one that stays.
+( while dd if="$gdev" of=/dev/null bs=64k count=256 iflag=direct status=none 2>/dev/null; do :; done ) &
+reader=$!
+( i=0
+  while [ ! -e /run/vm/sync/unplugged.host ]; do
+      pattern_gen hotplug 65536 | dd of="$kdev" bs=64k seek=$i oflag=direct status=none ||
+          { echo "write to $kdev failed" >/run/vm/writer-failed; exit 1; }
+      i=$(( (i + 1) % 64 ))
+  done ) &
+writer=$!
+sleep 1
+guest_signal_host ready
+guest_wait_host unplugged 90
+
+wait_scsi_gone "$gone" 30
+wait_scsi_gone "$ugone" 30
+log "unplugged devices gone from sysfs"
+wait_for 30 hctl_by_serial hp-new || fail "hot-added hp-new not seen"
+wait_scsi_devices 3 30
+wait_for 30 eval '! kill -0 $reader 2>/dev/null' || fail "reader of the removed disk is stuck"
+wait "$writer" || fail "writer failed: $(cat /run/vm/writer-failed 2>/dev/null)"
+oracle_scsi >/run/vm/after
+cat /run/vm/after
+GUEST
+
+vm_start
+vm_wait_guest ready 120
+vm_log "guest is running I/O; unplugging gone-dev and ugone-dev"
+vm_qmp --timeout 30 \
+    --wait-event DEVICE_DELETED:gone-dev --wait-event DEVICE_DELETED:ugone-dev \
+    'device_del id=gone-dev' 'device_del id=ugone-dev' ||
+    vm_fail "QMP device_del failed"
+vm_qmp 'device_add driver=scsi-hd bus=scsi0.0 scsi-id:=4 lun:=0 drive=new id=new-dev serial=hp-new' ||
+    vm_fail "QMP device_add failed"
+vm_signal_guest unplugged
+vm_wait || vm_fail "guest script failed"
+
+vm_expect "$VM_SHARE/before" "SCSI devices before unplug" <<'EXPECTED'
+virtio_scsi tgt=0 lun=0 type=0 QEMU/QEMU_HARDDISK serial=hp-keep rmb=0 wp=0 bs=512 blocks=32768
+virtio_scsi tgt=1 lun=0 type=0 QEMU/QEMU_HARDDISK serial=hp-gone rmb=0 wp=0 bs=512 blocks=32768
+usb-storage usb=xhci_hcd/5000 tgt=0 lun=0 type=0 QEMU/QEMU_HARDDISK serial=hpu-keep rmb=0 wp=0 bs=512 blocks=16384
+usb-storage usb=xhci_hcd/5000 tgt=0 lun=0 type=0 QEMU/QEMU_HARDDISK serial=hpu-gone rmb=0 wp=0 bs=512 blocks=16384
+EXPECTED
+vm_expect "$VM_SHARE/after" "SCSI devices after unplug/plug" <<'EXPECTED'
+virtio_scsi tgt=0 lun=0 type=0 QEMU/QEMU_HARDDISK serial=hp-keep rmb=0 wp=0 bs=512 blocks=32768
+virtio_scsi tgt=4 lun=0 type=0 QEMU/QEMU_HARDDISK serial=hp-new rmb=0 wp=0 bs=512 blocks=8192
+usb-storage usb=xhci_hcd/5000 tgt=0 lun=0 type=0 QEMU/QEMU_HARDDISK serial=hpu-keep rmb=0 wp=0 bs=512 blocks=16384
+EXPECTED
+# the writer wrote 64 KiB chunks round-robin over the first 4 MiB: each
+# chunk is either the pattern or untouched, and chunk 0 was written.
+pattern_gen hotplug 65536 >"$VM_WORK/chunk"
+n=0
+for i in $(seq 0 63); do
+    dd if="$IMG_KEEP" of="$VM_WORK/got" bs=64k skip=$i count=1 status=none
+    if cmp -s "$VM_WORK/chunk" "$VM_WORK/got"; then
+        n=$((n + 1))
+    elif ! cmp -s -n 65536 /dev/zero "$VM_WORK/got"; then
+        vm_fail "keep.img chunk $i holds neither the pattern nor zeroes"
+    elif [ "$i" = 0 ]; then
+        vm_fail "keep.img chunk 0 was not written"
+    fi
+done
+vm_log "keep.img: $n chunks written during the hot-plug verified"
+vm_pass
