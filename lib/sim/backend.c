@@ -5,6 +5,7 @@
 #include "core/backend.h"
 #include "sim/backend.h"
 #include "sim/target.h"
+#include "sim/transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +16,78 @@
 #include <unistd.h>
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
-	"readonly, type=disk|cdrom"
+	"readonly, type=disk|cdrom, transport=NAME"
 #define SIM_DEFAULT_SIZE (64ull << 20)
 #define SIM_MAX_TRANSFER (8u << 20)
 
 struct sim_device {
 	struct sim_target *target;
 	int fd;
+	const struct sim_transport_ops *transport;  /* NULL: CDBs go straight to the target */
+	void *transport_priv;
+	struct sim_device *next_polled;             /* in sim_context.polled */
+	ostor_device *dev;
 };
+
+/* Per context: the devices whose transport model needs the event loop. */
+struct sim_context {
+	pthread_mutex_t lock;
+	struct sim_device *polled;
+};
+
+static struct sim_context *sim_ctx(ostor_context *ctx)
+{
+	return ctx->backend_data[ostori_backend_index(&ostori_sim_backend)];
+}
+
+static int sim_init(ostor_context *ctx)
+{
+	struct sim_context *sc = calloc(1, sizeof(*sc));
+
+	if (!sc)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	pthread_mutex_init(&sc->lock, NULL);
+	ctx->backend_data[ostori_backend_index(&ostori_sim_backend)] = sc;
+	return 0;
+}
+
+static void sim_exit(ostor_context *ctx)
+{
+	struct sim_context *sc = sim_ctx(ctx);
+
+	if (!sc)
+		return;
+	pthread_mutex_destroy(&sc->lock);
+	free(sc);
+	ctx->backend_data[ostori_backend_index(&ostori_sim_backend)] = NULL;
+}
+
+static const struct sim_transport_ops *find_transport(const char *name)
+{
+	for (int i = 0; ostori_sim_usb_transports[i]; i++)
+		if (!strcmp(ostori_sim_usb_transports[i]->name, name))
+			return ostori_sim_usb_transports[i];
+	for (int i = 0; ostori_sim_virtio_transports[i]; i++)
+		if (!strcmp(ostori_sim_virtio_transports[i]->name, name))
+			return ostori_sim_virtio_transports[i];
+	return NULL;
+}
+
+static void transport_names(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < 2; k++) {
+		const struct sim_transport_ops *const *tbl =
+			k ? ostori_sim_virtio_transports : ostori_sim_usb_transports;
+
+		for (int i = 0; tbl[i] && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", tbl[i]->name);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "none in this version");
+}
 
 static int sim_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 {
@@ -153,8 +218,23 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option image needs a path: image=PATH");
 		image = o->value;
 	}
-	r = ostori_spec_check_unused(&spec, SIM_OPTIONS);
-	if (r < 0)
+	o = ostori_spec_get(&spec, "transport");
+	if (o) {
+		char names[256];
+
+		transport_names(names, sizeof(names));
+		if (!o->value)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC,
+					    "sim option transport needs a value; transports: %s", names);
+		sd->transport = find_transport(o->value);
+		if (!sd->transport)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC,
+					    "sim option transport=%s: unknown transport; transports: %s",
+					    o->value, names);
+	}
+	/* Without a model every option is known now: refuse typos before an
+	 * image file gets created. */
+	if (!sd->transport && (r = ostori_spec_check_unused(&spec, SIM_OPTIONS)) < 0)
 		return r;
 	if (size < bs || size % bs)
 		return ostori_error(OSTOR_ERROR_BAD_SPEC,
@@ -194,11 +274,34 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	dev->max_lun = (uint32_t)luns - 1;
 	dev->max_transfer_bytes = SIM_MAX_TRANSFER;
 	dev->max_segments = OSTOR_IOV_MAX;
+	sd->dev = dev;
+	if (sd->transport) {
+		/* The model takes its own options; report leftovers after. */
+		r = sd->transport->open(dev, sd->target, &spec, &sd->transport_priv);
+		if (r < 0)
+			goto fail;
+	}
+	r = ostori_spec_check_unused(&spec, sd->transport && sd->transport->options ?
+				     sd->transport->options : SIM_OPTIONS);
+	if (r < 0) {
+		if (sd->transport)
+			sd->transport->close(dev, sd->transport_priv);
+		goto fail;
+	}
+	if (sd->transport && (sd->transport->poll || sd->transport->fd || sd->transport->next_timeout)) {
+		struct sim_context *sc = sim_ctx(dev->ctx);
+
+		pthread_mutex_lock(&sc->lock);
+		sd->next_polled = sc->polled;
+		sc->polled = sd;
+		pthread_mutex_unlock(&sc->lock);
+	}
 	snprintf(dev->description, sizeof(dev->description),
-		 "simulated %s, %u LUN%s of %llu x %llu-byte blocks%s%s%s",
+		 "simulated %s, %u LUN%s of %llu x %llu-byte blocks%s%s%s%s%s",
 		 cdrom ? "CD-ROM" : "disk", (unsigned)luns, luns > 1 ? "s" : "",
 		 (unsigned long long)(size / bs), (unsigned long long)bs,
-		 readonly ? ", read-only" : "", image ? ", image " : ", in RAM", image ? image : "");
+		 readonly ? ", read-only" : "", image ? ", image " : ", in RAM", image ? image : "",
+		 sd->transport ? ", behind a simulated " : "", sd->transport ? sd->transport->name : "");
 	return 0;
 fail:
 	if (sd->target)
@@ -213,7 +316,19 @@ fail:
 static void sim_close(ostor_device *dev)
 {
 	struct sim_device *sd = ostori_device_priv(dev);
+	struct sim_context *sc = sim_ctx(dev->ctx);
+	struct sim_device **pp;
 
+	pthread_mutex_lock(&sc->lock);
+	for (pp = &sc->polled; *pp; pp = &(*pp)->next_polled) {
+		if (*pp == sd) {
+			*pp = sd->next_polled;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sc->lock);
+	if (sd->transport)
+		sd->transport->close(dev, sd->transport_priv);
 	sim_target_free(sd->target);
 	if (sd->fd >= 0)
 		close(sd->fd);
@@ -247,6 +362,9 @@ static int sim_submit(ostor_task *t)
 	struct sim_device *sd = ostori_device_priv(t->dev);
 	struct sim_cmd cmd;
 
+	if (sd->transport)
+		return sd->transport->submit(t, sd->transport_priv);
+
 	if (t->target != 0) {
 		ostor_dbg(t->dev->ctx, "%s: no target %u (only target 0)", t->dev->spec, t->target);
 		ostori_task_finish(t, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
@@ -265,6 +383,85 @@ static int sim_submit(ostor_task *t)
 	return 0;
 }
 
+static int sim_cancel(ostor_task *t)
+{
+	struct sim_device *sd = ostori_device_priv(t->dev);
+
+	/* Direct commands complete inside submit: nothing to cancel. */
+	if (sd->transport && sd->transport->cancel)
+		return sd->transport->cancel(t, sd->transport_priv);
+	return 0;
+}
+
+static int sim_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
+{
+	struct sim_context *sc = sim_ctx(ctx);
+	int n = 0;
+
+	pthread_mutex_lock(&sc->lock);
+	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled) {
+		int fd = sd->transport->fd ? sd->transport->fd(sd->dev, sd->transport_priv) : -1;
+
+		if (fd < 0)
+			continue;
+		if (n < max) {
+			fds[n].fd = fd;
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&sc->lock);
+	return n;
+}
+
+static int sim_next_timeout(ostor_context *ctx)
+{
+	struct sim_context *sc = sim_ctx(ctx);
+	int best = -1;
+
+	pthread_mutex_lock(&sc->lock);
+	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled) {
+		int t;
+
+		if (!sd->transport->next_timeout)
+			continue;
+		t = sd->transport->next_timeout(sd->dev, sd->transport_priv);
+		if (t >= 0 && (best < 0 || t < best))
+			best = t;
+	}
+	pthread_mutex_unlock(&sc->lock);
+	return best;
+}
+
+static int sim_handle_events(ostor_context *ctx)
+{
+	struct sim_context *sc = sim_ctx(ctx);
+	int total = 0;
+
+	/* Models complete tasks through ostori_task_complete (ctx->lock),
+	 * never under sc->lock from elsewhere, so holding it is safe. */
+	pthread_mutex_lock(&sc->lock);
+	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled) {
+		int r;
+
+		if (!sd->transport->poll)
+			continue;
+		r = sd->transport->poll(sd->dev, sd->transport_priv);
+		if (r > 0)
+			total += r;
+	}
+	pthread_mutex_unlock(&sc->lock);
+	return total;
+}
+
+void *ostori_sim_transport_priv(ostor_device *dev)
+{
+	if (!dev || dev->backend != &ostori_sim_backend)
+		return NULL;
+	return ((struct sim_device *)ostori_device_priv(dev))->transport_priv;
+}
+
 struct sim_target *ostori_sim_device_target(ostor_device *dev)
 {
 	if (!dev || dev->backend != &ostori_sim_backend)
@@ -276,8 +473,14 @@ const struct ostor_backend ostori_sim_backend = {
 	.name = "sim",
 	.spec_forms = "sim:[" SIM_OPTIONS "]",
 	.device_priv_size = sizeof(struct sim_device),
+	.init = sim_init,
+	.exit = sim_exit,
 	.enumerate = sim_enumerate,
 	.open = sim_open,
 	.close = sim_close,
 	.submit = sim_submit,
+	.cancel = sim_cancel,
+	.get_pollfds = sim_get_pollfds,
+	.next_timeout = sim_next_timeout,
+	.handle_events = sim_handle_events,
 };

@@ -2,9 +2,10 @@
 # The SCSI target emulation (transport models sit in front of it).
 lib_libostor_private_la_SOURCES += lib/sim/target.c
 noinst_HEADERS += lib/sim/target.h
-# sim backend glue (owned by the core): the "sim:" device spec.
-lib_libostor_private_la_SOURCES += lib/sim/backend.c
-noinst_HEADERS += lib/sim/backend.h
+# sim backend glue (owned by the core): the "sim:" device spec and the
+# transport device models behind sim:transport=.
+lib_libostor_private_la_SOURCES += lib/sim/backend.c lib/sim/usb_models.c lib/sim/virtio_model.c
+noinst_HEADERS += lib/sim/backend.h lib/sim/transport.h
 
 # Conformance tests of the target (white-box, private library).
 check_PROGRAMS += tests/unit/test_sim_target

@@ -220,7 +220,7 @@ static void free_counter(void *p)
 static const char *const bad_sim_specs[] = {
 	"sim:size=0", "sim:size=1000", "sim:size=abc", "sim:luns=0", "sim:luns=257", "sim:luns=x",
 	"sim:block-size=100", "sim:block-size=8192", "sim:type=tape", "sim:type", "sim:readonly=1",
-	"sim:image", "sim:colour=blue", "sim:transport=usb-bot",
+	"sim:image", "sim:colour=blue", "sim:transport=bogus", "sim:transport",
 };
 
 START_TEST(sim_bad_options)
@@ -417,13 +417,21 @@ END_TEST
 
 START_TEST(block_large_capacity_uses_16)
 {
+	/* A sparse image file rather than RAM: valgrind cannot map 3 TiB. */
+	char path[] = "/tmp/ostor-test-bigXXXXXX";
+	char spec[128];
+	int fd = mkstemp(path);
 	ostor_device *dev;
 	struct ostor_lun_info info;
 	struct sim_stats st;
 	uint8_t w[512], r[512];
 	uint64_t lba;
 
-	ck_assert_int_eq(ostor_open(ctx, "sim:size=3T", &dev), 0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+	snprintf(spec, sizeof(spec), "sim:image=%s,size=3T", path);
+	ck_assert_int_eq(ostor_open(ctx, spec, &dev), 0);
 	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &info), 0);
 	ck_assert_uint_eq(info.blocks, (3ull << 40) / 512);
 	ck_assert_uint_eq(info.block_size, 512);
@@ -438,6 +446,13 @@ START_TEST(block_large_capacity_uses_16)
 	ck_assert_uint_eq(st.per_opcode[OSTOR_SCSI_OP_READ16], 1);
 	ck_assert_uint_eq(st.per_opcode[OSTOR_SCSI_OP_WRITE10], 0);
 	ck_assert_int_eq(ostor_close(dev), 0);
+	/* the block is in the file at lba * 512, beyond 2 TiB */
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, r, 512, (off_t)(lba * 512)), 512);
+	close(fd);
+	unlink(path);
+	ck_assert_mem_eq(w, r, 512);
 }
 END_TEST
 

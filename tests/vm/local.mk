@@ -1,1 +1,34 @@
-# tests/vm
+# tests/vm/local.mk -- QEMU guest harness (tracker issue 5), included from
+# the top-level Makefile.am. `make check-vm` boots TCG guests; it is not
+# part of `make check` / distcheck. See tests/vm/README.md.
+
+VM_TEST_LIST = \
+	tests/vm/t-hotplug.sh \
+	tests/vm/t-usb-storage.sh \
+	tests/vm/t-virtio-scsi-packed-uio.sh \
+	tests/vm/t-virtio-scsi-split.sh
+
+EXTRA_DIST += \
+	tests/vm/README.md \
+	tests/vm/install-deps.sh \
+	tests/vm/run-all.sh \
+	tests/vm/lib/build-guest.sh \
+	tests/vm/lib/guest-lib.sh \
+	tests/vm/lib/guest-run.sh \
+	tests/vm/lib/init \
+	tests/vm/lib/qmp.py \
+	tests/vm/lib/vm.sh \
+	$(VM_TEST_LIST)
+
+# Builds the tree first (later backend tests run built binaries in the
+# guest), then runs every tests/vm/t-*.sh. Work dirs (images, logs, guest
+# output) go to $(abs_top_builddir)/tests/vm/work; the guest kernel cache to
+# $${ORIONSTOR_VM_CACHE:-/var/tmp/orionstor-vm-cache}.
+# Run a subset with: make check-vm VM_TESTS='t-hotplug.sh ...'
+.PHONY: check-vm clean-vm
+check-vm: all
+	ORIONSTOR_SRCDIR='$(abs_top_srcdir)' ORIONSTOR_BUILDDIR='$(abs_top_builddir)' \
+	  bash '$(abs_top_srcdir)/tests/vm/run-all.sh' $(VM_TESTS)
+
+clean-vm:
+	-rm -rf '$(abs_top_builddir)/tests/vm/work'

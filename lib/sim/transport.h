@@ -1,0 +1,51 @@
+/*
+ * lib/sim/transport.h - transport device models in front of the sim
+ * target, chosen with sim:transport=NAME (usb-bot, usb-cbi, usb-cb,
+ * virtio).
+ *
+ * A model pairs our real driver-side transport code (the BOT/CBI engine,
+ * the virtio-scsi driver) with a simulated device behind it, so the host
+ * test suite runs the same protocol paths as real hardware, fault
+ * injection included.  Without transport= the sim backend hands CDBs to
+ * the target directly.
+ */
+#ifndef OSTOR_SIM_TRANSPORT_H
+#define OSTOR_SIM_TRANSPORT_H
+
+#include "core/backend.h"
+
+struct sim_target;
+
+struct sim_transport_ops {
+	const char *name;          /* the transport= value */
+	const char *options;       /* extra spec options, for error messages */
+
+	/* Take own options from spec with ostori_spec_get() (the sim
+	 * backend reports any option nobody took); fill dev limits
+	 * (max_target, max_lun, max_transfer_bytes, max_segments) when
+	 * they differ from the plain sim's; *priv is the model's state. */
+	int (*open)(ostor_device *dev, struct sim_target *target,
+		    struct ostor_spec *spec, void **priv);
+	/* Every task has completed when close is called. */
+	void (*close)(ostor_device *dev, void *priv);
+	/* Same contract as struct ostor_backend.submit/cancel. */
+	int (*submit)(ostor_task *task, void *priv);
+	int (*cancel)(ostor_task *task, void *priv);
+
+	/* Event loop integration (optional).  poll: process completions
+	 * without blocking; fd: readable when poll has work (-1: none);
+	 * next_timeout: ms until poll is needed anyway (-1: never, 0: busy
+	 * polling, e.g. virtio polled mode with requests in flight). */
+	int (*poll)(ostor_device *dev, void *priv);
+	int (*fd)(ostor_device *dev, void *priv);
+	int (*next_timeout)(ostor_device *dev, void *priv);
+};
+
+/* NULL-terminated tables, each defined by its model's own file. */
+extern const struct sim_transport_ops *const ostori_sim_usb_transports[];
+extern const struct sim_transport_ops *const ostori_sim_virtio_transports[];
+
+/* The model state of an open sim: device (NULL without transport=). */
+void *ostori_sim_transport_priv(ostor_device *dev);
+
+#endif
