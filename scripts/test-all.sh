@@ -37,6 +37,7 @@ phase() { # name, build dir, configure flags...
 
 phase "unit and tool tests" "$top/_build/plain" --enable-werror
 phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-werror --enable-sanitizers
+phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio
 
 echo "=== valgrind over the core unit tests"
 if (cd "$top/_build/plain" && CK_FORK=no ORIONSTOR_CONF= ./libtool --mode=execute \

@@ -26,7 +26,8 @@
  *   e.g. USB BOT, need that), then pending unit attentions, else NO SENSE.
  * - Unit attentions (reset 29h/00h, medium change 28h/00h, capacity change
  *   2Ah/09h) are reported once each to the next command other than
- *   INQUIRY, REPORT LUNS and REQUEST SENSE.  A new LU starts without one.
+ *   INQUIRY, REPORT LUNS and REQUEST SENSE.  A new LU starts without one;
+ *   a medium ejected and loaded again by START STOP UNIT (LOEJ) raises none.
  * - A CDB shorter than its operation code's group length: INVALID FIELD IN
  *   CDB pointing at byte 0 (the opcode implies the missing length).  Longer
  *   CDBs (e.g. 12-byte UFI packets) are fine.  cdb NULL/empty: INVALID

@@ -6,7 +6,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs="qemu-system-x86 qemu-utils busybox-static kmod sg3-utils python3
-      coreutils util-linux diffutils xz-utils zstd cpio gawk"
+      coreutils util-linux diffutils xz-utils zstd"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 log=$(mktemp)

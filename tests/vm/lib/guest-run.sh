@@ -25,8 +25,14 @@ fi
 rm -f /run/vm/status
 echo "orionstor-vm: running guest.sh (kernel $(uname -r))"
 set -o pipefail
-bash -c '. /run/vm/guest-lib.sh && . /run/vm/guest.sh' 2>&1 | tee /run/vm/guest.log
+# In-guest time limit (below the host's QEMU timeout), so that a hanging
+# script still leaves its log and a status behind.
+timeout -k 5 "${VM_GUEST_TIMEOUT:-600}" \
+    bash -c '. /run/vm/guest-lib.sh && . /run/vm/guest.sh' 2>&1 | tee /run/vm/guest.log
 rc=${PIPESTATUS[0]}
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "guest: TIMEOUT: guest.sh killed after ${VM_GUEST_TIMEOUT}s" | tee -a /run/vm/guest.log
+fi
 echo "$rc" >/run/vm/status
 echo "orionstor-vm: guest.sh exit status $rc"
 sync

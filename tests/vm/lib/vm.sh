@@ -176,11 +176,12 @@ vm_guest() {
 # vm_qemu_probe: exit 77 if QEMU cannot start at all.
 vm_qemu_probe() {
     command -v "$QEMU" >/dev/null || vm_skip "$QEMU not found (run tests/vm/install-deps.sh)"
-    local out
+    local out rc=0
     out=$(printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
           timeout 60 "$QEMU" -accel tcg -machine pc -nodefaults -display none \
-              -S -qmp stdio 2>&1) ||
-        vm_skip "QEMU cannot start: $(echo "$out" | tail -n 3)"
+              -S -qmp stdio 2>&1) || rc=$?
+    [ "$rc" = 0 ] ||
+        vm_skip "QEMU cannot start at all ($QEMU -accel tcg exited with $rc): $(echo "$out" | tail -n 3)"
 }
 
 _vm_prepare() {
@@ -196,6 +197,10 @@ _vm_prepare() {
     {
         echo "VM_GUEST_TMPFS=$tmpfs"
         echo "VM_INTERACTIVE=${ORIONSTOR_VM_INTERACTIVE:-0}"
+        # the guest stops its script first, leaving log and status behind
+        local gt=$((VM_TIMEOUT - 30))
+        [ "$gt" -ge $((VM_TIMEOUT * 2 / 3)) ] || gt=$((VM_TIMEOUT * 2 / 3))
+        echo "VM_GUEST_TIMEOUT=$gt"
     } >"$VM_SHARE/boot.env"
     {
         printf 'export VM_KROOT=%q VM_KVER=%q VM_SHARE=/run/vm\n' "$VM_KROOT" "$VM_KVER"
@@ -261,6 +266,11 @@ vm_wait() {
         vm_fail "guest produced no exit status (crashed or init failure?)"
     fi
     VM_STATUS=$(cat "$VM_SHARE/status")
+    if [ "$VM_STATUS" = 124 ] || [ "$VM_STATUS" = 137 ]; then
+        echo "[$VM_NAME] guest.log:" >&2
+        sed 's/^/    | /' "$VM_SHARE/guest.log" >&2
+        vm_fail "TIMEOUT: the guest script did not finish within its limit (in-guest timeout, QEMU timeout ${VM_TIMEOUT}s)"
+    fi
     if [ "$VM_STATUS" != 0 ]; then
         echo "[$VM_NAME] guest script exit status $VM_STATUS; guest.log:" >&2
         sed 's/^/    | /' "$VM_SHARE/guest.log" >&2
