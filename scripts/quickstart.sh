@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
-[ -x configure ] || autoreconf -fi >/dev/null
+[ -x configure ] || autoreconf -fi >/dev/null 2>&1
 [ -f Makefile ] || ./configure -q
 make -s -j"$(nproc)" >/dev/null
 set -x
