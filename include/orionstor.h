@@ -311,6 +311,113 @@ OSTOR_API int ostor_write_blocks(ostor_device *dev, uint32_t target, uint32_t lu
  * ostor_close) reports it again. */
 OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun);
 
+/* ------------------------------------------------------------------ */
+/* USB mass storage (usb: devices and sim:transport=usb-*)             */
+/* ------------------------------------------------------------------ */
+
+/* What a USB device is and how it is driven, for the usb_storage_*
+ * tools.  Strings are "" when the device has none. */
+struct ostor_usb_details {
+	uint16_t vendor_id, product_id;
+	char manufacturer[128], product[128], serial[128];
+	uint8_t bus, port, devnum;     /* port: number on the parent hub */
+	char speed[8];                 /* "low", "full", "high", "super", "super+", "unknown" */
+	uint8_t interface_number;      /* bInterfaceNumber of the mass-storage interface */
+	uint8_t subclass;              /* 01h RBC, 02h MMC, 04h UFI, 05h SFF-8070i, 06h SCSI */
+	uint8_t protocol;              /* 00h CBI, 01h CB, 50h Bulk-Only */
+	char transport[4];             /* "bot", "cbi" or "cb" */
+	uint8_t max_lun;
+	uint16_t max_packet_in, max_packet_out;
+	char quirks[256];              /* "ignore-residue,max-transfer=65536", "" for none */
+	int simulated;                 /* 1 for a sim:transport=usb-* model */
+	int dead;                      /* recovery failed: unplug and replug */
+};
+/* OSTOR_ERROR_NOT_SUPPORTED for a device that is not USB mass storage. */
+OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details *details);
+
+enum ostor_usb_reset_kind {
+	OSTOR_USB_RESET_TRANSPORT = 0, /* BOT Reset Recovery / CB(I) Command Block Reset */
+	OSTOR_USB_RESET_PORT = 1       /* USB port reset (re-enumeration) */
+};
+/* Reset the transport while no task is in flight (OSTOR_ERROR_BUSY
+ * otherwise).  A failed transport reset escalates to a port reset; a
+ * failed port reset marks the device dead (OSTOR_ERROR_IO). */
+OSTOR_API int ostor_usb_reset(ostor_device *dev, enum ostor_usb_reset_kind kind);
+
+/* ------------------------------------------------------------------ */
+/* virtio-scsi (virtio: devices and sim:transport=virtio)              */
+/* ------------------------------------------------------------------ */
+
+/* Every function below returns OSTOR_ERROR_NOT_SUPPORTED for devices of
+ * another transport. */
+struct ostor_virtio_device_info {
+	char pci_address[16];         /* "0000:00:04.0"; "sim" for the model */
+	char binding[32];             /* kernel driver: "uio_pci_generic", ... */
+	uint64_t device_features;     /* offered by the device */
+	uint64_t driver_features;     /* negotiated */
+	int packed;                   /* 1: packed rings, 0: split */
+	int interrupts;               /* 1: interrupt mode, 0: polled */
+	uint32_t num_queues;          /* request queues in use */
+	uint32_t device_num_queues;   /* request queues the device offers */
+	/* device configuration (5.6.4) */
+	uint32_t seg_max, max_sectors, cmd_per_lun, event_info_size;
+	uint32_t sense_size, cdb_size;
+	uint32_t max_channel, max_target, max_lun;
+	uint64_t resets;              /* device resets since open */
+	uint64_t events;              /* event-queue events processed */
+	uint64_t topology_generation; /* bumps on hot-plug/removal/rescan */
+};
+OSTOR_API int ostor_virtio_device_info(ostor_device *dev,
+				       struct ostor_virtio_device_info *info);
+
+enum ostor_virtio_queue_type {
+	OSTOR_VIRTIO_QUEUE_CONTROL = 0,
+	OSTOR_VIRTIO_QUEUE_EVENT = 1,
+	OSTOR_VIRTIO_QUEUE_REQUEST = 2
+};
+struct ostor_virtio_queue_info {
+	unsigned int index;           /* virtqueue index (0 control, 1 event, 2.. requests) */
+	int type;                     /* enum ostor_virtio_queue_type */
+	unsigned int size;            /* entries */
+	int packed;
+	int event_idx;                /* VIRTIO_F_EVENT_IDX in use */
+	int indirect;                 /* indirect descriptors in use */
+	int broken;
+	unsigned int avail_idx;       /* split: avail.idx; packed: next avail position */
+	unsigned int used_idx;        /* split: next used.idx; packed: next used position */
+	unsigned int inflight;
+	uint64_t submitted, completed, errors, bytes, notifies;
+};
+/* Number of virtqueues (control, event and request queues). */
+OSTOR_API int ostor_virtio_queue_count(ostor_device *dev);
+OSTOR_API int ostor_virtio_queue_info(ostor_device *dev, unsigned int index,
+				      struct ostor_virtio_queue_info *info);
+/* Bind the calling thread to request queue index (0-based among request
+ * queues; -1: the first one no other thread holds).  Returns the index.
+ * Tasks this thread submits then go to that queue only. */
+OSTOR_API int ostor_virtio_queue_acquire(ostor_device *dev, int index);
+OSTOR_API void ostor_virtio_queue_release(ostor_device *dev);
+/* VirtIO 1.2 queue reset (virtqueue index as in queue_info); refused
+ * with OSTOR_ERROR_NOT_SUPPORTED when VIRTIO_F_RING_RESET is absent. */
+OSTOR_API int ostor_virtio_queue_reset(ostor_device *dev, unsigned int index);
+/* Device reset and re-initialisation; tasks in flight complete as
+ * OSTOR_RESULT_ABORTED (a write among them is indeterminate). */
+OSTOR_API int ostor_virtio_reset(ostor_device *dev);
+/* Forget cached absence of a target and probe it again (target-add);
+ * detach refuses new commands to it (DEVICE_GONE) until the next add. */
+OSTOR_API int ostor_virtio_target_add(ostor_device *dev, uint32_t target);
+OSTOR_API int ostor_virtio_target_remove(ostor_device *dev, uint32_t target);
+/* Device-visible (hugepage, pinned) memory: buffers from here are used
+ * zero-copy; others are bounced.  free takes the size given to alloc. */
+OSTOR_API void *ostor_virtio_dma_alloc(ostor_device *dev, size_t size);
+OSTOR_API void ostor_virtio_dma_free(ostor_device *dev, void *buf, size_t size);
+
+/* PCI binding (root): hand a virtio-scsi function to uio_pci_generic,
+ * refused while its disks are mounted, swap or held unless force; and
+ * give it back to virtio-pci.  pci_address: "[DDDD:]BB:DD.F". */
+OSTOR_API int ostor_virtio_pci_bind(ostor_context *ctx, const char *pci_address, int force);
+OSTOR_API int ostor_virtio_pci_unbind(ostor_context *ctx, const char *pci_address);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,1222 @@
 /*
- * lib/sim/usb_models.c - simulated USB mass-storage devices (BOT, CBI, CB)
- * for sim:transport=usb-*.  Not implemented yet: the table is empty, so
- * transport=usb-* is refused with a clear message.
+ * lib/sim/usb_models.c - simulated USB mass-storage devices (Bulk-Only,
+ * CBI, CB) in front of the sim target, at the level of USB transfers, for
+ * sim:transport=usb-bot|usb-cbi|usb-cb.
+ *
+ * The model is the transfer layer (xfer.h) under the real protocol engine
+ * (lib/usb/engine.c): the engine sends CBW/ADSC bytes and reads data,
+ * CSWs and interrupt reports exactly as over libusb, and the model
+ * answers like a device would, stalls, babble, short packets, NAKs and
+ * all, plus the injected faults.  Transfers complete only from poll()
+ * (the sim backend's event hook) or the engine's synchronous events(), so
+ * no completion recurses into a submit.
  */
+#include "core/backend.h"
+#include "sim/target.h"
 #include "sim/transport.h"
+#include "sim/usb_models.h"
+#include "usb/engine.h"
 
-const struct sim_transport_ops *const ostori_sim_usb_transports[] = { NULL };
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SIM_USB_MAX_TRANSFER (1u << 20)
+#define SIM_USB_MPS 512
+#define SIM_USB_LUNS 16
+#define SIM_USB_OPTIONS "size, image, luns, block-size, readonly, type, transport, " \
+	"fault=NAME[+NAME], fault-count=N, fault-after=N, usb-timeout=MS, pipeline=on|off|cbw, " \
+	"subclass=scsi|ufi|sff8070i|rbc|mmc, quirks=FLAG[+FLAG]"
+
+static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
+	[SIM_USB_FAULT_NONE] = "none",
+	[SIM_USB_CSW_BAD_SIGNATURE] = "csw-bad-signature",
+	[SIM_USB_CSW_STALE_TAG] = "csw-stale-tag",
+	[SIM_USB_CSW_SHORT] = "csw-short",
+	[SIM_USB_CSW_LONG] = "csw-long",
+	[SIM_USB_CSW_512] = "csw-512",
+	[SIM_USB_CSW_BAD_STATUS] = "csw-bad-status",
+	[SIM_USB_CSW_RESIDUE_BIG] = "csw-residue-big",
+	[SIM_USB_PHASE_ERROR] = "phase-error",
+	[SIM_USB_DATA_STALL] = "data-stall",
+	[SIM_USB_CBW_STALL] = "cbw-stall",
+	[SIM_USB_BABBLE] = "babble",
+	[SIM_USB_SKIP_DATA] = "skip-data",
+	[SIM_USB_CSW_NAK] = "csw-nak",
+	[SIM_USB_HANG] = "hang",
+	[SIM_USB_ZLP_BEFORE_CSW] = "zlp-before-csw",
+	[SIM_USB_CSW_STALL] = "csw-stall",
+	[SIM_USB_MAXLUN_STALL] = "maxlun-stall",
+	[SIM_USB_MAXLUN_EMPTY] = "maxlun-empty",
+	[SIM_USB_MAXLUN_TIMEOUT] = "maxlun-timeout",
+	[SIM_USB_MAXLUN_BIG] = "maxlun-big",
+	[SIM_USB_RESET_STALL] = "reset-stall",
+	[SIM_USB_PORT_RESET_FAIL] = "port-reset-fail",
+	[SIM_USB_ADSC_STALL] = "adsc-stall",
+	[SIM_USB_INTR_BTYPE] = "intr-btype",
+	[SIM_USB_INTR_PHASE] = "intr-phase",
+	[SIM_USB_INTR_PERSISTENT] = "intr-persistent",
+	[SIM_USB_INTR_SHORT] = "intr-short",
+	[SIM_USB_INTR_MISSING] = "intr-missing",
+	[SIM_USB_INTR_ASC] = "intr-asc",
+};
+
+const char *sim_usb_fault_name(enum sim_usb_fault f)
+{
+	return (unsigned)f < SIM_USB_FAULT_COUNT ? fault_names[f] : "unknown";
+}
+
+int sim_usb_fault_by_name(const char *name)
+{
+	for (int i = 0; i < SIM_USB_FAULT_COUNT; i++)
+		if (!strcmp(fault_names[i], name))
+			return i;
+	return -1;
+}
+
+struct fault_arm {
+	bool armed;
+	unsigned int count;   /* 0: forever */
+	unsigned int after;
+};
+
+enum dev_state { D_IDLE, D_DATA_IN, D_DATA_OUT, D_STATUS };
+enum ep { EP_CTRL, EP_IN, EP_OUT, EP_INTR };
+
+struct sim_usb {
+	pthread_mutex_t lock;
+	struct sim_usb *next_live;
+	ostor_device *dev;
+	struct sim_target *target;
+	struct ousb_engine *engine;
+	uint8_t protocol, subclass;
+	uint8_t nluns;
+	uint32_t block_size[SIM_USB_LUNS];
+
+	/* transfers waiting for the device, in submission order */
+	struct ousb_xfer *head, *tail;
+	bool work;               /* something may be ready: poll now */
+	bool unplugged, held;
+
+	/* device state */
+	enum dev_state state;
+	bool in_halted, out_halted, need_reset, hung_bulk, hung_all;
+	uint8_t *data;           /* staged data-in / received data-out */
+	size_t data_len, data_pos;
+	bool stall_after_data;   /* data phase ends in a stall */
+	bool babble_data;
+	size_t expect_out;       /* BOT data-out: Ho */
+	uint8_t cbw[OUSB_CBW_LEN];
+	uint8_t csw[SIM_USB_MPS];
+	size_t csw_len;
+	bool zlp_pending, csw_stall_pending;
+	/* CB/CBI */
+	uint8_t cdb[16];
+	uint8_t intr[2];
+	size_t intr_len;
+	bool intr_never;
+	bool stall_in_next;      /* CB/CBI: a data-in read now would stall */
+	uint8_t last_status;     /* SCSI status of the command */
+	uint8_t asc, ascq;
+
+	unsigned int cmd_faults; /* bit per fault, for the command on hand */
+	struct fault_arm faults[SIM_USB_FAULT_COUNT];
+	struct sim_usb_stats stats;
+};
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_usb *live;
+
+/* ---- faults ---------------------------------------------------------------- */
+
+/* Consume one hit of fault f if it is due now. */
+static bool fault_hit(struct sim_usb *m, enum sim_usb_fault f)
+{
+	struct fault_arm *a = &m->faults[f];
+
+	if (!a->armed)
+		return false;
+	if (a->after) {
+		a->after--;
+		return false;
+	}
+	if (a->count) {
+		if (--a->count == 0)
+			a->armed = false;
+	}
+	return true;
+}
+
+static bool cmd_fault(const struct sim_usb *m, enum sim_usb_fault f)
+{
+	return m->cmd_faults & (1u << f);
+}
+
+/* Decide which per-command faults strike this command. */
+static void arm_command_faults(struct sim_usb *m)
+{
+	static const enum sim_usb_fault per_cmd[] = {
+		SIM_USB_CSW_BAD_SIGNATURE, SIM_USB_CSW_STALE_TAG, SIM_USB_CSW_SHORT, SIM_USB_CSW_LONG,
+		SIM_USB_CSW_512, SIM_USB_CSW_BAD_STATUS, SIM_USB_CSW_RESIDUE_BIG, SIM_USB_PHASE_ERROR,
+		SIM_USB_DATA_STALL, SIM_USB_CBW_STALL, SIM_USB_BABBLE, SIM_USB_SKIP_DATA, SIM_USB_CSW_NAK,
+		SIM_USB_HANG, SIM_USB_ZLP_BEFORE_CSW, SIM_USB_CSW_STALL, SIM_USB_ADSC_STALL,
+		SIM_USB_INTR_BTYPE, SIM_USB_INTR_PHASE, SIM_USB_INTR_PERSISTENT, SIM_USB_INTR_SHORT,
+		SIM_USB_INTR_MISSING, SIM_USB_INTR_ASC,
+	};
+
+	m->cmd_faults = 0;
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(per_cmd); i++)
+		if (fault_hit(m, per_cmd[i]))
+			m->cmd_faults |= 1u << per_cmd[i];
+}
+
+int sim_usb_arm_fault(struct sim_usb *m, enum sim_usb_fault f, unsigned int count, unsigned int after)
+{
+	if ((unsigned)f >= SIM_USB_FAULT_COUNT || f == SIM_USB_FAULT_NONE)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "unknown simulated USB fault %d", (int)f);
+	pthread_mutex_lock(&m->lock);
+	m->faults[f] = (struct fault_arm){ .armed = true, .count = count, .after = after };
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+void sim_usb_clear_faults(struct sim_usb *m)
+{
+	pthread_mutex_lock(&m->lock);
+	memset(m->faults, 0, sizeof(m->faults));
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- SCSI side ------------------------------------------------------------- */
+
+static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t be32(const uint8_t *p) { return be16(p) << 16 | be16(p + 2); }
+
+/* What the command itself wants to move: 'i', 'o', 'n', or '?' for an
+ * opcode the model does not know (the host's word is taken). */
+static char dev_dir(const uint8_t *cdb)
+{
+	switch (cdb[0]) {
+	case 0x03: case 0x12: case 0x1a: case 0x5a: case 0x25: case 0x9e: case 0x28:
+	case 0xa8: case 0x88: case 0x08: case 0xa0: case 0x23: case 0x3c: case 0x4d:
+	case 0x37: case 0x43: case 0x46: case 0x4a: case 0x51: case 0xa3:
+		return 'i';
+	case 0x0a: case 0x2a: case 0xaa: case 0x8a: case 0x2e: case 0xae: case 0x8e:
+	case 0x15: case 0x55: case 0x42: case 0x41: case 0x93: case 0x3b:
+		return 'o';
+	case 0x1d:
+		return be16(cdb + 3) ? 'o' : 'n';
+	case 0x00: case 0x1b: case 0x1e: case 0x35: case 0x91: case 0x2b: case 0x01:
+	case 0x2f: case 0x8f:
+		return 'n';
+	default:
+		return '?';
+	}
+}
+
+/* Bytes a data-out command needs (SIZE_MAX: unknown). */
+static size_t out_len(struct sim_usb *m, const uint8_t *cdb, uint8_t lun)
+{
+	size_t bs = lun < SIM_USB_LUNS && m->block_size[lun] ? m->block_size[lun] : 512;
+
+	switch (cdb[0]) {
+	case 0x0a: return (cdb[4] ? cdb[4] : 256) * bs;
+	case 0x2a: case 0x2e: return be16(cdb + 7) * bs;
+	case 0xaa: case 0xae: return (size_t)be32(cdb + 6) * bs;
+	case 0x8a: case 0x8e: return (size_t)be32(cdb + 10) * bs;
+	case 0x15: return cdb[4];
+	case 0x55: case 0x42: return be16(cdb + 7);
+	case 0x41: case 0x93: return bs;
+	case 0x1d: return be16(cdb + 3);
+	default: return SIZE_MAX;
+	}
+}
+
+static void run_target(struct sim_usb *m, uint8_t lun, const uint8_t *cdb, size_t cdb_len,
+		       int dir, uint8_t *buf, size_t len, struct sim_cmd *c)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+	memset(c, 0, sizeof(*c));
+	c->lun = lun;
+	c->cdb = cdb;
+	c->cdb_len = cdb_len;
+	c->dir = len ? dir : OSTOR_DIR_NONE;
+	c->iov = len ? &iov : NULL;
+	c->iovcnt = len ? 1 : 0;
+	sim_target_execute(m->target, c);
+	if (dir == OSTOR_DIR_TO_DEVICE && c->status == 0 && len)
+		m->stats.medium_writes++;
+	m->last_status = c->status;
+	m->asc = m->ascq = 0;
+	if (c->status == OSTOR_SCSI_STATUS_CHECK_CONDITION && c->sense_len >= 14) {
+		m->asc = c->sense[12];
+		m->ascq = c->sense[13];
+	}
+}
+
+/* ---- Bulk-Only device ------------------------------------------------------ */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Build the CSW for the command on hand, faults applied. */
+static void bot_make_csw(struct sim_usb *m, uint32_t residue, uint8_t status)
+{
+	uint32_t tag = get32(m->cbw + 4);
+
+	memset(m->csw, 0, sizeof(m->csw));
+	m->csw_len = OUSB_CSW_LEN;
+	if (cmd_fault(m, SIM_USB_PHASE_ERROR))
+		status = 2;
+	if (cmd_fault(m, SIM_USB_CSW_BAD_STATUS))
+		status = 3;
+	if (cmd_fault(m, SIM_USB_CSW_RESIDUE_BIG))
+		residue = get32(m->cbw + 8) + 4096;
+	put32(m->csw, cmd_fault(m, SIM_USB_CSW_BAD_SIGNATURE) ? 0x42425355u : OUSB_CSW_SIG);
+	put32(m->csw + 4, cmd_fault(m, SIM_USB_CSW_STALE_TAG) ? tag - 1 : tag);
+	put32(m->csw + 8, residue);
+	m->csw[12] = status;
+	if (cmd_fault(m, SIM_USB_CSW_SHORT))
+		m->csw_len = 12;
+	if (cmd_fault(m, SIM_USB_CSW_LONG))
+		m->csw_len = 14;
+	if (cmd_fault(m, SIM_USB_CSW_512))
+		m->csw_len = SIM_USB_MPS;
+	m->zlp_pending = cmd_fault(m, SIM_USB_ZLP_BEFORE_CSW);
+	m->csw_stall_pending = cmd_fault(m, SIM_USB_CSW_STALL);
+	if (cmd_fault(m, SIM_USB_CSW_NAK))
+		m->hung_bulk = true;
+	if (cmd_fault(m, SIM_USB_HANG))
+		m->hung_all = true;
+	m->state = D_STATUS;
+}
+
+static uint8_t bot_status(uint8_t scsi)
+{
+	return scsi == OSTOR_SCSI_STATUS_GOOD || scsi == OSTOR_SCSI_STATUS_CONDITION_MET ? 0 : 1;
+}
+
+/* A CBW arrived: decide the thirteen cases and stage what follows. */
+static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
+{
+	uint32_t h;
+	uint8_t lun, cblen, flags;
+	char want;
+	struct sim_cmd c;
+
+	if (x->len != OUSB_CBW_LEN || get32(x->buf) != OUSB_CBW_SIG || (x->buf[14] & 0x1f) == 0 ||
+	    (x->buf[14] & 0x1f) > 16) {
+		/* Not a valid CBW: stall both pipes until Reset Recovery. */
+		m->stats.invalid_cbws++;
+		m->in_halted = m->out_halted = m->need_reset = true;
+		return OUSB_STALL;
+	}
+	m->stats.cbws++;
+	arm_command_faults(m);
+	if (cmd_fault(m, SIM_USB_CBW_STALL)) {
+		m->out_halted = m->need_reset = true;
+		return OUSB_STALL;
+	}
+	memcpy(m->cbw, x->buf, OUSB_CBW_LEN);
+	h = get32(m->cbw + 8);
+	flags = m->cbw[12];
+	lun = m->cbw[13] & 0x0f;
+	cblen = m->cbw[14] & 0x1f;
+	want = dev_dir(m->cbw + 15);
+	m->data_len = m->data_pos = 0;
+	m->stall_after_data = m->babble_data = false;
+	if (lun >= m->nluns) {
+		/* No such LUN: the command fails, the host asks why. */
+		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
+		bot_make_csw(m, h, 1);
+		if (h && (flags & 0x80)) {
+			m->stall_after_data = true;
+			m->state = D_DATA_IN;
+		} else if (h) {
+			m->expect_out = OSTOR_MIN(h, SIM_USB_MAX_TRANSFER);
+			m->state = D_DATA_OUT;
+		}
+		return OUSB_OK;
+	}
+	if (h == 0) {
+		/* Hn: cases 1-3 */
+		if (want == 'o' && out_len(m, m->cbw + 15, lun) && out_len(m, m->cbw + 15, lun) != SIZE_MAX) {
+			bot_make_csw(m, 0, 2);
+			return OUSB_OK;
+		}
+		if (want == 'i') {
+			/* Would it send anything?  One scratch byte tells. */
+			uint8_t scratch;
+
+			run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_FROM_DEVICE, &scratch, 1, &c);
+			bot_make_csw(m, 0, c.overrun || c.transferred ? 2 : bot_status(c.status));
+			return OUSB_OK;
+		}
+		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
+		bot_make_csw(m, 0, bot_status(c.status));
+		return OUSB_OK;
+	}
+	if (flags & 0x80) {
+		/* Hi: cases 4-8 */
+		size_t n = OSTOR_MIN(h, SIM_USB_MAX_TRANSFER);
+		uint32_t residue;
+		uint8_t st;
+
+		if (want == 'o') {
+			/* case 8: Hi <> Do */
+			m->stall_after_data = true;
+			m->state = D_DATA_IN;
+			bot_make_csw(m, h, 2);
+			m->state = D_DATA_IN;
+			return OUSB_OK;
+		}
+		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_FROM_DEVICE, m->data, n, &c);
+		st = bot_status(c.status);
+		if (c.overrun) {
+			st = 2;                       /* case 7: Hi < Di */
+			m->data_len = n;
+		} else {
+			m->data_len = c.transferred;  /* case 4 (Dn), 5, 6 */
+		}
+		residue = (uint32_t)(h - m->data_len);
+		if (cmd_fault(m, SIM_USB_SKIP_DATA)) {
+			m->data_len = 0;
+			residue = h;
+			bot_make_csw(m, residue, st);
+			return OUSB_OK;
+		}
+		if (cmd_fault(m, SIM_USB_DATA_STALL)) {
+			/* Half the data, then a stall mid-transfer. */
+			m->data_len = (m->data_len / 2) & ~(size_t)(SIM_USB_MPS - 1);
+			residue = (uint32_t)(h - m->data_len);
+			m->stall_after_data = true;
+		} else if (m->data_len < h && m->data_len % SIM_USB_MPS == 0) {
+			/* No short packet can end it: the device stalls. */
+			m->stall_after_data = true;
+		}
+		m->babble_data = cmd_fault(m, SIM_USB_BABBLE);
+		bot_make_csw(m, residue, st);
+		m->state = D_DATA_IN;
+		return OUSB_OK;
+	}
+	/* Ho: cases 9-13, data first */
+	m->expect_out = OSTOR_MIN(h, SIM_USB_MAX_TRANSFER);
+	m->state = D_DATA_OUT;
+	return OUSB_OK;
+}
+
+static void bot_data_out_done(struct sim_usb *m)
+{
+	uint32_t h = get32(m->cbw + 8);
+	uint8_t lun = m->cbw[13] & 0x0f, cblen = m->cbw[14] & 0x1f;
+	char want = dev_dir(m->cbw + 15);
+	struct sim_cmd c;
+	size_t need;
+
+	if (lun >= m->nluns) {
+		bot_make_csw(m, h, 1);
+		return;
+	}
+	if (want == 'i') {                        /* case 10: Ho <> Di */
+		bot_make_csw(m, h, 2);
+		return;
+	}
+	if (want == 'n') {                        /* case 9: Ho > Dn */
+		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
+		bot_make_csw(m, h, bot_status(c.status));
+		return;
+	}
+	need = out_len(m, m->cbw + 15, lun);
+	if (need == SIZE_MAX)
+		need = m->data_len;
+	if (need > m->data_len) {                 /* case 13: Ho < Do */
+		bot_make_csw(m, h, 2);
+		return;
+	}
+	run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_TO_DEVICE, m->data, need, &c);
+	bot_make_csw(m, (uint32_t)(h - need), bot_status(c.status)); /* 11, 12 */
+}
+
+/* ---- CB / CBI device -------------------------------------------------------- */
+
+static void cb_set_status(struct sim_usb *m)
+{
+	bool ufi = m->subclass == OUSB_SC_UFI;
+	bool fail = m->last_status != OSTOR_SCSI_STATUS_GOOD;
+
+	m->intr_len = 2;
+	m->intr_never = false;
+	if (ufi) {
+		m->intr[0] = fail ? (m->asc ? m->asc : 0x44) : 0;
+		m->intr[1] = fail ? m->ascq : 0;
+	} else {
+		m->intr[0] = 0;
+		m->intr[1] = fail ? 1 : 0;
+	}
+	if (cmd_fault(m, SIM_USB_INTR_BTYPE))
+		m->intr[0] = 1;
+	if (cmd_fault(m, SIM_USB_INTR_PHASE))
+		m->intr[1] = 2;
+	if (cmd_fault(m, SIM_USB_INTR_PERSISTENT))
+		m->intr[1] = 3;
+	if (cmd_fault(m, SIM_USB_INTR_ASC)) {
+		m->intr[0] = 0x28;
+		m->intr[1] = 0;
+	}
+	if (cmd_fault(m, SIM_USB_INTR_SHORT))
+		m->intr_len = 1;
+	if (cmd_fault(m, SIM_USB_INTR_MISSING))
+		m->intr_never = true;
+}
+
+static void cb_finish_phase(struct sim_usb *m)
+{
+	if (m->protocol == OUSB_PR_CBI) {
+		cb_set_status(m);
+		m->state = D_STATUS;
+	} else {
+		m->state = D_IDLE;
+	}
+}
+
+static enum ousb_status cb_adsc(struct sim_usb *m, struct ousb_xfer *x)
+{
+	struct sim_cmd c;
+	char want;
+
+	if (x->len >= 2 && x->buf[0] == 0x1d && x->buf[1] == 0x04) {
+		bool cbr = x->len >= 12;
+
+		for (size_t i = 2; i < 12 && i < x->len; i++)
+			cbr = cbr && x->buf[i] == 0xff;
+		if (cbr) {
+			/* Command Block Reset */
+			m->stats.cb_resets++;
+			if (fault_hit(m, SIM_USB_RESET_STALL))
+				return OUSB_STALL;
+			m->state = D_IDLE;
+			m->hung_bulk = false;
+			m->data_len = m->data_pos = 0;
+			return OUSB_OK;
+		}
+	}
+	m->stats.adscs++;
+	arm_command_faults(m);
+	memset(m->cdb, 0, sizeof(m->cdb));
+	memcpy(m->cdb, x->buf, OSTOR_MIN(x->len, sizeof(m->cdb)));
+	m->data_len = m->data_pos = 0;
+	m->stall_after_data = false;
+	m->stall_in_next = false;
+	if (cmd_fault(m, SIM_USB_ADSC_STALL)) {
+		/* Refuse it; REQUEST SENSE will say why. */
+		sim_target_inject_check(m->target, 0, m->cdb[0], 1, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, 0x20, 0);
+		run_target(m, 0, m->cdb, x->len, OSTOR_DIR_NONE, NULL, 0, &c);
+		m->state = D_IDLE;
+		return OUSB_STALL;
+	}
+	if (cmd_fault(m, SIM_USB_INTR_PERSISTENT))
+		sim_target_inject_check(m->target, 0, m->cdb[0], 1, OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x11, 0);
+	want = dev_dir(m->cdb);
+	if (want == 'o') {
+		m->state = D_DATA_OUT;
+		m->expect_out = out_len(m, m->cdb, 0);
+		return OUSB_OK;
+	}
+	if (want == 'i' || want == '?') {
+		run_target(m, 0, m->cdb, x->len, OSTOR_DIR_FROM_DEVICE, m->data, SIM_USB_MAX_TRANSFER, &c);
+		m->data_len = c.transferred;
+		if (m->data_len) {
+			m->state = D_DATA_IN;
+			if (cmd_fault(m, SIM_USB_DATA_STALL)) {
+				m->data_len = (m->data_len / 2) & ~(size_t)63;
+				m->stall_after_data = true;
+			}
+			return OUSB_OK;
+		}
+		/* Nothing to send (failed, or empty): a read gets a stall. */
+		m->stall_in_next = true;
+	} else {
+		run_target(m, 0, m->cdb, x->len, OSTOR_DIR_NONE, NULL, 0, &c);
+	}
+	cb_finish_phase(m);
+	return OUSB_OK;
+}
+
+/* ---- transfers ------------------------------------------------------------ */
+
+static enum ep ep_of(const struct ousb_xfer *x)
+{
+	switch (x->kind) {
+	case OUSB_BULK_IN: return EP_IN;
+	case OUSB_BULK_OUT: return EP_OUT;
+	case OUSB_INTR_IN: return EP_INTR;
+	default: return EP_CTRL;
+	}
+}
+
+/* Port reset: power-on state. */
+static void device_reset(struct sim_usb *m)
+{
+	m->state = D_IDLE;
+	m->in_halted = m->out_halted = m->need_reset = false;
+	m->hung_bulk = m->hung_all = false;
+	m->data_len = m->data_pos = 0;
+	sim_target_reset(m->target);
+}
+
+enum { PENDING = -1 };
+
+static int do_control(struct sim_usb *m, struct ousb_xfer *x)
+{
+	uint8_t type = x->setup[0], req = x->setup[1];
+
+	if (x->kind == OUSB_PORT_RESET) {
+		m->stats.port_resets++;
+		if (fault_hit(m, SIM_USB_PORT_RESET_FAIL))
+			return OUSB_ERROR;
+		device_reset(m);
+		return OUSB_OK;
+	}
+	if (m->hung_all)
+		return PENDING;
+	if (x->kind == OUSB_CLEAR_HALT_IN || x->kind == OUSB_CLEAR_HALT_OUT) {
+		if (x->kind == OUSB_CLEAR_HALT_IN) {
+			m->stats.clear_halt_in++;
+			m->in_halted = m->need_reset;
+		} else {
+			m->stats.clear_halt_out++;
+			m->out_halted = m->need_reset;
+		}
+		return OUSB_OK;
+	}
+	if (type == 0xa1 && req == OUSB_REQ_GET_MAX_LUN && m->protocol == OUSB_PR_BOT) {
+		m->stats.get_max_lun++;
+		if (fault_hit(m, SIM_USB_MAXLUN_STALL))
+			return OUSB_STALL;
+		if (fault_hit(m, SIM_USB_MAXLUN_EMPTY))
+			return OUSB_OK;
+		if (fault_hit(m, SIM_USB_MAXLUN_TIMEOUT)) {
+			x->impl_state = 1;   /* never answered: times out */
+			return PENDING;
+		}
+		if (x->len < 1)
+			return OUSB_STALL;
+		x->buf[0] = fault_hit(m, SIM_USB_MAXLUN_BIG) ? 16 : (uint8_t)(m->nluns - 1);
+		x->actual = 1;
+		return OUSB_OK;
+	}
+	if (type == 0x21 && req == OUSB_REQ_BOMS_RESET && m->protocol == OUSB_PR_BOT) {
+		m->stats.bot_resets++;
+		if (fault_hit(m, SIM_USB_RESET_STALL))
+			return OUSB_STALL;
+		/* Ready for a CBW; the halts stay until the host clears them. */
+		m->state = D_IDLE;
+		m->need_reset = false;
+		m->hung_bulk = false;
+		m->data_len = m->data_pos = 0;
+		return OUSB_OK;
+	}
+	if (type == 0x21 && req == OUSB_REQ_ADSC && m->protocol != OUSB_PR_BOT) {
+		enum ousb_status st;
+
+		if (!x->len || !x->buf)
+			return OUSB_STALL;
+		st = cb_adsc(m, x);
+		if (st == OUSB_OK)
+			x->actual = x->len;
+		return st;
+	}
+	return OUSB_STALL;
+}
+
+static int do_bulk_in(struct sim_usb *m, struct ousb_xfer *x)
+{
+	if (m->in_halted)
+		return OUSB_STALL;
+	if (m->hung_bulk || m->hung_all)
+		return PENDING;
+	if (m->protocol != OUSB_PR_BOT && m->stall_in_next) {
+		m->stall_in_next = false;
+		m->in_halted = true;
+		return OUSB_STALL;
+	}
+	if (m->state == D_DATA_IN) {
+		size_t left = m->data_len - m->data_pos;
+
+		if (m->babble_data) {
+			/* The device keeps sending past what was asked. */
+			size_t n = OSTOR_MIN(left, x->len);
+
+			memcpy(x->buf, m->data + m->data_pos, n);
+			memset(x->buf + n, 0xa5, x->len - n);
+			x->actual = x->len;
+			m->data_pos = m->data_len;
+			m->state = m->protocol == OUSB_PR_BOT ? D_STATUS : D_IDLE;
+			if (m->protocol != OUSB_PR_BOT)
+				cb_finish_phase(m);
+			return OUSB_BABBLE;
+		}
+		if (left >= x->len) {
+			memcpy(x->buf, m->data + m->data_pos, x->len);
+			x->actual = x->len;
+			m->data_pos += x->len;
+			if (m->data_pos == m->data_len) {
+				if (m->protocol == OUSB_PR_BOT)
+					m->state = D_STATUS;
+				else
+					cb_finish_phase(m);
+			}
+			return OUSB_OK;
+		}
+		memcpy(x->buf, m->data + m->data_pos, left);
+		x->actual = left;
+		m->data_pos = m->data_len;
+		if (m->protocol == OUSB_PR_BOT)
+			m->state = D_STATUS;
+		else
+			cb_finish_phase(m);
+		if (m->stall_after_data || left % (m->protocol == OUSB_PR_BOT ? SIM_USB_MPS : 64) == 0) {
+			m->stall_after_data = false;
+			m->in_halted = true;
+			return OUSB_STALL;
+		}
+		return OUSB_OK;
+	}
+	if (m->state == D_STATUS && m->protocol == OUSB_PR_BOT) {
+		if (m->csw_stall_pending) {
+			m->csw_stall_pending = false;
+			m->in_halted = true;
+			return OUSB_STALL;
+		}
+		if (m->zlp_pending) {
+			m->zlp_pending = false;
+			x->actual = 0;
+			return OUSB_OK;
+		}
+		m->state = D_IDLE;
+		memcpy(x->buf, m->csw, OSTOR_MIN(x->len, m->csw_len));
+		x->actual = OSTOR_MIN(x->len, m->csw_len);
+		return m->csw_len > x->len ? OUSB_BABBLE : OUSB_OK;
+	}
+	return PENDING;   /* nothing to send: NAK */
+}
+
+static int do_bulk_out(struct sim_usb *m, struct ousb_xfer *x)
+{
+	if (m->out_halted)
+		return OUSB_STALL;
+	if (m->hung_all)
+		return PENDING;
+	if (m->protocol == OUSB_PR_BOT && m->state == D_IDLE) {
+		enum ousb_status st = bot_cbw(m, x);
+
+		if (st == OUSB_OK)
+			x->actual = x->len;
+		return st;
+	}
+	if (m->state == D_DATA_OUT) {
+		size_t room = SIM_USB_MAX_TRANSFER - m->data_len;
+		size_t n = OSTOR_MIN(room, x->len);
+
+		memcpy(m->data + m->data_len, x->buf, n);
+		m->data_len += n;
+		x->actual = n;
+		if (m->protocol == OUSB_PR_BOT) {
+			if (m->data_len >= m->expect_out)
+				bot_data_out_done(m);
+		} else {
+			struct sim_cmd c;
+			size_t need = m->expect_out == SIZE_MAX ? m->data_len : m->expect_out;
+
+			if (m->data_len >= need) {
+				run_target(m, 0, m->cdb, 12, OSTOR_DIR_TO_DEVICE, m->data, need, &c);
+				cb_finish_phase(m);
+			}
+		}
+		return OUSB_OK;
+	}
+	if (m->protocol == OUSB_PR_BOT && m->state == D_DATA_IN) {
+		/* Data-out while the device wants to send: stall. */
+		m->out_halted = true;
+		return OUSB_STALL;
+	}
+	return PENDING;
+}
+
+static int do_intr(struct sim_usb *m, struct ousb_xfer *x)
+{
+	if (m->hung_all || m->protocol != OUSB_PR_CBI || m->state != D_STATUS || m->intr_never)
+		return PENDING;
+	m->stats.intr_reports++;
+	memcpy(x->buf, m->intr, OSTOR_MIN(x->len, m->intr_len));
+	x->actual = OSTOR_MIN(x->len, m->intr_len);
+	m->state = D_IDLE;
+	return OUSB_OK;
+}
+
+/* Try to finish x now: a status, or PENDING (the device NAKs). */
+static int process(struct sim_usb *m, struct ousb_xfer *x)
+{
+	if (m->unplugged)
+		return OUSB_NO_DEVICE;
+	if (x->impl_state == 2)
+		return OUSB_CANCELLED;
+	if (x->impl_state == 1 || (m->held && x->kind != OUSB_PORT_RESET))
+		return PENDING;
+	switch (ep_of(x)) {
+	case EP_CTRL: return do_control(m, x);
+	case EP_IN: return do_bulk_in(m, x);
+	case EP_OUT: return do_bulk_out(m, x);
+	default: return do_intr(m, x);
+	}
+}
+
+static void unlink_xfer(struct sim_usb *m, struct ousb_xfer *x)
+{
+	struct ousb_xfer **pp, *prev = NULL;
+
+	for (pp = &m->head; *pp; prev = *pp, pp = &(*pp)->impl_next) {
+		if (*pp == x) {
+			*pp = x->impl_next;
+			if (m->tail == x)
+				m->tail = prev;
+			x->impl_next = NULL;
+			return;
+		}
+	}
+}
+
+/* Complete at most one transfer that is ready; true if one was. */
+static bool poll_one(struct sim_usb *m)
+{
+	uint64_t now = ostori_now_ms();
+	unsigned int seen = 0;
+	struct ousb_xfer *x;
+	int st = PENDING;
+
+	pthread_mutex_lock(&m->lock);
+	for (x = m->head; x; x = x->impl_next) {
+		unsigned int bit = 1u << ep_of(x);
+
+		/* Only the oldest transfer of each endpoint can move, except
+		 * that cancellations and timeouts hit any of them. */
+		if (x->impl_state == 2 || m->unplugged) {
+			st = m->unplugged ? OUSB_NO_DEVICE : OUSB_CANCELLED;
+			break;
+		}
+		if (!(seen & bit)) {
+			/* A late poll must not turn a ready answer into a
+			 * timeout: try the device first. */
+			seen |= bit;
+			st = process(m, x);
+			if (st != PENDING)
+				break;
+		}
+		if (x->impl_deadline && now >= x->impl_deadline) {
+			st = OUSB_TIMEOUT;
+			break;
+		}
+	}
+	if (x) {
+		unlink_xfer(m, x);
+		x->status = (enum ousb_status)st;
+		if (st == OUSB_TIMEOUT && ep_of(x) == EP_IN)
+			x->actual = 0;
+	} else {
+		m->work = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!x)
+		return false;
+	x->done(x);
+	return true;
+}
+
+static int model_poll(struct sim_usb *m)
+{
+	int n = 0;
+
+	/* Bounded: a broken state machine cannot spin forever here. */
+	while (n < 100000 && poll_one(m))
+		n++;
+	return n;
+}
+
+static int layer_submit(void *layer, struct ousb_xfer *x)
+{
+	struct sim_usb *m = layer;
+
+	pthread_mutex_lock(&m->lock);
+	x->impl_next = NULL;
+	x->impl_state = 0;
+	x->impl_deadline = x->timeout_ms ? ostori_now_ms() + x->timeout_ms : 0;
+	if (m->tail)
+		m->tail->impl_next = x;
+	else
+		m->head = x;
+	m->tail = x;
+	m->work = true;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+static void layer_cancel(void *layer, struct ousb_xfer *x)
+{
+	struct sim_usb *m = layer;
+
+	pthread_mutex_lock(&m->lock);
+	for (struct ousb_xfer *p = m->head; p; p = p->impl_next) {
+		if (p == x) {
+			x->impl_state = 2;
+			m->work = true;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int model_next_timeout(struct sim_usb *m)
+{
+	uint64_t now = ostori_now_ms(), best = 0;
+	int r = -1;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->work) {
+		r = 0;
+	} else {
+		for (struct ousb_xfer *x = m->head; x; x = x->impl_next)
+			if (x->impl_deadline && (!best || x->impl_deadline < best))
+				best = x->impl_deadline;
+		if (best)
+			r = best <= now ? 0 : (int)OSTOR_MIN(best - now, 60000u);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+static int layer_events(void *layer, int timeout_ms)
+{
+	struct sim_usb *m = layer;
+	int n = model_poll(m), t;
+
+	if (n || timeout_ms <= 0)
+		return n;
+	t = model_next_timeout(m);
+	if (t < 0 || t > timeout_ms)
+		t = timeout_ms;
+	if (t > 0) {
+		struct timespec ts = { .tv_sec = t / 1000, .tv_nsec = (long)(t % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	return model_poll(m);
+}
+
+static const struct ousb_ops sim_layer_ops = {
+	.submit = layer_submit,
+	.cancel = layer_cancel,
+	.events = layer_events,
+};
+
+/* ---- public white-box API ------------------------------------------------- */
+
+void sim_usb_unplug(struct sim_usb *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->unplugged = true;
+	m->work = true;
+	pthread_mutex_unlock(&m->lock);
+	/* What is not on the wire must not wait for a poll either. */
+	ousb_engine_gone(m->engine);
+}
+
+void sim_usb_hold(struct sim_usb *m, bool hold)
+{
+	pthread_mutex_lock(&m->lock);
+	m->held = hold;
+	m->work = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void sim_usb_get_stats(struct sim_usb *m, struct sim_usb_stats *s)
+{
+	pthread_mutex_lock(&m->lock);
+	*s = m->stats;
+	pthread_mutex_unlock(&m->lock);
+}
+
+struct sim_usb *sim_usb_of(ostor_device *dev)
+{
+	void *priv = ostori_sim_transport_priv(dev);
+	struct sim_usb *m;
+
+	if (!priv)
+		return NULL;
+	pthread_mutex_lock(&live_lock);
+	for (m = live; m && m != priv; m = m->next_live)
+		;
+	pthread_mutex_unlock(&live_lock);
+	return m;
+}
+
+struct ousb_engine *sim_usb_engine(struct sim_usb *m)
+{
+	return m->engine;
+}
+
+void sim_usb_details(struct sim_usb *m, struct ostor_usb_details *d)
+{
+	/* pid.codes test VID; one PID per transport. */
+	d->vendor_id = 0x1209;
+	d->product_id = m->protocol == OUSB_PR_BOT ? 0x0b07 : m->protocol == OUSB_PR_CBI ? 0x0cb1 : 0x0cb0;
+	snprintf(d->manufacturer, sizeof(d->manufacturer), "liborionstor");
+	snprintf(d->product, sizeof(d->product), "simulated %s device",
+		 m->protocol == OUSB_PR_BOT ? "Bulk-Only" : m->protocol == OUSB_PR_CBI ? "CBI" : "CB");
+	snprintf(d->serial, sizeof(d->serial), "SIM%04X", (unsigned)(d->product_id));
+	d->bus = 0;
+	d->port = 0;
+	d->devnum = 0;
+	snprintf(d->speed, sizeof(d->speed), "%s", m->protocol == OUSB_PR_BOT ? "high" : "full");
+	d->max_packet_in = d->max_packet_out = m->protocol == OUSB_PR_BOT ? SIM_USB_MPS : 64;
+	d->simulated = 1;
+}
+
+/* ---- sim transport ops ----------------------------------------------------- */
+
+static int parse_subclass(const char *v, uint8_t *out)
+{
+	static const struct { const char *n; uint8_t v; } t[] = {
+		{ "rbc", OUSB_SC_RBC }, { "mmc", OUSB_SC_MMC }, { "ufi", OUSB_SC_UFI },
+		{ "sff8070i", OUSB_SC_SFF }, { "scsi", OUSB_SC_SCSI },
+	};
+
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(t); i++) {
+		if (!strcmp(v, t[i].n)) {
+			*out = t[i].v;
+			return 0;
+		}
+	}
+	return ostori_error(OSTOR_ERROR_BAD_SPEC,
+			    "sim option subclass=%s: expected scsi, ufi, sff8070i, rbc or mmc", v);
+}
+
+static int opt_num(struct ostor_spec *spec, const char *key, uint64_t max, uint64_t *out)
+{
+	const struct ostor_spec_option *o = ostori_spec_get(spec, key);
+
+	if (!o)
+		return 0;
+	if (!o->value || ostori_parse_u64(o->value, max, out) < 0)
+		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option %s=%s: expected a number up to %llu",
+				    key, o->value ? o->value : "", (unsigned long long)max);
+	return 1;
+}
+
+static void model_free(struct sim_usb *m)
+{
+	struct sim_usb **pp;
+
+	pthread_mutex_lock(&live_lock);
+	for (pp = &live; *pp; pp = &(*pp)->next_live) {
+		if (*pp == m) {
+			*pp = m->next_live;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+	pthread_mutex_destroy(&m->lock);
+	free(m->data);
+	free(m);
+}
+
+static int model_open(ostor_device *dev, struct sim_target *target, struct ostor_spec *spec,
+		      void **priv, uint8_t protocol)
+{
+	struct ousb_engine_config ec = { .protocol = protocol, .subclass = OUSB_SC_SCSI,
+					 .interface = 0, .pipeline = true };
+	const struct ostor_spec_option *o;
+	uint64_t count = 1, after = 0, tmo = 0;
+	int faults[8], nfaults = 0;
+	struct sim_usb *m;
+	uint32_t luns[SIM_USB_LUNS];
+	size_t nl;
+	int r;
+
+	if (protocol != OUSB_PR_BOT)
+		ec.subclass = OUSB_SC_SFF;
+	if ((o = ostori_spec_get(spec, "subclass")) &&
+	    (r = parse_subclass(o->value ? o->value : "", &ec.subclass)) < 0)
+		return r;
+	if ((o = ostori_spec_get(spec, "fault"))) {
+		char buf[256], *save = NULL, *tok;
+
+		snprintf(buf, sizeof(buf), "%s", o->value ? o->value : "");
+		for (tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+			int f = sim_usb_fault_by_name(tok);
+
+			if (f <= 0 || nfaults == (int)OSTOR_ARRAY_SIZE(faults)) {
+				char names[1024];
+				size_t n = 0;
+
+				for (int i = 1; i < SIM_USB_FAULT_COUNT && n < sizeof(names); i++)
+					n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+							      i > 1 ? ", " : "", fault_names[i]);
+				return ostori_error(OSTOR_ERROR_BAD_SPEC,
+						    "sim option fault=%s: unknown fault '%s' (up to 8, joined "
+						    "with +); faults: %s", o->value ? o->value : "", tok, names);
+			}
+			faults[nfaults++] = f;
+		}
+	}
+	if ((r = opt_num(spec, "fault-count", 1000000, &count)) < 0 ||
+	    (r = opt_num(spec, "fault-after", 1000000, &after)) < 0 ||
+	    (r = opt_num(spec, "usb-timeout", 3600000, &tmo)) < 0)
+		return r;
+	if (tmo && tmo < 10)
+		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option usb-timeout=%llu: at least 10 ms",
+				    (unsigned long long)tmo);
+	ec.timeout_ms = (unsigned int)tmo;
+	if ((o = ostori_spec_get(spec, "pipeline"))) {
+		if (o->value && (!strcmp(o->value, "off") || !strcmp(o->value, "0")))
+			ec.pipeline = false;
+		else if (o->value && !strcmp(o->value, "cbw"))
+			ec.pipeline_cbw = true;
+		else if (!o->value || (strcmp(o->value, "on") && strcmp(o->value, "1")))
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option pipeline=%s: expected on, off or cbw",
+					    o->value ? o->value : "");
+	}
+	if ((o = ostori_spec_get(spec, "quirks"))) {
+		char buf[256];
+
+		snprintf(buf, sizeof(buf), "%s", o->value ? o->value : "");
+		for (char *p = buf; *p; p++)
+			if (*p == '+')
+				*p = ',';
+		if ((r = ousb_quirks_parse(buf, &ec.quirks)) < 0)
+			return ostori_error_wrap(OSTOR_ERROR_BAD_SPEC, "sim option quirks=%s",
+						 o->value ? o->value : "");
+	}
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	m->data = malloc(SIM_USB_MAX_TRANSFER);
+	if (!m->data) {
+		free(m);
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->dev = dev;
+	m->target = target;
+	m->protocol = protocol;
+	m->subclass = ec.subclass;
+	nl = sim_target_luns(target, luns, SIM_USB_LUNS);
+	m->nluns = (uint8_t)OSTOR_MIN(nl, SIM_USB_LUNS);
+	for (size_t i = 0; i < m->nluns; i++) {
+		/* Cache block sizes so the model knows Do for writes. */
+		uint8_t cdb[10] = { 0x25 }, rc[8];
+		struct sim_cmd c;
+
+		run_target(m, (uint8_t)i, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, rc, sizeof(rc), &c);
+		m->block_size[i] = c.status == 0 && c.transferred == 8 ? be32(rc + 4) : 512;
+	}
+	m->last_status = 0;
+	for (int i = 0; i < nfaults; i++)
+		m->faults[faults[i]] = (struct fault_arm){ .armed = true, .count = (unsigned)count,
+							   .after = (unsigned)after };
+	pthread_mutex_lock(&live_lock);
+	m->next_live = live;
+	live = m;
+	pthread_mutex_unlock(&live_lock);
+
+	dev->max_transfer_bytes = SIM_USB_MAX_TRANSFER;
+	if (ec.quirks.flags & OUSB_Q_MAX_TRANSFER)
+		dev->max_transfer_bytes = OSTOR_MIN(ec.quirks.max_transfer, SIM_USB_MAX_TRANSFER);
+	dev->max_segments = OSTOR_IOV_MAX;
+	dev->max_target = 0;
+	r = ousb_engine_new(dev, &sim_layer_ops, m, &ec, &m->engine);
+	if (r < 0) {
+		model_free(m);
+		return r;
+	}
+	r = ousb_engine_probe(m->engine);
+	if (r < 0) {
+		ousb_engine_free(m->engine);
+		model_free(m);
+		return r;
+	}
+	dev->max_lun = ousb_engine_max_lun(m->engine);
+	*priv = m;
+	return 0;
+}
+
+static int open_bot(ostor_device *dev, struct sim_target *t, struct ostor_spec *s, void **p)
+{
+	return model_open(dev, t, s, p, OUSB_PR_BOT);
+}
+
+static int open_cbi(ostor_device *dev, struct sim_target *t, struct ostor_spec *s, void **p)
+{
+	return model_open(dev, t, s, p, OUSB_PR_CBI);
+}
+
+static int open_cb(ostor_device *dev, struct sim_target *t, struct ostor_spec *s, void **p)
+{
+	return model_open(dev, t, s, p, OUSB_PR_CB);
+}
+
+static void model_close(ostor_device *dev, void *priv)
+{
+	struct sim_usb *m = priv;
+
+	ousb_engine_free(m->engine);
+	model_free(m);
+}
+
+static int model_submit(ostor_task *t, void *priv)
+{
+	return ousb_engine_submit(((struct sim_usb *)priv)->engine, t);
+}
+
+static int model_cancel(ostor_task *t, void *priv)
+{
+	return ousb_engine_cancel(((struct sim_usb *)priv)->engine, t);
+}
+
+static int hook_poll(ostor_device *dev, void *priv)
+{
+	return model_poll(priv);
+}
+
+static int hook_next_timeout(ostor_device *dev, void *priv)
+{
+	return model_next_timeout(priv);
+}
+
+static const struct sim_transport_ops usb_bot = {
+	.name = "usb-bot", .options = SIM_USB_OPTIONS, .open = open_bot, .close = model_close,
+	.submit = model_submit, .cancel = model_cancel, .poll = hook_poll,
+	.next_timeout = hook_next_timeout,
+};
+static const struct sim_transport_ops usb_cbi = {
+	.name = "usb-cbi", .options = SIM_USB_OPTIONS, .open = open_cbi, .close = model_close,
+	.submit = model_submit, .cancel = model_cancel, .poll = hook_poll,
+	.next_timeout = hook_next_timeout,
+};
+static const struct sim_transport_ops usb_cb = {
+	.name = "usb-cb", .options = SIM_USB_OPTIONS, .open = open_cb, .close = model_close,
+	.submit = model_submit, .cancel = model_cancel, .poll = hook_poll,
+	.next_timeout = hook_next_timeout,
+};
+
+const struct sim_transport_ops *const ostori_sim_usb_transports[] = { &usb_bot, &usb_cbi, &usb_cb, NULL };

@@ -1,20 +1,57 @@
 /*
- * lib/usb/backend.c - the "usb:" backend over libusb-1.0.
+ * lib/usb/backend.c - the "usb:" backend: USB mass storage over libusb-1.0.
  *
- * This version enumerates mass-storage interfaces (class 08h); the
- * Bulk-Only and CB/CBI transports arrive with the USB backend work, and
- * until then opening a usb: device says so plainly.
+ * This file is the libusb transfer layer under the protocol engines
+ * (engine.c) plus enumeration, claiming and hot-plug.  Bulk, interrupt
+ * and control transfers use libusb's async API; CLEAR_FEATURE(HALT) and
+ * port resets are synchronous in libusb, so they are deferred and run
+ * from our event handling, outside libusb's callbacks.
  */
-#include "core/backend.h"
+#include "usb/backend.h"
 
 #include <libusb.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define USB_DEFAULT_MAX_TRANSFER (256u << 10)
+
+struct usb_dev;
+
 struct usb_context {
 	libusb_context *lctx;
 	int init_error;
+	bool hotplug;
+	libusb_hotplug_callback_handle hotplug_handle;
+	pthread_mutex_t lock;          /* devices, deferred */
+	struct usb_dev *devices;
+	struct ousb_xfer *deferred, *deferred_tail;
 };
+
+/* Per transfer of the engine: the libusb transfer and control buffer. */
+struct usb_xfer_impl {
+	struct libusb_transfer *lt;
+	struct usb_dev *ud;
+	uint8_t ctrl[LIBUSB_CONTROL_SETUP_SIZE + 64];
+};
+
+struct usb_dev {
+	ostor_device *dev;
+	struct usb_context *uc;
+	libusb_device *ldev;
+	libusb_device_handle *h;
+	struct usb_dev *next;
+	uint8_t iface, ep_in, ep_out, ep_intr;
+	bool claimed;
+	struct ousb_engine *engine;
+	struct usb_xfer_impl *impls[8];
+	int nimpls;
+	struct ostor_usb_details details;
+};
+
+static struct usb_context *usb_ctx(ostor_context *ctx)
+{
+	return ctx->backend_data[ostori_backend_index(&ostori_usb_backend)];
+}
 
 static const char *speed_name(int speed)
 {
@@ -30,15 +67,28 @@ static const char *speed_name(int speed)
 	}
 }
 
-static const char *transport_name(uint8_t protocol)
+/* ---- hot-plug -------------------------------------------------------------- */
+
+static int LIBUSB_CALL hotplug_cb(libusb_context *lctx, libusb_device *ldev,
+				  libusb_hotplug_event event, void *user)
 {
-	switch (protocol) {
-	case 0x00: return "CBI";
-	case 0x01: return "CB";
-	case 0x50: return "BOT";
-	case 0x62: return "UAS";
-	default: return "unknown protocol";
+	ostor_context *ctx = user;
+	struct usb_context *uc = usb_ctx(ctx);
+
+	if (event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED) {
+		ostor_info(ctx, "USB device %u.%u arrived", libusb_get_bus_number(ldev),
+			   libusb_get_device_address(ldev));
+		return 0;
 	}
+	pthread_mutex_lock(&uc->lock);
+	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next) {
+		if (ud->ldev == ldev) {
+			ostor_warn(ctx, "%s: unplugged", ud->dev->spec);
+			ousb_engine_gone(ud->engine);
+		}
+	}
+	pthread_mutex_unlock(&uc->lock);
+	return 0;
 }
 
 static int usb_init(ostor_context *ctx)
@@ -48,6 +98,17 @@ static int usb_init(ostor_context *ctx)
 
 	if (!uc)
 		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	{
+		/* Recursive: the hot-plug callback marks engines gone under
+		 * the lock, and their cancels queue through it again. */
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&uc->lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
+	ctx->backend_data[ostori_backend_index(&ostori_usb_backend)] = uc;
 	/* No USB on this machine is not an error for the context: the
 	 * other backends still work; listing USB says why it cannot. */
 	r = libusb_init(&uc->lctx);
@@ -55,8 +116,17 @@ static int usb_init(ostor_context *ctx)
 		uc->lctx = NULL;
 		uc->init_error = r;
 		ostor_dbg(ctx, "libusb_init failed: %s", libusb_error_name(r));
+		return 0;
 	}
-	ctx->backend_data[ostori_backend_index(&ostori_usb_backend)] = uc;
+	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG)) {
+		r = libusb_hotplug_register_callback(uc->lctx,
+						     LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
+						     LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
+						     LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+						     LIBUSB_HOTPLUG_MATCH_ANY, hotplug_cb, ctx,
+						     &uc->hotplug_handle);
+		uc->hotplug = r == LIBUSB_SUCCESS;
+	}
 	return 0;
 }
 
@@ -65,15 +135,23 @@ static void usb_exit(ostor_context *ctx)
 	int idx = ostori_backend_index(&ostori_usb_backend);
 	struct usb_context *uc = ctx->backend_data[idx];
 
-	if (uc && uc->lctx)
+	if (!uc)
+		return;
+	if (uc->lctx) {
+		if (uc->hotplug)
+			libusb_hotplug_deregister_callback(uc->lctx, uc->hotplug_handle);
 		libusb_exit(uc->lctx);
+	}
+	pthread_mutex_destroy(&uc->lock);
 	free(uc);
 	ctx->backend_data[idx] = NULL;
 }
 
+/* ---- enumeration ----------------------------------------------------------- */
+
 static int usb_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 {
-	struct usb_context *uc = ctx->backend_data[ostori_backend_index(&ostori_usb_backend)];
+	struct usb_context *uc = usb_ctx(ctx);
 	libusb_device **devs;
 	ssize_t n;
 	int r = 0;
@@ -93,6 +171,8 @@ static int usb_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 		if (libusb_get_active_config_descriptor(devs[i], &cfg) < 0 &&
 		    libusb_get_config_descriptor(devs[i], 0, &cfg) < 0)
 			continue;
+		/* Composite devices: the mass-storage interface may be any
+		 * number; several interfaces are each listed. */
 		for (int j = 0; j < cfg->bNumInterfaces && r == 0; j++) {
 			const struct libusb_interface *itf = &cfg->interface[j];
 
@@ -105,9 +185,11 @@ static int usb_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 				snprintf(spec, sizeof(spec), "usb:%u.%u",
 					 libusb_get_bus_number(devs[i]), libusb_get_device_address(devs[i]));
 				r = ostori_devlist_add(list, "usb", spec,
-						       "USB mass storage %04x:%04x, interface %u, subclass %02xh, %s, %s speed",
+						       "USB mass storage %04x:%04x, interface %u, subclass %02xh (%s), "
+						       "protocol %02xh (%s), %s speed",
 						       dd.idVendor, dd.idProduct, id->bInterfaceNumber,
-						       id->bInterfaceSubClass, transport_name(id->bInterfaceProtocol),
+						       id->bInterfaceSubClass, ousb_subclass_name(id->bInterfaceSubClass),
+						       id->bInterfaceProtocol, ousb_transport_name(id->bInterfaceProtocol),
 						       speed_name(libusb_get_device_speed(devs[i])));
 				break;
 			}
@@ -118,30 +200,632 @@ static int usb_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 	return r;
 }
 
+/* ---- transfer layer -------------------------------------------------------- */
+
+static enum ousb_status map_status(enum libusb_transfer_status s)
+{
+	switch (s) {
+	case LIBUSB_TRANSFER_COMPLETED: return OUSB_OK;
+	case LIBUSB_TRANSFER_STALL: return OUSB_STALL;
+	case LIBUSB_TRANSFER_TIMED_OUT: return OUSB_TIMEOUT;
+	case LIBUSB_TRANSFER_OVERFLOW: return OUSB_BABBLE;
+	case LIBUSB_TRANSFER_CANCELLED: return OUSB_CANCELLED;
+	case LIBUSB_TRANSFER_NO_DEVICE: return OUSB_NO_DEVICE;
+	default: return OUSB_ERROR;
+	}
+}
+
+static enum ousb_status map_error(int r)
+{
+	switch (r) {
+	case 0: return OUSB_OK;
+	case LIBUSB_ERROR_PIPE: return OUSB_STALL;
+	case LIBUSB_ERROR_TIMEOUT: return OUSB_TIMEOUT;
+	case LIBUSB_ERROR_OVERFLOW: return OUSB_BABBLE;
+	case LIBUSB_ERROR_NO_DEVICE: return OUSB_NO_DEVICE;
+	default: return OUSB_ERROR;
+	}
+}
+
+static void LIBUSB_CALL transfer_cb(struct libusb_transfer *lt)
+{
+	struct ousb_xfer *x = lt->user_data;
+	struct usb_xfer_impl *im = x->impl;
+
+	x->status = map_status(lt->status);
+	x->actual = lt->actual_length > 0 ? (size_t)lt->actual_length : 0;
+	if (x->kind == OUSB_CONTROL) {
+		if (x->actual > x->len)
+			x->actual = x->len;
+		if ((x->setup[0] & 0x80) && x->actual)
+			memcpy(x->buf, im->ctrl + LIBUSB_CONTROL_SETUP_SIZE, x->actual);
+	} else if (x->actual > x->len) {
+		x->actual = x->len;
+	}
+	x->done(x);
+}
+
+static struct usb_xfer_impl *impl_of(struct usb_dev *ud, struct ousb_xfer *x)
+{
+	struct usb_xfer_impl *im = x->impl;
+
+	if (im)
+		return im;
+	if (ud->nimpls == (int)OSTOR_ARRAY_SIZE(ud->impls))
+		return NULL;
+	im = calloc(1, sizeof(*im));
+	if (!im)
+		return NULL;
+	im->lt = libusb_alloc_transfer(0);
+	if (!im->lt) {
+		free(im);
+		return NULL;
+	}
+	im->ud = ud;
+	ud->impls[ud->nimpls++] = im;
+	x->impl = im;
+	return im;
+}
+
+static int layer_submit(void *layer, struct ousb_xfer *x)
+{
+	struct usb_dev *ud = layer;
+	struct usb_xfer_impl *im = impl_of(ud, x);
+	struct libusb_transfer *lt;
+	int r;
+
+	if (!im)
+		return OSTOR_ERROR_NO_MEM;
+	lt = im->lt;
+	x->impl_state = 0;
+	switch (x->kind) {
+	case OUSB_CLEAR_HALT_IN:
+	case OUSB_CLEAR_HALT_OUT:
+	case OUSB_PORT_RESET:
+		/* Synchronous in libusb: run from our event handling. */
+		pthread_mutex_lock(&ud->uc->lock);
+		x->impl_next = NULL;
+		if (ud->uc->deferred_tail)
+			ud->uc->deferred_tail->impl_next = x;
+		else
+			ud->uc->deferred = x;
+		ud->uc->deferred_tail = x;
+		pthread_mutex_unlock(&ud->uc->lock);
+		return 0;
+	case OUSB_CONTROL:
+		if (x->len > sizeof(im->ctrl) - LIBUSB_CONTROL_SETUP_SIZE)
+			return OSTOR_ERROR_INVALID_PARAM;
+		memcpy(im->ctrl, x->setup, 8);
+		if (!(x->setup[0] & 0x80) && x->len)
+			memcpy(im->ctrl + LIBUSB_CONTROL_SETUP_SIZE, x->buf, x->len);
+		libusb_fill_control_transfer(lt, ud->h, im->ctrl, transfer_cb, x, x->timeout_ms);
+		break;
+	case OUSB_BULK_IN:
+	case OUSB_BULK_OUT:
+		if (x->len > INT32_MAX)
+			return OSTOR_ERROR_INVALID_PARAM;
+		libusb_fill_bulk_transfer(lt, ud->h, x->kind == OUSB_BULK_IN ? ud->ep_in : ud->ep_out,
+					  x->buf, (int)x->len, transfer_cb, x, x->timeout_ms);
+		break;
+	case OUSB_INTR_IN:
+		if (!ud->ep_intr)
+			return OSTOR_ERROR_NOT_SUPPORTED;
+		libusb_fill_interrupt_transfer(lt, ud->h, ud->ep_intr, x->buf, (int)x->len,
+					       transfer_cb, x, x->timeout_ms);
+		break;
+	}
+	r = libusb_submit_transfer(lt);
+	if (r == LIBUSB_ERROR_NO_DEVICE) {
+		/* Complete it as "gone" from the event loop. */
+		x->status = OUSB_NO_DEVICE;
+		x->impl_state = 3;
+		pthread_mutex_lock(&ud->uc->lock);
+		x->impl_next = NULL;
+		if (ud->uc->deferred_tail)
+			ud->uc->deferred_tail->impl_next = x;
+		else
+			ud->uc->deferred = x;
+		ud->uc->deferred_tail = x;
+		pthread_mutex_unlock(&ud->uc->lock);
+		return 0;
+	}
+	return r < 0 ? OSTOR_ERROR_IO : 0;
+}
+
+static void layer_cancel(void *layer, struct ousb_xfer *x)
+{
+	struct usb_dev *ud = layer;
+	struct usb_xfer_impl *im = x->impl;
+
+	if (x->kind == OUSB_CLEAR_HALT_IN || x->kind == OUSB_CLEAR_HALT_OUT ||
+	    x->kind == OUSB_PORT_RESET || x->impl_state == 3) {
+		pthread_mutex_lock(&ud->uc->lock);
+		if (x->impl_state != 3)
+			x->impl_state = 2;  /* still queued: complete as cancelled */
+		pthread_mutex_unlock(&ud->uc->lock);
+		return;
+	}
+	if (im)
+		libusb_cancel_transfer(im->lt);
+}
+
+/* Run the deferred synchronous steps, outside libusb's callbacks. */
+static int run_deferred(struct usb_context *uc)
+{
+	int n = 0;
+
+	for (;;) {
+		struct ousb_xfer *x;
+		struct usb_dev *ud;
+		int r = 0;
+
+		pthread_mutex_lock(&uc->lock);
+		x = uc->deferred;
+		if (x) {
+			uc->deferred = x->impl_next;
+			if (!uc->deferred)
+				uc->deferred_tail = NULL;
+		}
+		pthread_mutex_unlock(&uc->lock);
+		if (!x)
+			return n;
+		ud = ((struct usb_xfer_impl *)x->impl)->ud;
+		x->actual = 0;
+		if (x->impl_state == 3) {
+			x->status = OUSB_NO_DEVICE;
+		} else if (x->impl_state == 2) {
+			x->status = OUSB_CANCELLED;
+		} else if (x->kind == OUSB_PORT_RESET) {
+			r = libusb_reset_device(ud->h);
+			if (r == LIBUSB_ERROR_NOT_FOUND)
+				ostor_err(ud->dev->ctx, "%s: after the port reset the device came back as a "
+					  "different device; reopen it", ud->dev->spec);
+			x->status = map_error(r);
+			if (r == LIBUSB_ERROR_NOT_FOUND)
+				x->status = OUSB_ERROR;
+		} else {
+			r = libusb_clear_halt(ud->h, x->kind == OUSB_CLEAR_HALT_IN ? ud->ep_in : ud->ep_out);
+			x->status = map_error(r);
+		}
+		x->impl_state = 0;
+		x->done(x);
+		n++;
+	}
+}
+
+static int layer_events(void *layer, int timeout_ms)
+{
+	struct usb_dev *ud = layer;
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	int n = run_deferred(ud->uc);
+
+	if (n)
+		timeout_ms = 0, tv.tv_sec = 0, tv.tv_usec = 0;
+	libusb_handle_events_timeout_completed(ud->uc->lctx, &tv, NULL);
+	return n + run_deferred(ud->uc);
+}
+
+static const struct ousb_ops libusb_layer_ops = {
+	.submit = layer_submit,
+	.cancel = layer_cancel,
+	.events = layer_events,
+};
+
+/* ---- open / close ------------------------------------------------------------ */
+
+static bool supported_subclass(uint8_t sc)
+{
+	return sc == OUSB_SC_RBC || sc == OUSB_SC_MMC || sc == OUSB_SC_QIC || sc == OUSB_SC_UFI ||
+	       sc == OUSB_SC_SFF || sc == OUSB_SC_SCSI;
+}
+
+static bool supported_protocol(uint8_t pr)
+{
+	return pr == OUSB_PR_BOT || pr == OUSB_PR_CB || pr == OUSB_PR_CBI;
+}
+
+/* Pick the mass-storage interface: the first one we can drive, a BOT
+ * alternate setting over UAS. */
+static int pick_interface(ostor_device *dev, const struct libusb_config_descriptor *cfg,
+			  const struct libusb_interface_descriptor **out)
+{
+	const struct libusb_interface_descriptor *uas = NULL, *odd = NULL;
+
+	*out = NULL;
+	for (int j = 0; j < cfg->bNumInterfaces; j++) {
+		const struct libusb_interface *itf = &cfg->interface[j];
+		const struct libusb_interface_descriptor *bot = NULL;
+		bool has_uas = false;
+
+		for (int k = 0; k < itf->num_altsetting; k++) {
+			const struct libusb_interface_descriptor *id = &itf->altsetting[k];
+
+			if (id->bInterfaceClass != LIBUSB_CLASS_MASS_STORAGE)
+				continue;
+			if (id->bInterfaceProtocol == OUSB_PR_UAS) {
+				has_uas = true;
+				uas = id;
+			} else if (supported_protocol(id->bInterfaceProtocol) &&
+				   supported_subclass(id->bInterfaceSubClass)) {
+				if (!bot)
+					bot = id;
+			} else if (!odd) {
+				odd = id;
+			}
+		}
+		if (bot) {
+			if (has_uas)
+				ostor_info(dev->ctx, "%s: UAS: not yet supported, falling back to BOT "
+					   "alternate setting %u", dev->spec, bot->bAlternateSetting);
+			*out = bot;
+			return 0;
+		}
+	}
+	if (uas)
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
+				    "%s: the device speaks only UAS (USB Attached SCSI), which this version "
+				    "does not support yet, and offers no Bulk-Only alternate setting", dev->spec);
+	if (odd)
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
+				    "%s: mass-storage interface %u has subclass %02xh and protocol %02xh; "
+				    "supported are subclasses 01h, 02h, 03h, 04h, 05h, 06h with protocols "
+				    "00h (CBI), 01h (CB) and 50h (Bulk-Only)", dev->spec,
+				    odd->bInterfaceNumber, odd->bInterfaceSubClass, odd->bInterfaceProtocol);
+	return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s has no mass-storage interface", dev->spec);
+}
+
+static int access_error(ostor_device *dev, libusb_device *ldev, uint16_t vid, uint16_t pid)
+{
+	return ostori_error(OSTOR_ERROR_ACCESS,
+			    "%s: permission denied opening /dev/bus/usb/%03u/%03u; run as root, or add a "
+			    "udev rule such as SUBSYSTEM==\"usb\", ATTR{idVendor}==\"%04x\", "
+			    "ATTR{idProduct}==\"%04x\", MODE=\"0660\", GROUP=\"plugdev\" in "
+			    "/etc/udev/rules.d/70-orionstor.rules and join the plugdev group",
+			    dev->spec, libusb_get_bus_number(ldev), libusb_get_device_address(ldev), vid, pid);
+}
+
+static void read_string(libusb_device_handle *h, uint8_t index, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (!index)
+		return;
+	if (libusb_get_string_descriptor_ascii(h, index, (unsigned char *)buf, (int)len) < 0)
+		buf[0] = '\0';
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+}
+
+static int find_device(ostor_device *dev, struct usb_context *uc, const struct ostor_spec *spec,
+		       libusb_device **out)
+{
+	libusb_device **devs;
+	ssize_t n = libusb_get_device_list(uc->lctx, &devs);
+	int r = ostori_error(OSTOR_ERROR_NOT_FOUND,
+			     "%s: no such USB device; 'orionstor list' shows the mass-storage devices",
+			     dev->spec);
+
+	if (n < 0)
+		return ostori_error(OSTOR_ERROR_IO, "libusb_get_device_list: %s", libusb_error_name((int)n));
+	*out = NULL;
+	for (ssize_t i = 0; i < n && !*out; i++) {
+		struct libusb_device_descriptor dd;
+
+		if (libusb_get_device_descriptor(devs[i], &dd) < 0)
+			continue;
+		if (spec->kind == OSTOR_SPEC_USB_BUSDEV) {
+			if (libusb_get_bus_number(devs[i]) == spec->bus &&
+			    libusb_get_device_address(devs[i]) == spec->devnum)
+				*out = libusb_ref_device(devs[i]);
+			continue;
+		}
+		if (dd.idVendor != spec->vendor_id || dd.idProduct != spec->product_id)
+			continue;
+		if (spec->serial[0]) {
+			libusb_device_handle *h;
+			char serial[256];
+			int e = libusb_open(devs[i], &h);
+
+			if (e == LIBUSB_ERROR_ACCESS) {
+				r = access_error(dev, devs[i], dd.idVendor, dd.idProduct);
+				continue;
+			}
+			if (e < 0)
+				continue;
+			read_string(h, dd.iSerialNumber, serial, sizeof(serial));
+			libusb_close(h);
+			if (strcmp(serial, spec->serial))
+				continue;
+		}
+		*out = libusb_ref_device(devs[i]);
+	}
+	libusb_free_device_list(devs, 1);
+	return *out ? 0 : r;
+}
+
+static void release(struct usb_dev *ud)
+{
+	if (ud->claimed) {
+		/* With auto-detach, releasing gives the kernel driver back. */
+		libusb_release_interface(ud->h, ud->iface);
+		ud->claimed = false;
+	}
+	for (int i = 0; i < ud->nimpls; i++) {
+		libusb_free_transfer(ud->impls[i]->lt);
+		free(ud->impls[i]);
+	}
+	ud->nimpls = 0;
+	if (ud->h)
+		libusb_close(ud->h);
+	ud->h = NULL;
+	if (ud->ldev)
+		libusb_unref_device(ud->ldev);
+	ud->ldev = NULL;
+}
+
 static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 {
-	return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
-			    "%s: the USB mass-storage transports (Bulk-Only, CB/CBI) are not in this "
-			    "version of liborionstor yet; the device can be listed but not opened",
-			    dev->spec);
+	struct usb_dev *ud = ostori_device_priv(dev);
+	struct usb_context *uc = usb_ctx(dev->ctx);
+	struct libusb_device_descriptor dd;
+	struct libusb_config_descriptor *cfg = NULL;
+	const struct libusb_interface_descriptor *id;
+	/* Pipelining stays opt-in on real devices (ORIONSTOR_USB_PIPELINE=1)
+	 * until the 128 KiB-read stall seen on QEMU's xHCI is understood. */
+	struct ousb_engine_config ec = { .pipeline = false };
+	int r;
+
+	if (!uc || !uc->lctx)
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: libusb could not be initialised (%s)",
+				    dev->spec, uc ? libusb_error_name(uc->init_error) : "no context");
+	ud->dev = dev;
+	ud->uc = uc;
+	r = find_device(dev, uc, spec, &ud->ldev);
+	if (r < 0)
+		return r;
+	if (libusb_get_device_descriptor(ud->ldev, &dd) < 0 ||
+	    (libusb_get_active_config_descriptor(ud->ldev, &cfg) < 0 &&
+	     libusb_get_config_descriptor(ud->ldev, 0, &cfg) < 0)) {
+		r = ostori_error(OSTOR_ERROR_IO, "%s: cannot read the descriptors", dev->spec);
+		goto fail;
+	}
+	r = pick_interface(dev, cfg, &id);
+	if (r < 0)
+		goto fail;
+	ud->iface = id->bInterfaceNumber;
+	for (int i = 0; i < id->bNumEndpoints; i++) {
+		const struct libusb_endpoint_descriptor *ep = &id->endpoint[i];
+		uint8_t type = ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK;
+		bool in = ep->bEndpointAddress & LIBUSB_ENDPOINT_IN;
+
+		if (type == LIBUSB_TRANSFER_TYPE_BULK && in && !ud->ep_in) {
+			ud->ep_in = ep->bEndpointAddress;
+			ud->details.max_packet_in = ep->wMaxPacketSize;
+		} else if (type == LIBUSB_TRANSFER_TYPE_BULK && !in && !ud->ep_out) {
+			ud->ep_out = ep->bEndpointAddress;
+			ud->details.max_packet_out = ep->wMaxPacketSize;
+		} else if (type == LIBUSB_TRANSFER_TYPE_INTERRUPT && in && !ud->ep_intr) {
+			ud->ep_intr = ep->bEndpointAddress;
+		}
+	}
+	ec.protocol = id->bInterfaceProtocol;
+	ec.subclass = id->bInterfaceSubClass;
+	ec.interface = id->bInterfaceNumber;
+	if (!ud->ep_in || !ud->ep_out || (ec.protocol == OUSB_PR_CBI && !ud->ep_intr)) {
+		r = ostori_error(OSTOR_ERROR_PROTOCOL,
+				 "%s: interface %u lacks the bulk%s endpoints its protocol needs",
+				 dev->spec, ud->iface, ec.protocol == OUSB_PR_CBI ? " and interrupt" : "");
+		goto fail;
+	}
+	r = libusb_open(ud->ldev, &ud->h);
+	if (r == LIBUSB_ERROR_ACCESS) {
+		r = access_error(dev, ud->ldev, dd.idVendor, dd.idProduct);
+		goto fail;
+	}
+	if (r < 0) {
+		r = ostori_error(r == LIBUSB_ERROR_NO_DEVICE ? OSTOR_ERROR_NO_DEVICE : OSTOR_ERROR_IO,
+				 "%s: libusb_open: %s", dev->spec, libusb_error_name(r));
+		goto fail;
+	}
+	/* The kernel driver comes back when we release the interface. */
+	libusb_set_auto_detach_kernel_driver(ud->h, 1);
+	r = libusb_claim_interface(ud->h, ud->iface);
+	if (r < 0) {
+		if (r == LIBUSB_ERROR_ACCESS)
+			r = access_error(dev, ud->ldev, dd.idVendor, dd.idProduct);
+		else
+			r = ostori_error(r == LIBUSB_ERROR_BUSY ? OSTOR_ERROR_BUSY : OSTOR_ERROR_IO,
+					 "%s: cannot claim interface %u: %s%s", dev->spec, ud->iface,
+					 libusb_error_name(r),
+					 r == LIBUSB_ERROR_BUSY ? " (another program holds it, or the kernel "
+					 "driver could not be detached)" : "");
+		goto fail;
+	}
+	ud->claimed = true;
+	if (id->bAlternateSetting &&
+	    (r = libusb_set_interface_alt_setting(ud->h, ud->iface, id->bAlternateSetting)) < 0) {
+		r = ostori_error(OSTOR_ERROR_IO, "%s: cannot select alternate setting %u: %s",
+				 dev->spec, id->bAlternateSetting, libusb_error_name(r));
+		goto fail;
+	}
+	r = ousb_quirks_lookup(dd.idVendor, dd.idProduct, getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
+	if (r < 0)
+		goto fail;
+
+	ud->details.vendor_id = dd.idVendor;
+	ud->details.product_id = dd.idProduct;
+	read_string(ud->h, dd.iManufacturer, ud->details.manufacturer, sizeof(ud->details.manufacturer));
+	read_string(ud->h, dd.iProduct, ud->details.product, sizeof(ud->details.product));
+	read_string(ud->h, dd.iSerialNumber, ud->details.serial, sizeof(ud->details.serial));
+	ud->details.bus = libusb_get_bus_number(ud->ldev);
+	ud->details.port = libusb_get_port_number(ud->ldev);
+	ud->details.devnum = libusb_get_device_address(ud->ldev);
+	snprintf(ud->details.speed, sizeof(ud->details.speed), "%s",
+		 speed_name(libusb_get_device_speed(ud->ldev)));
+
+	dev->max_target = 0;
+	dev->max_transfer_bytes = USB_DEFAULT_MAX_TRANSFER;
+	if (ec.quirks.flags & OUSB_Q_MAX_TRANSFER)
+		dev->max_transfer_bytes = ec.quirks.max_transfer;
+	dev->max_segments = OSTOR_IOV_MAX;
+	r = ousb_engine_new(dev, &libusb_layer_ops, ud, &ec, &ud->engine);
+	if (r < 0)
+		goto fail;
+	r = ousb_engine_probe(ud->engine);
+	if (r < 0)
+		goto fail;
+	dev->max_lun = ousb_engine_max_lun(ud->engine);
+	snprintf(dev->description, sizeof(dev->description),
+		 "USB %04x:%04x %.60s %.60s, interface %u, %s/%s, %s speed, %u LUN%s",
+		 dd.idVendor, dd.idProduct, ud->details.manufacturer, ud->details.product, ud->iface,
+		 ousb_subclass_name(ec.subclass), ousb_transport_name(ec.protocol), ud->details.speed,
+		 dev->max_lun + 1u, dev->max_lun ? "s" : "");
+	libusb_free_config_descriptor(cfg);
+	pthread_mutex_lock(&uc->lock);
+	ud->next = uc->devices;
+	uc->devices = ud;
+	pthread_mutex_unlock(&uc->lock);
+	return 0;
+fail:
+	if (ud->engine)
+		ousb_engine_free(ud->engine);
+	ud->engine = NULL;
+	if (cfg)
+		libusb_free_config_descriptor(cfg);
+	release(ud);
+	return r;
 }
 
 static void usb_close(ostor_device *dev)
 {
+	struct usb_dev *ud = ostori_device_priv(dev);
+	struct usb_context *uc = ud->uc;
+
+	pthread_mutex_lock(&uc->lock);
+	for (struct usb_dev **pp = &uc->devices; *pp; pp = &(*pp)->next) {
+		if (*pp == ud) {
+			*pp = ud->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&uc->lock);
+	ousb_engine_free(ud->engine);
+	ud->engine = NULL;
+	release(ud);
 }
 
-static int usb_submit(ostor_task *task)
+static int usb_submit(ostor_task *t)
 {
-	return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "USB transport not available");
+	struct usb_dev *ud = ostori_device_priv(t->dev);
+
+	return ousb_engine_submit(ud->engine, t);
+}
+
+static int usb_cancel(ostor_task *t)
+{
+	struct usb_dev *ud = ostori_device_priv(t->dev);
+
+	return ousb_engine_cancel(ud->engine, t);
+}
+
+/* ---- event integration --------------------------------------------------------- */
+
+static int usb_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
+{
+	struct usb_context *uc = usb_ctx(ctx);
+	const struct libusb_pollfd **lp;
+	int n = 0;
+
+	if (!uc || !uc->lctx)
+		return 0;
+	/* Only open devices need the event loop (hot-plug included: an
+	 * arrival just makes a device listable, which listing sees). */
+	pthread_mutex_lock(&uc->lock);
+	n = uc->devices ? 0 : -1;
+	pthread_mutex_unlock(&uc->lock);
+	if (n < 0)
+		return 0;
+	lp = libusb_get_pollfds(uc->lctx);
+	if (!lp)
+		return 0;
+	for (; lp[n]; n++) {
+		if (n < max) {
+			fds[n].fd = lp[n]->fd;
+			fds[n].events = lp[n]->events;
+			fds[n].revents = 0;
+		}
+	}
+	libusb_free_pollfds(lp);
+	return n;
+}
+
+static int usb_next_timeout(ostor_context *ctx)
+{
+	struct usb_context *uc = usb_ctx(ctx);
+	struct timeval tv;
+	int r;
+
+	if (!uc || !uc->lctx)
+		return -1;
+	pthread_mutex_lock(&uc->lock);
+	r = uc->deferred ? 0 : uc->devices ? -1 : -2;
+	pthread_mutex_unlock(&uc->lock);
+	if (r == 0)
+		return 0;
+	if (r == -2)
+		return -1;
+	r = libusb_get_next_timeout(uc->lctx, &tv);
+	if (r <= 0)
+		return -1;  /* none, or libusb's own timerfd is among the fds */
+	return (int)OSTOR_MIN((uint64_t)tv.tv_sec * 1000 + (uint64_t)(tv.tv_usec + 999) / 1000, 60000u);
+}
+
+static int usb_handle_events(ostor_context *ctx)
+{
+	struct usb_context *uc = usb_ctx(ctx);
+	struct timeval zero = { 0, 0 };
+
+	bool any;
+
+	if (!uc || !uc->lctx)
+		return 0;
+	pthread_mutex_lock(&uc->lock);
+	any = uc->devices || uc->deferred;
+	pthread_mutex_unlock(&uc->lock);
+	if (!any)
+		return 0;
+	libusb_handle_events_timeout_completed(uc->lctx, &zero, NULL);
+	return run_deferred(uc);
+}
+
+/* ---- for api.c -------------------------------------------------------------- */
+
+struct ousb_engine *ousb_backend_engine(ostor_device *dev)
+{
+	if (!dev || dev->backend != &ostori_usb_backend)
+		return NULL;
+	return ((struct usb_dev *)ostori_device_priv(dev))->engine;
+}
+
+void ousb_backend_details(ostor_device *dev, struct ostor_usb_details *d)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+
+	*d = ud->details;
 }
 
 const struct ostor_backend ostori_usb_backend = {
 	.name = "usb",
 	.spec_forms = "usb:VVVV:PPPP, usb:VVVV:PPPP:SERIAL, usb:BUS.DEVNUM",
+	.device_priv_size = sizeof(struct usb_dev),
 	.init = usb_init,
 	.exit = usb_exit,
 	.enumerate = usb_enumerate,
 	.open = usb_open,
 	.close = usb_close,
 	.submit = usb_submit,
+	.cancel = usb_cancel,
+	.get_pollfds = usb_get_pollfds,
+	.next_timeout = usb_next_timeout,
+	.handle_events = usb_handle_events,
 };

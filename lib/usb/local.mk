@@ -1,4 +1,19 @@
-# lib/usb: USB mass storage over libusb-1.0.
+# lib/usb: USB mass storage.  The protocol engines (Bulk-Only, CB/CBI) and
+# the quirks table are built always: the sim: device models drive them
+# too.  The libusb transfer layer and the usb: backend need libusb.
+lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/quirks.c lib/usb/api.c
+noinst_HEADERS += lib/usb/engine.h lib/usb/xfer.h lib/usb/backend.h
 if ENABLE_USB
 lib_libostor_private_la_SOURCES += lib/usb/backend.c
 endif
+
+# Protocol tests against the simulated devices (white-box).
+check_PROGRAMS += tests/unit/test_usb_bot tests/unit/test_usb_cbi
+TESTS += tests/unit/test_usb_bot tests/unit/test_usb_cbi
+tests_unit_test_usb_bot_SOURCES = tests/unit/test_usb_bot.c tests/unit/usb_test_util.h
+tests_unit_test_usb_bot_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_usb_bot_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+tests_unit_test_usb_cbi_SOURCES = tests/unit/test_usb_cbi.c tests/unit/usb_test_util.h
+tests_unit_test_usb_cbi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_usb_cbi_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+noinst_HEADERS += lib/sim/usb_models.h

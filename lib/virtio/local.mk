@@ -1,4 +1,19 @@
-# lib/virtio: virtio-scsi over UIO and libpciaccess.
+# lib/virtio: virtio-scsi.  The virtio core and the virtio-scsi driver are
+# always built (the simulated device of lib/sim uses them); the PCI/UIO
+# transport and the "virtio:" backend need libpciaccess and Linux.
+lib_libostor_private_la_SOURCES += lib/virtio/virtqueue.c lib/virtio/device.c \
+	lib/virtio/scsi.c lib/virtio/api.c
+noinst_HEADERS += lib/virtio/virtio.h lib/virtio/scsi.h lib/virtio/pci.h lib/sim/virtio_sim.h
 if ENABLE_VIRTIO
 lib_libostor_private_la_SOURCES += lib/virtio/backend.c
 endif
+
+# Ring, driver and device-model tests on the simulated virtio-scsi device.
+check_PROGRAMS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi
+TESTS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi
+tests_unit_test_virtio_ring_SOURCES = tests/unit/test_virtio_ring.c
+tests_unit_test_virtio_ring_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_virtio_ring_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+tests_unit_test_virtio_scsi_SOURCES = tests/unit/test_virtio_scsi.c
+tests_unit_test_virtio_scsi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_virtio_scsi_LDADD = lib/libostor_private.la $(CHECK_LIBS)

@@ -2,9 +2,14 @@
 # the top-level Makefile.am. `make check-vm` boots TCG guests; it is not
 # part of `make check` / distcheck. See tests/vm/README.md.
 
+# Every tests/vm/t-*.sh must be listed here (run-all.sh runs them all;
+# this list only matters for `make dist`).
 VM_TEST_LIST = \
 	tests/vm/t-hotplug.sh \
+	tests/vm/t-usb-ours-bot.sh \
 	tests/vm/t-usb-storage.sh \
+	tests/vm/t-virtio-ours-packed.sh \
+	tests/vm/t-virtio-ours-split.sh \
 	tests/vm/t-virtio-scsi-packed-uio.sh \
 	tests/vm/t-virtio-scsi-split.sh
 
@@ -22,8 +27,8 @@ EXTRA_DIST += \
 
 # Builds the tree first (later backend tests run built binaries in the
 # guest), then runs every tests/vm/t-*.sh. Work dirs (images, logs, guest
-# output) go to $(abs_top_builddir)/tests/vm/work; the guest kernel cache to
-# $${ORIONSTOR_VM_CACHE:-/var/tmp/orionstor-vm-cache}.
+# output) go to <builddir>/tests/vm/work; the guest kernel cache to
+# ORIONSTOR_VM_CACHE (default /var/tmp/orionstor-vm-cache).
 # Run a subset with: make check-vm VM_TESTS='t-hotplug.sh ...'
 .PHONY: check-vm clean-vm
 check-vm: all

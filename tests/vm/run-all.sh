@@ -5,17 +5,19 @@
 # start), else 0. A skip never counts as a pass.
 #
 #   bash tests/vm/run-all.sh [t-NAME.sh ...]
-#   ORIONSTOR_VM_JOBS=2 bash tests/vm/run-all.sh      # tests in parallel
+#   ORIONSTOR_VM_JOBS=1 bash tests/vm/run-all.sh      # one guest at a time
 #
 # Environment: ORIONSTOR_SRCDIR, ORIONSTOR_BUILDDIR (default: this tree),
-# ORIONSTOR_VM_JOBS (default 1), ORIONSTOR_VM_TEST_TIMEOUT (per test, 900 s),
-# and everything lib/vm.sh reads.
+# ORIONSTOR_VM_JOBS (guests at a time; default nproc, at most 4),
+# ORIONSTOR_VM_TEST_TIMEOUT (per test, 900 s), and everything lib/vm.sh reads.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${ORIONSTOR_SRCDIR:=$(cd "$here/../.." && pwd)}"
 : "${ORIONSTOR_BUILDDIR:=$ORIONSTOR_SRCDIR}"
 export ORIONSTOR_SRCDIR ORIONSTOR_BUILDDIR
-jobs=${ORIONSTOR_VM_JOBS:-1}
+jobs=${ORIONSTOR_VM_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+[ "$jobs" -le 4 ] || jobs=4   # each TCG guest keeps about one core busy
 ttimeout=${ORIONSTOR_VM_TEST_TIMEOUT:-900}
 logdir=${ORIONSTOR_VM_WORKDIR:-$ORIONSTOR_BUILDDIR/tests/vm/work}/logs
 mkdir -p "$logdir" || exit 1
@@ -30,6 +32,13 @@ else
     for t in "$here"/t-*.sh; do [ -e "$t" ] && tests+=("$t"); done
 fi
 [ ${#tests[@]} -gt 0 ] || { echo "run-all: no tests"; echo "0 passed, 0 failed"; exit 1; }
+
+# A test missing from local.mk would be left out of `make dist`.
+for t in "$here"/t-*.sh; do
+    [ -e "$t" ] || continue
+    grep -q "tests/vm/${t##*/}" "$here/local.mk" 2>/dev/null ||
+        echo "run-all: warning: ${t##*/} is not listed in tests/vm/local.mk (VM_TEST_LIST)"
+done
 
 t0=$SECONDS
 # Build the guest once up front (tests reuse the cache). A failure here is
@@ -46,7 +55,7 @@ declare -A pids=()
 
 # reap: wait for any running test and record its result (bash >= 5.1).
 reap() {
-    local pid= rc=0 t name
+    local pid='' rc=0 t name
     wait -n -p pid || rc=$?
     [ -n "$pid" ] || return 0
     t=${pids[$pid]}

@@ -75,7 +75,7 @@ _vm_build_guest_locked() {
         fi
         local kv
         kv=$(ls "$kdir.tmp/lib/modules" | head -n 1)
-        [ -n "$kv" ] && ls "$kdir.tmp"/boot/vmlinuz-"$kv" >/dev/null ||
+        [ -n "$kv" ] && [ -e "$kdir.tmp/boot/vmlinuz-$kv" ] ||
             { rm -rf "$kdir.tmp"; _vm_die "unexpected kernel package layout"; return 1; }
         depmod -b "$kdir.tmp" "$kv" ||
             { rm -rf "$kdir.tmp"; _vm_die "depmod failed"; return 1; }
@@ -137,6 +137,9 @@ _vm_build_guest_locked() {
             { rm -rf "$root" "$VM_INITRD.tmp"; _vm_die "cpio failed"; return 1; }
         rm -rf "$root"
         mv "$VM_INITRD.tmp" "$VM_INITRD"
+        # drop initramfs images built from older inputs
+        find "$cache" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "${VM_INITRD##*/}" \
+            -mmin +60 -delete 2>/dev/null
     fi
     export VM_CACHE VM_KERNEL VM_INITRD VM_KROOT VM_KVER
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for guest scripts (bash). Sourced automatically before guest.sh
 # runs inside the guest; also sourced on the host by vm.sh (pattern_gen).
 #
@@ -48,7 +49,8 @@ _usb_dev_count() {
     done
     echo "$n"
 }
-# wait_usb N [TIMEOUT]: wait until N non-hub USB devices are enumerated.
+# wait_usb N [TIMEOUT]: wait until N USB devices (root hubs not counted) are
+# enumerated.
 wait_usb() {
     local n=$1 t=${2:-30}
     wait_for "$t" eval '[ "$(_usb_dev_count)" -ge "$n" ]' ||
@@ -100,6 +102,15 @@ wait_scsi_gone() {
         fail "SCSI device $1 still present after ${2:-30}s"
 }
 
+# wait_medium H:C:T:L [TIMEOUT]: wait until TEST UNIT READY succeeds
+# (medium present; unit attentions consumed).
+wait_medium() {
+    local sg
+    sg=$(sg_of "$1")
+    wait_for "${2:-30}" sg_turs "$sg" >/dev/null 2>&1 ||
+        fail "no medium in $1 ($sg) after ${2:-30}s"
+}
+
 # hctl_by_serial SERIAL: H:C:T:L of the device whose unit serial is SERIAL.
 hctl_by_serial() {
     local d s f
@@ -111,7 +122,7 @@ hctl_by_serial() {
             s=$(_trim_us "$s")
         else
             for f in "$d"/device/scsi_generic/sg*; do
-                [ -e "$f" ] && s=$(_unit_serial "/dev/${f##*/}")
+                [ -e "$f" ] && s=$(_trim_us "$(_unit_serial "/dev/${f##*/}")")
             done
         fi
         [ "$s" = "$1" ] && { echo "${d##*/}"; return 0; }
@@ -147,12 +158,14 @@ _sg_retry() {
 # _readcap SG: "0xBLOCKS 0xBLOCK_SIZE" (sg_readcap switches to READ
 # CAPACITY(16) by itself when the capacity needs it); empty on failure.
 _readcap() {
-    local i cap
+    local i cap rc
     for i in 1 2 3 4 5; do
-        cap=$(sg_readcap -b "$1" 2>/dev/null | tail -n 1)
-        case $cap in
-            "0x0 0x0"|"0x"*" 0x0"|"") ;;
-            0x*" "0x*) echo "$cap"; return 0 ;;
+        rc=0
+        cap=$(sg_readcap -b "$1" 2>/dev/null) || rc=$?
+        cap=${cap##*$'\n'}
+        case $rc:$cap in
+            0:0x*" "0x*) [ "${cap##* }" != 0x0 ] && { echo "$cap"; return 0; } ;;
+            2:*) return 1 ;;    # NOT READY (no medium): no point retrying
         esac
         sleep 0.2
     done
@@ -166,7 +179,7 @@ _unit_serial() {
 
 # _usb_info HOSTNUM: "hcd-driver/speed" of the USB device behind a SCSI host
 _usb_info() {
-    local p drv= speed=? sub
+    local p drv='' speed='?' sub
     p=$(readlink -f "/sys/class/scsi_host/host$1")
     while [ -n "$p" ] && [ "$p" != / ]; do
         if [ "$speed" = "?" ] && [ -e "$p/speed" ] && [ -e "$p/idVendor" ]; then
@@ -235,10 +248,15 @@ oracle_scsi() {
         for f in "$dev"/block/*; do
             [ -e "$f" ] || continue
             local b=${f##*/} kbs kblocks kro
+            # sd revalidates removable media on open only
+            [ "$rmb" = 1 ] && blockdev --getsize64 "/dev/$b" >/dev/null 2>&1
             kbs=$(<"/sys/block/$b/queue/logical_block_size")
             kblocks=$(( $(<"/sys/block/$b/size") * 512 / kbs ))
             kro=$(<"/sys/block/$b/ro")
-            if [ "$kbs" != "$bs" ] || [ "$kblocks" != "$blocks" ] || [ "$kro" != "${wp:-1}" ]; then
+            if [ "$blocks" = nomedium ]; then
+                [ "$kblocks" = 0 ] ||
+                    line="$line MISMATCH(sysfs:$b:blocks=$kblocks)"
+            elif [ "$kbs" != "$bs" ] || [ "$kblocks" != "$blocks" ] || [ "$kro" != "${wp:-1}" ]; then
                 line="$line MISMATCH(sysfs:$b:bs=$kbs,blocks=$kblocks,ro=$kro)"
             fi
         done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Host-side harness for QEMU guest tests (bash). Source it from a test:
 #
 #   . "$(dirname "$0")/lib/vm.sh"
@@ -16,7 +17,8 @@
 #                         tree this file is in); visible in the guest
 #   ORIONSTOR_VM_CACHE    guest kernel/initramfs cache (/var/tmp/orionstor-vm-cache)
 #   ORIONSTOR_VM_WORKDIR  per-test work dirs ($BUILDDIR/tests/vm/work)
-#   ORIONSTOR_VM_TIMEOUT  seconds before QEMU is killed (default 180)
+#   ORIONSTOR_VM_TIMEOUT  seconds before QEMU is killed (default 300; the
+#                         guest script itself is stopped 30 s earlier)
 #   ORIONSTOR_VM_KEEP=1   keep work dirs of passing tests too
 #   ORIONSTOR_VM_INTERACTIVE=1  boot the test's configuration and give an
 #                         interactive root shell on the terminal instead
@@ -46,6 +48,8 @@ vm_fail() {
 # vm_skip MESSAGE: exit 77 (only when QEMU cannot start at all).
 vm_skip() { echo "[$VM_NAME] SKIP: $*" >&2; exit 77; }
 vm_pass() {
+    [ ${#VM_MISMATCHES[@]} -eq 0 ] ||
+        vm_fail "mismatch in: $(IFS=,; echo "${VM_MISMATCHES[*]}" | sed 's/,/, /g')"
     vm_log "PASS ($((SECONDS - VM_T0)) s)"
     [ "${ORIONSTOR_VM_KEEP:-0}" = 1 ] || rm -rf "$VM_WORK"
     exit 0
@@ -60,14 +64,23 @@ vm_init() {
     VM_SHARE=$VM_WORK/share
     VM_QMP=$VM_WORK/qmp.sock
     VM_CONSOLE=$VM_WORK/console.log
+    # two runs of the same test (e.g. two people in one tree) take turns
+    mkdir -p "$root" || vm_fail "cannot create $root"
+    exec {VM_LOCKFD}>"$root/.$VM_NAME.lock" && flock "$VM_LOCKFD"
     rm -rf "$VM_WORK"
     mkdir -p "$VM_SHARE/sync" || vm_fail "cannot create $VM_SHARE"
     VM_WORK=$(cd "$VM_WORK" && pwd); VM_SHARE=$VM_WORK/share
     VM_QMP=$VM_WORK/qmp.sock; VM_CONSOLE=$VM_WORK/console.log
+    # unix socket paths are limited to 107 bytes (deep build trees)
+    if [ ${#VM_QMP} -gt 100 ]; then
+        VM_QMP=$(mktemp -u "${TMPDIR:-/tmp}/orionstor-qmp.XXXXXX") || vm_fail "mktemp"
+        ln -sf "$VM_QMP" "$VM_WORK/qmp.sock"
+    fi
     VM_ARGS=()
+    VM_MISMATCHES=()
     VM_MEM=${VM_MEM:-512}
     VM_SMP=${VM_SMP:-1}
-    VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-180}
+    VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-300}
     VM_PID=
     trap 'vm_stop' EXIT
 }
@@ -288,6 +301,7 @@ vm_stop() {
         wait "$VM_PID" 2>/dev/null
         VM_PID=
     fi
+    case ${VM_QMP:-} in "${VM_WORK:-/nonexistent}"/*) ;; ?*) rm -f "$VM_QMP" ;; esac
 }
 
 _vm_dump() {
@@ -319,7 +333,8 @@ vm_wait_guest() {
 vm_signal_guest() { : >"$VM_SHARE/sync/$1.host"; }
 
 # vm_expect ACTUAL_FILE [LABEL] <<EOF: ACTUAL_FILE must equal stdin exactly
-# (after sorting both; blank lines and '#' lines in stdin ignored).
+# (after sorting both; blank lines and '#' lines in stdin ignored). On a
+# mismatch it prints the diff, returns 1 and makes vm_pass fail.
 vm_expect() {
     local actual=$1 label=${2:-$(basename "$1")}
     [ -e "$actual" ] || vm_fail "$label: $actual missing"
@@ -328,7 +343,9 @@ vm_expect() {
     if ! diff -u "$actual.expected" "$actual.sorted" >"$actual.diff"; then
         echo "[$VM_NAME] $label differs from the configuration (- expected, + kernel view):" >&2
         sed 's/^/    /' "$actual.diff" >&2
-        vm_fail "$label mismatch"
+        # keep going so that every mismatch is shown; vm_pass fails
+        VM_MISMATCHES+=("$label")
+        return 1
     fi
     vm_log "$label matches ($(wc -l <"$actual.sorted") lines)"
 }

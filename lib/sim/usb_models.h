@@ -1,0 +1,88 @@
+/*
+ * lib/sim/usb_models.h - white-box control of the simulated USB
+ * mass-storage devices behind sim:transport=usb-bot|usb-cbi|usb-cb, for
+ * the unit tests: fault injection, unplug, statistics.
+ *
+ * The same faults are selectable from the spec:
+ *   fault=NAME[+NAME...]  fault-count=N (default 1; 0: forever)
+ *   fault-after=N (good commands first)  usb-timeout=MS  pipeline=on|off|cbw
+ *   subclass=scsi|ufi|sff8070i|rbc|mmc  quirks=FLAG[+FLAG...]
+ */
+#ifndef OSTOR_SIM_USB_MODELS_H
+#define OSTOR_SIM_USB_MODELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "orionstor.h"
+
+enum sim_usb_fault {
+	SIM_USB_FAULT_NONE = 0,
+	/* Bulk-Only, per command */
+	SIM_USB_CSW_BAD_SIGNATURE,
+	SIM_USB_CSW_STALE_TAG,
+	SIM_USB_CSW_SHORT,          /* 12 bytes */
+	SIM_USB_CSW_LONG,           /* 14 bytes */
+	SIM_USB_CSW_512,            /* a full 512-byte packet */
+	SIM_USB_CSW_BAD_STATUS,     /* bCSWStatus 3 */
+	SIM_USB_CSW_RESIDUE_BIG,    /* residue > transfer length */
+	SIM_USB_PHASE_ERROR,        /* bCSWStatus 2 */
+	SIM_USB_DATA_STALL,         /* stall half-way through the data phase */
+	SIM_USB_CBW_STALL,          /* bulk-out stalls the CBW */
+	SIM_USB_BABBLE,             /* more data than the host asked for */
+	SIM_USB_SKIP_DATA,          /* CSW sent in place of the data */
+	SIM_USB_CSW_NAK,            /* no CSW until Reset Recovery */
+	SIM_USB_HANG,               /* bulk and control NAK until a port reset */
+	SIM_USB_ZLP_BEFORE_CSW,
+	SIM_USB_CSW_STALL,          /* the first CSW read stalls */
+	/* device requests */
+	SIM_USB_MAXLUN_STALL,
+	SIM_USB_MAXLUN_EMPTY,
+	SIM_USB_MAXLUN_TIMEOUT,
+	SIM_USB_MAXLUN_BIG,         /* 16 */
+	SIM_USB_RESET_STALL,        /* BOT reset / Command Block Reset stalls */
+	SIM_USB_PORT_RESET_FAIL,
+	/* CB / CBI */
+	SIM_USB_ADSC_STALL,
+	SIM_USB_INTR_BTYPE,         /* bType 1 */
+	SIM_USB_INTR_PHASE,         /* bValue 2 */
+	SIM_USB_INTR_PERSISTENT,    /* bValue 3, sense held */
+	SIM_USB_INTR_SHORT,         /* 1 byte */
+	SIM_USB_INTR_MISSING,       /* never sent */
+	SIM_USB_INTR_ASC,           /* UFI: ASC/ASCQ 28h/00h whatever happened */
+	SIM_USB_FAULT_COUNT
+};
+
+/* "csw-bad-signature", ... and back; -1 for an unknown name. */
+const char *sim_usb_fault_name(enum sim_usb_fault f);
+int sim_usb_fault_by_name(const char *name);
+
+struct sim_usb;
+struct ousb_engine;
+
+/* The model behind an open sim:transport=usb-* device, else NULL. */
+struct sim_usb *sim_usb_of(ostor_device *dev);
+struct ousb_engine *sim_usb_engine(struct sim_usb *m);
+
+/* Arm a fault: skip `after` commands (or requests), then hit `count`
+ * (0: every one from then on). */
+int sim_usb_arm_fault(struct sim_usb *m, enum sim_usb_fault f, unsigned int count,
+		      unsigned int after);
+void sim_usb_clear_faults(struct sim_usb *m);
+/* Unplug: every transfer in flight and every later one ends NO_DEVICE. */
+void sim_usb_unplug(struct sim_usb *m);
+/* While held, the device answers nothing (transfers stay pending, and
+ * still time out), so tests can keep commands in flight. */
+void sim_usb_hold(struct sim_usb *m, bool hold);
+
+struct sim_usb_stats {
+	uint64_t cbws, invalid_cbws, adscs, intr_reports;
+	uint64_t bot_resets, cb_resets, clear_halt_in, clear_halt_out, port_resets;
+	uint64_t get_max_lun;
+	uint64_t medium_writes;     /* data-out commands that reached the target */
+};
+void sim_usb_get_stats(struct sim_usb *m, struct sim_usb_stats *s);
+/* Fill the simulated descriptor part of the details. */
+void sim_usb_details(struct sim_usb *m, struct ostor_usb_details *d);
+
+#endif

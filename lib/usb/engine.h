@@ -1,0 +1,115 @@
+/*
+ * lib/usb/engine.h - the USB mass-storage protocol engines (Bulk-Only,
+ * CB and CBI), written once over the transfer seam of xfer.h, plus the
+ * quirks table.  Used by the usb: backend (libusb underneath) and by the
+ * sim: device models (sim:transport=usb-bot|usb-cbi|usb-cb).
+ */
+#ifndef OSTOR_USB_ENGINE_H
+#define OSTOR_USB_ENGINE_H
+
+#include "core/backend.h"
+#include "usb/xfer.h"
+
+/* bInterfaceSubClass */
+#define OUSB_SC_RBC 0x01
+#define OUSB_SC_MMC 0x02
+#define OUSB_SC_QIC 0x03
+#define OUSB_SC_UFI 0x04
+#define OUSB_SC_SFF 0x05
+#define OUSB_SC_SCSI 0x06
+/* bInterfaceProtocol */
+#define OUSB_PR_CBI 0x00
+#define OUSB_PR_CB 0x01
+#define OUSB_PR_BOT 0x50
+#define OUSB_PR_UAS 0x62
+
+/* Mass-storage class requests */
+#define OUSB_REQ_ADSC 0x00
+#define OUSB_REQ_GET_MAX_LUN 0xfe
+#define OUSB_REQ_BOMS_RESET 0xff
+
+#define OUSB_CBW_LEN 31
+#define OUSB_CSW_LEN 13
+#define OUSB_CBW_SIG 0x43425355u  /* "USBC" */
+#define OUSB_CSW_SIG 0x53425355u  /* "USBS" */
+
+/* Quirk flags, in the spirit of the kernel's unusual_devs.h. */
+#define OUSB_Q_IGNORE_RESIDUE  (1u << 0)
+#define OUSB_Q_FIX_CAPACITY    (1u << 1)  /* READ CAPACITY reports last LBA + 1 */
+#define OUSB_Q_SINGLE_LUN      (1u << 2)  /* do not ask Get Max LUN */
+#define OUSB_Q_MAX_TRANSFER    (1u << 3)  /* max_transfer bytes per command */
+#define OUSB_Q_NO_SYNC_CACHE   (1u << 4)  /* complete SYNCHRONIZE CACHE locally */
+#define OUSB_Q_READ_CAP_16     (1u << 5)  /* answer READ CAPACITY(10) from (16) */
+#define OUSB_Q_IGNORE_TAG      (1u << 6)  /* CSW tag mismatches are tolerated */
+#define OUSB_Q_GO_SLOW         (1u << 7)  /* no pipelining, one phase at a time */
+
+struct ousb_quirks {
+	uint32_t flags;
+	uint32_t max_transfer;     /* bytes, with OUSB_Q_MAX_TRANSFER */
+};
+
+/* Built-in table, then the "VVVV:PPPP:flag,flag;..." list in env (may be
+ * NULL), later entries overriding earlier ones.  A malformed env entry is
+ * an error (OSTOR_ERROR_CONFIG) naming the accepted flags. */
+int ousb_quirks_lookup(uint16_t vid, uint16_t pid, const char *env, struct ousb_quirks *q);
+/* Parse "flag,flag,max-transfer=N" onto q (flags are added; "none" clears). */
+int ousb_quirks_parse(const char *text, struct ousb_quirks *q);
+/* "ignore-residue,max-transfer=65536" or "" */
+void ousb_quirks_text(const struct ousb_quirks *q, char *buf, size_t len);
+
+const char *ousb_transport_name(uint8_t protocol);   /* "bot", "cbi", "cb", "uas", "unknown" */
+const char *ousb_subclass_name(uint8_t subclass);    /* "scsi", "ufi", ... */
+
+struct ousb_engine_config {
+	uint8_t protocol;          /* OUSB_PR_BOT, _CBI or _CB */
+	uint8_t subclass;
+	uint8_t interface;         /* bInterfaceNumber: wIndex of class requests */
+	struct ousb_quirks quirks;
+	unsigned int timeout_ms;   /* transport steps and commands by default */
+	bool pipeline;             /* queue data-in and CSW reads together */
+	bool pipeline_cbw;         /* ...even before the CBW completed */
+};
+
+struct ousb_engine_stats {
+	uint64_t commands;         /* commands put on the wire, sense included */
+	uint64_t auto_sense;
+	uint64_t reset_recoveries; /* BOT Reset Recovery / CB(I) Command Block Reset */
+	uint64_t port_resets;
+	uint64_t clear_halts;
+	uint64_t csw_invalid;      /* not valid or not meaningful */
+	uint64_t phase_errors;
+	uint64_t csw_in_data;      /* CSW found in the data phase */
+	uint64_t zlp_retries, csw_stall_retries;
+	uint64_t timeouts;
+};
+
+struct ousb_engine;
+
+int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
+		    const struct ousb_engine_config *cfg, struct ousb_engine **out);
+/* Every task has completed; cancels and drains whatever the engine still
+ * has on the wire. */
+void ousb_engine_free(struct ousb_engine *e);
+/* Get Max LUN (BOT; CB/CBI and the single-lun quirk: 0).  Synchronous,
+ * before any task.  Stall, zero length, timeout or > 15 mean 0. */
+int ousb_engine_probe(struct ousb_engine *e);
+uint8_t ousb_engine_max_lun(const struct ousb_engine *e);
+
+int ousb_engine_submit(struct ousb_engine *e, ostor_task *t);
+int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t);
+
+/* Synchronous transport reset while idle (OSTOR_ERROR_BUSY otherwise):
+ * Reset Recovery / Command Block Reset, or a port reset.  Escalates like
+ * the automatic recovery; the device may end up dead (OSTOR_ERROR_IO). */
+int ousb_engine_reset(struct ousb_engine *e, bool port);
+/* The device was unplugged: everything in flight completes DEVICE_GONE
+ * and later submissions fail. */
+void ousb_engine_gone(struct ousb_engine *e);
+bool ousb_engine_is_dead(struct ousb_engine *e);
+bool ousb_engine_is_gone(struct ousb_engine *e);
+void ousb_engine_get_stats(struct ousb_engine *e, struct ousb_engine_stats *s);
+
+/* Fill the engine part of the public details (transport, max LUN, quirks). */
+void ousb_engine_details(struct ousb_engine *e, struct ostor_usb_details *d);
+
+#endif

@@ -1,0 +1,1481 @@
+/*
+ * lib/virtio/scsi.c - the virtio-scsi driver (VirtIO 1.1, 5.6): request
+ * queues with preallocated per-request slots, the control queue (task
+ * management with escalation) and the event queue (hot-plug, parameter
+ * changes), polled or interrupt-driven completion, device reset and
+ * re-initialisation.
+ *
+ * Completion rule: a request completes exactly once, when the device hands
+ * its slot back (used ring) or when a device reset takes everything back.
+ * Timeouts and cancels only start task management; they never complete a
+ * request whose buffers the device may still touch.
+ *
+ * Locks, in order: reset_lock (rw: resets exclude everything) > queue
+ * lock > ctrl_lock > topo_lock.  ostori_task_complete takes only the
+ * context lock, which never nests the other way.
+ */
+#include "virtio/scsi.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VSCSI_TMF_SLOTS 16
+#define VSCSI_EVENTS 16
+#define VSCSI_MAX_SEGS 128           /* data descriptors per request */
+#define VSCSI_POLL_BUDGET 1024       /* completions per queue per poll */
+#define VSCSI_STATUS_CHECK_MS 10     /* DEVICE_NEEDS_RESET polling */
+#define VSCSI_TOPO_TARGETS 256
+
+enum { RQ_FREE = 0, RQ_QUEUED, RQ_RETRY };
+
+struct vscsi_queue;
+
+struct vscsi_req {
+	struct vscsi_queue *q;
+	ostor_task *task;
+	uint8_t *req, *resp;
+	uint64_t req_iova, resp_iova;
+	uint8_t *bounce;
+	size_t bounce_len;
+	bool bounced;
+	_Atomic uint64_t tag;
+	uint64_t deadline, retry_at, abort_deadline;
+	unsigned int busy_tries;
+	int state;
+	int abort_level;             /* 0 none, 1 ABORT TASK, 2 LU RESET, 3 I_T NEXUS RESET */
+	_Atomic int tmf_answer;      /* 0 none, else TMF response + 1 */
+	bool timed_out;
+	struct vscsi_req *next;      /* free list or retry list */
+};
+
+struct vscsi_queue {
+	pthread_mutex_t lock;
+	unsigned int qindex;         /* among request queues */
+	struct virtqueue *vq;
+	struct vscsi_req *reqs;
+	uint32_t nreqs;
+	struct vscsi_req *free, *retry;
+	unsigned int owned;          /* 0 or 1: a thread acquired it */
+	unsigned int busy;           /* requests owned (in the ring or waiting) */
+	uint64_t errors, bytes, completed;
+	void *dma;
+	size_t dma_bytes;
+	void *bounce_mem;
+	size_t bounce_bytes;
+	uint64_t last_scan_ms;
+};
+
+struct tmf_slot {
+	bool busy;
+	uint8_t *req, *resp;
+	uint64_t req_iova, resp_iova;
+	struct vscsi_req *target_req;
+	uint64_t tag;
+};
+
+struct vscsi_dev {
+	ostor_device *dev;
+	struct virtio_dev *vd;
+	struct vscsi_options opt;
+	struct virtio_scsi_config cfg;
+	uint64_t wanted;
+	bool packed, intr, dead;
+	uint32_t queue_size, cdb_size, sense_size, resp_size;
+	atomic_uint resets_in_a_row;        /* reset by any good completion */
+	unsigned int retry_count;
+	bool abort_enabled;
+
+	pthread_rwlock_t reset_lock;
+	atomic_int need_reset;
+	char reset_why[160];
+
+	pthread_mutex_t ctrl_lock;
+	struct virtqueue *ctrlq, *eventq;
+	struct tmf_slot tmf[VSCSI_TMF_SLOTS];
+	void *ctrl_dma;
+	size_t ctrl_dma_bytes;
+	uint8_t *events;
+	uint64_t events_iova;
+
+	struct vscsi_queue *q;
+	unsigned int nq;
+	atomic_uint inflight;
+	atomic_uint_fast64_t next_tag;
+	uint64_t last_status_ms;
+
+	pthread_mutex_t topo_lock;
+	atomic_bool topo_any;        /* fast path: anything absent/gone/detached */
+	uint8_t absent[VSCSI_TOPO_TARGETS / 8];
+	uint8_t detached[VSCSI_TOPO_TARGETS / 8];
+	struct ostor_lun_addr *gone;
+	size_t ngone, gone_cap;
+
+	pthread_mutex_t stats_lock;
+	struct vscsi_stats st;
+};
+
+struct virtio_dev *vscsi_virtio(struct vscsi_dev *vs)
+{
+	return vs->vd;
+}
+
+static void stat_inc(struct vscsi_dev *vs, uint64_t *field)
+{
+	pthread_mutex_lock(&vs->stats_lock);
+	(*field)++;
+	pthread_mutex_unlock(&vs->stats_lock);
+}
+
+void vscsi_get_stats(struct vscsi_dev *vs, struct vscsi_stats *out)
+{
+	pthread_mutex_lock(&vs->stats_lock);
+	*out = vs->st;
+	pthread_mutex_unlock(&vs->stats_lock);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return vq_le32(v);
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	v = vq_le32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void wr64(uint8_t *p, uint64_t v)
+{
+	v = vq_le64(v);
+	memcpy(p, &v, 8);
+}
+
+/* ---- topology: absent targets, removed LUNs, detached targets ------------- */
+
+static bool bit_get(const uint8_t *m, uint32_t t)
+{
+	return t < VSCSI_TOPO_TARGETS && (m[t / 8] >> (t % 8)) & 1;
+}
+
+static void bit_set(uint8_t *m, uint32_t t, bool on)
+{
+	if (t >= VSCSI_TOPO_TARGETS)
+		return;
+	if (on)
+		m[t / 8] |= (uint8_t)(1u << (t % 8));
+	else
+		m[t / 8] &= (uint8_t)~(1u << (t % 8));
+}
+
+static void topo_update_any(struct vscsi_dev *vs)
+{
+	bool any = vs->ngone > 0;
+
+	for (size_t i = 0; i < sizeof(vs->absent) && !any; i++)
+		any = vs->absent[i] || vs->detached[i];
+	atomic_store(&vs->topo_any, any);
+}
+
+static void bump_generation(struct vscsi_dev *vs)
+{
+	stat_inc(vs, &vs->st.topology_generation);
+}
+
+bool vscsi_lun_gone(struct vscsi_dev *vs, uint32_t target, uint32_t lun)
+{
+	bool gone = false;
+
+	if (!atomic_load(&vs->topo_any))
+		return false;
+	pthread_mutex_lock(&vs->topo_lock);
+	gone = bit_get(vs->absent, target) || bit_get(vs->detached, target);
+	for (size_t i = 0; i < vs->ngone && !gone; i++)
+		gone = vs->gone[i].target == target && vs->gone[i].lun == lun;
+	pthread_mutex_unlock(&vs->topo_lock);
+	return gone;
+}
+
+static void mark_lun_gone(struct vscsi_dev *vs, uint32_t target, uint32_t lun, bool gone)
+{
+	pthread_mutex_lock(&vs->topo_lock);
+	for (size_t i = 0; i < vs->ngone; i++) {
+		if (vs->gone[i].target == target && vs->gone[i].lun == lun) {
+			if (!gone)
+				vs->gone[i] = vs->gone[--vs->ngone];
+			goto out;
+		}
+	}
+	if (gone) {
+		if (vs->ngone == vs->gone_cap) {
+			size_t cap = vs->gone_cap ? vs->gone_cap * 2 : 8;
+			struct ostor_lun_addr *g = realloc(vs->gone, cap * sizeof(*g));
+
+			if (!g)
+				goto out; /* best effort: the device answers BAD_TARGET anyway */
+			vs->gone = g;
+			vs->gone_cap = cap;
+		}
+		vs->gone[vs->ngone].target = target;
+		vs->gone[vs->ngone].lun = lun;
+		vs->ngone++;
+	}
+out:
+	if (!gone)
+		bit_set(vs->absent, target, false);
+	topo_update_any(vs);
+	pthread_mutex_unlock(&vs->topo_lock);
+}
+
+void vscsi_target_rescan(struct vscsi_dev *vs, uint32_t target)
+{
+	pthread_mutex_lock(&vs->topo_lock);
+	bit_set(vs->absent, target, false);
+	bit_set(vs->detached, target, false);
+	for (size_t i = 0; i < vs->ngone;) {
+		if (vs->gone[i].target == target)
+			vs->gone[i] = vs->gone[--vs->ngone];
+		else
+			i++;
+	}
+	topo_update_any(vs);
+	pthread_mutex_unlock(&vs->topo_lock);
+	bump_generation(vs);
+}
+
+void vscsi_target_detach(struct vscsi_dev *vs, uint32_t target)
+{
+	pthread_mutex_lock(&vs->topo_lock);
+	bit_set(vs->detached, target, true);
+	topo_update_any(vs);
+	pthread_mutex_unlock(&vs->topo_lock);
+	bump_generation(vs);
+}
+
+static void topo_forget_all(struct vscsi_dev *vs)
+{
+	pthread_mutex_lock(&vs->topo_lock);
+	memset(vs->absent, 0, sizeof(vs->absent));
+	vs->ngone = 0;
+	topo_update_any(vs);
+	pthread_mutex_unlock(&vs->topo_lock);
+}
+
+/* The block helpers cache capacities: make them read again. */
+static void invalidate_lun_cache(struct vscsi_dev *vs, bool all, uint32_t target, uint32_t lun)
+{
+	ostor_device *dev = vs->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	for (size_t i = 0; i < dev->nluns; i++)
+		if (all || (dev->luns[i].target == target && dev->luns[i].lun == lun))
+			dev->luns[i].known = false;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* ---- queue set-up -------------------------------------------------------- */
+
+static int alloc_dma(struct virtio_dev *vd, size_t bytes, void **mem, uint64_t *iova)
+{
+	*mem = vd->ops->dma_alloc(vd, bytes, iova);
+	if (!*mem)
+		return ostori_error_wrap(OSTOR_ERROR_NO_MEM, "%s: cannot allocate %zu bytes of DMA memory",
+					 vd->name, bytes);
+	memset(*mem, 0, bytes);
+	return 0;
+}
+
+static int xlate(struct virtio_dev *vd, const void *p, size_t len, uint64_t *iova)
+{
+	size_t contig;
+
+	if (vd->ops->translate(vd, p, len, iova, &contig) < 0 || contig < len)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "%s: DMA buffer not contiguous", vd->name);
+	return 0;
+}
+
+static int queue_init(struct vscsi_dev *vs, struct vscsi_queue *q, unsigned int qi)
+{
+	struct virtio_dev *vd = vs->vd;
+	uint32_t max = vd->ops->queue_max_size(vd, (uint16_t)(2 + qi));
+	uint32_t size = vs->queue_size;
+	size_t slot;
+	uint64_t iova;
+	int r;
+
+	pthread_mutex_init(&q->lock, NULL);
+	q->qindex = qi;
+	if (max == 0 || max > VIRTQ_MAX_SIZE || (!vs->packed && (max & (max - 1))))
+		return virtqueue_create(vd, (uint16_t)(2 + qi), max, vs->packed, 0, &q->vq);
+	if (size > max)
+		size = max;
+	r = virtqueue_create(vd, (uint16_t)(2 + qi), size, vs->packed,
+			     vs->opt.no_indirect ? 0 : VSCSI_MAX_SEGS + 2, &q->vq);
+	if (r < 0)
+		return r;
+	q->nreqs = size;
+	if (vs->cfg.cmd_per_lun && q->nreqs > vs->cfg.cmd_per_lun)
+		q->nreqs = vs->cfg.cmd_per_lun;
+	q->reqs = calloc(q->nreqs, sizeof(*q->reqs));
+	if (!q->reqs)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	slot = (VIRTIO_SCSI_REQ_HDR + vs->cdb_size + vs->resp_size + 63) & ~(size_t)63;
+	q->dma_bytes = slot * q->nreqs;
+	if ((r = alloc_dma(vd, q->dma_bytes, &q->dma, &iova)) < 0)
+		return r;
+	if (vs->opt.bounce_bytes) {
+		q->bounce_bytes = vs->opt.bounce_bytes * q->nreqs;
+		if ((r = alloc_dma(vd, q->bounce_bytes, &q->bounce_mem, &iova)) < 0)
+			return r;
+	}
+	for (uint32_t i = 0; i < q->nreqs; i++) {
+		struct vscsi_req *rq = &q->reqs[i];
+
+		rq->q = q;
+		rq->req = (uint8_t *)q->dma + slot * i;
+		rq->resp = rq->req + VIRTIO_SCSI_REQ_HDR + vs->cdb_size;
+		if ((r = xlate(vd, rq->req, VIRTIO_SCSI_REQ_HDR + vs->cdb_size, &rq->req_iova)) < 0 ||
+		    (r = xlate(vd, rq->resp, vs->resp_size, &rq->resp_iova)) < 0)
+			return r;
+		if (q->bounce_mem) {
+			rq->bounce = (uint8_t *)q->bounce_mem + vs->opt.bounce_bytes * i;
+			rq->bounce_len = vs->opt.bounce_bytes;
+		}
+		rq->next = q->free;
+		q->free = rq;
+	}
+	return 0;
+}
+
+static void queue_fini(struct vscsi_dev *vs, struct vscsi_queue *q)
+{
+	if (q->bounce_mem)
+		vs->vd->ops->dma_free(vs->vd, q->bounce_mem, q->bounce_bytes);
+	if (q->dma)
+		vs->vd->ops->dma_free(vs->vd, q->dma, q->dma_bytes);
+	virtqueue_destroy(q->vq);
+	free(q->reqs);
+	pthread_mutex_destroy(&q->lock);
+}
+
+static int post_event(struct vscsi_dev *vs, unsigned int i)
+{
+	struct vq_buf b = {
+		.iova = vs->events_iova + (uint64_t)i * VIRTIO_SCSI_EVENT_SIZE,
+		.len = VIRTIO_SCSI_EVENT_SIZE,
+		.write = true,
+	};
+
+	memset(vs->events + i * VIRTIO_SCSI_EVENT_SIZE, 0, VIRTIO_SCSI_EVENT_SIZE);
+	return virtqueue_add(vs->eventq, &b, 0, 1, vs->events + i * VIRTIO_SCSI_EVENT_SIZE);
+}
+
+/* Give the device its queues, post event buffers, DRIVER_OK. */
+static int start_device(struct vscsi_dev *vs)
+{
+	struct virtio_dev *vd = vs->vd;
+	int r;
+
+	virtqueue_reinit(vs->ctrlq);
+	virtqueue_reinit(vs->eventq);
+	if ((r = vd->ops->setup_queue(vd, vs->ctrlq)) < 0 ||
+	    (r = vd->ops->setup_queue(vd, vs->eventq)) < 0)
+		return r;
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		virtqueue_reinit(vs->q[i].vq);
+		if ((r = vd->ops->setup_queue(vd, vs->q[i].vq)) < 0)
+			return r;
+	}
+	for (unsigned int i = 0; i < VSCSI_TMF_SLOTS; i++)
+		vs->tmf[i].busy = false;
+	if ((r = virtio_dev_driver_ok(vd)) < 0)
+		return r;
+	/* The event queue may be used as soon as DRIVER_OK is set. */
+	/* Posted even without HOTPLUG/CHANGE: EVENTS_MISSED needs them. */
+	for (unsigned int i = 0; i < VSCSI_EVENTS && i < vs->eventq->size; i++)
+		if (post_event(vs, i) < 0)
+			break;
+	if (virtqueue_kick_prepare(vs->eventq))
+		virtqueue_notify(vs->eventq);
+	if (vs->intr && vd->ops->intr_enable)
+		vd->ops->intr_enable(vd);
+	return 0;
+}
+
+static int read_config(struct vscsi_dev *vs)
+{
+	struct virtio_scsi_config c;
+	int r = virtio_dev_read_config(vs->vd, 0, &c, sizeof(c));
+
+	if (r < 0)
+		return r;
+	vs->cfg.num_queues = vq_le32(c.num_queues);
+	vs->cfg.seg_max = vq_le32(c.seg_max);
+	vs->cfg.max_sectors = vq_le32(c.max_sectors);
+	vs->cfg.cmd_per_lun = vq_le32(c.cmd_per_lun);
+	vs->cfg.event_info_size = vq_le32(c.event_info_size);
+	vs->cfg.sense_size = vq_le32(c.sense_size);
+	vs->cfg.cdb_size = vq_le32(c.cdb_size);
+	vs->cfg.max_channel = vq_le16(c.max_channel);
+	vs->cfg.max_target = vq_le16(c.max_target);
+	vs->cfg.max_lun = vq_le32(c.max_lun);
+	return 0;
+}
+
+int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_options *opt,
+	       struct vscsi_dev **out)
+{
+	const struct ostor_config *cfg = &dev->ctx->config;
+	struct vscsi_dev *vs;
+	unsigned int nq;
+	uint64_t tmp;
+	int r;
+
+	*out = NULL;
+	vs = calloc(1, sizeof(*vs));
+	if (!vs)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	vs->dev = dev;
+	vs->vd = vd;
+	vs->opt = *opt;
+	if (!vs->opt.tmf_timeout_ms)
+		vs->opt.tmf_timeout_ms = 1000;
+	if (!vs->opt.busy_backoff_ms)
+		vs->opt.busy_backoff_ms = 1;
+	vs->retry_count = cfg->virtio_scsi.scsi_retry_count;
+	vs->abort_enabled = cfg->virtio_scsi.scsi_abort_enabled;
+	pthread_rwlock_init(&vs->reset_lock, NULL);
+	pthread_mutex_init(&vs->ctrl_lock, NULL);
+	pthread_mutex_init(&vs->topo_lock, NULL);
+	pthread_mutex_init(&vs->stats_lock, NULL);
+	atomic_init(&vs->next_tag, 1);
+
+	vs->wanted = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_SCSI_F_HOTPLUG) |
+		     (1ull << VIRTIO_SCSI_F_CHANGE) | (1ull << VIRTIO_F_RING_RESET);
+	if (!opt->no_indirect)
+		vs->wanted |= 1ull << VIRTIO_F_INDIRECT_DESC;
+	if (!opt->no_event_idx)
+		vs->wanted |= 1ull << VIRTIO_F_EVENT_IDX;
+	if (opt->ring != 1)
+		vs->wanted |= 1ull << VIRTIO_F_RING_PACKED;
+	if ((r = virtio_dev_negotiate(vd, vs->wanted)) < 0)
+		goto fail;
+	vs->packed = virtio_has(vd, VIRTIO_F_RING_PACKED);
+	if (opt->ring == 2 && !vs->packed) {
+		virtio_dev_fail(vd);
+		r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
+				 "%s: packed rings were asked for but the device does not offer "
+				 "VIRTIO_F_RING_PACKED (QEMU: add packed=on to the device)", vd->name);
+		goto fail;
+	}
+	if ((r = read_config(vs)) < 0) {
+		virtio_dev_fail(vd);
+		goto fail;
+	}
+	vs->cdb_size = vs->cfg.cdb_size;
+	vs->sense_size = vs->cfg.sense_size;
+	if (vs->cdb_size < 6 || vs->cdb_size > 256 || vs->sense_size > 4096) {
+		virtio_dev_fail(vd);
+		r = ostori_error(OSTOR_ERROR_PROTOCOL,
+				 "%s: unusable device config: cdb_size %u (6 to 256), sense_size %u (at most 4096)",
+				 vd->name, vs->cfg.cdb_size, vs->cfg.sense_size);
+		goto fail;
+	}
+	vs->resp_size = VIRTIO_SCSI_RESP_HDR + vs->sense_size;
+	nq = opt->queues ? opt->queues : cfg->virtio_scsi.queue_count;
+	if (nq > cfg->virtio_scsi.device_max_queues && !opt->queues)
+		nq = cfg->virtio_scsi.device_max_queues;
+	if (nq > vs->cfg.num_queues)
+		nq = vs->cfg.num_queues;
+	if (nq == 0) {
+		virtio_dev_fail(vd);
+		r = ostori_error(OSTOR_ERROR_PROTOCOL, "%s: the device reports num_queues 0", vd->name);
+		goto fail;
+	}
+	vs->queue_size = opt->depth ? opt->depth : cfg->virtio_scsi.queue_depth;
+	vs->intr = opt->interrupts;
+
+	/* control queue with TMF buffers, event queue with event buffers */
+	{
+		uint32_t cmax = vd->ops->queue_max_size(vd, 0), emax = vd->ops->queue_max_size(vd, 1);
+		uint32_t csz = cmax > 64 ? 64 : cmax;
+		uint32_t esz = emax > 64 ? 64 : emax;
+		uint64_t iova;
+
+		/* Keep the device's size when it is not a power of two so the
+		 * refusal below names the device's value. */
+		if (!vs->packed && (cmax & (cmax - 1)))
+			csz = cmax;
+		if (!vs->packed && (emax & (emax - 1)))
+			esz = emax;
+		if ((r = virtqueue_create(vd, 0, csz, vs->packed, 0, &vs->ctrlq)) < 0 ||
+		    (r = virtqueue_create(vd, 1, esz, vs->packed, 0, &vs->eventq)) < 0) {
+			virtio_dev_fail(vd);
+			goto fail;
+		}
+		vs->ctrl_dma_bytes = VSCSI_TMF_SLOTS * 64 + VSCSI_EVENTS * VIRTIO_SCSI_EVENT_SIZE;
+		if ((r = alloc_dma(vd, vs->ctrl_dma_bytes, &vs->ctrl_dma, &iova)) < 0)
+			goto fail;
+		for (unsigned int i = 0; i < VSCSI_TMF_SLOTS; i++) {
+			vs->tmf[i].req = (uint8_t *)vs->ctrl_dma + 64 * i;
+			vs->tmf[i].resp = vs->tmf[i].req + 32;
+			if ((r = xlate(vd, vs->tmf[i].req, 32, &vs->tmf[i].req_iova)) < 0 ||
+			    (r = xlate(vd, vs->tmf[i].resp, 32, &vs->tmf[i].resp_iova)) < 0)
+				goto fail;
+		}
+		vs->events = (uint8_t *)vs->ctrl_dma + VSCSI_TMF_SLOTS * 64;
+		if ((r = xlate(vd, vs->events, VSCSI_EVENTS * VIRTIO_SCSI_EVENT_SIZE, &vs->events_iova)) < 0)
+			goto fail;
+	}
+	vs->q = calloc(nq, sizeof(*vs->q));
+	if (!vs->q) {
+		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+		goto fail;
+	}
+	for (unsigned int i = 0; i < nq; i++) {
+		vs->nq = i + 1;
+		if ((r = queue_init(vs, &vs->q[i], i)) < 0) {
+			virtio_dev_fail(vd);
+			goto fail;
+		}
+	}
+	for (unsigned int i = 0; i < nq; i++)
+		virtqueue_set_interrupts(vs->q[i].vq, vs->intr);
+	virtqueue_set_interrupts(vs->ctrlq, vs->intr);
+	virtqueue_set_interrupts(vs->eventq, vs->intr);
+	if ((r = start_device(vs)) < 0) {
+		virtio_dev_fail(vd);
+		goto fail;
+	}
+
+	/* Limits for the core. */
+	dev->max_target = OSTOR_MIN((uint32_t)vs->cfg.max_target,
+				    cfg->virtio_scsi.device_max_targets - 1);
+	if (dev->max_target > VSCSI_TOPO_TARGETS - 1)
+		dev->max_target = VSCSI_TOPO_TARGETS - 1;
+	dev->max_lun = OSTOR_MIN(vs->cfg.max_lun, cfg->virtio_scsi.device_max_luns - 1);
+	if (dev->max_lun > 0x3fff)
+		dev->max_lun = 0x3fff;
+	tmp = vs->cfg.max_sectors ? (uint64_t)vs->cfg.max_sectors * 512 : (8u << 20);
+	if (tmp > (8u << 20))
+		tmp = 8u << 20;
+	if (vs->opt.bounce_bytes && tmp > vs->opt.bounce_bytes)
+		tmp = vs->opt.bounce_bytes;
+	dev->max_transfer_bytes = (size_t)tmp;
+	{
+		uint32_t segs = vs->cfg.seg_max ? vs->cfg.seg_max : 1;
+
+		if (segs > VSCSI_MAX_SEGS)
+			segs = VSCSI_MAX_SEGS;
+		if (segs > OSTOR_IOV_MAX)
+			segs = OSTOR_IOV_MAX;
+		dev->max_segments = (int)segs;
+	}
+	vs->nq = nq;
+	*out = vs;
+	return 0;
+fail:
+	vscsi_close(vs);
+	return r;
+}
+
+void vscsi_close(struct vscsi_dev *vs)
+{
+	if (!vs)
+		return;
+	/* After a reset the device owns nothing: buffers can go. */
+	if (vs->vd && vs->vd->ops)
+		vs->vd->ops->set_status(vs->vd, 0);
+	for (unsigned int i = 0; vs->q && i < vs->nq; i++) {
+		ostor_task *t;
+		struct vscsi_queue *q = &vs->q[i];
+
+		while (q->vq && (t = virtqueue_detach(q->vq)))
+			(void)t; /* the core waited for every task: defensive only */
+		queue_fini(vs, q);
+	}
+	free(vs->q);
+	if (vs->ctrl_dma)
+		vs->vd->ops->dma_free(vs->vd, vs->ctrl_dma, vs->ctrl_dma_bytes);
+	virtqueue_destroy(vs->ctrlq);
+	virtqueue_destroy(vs->eventq);
+	free(vs->gone);
+	pthread_rwlock_destroy(&vs->reset_lock);
+	pthread_mutex_destroy(&vs->ctrl_lock);
+	pthread_mutex_destroy(&vs->topo_lock);
+	pthread_mutex_destroy(&vs->stats_lock);
+	free(vs);
+}
+
+/* ---- submission ------------------------------------------------------------ */
+
+static _Thread_local struct {
+	struct vscsi_dev *vs;
+	int index;
+} tls_queue;
+static atomic_uint rr_next;
+static _Thread_local unsigned int tls_rr = UINT32_MAX;
+
+static struct vscsi_queue *pick_queue(struct vscsi_dev *vs)
+{
+	if (tls_queue.vs == vs && tls_queue.index >= 0 && (unsigned int)tls_queue.index < vs->nq)
+		return &vs->q[tls_queue.index];
+	if (tls_rr == UINT32_MAX)
+		tls_rr = atomic_fetch_add(&rr_next, 1);
+	return &vs->q[tls_rr % vs->nq];
+}
+
+int vscsi_queue_acquire(struct vscsi_dev *vs, int index)
+{
+	if (index >= 0 && (unsigned int)index >= vs->nq)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "request queue %d does not exist: the device has %u (0 to %u)",
+				    index, vs->nq, vs->nq - 1);
+	if (index < 0) {
+		for (unsigned int i = 0; i < vs->nq; i++) {
+			unsigned int exp = 0;
+
+			if (__atomic_compare_exchange_n(&vs->q[i].owned, &exp, 1, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				index = (int)i;
+				break;
+			}
+		}
+		if (index < 0)
+			return ostori_error(OSTOR_ERROR_BUSY,
+					    "every one of the %u request queues is held by another thread", vs->nq);
+	} else {
+		__atomic_store_n(&vs->q[index].owned, 1, __ATOMIC_RELEASE);
+	}
+	tls_queue.vs = vs;
+	tls_queue.index = index;
+	return index;
+}
+
+void vscsi_queue_release(struct vscsi_dev *vs)
+{
+	if (tls_queue.vs == vs && tls_queue.index >= 0) {
+		__atomic_store_n(&vs->q[tls_queue.index].owned, 0, __ATOMIC_RELEASE);
+		tls_queue.vs = NULL;
+		tls_queue.index = -1;
+	}
+}
+
+/* Build the descriptors of a request; bounce when the data is not in
+ * device-visible memory.  Called with the queue lock. */
+static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_req *rq)
+{
+	ostor_task *t = rq->task;
+	struct vq_buf bufs[VSCSI_MAX_SEGS + 2];
+	struct vq_buf data[VSCSI_MAX_SEGS];
+	int nd = 0, nout, nin, r;
+	bool out = t->dir == OSTOR_DIR_TO_DEVICE;
+	uint64_t tag = atomic_fetch_add(&vs->next_tag, 1);
+
+	memset(rq->req, 0, VIRTIO_SCSI_REQ_HDR + vs->cdb_size);
+	virtio_scsi_lun(rq->req, t->target, t->lun);
+	wr64(rq->req + 8, tag);
+	atomic_store(&rq->tag, tag);
+	memcpy(rq->req + VIRTIO_SCSI_REQ_HDR, t->cdb, t->cdb_len);
+	memset(rq->resp, 0, VIRTIO_SCSI_RESP_HDR);
+
+	rq->bounced = false;
+	if (t->dir != OSTOR_DIR_NONE && t->data_len) {
+		for (int i = 0; i < t->iovcnt && nd >= 0; i++) {
+			const uint8_t *p = t->iov[i].iov_base;
+			size_t left = t->iov[i].iov_len;
+
+			while (left) {
+				uint64_t iova;
+				size_t contig;
+
+				if (nd == VSCSI_MAX_SEGS ||
+				    vs->vd->ops->translate(vs->vd, p, left, &iova, &contig) < 0 || !contig) {
+					nd = -1;
+					break;
+				}
+				if (contig > left)
+					contig = left;
+				if (contig > UINT32_MAX)
+					contig = UINT32_MAX;
+				data[nd].iova = iova;
+				data[nd].len = (uint32_t)contig;
+				data[nd].write = !out;
+				nd++;
+				p += contig;
+				left -= contig;
+			}
+		}
+		if (nd < 0 || (vs->cfg.seg_max && (uint32_t)nd > vs->cfg.seg_max)) {
+			/* Outside DMA memory or too fragmented: bounce. */
+			size_t off = 0;
+
+			if (!rq->bounce || t->data_len > rq->bounce_len)
+				return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+						    "%s: a %zu-byte buffer outside DMA memory cannot be bounced "
+						    "(limit %zu bytes per command); use ostor_virtio_dma_alloc() "
+						    "or smaller transfers", vs->vd->name, t->data_len, rq->bounce_len);
+			rq->bounced = true;
+			if (out) {
+				for (int i = 0; i < t->iovcnt; i++) {
+					memcpy(rq->bounce + off, t->iov[i].iov_base, t->iov[i].iov_len);
+					off += t->iov[i].iov_len;
+				}
+			}
+			nd = 0;
+			off = 0;
+			while (off < t->data_len) {
+				uint64_t iova;
+				size_t contig;
+
+				if (nd == VSCSI_MAX_SEGS ||
+				    vs->vd->ops->translate(vs->vd, rq->bounce + off, t->data_len - off,
+							   &iova, &contig) < 0 || !contig)
+					return ostori_error(OSTOR_ERROR_NO_MEM, "%s: bounce buffer not in DMA memory",
+							    vs->vd->name);
+				if (contig > t->data_len - off)
+					contig = t->data_len - off;
+				data[nd].iova = iova;
+				data[nd].len = (uint32_t)contig;
+				data[nd].write = !out;
+				nd++;
+				off += contig;
+			}
+		}
+	}
+	bufs[0] = (struct vq_buf){ rq->req_iova, VIRTIO_SCSI_REQ_HDR + vs->cdb_size, false };
+	if (out) {
+		memcpy(bufs + 1, data, (size_t)nd * sizeof(*data));
+		bufs[1 + nd] = (struct vq_buf){ rq->resp_iova, vs->resp_size, true };
+		nout = 1 + nd;
+		nin = 1;
+	} else {
+		bufs[1] = (struct vq_buf){ rq->resp_iova, vs->resp_size, true };
+		memcpy(bufs + 2, data, (size_t)nd * sizeof(*data));
+		nout = 1;
+		nin = 1 + nd;
+	}
+	r = virtqueue_add(q->vq, bufs, nout, nin, rq);
+	if (r < 0)
+		return r;
+	rq->state = RQ_QUEUED;
+	return 0;
+}
+
+int vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
+{
+	struct vscsi_queue *q;
+	struct vscsi_req *rq;
+	int r;
+
+	if (t->cdb_len > vs->cdb_size)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "%s: a %u-byte CDB is longer than the device's cdb_size %u",
+				    vs->vd->name, t->cdb_len, vs->cdb_size);
+	if (t->iovcnt > vs->dev->max_segments && !vs->opt.bounce_bytes)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "%s: %d segments exceed the device's limit of %d",
+				    vs->vd->name, t->iovcnt, vs->dev->max_segments);
+	if (vs->dead)
+		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device failed to re-initialise after "
+				    "a reset; close and reopen it", vs->vd->name);
+	if (t->target > vs->cfg.max_target || t->target >= VSCSI_TOPO_TARGETS || t->lun > 0x3fff ||
+	    vscsi_lun_gone(vs, t->target, t->lun)) {
+		ostori_task_finish(t, OSTOR_RESULT_DEVICE_GONE, -1, NULL, 0, 0);
+		return 0;
+	}
+	q = pick_queue(vs);
+	pthread_rwlock_rdlock(&vs->reset_lock);
+	pthread_mutex_lock(&q->lock);
+	rq = q->free;
+	if (!rq) {
+		pthread_mutex_unlock(&q->lock);
+		pthread_rwlock_unlock(&vs->reset_lock);
+		return ostori_error(OSTOR_ERROR_BUSY, "%s: request queue %u is full (%u requests in flight); "
+				    "complete some first", vs->vd->name, q->qindex, q->nreqs);
+	}
+	rq->task = t;
+	rq->busy_tries = 0;
+	rq->abort_level = 0;
+	atomic_store(&rq->tmf_answer, 0);
+	rq->timed_out = false;
+	rq->deadline = t->submit_ms + t->timeout_ms;
+	r = post_req(vs, q, rq);
+	if (r < 0) {
+		rq->task = NULL;
+		pthread_mutex_unlock(&q->lock);
+		pthread_rwlock_unlock(&vs->reset_lock);
+		return r;
+	}
+	q->free = rq->next;
+	q->busy++;
+	atomic_fetch_add(&vs->inflight, 1);
+	if (virtqueue_kick_prepare(q->vq))
+		virtqueue_notify(q->vq);
+	pthread_mutex_unlock(&q->lock);
+	pthread_rwlock_unlock(&vs->reset_lock);
+	return 0;
+}
+
+/* ---- completion -------------------------------------------------------------- */
+
+static enum ostor_result result_of_status(uint8_t status)
+{
+	switch (status) {
+	case OSTOR_SCSI_STATUS_GOOD:
+	case OSTOR_SCSI_STATUS_CONDITION_MET:
+		return OSTOR_RESULT_GOOD;
+	case OSTOR_SCSI_STATUS_CHECK_CONDITION:
+		return OSTOR_RESULT_CHECK_CONDITION;
+	case OSTOR_SCSI_STATUS_BUSY:
+	case OSTOR_SCSI_STATUS_TASK_SET_FULL:
+		return OSTOR_RESULT_BUSY;
+	case OSTOR_SCSI_STATUS_RESERVATION_CONFLICT:
+		return OSTOR_RESULT_RESERVATION_CONFLICT;
+	case OSTOR_SCSI_STATUS_TASK_ABORTED:
+		return OSTOR_RESULT_ABORTED;
+	default:
+		return OSTOR_RESULT_OTHER_STATUS;
+	}
+}
+
+static void release_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_req *rq)
+{
+	rq->task = NULL;
+	rq->state = RQ_FREE;
+	rq->next = q->free;
+	q->free = rq;
+	q->busy--;
+	atomic_fetch_sub(&vs->inflight, 1);
+}
+
+/* Finish a request the device no longer owns (queue lock held). */
+static void finish_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_req *rq,
+		       enum ostor_result res, int status, const uint8_t *sense, size_t sense_len,
+		       size_t transferred)
+{
+	ostor_task *t = rq->task;
+
+	if (rq->timed_out && res != OSTOR_RESULT_GOOD)
+		res = OSTOR_RESULT_TIMEOUT;
+	else if (t->cancel_requested && res != OSTOR_RESULT_GOOD)
+		res = OSTOR_RESULT_ABORTED;
+	if (rq->bounced && t->dir == OSTOR_DIR_FROM_DEVICE && transferred) {
+		size_t off = 0;
+
+		for (int i = 0; i < t->iovcnt && off < transferred; i++) {
+			size_t n = OSTOR_MIN(t->iov[i].iov_len, transferred - off);
+
+			memcpy(t->iov[i].iov_base, rq->bounce + off, n);
+			off += n;
+		}
+	}
+	q->completed++;
+	q->bytes += transferred;
+	if (res == OSTOR_RESULT_GOOD)
+		vs->resets_in_a_row = 0;
+	if (res != OSTOR_RESULT_GOOD)
+		q->errors++;
+	release_req(vs, q, rq);
+	ostori_task_finish(t, res, status, sense, sense_len, transferred);
+}
+
+static void complete_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_req *rq,
+			 uint32_t len)
+{
+	ostor_task *t = rq->task;
+	uint8_t hdr[VIRTIO_SCSI_RESP_HDR];
+	uint8_t sense[OSTOR_SENSE_MAX];
+	uint32_t sense_len, resid, written_resp;
+	uint8_t status, response;
+	size_t transferred;
+
+	/* Copy once: the device may still scribble on shared memory. */
+	memcpy(hdr, rq->resp, sizeof(hdr));
+	response = hdr[11];
+	status = hdr[10];
+	if (len < VIRTIO_SCSI_RESP_HDR) {
+		stat_inc(vs, &vs->st.bad_response);
+		ostor_warn(vs->dev->ctx, "%s: response of %u bytes, shorter than the %d-byte header",
+			   vs->vd->name, len, VIRTIO_SCSI_RESP_HDR);
+		finish_req(vs, q, rq, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
+		return;
+	}
+	written_resp = OSTOR_MIN(len, vs->resp_size);
+	switch (response) {
+	case VIRTIO_SCSI_S_OK:
+		break;
+	case VIRTIO_SCSI_S_BUSY:
+		if (rq->busy_tries < vs->retry_count && !rq->timed_out && !t->cancel_requested) {
+			unsigned int shift = OSTOR_MIN(rq->busy_tries, 6u);
+
+			rq->busy_tries++;
+			rq->state = RQ_RETRY;
+			rq->retry_at = ostori_now_ms() + ((uint64_t)vs->opt.busy_backoff_ms << shift);
+			rq->next = q->retry;
+			q->retry = rq;
+			stat_inc(vs, &vs->st.busy_retries);
+			return;
+		}
+		finish_req(vs, q, rq, OSTOR_RESULT_BUSY, -1, NULL, 0, 0);
+		return;
+	case VIRTIO_SCSI_S_ABORTED:
+	case VIRTIO_SCSI_S_RESET:
+		/* Retryable, but a write's effect is unknown: never GOOD. */
+		finish_req(vs, q, rq, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+		return;
+	case VIRTIO_SCSI_S_BAD_TARGET:
+		pthread_mutex_lock(&vs->topo_lock);
+		bit_set(vs->absent, t->target, true);
+		topo_update_any(vs);
+		pthread_mutex_unlock(&vs->topo_lock);
+		finish_req(vs, q, rq, OSTOR_RESULT_DEVICE_GONE, -1, NULL, 0, 0);
+		return;
+	case VIRTIO_SCSI_S_OVERRUN:
+	case VIRTIO_SCSI_S_TRANSPORT_FAILURE:
+	case VIRTIO_SCSI_S_TARGET_FAILURE:
+	case VIRTIO_SCSI_S_NEXUS_FAILURE:
+	case VIRTIO_SCSI_S_FAILURE:
+		ostor_dbg(vs->dev->ctx, "%s: response %u for %u:%u", vs->vd->name, response,
+			  t->target, t->lun);
+		finish_req(vs, q, rq, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
+		return;
+	default:
+		stat_inc(vs, &vs->st.bad_response);
+		ostor_warn(vs->dev->ctx, "%s: unknown virtio-scsi response code %u; failing the command",
+			   vs->vd->name, response);
+		finish_req(vs, q, rq, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
+		return;
+	}
+	sense_len = rd32(hdr);
+	resid = rd32(hdr + 4);
+	if (sense_len > written_resp - VIRTIO_SCSI_RESP_HDR || sense_len > OSTOR_SENSE_MAX) {
+		stat_inc(vs, &vs->st.sense_clamped);
+		sense_len = OSTOR_MIN(written_resp - VIRTIO_SCSI_RESP_HDR, (uint32_t)OSTOR_SENSE_MAX);
+	}
+	memcpy(sense, rq->resp + VIRTIO_SCSI_RESP_HDR, sense_len);
+	if (resid > t->data_len) {
+		stat_inc(vs, &vs->st.resid_clamped);
+		resid = (uint32_t)OSTOR_MIN(t->data_len, (size_t)UINT32_MAX);
+	}
+	transferred = t->data_len - resid;
+	/* Data-in: never claim bytes beyond what the device wrote. */
+	if (t->dir == OSTOR_DIR_FROM_DEVICE && transferred > len - written_resp) {
+		stat_inc(vs, &vs->st.len_clamped);
+		transferred = len - written_resp;
+	}
+	finish_req(vs, q, rq, result_of_status(status), status,
+		   status == OSTOR_SCSI_STATUS_CHECK_CONDITION ? sense : NULL,
+		   status == OSTOR_SCSI_STATUS_CHECK_CONDITION ? sense_len : 0, transferred);
+}
+
+/* ---- task management ----------------------------------------------------------- */
+
+static const char *tmf_name(int level)
+{
+	switch (level) {
+	case 1: return "ABORT TASK";
+	case 2: return "LOGICAL UNIT RESET";
+	case 3: return "I_T NEXUS RESET";
+	default: return "device reset";
+	}
+}
+
+/* Send the TMF of rq->abort_level; false when no control slot was free. */
+static bool send_tmf(struct vscsi_dev *vs, struct vscsi_req *rq)
+{
+	static const uint32_t subtype[] = { 0, VIRTIO_SCSI_T_TMF_ABORT_TASK,
+					    VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
+					    VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET };
+	bool sent = false;
+
+	pthread_mutex_lock(&vs->ctrl_lock);
+	for (unsigned int i = 0; i < VSCSI_TMF_SLOTS && !vs->ctrlq->broken; i++) {
+		struct tmf_slot *s = &vs->tmf[i];
+		struct vq_buf b[2];
+
+		if (s->busy)
+			continue;
+		memset(s->req, 0, VIRTIO_SCSI_TMF_REQ);
+		wr32(s->req, VIRTIO_SCSI_T_TMF);
+		wr32(s->req + 4, subtype[rq->abort_level]);
+		virtio_scsi_lun(s->req + 8, rq->task->target, rq->task->lun);
+		wr64(s->req + 16, atomic_load(&rq->tag));
+		s->resp[0] = 0xff;
+		b[0] = (struct vq_buf){ s->req_iova, VIRTIO_SCSI_TMF_REQ, false };
+		b[1] = (struct vq_buf){ s->resp_iova, VIRTIO_SCSI_TMF_RESP, true };
+		if (virtqueue_add(vs->ctrlq, b, 1, 1, s) < 0)
+			break;
+		s->busy = true;
+		s->target_req = rq;
+		s->tag = atomic_load(&rq->tag);
+		if (virtqueue_kick_prepare(vs->ctrlq))
+			virtqueue_notify(vs->ctrlq);
+		sent = true;
+		break;
+	}
+	pthread_mutex_unlock(&vs->ctrl_lock);
+	if (sent)
+		stat_inc(vs, &vs->st.tmfs);
+	return sent;
+}
+
+static void request_reset(struct vscsi_dev *vs, const char *why)
+{
+	if (atomic_exchange(&vs->need_reset, 1) == 0)
+		snprintf(vs->reset_why, sizeof(vs->reset_why), "%s", why);
+}
+
+/* Next step of the escalation for rq (queue lock held). */
+static void escalate(struct vscsi_dev *vs, struct vscsi_req *rq, uint64_t now)
+{
+	rq->abort_level++;
+	if (rq->abort_level == 1 && !vs->abort_enabled)
+		rq->abort_level = 2;
+	if (rq->abort_level > 1)
+		stat_inc(vs, &vs->st.escalations);
+	atomic_store(&rq->tmf_answer, 0);
+	rq->abort_deadline = now + vs->opt.tmf_timeout_ms;
+	if (rq->abort_level > 3) {
+		request_reset(vs, "task management did not get a command back");
+		return;
+	}
+	ostor_info(vs->dev->ctx, "%s: %s for %u:%u tag %llu", vs->vd->name, tmf_name(rq->abort_level),
+		   rq->task->target, rq->task->lun, (unsigned long long)atomic_load(&rq->tag));
+	if (!send_tmf(vs, rq))
+		rq->abort_deadline = now; /* no room: go on next scan */
+}
+
+/* Timeouts, cancels and TMF answers (queue lock held). */
+static void scan_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
+{
+	for (uint32_t i = 0; i < q->nreqs; i++) {
+		struct vscsi_req *rq = &q->reqs[i];
+		int ans;
+
+		if (rq->state != RQ_QUEUED)
+			continue;
+		if (rq->abort_level == 0) {
+			if (now >= rq->deadline) {
+				rq->timed_out = true;
+				escalate(vs, rq, now);
+			} else if (rq->task->cancel_requested) {
+				escalate(vs, rq, now);
+			}
+			continue;
+		}
+		ans = atomic_exchange(&rq->tmf_answer, 0);
+		if (ans) {
+			int resp = ans - 1;
+
+			if (resp == VIRTIO_SCSI_S_OK || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED) {
+				/* Done on the device side: wait for the command. */
+				rq->abort_deadline = now + vs->opt.tmf_timeout_ms;
+			} else {
+				if (resp == VIRTIO_SCSI_S_FUNCTION_REJECTED)
+					stat_inc(vs, &vs->st.tmf_rejected);
+				escalate(vs, rq, now);
+				continue;
+			}
+		}
+		if (now >= rq->abort_deadline)
+			escalate(vs, rq, now);
+	}
+}
+
+int vscsi_cancel(struct vscsi_dev *vs, ostor_task *t)
+{
+	/* cancel_requested is set by the core; the next scan aborts. */
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		struct vscsi_queue *q = &vs->q[i];
+
+		pthread_mutex_lock(&q->lock);
+		for (uint32_t k = 0; k < q->nreqs; k++)
+			if (q->reqs[k].task == t)
+				q->last_scan_ms = 0;
+		pthread_mutex_unlock(&q->lock);
+	}
+	return 0;
+}
+
+/* ---- control and event queues ------------------------------------------------------ */
+
+static void handle_event(struct vscsi_dev *vs, const uint8_t *ev)
+{
+	uint32_t event = rd32(ev), reason = rd32(ev + 12);
+	uint32_t target = ev[5];
+	uint32_t lun = ((uint32_t)(ev[6] & 0x3f) << 8) | ev[7];
+	bool lun_ok = ev[4] == 1;
+
+	stat_inc(vs, &vs->st.events);
+	if (event & VIRTIO_SCSI_T_EVENTS_MISSED) {
+		/* Something was lost: forget everything we believed. */
+		stat_inc(vs, &vs->st.events_missed);
+		stat_inc(vs, &vs->st.rescans);
+		topo_forget_all(vs);
+		invalidate_lun_cache(vs, true, 0, 0);
+		bump_generation(vs);
+		event &= ~VIRTIO_SCSI_T_EVENTS_MISSED;
+	}
+	switch (event) {
+	case VIRTIO_SCSI_T_NO_EVENT:
+		break;
+	case VIRTIO_SCSI_T_TRANSPORT_RESET:
+		if (!lun_ok)
+			break;
+		if (reason == VIRTIO_SCSI_EVT_RESET_REMOVED) {
+			ostor_info(vs->dev->ctx, "%s: target %u LUN %u removed", vs->vd->name, target, lun);
+			stat_inc(vs, &vs->st.removed);
+			mark_lun_gone(vs, target, lun, true);
+			invalidate_lun_cache(vs, false, target, lun);
+		} else if (reason == VIRTIO_SCSI_EVT_RESET_RESCAN) {
+			ostor_info(vs->dev->ctx, "%s: target %u LUN %u appeared", vs->vd->name, target, lun);
+			stat_inc(vs, &vs->st.rescans);
+			mark_lun_gone(vs, target, lun, false);
+			invalidate_lun_cache(vs, false, target, lun);
+		}
+		bump_generation(vs);
+		break;
+	case VIRTIO_SCSI_T_PARAM_CHANGE: {
+		uint8_t asc = reason & 0xff, ascq = (reason >> 8) & 0xff;
+
+		stat_inc(vs, &vs->st.param_changes);
+		ostor_info(vs->dev->ctx, "%s: parameters of %u:%u changed (ASC %02Xh/%02Xh)",
+			   vs->vd->name, target, lun, asc, ascq);
+		if (lun_ok)
+			invalidate_lun_cache(vs, false, target, lun);
+		if (asc == 0x3f && ascq == 0x0e) /* REPORTED LUNS DATA HAS CHANGED */
+			vscsi_target_rescan(vs, target);
+		break;
+	}
+	default:
+		ostor_dbg(vs->dev->ctx, "%s: event %u ignored", vs->vd->name, event);
+		break;
+	}
+}
+
+static int poll_ctrl(struct vscsi_dev *vs)
+{
+	void *cookie;
+	uint32_t len;
+	bool clamped;
+	int r, n = 0;
+
+	pthread_mutex_lock(&vs->ctrl_lock);
+	while ((r = virtqueue_get(vs->ctrlq, &cookie, &len, &clamped)) > 0) {
+		struct tmf_slot *s = cookie;
+		struct vscsi_req *rq = s->target_req;
+		uint8_t resp = len >= 1 ? s->resp[0] : VIRTIO_SCSI_S_FAILURE;
+
+		s->busy = false;
+		/* Only if the request is still the one the TMF was about. */
+		if (rq && atomic_load(&rq->tag) == s->tag)
+			atomic_store(&rq->tmf_answer, resp + 1);
+		n++;
+	}
+	if (r < 0)
+		request_reset(vs, vs->ctrlq->broken_why);
+	while ((r = virtqueue_get(vs->eventq, &cookie, &len, &clamped)) > 0) {
+		uint8_t ev[VIRTIO_SCSI_EVENT_SIZE];
+		unsigned int i = (unsigned int)(((uint8_t *)cookie - vs->events) / VIRTIO_SCSI_EVENT_SIZE);
+
+		memcpy(ev, cookie, sizeof(ev));
+		if (len < VIRTIO_SCSI_EVENT_SIZE) {
+			stat_inc(vs, &vs->st.short_events);
+			ostor_warn(vs->dev->ctx, "%s: short event (%u of %d bytes) ignored",
+				   vs->vd->name, len, VIRTIO_SCSI_EVENT_SIZE);
+		} else {
+			pthread_mutex_unlock(&vs->ctrl_lock);
+			handle_event(vs, ev);
+			pthread_mutex_lock(&vs->ctrl_lock);
+		}
+		if (post_event(vs, i) < 0)
+			break;
+		n++;
+	}
+	if (r < 0)
+		request_reset(vs, vs->eventq->broken_why);
+	if (virtqueue_kick_prepare(vs->eventq))
+		virtqueue_notify(vs->eventq);
+	pthread_mutex_unlock(&vs->ctrl_lock);
+	return n;
+}
+
+/* ---- reset --------------------------------------------------------------------------- */
+
+int vscsi_reset(struct vscsi_dev *vs, const char *why)
+{
+	struct virtio_dev *vd = vs->vd;
+	uint64_t had = vd->driver_features;
+	unsigned int aborted = 0;
+	int r;
+
+	pthread_rwlock_wrlock(&vs->reset_lock);
+	ostor_warn(vs->dev->ctx, "%s: resetting the device: %s", vd->name, why);
+	vd->ops->set_status(vd, 0);
+	/* The device owns nothing now: every request comes back here. */
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		struct vscsi_queue *q = &vs->q[i];
+		struct vscsi_req *rq;
+
+		pthread_mutex_lock(&q->lock);
+		while ((rq = virtqueue_detach(q->vq))) {
+			finish_req(vs, q, rq, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+			aborted++;
+		}
+		while ((rq = q->retry)) {
+			q->retry = rq->next;
+			finish_req(vs, q, rq, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+			aborted++;
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+	pthread_mutex_lock(&vs->ctrl_lock);
+	while (virtqueue_detach(vs->ctrlq))
+		;
+	while (virtqueue_detach(vs->eventq))
+		;
+	pthread_mutex_unlock(&vs->ctrl_lock);
+	stat_inc(vs, &vs->st.resets);
+	/* A device that breaks again right after every reset is given up
+	 * on instead of being reset forever. */
+	if (++vs->resets_in_a_row > 8) {
+		vs->dead = true;
+		ostor_err(vs->dev->ctx, "%s: %u resets without a single completed command in between; "
+			  "giving up on the device (close and reopen it)", vd->name, atomic_load(&vs->resets_in_a_row));
+		atomic_store(&vs->need_reset, 0);
+		pthread_rwlock_unlock(&vs->reset_lock);
+		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device keeps failing after resets", vd->name);
+	}
+	topo_forget_all(vs);
+	invalidate_lun_cache(vs, true, 0, 0);
+	bump_generation(vs);
+
+	r = virtio_dev_negotiate(vd, vs->wanted);
+	if (r == 0 && vd->driver_features != had) {
+		virtio_dev_fail(vd);
+		r = ostori_error(OSTOR_ERROR_PROTOCOL, "%s: after reset the device negotiated features "
+				 "0x%llx instead of 0x%llx", vd->name,
+				 (unsigned long long)vd->driver_features, (unsigned long long)had);
+	}
+	if (r == 0)
+		r = start_device(vs);
+	if (r < 0) {
+		vs->dead = true;
+		ostor_err(vs->dev->ctx, "%s: re-initialisation failed: %s", vd->name, ostor_last_error());
+	} else {
+		ostor_info(vs->dev->ctx, "%s: reset done, %u request(s) reported aborted", vd->name, aborted);
+	}
+	atomic_store(&vs->need_reset, 0);
+	pthread_rwlock_unlock(&vs->reset_lock);
+	return r;
+}
+
+int vscsi_queue_reset(struct vscsi_dev *vs, unsigned int index)
+{
+	struct virtqueue *vq = NULL;
+	struct vscsi_queue *q = NULL;
+	int r;
+
+	if (!virtio_has(vs->vd, VIRTIO_F_RING_RESET) || !vs->vd->ops->reset_queue)
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
+				    "%s: queue reset (VIRTIO_F_RING_RESET) is not offered by this device",
+				    vs->vd->name);
+	if (index < 2 || index - 2 >= vs->nq)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "%s: queue %u is not a request queue (request queues are 2 to %u)",
+				    vs->vd->name, index, vs->nq + 1);
+	q = &vs->q[index - 2];
+	pthread_rwlock_wrlock(&vs->reset_lock);
+	pthread_mutex_lock(&q->lock);
+	vq = q->vq;
+	r = vs->vd->ops->reset_queue(vs->vd, vq);
+	if (r == 0) {
+		struct vscsi_req *rq;
+
+		while ((rq = virtqueue_detach(vq)))
+			finish_req(vs, q, rq, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+		virtqueue_reinit(vq);
+		r = vs->vd->ops->setup_queue(vs->vd, vq);
+	}
+	pthread_mutex_unlock(&q->lock);
+	pthread_rwlock_unlock(&vs->reset_lock);
+	return r;
+}
+
+/* ---- polling ------------------------------------------------------------------------- */
+
+static int poll_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
+{
+	void *cookie;
+	uint32_t len;
+	bool clamped;
+	int r = 0, n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	while (n < VSCSI_POLL_BUDGET && (r = virtqueue_get(q->vq, &cookie, &len, &clamped)) > 0) {
+		if (clamped)
+			stat_inc(vs, &vs->st.len_clamped);
+		complete_req(vs, q, cookie, len);
+		n++;
+	}
+	if (r < 0)
+		request_reset(vs, q->vq->broken_why);
+	if (q->retry) {
+		struct vscsi_req **pp = &q->retry;
+
+		while (*pp) {
+			struct vscsi_req *rq = *pp;
+
+			if (now < rq->retry_at) {
+				pp = &rq->next;
+				continue;
+			}
+			*pp = rq->next;
+			if (post_req(vs, q, rq) < 0) {
+				finish_req(vs, q, rq, OSTOR_RESULT_BUSY, -1, NULL, 0, 0);
+				continue;
+			}
+		}
+		if (virtqueue_kick_prepare(q->vq))
+			virtqueue_notify(q->vq);
+	}
+	if (q->busy && now != q->last_scan_ms) {
+		q->last_scan_ms = now;
+		scan_queue(vs, q, now);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+int vscsi_poll(struct vscsi_dev *vs)
+{
+	uint64_t now = ostori_now_ms();
+	bool config_changed = false;
+	int n = 0;
+
+	if (vs->intr && vs->vd->ops->intr_ack) {
+		uint8_t isr = vs->vd->ops->intr_ack(vs->vd);
+
+		if (isr) {
+			stat_inc(vs, &vs->st.interrupts);
+			config_changed = isr & 2;
+		}
+	}
+	if (atomic_load(&vs->need_reset))
+		vscsi_reset(vs, vs->reset_why);
+	if (vs->dead)
+		return 0;
+	pthread_rwlock_rdlock(&vs->reset_lock);
+	for (unsigned int i = 0; i < vs->nq; i++)
+		n += poll_queue(vs, &vs->q[i], now);
+	n += poll_ctrl(vs);
+	/* DEVICE_NEEDS_RESET has no interrupt of its own in polled mode. */
+	if (config_changed || (atomic_load(&vs->inflight) &&
+			       now - vs->last_status_ms >= VSCSI_STATUS_CHECK_MS)) {
+		uint8_t st = vs->vd->ops->get_status(vs->vd);
+
+		vs->last_status_ms = now;
+		if (st & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+			request_reset(vs, "the device set DEVICE_NEEDS_RESET");
+	}
+	pthread_rwlock_unlock(&vs->reset_lock);
+	if (vs->intr && n == 0)
+		stat_inc(vs, &vs->st.spurious_interrupts);
+	if (vs->intr && vs->vd->ops->intr_enable)
+		vs->vd->ops->intr_enable(vs->vd);
+	if (atomic_load(&vs->need_reset))
+		vscsi_reset(vs, vs->reset_why);
+	return n;
+}
+
+int vscsi_fd(struct vscsi_dev *vs)
+{
+	return vs->intr && vs->vd->ops->intr_fd ? vs->vd->ops->intr_fd(vs->vd) : -1;
+}
+
+int vscsi_next_timeout(struct vscsi_dev *vs)
+{
+	if (atomic_load(&vs->need_reset))
+		return 0;
+	if (!atomic_load(&vs->inflight))
+		return vs->intr ? -1 : 100; /* polled: look at the event queue now and then */
+	/* Polling: spin while requests are out.  Interrupts: wake up for
+	 * deadlines and the status check. */
+	return vs->intr ? VSCSI_STATUS_CHECK_MS : 0;
+}
+
+/* ---- introspection ----------------------------------------------------------------------- */
+
+void vscsi_device_info(struct vscsi_dev *vs, struct ostor_virtio_device_info *info)
+{
+	struct vscsi_stats st;
+
+	vscsi_get_stats(vs, &st);
+	info->device_features = vs->vd->device_features;
+	info->driver_features = vs->vd->driver_features;
+	info->packed = vs->packed;
+	info->interrupts = vs->intr;
+	info->num_queues = vs->nq;
+	info->device_num_queues = vs->cfg.num_queues;
+	info->seg_max = vs->cfg.seg_max;
+	info->max_sectors = vs->cfg.max_sectors;
+	info->cmd_per_lun = vs->cfg.cmd_per_lun;
+	info->event_info_size = vs->cfg.event_info_size;
+	info->sense_size = vs->cfg.sense_size;
+	info->cdb_size = vs->cfg.cdb_size;
+	info->max_channel = vs->cfg.max_channel;
+	info->max_target = vs->cfg.max_target;
+	info->max_lun = vs->cfg.max_lun;
+	info->resets = st.resets;
+	info->events = st.events;
+	info->topology_generation = st.topology_generation;
+}
+
+int vscsi_queue_count(struct vscsi_dev *vs)
+{
+	return (int)vs->nq + 2;
+}
+
+int vscsi_queue_info(struct vscsi_dev *vs, unsigned int index, struct ostor_virtio_queue_info *qi)
+{
+	struct virtqueue *vq;
+	pthread_mutex_t *lock;
+	struct vscsi_queue *q = NULL;
+
+	if (index >= vs->nq + 2)
+		return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s: no queue %u (the device has %u)",
+				    vs->vd->name, index, vs->nq + 2);
+	memset(qi, 0, sizeof(*qi));
+	if (index < 2) {
+		vq = index ? vs->eventq : vs->ctrlq;
+		lock = &vs->ctrl_lock;
+		qi->type = index ? OSTOR_VIRTIO_QUEUE_EVENT : OSTOR_VIRTIO_QUEUE_CONTROL;
+	} else {
+		q = &vs->q[index - 2];
+		vq = q->vq;
+		lock = &q->lock;
+		qi->type = OSTOR_VIRTIO_QUEUE_REQUEST;
+	}
+	pthread_mutex_lock(lock);
+	qi->index = index;
+	qi->size = vq->size;
+	qi->packed = vq->packed;
+	qi->event_idx = vq->event_idx;
+	qi->indirect = vq->indirect;
+	qi->broken = vq->broken;
+	qi->avail_idx = vq->packed ? vq->next_avail : vq->avail_idx;
+	qi->used_idx = vq->packed ? vq->next_used : vq->last_used;
+	qi->inflight = q ? q->busy : vq->inflight;
+	qi->submitted = vq->stats.submitted;
+	qi->completed = q ? q->completed : vq->stats.completed;
+	qi->errors = q ? q->errors : 0;
+	qi->bytes = q ? q->bytes : 0;
+	qi->notifies = vq->stats.notifies;
+	pthread_mutex_unlock(lock);
+	return 0;
+}

@@ -1,0 +1,813 @@
+/*
+ * tests/unit/test_usb_bot.c - the Bulk-Only engine against the simulated
+ * BOT device: plain I/O, multi-LUN, the thirteen cases and every fault of
+ * issue 3's list (1-11), recovery escalation, quirks.
+ */
+#include "usb_test_util.h"
+
+#include <time.h>
+
+#define BOT0 "sim:transport=usb-bot,size=4M"
+#define BOT BOT0 ",usb-timeout=100"
+
+/* ---- plain I/O ------------------------------------------------------------- */
+
+START_TEST(bot_plain_io)
+{
+	static const char *const specs[] = { BOT, BOT ",pipeline=off", BOT ",quirks=go-slow", BOT ",pipeline=cbw" };
+	struct sim_usb *m = open_dev(specs[_i]);
+	struct ostor_lun_info li;
+	uint8_t *w = malloc(256 * 512), *r = malloc(256 * 512);
+
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
+	ck_assert_uint_eq(li.block_size, 512);
+	ck_assert_uint_eq(li.blocks, 8192);
+	fill(w, 256 * 512, 3);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 100, 256, w), 0);
+	memset(r, 0, 256 * 512);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 100, 256, r), 0);
+	ck_assert_mem_eq(w, r, 256 * 512);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	ck_assert_uint_eq(estats(m).csw_invalid, 0);
+	ck_assert_uint_ge(mstats(m).cbws, 4);
+	free(w);
+	free(r);
+}
+END_TEST
+
+START_TEST(bot_scattered_buffers)
+{
+	uint8_t a[512], b[1024], c[512], w[2048];
+	struct iovec iov[3] = { { a, sizeof(a) }, { b, sizeof(b) }, { c, sizeof(c) } };
+	uint8_t cdb[10];
+	ostor_task *t;
+
+	open_dev(BOT);
+	fill(w, sizeof(w), 9);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 7, 4, w), 0);
+	cdb_rw10(cdb, 0x28, 7, 4);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, cdb, 10), 0);
+	ck_assert_int_eq(ostor_task_set_iov(t, OSTOR_DIR_FROM_DEVICE, iov, 3), 0);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 2048);
+	ck_assert_mem_eq(a, w, 512);
+	ck_assert_mem_eq(b, w + 512, 1024);
+	ck_assert_mem_eq(c, w + 1536, 512);
+	ostor_task_free(t);
+}
+END_TEST
+
+START_TEST(bot_multi_lun)
+{
+	struct sim_usb *m = open_dev(BOT ",luns=3");
+	struct ostor_lun_addr *luns;
+	struct ostor_usb_details d;
+	size_t n;
+
+	ck_assert_uint_eq(mstats(m).get_max_lun, 1);
+	ck_assert_uint_eq(dev->max_lun, 2);
+	ck_assert_int_eq(ostor_usb_get_details(dev, &d), 0);
+	ck_assert_uint_eq(d.max_lun, 2);
+	ck_assert_str_eq(d.transport, "bot");
+	ck_assert_int_eq(d.simulated, 1);
+	ck_assert_int_eq(ostor_device_luns(dev, &luns, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_uint_eq(luns[i].lun, i);
+	free(luns);
+	check_io_works(2, 10, 1);
+	check_io_works(0, 10, 2);
+	/* Different LUNs hold different data. */
+	{
+		uint8_t a[512], b[512];
+
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 10, 1, a), 0);
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 2, 10, 1, b), 0);
+		ck_assert_int_ne(memcmp(a, b, 512), 0);
+	}
+}
+END_TEST
+
+START_TEST(bot_lun_beyond_max_refused)
+{
+	uint8_t buf[36], cdb[6] = { 0x12, 0, 0, 0, 36, 0 };
+	ostor_task *t;
+
+	open_dev(BOT ",luns=2");
+	t = run(5, cdb, 6, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_TRANSPORT_ERROR);
+	ostor_task_free(t);
+}
+END_TEST
+
+/* ---- fault 1: invalid CSWs ------------------------------------------------- */
+
+static const char *const bad_csw[] = {
+	"csw-bad-signature", "csw-stale-tag", "csw-short", "csw-long", "csw-512", "csw-bad-status",
+};
+
+START_TEST(bot_invalid_csw)
+{
+	char spec[256];
+	struct sim_usb *m;
+	uint8_t buf[4096 + 64];
+	size_t got = 99;
+
+	snprintf(spec, sizeof(spec), BOT ",fault=%s", bad_csw[_i]);
+	m = open_dev(spec);
+	/* The fault hits the first command: failed, nothing reported, no
+	 * overflow. */
+	memset(buf, 0xee, sizeof(buf));
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, 4096, &got), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(got, 0);
+	for (size_t i = 4096; i < sizeof(buf); i++)
+		ck_assert_uint_eq(buf[i], 0xee);
+	ck_assert_uint_eq(estats(m).csw_invalid, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ck_assert_uint_eq(mstats(m).clear_halt_in, 1);
+	ck_assert_uint_eq(mstats(m).clear_halt_out, 1);
+	check_io_works(0, 0, 5);
+
+	/* Again on a write: nothing reported written. */
+	ck_assert_int_eq(sim_usb_arm_fault(m, (enum sim_usb_fault)sim_usb_fault_by_name(bad_csw[_i]), 1, 0), 0);
+	got = 99;
+	ck_assert_int_eq(rw(0x2a, 0, 8, buf, 4096, &got), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(got, 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 2);
+	check_io_works(0, 16, 6);
+}
+END_TEST
+
+/* The same with reads queued before the CBW completes. */
+START_TEST(bot_invalid_csw_cbw_pipelined)
+{
+	char spec[256];
+	struct sim_usb *m;
+	uint8_t buf[4096];
+	size_t got = 99;
+
+	snprintf(spec, sizeof(spec), BOT ",pipeline=cbw,fault=%s+cbw-stall", bad_csw[_i]);
+	m = open_dev(spec);
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(got, 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	check_io_works(0, 0, 7);
+}
+END_TEST
+
+/* ---- fault 2: residue > transfer length ------------------------------------ */
+
+START_TEST(bot_residue_too_big)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=csw-residue-big");
+	uint8_t buf[4096];
+	size_t got = 1;
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(got, 0);
+	ck_assert_uint_eq(estats(m).csw_invalid, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	check_io_works(0, 0, 1);
+}
+END_TEST
+
+START_TEST(bot_residue_ignored_by_quirk)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=csw-residue-big,quirks=ignore-residue");
+	uint8_t buf[4096];
+	size_t got = 0;
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, sizeof(buf));
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
+/* ---- fault 3: phase errors, and the thirteen cases ------------------------- */
+
+START_TEST(bot_phase_error_injected)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=phase-error,fault-after=1,fault-count=1");
+	uint8_t w[4096], buf[4096];
+	size_t got = 7;
+
+	fill(w, sizeof(w), 4);
+	ck_assert_int_eq(rw(0x2a, 0, 8, w, sizeof(w), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(got, 0);   /* the residue is ignored */
+	ck_assert_uint_eq(estats(m).phase_errors, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_GOOD);
+	ck_assert_mem_eq(w, buf, sizeof(buf));
+}
+END_TEST
+
+/* Host expectation vs device intent: the phase-error cases. */
+START_TEST(bot_thirteen_cases_phase_errors)
+{
+	struct sim_usb *m = open_dev(BOT);
+	uint8_t cdb[10], buf[1024];
+	uint64_t writes;
+	ostor_task *t;
+	struct { int hcase; uint8_t op; uint16_t blocks; enum ostor_dir dir; size_t len; } cases[] = {
+		{ 2, 0x28, 1, OSTOR_DIR_NONE, 0 },            /* Hn < Di */
+		{ 3, 0x2a, 1, OSTOR_DIR_NONE, 0 },            /* Hn < Do */
+		{ 7, 0x28, 2, OSTOR_DIR_FROM_DEVICE, 512 },   /* Hi < Di */
+		{ 8, 0x2a, 1, OSTOR_DIR_FROM_DEVICE, 512 },   /* Hi <> Do */
+		{ 10, 0x28, 1, OSTOR_DIR_TO_DEVICE, 512 },    /* Ho <> Di */
+		{ 13, 0x2a, 2, OSTOR_DIR_TO_DEVICE, 512 },    /* Ho < Do */
+	};
+
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(cases); i++) {
+		uint64_t pe = estats(m).phase_errors, resets = mstats(m).bot_resets;
+
+		writes = mstats(m).medium_writes;
+		cdb_rw10(cdb, cases[i].op, 0, cases[i].blocks);
+		memset(buf, 0x5a, sizeof(buf));
+		t = run(0, cdb, 10, cases[i].dir, buf, cases[i].len);
+		ck_assert_msg(ostor_task_result(t) == OSTOR_RESULT_TRANSPORT_ERROR, "case %d: result %s",
+			      cases[i].hcase, ostor_result_name(ostor_task_result(t)));
+		ck_assert_uint_eq(ostor_task_transferred(t), 0);
+		ck_assert_msg(estats(m).phase_errors == pe + 1, "case %d: no phase error", cases[i].hcase);
+		ck_assert_uint_eq(mstats(m).bot_resets, resets + 1);
+		ck_assert_msg(mstats(m).medium_writes == writes, "case %d wrote the medium", cases[i].hcase);
+		ostor_task_free(t);
+	}
+	check_io_works(0, 0, 8);
+}
+END_TEST
+
+START_TEST(bot_thirteen_cases_good)
+{
+	struct sim_usb *m = open_dev(BOT);
+	uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 }, tur[6] = { 0 }, cdb[10], buf[1024];
+	ostor_task *t;
+
+	/* case 5, Hi > Di: short packet, residue */
+	t = run(0, inq, 6, OSTOR_DIR_FROM_DEVICE, buf, 100);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 36);
+	ostor_task_free(t);
+	/* case 4, Hi > Dn: the device stalls the data phase */
+	t = run(0, tur, 6, OSTOR_DIR_FROM_DEVICE, buf, 512);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 0);
+	ck_assert_uint_eq(mstats(m).clear_halt_in, 1);
+	ostor_task_free(t);
+	/* case 9, Ho > Dn */
+	t = run(0, tur, 6, OSTOR_DIR_TO_DEVICE, buf, 512);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 0);
+	ostor_task_free(t);
+	/* case 11, Ho > Do: one block written out of two sent */
+	fill(buf, sizeof(buf), 11);
+	cdb_rw10(cdb, 0x2a, 3, 1);
+	t = run(0, cdb, 10, OSTOR_DIR_TO_DEVICE, buf, 1024);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 512);
+	ostor_task_free(t);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	ck_assert_uint_eq(estats(m).phase_errors, 0);
+	{
+		uint8_t r[512];
+
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 3, 1, r), 0);
+		ck_assert_mem_eq(r, buf, 512);
+	}
+}
+END_TEST
+
+/* ---- fault 4: stall mid-read ------------------------------------------------ */
+
+START_TEST(bot_data_stall_short_read)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=data-stall,fault-after=1");
+	uint8_t w[8192], r[8192];
+	size_t got = 0;
+
+	fill(w, sizeof(w), 12);
+	ck_assert_int_eq(rw(0x2a, 0, 16, w, sizeof(w), NULL), OSTOR_RESULT_GOOD);
+	memset(r, 0, sizeof(r));
+	ck_assert_int_eq(rw(0x28, 0, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, 4096);   /* from the residue */
+	ck_assert_mem_eq(r, w, 4096);
+	ck_assert_uint_eq(mstats(m).clear_halt_in, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	ck_assert_uint_eq(estats(m).clear_halts, 1);
+	/* The block helper refuses a short read rather than returning junk. */
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_DATA_STALL, 1, 0), 0);
+	ck_assert_int_lt(ostor_read_blocks(dev, 0, 0, 0, 16, r), 0);
+}
+END_TEST
+
+/* ---- fault 5: stall on the CBW ---------------------------------------------- */
+
+START_TEST(bot_cbw_stall)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=cbw-stall");
+	uint8_t buf[4096];
+	size_t got = 3;
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(got, 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ck_assert_uint_eq(mstats(m).clear_halt_out, 1);
+	check_io_works(0, 0, 13);
+}
+END_TEST
+
+/* ---- fault 6: babble ---------------------------------------------------------- */
+
+START_TEST(bot_babble)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=babble");
+	uint8_t buf[4096 + 256];
+	size_t got = 3;
+
+	memset(buf, 0xee, sizeof(buf));
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, 4096, &got), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(got, 0);
+	for (size_t i = 4096; i < sizeof(buf); i++)
+		ck_assert_uint_eq(buf[i], 0xee);
+	/* the CSW was still read: the pipe stayed in step without a reset */
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	check_io_works(0, 0, 14);
+}
+END_TEST
+
+/* ---- fault 7: the CSW arrives as data --------------------------------------- */
+
+START_TEST(bot_csw_in_data_phase)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=skip-data");
+	uint8_t buf[4096];
+	size_t got = 3;
+	enum ostor_result res;
+
+	memset(buf, 0xee, sizeof(buf));
+	res = rw(0x28, 0, 8, buf, sizeof(buf), &got);
+	ck_assert_int_ne(res, OSTOR_RESULT_PENDING);
+	ck_assert_uint_eq(got, 0);
+	ck_assert_uint_eq(estats(m).csw_in_data, 1);
+	/* no trace of the CSW in the caller's buffer */
+	ck_assert_int_ne(memcmp(buf, "USBS", 4), 0);
+	for (size_t i = 13; i < sizeof(buf); i++)
+		ck_assert_uint_eq(buf[i], 0xee);
+	check_io_works(0, 0, 15);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
+/* ---- fault 8: no CSW ---------------------------------------------------------- */
+
+START_TEST(bot_csw_never_sent)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=csw-nak");
+	uint8_t buf[4096];
+	uint64_t t0 = ostori_now_ms();
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), NULL), OSTOR_RESULT_TIMEOUT);
+	ck_assert_uint_lt(ostori_now_ms() - t0, 2000);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ck_assert_uint_eq(mstats(m).port_resets, 0);
+	check_io_works(0, 0, 16);
+}
+END_TEST
+
+START_TEST(bot_hang_needs_port_reset)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=hang");
+	uint8_t buf[4096];
+	uint64_t t0 = ostori_now_ms();
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), NULL), OSTOR_RESULT_TIMEOUT);
+	ck_assert_uint_lt(ostori_now_ms() - t0, 2000);
+	/* the BOT reset was tried (and hung), then the port was reset */
+	ck_assert_uint_eq(estats(m).reset_recoveries, 1);
+	ck_assert_uint_eq(mstats(m).port_resets, 1);
+	/* the port reset raised a unit attention; the helpers retry it */
+	check_io_works(0, 0, 17);
+}
+END_TEST
+
+START_TEST(bot_zlp_and_csw_stall_retried)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=zlp-before-csw+csw-stall,fault-count=1");
+	uint8_t buf[4096];
+	size_t got = 0;
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, sizeof(buf));
+	ck_assert_uint_eq(estats(m).csw_stall_retries, 1);
+	ck_assert_uint_eq(estats(m).zlp_retries, 1);
+	ck_assert_uint_eq(mstats(m).clear_halt_in, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
+START_TEST(bot_csw_stall_each_command_retried)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=csw-stall,fault-count=2");
+	uint8_t buf[512];
+
+	/* The retry also stalls: the next command is the second hit. */
+	ck_assert_int_eq(rw(0x28, 0, 1, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_int_eq(rw(0x28, 0, 1, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(estats(m).csw_stall_retries, 2);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
+/* ---- fault 9: Get Max LUN ----------------------------------------------------- */
+
+static const char *const maxlun_faults[] = { "maxlun-stall", "maxlun-empty", "maxlun-timeout", "maxlun-big" };
+
+START_TEST(bot_get_max_lun_single)
+{
+	char spec[256];
+	struct sim_usb *m;
+	struct ostor_lun_addr *luns;
+	size_t n;
+	uint64_t t0 = ostori_now_ms();
+
+	snprintf(spec, sizeof(spec), BOT ",luns=4,fault=%s", maxlun_faults[_i]);
+	m = open_dev(spec);
+	ck_assert_uint_lt(ostori_now_ms() - t0, 2000);
+	ck_assert_uint_eq(mstats(m).get_max_lun, 1);
+	ck_assert_uint_eq(dev->max_lun, 0);
+	ck_assert_int_eq(ostor_device_luns(dev, &luns, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	free(luns);
+	check_io_works(0, 0, 18);
+}
+END_TEST
+
+START_TEST(bot_single_lun_quirk)
+{
+	struct sim_usb *m = open_dev(BOT ",luns=4,quirks=single-lun");
+
+	ck_assert_uint_eq(mstats(m).get_max_lun, 0);
+	ck_assert_uint_eq(dev->max_lun, 0);
+}
+END_TEST
+
+/* ---- fault 10: the reset itself fails ------------------------------------------ */
+
+START_TEST(bot_reset_stall_port_reset)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=csw-bad-signature+reset-stall");
+	uint8_t buf[4096];
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), NULL), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ck_assert_uint_eq(mstats(m).port_resets, 1);
+	ck_assert(!ousb_engine_is_dead(sim_usb_engine(m)));
+	check_io_works(0, 0, 19);
+}
+END_TEST
+
+START_TEST(bot_port_reset_fails_dead)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=csw-bad-signature+reset-stall+port-reset-fail");
+	struct ostor_usb_details d;
+	uint8_t buf[4096], cdb[10];
+	ostor_task *t;
+
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), NULL), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_uint_eq(mstats(m).port_resets, 1);
+	ck_assert(ousb_engine_is_dead(sim_usb_engine(m)));
+	ck_assert_int_eq(ostor_usb_get_details(dev, &d), 0);
+	ck_assert_int_eq(d.dead, 1);
+	/* later calls fail cleanly */
+	cdb_rw10(cdb, 0x28, 0, 1);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, cdb, 10), 0);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, 512), 0);
+	ck_assert_int_eq(ostor_task_execute(t), OSTOR_ERROR_NO_DEVICE);
+	ostor_task_free(t);
+	ck_assert_int_lt(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+}
+END_TEST
+
+/* ---- fault 11: unplug mid-write ------------------------------------------------ */
+
+struct done_rec {
+	int calls;
+};
+
+static void on_done(ostor_task *t, void *ud)
+{
+	((struct done_rec *)ud)->calls++;
+}
+
+START_TEST(bot_unplug_mid_write)
+{
+	struct sim_usb *m = open_dev(BOT);
+	enum { N = 6 };
+	ostor_task *t[N];
+	uint8_t *bufs = malloc(N * 4096), cdb[10];
+	struct done_rec rec = { 0 };
+	uint64_t deadline;
+
+	fill(bufs, N * 4096, 20);
+	sim_usb_hold(m, true);  /* the device takes the CBW but answers nothing */
+	for (int i = 0; i < N; i++) {
+		cdb_rw10(cdb, 0x2a, (uint32_t)i * 8, 8);
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_TO_DEVICE, bufs + i * 4096, 4096), 0);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	}
+	ostor_handle_events_nonblock(ctx);
+	ck_assert_int_eq(rec.calls, 0);
+	sim_usb_unplug(m);
+	deadline = ostori_now_ms() + 2000;
+	while (rec.calls < N && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 50);
+	ck_assert_int_eq(rec.calls, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_DEVICE_GONE);
+		ck_assert_uint_eq(ostor_task_transferred(t[i]), 0);
+		ck_assert_int_eq(ostor_task_error(t[i]), OSTOR_ERROR_NO_DEVICE);
+		/* and a completed task can be reused or freed safely */
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ 0 }), OSTOR_ERROR_NO_DEVICE);
+		ck_assert_int_eq(ostor_task_free(t[i]), 0);
+	}
+	ck_assert_uint_eq(mstats(m).medium_writes, 0);
+	ck_assert_int_lt(ostor_write_blocks(dev, 0, 0, 0, 1, bufs), 0);
+	free(bufs);
+}
+END_TEST
+
+START_TEST(bot_unplug_after_data_before_csw)
+{
+	struct sim_usb *m = open_dev(BOT0 ",fault=csw-nak,usb-timeout=5000");
+	struct done_rec rec = { 0 };
+	uint8_t buf[4096], cdb[10];
+	ostor_task *t;
+	uint64_t deadline;
+
+	fill(buf, sizeof(buf), 21);
+	cdb_rw10(cdb, 0x2a, 0, 8);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, cdb, 10), 0);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_TO_DEVICE, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	/* Run until the data reached the medium; the CSW never comes. */
+	deadline = ostori_now_ms() + 2000;
+	while (mstats(m).medium_writes == 0 && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 10);
+	ck_assert_uint_eq(mstats(m).medium_writes, 1);
+	ck_assert_int_eq(rec.calls, 0);
+	sim_usb_unplug(m);
+	while (rec.calls < 1 && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 50);
+	ck_assert_int_eq(rec.calls, 1);
+	/* Without a CSW the write is not reported done. */
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_DEVICE_GONE);
+	ck_assert_uint_eq(ostor_task_transferred(t), 0);
+	ostor_task_free(t);
+}
+END_TEST
+
+/* ---- cancel, explicit resets, spec errors, quirks ------------------------------ */
+
+START_TEST(bot_cancel_in_flight)
+{
+	struct sim_usb *m = open_dev(BOT0 ",usb-timeout=5000");
+	struct done_rec rec = { 0 };
+	uint8_t buf[4096], cdb[10];
+	ostor_task *t;
+	uint64_t deadline;
+
+	sim_usb_hold(m, true);
+	cdb_rw10(cdb, 0x28, 0, 8);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, cdb, 10), 0);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	ostor_handle_events_nonblock(ctx);
+	ck_assert_int_eq(ostor_task_cancel(t), 0);
+	sim_usb_hold(m, false);
+	deadline = ostori_now_ms() + 2000;
+	while (rec.calls < 1 && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 50);
+	ck_assert_int_eq(rec.calls, 1);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+	ck_assert_uint_eq(ostor_task_transferred(t), 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ostor_task_free(t);
+	check_io_works(0, 0, 22);
+}
+END_TEST
+
+START_TEST(bot_explicit_resets)
+{
+	struct sim_usb *m = open_dev(BOT);
+
+	ck_assert_int_eq(ostor_usb_reset(dev, OSTOR_USB_RESET_TRANSPORT), 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ck_assert_uint_eq(mstats(m).clear_halt_in, 1);
+	ck_assert_uint_eq(mstats(m).clear_halt_out, 1);
+	ck_assert_int_eq(ostor_usb_reset(dev, OSTOR_USB_RESET_PORT), 0);
+	ck_assert_uint_eq(mstats(m).port_resets, 1);
+	check_io_works(0, 0, 23);
+	ck_assert_int_eq(ostor_usb_reset(dev, (enum ostor_usb_reset_kind)7), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_PORT_RESET_FAIL, 1, 0), 0);
+	ck_assert_int_eq(ostor_usb_reset(dev, OSTOR_USB_RESET_PORT), OSTOR_ERROR_IO);
+	ck_assert(ousb_engine_is_dead(sim_usb_engine(m)));
+}
+END_TEST
+
+START_TEST(bot_spec_errors)
+{
+	ostor_device *d = NULL;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=usb-bot,fault=bogus", &d), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "csw-bad-signature"));
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=usb-bot,subclass=floppy", &d), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=usb-bot,quirks=fast", &d), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=usb-bot,usb-timeout=2", &d), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=usb-bot,nonsense=1", &d), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_ptr_null(d);
+	/* a non-USB device has no USB details */
+	ck_assert_int_eq(ostor_open(ctx, "sim:", &d), 0);
+	{
+		struct ostor_usb_details det;
+
+		ck_assert_int_eq(ostor_usb_get_details(d, &det), OSTOR_ERROR_NOT_SUPPORTED);
+		ck_assert_int_eq(ostor_usb_reset(d, OSTOR_USB_RESET_TRANSPORT), OSTOR_ERROR_NOT_SUPPORTED);
+	}
+	ostor_close(d);
+}
+END_TEST
+
+START_TEST(bot_fault_after)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=csw-bad-signature,fault-after=3,fault-count=2");
+	uint8_t buf[512];
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rw(0x28, 0, 1, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_int_eq(rw(0x28, 0, 1, buf, sizeof(buf), NULL), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_int_eq(rw(0x28, 0, 1, buf, sizeof(buf), NULL), OSTOR_RESULT_TRANSPORT_ERROR);
+	ck_assert_int_eq(rw(0x28, 0, 1, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(mstats(m).bot_resets, 2);
+}
+END_TEST
+
+START_TEST(bot_check_condition_sense)
+{
+	struct sim_usb *m = open_dev(BOT ",readonly");
+	uint8_t buf[512] = { 0 };
+	uint8_t cdb[10];
+	const uint8_t *sense;
+	size_t n;
+	ostor_task *t;
+
+	cdb_rw10(cdb, 0x2a, 0, 1);
+	t = run(0, cdb, 10, OSTOR_DIR_TO_DEVICE, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
+	ck_assert_int_eq(ostor_task_status(t), 2);
+	sense = ostor_task_sense(t, &n);
+	ck_assert_ptr_nonnull(sense);
+	ck_assert_uint_ge(n, 14);
+	ck_assert_uint_eq(sense[2] & 0x0f, OSTOR_SCSI_SENSE_DATA_PROTECT);
+	ck_assert_int_eq(ostor_task_error(t), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_uint_eq(estats(m).auto_sense, 1);
+	ostor_task_free(t);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_WRITE_PROTECTED);
+}
+END_TEST
+
+START_TEST(quirks_table_and_env)
+{
+	struct ousb_quirks q;
+	char text[256];
+
+	ck_assert_int_eq(ousb_quirks_lookup(0x0781, 0x5406, NULL, &q), 0);
+	ck_assert(q.flags & OUSB_Q_IGNORE_RESIDUE);
+	ck_assert_int_eq(ousb_quirks_lookup(0x1234, 0x5678, "1234:5678:fix-capacity,max-transfer=64K", &q), 0);
+	ck_assert_uint_eq(q.flags, OUSB_Q_FIX_CAPACITY | OUSB_Q_MAX_TRANSFER);
+	ck_assert_uint_eq(q.max_transfer, 65536);
+	ousb_quirks_text(&q, text, sizeof(text));
+	ck_assert_str_eq(text, "fix-capacity,max-transfer=65536");
+	/* an override replaces the built-in entry */
+	ck_assert_int_eq(ousb_quirks_lookup(0x0781, 0x5406, "0781:5406:none", &q), 0);
+	ck_assert_uint_eq(q.flags, 0);
+	ck_assert_int_eq(ousb_quirks_lookup(1, 2, "1234:5678:bogus", &q), OSTOR_ERROR_CONFIG);
+	ck_assert_int_eq(ousb_quirks_lookup(1, 2, "zz", &q), OSTOR_ERROR_CONFIG);
+	ck_assert_int_eq(ousb_quirks_lookup(1, 2, "1:2:max-transfer=1", &q), OSTOR_ERROR_CONFIG);
+}
+END_TEST
+
+START_TEST(bot_quirks_capacity_and_sync)
+{
+	struct sim_usb *m = open_dev(BOT ",quirks=fix-capacity+no-sync-cache+read-capacity-16");
+	struct sim_stats ss;
+	struct ostor_lun_info li;
+	struct ostor_usb_details d;
+	uint8_t cdb[10] = { 0x35 };
+	ostor_task *t;
+
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
+	ck_assert_uint_eq(li.blocks, 8191);   /* one taken off, as the quirk says */
+	ck_assert_int_eq(ostor_usb_get_details(dev, &d), 0);
+	ck_assert_str_eq(d.quirks, "fix-capacity,no-sync-cache,read-capacity-16");
+	t = run(0, cdb, 10, OSTOR_DIR_NONE, NULL, 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+	sim_target_get_stats(ostori_sim_device_target(dev), &ss);
+	ck_assert_uint_eq(ss.per_opcode[0x35], 0);
+	ck_assert_uint_eq(ss.per_opcode[0x25], 1);  /* the model's own probe at open */
+	ck_assert_uint_ge(ss.per_opcode[0x9e], 1);
+	(void)m;
+}
+END_TEST
+
+START_TEST(bot_pipelining_saves_nothing_in_correctness)
+{
+	/* Many small reads interleaved with writes, queued several deep. */
+	struct sim_usb *m = open_dev(BOT);
+	enum { N = 16 };
+	ostor_task *t[N];
+	uint8_t *bufs = malloc(N * 512), cdb[10], w[N * 512];
+	struct done_rec rec = { 0 };
+
+	fill(w, sizeof(w), 30);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, N, w), 0);
+	for (int i = 0; i < N; i++) {
+		cdb_rw10(cdb, 0x28, (uint32_t)(N - 1 - i), 1);
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs + i * 512, 512), 0);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	}
+	while (rec.calls < N)
+		ostor_handle_events(ctx, 100);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+		ck_assert_mem_eq(bufs + i * 512, w + (N - 1 - i) * 512, 512);
+		ostor_task_free(t[i]);
+	}
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	free(bufs);
+}
+END_TEST
+
+static Suite *bot_suite(void)
+{
+	Suite *s = suite_create("usb_bot");
+	TCase *tc = tcase_create("bot");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, bot_plain_io, 0, 4);
+	tcase_add_loop_test(tc, bot_invalid_csw_cbw_pipelined, 0, (int)OSTOR_ARRAY_SIZE(bad_csw));
+	tcase_add_test(tc, bot_scattered_buffers);
+	tcase_add_test(tc, bot_multi_lun);
+	tcase_add_test(tc, bot_lun_beyond_max_refused);
+	tcase_add_loop_test(tc, bot_invalid_csw, 0, (int)OSTOR_ARRAY_SIZE(bad_csw));
+	tcase_add_test(tc, bot_residue_too_big);
+	tcase_add_test(tc, bot_residue_ignored_by_quirk);
+	tcase_add_test(tc, bot_phase_error_injected);
+	tcase_add_test(tc, bot_thirteen_cases_phase_errors);
+	tcase_add_test(tc, bot_thirteen_cases_good);
+	tcase_add_test(tc, bot_data_stall_short_read);
+	tcase_add_test(tc, bot_cbw_stall);
+	tcase_add_test(tc, bot_babble);
+	tcase_add_test(tc, bot_csw_in_data_phase);
+	tcase_add_test(tc, bot_csw_never_sent);
+	tcase_add_test(tc, bot_hang_needs_port_reset);
+	tcase_add_test(tc, bot_zlp_and_csw_stall_retried);
+	tcase_add_test(tc, bot_csw_stall_each_command_retried);
+	tcase_add_loop_test(tc, bot_get_max_lun_single, 0, (int)OSTOR_ARRAY_SIZE(maxlun_faults));
+	tcase_add_test(tc, bot_single_lun_quirk);
+	tcase_add_test(tc, bot_reset_stall_port_reset);
+	tcase_add_test(tc, bot_port_reset_fails_dead);
+	tcase_add_test(tc, bot_unplug_mid_write);
+	tcase_add_test(tc, bot_unplug_after_data_before_csw);
+	tcase_add_test(tc, bot_cancel_in_flight);
+	tcase_add_test(tc, bot_explicit_resets);
+	tcase_add_test(tc, bot_spec_errors);
+	tcase_add_test(tc, bot_fault_after);
+	tcase_add_test(tc, bot_check_condition_sense);
+	tcase_add_test(tc, quirks_table_and_env);
+	tcase_add_test(tc, bot_quirks_capacity_and_sync);
+	tcase_add_test(tc, bot_pipelining_saves_nothing_in_correctness);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(bot_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,486 @@
+/*
+ * tests/unit/test_virtio_scsi.c - the virtio-scsi driver against the
+ * simulated device: start-up faults (6, 9), DEVICE_NEEDS_RESET (7),
+ * interrupts (8), response codes and BUSY (10), clamping (11), task
+ * management (12) and events (13) of issue 4.
+ */
+#include "core/backend.h"
+#include "sim/backend.h"
+#include "sim/target.h"
+#include "sim/virtio_sim.h"
+#include "virtio/scsi.h"
+
+#include <check.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ostor_context *ctx;
+static ostor_device *dev;
+static struct sim_vdev *model;
+
+static void setup(void)
+{
+	ck_assert_int_eq(ostor_init(&ctx, ""), 0);
+	ostor_set_log_level(ctx, getenv("VDEBUG") ? OSTOR_LOG_DEBUG : OSTOR_LOG_NONE);
+	dev = NULL;
+	model = NULL;
+}
+
+static void teardown(void)
+{
+	if (dev)
+		ostor_close(dev);
+	ostor_exit(ctx);
+	ctx = NULL;
+}
+
+static void open_spec(const char *spec)
+{
+	int r = ostor_open(ctx, spec, &dev);
+
+	ck_assert_msg(r == 0, "open %s: %s", spec, ostor_last_error());
+	model = sim_virtio_of(dev);
+	ck_assert_ptr_nonnull(model);
+}
+
+static struct vscsi_stats drv_stats(void)
+{
+	struct vscsi_stats st;
+
+	vscsi_get_stats(sim_virtio_driver(model), &st);
+	return st;
+}
+
+static void cb(ostor_task *t, void *ud)
+{
+	(*(int *)ud)++;
+}
+
+static void prep_rw(ostor_task *t, bool write, uint64_t lba, void *buf, size_t len)
+{
+	uint8_t cdb[10] = { write ? 0x2a : 0x28, 0, (uint8_t)(lba >> 24), (uint8_t)(lba >> 16),
+			    (uint8_t)(lba >> 8), (uint8_t)lba, 0, (uint8_t)((len / 512) >> 8),
+			    (uint8_t)(len / 512), 0 };
+
+	ck_assert_int_eq(ostor_task_reset(t), 0);
+	ck_assert_int_eq(ostor_task_set_lun(t, 0, 0), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, cdb, sizeof(cdb)), 0);
+	ck_assert_int_eq(ostor_task_set_buffer(t, write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE,
+					       buf, len), 0);
+}
+
+/* Run one READ(10)/WRITE(10) of len bytes synchronously; returns the result. */
+static enum ostor_result run_rw(bool write, uint64_t lba, void *buf, size_t len, ostor_task **keep)
+{
+	ostor_task *t;
+	enum ostor_result r;
+
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	prep_rw(t, write, lba, buf, len);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	r = ostor_task_result(t);
+	if (keep)
+		*keep = t;
+	else
+		ostor_task_free(t);
+	return r;
+}
+
+/* Handle events until cond() holds or ms pass. */
+static bool wait_for(bool (*cond)(void), unsigned int ms)
+{
+	uint64_t end = ostori_now_ms() + ms;
+
+	while (!cond()) {
+		if (ostori_now_ms() > end)
+			return false;
+		ostor_handle_events(ctx, 5);
+	}
+	return true;
+}
+
+/* ---- 6: FEATURES_OK cleared on re-read --------------------------------------- */
+
+START_TEST(fault_features_ok_cleared)
+{
+	int r = ostor_open(ctx, "sim:transport=virtio,fault=features-ok", &dev);
+
+	ck_assert_int_eq(r, OSTOR_ERROR_NOT_SUPPORTED);
+	ck_assert_ptr_null(dev);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "FEATURES_OK"));
+	ck_assert(sim_virtio_last_status & VIRTIO_STATUS_FAILED);
+	ck_assert(!(sim_virtio_last_status & VIRTIO_STATUS_DRIVER_OK));
+}
+END_TEST
+
+/* ---- 9: config_generation never settles ---------------------------------------------- */
+
+START_TEST(fault_config_generation)
+{
+	int r = ostor_open(ctx, "sim:transport=virtio,fault=config-generation", &dev);
+
+	ck_assert_int_eq(r, OSTOR_ERROR_PROTOCOL);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "config_generation"));
+	ck_assert(!(sim_virtio_last_status & VIRTIO_STATUS_DRIVER_OK));
+}
+END_TEST
+
+/* ---- 7: DEVICE_NEEDS_RESET with writes in flight ----------------------------------------- */
+
+START_TEST(fault_needs_reset_mid_io)
+{
+	ostor_task *t[4];
+	int calls[4] = { 0 };
+	static uint8_t data[4][4096];
+	uint8_t back[4096];
+
+	open_spec(_i ? "sim:transport=virtio,packed,intr" : "sim:transport=virtio");
+	sim_virtio_inject(model, SIM_VF_NEEDS_RESET, 1, 0);
+	for (int i = 0; i < 4; i++) {
+		memset(data[i], 0x11 * (i + 1), sizeof(data[i]));
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		prep_rw(t[i], true, (uint64_t)i * 8, data[i], 4096);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ cb, &calls[i], NULL }), 0);
+	}
+	for (uint64_t end = ostori_now_ms() + 3000; ostor_inflight(ctx) && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(calls[i], 1);
+		/* Indeterminate, never reported as written. */
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_ABORTED);
+		ostor_task_free(t[i]);
+	}
+	ck_assert_uint_eq(drv_stats().resets, 1);
+	/* I/O resumes. */
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 64, 8, data[2]), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 64, 8, back), 0);
+	ck_assert_int_eq(memcmp(back, data[2], 4096), 0);
+}
+END_TEST
+
+/* ---- 8: interrupts before DRIVER_OK, interrupt storms ------------------------------------- */
+
+START_TEST(fault_early_interrupts)
+{
+	uint8_t buf[512];
+
+	open_spec("sim:transport=virtio,intr,fault=early-irq");
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+}
+END_TEST
+
+START_TEST(fault_interrupt_storm)
+{
+	uint8_t buf[4096];
+	struct pollfd pfd[8];
+	int rounds = 0, nfds;
+	ostor_task *t;
+	int calls = 0;
+
+	open_spec(_i ? "sim:transport=virtio,intr,packed" : "sim:transport=virtio,intr");
+	sim_virtio_inject(model, SIM_VF_IRQ_STORM, 1, 1000000);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	prep_rw(t, false, 0, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ cb, &calls, NULL }), 0);
+	while (!calls && rounds < 1000) {
+		ostor_handle_events(ctx, 100);
+		rounds++;
+	}
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	/* A million interrupts were coalesced: a handful of passes, and the
+	 * fd is quiet again afterwards (no busy loop). */
+	ck_assert_int_lt(rounds, 20);
+	ostor_handle_events_nonblock(ctx);
+	nfds = ostor_get_pollfds(ctx, pfd, 8);
+	ck_assert_int_ge(nfds, 1);
+	ck_assert_int_le(nfds, 8);
+	ck_assert_int_eq(poll(pfd, (nfds_t)nfds, 0), 0);
+	ck_assert_uint_ge(drv_stats().interrupts, 1);
+	ostor_task_free(t);
+}
+END_TEST
+
+/* ---- 10: response codes -------------------------------------------------------------------- */
+
+static const struct {
+	uint32_t code;
+	enum ostor_result want;
+} codes[] = {
+	{ VIRTIO_SCSI_S_OVERRUN, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_ABORTED, OSTOR_RESULT_ABORTED },
+	{ VIRTIO_SCSI_S_BAD_TARGET, OSTOR_RESULT_DEVICE_GONE },
+	{ VIRTIO_SCSI_S_RESET, OSTOR_RESULT_ABORTED },
+	{ VIRTIO_SCSI_S_TRANSPORT_FAILURE, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_TARGET_FAILURE, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_NEXUS_FAILURE, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_FAILURE, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_FUNCTION_REJECTED, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ 200, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_OK, OSTOR_RESULT_GOOD },
+};
+
+START_TEST(response_codes)
+{
+	uint8_t buf[512];
+
+	open_spec("sim:transport=virtio");
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(codes); i++) {
+		enum ostor_result got;
+
+		sim_virtio_inject(model, SIM_VF_RESPONSE, 1, codes[i].code);
+		/* Writes too: a failed response never reads as written. */
+		got = run_rw(i % 2, 8, buf, sizeof(buf), NULL);
+		ck_assert_msg(got == codes[i].want, "response %u: result %s, want %s", codes[i].code,
+			      ostor_result_name(got), ostor_result_name(codes[i].want));
+		if (codes[i].code == VIRTIO_SCSI_S_BAD_TARGET) {
+			/* The target is now believed absent until a rescan. */
+			ck_assert_int_eq(run_rw(false, 8, buf, sizeof(buf), NULL), OSTOR_RESULT_DEVICE_GONE);
+			ck_assert_int_eq(ostor_virtio_target_add(dev, 0), 0);
+		}
+	}
+	ck_assert_uint_eq(drv_stats().bad_response, 2); /* FUNCTION_REJECTED and 200 are not command codes */
+}
+END_TEST
+
+START_TEST(busy_retried)
+{
+	uint8_t buf[512];
+
+	open_spec("sim:transport=virtio");
+	/* scsi_retry_count is 3 by default: two BUSY answers are absorbed. */
+	sim_virtio_inject(model, SIM_VF_RESPONSE, 2, VIRTIO_SCSI_S_BUSY);
+	ck_assert_int_eq(run_rw(true, 3, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(drv_stats().busy_retries, 2);
+	/* Persistently busy: reported as BUSY after the retries. */
+	sim_virtio_inject(model, SIM_VF_RESPONSE, 10, VIRTIO_SCSI_S_BUSY);
+	ck_assert_int_eq(run_rw(true, 3, buf, sizeof(buf), NULL), OSTOR_RESULT_BUSY);
+	ck_assert_uint_eq(drv_stats().busy_retries, 5);
+}
+END_TEST
+
+/* ---- 11: sense length and residual clamped ------------------------------------------------------ */
+
+START_TEST(sense_and_resid_clamped)
+{
+	uint8_t buf[4096];
+	const uint8_t *sense;
+	size_t slen;
+	ostor_task *t;
+
+	open_spec(_i ? "sim:transport=virtio,packed" : "sim:transport=virtio");
+	ck_assert_int_eq(sim_target_inject_check(ostori_sim_device_target(dev), 0, 0x28, 1, 0x03, 0x11, 0x00), 0);
+	sim_virtio_inject(model, SIM_VF_SENSE_LEN, 1, 100000);
+	ck_assert_int_eq(run_rw(false, 0, buf, sizeof(buf), &t), OSTOR_RESULT_CHECK_CONDITION);
+	sense = ostor_task_sense(t, &slen);
+	ck_assert_ptr_nonnull(sense);
+	ck_assert_uint_eq(slen, 96); /* the device's sense_size, not 100000 */
+	ck_assert_uint_eq(sense[2] & 0x0f, 0x03);
+	ck_assert_uint_eq(sense[12], 0x11);
+	ck_assert_uint_eq(drv_stats().sense_clamped, 1);
+	ostor_task_free(t);
+
+	sim_virtio_inject(model, SIM_VF_RESID, 1, 1u << 30);
+	ck_assert_int_eq(run_rw(false, 0, buf, sizeof(buf), &t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 0);
+	ck_assert_uint_eq(ostor_task_residual(t), sizeof(buf));
+	ck_assert_uint_eq(drv_stats().resid_clamped, 1);
+	ostor_task_free(t);
+}
+END_TEST
+
+/* ---- 12: task management ------------------------------------------------------------------------- */
+
+static const struct {
+	uint32_t mode;
+	bool lun_reset, device_reset;
+} tmf_cases[] = {
+	{ SIM_TMF_ANSWER_FIRST, false, false },
+	{ SIM_TMF_COMMAND_FIRST, false, false },
+	{ SIM_TMF_REJECT_ABORT, true, false },
+	{ SIM_TMF_COMPLETE_NOTHING, true, true },
+	{ SIM_TMF_IGNORE, false, true },
+};
+
+START_TEST(tmf_escalation)
+{
+	uint8_t buf[4096];
+	ostor_task *t;
+	int calls = 0;
+	struct sim_virtio_stats ms;
+	struct vscsi_stats ds;
+
+	open_spec(_i % 2 ? "sim:transport=virtio,packed,timeout=50" : "sim:transport=virtio,timeout=50");
+	sim_virtio_inject(model, SIM_VF_HOLD, 1, tmf_cases[_i].mode);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	prep_rw(t, true, 16, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_set_timeout(t, 100), 0);
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ cb, &calls, NULL }), 0);
+	for (uint64_t end = ostori_now_ms() + 3000; !calls && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	/* Let late answers arrive: they must not complete anything again. */
+	for (uint64_t end = ostori_now_ms() + 150; ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_TIMEOUT);
+	sim_virtio_get_stats(model, &ms);
+	ds = drv_stats();
+	if (tmf_cases[_i].mode != SIM_TMF_IGNORE)
+		ck_assert_uint_ge(ms.tmf_abort, 1);
+	if (tmf_cases[_i].lun_reset)
+		ck_assert_uint_ge(ms.tmf_lun_reset, 1);
+	ck_assert_uint_eq(ds.resets, tmf_cases[_i].device_reset ? 1 : 0);
+	if (tmf_cases[_i].mode == SIM_TMF_REJECT_ABORT)
+		ck_assert_uint_ge(ds.tmf_rejected, 1);
+	ck_assert_uint_eq(sim_virtio_held(model), 0);
+	ostor_task_free(t);
+	/* Still usable. */
+	ck_assert_int_eq(run_rw(false, 16, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+}
+END_TEST
+
+START_TEST(cancel_aborts_once)
+{
+	uint8_t buf[512];
+	ostor_task *t;
+	int calls = 0;
+
+	open_spec("sim:transport=virtio,timeout=50");
+	sim_virtio_inject(model, SIM_VF_HOLD, 1, SIM_TMF_ANSWER_FIRST);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	prep_rw(t, false, 0, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ cb, &calls, NULL }), 0);
+	for (uint64_t end = ostori_now_ms() + 1000; sim_virtio_held(model) == 0 && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 1);
+	ck_assert_uint_eq(sim_virtio_held(model), 1);
+	ck_assert_int_eq(ostor_task_cancel(t), 0);
+	for (uint64_t end = ostori_now_ms() + 2000; !calls && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+	ostor_task_free(t);
+}
+END_TEST
+
+/* ---- 13: events ------------------------------------------------------------------------------------ */
+
+static uint64_t want_count;
+static bool rescans_reached(void) { return drv_stats().rescans >= want_count; }
+static bool removed_reached(void) { return drv_stats().removed >= want_count; }
+static bool param_reached(void) { return drv_stats().param_changes >= want_count; }
+static bool missed_reached(void) { return drv_stats().events_missed >= want_count; }
+static bool short_reached(void) { return drv_stats().short_events >= want_count; }
+
+START_TEST(event_hotplug_and_remove)
+{
+	struct ostor_lun_addr *luns;
+	size_t n;
+	uint8_t buf[512];
+
+	open_spec(_i ? "sim:transport=virtio,packed,intr" : "sim:transport=virtio");
+	ck_assert_int_eq(ostor_device_luns(dev, &luns, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	free(luns);
+	ck_assert_int_eq(sim_virtio_hotplug(model, 3, true, 4096), 0);
+	want_count = 1;
+	ck_assert(wait_for(rescans_reached, 2000));
+	ck_assert_int_eq(ostor_device_luns(dev, &luns, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(luns[1].lun, 3);
+	free(luns);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 3, 0, 1, buf), 0);
+
+	ck_assert_int_eq(sim_virtio_hotplug(model, 3, false, 0), 0);
+	ck_assert(wait_for(removed_reached, 2000));
+	ck_assert(vscsi_lun_gone(sim_virtio_driver(model), 0, 3));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 3, 0, 1, buf), OSTOR_ERROR_NO_DEVICE);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+
+	ck_assert_int_eq(sim_virtio_hotplug(model, 3, true, 4096), 0);
+	want_count = 2;
+	ck_assert(wait_for(rescans_reached, 2000));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 3, 0, 1, buf), 0);
+}
+END_TEST
+
+START_TEST(event_param_change)
+{
+	struct ostor_lun_info li;
+
+	open_spec("sim:transport=virtio");
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
+	ck_assert_uint_eq(li.blocks, 131072);
+	ck_assert_int_eq(sim_virtio_resize(model, 0, 262144), 0);
+	want_count = 1;
+	ck_assert(wait_for(param_reached, 2000));
+	/* The cached capacity was dropped by the event: read again. */
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
+	ck_assert_uint_eq(li.blocks, 262144);
+}
+END_TEST
+
+START_TEST(event_missed_and_short)
+{
+	struct vscsi_stats st;
+	uint8_t buf[512];
+
+	open_spec("sim:transport=virtio");
+	/* A removed-then-missed sequence: the missed flag forgets all. */
+	sim_virtio_post_event(model, VIRTIO_SCSI_T_TRANSPORT_RESET, 0, 0, VIRTIO_SCSI_EVT_RESET_REMOVED);
+	want_count = 1;
+	ck_assert(wait_for(removed_reached, 2000));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_NO_DEVICE);
+	sim_virtio_post_event(model, VIRTIO_SCSI_T_NO_EVENT | VIRTIO_SCSI_T_EVENTS_MISSED, 0, 0, 0);
+	ck_assert(wait_for(missed_reached, 2000));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+
+	/* A short event is ignored, its buffer posted again: 20 more events
+	 * than buffers still all arrive. */
+	sim_virtio_inject(model, SIM_VF_SHORT_EVENT, 1, 4);
+	sim_virtio_post_event(model, VIRTIO_SCSI_T_TRANSPORT_RESET, 0, 0, VIRTIO_SCSI_EVT_RESET_REMOVED);
+	ck_assert(wait_for(short_reached, 2000));
+	st = drv_stats();
+	ck_assert_uint_eq(st.removed, 1); /* the short one was not acted on */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	for (int i = 0; i < 36; i++)
+		sim_virtio_post_event(model, VIRTIO_SCSI_T_PARAM_CHANGE, 0, 0, 0x2a | (0x09 << 8));
+	want_count = 36;
+	ck_assert(wait_for(param_reached, 3000));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("virtio_scsi");
+	TCase *tc = tcase_create("scsi");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, fault_features_ok_cleared);
+	tcase_add_test(tc, fault_config_generation);
+	tcase_add_loop_test(tc, fault_needs_reset_mid_io, 0, 2);
+	tcase_add_test(tc, fault_early_interrupts);
+	tcase_add_loop_test(tc, fault_interrupt_storm, 0, 2);
+	tcase_add_test(tc, response_codes);
+	tcase_add_test(tc, busy_retried);
+	tcase_add_loop_test(tc, sense_and_resid_clamped, 0, 2);
+	tcase_add_loop_test(tc, tmf_escalation, 0, (int)OSTOR_ARRAY_SIZE(tmf_cases));
+	tcase_add_test(tc, cancel_aborts_once);
+	tcase_add_loop_test(tc, event_hotplug_and_remove, 0, 2);
+	tcase_add_test(tc, event_param_change);
+	tcase_add_test(tc, event_missed_and_short);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

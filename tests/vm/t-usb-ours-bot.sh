@@ -1,0 +1,73 @@
+#!/bin/bash
+# Our Bulk-Only engine over libusb/usbfs against QEMU's usb-storage on
+# qemu-xhci, usb-ehci and pci-ohci, and usb-bot with two LUNs (4096-byte
+# blocks; read-only) - with the kernel's usb-storage NOT loaded, so every
+# command goes through liborionstor.  Data written with "orionstor write"
+# is checked byte for byte in the host images; a write to the read-only
+# LUN fails with DATA PROTECT (exit 7) and changes nothing.
+. "$(dirname "$0")/lib/vm.sh"
+vm_init usb-ours-bot
+
+vm_usb_ctrl xhci xhci
+vm_usb_ctrl ehci ehci
+vm_usb_ctrl ohci ohci
+vm_image ux 16M;  vm_drive ux "$VM_IMAGE"; IMG_UX=$VM_IMAGE
+vm_image uo 8M;   vm_drive uo "$VM_IMAGE"; IMG_UO=$VM_IMAGE
+vm_image b4k 16M; vm_drive b4k "$VM_IMAGE"; IMG_B4K=$VM_IMAGE
+vm_image bro 8M;  vm_drive bro "$VM_IMAGE" readonly=on; IMG_BRO=$VM_IMAGE
+vm_usb_storage xhci ux serial=usb-x
+vm_usb_storage ohci uo serial=usb-o
+vm_usb_bot ehci bot0
+vm_scsi_hd bot0 0 0 b4k serial=bot-4k logical_block_size=4096 physical_block_size=4096
+vm_scsi_hd bot0 0 1 bro serial=bot-ro
+
+vm_guest <<'GUEST'
+B=$ORIONSTOR_BUILDDIR/tools
+export ORIONSTOR_CONF=/dev/null
+# ORIONSTOR_T_PIPELINE=0 runs the Bulk-Only phases one at a time.
+[ -n "$ORIONSTOR_T_PIPELINE" ] && export ORIONSTOR_USB_PIPELINE=$ORIONSTOR_T_PIPELINE
+load_modules xhci-pci ehci-pci ohci-pci
+wait_usb 3 60
+lsmod | grep -q '^usb_storage ' && fail "usb-storage must not be loaded"
+"$B/usb_storage_device_info" --json >/run/vm/info.json || fail "usb_storage_device_info"
+cat /run/vm/info.json
+python3 - /run/vm/info.json >/run/vm/ours <<'PY' || fail "info parse"
+import json, sys
+for d in json.load(open(sys.argv[1]))["devices"]:
+    for l in d["luns"]:
+        print(f'{d["transport"]} speed={d["speed"]} max_lun={d["max_lun"]} lun={l["lun"]} '
+              f'{l["vendor"]}/{l["product"]} bs={l["block_size"]} blocks={l["blocks"]} wp={int(l["write_protected"])}')
+PY
+spec_of() { python3 -c "import json,sys
+for d in json.load(open('/run/vm/info.json'))['devices']:
+    if any(l['serial']=='$1' for l in d['luns']) or d['serial']=='$1': print(d['device'])"; }
+ux=$(spec_of usb-x); bot=$(spec_of bot-4k); uo=$(spec_of usb-o)
+[ -n "$ux" ] && [ -n "$bot" ] && [ -n "$uo" ] || fail "specs not found: '$ux' '$bot' '$uo'"
+pattern_gen usb-x 131072 >/run/tmp/px; pattern_gen bot-4k 16384 >/run/tmp/pb; pattern_gen usb-o 65536 >/run/tmp/po
+"$B/orionstor" write -d "$ux" --lba 800 -i /run/tmp/px || fail "write usb-x"
+"$B/orionstor" write -d "$bot" --lun 0 --lba 7 -i /run/tmp/pb || fail "write bot-4k"
+"$B/orionstor" write -d "$uo" --lba 16 -i /run/tmp/po || fail "write usb-o"
+"$B/orionstor" read -d "$ux" --lba 800 --count 256 -o /run/tmp/rx || fail "read usb-x"
+cmp /run/tmp/px /run/tmp/rx || fail "read-back usb-x"
+"$B/orionstor" write -d "$bot" --lun 1 --lba 0 -i /run/tmp/pb; rc=$?
+[ $rc = 7 ] || fail "write to the read-only LUN: exit $rc, expected 7 (DATA PROTECT)"
+for t in usb_storage_scsi_info usb_storage_scsi_reset usb_storage_device_reset; do
+    "$B/$t" -d "$bot" >/run/vm/$t.out 2>&1 || fail "$t"
+done
+"$B/usb_storage_scsi_command" -d "$bot" --lun 1 --cdb "12 00 00 00 24 00" --request 36 >/dev/null || fail "scsi_command"
+"$B/usb_storage_device_remove" -d "$ux" || fail "device_remove"
+log "our-path checks done"
+GUEST
+
+vm_boot || vm_fail "guest script failed"
+vm_expect "$VM_SHARE/ours" "LUNs through liborionstor" <<'EXPECTED'
+bot speed=super max_lun=0 lun=0 QEMU/QEMU HARDDISK bs=512 blocks=32768 wp=0
+bot speed=high max_lun=1 lun=0 QEMU/QEMU HARDDISK bs=4096 blocks=4096 wp=0
+bot speed=high max_lun=1 lun=1 QEMU/QEMU HARDDISK bs=512 blocks=16384 wp=1
+bot speed=full max_lun=0 lun=0 QEMU/QEMU HARDDISK bs=512 blocks=16384 wp=0
+EXPECTED
+vm_check_pattern "$IMG_UX" $((800 * 512)) 131072 usb-x
+vm_check_pattern "$IMG_B4K" $((7 * 4096)) 16384 bot-4k
+vm_check_pattern "$IMG_UO" $((16 * 512)) 65536 usb-o
+cmp -n 16384 /dev/zero "$IMG_BRO" || vm_fail "the read-only image changed"
+vm_pass

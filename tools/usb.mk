@@ -1,0 +1,46 @@
+# tools/usb.mk: the usb_storage_* tools (USB mass-storage device and SCSI
+# commands) and their man pages.
+USB_TOOLS_SOURCES_COMMON = tools/usb_storage_common.c tools/usb_storage_common.h
+bin_PROGRAMS += tools/usb_storage_device_info tools/usb_storage_device_reset \
+	tools/usb_storage_device_remove tools/usb_storage_scsi_info \
+	tools/usb_storage_scsi_command tools/usb_storage_scsi_reset
+
+tools_usb_storage_device_info_SOURCES = tools/usb_storage_device_info.c $(USB_TOOLS_SOURCES_COMMON)
+tools_usb_storage_device_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_device_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_device_info_LDADD = $(TOOLS_LDADD)
+
+tools_usb_storage_device_reset_SOURCES = tools/usb_storage_device_reset.c $(USB_TOOLS_SOURCES_COMMON)
+tools_usb_storage_device_reset_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_device_reset_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_device_reset_LDADD = $(TOOLS_LDADD)
+
+tools_usb_storage_device_remove_SOURCES = tools/usb_storage_device_remove.c $(USB_TOOLS_SOURCES_COMMON)
+tools_usb_storage_device_remove_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_device_remove_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_device_remove_LDADD = $(TOOLS_LDADD)
+
+tools_usb_storage_scsi_info_SOURCES = tools/usb_storage_scsi_info.c $(USB_TOOLS_SOURCES_COMMON)
+tools_usb_storage_scsi_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_scsi_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_scsi_info_LDADD = $(TOOLS_LDADD)
+
+# Same engine as "orionstor cmd".
+tools_usb_storage_scsi_command_SOURCES = tools/usb_storage_scsi_command.c tools/orionstor-cmd.c \
+	tools/orionstor-cmds.h
+tools_usb_storage_scsi_command_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_scsi_command_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_scsi_command_LDADD = $(TOOLS_LDADD)
+
+tools_usb_storage_scsi_reset_SOURCES = tools/usb_storage_scsi_reset.c $(USB_TOOLS_SOURCES_COMMON)
+tools_usb_storage_scsi_reset_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_scsi_reset_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_scsi_reset_LDADD = $(TOOLS_LDADD)
+
+dist_man_MANS += man/usb_storage_device_info.1 man/usb_storage_device_reset.1 \
+	man/usb_storage_device_remove.1 man/usb_storage_scsi_info.1 \
+	man/usb_storage_scsi_command.1 man/usb_storage_scsi_reset.1
+
+# The tools against the simulated USB devices.
+TESTS += tests/tools/test-usb-storage.sh
+EXTRA_DIST += tests/tools/test-usb-storage.sh

@@ -1,0 +1,146 @@
+/*
+ * tools/usb_storage_common.c - helpers of the usb_storage_* tools.
+ */
+#include "usb_storage_common.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+int us_details(ostor_device *dev, const char *spec, struct ostor_usb_details *d)
+{
+	int err = ostor_usb_get_details(dev, d);
+
+	if (err < 0) {
+		tc_lib_error(err, "'%s'", spec);
+		return tc_exit_from_error(err);
+	}
+	return 0;
+}
+
+static const char *protocol_text(uint8_t p)
+{
+	switch (p) {
+	case 0x00: return "CBI (control/bulk/interrupt)";
+	case 0x01: return "CB (control/bulk)";
+	case 0x50: return "Bulk-Only";
+	default: return "unknown";
+	}
+}
+
+static const char *subclass_text(uint8_t s)
+{
+	switch (s) {
+	case 0x01: return "RBC";
+	case 0x02: return "MMC-5 (ATAPI)";
+	case 0x03: return "QIC-157";
+	case 0x04: return "UFI";
+	case 0x05: return "SFF-8070i";
+	case 0x06: return "SCSI transparent";
+	default: return "unknown";
+	}
+}
+
+struct json_object *us_details_json(const struct ostor_usb_details *d)
+{
+	struct json_object *o = json_object_new_object();
+	char hex[8];
+
+	snprintf(hex, sizeof(hex), "%04x", d->vendor_id);
+	json_object_object_add(o, "vendor_id", json_object_new_string(hex));
+	snprintf(hex, sizeof(hex), "%04x", d->product_id);
+	json_object_object_add(o, "product_id", json_object_new_string(hex));
+	json_object_object_add(o, "manufacturer", json_object_new_string(d->manufacturer));
+	json_object_object_add(o, "product", json_object_new_string(d->product));
+	json_object_object_add(o, "serial", json_object_new_string(d->serial));
+	json_object_object_add(o, "bus", json_object_new_int(d->bus));
+	json_object_object_add(o, "port", json_object_new_int(d->port));
+	json_object_object_add(o, "device_number", json_object_new_int(d->devnum));
+	json_object_object_add(o, "speed", json_object_new_string(d->speed));
+	json_object_object_add(o, "interface", json_object_new_int(d->interface_number));
+	snprintf(hex, sizeof(hex), "%02x", d->subclass);
+	json_object_object_add(o, "subclass", json_object_new_string(hex));
+	json_object_object_add(o, "subclass_name", json_object_new_string(subclass_text(d->subclass)));
+	snprintf(hex, sizeof(hex), "%02x", d->protocol);
+	json_object_object_add(o, "protocol", json_object_new_string(hex));
+	json_object_object_add(o, "transport", json_object_new_string(d->transport));
+	json_object_object_add(o, "max_lun", json_object_new_int(d->max_lun));
+	json_object_object_add(o, "max_packet_in", json_object_new_int(d->max_packet_in));
+	json_object_object_add(o, "max_packet_out", json_object_new_int(d->max_packet_out));
+	json_object_object_add(o, "quirks", json_object_new_string(d->quirks));
+	json_object_object_add(o, "simulated", json_object_new_boolean(d->simulated));
+	json_object_object_add(o, "dead", json_object_new_boolean(d->dead));
+	return o;
+}
+
+void us_details_text(const struct ostor_usb_details *d)
+{
+	printf("  USB id       %04x:%04x  %s / %s%s%s\n", d->vendor_id, d->product_id,
+	       d->manufacturer[0] ? d->manufacturer : "-", d->product[0] ? d->product : "-",
+	       d->simulated ? "  (simulated)" : "", d->dead ? "  DEAD" : "");
+	printf("  serial       %s\n", d->serial[0] ? d->serial : "-");
+	printf("  bus/port     bus %u, port %u, device %u, %s speed\n", d->bus, d->port, d->devnum,
+	       d->speed);
+	printf("  interface    %u, subclass %02xh (%s), protocol %02xh (%s)\n", d->interface_number,
+	       d->subclass, subclass_text(d->subclass), d->protocol, protocol_text(d->protocol));
+	printf("  transport    %s, max LUN %u, max packet %u in / %u out\n", d->transport, d->max_lun,
+	       d->max_packet_in, d->max_packet_out);
+	printf("  quirks       %s\n", d->quirks[0] ? d->quirks : "none");
+}
+
+struct json_object *us_lun_json(const struct ostor_lun_info *li)
+{
+	struct json_object *o = json_object_new_object();
+	uint64_t bytes = li->blocks * li->block_size;
+
+	json_object_object_add(o, "target", json_object_new_int64(li->target));
+	json_object_object_add(o, "lun", json_object_new_int64(li->lun));
+	json_object_object_add(o, "peripheral_type",
+			       json_object_new_string(ostor_peripheral_type_name(li->peripheral_type)));
+	json_object_object_add(o, "peripheral_type_code", json_object_new_int(li->peripheral_type));
+	json_object_object_add(o, "vendor", json_object_new_string(li->vendor));
+	json_object_object_add(o, "product", json_object_new_string(li->product));
+	json_object_object_add(o, "revision", json_object_new_string(li->revision));
+	json_object_object_add(o, "serial", json_object_new_string(li->serial));
+	json_object_object_add(o, "block_size", json_object_new_int64(li->block_size));
+	json_object_object_add(o, "blocks", tc_json_u64(li->blocks));
+	json_object_object_add(o, "capacity_bytes",
+			       li->block_size && bytes / li->block_size == li->blocks ? tc_json_u64(bytes) : NULL);
+	json_object_object_add(o, "write_protected", json_object_new_boolean(li->write_protected != 0));
+	json_object_object_add(o, "removable", json_object_new_boolean(li->removable != 0));
+	json_object_object_add(o, "medium_present", json_object_new_boolean(li->medium_present != 0));
+	json_object_object_add(o, "max_transfer_blocks", json_object_new_int64(li->max_transfer_blocks));
+	json_object_object_add(o, "thin_provisioned", json_object_new_boolean(li->thin_provisioned != 0));
+	return o;
+}
+
+void us_lun_text(const struct ostor_lun_info *li)
+{
+	char cap[32] = "-";
+
+	if (li->medium_present)
+		tc_human_size(li->blocks * li->block_size, cap, sizeof(cap));
+	printf("  LUN %" PRIu32 "        %-7s %-8s %-16s %-4s %u x %" PRIu64 " bytes (%s) %s%s%s\n",
+	       li->lun, ostor_peripheral_type_name(li->peripheral_type), li->vendor, li->product,
+	       li->revision, li->block_size, li->blocks, cap, li->write_protected ? "ro" : "rw",
+	       li->removable ? ",removable" : "", li->medium_present ? "" : ",no-medium");
+}
+
+int us_exec(ostor_device *dev, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
+	    enum ostor_dir dir, void *buf, size_t len, ostor_task **task)
+{
+	ostor_task *t;
+	int err = ostor_task_new(dev, &t);
+
+	*task = NULL;
+	if (err < 0)
+		return err;
+	if ((err = ostor_task_set_lun(t, 0, lun)) < 0 ||
+	    (err = ostor_task_set_cdb(t, cdb, cdb_len)) < 0 ||
+	    (err = ostor_task_set_buffer(t, len ? dir : OSTOR_DIR_NONE, len ? buf : NULL, len)) < 0 ||
+	    (err = ostor_task_execute(t)) < 0) {
+		ostor_task_free(t);
+		return err;
+	}
+	*task = t;
+	return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * tools/usb_storage_common.h - what the usb_storage_* tools share: USB
+ * details and LUN descriptions as text and JSON, raw commands.
+ */
+#ifndef USB_STORAGE_COMMON_H
+#define USB_STORAGE_COMMON_H
+
+#include "toolcommon.h"
+
+/* The device must be USB mass storage; prints why not (exit code). */
+int us_details(ostor_device *dev, const char *spec, struct ostor_usb_details *d);
+struct json_object *us_details_json(const struct ostor_usb_details *d);
+void us_details_text(const struct ostor_usb_details *d);
+/* The element keys of "orionstor info --json". */
+struct json_object *us_lun_json(const struct ostor_lun_info *li);
+void us_lun_text(const struct ostor_lun_info *li);
+/* Run one CDB synchronously; returns 0 with *task done (caller frees), or
+ * a negative library error. */
+int us_exec(ostor_device *dev, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
+	    enum ostor_dir dir, void *buf, size_t len, ostor_task **task);
+
+#endif

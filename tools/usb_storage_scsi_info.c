@@ -1,0 +1,263 @@
+/*
+ * tools/usb_storage_scsi_info.c - the SCSI view of one LUN of a USB
+ * mass-storage device: standard INQUIRY, every supported VPD page
+ * decoded, capacity (10 and 16), the caching mode page, write protect.
+ */
+#include "usb_storage_common.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct argp sinfo_argp = {
+	NULL, NULL, NULL,
+	"Show the SCSI identity and capabilities of one logical unit (--lun, default 0): "
+	"standard INQUIRY, every supported VPD page, READ CAPACITY (10) and (16), the caching "
+	"mode page and the write-protect bit."
+};
+
+struct ctx_out {
+	bool json;
+	struct json_object *root;
+};
+
+static void out_str(struct ctx_out *o, const char *key, const char *label, const char *v)
+{
+	if (o->json)
+		json_object_object_add(o->root, key, json_object_new_string(v));
+	else
+		printf("%-24s %s\n", label, v);
+}
+
+static void out_u64(struct ctx_out *o, const char *key, const char *label, uint64_t v)
+{
+	if (o->json)
+		json_object_object_add(o->root, key, tc_json_u64(v));
+	else
+		printf("%-24s %" PRIu64 "\n", label, v);
+}
+
+static void out_bool(struct ctx_out *o, const char *key, const char *label, bool v)
+{
+	if (o->json)
+		json_object_object_add(o->root, key, json_object_new_boolean(v));
+	else
+		printf("%-24s %s\n", label, v ? "yes" : "no");
+}
+
+static int cmd_in(ostor_device *dev, uint32_t lun, const struct ostor_cdb *cdb, uint8_t *buf,
+		  size_t len, size_t *got)
+{
+	ostor_task *t;
+	int err = us_exec(dev, lun, cdb->bytes, cdb->len, OSTOR_DIR_FROM_DEVICE, buf, len, &t);
+
+	*got = 0;
+	if (err < 0)
+		return err;
+	err = ostor_task_result(t) == OSTOR_RESULT_GOOD ? 0 : ostor_task_error(t);
+	*got = ostor_task_transferred(t);
+	ostor_task_free(t);
+	return err;
+}
+
+static void text_field(char *dst, size_t dstlen, const uint8_t *src, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k + 1 < dstlen; i++)
+		dst[k++] = src[i] >= 0x20 && src[i] < 0x7f ? (char)src[i] : '.';
+	while (k && dst[k - 1] == ' ')
+		k--;
+	dst[k] = '\0';
+}
+
+static void vpd_device_id(struct ctx_out *o, const uint8_t *p, size_t n)
+{
+	struct json_object *arr = o->json ? json_object_new_array() : NULL;
+
+	for (size_t off = 4; off + 4 <= n;) {
+		size_t len = p[off + 3];
+		char *hex;
+
+		if (off + 4 + len > n)
+			break;
+		hex = tc_hex_string(p + off + 4, len);
+		if (arr) {
+			struct json_object *d = json_object_new_object();
+
+			json_object_object_add(d, "code_set", json_object_new_int(p[off] & 0x0f));
+			json_object_object_add(d, "association", json_object_new_int((p[off + 1] >> 4) & 3));
+			json_object_object_add(d, "type", json_object_new_int(p[off + 1] & 0x0f));
+			json_object_object_add(d, "hex", json_object_new_string(hex ? hex : ""));
+			json_object_array_add(arr, d);
+		} else {
+			printf("  designator type %u, code set %u: %s\n", p[off + 1] & 0x0f, p[off] & 0x0f,
+			       hex ? hex : "");
+		}
+		free(hex);
+		off += 4 + len;
+	}
+	if (arr)
+		json_object_object_add(o->root, "device_identification", arr);
+}
+
+int main(int argc, char **argv)
+{
+	struct tc_common c;
+	ostor_context *ctx;
+	ostor_device *dev;
+	struct ctx_out o = { 0 };
+	struct ostor_cdb cdb;
+	uint8_t buf[512], pages[256];
+	size_t got, npages = 0;
+	char text[128];
+	int rc, err;
+
+	tc_set_progname("usb_storage_scsi_info");
+	tc_parse(&sinfo_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON, &c, NULL);
+	rc = tc_open_device(&c, &ctx, &dev);
+	if (rc)
+		return rc;
+	o.json = c.json;
+	o.root = c.json ? json_object_new_object() : NULL;
+	if (o.json) {
+		json_object_object_add(o.root, "device", json_object_new_string(c.device));
+		json_object_object_add(o.root, "lun", json_object_new_int64(c.lun));
+	} else {
+		printf("%s LUN %u\n", c.device, c.lun);
+	}
+
+	/* standard INQUIRY */
+	ostor_scsi_cdb_inquiry(&cdb, 0, 0, 96);
+	err = cmd_in(dev, c.lun, &cdb, buf, 96, &got);
+	if (err < 0 || got < 36) {
+		tc_lib_error(err < 0 ? err : OSTOR_ERROR_PROTOCOL, "INQUIRY on LUN %u", c.lun);
+		rc = tc_exit_from_error(err < 0 ? err : OSTOR_ERROR_PROTOCOL);
+		goto out;
+	}
+	text_field(text, sizeof(text), buf + 8, 8);
+	out_str(&o, "vendor", "vendor", text);
+	text_field(text, sizeof(text), buf + 16, 16);
+	out_str(&o, "product", "product", text);
+	text_field(text, sizeof(text), buf + 32, 4);
+	out_str(&o, "revision", "revision", text);
+	out_str(&o, "peripheral_type", "peripheral type", ostor_peripheral_type_name(buf[0] & 0x1f));
+	out_bool(&o, "removable", "removable", buf[1] & 0x80);
+	out_u64(&o, "scsi_version", "version", buf[2]);
+
+	/* supported VPD pages, each decoded */
+	ostor_scsi_cdb_inquiry(&cdb, 1, 0x00, 255);
+	if (cmd_in(dev, c.lun, &cdb, pages, 255, &got) == 0 && got >= 4) {
+		struct json_object *arr = o.json ? json_object_new_array() : NULL;
+
+		npages = (size_t)pages[3] < got - 4 ? (size_t)pages[3] : got - 4;
+		if (!o.json)
+			printf("%-24s", "supported VPD pages");
+		for (size_t i = 0; i < npages; i++) {
+			if (arr)
+				json_object_array_add(arr, json_object_new_int(pages[4 + i]));
+			else
+				printf(" %02xh", pages[4 + i]);
+		}
+		if (arr)
+			json_object_object_add(o.root, "vpd_pages", arr);
+		else
+			printf("\n");
+	} else {
+		out_str(&o, "vpd_pages_error", "supported VPD pages", "none (VPD not supported)");
+	}
+	for (size_t i = 0; i < npages; i++) {
+		uint8_t pg = pages[4 + i];
+
+		if (pg == 0)
+			continue;
+		ostor_scsi_cdb_inquiry(&cdb, 1, pg, sizeof(buf));
+		if (cmd_in(dev, c.lun, &cdb, buf, sizeof(buf), &got) != 0 || got < 4)
+			continue;
+		if (got > 4u + ((size_t)buf[2] << 8 | buf[3]))
+			got = 4u + ((size_t)buf[2] << 8 | buf[3]);
+		if (pg == 0x80) {
+			char serial[129];
+
+			if (ostor_scsi_parse_vpd_serial(buf, got, serial, sizeof(serial)) >= 0)
+				out_str(&o, "unit_serial_number", "unit serial number", serial);
+		} else if (pg == 0x83) {
+			if (!o.json)
+				printf("device identification:\n");
+			vpd_device_id(&o, buf, got);
+		} else if (pg == 0xb0) {
+			struct ostor_scsi_vpd_block_limits bl;
+
+			if (ostor_scsi_parse_vpd_block_limits(buf, got, &bl) == 0) {
+				out_u64(&o, "max_transfer_length", "max transfer length", bl.max_transfer_len);
+				out_u64(&o, "optimal_transfer_length", "optimal transfer length",
+					bl.optimal_transfer_len);
+			}
+		} else if (pg == 0xb1 && got >= 6) {
+			out_u64(&o, "rotation_rate", "rotation rate", (uint64_t)buf[4] << 8 | buf[5]);
+		} else if (pg == 0xb2 && got >= 6) {
+			out_bool(&o, "lbpu", "UNMAP supported", buf[5] & 0x80);
+			out_bool(&o, "lbpws", "WRITE SAME unmap", buf[5] & 0x40);
+		} else {
+			char *hex = tc_hex_string(buf, got);
+			char key[16], label[32];
+
+			snprintf(key, sizeof(key), "vpd_%02x", pg);
+			snprintf(label, sizeof(label), "VPD page %02xh", pg);
+			out_str(&o, key, label, hex ? hex : "");
+			free(hex);
+		}
+	}
+
+	/* capacity */
+	{
+		struct ostor_scsi_read_capacity cap;
+
+		ostor_scsi_cdb_read_capacity10(&cdb);
+		if (cmd_in(dev, c.lun, &cdb, buf, 8, &got) == 0 &&
+		    ostor_scsi_parse_read_capacity10(buf, got, &cap) == 0) {
+			out_u64(&o, "capacity10_blocks", "capacity (10) blocks", cap.blocks);
+			out_u64(&o, "capacity10_block_size", "capacity (10) block size", cap.block_size);
+		} else {
+			out_str(&o, "capacity10_error", "capacity (10)", ostor_last_error());
+		}
+		ostor_scsi_cdb_read_capacity16(&cdb, 32);
+		if (cmd_in(dev, c.lun, &cdb, buf, 32, &got) == 0 &&
+		    ostor_scsi_parse_read_capacity16(buf, got, &cap) == 0) {
+			out_u64(&o, "capacity16_blocks", "capacity (16) blocks", cap.blocks);
+			out_u64(&o, "capacity16_block_size", "capacity (16) block size", cap.block_size);
+		} else {
+			out_str(&o, "capacity16_error", "capacity (16)", "not supported");
+		}
+	}
+
+	/* caching mode page and write protect */
+	ostor_scsi_cdb_mode_sense6(&cdb, 1, 0, 0x08, 0, 255);
+	if (cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 && got >= 4) {
+		size_t off = 4 + (size_t)buf[3];
+
+		out_bool(&o, "write_protected", "write protected", buf[2] & 0x80);
+		if (off + 3 <= got && (buf[off] & 0x3f) == 0x08) {
+			out_bool(&o, "write_cache_enabled", "write cache (WCE)", buf[off + 2] & 0x04);
+			out_bool(&o, "read_cache_disabled", "read cache disabled (RCD)", buf[off + 2] & 0x01);
+		}
+	} else {
+		ostor_scsi_cdb_mode_sense10(&cdb, 1, 0, 0, 0x3f, 0, 255);
+		if (cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 && got >= 8)
+			out_bool(&o, "write_protected", "write protected", buf[3] & 0x80);
+		else
+			out_str(&o, "mode_sense_error", "mode sense", "not supported");
+	}
+out:
+	if (o.root) {
+		int prc = tc_json_print(o.root);
+
+		json_object_put(o.root);
+		if (!rc)
+			rc = prc;
+	}
+	err = tc_close(ctx, dev);
+	if (!rc)
+		rc = tc_finish_stdout();
+	return rc ? rc : err;
+}

@@ -1,0 +1,21 @@
+/*
+ * tools/virtio-scsi-common.h - shared bits of the virtio-scsi-* tools.
+ */
+#ifndef VIRTIO_SCSI_COMMON_H
+#define VIRTIO_SCSI_COMMON_H
+
+#include "toolcommon.h"
+
+#include <json-c/json.h>
+
+/* Open -d SPEC and check it is a virtio-scsi device; 0 or an exit code. */
+int vst_open(const struct tc_common *c, ostor_context **ctx, ostor_device **dev);
+/* Feature bits as "0x..." and decoded names. */
+struct json_object *vst_hex64(uint64_t v);
+void vst_features_text(uint64_t f, char *buf, size_t len);
+/* The device-info JSON object of one open device (luns included). */
+struct json_object *vst_device_json(ostor_device *dev, int *first_fail);
+struct json_object *vst_queue_json(const struct ostor_virtio_queue_info *q);
+const char *vst_queue_type(int type);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * virtio-scsi-device-remove: reset a device and give it back to virtio-pci.
+ */
+#include "virtio-scsi-common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+static const struct argp tool_argp = {
+	NULL, NULL, NULL,
+	"Flush and reset the virtio-scsi device -d virtio:ADDRESS, then give it back to the "
+	"kernel (virtio-pci)."
+};
+
+int main(int argc, char **argv)
+{
+	struct tc_common c;
+	ostor_context *ctx;
+	ostor_device *dev;
+	const char *addr;
+	int rc, err;
+
+	tc_set_progname("virtio-scsi-device-remove");
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	if ((rc = vst_open(&c, &ctx, &dev)))
+		return rc;
+	rc = tc_close(NULL, dev); /* flushes written LUNs, resets the device */
+	if (rc) {
+		ostor_exit(ctx);
+		return rc;
+	}
+	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;
+	err = ostor_virtio_pci_unbind(ctx, addr);
+	ostor_exit(ctx);
+	if (err < 0) {
+		tc_lib_error(err, "cannot give %s back to virtio-pci", addr);
+		return tc_exit_from_error(err);
+	}
+	printf("%s is back with virtio-pci\n", addr);
+	return tc_finish_stdout();
+}

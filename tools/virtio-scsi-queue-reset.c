@@ -1,0 +1,58 @@
+/*
+ * virtio-scsi-queue-reset: VirtIO 1.2 reset of one virtqueue.
+ */
+#include "virtio-scsi-common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+struct args {
+	long queue;
+};
+
+static error_t parser(int key, char *arg, struct argp_state *state)
+{
+	struct args *a = state->input;
+
+	if (key == 0x100) {
+		a->queue = (long)tc_argp_u64(state, "--queue", arg, 65535);
+		return 0;
+	}
+	if (key == ARGP_KEY_END && a->queue < 0)
+		argp_error(state, "--queue N is required");
+	return ARGP_ERR_UNKNOWN;
+}
+
+static const struct argp_option options[] = {
+	{ "queue", 0x100, "N", 0, "Virtqueue index (2 and up are request queues)", 0 },
+	{ 0 }
+};
+
+static const struct argp tool_argp = {
+	options, parser, NULL,
+	"Reset one request queue (VIRTIO_F_RING_RESET); its requests in flight complete as aborted."
+};
+
+int main(int argc, char **argv)
+{
+	struct tc_common c;
+	struct args a = { -1 };
+	ostor_context *ctx;
+	ostor_device *dev;
+	int rc, err;
+
+	tc_set_progname("virtio-scsi-queue-reset");
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	if ((rc = vst_open(&c, &ctx, &dev)))
+		return rc;
+	err = ostor_virtio_queue_reset(dev, (unsigned int)a.queue);
+	if (err < 0) {
+		tc_lib_error(err, "queue %ld of %s", a.queue, c.device);
+		tc_close(ctx, dev);
+		return tc_exit_from_error(err);
+	}
+	printf("queue %ld of %s reset\n", a.queue, c.device);
+	rc = tc_close(ctx, dev);
+	return rc ? rc : tc_finish_stdout();
+}

@@ -1,0 +1,47 @@
+/*
+ * virtio-scsi-target-add: scan and attach a target.
+ */
+#include "virtio-scsi-common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+static const struct argp tool_argp = {
+	NULL, NULL, NULL,
+	"Forget what is known about --target T (absent, removed LUNs), scan it with REPORT "
+	"LUNS and list its LUNs."
+};
+
+int main(int argc, char **argv)
+{
+	struct tc_common c;
+	ostor_context *ctx;
+	ostor_device *dev;
+	struct ostor_lun_addr *luns = NULL;
+	size_t n = 0, k = 0;
+	int rc, err;
+
+	tc_set_progname("virtio-scsi-target-add");
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	if ((rc = vst_open(&c, &ctx, &dev)))
+		return rc;
+	err = ostor_virtio_target_add(dev, c.target);
+	if (err == 0)
+		err = ostor_device_luns(dev, &luns, &n);
+	if (err < 0) {
+		tc_lib_error(err, "target %u of %s", (unsigned)c.target, c.device);
+		tc_close(ctx, dev);
+		return tc_exit_from_error(err);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (luns[i].target == c.target) {
+			printf("%u:%u\n", (unsigned)luns[i].target, (unsigned)luns[i].lun);
+			k++;
+		}
+	free(luns);
+	if (!k)
+		tc_msg("target %u of %s has no logical units", (unsigned)c.target, c.device);
+	rc = tc_close(ctx, dev);
+	return rc ? rc : !k ? TC_EXIT_NOT_FOUND : tc_finish_stdout();
+}

@@ -1,0 +1,36 @@
+/*
+ * virtio-scsi-target-remove: flush and detach a target.
+ */
+#include "virtio-scsi-common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+
+static const struct argp tool_argp = {
+	NULL, NULL, NULL,
+	"Flush the written LUNs of --target T and detach it: commands to it then fail as "
+	"\"device gone\" until virtio-scsi-target-add."
+};
+
+int main(int argc, char **argv)
+{
+	struct tc_common c;
+	ostor_context *ctx;
+	ostor_device *dev;
+	int rc, err;
+
+	tc_set_progname("virtio-scsi-target-remove");
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	if ((rc = vst_open(&c, &ctx, &dev)))
+		return rc;
+	err = ostor_virtio_target_remove(dev, c.target);
+	if (err < 0) {
+		tc_lib_error(err, "target %u of %s", (unsigned)c.target, c.device);
+		tc_close(ctx, dev);
+		return tc_exit_from_error(err);
+	}
+	printf("target %u of %s detached\n", (unsigned)c.target, c.device);
+	rc = tc_close(ctx, dev);
+	return rc ? rc : tc_finish_stdout();
+}

@@ -1,0 +1,59 @@
+# tools/virtio.mk: the virtio-scsi-* tools (device, target and queue
+# commands) over tools/common and the installed API.
+noinst_LTLIBRARIES += tools/libvirtioscsitool.la
+tools_libvirtioscsitool_la_SOURCES = tools/virtio-scsi-common.c tools/virtio-scsi-common.h
+tools_libvirtioscsitool_la_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_libvirtioscsitool_la_CFLAGS = $(TOOLS_CFLAGS)
+
+bin_PROGRAMS += tools/virtio-scsi-device-info tools/virtio-scsi-device-bind \
+	tools/virtio-scsi-device-remove tools/virtio-scsi-device-reset \
+	tools/virtio-scsi-target-info tools/virtio-scsi-target-add \
+	tools/virtio-scsi-target-remove tools/virtio-scsi-queue-info \
+	tools/virtio-scsi-queue-reset
+VIRTIO_TOOL_LDADD = tools/libvirtioscsitool.la $(TOOLS_LDADD)
+
+tools_virtio_scsi_device_info_SOURCES = tools/virtio-scsi-device-info.c
+tools_virtio_scsi_device_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_device_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_device_info_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_device_bind_SOURCES = tools/virtio-scsi-device-bind.c
+tools_virtio_scsi_device_bind_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_device_bind_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_device_bind_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_device_remove_SOURCES = tools/virtio-scsi-device-remove.c
+tools_virtio_scsi_device_remove_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_device_remove_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_device_remove_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_device_reset_SOURCES = tools/virtio-scsi-device-reset.c
+tools_virtio_scsi_device_reset_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_device_reset_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_device_reset_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_target_info_SOURCES = tools/virtio-scsi-target-info.c
+tools_virtio_scsi_target_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_target_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_target_info_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_target_add_SOURCES = tools/virtio-scsi-target-add.c
+tools_virtio_scsi_target_add_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_target_add_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_target_add_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_target_remove_SOURCES = tools/virtio-scsi-target-remove.c
+tools_virtio_scsi_target_remove_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_target_remove_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_target_remove_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_queue_info_SOURCES = tools/virtio-scsi-queue-info.c
+tools_virtio_scsi_queue_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_queue_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_queue_info_LDADD = $(VIRTIO_TOOL_LDADD)
+tools_virtio_scsi_queue_reset_SOURCES = tools/virtio-scsi-queue-reset.c
+tools_virtio_scsi_queue_reset_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_queue_reset_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_queue_reset_LDADD = $(VIRTIO_TOOL_LDADD)
+
+dist_man_MANS += man/virtio-scsi-device-info.1 man/virtio-scsi-device-bind.1 \
+	man/virtio-scsi-device-remove.1 man/virtio-scsi-device-reset.1 \
+	man/virtio-scsi-target-info.1 man/virtio-scsi-target-add.1 \
+	man/virtio-scsi-target-remove.1 man/virtio-scsi-queue-info.1 \
+	man/virtio-scsi-queue-reset.1
+
+# Real-device tests of our driver (run by tests/vm/run-all.sh; not make check).
+EXTRA_DIST += tests/vm/t-virtio-ours-split.sh tests/vm/t-virtio-ours-packed.sh
