@@ -36,7 +36,9 @@ struct ostor_backend {
 	 * is fine too (the core defers callbacks).  A negative return means
 	 * it was not started and will not complete. */
 	int (*submit)(ostor_task *task);
-	/* Best effort; the task still completes once. */
+	/* Best effort; the task still completes once.  Called with the
+	 * device's lock held (ostor_close): it must not block or wait for
+	 * events; completing the task right away is fine. */
 	int (*cancel)(ostor_task *task);
 
 	/* Event integration (all optional). */
@@ -107,7 +109,8 @@ struct ostor_device {
 	pthread_mutex_t lock;          /* lun states, in-flight list */
 	struct ostori_lun_state *luns;
 	size_t nluns;
-	unsigned int inflight;
+	unsigned int inflight;         /* submitted, callback not yet run */
+	ostor_task *inflight_head;     /* those tasks, for cancel at close */
 	bool closing;
 
 	void *priv;                    /* backend's, device_priv_size bytes */
@@ -143,12 +146,17 @@ struct ostor_task {
 	uint8_t sense[OSTOR_SENSE_MAX];
 
 	ostor_task *next_done;
+	ostor_task *inflight_prev, *inflight_next; /* dev->inflight_head list */
 	void *priv;                    /* backend's, task_priv_size bytes */
 };
 
 /* Complete a task: result, status, sense and transferred must be set.
  * Thread-safe; the callback runs later in ostor_handle_events*. */
 void ostori_task_complete(ostor_task *task);
+/* Cancel every task in flight on dev (ostor_close). */
+void ostori_device_cancel_all(ostor_device *dev);
+/* Map a SCSI status byte to a transport-neutral result. */
+enum ostor_result ostori_result_of_status(int status);
 /* Convenience for backends: set the results and complete. */
 void ostori_task_finish(ostor_task *task, enum ostor_result result, int status,
 			const uint8_t *sense, size_t sense_len, size_t transferred);

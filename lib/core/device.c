@@ -169,8 +169,9 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	dev->closing = true;
 	pthread_mutex_unlock(&dev->lock);
 
-	/* Let every in-flight task finish (cancelled) so nothing is left
-	 * pointing at the device. */
+	/* Cancel what is still in flight and let it finish, so nothing is
+	 * left pointing at the device. */
+	ostori_device_cancel_all(dev);
 	for (;;) {
 		unsigned int inflight;
 

@@ -33,6 +33,54 @@ OSTOR_API const char *ostor_result_name(int result)
 	}
 }
 
+/* dev->lock held. */
+static void unlink_inflight(ostor_device *dev, ostor_task *t)
+{
+	if (t->inflight_prev)
+		t->inflight_prev->inflight_next = t->inflight_next;
+	else if (dev->inflight_head == t)
+		dev->inflight_head = t->inflight_next;
+	if (t->inflight_next)
+		t->inflight_next->inflight_prev = t->inflight_prev;
+	t->inflight_prev = t->inflight_next = NULL;
+}
+
+/* ostor_close: ask the backend to cancel every task still in flight.  The
+ * list is walked under dev->lock, which also keeps each task from being
+ * dispatched (and freed by its callback) meanwhile. */
+void ostori_device_cancel_all(ostor_device *dev)
+{
+	pthread_mutex_lock(&dev->lock);
+	for (ostor_task *t = dev->inflight_head; t; t = t->inflight_next) {
+		if (t->state != OSTORI_TASK_INFLIGHT || t->cancel_requested)
+			continue;
+		t->cancel_requested = true;
+		if (dev->backend->cancel)
+			dev->backend->cancel(t);
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+enum ostor_result ostori_result_of_status(int status)
+{
+	switch (status) {
+	case OSTOR_SCSI_STATUS_GOOD:
+	case OSTOR_SCSI_STATUS_CONDITION_MET:
+		return OSTOR_RESULT_GOOD;
+	case OSTOR_SCSI_STATUS_CHECK_CONDITION:
+		return OSTOR_RESULT_CHECK_CONDITION;
+	case OSTOR_SCSI_STATUS_BUSY:
+	case OSTOR_SCSI_STATUS_TASK_SET_FULL:
+		return OSTOR_RESULT_BUSY;
+	case OSTOR_SCSI_STATUS_RESERVATION_CONFLICT:
+		return OSTOR_RESULT_RESERVATION_CONFLICT;
+	case OSTOR_SCSI_STATUS_TASK_ABORTED:
+		return OSTOR_RESULT_ABORTED;
+	default:
+		return OSTOR_RESULT_OTHER_STATUS;
+	}
+}
+
 static void clear_results(ostor_task *t)
 {
 	t->result = OSTOR_RESULT_PENDING;
@@ -203,6 +251,11 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 		goto fail;
 	}
 	dev->inflight++;
+	t->inflight_prev = NULL;
+	t->inflight_next = dev->inflight_head;
+	if (dev->inflight_head)
+		dev->inflight_head->inflight_prev = t;
+	dev->inflight_head = t;
 	pthread_mutex_unlock(&dev->lock);
 
 	clear_results(t);
@@ -223,6 +276,7 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 		pthread_mutex_unlock(&ctx->lock);
 		pthread_mutex_lock(&dev->lock);
 		dev->inflight--;
+		unlink_inflight(dev, t);
 		pthread_mutex_unlock(&dev->lock);
 		t->completion.callback = NULL;
 		goto fail;
@@ -320,6 +374,7 @@ static int dispatch_completions(ostor_context *ctx)
 		pthread_mutex_unlock(&ctx->lock);
 		pthread_mutex_lock(&dev->lock);
 		dev->inflight--;
+		unlink_inflight(dev, t);
 		pthread_mutex_unlock(&dev->lock);
 		/* DONE before the callback: it may reuse or free the task. */
 		t->state = OSTORI_TASK_DONE;

@@ -334,26 +334,6 @@ static void sim_close(ostor_device *dev)
 		close(sd->fd);
 }
 
-static enum ostor_result result_of_status(uint8_t status)
-{
-	switch (status) {
-	case OSTOR_SCSI_STATUS_GOOD:
-	case OSTOR_SCSI_STATUS_CONDITION_MET:
-		return OSTOR_RESULT_GOOD;
-	case OSTOR_SCSI_STATUS_CHECK_CONDITION:
-		return OSTOR_RESULT_CHECK_CONDITION;
-	case OSTOR_SCSI_STATUS_BUSY:
-	case OSTOR_SCSI_STATUS_TASK_SET_FULL:
-		return OSTOR_RESULT_BUSY;
-	case OSTOR_SCSI_STATUS_RESERVATION_CONFLICT:
-		return OSTOR_RESULT_RESERVATION_CONFLICT;
-	case OSTOR_SCSI_STATUS_TASK_ABORTED:
-		return OSTOR_RESULT_ABORTED;
-	default:
-		return OSTOR_RESULT_OTHER_STATUS;
-	}
-}
-
 /* The target runs the command to completion right here; the core defers
  * the callback to the event loop, so this is still asynchronous to the
  * caller. */
@@ -378,7 +358,7 @@ static int sim_submit(ostor_task *t)
 	cmd.iov = t->iov;
 	cmd.iovcnt = t->iovcnt;
 	sim_target_execute(sd->target, &cmd);
-	ostori_task_finish(t, result_of_status(cmd.status), cmd.status,
+	ostori_task_finish(t, ostori_result_of_status(cmd.status), cmd.status,
 			   cmd.sense, cmd.sense_len, cmd.transferred);
 	return 0;
 }

@@ -325,6 +325,42 @@ START_TEST(async_callbacks_only_from_event_loop)
 }
 END_TEST
 
+/* Closing with tasks in flight: every callback runs exactly once during
+ * ostor_close, for direct sim commands and for a transport model whose
+ * requests are really outstanding. */
+START_TEST(close_with_tasks_in_flight)
+{
+	static const char *const specs[] = { "sim:size=1M", "sim:size=1M,transport=virtio" };
+	ostor_device *dev;
+	ostor_task *t[8];
+	struct cb_state st[8] = { 0 };
+	uint8_t data[8][512];
+
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &dev), 0);
+	for (int i = 0; i < 8; i++) {
+		struct ostor_cdb cdb;
+
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ostor_scsi_cdb_read10(&cdb, (uint32_t)i, 1, 0);
+		ostor_task_set_cdb(t[i], cdb.bytes, cdb.len);
+		ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, data[i], 512);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){
+			.callback = count_cb, .user_data = &st[i], .free = count_free }), 0);
+	}
+	ck_assert_int_eq(ostor_close(dev), 0);
+	ck_assert_uint_eq(ostor_inflight(ctx), 0);
+	for (int i = 0; i < 8; i++) {
+		enum ostor_result r = ostor_task_result(t[i]);
+
+		ck_assert_int_eq(st[i].calls, 1);
+		ck_assert_int_eq(st[i].freed, 1);
+		ck_assert_msg(r == OSTOR_RESULT_GOOD || r == OSTOR_RESULT_ABORTED, "task %d: %s", i,
+			      ostor_result_name(r));
+		ck_assert_int_eq(ostor_task_free(t[i]), 0);
+	}
+}
+END_TEST
+
 START_TEST(sync_check_condition_and_residual)
 {
 	ostor_device *dev;
@@ -786,6 +822,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, device_list_has_sim);
 	tcase_add_test(tc, async_callbacks_only_from_event_loop);
 	tcase_add_test(tc, sync_check_condition_and_residual);
+	tcase_add_loop_test(tc, close_with_tasks_in_flight, 0, 2);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);
