@@ -392,11 +392,37 @@ struct ostor_virtio_queue_info {
 OSTOR_API int ostor_virtio_queue_count(ostor_device *dev);
 OSTOR_API int ostor_virtio_queue_info(ostor_device *dev, unsigned int index,
 				      struct ostor_virtio_queue_info *info);
+/*
+ * Queues and threads (like SPDK's channels).  A thread that acquires a
+ * request queue owns it: the tasks it submits go to that queue, and it
+ * submits and polls it without taking any lock; no other thread touches
+ * the queue until it is released.  The rules:
+ *  - One owner per queue; ostor_virtio_queue_acquire fails with
+ *    OSTOR_ERROR_BUSY for a queue another thread holds.  A thread holds
+ *    at most one queue per device (acquiring another releases the first).
+ *  - The owner must poll its queue: ostor_virtio_queue_poll(), or
+ *    ostor_handle_events*() when it is the thread handling events (that
+ *    polls the caller's own queue and every unowned one, never a queue of
+ *    another thread).  Completion callbacks still run inside
+ *    ostor_handle_events*(), on whichever thread handles events: count
+ *    completions with atomics, or run the event loop on the owner.
+ *  - Threads that hold no queue share the unowned queues (with a lock).
+ *    When every queue is owned they cannot submit (OSTOR_ERROR_BUSY):
+ *    keep one queue unowned for them, or submit from an owner.
+ *  - Release before the thread exits and before ostor_close(); tasks in
+ *    flight on a released queue are then polled by the event loop.
+ *  - Device resets (ostor_virtio_reset, recovery) briefly stop owners;
+ *    nothing else does.
+ */
 /* Bind the calling thread to request queue index (0-based among request
- * queues; -1: the first one no other thread holds).  Returns the index.
- * Tasks this thread submits then go to that queue only. */
+ * queues; -1: the first one no other thread holds).  Returns the index. */
 OSTOR_API int ostor_virtio_queue_acquire(ostor_device *dev, int index);
 OSTOR_API void ostor_virtio_queue_release(ostor_device *dev);
+/* Owner only: take the completions of the calling thread's queue, without
+ * locks, and handle its timeouts.  Returns how many tasks completed (their
+ * callbacks run in the next ostor_handle_events*()), OSTOR_ERROR_STATE
+ * when the thread holds no queue of dev. */
+OSTOR_API int ostor_virtio_queue_poll(ostor_device *dev);
 /* VirtIO 1.2 queue reset (virtqueue index as in queue_info); refused
  * with OSTOR_ERROR_NOT_SUPPORTED when VIRTIO_F_RING_RESET is absent. */
 OSTOR_API int ostor_virtio_queue_reset(ostor_device *dev, unsigned int index);

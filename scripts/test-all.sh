@@ -7,6 +7,7 @@ set -e
 cd "$(dirname "$0")/.."
 top=$(pwd)
 sh scripts/install-deps.sh --vm
+bash tests/vm/install-deps.sh
 autoreconf -fi >/dev/null 2>&1
 jobs=$(nproc)
 passed=0

@@ -69,6 +69,9 @@ struct key_desc {
 /* Indexed by enum ostori_io_scheduler / enum ostori_cache_policy. */
 static const char *const io_schedulers[] = { "none", "fifo", "deadline", NULL };
 static const char *const cache_policies[] = { "lru", "lfu", "fifo", NULL };
+/* Indexed by enum ostori_queue_ring / enum ostori_queue_completion. */
+static const char *const queue_rings[] = { "auto", "split", "packed", NULL };
+static const char *const queue_completions[] = { "polled", "interrupt", NULL };
 
 static const char *const tables[] = { "virtio_scsi", "usb_storage" };
 
@@ -79,6 +82,9 @@ static const struct key_desc keys[] = {
 	K_INT(virtio_scsi, device_max_queues, 4, 1, 64, ""),
 	K_INT(virtio_scsi, queue_count, 1, 1, 64, ""),
 	K_POW2(virtio_scsi, queue_depth, 128, 2, 32768, "descriptors"),
+	K_CHOICE(virtio_scsi, queue_ring, OSTORI_QUEUE_RING_AUTO, queue_rings),
+	K_CHOICE(virtio_scsi, queue_completion, OSTORI_QUEUE_COMPLETION_POLLED,
+		 queue_completions),
 	K_BOOL(virtio_scsi, queue_interrupt_coalescing, false),
 	K_INT(virtio_scsi, queue_interrupt_coalescing_time, 50, 0, 100000,
 	      "microseconds"),

@@ -31,6 +31,19 @@ enum ostori_io_scheduler {
 	OSTORI_IO_SCHED_DEADLINE,
 };
 
+/* [virtio_scsi] queue_ring */
+enum ostori_queue_ring {
+	OSTORI_QUEUE_RING_AUTO = 0,     /* packed when the device offers it */
+	OSTORI_QUEUE_RING_SPLIT,
+	OSTORI_QUEUE_RING_PACKED,
+};
+
+/* [virtio_scsi] queue_completion */
+enum ostori_queue_completion {
+	OSTORI_QUEUE_COMPLETION_POLLED = 0,
+	OSTORI_QUEUE_COMPLETION_INTERRUPT,
+};
+
 /* [usb_storage] cache_policy */
 enum ostori_cache_policy {
 	OSTORI_CACHE_LRU = 0,
@@ -51,6 +64,8 @@ struct ostor_config {
 		uint32_t device_max_queues;
 		uint32_t queue_count;
 		uint32_t queue_depth;
+		int queue_ring;                                /* enum ostori_queue_ring */
+		int queue_completion;                          /* enum ostori_queue_completion */
 		bool queue_interrupt_coalescing;
 		uint32_t queue_interrupt_coalescing_time;      /* µs */
 		uint32_t queue_interrupt_coalescing_threshold; /* completions */

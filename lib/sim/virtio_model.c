@@ -1147,7 +1147,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 		m->offered &= ~(1ull << VIRTIO_F_EVENT_IDX);
 	if (opt_flag(spec, "ring-reset"))
 		m->offered |= 1ull << VIRTIO_F_RING_RESET;
-	o.interrupts = opt_flag(spec, "intr");
+	o.mode = opt_flag(spec, "intr") ? 2 : 0;
 	o.tmf_timeout_ms = (unsigned int)tmo;
 	o.queues = (unsigned int)queues;
 	f = ostori_spec_get(spec, "fault");

@@ -91,6 +91,14 @@ OSTOR_API void ostor_virtio_queue_release(ostor_device *dev)
 		vscsi_queue_release(vs);
 }
 
+OSTOR_API int ostor_virtio_queue_poll(ostor_device *dev)
+{
+	struct vscsi_dev *vs;
+	int r = lookup(dev, __func__, &vs);
+
+	return r ? r : vscsi_queue_poll(vs);
+}
+
 OSTOR_API int ostor_virtio_queue_reset(ostor_device *dev, unsigned int index)
 {
 	struct vscsi_dev *vs;

@@ -320,6 +320,7 @@ static int p_setup_queue(struct virtio_dev *vd, struct virtqueue *q)
 		return ostori_error(OSTOR_ERROR_PROTOCOL,
 				    "%s: queue %u notify offset %u x %u is outside the %zu-byte notify region",
 				    vd->name, q->index, noff, p->notify_mult, p->notify_len);
+	q->notify_addr = p->notify + (size_t)noff * p->notify_mult;
 	mw16(p->common, CC_QSIZE, (uint16_t)q->size);
 	mw16(p->common, CC_QMSIX, 0xffff); /* INTx through UIO, no MSI-X */
 	mw64(p->common, CC_QDESC, q->desc_iova);
@@ -352,13 +353,11 @@ static int p_reset_queue(struct virtio_dev *vd, struct virtqueue *q)
 
 static void p_notify(struct virtio_dev *vd, struct virtqueue *q)
 {
-	struct pci_dev *p = P(vd);
-	uint16_t noff;
-
+	/* The doorbell address was found at set-up: going through
+	 * queue_select here would race between threads notifying different
+	 * queues (and cost two more register accesses). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	mw16(p->common, CC_QSELECT, q->index);
-	noff = mr16(p->common, CC_QNOFF);
-	mw16(p->notify, (size_t)noff * p->notify_mult, q->index);
+	*(volatile uint16_t *)q->notify_addr = q->index;
 }
 
 static int p_intr_fd(struct virtio_dev *vd)
@@ -980,14 +979,14 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	p->vd.transport = p;
 	p->vd.ctx = dev->ctx;
 	snprintf(p->vd.name, sizeof(p->vd.name), "virtio:%s", p->addr);
-	/* Per-process choices without a config key: ring kind and mode. */
+	/* Ring kind, completion mode and queue count come from the
+	 * configuration file (queue_ring, queue_completion, queue_count);
+	 * these variables override it for one process. */
 	env = getenv("ORIONSTOR_VIRTIO_RING");
 	o.ring = env && !strcmp(env, "split") ? 1 : env && !strcmp(env, "packed") ? 2 : 0;
 	env = getenv("ORIONSTOR_VIRTIO_INTERRUPTS");
-	o.interrupts = env && !strcmp(env, "1");
+	o.mode = env && !strcmp(env, "1") ? 2 : env && !strcmp(env, "0") ? 1 : 0;
 	o.queues = 0;
-	if (cfg->virtio_scsi.queue_count < cfg->virtio_scsi.device_max_queues)
-		o.queues = cfg->virtio_scsi.queue_count;
 	env = getenv("ORIONSTOR_VIRTIO_QUEUES");
 	if (env && atoi(env) > 0)
 		o.queues = (unsigned int)atoi(env);

@@ -13,9 +13,19 @@
  * Locks, in order: reset_lock (rw: resets exclude everything) > queue
  * lock > ctrl_lock > topo_lock.  ostori_task_complete takes only the
  * context lock, which never nests the other way.
+ *
+ * Queue ownership (like SPDK's channels): a thread that acquired a request
+ * queue (vscsi_queue_acquire) submits to it and polls it without any lock
+ * and without shared atomics; every other thread leaves an owned queue
+ * alone.  Resets still need the queue: the owner marks itself active
+ * around each operation (one store and a fence on its own cache line) and
+ * a reset raises vs->quiesce and waits for active == 0; an owner that sees
+ * quiesce falls back to the reset_lock (read side), which the reset holds
+ * for writing.  Unowned queues use their mutex as before.
  */
 #include "virtio/scsi.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +67,16 @@ struct vscsi_queue {
 	struct vscsi_req *reqs;
 	uint32_t nreqs;
 	struct vscsi_req *free, *retry;
-	unsigned int owned;          /* 0 or 1: a thread acquired it */
+	unsigned int owned;          /* 0 or 1: a thread acquired it (atomic) */
+	int active;                  /* owner inside an operation (atomic) */
 	unsigned int busy;           /* requests owned (in the ring or waiting) */
-	uint64_t errors, bytes, completed;
+	uint64_t tag_seq;            /* tags: queue number in the top bits */
+	uint64_t errors, bytes, completed, len_clamped;
 	void *dma;
 	size_t dma_bytes;
 	void *bounce_mem;
 	size_t bounce_bytes;
-	uint64_t last_scan_ms;
+	uint64_t last_scan_ms, last_ctrl_ms;
 };
 
 struct tmf_slot {
@@ -101,9 +113,11 @@ struct vscsi_dev {
 
 	struct vscsi_queue *q;
 	unsigned int nq;
-	atomic_uint inflight;
-	atomic_uint_fast64_t next_tag;
+	uint64_t id;                 /* unique per open: thread ownership records */
+	int quiesce;                 /* a reset waits for owners (atomic) */
 	uint64_t last_status_ms;
+	/* interrupt mode: completions per interrupt, longest wait */
+	unsigned int intr_batch, coalesce_ms;
 
 	pthread_mutex_t topo_lock;
 	atomic_bool topo_any;        /* fast path: anything absent/gone/detached */
@@ -112,8 +126,7 @@ struct vscsi_dev {
 	struct ostor_lun_addr *gone;
 	size_t ngone, gone_cap;
 
-	pthread_mutex_t stats_lock;
-	struct vscsi_stats st;
+	struct vscsi_stats st;        /* updated with atomic adds */
 };
 
 struct virtio_dev *vscsi_virtio(struct vscsi_dev *vs)
@@ -123,16 +136,32 @@ struct virtio_dev *vscsi_virtio(struct vscsi_dev *vs)
 
 static void stat_inc(struct vscsi_dev *vs, uint64_t *field)
 {
-	pthread_mutex_lock(&vs->stats_lock);
-	(*field)++;
-	pthread_mutex_unlock(&vs->stats_lock);
+	__atomic_fetch_add(field, 1, __ATOMIC_RELAXED);
 }
+
+/* Read a counter another thread may be writing (diagnostics only). */
+#define PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 void vscsi_get_stats(struct vscsi_dev *vs, struct vscsi_stats *out)
 {
-	pthread_mutex_lock(&vs->stats_lock);
-	*out = vs->st;
-	pthread_mutex_unlock(&vs->stats_lock);
+	const uint64_t *src = (const uint64_t *)&vs->st;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	/* Clamps on owned queues are counted per queue (no shared writes). */
+	for (unsigned int i = 0; i < vs->nq; i++)
+		out->len_clamped += PEEK(vs->q[i].len_clamped);
+}
+
+/* Requests in flight on every request queue (approximate while owners run). */
+static unsigned int total_busy(struct vscsi_dev *vs)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < vs->nq; i++)
+		n += PEEK(vs->q[i].busy);
+	return n;
 }
 
 static inline uint32_t rd32(const uint8_t *p)
@@ -451,8 +480,27 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	pthread_rwlock_init(&vs->reset_lock, NULL);
 	pthread_mutex_init(&vs->ctrl_lock, NULL);
 	pthread_mutex_init(&vs->topo_lock, NULL);
-	pthread_mutex_init(&vs->stats_lock, NULL);
-	atomic_init(&vs->next_tag, 1);
+	{
+		static uint64_t next_id = 1;
+
+		vs->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+	}
+	/* Ring kind and completion mode: the caller's choice, else the
+	 * configuration file's. */
+	if (!vs->opt.ring)
+		vs->opt.ring = cfg->virtio_scsi.queue_ring == OSTORI_QUEUE_RING_SPLIT ? 1 :
+			       cfg->virtio_scsi.queue_ring == OSTORI_QUEUE_RING_PACKED ? 2 : 0;
+	if (!vs->opt.mode)
+		vs->opt.mode = cfg->virtio_scsi.queue_completion == OSTORI_QUEUE_COMPLETION_INTERRUPT ? 2 : 1;
+	opt = &vs->opt;
+	if (cfg->virtio_scsi.queue_interrupt_coalescing) {
+		vs->intr_batch = cfg->virtio_scsi.queue_interrupt_coalescing_threshold;
+		vs->coalesce_ms = (cfg->virtio_scsi.queue_interrupt_coalescing_time + 999) / 1000;
+		if (!vs->coalesce_ms)
+			vs->coalesce_ms = 1;
+	} else {
+		vs->intr_batch = 1;
+	}
 
 	vs->wanted = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_SCSI_F_HOTPLUG) |
 		     (1ull << VIRTIO_SCSI_F_CHANGE) | (1ull << VIRTIO_F_RING_RESET);
@@ -468,7 +516,8 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	if (opt->ring == 2 && !vs->packed) {
 		virtio_dev_fail(vd);
 		r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
-				 "%s: packed rings were asked for but the device does not offer "
+				 "%s: packed rings were asked for (queue_ring = \"packed\" in orionstor.conf, "
+				 "or ORIONSTOR_VIRTIO_RING=packed) but the device does not offer "
 				 "VIRTIO_F_RING_PACKED (QEMU: add packed=on to the device)", vd->name);
 		goto fail;
 	}
@@ -497,7 +546,7 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 		goto fail;
 	}
 	vs->queue_size = opt->depth ? opt->depth : cfg->virtio_scsi.queue_depth;
-	vs->intr = opt->interrupts;
+	vs->intr = opt->mode == 2;
 
 	/* control queue with TMF buffers, event queue with event buffers */
 	{
@@ -607,66 +656,147 @@ void vscsi_close(struct vscsi_dev *vs)
 	pthread_rwlock_destroy(&vs->reset_lock);
 	pthread_mutex_destroy(&vs->ctrl_lock);
 	pthread_mutex_destroy(&vs->topo_lock);
-	pthread_mutex_destroy(&vs->stats_lock);
 	free(vs);
 }
 
 /* ---- submission ------------------------------------------------------------ */
 
+/* Queues this thread holds, by device (vs->id guards against a device
+ * closed and another opened at the same address). */
+#define VSCSI_TLS_SLOTS 8
 static _Thread_local struct {
 	struct vscsi_dev *vs;
+	uint64_t id;
 	int index;
-} tls_queue;
+} tls_queue[VSCSI_TLS_SLOTS];
 static atomic_uint rr_next;
 static _Thread_local unsigned int tls_rr = UINT32_MAX;
 
-static struct vscsi_queue *pick_queue(struct vscsi_dev *vs)
+/* The queue the calling thread holds on vs, or NULL. */
+static struct vscsi_queue *my_queue(struct vscsi_dev *vs)
 {
-	if (tls_queue.vs == vs && tls_queue.index >= 0 && (unsigned int)tls_queue.index < vs->nq)
-		return &vs->q[tls_queue.index];
+	for (unsigned int i = 0; i < VSCSI_TLS_SLOTS; i++)
+		if (tls_queue[i].vs == vs && tls_queue[i].id == vs->id)
+			return &vs->q[tls_queue[i].index];
+	return NULL;
+}
+
+static bool owned(struct vscsi_queue *q)
+{
+	return __atomic_load_n(&q->owned, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Owner side of the reset handshake (see the top of the file). */
+static bool owner_enter(struct vscsi_dev *vs, struct vscsi_queue *q)
+{
+	__atomic_store_n(&q->active, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (OSTOR_LIKELY(!__atomic_load_n(&vs->quiesce, __ATOMIC_RELAXED)))
+		return true;
+	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
+	return false;
+}
+
+static void owner_exit(struct vscsi_queue *q)
+{
+	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
+}
+
+/* Exclusive access to every queue, owned ones included. */
+static void quiesce_begin(struct vscsi_dev *vs)
+{
+	pthread_rwlock_wrlock(&vs->reset_lock);
+	__atomic_store_n(&vs->quiesce, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (unsigned int i = 0; i < vs->nq; i++)
+		while (__atomic_load_n(&vs->q[i].active, __ATOMIC_ACQUIRE))
+			sched_yield();
+}
+
+static void quiesce_end(struct vscsi_dev *vs)
+{
+	__atomic_store_n(&vs->quiesce, 0, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&vs->reset_lock);
+}
+
+/* An unowned queue for a thread that holds none, locked; NULL when every
+ * queue is held by some thread. */
+static struct vscsi_queue *lock_shared_queue(struct vscsi_dev *vs)
+{
 	if (tls_rr == UINT32_MAX)
 		tls_rr = atomic_fetch_add(&rr_next, 1);
-	return &vs->q[tls_rr % vs->nq];
+	for (unsigned int k = 0; k < vs->nq; k++) {
+		struct vscsi_queue *q = &vs->q[(tls_rr + k) % vs->nq];
+
+		if (owned(q))
+			continue;
+		pthread_mutex_lock(&q->lock);
+		/* Checked again under the lock: acquire takes it too. */
+		if (!owned(q))
+			return q;
+		pthread_mutex_unlock(&q->lock);
+	}
+	return NULL;
 }
 
 int vscsi_queue_acquire(struct vscsi_dev *vs, int index)
 {
+	struct vscsi_queue *mine = my_queue(vs);
+	int slot = -1;
+
 	if (index >= 0 && (unsigned int)index >= vs->nq)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
 				    "request queue %d does not exist: the device has %u (0 to %u)",
 				    index, vs->nq, vs->nq - 1);
-	if (index < 0) {
-		for (unsigned int i = 0; i < vs->nq; i++) {
-			unsigned int exp = 0;
-
-			if (__atomic_compare_exchange_n(&vs->q[i].owned, &exp, 1, false,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-				index = (int)i;
-				break;
-			}
-		}
-		if (index < 0)
-			return ostori_error(OSTOR_ERROR_BUSY,
-					    "every one of the %u request queues is held by another thread", vs->nq);
-	} else {
-		__atomic_store_n(&vs->q[index].owned, 1, __ATOMIC_RELEASE);
+	if (mine) {
+		if (index < 0 || mine->qindex == (unsigned int)index)
+			return (int)mine->qindex;
+		vscsi_queue_release(vs);
 	}
-	tls_queue.vs = vs;
-	tls_queue.index = index;
-	return index;
+	for (unsigned int i = 0; i < VSCSI_TLS_SLOTS && slot < 0; i++)
+		if (!tls_queue[i].vs)
+			slot = (int)i;
+	if (slot < 0)
+		return ostori_error(OSTOR_ERROR_BUSY, "this thread already holds queues of %d devices; "
+				    "release one first", VSCSI_TLS_SLOTS);
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		unsigned int k = index < 0 ? i : (unsigned int)index, exp = 0;
+
+		if (__atomic_compare_exchange_n(&vs->q[k].owned, &exp, 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			/* Wait out a thread polling it under the lock right now;
+			 * later ones see owned under the lock and leave it. */
+			pthread_mutex_lock(&vs->q[k].lock);
+			pthread_mutex_unlock(&vs->q[k].lock);
+			tls_queue[slot].vs = vs;
+			tls_queue[slot].id = vs->id;
+			tls_queue[slot].index = (int)k;
+			return (int)k;
+		}
+		if (index >= 0)
+			return ostori_error(OSTOR_ERROR_BUSY, "request queue %d is held by another thread",
+					    index);
+	}
+	return ostori_error(OSTOR_ERROR_BUSY,
+			    "every one of the %u request queues is held by another thread", vs->nq);
 }
 
 void vscsi_queue_release(struct vscsi_dev *vs)
 {
-	if (tls_queue.vs == vs && tls_queue.index >= 0) {
-		__atomic_store_n(&vs->q[tls_queue.index].owned, 0, __ATOMIC_RELEASE);
-		tls_queue.vs = NULL;
-		tls_queue.index = -1;
+	for (unsigned int i = 0; i < VSCSI_TLS_SLOTS; i++) {
+		if (tls_queue[i].vs != vs || tls_queue[i].id != vs->id)
+			continue;
+		/* Release: everything the owner wrote is seen by the next
+		 * thread that locks or acquires the queue. */
+		__atomic_store_n(&vs->q[tls_queue[i].index].owned, 0, __ATOMIC_RELEASE);
+		tls_queue[i].vs = NULL;
+		tls_queue[i].id = 0;
+		tls_queue[i].index = -1;
 	}
 }
 
 /* Build the descriptors of a request; bounce when the data is not in
- * device-visible memory.  Called with the queue lock. */
+ * device-visible memory.  Called with the queue lock or as its owner. */
 static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_req *rq)
 {
 	ostor_task *t = rq->task;
@@ -674,7 +804,8 @@ static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_re
 	struct vq_buf data[VSCSI_MAX_SEGS];
 	int nd = 0, nout, nin, r;
 	bool out = t->dir == OSTOR_DIR_TO_DEVICE;
-	uint64_t tag = atomic_fetch_add(&vs->next_tag, 1);
+	/* Unique per device without a shared counter: queue in the top bits. */
+	uint64_t tag = ((uint64_t)(q->qindex + 1) << 48) | (++q->tag_seq & 0xffffffffffffull);
 
 	memset(rq->req, 0, VIRTIO_SCSI_REQ_HDR + vs->cdb_size);
 	virtio_scsi_lun(rq->req, t->target, t->lun);
@@ -766,10 +897,36 @@ static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_re
 	return 0;
 }
 
+/* Take a request slot and post it (queue lock held, or as the owner). */
+static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
+{
+	struct vscsi_req *rq = q->free;
+	int r;
+
+	if (!rq)
+		return ostori_error(OSTOR_ERROR_BUSY, "%s: request queue %u is full (%u requests in flight); "
+				    "complete some first", vs->vd->name, q->qindex, q->nreqs);
+	rq->task = t;
+	rq->busy_tries = 0;
+	rq->abort_level = 0;
+	atomic_store_explicit(&rq->tmf_answer, 0, memory_order_relaxed);
+	rq->timed_out = false;
+	rq->deadline = t->submit_ms + t->timeout_ms;
+	r = post_req(vs, q, rq);
+	if (r < 0) {
+		rq->task = NULL;
+		return r;
+	}
+	q->free = rq->next;
+	__atomic_store_n(&q->busy, q->busy + 1, __ATOMIC_RELAXED);
+	if (virtqueue_kick_prepare(q->vq))
+		virtqueue_notify(q->vq);
+	return 0;
+}
+
 int vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
 {
 	struct vscsi_queue *q;
-	struct vscsi_req *rq;
 	int r;
 
 	if (t->cdb_len > vs->cdb_size)
@@ -788,37 +945,31 @@ int vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
 		ostori_task_finish(t, OSTOR_RESULT_DEVICE_GONE, -1, NULL, 0, 0);
 		return 0;
 	}
-	q = pick_queue(vs);
-	pthread_rwlock_rdlock(&vs->reset_lock);
-	pthread_mutex_lock(&q->lock);
-	rq = q->free;
-	if (!rq) {
-		pthread_mutex_unlock(&q->lock);
-		pthread_rwlock_unlock(&vs->reset_lock);
-		return ostori_error(OSTOR_ERROR_BUSY, "%s: request queue %u is full (%u requests in flight); "
-				    "complete some first", vs->vd->name, q->qindex, q->nreqs);
-	}
-	rq->task = t;
-	rq->busy_tries = 0;
-	rq->abort_level = 0;
-	atomic_store(&rq->tmf_answer, 0);
-	rq->timed_out = false;
-	rq->deadline = t->submit_ms + t->timeout_ms;
-	r = post_req(vs, q, rq);
-	if (r < 0) {
-		rq->task = NULL;
-		pthread_mutex_unlock(&q->lock);
+	q = my_queue(vs);
+	if (OSTOR_LIKELY(q != NULL)) {
+		/* The fast path: our own queue, no lock. */
+		if (owner_enter(vs, q)) {
+			r = submit_on(vs, q, t);
+			owner_exit(q);
+			return r;
+		}
+		pthread_rwlock_rdlock(&vs->reset_lock);
+		r = submit_on(vs, q, t);
 		pthread_rwlock_unlock(&vs->reset_lock);
 		return r;
 	}
-	q->free = rq->next;
-	q->busy++;
-	atomic_fetch_add(&vs->inflight, 1);
-	if (virtqueue_kick_prepare(q->vq))
-		virtqueue_notify(q->vq);
+	pthread_rwlock_rdlock(&vs->reset_lock);
+	q = lock_shared_queue(vs);
+	if (!q) {
+		pthread_rwlock_unlock(&vs->reset_lock);
+		return ostori_error(OSTOR_ERROR_BUSY,
+				    "%s: every request queue is held by a thread (ostor_virtio_queue_acquire); "
+				    "submit from one of those threads, or release a queue", vs->vd->name);
+	}
+	r = submit_on(vs, q, t);
 	pthread_mutex_unlock(&q->lock);
 	pthread_rwlock_unlock(&vs->reset_lock);
-	return 0;
+	return r;
 }
 
 /* ---- completion -------------------------------------------------------------- */
@@ -849,8 +1000,7 @@ static void release_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscs
 	rq->state = RQ_FREE;
 	rq->next = q->free;
 	q->free = rq;
-	q->busy--;
-	atomic_fetch_sub(&vs->inflight, 1);
+	__atomic_store_n(&q->busy, q->busy - 1, __ATOMIC_RELAXED);
 }
 
 /* Finish a request the device no longer owns (queue lock held). */
@@ -874,12 +1024,13 @@ static void finish_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi
 			off += n;
 		}
 	}
-	q->completed++;
-	q->bytes += transferred;
-	if (res == OSTOR_RESULT_GOOD)
-		vs->resets_in_a_row = 0;
+	__atomic_store_n(&q->completed, q->completed + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->bytes, q->bytes + transferred, __ATOMIC_RELAXED);
+	/* Read first: no shared write on the fast path. */
+	if (res == OSTOR_RESULT_GOOD && atomic_load_explicit(&vs->resets_in_a_row, memory_order_relaxed))
+		atomic_store(&vs->resets_in_a_row, 0);
 	if (res != OSTOR_RESULT_GOOD)
-		q->errors++;
+		__atomic_store_n(&q->errors, q->errors + 1, __ATOMIC_RELAXED);
 	release_req(vs, q, rq);
 	ostori_task_finish(t, res, status, sense, sense_len, transferred);
 }
@@ -1089,11 +1240,18 @@ static void scan_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now
 
 int vscsi_cancel(struct vscsi_dev *vs, ostor_task *t)
 {
-	/* cancel_requested is set by the core; the next scan aborts. */
+	/* cancel_requested is set by the core; the next scan aborts (an
+	 * owner's scan runs at least once per millisecond anyway). */
 	for (unsigned int i = 0; i < vs->nq; i++) {
 		struct vscsi_queue *q = &vs->q[i];
 
+		if (owned(q))
+			continue;
 		pthread_mutex_lock(&q->lock);
+		if (owned(q)) {
+			pthread_mutex_unlock(&q->lock);
+			continue;
+		}
 		for (uint32_t k = 0; k < q->nreqs; k++)
 			if (q->reqs[k].task == t)
 				q->last_scan_ms = 0;
@@ -1162,59 +1320,70 @@ static int poll_ctrl(struct vscsi_dev *vs)
 {
 	void *cookie;
 	uint32_t len;
-	bool clamped;
-	int r, n = 0;
+	bool clamped, again;
+	int r, n = 0, pass = 0;
 
 	pthread_mutex_lock(&vs->ctrl_lock);
-	while ((r = virtqueue_get(vs->ctrlq, &cookie, &len, &clamped)) > 0) {
-		struct tmf_slot *s = cookie;
-		struct vscsi_req *rq = s->target_req;
-		uint8_t resp = len >= 1 ? s->resp[0] : VIRTIO_SCSI_S_FAILURE;
+	do {
+		while ((r = virtqueue_get(vs->ctrlq, &cookie, &len, &clamped)) > 0) {
+			struct tmf_slot *s = cookie;
+			struct vscsi_req *rq = s->target_req;
+			uint8_t resp = len >= 1 ? s->resp[0] : VIRTIO_SCSI_S_FAILURE;
 
-		s->busy = false;
-		/* Only if the request is still the one the TMF was about. */
-		if (rq && atomic_load(&rq->tag) == s->tag)
-			atomic_store(&rq->tmf_answer, resp + 1);
-		n++;
-	}
-	if (r < 0)
-		request_reset(vs, vs->ctrlq->broken_why);
-	while ((r = virtqueue_get(vs->eventq, &cookie, &len, &clamped)) > 0) {
-		uint8_t ev[VIRTIO_SCSI_EVENT_SIZE];
-		unsigned int i = (unsigned int)(((uint8_t *)cookie - vs->events) / VIRTIO_SCSI_EVENT_SIZE);
-
-		memcpy(ev, cookie, sizeof(ev));
-		if (len < VIRTIO_SCSI_EVENT_SIZE) {
-			stat_inc(vs, &vs->st.short_events);
-			ostor_warn(vs->dev->ctx, "%s: short event (%u of %d bytes) ignored",
-				   vs->vd->name, len, VIRTIO_SCSI_EVENT_SIZE);
-		} else {
-			pthread_mutex_unlock(&vs->ctrl_lock);
-			handle_event(vs, ev);
-			pthread_mutex_lock(&vs->ctrl_lock);
+			s->busy = false;
+			/* Only if the request is still the one the TMF was about. */
+			if (rq && atomic_load(&rq->tag) == s->tag)
+				atomic_store(&rq->tmf_answer, resp + 1);
+			n++;
 		}
-		if (post_event(vs, i) < 0)
-			break;
-		n++;
-	}
-	if (r < 0)
-		request_reset(vs, vs->eventq->broken_why);
-	if (virtqueue_kick_prepare(vs->eventq))
-		virtqueue_notify(vs->eventq);
+		if (r < 0)
+			request_reset(vs, vs->ctrlq->broken_why);
+		while ((r = virtqueue_get(vs->eventq, &cookie, &len, &clamped)) > 0) {
+			uint8_t ev[VIRTIO_SCSI_EVENT_SIZE];
+			unsigned int i = (unsigned int)(((uint8_t *)cookie - vs->events) /
+							VIRTIO_SCSI_EVENT_SIZE);
+
+			memcpy(ev, cookie, sizeof(ev));
+			if (len < VIRTIO_SCSI_EVENT_SIZE) {
+				stat_inc(vs, &vs->st.short_events);
+				ostor_warn(vs->dev->ctx, "%s: short event (%u of %d bytes) ignored",
+					   vs->vd->name, len, VIRTIO_SCSI_EVENT_SIZE);
+			} else {
+				pthread_mutex_unlock(&vs->ctrl_lock);
+				handle_event(vs, ev);
+				pthread_mutex_lock(&vs->ctrl_lock);
+			}
+			if (post_event(vs, i) < 0)
+				break;
+			n++;
+		}
+		if (r < 0)
+			request_reset(vs, vs->eventq->broken_why);
+		if (virtqueue_kick_prepare(vs->eventq))
+			virtqueue_notify(vs->eventq);
+		again = false;
+		if (vs->intr && !vs->ctrlq->broken && !vs->eventq->broken) {
+			/* Both armed before either is re-checked. */
+			bool c = virtqueue_arm_interrupts(vs->ctrlq, 1);
+			bool e = virtqueue_arm_interrupts(vs->eventq, 1);
+
+			again = c || e;
+		}
+	} while (again && ++pass < 4);
 	pthread_mutex_unlock(&vs->ctrl_lock);
 	return n;
 }
 
 /* ---- reset --------------------------------------------------------------------------- */
 
-int vscsi_reset(struct vscsi_dev *vs, const char *why)
+/* Reset and re-initialise, every queue quiesced. */
+static int reset_quiesced(struct vscsi_dev *vs, const char *why)
 {
 	struct virtio_dev *vd = vs->vd;
 	uint64_t had = vd->driver_features;
 	unsigned int aborted = 0;
 	int r;
 
-	pthread_rwlock_wrlock(&vs->reset_lock);
 	ostor_warn(vs->dev->ctx, "%s: resetting the device: %s", vd->name, why);
 	vd->ops->set_status(vd, 0);
 	/* The device owns nothing now: every request comes back here. */
@@ -1248,7 +1417,6 @@ int vscsi_reset(struct vscsi_dev *vs, const char *why)
 		ostor_err(vs->dev->ctx, "%s: %u resets without a single completed command in between; "
 			  "giving up on the device (close and reopen it)", vd->name, atomic_load(&vs->resets_in_a_row));
 		atomic_store(&vs->need_reset, 0);
-		pthread_rwlock_unlock(&vs->reset_lock);
 		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device keeps failing after resets", vd->name);
 	}
 	topo_forget_all(vs);
@@ -1271,8 +1439,33 @@ int vscsi_reset(struct vscsi_dev *vs, const char *why)
 		ostor_info(vs->dev->ctx, "%s: reset done, %u request(s) reported aborted", vd->name, aborted);
 	}
 	atomic_store(&vs->need_reset, 0);
-	pthread_rwlock_unlock(&vs->reset_lock);
 	return r;
+}
+
+int vscsi_reset(struct vscsi_dev *vs, const char *why)
+{
+	int r;
+
+	quiesce_begin(vs);
+	r = reset_quiesced(vs, why);
+	quiesce_end(vs);
+	return r;
+}
+
+/* The reset a broken queue or DEVICE_NEEDS_RESET asked for; once, even
+ * when several threads notice at the same time. */
+static void reset_if_needed(struct vscsi_dev *vs)
+{
+	char why[sizeof(vs->reset_why)];
+
+	if (OSTOR_LIKELY(!atomic_load_explicit(&vs->need_reset, memory_order_relaxed)))
+		return;
+	quiesce_begin(vs);
+	if (atomic_load(&vs->need_reset) && !vs->dead) {
+		memcpy(why, vs->reset_why, sizeof(why));
+		reset_quiesced(vs, why);
+	}
+	quiesce_end(vs);
 }
 
 int vscsi_queue_reset(struct vscsi_dev *vs, unsigned int index)
@@ -1290,7 +1483,7 @@ int vscsi_queue_reset(struct vscsi_dev *vs, unsigned int index)
 				    "%s: queue %u is not a request queue (request queues are 2 to %u)",
 				    vs->vd->name, index, vs->nq + 1);
 	q = &vs->q[index - 2];
-	pthread_rwlock_wrlock(&vs->reset_lock);
+	quiesce_begin(vs);
 	pthread_mutex_lock(&q->lock);
 	vq = q->vq;
 	r = vs->vd->ops->reset_queue(vs->vd, vq);
@@ -1303,12 +1496,14 @@ int vscsi_queue_reset(struct vscsi_dev *vs, unsigned int index)
 		r = vs->vd->ops->setup_queue(vs->vd, vq);
 	}
 	pthread_mutex_unlock(&q->lock);
-	pthread_rwlock_unlock(&vs->reset_lock);
+	quiesce_end(vs);
 	return r;
 }
 
 /* ---- polling ------------------------------------------------------------------------- */
 
+/* Completions, BUSY retries, timeouts and, in interrupt mode, the next
+ * interrupt of one request queue (queue lock held, or as its owner). */
 static int poll_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
 {
 	void *cookie;
@@ -1316,10 +1511,10 @@ static int poll_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
 	bool clamped;
 	int r = 0, n = 0;
 
-	pthread_mutex_lock(&q->lock);
+again:
 	while (n < VSCSI_POLL_BUDGET && (r = virtqueue_get(q->vq, &cookie, &len, &clamped)) > 0) {
 		if (clamped)
-			stat_inc(vs, &vs->st.len_clamped);
+			__atomic_store_n(&q->len_clamped, q->len_clamped + 1, __ATOMIC_RELAXED);
 		complete_req(vs, q, cookie, len);
 		n++;
 	}
@@ -1348,6 +1543,25 @@ static int poll_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
 		q->last_scan_ms = now;
 		scan_queue(vs, q, now);
 	}
+	/* Coalescing: the device interrupts after intr_batch completions
+	 * (or all in flight); the timer of vscsi_next_timeout bounds the
+	 * wait.  Completions that slipped in while arming are taken now. */
+	if (vs->intr && !q->vq->broken && n < VSCSI_POLL_BUDGET &&
+	    virtqueue_arm_interrupts(q->vq, vs->intr_batch))
+		goto again;
+	return n;
+}
+
+/* Poll a queue this thread does not own, unless another thread does. */
+static int poll_shared_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
+{
+	int n = 0;
+
+	if (owned(q))
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	if (!owned(q))
+		n = poll_queue(vs, q, now);
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
@@ -1355,28 +1569,32 @@ static int poll_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
 int vscsi_poll(struct vscsi_dev *vs)
 {
 	uint64_t now = ostori_now_ms();
-	bool config_changed = false;
+	struct vscsi_queue *mine = my_queue(vs);
+	bool config_changed = false, irq = false;
 	int n = 0;
 
 	if (vs->intr && vs->vd->ops->intr_ack) {
 		uint8_t isr = vs->vd->ops->intr_ack(vs->vd);
 
 		if (isr) {
+			irq = true;
 			stat_inc(vs, &vs->st.interrupts);
 			config_changed = isr & 2;
 		}
 	}
-	if (atomic_load(&vs->need_reset))
-		vscsi_reset(vs, vs->reset_why);
+	reset_if_needed(vs);
 	if (vs->dead)
 		return 0;
 	pthread_rwlock_rdlock(&vs->reset_lock);
-	for (unsigned int i = 0; i < vs->nq; i++)
-		n += poll_queue(vs, &vs->q[i], now);
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		struct vscsi_queue *q = &vs->q[i];
+
+		/* Our own queue: the read lock already keeps resets out. */
+		n += q == mine ? poll_queue(vs, q, now) : poll_shared_queue(vs, q, now);
+	}
 	n += poll_ctrl(vs);
 	/* DEVICE_NEEDS_RESET has no interrupt of its own in polled mode. */
-	if (config_changed || (atomic_load(&vs->inflight) &&
-			       now - vs->last_status_ms >= VSCSI_STATUS_CHECK_MS)) {
+	if (config_changed || (now - vs->last_status_ms >= VSCSI_STATUS_CHECK_MS && total_busy(vs))) {
 		uint8_t st = vs->vd->ops->get_status(vs->vd);
 
 		vs->last_status_ms = now;
@@ -1384,12 +1602,43 @@ int vscsi_poll(struct vscsi_dev *vs)
 			request_reset(vs, "the device set DEVICE_NEEDS_RESET");
 	}
 	pthread_rwlock_unlock(&vs->reset_lock);
-	if (vs->intr && n == 0)
+	if (irq && n == 0)
 		stat_inc(vs, &vs->st.spurious_interrupts);
 	if (vs->intr && vs->vd->ops->intr_enable)
 		vs->vd->ops->intr_enable(vs->vd);
-	if (atomic_load(&vs->need_reset))
-		vscsi_reset(vs, vs->reset_why);
+	reset_if_needed(vs);
+	return n;
+}
+
+int vscsi_queue_poll(struct vscsi_dev *vs)
+{
+	struct vscsi_queue *q = my_queue(vs);
+	uint64_t now;
+	int n;
+
+	if (OSTOR_UNLIKELY(!q))
+		return ostori_error(OSTOR_ERROR_STATE, "%s: this thread holds no request queue of the "
+				    "device; ostor_virtio_queue_acquire() one first", vs->vd->name);
+	reset_if_needed(vs);
+	if (vs->dead)
+		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device failed to re-initialise after "
+				    "a reset; close and reopen it", vs->vd->name);
+	now = ostori_now_ms();
+	if (OSTOR_LIKELY(owner_enter(vs, q))) {
+		n = poll_queue(vs, q, now);
+		/* Task management answers arrive on the control queue: look
+		 * at it while something of ours waits for one. */
+		if (q->busy && now != q->last_ctrl_ms) {
+			q->last_ctrl_ms = now;
+			poll_ctrl(vs);
+		}
+		owner_exit(q);
+	} else {
+		pthread_rwlock_rdlock(&vs->reset_lock);
+		n = poll_queue(vs, q, now);
+		pthread_rwlock_unlock(&vs->reset_lock);
+	}
+	reset_if_needed(vs);
 	return n;
 }
 
@@ -1402,11 +1651,14 @@ int vscsi_next_timeout(struct vscsi_dev *vs)
 {
 	if (atomic_load(&vs->need_reset))
 		return 0;
-	if (!atomic_load(&vs->inflight))
+	if (!total_busy(vs))
 		return vs->intr ? -1 : 100; /* polled: look at the event queue now and then */
-	/* Polling: spin while requests are out.  Interrupts: wake up for
-	 * deadlines and the status check. */
-	return vs->intr ? VSCSI_STATUS_CHECK_MS : 0;
+	/* Polling: spin while requests are out.  Interrupts: wake up for the
+	 * coalescing delay, deadlines and the status check. */
+	if (!vs->intr)
+		return 0;
+	return vs->coalesce_ms ? (int)OSTOR_MIN(vs->coalesce_ms, (unsigned int)VSCSI_STATUS_CHECK_MS)
+			       : VSCSI_STATUS_CHECK_MS;
 }
 
 /* ---- introspection ----------------------------------------------------------------------- */
@@ -1444,7 +1696,7 @@ int vscsi_queue_count(struct vscsi_dev *vs)
 int vscsi_queue_info(struct vscsi_dev *vs, unsigned int index, struct ostor_virtio_queue_info *qi)
 {
 	struct virtqueue *vq;
-	pthread_mutex_t *lock;
+	pthread_mutex_t *lock = NULL;
 	struct vscsi_queue *q = NULL;
 
 	if (index >= vs->nq + 2)
@@ -1458,24 +1710,34 @@ int vscsi_queue_info(struct vscsi_dev *vs, unsigned int index, struct ostor_virt
 	} else {
 		q = &vs->q[index - 2];
 		vq = q->vq;
-		lock = &q->lock;
 		qi->type = OSTOR_VIRTIO_QUEUE_REQUEST;
+		/* An owned queue is read without its owner's cooperation: the
+		 * numbers are a snapshot, each one a value it really had. */
+		if (!owned(q)) {
+			pthread_mutex_lock(&q->lock);
+			if (owned(q))
+				pthread_mutex_unlock(&q->lock);
+			else
+				lock = &q->lock;
+		}
 	}
-	pthread_mutex_lock(lock);
+	if (lock && index < 2)
+		pthread_mutex_lock(lock);
 	qi->index = index;
 	qi->size = vq->size;
 	qi->packed = vq->packed;
 	qi->event_idx = vq->event_idx;
 	qi->indirect = vq->indirect;
-	qi->broken = vq->broken;
-	qi->avail_idx = vq->packed ? vq->next_avail : vq->avail_idx;
-	qi->used_idx = vq->packed ? vq->next_used : vq->last_used;
-	qi->inflight = q ? q->busy : vq->inflight;
-	qi->submitted = vq->stats.submitted;
-	qi->completed = q ? q->completed : vq->stats.completed;
-	qi->errors = q ? q->errors : 0;
-	qi->bytes = q ? q->bytes : 0;
-	qi->notifies = vq->stats.notifies;
-	pthread_mutex_unlock(lock);
+	qi->broken = PEEK(vq->broken);
+	qi->avail_idx = vq->packed ? PEEK(vq->next_avail) : PEEK(vq->avail_idx);
+	qi->used_idx = vq->packed ? PEEK(vq->next_used) : PEEK(vq->last_used);
+	qi->inflight = q ? PEEK(q->busy) : PEEK(vq->inflight);
+	qi->submitted = PEEK(vq->stats.submitted);
+	qi->completed = q ? PEEK(q->completed) : PEEK(vq->stats.completed);
+	qi->errors = q ? PEEK(q->errors) : 0;
+	qi->bytes = q ? PEEK(q->bytes) : 0;
+	qi->notifies = PEEK(vq->stats.notifies);
+	if (lock)
+		pthread_mutex_unlock(lock);
 	return 0;
 }

@@ -71,10 +71,10 @@ static inline void virtio_scsi_lun(uint8_t out[8], uint32_t target, uint32_t lun
 }
 
 struct vscsi_options {
-	int ring;                   /* 0 follow negotiation, 1 force split, 2 force packed */
+	int ring;                   /* 0 config queue_ring, 1 force split, 2 force packed */
 	unsigned int queues;        /* request queues wanted; 0: config queue_count */
 	unsigned int depth;         /* 0: config queue_depth (capped by the device) */
-	bool interrupts;            /* interrupt mode instead of polling */
+	int mode;                   /* 0 config queue_completion, 1 polled, 2 interrupt */
 	bool no_indirect, no_event_idx;
 	unsigned int tmf_timeout_ms;   /* 0: 1000 */
 	unsigned int busy_backoff_ms;  /* 0: 1 (doubles per retry) */
@@ -113,7 +113,6 @@ bool vscsi_lun_gone(struct vscsi_dev *vs, uint32_t target, uint32_t lun);
 void vscsi_target_rescan(struct vscsi_dev *vs, uint32_t target);
 /* Refuse new commands to target (OSTOR_RESULT_DEVICE_GONE) until rescan. */
 void vscsi_target_detach(struct vscsi_dev *vs, uint32_t target);
-/* Wait (bounded) until the device is started, e.g. after a reset. */
 
 /* Introspection for the public ostor_virtio_* API. */
 struct ostor_virtio_device_info;
@@ -123,6 +122,9 @@ int vscsi_queue_count(struct vscsi_dev *vs);
 int vscsi_queue_info(struct vscsi_dev *vs, unsigned int index, struct ostor_virtio_queue_info *qi);
 int vscsi_queue_acquire(struct vscsi_dev *vs, int index);
 void vscsi_queue_release(struct vscsi_dev *vs);
+/* The owner's poll of its own queue (lock-free); OSTOR_ERROR_STATE when
+ * the calling thread holds no queue of vs. */
+int vscsi_queue_poll(struct vscsi_dev *vs);
 
 /* The vscsi_dev behind an open device (virtio: or sim:transport=virtio),
  * NULL for others.  Defined by lib/virtio/api.c from the two lookups. */

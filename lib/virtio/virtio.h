@@ -235,6 +235,10 @@ struct virtqueue {
 	bool kicked_wrap;
 	uint32_t added_since_kick;
 
+	/* The transport's doorbell for this queue, found once at set-up so
+	 * that a notify is one store (no shared queue_select register). */
+	volatile void *notify_addr;
+
 	struct vq_stats stats;
 };
 
@@ -267,6 +271,13 @@ bool virtqueue_has_used(struct virtqueue *vq);
 void *virtqueue_detach(struct virtqueue *vq);
 /* Interrupt suppression: enable (interrupt mode) or disable (polling). */
 void virtqueue_set_interrupts(struct virtqueue *vq, bool on);
+/* Interrupt mode, after a poll pass: ask for the next interrupt once
+ * batch more requests completed (at most what is in flight, so that one
+ * always comes; batch 1: the next completion).  Event idx does the
+ * counting on the device side; without it every completion interrupts.
+ * Returns true when used elements are already waiting, whose interrupt
+ * may have been missed: poll again. */
+bool virtqueue_arm_interrupts(struct virtqueue *vq, unsigned int batch);
 void virtqueue_mark_broken(struct virtqueue *vq, const char *fmt, ...) OSTOR_PRINTF(2, 3);
 /* The shadow cookie of id, for cancel look-ups. */
 static inline void *virtqueue_cookie(struct virtqueue *vq, uint32_t id)

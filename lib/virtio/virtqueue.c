@@ -467,8 +467,6 @@ int virtqueue_get(struct virtqueue *vq, void **cookie, uint32_t *len, bool *clam
 	}
 	free_slot(vq, (uint16_t)id);
 	vq->stats.completed++;
-	if (vq->intr_mode)
-		virtqueue_set_interrupts(vq, true); /* move the event index on */
 	return 1;
 }
 
@@ -501,10 +499,47 @@ void virtqueue_set_interrupts(struct virtqueue *vq, bool on)
 	} else {
 		vq_store16(&vq->avail->flags, on ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT);
 		/* With EVENT_IDX the device ignores the flag: used_event = the
-		 * next index asks for one interrupt per batch, a stale one
-		 * (polling) for at most one per 64K completions. */
-		if (vq->event_idx && on)
-			vq_store16(&vq->avail->ring[vq->size], vq->last_used);
+		 * next index asks for the next completion; polling puts it half
+		 * a lap away (at most one interrupt per 32K completions). */
+		if (vq->event_idx)
+			vq_store16(&vq->avail->ring[vq->size],
+				   (uint16_t)(vq->last_used + (on ? 0 : 0x8000)));
 	}
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool virtqueue_arm_interrupts(struct virtqueue *vq, unsigned int batch)
+{
+	uint32_t k = batch;
+
+	if (k > vq->inflight)
+		k = vq->inflight;
+	if (k == 0)
+		k = 1;
+	vq->intr_mode = true;
+	if (vq->packed) {
+		if (vq->event_idx) {
+			/* Each completion moves the used position by at least
+			 * one descriptor: k-1 positions on is reached by the
+			 * k-th completion at the latest. */
+			uint32_t pos = vq->next_used + k - 1;
+			bool w = vq->used_wrap;
+
+			if (pos >= vq->size) {
+				pos -= vq->size;
+				w = !w;
+			}
+			vq_store16(&vq->driver_event->off_wrap, (uint16_t)(pos | (w ? 0x8000u : 0)));
+			vq_store16(&vq->driver_event->flags, VIRTQ_EVENT_F_DESC);
+		} else {
+			vq_store16(&vq->driver_event->flags, VIRTQ_EVENT_F_ENABLE);
+		}
+	} else {
+		vq_store16(&vq->avail->flags, 0);
+		if (vq->event_idx)
+			vq_store16(&vq->avail->ring[vq->size], (uint16_t)(vq->last_used + k - 1));
+	}
+	/* The event index store before the re-check of the used ring. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return virtqueue_has_used(vq);
 }

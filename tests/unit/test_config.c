@@ -186,6 +186,8 @@ static const char good_file[] =
 	"device_max_queues = 16\n"
 	"queue_count = 8\n"
 	"queue_depth = 1024\n"
+	"queue_ring = \"split\"\n"
+	"queue_completion = \"interrupt\"\n"
 	"queue_interrupt_coalescing = true\n"
 	"queue_interrupt_coalescing_time = 200\n"
 	"queue_interrupt_coalescing_threshold = 32\n"
@@ -240,6 +242,8 @@ START_TEST(test_good_file_every_key)
 	ck_assert_uint_eq(cfg.virtio_scsi.device_max_queues, 16);
 	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 8);
 	ck_assert_uint_eq(cfg.virtio_scsi.queue_depth, 1024);
+	ck_assert_int_eq(cfg.virtio_scsi.queue_ring, OSTORI_QUEUE_RING_SPLIT);
+	ck_assert_int_eq(cfg.virtio_scsi.queue_completion, OSTORI_QUEUE_COMPLETION_INTERRUPT);
 	ck_assert(cfg.virtio_scsi.queue_interrupt_coalescing);
 	ck_assert_uint_eq(cfg.virtio_scsi.queue_interrupt_coalescing_time, 200);
 	ck_assert_uint_eq(cfg.virtio_scsi.queue_interrupt_coalescing_threshold, 32);
@@ -286,7 +290,7 @@ START_TEST(test_good_file_every_key)
 		ck_assert_msg(strcmp(a, b) != 0, "%s.%s is still at its default", info.table, info.key);
 		nlines++;
 	}
-	ck_assert_uint_eq(nlines, 22 + 17);
+	ck_assert_uint_eq(nlines, 24 + 17);
 
 	get(&cfg, "virtio_scsi", "write_back_cache_size", "268435456");
 	get(&cfg, "virtio_scsi", "io_scheduler", "deadline");
@@ -651,7 +655,7 @@ START_TEST(test_nothing_half_applied)
 	path = write_text(text);
 	ck_assert_int_eq(ostori_config_load_file(&cfg, path, NULL), OSTOR_ERROR_CONFIG);
 	ck_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
-	ck_assert(strstr(ostor_last_error(), ":44: missing '=' after 'bogus'"));
+	ck_assert(strstr(ostor_last_error(), ":46: missing '=' after 'bogus'"));
 
 	/* Same with a struct holding defaults, and a range error last. */
 	ostori_config_defaults(&cfg);
