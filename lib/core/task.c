@@ -547,12 +547,13 @@ OSTOR_API unsigned int ostor_inflight(ostor_context *ctx)
 
 static void sync_done(ostor_task *t, void *user_data)
 {
-	*(volatile int *)user_data = 1;
+	/* May run on another thread that is handling events. */
+	__atomic_store_n((int *)user_data, 1, __ATOMIC_RELEASE);
 }
 
 OSTOR_API int ostor_task_execute(ostor_task *t)
 {
-	volatile int done = 0;
+	int done = 0;
 	ostor_context *ctx;
 	uint64_t deadline;
 	bool cancelled = false;
@@ -562,17 +563,18 @@ OSTOR_API int ostor_task_execute(ostor_task *t)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_execute: NULL task");
 	ctx = t->dev->ctx;
 	r = ostor_task_submit(t, (struct ostor_completion){ .callback = sync_done,
-							     .user_data = (void *)&done });
+							     .user_data = &done });
 	if (r < 0)
 		return r;
 	/* The backend enforces the timeout; this is a safety net so a
 	 * broken backend cannot hang the caller forever. */
 	deadline = t->submit_ms + t->timeout_ms + 5000;
-	while (!done) {
+	while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
 		r = ostor_handle_events(ctx, 100);
 		if (r < 0 && r != OSTOR_ERROR_INTERRUPTED)
 			ostor_warn(ctx, "event handling failed: %s", ostor_last_error());
-		if (!done && !cancelled && ostori_now_ms() > deadline) {
+		if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE) && !cancelled &&
+		    ostori_now_ms() > deadline) {
 			ostor_err(ctx, "task on %s exceeded its timeout by 5 s without completing: cancelling",
 				  t->dev->spec);
 			ostor_task_cancel(t);

@@ -26,6 +26,7 @@
 #define SIM_USB_LUNS 16
 #define SIM_USB_OPTIONS "size, image, luns, block-size, readonly, type, transport, " \
 	"fault=NAME[+NAME], fault-count=N, fault-after=N, usb-timeout=MS, pipeline=on|off|cbw, " \
+	"csw-grace=MS, " \
 	"subclass=scsi|ufi|sff8070i|rbc|mmc, quirks=FLAG[+FLAG]"
 
 static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
@@ -59,6 +60,8 @@ static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
 	[SIM_USB_INTR_SHORT] = "intr-short",
 	[SIM_USB_INTR_MISSING] = "intr-missing",
 	[SIM_USB_INTR_ASC] = "intr-asc",
+	[SIM_USB_CSW_LOST_QUEUED] = "csw-lost-queued",
+	[SIM_USB_CSW_AT_CANCEL] = "csw-at-cancel",
 };
 
 const char *sim_usb_fault_name(enum sim_usb_fault f)
@@ -81,7 +84,7 @@ struct fault_arm {
 };
 
 enum dev_state { D_IDLE, D_DATA_IN, D_DATA_OUT, D_STATUS };
-enum ep { EP_CTRL, EP_IN, EP_OUT, EP_INTR };
+enum ep { EP_CTRL, EP_IN, EP_OUT, EP_INTR, EP_TMR };
 
 struct sim_usb {
 	pthread_mutex_t lock;
@@ -119,7 +122,7 @@ struct sim_usb {
 	uint8_t last_status;     /* SCSI status of the command */
 	uint8_t asc, ascq;
 
-	unsigned int cmd_faults; /* bit per fault, for the command on hand */
+	uint64_t cmd_faults;     /* bit per fault, for the command on hand */
 	struct fault_arm faults[SIM_USB_FAULT_COUNT];
 	struct sim_usb_stats stats;
 };
@@ -149,7 +152,7 @@ static bool fault_hit(struct sim_usb *m, enum sim_usb_fault f)
 
 static bool cmd_fault(const struct sim_usb *m, enum sim_usb_fault f)
 {
-	return m->cmd_faults & (1u << f);
+	return m->cmd_faults & (UINT64_C(1) << f);
 }
 
 /* Decide which per-command faults strike this command. */
@@ -161,13 +164,13 @@ static void arm_command_faults(struct sim_usb *m)
 		SIM_USB_DATA_STALL, SIM_USB_CBW_STALL, SIM_USB_BABBLE, SIM_USB_SKIP_DATA, SIM_USB_CSW_NAK,
 		SIM_USB_HANG, SIM_USB_ZLP_BEFORE_CSW, SIM_USB_CSW_STALL, SIM_USB_ADSC_STALL,
 		SIM_USB_INTR_BTYPE, SIM_USB_INTR_PHASE, SIM_USB_INTR_PERSISTENT, SIM_USB_INTR_SHORT,
-		SIM_USB_INTR_MISSING, SIM_USB_INTR_ASC,
+		SIM_USB_INTR_MISSING, SIM_USB_INTR_ASC, SIM_USB_CSW_LOST_QUEUED, SIM_USB_CSW_AT_CANCEL,
 	};
 
 	m->cmd_faults = 0;
 	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(per_cmd); i++)
 		if (fault_hit(m, per_cmd[i]))
-			m->cmd_faults |= 1u << per_cmd[i];
+			m->cmd_faults |= UINT64_C(1) << per_cmd[i];
 }
 
 int sim_usb_arm_fault(struct sim_usb *m, enum sim_usb_fault f, unsigned int count, unsigned int after)
@@ -561,6 +564,7 @@ static enum ep ep_of(const struct ousb_xfer *x)
 	case OUSB_BULK_IN: return EP_IN;
 	case OUSB_BULK_OUT: return EP_OUT;
 	case OUSB_INTR_IN: return EP_INTR;
+	case OUSB_WAIT: return EP_TMR;
 	default: return EP_CTRL;
 	}
 }
@@ -640,6 +644,22 @@ static int do_control(struct sim_usb *m, struct ousb_xfer *x)
 	return OUSB_STALL;
 }
 
+/* QEMU's usb-storage (7.2) loses a CSW read that is already queued when
+ * the data phase ends: the host controller fires it from inside the
+ * completion of the data, the device parks it and never answers it.  A
+ * read issued later is answered. */
+static void lose_queued_csw(struct sim_usb *m, struct ousb_xfer *data)
+{
+	if (!cmd_fault(m, SIM_USB_CSW_LOST_QUEUED))
+		return;
+	for (struct ousb_xfer *x = data->impl_next; x; x = x->impl_next) {
+		if (ep_of(x) == EP_IN) {
+			x->impl_state = 1;
+			return;
+		}
+	}
+}
+
 static int do_bulk_in(struct sim_usb *m, struct ousb_xfer *x)
 {
 	if (m->in_halted)
@@ -672,10 +692,12 @@ static int do_bulk_in(struct sim_usb *m, struct ousb_xfer *x)
 			x->actual = x->len;
 			m->data_pos += x->len;
 			if (m->data_pos == m->data_len) {
-				if (m->protocol == OUSB_PR_BOT)
+				if (m->protocol == OUSB_PR_BOT) {
 					m->state = D_STATUS;
-				else
+					lose_queued_csw(m, x);
+				} else {
 					cb_finish_phase(m);
+				}
 			}
 			return OUSB_OK;
 		}
@@ -778,6 +800,7 @@ static int process(struct sim_usb *m, struct ousb_xfer *x)
 	case EP_CTRL: return do_control(m, x);
 	case EP_IN: return do_bulk_in(m, x);
 	case EP_OUT: return do_bulk_out(m, x);
+	case EP_TMR: return PENDING;   /* only its deadline ends it */
 	default: return do_intr(m, x);
 	}
 }
@@ -877,10 +900,18 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 
 	pthread_mutex_lock(&m->lock);
 	for (struct ousb_xfer *p = m->head; p; p = p->impl_next) {
-		if (p == x) {
-			x->impl_state = 2;
-			m->work = true;
+		if (p != x)
+			continue;
+		if (ep_of(x) == EP_IN && m->state == D_STATUS && m->protocol == OUSB_PR_BOT &&
+		    cmd_fault(m, SIM_USB_CSW_AT_CANCEL) && x->len >= m->csw_len) {
+			/* The CSW was on the wire as the host cancelled:
+			 * the bytes arrive with the cancellation. */
+			memcpy(x->buf, m->csw, m->csw_len);
+			x->actual = m->csw_len;
+			m->state = D_IDLE;
 		}
+		x->impl_state = 2;
+		m->work = true;
 	}
 	pthread_mutex_unlock(&m->lock);
 }
@@ -1045,7 +1076,7 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	struct ousb_engine_config ec = { .protocol = protocol, .subclass = OUSB_SC_SCSI,
 					 .interface = 0, .pipeline = true };
 	const struct ostor_spec_option *o;
-	uint64_t count = 1, after = 0, tmo = 0;
+	uint64_t count = 1, after = 0, tmo = 0, grace = 0;
 	int faults[8], nfaults = 0;
 	struct sim_usb *m;
 	uint32_t luns[SIM_USB_LUNS];
@@ -1080,8 +1111,10 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	}
 	if ((r = opt_num(spec, "fault-count", 1000000, &count)) < 0 ||
 	    (r = opt_num(spec, "fault-after", 1000000, &after)) < 0 ||
-	    (r = opt_num(spec, "usb-timeout", 3600000, &tmo)) < 0)
+	    (r = opt_num(spec, "usb-timeout", 3600000, &tmo)) < 0 ||
+	    (r = opt_num(spec, "csw-grace", 600000, &grace)) < 0)
 		return r;
+	ec.csw_grace_ms = (unsigned int)grace;
 	if (tmo && tmo < 10)
 		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option usb-timeout=%llu: at least 10 ms",
 				    (unsigned long long)tmo);

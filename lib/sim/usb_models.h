@@ -6,6 +6,7 @@
  * The same faults are selectable from the spec:
  *   fault=NAME[+NAME...]  fault-count=N (default 1; 0: forever)
  *   fault-after=N (good commands first)  usb-timeout=MS  pipeline=on|off|cbw
+ *   csw-grace=MS (rescue of a queued CSW read, default 5)
  *   subclass=scsi|ufi|sff8070i|rbc|mmc  quirks=FLAG[+FLAG...]
  */
 #ifndef OSTOR_SIM_USB_MODELS_H
@@ -50,6 +51,10 @@ enum sim_usb_fault {
 	SIM_USB_INTR_SHORT,         /* 1 byte */
 	SIM_USB_INTR_MISSING,       /* never sent */
 	SIM_USB_INTR_ASC,           /* UFI: ASC/ASCQ 28h/00h whatever happened */
+	/* Bulk-Only again */
+	SIM_USB_CSW_LOST_QUEUED,    /* a CSW read queued before the data ended is
+				     * never answered (QEMU usb-storage) */
+	SIM_USB_CSW_AT_CANCEL,      /* a cancelled CSW read still gets the CSW */
 	SIM_USB_FAULT_COUNT
 };
 

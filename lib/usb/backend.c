@@ -282,7 +282,10 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	case OUSB_CLEAR_HALT_IN:
 	case OUSB_CLEAR_HALT_OUT:
 	case OUSB_PORT_RESET:
-		/* Synchronous in libusb: run from our event handling. */
+	case OUSB_WAIT:
+		/* Synchronous in libusb (or no libusb at all, for the
+		 * timer): run from our event handling. */
+		x->impl_deadline = ostori_now_ms() + x->timeout_ms;
 		pthread_mutex_lock(&ud->uc->lock);
 		x->impl_next = NULL;
 		if (ud->uc->deferred_tail)
@@ -338,7 +341,7 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 	struct usb_xfer_impl *im = x->impl;
 
 	if (x->kind == OUSB_CLEAR_HALT_IN || x->kind == OUSB_CLEAR_HALT_OUT ||
-	    x->kind == OUSB_PORT_RESET || x->impl_state == 3) {
+	    x->kind == OUSB_PORT_RESET || x->kind == OUSB_WAIT || x->impl_state == 3) {
 		pthread_mutex_lock(&ud->uc->lock);
 		if (x->impl_state != 3)
 			x->impl_state = 2;  /* still queued: complete as cancelled */
@@ -349,24 +352,59 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 		libusb_cancel_transfer(im->lt);
 }
 
+/* A deferred entry that can complete now (a timer only when due). */
+static bool deferred_ready(const struct ousb_xfer *x, uint64_t now)
+{
+	return x->kind != OUSB_WAIT || x->impl_state != 0 || now >= x->impl_deadline;
+}
+
+/* Milliseconds until a deferred entry is ready: 0 now, -1 never.  Called
+ * with uc->lock held. */
+static int deferred_next_ms(struct usb_context *uc)
+{
+	uint64_t now = ostori_now_ms(), best = UINT64_MAX;
+
+	for (struct ousb_xfer *x = uc->deferred; x; x = x->impl_next) {
+		if (deferred_ready(x, now))
+			return 0;
+		best = OSTOR_MIN(best, x->impl_deadline);
+	}
+	return best == UINT64_MAX ? -1 : (int)OSTOR_MIN(best - now, 60000u);
+}
+
+/* Take the first entry that is ready off the deferred list. */
+static struct ousb_xfer *deferred_take(struct usb_context *uc)
+{
+	uint64_t now = ostori_now_ms();
+	struct ousb_xfer *x, *prev = NULL;
+
+	pthread_mutex_lock(&uc->lock);
+	for (x = uc->deferred; x; prev = x, x = x->impl_next) {
+		if (!deferred_ready(x, now))
+			continue;
+		if (prev)
+			prev->impl_next = x->impl_next;
+		else
+			uc->deferred = x->impl_next;
+		if (uc->deferred_tail == x)
+			uc->deferred_tail = prev;
+		x->impl_next = NULL;
+		break;
+	}
+	pthread_mutex_unlock(&uc->lock);
+	return x;
+}
+
 /* Run the deferred synchronous steps, outside libusb's callbacks. */
 static int run_deferred(struct usb_context *uc)
 {
 	int n = 0;
 
 	for (;;) {
-		struct ousb_xfer *x;
+		struct ousb_xfer *x = deferred_take(uc);
 		struct usb_dev *ud;
 		int r = 0;
 
-		pthread_mutex_lock(&uc->lock);
-		x = uc->deferred;
-		if (x) {
-			uc->deferred = x->impl_next;
-			if (!uc->deferred)
-				uc->deferred_tail = NULL;
-		}
-		pthread_mutex_unlock(&uc->lock);
 		if (!x)
 			return n;
 		ud = ((struct usb_xfer_impl *)x->impl)->ud;
@@ -375,6 +413,8 @@ static int run_deferred(struct usb_context *uc)
 			x->status = OUSB_NO_DEVICE;
 		} else if (x->impl_state == 2) {
 			x->status = OUSB_CANCELLED;
+		} else if (x->kind == OUSB_WAIT) {
+			x->status = OUSB_TIMEOUT;
 		} else if (x->kind == OUSB_PORT_RESET) {
 			r = libusb_reset_device(ud->h);
 			if (r == LIBUSB_ERROR_NOT_FOUND)
@@ -396,11 +436,18 @@ static int run_deferred(struct usb_context *uc)
 static int layer_events(void *layer, int timeout_ms)
 {
 	struct usb_dev *ud = layer;
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	int n = run_deferred(ud->uc);
+	struct timeval tv;
+	int n = run_deferred(ud->uc), next;
 
+	pthread_mutex_lock(&ud->uc->lock);
+	next = deferred_next_ms(ud->uc);
+	pthread_mutex_unlock(&ud->uc->lock);
 	if (n)
-		timeout_ms = 0, tv.tv_sec = 0, tv.tv_usec = 0;
+		timeout_ms = 0;
+	else if (next >= 0 && next < timeout_ms)
+		timeout_ms = next;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	libusb_handle_events_timeout_completed(ud->uc->lctx, &tv, NULL);
 	return n + run_deferred(ud->uc);
 }
@@ -763,21 +810,22 @@ static int usb_next_timeout(ostor_context *ctx)
 {
 	struct usb_context *uc = usb_ctx(ctx);
 	struct timeval tv;
-	int r;
+	int r, next;
+	bool devices;
 
 	if (!uc || !uc->lctx)
 		return -1;
 	pthread_mutex_lock(&uc->lock);
-	r = uc->deferred ? 0 : uc->devices ? -1 : -2;
+	next = deferred_next_ms(uc);
+	devices = uc->devices != NULL;
 	pthread_mutex_unlock(&uc->lock);
-	if (r == 0)
-		return 0;
-	if (r == -2)
-		return -1;
+	if (next == 0 || !devices)
+		return next;
 	r = libusb_get_next_timeout(uc->lctx, &tv);
 	if (r <= 0)
-		return -1;  /* none, or libusb's own timerfd is among the fds */
-	return (int)OSTOR_MIN((uint64_t)tv.tv_sec * 1000 + (uint64_t)(tv.tv_usec + 999) / 1000, 60000u);
+		return next;  /* none, or libusb's own timerfd is among the fds */
+	r = (int)OSTOR_MIN((uint64_t)tv.tv_sec * 1000 + (uint64_t)(tv.tv_usec + 999) / 1000, 60000u);
+	return next < 0 ? r : OSTOR_MIN(r, next);
 }
 
 static int usb_handle_events(ostor_context *ctx)

@@ -20,7 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32 };
+enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR = 64 };
+
+#define CSW_GRACE_DEFAULT_MS 5
+
+/* The rescue of a pipelined CSW read (see bot_arm_rescue). */
+enum rescue { RESCUE_NONE, RESCUE_ARMED, RESCUE_CANCEL };
 
 enum stage {
 	S_IDLE = 0,
@@ -78,7 +83,7 @@ struct ousb_engine {
 	enum stage stage;
 	unsigned int busy;           /* X_* bits of transfers in flight */
 	unsigned int submitted;      /* X_* bits submitted for this command */
-	struct ousb_xfer x_out, x_in, x_csw, x_ctrl, x_intr, x_op;
+	struct ousb_xfer x_out, x_in, x_csw, x_ctrl, x_intr, x_op, x_tmr;
 
 	uint8_t cbw[OUSB_CBW_LEN];
 	uint8_t csw[OUSB_CSW_LEN];
@@ -92,6 +97,8 @@ struct ousb_engine {
 	size_t data_actual;
 	bool babble, data_stalled, csw_from_data, after_clear_csw;
 	int csw_stall_tries, zlp_tries;
+	enum rescue rescue;
+	bool rescue_logged;
 	enum after after;
 
 	struct outcome out;          /* the task's outcome so far */
@@ -178,6 +185,7 @@ static unsigned int xbit(struct ousb_engine *e, struct ousb_xfer *x)
 	if (x == &e->x_csw) return X_CSW;
 	if (x == &e->x_ctrl) return X_CTRL;
 	if (x == &e->x_intr) return X_INTR;
+	if (x == &e->x_tmr) return X_TMR;
 	return X_OP;
 }
 
@@ -224,7 +232,8 @@ static void submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind ki
 
 static void cancel_all(struct ousb_engine *e)
 {
-	struct ousb_xfer *xs[] = { &e->x_out, &e->x_in, &e->x_csw, &e->x_ctrl, &e->x_intr, &e->x_op };
+	struct ousb_xfer *xs[] = { &e->x_out, &e->x_in, &e->x_csw, &e->x_ctrl, &e->x_intr, &e->x_op,
+				   &e->x_tmr };
 
 	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(xs); i++)
 		if (e->busy & xbit(e, xs[i]))
@@ -379,6 +388,7 @@ static void wire_start(struct ousb_engine *e)
 	e->data_actual = 0;
 	e->babble = e->data_stalled = e->csw_from_data = e->after_clear_csw = false;
 	e->csw_stall_tries = e->zlp_tries = 0;
+	e->rescue = RESCUE_NONE;
 	e->stats.commands++;
 	if (e->cfg.protocol == OUSB_PR_BOT)
 		bot_start(e);
@@ -533,6 +543,26 @@ static bool looks_like_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
 	return n == OUSB_CSW_LEN && get_le32(p) == OUSB_CSW_SIG && get_le32(p + 4) == e->tag;
 }
 
+/*
+ * The data-in of a pipelined command completed while its CSW read is still
+ * queued.  A device normally sends the CSW right after the data, but
+ * QEMU's usb-storage (through 7.2 at least) loses a CSW read that reaches
+ * it while the command is completing: usb_msd_command_complete() finishes
+ * the data packet before it clears s->req, the host controller fires the
+ * queued CSW packet from inside that completion, the device parks it as
+ * "still in flight", and nothing ever completes it.  A CSW read issued
+ * again is answered at once.  So: a short timer; if the CSW has not come
+ * when it fires, cancel the read (bytes that raced in are kept) and issue
+ * it again.  On a device that is merely slow this costs one cancel.
+ */
+static void bot_arm_rescue(struct ousb_engine *e)
+{
+	if (!(e->busy & X_CSW) || e->rescue != RESCUE_NONE || (e->submitted & X_TMR))
+		return;
+	e->rescue = RESCUE_ARMED;
+	submit(e, &e->x_tmr, OUSB_WAIT, NULL, 0, e->cfg.csw_grace_ms);
+}
+
 static void bot_submit_csw(struct ousb_engine *e)
 {
 	e->stage = S_BOT_CSW;
@@ -657,10 +687,12 @@ static void bot_advance(struct ousb_engine *e)
 					e->stage = S_BOT_CSW_FROM_DATA;
 					continue;
 				}
+				bot_arm_rescue(e);
 				bot_submit_csw(e);
 				continue;
 			case OUSB_BABBLE:
 				e->babble = true;
+				bot_arm_rescue(e);
 				bot_submit_csw(e);
 				continue;
 			case OUSB_STALL:
@@ -707,8 +739,39 @@ static void bot_advance(struct ousb_engine *e)
 			bot_eval_csw(e, e->csw, OUSB_CSW_LEN);
 			return;
 		case S_BOT_CSW:
-			if (e->busy & (X_CSW | X_IN))
+			if (e->busy & (X_CSW | X_IN)) {
+				if (e->rescue == RESCUE_ARMED && !(e->busy & (X_TMR | X_IN)) &&
+				    e->x_tmr.status == OUSB_TIMEOUT) {
+					e->rescue = RESCUE_CANCEL;
+					e->ops->cancel(e->layer, &e->x_csw);
+				}
 				return;
+			}
+			if (e->busy & X_TMR) {
+				/* The CSW is in: stop the timer, and wait for
+				 * it, as its transfer is reused. */
+				e->ops->cancel(e->layer, &e->x_tmr);
+				return;
+			}
+			if (e->rescue == RESCUE_CANCEL && e->x_csw.status == OUSB_CANCELLED) {
+				e->rescue = RESCUE_NONE;
+				if (e->x_csw.actual == 0) {
+					e->stats.csw_rescues++;
+					if (!e->rescue_logged)
+						ostor_info(e->dev->ctx, "%s: the CSW read queued behind the data "
+							   "was not answered within %u ms; reading it again "
+							   "(QEMU's usb-storage loses such reads)",
+							   e->dev->spec, e->cfg.csw_grace_ms);
+					else
+						ostor_dbg(e->dev->ctx, "%s: CSW read issued again", e->dev->spec);
+					e->rescue_logged = true;
+					e->after_clear_csw = true;
+					bot_submit_csw(e);
+					continue;
+				}
+				/* It arrived as we cancelled: judge what came. */
+				e->x_csw.status = OUSB_OK;
+			}
 			switch (e->x_csw.status) {
 			case OUSB_OK:
 				if (e->x_csw.actual == 0 && e->zlp_tries == 0) {
@@ -1280,6 +1343,8 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 		e->cfg.timeout_ms = dev->ctx->config.usb_storage.storage_device_timeout;
 	if (!e->cfg.timeout_ms)
 		e->cfg.timeout_ms = 30000;
+	if (!e->cfg.csw_grace_ms)
+		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
 	e->pipeline_cbw = e->pipeline && cfg->pipeline_cbw;
 	/* Reads queued before the CBW reached the device are safe on real

@@ -68,6 +68,9 @@ struct ousb_engine_config {
 	unsigned int timeout_ms;   /* transport steps and commands by default */
 	bool pipeline;             /* queue data-in and CSW reads together */
 	bool pipeline_cbw;         /* ...even before the CBW completed */
+	/* A pipelined CSW read still pending this long after its data-in
+	 * completed is cancelled and issued again (0: the default, 5 ms). */
+	unsigned int csw_grace_ms;
 };
 
 struct ousb_engine_stats {
@@ -81,6 +84,7 @@ struct ousb_engine_stats {
 	uint64_t csw_in_data;      /* CSW found in the data phase */
 	uint64_t zlp_retries, csw_stall_retries;
 	uint64_t timeouts;
+	uint64_t csw_rescues;      /* queued CSW reads re-issued after the grace */
 };
 
 struct ousb_engine;

@@ -12,7 +12,9 @@
  * - every submitted transfer completes exactly once (cancel makes it
  *   complete with OUSB_CANCELLED unless it already finished);
  * - halts and port resets are transfers too (kinds CLEAR_HALT_*,
- *   PORT_RESET), so recovery never blocks inside a callback.
+ *   PORT_RESET), so recovery never blocks inside a callback;
+ * - OUSB_WAIT is the engine's timer: no traffic, it completes with
+ *   OUSB_TIMEOUT after timeout_ms (or OUSB_CANCELLED when cancelled).
  */
 #ifndef OSTOR_USB_XFER_H
 #define OSTOR_USB_XFER_H
@@ -28,6 +30,7 @@ enum ousb_kind {
 	OUSB_CLEAR_HALT_IN,   /* CLEAR_FEATURE(ENDPOINT_HALT) + host toggle reset */
 	OUSB_CLEAR_HALT_OUT,
 	OUSB_PORT_RESET,      /* re-enumerate the device on its port */
+	OUSB_WAIT,            /* a timer: no bus traffic */
 };
 
 enum ousb_status {

@@ -15,6 +15,12 @@
 
 static ostor_context *ctx;
 
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
+}
+
 static void setup(void)
 {
 	ck_assert_int_eq(ostor_init(&ctx, ""), 0);
@@ -412,13 +418,52 @@ START_TEST(sync_check_condition_and_residual)
 }
 END_TEST
 
+/* Several threads doing sync I/O on one context: one handles events at a
+ * time, the others wait and are woken by its completions. */
+struct thread_arg {
+	ostor_device *dev;
+	uint32_t lun;
+	int errors;
+};
+
+static void *io_thread(void *p)
+{
+	struct thread_arg *a = p;
+	uint8_t w[4096], r[4096];
+
+	for (unsigned i = 0; i < 300; i++) {
+		fill(w, sizeof(w), i + a->lun * 1000);
+		if (ostor_write_blocks(a->dev, 0, a->lun, (i * 8) % 2000, 8, w) < 0 ||
+		    ostor_read_blocks(a->dev, 0, a->lun, (i * 8) % 2000, 8, r) < 0 ||
+		    memcmp(w, r, sizeof(w)))
+			a->errors++;
+	}
+	return NULL;
+}
+
+START_TEST(threads_share_a_context)
+{
+	static const char *const specs[] = { "sim:size=1M,luns=4", "sim:size=1M,luns=4,transport=virtio,queues=4" };
+	ostor_device *dev;
+	pthread_t th[4];
+	struct thread_arg args[4];
+
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &dev), 0);
+	for (uint32_t i = 0; i < 4; i++) {
+		args[i] = (struct thread_arg){ .dev = dev, .lun = i };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, io_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].errors, 0);
+	}
+	ck_assert_uint_eq(ostor_inflight(ctx), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
-static void fill(uint8_t *p, size_t n, unsigned seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 9));
-}
 
 START_TEST(block_roundtrip_sizes)
 {
@@ -823,6 +868,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, async_callbacks_only_from_event_loop);
 	tcase_add_test(tc, sync_check_condition_and_residual);
 	tcase_add_loop_test(tc, close_with_tasks_in_flight, 0, 2);
+	tcase_add_loop_test(tc, threads_share_a_context, 0, 2);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);

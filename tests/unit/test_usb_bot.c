@@ -757,6 +757,90 @@ START_TEST(bot_pipelining_saves_nothing_in_correctness)
 }
 END_TEST
 
+/* ---- the pipelined CSW read lost by the device (QEMU usb-storage) -------- */
+
+static const char *const lost_csw_specs[] = {
+	BOT ",fault=csw-lost-queued",
+	BOT ",fault=csw-lost-queued,pipeline=cbw",
+	BOT ",fault=csw-lost-queued,fault-count=0,csw-grace=2",
+};
+
+START_TEST(bot_csw_lost_when_queued)
+{
+	struct sim_usb *m = open_dev(lost_csw_specs[_i]);
+	uint8_t w[16 * 512], r[16 * 512];
+	size_t got = 0;
+	uint64_t before;
+
+	/* The spec's fault strikes the first reads (READ CAPACITY before
+	 * the write): every one of them must have been rescued. */
+	fill(w, sizeof(w), 40);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 50, 16, w), 0);
+	ck_assert_uint_ge(estats(m).csw_rescues, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	sim_usb_clear_faults(m);
+	before = estats(m).csw_rescues;
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_CSW_LOST_QUEUED, _i == 2 ? 0 : 1, 0), 0);
+	memset(r, 0, sizeof(r));
+	ck_assert_int_eq(rw(0x28, 50, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, sizeof(r));
+	ck_assert_mem_eq(w, r, sizeof(r));
+	/* Re-read after the grace, not after the 100 ms timeout, and no
+	 * reset needed. */
+	ck_assert_uint_eq(estats(m).csw_rescues, before + 1);
+	ck_assert_uint_eq(estats(m).timeouts, 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	ck_assert_uint_eq(mstats(m).port_resets, 0);
+	if (_i == 2) {
+		/* Every command loses it: every read is still good. */
+		for (int i = 0; i < 5; i++) {
+			memset(r, 0, sizeof(r));
+			ck_assert_int_eq(rw(0x28, 50, 16, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
+			ck_assert_mem_eq(w, r, sizeof(r));
+		}
+		ck_assert_uint_eq(estats(m).csw_rescues, before + 6);
+		ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	}
+	check_io_works(0, 0, 41);
+}
+END_TEST
+
+START_TEST(bot_csw_lost_unpipelined_unaffected)
+{
+	/* Read one phase at a time, the CSW is never queued early. */
+	struct sim_usb *m = open_dev(BOT ",pipeline=off,fault=csw-lost-queued,fault-count=0");
+	uint8_t r[4096];
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rw(0x28, 0, 8, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(estats(m).csw_rescues, 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
+START_TEST(bot_csw_arrives_as_cancelled)
+{
+	/* The rescue cancels the CSW read just as the CSW lands in it: the
+	 * bytes are taken as the CSW, nothing is read twice. */
+	struct sim_usb *m = open_dev(BOT ",fault=csw-lost-queued+csw-at-cancel,fault-after=0");
+	uint8_t w[4096], r[4096];
+	size_t got = 0;
+
+	sim_usb_clear_faults(m);
+	fill(w, sizeof(w), 42);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 9, 8, w), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_CSW_LOST_QUEUED, 1, 0), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_CSW_AT_CANCEL, 1, 0), 0);
+	ck_assert_int_eq(rw(0x28, 9, 8, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, sizeof(r));
+	ck_assert_mem_eq(w, r, sizeof(r));
+	ck_assert_uint_eq(estats(m).csw_rescues, 0);
+	ck_assert_uint_eq(estats(m).csw_invalid, 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	check_io_works(0, 100, 43);
+}
+END_TEST
+
 static Suite *bot_suite(void)
 {
 	Suite *s = suite_create("usb_bot");
@@ -797,6 +881,9 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, quirks_table_and_env);
 	tcase_add_test(tc, bot_quirks_capacity_and_sync);
 	tcase_add_test(tc, bot_pipelining_saves_nothing_in_correctness);
+	tcase_add_loop_test(tc, bot_csw_lost_when_queued, 0, (int)OSTOR_ARRAY_SIZE(lost_csw_specs));
+	tcase_add_test(tc, bot_csw_lost_unpipelined_unaffected);
+	tcase_add_test(tc, bot_csw_arrives_as_cancelled);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static ostor_context *ctx;
 static ostor_device *dev;
@@ -431,6 +432,304 @@ START_TEST(virtqueue_full_and_kick)
 }
 END_TEST
 
+
+/* ---- queue ownership: the lock-free per-thread path ------------------------------- */
+
+struct owner_arg {
+	int index;               /* queue to acquire, -1: any */
+	int got;                 /* what acquire returned */
+	int done;                /* completions counted by the callbacks (atomic) */
+	int bad;
+	uint8_t (*bufs)[4096];
+};
+
+static void owner_cb(ostor_task *t, void *ud)
+{
+	struct owner_arg *a = ud;
+
+	if (ostor_task_result(t) != OSTOR_RESULT_GOOD)
+		__atomic_fetch_add(&a->bad, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&a->done, 1, __ATOMIC_RELEASE);
+}
+
+/* An owner submits 16 reads at once and reaps them with its own poll;
+ * the callbacks run in ostor_handle_events_nonblock on whichever thread. */
+static void *owner_main(void *arg)
+{
+	struct owner_arg *a = arg;
+	ostor_task *t[16];
+	uint64_t end = ostori_now_ms() + 5000;
+
+	a->got = ostor_virtio_queue_acquire(dev, a->index);
+	if (a->got < 0)
+		return NULL;
+	for (int i = 0; i < 16; i++) {
+		uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(i * 8), 0, 0, 8, 0 };
+
+		if (ostor_task_new(dev, &t[i]) || ostor_task_set_lun(t[i], 0, 0) ||
+		    ostor_task_set_cdb(t[i], cdb, sizeof(cdb)) ||
+		    ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, a->bufs[i], 4096) ||
+		    ostor_task_submit(t[i], (struct ostor_completion){ owner_cb, a, NULL }))
+			a->bad++;
+	}
+	while (__atomic_load_n(&a->done, __ATOMIC_ACQUIRE) < 16 && ostori_now_ms() < end) {
+		if (ostor_virtio_queue_poll(dev) < 0)
+			a->bad++;
+		ostor_handle_events_nonblock(ctx);
+	}
+	for (int i = 0; i < 16; i++)
+		ostor_task_free(t[i]);
+	ostor_virtio_queue_release(dev);
+	return NULL;
+}
+
+START_TEST(queue_owner_lockfree)
+{
+	static uint8_t bufs[2][16][4096];
+	struct owner_arg a[2] = { { .index = 1, .bufs = bufs[0] }, { .index = -1, .bufs = bufs[1] } };
+	pthread_t th[2];
+	struct ostor_virtio_queue_info qi;
+	uint8_t ref[4096], buf[512];
+
+	open_spec(_i ? "sim:transport=virtio,packed,queues=2" : "sim:transport=virtio,queues=2,intr");
+	fill(ref, sizeof(ref), 21);
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, (uint64_t)i * 8, 8, ref), 0);
+	/* Not an owner: no queue to poll. */
+	ck_assert_int_eq(ostor_virtio_queue_poll(dev), OSTOR_ERROR_STATE);
+
+	/* One queue per owner; a third thread (this one) cannot take one,
+	 * and cannot submit while both are held. */
+	ck_assert_int_eq(ostor_virtio_queue_acquire(dev, 0), 0);
+	ck_assert_int_eq(ostor_virtio_queue_acquire(dev, 0), 0);  /* again: same */
+	ck_assert_int_eq(ostor_virtio_queue_poll(dev), 0);
+	ostor_virtio_queue_release(dev);
+
+	ck_assert_int_eq(pthread_create(&th[0], NULL, owner_main, &a[0]), 0);
+	ck_assert_int_eq(pthread_create(&th[1], NULL, owner_main, &a[1]), 0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(a[i].bad, 0);
+		ck_assert_int_eq(a[i].done, 16);
+		for (int k = 0; k < 16; k++)
+			ck_assert_int_eq(memcmp(a[i].bufs[k], ref, 4096), 0);
+	}
+	ck_assert_int_eq(a[0].got, 1);
+	ck_assert_int_eq(a[1].got, 0);
+	for (unsigned int k = 2; k < 4; k++) {
+		ck_assert_int_eq(ostor_virtio_queue_info(dev, k, &qi), 0);
+		ck_assert_uint_ge(qi.completed, 16);
+		ck_assert_uint_eq(qi.inflight, 0);
+	}
+	/* Released: the shared path works again. */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+}
+END_TEST
+
+/* Every queue held by a thread that sleeps: others are refused, and a
+ * reset still gets through (owners are quiesced, not locked out). */
+static int hold_go;
+
+static void *holder_main(void *arg)
+{
+	int *got = arg;
+
+	*got = ostor_virtio_queue_acquire(dev, -1);
+	while (!__atomic_load_n(&hold_go, __ATOMIC_ACQUIRE))
+		ostor_virtio_queue_poll(dev);
+	ostor_virtio_queue_release(dev);
+	return NULL;
+}
+
+START_TEST(queue_all_owned)
+{
+	pthread_t th;
+	int got = -100;
+	uint8_t buf[512];
+	uint64_t end;
+
+	open_spec("sim:transport=virtio");
+	hold_go = 0;
+	ck_assert_int_eq(pthread_create(&th, NULL, holder_main, &got), 0);
+	end = ostori_now_ms() + 2000;
+	while (__atomic_load_n(&got, __ATOMIC_RELAXED) == -100 && ostori_now_ms() < end)
+		;
+	ck_assert_int_eq(got, 0);
+	ck_assert_int_eq(ostor_virtio_queue_acquire(dev, 0), OSTOR_ERROR_BUSY);
+	ck_assert_int_eq(ostor_virtio_queue_acquire(dev, -1), OSTOR_ERROR_BUSY);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_BUSY);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "held by a thread"));
+	ck_assert_int_eq(ostor_virtio_reset(dev), 0);
+	__atomic_store_n(&hold_go, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+}
+END_TEST
+
+/* ---- configuration: ring kind, completion mode, coalescing ------------------------- */
+
+static ostor_context *config_ctx(const char *text)
+{
+	char path[] = "/tmp/ostor-vring-conf-XXXXXX";
+	int fd = mkstemp(path);
+	ostor_context *c;
+	int r;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	r = ostor_init(&c, path);
+	unlink(path);
+	ck_assert_msg(r == 0, "config: %s", ostor_last_error());
+	ostor_set_log_level(c, OSTOR_LOG_NONE);
+	return c;
+}
+
+START_TEST(config_ring_and_completion)
+{
+	ostor_context *c = config_ctx("[virtio_scsi]\nqueue_ring = \"split\"\n"
+				      "queue_completion = \"interrupt\"\n");
+	struct ostor_virtio_device_info in;
+	ostor_device *d;
+	uint8_t w[4096], r[4096];
+
+	ck_assert_int_eq(ostor_open(c, "sim:transport=virtio,packed", &d), 0);
+	ck_assert_int_eq(ostor_virtio_device_info(d, &in), 0);
+	ck_assert_int_eq(in.packed, 0);
+	ck_assert_int_eq(in.interrupts, 1);
+	ck_assert(!(in.driver_features & (1ull << VIRTIO_F_RING_PACKED)));
+	ck_assert(in.device_features & (1ull << VIRTIO_F_RING_PACKED));
+	fill(w, sizeof(w), 3);
+	ck_assert_int_eq(ostor_write_blocks(d, 0, 0, 10, 8, w), 0);
+	ck_assert_int_eq(ostor_read_blocks(d, 0, 0, 10, 8, r), 0);
+	ck_assert_int_eq(memcmp(w, r, sizeof(w)), 0);
+	ck_assert_int_eq(ostor_close(d), 0);
+	ostor_exit(c);
+
+	/* Packed forced on a device without it: refused, device FAILED. */
+	c = config_ctx("[virtio_scsi]\nqueue_ring = \"packed\"\n");
+	ck_assert_int_eq(ostor_open(c, "sim:transport=virtio", &d), OSTOR_ERROR_NOT_SUPPORTED);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "queue_ring"));
+	ck_assert(sim_virtio_last_status & VIRTIO_STATUS_FAILED);
+	ck_assert_int_eq(ostor_open(c, "sim:transport=virtio,packed", &d), 0);
+	ck_assert_int_eq(ostor_virtio_device_info(d, &in), 0);
+	ck_assert_int_eq(in.packed, 1);
+	ck_assert_int_eq(in.interrupts, 0);
+	ck_assert_int_eq(ostor_close(d), 0);
+	ostor_exit(c);
+}
+END_TEST
+
+/* Event idx arming: the device is asked to interrupt after min(batch,
+ * in flight) completions; without event idx every one interrupts. */
+START_TEST(arm_interrupts_batch)
+{
+	struct virtqueue *vq;
+	struct virtio_dev *vd;
+	struct vq_buf b[2] = { { 0x1000, 16, false }, { 0x2000, 64, true } };
+	int dummy[20];
+
+	open_spec(_i ? "sim:transport=virtio,packed" : "sim:transport=virtio");
+	vd = vscsi_virtio(sim_virtio_driver(model));
+	ck_assert_int_eq(virtqueue_create(vd, 9, 16, _i, 4, &vq), 0);
+	/* Empty: the next completion. */
+	ck_assert(!virtqueue_arm_interrupts(vq, 8));
+	if (_i)
+		ck_assert_uint_eq(vq->driver_event->off_wrap, 0x8000 | 0);
+	else
+		ck_assert_uint_eq(vq->avail->ring[16], 0);
+	for (int i = 0; i < 12; i++)
+		ck_assert_int_ge(virtqueue_add(vq, b, 1, 1, &dummy[i]), 0);
+	ck_assert(!virtqueue_arm_interrupts(vq, 8));
+	if (_i) {
+		ck_assert_uint_eq(vq->driver_event->flags, VIRTQ_EVENT_F_DESC);
+		ck_assert_uint_eq(vq->driver_event->off_wrap, 0x8000 | 7);
+	} else {
+		ck_assert_uint_eq(vq->avail->flags, 0);
+		ck_assert_uint_eq(vq->avail->ring[16], 7);
+	}
+	/* More than in flight: capped, so an interrupt always comes. */
+	ck_assert(!virtqueue_arm_interrupts(vq, 64));
+	if (_i)
+		ck_assert_uint_eq(vq->driver_event->off_wrap, 0x8000 | 11);
+	else
+		ck_assert_uint_eq(vq->avail->ring[16], 11);
+	/* A used element already there is reported. */
+	if (_i) {
+		vq->pdesc[0].id = 0;
+		vq->pdesc[0].len = 0;
+		vq_store16(&vq->pdesc[0].flags, VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED);
+	} else {
+		vq->used->ring[0].id = 0;
+		vq->used->ring[0].len = 0;
+		vq_store16(&vq->used->idx, 1);
+	}
+	ck_assert(virtqueue_arm_interrupts(vq, 8));
+	/* Polling again: the event index moves out of the way. */
+	virtqueue_set_interrupts(vq, false);
+	if (_i)
+		ck_assert_uint_eq(vq->driver_event->flags, VIRTQ_EVENT_F_DISABLE);
+	else
+		ck_assert_uint_eq(vq->avail->ring[16], 0x8000);
+	virtqueue_destroy(vq);
+}
+END_TEST
+
+/* Coalescing in interrupt mode: everything completes, with fewer
+ * interrupts than completions. */
+START_TEST(interrupt_coalescing)
+{
+	ostor_context *c = config_ctx("[virtio_scsi]\nqueue_completion = \"interrupt\"\n"
+				      "queue_interrupt_coalescing = true\n"
+				      "queue_interrupt_coalescing_threshold = 8\n"
+				      "queue_interrupt_coalescing_time = 2000\n");
+	static uint8_t bufs[32][4096];
+	struct sim_virtio_stats st;
+	struct vscsi_stats ds;
+	ostor_task *t[32];
+	struct cbcount cnt[32];
+	struct sim_vdev *m;
+	ostor_device *d;
+	uint64_t end;
+
+	ck_assert_int_eq(ostor_open(c, _i ? "sim:transport=virtio,packed" : "sim:transport=virtio", &d), 0);
+	ck_assert_int_eq(ostor_next_timeout(c) != 0, 1);
+	m = sim_virtio_of(d);
+	memset(cnt, 0, sizeof(cnt));
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 32; i++) {
+			uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(i * 8), 0, 0, 8, 0 };
+
+			if (!round)
+				ck_assert_int_eq(ostor_task_new(d, &t[i]), 0);
+			ck_assert_int_eq(ostor_task_reset(t[i]), 0);
+			ck_assert_int_eq(ostor_task_set_lun(t[i], 0, 0), 0);
+			ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, sizeof(cdb)), 0);
+			ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs[i], 4096), 0);
+			ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ count_cb, &cnt[i], NULL }), 0);
+		}
+		/* While commands are out the loop wakes up by itself (the
+		 * coalescing time, 2 ms). */
+		ck_assert_int_eq(ostor_next_timeout(c), 2);
+		end = ostori_now_ms() + 5000;
+		while (ostor_inflight(c) && ostori_now_ms() < end)
+			ostor_handle_events(c, 50);
+	}
+	for (int i = 0; i < 32; i++) {
+		ck_assert_int_eq(cnt[i].calls, 4);
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+		ostor_task_free(t[i]);
+	}
+	sim_virtio_get_stats(m, &st);
+	vscsi_get_stats(sim_virtio_driver(m), &ds);
+	ck_assert_uint_ge(ds.interrupts, 1);
+	/* 128 completions in bursts of 32 with a batch of 8: a few per burst. */
+	ck_assert_uint_lt(st.interrupts, 64);
+	ck_assert_int_eq(ostor_close(d), 0);
+	ostor_exit(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_ring");
@@ -451,6 +750,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, fault_queue_size_refused);
 	tcase_add_test(tc, virtqueue_create_limits);
 	tcase_add_test(tc, virtqueue_full_and_kick);
+	tcase_add_loop_test(tc, queue_owner_lockfree, 0, 2);
+	tcase_add_test(tc, queue_all_owned);
+	tcase_add_test(tc, config_ring_and_completion);
+	tcase_add_loop_test(tc, arm_interrupts_batch, 0, 2);
+	tcase_add_loop_test(tc, interrupt_coalescing, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
