@@ -9,22 +9,23 @@ TOOLS_LDADD = tools/libtoolcommon.la lib/liborionstor.la $(JSONC_LIBS)
 noinst_LTLIBRARIES += tools/libtoolcommon.la
 tools_libtoolcommon_la_SOURCES = \
 	tools/common/toolcommon.h \
+	tools/common/blockio.c \
 	tools/common/device.c \
 	tools/common/exitcode.c \
 	tools/common/messages.c \
 	tools/common/options.c \
 	tools/common/output.c \
-	tools/common/progress.c
+	tools/common/progress.c \
+	tools/common/rawcmd.c \
+	tools/common/subcommands.h \
+	tools/common/usbtool.c \
+	tools/common/usbtool.h
 tools_libtoolcommon_la_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_libtoolcommon_la_CFLAGS = $(TOOLS_CFLAGS)
 tools_libtoolcommon_la_LIBADD = $(JSONC_LIBS)
 
 bin_PROGRAMS += tools/orionstor
-tools_orionstor_SOURCES = \
-	tools/orionstor.c \
-	tools/orionstor-cmds.h \
-	tools/orionstor-io.c \
-	tools/orionstor-cmd.c
+tools_orionstor_SOURCES = tools/orionstor.c
 tools_orionstor_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_orionstor_CFLAGS = $(TOOLS_CFLAGS)
 tools_orionstor_LDADD = $(TOOLS_LDADD)

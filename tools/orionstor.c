@@ -5,10 +5,10 @@
  *
  * This file dispatches to the subcommands and implements the two that
  * only describe devices (list, info); the data movers live in
- * orionstor-io.c and orionstor-cmd.c.
+ * common/blockio.c and common/rawcmd.c.
  */
 #include "toolcommon.h"
-#include "orionstor-cmds.h"
+#include "subcommands.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 # tools/usb.mk: the usb_storage_* tools (USB mass-storage device and SCSI
 # commands) and their man pages.
-USB_TOOLS_SOURCES_COMMON = tools/usb_storage_common.c tools/usb_storage_common.h
+USB_TOOLS_SOURCES_COMMON =
 bin_PROGRAMS += tools/usb_storage_device_info tools/usb_storage_device_reset \
 	tools/usb_storage_device_remove tools/usb_storage_scsi_info \
 	tools/usb_storage_scsi_command tools/usb_storage_scsi_reset
@@ -26,8 +26,7 @@ tools_usb_storage_scsi_info_CFLAGS = $(TOOLS_CFLAGS)
 tools_usb_storage_scsi_info_LDADD = $(TOOLS_LDADD)
 
 # Same engine as "orionstor cmd".
-tools_usb_storage_scsi_command_SOURCES = tools/usb_storage_scsi_command.c tools/orionstor-cmd.c \
-	tools/orionstor-cmds.h
+tools_usb_storage_scsi_command_SOURCES = tools/usb_storage_scsi_command.c
 tools_usb_storage_scsi_command_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_usb_storage_scsi_command_CFLAGS = $(TOOLS_CFLAGS)
 tools_usb_storage_scsi_command_LDADD = $(TOOLS_LDADD)
@@ -44,3 +43,11 @@ dist_man_MANS += man/usb_storage_device_info.1 man/usb_storage_device_reset.1 \
 # The tools against the simulated USB devices.
 TESTS += tests/tools/test-usb-storage.sh
 EXTRA_DIST += tests/tools/test-usb-storage.sh
+
+# Per-command latency of QD1 reads (tests/vm/bench-usb.sh): public API
+# only, not installed.
+noinst_PROGRAMS += tests/bench/usb-qd1-latency
+tests_bench_usb_qd1_latency_SOURCES = tests/bench/usb-qd1-latency.c
+tests_bench_usb_qd1_latency_CPPFLAGS = -I$(top_srcdir)/include
+tests_bench_usb_qd1_latency_LDADD = lib/liborionstor.la
+EXTRA_DIST += tests/vm/bench-usb.sh

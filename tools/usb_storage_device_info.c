@@ -2,7 +2,7 @@
  * tools/usb_storage_device_info.c - describe USB mass-storage devices:
  * descriptors, transport, quirks, and every LUN.
  */
-#include "usb_storage_common.h"
+#include "usbtool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +56,9 @@ static int describe(ostor_context *ctx, const char *spec, bool json, struct json
 
 		memset(&li, 0, sizeof(li));
 		err = ostor_lun_info(dev, luns[i].target, luns[i].lun, &li);
+		if (err < 0 && err != OSTOR_ERROR_NO_DEVICE &&
+		    us_lun_info_removable_fallback(dev, luns[i].target, luns[i].lun, &li) == 0)
+			err = 0;
 		if (err < 0) {
 			/* A LUN without medium still is listed (the helper
 			 * reports it as such); other failures are shown. */

@@ -3,7 +3,7 @@
  * stop (and eject removable media), then release the interface so the
  * kernel driver gets the device back.
  */
-#include "usb_storage_common.h"
+#include "usbtool.h"
 
 #include <stdlib.h>
 

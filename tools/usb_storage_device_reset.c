@@ -3,7 +3,7 @@
  * Reset Recovery (Bulk-Only) or Command Block Reset (CB/CBI), or a USB
  * port reset with --port; then report the state of the device.
  */
-#include "usb_storage_common.h"
+#include "usbtool.h"
 
 enum { KEY_PORT = 0x100 };
 

@@ -1,10 +1,10 @@
 /*
  * tools/usb_storage_scsi_command.c - one raw CDB to a USB mass-storage
  * device, like sg_raw: the same engine as "orionstor cmd" (linked from
- * tools/orionstor-cmd.c), under its own name.
+ * tools/common/rawcmd.c), under its own name.
  */
 #include "toolcommon.h"
-#include "orionstor-cmds.h"
+#include "subcommands.h"
 
 int main(int argc, char **argv)
 {

@@ -3,7 +3,7 @@
  * mass-storage device: standard INQUIRY, every supported VPD page
  * decoded, capacity (10 and 16), the caching mode page, write protect.
  */
-#include "usb_storage_common.h"
+#include "usbtool.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

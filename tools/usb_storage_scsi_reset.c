@@ -3,7 +3,7 @@
  * Reset Recovery or CB/CBI Command Block Reset, no port reset), then
  * clear the unit attentions it raised on every LUN.
  */
-#include "usb_storage_common.h"
+#include "usbtool.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /*
  * virtio-scsi-device-bind: hand a virtio-scsi PCI function to uio_pci_generic.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <stdlib.h>
 #include <string.h>

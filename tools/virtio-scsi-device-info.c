@@ -2,7 +2,7 @@
  * virtio-scsi-device-info: features, configuration, queues and LUNs of a
  * virtio-scsi device (one with -d, else every one the library lists).
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * virtio-scsi-device-remove: reset a device and give it back to virtio-pci.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
  * virtio-scsi-device-reset: device reset and re-initialisation, then what was found.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * virtio-scsi-queue-info: per virtqueue type, size, ring kind, indexes,
  * event-index state, requests in flight and counters.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 static const struct argp tool_argp = {
 	NULL, NULL, NULL,

@@ -1,7 +1,7 @@
 /*
  * virtio-scsi-queue-reset: VirtIO 1.2 reset of one virtqueue.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +52,24 @@ int main(int argc, char **argv)
 		tc_close(ctx, dev);
 		return tc_exit_from_error(err);
 	}
-	printf("queue %ld of %s reset\n", a.queue, c.device);
+	/* Show the queue works again: scan the LUNs through it. */
+	if (a.queue >= 2 && ostor_virtio_queue_acquire(dev, (int)a.queue - 2) == (int)a.queue - 2) {
+		struct ostor_lun_addr *luns = NULL;
+		size_t n = 0;
+
+		err = ostor_device_luns(dev, &luns, &n);
+		ostor_virtio_queue_release(dev);
+		free(luns);
+		if (err < 0) {
+			tc_lib_error(err, "queue %ld of %s was reset but does not work", a.queue, c.device);
+			tc_close(ctx, dev);
+			return tc_exit_from_error(err);
+		}
+		printf("queue %ld of %s reset; a LUN scan through it found %zu LUN(s)\n", a.queue,
+		       c.device, n);
+	} else {
+		printf("queue %ld of %s reset\n", a.queue, c.device);
+	}
 	rc = tc_close(ctx, dev);
 	return rc ? rc : tc_finish_stdout();
 }

@@ -1,7 +1,7 @@
 /*
  * virtio-scsi-target-add: scan and attach a target.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <stdlib.h>
 #include <string.h>

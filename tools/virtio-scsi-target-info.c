@@ -1,15 +1,48 @@
 /*
- * virtio-scsi-target-info: LUNs of a target with identity and capacity.
+ * virtio-scsi-target-info: LUNs of a target with identity, capacity, the
+ * transfer limit and a VPD summary (the pages the LUN supports).
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 
+/* VPD summary: supported pages (00h), transfer limit, provisioning. */
+static void add_vpd(ostor_device *dev, uint32_t target, struct json_object *e)
+{
+	uint32_t lun = (uint32_t)json_object_get_int64(json_object_object_get(e, "lun"));
+	struct json_object *pages = json_object_new_array();
+	struct ostor_lun_info li;
+	struct ostor_cdb cdb;
+	ostor_task *t = NULL;
+	uint8_t buf[256], codes[252];
+	char hex[8];
+	int n;
+
+	if (ostor_scsi_cdb_inquiry(&cdb, 1, 0x00, sizeof(buf)) == 0 && ostor_task_new(dev, &t) == 0 &&
+	    ostor_task_set_lun(t, target, lun) == 0 && ostor_task_set_cdb(t, cdb.bytes, cdb.len) == 0 &&
+	    ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)) == 0 &&
+	    ostor_task_execute(t) == 0 && ostor_task_result(t) == OSTOR_RESULT_GOOD &&
+	    (n = ostor_scsi_parse_vpd_supported(buf, ostor_task_transferred(t), codes, sizeof(codes),
+						NULL)) > 0) {
+		for (int i = 0; i < n; i++) {
+			snprintf(hex, sizeof(hex), "0x%02x", codes[i]);
+			json_object_array_add(pages, json_object_new_string(hex));
+		}
+	}
+	ostor_task_free(t);
+	json_object_object_add(e, "vpd_pages", pages);
+	if (ostor_lun_info(dev, target, lun, &li) == 0) {
+		json_object_object_add(e, "max_transfer_blocks", json_object_new_int64(li.max_transfer_blocks));
+		json_object_object_add(e, "thin_provisioned", json_object_new_boolean(li.thin_provisioned));
+	}
+}
+
 static const struct argp tool_argp = {
 	NULL, NULL, NULL,
-	"List the LUNs of --target T (default 0) with identity, capacity and limits."
+	"List the LUNs of --target T (default 0) with identity, capacity, transfer limit and "
+	"the VPD pages each supports."
 };
 
 int main(int argc, char **argv)
@@ -30,8 +63,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < json_object_array_length(l); i++) {
 		struct json_object *e = json_object_array_get_idx(l, i);
 
-		if ((uint32_t)json_object_get_int64(json_object_object_get(e, "target")) == c.target)
+		if ((uint32_t)json_object_get_int64(json_object_object_get(e, "target")) == c.target) {
+			add_vpd(dev, c.target, e);
 			json_object_array_add(out, json_object_get(e));
+		}
 	}
 	if (c.json) {
 		struct json_object *root = json_object_new_object();

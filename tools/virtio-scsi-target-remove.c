@@ -1,7 +1,7 @@
 /*
  * virtio-scsi-target-remove: flush and detach a target.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 # tools/virtio.mk: the virtio-scsi-* tools (device, target and queue
 # commands) over tools/common and the installed API.
 noinst_LTLIBRARIES += tools/libvirtioscsitool.la
-tools_libvirtioscsitool_la_SOURCES = tools/virtio-scsi-common.c tools/virtio-scsi-common.h
+tools_libvirtioscsitool_la_SOURCES = tools/common/virtiotool.c tools/common/virtiotool.h
 tools_libvirtioscsitool_la_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_libvirtioscsitool_la_CFLAGS = $(TOOLS_CFLAGS)
 
@@ -55,5 +55,17 @@ dist_man_MANS += man/virtio-scsi-device-info.1 man/virtio-scsi-device-bind.1 \
 	man/virtio-scsi-target-remove.1 man/virtio-scsi-queue-info.1 \
 	man/virtio-scsi-queue-reset.1
 
-# Real-device tests of our driver (run by tests/vm/run-all.sh; not make check).
-EXTRA_DIST += tests/vm/t-virtio-ours-split.sh tests/vm/t-virtio-ours-packed.sh
+
+# Guest-side helper of the virtio VM tests and the random-read benchmark
+# of tests/vm/bench-virtio.sh: public API only, not installed.
+noinst_PROGRAMS += tests/vm/virtio-ours-helper tests/bench/virtio-randread
+tests_vm_virtio_ours_helper_SOURCES = tests/vm/virtio-ours-helper.c
+tests_vm_virtio_ours_helper_CPPFLAGS = -I$(top_srcdir)/include
+tests_vm_virtio_ours_helper_LDADD = lib/liborionstor.la
+tests_bench_virtio_randread_SOURCES = tests/bench/virtio-randread.c
+tests_bench_virtio_randread_CPPFLAGS = -I$(top_srcdir)/include
+tests_bench_virtio_randread_LDADD = lib/liborionstor.la
+
+# The nine tools and the helpers above on the simulated device.
+TESTS += tests/tools/test-virtio-scsi.sh
+EXTRA_DIST += tests/tools/test-virtio-scsi.sh tests/vm/bench-virtio.sh

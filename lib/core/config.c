@@ -14,6 +14,7 @@
  * That also gives exact line numbers for every message.
  */
 #include "core/internal.h"
+#include "usb/engine.h"     /* ousb_quirks_check for usb_storage.quirks */
 
 #include <errno.h>
 #include <ini.h>
@@ -32,6 +33,7 @@ enum key_type {
 	KEY_BOOL,   /* bool */
 	KEY_SIZE,   /* uint64_t bytes */
 	KEY_CHOICE, /* int: index into choices */
+	KEY_TEXT,   /* char[]: a quoted string, checked by check() */
 };
 
 struct key_desc {
@@ -43,6 +45,7 @@ struct key_desc {
 	uint64_t def, min, max;
 	const char *const *choices; /* KEY_CHOICE, NULL-terminated */
 	const char *unit;           /* for messages and the man page */
+	int (*check)(const char *); /* KEY_TEXT: 0, or <0 with the error set */
 };
 
 /* offsetof, refusing to compile when the field is not of type T. */
@@ -65,6 +68,12 @@ struct key_desc {
 #define K_CHOICE(tbl, key, d, list)                                         \
 	{ #tbl, #key, KEY_CHOICE, false, FIELD(tbl, key, int), d, 0,         \
 	  OSTOR_ARRAY_SIZE(list) - 2, list, "" }
+/* Default "", at most sizeof(field) - 1 characters. */
+#define K_TEXT(tbl, key, chk)                                               \
+	{ #tbl, #key, KEY_TEXT, false,                                      \
+	  _Generic(&((struct ostor_config *)0)->tbl.key,                    \
+		   char (*)[OSTORI_CONFIG_TEXT_MAX]: offsetof(struct ostor_config, tbl.key)), \
+	  0, 0, OSTORI_CONFIG_TEXT_MAX - 1, NULL, "", chk }
 
 /* Indexed by enum ostori_io_scheduler / enum ostori_cache_policy. */
 static const char *const io_schedulers[] = { "none", "fifo", "deadline", NULL };
@@ -123,6 +132,7 @@ static const struct key_desc keys[] = {
 	K_BOOL(usb_storage, performance_monitoring_enabled, false),
 	K_BOOL(usb_storage, smart_monitoring_enabled, false),
 	K_BOOL(usb_storage, power_management_enabled, false),
+	K_TEXT(usb_storage, quirks, ousb_quirks_check),
 };
 
 #define NKEYS OSTOR_ARRAY_SIZE(keys)
@@ -176,6 +186,8 @@ static uint64_t get_value(const struct ostor_config *cfg, const struct key_desc 
 	case KEY_CHOICE:
 		memcpy(&i, field, sizeof(i));
 		return (uint64_t)i;
+	case KEY_TEXT:
+		return 0;   /* not a number: see text_field() */
 	}
 	return 0;
 }
@@ -201,7 +213,15 @@ static void set_value(struct ostor_config *cfg, const struct key_desc *k, uint64
 	case KEY_CHOICE:
 		memcpy(field, &i, sizeof(i));
 		break;
+	case KEY_TEXT:
+		field[0] = '\0';   /* the only default a text key has */
+		break;
 	}
+}
+
+static char *text_field(struct ostor_config *cfg, const struct key_desc *k)
+{
+	return (char *)cfg + k->offset;
 }
 
 /* A size in the largest unit that divides it exactly: "64KiB", "0". */
@@ -264,6 +284,9 @@ static void format_expected(char *buf, size_t len, const struct key_desc *k)
 	case KEY_CHOICE:
 		format_choices(list, sizeof(list), k->choices);
 		snprintf(buf, len, "expected one of %s (quoted)", list);
+		break;
+	case KEY_TEXT:
+		snprintf(buf, len, "expected a quoted string of at most %" PRIu64 " characters", k->max);
 		break;
 	}
 }
@@ -677,6 +700,17 @@ static bool convert(struct parser *p, const struct key_desc *k, uint64_t *v)
 			}
 		}
 		break;
+	case KEY_TEXT:
+		ok = p->quoted && strlen(val) <= k->max;
+		if (ok && k->check && k->check(val) < 0) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", ostor_last_error());
+			fail(p, "%s.%s = \"%.40s%s\": %s", k->table, k->name, val,
+			     strlen(val) > 40 ? "..." : "", why);
+			return false;
+		}
+		break;
 	}
 	if (!ok) {
 		char expected[256];
@@ -719,7 +753,10 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	if (!convert(p, k, &v))
 		return 0;
-	set_value(p->cfg, k, v);
+	if (k->type == KEY_TEXT)
+		snprintf(text_field(p->cfg, k), (size_t)k->max + 1, "%s", p->value);
+	else
+		set_value(p->cfg, k, v);
 	p->seen[k - keys] = p->lineno;
 	return 1;
 }
@@ -875,8 +912,23 @@ int ostori_config_get_text(const struct ostor_config *cfg, const char *table,
 		return ostori_error(OSTOR_ERROR_NOT_FOUND,
 				    "no configuration key '%s' in [%s]; see orionstor.conf(5)",
 				    key, table);
+	if (k->type == KEY_TEXT) {
+		const char *t = (const char *)cfg + k->offset;
+
+		n = strlen(t);
+		if (n >= buflen) {
+			if (buflen)
+				buf[0] = '\0';
+			return ostori_error(OSTOR_ERROR_OVERFLOW, "%s.%s needs a buffer of %zu bytes, got %zu",
+					    table, key, n + 1, buflen);
+		}
+		memcpy(buf, t, n + 1);
+		return 0;
+	}
 	v = get_value(cfg, k);
 	switch (k->type) {
+	case KEY_TEXT:
+		break;
 	case KEY_INT:
 	case KEY_SIZE:
 		snprintf(text, sizeof(text), "%" PRIu64, v);
@@ -912,7 +964,7 @@ int ostori_config_key_info(size_t index, struct ostori_config_keyinfo *info)
 {
 	static const char *const type_names[] = {
 		[KEY_INT] = "integer", [KEY_BOOL] = "boolean",
-		[KEY_SIZE] = "size", [KEY_CHOICE] = "string",
+		[KEY_SIZE] = "size", [KEY_CHOICE] = "string", [KEY_TEXT] = "text",
 	};
 	const struct key_desc *k;
 	char lo[32], hi[32];
@@ -952,6 +1004,10 @@ int ostori_config_key_info(size_t index, struct ostori_config_keyinfo *info)
 	case KEY_CHOICE:
 		snprintf(info->def, sizeof(info->def), "\"%s\"", k->choices[k->def]);
 		format_choices(info->range, sizeof(info->range), k->choices);
+		break;
+	case KEY_TEXT:
+		snprintf(info->def, sizeof(info->def), "\"\"");
+		snprintf(info->range, sizeof(info->range), "up to %" PRIu64 " characters", k->max);
 		break;
 	}
 	return 0;

@@ -23,6 +23,8 @@
 #define OSTORI_CONFIG_SYSTEM_PATH "/etc/orionstor.conf"
 #define OSTORI_CONFIG_ENV "ORIONSTOR_CONF"
 #define OSTORI_CONFIG_PATH_MAX 4096
+/* Longest text value (usb_storage.quirks), terminator included. */
+#define OSTORI_CONFIG_TEXT_MAX 256
 
 /* [virtio_scsi] io_scheduler */
 enum ostori_io_scheduler {
@@ -101,6 +103,8 @@ struct ostor_config {
 		bool performance_monitoring_enabled;
 		bool smart_monitoring_enabled;
 		bool power_management_enabled;
+		/* "VVVV:PPPP:flag+flag,...", see ousb_quirks_resolve() */
+		char quirks[OSTORI_CONFIG_TEXT_MAX];
 	} usb_storage;
 	/* Warnings (unknown tables and keys) issued while loading. */
 	unsigned int warnings;
@@ -140,7 +144,7 @@ int ostori_config_get_text(const struct ostor_config *cfg, const char *table,
 struct ostori_config_keyinfo {
 	const char *table;
 	const char *key;
-	const char *type;      /* "integer", "boolean", "string", "size" */
+	const char *type;      /* "integer", "boolean", "string", "size", "text" */
 	const char *unit;      /* "milliseconds", "bytes", ... or "" */
 	bool pow2;             /* integers: powers of two only */
 	char def[32];          /* the default, as it would be written in a file */

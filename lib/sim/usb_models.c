@@ -1005,11 +1005,17 @@ struct ousb_engine *sim_usb_engine(struct sim_usb *m)
 	return m->engine;
 }
 
+/* pid.codes test VID; one PID per transport. */
+#define SIM_USB_VID 0x1209
+static uint16_t sim_pid(uint8_t protocol)
+{
+	return protocol == OUSB_PR_BOT ? 0x0b07 : protocol == OUSB_PR_CBI ? 0x0cb1 : 0x0cb0;
+}
+
 void sim_usb_details(struct sim_usb *m, struct ostor_usb_details *d)
 {
-	/* pid.codes test VID; one PID per transport. */
-	d->vendor_id = 0x1209;
-	d->product_id = m->protocol == OUSB_PR_BOT ? 0x0b07 : m->protocol == OUSB_PR_CBI ? 0x0cb1 : 0x0cb0;
+	d->vendor_id = SIM_USB_VID;
+	d->product_id = sim_pid(m->protocol);
 	snprintf(d->manufacturer, sizeof(d->manufacturer), "liborionstor");
 	snprintf(d->product, sizeof(d->product), "simulated %s device",
 		 m->protocol == OUSB_PR_BOT ? "Bulk-Only" : m->protocol == OUSB_PR_CBI ? "CBI" : "CB");
@@ -1128,6 +1134,12 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option pipeline=%s: expected on, off or cbw",
 					    o->value ? o->value : "");
 	}
+	/* The configuration file and the environment name devices by
+	 * VID:PID: the models have theirs (see sim_usb_details). */
+	r = ousb_quirks_resolve(SIM_USB_VID, sim_pid(protocol), dev->ctx->config.usb_storage.quirks,
+				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
+	if (r < 0)
+		return r;
 	if ((o = ostori_spec_get(spec, "quirks"))) {
 		char buf[256];
 

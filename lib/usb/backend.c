@@ -617,9 +617,11 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	struct libusb_device_descriptor dd;
 	struct libusb_config_descriptor *cfg = NULL;
 	const struct libusb_interface_descriptor *id;
-	/* Pipelining stays opt-in on real devices (ORIONSTOR_USB_PIPELINE=1)
-	 * until the 128 KiB-read stall seen on QEMU's xHCI is understood. */
-	struct ousb_engine_config ec = { .pipeline = false };
+	/* Data-in and CSW reads are queued together (BOT 1.0 3.3 allows
+	 * even more); the engine re-reads a CSW that a device loses (QEMU).
+	 * Queuing them before the CBW completed stays opt-in
+	 * (ORIONSTOR_USB_PIPELINE=cbw): QEMU stalls such reads on EHCI/OHCI. */
+	struct ousb_engine_config ec = { .pipeline = true };
 	int r;
 
 	if (!uc || !uc->lctx)
@@ -695,7 +697,8 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 				 dev->spec, id->bAlternateSetting, libusb_error_name(r));
 		goto fail;
 	}
-	r = ousb_quirks_lookup(dd.idVendor, dd.idProduct, getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
+	r = ousb_quirks_resolve(dd.idVendor, dd.idProduct, dev->ctx->config.usb_storage.quirks,
+				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
 	if (r < 0)
 		goto fail;
 

@@ -72,6 +72,9 @@ struct ousb_engine {
 	uint8_t max_lun;
 	uint32_t tag;
 	bool dead, gone, pipeline, pipeline_cbw;
+	/* The device lost a CSW read queued behind a data-in: from then on
+	 * such reads wait for the data (unless pipelining is forced). */
+	bool csw_after_data, keep_pipelining;
 
 	/* tasks waiting for the wire (ring) */
 	ostor_task **q;
@@ -513,6 +516,8 @@ static void bot_pipeline_reads(struct ousb_engine *e)
 
 	if (c->dir == OSTOR_DIR_FROM_DEVICE && c->len && !(e->submitted & X_IN))
 		submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
+	if (e->csw_after_data && c->dir == OSTOR_DIR_FROM_DEVICE && c->len)
+		return;
 	if ((c->dir != OSTOR_DIR_TO_DEVICE || !c->len) && !(e->submitted & X_CSW))
 		submit(e, &e->x_csw, OUSB_BULK_IN, e->csw, OUSB_CSW_LEN, c->timeout_ms);
 }
@@ -759,12 +764,16 @@ static void bot_advance(struct ousb_engine *e)
 					e->stats.csw_rescues++;
 					if (!e->rescue_logged)
 						ostor_info(e->dev->ctx, "%s: the CSW read queued behind the data "
-							   "was not answered within %u ms; reading it again "
+							   "was not answered within %u ms; reading it again%s "
 							   "(QEMU's usb-storage loses such reads)",
-							   e->dev->spec, e->cfg.csw_grace_ms);
+							   e->dev->spec, e->cfg.csw_grace_ms,
+							   e->keep_pipelining ? "" : ", and from now on only "
+							   "after the data");
 					else
 						ostor_dbg(e->dev->ctx, "%s: CSW read issued again", e->dev->spec);
 					e->rescue_logged = true;
+					if (!e->keep_pipelining)
+						e->csw_after_data = true;
 					e->after_clear_csw = true;
 					bot_submit_csw(e);
 					continue;
@@ -1349,12 +1358,16 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	e->pipeline_cbw = e->pipeline && cfg->pipeline_cbw;
 	/* Reads queued before the CBW reached the device are safe on real
 	 * hardware (it NAKs) but QEMU's usb-storage stalls them, so that
-	 * level is opt-in: ORIONSTOR_USB_PIPELINE=cbw. */
+	 * level is opt-in: ORIONSTOR_USB_PIPELINE=cbw.  "force" keeps the
+	 * data-in and CSW reads together even on a device that loses CSW
+	 * reads (and ignores go-slow): for latency measurements. */
 	env = getenv("ORIONSTOR_USB_PIPELINE");
 	if (env && (!strcmp(env, "0") || !strcmp(env, "off")))
 		e->pipeline = e->pipeline_cbw = false;
 	else if (env && (!strcmp(env, "1") || !strcmp(env, "on")))
 		e->pipeline = !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
+	else if (env && !strcmp(env, "force"))
+		e->pipeline = e->keep_pipelining = true;   /* measurements only */
 	else if (env && !strcmp(env, "cbw"))
 		e->pipeline = e->pipeline_cbw = !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
 	/* The device tolerates tag 0 fine, but a fresh random-ish start

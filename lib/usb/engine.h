@@ -48,10 +48,18 @@ struct ousb_quirks {
 	uint32_t max_transfer;     /* bytes, with OUSB_Q_MAX_TRANSFER */
 };
 
-/* Built-in table, then the "VVVV:PPPP:flag,flag;..." list in env (may be
- * NULL), later entries overriding earlier ones.  A malformed env entry is
- * an error (OSTOR_ERROR_CONFIG) naming the accepted flags. */
+/* The quirks of vid:pid: the built-in table, then the configuration
+ * file's list (usb_storage.quirks), then $ORIONSTOR_USB_QUIRKS (either
+ * may be NULL); an entry for the device replaces what came before.
+ * Lists are "VVVV:PPPP:flag+flag,VVVV:PPPP:none" (the older
+ * "VVVV:PPPP:flag,flag;..." reads the same).  A malformed entry anywhere
+ * is an error (OSTOR_ERROR_CONFIG) naming the accepted flags. */
+int ousb_quirks_resolve(uint16_t vid, uint16_t pid, const char *config, const char *env,
+			struct ousb_quirks *q);
+/* The same with no configuration list. */
 int ousb_quirks_lookup(uint16_t vid, uint16_t pid, const char *env, struct ousb_quirks *q);
+/* Validate a list (the configuration loader); 0 or OSTOR_ERROR_CONFIG. */
+int ousb_quirks_check(const char *list);
 /* Parse "flag,flag,max-transfer=N" onto q (flags are added; "none" clears). */
 int ousb_quirks_parse(const char *text, struct ousb_quirks *q);
 /* "ignore-residue,max-transfer=65536" or "" */

@@ -1,7 +1,8 @@
 /*
  * lib/usb/quirks.c - per-device workarounds keyed on VID:PID, in the
- * spirit of the kernel's unusual_devs.h, overridable with
- * $ORIONSTOR_USB_QUIRKS ("VVVV:PPPP:flag,flag;VVVV:PPPP:none").
+ * spirit of the kernel's unusual_devs.h, overridable from the
+ * configuration file (usb_storage.quirks) and, above that, from
+ * $ORIONSTOR_USB_QUIRKS: "VVVV:PPPP:flag+flag,VVVV:PPPP:none".
  */
 #include "usb/engine.h"
 
@@ -95,10 +96,61 @@ void ousb_quirks_text(const struct ousb_quirks *q, char *buf, size_t len)
 		snprintf(buf + n, len - n, "%smax-transfer=%u", n ? "," : "", q->max_transfer);
 }
 
-int ousb_quirks_lookup(uint16_t vid, uint16_t pid, const char *env, struct ousb_quirks *q)
+/* One quirk list: entries "VVVV:PPPP:flag+flag" separated by ',' or ';'.
+ * A piece without the VVVV:PPPP: prefix adds flags to the entry before
+ * it, so the older "VVVV:PPPP:flag,flag;..." form reads the same.  Every
+ * entry is validated; the last one for vid:pid replaces *q. */
+static int apply_list(uint16_t vid, uint16_t pid, const char *list, const char *origin,
+		      struct ousb_quirks *q)
 {
 	char *copy, *save = NULL, *item;
+	struct ousb_quirks cur = { 0 };
+	bool have = false, match = false;
 	int r = 0;
+
+	if (!list || !*list)
+		return 0;
+	copy = strdup(list);
+	if (!copy)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	for (item = strtok_r(copy, ",;", &save); item && r == 0; item = strtok_r(NULL, ",;", &save)) {
+		unsigned int v, p;
+		int used = 0;
+
+		while (*item == ' ' || *item == '\t')
+			item++;
+		if (!*item)
+			continue;
+		if (sscanf(item, "%4x:%4x:%n", &v, &p, &used) == 2 && used) {
+			if (have && match)
+				*q = cur;
+			cur = (struct ousb_quirks){ 0 };
+			have = true;
+			match = v == vid && p == pid;
+			item += used;
+		} else if (!have || strchr(item, ':')) {
+			r = ostori_error(OSTOR_ERROR_CONFIG,
+					 "USB quirk entry '%s'%s: expected VVVV:PPPP:FLAG[+FLAG...] (hex ids; "
+					 "entries separated by ','; flags: %s)", item, origin, QUIRK_NAMES);
+			break;
+		}
+		for (char *f = item; *f; f++)
+			if (*f == '+')
+				*f = ',';
+		r = ousb_quirks_parse(item, &cur);
+		if (r < 0)
+			r = ostori_error_wrap(OSTOR_ERROR_CONFIG, "USB quirks%s", origin);
+	}
+	if (r == 0 && have && match)
+		*q = cur;
+	free(copy);
+	return r;
+}
+
+int ousb_quirks_resolve(uint16_t vid, uint16_t pid, const char *config, const char *env,
+			struct ousb_quirks *q)
+{
+	int r;
 
 	memset(q, 0, sizeof(*q));
 	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(builtin); i++) {
@@ -107,34 +159,20 @@ int ousb_quirks_lookup(uint16_t vid, uint16_t pid, const char *env, struct ousb_
 			q->max_transfer = builtin[i].max_transfer;
 		}
 	}
-	if (!env || !*env)
-		return 0;
-	copy = strdup(env);
-	if (!copy)
-		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
-	for (item = strtok_r(copy, ";", &save); item && r == 0; item = strtok_r(NULL, ";", &save)) {
-		unsigned int v, p;
-		int used = 0;
-
-		if (sscanf(item, " %4x:%4x:%n", &v, &p, &used) != 2 || !used) {
-			r = ostori_error(OSTOR_ERROR_CONFIG,
-					 "USB quirk entry '%s': expected VVVV:PPPP:flag[,flag...] (flags: %s)",
-					 item, QUIRK_NAMES);
-			break;
-		}
-		if (v == vid && p == pid) {
-			struct ousb_quirks nq = { 0 };
-
-			/* An override replaces the built-in entry. */
-			r = ousb_quirks_parse(item + used, &nq);
-			if (r == 0)
-				*q = nq;
-		} else {
-			struct ousb_quirks scratch = { 0 };
-
-			r = ousb_quirks_parse(item + used, &scratch); /* validate all */
-		}
-	}
-	free(copy);
+	r = apply_list(vid, pid, config, " (usb_storage.quirks in the configuration file)", q);
+	if (r == 0)
+		r = apply_list(vid, pid, env, " (in $ORIONSTOR_USB_QUIRKS)", q);
 	return r;
+}
+
+int ousb_quirks_check(const char *list)
+{
+	struct ousb_quirks q;
+
+	return apply_list(0, 0, list, "", &q);
+}
+
+int ousb_quirks_lookup(uint16_t vid, uint16_t pid, const char *env, struct ousb_quirks *q)
+{
+	return ousb_quirks_resolve(vid, pid, NULL, env, q);
 }

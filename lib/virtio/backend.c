@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VIRTIO_VENDOR 0x1af4
@@ -343,10 +344,17 @@ static int p_reset_queue(struct virtio_dev *vd, struct virtqueue *q)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: no queue_reset register", vd->name);
 	mw16(p->common, CC_QSELECT, q->index);
 	mw16(p->common, CC_QRESET, 1);
-	while (mr16(p->common, CC_QRESET) != 1 || mr16(p->common, CC_QENABLE)) {
+	/* VirtIO 1.2 has the device show 1 in queue_reset once done; QEMU
+	 * (and Linux, which waits for 0) reset synchronously and show 0.
+	 * Both disable the queue: that is the completion we wait for. */
+	while (mr16(p->common, CC_QENABLE)) {
+		struct timespec ts = { 0, 100000 };
+
 		if (ostori_now_ms() > deadline)
-			return ostori_error(OSTOR_ERROR_TIMEOUT, "%s: queue %u reset did not complete",
-					    vd->name, q->index);
+			return ostori_error(OSTOR_ERROR_TIMEOUT, "%s: queue %u reset did not complete "
+					    "(queue_enable stays 1, queue_reset reads %u)", vd->name,
+					    q->index, mr16(p->common, CC_QRESET));
+		nanosleep(&ts, NULL);
 	}
 	return 0;
 }

@@ -139,6 +139,9 @@ static void stat_inc(struct vscsi_dev *vs, uint64_t *field)
 	__atomic_fetch_add(field, 1, __ATOMIC_RELAXED);
 }
 
+_Static_assert(sizeof(struct vscsi_stats) % sizeof(uint64_t) == 0,
+	       "struct vscsi_stats is read as an array of uint64_t");
+
 /* Read a counter another thread may be writing (diagnostics only). */
 #define PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -1384,7 +1387,6 @@ static int reset_quiesced(struct vscsi_dev *vs, const char *why)
 	unsigned int aborted = 0;
 	int r;
 
-	ostor_warn(vs->dev->ctx, "%s: resetting the device: %s", vd->name, why);
 	vd->ops->set_status(vd, 0);
 	/* The device owns nothing now: every request comes back here. */
 	for (unsigned int i = 0; i < vs->nq; i++) {
@@ -1447,6 +1449,7 @@ int vscsi_reset(struct vscsi_dev *vs, const char *why)
 	int r;
 
 	quiesce_begin(vs);
+	ostor_info(vs->dev->ctx, "%s: resetting the device: %s", vs->vd->name, why);
 	r = reset_quiesced(vs, why);
 	quiesce_end(vs);
 	return r;
@@ -1463,6 +1466,7 @@ static void reset_if_needed(struct vscsi_dev *vs)
 	quiesce_begin(vs);
 	if (atomic_load(&vs->need_reset) && !vs->dead) {
 		memcpy(why, vs->reset_why, sizeof(why));
+		ostor_warn(vs->dev->ctx, "%s: resetting the device: %s", vs->vd->name, why);
 		reset_quiesced(vs, why);
 	}
 	quiesce_end(vs);

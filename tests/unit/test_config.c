@@ -222,7 +222,8 @@ static const char good_file[] =
 	"async_io_enabled = false\n"
 	"performance_monitoring_enabled = true\n"
 	"smart_monitoring_enabled = true\n"
-	"power_management_enabled = true\n";
+	"power_management_enabled = true\n"
+	"quirks = \"0781:5406:none,1234:abcd:go-slow+max-transfer=64K\"\n";
 
 START_TEST(test_good_file_every_key)
 {
@@ -290,7 +291,7 @@ START_TEST(test_good_file_every_key)
 		ck_assert_msg(strcmp(a, b) != 0, "%s.%s is still at its default", info.table, info.key);
 		nlines++;
 	}
-	ck_assert_uint_eq(nlines, 24 + 17);
+	ck_assert_uint_eq(nlines, 24 + 18);
 
 	get(&cfg, "virtio_scsi", "write_back_cache_size", "268435456");
 	get(&cfg, "virtio_scsi", "io_scheduler", "deadline");
@@ -298,6 +299,7 @@ START_TEST(test_good_file_every_key)
 	get(&cfg, "usb_storage", "cache_policy", "fifo");
 	get(&cfg, "usb_storage", "smart_monitoring_enabled", "true");
 	get(&cfg, "usb_storage", "storage_device_timeout", "5000");
+	get(&cfg, "usb_storage", "quirks", "0781:5406:none,1234:abcd:go-slow+max-transfer=64K");
 }
 END_TEST
 
@@ -655,7 +657,7 @@ START_TEST(test_nothing_half_applied)
 	path = write_text(text);
 	ck_assert_int_eq(ostori_config_load_file(&cfg, path, NULL), OSTOR_ERROR_CONFIG);
 	ck_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
-	ck_assert(strstr(ostor_last_error(), ":46: missing '=' after 'bogus'"));
+	ck_assert(strstr(ostor_last_error(), ":47: missing '=' after 'bogus'"));
 
 	/* Same with a struct holding defaults, and a range error last. */
 	ostori_config_defaults(&cfg);

@@ -6,6 +6,7 @@
 #include "usb_test_util.h"
 
 #include <time.h>
+#include <unistd.h>
 
 #define BOT0 "sim:transport=usb-bot,size=4M"
 #define BOT BOT0 ",usb-timeout=100"
@@ -760,9 +761,7 @@ END_TEST
 /* ---- the pipelined CSW read lost by the device (QEMU usb-storage) -------- */
 
 static const char *const lost_csw_specs[] = {
-	BOT ",fault=csw-lost-queued",
-	BOT ",fault=csw-lost-queued,pipeline=cbw",
-	BOT ",fault=csw-lost-queued,fault-count=0,csw-grace=2",
+	BOT, BOT ",pipeline=cbw", BOT ",csw-grace=2",
 };
 
 START_TEST(bot_csw_lost_when_queued)
@@ -770,38 +769,55 @@ START_TEST(bot_csw_lost_when_queued)
 	struct sim_usb *m = open_dev(lost_csw_specs[_i]);
 	uint8_t w[16 * 512], r[16 * 512];
 	size_t got = 0;
-	uint64_t before;
 
-	/* The spec's fault strikes the first reads (READ CAPACITY before
-	 * the write): every one of them must have been rescued. */
 	fill(w, sizeof(w), 40);
 	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 50, 16, w), 0);
-	ck_assert_uint_ge(estats(m).csw_rescues, 1);
-	ck_assert_uint_eq(mstats(m).bot_resets, 0);
-	sim_usb_clear_faults(m);
-	before = estats(m).csw_rescues;
-	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_CSW_LOST_QUEUED, _i == 2 ? 0 : 1, 0), 0);
+	ck_assert_uint_eq(estats(m).csw_rescues, 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_CSW_LOST_QUEUED, 1, 0), 0);
 	memset(r, 0, sizeof(r));
 	ck_assert_int_eq(rw(0x28, 50, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
 	ck_assert_uint_eq(got, sizeof(r));
 	ck_assert_mem_eq(w, r, sizeof(r));
 	/* Re-read after the grace, not after the 100 ms timeout, and no
 	 * reset needed. */
-	ck_assert_uint_eq(estats(m).csw_rescues, before + 1);
+	ck_assert_uint_eq(estats(m).csw_rescues, 1);
 	ck_assert_uint_eq(estats(m).timeouts, 0);
 	ck_assert_uint_eq(mstats(m).bot_resets, 0);
 	ck_assert_uint_eq(mstats(m).port_resets, 0);
-	if (_i == 2) {
-		/* Every command loses it: every read is still good. */
-		for (int i = 0; i < 5; i++) {
-			memset(r, 0, sizeof(r));
-			ck_assert_int_eq(rw(0x28, 50, 16, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
-			ck_assert_mem_eq(w, r, sizeof(r));
-		}
-		ck_assert_uint_eq(estats(m).csw_rescues, before + 6);
-		ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	/* From now on the device gets its CSW reads after the data: the
+	 * fault can no longer strike. */
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_CSW_LOST_QUEUED, 0, 0), 0);
+	for (int i = 0; i < 5; i++) {
+		memset(r, 0, sizeof(r));
+		ck_assert_int_eq(rw(0x28, 50, 16, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
+		ck_assert_mem_eq(w, r, sizeof(r));
 	}
+	ck_assert_uint_eq(estats(m).csw_rescues, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
 	check_io_works(0, 0, 41);
+}
+END_TEST
+
+START_TEST(bot_csw_lost_forced_pipelining)
+{
+	/* ORIONSTOR_USB_PIPELINE=force keeps queuing: every read is rescued
+	 * and good. */
+	struct sim_usb *m;
+	uint8_t w[4096], r[4096];
+
+	setenv("ORIONSTOR_USB_PIPELINE", "force", 1);
+	m = open_dev(BOT ",csw-grace=2,quirks=go-slow");
+	unsetenv("ORIONSTOR_USB_PIPELINE");
+	fill(w, sizeof(w), 44);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 3, 8, w), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_CSW_LOST_QUEUED, 0, 0), 0);
+	for (int i = 0; i < 4; i++) {
+		memset(r, 0, sizeof(r));
+		ck_assert_int_eq(rw(0x28, 3, 8, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
+		ck_assert_mem_eq(w, r, sizeof(r));
+	}
+	ck_assert_uint_eq(estats(m).csw_rescues, 4);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
 }
 END_TEST
 
@@ -838,6 +854,124 @@ START_TEST(bot_csw_arrives_as_cancelled)
 	ck_assert_uint_eq(estats(m).csw_invalid, 0);
 	ck_assert_uint_eq(mstats(m).bot_resets, 0);
 	check_io_works(0, 100, 43);
+}
+END_TEST
+
+/* ---- the configuration file: quirks and storage_device_timeout ---------- */
+
+/* A context reading the given configuration text. */
+static ostor_context *ctx_with_config(const char *text, int *err)
+{
+	char path[] = "/tmp/ostor-usb-conf-XXXXXX";
+	int fd = mkstemp(path);
+	ostor_context *c = NULL;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	*err = ostor_init(&c, path);
+	unlink(path);
+	if (c)
+		ostor_set_log_level(c, OSTOR_LOG_NONE);
+	return c;
+}
+
+START_TEST(bot_quirks_from_config)
+{
+	int err;
+	ostor_context *c = ctx_with_config("[usb_storage]\n"
+					   "quirks = \"0781:5406:none, 1209:0b07:fix-capacity+no-sync-cache\"\n", &err);
+	ostor_device *d;
+	struct ostor_usb_details det;
+	struct ostor_lun_info li;
+
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(ostor_open(c, BOT, &d), 0);
+	ck_assert_int_eq(ostor_usb_get_details(d, &det), 0);
+	ck_assert_str_eq(det.quirks, "fix-capacity,no-sync-cache");
+	ck_assert_int_eq(ostor_lun_info(d, 0, 0, &li), 0);
+	ck_assert_uint_eq(li.blocks, 8191);   /* the quirk took effect */
+	ostor_close(d);
+	/* A spec's quirks add to the file's. */
+	ck_assert_int_eq(ostor_open(c, BOT ",quirks=go-slow", &d), 0);
+	ck_assert_int_eq(ostor_usb_get_details(d, &det), 0);
+	ck_assert_str_eq(det.quirks, "fix-capacity,no-sync-cache,go-slow");
+	ostor_close(d);
+	/* The environment wins over the file. */
+	setenv("ORIONSTOR_USB_QUIRKS", "1209:0b07:none", 1);
+	err = ostor_open(c, BOT, &d);
+	unsetenv("ORIONSTOR_USB_QUIRKS");
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(ostor_usb_get_details(d, &det), 0);
+	ck_assert_str_eq(det.quirks, "");
+	ck_assert_int_eq(ostor_lun_info(d, 0, 0, &li), 0);
+	ck_assert_uint_eq(li.blocks, 8192);
+	ostor_close(d);
+	/* The CB/CBI models have their own ids: the entry is not theirs. */
+	ck_assert_int_eq(ostor_open(c, "sim:transport=usb-cbi,size=4M", &d), 0);
+	ck_assert_int_eq(ostor_usb_get_details(d, &det), 0);
+	ck_assert_str_eq(det.quirks, "");
+	ostor_close(d);
+	ostor_exit(c);
+}
+END_TEST
+
+START_TEST(bot_quirks_config_errors)
+{
+	static const struct {
+		const char *text, *needle;
+	} bad[] = {
+		{ "[usb_storage]\nquirks = \"1209:0b07:turbo\"\n", "unknown USB quirk 'turbo'" },
+		{ "[usb_storage]\nquirks = \"go-slow\"\n", "expected VVVV:PPPP:FLAG" },
+		{ "[usb_storage]\nquirks = \"1209:0b07:max-transfer=1\"\n", "max-transfer" },
+		{ "[usb_storage]\nquirks = go-slow\n", "quoted string" },
+	};
+	int err;
+
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(bad); i++) {
+		ostor_context *c = ctx_with_config(bad[i].text, &err);
+
+		ck_assert_msg(err == OSTOR_ERROR_CONFIG, "%s: %d", bad[i].text, err);
+		ck_assert_ptr_null(c);
+		ck_assert_msg(strstr(ostor_last_error(), bad[i].needle) &&
+			      strstr(ostor_last_error(), ":2:"),
+			      "%s: %s", bad[i].text, ostor_last_error());
+	}
+	/* The environment is checked when a device opens. */
+	setenv("ORIONSTOR_USB_QUIRKS", "1209:0b07:bogus", 1);
+	err = ostor_open(ctx, BOT, &dev);
+	unsetenv("ORIONSTOR_USB_QUIRKS");
+	ck_assert_int_eq(err, OSTOR_ERROR_CONFIG);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "ORIONSTOR_USB_QUIRKS"));
+	dev = NULL;
+}
+END_TEST
+
+START_TEST(bot_timeout_from_config)
+{
+	/* No usb-timeout in the spec: storage_device_timeout decides. */
+	int err;
+	ostor_context *c = ctx_with_config("[usb_storage]\nstorage_device_timeout = 200\n", &err);
+	ostor_device *d;
+	uint8_t buf[4096], cdb[10];
+	ostor_task *t;
+	uint64_t t0;
+
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(ostor_open(c, BOT0 ",fault=csw-nak", &d), 0);
+	cdb_rw10(cdb, 0x28, 0, 8);
+	ck_assert_int_eq(ostor_task_new(d, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, cdb, 10), 0);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+	t0 = ostori_now_ms();
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_TIMEOUT);
+	/* 200 ms, not the 30 s default (bounded; a slow machine may add). */
+	ck_assert_uint_ge(ostori_now_ms() - t0, 150);
+	ck_assert_uint_lt(ostori_now_ms() - t0, 5000);
+	ostor_task_free(t);
+	ostor_close(d);
+	ostor_exit(c);
 }
 END_TEST
 
@@ -882,8 +1016,12 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_quirks_capacity_and_sync);
 	tcase_add_test(tc, bot_pipelining_saves_nothing_in_correctness);
 	tcase_add_loop_test(tc, bot_csw_lost_when_queued, 0, (int)OSTOR_ARRAY_SIZE(lost_csw_specs));
+	tcase_add_test(tc, bot_csw_lost_forced_pipelining);
 	tcase_add_test(tc, bot_csw_lost_unpipelined_unaffected);
 	tcase_add_test(tc, bot_csw_arrives_as_cancelled);
+	tcase_add_test(tc, bot_quirks_from_config);
+	tcase_add_test(tc, bot_quirks_config_errors);
+	tcase_add_test(tc, bot_timeout_from_config);
 	suite_add_tcase(s, tc);
 	return s;
 }

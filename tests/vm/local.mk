@@ -7,7 +7,11 @@
 VM_TEST_LIST = \
 	tests/vm/t-hotplug.sh \
 	tests/vm/t-usb-ours-bot.sh \
+	tests/vm/t-usb-ours-oracle.sh \
+	tests/vm/t-usb-ours-unplug.sh \
 	tests/vm/t-usb-storage.sh \
+	tests/vm/t-virtio-ours-devices.sh \
+	tests/vm/t-virtio-ours-hotplug.sh \
 	tests/vm/t-virtio-ours-packed.sh \
 	tests/vm/t-virtio-ours-split.sh \
 	tests/vm/t-virtio-scsi-packed-uio.sh \

@@ -24,7 +24,8 @@ vm_scsi_hd bot0 0 1 bro serial=bot-ro
 vm_guest <<'GUEST'
 B=$ORIONSTOR_BUILDDIR/tools
 export ORIONSTOR_CONF=/dev/null
-# ORIONSTOR_T_PIPELINE=0 runs the Bulk-Only phases one at a time.
+# ORIONSTOR_T_PIPELINE=0 runs the Bulk-Only phases one at a time (default:
+# data-in and CSW reads queued together).
 [ -n "$ORIONSTOR_T_PIPELINE" ] && export ORIONSTOR_USB_PIPELINE=$ORIONSTOR_T_PIPELINE
 load_modules xhci-pci ehci-pci ohci-pci
 wait_usb 3 60
@@ -43,12 +44,19 @@ for d in json.load(open('/run/vm/info.json'))['devices']:
     if any(l['serial']=='$1' for l in d['luns']) or d['serial']=='$1': print(d['device'])"; }
 ux=$(spec_of usb-x); bot=$(spec_of bot-4k); uo=$(spec_of usb-o)
 [ -n "$ux" ] && [ -n "$bot" ] && [ -n "$uo" ] || fail "specs not found: '$ux' '$bot' '$uo'"
-pattern_gen usb-x 131072 >/run/tmp/px; pattern_gen bot-4k 16384 >/run/tmp/pb; pattern_gen usb-o 65536 >/run/tmp/po
+pattern_gen usb-x 262144 >/run/tmp/px; pattern_gen bot-4k 16384 >/run/tmp/pb; pattern_gen usb-o 65536 >/run/tmp/po
 "$B/orionstor" write -d "$ux" --lba 800 -i /run/tmp/px || fail "write usb-x"
 "$B/orionstor" write -d "$bot" --lun 0 --lba 7 -i /run/tmp/pb || fail "write bot-4k"
 "$B/orionstor" write -d "$uo" --lba 16 -i /run/tmp/po || fail "write usb-o"
-"$B/orionstor" read -d "$ux" --lba 800 --count 256 -o /run/tmp/rx || fail "read usb-x"
+# 256 KiB in one READ: QEMU's usb-storage loses the queued CSW read of
+# such a command (it completes from inside the data phase); the engine
+# reads it again after the grace and stops queuing it for this device.
+ORIONSTOR_DEBUG=3 "$B/orionstor" read -d "$ux" --lba 800 --count 512 -o /run/tmp/rx 2>/run/vm/rx.err ||
+    { cat /run/vm/rx.err; fail "read usb-x"; }
 cmp /run/tmp/px /run/tmp/rx || fail "read-back usb-x"
+if [ "${ORIONSTOR_T_PIPELINE:-on}" != 0 ]; then
+    grep -q "reading it again" /run/vm/rx.err || fail "no CSW re-read logged: $(cat /run/vm/rx.err)"
+fi
 "$B/orionstor" write -d "$bot" --lun 1 --lba 0 -i /run/tmp/pb; rc=$?
 [ $rc = 7 ] || fail "write to the read-only LUN: exit $rc, expected 7 (DATA PROTECT)"
 for t in usb_storage_scsi_info usb_storage_scsi_reset usb_storage_device_reset; do
@@ -66,7 +74,7 @@ bot speed=high max_lun=1 lun=0 QEMU/QEMU HARDDISK bs=4096 blocks=4096 wp=0
 bot speed=high max_lun=1 lun=1 QEMU/QEMU HARDDISK bs=512 blocks=16384 wp=1
 bot speed=full max_lun=0 lun=0 QEMU/QEMU HARDDISK bs=512 blocks=16384 wp=0
 EXPECTED
-vm_check_pattern "$IMG_UX" $((800 * 512)) 131072 usb-x
+vm_check_pattern "$IMG_UX" $((800 * 512)) 262144 usb-x
 vm_check_pattern "$IMG_B4K" $((7 * 4096)) 16384 bot-4k
 vm_check_pattern "$IMG_UO" $((16 * 512)) 65536 usb-o
 cmp -n 16384 /dev/zero "$IMG_BRO" || vm_fail "the read-only image changed"

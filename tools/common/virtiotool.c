@@ -1,7 +1,7 @@
 /*
- * tools/virtio-scsi-common.c - shared bits of the virtio-scsi-* tools.
+ * tools/common/virtiotool.c - shared bits of the virtio-scsi-* tools.
  */
-#include "virtio-scsi-common.h"
+#include "virtiotool.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /*
- * tools/orionstor-cmd.c - "orionstor cmd": one raw CDB, like sg_raw.
+ * tools/common/rawcmd.c - "orionstor cmd": one raw CDB, like sg_raw.
  *
  * Builds a task from hex bytes, executes it synchronously and shows what
  * came back: status, decoded sense, residual and the data-in bytes.  The
  * exit status follows the outcome's category (orionstor(1), EXIT STATUS).
  */
 #include "toolcommon.h"
-#include "orionstor-cmds.h"
+#include "subcommands.h"
 
 #include <errno.h>
 #include <fcntl.h>

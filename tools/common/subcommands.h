@@ -1,5 +1,5 @@
 /*
- * tools/orionstor-cmds.h - the subcommands of orionstor(1).
+ * tools/common/subcommands.h - the subcommands of orionstor(1).
  *
  * Each takes the argument vector from the subcommand name on (argv[0] is
  * "orionstor NAME"), parses its own options and returns the exit status.

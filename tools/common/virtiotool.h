@@ -1,8 +1,8 @@
 /*
- * tools/virtio-scsi-common.h - shared bits of the virtio-scsi-* tools.
+ * tools/common/virtiotool.h - shared bits of the virtio-scsi-* tools.
  */
-#ifndef VIRTIO_SCSI_COMMON_H
-#define VIRTIO_SCSI_COMMON_H
+#ifndef OSTOR_TOOL_VIRTIOTOOL_H
+#define OSTOR_TOOL_VIRTIOTOOL_H
 
 #include "toolcommon.h"
 

@@ -1,7 +1,7 @@
 /*
- * tools/usb_storage_common.c - helpers of the usb_storage_* tools.
+ * tools/common/usbtool.c - helpers of the usb_storage_* tools.
  */
-#include "usb_storage_common.h"
+#include "usbtool.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -142,5 +142,60 @@ int us_exec(ostor_device *dev, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
 		return err;
 	}
 	*task = t;
+	return 0;
+}
+
+/* Copy an INQUIRY string field, trimmed, printable only. */
+static void inq_field(char *dst, size_t dstlen, const uint8_t *src, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k + 1 < dstlen; i++)
+		dst[k++] = src[i] >= 0x20 && src[i] < 0x7f ? (char)src[i] : '?';
+	while (k && dst[k - 1] == ' ')
+		k--;
+	dst[k] = '\0';
+}
+
+int us_lun_info_removable_fallback(ostor_device *dev, uint32_t target, uint32_t lun,
+				   struct ostor_lun_info *li)
+{
+	uint8_t cdb[6] = { 0x12, 0, 0, 0, 36, 0 }, inq[36] = { 0 }, vpd[255];
+	ostor_task *t;
+	size_t n;
+	int err;
+
+	(void)target;
+	err = us_exec(dev, lun, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, inq, sizeof(inq), &t);
+	if (err < 0)
+		return err;
+	n = ostor_task_result(t) == OSTOR_RESULT_GOOD ? ostor_task_transferred(t) : 0;
+	ostor_task_free(t);
+	/* Only a unit that is there (qualifier 0) with a removable medium. */
+	if (n < 36 || (inq[0] >> 5) != 0 || !(inq[1] & 0x80))
+		return -1;
+	memset(li, 0, sizeof(*li));
+	li->target = target;
+	li->lun = lun;
+	li->peripheral_type = inq[0] & 0x1f;
+	li->removable = 1;
+	inq_field(li->vendor, sizeof(li->vendor), inq + 8, 8);
+	inq_field(li->product, sizeof(li->product), inq + 16, 16);
+	inq_field(li->revision, sizeof(li->revision), inq + 32, 4);
+	cdb[1] = 1;
+	cdb[2] = 0x80;
+	cdb[4] = sizeof(vpd);
+	if (us_exec(dev, lun, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, vpd, sizeof(vpd), &t) == 0) {
+		n = ostor_task_result(t) == OSTOR_RESULT_GOOD ? ostor_task_transferred(t) : 0;
+		if (n >= 4 && vpd[1] == 0x80) {
+			size_t len = (size_t)vpd[3] < n - 4 ? (size_t)vpd[3] : n - 4;
+			size_t b = 0;
+
+			while (b < len && vpd[4 + b] == ' ')
+				b++;
+			inq_field(li->serial, sizeof(li->serial), vpd + 4 + b, len - b);
+		}
+		ostor_task_free(t);
+	}
 	return 0;
 }

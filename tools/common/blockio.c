@@ -1,12 +1,12 @@
 /*
- * tools/orionstor-io.c - "orionstor read" and "orionstor write".
+ * tools/common/blockio.c - "orionstor read" and "orionstor write".
  *
  * Both move data in bounded chunks through the block helpers, so a huge
  * count never needs a huge buffer, and both refuse to call anything a
  * success that the device did not confirm.
  */
 #include "toolcommon.h"
-#include "orionstor-cmds.h"
+#include "subcommands.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,86 @@
+#!/bin/bash
+# 4K random-read IOPS at queue depth 1 and 32 on one QEMU virtio-scsi disk,
+# in one guest: the kernel's virtio_scsi (fio, O_DIRECT, libaio) first,
+# then liborionstor's polled path (tests/bench/virtio-randread: the thread
+# owns request queue 0, zero-copy buffers) on the same function bound to
+# uio_pci_generic.  A measurement, not a test: run it by hand
+# (check-vm does not, the name does not start with t-).
+#
+#   bash tests/vm/bench-virtio.sh            # 10 s per run
+#   BENCH_SECONDS=20 BENCH_RING=packed bash tests/vm/bench-virtio.sh
+#   BENCH_INTR=1 ...                         # also our interrupt mode
+#
+# Needs fio on the host (tests/vm/install-deps.sh installs it; the guest
+# runs the host's binaries).  QEMU runs with TCG, so the numbers compare
+# the two drivers on the same emulated device; they say nothing about
+# hardware speed.
+. "$(dirname "$0")/lib/vm.sh"
+vm_init bench-virtio
+VM_MEM=1024
+SECS=${BENCH_SECONDS:-10}
+RING=${BENCH_RING:-split}
+export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_INTR=${BENCH_INTR:-0}
+command -v fio >/dev/null || vm_fail "fio is not installed on the host (tests/vm/install-deps.sh)"
+ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((120 + SECS * 12))}
+VM_TIMEOUT=$ORIONSTOR_VM_TIMEOUT
+
+props=(num_queues=1)
+[ "$RING" = packed ] && props+=(packed=on)
+vm_virtio_scsi scsi0 "${props[@]}"
+vm_image b0 1G
+# Data everywhere, so that neither side reads holes.
+dd if=/dev/urandom of="$VM_IMAGE" bs=1M count=1024 conv=notrunc status=none
+vm_drive b0 "$VM_IMAGE"
+vm_scsi_hd scsi0 0 0 b0 serial=bench
+
+vm_guest <<'GUEST'
+S=/run/vm
+B=$ORIONSTOR_BUILDDIR
+secs=$ORIONSTOR_T_SECS
+bdf=$(find_pci 1af4 1048)
+load_modules virtio_scsi sg sd_mod uio_pci_generic
+wait_scsi_devices 1 30 virtio_scsi
+dev=$(dev_by_serial bench)
+for qd in 1 32; do
+    fio --name=k$qd --filename="$dev" --direct=1 --ioengine=libaio --rw=randread --bs=4k \
+        --iodepth=$qd --runtime=$secs --ramp_time=1 --time_based --numjobs=1 \
+        --output-format=json >$S/fio-qd$qd.json 2>$S/fio-qd$qd.err || fail "fio qd $qd"
+done
+unload_modules sd_mod virtio_scsi
+bind_uio "$bdf" >/dev/null
+reserve_hugepages 64
+export ORIONSTOR_CONF=/dev/null
+for qd in 1 32; do
+    $B/tests/bench/virtio-randread -d virtio:$bdf --qd $qd --seconds $secs --warmup 1 >$S/ours-qd$qd ||
+        fail "ours qd $qd: $(cat $S/ours-qd$qd)"
+    if [ "$ORIONSTOR_T_INTR" = 1 ]; then
+        ORIONSTOR_VIRTIO_INTERRUPTS=1 $B/tests/bench/virtio-randread -d virtio:$bdf --qd $qd \
+            --seconds $secs --warmup 1 >$S/intr-qd$qd || fail "ours (interrupts) qd $qd"
+    fi
+done
+GUEST
+
+vm_boot || vm_fail "guest script failed"
+python3 - "$VM_SHARE" "$SECS" "$RING" <<'PY' || vm_fail "cannot read the results"
+import json, os, re, sys
+S, secs, ring = sys.argv[1], sys.argv[2], sys.argv[3]
+def fio(qd):
+    j = json.load(open("%s/fio-qd%d.json" % (S, qd)))
+    r = j["jobs"][0]["read"]
+    return r["iops"], r["clat_ns"]["mean"] / 1000.0
+def ours(name, qd):
+    p = "%s/%s-qd%d" % (S, name, qd)
+    if not os.path.exists(p):
+        return None
+    t = open(p).read()
+    return float(re.search(r"iops=([0-9.]+)", t).group(1)), float(re.search(r"avg_lat_us=([0-9.]+)", t).group(1))
+print("4K random read, QEMU TCG guest, virtio-scsi-pci (%s rings, 1 queue), %s s per run" % (ring, secs))
+print("%-4s %28s %28s %10s" % ("QD", "kernel virtio_scsi (fio)", "liborionstor polled", "ratio"))
+for qd in (1, 32):
+    k, o = fio(qd), ours("ours", qd)
+    print("%-4d %14.0f IOPS %6.0f us %14.0f IOPS %6.0f us %9.2fx" % (qd, k[0], k[1], o[0], o[1], o[0] / k[0]))
+    i = ours("intr", qd)
+    if i:
+        print("%-4s %28s %14.0f IOPS %6.0f us  (liborionstor, interrupt mode)" % ("", "", i[0], i[1]))
+PY
+vm_pass
