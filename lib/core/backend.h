@@ -111,6 +111,7 @@ struct ostor_device {
 	size_t nluns;
 	unsigned int inflight;         /* submitted, callback not yet run */
 	ostor_task *inflight_head;     /* those tasks, for cancel at close */
+	ostor_task *spare_task;        /* reused by the block helpers */
 	bool closing;
 
 	void *priv;                    /* backend's, device_priv_size bytes */

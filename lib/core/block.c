@@ -36,6 +36,33 @@ OSTOR_API const char *ostor_peripheral_type_name(int type)
 	}
 }
 
+/* The block helpers reuse one cached task per device, so a read or write
+ * allocates nothing once the device is warm (several threads at once
+ * simply allocate the extra ones). */
+static int get_task(ostor_device *dev, ostor_task **t)
+{
+	pthread_mutex_lock(&dev->lock);
+	*t = dev->spare_task;
+	dev->spare_task = NULL;
+	pthread_mutex_unlock(&dev->lock);
+	if (*t)
+		return 0;
+	return ostor_task_new(dev, t);
+}
+
+static void put_task(ostor_device *dev, ostor_task *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	if (!dev->spare_task) {
+		dev->spare_task = t;
+		t = NULL;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	ostor_task_free(t);
+}
+
 /*
  * Run one command, retrying unit attentions and BUSY.  Returns 0 with the
  * task completed GOOD, or the error matching how it failed (message set).
@@ -297,11 +324,11 @@ OSTOR_API int ostor_lun_info(ostor_device *dev, uint32_t target, uint32_t lun,
 		return r;
 	if (!info)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_lun_info: NULL info");
-	r = ostor_task_new(dev, &t);
+	r = get_task(dev, &t);
 	if (r < 0)
 		return r;
 	r = lun_info_cached(dev, t, target, lun, info, true);
-	ostor_task_free(t);
+	put_task(dev, t);
 	return r;
 }
 
@@ -319,7 +346,7 @@ static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t l
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
 	if (count == 0)
 		return 0;
-	r = ostor_task_new(dev, &t);
+	r = get_task(dev, &t);
 	if (r < 0)
 		return r;
 	r = lun_info_cached(dev, t, target, lun, &info, false);
@@ -387,7 +414,7 @@ static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t l
 	}
 	r = 0;
 out:
-	ostor_task_free(t);
+	put_task(dev, t);
 	return r;
 }
 
@@ -460,11 +487,11 @@ OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun)
 
 	if ((r = check_dev(dev, __func__)))
 		return r;
-	r = ostor_task_new(dev, &t);
+	r = get_task(dev, &t);
 	if (r < 0)
 		return r;
 	r = flush_one(dev, t, target, lun);
-	ostor_task_free(t);
+	put_task(dev, t);
 	return r;
 }
 
@@ -492,13 +519,13 @@ int ostori_flush_all(ostor_device *dev)
 		pthread_mutex_unlock(&dev->lock);
 		if (!need)
 			continue;
-		if (!t && ostor_task_new(dev, &t) < 0)
+		if (!t && get_task(dev, &t) < 0)
 			return OSTOR_ERROR_NO_MEM;
 		r = flush_one(dev, t, target, lun);
 		if (r < 0 && !first)
 			first = r;
 	}
-	ostor_task_free(t);
+	put_task(dev, t);
 	if (first)
 		ostori_error_wrap(first, "closing %s", dev->spec);
 	return first;
@@ -569,7 +596,7 @@ OSTOR_API int ostor_device_luns(ostor_device *dev, struct ostor_lun_addr **out, 
 	buf = malloc(buflen);
 	if (!buf)
 		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
-	r = ostor_task_new(dev, &t);
+	r = get_task(dev, &t);
 	if (r < 0) {
 		free(buf);
 		return r;
@@ -600,7 +627,7 @@ OSTOR_API int ostor_device_luns(ostor_device *dev, struct ostor_lun_addr **out, 
 		}
 	}
 	ostori_clear_error();
-	ostor_task_free(t);
+	put_task(dev, t);
 	free(buf);
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_lun);
@@ -608,7 +635,7 @@ OSTOR_API int ostor_device_luns(ostor_device *dev, struct ostor_lun_addr **out, 
 	*count = n;
 	return 0;
 nomem:
-	ostor_task_free(t);
+	put_task(dev, t);
 	free(buf);
 	free(v);
 	return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory scanning LUNs");

@@ -195,6 +195,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	}
 	pthread_mutex_unlock(&ctx->lock);
 
+	ostor_task_free(dev->spare_task);
 	dev->backend->close(dev);
 	ostor_info(ctx, "closed %s", dev->spec);
 	dev->magic = 0;
