@@ -719,6 +719,37 @@ OSTOR_API int ostor_virtio_pci_unbind(ostor_context *ctx, const char *pci_addres
 
 /* ---- enumerate, open, close -------------------------------------------------------------------- */
 
+/* What kind of virtio function: "modern", "transitional", or
+ * "legacy-only" when the config space (readable in full by root only)
+ * carries no common-configuration capability. */
+static const char *function_kind(const char *sysfs, bool modern_id)
+{
+	uint8_t cfg[256];
+	char path[128];
+	ssize_t n;
+	int fd;
+	unsigned int pos, hops = 0;
+
+	if (modern_id)
+		return "modern";
+	snprintf(path, sizeof(path), "%s/config", sysfs);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "transitional";
+	n = pread(fd, cfg, sizeof(cfg), 0);
+	close(fd);
+	/* Without root only the first 64 bytes come back: cannot tell. */
+	if (n < (ssize_t)sizeof(cfg) || !(cfg[0x06] & 0x10))
+		return n == (ssize_t)sizeof(cfg) ? "legacy-only, not supported" : "transitional";
+	for (pos = cfg[0x34] & 0xfc; pos >= 0x40 && pos + 4 <= sizeof(cfg) && hops < 48;
+	     pos = cfg[pos + 1] & 0xfc, hops++) {
+		/* vendor capability, cfg_type 1 = VIRTIO_PCI_CAP_COMMON_CFG */
+		if (cfg[pos] == 0x09 && cfg[pos + 3] == 1)
+			return "transitional";
+	}
+	return "legacy-only, not supported";
+}
+
 static int virtio_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 {
 	struct pci_id_match match = {
@@ -754,7 +785,7 @@ static int virtio_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 		snprintf(spec, sizeof(spec), "virtio:%04x:%02x:%02x.%u", d->domain, d->bus, d->dev, d->func);
 		r = ostori_devlist_add(list, "virtio", spec,
 				       "virtio-scsi (%s, %04x:%04x), bound to %s%s%s",
-				       modern ? "modern" : "transitional", d->vendor_id, d->device_id, bound,
+				       function_kind(sysfs, modern), d->vendor_id, d->device_id, bound,
 				       n ? ", kernel disks: " : "", n ? disks[0] : "");
 	}
 	pci_iterator_destroy(it);

@@ -12,6 +12,7 @@ VM_TEST_LIST = \
 	tests/vm/t-usb-storage.sh \
 	tests/vm/t-virtio-ours-devices.sh \
 	tests/vm/t-virtio-ours-hotplug.sh \
+	tests/vm/t-virtio-ours-legacy.sh \
 	tests/vm/t-virtio-ours-packed.sh \
 	tests/vm/t-virtio-ours-split.sh \
 	tests/vm/t-virtio-scsi-packed-uio.sh \
