@@ -6,7 +6,7 @@ set -e
 pkgs="build-essential autoconf automake libtool pkg-config libusb-1.0-0-dev
 libpciaccess-dev libinih-dev libjson-c-dev check mandoc valgrind python3 xz-utils"
 if [ "$1" = "--vm" ]; then
-	pkgs="$pkgs qemu-system-x86 busybox-static kmod sg3-utils cpio socat"
+	pkgs="$pkgs qemu-system-x86 busybox-static kmod sg3-utils cpio socat dmsetup e2fsprogs"
 fi
 missing=""
 for p in $pkgs; do

@@ -3,7 +3,9 @@
 # function (disable-modern=on) is listed but refused with a message that
 # says why and what to use instead; a transitional function (1af4:1004
 # with the modern capabilities) is driven through its modern interface,
-# and the data written through it is in the host image.
+# and the data written through it is in the host image.  On the way,
+# virtio-scsi-device-bind refuses the function while one of its disks is
+# mounted, and while it is held by a device-mapper device.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init virtio-ours-legacy
 
@@ -13,6 +15,8 @@ vm_image l0 8M; vm_drive l0 "$VM_IMAGE"
 vm_image t0 16M; vm_drive t0 "$VM_IMAGE"; IMG_T0=$VM_IMAGE
 vm_scsi_hd legacy0 0 0 l0 serial=legacy-0
 vm_scsi_hd trans0 0 0 t0 serial=trans-0
+vm_image t1 8M; vm_drive t1 "$VM_IMAGE"
+vm_scsi_hd trans0 0 1 t1 serial=trans-1
 
 vm_guest <<'GUEST'
 tool=$ORIONSTOR_BUILDDIR/tools/orionstor
@@ -26,7 +30,27 @@ cat /run/vm/list
 grep -q "^virtio:$legacy .*legacy-only, not supported" /run/vm/list || fail "legacy-only function not listed as such"
 grep -q "^virtio:$trans .*(transitional" /run/vm/list || fail "transitional function not listed as such"
 bind_uio "$legacy" >/dev/null || exit 1
-bind_uio "$trans" >/dev/null || exit 1
+# In-use refusals: a mounted disk, then a disk held by dm.
+load_modules virtio_scsi sg sd_mod dm-mod ext4
+wait_scsi_devices 2 30 virtio_scsi
+t1=$(dev_by_serial trans-1)
+[ -b "$t1" ] || fail "no kernel disk for trans-1"
+bind=$ORIONSTOR_BUILDDIR/tools/virtio-scsi-device-bind
+mkfs.ext2 -q "$t1" && mkdir -p /run/ostor-mnt && mount "$t1" /run/ostor-mnt || fail "mount $t1"
+rc=0; $bind -d "$trans" >/run/vm/refused-mount 2>&1 || rc=$?
+cat /run/vm/refused-mount
+[ "$rc" = 26 ] || fail "bind with a mounted disk: exit $rc, expected 26 (busy)"
+grep -q "is mounted" /run/vm/refused-mount || fail "the refusal does not say the disk is mounted"
+[ "$(pci_driver "$trans")" = virtio-pci ] || fail "the function left virtio-pci although refused"
+umount /run/ostor-mnt || fail umount
+dmsetup create ostor-holder --table "0 1024 linear $t1 0" || fail "dmsetup create"
+rc=0; $bind -d "$trans" >/run/vm/refused-holder 2>&1 || rc=$?
+cat /run/vm/refused-holder
+[ "$rc" = 26 ] || fail "bind with a dm holder: exit $rc, expected 26 (busy)"
+grep -q "held by another block device" /run/vm/refused-holder || fail "the refusal does not name the holder"
+dmsetup remove ostor-holder || fail "dmsetup remove"
+$bind -d "$trans" >/run/vm/bound 2>&1 || { cat /run/vm/bound; fail "bind once nothing is in use"; }
+[ "$(pci_driver "$trans")" = uio_pci_generic ] || fail "not bound to uio_pci_generic"
 reserve_hugepages 64
 # Legacy-only: refused, with the reason and the remedy.
 rc=0
