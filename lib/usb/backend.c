@@ -25,6 +25,12 @@ struct usb_context {
 	pthread_mutex_t lock;          /* devices, deferred */
 	struct usb_dev *devices;
 	struct ousb_xfer *deferred, *deferred_tail;
+	/* libusb's descriptors, kept current by its notifiers so the event
+	 * loop does not allocate a list per command. */
+	pthread_mutex_t pollfd_lock;
+	struct pollfd pollfds[16];
+	int npollfds;
+	bool pollfds_overflow;         /* more than fit: ask libusb each time */
 };
 
 /* Per transfer of the engine: the libusb transfer and control buffer. */
@@ -91,6 +97,51 @@ static int LIBUSB_CALL hotplug_cb(libusb_context *lctx, libusb_device *ldev,
 	return 0;
 }
 
+static void pollfd_added(int fd, short events, void *user_data)
+{
+	struct usb_context *uc = user_data;
+
+	pthread_mutex_lock(&uc->pollfd_lock);
+	if (uc->npollfds < (int)OSTOR_ARRAY_SIZE(uc->pollfds)) {
+		uc->pollfds[uc->npollfds].fd = fd;
+		uc->pollfds[uc->npollfds].events = events;
+		uc->pollfds[uc->npollfds].revents = 0;
+		uc->npollfds++;
+	} else {
+		uc->pollfds_overflow = true;
+	}
+	pthread_mutex_unlock(&uc->pollfd_lock);
+}
+
+static void pollfd_removed(int fd, void *user_data)
+{
+	struct usb_context *uc = user_data;
+
+	pthread_mutex_lock(&uc->pollfd_lock);
+	for (int i = 0; i < uc->npollfds; i++) {
+		if (uc->pollfds[i].fd == fd) {
+			uc->pollfds[i] = uc->pollfds[--uc->npollfds];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&uc->pollfd_lock);
+}
+
+static void pollfds_track(struct usb_context *uc)
+{
+	const struct libusb_pollfd **lp;
+
+	libusb_set_pollfd_notifiers(uc->lctx, pollfd_added, pollfd_removed, uc);
+	lp = libusb_get_pollfds(uc->lctx);
+	if (!lp) {
+		uc->pollfds_overflow = true;
+		return;
+	}
+	for (int i = 0; lp[i]; i++)
+		pollfd_added(lp[i]->fd, lp[i]->events, uc);
+	libusb_free_pollfds(lp);
+}
+
 static int usb_init(ostor_context *ctx)
 {
 	struct usb_context *uc = calloc(1, sizeof(*uc));
@@ -108,6 +159,7 @@ static int usb_init(ostor_context *ctx)
 		pthread_mutex_init(&uc->lock, &a);
 		pthread_mutexattr_destroy(&a);
 	}
+	pthread_mutex_init(&uc->pollfd_lock, NULL);
 	ctx->backend_data[ostori_backend_index(&ostori_usb_backend)] = uc;
 	/* No USB on this machine is not an error for the context: the
 	 * other backends still work; listing USB says why it cannot. */
@@ -118,6 +170,7 @@ static int usb_init(ostor_context *ctx)
 		ostor_dbg(ctx, "libusb_init failed: %s", libusb_error_name(r));
 		return 0;
 	}
+	pollfds_track(uc);
 	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG)) {
 		r = libusb_hotplug_register_callback(uc->lctx,
 						     LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
@@ -140,8 +193,10 @@ static void usb_exit(ostor_context *ctx)
 	if (uc->lctx) {
 		if (uc->hotplug)
 			libusb_hotplug_deregister_callback(uc->lctx, uc->hotplug_handle);
+		libusb_set_pollfd_notifiers(uc->lctx, NULL, NULL, NULL);
 		libusb_exit(uc->lctx);
 	}
+	pthread_mutex_destroy(&uc->pollfd_lock);
 	pthread_mutex_destroy(&uc->lock);
 	free(uc);
 	ctx->backend_data[idx] = NULL;
@@ -795,6 +850,15 @@ static int usb_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 	pthread_mutex_unlock(&uc->lock);
 	if (n < 0)
 		return 0;
+	pthread_mutex_lock(&uc->pollfd_lock);
+	if (!uc->pollfds_overflow) {
+		n = uc->npollfds;
+		if (n <= max)
+			memcpy(fds, uc->pollfds, (size_t)n * sizeof(*fds));
+		pthread_mutex_unlock(&uc->pollfd_lock);
+		return n;
+	}
+	pthread_mutex_unlock(&uc->pollfd_lock);
 	lp = libusb_get_pollfds(uc->lctx);
 	if (!lp)
 		return 0;
