@@ -75,6 +75,7 @@ struct ostor_context {
 	ostor_task *done_head, *done_tail;
 	unsigned int inflight;
 	int wake_fd;                   /* eventfd: readable while done queue non-empty */
+	bool wake_pending;             /* wake_fd was written and not drained yet */
 
 	/* One thread handles events at a time; others wait on event_cond. */
 	pthread_mutex_t event_lock;

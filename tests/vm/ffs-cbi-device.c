@@ -17,7 +17,10 @@
  *   ffs-cbi-device [-p cbi|cb] [-s ufi|scsi] [-v] FFS_MOUNTPOINT IMAGE
  *
  * The data phase direction and length are derived from the CDB, as a real
- * CB/CBI device must (the protocol carries no transfer length).  A
+ * CB/CBI device must (the protocol carries no transfer length).  With
+ * subclass UFI, operation codes outside the UFI command set (MODE SENSE(6),
+ * SYNCHRONIZE CACHE, REPORT LUNS, ...) fail with INVALID COMMAND OPERATION
+ * CODE, as on a real UFI drive.  A
  * data-in command that fails stalls bulk-in (the host then reads no
  * interrupt status and asks REQUEST SENSE); a short data-in ending on a
  * packet boundary is ended with a zero-length packet.  Command Block Reset
@@ -69,7 +72,7 @@ struct dev {
 	uint32_t block_size;
 	size_t mps;             /* bulk-in max packet size at the current speed */
 	uint8_t *buf;
-	unsigned long commands, adscs, resets, stalls, intr_sent, zlps, timeouts, failed;
+	unsigned long commands, rejected, adscs, resets, stalls, intr_sent, zlps, timeouts, failed;
 };
 
 static volatile sig_atomic_t stop;
@@ -316,6 +319,20 @@ static size_t cdb_len_bytes(const uint8_t *cdb, size_t bs)
 	}
 }
 
+/* The UFI command set (UFI 1.0, section 4); a UFI device knows no other. */
+static bool ufi_opcode(uint8_t op)
+{
+	static const uint8_t ops[] = {
+		0x00, 0x01, 0x03, 0x04, 0x12, 0x1b, 0x1d, 0x1e, 0x23, 0x25, 0x28, 0x2a,
+		0x2b, 0x2e, 0x2f, 0x55, 0x5a, 0xa8, 0xaa,
+	};
+
+	for (size_t i = 0; i < sizeof(ops); i++)
+		if (ops[i] == op)
+			return true;
+	return false;
+}
+
 static void run(struct dev *d, const uint8_t *cdb, size_t cdb_len, int dir, size_t len,
 		struct sim_cmd *c)
 {
@@ -363,6 +380,12 @@ static void command(struct dev *d, const uint8_t *cdb, size_t cdb_len)
 	d->commands++;
 	if (want == 0)
 		dir = 'n';
+	if (d->subclass == SC_UFI && !ufi_opcode(cdb[0])) {
+		/* Like a real UFI device: INVALID COMMAND OPERATION CODE
+		 * (the target holds the sense for REQUEST SENSE). */
+		d->rejected++;
+		sim_target_inject_check(d->t, 0, cdb[0], 1, 0x05, 0x20, 0x00);
+	}
 	if (want > BUF_SIZE) {
 		/* Never happens with our tools; refuse loudly. */
 		fprintf(stderr, "ffs-cbi-device: %zu-byte data phase for opcode %02xh is too big\n",
@@ -609,9 +632,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "ffs-cbi-device: %s, subclass %02xh, protocol %02xh, %llu blocks: ready\n",
 		argv[optind], d.subclass, d.protocol, (unsigned long long)cfg.blocks);
 	rc = serve(&d);
-	fprintf(stderr, "ffs-cbi-device: %lu ADSCs, %lu commands (%lu failed), %lu Command Block Resets, "
+	fprintf(stderr, "ffs-cbi-device: %lu ADSCs, %lu commands (%lu failed, %lu not UFI), %lu Command Block Resets, "
 		"%lu stalls, %lu interrupt reports, %lu ZLPs, %lu endpoint timeouts\n",
-		d.adscs, d.commands, d.failed, d.resets, d.stalls, d.intr_sent, d.zlps, d.timeouts);
+		d.adscs, d.commands, d.failed, d.rejected, d.resets, d.stalls, d.intr_sent, d.zlps, d.timeouts);
 	if (d.ep_intr >= 0)
 		close(d.ep_intr);
 	close(d.ep_out);

@@ -7,6 +7,8 @@
 VM_TEST_LIST = \
 	tests/vm/t-hotplug.sh \
 	tests/vm/t-usb-ours-bot.sh \
+	tests/vm/t-usb-ours-ffs.sh \
+	tests/vm/t-usb-ours-gadget.sh \
 	tests/vm/t-usb-ours-oracle.sh \
 	tests/vm/t-usb-ours-unplug.sh \
 	tests/vm/t-usb-storage.sh \

@@ -29,6 +29,8 @@ mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
 udcs=($(ls /sys/class/udc))
 [ ${#udcs[@]} -ge 2 ] || fail "dummy_hcd num=2 gave ${#udcs[@]} UDCs"
 declare -A PID
+# never leave a device program behind, even when a check fails
+trap 'for p in "${PID[@]}"; do kill $p 2>/dev/null; done' EXIT
 
 # gadget NAME PRODUCT_ID SERIAL UDC DEVICE_ARGS...
 gadget() {
@@ -45,7 +47,9 @@ gadget() {
 	mkdir -p $M
 	mount -t functionfs $name $M || fail "mount functionfs $name"
 	truncate -s 4M /run/$name.img
-	"$DEV" -v "$@" $M /run/$name.img 2>/run/vm/dev-$name.log &
+	# (stdout too: a program holding the guest log open would keep the
+	# guest from finishing)
+	"$DEV" -v "$@" $M /run/$name.img >/dev/null 2>/run/vm/dev-$name.log &
 	PID[$name]=$!
 	wait_for 10 test -e $M/ep2 ||
 		fail "$name: FunctionFS endpoints missing: $(cat /run/vm/dev-$name.log)"
@@ -100,7 +104,7 @@ check() {
 	out=$("$B/usb_storage_scsi_reset" -d "$dev" 2>&1) || fail "$name: usb_storage_scsi_reset: $out"
 	echo "$out"
 	[[ $out == *"Command Block Reset done"* ]] || fail "$name: no Command Block Reset reported"
-	[[ $out == *"LUN 0: 1 unit attentions cleared, now good"* ]] ||
+	[[ $out == *"LUN 0: 1 unit attention cleared, now good"* ]] ||
 		fail "$name: the reset's unit attention was not cleared as expected"
 	"$B/orionstor" read -d "$dev" --lba $lba --count 8 -o /run/tmp/r2-$name || fail "$name: read after reset"
 	cmp /run/tmp/r2-$name <(head -c 4096 /run/tmp/p-$name) || fail "$name: read after reset differs"
