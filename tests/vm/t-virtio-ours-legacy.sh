@@ -5,7 +5,8 @@
 # with the modern capabilities) is driven through its modern interface,
 # and the data written through it is in the host image.  On the way,
 # virtio-scsi-device-bind refuses the function while one of its disks is
-# mounted, and while it is held by a device-mapper device.
+# mounted, and while it is held by a device-mapper device; without a
+# hugepage pool, opening says how to reserve one.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init virtio-ours-legacy
 
@@ -51,6 +52,12 @@ grep -q "held by another block device" /run/vm/refused-holder || fail "the refus
 dmsetup remove ostor-holder || fail "dmsetup remove"
 $bind -d "$trans" >/run/vm/bound 2>&1 || { cat /run/vm/bound; fail "bind once nothing is in use"; }
 [ "$(pci_driver "$trans")" = uio_pci_generic ] || fail "not bound to uio_pci_generic"
+# No hugepage pool yet: a clear error that says how to reserve one.
+[ "$(cat /proc/sys/vm/nr_hugepages)" = 0 ] || fail "hugepages reserved already"
+rc=0; $tool info -d "virtio:$trans" >/run/vm/nohuge 2>&1 || rc=$?
+cat /run/vm/nohuge
+[ "$rc" != 0 ] || fail "opened without a hugepage pool"
+grep -q "nr_hugepages" /run/vm/nohuge || fail "the error does not say how to reserve hugepages"
 reserve_hugepages 64
 # Legacy-only: refused, with the reason and the remedy.
 rc=0
