@@ -339,7 +339,10 @@ static void run(struct dev *d, const uint8_t *cdb, size_t cdb_len, int dir, size
 	struct iovec iov = { .iov_base = d->buf, .iov_len = len };
 
 	memset(c, 0, sizeof(*c));
-	c->lun = 0;
+	/* The LUN field of SCSI-2 and UFI command blocks (CB/CBI have no
+	 * other): the kernel scans LUNs 1-7 of CB/CBI devices this way, and
+	 * the target answers for an absent LUN as SPC says. */
+	c->lun = cdb[1] >> 5;
 	c->cdb = cdb;
 	c->cdb_len = cdb_len;
 	c->dir = len ? dir : OSTOR_DIR_NONE;
@@ -451,7 +454,7 @@ static void stall_setup(struct dev *d, const struct usb_ctrlrequest *s)
 static void setup(struct dev *d, const struct usb_ctrlrequest *s)
 {
 	uint16_t len = le16toh(s->wLength);
-	uint8_t cdb[16];
+	uint8_t cdb[16] = { 0 };   /* zero past the ADSC: lengths may be read up to byte 13 */
 	ssize_t r;
 
 	vlog(d, "setup %02x %02x %04x %04x %u", s->bRequestType, s->bRequest,

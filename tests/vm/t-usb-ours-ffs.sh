@@ -14,13 +14,16 @@
 # with the right sense, and usb_storage_scsi_reset (Command Block Reset:
 # the model resets its target, so one power-on unit attention, reported
 # for UFI through the interrupt status ASC/ASCQ, is cleared).  The device
-# programs' counters prove what went over the wire.
+# programs' counters prove what went over the wire.  Then the kernel's
+# usb-storage (CB/CBI transport) takes both devices and its view of LUN 0
+# must match ours (it also scans LUNs 1-7, see below).
 . "$(dirname "$0")/lib/vm.sh"
 vm_init usb-ours-ffs
 
 vm_guest <<'GUEST'
 B=$ORIONSTOR_BUILDDIR/tools
-DEV=$ORIONSTOR_BUILDDIR/tests/vm/ffs-cbi-device
+# ORIONSTOR_T_FFS_DEVICE: another build of the model (e.g. with sanitizers)
+DEV=${ORIONSTOR_T_FFS_DEVICE:-$ORIONSTOR_BUILDDIR/tests/vm/ffs-cbi-device}
 export ORIONSTOR_CONF=/dev/null
 [ -x "$DEV" ] || fail "$DEV not built"
 load_modules configfs libcomposite usb_f_fs 'dummy_hcd num=2'
@@ -112,6 +115,37 @@ check() {
 check cbi "$(spec_of FFSCBI)" ffs-cbi 300
 check cb "$(spec_of FFSCB)" ffs-cb 1000
 
+# the kernel's view of the same two devices (its CB/CBI transport)
+load_modules 'usb-storage delay_use=0' sd_mod sg
+wait_scsi_devices 2 30 usb-storage
+oracle_scsi usb-storage >/run/vm/kernel
+cat /run/vm/kernel
+python3 - <<'PY' || fail "normalising"
+import json, re
+speed = {"super": "5000", "high": "480", "full": "12"}
+with open("/run/vm/ours.norm", "w") as out:
+    for d in json.load(open("/run/vm/ours.json"))["devices"]:
+        for l in d["luns"]:
+            out.write(f'{speed[d["speed"]]} lun={l["lun"]} type={l["peripheral_type_code"]} '
+                      f'{l["vendor"].replace(" ", "_")}/{l["product"].replace(" ", "_")} '
+                      f'serial={l["serial"] or "none"} rmb={int(l["removable"])} '
+                      f'wp={int(l["write_protected"])} bs={l["block_size"]} blocks={l["blocks"]}\n')
+# The kernel gives CB/CBI devices max_lun 7 and, the device being SPC-4,
+# does not put the LUN into the CDB: a single-LUN device then answers for
+# LUNs 1-7 too (what US_FL_SINGLE_LUN is for).  We address LUN 0 only;
+# compare LUN 0 and count the kernel's copies.
+ghosts = {}
+with open("/run/vm/kernel.norm", "w") as out:
+    for line in open("/run/vm/kernel"):
+        m = re.search(r"usb=\S+/(\d+) tgt=0 lun=(\d+) (.*)$", line.strip())
+        ghosts[m.group(3)] = ghosts.get(m.group(3), 0) + 1
+        if m.group(2) == "0":
+            out.write(f"{m.group(1)} lun=0 {m.group(3)}\n")
+with open("/run/vm/kernel-luns", "w") as out:
+    for k, n in ghosts.items():
+        out.write(f"{k.split()[1]} {n}\n")
+PY
+
 # stop the device programs; their counters say what crossed the wire
 for n in cbi cb; do
 	kill ${PID[$n]}
@@ -146,6 +180,15 @@ for n in cbi cb; do
     fi
     vm_log "$n: $c"
 done
+vm_expect "$VM_SHARE/kernel.norm" "kernel view" <<'EXPECTED'
+480 lun=0 type=0 ORIONSTR/FFS_CBI_DISK serial=FFSCBI0001 rmb=1 wp=0 bs=512 blocks=8192
+480 lun=0 type=0 ORIONSTR/FFS_CB_DISK serial=FFSCB0001 rmb=0 wp=0 bs=512 blocks=8192
+EXPECTED
+vm_expect "$VM_SHARE/ours.norm" "liborionstor vs kernel" <"$VM_SHARE/kernel.norm"
+vm_expect "$VM_SHARE/kernel-luns" "kernel LUN count" <<'EXPECTED'
+ORIONSTR/FFS_CBI_DISK 8
+ORIONSTR/FFS_CB_DISK 8
+EXPECTED
 vm_check_pattern "$VM_SHARE/cbi.img" $((300 * 512)) 98304 ffs-cbi
 vm_check_pattern "$VM_SHARE/cb.img" $((1000 * 512)) 98304 ffs-cb
 vm_pass
