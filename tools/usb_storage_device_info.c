@@ -29,6 +29,17 @@ static int describe(ostor_context *ctx, const char *spec, bool json, struct json
 	err = ostor_open(ctx, spec, &dev);
 	if (err < 0) {
 		tc_lib_error(err, "cannot open '%s'", spec);
+		if (json) {
+			/* Listed anyway, with the reason: a listing must show
+			 * every device, the ones we cannot drive included. */
+			o = json_object_new_object();
+			json_object_object_add(o, "device", json_object_new_string(spec));
+			json_object_object_add(o, "error", json_object_new_string(ostor_error_name(err)));
+			json_object_object_add(o, "message", json_object_new_string(ostor_last_error()));
+			*out = o;
+		} else {
+			printf("%s: cannot be examined: %s\n", spec, ostor_last_error());
+		}
 		return tc_exit_from_error(err);
 	}
 	rc = us_details(dev, spec, &d);
@@ -127,9 +138,9 @@ int main(int argc, char **argv)
 			if (strcmp(ostor_device_info_backend(list[i]), "usb"))
 				continue;
 			found++;
-			rc = describe(ctx, ostor_device_info_spec(list[i]), c.json, &o);
-			if (rc && !first)
-				first = rc;
+			/* A device that cannot be examined is listed with its
+			 * error and does not fail the listing. */
+			describe(ctx, ostor_device_info_spec(list[i]), c.json, &o);
 			if (o)
 				json_object_array_add(arr, o);
 		}

@@ -7,6 +7,7 @@
 VM_TEST_LIST = \
 	tests/vm/t-hotplug.sh \
 	tests/vm/t-usb-ours-bot.sh \
+	tests/vm/t-usb-ours-composite.sh \
 	tests/vm/t-usb-ours-ffs.sh \
 	tests/vm/t-usb-ours-gadget.sh \
 	tests/vm/t-usb-ours-oracle.sh \
