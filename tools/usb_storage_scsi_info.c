@@ -108,6 +108,7 @@ int main(int argc, char **argv)
 	ostor_device *dev;
 	struct ctx_out o = { 0 };
 	struct ostor_cdb cdb;
+	struct ostor_usb_details details;
 	uint8_t buf[512], pages[256];
 	size_t got, npages = 0;
 	char text[128];
@@ -118,6 +119,9 @@ int main(int argc, char **argv)
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
 		return rc;
+	/* sim: devices without a USB model have no details: subclass 0 */
+	if (ostor_usb_get_details(dev, &details) < 0)
+		memset(&details, 0, sizeof(details));
 	o.json = c.json;
 	o.root = c.json ? json_object_new_object() : NULL;
 	if (o.json) {
@@ -231,22 +235,60 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* caching mode page and write protect */
-	ostor_scsi_cdb_mode_sense6(&cdb, 1, 0, 0x08, 0, 255);
-	if (cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 && got >= 4) {
-		size_t off = 4 + (size_t)buf[3];
+	/* caching mode page and write protect, through the shared decoders;
+	 * MODE SENSE(10) for devices without the 6-byte form (UFI) */
+	{
+		struct ostor_scsi_mode_header mh;
+		struct ostor_scsi_iter it;
+		struct ostor_scsi_mode_page mp;
+		bool ok;
 
-		out_bool(&o, "write_protected", "write protected", buf[2] & 0x80);
-		if (off + 3 <= got && (buf[off] & 0x3f) == 0x08) {
-			out_bool(&o, "write_cache_enabled", "write cache (WCE)", buf[off + 2] & 0x04);
-			out_bool(&o, "read_cache_disabled", "read cache disabled (RCD)", buf[off + 2] & 0x01);
+		ostor_scsi_cdb_mode_sense6(&cdb, 1, 0, 0x08, 0, 255);
+		ok = cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 &&
+		     ostor_scsi_parse_mode_sense6(buf, got, &mh) == 0;
+		if (!ok) {
+			ostor_scsi_cdb_mode_sense10(&cdb, 1, 0, 0, 0x08, 0, 255);
+			ok = cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 &&
+			     ostor_scsi_parse_mode_sense10(buf, got, &mh) == 0;
 		}
-	} else {
-		ostor_scsi_cdb_mode_sense10(&cdb, 1, 0, 0, 0x3f, 0, 255);
-		if (cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 && got >= 8)
-			out_bool(&o, "write_protected", "write protected", buf[3] & 0x80);
-		else
+		if (ok) {
+			out_bool(&o, "write_protected", "write protected", mh.write_protected);
+			if (ostor_scsi_mode_page_iter_init(&it, buf, got, &mh) == 0) {
+				while (ostor_scsi_mode_page_next(&it, &mp) > 0) {
+					struct ostor_scsi_caching_page cp;
+
+					if (ostor_scsi_parse_caching_page(&mp, &cp) < 0)
+						continue;
+					out_bool(&o, "write_cache_enabled", "write cache (WCE)", cp.wce);
+					out_bool(&o, "read_cache_disabled", "read cache disabled (RCD)", cp.rcd);
+					break;
+				}
+			}
+		} else {
 			out_str(&o, "mode_sense_error", "mode sense", "not supported");
+		}
+	}
+
+	/* UFI and SFF-8070i drives describe their media with READ FORMAT
+	 * CAPACITIES (they may have no READ CAPACITY answer without one). */
+	if (details.subclass == 0x04 || details.subclass == 0x05) {
+		struct ostor_scsi_format_capacity fc[8];
+		size_t total = 0;
+		int nfc;
+
+		ostor_scsi_cdb_read_format_capacities(&cdb, 252);
+		if (cmd_in(dev, c.lun, &cdb, buf, 252, &got) == 0 &&
+		    (nfc = ostor_scsi_parse_read_format_capacities(buf, got, fc, 8, &total)) > 0) {
+			static const char *const kinds[] = { "reserved", "unformatted", "formatted", "no medium" };
+
+			out_u64(&o, "format_capacity_blocks", "format capacity blocks", fc[0].blocks);
+			out_u64(&o, "format_capacity_block_length", "format capacity block length",
+				fc[0].block_length);
+			out_str(&o, "format_capacity_media", "media", kinds[fc[0].descriptor_type & 3]);
+			out_u64(&o, "formattable_capacities", "formattable capacities", (uint64_t)(nfc - 1));
+		} else {
+			out_str(&o, "format_capacity_error", "format capacities", "not supported");
+		}
 	}
 out:
 	if (o.root) {

@@ -535,6 +535,8 @@ struct ostor_scsi_mode_page {
 };
 /* h must come from parsing the same buf/len. */
 OSTOR_API int ostor_scsi_mode_page_iter_init(struct ostor_scsi_iter *it, const uint8_t *buf, size_t len, const struct ostor_scsi_mode_header *h);
+/* 1 with the next complete page in *p, 0 at the end (it->truncated set
+ * when a page ran past the data). */
 OSTOR_API int ostor_scsi_mode_page_next(struct ostor_scsi_iter *it, struct ostor_scsi_mode_page *p);
 
 /* Caching mode page 08h. */

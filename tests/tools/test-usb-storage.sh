@@ -62,6 +62,11 @@ pass
 run "$T/usb_storage_scsi_info" -d "$BOT" --lun 1 --json || fail "scsi_info"
 json "d['vendor']=='ORIONSTR' and d['capacity10_blocks']==2048 and d['capacity16_blocks']==2048 and 0x80 in d['vpd_pages'] and d['write_protected']==False and 'unit_serial_number' in d"
 pass
+json "d['write_cache_enabled']==True and d['read_cache_disabled']==False and 'format_capacity_blocks' not in d"
+pass
+run "$T/usb_storage_scsi_info" -d "$CBI" --json || fail "scsi_info ufi"
+json "d['format_capacity_blocks']==2048 and d['format_capacity_block_length']==512 and d['format_capacity_media']=='formatted'"
+pass
 run "$T/usb_storage_scsi_info" -d "sim:transport=usb-cb,readonly,size=1M" --json || fail "scsi_info cb"
 json "d['write_protected']==True"
 pass
