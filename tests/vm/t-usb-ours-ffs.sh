@@ -113,6 +113,15 @@ check() {
 	cmp /run/tmp/r2-$name <(head -c 4096 /run/tmp/p-$name) || fail "$name: read after reset differs"
 }
 check cbi "$(spec_of FFSCBI)" ffs-cbi 300
+# the UFI drive over real CBI transfers: usb_storage_scsi_info reads its
+# READ FORMAT CAPACITIES and falls back to MODE SENSE(10)
+"$B/usb_storage_scsi_info" -d "$(spec_of FFSCBI)" --json >/run/vm/ufi-info.json ||
+	fail "usb_storage_scsi_info on the UFI device"
+python3 -c "import json; d=json.load(open('/run/vm/ufi-info.json'))
+assert d['format_capacity_media'] == 'formatted', d
+assert d['format_capacity_blocks'] == d['capacity10_blocks'], d
+assert d['format_capacity_block_length'] == d['capacity10_block_size'], d
+assert 'write_protected' in d, d" || fail "UFI scsi_info: $(cat /run/vm/ufi-info.json)"
 check cb "$(spec_of FFSCB)" ffs-cb 1000
 
 # the kernel's view of the same two devices (its CB/CBI transport)
