@@ -49,14 +49,19 @@ pattern_gen usb-x 262144 >/run/tmp/px; pattern_gen bot-4k 16384 >/run/tmp/pb; pa
 "$B/orionstor" write -d "$bot" --lun 0 --lba 7 -i /run/tmp/pb || fail "write bot-4k"
 "$B/orionstor" write -d "$uo" --lba 16 -i /run/tmp/po || fail "write usb-o"
 # 256 KiB in one READ: QEMU's usb-storage loses the queued CSW read of
-# such a command (it completes from inside the data phase); the engine
-# reads it again after the grace and stops queuing it for this device.
+# such a command when the disk data arrives after the data-in request
+# (it completes from inside the data phase); the engine then reads it
+# again after the grace and stops queuing it for this device.  Whether
+# QEMU loses it depends on its disk timing (page cache), so what is
+# asserted is the outcome: right data, well before the 30 s command
+# timeout a lost CSW used to cost.
+t0=$(date +%s%N)
 ORIONSTOR_DEBUG=3 "$B/orionstor" read -d "$ux" --lba 800 --count 512 -o /run/tmp/rx 2>/run/vm/rx.err ||
     { cat /run/vm/rx.err; fail "read usb-x"; }
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 cmp /run/tmp/px /run/tmp/rx || fail "read-back usb-x"
-if [ "${ORIONSTOR_T_PIPELINE:-on}" != 0 ]; then
-    grep -q "reading it again" /run/vm/rx.err || fail "no CSW re-read logged: $(cat /run/vm/rx.err)"
-fi
+[ "$ms" -lt 10000 ] || fail "the 256 KiB read took $ms ms (lost CSW not rescued?)"
+if grep -q "reading it again" /run/vm/rx.err; then echo "csw_rescued=yes ms=$ms"; else echo "csw_rescued=no ms=$ms"; fi
 "$B/orionstor" write -d "$bot" --lun 1 --lba 0 -i /run/tmp/pb; rc=$?
 [ $rc = 7 ] || fail "write to the read-only LUN: exit $rc, expected 7 (DATA PROTECT)"
 for t in usb_storage_scsi_info usb_storage_scsi_reset usb_storage_device_reset; do
