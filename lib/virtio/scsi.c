@@ -977,26 +977,6 @@ int vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
 
 /* ---- completion -------------------------------------------------------------- */
 
-static enum ostor_result result_of_status(uint8_t status)
-{
-	switch (status) {
-	case OSTOR_SCSI_STATUS_GOOD:
-	case OSTOR_SCSI_STATUS_CONDITION_MET:
-		return OSTOR_RESULT_GOOD;
-	case OSTOR_SCSI_STATUS_CHECK_CONDITION:
-		return OSTOR_RESULT_CHECK_CONDITION;
-	case OSTOR_SCSI_STATUS_BUSY:
-	case OSTOR_SCSI_STATUS_TASK_SET_FULL:
-		return OSTOR_RESULT_BUSY;
-	case OSTOR_SCSI_STATUS_RESERVATION_CONFLICT:
-		return OSTOR_RESULT_RESERVATION_CONFLICT;
-	case OSTOR_SCSI_STATUS_TASK_ABORTED:
-		return OSTOR_RESULT_ABORTED;
-	default:
-		return OSTOR_RESULT_OTHER_STATUS;
-	}
-}
-
 static void release_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_req *rq)
 {
 	rq->task = NULL;
@@ -1122,7 +1102,7 @@ static void complete_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vsc
 		stat_inc(vs, &vs->st.len_clamped);
 		transferred = len - written_resp;
 	}
-	finish_req(vs, q, rq, result_of_status(status), status,
+	finish_req(vs, q, rq, ostori_result_of_status(status), status,
 		   status == OSTOR_SCSI_STATUS_CHECK_CONDITION ? sense : NULL,
 		   status == OSTOR_SCSI_STATUS_CHECK_CONDITION ? sense_len : 0, transferred);
 }
