@@ -331,6 +331,14 @@ struct ostor_usb_details {
 	char quirks[256];              /* "ignore-residue,max-transfer=65536", "" for none */
 	int simulated;                 /* 1 for a sim:transport=usb-* model */
 	int dead;                      /* recovery failed: unplug and replug */
+	/* Every mass-storage interface driven: target k of the (target,
+	 * LUN) addressing is the k-th in interface-number order.  The
+	 * fields above describe target 0 (dead: any target). */
+	uint8_t interfaces;            /* how many: targets 0 .. interfaces-1 */
+	uint8_t target_interface[16];  /* bInterfaceNumber of target k */
+	uint8_t target_subclass[16];
+	uint8_t target_protocol[16];
+	uint8_t target_max_lun[16];
 };
 /* OSTOR_ERROR_NOT_SUPPORTED for a device that is not USB mass storage. */
 OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details *details);
@@ -340,8 +348,10 @@ enum ostor_usb_reset_kind {
 	OSTOR_USB_RESET_PORT = 1       /* USB port reset (re-enumeration) */
 };
 /* Reset the transport while no task is in flight (OSTOR_ERROR_BUSY
- * otherwise).  A failed transport reset escalates to a port reset; a
- * failed port reset marks the device dead (OSTOR_ERROR_IO). */
+ * otherwise).  TRANSPORT resets every mass-storage interface (target)
+ * of the device in turn; PORT resets the device once.  A failed
+ * transport reset escalates to a port reset; a failed port reset marks
+ * the device dead (OSTOR_ERROR_IO). */
 OSTOR_API int ostor_usb_reset(ostor_device *dev, enum ostor_usb_reset_kind kind);
 
 /* ------------------------------------------------------------------ */

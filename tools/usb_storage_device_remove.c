@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 			printf("LUN %u: cache flushed\n", luns[i].lun);
 		}
 		ostor_scsi_cdb_start_stop_unit(&cdb, 0, 0, 0, removable, 0);
-		err = us_exec(dev, luns[i].lun, cdb.bytes, cdb.len, OSTOR_DIR_NONE, NULL, 0, &t);
+		err = us_exec(dev, luns[i].target, luns[i].lun, cdb.bytes, cdb.len, OSTOR_DIR_NONE, NULL, 0, &t);
 		if (err < 0) {
 			tc_lib_error(err, "START STOP UNIT on LUN %u", luns[i].lun);
 		} else {

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	ostor_usb_get_details(dev, &d);
 	if (d.dead) {
 		printf("state: dead (unplug and replug the device)\n");
-	} else if (us_exec(dev, 0, tur, 6, OSTOR_DIR_NONE, NULL, 0, &t) == 0) {
+	} else if (us_exec(dev, 0, 0, tur, 6, OSTOR_DIR_NONE, NULL, 0, &t) == 0) {
 		/* The first answer after a reset is often a unit attention. */
 		int r = ostor_task_result(t);
 

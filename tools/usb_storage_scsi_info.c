@@ -45,11 +45,11 @@ static void out_bool(struct ctx_out *o, const char *key, const char *label, bool
 		printf("%-24s %s\n", label, v ? "yes" : "no");
 }
 
-static int cmd_in(ostor_device *dev, uint32_t lun, const struct ostor_cdb *cdb, uint8_t *buf,
-		  size_t len, size_t *got)
+static int cmd_in(ostor_device *dev, uint32_t target, uint32_t lun, const struct ostor_cdb *cdb,
+		  uint8_t *buf, size_t len, size_t *got)
 {
 	ostor_task *t;
-	int err = us_exec(dev, lun, cdb->bytes, cdb->len, OSTOR_DIR_FROM_DEVICE, buf, len, &t);
+	int err = us_exec(dev, target, lun, cdb->bytes, cdb->len, OSTOR_DIR_FROM_DEVICE, buf, len, &t);
 
 	*got = 0;
 	if (err < 0)
@@ -112,6 +112,7 @@ int main(int argc, char **argv)
 	uint8_t buf[512], pages[256];
 	size_t got, npages = 0;
 	char text[128];
+	uint8_t subclass;
 	int rc, err;
 
 	tc_set_progname("usb_storage_scsi_info");
@@ -122,18 +123,26 @@ int main(int argc, char **argv)
 	/* sim: devices without a USB model have no details: subclass 0 */
 	if (ostor_usb_get_details(dev, &details) < 0)
 		memset(&details, 0, sizeof(details));
+	/* --target picks the mass-storage interface (its own subclass). */
+	subclass = details.subclass;
+	if (c.target && c.target < details.interfaces && c.target < sizeof(details.target_subclass))
+		subclass = details.target_subclass[c.target];
 	o.json = c.json;
 	o.root = c.json ? json_object_new_object() : NULL;
 	if (o.json) {
 		json_object_object_add(o.root, "device", json_object_new_string(c.device));
+		if (c.target)
+			json_object_object_add(o.root, "target", json_object_new_int64(c.target));
 		json_object_object_add(o.root, "lun", json_object_new_int64(c.lun));
+	} else if (c.target) {
+		printf("%s LUN %u:%u\n", c.device, c.target, c.lun);
 	} else {
 		printf("%s LUN %u\n", c.device, c.lun);
 	}
 
 	/* standard INQUIRY */
 	ostor_scsi_cdb_inquiry(&cdb, 0, 0, 96);
-	err = cmd_in(dev, c.lun, &cdb, buf, 96, &got);
+	err = cmd_in(dev, c.target, c.lun, &cdb, buf, 96, &got);
 	if (err < 0 || got < 36) {
 		tc_lib_error(err < 0 ? err : OSTOR_ERROR_PROTOCOL, "INQUIRY on LUN %u", c.lun);
 		rc = tc_exit_from_error(err < 0 ? err : OSTOR_ERROR_PROTOCOL);
@@ -151,7 +160,7 @@ int main(int argc, char **argv)
 
 	/* supported VPD pages, each decoded */
 	ostor_scsi_cdb_inquiry(&cdb, 1, 0x00, 255);
-	if (cmd_in(dev, c.lun, &cdb, pages, 255, &got) == 0 && got >= 4) {
+	if (cmd_in(dev, c.target, c.lun, &cdb, pages, 255, &got) == 0 && got >= 4) {
 		struct json_object *arr = o.json ? json_object_new_array() : NULL;
 
 		npages = (size_t)pages[3] < got - 4 ? (size_t)pages[3] : got - 4;
@@ -176,7 +185,7 @@ int main(int argc, char **argv)
 		if (pg == 0)
 			continue;
 		ostor_scsi_cdb_inquiry(&cdb, 1, pg, sizeof(buf));
-		if (cmd_in(dev, c.lun, &cdb, buf, sizeof(buf), &got) != 0 || got < 4)
+		if (cmd_in(dev, c.target, c.lun, &cdb, buf, sizeof(buf), &got) != 0 || got < 4)
 			continue;
 		if (got > 4u + ((size_t)buf[2] << 8 | buf[3]))
 			got = 4u + ((size_t)buf[2] << 8 | buf[3]);
@@ -218,7 +227,7 @@ int main(int argc, char **argv)
 		struct ostor_scsi_read_capacity cap;
 
 		ostor_scsi_cdb_read_capacity10(&cdb);
-		if (cmd_in(dev, c.lun, &cdb, buf, 8, &got) == 0 &&
+		if (cmd_in(dev, c.target, c.lun, &cdb, buf, 8, &got) == 0 &&
 		    ostor_scsi_parse_read_capacity10(buf, got, &cap) == 0) {
 			out_u64(&o, "capacity10_blocks", "capacity (10) blocks", cap.blocks);
 			out_u64(&o, "capacity10_block_size", "capacity (10) block size", cap.block_size);
@@ -226,7 +235,7 @@ int main(int argc, char **argv)
 			out_str(&o, "capacity10_error", "capacity (10)", ostor_last_error());
 		}
 		ostor_scsi_cdb_read_capacity16(&cdb, 32);
-		if (cmd_in(dev, c.lun, &cdb, buf, 32, &got) == 0 &&
+		if (cmd_in(dev, c.target, c.lun, &cdb, buf, 32, &got) == 0 &&
 		    ostor_scsi_parse_read_capacity16(buf, got, &cap) == 0) {
 			out_u64(&o, "capacity16_blocks", "capacity (16) blocks", cap.blocks);
 			out_u64(&o, "capacity16_block_size", "capacity (16) block size", cap.block_size);
@@ -244,11 +253,11 @@ int main(int argc, char **argv)
 		bool ok;
 
 		ostor_scsi_cdb_mode_sense6(&cdb, 1, 0, 0x08, 0, 255);
-		ok = cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 &&
+		ok = cmd_in(dev, c.target, c.lun, &cdb, buf, 255, &got) == 0 &&
 		     ostor_scsi_parse_mode_sense6(buf, got, &mh) == 0;
 		if (!ok) {
 			ostor_scsi_cdb_mode_sense10(&cdb, 1, 0, 0, 0x08, 0, 255);
-			ok = cmd_in(dev, c.lun, &cdb, buf, 255, &got) == 0 &&
+			ok = cmd_in(dev, c.target, c.lun, &cdb, buf, 255, &got) == 0 &&
 			     ostor_scsi_parse_mode_sense10(buf, got, &mh) == 0;
 		}
 		if (ok) {
@@ -271,13 +280,13 @@ int main(int argc, char **argv)
 
 	/* UFI and SFF-8070i drives describe their media with READ FORMAT
 	 * CAPACITIES (they may have no READ CAPACITY answer without one). */
-	if (details.subclass == 0x04 || details.subclass == 0x05) {
+	if (subclass == 0x04 || subclass == 0x05) {
 		struct ostor_scsi_format_capacity fc[8];
 		size_t total = 0;
 		int nfc;
 
 		ostor_scsi_cdb_read_format_capacities(&cdb, 252);
-		if (cmd_in(dev, c.lun, &cdb, buf, 252, &got) == 0 &&
+		if (cmd_in(dev, c.target, c.lun, &cdb, buf, 252, &got) == 0 &&
 		    (nfc = ostor_scsi_parse_read_format_capacities(buf, got, fc, 8, &total)) > 0) {
 			static const char *const kinds[] = { "reserved", "unformatted", "formatted", "no medium" };
 

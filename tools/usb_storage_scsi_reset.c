@@ -39,32 +39,43 @@ int main(int argc, char **argv)
 		return tc_exit_from_error(err);
 	}
 	printf("%s: %s done\n", c.device, d.protocol == 0x50 ? "Bulk-Only Reset Recovery" : "Command Block Reset");
-	for (uint32_t lun = 0; lun <= d.max_lun; lun++) {
-		int cleared = 0;
+	/* Every target (mass-storage interface) was reset: clear each one's
+	 * LUNs; a single-interface device prints as it always did. */
+	for (uint32_t tg = 0; tg < (d.interfaces > 1 ? d.interfaces : 1u) && tg < sizeof(d.target_max_lun); tg++) {
+		uint32_t max_lun = d.interfaces > 1 ? d.target_max_lun[tg] : d.max_lun;
+		char name[24];
 
-		/* Each TEST UNIT READY reports (and clears) one attention. */
-		for (int i = 0; i < 8; i++) {
-			ostor_task *t;
-			const uint8_t *s;
-			size_t n;
-			int res;
+		for (uint32_t lun = 0; lun <= max_lun; lun++) {
+			int cleared = 0;
 
-			if ((err = us_exec(dev, lun, tur, 6, OSTOR_DIR_NONE, NULL, 0, &t)) < 0) {
-				tc_lib_error(err, "LUN %u", lun);
-				rc = tc_exit_from_error(err);
+			if (d.interfaces > 1)
+				snprintf(name, sizeof(name), "%u:%u", tg, lun);
+			else
+				snprintf(name, sizeof(name), "%u", lun);
+			/* Each TEST UNIT READY reports (and clears) one attention. */
+			for (int i = 0; i < 8; i++) {
+				ostor_task *t;
+				const uint8_t *s;
+				size_t n;
+				int res;
+
+				if ((err = us_exec(dev, tg, lun, tur, 6, OSTOR_DIR_NONE, NULL, 0, &t)) < 0) {
+					tc_lib_error(err, "LUN %s", name);
+					rc = tc_exit_from_error(err);
+					break;
+				}
+				res = ostor_task_result(t);
+				s = ostor_task_sense(t, &n);
+				if (res == OSTOR_RESULT_CHECK_CONDITION && s && n >= 3 && (s[2] & 0x0f) == 6) {
+					cleared++;
+					ostor_task_free(t);
+					continue;
+				}
+				printf("LUN %s: %d unit attention%s cleared, now %s\n", name, cleared,
+				       cleared == 1 ? "" : "s", ostor_result_name(res));
+				ostor_task_free(t);
 				break;
 			}
-			res = ostor_task_result(t);
-			s = ostor_task_sense(t, &n);
-			if (res == OSTOR_RESULT_CHECK_CONDITION && s && n >= 3 && (s[2] & 0x0f) == 6) {
-				cleared++;
-				ostor_task_free(t);
-				continue;
-			}
-			printf("LUN %u: %d unit attention%s cleared, now %s\n", lun, cleared,
-			       cleared == 1 ? "" : "s", ostor_result_name(res));
-			ostor_task_free(t);
-			break;
 		}
 	}
 	err = tc_close(ctx, dev);

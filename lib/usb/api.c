@@ -7,30 +7,35 @@
 
 #include <string.h>
 
-static struct ousb_engine *engine_of(ostor_device *dev, struct sim_usb **model)
+/* The engines of dev, one per mass-storage interface in target order
+ * (a simulated model has one); 0 when dev is not USB mass storage. */
+static int engines_of(ostor_device *dev, struct sim_usb **model, struct ousb_engine **v)
 {
 	struct sim_usb *m = sim_usb_of(dev);
 
 	*model = m;
-	if (m)
-		return sim_usb_engine(m);
+	if (m) {
+		v[0] = sim_usb_engine(m);
+		return v[0] ? 1 : 0;
+	}
 #ifdef OSTOR_HAVE_USB
-	return ousb_backend_engine(dev);
+	return ousb_backend_engines(dev, v, OUSB_MAX_TARGETS);
 #else
-	return NULL;
+	return 0;
 #endif
 }
 
 OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details *d)
 {
+	struct ousb_engine *v[OUSB_MAX_TARGETS];
 	struct sim_usb *m;
-	struct ousb_engine *e;
+	int n;
 
 	if (!dev || !d)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_usb_get_details: NULL argument");
 	memset(d, 0, sizeof(*d));
-	e = engine_of(dev, &m);
-	if (!e)
+	n = engines_of(dev, &m, v);
+	if (n <= 0)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
 				    "%s is not a USB mass-storage device (usb: or sim:transport=usb-*)",
 				    dev->spec);
@@ -40,21 +45,43 @@ OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details 
 	else
 		ousb_backend_details(dev, d);
 #endif
-	ousb_engine_details(e, d);
+	for (int k = n - 1; k >= 0; k--) {
+		int dead = d->dead;
+
+		/* Target 0 last: the single-interface fields describe it. */
+		ousb_engine_details(v[k], d);
+		d->target_interface[k] = d->interface_number;
+		d->target_subclass[k] = d->subclass;
+		d->target_protocol[k] = d->protocol;
+		d->target_max_lun[k] = d->max_lun;
+		d->dead |= dead;
+	}
+	d->interfaces = (uint8_t)n;
 	return 0;
 }
 
 OSTOR_API int ostor_usb_reset(ostor_device *dev, enum ostor_usb_reset_kind kind)
 {
+	struct ousb_engine *v[OUSB_MAX_TARGETS];
 	struct sim_usb *m;
-	struct ousb_engine *e;
+	int n, r = 0;
 
 	if (!dev || (kind != OSTOR_USB_RESET_TRANSPORT && kind != OSTOR_USB_RESET_PORT))
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_usb_reset: bad argument");
-	e = engine_of(dev, &m);
-	if (!e)
+	n = engines_of(dev, &m, v);
+	if (n <= 0)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
 				    "%s is not a USB mass-storage device (usb: or sim:transport=usb-*)",
 				    dev->spec);
-	return ousb_engine_reset(e, kind == OSTOR_USB_RESET_PORT);
+	/* A port reset re-enumerates the whole device: once, through the
+	 * first interface's engine.  Every interface must be idle first. */
+	for (int k = 1; k < n; k++)
+		if (!ousb_engine_is_idle(v[k]))
+			return ostori_error(OSTOR_ERROR_BUSY, "%s: commands are in flight on target %d; "
+					    "reset when idle", dev->spec, k);
+	if (kind == OSTOR_USB_RESET_PORT)
+		return ousb_engine_reset(v[0], true);
+	for (int k = 0; k < n && r >= 0; k++)
+		r = ousb_engine_reset(v[k], false);
+	return r;
 }

@@ -16,6 +16,7 @@
 #define USB_DEFAULT_MAX_TRANSFER (256u << 10)
 
 struct usb_dev;
+struct usb_intf;
 
 struct usb_context {
 	libusb_context *lctx;
@@ -36,8 +37,21 @@ struct usb_context {
 /* Per transfer of the engine: the libusb transfer and control buffer. */
 struct usb_xfer_impl {
 	struct libusb_transfer *lt;
-	struct usb_dev *ud;
+	struct usb_intf *ui;
 	uint8_t ctrl[LIBUSB_CONTROL_SETUP_SIZE + 64];
+};
+
+/* One mass-storage interface: target k of the device, with its own
+ * endpoints and protocol engine (its own Get Max LUN and recovery). */
+struct usb_intf {
+	struct usb_dev *ud;
+	const struct libusb_interface_descriptor *id;  /* valid during open only */
+	uint8_t iface, alt, ep_in, ep_out, ep_intr;
+	uint16_t mps_in, mps_out;
+	bool claimed;
+	struct ousb_engine *engine;
+	struct usb_xfer_impl *impls[8];
+	int nimpls;
 };
 
 struct usb_dev {
@@ -46,11 +60,8 @@ struct usb_dev {
 	libusb_device *ldev;
 	libusb_device_handle *h;
 	struct usb_dev *next;
-	uint8_t iface, ep_in, ep_out, ep_intr;
-	bool claimed;
-	struct ousb_engine *engine;
-	struct usb_xfer_impl *impls[8];
-	int nimpls;
+	struct usb_intf intf[OUSB_MAX_TARGETS];   /* in interface-number order */
+	int nintf;
 	struct ostor_usb_details details;
 };
 
@@ -90,7 +101,9 @@ static int LIBUSB_CALL hotplug_cb(libusb_context *lctx, libusb_device *ldev,
 	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next) {
 		if (ud->ldev == ldev) {
 			ostor_warn(ctx, "%s: unplugged", ud->dev->spec);
-			ousb_engine_gone(ud->engine);
+			for (int i = 0; i < ud->nintf; i++)
+				if (ud->intf[i].engine)
+					ousb_engine_gone(ud->intf[i].engine);
 		}
 	}
 	pthread_mutex_unlock(&uc->lock);
@@ -227,27 +240,39 @@ static int usb_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 		    libusb_get_config_descriptor(devs[i], 0, &cfg) < 0)
 			continue;
 		/* Composite devices: the mass-storage interface may be any
-		 * number; several interfaces are each listed. */
-		for (int j = 0; j < cfg->bNumInterfaces && r == 0; j++) {
+		 * number.  A device with several is listed once (they are
+		 * its targets), described by the first. */
+		const struct libusb_interface_descriptor *first = NULL;
+		int count = 0;
+
+		for (int j = 0; j < cfg->bNumInterfaces; j++) {
 			const struct libusb_interface *itf = &cfg->interface[j];
 
 			for (int k = 0; k < itf->num_altsetting; k++) {
 				const struct libusb_interface_descriptor *id = &itf->altsetting[k];
-				char spec[32];
 
 				if (id->bInterfaceClass != LIBUSB_CLASS_MASS_STORAGE)
 					continue;
-				snprintf(spec, sizeof(spec), "usb:%u.%u",
-					 libusb_get_bus_number(devs[i]), libusb_get_device_address(devs[i]));
-				r = ostori_devlist_add(list, "usb", spec,
-						       "USB mass storage %04x:%04x, interface %u, subclass %02xh (%s), "
-						       "protocol %02xh (%s), %s speed",
-						       dd.idVendor, dd.idProduct, id->bInterfaceNumber,
-						       id->bInterfaceSubClass, ousb_subclass_name(id->bInterfaceSubClass),
-						       id->bInterfaceProtocol, ousb_transport_name(id->bInterfaceProtocol),
-						       speed_name(libusb_get_device_speed(devs[i])));
+				if (!first || id->bInterfaceNumber < first->bInterfaceNumber)
+					first = id;
+				count++;
 				break;
 			}
+		}
+		if (first) {
+			char spec[32], more[48] = "";
+
+			snprintf(spec, sizeof(spec), "usb:%u.%u",
+				 libusb_get_bus_number(devs[i]), libusb_get_device_address(devs[i]));
+			if (count > 1)
+				snprintf(more, sizeof(more), ", %d mass-storage interfaces", count);
+			r = ostori_devlist_add(list, "usb", spec,
+					       "USB mass storage %04x:%04x, interface %u, subclass %02xh (%s), "
+					       "protocol %02xh (%s), %s speed%s",
+					       dd.idVendor, dd.idProduct, first->bInterfaceNumber,
+					       first->bInterfaceSubClass, ousb_subclass_name(first->bInterfaceSubClass),
+					       first->bInterfaceProtocol, ousb_transport_name(first->bInterfaceProtocol),
+					       speed_name(libusb_get_device_speed(devs[i])), more);
 		}
 		libusb_free_config_descriptor(cfg);
 	}
@@ -300,13 +325,13 @@ static void LIBUSB_CALL transfer_cb(struct libusb_transfer *lt)
 	x->done(x);
 }
 
-static struct usb_xfer_impl *impl_of(struct usb_dev *ud, struct ousb_xfer *x)
+static struct usb_xfer_impl *impl_of(struct usb_intf *ui, struct ousb_xfer *x)
 {
 	struct usb_xfer_impl *im = x->impl;
 
 	if (im)
 		return im;
-	if (ud->nimpls == (int)OSTOR_ARRAY_SIZE(ud->impls))
+	if (ui->nimpls == (int)OSTOR_ARRAY_SIZE(ui->impls))
 		return NULL;
 	im = calloc(1, sizeof(*im));
 	if (!im)
@@ -316,16 +341,17 @@ static struct usb_xfer_impl *impl_of(struct usb_dev *ud, struct ousb_xfer *x)
 		free(im);
 		return NULL;
 	}
-	im->ud = ud;
-	ud->impls[ud->nimpls++] = im;
+	im->ui = ui;
+	ui->impls[ui->nimpls++] = im;
 	x->impl = im;
 	return im;
 }
 
 static int layer_submit(void *layer, struct ousb_xfer *x)
 {
-	struct usb_dev *ud = layer;
-	struct usb_xfer_impl *im = impl_of(ud, x);
+	struct usb_intf *ui = layer;
+	struct usb_dev *ud = ui->ud;
+	struct usb_xfer_impl *im = impl_of(ui, x);
 	struct libusb_transfer *lt;
 	int r;
 
@@ -362,13 +388,13 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	case OUSB_BULK_OUT:
 		if (x->len > INT32_MAX)
 			return OSTOR_ERROR_INVALID_PARAM;
-		libusb_fill_bulk_transfer(lt, ud->h, x->kind == OUSB_BULK_IN ? ud->ep_in : ud->ep_out,
+		libusb_fill_bulk_transfer(lt, ud->h, x->kind == OUSB_BULK_IN ? ui->ep_in : ui->ep_out,
 					  x->buf, (int)x->len, transfer_cb, x, x->timeout_ms);
 		break;
 	case OUSB_INTR_IN:
-		if (!ud->ep_intr)
+		if (!ui->ep_intr)
 			return OSTOR_ERROR_NOT_SUPPORTED;
-		libusb_fill_interrupt_transfer(lt, ud->h, ud->ep_intr, x->buf, (int)x->len,
+		libusb_fill_interrupt_transfer(lt, ud->h, ui->ep_intr, x->buf, (int)x->len,
 					       transfer_cb, x, x->timeout_ms);
 		break;
 	}
@@ -392,7 +418,7 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 
 static void layer_cancel(void *layer, struct ousb_xfer *x)
 {
-	struct usb_dev *ud = layer;
+	struct usb_dev *ud = ((struct usb_intf *)layer)->ud;
 	struct usb_xfer_impl *im = x->impl;
 
 	if (x->kind == OUSB_CLEAR_HALT_IN || x->kind == OUSB_CLEAR_HALT_OUT ||
@@ -457,12 +483,14 @@ static int run_deferred(struct usb_context *uc)
 
 	for (;;) {
 		struct ousb_xfer *x = deferred_take(uc);
+		struct usb_intf *ui;
 		struct usb_dev *ud;
 		int r = 0;
 
 		if (!x)
 			return n;
-		ud = ((struct usb_xfer_impl *)x->impl)->ud;
+		ui = ((struct usb_xfer_impl *)x->impl)->ui;
+		ud = ui->ud;
 		x->actual = 0;
 		if (x->impl_state == 3) {
 			x->status = OUSB_NO_DEVICE;
@@ -479,7 +507,7 @@ static int run_deferred(struct usb_context *uc)
 			if (r == LIBUSB_ERROR_NOT_FOUND)
 				x->status = OUSB_ERROR;
 		} else {
-			r = libusb_clear_halt(ud->h, x->kind == OUSB_CLEAR_HALT_IN ? ud->ep_in : ud->ep_out);
+			r = libusb_clear_halt(ud->h, x->kind == OUSB_CLEAR_HALT_IN ? ui->ep_in : ui->ep_out);
 			x->status = map_error(r);
 		}
 		x->impl_state = 0;
@@ -490,7 +518,7 @@ static int run_deferred(struct usb_context *uc)
 
 static int layer_events(void *layer, int timeout_ms)
 {
-	struct usb_dev *ud = layer;
+	struct usb_dev *ud = ((struct usb_intf *)layer)->ud;
 	struct timeval tv;
 	int n = run_deferred(ud->uc), next;
 
@@ -526,17 +554,50 @@ static bool supported_protocol(uint8_t pr)
 	return pr == OUSB_PR_BOT || pr == OUSB_PR_CB || pr == OUSB_PR_CBI;
 }
 
-/* Pick the mass-storage interface: the first one we can drive, a BOT
- * alternate setting over UAS. */
-static int pick_interface(ostor_device *dev, const struct libusb_config_descriptor *cfg,
-			  const struct libusb_interface_descriptor **out)
+/* Take the endpoints of a chosen interface; false when its protocol's
+ * endpoints are missing. */
+static bool intf_endpoints(struct usb_intf *ui)
 {
-	const struct libusb_interface_descriptor *uas = NULL, *odd = NULL;
+	const struct libusb_interface_descriptor *id = ui->id;
 
-	*out = NULL;
+	for (int i = 0; i < id->bNumEndpoints; i++) {
+		const struct libusb_endpoint_descriptor *ep = &id->endpoint[i];
+		uint8_t type = ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK;
+		bool in = ep->bEndpointAddress & LIBUSB_ENDPOINT_IN;
+
+		if (type == LIBUSB_TRANSFER_TYPE_BULK && in && !ui->ep_in) {
+			ui->ep_in = ep->bEndpointAddress;
+			ui->mps_in = ep->wMaxPacketSize;
+		} else if (type == LIBUSB_TRANSFER_TYPE_BULK && !in && !ui->ep_out) {
+			ui->ep_out = ep->bEndpointAddress;
+			ui->mps_out = ep->wMaxPacketSize;
+		} else if (type == LIBUSB_TRANSFER_TYPE_INTERRUPT && in && !ui->ep_intr) {
+			ui->ep_intr = ep->bEndpointAddress;
+		}
+	}
+	return ui->ep_in && ui->ep_out && (id->bInterfaceProtocol != OUSB_PR_CBI || ui->ep_intr);
+}
+
+static int cmp_intf(const void *a, const void *b)
+{
+	const struct usb_intf *x = a, *y = b;
+
+	return (int)x->iface - (int)y->iface;
+}
+
+/* Pick every mass-storage interface we can drive (a BOT alternate
+ * setting over UAS), in interface-number order: target k is the k-th.
+ * An interface lacking its endpoints is skipped when others work. */
+static int pick_interfaces(ostor_device *dev, struct usb_dev *ud,
+			   const struct libusb_config_descriptor *cfg)
+{
+	const struct libusb_interface_descriptor *uas = NULL, *odd = NULL, *noep = NULL;
+
+	ud->nintf = 0;
 	for (int j = 0; j < cfg->bNumInterfaces; j++) {
 		const struct libusb_interface *itf = &cfg->interface[j];
 		const struct libusb_interface_descriptor *bot = NULL;
+		struct usb_intf *ui;
 		bool has_uas = false;
 
 		for (int k = 0; k < itf->num_altsetting; k++) {
@@ -555,14 +616,41 @@ static int pick_interface(ostor_device *dev, const struct libusb_config_descript
 				odd = id;
 			}
 		}
-		if (bot) {
-			if (has_uas)
-				ostor_info(dev->ctx, "%s: UAS: not yet supported, falling back to BOT "
-					   "alternate setting %u", dev->spec, bot->bAlternateSetting);
-			*out = bot;
-			return 0;
+		if (!bot)
+			continue;
+		if (ud->nintf == OUSB_MAX_TARGETS) {
+			ostor_warn(dev->ctx, "%s: more than %d mass-storage interfaces; interface %u "
+				   "and later ones are ignored", dev->spec, OUSB_MAX_TARGETS,
+				   bot->bInterfaceNumber);
+			break;
 		}
+		ui = &ud->intf[ud->nintf];
+		memset(ui, 0, sizeof(*ui));
+		ui->ud = ud;
+		ui->id = bot;
+		ui->iface = bot->bInterfaceNumber;
+		ui->alt = bot->bAlternateSetting;
+		if (!intf_endpoints(ui)) {
+			if (!noep)
+				noep = bot;
+			ostor_dbg(dev->ctx, "%s: interface %u lacks the endpoints of its protocol; skipped",
+				  dev->spec, ui->iface);
+			continue;
+		}
+		if (has_uas)
+			ostor_info(dev->ctx, "%s: UAS: not yet supported, falling back to BOT "
+				   "alternate setting %u", dev->spec, bot->bAlternateSetting);
+		ud->nintf++;
 	}
+	if (ud->nintf) {
+		qsort(ud->intf, (size_t)ud->nintf, sizeof(ud->intf[0]), cmp_intf);
+		return 0;
+	}
+	if (noep)
+		return ostori_error(OSTOR_ERROR_PROTOCOL,
+				    "%s: interface %u lacks the bulk%s endpoints its protocol needs",
+				    dev->spec, noep->bInterfaceNumber,
+				    noep->bInterfaceProtocol == OUSB_PR_CBI ? " and interrupt" : "");
 	if (uas)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
 				    "%s: the device speaks only UAS (USB Attached SCSI), which this version "
@@ -647,16 +735,21 @@ static int find_device(ostor_device *dev, struct usb_context *uc, const struct o
 
 static void release(struct usb_dev *ud)
 {
-	if (ud->claimed) {
-		/* With auto-detach, releasing gives the kernel driver back. */
-		libusb_release_interface(ud->h, ud->iface);
-		ud->claimed = false;
+	for (int k = 0; k < ud->nintf; k++) {
+		struct usb_intf *ui = &ud->intf[k];
+
+		if (ui->claimed) {
+			/* With auto-detach, releasing gives the kernel driver back. */
+			libusb_release_interface(ud->h, ui->iface);
+			ui->claimed = false;
+		}
+		for (int i = 0; i < ui->nimpls; i++) {
+			libusb_free_transfer(ui->impls[i]->lt);
+			free(ui->impls[i]);
+		}
+		ui->nimpls = 0;
 	}
-	for (int i = 0; i < ud->nimpls; i++) {
-		libusb_free_transfer(ud->impls[i]->lt);
-		free(ud->impls[i]);
-	}
-	ud->nimpls = 0;
+	ud->nintf = 0;
 	if (ud->h)
 		libusb_close(ud->h);
 	ud->h = NULL;
@@ -665,13 +758,70 @@ static void release(struct usb_dev *ud)
 	ud->ldev = NULL;
 }
 
+static void free_engines(struct usb_dev *ud)
+{
+	for (int k = 0; k < ud->nintf; k++) {
+		ousb_engine_free(ud->intf[k].engine);
+		ud->intf[k].engine = NULL;
+	}
+}
+
+static int claim(ostor_device *dev, struct usb_dev *ud, struct usb_intf *ui,
+		 const struct libusb_device_descriptor *dd)
+{
+	int r = libusb_claim_interface(ud->h, ui->iface);
+
+	if (r < 0) {
+		if (r == LIBUSB_ERROR_ACCESS)
+			return access_error(dev, ud->ldev, dd->idVendor, dd->idProduct);
+		return ostori_error(r == LIBUSB_ERROR_BUSY ? OSTOR_ERROR_BUSY : OSTOR_ERROR_IO,
+				    "%s: cannot claim interface %u: %s%s", dev->spec, ui->iface,
+				    libusb_error_name(r),
+				    r == LIBUSB_ERROR_BUSY ? " (another program holds it, or the kernel "
+				    "driver could not be detached)" : "");
+	}
+	ui->claimed = true;
+	if (ui->alt && (r = libusb_set_interface_alt_setting(ud->h, ui->iface, ui->alt)) < 0)
+		return ostori_error(OSTOR_ERROR_IO, "%s: cannot select alternate setting %u of interface %u: %s",
+				    dev->spec, ui->alt, ui->iface, libusb_error_name(r));
+	return 0;
+}
+
+/* "interface 2, scsi/bot, high speed, 1 LUN" for one interface (as
+ * before); for several, each interface with its target and LUN count. */
+static void describe(ostor_device *dev, struct usb_dev *ud, const struct libusb_device_descriptor *dd)
+{
+	size_t len = sizeof(dev->description), off;
+	struct usb_intf *ui = &ud->intf[0];
+
+	if (ud->nintf == 1) {
+		snprintf(dev->description, len,
+			 "USB %04x:%04x %.60s %.60s, interface %u, %s/%s, %s speed, %u LUN%s",
+			 dd->idVendor, dd->idProduct, ud->details.manufacturer, ud->details.product,
+			 ui->iface, ousb_subclass_name(ui->id->bInterfaceSubClass),
+			 ousb_transport_name(ui->id->bInterfaceProtocol), ud->details.speed,
+			 dev->max_lun + 1u, dev->max_lun ? "s" : "");
+		return;
+	}
+	off = (size_t)snprintf(dev->description, len, "USB %04x:%04x %.50s %.50s, %s speed, %d interfaces:",
+			       dd->idVendor, dd->idProduct, ud->details.manufacturer, ud->details.product,
+			       ud->details.speed, ud->nintf);
+	for (int k = 0; k < ud->nintf && off < len; k++) {
+		unsigned int luns = ousb_engine_max_lun(ud->intf[k].engine) + 1u;
+
+		ui = &ud->intf[k];
+		off += (size_t)snprintf(dev->description + off, len - off, "%s target %d = interface %u %s/%s %u LUN%s",
+					k ? "," : "", k, ui->iface, ousb_subclass_name(ui->id->bInterfaceSubClass),
+					ousb_transport_name(ui->id->bInterfaceProtocol), luns, luns > 1 ? "s" : "");
+	}
+}
+
 static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 {
 	struct usb_dev *ud = ostori_device_priv(dev);
 	struct usb_context *uc = usb_ctx(dev->ctx);
 	struct libusb_device_descriptor dd;
 	struct libusb_config_descriptor *cfg = NULL;
-	const struct libusb_interface_descriptor *id;
 	/* Data-in and CSW reads are queued together (BOT 1.0 3.3 allows
 	 * even more); the engine re-reads a CSW that a device loses (QEMU).
 	 * Queuing them before the CBW completed stays opt-in
@@ -693,34 +843,9 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		r = ostori_error(OSTOR_ERROR_IO, "%s: cannot read the descriptors", dev->spec);
 		goto fail;
 	}
-	r = pick_interface(dev, cfg, &id);
+	r = pick_interfaces(dev, ud, cfg);
 	if (r < 0)
 		goto fail;
-	ud->iface = id->bInterfaceNumber;
-	for (int i = 0; i < id->bNumEndpoints; i++) {
-		const struct libusb_endpoint_descriptor *ep = &id->endpoint[i];
-		uint8_t type = ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK;
-		bool in = ep->bEndpointAddress & LIBUSB_ENDPOINT_IN;
-
-		if (type == LIBUSB_TRANSFER_TYPE_BULK && in && !ud->ep_in) {
-			ud->ep_in = ep->bEndpointAddress;
-			ud->details.max_packet_in = ep->wMaxPacketSize;
-		} else if (type == LIBUSB_TRANSFER_TYPE_BULK && !in && !ud->ep_out) {
-			ud->ep_out = ep->bEndpointAddress;
-			ud->details.max_packet_out = ep->wMaxPacketSize;
-		} else if (type == LIBUSB_TRANSFER_TYPE_INTERRUPT && in && !ud->ep_intr) {
-			ud->ep_intr = ep->bEndpointAddress;
-		}
-	}
-	ec.protocol = id->bInterfaceProtocol;
-	ec.subclass = id->bInterfaceSubClass;
-	ec.interface = id->bInterfaceNumber;
-	if (!ud->ep_in || !ud->ep_out || (ec.protocol == OUSB_PR_CBI && !ud->ep_intr)) {
-		r = ostori_error(OSTOR_ERROR_PROTOCOL,
-				 "%s: interface %u lacks the bulk%s endpoints its protocol needs",
-				 dev->spec, ud->iface, ec.protocol == OUSB_PR_CBI ? " and interrupt" : "");
-		goto fail;
-	}
 	r = libusb_open(ud->ldev, &ud->h);
 	if (r == LIBUSB_ERROR_ACCESS) {
 		r = access_error(dev, ud->ldev, dd.idVendor, dd.idProduct);
@@ -731,26 +856,12 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 				 "%s: libusb_open: %s", dev->spec, libusb_error_name(r));
 		goto fail;
 	}
-	/* The kernel driver comes back when we release the interface. */
+	/* The kernel driver comes back, per interface, when we release it. */
 	libusb_set_auto_detach_kernel_driver(ud->h, 1);
-	r = libusb_claim_interface(ud->h, ud->iface);
-	if (r < 0) {
-		if (r == LIBUSB_ERROR_ACCESS)
-			r = access_error(dev, ud->ldev, dd.idVendor, dd.idProduct);
-		else
-			r = ostori_error(r == LIBUSB_ERROR_BUSY ? OSTOR_ERROR_BUSY : OSTOR_ERROR_IO,
-					 "%s: cannot claim interface %u: %s%s", dev->spec, ud->iface,
-					 libusb_error_name(r),
-					 r == LIBUSB_ERROR_BUSY ? " (another program holds it, or the kernel "
-					 "driver could not be detached)" : "");
-		goto fail;
-	}
-	ud->claimed = true;
-	if (id->bAlternateSetting &&
-	    (r = libusb_set_interface_alt_setting(ud->h, ud->iface, id->bAlternateSetting)) < 0) {
-		r = ostori_error(OSTOR_ERROR_IO, "%s: cannot select alternate setting %u: %s",
-				 dev->spec, id->bAlternateSetting, libusb_error_name(r));
-		goto fail;
+	for (int k = 0; k < ud->nintf; k++) {
+		r = claim(dev, ud, &ud->intf[k], &dd);
+		if (r < 0)
+			goto fail;
 	}
 	r = ousb_quirks_resolve(dd.idVendor, dd.idProduct, dev->ctx->config.usb_storage.quirks,
 				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
@@ -767,24 +878,35 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	ud->details.devnum = libusb_get_device_address(ud->ldev);
 	snprintf(ud->details.speed, sizeof(ud->details.speed), "%s",
 		 speed_name(libusb_get_device_speed(ud->ldev)));
+	ud->details.max_packet_in = ud->intf[0].mps_in;
+	ud->details.max_packet_out = ud->intf[0].mps_out;
 
-	dev->max_target = 0;
+	dev->max_target = (uint32_t)ud->nintf - 1;
 	dev->max_transfer_bytes = USB_DEFAULT_MAX_TRANSFER;
 	if (ec.quirks.flags & OUSB_Q_MAX_TRANSFER)
 		dev->max_transfer_bytes = ec.quirks.max_transfer;
 	dev->max_segments = OSTOR_IOV_MAX;
-	r = ousb_engine_new(dev, &libusb_layer_ops, ud, &ec, &ud->engine);
-	if (r < 0)
-		goto fail;
-	r = ousb_engine_probe(ud->engine);
-	if (r < 0)
-		goto fail;
-	dev->max_lun = ousb_engine_max_lun(ud->engine);
-	snprintf(dev->description, sizeof(dev->description),
-		 "USB %04x:%04x %.60s %.60s, interface %u, %s/%s, %s speed, %u LUN%s",
-		 dd.idVendor, dd.idProduct, ud->details.manufacturer, ud->details.product, ud->iface,
-		 ousb_subclass_name(ec.subclass), ousb_transport_name(ec.protocol), ud->details.speed,
-		 dev->max_lun + 1u, dev->max_lun ? "s" : "");
+	dev->max_lun = 0;
+	for (int k = 0; k < ud->nintf; k++) {
+		struct usb_intf *ui = &ud->intf[k];
+
+		ec.protocol = ui->id->bInterfaceProtocol;
+		ec.subclass = ui->id->bInterfaceSubClass;
+		ec.interface = ui->iface;
+		ec.target = (uint8_t)k;
+		r = ousb_engine_new(dev, &libusb_layer_ops, ui, &ec, &ui->engine);
+		if (r < 0)
+			goto fail;
+		r = ousb_engine_probe(ui->engine);
+		if (r < 0)
+			goto fail;
+		/* The scan asks LUNs up to the largest; a target without
+		 * that LUN answers TRANSPORT_ERROR, like a missing one. */
+		dev->max_lun = OSTOR_MAX(dev->max_lun, (uint32_t)ousb_engine_max_lun(ui->engine));
+	}
+	describe(dev, ud, &dd);
+	for (int k = 0; k < ud->nintf; k++)
+		ud->intf[k].id = NULL;   /* points into cfg */
 	libusb_free_config_descriptor(cfg);
 	pthread_mutex_lock(&uc->lock);
 	ud->next = uc->devices;
@@ -792,9 +914,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	pthread_mutex_unlock(&uc->lock);
 	return 0;
 fail:
-	if (ud->engine)
-		ousb_engine_free(ud->engine);
-	ud->engine = NULL;
+	free_engines(ud);
 	if (cfg)
 		libusb_free_config_descriptor(cfg);
 	release(ud);
@@ -814,23 +934,36 @@ static void usb_close(ostor_device *dev)
 		}
 	}
 	pthread_mutex_unlock(&uc->lock);
-	ousb_engine_free(ud->engine);
-	ud->engine = NULL;
+	free_engines(ud);
 	release(ud);
+}
+
+/* The engine of a task's target, NULL for a target the device lacks. */
+static struct ousb_engine *task_engine(ostor_task *t)
+{
+	struct usb_dev *ud = ostori_device_priv(t->dev);
+
+	return t->target < (uint32_t)ud->nintf ? ud->intf[t->target].engine : NULL;
 }
 
 static int usb_submit(ostor_task *t)
 {
-	struct usb_dev *ud = ostori_device_priv(t->dev);
+	struct ousb_engine *e = task_engine(t);
 
-	return ousb_engine_submit(ud->engine, t);
+	if (!e) {
+		/* Like a target that does not answer: the scan moves on. */
+		ostor_dbg(t->dev->ctx, "%s: no target %u", t->dev->spec, t->target);
+		ostori_task_finish(t, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
+		return 0;
+	}
+	return ousb_engine_submit(e, t);
 }
 
 static int usb_cancel(ostor_task *t)
 {
-	struct usb_dev *ud = ostori_device_priv(t->dev);
+	struct ousb_engine *e = task_engine(t);
 
-	return ousb_engine_cancel(ud->engine, t);
+	return e ? ousb_engine_cancel(e, t) : 0;
 }
 
 /* ---- event integration --------------------------------------------------------- */
@@ -915,11 +1048,17 @@ static int usb_handle_events(ostor_context *ctx)
 
 /* ---- for api.c -------------------------------------------------------------- */
 
-struct ousb_engine *ousb_backend_engine(ostor_device *dev)
+int ousb_backend_engines(ostor_device *dev, struct ousb_engine **v, int max)
 {
+	struct usb_dev *ud;
+	int n = 0;
+
 	if (!dev || dev->backend != &ostori_usb_backend)
-		return NULL;
-	return ((struct usb_dev *)ostori_device_priv(dev))->engine;
+		return 0;
+	ud = ostori_device_priv(dev);
+	for (int k = 0; k < ud->nintf && n < max; k++)
+		v[n++] = ud->intf[k].engine;
+	return n;
 }
 
 void ousb_backend_details(ostor_device *dev, struct ostor_usb_details *d)

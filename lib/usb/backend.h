@@ -8,8 +8,9 @@
 #include "usb/engine.h"
 
 #ifdef OSTOR_HAVE_USB
-/* The engine of an open usb: device, NULL for other devices. */
-struct ousb_engine *ousb_backend_engine(ostor_device *dev);
+/* The engines of an open usb: device, one per mass-storage interface in
+ * target order (at most max); 0 for other devices. */
+int ousb_backend_engines(ostor_device *dev, struct ousb_engine **v, int max);
 /* Descriptor-level details (ids, strings, bus, speed, packet sizes). */
 void ousb_backend_details(ostor_device *dev, struct ostor_usb_details *d);
 #endif

@@ -1150,7 +1150,7 @@ static bool prepare(struct ousb_engine *e, ostor_task *t)
 		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
 		return false;
 	}
-	if (t->target != 0 || t->lun > e->max_lun) {
+	if (t->target != e->cfg.target || t->lun > e->max_lun) {
 		ostor_dbg(e->dev->ctx, "%s: no LUN %u:%u (max LUN %u)", e->dev->spec,
 			  t->target, t->lun, e->max_lun);
 		ostori_task_finish(t, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
@@ -1462,6 +1462,16 @@ int ousb_engine_reset(struct ousb_engine *e, bool port)
 				    "%s: the %s failed%s", e->dev->spec, port ? "port reset" : "transport reset",
 				    e->dead ? "; the device is marked dead (unplug and replug it)" : "");
 	return 0;
+}
+
+bool ousb_engine_is_idle(struct ousb_engine *e)
+{
+	bool r;
+
+	pthread_mutex_lock(&e->lock);
+	r = !e->task && !e->qlen && e->stage == S_IDLE && !e->sync_busy;
+	pthread_mutex_unlock(&e->lock);
+	return r;
 }
 
 void ousb_engine_gone(struct ousb_engine *e)

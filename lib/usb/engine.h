@@ -68,10 +68,14 @@ void ousb_quirks_text(const struct ousb_quirks *q, char *buf, size_t len);
 const char *ousb_transport_name(uint8_t protocol);   /* "bot", "cbi", "cb", "uas", "unknown" */
 const char *ousb_subclass_name(uint8_t subclass);    /* "scsi", "ufi", ... */
 
+/* Mass-storage interfaces of one device driven at once: targets 0..15. */
+#define OUSB_MAX_TARGETS 16
+
 struct ousb_engine_config {
 	uint8_t protocol;          /* OUSB_PR_BOT, _CBI or _CB */
 	uint8_t subclass;
 	uint8_t interface;         /* bInterfaceNumber: wIndex of class requests */
+	uint8_t target;            /* the tasks' target this engine serves (its interface's index) */
 	struct ousb_quirks quirks;
 	unsigned int timeout_ms;   /* transport steps and commands by default */
 	bool pipeline;             /* queue data-in and CSW reads together */
@@ -114,6 +118,8 @@ int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t);
  * Reset Recovery / Command Block Reset, or a port reset.  Escalates like
  * the automatic recovery; the device may end up dead (OSTOR_ERROR_IO). */
 int ousb_engine_reset(struct ousb_engine *e, bool port);
+/* No task queued or on the wire and no recovery running. */
+bool ousb_engine_is_idle(struct ousb_engine *e);
 /* The device was unplugged: everything in flight completes DEVICE_GONE
  * and later submissions fail. */
 void ousb_engine_gone(struct ousb_engine *e);

@@ -73,6 +73,13 @@ START_TEST(bot_multi_lun)
 	ck_assert_uint_eq(d.max_lun, 2);
 	ck_assert_str_eq(d.transport, "bot");
 	ck_assert_int_eq(d.simulated, 1);
+	/* One mass-storage interface: target 0 only, described twice. */
+	ck_assert_uint_eq(d.interfaces, 1);
+	ck_assert_uint_eq(d.target_interface[0], d.interface_number);
+	ck_assert_uint_eq(d.target_max_lun[0], 2);
+	ck_assert_uint_eq(d.target_protocol[0], 0x50);
+	ck_assert_uint_eq(d.target_subclass[0], d.subclass);
+	ck_assert_uint_eq(d.target_max_lun[1], 0);
 	ck_assert_int_eq(ostor_device_luns(dev, &luns, &n), 0);
 	ck_assert_uint_eq(n, 3);
 	for (size_t i = 0; i < n; i++)

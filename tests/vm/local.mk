@@ -10,6 +10,7 @@ VM_TEST_LIST = \
 	tests/vm/t-usb-ours-composite.sh \
 	tests/vm/t-usb-ours-ffs.sh \
 	tests/vm/t-usb-ours-gadget.sh \
+	tests/vm/t-usb-ours-multi-if.sh \
 	tests/vm/t-usb-ours-oracle.sh \
 	tests/vm/t-usb-ours-unplug.sh \
 	tests/vm/t-usb-storage.sh \

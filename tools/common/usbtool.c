@@ -69,6 +69,29 @@ struct json_object *us_details_json(const struct ostor_usb_details *d)
 	json_object_object_add(o, "quirks", json_object_new_string(d->quirks));
 	json_object_object_add(o, "simulated", json_object_new_boolean(d->simulated));
 	json_object_object_add(o, "dead", json_object_new_boolean(d->dead));
+	if (d->interfaces) {
+		struct json_object *arr = json_object_new_array();
+
+		/* Every mass-storage interface: target k of the LUN list. */
+		json_object_object_add(o, "interfaces", json_object_new_int(d->interfaces));
+		for (int k = 0; k < d->interfaces && k < (int)sizeof(d->target_interface); k++) {
+			struct json_object *t = json_object_new_object();
+
+			json_object_object_add(t, "target", json_object_new_int(k));
+			json_object_object_add(t, "interface", json_object_new_int(d->target_interface[k]));
+			snprintf(hex, sizeof(hex), "%02x", d->target_subclass[k]);
+			json_object_object_add(t, "subclass", json_object_new_string(hex));
+			snprintf(hex, sizeof(hex), "%02x", d->target_protocol[k]);
+			json_object_object_add(t, "protocol", json_object_new_string(hex));
+			json_object_object_add(t, "transport",
+					       json_object_new_string(d->target_protocol[k] == 0x50 ? "bot" :
+								      d->target_protocol[k] == 0x01 ? "cb" :
+								      d->target_protocol[k] == 0x00 ? "cbi" : "unknown"));
+			json_object_object_add(t, "max_lun", json_object_new_int(d->target_max_lun[k]));
+			json_object_array_add(arr, t);
+		}
+		json_object_object_add(o, "targets", arr);
+	}
 	return o;
 }
 
@@ -85,6 +108,11 @@ void us_details_text(const struct ostor_usb_details *d)
 	printf("  transport    %s, max LUN %u, max packet %u in / %u out\n", d->transport, d->max_lun,
 	       d->max_packet_in, d->max_packet_out);
 	printf("  quirks       %s\n", d->quirks[0] ? d->quirks : "none");
+	/* Several mass-storage interfaces: each is a target of its own. */
+	for (int k = 0; d->interfaces > 1 && k < d->interfaces && k < (int)sizeof(d->target_interface); k++)
+		printf("  target %-2d    interface %u, subclass %02xh (%s), protocol %02xh (%s), max LUN %u\n",
+		       k, d->target_interface[k], d->target_subclass[k], subclass_text(d->target_subclass[k]),
+		       d->target_protocol[k], protocol_text(d->target_protocol[k]), d->target_max_lun[k]);
 }
 
 struct json_object *us_lun_json(const struct ostor_lun_info *li)
@@ -125,7 +153,7 @@ void us_lun_text(const struct ostor_lun_info *li)
 	       li->removable ? ",removable" : "", li->medium_present ? "" : ",no-medium");
 }
 
-int us_exec(ostor_device *dev, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
+int us_exec(ostor_device *dev, uint32_t target, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
 	    enum ostor_dir dir, void *buf, size_t len, ostor_task **task)
 {
 	ostor_task *t;
@@ -134,7 +162,7 @@ int us_exec(ostor_device *dev, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
 	*task = NULL;
 	if (err < 0)
 		return err;
-	if ((err = ostor_task_set_lun(t, 0, lun)) < 0 ||
+	if ((err = ostor_task_set_lun(t, target, lun)) < 0 ||
 	    (err = ostor_task_set_cdb(t, cdb, cdb_len)) < 0 ||
 	    (err = ostor_task_set_buffer(t, len ? dir : OSTOR_DIR_NONE, len ? buf : NULL, len)) < 0 ||
 	    (err = ostor_task_execute(t)) < 0) {
@@ -165,8 +193,7 @@ int us_lun_info_removable_fallback(ostor_device *dev, uint32_t target, uint32_t 
 	size_t n;
 	int err;
 
-	(void)target;
-	err = us_exec(dev, lun, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, inq, sizeof(inq), &t);
+	err = us_exec(dev, target, lun, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, inq, sizeof(inq), &t);
 	if (err < 0)
 		return err;
 	n = ostor_task_result(t) == OSTOR_RESULT_GOOD ? ostor_task_transferred(t) : 0;
@@ -185,7 +212,7 @@ int us_lun_info_removable_fallback(ostor_device *dev, uint32_t target, uint32_t 
 	cdb[1] = 1;
 	cdb[2] = 0x80;
 	cdb[4] = sizeof(vpd);
-	if (us_exec(dev, lun, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, vpd, sizeof(vpd), &t) == 0) {
+	if (us_exec(dev, target, lun, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, vpd, sizeof(vpd), &t) == 0) {
 		n = ostor_task_result(t) == OSTOR_RESULT_GOOD ? ostor_task_transferred(t) : 0;
 		if (n >= 4 && vpd[1] == 0x80) {
 			size_t len = (size_t)vpd[3] < n - 4 ? (size_t)vpd[3] : n - 4;

@@ -21,9 +21,10 @@ void us_lun_text(const struct ostor_lun_info *li);
  * when the LUN is not such a unit. */
 int us_lun_info_removable_fallback(ostor_device *dev, uint32_t target, uint32_t lun,
 				   struct ostor_lun_info *li);
-/* Run one CDB synchronously; returns 0 with *task done (caller frees), or
- * a negative library error. */
-int us_exec(ostor_device *dev, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
+/* Run one CDB synchronously on target:lun (the target is the device's
+ * mass-storage interface, 0 but on devices with several); returns 0 with
+ * *task done (caller frees), or a negative library error. */
+int us_exec(ostor_device *dev, uint32_t target, uint32_t lun, const uint8_t *cdb, size_t cdb_len,
 	    enum ostor_dir dir, void *buf, size_t len, ostor_task **task);
 
 #endif
