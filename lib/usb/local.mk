@@ -17,3 +17,12 @@ tests_unit_test_usb_cbi_SOURCES = tests/unit/test_usb_cbi.c tests/unit/usb_test_
 tests_unit_test_usb_cbi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_usb_cbi_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 noinst_HEADERS += lib/sim/usb_models.h
+
+if ENABLE_USB
+# Interface selection from synthetic descriptors (includes backend.c).
+check_PROGRAMS += tests/unit/test_usb_descriptors
+TESTS += tests/unit/test_usb_descriptors
+tests_unit_test_usb_descriptors_SOURCES = tests/unit/test_usb_descriptors.c
+tests_unit_test_usb_descriptors_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBUSB_CFLAGS)
+tests_unit_test_usb_descriptors_LDADD = lib/libostor_private.la $(LIBUSB_LIBS) $(CHECK_LIBS)
+endif
