@@ -41,7 +41,8 @@ phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-wer
 phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio
 
 echo "=== valgrind over the core unit tests"
-if (cd "$top/_build/plain" && CK_FORK=no ORIONSTOR_CONF= ./libtool --mode=execute \
+if (cd "$top/_build/plain" && CK_FORK=no ORIONSTOR_CONF=/dev/null ORIONSTOR_TEST_ITERATIONS=10 \
+	timeout 900 ./libtool --mode=execute \
 	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	tests/unit/test_core >valgrind.out 2>&1); then
 	passed=$((passed + 1)); echo "PASS: valgrind test_core"

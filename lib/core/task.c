@@ -10,6 +10,7 @@
 #include "core/backend.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -620,6 +621,11 @@ OSTOR_API int ostor_task_execute(ostor_task *t)
 		r = ostor_handle_events(ctx, 100);
 		if (r < 0 && r != OSTOR_ERROR_INTERRUPTED)
 			ostor_warn(ctx, "event handling failed: %s", ostor_last_error());
+		/* Busy polling (nothing completed, nothing to wait on): let
+		 * the thread that will complete us run - a device model
+		 * thread, or another submitter on a loaded machine. */
+		if (r == 0)
+			sched_yield();
 		if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE) && !cancelled &&
 		    ostori_now_ms() > deadline) {
 			ostor_err(ctx, "task on %s exceeded its timeout by 5 s without completing: cancelling",
