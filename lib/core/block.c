@@ -160,15 +160,9 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 	ostor_scsi_cdb_inquiry(&cdb, 1, 0x00, sizeof(buf));
 	if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)) == 0) {
 		n = ostor_task_transferred(t);
-		if (n >= 4 && buf[1] == 0x00) {
-			size_t end = OSTOR_MIN(n, 4 + (size_t)((buf[2] << 8) | buf[3]));
-
-			for (size_t i = 4; i < end; i++) {
-				vpd_80 |= buf[i] == 0x80;
-				vpd_b0 |= buf[i] == 0xb0;
-				vpd_b2 |= buf[i] == 0xb2;
-			}
-		}
+		vpd_80 = ostor_scsi_vpd_supports(buf, n, 0x80) > 0;
+		vpd_b0 = ostor_scsi_vpd_supports(buf, n, 0xb0) > 0;
+		vpd_b2 = ostor_scsi_vpd_supports(buf, n, 0xb2) > 0;
 	}
 	if (vpd_80) {
 		ostor_scsi_cdb_inquiry(&cdb, 1, 0x80, sizeof(buf));
