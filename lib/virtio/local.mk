@@ -11,9 +11,9 @@ endif
 # Ring, driver and device-model tests on the simulated virtio-scsi device.
 check_PROGRAMS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi
 TESTS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi
-tests_unit_test_virtio_ring_SOURCES = tests/unit/test_virtio_ring.c
+tests_unit_test_virtio_ring_SOURCES = tests/unit/test_virtio_ring.c tests/unit/virtio_test_util.h
 tests_unit_test_virtio_ring_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_virtio_ring_LDADD = lib/libostor_private.la $(CHECK_LIBS)
-tests_unit_test_virtio_scsi_SOURCES = tests/unit/test_virtio_scsi.c
+tests_unit_test_virtio_scsi_SOURCES = tests/unit/test_virtio_scsi.c tests/unit/virtio_test_util.h
 tests_unit_test_virtio_scsi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_virtio_scsi_LDADD = lib/libostor_private.la $(CHECK_LIBS)
