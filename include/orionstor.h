@@ -397,6 +397,9 @@ struct ostor_virtio_queue_info {
 	unsigned int used_idx;        /* split: next used.idx; packed: next used position */
 	unsigned int inflight;
 	uint64_t submitted, completed, errors, bytes, notifies;
+	/* Notifications sent again because the device looked idle with
+	 * requests it had not taken (a lost notification, recovered). */
+	uint64_t renotifies;
 };
 /* Number of virtqueues (control, event and request queues). */
 OSTOR_API int ostor_virtio_queue_count(ostor_device *dev);

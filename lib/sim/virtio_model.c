@@ -50,6 +50,7 @@ struct sim_vq {
 	uint16_t signalled_used;             /* split: used idx at the last interrupt check */
 	uint16_t sig_pos;
 	bool sig_wrap;
+	bool deaf;                           /* a notification was lost: ignore the ring until the next */
 };
 
 /* A request the device took from a ring. */
@@ -90,6 +91,8 @@ struct sim_vdev {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool thread_started, stop, kicked;
+	bool idle;                    /* the device thread waits for a notification */
+	pthread_cond_t idle_cond;
 
 	/* registers */
 	uint8_t status;
@@ -329,12 +332,24 @@ static int m_reset_queue(struct virtio_dev *vd, struct virtqueue *q)
 	return 0;
 }
 
+static bool take_fault(struct sim_vdev *m, enum sim_virtio_fault kind, uint32_t *param);
+
 static void m_notify(struct virtio_dev *vd, struct virtqueue *q)
 {
 	struct sim_vdev *m = M(vd);
 
 	pthread_mutex_lock(&m->lock);
 	m->st.notifies++;
+	if (q->index >= 2 && q->index < SIM_VQ_MAX && take_fault(m, SIM_VF_LOST_NOTIFY, NULL)) {
+		/* Still deaf (since the fault was injected): as if our last
+		 * look at the ring had crossed the driver's publish. */
+		m->vq[q->index].deaf = true;
+		m->st.lost_notifies++;
+		pthread_mutex_unlock(&m->lock);
+		return;
+	}
+	if (q->index < SIM_VQ_MAX)
+		m->vq[q->index].deaf = false;
 	m->kicked = true;
 	pthread_cond_signal(&m->cond);
 	pthread_mutex_unlock(&m->lock);
@@ -405,6 +420,10 @@ void sim_virtio_inject(struct sim_vdev *m, enum sim_virtio_fault f, unsigned int
 	pthread_mutex_lock(&m->lock);
 	if (m->nfaults < SIM_MAX_FAULTS)
 		m->faults[m->nfaults++] = (struct sim_fault){ f, count, param };
+	/* From now on the request rings are ignored until a notification
+	 * that is not lost: deterministic whatever else wakes the device. */
+	for (unsigned int q = 2; f == SIM_VF_LOST_NOTIFY && q < m->nvq; q++)
+		m->vq[q].deaf = true;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -905,7 +924,7 @@ static bool process(struct sim_vdev *m)
 	for (unsigned int q = 0; q < m->nvq; q++) {
 		struct sim_vq *v = &m->vq[q];
 
-		for (int budget = 0; v->enabled && budget < 256; budget++) {
+		for (int budget = 0; v->enabled && !v->deaf && budget < 256; budget++) {
 			struct sim_elem *e = q == 1 && m->nevbuf < m->vq[1].size ? &m->evbuf[m->nevbuf] : NULL;
 			struct sim_elem tmp;
 			int r;
@@ -948,36 +967,62 @@ static bool process(struct sim_vdev *m)
 	return did;
 }
 
+/* Whether the driver made anything available that process() has not
+ * taken (event queue buffers aside: those wait for events). */
+static bool anything_available(struct sim_vdev *m)
+{
+	for (unsigned int q = 0; q < m->nvq; q++) {
+		struct sim_vq *v = &m->vq[q];
+
+		if (!v->enabled || v->deaf || q == 1)
+			continue;
+		if (v->packed) {
+			uint16_t fl = vq_load16(&v->pdesc[v->avail_pos].flags);
+			bool a = fl & VIRTQ_DESC_F_AVAIL, u = fl & VIRTQ_DESC_F_USED;
+
+			if (a != u && a == v->avail_wrap)
+				return true;
+		} else if (vq_load16(&v->avail->idx) != v->last_avail) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void *device_thread(void *arg)
 {
 	struct sim_vdev *m = arg;
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
-		struct timespec ts;
-
 		m->kicked = false;
 		if (process(m))
 			continue;
+		/* As strict as QEMU: the device looks at the rings only when
+		 * notified.  process() published its event index after its
+		 * last look; the spec's re-check after that (2.7.10) is what
+		 * makes a skipped notification safe. */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (m->kicked)
+		if (m->kicked || ((m->status & VIRTIO_STATUS_DRIVER_OK) && anything_available(m)))
 			continue;
-		/* Nothing to do: sleep until a notify, or look again soon (a
-		 * suppressed notify must not stall us). */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 2000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (!m->kicked)
-			pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+		m->idle = true;
+		pthread_cond_broadcast(&m->idle_cond);
+		pthread_cond_wait(&m->cond, &m->lock);
+		m->idle = false;
 	}
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
 }
 
 /* ---- test controls --------------------------------------------------------------------------- */
+
+void sim_virtio_wait_idle(struct sim_vdev *m)
+{
+	pthread_mutex_lock(&m->lock);
+	while (!m->idle && !m->stop)
+		pthread_cond_wait(&m->idle_cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+}
 
 void sim_virtio_post_event(struct sim_vdev *m, uint32_t event, uint32_t target, uint32_t lun,
 			   uint32_t reason)
@@ -1100,6 +1145,7 @@ static void model_free(struct sim_vdev *m)
 		pthread_mutex_lock(&m->lock);
 		m->stop = true;
 		pthread_cond_broadcast(&m->cond);
+		pthread_cond_broadcast(&m->idle_cond);
 		pthread_mutex_unlock(&m->lock);
 		pthread_join(m->thread, NULL);
 	}
@@ -1108,6 +1154,7 @@ static void model_free(struct sim_vdev *m)
 	free(m->evbuf);
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->cond);
+	pthread_cond_destroy(&m->idle_cond);
 	free(m);
 }
 
@@ -1132,6 +1179,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	m->irq_fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
+	pthread_cond_init(&m->idle_cond, NULL);
 	m->target = target;
 	m->dev = dev;
 	m->nvq = (unsigned int)(2 + queues);

@@ -45,6 +45,8 @@ enum sim_virtio_fault {
 	SIM_VF_NEEDS_RESET,        /* set DEVICE_NEEDS_RESET and stall everything */
 	SIM_VF_IRQ_STORM,          /* param interrupts with every completion */
 	SIM_VF_SHORT_EVENT,        /* the next event is returned with used.len = param */
+	SIM_VF_LOST_NOTIFY,        /* the next count notifications of request queues never
+				    * arrive; until one does, the device ignores those rings */
 };
 
 /* How held commands react to task management. */
@@ -60,6 +62,9 @@ enum sim_virtio_tmf_mode {
 void sim_virtio_inject(struct sim_vdev *m, enum sim_virtio_fault f, unsigned int count,
 		       uint32_t param);
 void sim_virtio_clear_faults(struct sim_vdev *m);
+/* Wait until the device thread has taken everything and sleeps until the
+ * next notification (tests that need the next one to matter). */
+void sim_virtio_wait_idle(struct sim_vdev *m);
 
 /* Queue an event for the event queue (delivered when a buffer is free;
  * none free: the next one carries EVENTS_MISSED). */
@@ -75,6 +80,7 @@ struct sim_virtio_stats {
 	uint64_t requests, tmfs, tmf_abort, tmf_lun_reset, tmf_nexus_reset;
 	uint64_t notifies, interrupts, resets, held, events_delivered;
 	uint64_t bad_descriptors;  /* device-side validation failures */
+	uint64_t lost_notifies;    /* notifications dropped by SIM_VF_LOST_NOTIFY */
 };
 void sim_virtio_get_stats(struct sim_vdev *m, struct sim_virtio_stats *out);
 /* Every status bit the driver set on the last model freed (tests of

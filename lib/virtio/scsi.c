@@ -37,6 +37,7 @@
 #define VSCSI_POLL_BUDGET 1024       /* completions per queue per poll */
 #define VSCSI_STATUS_CHECK_MS 10     /* DEVICE_NEEDS_RESET polling */
 #define VSCSI_TOPO_TARGETS 256
+#define VSCSI_WATCH_MS 2             /* lost-notification watch period */
 
 enum { RQ_FREE = 0, RQ_QUEUED, RQ_RETRY };
 
@@ -77,6 +78,9 @@ struct vscsi_queue {
 	void *bounce_mem;
 	size_t bounce_bytes;
 	uint64_t last_scan_ms, last_ctrl_ms;
+	uint64_t watch_ms;           /* last look of the lost-notification watch */
+	uint64_t progress_ms;        /* last completion, or when the queue got busy */
+	uint64_t stall_reported;     /* vq completions when a stall was last logged */
 };
 
 struct tmf_slot {
@@ -116,6 +120,7 @@ struct vscsi_dev {
 	uint64_t id;                 /* unique per open: thread ownership records */
 	int quiesce;                 /* a reset waits for owners (atomic) */
 	uint64_t last_status_ms;
+	uint64_t ctrl_watch_ms;      /* control queue watch (ctrl_lock) */
 	/* interrupt mode: completions per interrupt, longest wait */
 	unsigned int intr_batch, coalesce_ms;
 
@@ -921,6 +926,8 @@ static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
 		return r;
 	}
 	q->free = rq->next;
+	if (!q->busy)
+		q->progress_ms = t->submit_ms;
 	__atomic_store_n(&q->busy, q->busy + 1, __ATOMIC_RELAXED);
 	if (virtqueue_kick_prepare(q->vq))
 		virtqueue_notify(q->vq);
@@ -1184,6 +1191,26 @@ static void escalate(struct vscsi_dev *vs, struct vscsi_req *rq, uint64_t now)
 		rq->abort_deadline = now; /* no room: go on next scan */
 }
 
+/* A command timed out: say so once per stall when the whole queue stopped
+ * (nothing completed for longer than a command timeout), with what the
+ * ring shows, so that a silent device is not mistaken for a slow one. */
+static void report_stall(struct vscsi_dev *vs, struct vscsi_queue *q, const struct vscsi_req *rq,
+			 uint64_t now)
+{
+	struct virtqueue *vq = q->vq;
+
+	if (now - q->progress_ms < rq->task->timeout_ms ||
+	    (q->stall_reported && vq->stats.completed + 1 == q->stall_reported))
+		return;
+	q->stall_reported = vq->stats.completed + 1; /* 0: never */
+	ostor_warn(vs->dev->ctx, "%s: request queue %u stalled: no completion for %llu ms with %u "
+		   "request(s) in flight (%s %u published, %u used; %llu notifications, %llu repeated); "
+		   "aborting them", vs->vd->name, q->qindex, (unsigned long long)(now - q->progress_ms),
+		   q->busy, vq->packed ? "position" : "avail.idx", vq->packed ? vq->next_avail : vq->avail_idx,
+		   vq->packed ? vq->next_used : vq->last_used, (unsigned long long)vq->stats.notifies,
+		   (unsigned long long)vq->stats.renotifies);
+}
+
 /* Timeouts, cancels and TMF answers (queue lock held). */
 static void scan_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
 {
@@ -1196,6 +1223,7 @@ static void scan_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now
 		if (rq->abort_level == 0) {
 			if (now >= rq->deadline) {
 				rq->timed_out = true;
+				report_stall(vs, q, rq, now);
 				escalate(vs, rq, now);
 			} else if (rq->task->cancel_requested) {
 				escalate(vs, rq, now);
@@ -1344,6 +1372,17 @@ static int poll_ctrl(struct vscsi_dev *vs)
 			request_reset(vs, vs->eventq->broken_why);
 		if (virtqueue_kick_prepare(vs->eventq))
 			virtqueue_notify(vs->eventq);
+		if (!n && vs->ctrlq->inflight) {
+			/* A task management function waits: the same watch as
+			 * request queues (the event queue always holds buffers). */
+			uint64_t now = ostori_now_ms();
+
+			if (now - vs->ctrl_watch_ms >= VSCSI_WATCH_MS) {
+				vs->ctrl_watch_ms = now;
+				if (virtqueue_notify_lost(vs->ctrlq))
+					virtqueue_notify(vs->ctrlq);
+			}
+		}
 		again = false;
 		if (vs->intr && !vs->ctrlq->broken && !vs->eventq->broken) {
 			/* Both armed before either is re-checked. */
@@ -1504,6 +1543,16 @@ again:
 	}
 	if (r < 0)
 		request_reset(vs, q->vq->broken_why);
+	if (n) {
+		q->progress_ms = now;
+	} else if (q->vq->inflight && now - q->watch_ms >= VSCSI_WATCH_MS) {
+		q->watch_ms = now;
+		if (virtqueue_notify_lost(q->vq)) {
+			ostor_dbg(vs->dev->ctx, "%s: request queue %u: the device seems to have missed a "
+				  "notification; notifying again", vs->vd->name, q->qindex);
+			virtqueue_notify(q->vq);
+		}
+	}
 	if (q->retry) {
 		struct vscsi_req **pp = &q->retry;
 
@@ -1721,6 +1770,7 @@ int vscsi_queue_info(struct vscsi_dev *vs, unsigned int index, struct ostor_virt
 	qi->errors = q ? PEEK(q->errors) : 0;
 	qi->bytes = q ? PEEK(q->bytes) : 0;
 	qi->notifies = PEEK(vq->stats.notifies);
+	qi->renotifies = PEEK(vq->stats.renotifies);
 	if (lock)
 		pthread_mutex_unlock(lock);
 	return 0;

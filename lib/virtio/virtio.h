@@ -195,6 +195,7 @@ struct vq_slot {
 struct vq_stats {
 	uint64_t submitted, completed, errors, bytes;
 	uint64_t notifies, interrupts, spurious, violations;
+	uint64_t renotifies;               /* notifications repeated by the watch */
 };
 
 struct virtqueue {
@@ -234,6 +235,10 @@ struct virtqueue {
 	uint16_t kicked_pos;
 	bool kicked_wrap;
 	uint32_t added_since_kick;
+	/* The lost-notification watch (virtqueue_notify_lost). */
+	bool watch_armed;
+	uint32_t watch_event;              /* device's event field at the last look */
+	uint64_t watch_completed;          /* completions at the last look */
 
 	/* The transport's doorbell for this queue, found once at set-up so
 	 * that a notify is one store (no shared queue_select register). */
@@ -259,6 +264,19 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_buf *bufs, int nout,
  * last call (event idx / suppression rules); resets the batch. */
 bool virtqueue_kick_prepare(struct virtqueue *vq);
 void virtqueue_notify(struct virtqueue *vq);
+/* The lost-notification watch, for a queue that made no progress since
+ * the caller's previous look (call it at most every millisecond or so,
+ * while requests are in flight).  True when the device looks idle and
+ * waiting for a notification of requests it has not taken: the event
+ * index it published is behind what we published (or, without event
+ * index, notifications are enabled) and neither that index nor the
+ * completions moved since the previous look.  The caller then notifies
+ * again, which is harmless when it was not needed.  Why a notification
+ * can be lost with both sides correct on paper: QEMU before 8.1 under
+ * single-vCPU TCG drops the guest's memory fences, so our "publish
+ * avail.idx, fence, read avail_event" and its "write avail_event, fence,
+ * read avail.idx" can cross; real devices can drop a doorbell too. */
+bool virtqueue_notify_lost(struct virtqueue *vq);
 /* One used element: 1 with *cookie and the clamped *len (and *clamped
  * set when the device claimed more than the writable buffer), 0 when
  * none, OSTOR_ERROR_PROTOCOL when the device broke the ring (the queue is

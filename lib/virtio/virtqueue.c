@@ -60,6 +60,7 @@ void virtqueue_reinit(struct virtqueue *vq)
 	vq->next_avail = vq->next_used = vq->kicked_pos = 0;
 	vq->avail_wrap = vq->used_wrap = vq->kicked_wrap = true;
 	vq->added_since_kick = 0;
+	vq->watch_armed = false;
 	vq->broken = false;
 	vq->broken_why[0] = '\0';
 	virtqueue_set_interrupts(vq, vq->intr_mode);
@@ -342,6 +343,55 @@ void virtqueue_notify(struct virtqueue *vq)
 {
 	vq->stats.notifies++;
 	vq->vd->ops->notify(vq->vd, vq);
+}
+
+/* What the device last said about notifications, as one comparable
+ * value, and whether that says it waits for one about requests it has
+ * not taken yet. */
+static uint32_t device_event(struct virtqueue *vq, bool *waiting)
+{
+	if (vq->packed) {
+		uint16_t flags = vq_load16(&vq->device_event->flags);
+		uint16_t off_wrap = vq_load16(&vq->device_event->off_wrap);
+		uint16_t ours = (uint16_t)(vq->next_avail | (vq->avail_wrap ? 0x8000 : 0));
+
+		if (flags == VIRTQ_EVENT_F_DESC && vq->event_idx)
+			*waiting = off_wrap != ours;
+		else
+			*waiting = flags != VIRTQ_EVENT_F_DISABLE;
+		return (uint32_t)flags << 16 | off_wrap;
+	}
+	if (vq->event_idx) {
+		uint16_t ev = vq_load16((uint16_t *)&vq->used->ring[vq->size]);
+
+		*waiting = ev != vq->avail_idx;
+		return ev;
+	}
+	*waiting = !(vq_load16(&vq->used->flags) & VIRTQ_USED_F_NO_NOTIFY);
+	return vq_load16(&vq->used->flags);
+}
+
+bool virtqueue_notify_lost(struct virtqueue *vq)
+{
+	bool waiting = false;
+	uint32_t ev;
+
+	if (vq->broken || !vq->inflight) {
+		vq->watch_armed = false;
+		return false;
+	}
+	ev = device_event(vq, &waiting);
+	if (!vq->watch_armed || ev != vq->watch_event || vq->stats.completed != vq->watch_completed) {
+		/* Something moved: look again next time. */
+		vq->watch_armed = true;
+		vq->watch_event = ev;
+		vq->watch_completed = vq->stats.completed;
+		return false;
+	}
+	vq->watch_armed = false;
+	if (waiting)
+		vq->stats.renotifies++;
+	return waiting;
 }
 
 bool virtqueue_has_used(struct virtqueue *vq)
