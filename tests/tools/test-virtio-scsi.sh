@@ -121,9 +121,17 @@ run 0 "$helper" mq -d "sim:transport=virtio,packed,intr,queues=2" --threads 3 --
 run 1 "$helper" mq -d "sim:transport=virtio,queues=2" --threads 3 --acquire --blocks 64
 pass "multi-queue helper: owners and shared queues"
 
-run 0 "$top_builddir/tests/bench/virtio-randread" -d "$SIM" --qd 4 --seconds 0.2 --warmup 0
-grep -q "^randread qd=4 bs=4096 .* iops=[0-9]* .*errors=0" "$tmp/out" || fail "bench output"
-pass "random-read benchmark runs (no timing checked)"
+bench=$top_builddir/tests/bench/virtio-randread
+run 0 "$bench" -d "$SIM" --qd 4 --seconds 0.2 --warmup 0
+grep -q "^randread mode=owner threads=1 qd=4 bs=4096 .* iops=[0-9]* .*errors=0 max_gap_ms=[0-9.]* renotifies=[0-9]*$" \
+	"$tmp/out" || fail "bench output"
+run 0 "$bench" -d "$SIM" --qd 16 --threads 4 --ios 500
+grep -q "^randread mode=owner threads=4 qd=16 .* ios=2000 .*errors=0 " "$tmp/out" || fail "bench, 4 owners"
+run 0 "$bench" -d "sim:transport=virtio,packed,intr" --qd 32 --shared --ios 1000
+grep -q "^randread mode=shared threads=1 qd=32 .* ios=1000 .*errors=0 " "$tmp/out" || fail "bench, shared"
+run 1 "$bench" -d "sim:transport=virtio,queues=2" --qd 4 --threads 3 --ios 100
+grep -q "not a valid measurement" "$tmp/err" || fail "bench: an incomplete run must say it is not valid"
+pass "random-read benchmark: owners, shared queues, counts; an incomplete run fails (no timing checked)"
 
 echo "all $checks checks passed"
 exit 0

@@ -61,9 +61,12 @@ for serial in bench-x bench-e; do
     fio --name=qd1 --filename="$dev" --direct=1 --rw=randread --bs=4k --iodepth=1 \
         --ioengine=psync --size=16M --number_ios="$N" --ramp_time=0 --norandommap \
         --output-format=json >/run/tmp/fio.json 2>/run/tmp/fio.err || { cat /run/tmp/fio.err; fail "fio $dev"; }
-    python3 - "$name" /run/tmp/fio.json >>/run/vm/results <<'PY' || fail "fio json"
+    python3 - "$name" /run/tmp/fio.json "$N" >>/run/vm/results <<'PY' || fail "fio: not a valid measurement"
 import json, sys
-j = json.load(open(sys.argv[2]))["jobs"][0]["read"]
+job = json.load(open(sys.argv[2]))["jobs"][0]
+j = job["read"]
+if job.get("error", 0) or j["total_ios"] < int(sys.argv[3]):
+    sys.exit("fio: error %s, %d of %s reads" % (job.get("error", 0), j["total_ios"], sys.argv[3]))
 c = j["clat_ns"]; lat = j.get("lat_ns", c)
 p = c.get("percentile", {})
 print(f'{sys.argv[1]} kernel-usb-storage: ios={j["total_ios"]} failed=0 mean_us={lat["mean"]/1000:.1f} '

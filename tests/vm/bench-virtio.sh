@@ -3,7 +3,10 @@
 # in one guest: the kernel's virtio_scsi (fio, O_DIRECT, libaio) first,
 # then liborionstor's polled path (tests/bench/virtio-randread: the thread
 # owns request queue 0, zero-copy buffers) on the same function bound to
-# uio_pci_generic.  A measurement, not a test: run it by hand
+# uio_pci_generic.  Fails (no PASS) when a run completed nothing, had
+# errors, stalled or measured less than asked (virtio-randread exits 1
+# then; the kernel's fio results are checked too).
+# A measurement, not a test: run it by hand
 # (check-vm does not, the name does not start with t-).
 #
 #   bash tests/vm/bench-virtio.sh            # 10 s per run
@@ -61,26 +64,38 @@ done
 GUEST
 
 vm_boot || vm_fail "guest script failed"
-python3 - "$VM_SHARE" "$SECS" "$RING" <<'PY' || vm_fail "cannot read the results"
+python3 - "$VM_SHARE" "$SECS" "$RING" <<'PY' || vm_fail "not a valid measurement (see above)"
 import json, os, re, sys
 S, secs, ring = sys.argv[1], sys.argv[2], sys.argv[3]
 def fio(qd):
-    j = json.load(open("%s/fio-qd%d.json" % (S, qd)))
-    r = j["jobs"][0]["read"]
+    j = json.load(open("%s/fio-qd%d.json" % (S, qd)))["jobs"][0]
+    r = j["read"]
+    if j.get("error", 0) or r["total_ios"] == 0 or r["iops"] <= 0:
+        sys.exit("kernel qd %d: not a valid measurement (error %s, %d reads)" % (qd, j.get("error", 0), r["total_ios"]))
     return r["iops"], r["clat_ns"]["mean"] / 1000.0
 def ours(name, qd):
     p = "%s/%s-qd%d" % (S, name, qd)
     if not os.path.exists(p):
         return None
     t = open(p).read()
-    return float(re.search(r"iops=([0-9.]+)", t).group(1)), float(re.search(r"avg_lat_us=([0-9.]+)", t).group(1))
+    iops, lat = float(re.search(r"iops=([0-9.]+)", t).group(1)), float(re.search(r"avg_lat_us=([0-9.]+)", t).group(1))
+    if iops <= 0 or " errors=0 " not in t:
+        sys.exit("%s qd %d: not a valid measurement: %s" % (name, qd, t.strip()))
+    return iops, lat
 print("4K random read, QEMU TCG guest, virtio-scsi-pci (%s rings, 1 queue), %s s per run" % (ring, secs))
 print("%-4s %28s %28s %10s" % ("QD", "kernel virtio_scsi (fio)", "liborionstor polled", "ratio"))
 for qd in (1, 32):
     k, o = fio(qd), ours("ours", qd)
+    if o is None:
+        sys.exit("ours qd %d: no result" % qd)
     print("%-4d %14.0f IOPS %6.0f us %14.0f IOPS %6.0f us %9.2fx" % (qd, k[0], k[1], o[0], o[1], o[0] / k[0]))
     i = ours("intr", qd)
     if i:
         print("%-4s %28s %14.0f IOPS %6.0f us  (liborionstor, interrupt mode)" % ("", "", i[0], i[1]))
+for name in ("ours", "intr"):
+    for qd in (1, 32):
+        p = "%s/%s-qd%d" % (S, name, qd)
+        if os.path.exists(p):
+            print("  %s: %s" % (name, open(p).read().strip()))
 PY
 vm_pass

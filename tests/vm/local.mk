@@ -20,7 +20,8 @@ VM_TEST_LIST = \
 	tests/vm/t-virtio-ours-packed.sh \
 	tests/vm/t-virtio-ours-split.sh \
 	tests/vm/t-virtio-scsi-packed-uio.sh \
-	tests/vm/t-virtio-scsi-split.sh
+	tests/vm/t-virtio-scsi-split.sh \
+	tests/vm/t-virtio-stall.sh
 
 EXTRA_DIST += \
 	tests/vm/README.md \

@@ -78,6 +78,7 @@ struct json_object *vst_queue_json(const struct ostor_virtio_queue_info *q)
 	json_object_object_add(o, "errors", tc_json_u64(q->errors));
 	json_object_object_add(o, "bytes", tc_json_u64(q->bytes));
 	json_object_object_add(o, "notifies", tc_json_u64(q->notifies));
+	json_object_object_add(o, "renotifies", tc_json_u64(q->renotifies));
 	return o;
 }
 
