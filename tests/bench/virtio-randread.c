@@ -51,8 +51,7 @@ struct worker {
 	int queue;                     /* -1: shared mode */
 	struct slot *slot;
 	uint64_t seed;
-	atomic_uint_fast64_t done, failed, counted, lat_ns, last_done_ns;
-	uint64_t max_gap_ns;
+	atomic_uint_fast64_t done, failed, counted, lat_ns, last_done_ns, max_gap_ns;
 	bool stalled, setup_failed;
 };
 
@@ -97,7 +96,13 @@ static void done_cb(ostor_task *t, void *ud)
 	} else {
 		atomic_fetch_add(&w->failed, 1);
 	}
-	atomic_store(&w->last_done_ns, now);
+	/* The queue is never idle between its first submit and the end:
+	 * any gap between two completions is time the device sat on reads. */
+	uint64_t prev = atomic_exchange(&w->last_done_ns, now);
+	uint64_t gap = now > prev ? now - prev : 0, max = atomic_load(&w->max_gap_ns);
+
+	while (gap > max && !atomic_compare_exchange_weak(&w->max_gap_ns, &max, gap))
+		;
 	atomic_store_explicit(&s->busy, 0, memory_order_release);
 }
 
@@ -181,8 +186,6 @@ static void *run(void *arg)
 		last = atomic_load(&w->last_done_ns);
 		now = now_ns();
 		if (in_flight(w) && now > last) {
-			if (now - last > w->max_gap_ns)
-				w->max_gap_ns = now - last;
 			if (now - last > stall_ns) {
 				fprintf(stderr, "virtio-randread: STALL: queue %d: %u read(s) in flight, no completion "
 					"for %.0f ms\n", w->queue, in_flight(w), (double)(now - last) / 1e6);
@@ -300,6 +303,10 @@ int main(int argc, char **argv)
 		return 1;
 	t_start = now_ns();
 	t_end = t_start + (uint64_t)((warmup + seconds) * 1e9);
+	if (want_ios) { /* the whole run is measured */
+		t_count = t_start;
+		atomic_store(&counting, true);
+	}
 	for (uint32_t k = 0; k < nthreads; k++)
 		if (pthread_create(&w[k].thread, NULL, run, &w[k]) != 0) {
 			fprintf(stderr, "virtio-randread: cannot start a thread\n");
@@ -313,8 +320,8 @@ int main(int argc, char **argv)
 		failed += atomic_load(&w[k].failed);
 		counted += atomic_load(&w[k].counted);
 		lat += atomic_load(&w[k].lat_ns);
-		if (w[k].max_gap_ns > gap)
-			gap = w[k].max_gap_ns;
+		if (atomic_load(&w[k].max_gap_ns) > gap)
+			gap = atomic_load(&w[k].max_gap_ns);
 		bad |= w[k].stalled || w[k].setup_failed;
 		if (want_ios && atomic_load(&w[k].done) < want_ios) {
 			fprintf(stderr, "virtio-randread: queue %d completed %llu of %llu reads\n", w[k].queue,
@@ -322,8 +329,6 @@ int main(int argc, char **argv)
 			bad = true;
 		}
 	}
-	if (want_ios) /* the whole run was measured */
-		secs = (double)(now_ns() - t_start) / 1e9;
 	printf("randread mode=%s threads=%u qd=%u bs=%u seconds=%.1f ios=%llu iops=%.0f avg_lat_us=%.1f "
 	       "errors=%llu max_gap_ms=%.1f renotifies=%llu\n", shared ? "shared" : "owner", nthreads, qd, bs,
 	       secs, (unsigned long long)counted, secs > 0 ? (double)counted / secs : 0.0,
