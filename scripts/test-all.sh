@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite, from a fresh clone on a fresh Debian 12 machine:
-# unit and tool tests, the same under ASan+UBSan, valgrind over the core
+# unit and tool tests, the same under ASan+UBSan and under ThreadSanitizer
+# (any report fails), valgrind over the core
 # tests, make distcheck, and the QEMU guest tests (make check-vm).
 # Ends with one line "summary: N passed, N failed".
 set -e
@@ -38,6 +39,7 @@ phase() { # name, build dir, configure flags...
 
 phase "unit and tool tests" "$top/_build/plain" --enable-werror
 phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-werror --enable-sanitizers
+phase "unit and tool tests under ThreadSanitizer" "$top/_build/tsan" --enable-werror --enable-sanitizers=thread
 phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio
 
 echo "=== valgrind over the core unit tests"

@@ -587,6 +587,44 @@ static void maybe_irq(struct sim_vdev *m, struct sim_vq *v)
 		raise_irq(m, 1, 1);
 }
 
+/* One used element at the device's position. */
+static void write_used(struct sim_vq *v, const struct sim_elem *e, uint32_t id, uint32_t len, bool badwrap)
+{
+	if (v->packed) {
+		struct vring_packed_desc *d = &v->pdesc[v->used_pos];
+		bool w = badwrap ? !v->used_wrap : v->used_wrap;
+		uint16_t fl = (uint16_t)(w ? (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0);
+
+		if (badwrap)
+			fl = (uint16_t)(v->used_wrap ? VIRTQ_DESC_F_USED : VIRTQ_DESC_F_AVAIL);
+		d->id = (uint16_t)id;
+		d->len = len;
+		vq_store16(&d->flags, fl);
+		v->used_pos = (uint16_t)(v->used_pos + e->ndesc);
+		if (v->used_pos >= v->size) {
+			v->used_pos = (uint16_t)(v->used_pos - v->size);
+			v->used_wrap = !v->used_wrap;
+		}
+	} else {
+		struct vring_used_elem *u = &v->used->ring[v->used_idx & (v->size - 1)];
+
+		u->id = id;
+		u->len = len;
+		v->used_idx++;
+		vq_store16(&v->used->idx, v->used_idx);
+	}
+}
+
+/* SIM_VF_USED_ID_TWICE: the same element again, into ring memory the
+ * device no longer owns - a race with the driver by design, which
+ * tests/tsan.supp names (hostile_*) so that ThreadSanitizer runs keep
+ * reporting every other race. */
+static void __attribute__((noinline)) hostile_write_used_again(struct sim_vq *v, const struct sim_elem *e,
+							       uint32_t id, uint32_t len, bool badwrap)
+{
+	write_used(v, e, id, len, badwrap);
+}
+
 /* Return an element: the used ring entry, with ring faults applied. */
 static void push_used(struct sim_vdev *m, const struct sim_elem *e, uint32_t len, bool is_request)
 {
@@ -607,31 +645,9 @@ static void push_used(struct sim_vdev *m, const struct sim_elem *e, uint32_t len
 		jump = take_fault(m, SIM_VF_USED_IDX_JUMP, &jump_by);
 		badwrap = take_fault(m, SIM_VF_PACKED_BAD_WRAP, NULL);
 	}
-	for (int rep = 0; rep < (twice ? 2 : 1); rep++) {
-		if (v->packed) {
-			struct vring_packed_desc *d = &v->pdesc[v->used_pos];
-			bool w = badwrap ? !v->used_wrap : v->used_wrap;
-			uint16_t fl = (uint16_t)(w ? (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0);
-
-			if (badwrap)
-				fl = (uint16_t)(v->used_wrap ? VIRTQ_DESC_F_USED : VIRTQ_DESC_F_AVAIL);
-			d->id = (uint16_t)id;
-			d->len = len;
-			vq_store16(&d->flags, fl);
-			v->used_pos = (uint16_t)(v->used_pos + e->ndesc);
-			if (v->used_pos >= v->size) {
-				v->used_pos = (uint16_t)(v->used_pos - v->size);
-				v->used_wrap = !v->used_wrap;
-			}
-		} else {
-			struct vring_used_elem *u = &v->used->ring[v->used_idx & (v->size - 1)];
-
-			u->id = id;
-			u->len = len;
-			v->used_idx++;
-			vq_store16(&v->used->idx, v->used_idx);
-		}
-	}
+	write_used(v, e, id, len, badwrap);
+	if (twice)
+		hostile_write_used_again(v, e, id, len, badwrap);
 	if (!v->packed && back) {
 		v->used_idx = (uint16_t)(v->used_idx - (back_by ? back_by : 2));
 		vq_store16(&v->used->idx, v->used_idx);

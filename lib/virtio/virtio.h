@@ -198,6 +198,13 @@ struct vq_stats {
 	uint64_t renotifies;               /* notifications repeated by the watch */
 };
 
+/* Fields that other threads read for statistics (ostor_virtio_queue_info)
+ * while the queue's one writer - its owner, or whoever holds its lock -
+ * updates them: relaxed atomic stores, plain moves on every CPU we
+ * support, so that the readers are not data races. */
+#define VQ_PUT(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
+#define VQ_BUMP(field) VQ_PUT(field, (field) + 1)
+
 struct virtqueue {
 	struct virtio_dev *vd;
 	uint16_t index;

@@ -32,8 +32,8 @@ void virtqueue_mark_broken(struct virtqueue *vq, const char *fmt, ...)
 
 	if (vq->broken)
 		return;
-	vq->broken = true;
-	vq->stats.violations++;
+	VQ_PUT(vq->broken, true);
+	VQ_BUMP(vq->stats.violations);
 	va_start(ap, fmt);
 	vsnprintf(vq->broken_why, sizeof(vq->broken_why), fmt, ap);
 	va_end(ap);
@@ -55,13 +55,16 @@ void virtqueue_reinit(struct virtqueue *vq)
 	vq->free_head = 0;
 	vq->num_free = vq->size;
 	vq->ids_free = vq->size;
-	vq->inflight = 0;
-	vq->avail_idx = vq->last_used = vq->kicked_idx = 0;
-	vq->next_avail = vq->next_used = vq->kicked_pos = 0;
+	VQ_PUT(vq->inflight, 0);
+	VQ_PUT(vq->avail_idx, 0);
+	VQ_PUT(vq->last_used, 0);
+	VQ_PUT(vq->next_avail, 0);
+	VQ_PUT(vq->next_used, 0);
+	vq->kicked_idx = vq->kicked_pos = 0;
 	vq->avail_wrap = vq->used_wrap = vq->kicked_wrap = true;
 	vq->added_since_kick = 0;
 	vq->watch_armed = false;
-	vq->broken = false;
+	VQ_PUT(vq->broken, false);
 	vq->broken_why[0] = '\0';
 	virtqueue_set_interrupts(vq, vq->intr_mode);
 }
@@ -198,7 +201,7 @@ static int add_split(struct virtqueue *vq, const struct vq_buf *bufs, int total,
 	vq->slots[head].last = last;
 	vq->slots[head].write_len = wlen;
 	vq->avail->ring[vq->avail_idx & (vq->size - 1)] = vq_le16(head);
-	vq->avail_idx++;
+	VQ_PUT(vq->avail_idx, (uint16_t)(vq->avail_idx + 1));
 	/* Ring entry and descriptors before the index the device reads. */
 	vq_store16(&vq->avail->idx, vq_le16(vq->avail_idx));
 	return head;
@@ -258,7 +261,7 @@ static int add_packed(struct virtqueue *vq, const struct vq_buf *bufs, int total
 		}
 	}
 	vq_store16(&vq->pdesc[vq->next_avail].flags, vq_le16(head_flags));
-	vq->next_avail = pos;
+	VQ_PUT(vq->next_avail, pos);
 	vq->avail_wrap = wrap;
 	vq->num_free -= need;
 	vq->slots[id].cookie = cookie;
@@ -288,9 +291,9 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_buf *bufs, int nout, int
 	r = vq->packed ? add_packed(vq, bufs, total, use_ind, wlen, cookie)
 		       : add_split(vq, bufs, total, use_ind, wlen, cookie);
 	if (r >= 0) {
-		vq->inflight++;
+		VQ_BUMP(vq->inflight);
 		vq->added_since_kick++;
-		vq->stats.submitted++;
+		VQ_BUMP(vq->stats.submitted);
 	}
 	return r;
 }
@@ -341,7 +344,7 @@ bool virtqueue_kick_prepare(struct virtqueue *vq)
 
 void virtqueue_notify(struct virtqueue *vq)
 {
-	vq->stats.notifies++;
+	VQ_BUMP(vq->stats.notifies);
 	vq->vd->ops->notify(vq->vd, vq);
 }
 
@@ -390,7 +393,7 @@ bool virtqueue_notify_lost(struct virtqueue *vq)
 	}
 	vq->watch_armed = false;
 	if (waiting)
-		vq->stats.renotifies++;
+		VQ_BUMP(vq->stats.renotifies);
 	return waiting;
 }
 
@@ -422,7 +425,7 @@ static void free_slot(struct virtqueue *vq, uint16_t id)
 	vq->num_free += s->ndesc;
 	s->cookie = NULL;
 	s->ndesc = 0;
-	vq->inflight--;
+	VQ_PUT(vq->inflight, vq->inflight - 1);
 }
 
 static int get_split(struct virtqueue *vq, uint32_t *id, uint32_t *len)
@@ -511,12 +514,12 @@ int virtqueue_get(struct virtqueue *vq, void **cookie, uint32_t *len, bool *clam
 			pos -= vq->size;
 			vq->used_wrap = !vq->used_wrap;
 		}
-		vq->next_used = (uint16_t)pos;
+		VQ_PUT(vq->next_used, (uint16_t)pos);
 	} else {
-		vq->last_used++;
+		VQ_PUT(vq->last_used, (uint16_t)(vq->last_used + 1));
 	}
 	free_slot(vq, (uint16_t)id);
-	vq->stats.completed++;
+	VQ_BUMP(vq->stats.completed);
 	return 1;
 }
 

@@ -16,7 +16,7 @@ tests_unit_header_cxx_CXXFLAGS = -std=c++11 -pedantic-errors -Wall -Wextra -Werr
 tests_unit_header_cxx_LDADD = lib/liborionstor.la
 
 # Tests read $ORIONSTOR_CONF; keep the host's /etc/orionstor.conf out.
-AM_TESTS_ENVIRONMENT = ORIONSTOR_CONF=/dev/null; export ORIONSTOR_CONF; \
+AM_TESTS_ENVIRONMENT += ORIONSTOR_CONF=/dev/null; export ORIONSTOR_CONF; \
 	top_builddir='$(top_builddir)'; top_srcdir='$(top_srcdir)'; export top_builddir top_srcdir;
 
 check_PROGRAMS += tests/unit/test_config

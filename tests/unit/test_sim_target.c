@@ -822,10 +822,15 @@ static void large_checks(struct sim_target *t)
 }
 
 /* valgrind cannot map 2 TiB of address space; nothing else may fail. */
+/* Valgrind and ThreadSanitizer cannot reserve the address space of a
+ * multi-terabyte sparse mapping; plain and ASan builds check it. */
 static bool under_valgrind(void)
 {
 	const char *p = getenv("LD_PRELOAD");
 
+#ifdef __SANITIZE_THREAD__
+	return true;
+#endif
 	return p && strstr(p, "vgpreload");
 }
 

@@ -507,7 +507,7 @@ static void *holder_main(void *arg)
 {
 	int *got = arg;
 
-	*got = ostor_virtio_queue_acquire(dev, -1);
+	__atomic_store_n(got, ostor_virtio_queue_acquire(dev, -1), __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&hold_go, __ATOMIC_ACQUIRE))
 		ostor_virtio_queue_poll(dev);
 	ostor_virtio_queue_release(dev);
@@ -525,9 +525,9 @@ START_TEST(queue_all_owned)
 	hold_go = 0;
 	ck_assert_int_eq(pthread_create(&th, NULL, holder_main, &got), 0);
 	end = ostori_now_ms() + 2000;
-	while (__atomic_load_n(&got, __ATOMIC_RELAXED) == -100 && ostori_now_ms() < end)
+	while (__atomic_load_n(&got, __ATOMIC_ACQUIRE) == -100 && ostori_now_ms() < end)
 		;
-	ck_assert_int_eq(got, 0);
+	ck_assert_int_eq(__atomic_load_n(&got, __ATOMIC_ACQUIRE), 0);
 	ck_assert_int_eq(ostor_virtio_queue_acquire(dev, 0), OSTOR_ERROR_BUSY);
 	ck_assert_int_eq(ostor_virtio_queue_acquire(dev, -1), OSTOR_ERROR_BUSY);
 	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_BUSY);
