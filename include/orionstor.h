@@ -225,11 +225,13 @@ OSTOR_API int ostor_task_set_timeout(ostor_task *task, unsigned int timeout_ms);
 
 OSTOR_API int ostor_task_submit(ostor_task *task, struct ostor_completion completion);
 /* Request cancellation; the task still completes (OSTOR_RESULT_ABORTED if
- * the cancel won the race). */
+ * the cancel won the race).  Any thread; OSTOR_ERROR_STATE once the task
+ * is no longer in flight. */
 OSTOR_API int ostor_task_cancel(ostor_task *task);
 /* Submit and wait.  Returns 0 when the task completed (whatever its
  * result: look at ostor_task_result), or a negative error when it could
- * not be submitted. */
+ * not be submitted.  From inside a completion callback of the same
+ * context (as every call that waits for events): OSTOR_ERROR_STATE. */
 OSTOR_API int ostor_task_execute(ostor_task *task);
 
 OSTOR_API ostor_device *ostor_task_device(const ostor_task *task);

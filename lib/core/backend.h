@@ -10,6 +10,8 @@
 
 #include "core/internal.h"
 
+#include <stdatomic.h>
+
 struct ostor_spec;
 struct ostori_devlist;
 
@@ -136,8 +138,11 @@ struct ostor_task {
 	struct iovec iov[OSTOR_IOV_MAX];
 	struct ostor_completion completion;
 
-	volatile int state;            /* enum ostori_task_state */
-	bool cancel_requested;
+	/* enum ostori_task_state: changes under dev->lock (submit, dispatch),
+	 * read anywhere through ostori_task_state() (acquire: the results
+	 * written before DONE are visible). */
+	int state;
+	_Atomic bool cancel_requested; /* read by the backends' pollers */
 	uint64_t submit_ms;
 
 	/* results, written by the backend before ostori_task_complete */
@@ -152,9 +157,25 @@ struct ostor_task {
 	void *priv;                    /* backend's, task_priv_size bytes */
 };
 
+static inline int ostori_task_state(const ostor_task *t)
+{
+	return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+}
+static inline void ostori_task_set_state(ostor_task *t, int state)
+{
+	__atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
+}
+static inline bool ostori_task_cancelled(const ostor_task *t)
+{
+	return atomic_load_explicit(&t->cancel_requested, memory_order_relaxed);
+}
+
 /* Complete a task: result, status, sense and transferred must be set.
  * Thread-safe; the callback runs later in ostor_handle_events*. */
 void ostori_task_complete(ostor_task *task);
+/* OSTOR_ERROR_STATE (with the why) when called from inside a completion
+ * callback of ctx, where waiting for events would wait for ourselves. */
+int ostori_refuse_in_callback(ostor_context *ctx, const char *fn);
 /* Cancel every task in flight on dev (ostor_close). */
 void ostori_device_cancel_all(ostor_device *dev);
 /* Map a SCSI status byte to a transport-neutral result. */

@@ -106,6 +106,11 @@ OSTOR_API void ostor_exit(ostor_context *ctx)
 {
 	if (!ctx)
 		return;
+	if (ostori_refuse_in_callback(ctx, "ostor_exit")) {
+		/* Nothing is freed: the handler that runs us still uses it. */
+		ostor_err(ctx, "%s", ostor_last_error());
+		return;
+	}
 	while (ctx->devices) {
 		ostor_device *dev = ctx->devices;
 

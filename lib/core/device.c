@@ -161,6 +161,8 @@ OSTOR_API int ostor_close(ostor_device *dev)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
 				    "ostor_close: not an open device handle (closed twice?)");
 	ctx = dev->ctx;
+	if ((r = ostori_refuse_in_callback(ctx, "ostor_close")))
+		return r;
 
 	/* Flush before refusing new work: the flush itself is I/O. */
 	r = ostori_flush_all(dev);

@@ -53,9 +53,9 @@ void ostori_device_cancel_all(ostor_device *dev)
 {
 	pthread_mutex_lock(&dev->lock);
 	for (ostor_task *t = dev->inflight_head; t; t = t->inflight_next) {
-		if (t->state != OSTORI_TASK_INFLIGHT || t->cancel_requested)
+		if (ostori_task_state(t) != OSTORI_TASK_INFLIGHT || ostori_task_cancelled(t))
 			continue;
-		t->cancel_requested = true;
+		atomic_store(&t->cancel_requested, true);
 		if (dev->backend->cancel)
 			dev->backend->cancel(t);
 	}
@@ -88,7 +88,7 @@ static void clear_results(ostor_task *t)
 	t->status = -1;
 	t->sense_len = 0;
 	t->transferred = 0;
-	t->cancel_requested = false;
+	atomic_store_explicit(&t->cancel_requested, false, memory_order_relaxed);
 }
 
 OSTOR_API int ostor_task_new(ostor_device *dev, ostor_task **out)
@@ -117,7 +117,7 @@ OSTOR_API int ostor_task_free(ostor_task *t)
 {
 	if (!t)
 		return 0;
-	if (t->state == OSTORI_TASK_INFLIGHT)
+	if (ostori_task_state(t) == OSTORI_TASK_INFLIGHT)
 		return ostori_error(OSTOR_ERROR_STATE,
 				    "ostor_task_free: the task is still in flight; wait for its completion "
 				    "(or cancel it) first");
@@ -129,7 +129,7 @@ static int check_idle(ostor_task *t, const char *fn)
 {
 	if (!t)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL task", fn);
-	if (t->state == OSTORI_TASK_INFLIGHT)
+	if (ostori_task_state(t) == OSTORI_TASK_INFLIGHT)
 		return ostori_error(OSTOR_ERROR_STATE, "%s: the task is in flight", fn);
 	return 0;
 }
@@ -145,7 +145,7 @@ OSTOR_API int ostor_task_reset(ostor_task *t)
 	t->iovcnt = 0;
 	t->data_len = 0;
 	t->timeout_ms = 0;
-	t->state = OSTORI_TASK_IDLE;
+	ostori_task_set_state(t, OSTORI_TASK_IDLE);
 	clear_results(t);
 	return 0;
 }
@@ -251,33 +251,35 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 		r = ostori_error(OSTOR_ERROR_STATE, "device %s is being closed", dev->spec);
 		goto fail;
 	}
+	clear_results(t);
+	t->completion = c;
+	if (!t->timeout_ms)
+		t->timeout_ms = ctx->default_timeout_ms;
+	t->submit_ms = ostori_now_ms();
 	dev->inflight++;
 	t->inflight_prev = NULL;
 	t->inflight_next = dev->inflight_head;
 	if (dev->inflight_head)
 		dev->inflight_head->inflight_prev = t;
 	dev->inflight_head = t;
+	/* In flight exactly while linked, both under dev->lock: what
+	 * ostor_task_cancel validates against. */
+	ostori_task_set_state(t, OSTORI_TASK_INFLIGHT);
 	pthread_mutex_unlock(&dev->lock);
 
-	clear_results(t);
-	t->completion = c;
-	if (!t->timeout_ms)
-		t->timeout_ms = ctx->default_timeout_ms;
-	t->submit_ms = ostori_now_ms();
-	t->state = OSTORI_TASK_INFLIGHT;
 	pthread_mutex_lock(&ctx->lock);
 	ctx->inflight++;
 	pthread_mutex_unlock(&ctx->lock);
 
 	r = dev->backend->submit(t);
 	if (r < 0) {
-		t->state = OSTORI_TASK_IDLE;
 		pthread_mutex_lock(&ctx->lock);
 		ctx->inflight--;
 		pthread_mutex_unlock(&ctx->lock);
 		pthread_mutex_lock(&dev->lock);
 		dev->inflight--;
 		unlink_inflight(dev, t);
+		ostori_task_set_state(t, OSTORI_TASK_IDLE);
 		pthread_mutex_unlock(&dev->lock);
 		t->completion.callback = NULL;
 		goto fail;
@@ -291,20 +293,46 @@ fail:
 
 OSTOR_API int ostor_task_cancel(ostor_task *t)
 {
+	ostor_device *dev;
+	int r = 0;
+
 	if (!t)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_cancel: NULL task");
-	if (t->state != OSTORI_TASK_INFLIGHT)
-		return ostori_error(OSTOR_ERROR_STATE, "ostor_task_cancel: the task is not in flight");
-	t->cancel_requested = true;
-	if (t->dev->backend->cancel)
-		return t->dev->backend->cancel(t);
-	return 0;
+	dev = t->dev;
+	/* Checked and acted on under dev->lock: the task cannot complete
+	 * (be unlinked, its callback run, the task freed) in between. */
+	pthread_mutex_lock(&dev->lock);
+	if (ostori_task_state(t) != OSTORI_TASK_INFLIGHT) {
+		pthread_mutex_unlock(&dev->lock);
+		return ostori_error(OSTOR_ERROR_STATE, "ostor_task_cancel: the task is not in flight "
+				    "(it completed, or was never submitted)");
+	}
+	if (!ostori_task_cancelled(t)) {
+		atomic_store(&t->cancel_requested, true);
+		if (dev->backend->cancel)
+			r = dev->backend->cancel(t);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return r;
 }
 
 /* The context whose events this thread is handling right now: its
  * completions are dispatched before the handler returns, so they need no
  * wake-up (two system calls saved per command). */
 static _Thread_local ostor_context *handling_ctx;
+/* The context whose completion callback this thread is running: waiting
+ * for events from there would wait for ourselves. */
+static _Thread_local ostor_context *callback_ctx;
+
+int ostori_refuse_in_callback(ostor_context *ctx, const char *fn)
+{
+	if (OSTOR_LIKELY(callback_ctx != ctx))
+		return 0;
+	return ostori_error(OSTOR_ERROR_STATE, "%s called from inside a completion callback of the same "
+			    "context: it would wait for events that only this callback's return lets "
+			    "happen; submit asynchronously (ostor_task_submit) or call it after the "
+			    "callback returns", fn);
+}
 
 /* ctx->lock held: signal the wake fd unless it is pending already. */
 static bool need_wake_locked(ostor_context *ctx)
@@ -395,14 +423,20 @@ static int dispatch_completions(ostor_context *ctx)
 		pthread_mutex_lock(&ctx->lock);
 		ctx->inflight--;
 		pthread_mutex_unlock(&ctx->lock);
+		/* DONE before the callback (it may reuse or free the task),
+		 * with the unlinking: cancel then sees either state. */
 		pthread_mutex_lock(&dev->lock);
 		dev->inflight--;
 		unlink_inflight(dev, t);
+		ostori_task_set_state(t, OSTORI_TASK_DONE);
 		pthread_mutex_unlock(&dev->lock);
-		/* DONE before the callback: it may reuse or free the task. */
-		t->state = OSTORI_TASK_DONE;
-		if (c.callback)
+		if (c.callback) {
+			ostor_context *outer = callback_ctx;
+
+			callback_ctx = ctx;
 			c.callback(t, c.user_data);
+			callback_ctx = outer;
+		}
 		if (c.free)
 			c.free(c.user_data);
 		n++;
@@ -491,6 +525,8 @@ OSTOR_API int ostor_handle_events_nonblock(ostor_context *ctx)
 
 	if (!ctx)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_handle_events_nonblock: NULL context");
+	if ((n = ostori_refuse_in_callback(ctx, "ostor_handle_events_nonblock")))
+		return n;
 	if (pthread_mutex_trylock(&ctx->event_lock))
 		return 0; /* another thread is handling events right now */
 	n = process_events(ctx);
@@ -533,6 +569,8 @@ OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
 
 	if (!ctx)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_handle_events: NULL context");
+	if ((n = ostori_refuse_in_callback(ctx, "ostor_handle_events")))
+		return n;
 	if (pthread_mutex_trylock(&ctx->event_lock)) {
 		wait_for_other_handler(ctx, timeout_ms);
 		return 0;
@@ -610,6 +648,8 @@ OSTOR_API int ostor_task_execute(ostor_task *t)
 	if (!t)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_execute: NULL task");
 	ctx = t->dev->ctx;
+	if ((r = ostori_refuse_in_callback(ctx, "a synchronous call (ostor_task_execute)")))
+		return r;
 	r = ostor_task_submit(t, (struct ostor_completion){ .callback = sync_done,
 							     .user_data = &done });
 	if (r < 0)
@@ -646,19 +686,19 @@ OSTOR_API ostor_device *ostor_task_device(const ostor_task *t)
 
 OSTOR_API enum ostor_result ostor_task_result(const ostor_task *t)
 {
-	if (!t || t->state != OSTORI_TASK_DONE)
+	if (!t || ostori_task_state(t) != OSTORI_TASK_DONE)
 		return OSTOR_RESULT_PENDING;
 	return t->result;
 }
 
 OSTOR_API int ostor_task_status(const ostor_task *t)
 {
-	return t && t->state == OSTORI_TASK_DONE ? t->status : -1;
+	return t && ostori_task_state(t) == OSTORI_TASK_DONE ? t->status : -1;
 }
 
 OSTOR_API const uint8_t *ostor_task_sense(const ostor_task *t, size_t *len)
 {
-	if (!t || t->state != OSTORI_TASK_DONE || !t->sense_len) {
+	if (!t || ostori_task_state(t) != OSTORI_TASK_DONE || !t->sense_len) {
 		if (len)
 			*len = 0;
 		return NULL;
@@ -670,12 +710,12 @@ OSTOR_API const uint8_t *ostor_task_sense(const ostor_task *t, size_t *len)
 
 OSTOR_API size_t ostor_task_transferred(const ostor_task *t)
 {
-	return t && t->state == OSTORI_TASK_DONE ? t->transferred : 0;
+	return t && ostori_task_state(t) == OSTORI_TASK_DONE ? t->transferred : 0;
 }
 
 OSTOR_API size_t ostor_task_residual(const ostor_task *t)
 {
-	if (!t || t->state != OSTORI_TASK_DONE)
+	if (!t || ostori_task_state(t) != OSTORI_TASK_DONE)
 		return 0;
 	return t->data_len - t->transferred;
 }
@@ -687,7 +727,7 @@ OSTOR_API int ostor_task_error(const ostor_task *t)
 
 	if (!t)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL task");
-	if (t->state != OSTORI_TASK_DONE)
+	if (ostori_task_state(t) != OSTORI_TASK_DONE)
 		return ostori_error(OSTOR_ERROR_STATE, "the task has not completed");
 	switch (t->result) {
 	case OSTOR_RESULT_GOOD:

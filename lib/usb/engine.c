@@ -1145,8 +1145,8 @@ static bool prepare(struct ousb_engine *e, ostor_task *t)
 
 	memset(c, 0, sizeof(*c));
 	e->rc16_translate = false;
-	e->task_cancelled = t->cancel_requested;
-	if (t->cancel_requested) {
+	e->task_cancelled = ostori_task_cancelled(t);
+	if (ostori_task_cancelled(t)) {
 		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
 		return false;
 	}

@@ -1002,7 +1002,7 @@ static void finish_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi
 
 	if (rq->timed_out && res != OSTOR_RESULT_GOOD)
 		res = OSTOR_RESULT_TIMEOUT;
-	else if (t->cancel_requested && res != OSTOR_RESULT_GOOD)
+	else if (ostori_task_cancelled(t) && res != OSTOR_RESULT_GOOD)
 		res = OSTOR_RESULT_ABORTED;
 	if (rq->bounced && t->dir == OSTOR_DIR_FROM_DEVICE && transferred) {
 		size_t off = 0;
@@ -1051,7 +1051,7 @@ static void complete_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vsc
 	case VIRTIO_SCSI_S_OK:
 		break;
 	case VIRTIO_SCSI_S_BUSY:
-		if (rq->busy_tries < vs->retry_count && !rq->timed_out && !t->cancel_requested) {
+		if (rq->busy_tries < vs->retry_count && !rq->timed_out && !ostori_task_cancelled(t)) {
 			unsigned int shift = OSTOR_MIN(rq->busy_tries, 6u);
 
 			rq->busy_tries++;
@@ -1225,7 +1225,7 @@ static void scan_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now
 				rq->timed_out = true;
 				report_stall(vs, q, rq, now);
 				escalate(vs, rq, now);
-			} else if (rq->task->cancel_requested) {
+			} else if (ostori_task_cancelled(rq->task)) {
 				escalate(vs, rq, now);
 			}
 			continue;

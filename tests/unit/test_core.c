@@ -7,6 +7,7 @@
 #include "sim/target.h"
 
 #include <check.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +475,150 @@ START_TEST(threads_share_a_context)
 }
 END_TEST
 
+/* ---- re-entrancy and cancel races (issue 8) ------------------------------ */
+
+struct reentry {
+	ostor_device *dev;
+	int sync_read, close, handle, handle_nonblock, submit;
+	ostor_task *other;
+	bool ran;
+};
+
+static void nop_cb(ostor_task *t, void *ud)
+{
+	(*(int *)ud)++;
+}
+
+/* From inside a callback, everything that would wait for events says so
+ * at once instead of waiting for itself; asynchronous submission works. */
+static void reentry_cb(ostor_task *t, void *ud)
+{
+	struct reentry *r = ud;
+	uint8_t buf[512];
+
+	r->sync_read = ostor_read_blocks(r->dev, 0, 0, 0, 1, buf);
+	r->close = ostor_close(r->dev);
+	r->handle = ostor_handle_events(ctx, 0);
+	r->handle_nonblock = ostor_handle_events_nonblock(ctx);
+	ck_assert_int_eq(ostor_task_reset(r->other), 0);
+	ck_assert_int_eq(ostor_task_set_lun(r->other, 0, 0), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(r->other, (const uint8_t[6]){ 0 }, 6), 0);
+	r->submit = ostor_task_submit(r->other, (struct ostor_completion){ nop_cb, &r->submit, NULL });
+	r->ran = true;
+}
+
+START_TEST(sync_calls_from_a_callback_refused)
+{
+	static const char *const specs[] = { "sim:", "sim:transport=virtio", "sim:transport=usb-bot" };
+	struct reentry r = { 0 };
+	ostor_task *t;
+	uint8_t buf[512];
+
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &r.dev), 0);
+	ck_assert_int_eq(ostor_task_new(r.dev, &t), 0);
+	ck_assert_int_eq(ostor_task_new(r.dev, &r.other), 0);
+	ck_assert_int_eq(ostor_task_set_lun(t, 0, 0), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, (const uint8_t[6]){ 0 }, 6), 0); /* TEST UNIT READY */
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ reentry_cb, &r, NULL }), 0);
+	for (int i = 0; i < 1000 && !r.ran; i++)
+		ostor_handle_events(ctx, 10);
+	ck_assert(r.ran);
+	ck_assert_int_eq(r.sync_read, OSTOR_ERROR_STATE);
+	ck_assert_int_eq(r.close, OSTOR_ERROR_STATE);
+	ck_assert_int_eq(r.handle, OSTOR_ERROR_STATE);
+	ck_assert_int_eq(r.handle_nonblock, OSTOR_ERROR_STATE);
+	ck_assert_int_eq(r.submit, 0);
+	/* The task submitted from the callback completes; then all is well. */
+	for (int i = 0; i < 1000 && r.submit == 0; i++)
+		ostor_handle_events(ctx, 10);
+	ck_assert_int_eq(r.submit, 1);
+	ck_assert_int_eq(ostor_read_blocks(r.dev, 0, 0, 0, 1, buf), 0);
+	ostor_task_free(t);
+	ostor_task_free(r.other);
+	ck_assert_int_eq(ostor_close(r.dev), 0);
+}
+END_TEST
+
+struct race {
+	ostor_device *dev;
+	ostor_task *t;
+	_Atomic int stop;
+	_Atomic unsigned cancels_ok, cancels_refused;
+	unsigned callbacks, submitted, good, aborted, other;
+};
+
+static void race_cb(ostor_task *t, void *ud)
+{
+	struct race *r = ud;
+
+	r->callbacks++;
+	switch (ostor_task_result(t)) {
+	case OSTOR_RESULT_GOOD: r->good++; break;
+	case OSTOR_RESULT_ABORTED: r->aborted++; break;
+	default: r->other++; break;
+	}
+}
+
+static void *canceller(void *p)
+{
+	struct race *r = p;
+
+	while (!atomic_load(&r->stop)) {
+		int c = ostor_task_cancel(r->t);
+
+		if (c == 0)
+			atomic_fetch_add(&r->cancels_ok, 1);
+		else if (c == OSTOR_ERROR_STATE)
+			atomic_fetch_add(&r->cancels_refused, 1);
+		else
+			break;
+	}
+	return NULL;
+}
+
+/* Completion races cancel from another thread: every submission ends in
+ * exactly one callback, GOOD or ABORTED, and cancel either acts on a task
+ * in flight or refuses one that is not (ThreadSanitizer: no report). */
+START_TEST(cancel_races_completion)
+{
+	static const char *const specs[] = { "sim:", "sim:transport=virtio", "sim:transport=virtio,intr,packed",
+					     "sim:transport=usb-bot" };
+	struct race r = { 0 };
+	unsigned n = io_iterations();
+	uint8_t buf[4096];
+	pthread_t th;
+
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &r.dev), 0);
+	ck_assert_int_eq(ostor_task_new(r.dev, &r.t), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, canceller, &r), 0);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(i % 64), 0, 0, 8, 0 };
+		unsigned before = r.callbacks;
+
+		ck_assert_int_eq(ostor_task_reset(r.t), 0);
+		ck_assert_int_eq(ostor_task_set_lun(r.t, 0, 0), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(r.t, cdb, sizeof(cdb)), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(r.t, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+		ck_assert_int_eq(ostor_task_set_timeout(r.t, 20000), 0);
+		ck_assert_int_eq(ostor_task_submit(r.t, (struct ostor_completion){ race_cb, &r, NULL }), 0);
+		r.submitted++;
+		while (r.callbacks == before)
+			ck_assert_int_ge(ostor_handle_events(ctx, 100), 0);
+		ck_assert_uint_eq(r.callbacks, before + 1);
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(r.callbacks, r.submitted);
+	ck_assert_uint_eq(r.good + r.aborted, r.submitted);
+	ck_assert_uint_eq(r.other, 0);
+	ck_assert_uint_gt(atomic_load(&r.cancels_ok) + atomic_load(&r.cancels_refused), 0);
+	ck_assert_int_eq(ostor_task_free(r.t), 0);
+	/* The device still works after all that. */
+	ck_assert_int_eq(ostor_read_blocks(r.dev, 0, 0, 0, 8, buf), 0);
+	ck_assert_int_eq(ostor_close(r.dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -881,6 +1026,8 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, sync_check_condition_and_residual);
 	tcase_add_loop_test(tc, close_with_tasks_in_flight, 0, 2);
 	tcase_add_loop_test(tc, threads_share_a_context, 0, 2);
+	tcase_add_loop_test(tc, sync_calls_from_a_callback_refused, 0, 3);
+	tcase_add_loop_test(tc, cancel_races_completion, 0, 4);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);
