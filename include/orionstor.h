@@ -309,6 +309,37 @@ OSTOR_API int ostor_read_blocks(ostor_device *dev, uint32_t target, uint32_t lun
 				uint64_t lba, uint32_t count, void *buf);
 OSTOR_API int ostor_write_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
 				 uint64_t lba, uint32_t count, const void *buf);
+/*
+ * Asynchronous block I/O, checked and split as the calls above (which are
+ * built on these).  Returns 0 when submitted: the callback then runs
+ * exactly once, inside ostor_handle_events*(), with 0 when the device
+ * confirmed every block or the negative error the synchronous call would
+ * return (ostor_last_error() holds its message inside the callback); a
+ * negative return means nothing was submitted and the callback will not
+ * run (.free still does).  count must not be 0.  The buffers stay the
+ * caller's until the callback; the iovec array itself is copied (at most
+ * OSTOR_IOV_MAX segments, together exactly count blocks).  The first
+ * request on a LUN learns its capacity synchronously; call
+ * ostor_lun_info() first where that matters (from a completion callback
+ * it must already be known).
+ */
+struct ostor_block_completion {
+	void (*callback)(ostor_device *dev, int result, void *user_data);
+	void *user_data;
+	void (*free)(void *user_data);  /* after the callback, or a failed submit */
+};
+OSTOR_API int ostor_read_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun,
+				      uint64_t lba, uint32_t count, void *buf,
+				      struct ostor_block_completion done);
+OSTOR_API int ostor_write_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun,
+				       uint64_t lba, uint32_t count, const void *buf,
+				       struct ostor_block_completion done);
+OSTOR_API int ostor_readv_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun,
+				       uint64_t lba, uint32_t count, const struct iovec *iov,
+				       int iovcnt, struct ostor_block_completion done);
+OSTOR_API int ostor_writev_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun,
+					uint64_t lba, uint32_t count, const struct iovec *iov,
+					int iovcnt, struct ostor_block_completion done);
 /* SYNCHRONIZE CACHE.  A failed flush is sticky: every later flush (and
  * ostor_close) reports it again. */
 OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun);

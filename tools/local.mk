@@ -9,9 +9,12 @@ TOOLS_LDADD = tools/libtoolcommon.la lib/liborionstor.la $(JSONC_LIBS)
 noinst_LTLIBRARIES += tools/libtoolcommon.la
 tools_libtoolcommon_la_SOURCES = \
 	tools/common/toolcommon.h \
+	tools/common/bench.c \
 	tools/common/blockio.c \
 	tools/common/device.c \
 	tools/common/exitcode.c \
+	tools/common/histogram.c \
+	tools/common/histogram.h \
 	tools/common/messages.c \
 	tools/common/options.c \
 	tools/common/output.c \
@@ -22,7 +25,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/usbtool.h
 tools_libtoolcommon_la_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_libtoolcommon_la_CFLAGS = $(TOOLS_CFLAGS)
-tools_libtoolcommon_la_LIBADD = $(JSONC_LIBS)
+tools_libtoolcommon_la_LIBADD = $(JSONC_LIBS) -lpthread
 
 bin_PROGRAMS += tools/orionstor
 tools_orionstor_SOURCES = tools/orionstor.c

@@ -1,7 +1,7 @@
 /*
  * tools/orionstor.c - the transport-neutral command line tool.
  *
- *   orionstor list | info | read | write | cmd  [options]
+ *   orionstor list | info | read | write | cmd | bench  [options]
  *
  * This file dispatches to the subcommands and implements the two that
  * only describe devices (list, info); the data movers live in
@@ -255,6 +255,7 @@ static const struct subcommand subcommands[] = {
 	{ "read", orionstor_cmd_read },
 	{ "write", orionstor_cmd_write },
 	{ "cmd", orionstor_cmd_raw },
+	{ "bench", orionstor_cmd_bench },
 };
 
 struct top_args {
@@ -288,6 +289,7 @@ static const struct argp top_argp = {
 	"  read    read blocks to a file or standard output\n"
 	"  write   write a file to blocks, then flush the cache\n"
 	"  cmd     send a raw CDB and show status, sense and data\n"
+	"  bench   measure IOPS, bandwidth and latency\n"
 	"  help    show the options of a command\n"
 	"\n'orionstor COMMAND --help' lists the options of COMMAND; "
 	"see orionstor(1) for device specs and exit codes."
@@ -343,5 +345,5 @@ int main(int argc, char **argv)
 		free(full);
 		return rc;
 	}
-	tc_usage_error("unknown command '%s' (try list, info, read, write or cmd)", name);
+	tc_usage_error("unknown command '%s' (try list, info, read, write, cmd or bench)", name);
 }

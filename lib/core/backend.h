@@ -108,6 +108,11 @@ struct ostor_device {
 	uint32_t max_lun;              /* highest LUN to probe without REPORT LUNS */
 	size_t max_transfer_bytes;
 	int max_segments;
+	/* Set by the backend at open from its own configuration keys. */
+	unsigned int default_timeout_ms; /* tasks without their own (0: the context's) */
+	const char *count_class;       /* devices counted together ("virtio-scsi"), or NULL */
+	unsigned int count_limit;      /* at most this many of the class per context */
+	const char *count_key;         /* the key that sets it, for the message */
 
 	pthread_mutex_t lock;          /* lun states, in-flight list */
 	struct ostori_lun_state *luns;
@@ -115,6 +120,7 @@ struct ostor_device {
 	unsigned int inflight;         /* submitted, callback not yet run */
 	ostor_task *inflight_head;     /* those tasks, for cancel at close */
 	ostor_task *spare_task;        /* reused by the block helpers */
+	struct block_req *free_block_reqs; /* recycled block requests (lock) */
 	bool closing;
 
 	void *priv;                    /* backend's, device_priv_size bytes */
@@ -176,6 +182,8 @@ void ostori_task_complete(ostor_task *task);
 /* OSTOR_ERROR_STATE (with the why) when called from inside a completion
  * callback of ctx, where waiting for events would wait for ourselves. */
 int ostori_refuse_in_callback(ostor_context *ctx, const char *fn);
+/* Free the recycled block requests of dev (ostor_close, nothing in flight). */
+void ostori_block_reqs_free(ostor_device *dev);
 /* Cancel every task in flight on dev (ostor_close). */
 void ostori_device_cancel_all(ostor_device *dev);
 /* Map a SCSI status byte to a transport-neutral result. */

@@ -4,6 +4,8 @@
  */
 #include "core/backend.h"
 
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -326,42 +328,265 @@ OSTOR_API int ostor_lun_info(ostor_device *dev, uint32_t target, uint32_t lun,
 	return r;
 }
 
-static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
-		    uint32_t count, void *buf, bool write)
+/* ---- asynchronous block requests ------------------------------------- */
+
+/* A read or write of whole blocks: split at the transfer limit, one part in
+ * flight at a time (parallelism comes from many requests), each part
+ * retried on unit attention and BUSY.  Requests are recycled per device,
+ * so a warm device allocates nothing per request. */
+struct block_req {
+	ostor_device *dev;
+	ostor_task *task;
+	uint32_t target, lun;
+	bool write;
+	uint64_t lba;               /* of the part in flight */
+	uint32_t left;              /* blocks from lba on */
+	uint32_t chunk;             /* blocks of the part in flight */
+	uint32_t block_size, max_blocks;
+	int attempt;
+	struct iovec iov[OSTOR_IOV_MAX];
+	int iovcnt;
+	size_t done_bytes;          /* of the whole request */
+	struct ostor_block_completion completion;
+	struct block_req *next;     /* free list */
+};
+
+static struct block_req *req_get(ostor_device *dev)
 {
-	struct ostor_lun_info info;
-	ostor_task *t;
-	uint8_t *p = buf;
+	struct block_req *rq;
+
+	pthread_mutex_lock(&dev->lock);
+	rq = dev->free_block_reqs;
+	if (rq)
+		dev->free_block_reqs = rq->next;
+	pthread_mutex_unlock(&dev->lock);
+	if (rq)
+		return rq;
+	rq = calloc(1, sizeof(*rq));
+	if (!rq) {
+		ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+		return NULL;
+	}
+	if (ostor_task_new(dev, &rq->task) < 0) {
+		free(rq);
+		return NULL;
+	}
+	rq->dev = dev;
+	return rq;
+}
+
+static void req_put(struct block_req *rq)
+{
+	ostor_device *dev = rq->dev;
+
+	memset(&rq->completion, 0, sizeof(rq->completion));
+	pthread_mutex_lock(&dev->lock);
+	rq->next = dev->free_block_reqs;
+	dev->free_block_reqs = rq;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+void ostori_block_reqs_free(ostor_device *dev)
+{
+	struct block_req *rq;
+
+	while ((rq = dev->free_block_reqs)) {
+		dev->free_block_reqs = rq->next;
+		ostor_task_free(rq->task);
+		free(rq);
+	}
+}
+
+/* The callback, once; the error message is set on this thread first. */
+static void req_finish(struct block_req *rq, int result)
+{
+	struct ostor_block_completion c = rq->completion;
+	ostor_device *dev = rq->dev;
+
+	req_put(rq);
+	if (c.callback)
+		c.callback(dev, result, c.user_data);
+	if (c.free)
+		c.free(c.user_data);
+}
+
+static void part_done(ostor_task *t, void *ud);
+
+/* Submit the part at rq->lba (or the same part again after a retry). */
+static int part_submit(struct block_req *rq)
+{
+	ostor_task *t = rq->task;
+	struct iovec part[OSTOR_IOV_MAX];
+	size_t skip = rq->done_bytes, bytes, want;
+	struct ostor_cdb cdb;
+	int n = 0, r;
+
+	rq->chunk = OSTOR_MIN(rq->left, rq->max_blocks);
+	bytes = (size_t)rq->chunk * rq->block_size;
+	/* The caller's segments that hold bytes [done, done + bytes). */
+	want = bytes;
+	for (int i = 0; i < rq->iovcnt && want; i++) {
+		size_t len = rq->iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		part[n].iov_base = (uint8_t *)rq->iov[i].iov_base + skip;
+		part[n].iov_len = OSTOR_MIN(len - skip, want);
+		want -= part[n].iov_len;
+		skip = 0;
+		n++;
+	}
+	if (rq->lba + rq->chunk - 1 <= 0xffffffffu && rq->chunk <= 0xffff)
+		r = rq->write ? ostor_scsi_cdb_write10(&cdb, (uint32_t)rq->lba, (uint16_t)rq->chunk, 0)
+			      : ostor_scsi_cdb_read10(&cdb, (uint32_t)rq->lba, (uint16_t)rq->chunk, 0);
+	else
+		r = rq->write ? ostor_scsi_cdb_write16(&cdb, rq->lba, rq->chunk, 0)
+			      : ostor_scsi_cdb_read16(&cdb, rq->lba, rq->chunk, 0);
+	if (r < 0)
+		return r;
+	ostor_task_reset(t);
+	ostor_task_set_lun(t, rq->target, rq->lun);
+	ostor_task_set_cdb(t, cdb.bytes, cdb.len);
+	r = ostor_task_set_iov(t, rq->write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, part, n);
+	if (r < 0)
+		return r;
+	return ostor_task_submit(t, (struct ostor_completion){ part_done, rq, NULL });
+}
+
+/* Whether a failed part is worth sending again (unit attention, BUSY). */
+static bool part_retry(struct block_req *rq)
+{
+	ostor_task *t = rq->task;
+	struct ostor_scsi_sense s;
+
+	if (rq->attempt++ >= MAX_RETRIES)
+		return false;
+	if (t->result == OSTOR_RESULT_BUSY)
+		return true;
+	if (t->result != OSTOR_RESULT_CHECK_CONDITION ||
+	    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) < 0 ||
+	    s.key != OSTOR_SCSI_SENSE_UNIT_ATTENTION)
+		return false;
+	ostor_dbg(rq->dev->ctx, "%s %u:%u: unit attention %02xh/%02xh, retrying", rq->dev->spec,
+		  rq->target, rq->lun, s.asc, s.ascq);
+	if (s.asc == 0x2a && s.ascq == 0x09) {
+		/* Capacity changed: rediscover before the next request. */
+		pthread_mutex_lock(&rq->dev->lock);
+		struct ostori_lun_state *st = ostori_lun_state(rq->dev, rq->target, rq->lun);
+		if (st)
+			st->known = false;
+		pthread_mutex_unlock(&rq->dev->lock);
+	}
+	return true;
+}
+
+static void part_done(ostor_task *t, void *ud)
+{
+	struct block_req *rq = ud;
+	size_t bytes = (size_t)rq->chunk * rq->block_size;
+	const char *what = rq->write ? "WRITE" : "READ";
 	int r;
 
-	if ((r = check_dev(dev, write ? "ostor_write_blocks" : "ostor_read_blocks")))
-		return r;
-	if (!buf && count)
-		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
-	if (count == 0)
-		return 0;
-	r = get_task(dev, &t);
+	if (t->result != OSTOR_RESULT_GOOD) {
+		if (part_retry(rq) && (r = part_submit(rq)) == 0)
+			return;
+		r = ostor_task_error(t);
+		req_finish(rq, ostori_error_wrap(r, "%s of %u blocks at LBA %llu on %s target %u lun %u failed",
+						 what, rq->chunk, (unsigned long long)rq->lba, rq->dev->spec,
+						 rq->target, rq->lun));
+		return;
+	}
+	if (ostor_task_transferred(t) != bytes) {
+		/* Never report a short transfer as done. */
+		req_finish(rq, ostori_error(OSTOR_ERROR_IO,
+					    "%s of %u blocks at LBA %llu on %s target %u lun %u: the device %s "
+					    "only %zu of %zu bytes", what, rq->chunk, (unsigned long long)rq->lba,
+					    rq->dev->spec, rq->target, rq->lun,
+					    rq->write ? "confirmed" : "returned", ostor_task_transferred(t), bytes));
+		return;
+	}
+	rq->done_bytes += bytes;
+	rq->lba += rq->chunk;
+	rq->left -= rq->chunk;
+	rq->attempt = 0;
+	if (!rq->left) {
+		req_finish(rq, 0);
+		return;
+	}
+	r = part_submit(rq);
 	if (r < 0)
-		return r;
-	r = lun_info_cached(dev, t, target, lun, &info, false);
+		req_finish(rq, r);
+}
+
+/* iov/iovcnt, or one buffer (single) whose length follows from the
+ * block size once the LUN is known. */
+static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+			uint32_t count, const struct iovec *iov, int iovcnt, void *single, bool write,
+			struct ostor_block_completion c)
+{
+	const char *fn = write ? "ostor_write_blocks" : "ostor_read_blocks";
+	struct ostor_lun_info info;
+	struct block_req *rq = NULL;
+	size_t total = 0;
+	int r;
+
+	if ((r = check_dev(dev, fn)))
+		goto fail;
+	if (count == 0) {
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: no blocks to transfer (count 0)", fn);
+		goto fail;
+	}
+	if (single) {
+		iov = NULL;
+		iovcnt = 0;
+	} else if (iovcnt < 1 || iovcnt > OSTOR_IOV_MAX || !iov) {
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: 1 to %d buffer segments (got %d)", fn,
+				 OSTOR_IOV_MAX, iovcnt);
+		goto fail;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_base && iov[i].iov_len) {
+			r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: segment %d has a NULL base", fn, i);
+			goto fail;
+		}
+		total += iov[i].iov_len;
+	}
+	rq = req_get(dev);
+	if (!rq) {
+		r = OSTOR_ERROR_NO_MEM;
+		goto fail;
+	}
+	/* The first request on a LUN learns its capacity (synchronously:
+	 * ostor_lun_info beforehand keeps this path free of waiting). */
+	r = lun_info_cached(dev, rq->task, target, lun, &info, false);
 	if (r < 0)
-		goto out;
+		goto fail;
 	if (!info.medium_present) {
 		r = ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
 				 dev->spec, target, lun);
-		goto out;
+		goto fail;
 	}
 	if (lba >= info.blocks || count > info.blocks - lba) {
 		r = ostori_error(OSTOR_ERROR_OUT_OF_RANGE,
 				 "%s target %u lun %u: blocks %llu..%llu are past the end (the LUN has %llu blocks)",
 				 dev->spec, target, lun, (unsigned long long)lba,
 				 (unsigned long long)(lba + count - 1), (unsigned long long)info.blocks);
-		goto out;
+		goto fail;
+	}
+	if (single)
+		total = (size_t)count * info.block_size;
+	if (total != (size_t)count * info.block_size) {
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: %u blocks of %u bytes need %llu bytes of "
+				 "buffer, not %zu", fn, count, info.block_size,
+				 (unsigned long long)count * info.block_size, total);
+		goto fail;
 	}
 	if (write && info.write_protected) {
 		r = ostori_error(OSTOR_ERROR_WRITE_PROTECTED,
 				 "%s target %u lun %u is write protected", dev->spec, target, lun);
-		goto out;
+		goto fail;
 	}
 	if (write) {
 		/* Dirty before the first byte goes out: a failed write still
@@ -372,44 +597,119 @@ static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t l
 			st->dirty = true;
 		pthread_mutex_unlock(&dev->lock);
 	}
-	while (count) {
-		uint32_t chunk = OSTOR_MIN(count, info.max_transfer_blocks);
-		size_t bytes = (size_t)chunk * info.block_size;
-		struct ostor_cdb cdb;
-
-		if (lba + chunk - 1 <= 0xffffffffu && chunk <= 0xffff)
-			r = write ? ostor_scsi_cdb_write10(&cdb, (uint32_t)lba, (uint16_t)chunk, 0)
-				  : ostor_scsi_cdb_read10(&cdb, (uint32_t)lba, (uint16_t)chunk, 0);
-		else
-			r = write ? ostor_scsi_cdb_write16(&cdb, lba, chunk, 0)
-				  : ostor_scsi_cdb_read16(&cdb, lba, chunk, 0);
-		if (r < 0)
-			goto out;
-		r = exec_cmd(t, target, lun, &cdb,
-			     write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, p, bytes);
-		if (r < 0) {
-			r = ostori_error_wrap(r, "%s of %u blocks at LBA %llu on %s target %u lun %u failed",
-					      write ? "WRITE" : "READ", chunk, (unsigned long long)lba,
-					      dev->spec, target, lun);
-			goto out;
-		}
-		if (ostor_task_transferred(t) != bytes) {
-			/* Never report a short transfer as done. */
-			r = ostori_error(OSTOR_ERROR_IO,
-					 "%s of %u blocks at LBA %llu on %s target %u lun %u: the device %s only %zu of %zu bytes",
-					 write ? "WRITE" : "READ", chunk, (unsigned long long)lba, dev->spec,
-					 target, lun, write ? "confirmed" : "returned",
-					 ostor_task_transferred(t), bytes);
-			goto out;
-		}
-		p += bytes;
-		lba += chunk;
-		count -= chunk;
+	rq->target = target;
+	rq->lun = lun;
+	rq->write = write;
+	rq->lba = lba;
+	rq->left = count;
+	rq->block_size = info.block_size;
+	rq->max_blocks = info.max_transfer_blocks ? info.max_transfer_blocks : count;
+	rq->attempt = 0;
+	rq->done_bytes = 0;
+	if (single) {
+		rq->iov[0] = (struct iovec){ single, total };
+		rq->iovcnt = 1;
+	} else {
+		memcpy(rq->iov, iov, (size_t)iovcnt * sizeof(*iov));
+		rq->iovcnt = iovcnt;
 	}
-	r = 0;
-out:
-	put_task(dev, t);
+	rq->completion = c;
+	r = part_submit(rq);
+	if (r < 0) {
+		memset(&rq->completion, 0, sizeof(rq->completion));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (rq)
+		req_put(rq);
+	if (c.free)
+		c.free(c.user_data);
 	return r;
+}
+
+OSTOR_API int ostor_readv_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+				       uint32_t count, const struct iovec *iov, int iovcnt,
+				       struct ostor_block_completion done)
+{
+	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, false, done);
+}
+
+OSTOR_API int ostor_writev_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+					uint32_t count, const struct iovec *iov, int iovcnt,
+					struct ostor_block_completion done)
+{
+	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, true, done);
+}
+
+static int block_submit_buf(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+			    uint32_t count, void *buf, bool write, struct ostor_block_completion c)
+{
+	if (!buf) {
+		if (c.free)
+			c.free(c.user_data);
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
+	}
+	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, c);
+}
+
+OSTOR_API int ostor_read_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+				      uint32_t count, void *buf, struct ostor_block_completion done)
+{
+	return block_submit_buf(dev, target, lun, lba, count, buf, false, done);
+}
+
+OSTOR_API int ostor_write_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+				       uint32_t count, const void *buf, struct ostor_block_completion done)
+{
+	return block_submit_buf(dev, target, lun, lba, count, (void *)buf, true, done);
+}
+
+/* ---- the synchronous helpers, on the asynchronous ones ---------------- */
+
+struct sync_wait {
+	int done, result;
+	char why[512];
+};
+
+static void sync_block_done(ostor_device *dev, int result, void *ud)
+{
+	struct sync_wait *w = ud;
+
+	/* The message was set on the thread running us, which may not be
+	 * the waiting one: carry it over. */
+	if (result < 0)
+		snprintf(w->why, sizeof(w->why), "%s", ostor_last_error());
+	w->result = result;
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+}
+
+static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+		    uint32_t count, void *buf, bool write)
+{
+	struct sync_wait w = { 0 };
+	int r;
+
+	if ((r = check_dev(dev, write ? "ostor_write_blocks" : "ostor_read_blocks")))
+		return r;
+	if ((r = ostori_refuse_in_callback(dev->ctx, write ? "ostor_write_blocks" : "ostor_read_blocks")))
+		return r;
+	if (!buf && count)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
+	if (count == 0)
+		return 0;
+	r = block_submit_buf(dev, target, lun, lba, count, buf, write,
+			     (struct ostor_block_completion){ sync_block_done, &w, NULL });
+	if (r < 0)
+		return r;
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		r = ostor_handle_events(dev->ctx, 100);
+		if (r == 0)
+			sched_yield(); /* let the thread that completes us run */
+	}
+	if (w.result < 0)
+		return ostori_error(w.result, "%s", w.why);
+	return 0;
 }
 
 OSTOR_API int ostor_read_blocks(ostor_device *dev, uint32_t target, uint32_t lun,

@@ -137,6 +137,44 @@ static const struct key_desc keys[] = {
 
 #define NKEYS OSTOR_ARRAY_SIZE(keys)
 
+/* Keys the specification names whose capability does not exist yet: they
+ * are accepted (files stay valid when it lands), documented as such, and
+ * setting one logs a warning that it changes nothing. */
+static const struct {
+	const char *table, *key, *what;
+} pending_keys[] = {
+	{ "virtio_scsi", "scsi_max_commands", "software command queueing" },
+	{ "virtio_scsi", "io_scheduler", "software command queueing" },
+	{ "virtio_scsi", "read_ahead_size", "the block cache" },
+	{ "virtio_scsi", "write_back_cache", "the block cache" },
+	{ "virtio_scsi", "write_back_cache_size", "the block cache" },
+	{ "virtio_scsi", "direct_io", "the block cache" },
+	{ "virtio_scsi", "dma_enabled", "forced bouncing of DMA buffers" },
+	{ "virtio_scsi", "zero_copy_enabled", "forced bouncing of DMA buffers" },
+	{ "virtio_scsi", "batch_processing", "notification batching control" },
+	{ "usb_storage", "storage_device_async_enabled", "one-command-at-a-time mode" },
+	{ "usb_storage", "async_io_enabled", "one-command-at-a-time mode" },
+	{ "usb_storage", "scsi_processing_enabled", "SCSI processing control" },
+	{ "usb_storage", "scsi_command_cache_size", "the SCSI command cache" },
+	{ "usb_storage", "scsi_validation_enabled", "SCSI validation control" },
+	{ "usb_storage", "cache_enabled", "the block cache" },
+	{ "usb_storage", "write_back_cache", "the block cache" },
+	{ "usb_storage", "read_ahead_cache", "the block cache" },
+	{ "usb_storage", "cache_size", "the block cache" },
+	{ "usb_storage", "cache_policy", "the block cache" },
+	{ "usb_storage", "performance_monitoring_enabled", "the performance monitor" },
+	{ "usb_storage", "smart_monitoring_enabled", "SMART monitoring" },
+	{ "usb_storage", "power_management_enabled", "power management" },
+};
+
+static const char *pending_what(const struct key_desc *k)
+{
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(pending_keys); i++)
+		if (!strcmp(pending_keys[i].table, k->table) && !strcmp(pending_keys[i].key, k->name))
+			return pending_keys[i].what;
+	return NULL;
+}
+
 /* Pairs of integer keys where the first may not exceed the second. */
 static const struct {
 	const char *table, *small, *big;
@@ -753,6 +791,11 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	if (!convert(p, k, &v))
 		return 0;
+	if (pending_what(k) && (k->type == KEY_TEXT || v != k->def)) {
+		p->cfg->warnings++;
+		ostor_warn(p->ctx, "%s:%u: [%s] %s has no effect yet: %s is not available in this "
+			   "version", p->path, p->lineno, k->table, k->name, pending_what(k));
+	}
 	if (k->type == KEY_TEXT)
 		snprintf(text_field(p->cfg, k), (size_t)k->max + 1, "%s", p->value);
 	else
@@ -981,6 +1024,7 @@ int ostori_config_key_info(size_t index, struct ostori_config_keyinfo *info)
 	info->type = type_names[k->type];
 	info->unit = k->unit;
 	info->pow2 = k->pow2;
+	info->pending = pending_what(k);
 	switch (k->type) {
 	case KEY_INT:
 		snprintf(info->def, sizeof(info->def), "%" PRIu64, k->def);

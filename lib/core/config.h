@@ -149,6 +149,7 @@ struct ostori_config_keyinfo {
 	bool pow2;             /* integers: powers of two only */
 	char def[32];          /* the default, as it would be written in a file */
 	char range[96];        /* "1 to 64", "true or false", "\"lru\", ..." */
+	const char *pending;   /* the missing capability when the key has no effect yet, or NULL */
 };
 
 /* Number of keys in the table. */

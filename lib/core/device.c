@@ -81,6 +81,16 @@ static const struct ostor_backend *backend_by_name(const char *name)
 	return NULL;
 }
 
+/* Open devices of a class (ctx->lock held). */
+static unsigned int count_of_class(ostor_context *ctx, const char *cls)
+{
+	unsigned int n = 0;
+
+	for (ostor_device *d = ctx->devices; d; d = d->next)
+		n += d->count_class && !strcmp(d->count_class, cls);
+	return n;
+}
+
 OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **out)
 {
 	struct ostor_spec *spec;
@@ -131,6 +141,17 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 		goto out_dev;
 	}
 	pthread_mutex_lock(&ctx->lock);
+	if (dev->count_class && count_of_class(ctx, dev->count_class) >= dev->count_limit) {
+		unsigned int limit = dev->count_limit;
+
+		pthread_mutex_unlock(&ctx->lock);
+		registry_remove(dev);
+		be->close(dev);
+		r = ostori_error(OSTOR_ERROR_BUSY, "%s: %u %s device%s already open in this context, the "
+				 "limit (%s in orionstor.conf); close one first or raise the limit",
+				 text, limit, dev->count_class, limit == 1 ? " is" : "s are", dev->count_key);
+		goto out_dev;
+	}
 	dev->next = ctx->devices;
 	ctx->devices = dev;
 	pthread_mutex_unlock(&ctx->lock);
@@ -198,6 +219,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	pthread_mutex_unlock(&ctx->lock);
 
 	ostor_task_free(dev->spare_task);
+	ostori_block_reqs_free(dev);
 	dev->backend->close(dev);
 	ostor_info(ctx, "closed %s", dev->spec);
 	dev->magic = 0;

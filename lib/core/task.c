@@ -254,7 +254,7 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 	clear_results(t);
 	t->completion = c;
 	if (!t->timeout_ms)
-		t->timeout_ms = ctx->default_timeout_ms;
+		t->timeout_ms = dev->default_timeout_ms ? dev->default_timeout_ms : ctx->default_timeout_ms;
 	t->submit_ms = ostori_now_ms();
 	dev->inflight++;
 	t->inflight_prev = NULL;

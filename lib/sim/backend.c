@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
-	"readonly, type=disk|cdrom, transport=NAME"
+	"readonly, type=disk|cdrom, null, transport=NAME"
 #define SIM_DEFAULT_SIZE (64ull << 20)
 #define SIM_MAX_TRANSFER (8u << 20)
 
@@ -177,7 +177,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	struct ostor_spec spec = *cspec;
 	const struct ostor_spec_option *o;
 	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0;
-	bool readonly = false, size_given, cdrom = false;
+	bool readonly = false, size_given, cdrom = false, null = false;
 	const char *image = NULL;
 	int r;
 
@@ -212,8 +212,17 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option readonly takes no value");
 		readonly = true;
 	}
+	o = ostori_spec_get(&spec, "null");
+	if (o) {
+		if (o->value)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option null takes no value");
+		null = true;
+	}
 	o = ostori_spec_get(&spec, "image");
 	if (o) {
+		if (null)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim options null and image exclude each other: "
+					    "a null device stores nothing");
 		if (!o->value)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option image needs a path: image=PATH");
 		image = o->value;
@@ -264,6 +273,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		lc.removable = cdrom;
 		lc.fd = sd->fd;
 		lc.fd_offset = image ? size * i : 0;
+		lc.null = null;
 		r = sim_target_add_lu(sd->target, i, &lc);
 		if (r < 0) {
 			r = ostori_error_wrap(r, "cannot create simulated LUN %u", i);
@@ -300,7 +310,8 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		 "simulated %s, %u LUN%s of %llu x %llu-byte blocks%s%s%s%s%s",
 		 cdrom ? "CD-ROM" : "disk", (unsigned)luns, luns > 1 ? "s" : "",
 		 (unsigned long long)(size / bs), (unsigned long long)bs,
-		 readonly ? ", read-only" : "", image ? ", image " : ", in RAM", image ? image : "",
+		 readonly ? ", read-only" : "", image ? ", image " : null ? ", null (no data stored)" : ", in RAM",
+		 image ? image : "",
 		 sd->transport ? ", behind a simulated " : "", sd->transport ? sd->transport->name : "");
 	return 0;
 fail:

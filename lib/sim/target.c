@@ -68,7 +68,8 @@ struct sim_lu {
 	bool readonly, removable;
 	int fd;
 	uint64_t fd_offset;
-	uint8_t *ram;               /* RAM backing (fd < 0) */
+	bool null;                  /* no backing: data is neither stored nor read */
+	uint8_t *ram;               /* RAM backing (fd < 0, !null) */
 	size_t ram_len;             /* mapping length, page-rounded */
 	char vendor[9], product[17], revision[5], serial[33];
 	uint64_t naa;
@@ -381,6 +382,8 @@ static void data_in(struct exec *x, const void *buf, size_t resp_len, size_t all
 static int store_read(struct sim_lu *lu, uint64_t off, uint8_t *buf, size_t len,
 		      uint64_t *bad)
 {
+	if (lu->null)
+		return 0; /* the buffer keeps what it held */
 	if (lu->fd < 0) {
 		memcpy(buf, lu->ram + off, len);
 		return 0;
@@ -410,6 +413,8 @@ static int store_read(struct sim_lu *lu, uint64_t off, uint8_t *buf, size_t len,
 static int store_write(struct sim_lu *lu, uint64_t off, const uint8_t *buf,
 		       size_t len, uint64_t *bad)
 {
+	if (lu->null)
+		return 0;
 	if (lu->fd < 0) {
 		memcpy(lu->ram + off, buf, len);
 		return 0;
@@ -437,6 +442,8 @@ static int store_write(struct sim_lu *lu, uint64_t off, const uint8_t *buf,
 static int store_zero(struct sim_target *t, struct sim_lu *lu, uint64_t off,
 		      uint64_t len, bool punch, uint64_t *bad)
 {
+	if (lu->null)
+		return 0;
 	if (lu->fd < 0) {
 		uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 		uint8_t *p = lu->ram + off, *end = p + len;
@@ -1829,6 +1836,7 @@ int sim_target_add_lu(struct sim_target *t, uint32_t lun, const struct sim_lu_co
 	lu->type = cfg->type;
 	lu->fd = cfg->fd;
 	lu->fd_offset = cfg->fd_offset;
+	lu->null = cfg->null;
 	lu->block_size = cfg->block_size ? cfg->block_size :
 			 cfg->type == OSTOR_TYPE_CDROM ? 2048 : 512;
 	lu->blocks = cfg->blocks;
@@ -1842,6 +1850,11 @@ int sim_target_add_lu(struct sim_target *t, uint32_t lun, const struct sim_lu_co
 		r = ostori_error(OSTOR_ERROR_INVALID_PARAM,
 				 "simulated LU %u: block size %u is not supported; use 512, 1024, 2048 or 4096",
 				 lun, lu->block_size);
+		goto fail;
+	}
+	if (cfg->null && cfg->fd >= 0) {
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				 "simulated LU %u: a null LU has no backing file", lun);
 		goto fail;
 	}
 	if (cfg->fd < -1 || (cfg->fd < 0 && cfg->fd_offset)) {
@@ -1892,7 +1905,7 @@ int sim_target_add_lu(struct sim_target *t, uint32_t lun, const struct sim_lu_co
 		t->lus = n;
 		t->lus_cap = cap;
 	}
-	if (lu->fd < 0) {
+	if (lu->fd < 0 && !lu->null) {
 		r = ram_map(lu);
 		if (r) {
 			pthread_mutex_unlock(&t->lock);
@@ -2073,7 +2086,7 @@ int sim_target_set_capacity(struct sim_target *t, uint32_t lun, uint64_t blocks)
 	r = check_size(lu, blocks);
 	if (r)
 		goto out;
-	if (lu->fd < 0) {
+	if (lu->fd < 0 && !lu->null) {
 		uint64_t bytes = blocks * lu->block_size;
 		size_t len = page_round(bytes);
 		void *p;

@@ -64,6 +64,7 @@ struct sim_lu_config {
 	int fd;                    /* backing file (borrowed, not closed), -1: RAM */
 	uint64_t fd_offset;        /* byte offset of block 0 in the file */
 	uint32_t max_transfer;     /* blocks per command, 0: SIM_DEFAULT_MAX_TRANSFER */
+	bool null;                 /* no storage: reads and writes move no data (benchmarks) */
 	/* NULL: "ORIONSTR", "SIM DISK"/"SIM CDROM", "0001", generated serial.
 	 * Printable ASCII, at most 8/16/4/32 characters. */
 	const char *vendor, *product, *revision, *serial;

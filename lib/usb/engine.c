@@ -1167,8 +1167,6 @@ static bool prepare(struct ousb_engine *e, ostor_task *t)
 	c->len = t->data_len;
 	c->lun = (uint8_t)t->lun;
 	c->timeout_ms = t->timeout_ms;
-	if (t->timeout_ms == e->dev->ctx->default_timeout_ms && e->cfg.timeout_ms)
-		c->timeout_ms = e->cfg.timeout_ms;
 	if (t->iovcnt == 1)
 		c->buf = t->iov[0].iov_base;
 	else if (t->iovcnt > 1) {
@@ -1352,6 +1350,10 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 		e->cfg.timeout_ms = dev->ctx->config.usb_storage.storage_device_timeout;
 	if (!e->cfg.timeout_ms)
 		e->cfg.timeout_ms = 30000;
+	dev->default_timeout_ms = e->cfg.timeout_ms;
+	dev->count_class = "USB mass-storage";
+	dev->count_limit = dev->ctx->config.usb_storage.storage_device_max_count;
+	dev->count_key = "[usb_storage] storage_device_max_count";
 	if (!e->cfg.csw_grace_ms)
 		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);

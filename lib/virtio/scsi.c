@@ -485,6 +485,10 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 		vs->opt.busy_backoff_ms = 1;
 	vs->retry_count = cfg->virtio_scsi.scsi_retry_count;
 	vs->abort_enabled = cfg->virtio_scsi.scsi_abort_enabled;
+	dev->default_timeout_ms = cfg->virtio_scsi.scsi_command_timeout;
+	dev->count_class = "virtio-scsi";
+	dev->count_limit = cfg->virtio_scsi.device_max_count;
+	dev->count_key = "[virtio_scsi] device_max_count";
 	pthread_rwlock_init(&vs->reset_lock, NULL);
 	pthread_mutex_init(&vs->ctrl_lock, NULL);
 	pthread_mutex_init(&vs->topo_lock, NULL);

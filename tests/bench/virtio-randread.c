@@ -52,6 +52,7 @@ struct worker {
 	struct slot *slot;
 	uint64_t seed;
 	atomic_uint_fast64_t done, failed, counted, lat_ns, last_done_ns, max_gap_ns;
+	uint64_t submitted;            /* by this worker's thread only */
 	bool stalled, setup_failed;
 };
 
@@ -173,8 +174,10 @@ static void *run(void *arg)
 		for (uint32_t i = 0; i < qd; i++) {
 			if (atomic_load_explicit(&w->slot[i].busy, memory_order_acquire))
 				continue;
-			if (want_ios && atomic_load(&w->done) + atomic_load(&w->failed) + in_flight(w) >= want_ios)
+			/* Counted at submission: completions run on any thread. */
+			if (want_ios && w->submitted >= want_ios)
 				break;
+			w->submitted++;
 			if (submit_one(w, &w->slot[i], now) < 0) {
 				fprintf(stderr, "virtio-randread: submit: %s\n", ostor_last_error());
 				w->setup_failed = true;

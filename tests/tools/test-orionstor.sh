@@ -224,5 +224,40 @@ status=$?
 grep -qi "illegal request" "$tmp/out" || fail "READ(10) out of range: sense not shown"
 pass "cmd out-of-range READ(10): exit $EXIT_ILLEGAL_REQUEST"
 
+# bench: a valid measurement on the null device (no timing checked).
+run 0 bench -d sim:null,size=16M --qd 8 --runtime 0.3 --ramp 0 -q --json
+pyjson '(d["jobs"][0]["read"]["total_ios"] > 0 and d["jobs"][0]["error"] == 0 and
+	d["jobs"][0]["write"]["total_ios"] == 0 and d["global options"]["rw"] == "randread" and
+	d["jobs"][0]["read"]["clat_ns"]["percentile"]["99.000000"] >= d["jobs"][0]["read"]["clat_ns"]["percentile"]["50.000000"] > 0)' ||
+	fail "bench --json on sim:null"
+pass "bench: randread on sim:null, fio-like JSON"
+
+# Writes and reads checked block by block, two threads, through the virtio
+# and USB transport models too.
+for spec in sim:size=8M sim:transport=virtio,queues=2,size=8M sim:transport=usb-bot,size=8M; do
+	run 0 bench -d "$spec" --rw randrw --mix 60 --verify --threads 2 --qd 4 --runtime 0.5 --ramp 0 -q --json
+	pyjson '(d["jobs"][0]["read"]["total_ios"] > 0 and d["jobs"][0]["write"]["total_ios"] > 0 and
+		d["jobs"][0]["verify_errors"] == 0 and d["global options"]["verify"])' ||
+		fail "bench --verify on $spec"
+done
+pass "bench --verify: randrw with every written block checked (sim, virtio, BOT models)"
+
+# --verify catches data that is not what was written: the null device
+# stores nothing, so a block read back after a write is wrong.
+"$ORIONSTOR" bench -d sim:null,size=1M --rw randrw --verify --qd 2 --runtime 0.5 --ramp 0 -q >"$tmp/out" 2>"$tmp/err"
+status=$?
+[ $status -eq 14 ] || fail "bench --verify on sim:null exited $status, expected 14 (miscompare)"
+grep -q "read back different" "$tmp/err" || fail "bench --verify: no miscompare message"
+pass "bench --verify: a device that loses data fails with exit 14"
+
+# Not a measurement: writes to a write-protected LUN are refused up front.
+"$ORIONSTOR" bench -d sim:readonly --rw randwrite --runtime 0.2 -q >"$tmp/out" 2>"$tmp/err"
+status=$?
+[ $status -eq $EXIT_DATA_PROTECT ] || fail "bench randwrite on a read-only LUN exited $status"
+grep -q "write-protected" "$tmp/err" || fail "bench: no write-protect message"
+"$ORIONSTOR" bench -d sim: --bs 1000 --runtime 0.2 >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 1 ] || fail "bench --bs 1000 on 512-byte blocks must be a usage error"
+pass "bench refuses writes to a read-only LUN and a size that is not a block multiple"
+
 echo "all $checks checks passed"
 exit 0

@@ -520,7 +520,7 @@ START_TEST(sync_calls_from_a_callback_refused)
 	ck_assert_int_eq(ostor_task_set_lun(t, 0, 0), 0);
 	ck_assert_int_eq(ostor_task_set_cdb(t, (const uint8_t[6]){ 0 }, 6), 0); /* TEST UNIT READY */
 	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ reentry_cb, &r, NULL }), 0);
-	for (int i = 0; i < 1000 && !r.ran; i++)
+	for (uint64_t end = ostori_now_ms() + 20000; !r.ran && ostori_now_ms() < end;)
 		ostor_handle_events(ctx, 10);
 	ck_assert(r.ran);
 	ck_assert_int_eq(r.sync_read, OSTOR_ERROR_STATE);
@@ -529,7 +529,7 @@ START_TEST(sync_calls_from_a_callback_refused)
 	ck_assert_int_eq(r.handle_nonblock, OSTOR_ERROR_STATE);
 	ck_assert_int_eq(r.submit, 0);
 	/* The task submitted from the callback completes; then all is well. */
-	for (int i = 0; i < 1000 && r.submit == 0; i++)
+	for (uint64_t end = ostori_now_ms() + 20000; r.submit == 0 && ostori_now_ms() < end;)
 		ostor_handle_events(ctx, 10);
 	ck_assert_int_eq(r.submit, 1);
 	ck_assert_int_eq(ostor_read_blocks(r.dev, 0, 0, 0, 1, buf), 0);
@@ -616,6 +616,151 @@ START_TEST(cancel_races_completion)
 	/* The device still works after all that. */
 	ck_assert_int_eq(ostor_read_blocks(r.dev, 0, 0, 0, 8, buf), 0);
 	ck_assert_int_eq(ostor_close(r.dev), 0);
+}
+END_TEST
+
+/* ---- asynchronous block I/O (issue 8) -------------------------------------- */
+
+struct ablock {
+	int calls, frees, result;
+	char why[256];
+	ostor_device *dev;
+	uint8_t *chain_buf;      /* non-NULL: submit a read of block 0 from the callback */
+	int chained;
+};
+
+static void ablock_done(ostor_device *dev, int result, void *ud)
+{
+	struct ablock *a = ud;
+
+	a->calls++;
+	a->result = result;
+	if (result < 0)
+		snprintf(a->why, sizeof(a->why), "%s", ostor_last_error());
+	if (a->chain_buf) {
+		uint8_t *b = a->chain_buf;
+
+		a->chain_buf = NULL;
+		/* The LUN is known: no waiting, so allowed from here. */
+		a->chained = ostor_read_blocks_async(dev, 0, 0, 0, 1, b,
+						     (struct ostor_block_completion){ ablock_done, a, NULL });
+	}
+}
+
+static void ablock_free(void *ud)
+{
+	((struct ablock *)ud)->frees++;
+}
+
+static void wait_calls(struct ablock *a, int n)
+{
+	for (uint64_t end = ostori_now_ms() + 20000; a->calls < n && ostori_now_ms() < end;)
+		ck_assert_int_ge(ostor_handle_events(ctx, 10), 0);
+	ck_assert_int_eq(a->calls, n);
+}
+
+/* Scatter/gather writes and reads, one split at the transfer limit, many
+ * in flight, a request submitted from a callback; every callback once. */
+START_TEST(async_block_io)
+{
+	static const char *const specs[] = { "sim:size=32M", "sim:size=32M,transport=virtio",
+					     "sim:size=32M,transport=usb-bot" };
+	const uint32_t big = 20000; /* blocks: more than the 16384-block limit of sim */
+	uint8_t *w = malloc((size_t)big * 512), *r = calloc(big, 512), one[512];
+	struct ablock a = { 0 }, many[16];
+	struct ostor_lun_info li;
+	struct iovec wv[3], rv[2];
+	ostor_device *dev;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
+	fill(w, (size_t)big * 512, 3);
+	/* Write from three segments, read into two of other sizes. */
+	wv[0] = (struct iovec){ w, 512 * 7 };
+	wv[1] = (struct iovec){ w + 512 * 7, 512 * 10000 };
+	wv[2] = (struct iovec){ w + 512 * 10007, (size_t)512 * (big - 10007) };
+	ck_assert_int_eq(ostor_writev_blocks_async(dev, 0, 0, 100, big, wv, 3,
+						   (struct ostor_block_completion){ ablock_done, &a, ablock_free }), 0);
+	wait_calls(&a, 1);
+	ck_assert_int_eq(a.result, 0);
+	ck_assert_int_eq(a.frees, 1);
+	rv[0] = (struct iovec){ r, 512 * 3 };
+	rv[1] = (struct iovec){ r + 512 * 3, (size_t)512 * (big - 3) };
+	ck_assert_int_eq(ostor_readv_blocks_async(dev, 0, 0, 100, big, rv, 2,
+						  (struct ostor_block_completion){ ablock_done, &a, ablock_free }), 0);
+	wait_calls(&a, 2);
+	ck_assert_int_eq(a.result, 0);
+	ck_assert_int_eq(memcmp(w, r, (size_t)big * 512), 0);
+	/* Sixteen in flight at once, each its own 8 blocks. */
+	for (int i = 0; i < 16; i++) {
+		many[i] = (struct ablock){ 0 };
+		ck_assert_int_eq(ostor_write_blocks_async(dev, 0, 0, 30000 + 8 * (uint64_t)i, 8, w + 4096 * i,
+							  (struct ostor_block_completion){ ablock_done, &many[i], NULL }), 0);
+	}
+	for (int i = 0; i < 16; i++) {
+		wait_calls(&many[i], 1);
+		ck_assert_int_eq(many[i].result, 0);
+	}
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 30000, 128, r), 0);
+	ck_assert_int_eq(memcmp(w, r, 128 * 512), 0);
+	/* From a callback: the chained read completes too. */
+	memset(one, 0xa5, sizeof(one));
+	a = (struct ablock){ .chain_buf = one };
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 100, 1, r,
+						 (struct ostor_block_completion){ ablock_done, &a, NULL }), 0);
+	wait_calls(&a, 2);
+	ck_assert_int_eq(a.chained, 0);
+	ck_assert_int_eq(a.result, 0);
+	/* LBA 0 was never written: the chained read brought zeros. */
+	memset(r, 0, 512);
+	ck_assert_int_eq(memcmp(one, r, 512), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+	free(w);
+	free(r);
+}
+END_TEST
+
+/* Refused up front (nothing submitted, .free still runs) or failed in
+ * flight (the callback gets the error and its message). */
+START_TEST(async_block_errors)
+{
+	struct ablock a = { 0 };
+	struct ostor_block_completion c = { ablock_done, &a, ablock_free };
+	uint8_t buf[4096];
+	struct iovec iov = { buf, 1000 };
+	struct sim_target *tgt;
+	ostor_device *dev, *ro;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 2048, 1, buf, c), OSTOR_ERROR_OUT_OF_RANGE);
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 0, 0, buf, c), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 0, 1, NULL, c), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_readv_blocks_async(dev, 0, 0, 0, 2, &iov, 1, c), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "need 1024 bytes"));
+	ck_assert_int_eq(ostor_readv_blocks_async(dev, 0, 0, 0, 2, &iov, 0, c), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(a.frees, 5);
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,readonly", &ro), 0);
+	ck_assert_int_eq(ostor_write_blocks_async(ro, 0, 0, 0, 1, buf, c), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_int_eq(a.frees, 6);
+	ck_assert_int_eq(a.calls, 0);
+	/* A medium error in flight: the callback has the error and why. */
+	tgt = ostori_sim_device_target(dev);
+	ck_assert_int_eq(sim_target_inject_check(tgt, 0, OSTOR_SCSI_OP_READ10, 1, OSTOR_SCSI_SENSE_MEDIUM_ERROR,
+						 0x11, 0x00), 0);
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 8, 1, buf, c), 0);
+	wait_calls(&a, 1);
+	ck_assert_int_eq(a.result, OSTOR_ERROR_IO);
+	ck_assert_ptr_nonnull(strstr(a.why, "READ of 1 blocks at LBA 8"));
+	ck_assert_int_eq(a.frees, 7);
+	/* BUSY a few times is retried. */
+	ck_assert_int_eq(sim_target_inject_status(tgt, 0, OSTOR_SCSI_OP_READ10, 2, OSTOR_SCSI_STATUS_BUSY), 0);
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 8, 1, buf, c), 0);
+	wait_calls(&a, 2);
+	ck_assert_int_eq(a.result, 0);
+	ck_assert_int_eq(ostor_close(ro), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
 }
 END_TEST
 
@@ -1028,6 +1173,8 @@ static Suite *core_suite(void)
 	tcase_add_loop_test(tc, threads_share_a_context, 0, 2);
 	tcase_add_loop_test(tc, sync_calls_from_a_callback_refused, 0, 3);
 	tcase_add_loop_test(tc, cancel_races_completion, 0, 4);
+	tcase_add_loop_test(tc, async_block_io, 0, 3);
+	tcase_add_test(tc, async_block_errors);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);

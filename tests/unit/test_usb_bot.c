@@ -954,6 +954,32 @@ START_TEST(bot_quirks_config_errors)
 }
 END_TEST
 
+START_TEST(bot_device_max_count_from_config)
+{
+	int err;
+	ostor_context *c = ctx_with_config("[usb_storage]\nstorage_device_max_count = 1\n", &err);
+	ostor_device *d, *d2 = NULL, *v;
+
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(ostor_open(c, BOT0, &d), 0);
+	ck_assert_uint_eq(d->default_timeout_ms, 30000);
+	ck_assert_int_eq(ostor_open(c, "sim:transport=usb-cbi", &d2), OSTOR_ERROR_BUSY);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "storage_device_max_count"));
+	ck_assert_ptr_null(d2);
+#ifdef OSTOR_HAVE_VIRTIO
+	/* A virtio device is not a USB one. */
+	ck_assert_int_eq(ostor_open(c, "sim:transport=virtio", &v), 0);
+	ostor_close(v);
+#else
+	(void)v;
+#endif
+	ostor_close(d);
+	ck_assert_int_eq(ostor_open(c, "sim:transport=usb-cbi", &d2), 0);
+	ostor_close(d2);
+	ostor_exit(c);
+}
+END_TEST
+
 START_TEST(bot_timeout_from_config)
 {
 	/* No usb-timeout in the spec: storage_device_timeout decides. */
@@ -1029,6 +1055,7 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_quirks_from_config);
 	tcase_add_test(tc, bot_quirks_config_errors);
 	tcase_add_test(tc, bot_timeout_from_config);
+	tcase_add_test(tc, bot_device_max_count_from_config);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "virtio_test_util.h"
 
@@ -554,6 +555,68 @@ START_TEST(lost_notifications_under_load)
 }
 END_TEST
 
+/* ---- configuration keys of [virtio_scsi] (issue 8) --------------------------------------- */
+
+/* A context reading text as its configuration file. */
+static void init_with_config(const char *text)
+{
+	char path[] = "/tmp/ostor-vscsi-confXXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ostor_exit(ctx);
+	ck_assert_int_eq(ostor_init(&ctx, path), 0);
+	ostor_set_log_level(ctx, getenv("VDEBUG") ? OSTOR_LOG_DEBUG : OSTOR_LOG_NONE);
+	unlink(path);
+}
+
+/* scsi_command_timeout is the timeout of every command that sets none. */
+START_TEST(config_command_timeout)
+{
+	uint8_t buf[4096];
+	ostor_task *t;
+
+	init_with_config("[virtio_scsi]\nscsi_command_timeout = 200\n");
+	open_spec("sim:transport=virtio,timeout=50");
+	sim_virtio_inject(model, SIM_VF_HOLD, 1, SIM_TMF_ANSWER_FIRST);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	prep_rw(t, false, 16, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_uint_eq(t->timeout_ms, 200);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_TIMEOUT);
+	/* One with its own timeout keeps it. */
+	prep_rw(t, false, 16, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_set_timeout(t, 5000), 0);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_uint_eq(t->timeout_ms, 5000);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+}
+END_TEST
+
+/* device_max_count: one more open fails and names the key. */
+START_TEST(config_device_max_count)
+{
+	ostor_device *d[3] = { NULL };
+
+	init_with_config("[virtio_scsi]\ndevice_max_count = 2\n");
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=virtio", &d[0]), 0);
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=virtio,packed", &d[1]), 0);
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=virtio", &d[2]), OSTOR_ERROR_BUSY);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "device_max_count"));
+	ck_assert_ptr_null(d[2]);
+	/* Other kinds of devices do not count. */
+	ck_assert_int_eq(ostor_open(ctx, "sim:", &d[2]), 0);
+	ck_assert_int_eq(ostor_close(d[2]), 0);
+	ck_assert_int_eq(ostor_close(d[1]), 0);
+	ck_assert_int_eq(ostor_open(ctx, "sim:transport=virtio", &d[1]), 0);
+	ck_assert_int_eq(ostor_close(d[1]), 0);
+	ck_assert_int_eq(ostor_close(d[0]), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -574,6 +637,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, event_hotplug_and_remove, 0, 2);
 	tcase_add_test(tc, event_param_change);
 	tcase_add_test(tc, event_missed_and_short);
+	tcase_add_test(tc, config_command_timeout);
+	tcase_add_test(tc, config_device_max_count);
 	tcase_add_loop_test(tc, lost_notification_recovered, 0, (int)OSTOR_ARRAY_SIZE(lost_specs));
 	tcase_add_loop_test(tc, lost_notifications_under_load, 0, 16);
 	suite_add_tcase(s, tc);

@@ -107,6 +107,37 @@ int tc_parse_u64(const char *text, uint64_t max, uint64_t *out, const char **why
 	return 0;
 }
 
+int tc_parse_size(const char *text, uint64_t max, uint64_t *out, const char **why)
+{
+	static const char suffixes[] = "kmgt";
+	char num[32];
+	size_t n = text ? strlen(text) : 0;
+	unsigned int shift = 0;
+	const char *p;
+	uint64_t v;
+
+	*why = NULL;
+	if (n && (p = strchr(suffixes, tolower((unsigned char)text[n - 1]))) && *p) {
+		shift = 10u * (unsigned int)(p - suffixes + 1);
+		n--;
+	}
+	if (n == 0 || n >= sizeof(num)) {
+		*why = n ? "too long" : "empty size";
+		return -1;
+	}
+	memcpy(num, text, n);
+	num[n] = '\0';
+	if (tc_parse_u64(num, UINT64_MAX >> shift, &v, why) < 0)
+		return -1;
+	v <<= shift;
+	if (v > max) {
+		*why = "out of range";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 const char *tc_human_size(uint64_t bytes, char *buf, size_t buflen)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };

@@ -12,5 +12,6 @@ int orionstor_cmd_info(int argc, char **argv);
 int orionstor_cmd_read(int argc, char **argv);
 int orionstor_cmd_write(int argc, char **argv);
 int orionstor_cmd_raw(int argc, char **argv);
+int orionstor_cmd_bench(int argc, char **argv);
 
 #endif

@@ -88,6 +88,10 @@ TC_NORETURN void tc_usage_error(const char *fmt, ...) TC_PRINTF(1, 2);
  * static reason ("not a number", "out of range (max N)" ...). */
 int tc_parse_u64(const char *text, uint64_t max, uint64_t *out, const char **why);
 
+/* A byte count: a number as tc_parse_u64 takes it, optionally followed by
+ * k, M, G or T (powers of 1024, either case).  0 or -1 with *why. */
+int tc_parse_size(const char *text, uint64_t max, uint64_t *out, const char **why);
+
 /* ---- argp: the shared option vocabulary ----------------------------------- */
 
 /* Option groups a tool asks for (TC_OPT_BASE is always on). */
