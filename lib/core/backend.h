@@ -75,7 +75,8 @@ struct ostor_context {
 
 	/* Completed tasks waiting for their callbacks (FIFO). */
 	ostor_task *done_head, *done_tail;
-	unsigned int inflight;
+	atomic_uint inflight;          /* submitted, callback not yet run */
+	atomic_uint event_waiters;     /* threads in wait_for_other_handler */
 	int wake_fd;                   /* eventfd: readable while done queue non-empty */
 	bool wake_pending;             /* wake_fd was written and not drained yet */
 

@@ -267,15 +267,11 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 	ostori_task_set_state(t, OSTORI_TASK_INFLIGHT);
 	pthread_mutex_unlock(&dev->lock);
 
-	pthread_mutex_lock(&ctx->lock);
-	ctx->inflight++;
-	pthread_mutex_unlock(&ctx->lock);
+	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed);
 
 	r = dev->backend->submit(t);
 	if (r < 0) {
-		pthread_mutex_lock(&ctx->lock);
-		ctx->inflight--;
-		pthread_mutex_unlock(&ctx->lock);
+		atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_relaxed);
 		pthread_mutex_lock(&dev->lock);
 		dev->inflight--;
 		unlink_inflight(dev, t);
@@ -334,6 +330,19 @@ int ostori_refuse_in_callback(ostor_context *ctx, const char *fn)
 			    "callback returns", fn);
 }
 
+/* Threads waiting for another thread's event handling (their sync call
+ * may be done): only when there are any, which a waiter re-checks after
+ * announcing itself (wait_for_other_handler). */
+static void wake_waiters(ostor_context *ctx)
+{
+	if (!atomic_load(&ctx->event_waiters))
+		return;
+	pthread_mutex_lock(&ctx->event_wait_lock);
+	ctx->event_generation++;
+	pthread_cond_broadcast(&ctx->event_cond);
+	pthread_mutex_unlock(&ctx->event_wait_lock);
+}
+
 /* ctx->lock held: signal the wake fd unless it is pending already. */
 static bool need_wake_locked(ostor_context *ctx)
 {
@@ -373,10 +382,9 @@ void ostori_task_complete(ostor_task *t)
 	pthread_mutex_unlock(&ctx->lock);
 	if (need_wake)
 		wake(ctx);
-	pthread_mutex_lock(&ctx->event_wait_lock);
-	ctx->event_generation++;
-	pthread_cond_broadcast(&ctx->event_cond);
-	pthread_mutex_unlock(&ctx->event_wait_lock);
+	/* Inside the handler its pass ends with the broadcast anyway. */
+	if (handling_ctx != ctx)
+		wake_waiters(ctx);
 }
 
 void ostori_task_finish(ostor_task *t, enum ostor_result result, int status,
@@ -420,9 +428,7 @@ static int dispatch_completions(ostor_context *ctx)
 		t->next_done = NULL;
 		t->completion.callback = NULL;
 		t->completion.free = NULL;
-		pthread_mutex_lock(&ctx->lock);
-		ctx->inflight--;
-		pthread_mutex_unlock(&ctx->lock);
+		atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_relaxed);
 		/* DONE before the callback (it may reuse or free the task),
 		 * with the unlinking: cancel then sees either state. */
 		pthread_mutex_lock(&dev->lock);
@@ -531,12 +537,8 @@ OSTOR_API int ostor_handle_events_nonblock(ostor_context *ctx)
 		return 0; /* another thread is handling events right now */
 	n = process_events(ctx);
 	pthread_mutex_unlock(&ctx->event_lock);
-	if (n) {
-		pthread_mutex_lock(&ctx->event_wait_lock);
-		ctx->event_generation++;
-		pthread_cond_broadcast(&ctx->event_cond);
-		pthread_mutex_unlock(&ctx->event_wait_lock);
-	}
+	if (n)
+		wake_waiters(ctx);
 	return n;
 }
 
@@ -553,9 +555,17 @@ static void wait_for_other_handler(ostor_context *ctx, int timeout_ms)
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&ctx->event_wait_lock);
 	gen = ctx->event_generation;
-	while (gen == ctx->event_generation)
-		if (pthread_cond_timedwait(&ctx->event_cond, &ctx->event_wait_lock, &ts))
-			break;
+	atomic_fetch_add(&ctx->event_waiters, 1);
+	/* Announced: a handler that leaves from now on broadcasts.  One that
+	 * left before may have seen no waiter - then its lock is free. */
+	if (pthread_mutex_trylock(&ctx->event_lock) == 0) {
+		pthread_mutex_unlock(&ctx->event_lock);
+	} else {
+		while (gen == ctx->event_generation)
+			if (pthread_cond_timedwait(&ctx->event_cond, &ctx->event_wait_lock, &ts))
+				break;
+	}
+	atomic_fetch_sub(&ctx->event_waiters, 1);
 	pthread_mutex_unlock(&ctx->event_wait_lock);
 }
 
@@ -610,23 +620,13 @@ OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
 	}
 	n = process_events(ctx);
 	pthread_mutex_unlock(&ctx->event_lock);
-	pthread_mutex_lock(&ctx->event_wait_lock);
-	ctx->event_generation++;
-	pthread_cond_broadcast(&ctx->event_cond);
-	pthread_mutex_unlock(&ctx->event_wait_lock);
+	wake_waiters(ctx);
 	return n;
 }
 
 OSTOR_API unsigned int ostor_inflight(ostor_context *ctx)
 {
-	unsigned int n;
-
-	if (!ctx)
-		return 0;
-	pthread_mutex_lock(&ctx->lock);
-	n = ctx->inflight;
-	pthread_mutex_unlock(&ctx->lock);
-	return n;
+	return ctx ? atomic_load(&ctx->inflight) : 0;
 }
 
 /* ---- sync API on top of the async one ------------------------------ */

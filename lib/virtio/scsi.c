@@ -701,9 +701,11 @@ static bool owned(struct vscsi_queue *q)
 /* Owner side of the reset handshake (see the top of the file). */
 static bool owner_enter(struct vscsi_dev *vs, struct vscsi_queue *q)
 {
-	__atomic_store_n(&q->active, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (OSTOR_LIKELY(!__atomic_load_n(&vs->quiesce, __ATOMIC_RELAXED)))
+	/* Sequentially consistent store and load (as cheap as a store and a
+	 * fence): each side sees the other's flag; and the load acquires
+	 * what a reset that just ended wrote (quiesce_end releases). */
+	__atomic_store_n(&q->active, 1, __ATOMIC_SEQ_CST);
+	if (OSTOR_LIKELY(!__atomic_load_n(&vs->quiesce, __ATOMIC_SEQ_CST)))
 		return true;
 	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
 	return false;
@@ -718,10 +720,9 @@ static void owner_exit(struct vscsi_queue *q)
 static void quiesce_begin(struct vscsi_dev *vs)
 {
 	pthread_rwlock_wrlock(&vs->reset_lock);
-	__atomic_store_n(&vs->quiesce, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&vs->quiesce, 1, __ATOMIC_SEQ_CST);
 	for (unsigned int i = 0; i < vs->nq; i++)
-		while (__atomic_load_n(&vs->q[i].active, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&vs->q[i].active, __ATOMIC_SEQ_CST))
 			sched_yield();
 }
 
