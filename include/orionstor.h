@@ -344,6 +344,41 @@ OSTOR_API int ostor_writev_blocks_async(ostor_device *dev, uint32_t target, uint
  * ostor_close) reports it again. */
 OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun);
 
+/*
+ * Device events: what changed under an open device, from virtio-scsi
+ * events, USB hot-plug and the unit attentions the block helpers see.
+ * The handler runs inside ostor_handle_events*() on the thread handling
+ * events, as completions do (the same re-entrancy rules).  Without a
+ * handler events are not kept.  target or lun OSTOR_EVENT_ALL: every one
+ * (OSTOR_EVENT_LUNS_CHANGED for all targets also stands for events that
+ * were lost: rescan everything).
+ */
+enum ostor_event_type {
+	OSTOR_EVENT_LUN_ADDED = 1,        /* target, lun appeared */
+	OSTOR_EVENT_LUN_REMOVED,          /* target, lun is gone */
+	OSTOR_EVENT_CAPACITY_CHANGED,     /* re-read it with ostor_lun_info */
+	OSTOR_EVENT_MEDIUM_CHANGED,       /* removable medium inserted or swapped */
+	OSTOR_EVENT_LUNS_CHANGED,         /* the LUN inventory of target changed */
+	OSTOR_EVENT_DEVICE_RESET,         /* reset: commands in flight were aborted */
+	OSTOR_EVENT_DEVICE_GONE,          /* unplugged or removed: close it */
+};
+#define OSTOR_EVENT_ALL UINT32_MAX
+struct ostor_event {
+	enum ostor_event_type type;
+	ostor_device *dev;                /* NULL only for lost events */
+	uint32_t target, lun;
+	uint8_t asc, ascq;                /* the additional sense code that said so, or 0 */
+};
+struct ostor_event_handler {
+	void (*callback)(const struct ostor_event *event, void *user_data);
+	void *user_data;
+	void (*free)(void *user_data);    /* when replaced, and at ostor_exit */
+};
+/* Set (or, with a NULL callback, clear) the context's event handler; the
+ * old one's .free runs.  Not from inside a callback (OSTOR_ERROR_STATE). */
+OSTOR_API int ostor_set_event_handler(ostor_context *ctx, struct ostor_event_handler handler);
+OSTOR_API const char *ostor_event_name(int type);
+
 /* ------------------------------------------------------------------ */
 /* USB mass storage (usb: devices and sim:transport=usb-*)             */
 /* ------------------------------------------------------------------ */

@@ -80,6 +80,12 @@ struct ostor_context {
 	int wake_fd;                   /* eventfd: readable while done queue non-empty */
 	bool wake_pending;             /* wake_fd was written and not drained yet */
 
+	/* Device events waiting for the handler (lib/core/events.c). */
+	struct ostor_event_handler event_handler;
+	struct ostori_event_node *event_head, *event_tail;
+	unsigned int events_queued;
+	bool events_missed;
+
 	/* One thread handles events at a time; others wait on event_cond. */
 	pthread_mutex_t event_lock;
 	pthread_cond_t event_cond;
@@ -91,6 +97,7 @@ struct ostor_context {
 struct ostori_lun_state {
 	uint32_t target, lun;
 	bool known;                    /* capacity discovered */
+	bool seen;                     /* discovered at least once (in use) */
 	struct ostor_lun_info info;
 	bool dirty;                    /* written since the last good flush */
 	int sticky_error;              /* first failed flush, reported forever */
@@ -183,6 +190,22 @@ void ostori_task_complete(ostor_task *task);
 /* OSTOR_ERROR_STATE (with the why) when called from inside a completion
  * callback of ctx, where waiting for events would wait for ourselves. */
 int ostori_refuse_in_callback(ostor_context *ctx, const char *fn);
+/* Set around every user callback (completions, events). */
+extern _Thread_local ostor_context *ostori_callback_ctx;
+/* Device events (lib/core/events.c): post from any thread; the handler
+ * runs in ostor_handle_events*.  target/lun OSTOR_EVENT_ALL: all. */
+void ostori_post_event(ostor_device *dev, enum ostor_event_type type, uint32_t target, uint32_t lun,
+		       uint8_t asc, uint8_t ascq);
+/* The event a unit attention stands for, if any (2Ah/09h capacity, 28h
+ * medium, 29h reset, 3Fh/0Eh LUN inventory). */
+void ostori_post_unit_attention(ostor_device *dev, uint32_t target, uint32_t lun, uint8_t asc,
+				uint8_t ascq);
+bool ostori_events_pending(const ostor_context *ctx);      /* ctx->lock held */
+int ostori_dispatch_events(ostor_context *ctx);             /* with event_lock */
+void ostori_drop_device_events(ostor_device *dev);          /* ostor_close */
+void ostori_events_free(ostor_context *ctx);                /* ostor_exit */
+/* Make the event loop look (eventfd) unless it is doing so already. */
+void ostori_wake_loop(ostor_context *ctx);
 /* Free the recycled block requests of dev (ostor_close, nothing in flight). */
 void ostori_block_reqs_free(ostor_device *dev);
 /* Cancel every task in flight on dev (ostor_close). */

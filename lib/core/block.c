@@ -65,6 +65,25 @@ static void put_task(ostor_device *dev, ostor_task *t)
 	ostor_task_free(t);
 }
 
+/* A unit attention as a device event.  "Reset occurred" (29h) also greets
+ * the first command after power-on: only news for a LUN already in use. */
+static void report_unit_attention(ostor_device *dev, uint32_t target, uint32_t lun,
+				  const struct ostor_scsi_sense *s)
+{
+	if (s->asc == 0x29) {
+		struct ostori_lun_state *st;
+		bool seen;
+
+		pthread_mutex_lock(&dev->lock);
+		st = ostori_lun_state(dev, target, lun);
+		seen = st && st->seen;
+		pthread_mutex_unlock(&dev->lock);
+		if (!seen)
+			return;
+	}
+	ostori_post_unit_attention(dev, target, lun, s->asc, s->ascq);
+}
+
 /*
  * Run one command, retrying unit attentions and BUSY.  Returns 0 with the
  * task completed GOOD, or the error matching how it failed (message set).
@@ -99,6 +118,7 @@ static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
 		    s.key == OSTOR_SCSI_SENSE_UNIT_ATTENTION) {
 			ostor_dbg(t->dev->ctx, "%s %u:%u: unit attention %02xh/%02xh, retrying",
 				  t->dev->spec, target, lun, s.asc, s.ascq);
+			report_unit_attention(t->dev, target, lun, &s);
 			if (s.asc == 0x2a && s.ascq == 0x09) {
 				/* Capacity changed: rediscover before the next I/O. */
 				pthread_mutex_lock(&t->dev->lock);
@@ -298,6 +318,7 @@ static int lun_info_cached(ostor_device *dev, ostor_task *t, uint32_t target, ui
 	if (st) {
 		st->info = *info;
 		st->known = info->medium_present;
+		st->seen = true;
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
@@ -471,6 +492,7 @@ static bool part_retry(struct block_req *rq)
 		return false;
 	ostor_dbg(rq->dev->ctx, "%s %u:%u: unit attention %02xh/%02xh, retrying", rq->dev->spec,
 		  rq->target, rq->lun, s.asc, s.ascq);
+	report_unit_attention(rq->dev, rq->target, rq->lun, &s);
 	if (s.asc == 0x2a && s.ascq == 0x09) {
 		/* Capacity changed: rediscover before the next request. */
 		pthread_mutex_lock(&rq->dev->lock);

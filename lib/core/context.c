@@ -120,6 +120,7 @@ OSTOR_API void ostor_exit(ostor_context *ctx)
 	for (int i = 0; ostori_backends[i]; i++)
 		if (ostori_backends[i]->exit)
 			ostori_backends[i]->exit(ctx);
+	ostori_events_free(ctx);
 	if (ctx->log_free)
 		ctx->log_free(ctx->log_user_data);
 	close(ctx->wake_fd);

@@ -220,6 +220,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 
 	ostor_task_free(dev->spare_task);
 	ostori_block_reqs_free(dev);
+	ostori_drop_device_events(dev);
 	dev->backend->close(dev);
 	ostor_info(ctx, "closed %s", dev->spec);
 	dev->magic = 0;

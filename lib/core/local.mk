@@ -7,6 +7,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/context.c \
 	lib/core/device.c \
 	lib/core/error.c \
+	lib/core/events.c \
 	lib/core/internal.h \
 	lib/core/log.c \
 	lib/core/spec.c \

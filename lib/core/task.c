@@ -316,13 +316,13 @@ OSTOR_API int ostor_task_cancel(ostor_task *t)
  * completions are dispatched before the handler returns, so they need no
  * wake-up (two system calls saved per command). */
 static _Thread_local ostor_context *handling_ctx;
-/* The context whose completion callback this thread is running: waiting
- * for events from there would wait for ourselves. */
-static _Thread_local ostor_context *callback_ctx;
+/* The context whose completion (or event) callback this thread is
+ * running: waiting for events from there would wait for ourselves. */
+_Thread_local ostor_context *ostori_callback_ctx;
 
 int ostori_refuse_in_callback(ostor_context *ctx, const char *fn)
 {
-	if (OSTOR_LIKELY(callback_ctx != ctx))
+	if (OSTOR_LIKELY(ostori_callback_ctx != ctx))
 		return 0;
 	return ostori_error(OSTOR_ERROR_STATE, "%s called from inside a completion callback of the same "
 			    "context: it would wait for events that only this callback's return lets "
@@ -346,7 +346,7 @@ static void wake_waiters(ostor_context *ctx)
 /* ctx->lock held: signal the wake fd unless it is pending already. */
 static bool need_wake_locked(ostor_context *ctx)
 {
-	if (ctx->wake_pending || !ctx->done_head)
+	if (ctx->wake_pending || (!ctx->done_head && !ostori_events_pending(ctx)))
 		return false;
 	ctx->wake_pending = true;
 	return true;
@@ -358,6 +358,20 @@ static void wake(ostor_context *ctx)
 	ssize_t n = write(ctx->wake_fd, &one, sizeof(one));
 
 	(void)n;
+}
+
+void ostori_wake_loop(ostor_context *ctx)
+{
+	bool need;
+
+	if (handling_ctx == ctx)
+		return; /* the handler looks before it returns */
+	pthread_mutex_lock(&ctx->lock);
+	need = need_wake_locked(ctx);
+	pthread_mutex_unlock(&ctx->lock);
+	if (need)
+		wake(ctx);
+	wake_waiters(ctx);
 }
 
 void ostori_task_complete(ostor_task *t)
@@ -437,11 +451,11 @@ static int dispatch_completions(ostor_context *ctx)
 		ostori_task_set_state(t, OSTORI_TASK_DONE);
 		pthread_mutex_unlock(&dev->lock);
 		if (c.callback) {
-			ostor_context *outer = callback_ctx;
+			ostor_context *outer = ostori_callback_ctx;
 
-			callback_ctx = ctx;
+			ostori_callback_ctx = ctx;
 			c.callback(t, c.user_data);
-			callback_ctx = outer;
+			ostori_callback_ctx = outer;
 		}
 		if (c.free)
 			c.free(c.user_data);
@@ -483,7 +497,7 @@ OSTOR_API int ostor_next_timeout(ostor_context *ctx)
 	if (!ctx)
 		return -1;
 	pthread_mutex_lock(&ctx->lock);
-	if (ctx->done_head)
+	if (ctx->done_head || ostori_events_pending(ctx))
 		best = 0;
 	pthread_mutex_unlock(&ctx->lock);
 	for (int i = 0; ostori_backends[i] && best != 0; i++) {
@@ -514,6 +528,7 @@ static int process_events(ostor_context *ctx)
 	handling_ctx = ctx;
 	run_backends(ctx);
 	n = dispatch_completions(ctx);
+	n += ostori_dispatch_events(ctx);
 	handling_ctx = NULL;
 	/* Completions made by callbacks (a resubmitted task) wait for the
 	 * next pass: make sure an outside loop wakes up for them. */

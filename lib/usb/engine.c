@@ -494,6 +494,8 @@ static void recovery_done(struct ousb_engine *e, bool ok)
 		e->dead = true;
 		ostor_err(e->dev->ctx, "%s: the port reset failed; the device is marked dead "
 			  "(unplug and replug it)", e->dev->spec);
+	} else if (ok) {
+		ostori_post_event(e->dev, OSTOR_EVENT_DEVICE_RESET, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, 0, 0);
 	}
 	if (e->sync_busy) {
 		e->sync_busy = false;
@@ -1479,6 +1481,8 @@ bool ousb_engine_is_idle(struct ousb_engine *e)
 void ousb_engine_gone(struct ousb_engine *e)
 {
 	pthread_mutex_lock(&e->lock);
+	if (!e->gone)
+		ostori_post_event(e->dev, OSTOR_EVENT_DEVICE_GONE, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, 0, 0);
 	e->gone = true;
 	if (e->busy)
 		cancel_all(e);

@@ -1293,6 +1293,7 @@ static void handle_event(struct vscsi_dev *vs, const uint8_t *ev)
 		topo_forget_all(vs);
 		invalidate_lun_cache(vs, true, 0, 0);
 		bump_generation(vs);
+		ostori_post_event(vs->dev, OSTOR_EVENT_LUNS_CHANGED, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, 0, 0);
 		event &= ~VIRTIO_SCSI_T_EVENTS_MISSED;
 	}
 	switch (event) {
@@ -1306,11 +1307,13 @@ static void handle_event(struct vscsi_dev *vs, const uint8_t *ev)
 			stat_inc(vs, &vs->st.removed);
 			mark_lun_gone(vs, target, lun, true);
 			invalidate_lun_cache(vs, false, target, lun);
+			ostori_post_event(vs->dev, OSTOR_EVENT_LUN_REMOVED, target, lun, 0, 0);
 		} else if (reason == VIRTIO_SCSI_EVT_RESET_RESCAN) {
 			ostor_info(vs->dev->ctx, "%s: target %u LUN %u appeared", vs->vd->name, target, lun);
 			stat_inc(vs, &vs->st.rescans);
 			mark_lun_gone(vs, target, lun, false);
 			invalidate_lun_cache(vs, false, target, lun);
+			ostori_post_event(vs->dev, OSTOR_EVENT_LUN_ADDED, target, lun, 0, 0);
 		}
 		bump_generation(vs);
 		break;
@@ -1324,6 +1327,8 @@ static void handle_event(struct vscsi_dev *vs, const uint8_t *ev)
 			invalidate_lun_cache(vs, false, target, lun);
 		if (asc == 0x3f && ascq == 0x0e) /* REPORTED LUNS DATA HAS CHANGED */
 			vscsi_target_rescan(vs, target);
+		if (lun_ok)
+			ostori_post_unit_attention(vs->dev, target, lun, asc, ascq);
 		break;
 	}
 	default:
@@ -1463,6 +1468,7 @@ static int reset_quiesced(struct vscsi_dev *vs, const char *why)
 		ostor_err(vs->dev->ctx, "%s: re-initialisation failed: %s", vd->name, ostor_last_error());
 	} else {
 		ostor_info(vs->dev->ctx, "%s: reset done, %u request(s) reported aborted", vd->name, aborted);
+		ostori_post_event(vs->dev, OSTOR_EVENT_DEVICE_RESET, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, 0, 0);
 	}
 	atomic_store(&vs->need_reset, 0);
 	return r;

@@ -772,6 +772,57 @@ START_TEST(async_block_errors)
 }
 END_TEST
 
+/* ---- device events from unit attentions (issue 8) --------------------------- */
+
+static struct ostor_event last_event;
+static int events_seen;
+
+static void note_event(const struct ostor_event *ev, void *ud)
+{
+	int *nested = ud;
+
+	last_event = *ev;
+	events_seen++;
+	/* The same re-entrancy rule as completions. */
+	*nested = ostor_set_event_handler(ctx, (struct ostor_event_handler){ NULL, NULL, NULL });
+}
+
+START_TEST(device_events_from_unit_attentions)
+{
+	ostor_device *dev;
+	uint8_t buf[512];
+	struct sim_target *tgt;
+	int nested = 0;
+
+	events_seen = 0;
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ note_event, &nested, NULL }), 0);
+	/* The power-on unit attention of a LUN not used yet is no news. */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ostor_handle_events(ctx, 0);
+	ck_assert_int_eq(events_seen, 0);
+	tgt = ostori_sim_device_target(dev);
+	ck_assert_int_eq(sim_target_set_capacity(tgt, 0, 4096), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	for (int i = 0; i < 100 && !events_seen; i++)
+		ostor_handle_events(ctx, 10);
+	ck_assert_int_eq(events_seen, 1);
+	ck_assert_int_eq(last_event.type, OSTOR_EVENT_CAPACITY_CHANGED);
+	ck_assert_ptr_eq(last_event.dev, dev);
+	ck_assert_uint_eq(last_event.lun, 0);
+	ck_assert_int_eq(nested, OSTOR_ERROR_STATE);
+	/* A reset of a LUN in use is. */
+	sim_target_reset(tgt);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	for (int i = 0; i < 100 && events_seen < 2; i++)
+		ostor_handle_events(ctx, 10);
+	ck_assert_int_eq(events_seen, 2);
+	ck_assert_int_eq(last_event.type, OSTOR_EVENT_DEVICE_RESET);
+	ck_assert_str_eq(ostor_event_name(OSTOR_EVENT_DEVICE_GONE), "device-gone");
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1183,6 +1234,7 @@ static Suite *core_suite(void)
 	tcase_add_loop_test(tc, cancel_races_completion, 0, 4);
 	tcase_add_loop_test(tc, async_block_io, 0, 3);
 	tcase_add_test(tc, async_block_errors);
+	tcase_add_test(tc, device_events_from_unit_attentions);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);

@@ -617,6 +617,88 @@ START_TEST(config_device_max_count)
 }
 END_TEST
 
+/* ---- device events (issue 8) --------------------------------------------------------------- */
+
+#define MAX_SEEN 64
+static struct ostor_event seen[MAX_SEEN];
+static int nseen, handler_frees;
+
+static void on_event(const struct ostor_event *ev, void *ud)
+{
+	(void)ud;
+	if (nseen < MAX_SEEN)
+		seen[nseen] = *ev;
+	nseen++;
+}
+
+static void on_event_free(void *ud)
+{
+	(void)ud;
+	handler_frees++;
+}
+
+static int count_seen(enum ostor_event_type type, uint32_t target, uint32_t lun)
+{
+	int n = 0;
+
+	for (int i = 0; i < nseen && i < MAX_SEEN; i++)
+		n += seen[i].type == type && seen[i].target == target && seen[i].lun == lun &&
+		     (seen[i].dev == dev || (!seen[i].dev && type == OSTOR_EVENT_LUNS_CHANGED));
+	return n;
+}
+
+static int want_type, want_target, want_lun, want_n;
+
+static bool event_seen(void)
+{
+	return count_seen(want_type, want_target, want_lun) >= want_n;
+}
+
+static void expect_event(enum ostor_event_type type, uint32_t target, uint32_t lun, int n)
+{
+	want_type = type;
+	want_target = (int)target;
+	want_lun = (int)lun;
+	want_n = n;
+	ck_assert_msg(wait_for(event_seen, 5000), "no %s event for %d:%d (%d seen)", ostor_event_name(type),
+		      (int)target, (int)lun, nseen);
+}
+
+/* Hot-plug, removal, capacity change, LUN inventory change, lost events
+ * and a device reset reach the handler, on the event loop. */
+START_TEST(device_events_virtio)
+{
+	uint8_t buf[512];
+
+	nseen = handler_frees = 0;
+	open_spec(_i ? "sim:transport=virtio,packed,intr" : "sim:transport=virtio");
+	ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ on_event, NULL, on_event_free }), 0);
+	ck_assert_int_eq(sim_virtio_hotplug(model, 3, true, 4096), 0);
+	expect_event(OSTOR_EVENT_LUN_ADDED, 0, 3, 1);
+	ck_assert_int_eq(sim_virtio_hotplug(model, 3, false, 0), 0);
+	expect_event(OSTOR_EVENT_LUN_REMOVED, 0, 3, 1);
+	ck_assert_int_eq(sim_virtio_resize(model, 0, 8192), 0);
+	expect_event(OSTOR_EVENT_CAPACITY_CHANGED, 0, 0, 1);
+	ck_assert_uint_eq(seen[nseen - 1].asc, 0x2a);
+	ck_assert_uint_eq(seen[nseen - 1].ascq, 0x09);
+	sim_virtio_post_event(model, VIRTIO_SCSI_T_PARAM_CHANGE, 0, 0, 0x3f | (0x0e << 8));
+	expect_event(OSTOR_EVENT_LUNS_CHANGED, 0, OSTOR_EVENT_ALL, 1);
+	sim_virtio_post_event(model, VIRTIO_SCSI_T_NO_EVENT | VIRTIO_SCSI_T_EVENTS_MISSED, 0, 0, 0);
+	expect_event(OSTOR_EVENT_LUNS_CHANGED, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, 1);
+	ck_assert_int_eq(ostor_virtio_reset(dev), 0);
+	expect_event(OSTOR_EVENT_DEVICE_RESET, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, 1);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	/* Replacing the handler frees the old one; without one nothing is kept. */
+	ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ NULL, NULL, NULL }), 0);
+	ck_assert_int_eq(handler_frees, 1);
+	nseen = 0;
+	ck_assert_int_eq(sim_virtio_hotplug(model, 4, true, 4096), 0);
+	for (uint64_t end = ostori_now_ms() + 300; ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 10);
+	ck_assert_int_eq(nseen, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -637,6 +719,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, event_hotplug_and_remove, 0, 2);
 	tcase_add_test(tc, event_param_change);
 	tcase_add_test(tc, event_missed_and_short);
+	tcase_add_loop_test(tc, device_events_virtio, 0, 2);
 	tcase_add_test(tc, config_command_timeout);
 	tcase_add_test(tc, config_device_max_count);
 	tcase_add_loop_test(tc, lost_notification_recovered, 0, (int)OSTOR_ARRAY_SIZE(lost_specs));
