@@ -8,7 +8,8 @@
 #  - a scsi-hd hot-plugged through QMP (device_add) while I/O runs is
 #    picked up through the event queue (TRANSPORT_RESET/RESCAN) and used;
 #    hot-unplugged (device_del) it is dropped (REMOVED): I/O to it fails
-#    as "device gone" while target 0 keeps working.
+#    as "device gone" while target 0 keeps working; the application's event
+#    handler (ostor_set_event_handler) hears of both.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init virtio-ours-hotplug
 VM_MEM=640
@@ -81,6 +82,8 @@ m = re.search(r"plugged: event seen .* 5:0 QEMU QEMU HARDDISK serial=hp-new bs=5
 check(m is not None, "the plugged LUN was found through the event queue, with its identity")
 check(re.search(r"unplugged: event seen .*-> OSTOR_ERROR_NO_DEVICE; listed=0", hp) is not None,
       "the unplugged LUN is gone: I/O fails as device gone, no longer listed")
+check("public event lun-added 5:0" in hp and "public event lun-removed 5:0" in hp,
+      "the application's event handler was told: LUN 5:0 added, then removed")
 sys.exit(1 if bad else 0)
 PY
 for i in 0 1 2 3; do

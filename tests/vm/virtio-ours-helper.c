@@ -339,6 +339,26 @@ static bool lun_listed(uint32_t t)
 	return found;
 }
 
+/* The public device events (ostor_set_event_handler): the last LUN
+ * added and removed, as "T:L". */
+static char event_added[32] = "none", event_removed[32] = "none";
+
+static void on_device_event(const struct ostor_event *ev, void *ud)
+{
+	(void)ud;
+	if (ev->type == OSTOR_EVENT_LUN_ADDED)
+		snprintf(event_added, sizeof(event_added), "%u:%u", ev->target, ev->lun);
+	else if (ev->type == OSTOR_EVENT_LUN_REMOVED)
+		snprintf(event_removed, sizeof(event_removed), "%u:%u", ev->target, ev->lun);
+}
+
+/* Handle events until the public event s is no longer "none". */
+static void wait_public_event(const char *s)
+{
+	for (uint64_t end = now_ms() + 10000; !strcmp(s, "none") && now_ms() < end;)
+		ostor_handle_events(ctx, 10);
+}
+
 /* I/O on target 0 and the event loop until the event count moves past
  * from (then true) or timeout_ms passes. */
 static bool io_until_event(uint64_t from, uint64_t timeout_ms, uint64_t *reads)
@@ -376,6 +396,8 @@ static int run_hotplug(uint32_t t)
 	       (in.driver_features & 2) ? "with" : "WITHOUT");
 	if (lun_listed(t))
 		FAIL("target %u is there before the hot-plug", t);
+	if (ostor_set_event_handler(ctx, (struct ostor_event_handler){ on_device_event, NULL, NULL }) < 0)
+		FAIL("event handler: %s", ostor_last_error());
 	ev0 = in.events;
 	signal_host("hp-ready");
 	if (!io_until_event(ev0, 90000, &reads))
@@ -388,10 +410,12 @@ static int run_hotplug(uint32_t t)
 	if (ostor_lun_info(dev, t, 0, &li) < 0)
 		FAIL("lun info %u:0", t);
 	ostor_virtio_device_info(dev, &in);
-	printf("plugged: event seen (events=%llu generation=%llu) after %llu reads; %u:0 %s %s serial=%s bs=%u blocks=%llu\n",
+	wait_public_event(event_added);
+	printf("plugged: event seen (events=%llu generation=%llu) after %llu reads; %u:0 %s %s serial=%s bs=%u blocks=%llu; "
+	       "public event lun-added %s\n",
 	       (unsigned long long)in.events, (unsigned long long)in.topology_generation,
 	       (unsigned long long)reads, t, li.vendor, li.product, li.serial, li.block_size,
-	       (unsigned long long)li.blocks);
+	       (unsigned long long)li.blocks, event_added);
 	w = malloc(li.block_size);
 	r = malloc(li.block_size);
 	pattern(w, li.block_size, "hotplug", 0);
@@ -406,9 +430,11 @@ static int run_hotplug(uint32_t t)
 		FAIL("no event after the host's device_del (target %u)", t);
 	err = ostor_read_blocks(dev, t, 0, 1, 1, r);
 	ostor_virtio_device_info(dev, &in);
-	printf("unplugged: event seen (events=%llu generation=%llu); read from %u:0 -> %s; listed=%d\n",
+	wait_public_event(event_removed);
+	printf("unplugged: event seen (events=%llu generation=%llu); read from %u:0 -> %s; listed=%d; "
+	       "public event lun-removed %s\n",
 	       (unsigned long long)in.events, (unsigned long long)in.topology_generation, t,
-	       ostor_error_name(err), lun_listed(t));
+	       ostor_error_name(err), lun_listed(t), event_removed);
 	if (err != OSTOR_ERROR_NO_DEVICE)
 		FAIL("I/O to the removed LUN gave %s, not OSTOR_ERROR_NO_DEVICE", ostor_error_name(err));
 	free(w);
