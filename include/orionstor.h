@@ -228,6 +228,36 @@ OSTOR_API int ostor_task_submit(ostor_task *task, struct ostor_completion comple
  * the cancel won the race).  Any thread; OSTOR_ERROR_STATE once the task
  * is no longer in flight. */
 OSTOR_API int ostor_task_cancel(ostor_task *task);
+/*
+ * Task management.  ostor_task_abort() stops one command in flight and
+ * waits (at most about a minute) for its fate: OSTOR_TMF_DONE (aborted),
+ * OSTOR_TMF_ESCALATED (aborted, by a reset of the transport: Bulk-Only
+ * and CB/CBI have no per-command abort), OSTOR_TMF_COMMAND_COMPLETED (it
+ * had completed, or completed anyway) or OSTOR_TMF_UNKNOWN (the device
+ * did not give it back in time; it still completes once, later).  The
+ * resets return OSTOR_TMF_DONE, or OSTOR_TMF_ESCALATED when the
+ * transport did a larger reset instead (virtio-scsi: LOGICAL UNIT RESET
+ * and I_T NEXUS RESET on the control queue, then a device reset; USB: the
+ * class-specific reset recovery for any level).  Commands a reset ended
+ * complete once each, as aborted.  All are synchronous: not from inside a
+ * callback (OSTOR_ERROR_STATE).
+ */
+enum ostor_tmf_outcome {
+	OSTOR_TMF_DONE = 0,
+	OSTOR_TMF_ESCALATED = 1,
+	OSTOR_TMF_COMMAND_COMPLETED = 2,
+	OSTOR_TMF_UNKNOWN = 3,
+};
+enum ostor_reset_level {
+	OSTOR_RESET_LUN = 1,
+	OSTOR_RESET_TARGET,
+	OSTOR_RESET_DEVICE,
+};
+OSTOR_API int ostor_task_abort(ostor_task *task);
+OSTOR_API int ostor_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target,
+			  uint32_t lun);
+OSTOR_API const char *ostor_tmf_outcome_name(int outcome);
+
 /* Submit and wait.  Returns 0 when the task completed (whatever its
  * result: look at ostor_task_result), or a negative error when it could
  * not be submitted.  From inside a completion callback of the same

@@ -42,6 +42,12 @@ struct ostor_backend {
 	 * device's lock held (ostor_close): it must not block or wait for
 	 * events; completing the task right away is fine. */
 	int (*cancel)(ostor_task *task);
+	/* Task management below the command level (optional; synchronous,
+	 * never from a callback): reset a LUN, a target (I_T nexus) or the
+	 * device.  0 done at that level, 1 done by a larger reset (the
+	 * transport has nothing finer), or a negative error.  Commands it
+	 * ended still complete once each, as aborted. */
+	int (*reset)(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun);
 
 	/* Event integration (all optional). */
 	int (*get_pollfds)(ostor_context *ctx, struct pollfd *fds, int max);
@@ -86,6 +92,10 @@ struct ostor_context {
 	unsigned int events_queued;
 	bool events_missed;
 
+	/* ostor_task_abort() waiting for the outcome of tasks (ctx->lock). */
+	struct ostori_abort_watch *abort_watch;
+	atomic_uint abort_watchers;
+
 	/* One thread handles events at a time; others wait on event_cond. */
 	pthread_mutex_t event_lock;
 	pthread_cond_t event_cond;
@@ -121,6 +131,7 @@ struct ostor_device {
 	const char *count_class;       /* devices counted together ("virtio-scsi"), or NULL */
 	unsigned int count_limit;      /* at most this many of the class per context */
 	const char *count_key;         /* the key that sets it, for the message */
+	bool abort_is_reset;           /* no per-command abort: cancel resets the transport */
 
 	pthread_mutex_t lock;          /* lun states, in-flight list */
 	struct ostori_lun_state *luns;
@@ -204,6 +215,9 @@ bool ostori_events_pending(const ostor_context *ctx);      /* ctx->lock held */
 int ostori_dispatch_events(ostor_context *ctx);             /* with event_lock */
 void ostori_drop_device_events(ostor_device *dev);          /* ostor_close */
 void ostori_events_free(ostor_context *ctx);                /* ostor_exit */
+/* Task management (lib/core/tmf.c): record a completing task's result
+ * for an ostor_task_abort() waiting for it (before its callback). */
+void ostori_abort_watch_note(ostor_context *ctx, const ostor_task *t);
 /* Make the event loop look (eventfd) unless it is doing so already. */
 void ostori_wake_loop(ostor_context *ctx);
 /* Free the recycled block requests of dev (ostor_close, nothing in flight). */

@@ -121,6 +121,7 @@ OSTOR_API void ostor_exit(ostor_context *ctx)
 		if (ostori_backends[i]->exit)
 			ostori_backends[i]->exit(ctx);
 	ostori_events_free(ctx);
+	free(ctx->abort_watch);
 	if (ctx->log_free)
 		ctx->log_free(ctx->log_user_data);
 	close(ctx->wake_fd);

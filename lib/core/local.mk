@@ -13,4 +13,5 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/spec.c \
 	lib/core/spec.h \
 	lib/core/task.c \
+	lib/core/tmf.c \
 	lib/core/version.c

@@ -443,6 +443,7 @@ static int dispatch_completions(ostor_context *ctx)
 		t->completion.callback = NULL;
 		t->completion.free = NULL;
 		atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_relaxed);
+		ostori_abort_watch_note(ctx, t);
 		/* DONE before the callback (it may reuse or free the task),
 		 * with the unlinking: cancel then sees either state. */
 		pthread_mutex_lock(&dev->lock);

@@ -384,6 +384,20 @@ static int sim_cancel(ostor_task *t)
 	return 0;
 }
 
+static int sim_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport)
+		return sd->transport->reset ? sd->transport->reset(dev, sd->transport_priv, level, target, lun)
+					    : ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: the %s model cannot reset",
+							   dev->spec, sd->transport->name);
+	/* Direct commands complete inside submit: only the target's state
+	 * (and its unit attention) changes.  It has no per-LU reset. */
+	sim_target_reset(sd->target);
+	return level == OSTOR_RESET_LUN ? 1 : 0;
+}
+
 static int sim_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 {
 	struct sim_context *sc = sim_ctx(ctx);
@@ -471,6 +485,7 @@ const struct ostor_backend ostori_sim_backend = {
 	.close = sim_close,
 	.submit = sim_submit,
 	.cancel = sim_cancel,
+	.reset = sim_reset,
 	.get_pollfds = sim_get_pollfds,
 	.next_timeout = sim_next_timeout,
 	.handle_events = sim_handle_events,

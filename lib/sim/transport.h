@@ -31,6 +31,9 @@ struct sim_transport_ops {
 	/* Same contract as struct ostor_backend.submit/cancel. */
 	int (*submit)(ostor_task *task, void *priv);
 	int (*cancel)(ostor_task *task, void *priv);
+	/* Same contract as struct ostor_backend.reset (optional). */
+	int (*reset)(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
+		     uint32_t lun);
 
 	/* Event loop integration (optional).  poll: process completions
 	 * without blocking; fd: readable when poll has work (-1: none);

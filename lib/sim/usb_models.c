@@ -1248,19 +1248,25 @@ static int hook_next_timeout(ostor_device *dev, void *priv)
 	return model_next_timeout(priv);
 }
 
+static int model_reset(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
+		       uint32_t lun)
+{
+	return ousb_device_reset(dev, level);
+}
+
 static const struct sim_transport_ops usb_bot = {
 	.name = "usb-bot", .options = SIM_USB_OPTIONS, .open = open_bot, .close = model_close,
-	.submit = model_submit, .cancel = model_cancel, .poll = hook_poll,
+	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
 	.next_timeout = hook_next_timeout,
 };
 static const struct sim_transport_ops usb_cbi = {
 	.name = "usb-cbi", .options = SIM_USB_OPTIONS, .open = open_cbi, .close = model_close,
-	.submit = model_submit, .cancel = model_cancel, .poll = hook_poll,
+	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
 	.next_timeout = hook_next_timeout,
 };
 static const struct sim_transport_ops usb_cb = {
 	.name = "usb-cb", .options = SIM_USB_OPTIONS, .open = open_cb, .close = model_close,
-	.submit = model_submit, .cancel = model_cancel, .poll = hook_poll,
+	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
 	.next_timeout = hook_next_timeout,
 };
 

@@ -1035,7 +1035,9 @@ static void *device_thread(void *arg)
 void sim_virtio_wait_idle(struct sim_vdev *m)
 {
 	pthread_mutex_lock(&m->lock);
-	while (!m->idle && !m->stop)
+	/* Asleep with no notification pending (one sent just now has not
+	 * woken the thread yet: then it is not idle). */
+	while ((!m->idle || m->kicked) && !m->stop)
 		pthread_cond_wait(&m->idle_cond, &m->lock);
 	pthread_mutex_unlock(&m->lock);
 }
@@ -1282,6 +1284,12 @@ static int vt_cancel(ostor_task *t, void *priv)
 	return vscsi_cancel(((struct sim_vdev *)priv)->vs, t);
 }
 
+static int vt_reset(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
+		    uint32_t lun)
+{
+	return vscsi_reset_level(((struct sim_vdev *)priv)->vs, level, target, lun);
+}
+
 static int vt_poll(ostor_device *dev, void *priv)
 {
 	return vscsi_poll(((struct sim_vdev *)priv)->vs);
@@ -1305,6 +1313,7 @@ static const struct sim_transport_ops virtio_transport = {
 	.close = vt_close,
 	.submit = vt_submit,
 	.cancel = vt_cancel,
+	.reset = vt_reset,
 	.poll = vt_poll,
 	.fd = vt_fd,
 	.next_timeout = vt_next_timeout,

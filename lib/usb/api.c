@@ -85,3 +85,36 @@ OSTOR_API int ostor_usb_reset(ostor_device *dev, enum ostor_usb_reset_kind kind)
 		r = ousb_engine_reset(v[k], false);
 	return r;
 }
+
+/* ostor_reset for USB devices (real and simulated): Bulk-Only and CB/CBI
+ * have no finer reset than the class-specific one, so every level ends
+ * what is in flight (cancel: the engine's reset recovery), then resets
+ * every interface's transport. */
+int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level)
+{
+	struct ousb_engine *v[OUSB_MAX_TARGETS];
+	struct sim_usb *m;
+	uint64_t deadline;
+	int n = engines_of(dev, &m, v), r = 0;
+	bool idle;
+
+	if (n <= 0)
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s is not a USB mass-storage device", dev->spec);
+	ostori_device_cancel_all(dev);
+	deadline = ostori_now_ms() + 120000;
+	do {
+		idle = true;
+		for (int k = 0; k < n; k++)
+			idle &= ousb_engine_is_idle(v[k]);
+		if (!idle)
+			ostor_handle_events(dev->ctx, 10);
+	} while (!idle && ostori_now_ms() < deadline);
+	if (!idle)
+		return ostori_error(OSTOR_ERROR_TIMEOUT, "%s: the commands in flight did not end; unplug and "
+				    "replug the device", dev->spec);
+	for (int k = 0; k < n && r >= 0; k++)
+		r = ousb_engine_reset(v[k], false);
+	if (r < 0)
+		return r;
+	return level == OSTOR_RESET_DEVICE ? 0 : 1;
+}

@@ -966,6 +966,11 @@ static int usb_cancel(ostor_task *t)
 	return e ? ousb_engine_cancel(e, t) : 0;
 }
 
+static int usb_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun)
+{
+	return ousb_device_reset(dev, level);
+}
+
 /* ---- event integration --------------------------------------------------------- */
 
 static int usb_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
@@ -1079,6 +1084,7 @@ const struct ostor_backend ostori_usb_backend = {
 	.close = usb_close,
 	.submit = usb_submit,
 	.cancel = usb_cancel,
+	.reset = usb_reset,
 	.get_pollfds = usb_get_pollfds,
 	.next_timeout = usb_next_timeout,
 	.handle_events = usb_handle_events,

@@ -1353,6 +1353,7 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	if (!e->cfg.timeout_ms)
 		e->cfg.timeout_ms = 30000;
 	dev->default_timeout_ms = e->cfg.timeout_ms;
+	dev->abort_is_reset = true; /* a cancel is a reset recovery */
 	dev->count_class = "USB mass-storage";
 	dev->count_limit = dev->ctx->config.usb_storage.storage_device_max_count;
 	dev->count_key = "[usb_storage] storage_device_max_count";

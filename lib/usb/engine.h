@@ -118,6 +118,10 @@ int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t);
  * Reset Recovery / Command Block Reset, or a port reset.  Escalates like
  * the automatic recovery; the device may end up dead (OSTOR_ERROR_IO). */
 int ousb_engine_reset(struct ousb_engine *e, bool port);
+/* ostor_reset of a USB device (lib/usb/api.c): end what is in flight,
+ * reset every interface's transport; 1 for LUN and target levels (there
+ * is nothing finer). */
+int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level);
 /* No task queued or on the wire and no recovery running. */
 bool ousb_engine_is_idle(struct ousb_engine *e);
 /* The device was unplugged: everything in flight completes DEVICE_GONE

@@ -1071,6 +1071,11 @@ static int virtio_cancel(ostor_task *t)
 	return vscsi_cancel(((struct pci_dev *)ostori_device_priv(t->dev))->vs, t);
 }
 
+static int virtio_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun)
+{
+	return vscsi_reset_level(((struct pci_dev *)ostori_device_priv(dev))->vs, level, target, lun);
+}
+
 static int virtio_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 {
 	struct virtio_ctx *v = vctx(ctx);
@@ -1130,6 +1135,7 @@ const struct ostor_backend ostori_virtio_backend = {
 	.close = virtio_close,
 	.submit = virtio_submit,
 	.cancel = virtio_cancel,
+	.reset = virtio_reset,
 	.get_pollfds = virtio_get_pollfds,
 	.next_timeout = virtio_next_timeout,
 	.handle_events = virtio_handle_events,

@@ -38,6 +38,7 @@
 #define VSCSI_STATUS_CHECK_MS 10     /* DEVICE_NEEDS_RESET polling */
 #define VSCSI_TOPO_TARGETS 256
 #define VSCSI_WATCH_MS 2             /* lost-notification watch period */
+#define TMF_ANSWER_DEVICE_RESET 0x100 /* an application's TMF overtaken by a device reset */
 
 enum { RQ_FREE = 0, RQ_QUEUED, RQ_RETRY };
 
@@ -85,6 +86,8 @@ struct vscsi_queue {
 
 struct tmf_slot {
 	bool busy;
+	bool api;                    /* an application's reset waits for the answer */
+	int answer;                  /* api: response + 1 once answered (ctrl_lock) */
 	uint8_t *req, *resp;
 	uint64_t req_iova, resp_iova;
 	struct vscsi_req *target_req;
@@ -1351,7 +1354,11 @@ static int poll_ctrl(struct vscsi_dev *vs)
 			struct vscsi_req *rq = s->target_req;
 			uint8_t resp = len >= 1 ? s->resp[0] : VIRTIO_SCSI_S_FAILURE;
 
-			s->busy = false;
+			/* An application's slot is freed by the waiter. */
+			if (s->api)
+				s->answer = resp + 1;
+			else
+				s->busy = false;
 			/* Only if the request is still the one the TMF was about. */
 			if (rq && atomic_load(&rq->tag) == s->tag)
 				atomic_store(&rq->tmf_answer, resp + 1);
@@ -1439,6 +1446,14 @@ static int reset_quiesced(struct vscsi_dev *vs, const char *why)
 		;
 	while (virtqueue_detach(vs->eventq))
 		;
+	/* The device owns no TMF any more: free the slots (an application
+	 * waiting on one sees no answer and escalates). */
+	for (unsigned int i = 0; i < VSCSI_TMF_SLOTS; i++) {
+		if (!vs->tmf[i].api)
+			vs->tmf[i].busy = false;
+		else if (!vs->tmf[i].answer)
+			vs->tmf[i].answer = TMF_ANSWER_DEVICE_RESET;
+	}
 	pthread_mutex_unlock(&vs->ctrl_lock);
 	stat_inc(vs, &vs->st.resets);
 	/* A device that breaks again right after every reset is given up
@@ -1532,6 +1547,87 @@ int vscsi_queue_reset(struct vscsi_dev *vs, unsigned int index)
 	pthread_mutex_unlock(&q->lock);
 	quiesce_end(vs);
 	return r;
+}
+
+/* ---- the application's resets (ostor_reset) ------------------------------------------------ */
+
+/* A task management function for no command of ours; 1 + the device's
+ * response, 0 when no answer came in time. */
+static int tmf_sync(struct vscsi_dev *vs, uint32_t subtype, uint32_t target, uint32_t lun)
+{
+	struct tmf_slot *s = NULL;
+	struct vq_buf b[2];
+	uint64_t deadline;
+	int answer = 0;
+
+	pthread_mutex_lock(&vs->ctrl_lock);
+	for (unsigned int i = 0; i < VSCSI_TMF_SLOTS && !s && !vs->ctrlq->broken; i++)
+		if (!vs->tmf[i].busy)
+			s = &vs->tmf[i];
+	if (s) {
+		memset(s->req, 0, VIRTIO_SCSI_TMF_REQ);
+		wr32(s->req, VIRTIO_SCSI_T_TMF);
+		wr32(s->req + 4, subtype);
+		virtio_scsi_lun(s->req + 8, target, lun);
+		s->resp[0] = 0xff;
+		b[0] = (struct vq_buf){ s->req_iova, VIRTIO_SCSI_TMF_REQ, false };
+		b[1] = (struct vq_buf){ s->resp_iova, VIRTIO_SCSI_TMF_RESP, true };
+		if (virtqueue_add(vs->ctrlq, b, 1, 1, s) < 0) {
+			s = NULL;
+		} else {
+			s->busy = s->api = true;
+			s->answer = 0;
+			s->target_req = NULL;
+			s->tag = 0;
+			if (virtqueue_kick_prepare(vs->ctrlq))
+				virtqueue_notify(vs->ctrlq);
+		}
+	}
+	pthread_mutex_unlock(&vs->ctrl_lock);
+	if (!s)
+		return 0;
+	stat_inc(vs, &vs->st.tmfs);
+	deadline = ostori_now_ms() + vs->opt.tmf_timeout_ms;
+	for (;;) {
+		pthread_mutex_lock(&vs->ctrl_lock);
+		answer = s->answer;
+		pthread_mutex_unlock(&vs->ctrl_lock);
+		if (answer || ostori_now_ms() >= deadline)
+			break;
+		if (ostor_handle_events(vs->dev->ctx, 5) == 0)
+			sched_yield();
+	}
+	pthread_mutex_lock(&vs->ctrl_lock);
+	s->api = false;
+	if (s->answer)
+		s->busy = false; /* else the late answer frees it */
+	answer = s->answer;
+	pthread_mutex_unlock(&vs->ctrl_lock);
+	return answer;
+}
+
+int vscsi_reset_level(struct vscsi_dev *vs, enum ostor_reset_level level, uint32_t target, uint32_t lun)
+{
+	int answer;
+
+	if (level != OSTOR_RESET_DEVICE) {
+		answer = tmf_sync(vs, level == OSTOR_RESET_LUN ? VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET
+							 : VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, target, lun);
+		if (answer == VIRTIO_SCSI_S_OK + 1 || answer == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED + 1)
+			return 0;
+		if (answer == TMF_ANSWER_DEVICE_RESET)
+			return 1; /* the whole device was reset meanwhile */
+		if (answer == VIRTIO_SCSI_S_FUNCTION_REJECTED + 1)
+			stat_inc(vs, &vs->st.tmf_rejected);
+		stat_inc(vs, &vs->st.escalations);
+		ostor_warn(vs->dev->ctx, "%s: %s of %u:%u %s; resetting the device instead", vs->vd->name,
+			   level == OSTOR_RESET_LUN ? "LOGICAL UNIT RESET" : "I_T NEXUS RESET", target, lun,
+			   answer ? "was refused" : "got no answer");
+	}
+	answer = vscsi_reset(vs, "requested by the application");
+	if (answer < 0)
+		return answer;
+	return level == OSTOR_RESET_DEVICE ? 0 : 1;
 }
 
 /* ---- polling ------------------------------------------------------------------------- */

@@ -96,6 +96,9 @@ int vscsi_next_timeout(struct vscsi_dev *vs);
 /* Device reset and re-initialisation (in-flight requests: aborted). */
 int vscsi_reset(struct vscsi_dev *vs, const char *why);
 int vscsi_queue_reset(struct vscsi_dev *vs, unsigned int index);
+/* ostor_reset: LOGICAL UNIT RESET / I_T NEXUS RESET (waiting for the
+ * answer), a device reset when refused, unanswered, or asked for. */
+int vscsi_reset_level(struct vscsi_dev *vs, enum ostor_reset_level level, uint32_t target, uint32_t lun);
 struct virtio_dev *vscsi_virtio(struct vscsi_dev *vs);
 
 /* Driver-side counters (tests and tools). */

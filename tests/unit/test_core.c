@@ -823,6 +823,36 @@ START_TEST(device_events_from_unit_attentions)
 }
 END_TEST
 
+/* The simulated target runs commands inside submit: nothing is ever in
+ * flight to abort; a reset is a target reset (unit attention after). */
+START_TEST(tmf_api_sim)
+{
+	ostor_device *dev;
+	ostor_task *t;
+	uint8_t buf[512];
+	struct cb_state st = { 0 };
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, (const uint8_t[6]){ 0 }, 6), 0);
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ count_cb, &st, NULL }), 0);
+	ck_assert_int_eq(ostor_task_abort(t), OSTOR_TMF_COMMAND_COMPLETED);
+	for (int i = 0; i < 100 && !st.calls; i++)
+		ostor_handle_events(ctx, 10);
+	ck_assert_int_eq(st.calls, 1);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_LUN, 0, 0), OSTOR_TMF_ESCALATED);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_DEVICE, 0, 0), OSTOR_TMF_DONE);
+	ck_assert_int_eq(ostor_reset(NULL, OSTOR_RESET_DEVICE, 0, 0), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_str_eq(ostor_tmf_outcome_name(OSTOR_TMF_ESCALATED), "escalated");
+	/* The reset's unit attention is taken care of by the block helpers. */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ostor_task_free(t);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1235,6 +1265,7 @@ static Suite *core_suite(void)
 	tcase_add_loop_test(tc, async_block_io, 0, 3);
 	tcase_add_test(tc, async_block_errors);
 	tcase_add_test(tc, device_events_from_unit_attentions);
+	tcase_add_test(tc, tmf_api_sim);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);

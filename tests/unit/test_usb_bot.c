@@ -980,6 +980,40 @@ START_TEST(bot_device_max_count_from_config)
 }
 END_TEST
 
+/* Task management on Bulk-Only: no per-command abort, so aborting a
+ * command the device sits on resets the transport and says so; every
+ * reset level is the reset recovery. */
+START_TEST(bot_abort_and_resets)
+{
+	struct sim_usb *m = open_dev(BOT0 ",fault=csw-nak,fault-count=1");
+	uint8_t buf[4096], cdb[10];
+	struct ousb_engine_stats before;
+	uint64_t cbws;
+	ostor_task *t;
+
+	cdb_rw10(cdb, 0x28, 0, 8);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, cdb, 10), 0);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+	cbws = mstats(m).cbws;
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ NULL, NULL, NULL }), 0);
+	/* On the wire (the device took the CBW and sits on the CSW). */
+	for (uint64_t end = ostori_now_ms() + 5000; mstats(m).cbws == cbws && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	ck_assert_uint_gt(mstats(m).cbws, cbws);
+	before = estats(m);
+	ck_assert_int_eq(ostor_task_abort(t), OSTOR_TMF_ESCALATED);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+	ck_assert_uint_gt(estats(m).reset_recoveries, before.reset_recoveries);
+	before = estats(m);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_LUN, 0, 0), OSTOR_TMF_ESCALATED);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_DEVICE, 0, 0), OSTOR_TMF_DONE);
+	ck_assert_uint_eq(estats(m).reset_recoveries, before.reset_recoveries + 2);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 8, buf), 0);
+	ostor_task_free(t);
+}
+END_TEST
+
 START_TEST(bot_timeout_from_config)
 {
 	/* No usb-timeout in the spec: storage_device_timeout decides. */
@@ -1056,6 +1090,7 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_quirks_config_errors);
 	tcase_add_test(tc, bot_timeout_from_config);
 	tcase_add_test(tc, bot_device_max_count_from_config);
+	tcase_add_test(tc, bot_abort_and_resets);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -699,6 +699,101 @@ START_TEST(device_events_virtio)
 }
 END_TEST
 
+/* ---- task management API (issue 8) ------------------------------------------------------------ */
+
+static const struct {
+	enum sim_virtio_tmf_mode mode;
+	int outcome;
+} abort_cases[] = {
+	{ SIM_TMF_ANSWER_FIRST, OSTOR_TMF_DONE },      /* ABORT TASK does it */
+	{ SIM_TMF_COMMAND_FIRST, OSTOR_TMF_DONE },
+	{ SIM_TMF_REJECT_ABORT, OSTOR_TMF_DONE },      /* LOGICAL UNIT RESET does it */
+	{ SIM_TMF_COMPLETE_NOTHING, OSTOR_TMF_DONE },  /* a device reset gives it back */
+	{ SIM_TMF_IGNORE, OSTOR_TMF_DONE },
+};
+
+/* ostor_task_abort on a command the device sits on: it comes back once,
+ * aborted, whatever it takes. */
+START_TEST(tmf_api_abort)
+{
+	uint8_t buf[4096];
+	ostor_task *t;
+	int calls = 0;
+
+	open_spec(_i % 2 ? "sim:transport=virtio,packed,timeout=50" : "sim:transport=virtio,timeout=50");
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	/* Not in flight: nothing to abort. */
+	prep_rw(t, false, 16, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_abort(t), OSTOR_TMF_COMMAND_COMPLETED);
+	sim_virtio_inject(model, SIM_VF_HOLD, 1, abort_cases[_i].mode);
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ cb, &calls, NULL }), 0);
+	ck_assert_int_eq(ostor_task_abort(t), abort_cases[_i].outcome);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+	for (uint64_t end = ostori_now_ms() + 200; ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	ck_assert_int_eq(calls, 1); /* never twice */
+	ck_assert_uint_eq(sim_virtio_held(model), 0);
+	{
+		struct sim_virtio_stats ms;
+
+		sim_virtio_get_stats(model, &ms);
+		ck_assert_uint_ge(ms.tmf_abort, abort_cases[_i].mode == SIM_TMF_IGNORE ? 0 : 1);
+		if (abort_cases[_i].mode == SIM_TMF_REJECT_ABORT)
+			ck_assert_uint_ge(ms.tmf_lun_reset, 1);
+		ck_assert_uint_eq(drv_stats().resets, abort_cases[_i].mode == SIM_TMF_COMPLETE_NOTHING ||
+						      abort_cases[_i].mode == SIM_TMF_IGNORE ? 1 : 0);
+	}
+	ostor_task_free(t);
+	ck_assert_int_eq(run_rw(false, 16, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+}
+END_TEST
+
+/* LUN, target and device resets: the right task management function, the
+ * held command given back once as aborted, an unanswered TMF escalated. */
+START_TEST(tmf_api_resets)
+{
+	struct sim_virtio_stats ms;
+	uint8_t buf[4096];
+	ostor_task *t;
+	int calls = 0;
+
+	open_spec("sim:transport=virtio,timeout=50");
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	sim_virtio_inject(model, SIM_VF_HOLD, 1, SIM_TMF_ANSWER_FIRST);
+	prep_rw(t, false, 16, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ cb, &calls, NULL }), 0);
+	sim_virtio_wait_idle(model);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_LUN, 0, 0), OSTOR_TMF_DONE);
+	for (uint64_t end = ostori_now_ms() + 3000; !calls && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+	sim_virtio_get_stats(model, &ms);
+	ck_assert_uint_eq(ms.tmf_lun_reset, 1);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_TARGET, 0, 0), OSTOR_TMF_DONE);
+	sim_virtio_get_stats(model, &ms);
+	ck_assert_uint_eq(ms.tmf_nexus_reset, 1);
+	ck_assert_uint_eq(drv_stats().resets, 0);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_DEVICE, 0, 0), OSTOR_TMF_DONE);
+	ck_assert_uint_eq(drv_stats().resets, 1);
+	/* A device that never answers: the LUN reset becomes a device reset. */
+	sim_virtio_inject(model, SIM_VF_HOLD, 1, SIM_TMF_IGNORE);
+	prep_rw(t, false, 16, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ cb, &calls, NULL }), 0);
+	sim_virtio_wait_idle(model);
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_LUN, 0, 0), OSTOR_TMF_ESCALATED);
+	for (uint64_t end = ostori_now_ms() + 3000; calls < 2 && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	ck_assert_int_eq(calls, 2);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+	ck_assert_uint_eq(drv_stats().resets, 2);
+	ck_assert_int_eq(ostor_reset(dev, 7, 0, 0), OSTOR_ERROR_INVALID_PARAM);
+	ostor_task_free(t);
+	ck_assert_int_eq(run_rw(false, 16, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -720,6 +815,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, event_param_change);
 	tcase_add_test(tc, event_missed_and_short);
 	tcase_add_loop_test(tc, device_events_virtio, 0, 2);
+	tcase_add_loop_test(tc, tmf_api_abort, 0, (int)OSTOR_ARRAY_SIZE(abort_cases));
+	tcase_add_test(tc, tmf_api_resets);
 	tcase_add_test(tc, config_command_timeout);
 	tcase_add_test(tc, config_device_max_count);
 	tcase_add_loop_test(tc, lost_notification_recovered, 0, (int)OSTOR_ARRAY_SIZE(lost_specs));

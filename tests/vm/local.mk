@@ -19,6 +19,7 @@ VM_TEST_LIST = \
 	tests/vm/t-virtio-ours-legacy.sh \
 	tests/vm/t-virtio-ours-packed.sh \
 	tests/vm/t-virtio-ours-split.sh \
+	tests/vm/t-virtio-ours-tmf.sh \
 	tests/vm/t-virtio-scsi-packed-uio.sh \
 	tests/vm/t-virtio-scsi-split.sh \
 	tests/vm/t-virtio-stall.sh

@@ -13,6 +13,7 @@
  *     seen busy at the same moment.
  *
  *   virtio-ours-helper hotplug -d SPEC -t T --sync DIR
+ *   virtio-ours-helper tmf -d SPEC [-t T] [-l L]   (abort and resets on a throttled disk)
  *     Keeps I/O running on target 0 while the host hot-plugs target T
  *     (device_add) and unplugs it (device_del); each must be seen through
  *     the event queue.  Rendezvous through DIR as guest-lib.sh does:
@@ -442,6 +443,114 @@ static int run_hotplug(uint32_t t)
 	return 0;
 }
 
+/* ---- task management on a throttled disk ----------------------------------------------- */
+
+#define TMF_TASKS 6
+
+struct tmf_slot {
+	ostor_task *t;
+	int calls;
+};
+
+static void tmf_cb(ostor_task *t, void *ud)
+{
+	((struct tmf_slot *)ud)->calls++;
+}
+
+/* Submit TMF_TASKS reads of target:lun (the drive is throttled to a few
+ * IOPS: they stay in flight). */
+static void tmf_submit(struct tmf_slot *s, uint8_t *buf)
+{
+	for (int i = 0; i < TMF_TASKS; i++) {
+		uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(i * 8), 0, 0, 1, 0 };
+
+		s[i].calls = 0;
+		if (ostor_task_reset(s[i].t) < 0 || ostor_task_set_lun(s[i].t, target, lun) < 0 ||
+		    ostor_task_set_cdb(s[i].t, cdb, sizeof(cdb)) < 0 ||
+		    ostor_task_set_buffer(s[i].t, OSTOR_DIR_FROM_DEVICE, buf + (size_t)i * block_size, block_size) < 0 ||
+		    ostor_task_submit(s[i].t, (struct ostor_completion){ tmf_cb, &s[i], NULL }) < 0)
+			FAIL("submit %d: %s", i, ostor_last_error());
+	}
+	/* Let the device take them. */
+	for (uint64_t end = now_ms() + 300; now_ms() < end;)
+		ostor_handle_events(ctx, 10);
+}
+
+/* Wait for every task; count how each ended; each exactly once. */
+static void tmf_collect(struct tmf_slot *s, const char *what)
+{
+	int good = 0, aborted = 0, ua = 0, other = 0;
+
+	for (uint64_t end = now_ms() + 120000; now_ms() < end;) {
+		int done = 0;
+
+		for (int i = 0; i < TMF_TASKS; i++)
+			done += s[i].calls > 0;
+		if (done == TMF_TASKS)
+			break;
+		ostor_handle_events(ctx, 20);
+	}
+	for (int i = 0; i < TMF_TASKS; i++) {
+		if (s[i].calls != 1)
+			FAIL("%s: task %d completed %d times", what, i, s[i].calls);
+		switch (ostor_task_result(s[i].t)) {
+		case OSTOR_RESULT_GOOD: good++; break;
+		case OSTOR_RESULT_ABORTED: aborted++; break;
+		case OSTOR_RESULT_CHECK_CONDITION: {
+			/* The reset's unit attention, reported by the first
+			 * command after it (raw tasks are not retried). */
+			struct ostor_scsi_sense sn;
+			size_t n;
+			const uint8_t *sb = ostor_task_sense(s[i].t, &n);
+
+			if (sb && ostor_scsi_parse_sense(sb, n, &sn) == 0 &&
+			    sn.key == OSTOR_SCSI_SENSE_UNIT_ATTENTION)
+				ua++;
+			else
+				other++;
+			break;
+		}
+		default: other++; break;
+		}
+	}
+	printf("%s: good=%d aborted=%d unit-attention=%d other=%d\n", what, good, aborted, ua, other);
+}
+
+static int run_tmf(void)
+{
+	struct tmf_slot s[TMF_TASKS];
+	uint8_t *buf = calloc(TMF_TASKS, block_size);
+	int r;
+
+	for (int i = 0; i < TMF_TASKS; i++)
+		if (ostor_task_new(dev, &s[i].t) < 0)
+			FAIL("task");
+	tmf_submit(s, buf);
+	r = ostor_task_abort(s[TMF_TASKS - 1].t);
+	printf("abort: outcome=%s result=%s\n", r < 0 ? ostor_error_name(r) : ostor_tmf_outcome_name(r),
+	       ostor_result_name(ostor_task_result(s[TMF_TASKS - 1].t)));
+	tmf_collect(s, "after abort");
+	tmf_submit(s, buf);
+	r = ostor_reset(dev, OSTOR_RESET_LUN, target, lun);
+	printf("lun-reset: outcome=%s\n", r < 0 ? ostor_error_name(r) : ostor_tmf_outcome_name(r));
+	tmf_collect(s, "after lun-reset");
+	tmf_submit(s, buf);
+	r = ostor_reset(dev, OSTOR_RESET_TARGET, target, lun);
+	printf("target-reset: outcome=%s\n", r < 0 ? ostor_error_name(r) : ostor_tmf_outcome_name(r));
+	tmf_collect(s, "after target-reset");
+	tmf_submit(s, buf);
+	r = ostor_reset(dev, OSTOR_RESET_DEVICE, target, lun);
+	printf("device-reset: outcome=%s\n", r < 0 ? ostor_error_name(r) : ostor_tmf_outcome_name(r));
+	tmf_collect(s, "after device-reset");
+	if (ostor_read_blocks(dev, target, lun, 0, 1, buf) < 0)
+		FAIL("read after the resets: %s", ostor_last_error());
+	printf("tmf: read after the resets ok\n");
+	for (int i = 0; i < TMF_TASKS; i++)
+		ostor_task_free(s[i].t);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -477,9 +586,10 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!spec || (strcmp(mode, "mq") && strcmp(mode, "hotplug")) || threads < 1 || threads > 64 ||
+	if (!spec || (strcmp(mode, "mq") && strcmp(mode, "hotplug") && strcmp(mode, "tmf")) ||
+	    threads < 1 || threads > 64 ||
 	    !qd || !io_blocks || blocks % io_blocks || (!strcmp(mode, "hotplug") && !sync_dir)) {
-		fprintf(stderr, "usage: %s mq|hotplug -d SPEC [options]; see the source\n", argv[0]);
+		fprintf(stderr, "usage: %s mq|hotplug|tmf -d SPEC [options]; see the source\n", argv[0]);
 		return 2;
 	}
 	if (ostor_init(&ctx, NULL) < 0 || ostor_open(ctx, spec, &dev) < 0)
@@ -492,6 +602,11 @@ int main(int argc, char **argv)
 			FAIL("lun info 0:0");
 		block_size = li.block_size;
 		rc = run_hotplug(target);
+	} else if (!strcmp(mode, "tmf")) {
+		if (ostor_lun_info(dev, target, lun, &li) < 0)
+			FAIL("lun info %u:%u", target, lun);
+		block_size = li.block_size;
+		rc = run_tmf();
 	} else {
 		if (ostor_lun_info(dev, target, lun, &li) < 0)
 			FAIL("lun info %u:%u", target, lun);
