@@ -332,6 +332,14 @@ struct ostor_lun_info {
  * (MODE SENSE) and the transfer limit (Block Limits VPD and backend). */
 OSTOR_API int ostor_lun_info(ostor_device *dev, uint32_t target, uint32_t lun,
 			     struct ostor_lun_info *info);
+/* Memory the device reaches without a copy: the hugepage pool of a
+ * virtio-scsi function, usbfs memory of a USB device where the kernel
+ * offers it (else heap memory), page-aligned heap memory for the others.
+ * Commands whose buffers lie there are not bounced.  NULL (error set)
+ * when none is left.  Free it with ostor_dma_free on the same device,
+ * before ostor_close. */
+OSTOR_API void *ostor_dma_alloc(ostor_device *dev, size_t size);
+OSTOR_API void ostor_dma_free(ostor_device *dev, void *buf, size_t size);
 /* Read/write whole blocks; split at the transfer limit, bounds-checked
  * against the capacity, READ/WRITE(10) or (16) as the LBA needs.  A write
  * returns 0 only when the device confirmed every block. */

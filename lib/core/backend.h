@@ -48,6 +48,11 @@ struct ostor_backend {
 	 * transport has nothing finer), or a negative error.  Commands it
 	 * ended still complete once each, as aborted. */
 	int (*reset)(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun);
+	/* Memory the device reaches without a copy (optional; the core
+	 * falls back to page-aligned heap memory).  NULL with the error set
+	 * when none is left; free with the same device. */
+	void *(*dma_alloc)(ostor_device *dev, size_t size);
+	void (*dma_free)(ostor_device *dev, void *p, size_t size);
 
 	/* Event integration (all optional). */
 	int (*get_pollfds)(ostor_context *ctx, struct pollfd *fds, int max);
@@ -220,6 +225,8 @@ void ostori_events_free(ostor_context *ctx);                /* ostor_exit */
 void ostori_abort_watch_note(ostor_context *ctx, const ostor_task *t);
 /* Make the event loop look (eventfd) unless it is doing so already. */
 void ostori_wake_loop(ostor_context *ctx);
+/* Page-aligned heap memory (free()), the fallback of ostor_dma_alloc. */
+void *ostori_page_alloc(size_t size);
 /* Free the recycled block requests of dev (ostor_close, nothing in flight). */
 void ostori_block_reqs_free(ostor_device *dev);
 /* Cancel every task in flight on dev (ostor_close). */

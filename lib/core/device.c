@@ -268,3 +268,33 @@ struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, ui
 	s->lun = lun;
 	return s;
 }
+
+/* ---- device memory ------------------------------------------------------ */
+
+OSTOR_API void *ostor_dma_alloc(ostor_device *dev, size_t size)
+{
+	if (!dev || !size) {
+		ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_dma_alloc: %s", dev ? "size 0" : "NULL device");
+		return NULL;
+	}
+	return dev->backend->dma_alloc ? dev->backend->dma_alloc(dev, size) : ostori_page_alloc(size);
+}
+
+void *ostori_page_alloc(size_t size)
+{
+	void *p = aligned_alloc(4096, (size + 4095) & ~(size_t)4095);
+
+	if (!p)
+		ostori_error(OSTOR_ERROR_NO_MEM, "out of memory (%zu bytes)", size);
+	return p;
+}
+
+OSTOR_API void ostor_dma_free(ostor_device *dev, void *p, size_t size)
+{
+	if (!dev || !p)
+		return;
+	if (dev->backend->dma_free)
+		dev->backend->dma_free(dev, p, size);
+	else
+		free(p);
+}

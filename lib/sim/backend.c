@@ -398,6 +398,25 @@ static int sim_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t t
 	return level == OSTOR_RESET_LUN ? 1 : 0;
 }
 
+static void *sim_dma_alloc(ostor_device *dev, size_t size)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport && sd->transport->dma_alloc)
+		return sd->transport->dma_alloc(dev, sd->transport_priv, size);
+	return ostori_page_alloc(size);
+}
+
+static void sim_dma_free(ostor_device *dev, void *p, size_t size)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport && sd->transport->dma_free)
+		sd->transport->dma_free(dev, sd->transport_priv, p, size);
+	else
+		free(p);
+}
+
 static int sim_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 {
 	struct sim_context *sc = sim_ctx(ctx);
@@ -486,6 +505,8 @@ const struct ostor_backend ostori_sim_backend = {
 	.submit = sim_submit,
 	.cancel = sim_cancel,
 	.reset = sim_reset,
+	.dma_alloc = sim_dma_alloc,
+	.dma_free = sim_dma_free,
 	.get_pollfds = sim_get_pollfds,
 	.next_timeout = sim_next_timeout,
 	.handle_events = sim_handle_events,

@@ -31,6 +31,9 @@ struct sim_transport_ops {
 	/* Same contract as struct ostor_backend.submit/cancel. */
 	int (*submit)(ostor_task *task, void *priv);
 	int (*cancel)(ostor_task *task, void *priv);
+	/* Same contracts as struct ostor_backend.dma_alloc/dma_free (optional). */
+	void *(*dma_alloc)(ostor_device *dev, void *priv, size_t size);
+	void (*dma_free)(ostor_device *dev, void *priv, void *p, size_t size);
 	/* Same contract as struct ostor_backend.reset (optional). */
 	int (*reset)(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
 		     uint32_t lun);

@@ -1290,6 +1290,16 @@ static int vt_reset(ostor_device *dev, void *priv, enum ostor_reset_level level,
 	return vscsi_reset_level(((struct sim_vdev *)priv)->vs, level, target, lun);
 }
 
+static void *vt_dma_alloc(ostor_device *dev, void *priv, size_t size)
+{
+	return ostor_virtio_dma_alloc(dev, size);
+}
+
+static void vt_dma_free(ostor_device *dev, void *priv, void *p, size_t size)
+{
+	ostor_virtio_dma_free(dev, p, size);
+}
+
 static int vt_poll(ostor_device *dev, void *priv)
 {
 	return vscsi_poll(((struct sim_vdev *)priv)->vs);
@@ -1314,6 +1324,8 @@ static const struct sim_transport_ops virtio_transport = {
 	.submit = vt_submit,
 	.cancel = vt_cancel,
 	.reset = vt_reset,
+	.dma_alloc = vt_dma_alloc,
+	.dma_free = vt_dma_free,
 	.poll = vt_poll,
 	.fd = vt_fd,
 	.next_timeout = vt_next_timeout,

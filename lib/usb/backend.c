@@ -63,6 +63,15 @@ struct usb_dev {
 	struct usb_intf intf[OUSB_MAX_TARGETS];   /* in interface-number order */
 	int nintf;
 	struct ostor_usb_details details;
+	struct dev_mem *dev_mem;       /* usbfs buffers handed out (uc->lock) */
+};
+
+/* A buffer from libusb_dev_mem_alloc (usbfs: the kernel uses it in place
+ * of a copy). */
+struct dev_mem {
+	void *p;
+	size_t size;
+	struct dev_mem *next;
 };
 
 static struct usb_context *usb_ctx(ostor_context *ctx)
@@ -935,6 +944,18 @@ static void usb_close(ostor_device *dev)
 	}
 	pthread_mutex_unlock(&uc->lock);
 	free_engines(ud);
+	/* usbfs memory dies with the handle: the application was told to
+	 * free it first; what it did not is reclaimed (and unusable). */
+	while (ud->dev_mem) {
+		struct dev_mem *m = ud->dev_mem;
+
+		ud->dev_mem = m->next;
+		ostor_warn(dev->ctx, "%s: %zu bytes of ostor_dma_alloc memory not freed before close",
+			   dev->spec, m->size);
+		if (ud->h)
+			libusb_dev_mem_free(ud->h, m->p, m->size);
+		free(m);
+	}
 	release(ud);
 }
 
@@ -969,6 +990,48 @@ static int usb_cancel(ostor_task *t)
 static int usb_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun)
 {
 	return ousb_device_reset(dev, level);
+}
+
+static void *usb_dma_alloc(ostor_device *dev, size_t size)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+	struct dev_mem *m = malloc(sizeof(*m));
+	void *p = m && ud->h ? libusb_dev_mem_alloc(ud->h, size) : NULL;
+
+	if (p) {
+		m->p = p;
+		m->size = size;
+		pthread_mutex_lock(&ud->uc->lock);
+		m->next = ud->dev_mem;
+		ud->dev_mem = m;
+		pthread_mutex_unlock(&ud->uc->lock);
+		return p;
+	}
+	/* No usbfs memory (old kernel, or its limit reached): heap memory
+	 * works the same, with the kernel's copy. */
+	free(m);
+	return ostori_page_alloc(size);
+}
+
+static void usb_dma_free(ostor_device *dev, void *p, size_t size)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+	struct dev_mem **pp, *m = NULL;
+
+	pthread_mutex_lock(&ud->uc->lock);
+	for (pp = &ud->dev_mem; *pp; pp = &(*pp)->next)
+		if ((*pp)->p == p) {
+			m = *pp;
+			*pp = m->next;
+			break;
+		}
+	pthread_mutex_unlock(&ud->uc->lock);
+	if (m) {
+		libusb_dev_mem_free(ud->h, m->p, m->size);
+		free(m);
+	} else {
+		free(p);
+	}
 }
 
 /* ---- event integration --------------------------------------------------------- */
@@ -1085,6 +1148,8 @@ const struct ostor_backend ostori_usb_backend = {
 	.submit = usb_submit,
 	.cancel = usb_cancel,
 	.reset = usb_reset,
+	.dma_alloc = usb_dma_alloc,
+	.dma_free = usb_dma_free,
 	.get_pollfds = usb_get_pollfds,
 	.next_timeout = usb_next_timeout,
 	.handle_events = usb_handle_events,

@@ -1076,6 +1076,16 @@ static int virtio_reset(ostor_device *dev, enum ostor_reset_level level, uint32_
 	return vscsi_reset_level(((struct pci_dev *)ostori_device_priv(dev))->vs, level, target, lun);
 }
 
+static void *virtio_dma_alloc(ostor_device *dev, size_t size)
+{
+	return ostor_virtio_dma_alloc(dev, size);
+}
+
+static void virtio_dma_free(ostor_device *dev, void *p, size_t size)
+{
+	ostor_virtio_dma_free(dev, p, size);
+}
+
 static int virtio_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 {
 	struct virtio_ctx *v = vctx(ctx);
@@ -1136,6 +1146,8 @@ const struct ostor_backend ostori_virtio_backend = {
 	.submit = virtio_submit,
 	.cancel = virtio_cancel,
 	.reset = virtio_reset,
+	.dma_alloc = virtio_dma_alloc,
+	.dma_free = virtio_dma_free,
 	.get_pollfds = virtio_get_pollfds,
 	.next_timeout = virtio_next_timeout,
 	.handle_events = virtio_handle_events,

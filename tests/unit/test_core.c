@@ -853,6 +853,33 @@ START_TEST(tmf_api_sim)
 }
 END_TEST
 
+/* Device memory: page-aligned, usable for I/O on every kind of device. */
+START_TEST(dma_alloc_every_backend)
+{
+	static const char *const specs[] = { "sim:size=1M", "sim:size=1M,transport=virtio",
+					     "sim:size=1M,transport=usb-bot" };
+	ostor_device *dev;
+	uint8_t *w, *r;
+
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &dev), 0);
+	w = ostor_dma_alloc(dev, 65536);
+	r = ostor_dma_alloc(dev, 65536);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq((uintptr_t)w % 4096, 0);
+	fill(w, 65536, 9);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 64, 128, w), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 64, 128, r), 0);
+	ck_assert_int_eq(memcmp(w, r, 65536), 0);
+	ostor_dma_free(dev, w, 65536);
+	ostor_dma_free(dev, r, 65536);
+	ck_assert_ptr_null(ostor_dma_alloc(dev, 0));
+	ck_assert_ptr_null(ostor_dma_alloc(NULL, 4096));
+	ostor_dma_free(dev, NULL, 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1266,6 +1293,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, async_block_errors);
 	tcase_add_test(tc, device_events_from_unit_attentions);
 	tcase_add_test(tc, tmf_api_sim);
+	tcase_add_loop_test(tc, dma_alloc_every_backend, 0, 3);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);

@@ -68,6 +68,11 @@ for t in usb_storage_scsi_info usb_storage_scsi_reset usb_storage_device_reset; 
     "$B/$t" -d "$bot" >/run/vm/$t.out 2>&1 || fail "$t"
 done
 "$B/usb_storage_scsi_command" -d "$bot" --lun 1 --cdb "12 00 00 00 24 00" --request 36 >/dev/null || fail "scsi_command"
+# Random reads and writes, every block checked, in usbfs memory
+# (ostor_dma_alloc) on the xHCI disk, below the pattern at LBA 800.
+"$B/orionstor" bench -d "$ux" --rw randrw --verify --qd 4 --span 256k --runtime 2 --ramp 0 -q \
+    >/run/vm/bench.out 2>&1 || { cat /run/vm/bench.out; fail "bench --verify on $ux"; }
+cat /run/vm/bench.out
 "$B/usb_storage_device_remove" -d "$ux" || fail "device_remove"
 log "our-path checks done"
 GUEST

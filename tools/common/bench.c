@@ -46,8 +46,7 @@ struct worker;
 struct slot {
 	struct worker *w;
 	ostor_task *task;
-	uint8_t *buf;
-	bool dma;
+	uint8_t *buf;                /* ostor_dma_alloc */
 	atomic_int busy;
 	bool write;
 	uint64_t lba, start_ns;
@@ -538,11 +537,8 @@ int orionstor_cmd_bench(int argc, char **argv)
 			struct slot *s = &w->slots[i];
 
 			s->w = w;
-			/* Device memory where the backend has it: no bounce. */
-			s->buf = ostor_virtio_dma_alloc(b.dev, (size_t)a.bs);
-			s->dma = s->buf != NULL;
-			if (!s->buf)
-				s->buf = aligned_alloc(4096, ((size_t)a.bs + 4095) & ~(size_t)4095);
+			/* Memory the device reaches without a copy. */
+			s->buf = ostor_dma_alloc(b.dev, (size_t)a.bs);
 			if (!s->buf || ostor_task_new(b.dev, &s->task) < 0) {
 				tc_lib_error(OSTOR_ERROR_NO_MEM, "cannot allocate buffers and tasks");
 				rc = TC_EXIT_OTHER;
@@ -603,10 +599,7 @@ out:
 			struct slot *s = &b.workers[k].slots[i];
 
 			ostor_task_free(s->task);
-			if (s->dma)
-				ostor_virtio_dma_free(b.dev, s->buf, (size_t)a.bs);
-			else
-				free(s->buf);
+			ostor_dma_free(b.dev, s->buf, (size_t)a.bs);
 		}
 		free(b.workers[k].slots);
 	}
