@@ -378,6 +378,20 @@ OSTOR_API int ostor_readv_blocks_async(ostor_device *dev, uint32_t target, uint3
 OSTOR_API int ostor_writev_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun,
 					uint64_t lba, uint32_t count, const struct iovec *iov,
 					int iovcnt, struct ostor_block_completion done);
+/* Deallocate blocks with UNMAP (split at the Block Limits VPD);
+ * OSTOR_ERROR_NOT_SUPPORTED when the Logical Block Provisioning VPD says
+ * the LUN has no UNMAP (LBPU). */
+OSTOR_API int ostor_unmap_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
+				 uint64_t lba, uint64_t count);
+/* Zero blocks: WRITE SAME(16) of a zero block (with its UNMAP bit when
+ * unmap is set and the LUN deallocates that way, LBPWS), split at the
+ * Block Limits; plain writes of zeros where WRITE SAME is refused. */
+OSTOR_API int ostor_write_zeroes(ostor_device *dev, uint32_t target, uint32_t lun,
+				 uint64_t lba, uint64_t count, int unmap);
+/* VERIFY(16) without data (BYTCHK 0): the device checks it can read the
+ * blocks; a medium error comes back as OSTOR_ERROR_IO. */
+OSTOR_API int ostor_verify_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
+				  uint64_t lba, uint64_t count);
 /* SYNCHRONIZE CACHE.  A failed flush is sticky: every later flush (and
  * ostor_close) reports it again. */
 OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun);

@@ -116,6 +116,12 @@ struct ostori_lun_state {
 	struct ostor_lun_info info;
 	bool dirty;                    /* written since the last good flush */
 	int sticky_error;              /* first failed flush, reported forever */
+	struct ostori_provisioning {   /* Logical Block Provisioning and Block Limits VPD */
+		bool unmap;                /* LBPU */
+		bool ws_unmap;             /* LBPWS: WRITE SAME(16) may unmap */
+		uint32_t max_unmap_blocks, max_unmap_descs;
+		uint64_t max_write_same_blocks;
+	} prov;
 };
 
 struct ostor_device {

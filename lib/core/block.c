@@ -145,7 +145,7 @@ static void trim_copy(char *dst, size_t dstlen, const char *src)
 }
 
 static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun,
-		    struct ostor_lun_info *info)
+		    struct ostor_lun_info *info, struct ostori_provisioning *prov)
 {
 	uint8_t buf[256];
 	struct ostor_cdb cdb;
@@ -156,6 +156,7 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 	int r;
 
 	memset(info, 0, sizeof(*info));
+	memset(prov, 0, sizeof(*prov));
 	info->target = target;
 	info->lun = lun;
 
@@ -256,9 +257,24 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 
 			ostor_scsi_cdb_inquiry(&cdb, 1, 0xb0, 64);
 			if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 64) == 0 &&
-			    ostor_scsi_parse_vpd_block_limits(buf, ostor_task_transferred(t), &bl) == 0 &&
-			    bl.max_transfer_len)
-				max = OSTOR_MIN(max, bl.max_transfer_len);
+			    ostor_scsi_parse_vpd_block_limits(buf, ostor_task_transferred(t), &bl) == 0) {
+				if (bl.max_transfer_len)
+					max = OSTOR_MIN(max, bl.max_transfer_len);
+				prov->max_unmap_blocks = bl.max_unmap_lba_count;
+				prov->max_unmap_descs = bl.max_unmap_descriptor_count;
+				prov->max_write_same_blocks = bl.max_write_same_len;
+			}
+			ostori_clear_error();
+		}
+		if (vpd_b2) {
+			struct ostor_scsi_vpd_lbp lbp;
+
+			ostor_scsi_cdb_inquiry(&cdb, 1, 0xb2, 64);
+			if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 64) == 0 &&
+			    ostor_scsi_parse_vpd_lbp(buf, ostor_task_transferred(t), &lbp) == 0) {
+				prov->unmap = lbp.lbpu;
+				prov->ws_unmap = lbp.lbpws;
+			}
 			ostori_clear_error();
 		}
 		if (max == 0)
@@ -294,6 +310,7 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 static int lun_info_cached(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun,
 			   struct ostor_lun_info *info, bool refresh)
 {
+	struct ostori_provisioning prov;
 	struct ostori_lun_state *st;
 	int r;
 
@@ -310,12 +327,13 @@ static int lun_info_cached(ostor_device *dev, ostor_task *t, uint32_t target, ui
 	}
 	pthread_mutex_unlock(&dev->lock);
 
-	r = discover(dev, t, target, lun, info);
+	r = discover(dev, t, target, lun, info, &prov);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&dev->lock);
 	st = ostori_lun_state(dev, target, lun);
 	if (st) {
+		st->prov = prov;
 		st->info = *info;
 		st->known = info->medium_present;
 		st->seen = true;
@@ -744,6 +762,183 @@ OSTOR_API int ostor_write_blocks(ostor_device *dev, uint32_t target, uint32_t lu
 				 uint64_t lba, uint32_t count, const void *buf)
 {
 	return block_io(dev, target, lun, lba, count, (void *)buf, true);
+}
+
+/* ---- provisioning and verification -------------------------------------- */
+
+/* Known capacity and provisioning of a LUN, the range checked; marks the
+ * LUN dirty for a write. */
+static int range_prep(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun, uint64_t lba,
+		      uint64_t count, bool write, const char *fn, struct ostor_lun_info *info,
+		      struct ostori_provisioning *prov)
+{
+	struct ostori_lun_state *st;
+	int r;
+
+	if ((r = check_dev(dev, fn)) || (r = ostori_refuse_in_callback(dev->ctx, fn)))
+		return r;
+	r = lun_info_cached(dev, t, target, lun, info, false);
+	if (r < 0)
+		return r;
+	if (!info->medium_present)
+		return ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
+				    dev->spec, target, lun);
+	if (count == 0 || lba >= info->blocks || count > info->blocks - lba)
+		return ostori_error(count ? OSTOR_ERROR_OUT_OF_RANGE : OSTOR_ERROR_INVALID_PARAM,
+				    "%s: blocks %llu (+%llu) of %s target %u lun %u: %s", fn,
+				    (unsigned long long)lba, (unsigned long long)count, dev->spec, target, lun,
+				    count ? "past the end" : "count 0");
+	if (write && info->write_protected)
+		return ostori_error(OSTOR_ERROR_WRITE_PROTECTED, "%s target %u lun %u is write protected",
+				    dev->spec, target, lun);
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	if (st) {
+		*prov = st->prov;
+		if (write)
+			st->dirty = true;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return st ? 0 : ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+}
+
+OSTOR_API int ostor_unmap_blocks(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+				 uint64_t count)
+{
+	struct ostor_scsi_unmap_desc descs[16];
+	struct ostori_provisioning prov;
+	struct ostor_lun_info info;
+	uint8_t params[8 + 16 * 16];
+	ostor_task *t;
+	int r;
+
+	if (!dev)
+		return check_dev(dev, __func__);
+	if ((r = get_task(dev, &t)) < 0)
+		return r;
+	r = range_prep(dev, t, target, lun, lba, count, true, __func__, &info, &prov);
+	if (r == 0 && !prov.unmap)
+		r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s target %u lun %u does not support UNMAP "
+				 "(Logical Block Provisioning VPD: LBPU 0)", dev->spec, target, lun);
+	while (r == 0 && count) {
+		uint32_t per = prov.max_unmap_blocks && prov.max_unmap_blocks != 0xffffffffu ?
+			       prov.max_unmap_blocks : 0xffffffffu;
+		size_t ndesc = prov.max_unmap_descs && prov.max_unmap_descs != 0xffffffffu ?
+			       OSTOR_MIN((size_t)prov.max_unmap_descs, OSTOR_ARRAY_SIZE(descs)) :
+			       OSTOR_ARRAY_SIZE(descs), n = 0;
+		struct ostor_cdb cdb;
+		int len;
+
+		/* The per-command LBA limit bounds the sum of the descriptors. */
+		for (uint64_t left = per; n < ndesc && count && left; n++) {
+			uint32_t b = (uint32_t)OSTOR_MIN(OSTOR_MIN(count, left), (uint64_t)0xffffffffu);
+
+			descs[n] = (struct ostor_scsi_unmap_desc){ lba, b };
+			lba += b;
+			count -= b;
+			left -= b;
+		}
+		len = ostor_scsi_build_unmap_params(params, sizeof(params), descs, n);
+		if (len < 0 || (r = ostor_scsi_cdb_unmap(&cdb, 0, (uint16_t)len)) < 0) {
+			r = len < 0 ? len : r;
+			break;
+		}
+		r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_TO_DEVICE, params, (size_t)len);
+		if (r < 0)
+			r = ostori_error_wrap(r, "UNMAP of %s target %u lun %u failed", dev->spec, target, lun);
+	}
+	put_task(dev, t);
+	return r;
+}
+
+OSTOR_API int ostor_write_zeroes(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+				 uint64_t count, int unmap)
+{
+	struct ostori_provisioning prov;
+	struct ostor_lun_info info;
+	uint8_t *zero = NULL;
+	ostor_task *t;
+	int r;
+
+	if (!dev)
+		return check_dev(dev, __func__);
+	if ((r = get_task(dev, &t)) < 0)
+		return r;
+	r = range_prep(dev, t, target, lun, lba, count, true, __func__, &info, &prov);
+	if (r == 0 && !(zero = calloc(1, info.block_size)))
+		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	while (r == 0 && count) {
+		uint64_t max = prov.max_write_same_blocks ? prov.max_write_same_blocks : 0xffffffffu;
+		uint32_t n = (uint32_t)OSTOR_MIN(OSTOR_MIN(count, max), (uint64_t)0xffffffffu);
+		struct ostor_cdb cdb;
+
+		/* WRITE SAME(16) of a zero block; UNMAP bit only where the
+		 * device says it deallocates that way (and reads zeros back
+		 * is what WRITE SAME of zeros guarantees either way). */
+		ostor_scsi_cdb_write_same16(&cdb, lba, n, unmap && prov.ws_unmap ? OSTOR_SCSI_WS_UNMAP : 0);
+		r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_TO_DEVICE, zero, info.block_size);
+		if (r == OSTOR_ERROR_SCSI || r == OSTOR_ERROR_NOT_SUPPORTED) {
+			/* No WRITE SAME: write the zeros. */
+			ostori_clear_error();
+			r = 0;
+			break;
+		}
+		if (r < 0) {
+			r = ostori_error_wrap(r, "WRITE SAME of %u blocks at LBA %llu on %s target %u lun %u failed",
+					      n, (unsigned long long)lba, dev->spec, target, lun);
+			break;
+		}
+		lba += n;
+		count -= n;
+	}
+	put_task(dev, t);
+	if (r == 0 && count) {
+		uint32_t chunk = OSTOR_MAX(1u, (uint32_t)((1u << 20) / info.block_size));
+		uint8_t *buf = calloc(chunk, info.block_size);
+
+		if (!buf)
+			r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+		while (r == 0 && count) {
+			uint32_t n = (uint32_t)OSTOR_MIN(count, (uint64_t)chunk);
+
+			r = ostor_write_blocks(dev, target, lun, lba, n, buf);
+			lba += n;
+			count -= n;
+		}
+		free(buf);
+	}
+	free(zero);
+	return r;
+}
+
+OSTOR_API int ostor_verify_blocks(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+				  uint64_t count)
+{
+	struct ostori_provisioning prov;
+	struct ostor_lun_info info;
+	ostor_task *t;
+	int r;
+
+	if (!dev)
+		return check_dev(dev, __func__);
+	if ((r = get_task(dev, &t)) < 0)
+		return r;
+	r = range_prep(dev, t, target, lun, lba, count, false, __func__, &info, &prov);
+	while (r == 0 && count) {
+		uint32_t n = (uint32_t)OSTOR_MIN(count, (uint64_t)0xffffffffu);
+		struct ostor_cdb cdb;
+
+		/* BYTCHK 0: the device checks the medium, no data moves. */
+		ostor_scsi_cdb_verify16(&cdb, lba, n, 0, 0);
+		r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_NONE, NULL, 0);
+		if (r < 0)
+			r = ostori_error_wrap(r, "VERIFY of %u blocks at LBA %llu on %s target %u lun %u failed",
+					      n, (unsigned long long)lba, dev->spec, target, lun);
+		lba += n;
+		count -= n;
+	}
+	put_task(dev, t);
+	return r;
 }
 
 static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun)

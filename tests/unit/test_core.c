@@ -880,6 +880,51 @@ START_TEST(dma_alloc_every_backend)
 }
 END_TEST
 
+/* UNMAP, zeroing and VERIFY helpers on a thin-provisioned simulated LUN,
+ * directly and behind the virtio and Bulk-Only models. */
+START_TEST(provisioning_helpers)
+{
+	static const char *const specs[] = { "sim:size=1M", "sim:size=1M,transport=virtio",
+					     "sim:size=1M,transport=usb-bot" };
+	uint8_t w[64 * 512], r[64 * 512], zero[512] = { 0 };
+	struct sim_target *tgt;
+	ostor_device *dev, *ro;
+
+	ck_assert_int_eq(ostor_open(ctx, specs[_i], &dev), 0);
+	fill(w, sizeof(w), 5);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 64, w), 0);
+	ck_assert_int_eq(ostor_unmap_blocks(dev, 0, 0, 8, 16), 0);
+	ck_assert_int_eq(ostor_write_zeroes(dev, 0, 0, 30, 10, 0), 0);
+	ck_assert_int_eq(ostor_write_zeroes(dev, 0, 0, 50, 4, 1), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 64, r), 0);
+	for (unsigned b = 0; b < 64; b++) {
+		bool zeroed = (b >= 8 && b < 24) || (b >= 30 && b < 40) || (b >= 50 && b < 54);
+
+		ck_assert_msg(!memcmp(r + 512 * b, zeroed ? zero : w + 512 * b, 512), "block %u", b);
+	}
+	ck_assert_int_eq(ostor_verify_blocks(dev, 0, 0, 0, 2048), 0);
+	ck_assert_int_eq(ostor_verify_blocks(dev, 0, 0, 2040, 9), OSTOR_ERROR_OUT_OF_RANGE);
+	ck_assert_int_eq(ostor_unmap_blocks(dev, 0, 0, 0, 0), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_write_zeroes(dev, 0, 0, 2048, 1, 0), OSTOR_ERROR_OUT_OF_RANGE);
+	/* A medium error found by VERIFY. */
+	tgt = ostori_sim_device_target(dev);
+	ck_assert_int_eq(sim_target_inject_check(tgt, 0, 0x8f, 1, OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x11, 0), 0);
+	ck_assert_int_eq(ostor_verify_blocks(dev, 0, 0, 0, 8), OSTOR_ERROR_IO);
+	/* A device without WRITE SAME: the zeros are written instead. */
+	ck_assert_int_eq(sim_target_inject_check(tgt, 0, 0x93, 1, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, 0x20, 0), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 100, 4, w), 0);
+	ck_assert_int_eq(ostor_write_zeroes(dev, 0, 0, 100, 4, 0), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 100, 1, r), 0);
+	ck_assert_int_eq(memcmp(r, zero, 512), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,readonly", &ro), 0);
+	ck_assert_int_eq(ostor_unmap_blocks(ro, 0, 0, 0, 8), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_int_eq(ostor_write_zeroes(ro, 0, 0, 0, 8, 1), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_int_eq(ostor_verify_blocks(ro, 0, 0, 0, 8), 0);
+	ck_assert_int_eq(ostor_close(ro), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1294,6 +1339,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, device_events_from_unit_attentions);
 	tcase_add_test(tc, tmf_api_sim);
 	tcase_add_loop_test(tc, dma_alloc_every_backend, 0, 3);
+	tcase_add_loop_test(tc, provisioning_helpers, 0, 3);
 	tcase_add_test(tc, logging_levels_and_callback);
 	tcase_add_test(tc, env_debug_level);
 	tcase_add_test(tc, exit_closes_open_devices);
