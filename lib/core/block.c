@@ -766,40 +766,49 @@ OSTOR_API int ostor_write_blocks(ostor_device *dev, uint32_t target, uint32_t lu
 
 /* ---- provisioning and verification -------------------------------------- */
 
-/* Known capacity and provisioning of a LUN, the range checked; marks the
- * LUN dirty for a write. */
-static int range_prep(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun, uint64_t lba,
-		      uint64_t count, bool write, const char *fn, struct ostor_lun_info *info,
-		      struct ostori_provisioning *prov)
+/* The start of a range helper: a task (*t, NULL on failure), the LUN's
+ * capacity and provisioning, the range checked; a write marks the LUN
+ * dirty. */
+static int range_begin(ostor_device *dev, const char *fn, uint32_t target, uint32_t lun, uint64_t lba,
+		       uint64_t count, bool write, ostor_task **t, struct ostor_lun_info *info,
+		       struct ostori_provisioning *prov)
 {
 	struct ostori_lun_state *st;
 	int r;
 
-	if ((r = check_dev(dev, fn)) || (r = ostori_refuse_in_callback(dev->ctx, fn)))
+	*t = NULL;
+	if ((r = check_dev(dev, fn)) || (r = ostori_refuse_in_callback(dev->ctx, fn)) ||
+	    (r = get_task(dev, t)) < 0)
 		return r;
-	r = lun_info_cached(dev, t, target, lun, info, false);
-	if (r < 0)
-		return r;
-	if (!info->medium_present)
-		return ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
-				    dev->spec, target, lun);
-	if (count == 0 || lba >= info->blocks || count > info->blocks - lba)
-		return ostori_error(count ? OSTOR_ERROR_OUT_OF_RANGE : OSTOR_ERROR_INVALID_PARAM,
-				    "%s: blocks %llu (+%llu) of %s target %u lun %u: %s", fn,
-				    (unsigned long long)lba, (unsigned long long)count, dev->spec, target, lun,
-				    count ? "past the end" : "count 0");
-	if (write && info->write_protected)
-		return ostori_error(OSTOR_ERROR_WRITE_PROTECTED, "%s target %u lun %u is write protected",
-				    dev->spec, target, lun);
-	pthread_mutex_lock(&dev->lock);
-	st = ostori_lun_state(dev, target, lun);
-	if (st) {
-		*prov = st->prov;
-		if (write)
-			st->dirty = true;
+	r = lun_info_cached(dev, *t, target, lun, info, false);
+	if (r == 0 && !info->medium_present)
+		r = ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
+				 dev->spec, target, lun);
+	else if (r == 0 && (count == 0 || lba >= info->blocks || count > info->blocks - lba))
+		r = ostori_error(count ? OSTOR_ERROR_OUT_OF_RANGE : OSTOR_ERROR_INVALID_PARAM,
+				 "%s: blocks %llu (+%llu) of %s target %u lun %u: %s", fn,
+				 (unsigned long long)lba, (unsigned long long)count, dev->spec, target, lun,
+				 count ? "past the end" : "count 0");
+	else if (r == 0 && write && info->write_protected)
+		r = ostori_error(OSTOR_ERROR_WRITE_PROTECTED, "%s target %u lun %u is write protected",
+				 dev->spec, target, lun);
+	if (r == 0) {
+		pthread_mutex_lock(&dev->lock);
+		st = ostori_lun_state(dev, target, lun);
+		if (st) {
+			*prov = st->prov;
+			if (write)
+				st->dirty = true;
+		}
+		pthread_mutex_unlock(&dev->lock);
+		if (!st)
+			r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 	}
-	pthread_mutex_unlock(&dev->lock);
-	return st ? 0 : ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	if (r < 0) {
+		put_task(dev, *t);
+		*t = NULL;
+	}
+	return r;
 }
 
 OSTOR_API int ostor_unmap_blocks(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
@@ -812,11 +821,7 @@ OSTOR_API int ostor_unmap_blocks(ostor_device *dev, uint32_t target, uint32_t lu
 	ostor_task *t;
 	int r;
 
-	if (!dev)
-		return check_dev(dev, __func__);
-	if ((r = get_task(dev, &t)) < 0)
-		return r;
-	r = range_prep(dev, t, target, lun, lba, count, true, __func__, &info, &prov);
+	r = range_begin(dev, __func__, target, lun, lba, count, true, &t, &info, &prov);
 	if (r == 0 && !prov.unmap)
 		r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s target %u lun %u does not support UNMAP "
 				 "(Logical Block Provisioning VPD: LBPU 0)", dev->spec, target, lun);
@@ -860,11 +865,7 @@ OSTOR_API int ostor_write_zeroes(ostor_device *dev, uint32_t target, uint32_t lu
 	ostor_task *t;
 	int r;
 
-	if (!dev)
-		return check_dev(dev, __func__);
-	if ((r = get_task(dev, &t)) < 0)
-		return r;
-	r = range_prep(dev, t, target, lun, lba, count, true, __func__, &info, &prov);
+	r = range_begin(dev, __func__, target, lun, lba, count, true, &t, &info, &prov);
 	if (r == 0 && !(zero = calloc(1, info.block_size)))
 		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 	while (r == 0 && count) {
@@ -919,11 +920,7 @@ OSTOR_API int ostor_verify_blocks(ostor_device *dev, uint32_t target, uint32_t l
 	ostor_task *t;
 	int r;
 
-	if (!dev)
-		return check_dev(dev, __func__);
-	if ((r = get_task(dev, &t)) < 0)
-		return r;
-	r = range_prep(dev, t, target, lun, lba, count, false, __func__, &info, &prov);
+	r = range_begin(dev, __func__, target, lun, lba, count, false, &t, &info, &prov);
 	while (r == 0 && count) {
 		uint32_t n = (uint32_t)OSTOR_MIN(count, (uint64_t)0xffffffffu);
 		struct ostor_cdb cdb;
