@@ -229,6 +229,9 @@ void ostori_events_free(ostor_context *ctx);                /* ostor_exit */
 /* Task management (lib/core/tmf.c): record a completing task's result
  * for an ostor_task_abort() waiting for it (before its callback). */
 void ostori_abort_watch_note(ostor_context *ctx, const ostor_task *t);
+/* Make a thread blocked in ostor_handle_events return (eventfd), work or
+ * not: for callers that need the event lock. */
+void ostori_kick_loop(ostor_context *ctx);
 /* Make the event loop look (eventfd) unless it is doing so already. */
 void ostori_wake_loop(ostor_context *ctx);
 /* Page-aligned heap memory (free()), the fallback of ostor_dma_alloc. */

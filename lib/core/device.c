@@ -220,8 +220,9 @@ OSTOR_API int ostor_close(ostor_device *dev)
 
 	ostor_task_free(dev->spare_task);
 	ostori_block_reqs_free(dev);
-	ostori_drop_device_events(dev);
 	dev->backend->close(dev);
+	/* After the backend: closing may have posted some. */
+	ostori_drop_device_events(dev);
 	ostor_info(ctx, "closed %s", dev->spec);
 	dev->magic = 0;
 	pthread_mutex_destroy(&dev->lock);

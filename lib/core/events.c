@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EVENT_QUEUE_MAX 1024
 
@@ -48,8 +49,21 @@ OSTOR_API int ostor_set_event_handler(ostor_context *ctx, struct ostor_event_han
 			handler.free(handler.user_data);
 		return OSTOR_ERROR_STATE;
 	}
-	/* Not while a handler pass runs the old one. */
-	pthread_mutex_lock(&ctx->event_lock);
+	/* Not while a handler pass runs the old one.  A thread may sit in
+	 * ostor_handle_events with no timeout: kick it until the lock is ours. */
+	for (;;) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_mutex_timedlock(&ctx->event_lock, &ts) == 0)
+			break;
+		ostori_kick_loop(ctx);
+	}
 	pthread_mutex_lock(&ctx->lock);
 	old = ctx->event_handler;
 	ctx->event_handler = handler;

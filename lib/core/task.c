@@ -360,6 +360,18 @@ static void wake(ostor_context *ctx)
 	(void)n;
 }
 
+void ostori_kick_loop(ostor_context *ctx)
+{
+	bool need;
+
+	pthread_mutex_lock(&ctx->lock);
+	need = !ctx->wake_pending;
+	ctx->wake_pending = true; /* the next pass drains the eventfd */
+	pthread_mutex_unlock(&ctx->lock);
+	if (need)
+		wake(ctx);
+}
+
 void ostori_wake_loop(ostor_context *ctx)
 {
 	bool need;

@@ -925,6 +925,37 @@ START_TEST(provisioning_helpers)
 }
 END_TEST
 
+static _Atomic int loop_stop;
+
+static void *blocking_loop(void *p)
+{
+	(void)p;
+	while (!atomic_load(&loop_stop))
+		ostor_handle_events(ctx, -1);
+	return NULL;
+}
+
+/* Setting the handler while another thread waits in ostor_handle_events
+ * without a timeout does not wait for an event to come. */
+START_TEST(event_handler_set_while_loop_blocks)
+{
+	ostor_device *dev;
+	pthread_t th;
+	int nested = 0;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	atomic_store(&loop_stop, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, blocking_loop, NULL), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ note_event, &nested, NULL }), 0);
+	ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ NULL, NULL, NULL }), 0);
+	atomic_store(&loop_stop, 1);
+	ostori_kick_loop(ctx);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1338,6 +1369,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, async_block_errors);
 	tcase_add_test(tc, device_events_from_unit_attentions);
 	tcase_add_test(tc, tmf_api_sim);
+	tcase_add_test(tc, event_handler_set_while_loop_blocks);
 	tcase_add_loop_test(tc, dma_alloc_every_backend, 0, 3);
 	tcase_add_loop_test(tc, provisioning_helpers, 0, 3);
 	tcase_add_test(tc, logging_levels_and_callback);
