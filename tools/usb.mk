@@ -48,6 +48,7 @@ EXTRA_DIST += tests/tools/test-usb-storage.sh
 # only, not installed.
 noinst_PROGRAMS += tests/bench/usb-qd1-latency
 tests_bench_usb_qd1_latency_SOURCES = tests/bench/usb-qd1-latency.c
-tests_bench_usb_qd1_latency_CPPFLAGS = -I$(top_srcdir)/include
-tests_bench_usb_qd1_latency_LDADD = lib/liborionstor.la
+tests_bench_usb_qd1_latency_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tests_bench_usb_qd1_latency_CFLAGS = $(TOOLS_CFLAGS)
+tests_bench_usb_qd1_latency_LDADD = $(TOOLS_LDADD)
 EXTRA_DIST += tests/vm/bench-usb.sh

@@ -63,8 +63,9 @@ tests_vm_virtio_ours_helper_SOURCES = tests/vm/virtio-ours-helper.c
 tests_vm_virtio_ours_helper_CPPFLAGS = -I$(top_srcdir)/include
 tests_vm_virtio_ours_helper_LDADD = lib/liborionstor.la
 tests_bench_virtio_randread_SOURCES = tests/bench/virtio-randread.c
-tests_bench_virtio_randread_CPPFLAGS = -I$(top_srcdir)/include
-tests_bench_virtio_randread_LDADD = lib/liborionstor.la
+tests_bench_virtio_randread_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tests_bench_virtio_randread_CFLAGS = $(TOOLS_CFLAGS)
+tests_bench_virtio_randread_LDADD = $(TOOLS_LDADD)
 
 # The nine tools and the helpers above on the simulated device.
 TESTS += tests/tools/test-virtio-scsi.sh

@@ -560,6 +560,54 @@ static void part_done(ostor_task *t, void *ud)
 		req_finish(rq, r);
 }
 
+/* The LUN's capacity (learned on first use) and provisioning, and the
+ * checks every block helper makes: medium present, lba..lba+count-1 inside
+ * (count > 0, checked by the caller), not write-protected for a write. */
+static int check_range(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun, uint64_t lba,
+		       uint64_t count, bool write, struct ostor_lun_info *info,
+		       struct ostori_provisioning *prov)
+{
+	struct ostori_lun_state *st;
+	int r = lun_info_cached(dev, t, target, lun, info, false);
+
+	if (r < 0)
+		return r;
+	if (!info->medium_present)
+		return ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
+				    dev->spec, target, lun);
+	if (lba >= info->blocks || count > info->blocks - lba)
+		return ostori_error(OSTOR_ERROR_OUT_OF_RANGE,
+				    "%s target %u lun %u: blocks %llu..%llu are past the end (the LUN has %llu blocks)",
+				    dev->spec, target, lun, (unsigned long long)lba,
+				    (unsigned long long)(lba + count - 1), (unsigned long long)info->blocks);
+	if (write && info->write_protected)
+		return ostori_error(OSTOR_ERROR_WRITE_PROTECTED, "%s target %u lun %u is write protected",
+				    dev->spec, target, lun);
+	if (prov) {
+		pthread_mutex_lock(&dev->lock);
+		st = ostori_lun_state(dev, target, lun);
+		if (st)
+			*prov = st->prov;
+		pthread_mutex_unlock(&dev->lock);
+		if (!st)
+			return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	}
+	return 0;
+}
+
+/* Dirty before the first byte goes out: a failed write still needs the
+ * flush at close to report. */
+static void mark_dirty(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	struct ostori_lun_state *st;
+
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	if (st)
+		st->dirty = true;
+	pthread_mutex_unlock(&dev->lock);
+}
+
 /* iov/iovcnt, or one buffer (single) whose length follows from the
  * block size once the LUN is known. */
 static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
@@ -600,21 +648,9 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 	}
 	/* The first request on a LUN learns its capacity (synchronously:
 	 * ostor_lun_info beforehand keeps this path free of waiting). */
-	r = lun_info_cached(dev, rq->task, target, lun, &info, false);
+	r = check_range(dev, rq->task, target, lun, lba, count, write, &info, NULL);
 	if (r < 0)
 		goto fail;
-	if (!info.medium_present) {
-		r = ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
-				 dev->spec, target, lun);
-		goto fail;
-	}
-	if (lba >= info.blocks || count > info.blocks - lba) {
-		r = ostori_error(OSTOR_ERROR_OUT_OF_RANGE,
-				 "%s target %u lun %u: blocks %llu..%llu are past the end (the LUN has %llu blocks)",
-				 dev->spec, target, lun, (unsigned long long)lba,
-				 (unsigned long long)(lba + count - 1), (unsigned long long)info.blocks);
-		goto fail;
-	}
 	if (single)
 		total = (size_t)count * info.block_size;
 	if (total != (size_t)count * info.block_size) {
@@ -623,20 +659,8 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 				 (unsigned long long)count * info.block_size, total);
 		goto fail;
 	}
-	if (write && info.write_protected) {
-		r = ostori_error(OSTOR_ERROR_WRITE_PROTECTED,
-				 "%s target %u lun %u is write protected", dev->spec, target, lun);
-		goto fail;
-	}
-	if (write) {
-		/* Dirty before the first byte goes out: a failed write still
-		 * needs the flush at close to report. */
-		pthread_mutex_lock(&dev->lock);
-		struct ostori_lun_state *st = ostori_lun_state(dev, target, lun);
-		if (st)
-			st->dirty = true;
-		pthread_mutex_unlock(&dev->lock);
-	}
+	if (write)
+		mark_dirty(dev, target, lun);
 	rq->target = target;
 	rq->lun = lun;
 	rq->write = write;
@@ -766,44 +790,24 @@ OSTOR_API int ostor_write_blocks(ostor_device *dev, uint32_t target, uint32_t lu
 
 /* ---- provisioning and verification -------------------------------------- */
 
-/* The start of a range helper: a task (*t, NULL on failure), the LUN's
- * capacity and provisioning, the range checked; a write marks the LUN
- * dirty. */
+/* The start of a range helper: a task (*t, NULL on failure) and the
+ * checks of check_range; a write marks the LUN dirty. */
 static int range_begin(ostor_device *dev, const char *fn, uint32_t target, uint32_t lun, uint64_t lba,
 		       uint64_t count, bool write, ostor_task **t, struct ostor_lun_info *info,
 		       struct ostori_provisioning *prov)
 {
-	struct ostori_lun_state *st;
 	int r;
 
 	*t = NULL;
-	if ((r = check_dev(dev, fn)) || (r = ostori_refuse_in_callback(dev->ctx, fn)) ||
-	    (r = get_task(dev, t)) < 0)
+	if ((r = check_dev(dev, fn)) || (r = ostori_refuse_in_callback(dev->ctx, fn)))
 		return r;
-	r = lun_info_cached(dev, *t, target, lun, info, false);
-	if (r == 0 && !info->medium_present)
-		r = ostori_error(OSTOR_ERROR_NO_MEDIUM, "%s target %u lun %u: no medium present",
-				 dev->spec, target, lun);
-	else if (r == 0 && (count == 0 || lba >= info->blocks || count > info->blocks - lba))
-		r = ostori_error(count ? OSTOR_ERROR_OUT_OF_RANGE : OSTOR_ERROR_INVALID_PARAM,
-				 "%s: blocks %llu (+%llu) of %s target %u lun %u: %s", fn,
-				 (unsigned long long)lba, (unsigned long long)count, dev->spec, target, lun,
-				 count ? "past the end" : "count 0");
-	else if (r == 0 && write && info->write_protected)
-		r = ostori_error(OSTOR_ERROR_WRITE_PROTECTED, "%s target %u lun %u is write protected",
-				 dev->spec, target, lun);
-	if (r == 0) {
-		pthread_mutex_lock(&dev->lock);
-		st = ostori_lun_state(dev, target, lun);
-		if (st) {
-			*prov = st->prov;
-			if (write)
-				st->dirty = true;
-		}
-		pthread_mutex_unlock(&dev->lock);
-		if (!st)
-			r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
-	}
+	if (count == 0)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: no blocks (count 0)", fn);
+	if ((r = get_task(dev, t)) < 0)
+		return r;
+	r = check_range(dev, *t, target, lun, lba, count, write, info, prov);
+	if (r == 0 && write)
+		mark_dirty(dev, target, lun);
 	if (r < 0) {
 		put_task(dev, *t);
 		*t = NULL;

@@ -152,10 +152,13 @@ OSTOR_API int ostor_reset(ostor_device *dev, enum ostor_reset_level level, uint3
 		return r;
 	/* What the LUNs were is not known any more. */
 	pthread_mutex_lock(&dev->lock);
-	for (size_t i = 0; i < dev->nluns; i++)
-		if (level != OSTOR_RESET_LUN || (dev->luns[i].target == target && dev->luns[i].lun == lun))
-			if (level == OSTOR_RESET_DEVICE || dev->luns[i].target == target)
-				dev->luns[i].known = false;
+	for (size_t i = 0; i < dev->nluns; i++) {
+		struct ostori_lun_state *st = &dev->luns[i];
+
+		if (level == OSTOR_RESET_DEVICE ||
+		    (st->target == target && (level == OSTOR_RESET_TARGET || st->lun == lun)))
+			st->known = false;
+	}
 	pthread_mutex_unlock(&dev->lock);
 	return r ? OSTOR_TMF_ESCALATED : OSTOR_TMF_DONE;
 }

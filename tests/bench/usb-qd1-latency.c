@@ -13,7 +13,7 @@
  * from ostor_task_submit() to its completion callback.  Prints one line:
  *   qd1-read bs=BS ios=N failed=F mean_us=.. median_us=.. p99_us=.. min_us=.. max_us=..
  */
-#include <orionstor.h>
+#include "toolcommon.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -22,22 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64*: cheap and good enough to spread the offsets. */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -56,7 +40,7 @@ static void on_done(ostor_task *t, void *ud)
 	struct one *o = ud;
 
 	(void)t;
-	o->end_ns = now_ns();
+	o->end_ns = tc_now_ns();
 	o->done = 1;
 }
 
@@ -128,7 +112,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (uint64_t i = 0; i < warmup + cap; i++) {
-		uint64_t slot = sequential ? next++ % span_ios : rnd(&seed) % span_ios;
+		uint64_t slot = sequential ? next++ % span_ios : tc_rand64(&seed) % span_ios;
 		uint64_t lba = slot * (bs / li.block_size), start;
 		uint16_t nb = (uint16_t)(bs / li.block_size);
 		uint8_t cdb[10] = { 0x28, 0, (uint8_t)(lba >> 24), (uint8_t)(lba >> 16),
@@ -136,8 +120,8 @@ int main(int argc, char **argv)
 		struct one o = { 0, 0 };
 
 		if (i == warmup && seconds > 0)
-			t_end = now_ns() + (uint64_t)(seconds * 1e9);
-		if (i >= warmup && t_end && now_ns() >= t_end)
+			t_end = tc_now_ns() + (uint64_t)(seconds * 1e9);
+		if (i >= warmup && t_end && tc_now_ns() >= t_end)
 			break;
 		if (ostor_task_reset(t) < 0 || ostor_task_set_lun(t, 0, lun) < 0 ||
 		    ostor_task_set_cdb(t, cdb, sizeof(cdb)) < 0 ||
@@ -146,7 +130,7 @@ int main(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		start = now_ns();
+		start = tc_now_ns();
 		r = ostor_task_submit(t, (struct ostor_completion){ on_done, &o, NULL });
 		if (r < 0) {
 			fprintf(stderr, "usb-qd1-latency: submit: %s\n", ostor_last_error());

@@ -24,7 +24,7 @@
  * with reads in flight saw no completion for --stall-ms (default 1000):
  * a stall is a failure, never a slow number.
  */
-#include <orionstor.h>
+#include "toolcommon.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -64,29 +64,13 @@ static double seconds, warmup = 1;
 static uint64_t t_start, t_count, t_end;
 static atomic_bool counting, stop_all;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64*: cheap and good enough to spread the offsets. */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
-}
 
 /* Runs on whichever thread handles events: atomics only. */
 static void done_cb(ostor_task *t, void *ud)
 {
 	struct slot *s = ud;
 	struct worker *w = s->w;
-	uint64_t now = now_ns();
+	uint64_t now = tc_now_ns();
 
 	if (ostor_task_result(t) == OSTOR_RESULT_GOOD) {
 		atomic_fetch_add(&w->done, 1);
@@ -109,7 +93,7 @@ static void done_cb(ostor_task *t, void *ud)
 
 static int submit_one(struct worker *w, struct slot *s, uint64_t now)
 {
-	uint64_t lba = (rnd(&w->seed) % slots_in_span) * blocks_per_io;
+	uint64_t lba = (tc_rand64(&w->seed) % slots_in_span) * blocks_per_io;
 	uint8_t cdb[16] = { 0x88 };
 
 	for (int k = 0; k < 8; k++)
@@ -160,9 +144,9 @@ static void *run(void *arg)
 		w->setup_failed = true;
 		return NULL;
 	}
-	atomic_store(&w->last_done_ns, now_ns());
+	atomic_store(&w->last_done_ns, tc_now_ns());
 	for (;;) {
-		uint64_t now = now_ns(), last;
+		uint64_t now = tc_now_ns(), last;
 
 		if (w->queue <= 0 && !atomic_load(&counting) && now >= t_start + (uint64_t)(warmup * 1e9)) {
 			t_count = now;
@@ -187,7 +171,7 @@ static void *run(void *arg)
 		}
 		reap(w);
 		last = atomic_load(&w->last_done_ns);
-		now = now_ns();
+		now = tc_now_ns();
 		if (in_flight(w) && now > last) {
 			if (now - last > stall_ns) {
 				fprintf(stderr, "virtio-randread: STALL: queue %d: %u read(s) in flight, no completion "
@@ -199,8 +183,8 @@ static void *run(void *arg)
 		}
 	}
 	/* Let what is in flight finish (or time out) before the queue goes. */
-	drain_end = now_ns() + 40000000000ull;
-	while (in_flight(w) && now_ns() < drain_end)
+	drain_end = tc_now_ns() + 40000000000ull;
+	while (in_flight(w) && tc_now_ns() < drain_end)
 		reap(w);
 	if (in_flight(w))
 		fprintf(stderr, "virtio-randread: queue %d: %u read(s) never came back\n", w->queue, in_flight(w));
@@ -304,7 +288,7 @@ int main(int argc, char **argv)
 	}
 	if (!w)
 		return 1;
-	t_start = now_ns();
+	t_start = tc_now_ns();
 	t_end = t_start + (uint64_t)((warmup + seconds) * 1e9);
 	if (want_ios) { /* the whole run is measured */
 		t_count = t_start;
@@ -317,7 +301,7 @@ int main(int argc, char **argv)
 		}
 	for (uint32_t k = 0; k < nthreads; k++)
 		pthread_join(w[k].thread, NULL);
-	secs = t_count ? (double)(now_ns() - t_count) / 1e9 : 0;
+	secs = t_count ? (double)(tc_now_ns() - t_count) / 1e9 : 0;
 	for (uint32_t k = 0; k < nthreads; k++) {
 		done += atomic_load(&w[k].done);
 		failed += atomic_load(&w[k].failed);

@@ -83,22 +83,6 @@ struct bench {
 	atomic_uint seq;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64*: cheap, and good enough to spread offsets. */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
-}
 
 static int parse_seconds(const char *arg, double *out)
 {
@@ -223,7 +207,7 @@ static void on_done(ostor_task *t, void *ud)
 {
 	struct slot *s = ud;
 	struct bench *b = s->w->b;
-	uint64_t lat = now_ns() - s->start_ns;
+	uint64_t lat = tc_now_ns() - s->start_ns;
 	int result = ostor_task_result(t);
 
 	if (result != OSTOR_RESULT_GOOD || ostor_task_transferred(t) != b->a->bs) {
@@ -261,7 +245,7 @@ static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned in
 	switch (a->rw) {
 	case P_READ: case P_RANDREAD: write = false; break;
 	case P_WRITE: case P_RANDWRITE: write = true; break;
-	default: write = rnd(&w->seed) % 100 >= a->mix; break;
+	default: write = tc_rand64(&w->seed) % 100 >= a->mix; break;
 	}
 	if (b->expected) {
 		/* Each slot has its own blocks: no two commands of a run
@@ -270,11 +254,11 @@ static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned in
 
 		lba = w->first + (uint64_t)slot_index * per_slot * b->per_io;
 		lba += (a->rw == P_READ || a->rw == P_WRITE ? w->next++ % per_slot :
-			rnd(&w->seed) % per_slot) * b->per_io;
+			tc_rand64(&w->seed) % per_slot) * b->per_io;
 	} else {
 		nslots = w->blocks / b->per_io;
 		lba = w->first + (a->rw == P_READ || a->rw == P_WRITE ? w->next++ % nslots :
-				  rnd(&w->seed) % nslots) * b->per_io;
+				  tc_rand64(&w->seed) % nslots) * b->per_io;
 	}
 	s->write = write;
 	s->lba = lba;
@@ -297,7 +281,7 @@ static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned in
 				  (size_t)a->bs) < 0)
 		return -1;
 	atomic_store_explicit(&s->busy, 1, memory_order_relaxed);
-	s->start_ns = now_ns();
+	s->start_ns = tc_now_ns();
 	if (ostor_task_submit(s->task, (struct ostor_completion){ on_done, s, NULL }) < 0) {
 		atomic_store(&s->busy, 0);
 		return -1;
@@ -343,8 +327,8 @@ static void *run(void *arg)
 		}
 		reap(b, w);
 	}
-	drain_end = now_ns() + 60ull * 1000000000u;
-	while (any_busy(b, w) && now_ns() < drain_end)
+	drain_end = tc_now_ns() + 60ull * 1000000000u;
+	while (any_busy(b, w) && tc_now_ns() < drain_end)
 		reap(b, w);
 	if (any_busy(b, w)) {
 		tc_msg("thread %u: commands still in flight after 60 s", w->index);
@@ -548,7 +532,7 @@ int orionstor_cmd_bench(int argc, char **argv)
 		}
 	}
 	progress = !a.quiet && !c.json && isatty(STDERR_FILENO);
-	t_measure = now_ns() + (uint64_t)(a.ramp * 1e9);
+	t_measure = tc_now_ns() + (uint64_t)(a.ramp * 1e9);
 	t_end = t_measure + (uint64_t)(a.runtime * 1e9);
 	rc = 0;
 	if (a.ramp == 0)
@@ -560,9 +544,9 @@ int orionstor_cmd_bench(int argc, char **argv)
 			rc = TC_EXIT_OTHER;
 			break;
 		}
-	next_progress = now_ns() + 1000000000u;
+	next_progress = tc_now_ns() + 1000000000u;
 	while (!atomic_load(&b.stop)) {
-		uint64_t now = now_ns();
+		uint64_t now = tc_now_ns();
 		struct timespec nap = { 0, 20000000 };
 
 		if (!atomic_load(&b.measuring) && now >= t_measure)
@@ -579,7 +563,7 @@ int orionstor_cmd_bench(int argc, char **argv)
 		}
 		nanosleep(&nap, NULL); /* a clock for the threads, not a synchronisation */
 	}
-	end = now_ns();
+	end = tc_now_ns();
 	atomic_store(&b.measuring, false);
 	atomic_store(&b.stop, true);
 	for (unsigned int k = 0; k < started; k++) {

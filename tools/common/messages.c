@@ -155,6 +155,23 @@ const char *tc_human_size(uint64_t bytes, char *buf, size_t buflen)
 	return buf;
 }
 
+uint64_t tc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*: cheap, and good enough to spread offsets. */
+uint64_t tc_rand64(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545f4914f6cdd1dull;
+}
+
 uint64_t tc_now_ms(void)
 {
 	struct timespec ts;

@@ -200,7 +200,11 @@ void tc_progress_update(struct tc_progress *p, uint64_t done_bytes);
 /* Erase the bar (the caller reports the outcome). */
 void tc_progress_end(struct tc_progress *p);
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, nanoseconds. */
 uint64_t tc_now_ms(void);
+uint64_t tc_now_ns(void);
+/* Pseudo-random 64-bit numbers (xorshift64*) from a non-zero *state:
+ * fast, for spreading benchmark offsets, not for anything secret. */
+uint64_t tc_rand64(uint64_t *state);
 
 #endif /* ORIONSTOR_TOOLCOMMON_H */
