@@ -296,6 +296,43 @@ OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms);
 OSTOR_API unsigned int ostor_inflight(ostor_context *ctx);
 
 /* ------------------------------------------------------------------ */
+/* Queues owned by threads (the fast path; like SPDK's channels)       */
+/* ------------------------------------------------------------------ */
+/*
+ * Every device has one or more queues (virtio-scsi: its request queues;
+ * sim: queues=N; USB: one).  A thread that acquires a queue owns it: the
+ * tasks it submits to that device go to its queue, it submits and reaps
+ * them without any lock, and their callbacks run on this thread, inside
+ * ostor_queue_poll() (or ostor_handle_events*() called on it).  Threads
+ * that own no queue use the shared path: any thread handling events runs
+ * their callbacks.  The rules:
+ *  - One owner per queue; acquiring a queue another thread holds fails
+ *    with OSTOR_ERROR_BUSY.  A thread holds at most one queue per device
+ *    (acquiring another releases the first) and queues of at most 8
+ *    devices.
+ *  - The owner polls: its tasks complete only in its own ostor_queue_poll
+ *    (or its synchronous calls, which poll for it).
+ *  - ostor_queue_release() waits until the thread's tasks on the queue
+ *    have completed and their callbacks ran.  A thread that exits holding
+ *    queues releases them the same way.  ostor_close() refuses
+ *    (OSTOR_ERROR_BUSY) while another thread holds a queue of the device,
+ *    and releases the caller's own after cancelling its tasks.
+ *  - ostor_task_cancel() of a task on another thread's queue only asks:
+ *    the owner passes the request on in its next poll.
+ */
+/* Number of queues of the device. */
+OSTOR_API int ostor_queue_count(ostor_device *dev);
+/* Bind the calling thread to queue index (-1: the first one no thread
+ * holds).  Returns the index. */
+OSTOR_API int ostor_queue_acquire(ostor_device *dev, int index);
+/* Give the calling thread's queue of dev back (after its tasks). */
+OSTOR_API void ostor_queue_release(ostor_device *dev);
+/* Owner only: reap the calling thread's queue and run the callbacks of its
+ * completed tasks here.  Returns how many completed, OSTOR_ERROR_STATE when
+ * the thread holds no queue of dev. */
+OSTOR_API int ostor_queue_poll(ostor_device *dev);
+
+/* ------------------------------------------------------------------ */
 /* Block helpers                                                       */
 /* ------------------------------------------------------------------ */
 

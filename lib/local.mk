@@ -3,13 +3,13 @@
 # white-box.
 noinst_LTLIBRARIES += lib/libostor_private.la
 lib_libostor_private_la_SOURCES =
-lib_libostor_private_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) \
+lib_libostor_private_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIB_TLS_CFLAGS) \
 	$(LIBUSB_CFLAGS) $(PCIACCESS_CFLAGS) $(INIH_CFLAGS)
 lib_libostor_private_la_LIBADD = $(LIBUSB_LIBS) $(PCIACCESS_LIBS) $(INIH_LIBS)
 
 lib_LTLIBRARIES += lib/liborionstor.la
 lib_liborionstor_la_SOURCES =
-lib_liborionstor_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS)
+lib_liborionstor_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIB_TLS_CFLAGS)
 lib_liborionstor_la_LIBADD = lib/libostor_private.la
 lib_liborionstor_la_LDFLAGS = $(AM_LDFLAGS) \
 	-version-info $(LT_CURRENT):$(LT_REVISION):$(LT_AGE) \

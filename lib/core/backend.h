@@ -54,6 +54,19 @@ struct ostor_backend {
 	void *(*dma_alloc)(ostor_device *dev, size_t size);
 	void (*dma_free)(ostor_device *dev, void *p, size_t size);
 
+	/* Queues that threads own (optional; see lib/core/channel.c).
+	 * queue_count: request queues (NULL: one).  queue_acquire binds the
+	 * calling thread to queue index so that its submits go there (the
+	 * core has checked no other thread holds it); queue_release undoes
+	 * it; queue_poll reaps the calling owner's queue without locks
+	 * (completing its tasks on this thread).  Backends without them
+	 * still get channels: their tasks complete inside submit or from
+	 * their own threads. */
+	unsigned int (*queue_count)(ostor_device *dev);
+	int (*queue_acquire)(ostor_device *dev, unsigned int index);
+	void (*queue_release)(ostor_device *dev);
+	int (*queue_poll)(ostor_device *dev);
+
 	/* Event integration (all optional). */
 	int (*get_pollfds)(ostor_context *ctx, struct pollfd *fds, int max);
 	int (*next_timeout)(ostor_context *ctx);
@@ -152,6 +165,9 @@ struct ostor_device {
 	ostor_task *spare_task;        /* reused by the block helpers */
 	struct block_req *free_block_reqs; /* recycled block requests (lock) */
 	bool closing;
+	/* Queues threads can own (lib/core/channel.c), fixed at open. */
+	struct ostori_channel *channels;
+	unsigned int nchannels;
 
 	void *priv;                    /* backend's, device_priv_size bytes */
 };
@@ -179,7 +195,6 @@ struct ostor_task {
 	 * written before DONE are visible). */
 	int state;
 	_Atomic bool cancel_requested; /* read by the backends' pollers */
-	uint64_t submit_ms;
 
 	/* results, written by the backend before ostori_task_complete */
 	enum ostor_result result;
@@ -189,7 +204,11 @@ struct ostor_task {
 	uint8_t sense[OSTOR_SENSE_MAX];
 
 	ostor_task *next_done;
-	ostor_task *inflight_prev, *inflight_next; /* dev->inflight_head list */
+	ostor_task *inflight_prev, *inflight_next; /* dev->inflight_head or chan list */
+	/* The owned queue it went to (NULL: the shared path), and whether
+	 * the owner passed a cancel request on to the backend yet. */
+	struct ostori_channel *chan;
+	bool cancel_sent;
 	void *priv;                    /* backend's, task_priv_size bytes */
 };
 
@@ -205,6 +224,35 @@ static inline bool ostori_task_cancelled(const ostor_task *t)
 {
 	return atomic_load_explicit(&t->cancel_requested, memory_order_relaxed);
 }
+
+/* ---- channels: queues owned by threads (lib/core/channel.c) ---------- */
+struct ostori_channel;
+/* The channel of dev the calling thread owns, or NULL. */
+struct ostori_channel *ostori_my_channel(const ostor_device *dev);
+int ostori_channels_init(ostor_device *dev);        /* ostor_open, after the backend */
+void ostori_channels_free(ostor_device *dev);       /* ostor_close */
+/* ostor_close: release the caller's channel of dev (its tasks cancelled
+ * and drained); BUSY when another thread holds one. */
+int ostori_channels_close(ostor_device *dev);
+/* ostor_task_submit on a channel the caller owns. */
+int ostori_channel_submit(struct ostori_channel *ch, ostor_task *t);
+void ostori_channel_complete(ostor_task *t);
+int ostori_channel_cancel(ostor_task *t, struct ostori_channel *ch);
+/* Run the callbacks of the caller's channels of ctx that have
+ * completions (no backend polling): from ostor_handle_events*. */
+int ostori_channels_dispatch_mine(ostor_context *ctx);
+/* Tasks in flight on the channels of every device of ctx (ctx->lock). */
+unsigned int ostori_channels_inflight(ostor_context *ctx);
+/* One step of a synchronous wait: reap the caller's channels, else
+ * handle events for at most timeout_ms (never waiting for another
+ * thread's handler while the caller owns a queue).  >0: something
+ * completed. */
+int ostori_wait_step(ostor_context *ctx, int timeout_ms);
+/* Handle events with ctx->event_lock held by the caller. */
+int ostori_handle_events_locked(ostor_context *ctx, int timeout_ms);
+/* The shared-path end of a task (unlink, DONE, callback): used by the
+ * dispatcher and, for a sync caller's own task, inline. */
+void ostori_task_deliver(ostor_context *ctx, ostor_task *t);
 
 /* Complete a task: result, status, sense and transferred must be set.
  * Thread-safe; the callback runs later in ostor_handle_events*. */

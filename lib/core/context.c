@@ -115,7 +115,12 @@ OSTOR_API void ostor_exit(ostor_context *ctx)
 		ostor_device *dev = ctx->devices;
 
 		ostor_warn(ctx, "device %s still open at ostor_exit: closing it", dev->spec);
-		ostor_close(dev);
+		if (ostor_close(dev) < 0 && ctx->devices == dev) {
+			/* Another thread still holds a queue of it: freeing the
+			 * context under that thread would be worse than a leak. */
+			ostor_err(ctx, "ostor_exit: %s; the context is left allocated", ostor_last_error());
+			return;
+		}
 	}
 	for (int i = 0; ostori_backends[i]; i++)
 		if (ostori_backends[i]->exit)

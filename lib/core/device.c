@@ -134,8 +134,14 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	r = be->open(dev, spec);
 	if (r < 0)
 		goto out_dev;
+	r = ostori_channels_init(dev);
+	if (r < 0) {
+		be->close(dev);
+		goto out_dev;
+	}
 	r = registry_add(dev);
 	if (r < 0) {
+		ostori_channels_free(dev);
 		be->close(dev);
 		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 		goto out_dev;
@@ -146,6 +152,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 
 		pthread_mutex_unlock(&ctx->lock);
 		registry_remove(dev);
+		ostori_channels_free(dev);
 		be->close(dev);
 		r = ostori_error(OSTOR_ERROR_BUSY, "%s: %u %s device%s already open in this context, the "
 				 "limit (%s in orionstor.conf); close one first or raise the limit",
@@ -174,7 +181,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 {
 	ostor_context *ctx;
 	ostor_device **pp;
-	int r;
+	int r, ch_r;
 
 	if (!dev)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_close: NULL device");
@@ -188,9 +195,10 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	/* Flush before refusing new work: the flush itself is I/O. */
 	r = ostori_flush_all(dev);
 
-	pthread_mutex_lock(&dev->lock);
-	dev->closing = true;
-	pthread_mutex_unlock(&dev->lock);
+	/* No queue may stay owned (that thread's tasks are its own to reap);
+	 * the caller's own is drained and released.  Sets closing. */
+	if ((ch_r = ostori_channels_close(dev)) < 0)
+		return ch_r;
 
 	/* Cancel what is still in flight and let it finish, so nothing is
 	 * left pointing at the device. */
@@ -221,6 +229,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	ostor_task_free(dev->spare_task);
 	ostori_block_reqs_free(dev);
 	dev->backend->close(dev);
+	ostori_channels_free(dev);
 	/* After the backend: closing may have posted some. */
 	ostori_drop_device_events(dev);
 	ostor_info(ctx, "closed %s", dev->spec);

@@ -212,13 +212,28 @@ OSTOR_API int ostor_task_set_iov(ostor_task *t, enum ostor_dir dir,
 
 OSTOR_API int ostor_task_set_buffer(ostor_task *t, enum ostor_dir dir, void *buf, size_t len)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	int r;
 
+	/* The common case, one buffer, without the iovec walk. */
+	if (OSTOR_LIKELY(t && buf && len && (dir == OSTOR_DIR_FROM_DEVICE || dir == OSTOR_DIR_TO_DEVICE))) {
+		if ((r = check_idle(t, __func__)))
+			return r;
+		t->iov[0].iov_base = buf;
+		t->iov[0].iov_len = len;
+		t->iovcnt = 1;
+		t->dir = dir;
+		t->data_len = len;
+		return 0;
+	}
 	if (dir == OSTOR_DIR_NONE && len == 0)
 		return ostor_task_set_iov(t, dir, NULL, 0);
 	if (!buf && len)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_set_buffer: NULL buffer of %zu bytes", len);
-	return ostor_task_set_iov(t, dir, &iov, len ? 1 : 0);
+	{
+		struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+		return ostor_task_set_iov(t, dir, &iov, len ? 1 : 0);
+	}
 }
 
 OSTOR_API int ostor_task_set_timeout(ostor_task *t, unsigned int timeout_ms)
@@ -233,6 +248,7 @@ OSTOR_API int ostor_task_set_timeout(ostor_task *t, unsigned int timeout_ms)
 
 OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 {
+	struct ostori_channel *ch;
 	ostor_device *dev;
 	ostor_context *ctx;
 	int r = check_idle(t, __func__);
@@ -245,17 +261,30 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_submit: no CDB set");
 		goto fail;
 	}
+	clear_results(t);
+	t->completion = c;
+	if (!t->timeout_ms)
+		t->timeout_ms = dev->default_timeout_ms ? dev->default_timeout_ms : ctx->default_timeout_ms;
+
+	/* The fast path: a queue this thread owns, no lock at all (a device
+	 * is not closed while others hold its queues). */
+	ch = ostori_my_channel(dev);
+	if (OSTOR_LIKELY(ch != NULL)) {
+		r = ostori_channel_submit(ch, t);
+		if (r < 0) {
+			t->completion.callback = NULL;
+			goto fail;
+		}
+		return 0;
+	}
+
 	pthread_mutex_lock(&dev->lock);
 	if (dev->closing) {
 		pthread_mutex_unlock(&dev->lock);
 		r = ostori_error(OSTOR_ERROR_STATE, "device %s is being closed", dev->spec);
 		goto fail;
 	}
-	clear_results(t);
-	t->completion = c;
-	if (!t->timeout_ms)
-		t->timeout_ms = dev->default_timeout_ms ? dev->default_timeout_ms : ctx->default_timeout_ms;
-	t->submit_ms = ostori_now_ms();
+	__atomic_store_n(&t->chan, NULL, __ATOMIC_RELAXED);
 	dev->inflight++;
 	t->inflight_prev = NULL;
 	t->inflight_next = dev->inflight_head;
@@ -289,11 +318,16 @@ fail:
 
 OSTOR_API int ostor_task_cancel(ostor_task *t)
 {
+	struct ostori_channel *ch;
 	ostor_device *dev;
 	int r = 0;
 
 	if (!t)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_cancel: NULL task");
+	/* A task on an owned queue: only its owner completes it. */
+	ch = __atomic_load_n(&t->chan, __ATOMIC_RELAXED);
+	if (ch)
+		return ostori_channel_cancel(t, ch);
 	dev = t->dev;
 	/* Checked and acted on under dev->lock: the task cannot complete
 	 * (be unlinked, its callback run, the task freed) in between. */
@@ -316,6 +350,9 @@ OSTOR_API int ostor_task_cancel(ostor_task *t)
  * completions are dispatched before the handler returns, so they need no
  * wake-up (two system calls saved per command). */
 static _Thread_local ostor_context *handling_ctx;
+/* The task a synchronous call on this thread is submitting (delivered
+ * inline if it completes before submit returns). */
+static _Thread_local ostor_task *tls_sync_task, *tls_sync_done;
 /* The context whose completion (or event) callback this thread is
  * running: waiting for events from there would wait for ourselves. */
 _Thread_local ostor_context *ostori_callback_ctx;
@@ -395,6 +432,16 @@ void ostori_task_complete(ostor_task *t)
 		t->sense_len = OSTOR_SENSE_MAX;
 	if (t->transferred > t->data_len)
 		t->transferred = t->data_len;
+	if (OSTOR_LIKELY(t->chan != NULL)) {
+		ostori_channel_complete(t);
+		return;
+	}
+	/* A synchronous caller's own task, completed inside its submit: it
+	 * is delivered right here, with no queue, wake-up or system call. */
+	if (t == tls_sync_task) {
+		tls_sync_done = t; /* delivered once submit returns, outside backend locks */
+		return;
+	}
 	pthread_mutex_lock(&ctx->lock);
 	t->next_done = NULL;
 	if (ctx->done_tail)
@@ -427,6 +474,34 @@ void ostori_task_finish(ostor_task *t, enum ostor_result result, int status,
 	ostori_task_complete(t);
 }
 
+void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
+{
+	ostor_device *dev = t->dev;
+	struct ostor_completion c = t->completion;
+
+	t->next_done = NULL;
+	t->completion.callback = NULL;
+	t->completion.free = NULL;
+	atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_relaxed);
+	ostori_abort_watch_note(ctx, t);
+	/* DONE before the callback (it may reuse or free the task), with the
+	 * unlinking: cancel then sees either state. */
+	pthread_mutex_lock(&dev->lock);
+	dev->inflight--;
+	unlink_inflight(dev, t);
+	ostori_task_set_state(t, OSTORI_TASK_DONE);
+	pthread_mutex_unlock(&dev->lock);
+	if (c.callback) {
+		ostor_context *outer = ostori_callback_ctx;
+
+		ostori_callback_ctx = ctx;
+		c.callback(t, c.user_data);
+		ostori_callback_ctx = outer;
+	}
+	if (c.free)
+		c.free(c.user_data);
+}
+
 /* Run the callbacks of every completed task.  Called with event_lock. */
 static int dispatch_completions(ostor_context *ctx)
 {
@@ -447,31 +522,9 @@ static int dispatch_completions(ostor_context *ctx)
 
 	while (list) {
 		ostor_task *t = list;
-		ostor_device *dev = t->dev;
-		struct ostor_completion c = t->completion;
 
 		list = t->next_done;
-		t->next_done = NULL;
-		t->completion.callback = NULL;
-		t->completion.free = NULL;
-		atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_relaxed);
-		ostori_abort_watch_note(ctx, t);
-		/* DONE before the callback (it may reuse or free the task),
-		 * with the unlinking: cancel then sees either state. */
-		pthread_mutex_lock(&dev->lock);
-		dev->inflight--;
-		unlink_inflight(dev, t);
-		ostori_task_set_state(t, OSTORI_TASK_DONE);
-		pthread_mutex_unlock(&dev->lock);
-		if (c.callback) {
-			ostor_context *outer = ostori_callback_ctx;
-
-			ostori_callback_ctx = ctx;
-			c.callback(t, c.user_data);
-			ostori_callback_ctx = outer;
-		}
-		if (c.free)
-			c.free(c.user_data);
+		ostori_task_deliver(ctx, t);
 		n++;
 	}
 	return n;
@@ -541,6 +594,7 @@ static int process_events(ostor_context *ctx)
 	handling_ctx = ctx;
 	run_backends(ctx);
 	n = dispatch_completions(ctx);
+	n += ostori_channels_dispatch_mine(ctx);
 	n += ostori_dispatch_events(ctx);
 	handling_ctx = NULL;
 	/* Completions made by callbacks (a resubmitted task) wait for the
@@ -599,20 +653,12 @@ static void wait_for_other_handler(ostor_context *ctx, int timeout_ms)
 
 #define POLLFDS_STACK 16
 
-OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
+int ostori_handle_events_locked(ostor_context *ctx, int timeout_ms)
 {
 	struct pollfd stack_fds[POLLFDS_STACK];
 	struct pollfd *fds = stack_fds;
-	int nfds, next, n;
+	int nfds, next;
 
-	if (!ctx)
-		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_handle_events: NULL context");
-	if ((n = ostori_refuse_in_callback(ctx, "ostor_handle_events")))
-		return n;
-	if (pthread_mutex_trylock(&ctx->event_lock)) {
-		wait_for_other_handler(ctx, timeout_ms);
-		return 0;
-	}
 	next = ostor_next_timeout(ctx);
 	if (next >= 0 && (timeout_ms < 0 || next < timeout_ms))
 		timeout_ms = next;
@@ -623,16 +669,13 @@ OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
 		nfds = ostor_get_pollfds(ctx, fds, POLLFDS_STACK);
 		if (nfds > POLLFDS_STACK) {
 			fds = calloc((size_t)nfds, sizeof(*fds));
-			if (!fds) {
-				pthread_mutex_unlock(&ctx->event_lock);
+			if (!fds)
 				return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
-			}
 			nfds = ostor_get_pollfds(ctx, fds, nfds);
 		}
 		if (nfds < 0) {
 			if (fds != stack_fds)
 				free(fds);
-			pthread_mutex_unlock(&ctx->event_lock);
 			return nfds;
 		}
 		if (poll(fds, (nfds_t)nfds, timeout_ms) < 0 && errno != EINTR) {
@@ -640,13 +683,30 @@ OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
 
 			if (fds != stack_fds)
 				free(fds);
-			pthread_mutex_unlock(&ctx->event_lock);
 			return ostori_error(OSTOR_ERROR_IO, "poll failed: %s", strerror(e));
 		}
 		if (fds != stack_fds)
 			free(fds);
 	}
-	n = process_events(ctx);
+	return process_events(ctx);
+}
+
+OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
+{
+	int n;
+
+	if (!ctx)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_handle_events: NULL context");
+	if ((n = ostori_refuse_in_callback(ctx, "ostor_handle_events")))
+		return n;
+	if (pthread_mutex_trylock(&ctx->event_lock)) {
+		/* This thread's own queues need no other handler. */
+		if ((n = ostori_channels_dispatch_mine(ctx)) > 0)
+			return n;
+		wait_for_other_handler(ctx, timeout_ms);
+		return 0;
+	}
+	n = ostori_handle_events_locked(ctx, timeout_ms);
 	pthread_mutex_unlock(&ctx->event_lock);
 	wake_waiters(ctx);
 	return n;
@@ -654,7 +714,14 @@ OSTOR_API int ostor_handle_events(ostor_context *ctx, int timeout_ms)
 
 OSTOR_API unsigned int ostor_inflight(ostor_context *ctx)
 {
-	return ctx ? atomic_load(&ctx->inflight) : 0;
+	unsigned int n;
+
+	if (!ctx)
+		return 0;
+	pthread_mutex_lock(&ctx->lock);
+	n = atomic_load(&ctx->inflight) + ostori_channels_inflight(ctx);
+	pthread_mutex_unlock(&ctx->lock);
+	return n;
 }
 
 /* ---- sync API on top of the async one ------------------------------ */
@@ -678,15 +745,22 @@ OSTOR_API int ostor_task_execute(ostor_task *t)
 	ctx = t->dev->ctx;
 	if ((r = ostori_refuse_in_callback(ctx, "a synchronous call (ostor_task_execute)")))
 		return r;
+	tls_sync_task = t;
+	tls_sync_done = NULL;
 	r = ostor_task_submit(t, (struct ostor_completion){ .callback = sync_done,
 							     .user_data = &done });
+	tls_sync_task = NULL;
+	if (tls_sync_done) {
+		tls_sync_done = NULL;
+		ostori_task_deliver(ctx, t);
+	}
 	if (r < 0)
 		return r;
 	/* The backend enforces the timeout; this is a safety net so a
 	 * broken backend cannot hang the caller forever. */
-	deadline = t->submit_ms + t->timeout_ms + 5000;
+	deadline = ostori_now_ms() + t->timeout_ms + 5000;
 	while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
-		r = ostor_handle_events(ctx, 100);
+		r = ostori_wait_step(ctx, 100);
 		if (r < 0 && r != OSTOR_ERROR_INTERRUPTED)
 			ostor_warn(ctx, "event handling failed: %s", ostor_last_error());
 		/* Busy polling (nothing completed, nothing to wait on): let

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
-	"readonly, type=disk|cdrom, null, transport=NAME"
+	"readonly, type=disk|cdrom, null, queues=N (1-64), transport=NAME"
+#define SIM_DEFAULT_QUEUES 4
 #define SIM_DEFAULT_SIZE (64ull << 20)
 #define SIM_MAX_TRANSFER (8u << 20)
 
@@ -27,6 +28,7 @@ struct sim_device {
 	void *transport_priv;
 	struct sim_device *next_polled;             /* in sim_context.polled */
 	ostor_device *dev;
+	unsigned int queues;                        /* without transport= */
 };
 
 /* Per context: the devices whose transport model needs the event loop. */
@@ -176,7 +178,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	struct sim_device *sd = ostori_device_priv(dev);
 	struct ostor_spec spec = *cspec;
 	const struct ostor_spec_option *o;
-	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0;
+	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0, queues = SIM_DEFAULT_QUEUES;
 	bool readonly = false, size_given, cdrom = false, null = false;
 	const char *image = NULL;
 	int r;
@@ -240,6 +242,14 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC,
 					    "sim option transport=%s: unknown transport; transports: %s",
 					    o->value, names);
+	}
+	/* Queues of the plain sim (a model has its own queues= or none). */
+	if (!sd->transport) {
+		if ((r = opt_u64(&spec, "queues", 64, &queues, false)) < 0)
+			return r;
+		if (queues == 0)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option queues=0: 1 to 64 queues");
+		sd->queues = (unsigned int)queues;
 	}
 	/* Without a model every option is known now: refuse typos before an
 	 * image file gets created. */
@@ -361,7 +371,8 @@ static int sim_submit(ostor_task *t)
 		ostori_task_finish(t, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
 		return 0;
 	}
-	memset(&cmd, 0, sizeof(cmd));
+	/* Only the inputs: the target sets every result (no memset of the
+	 * sense buffer per command). */
 	cmd.lun = t->lun;
 	cmd.cdb = t->cdb;
 	cmd.cdb_len = t->cdb_len;
@@ -396,6 +407,46 @@ static int sim_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t t
 	 * (and its unit attention) changes.  It has no per-LU reset. */
 	sim_target_reset(sd->target);
 	return level == OSTOR_RESET_LUN ? 1 : 0;
+}
+
+/* Queues: the plain sim completes inside submit, so a queue is only the
+ * core's channel; a model may have real ones (virtio request queues). */
+static unsigned int sim_queue_count(ostor_device *dev)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport)
+		return sd->transport->queue_count ? sd->transport->queue_count(dev, sd->transport_priv) : 1;
+	return sd->queues;
+}
+
+static int sim_queue_acquire(ostor_device *dev, unsigned int index)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport && sd->transport->queue_acquire)
+		return sd->transport->queue_acquire(dev, sd->transport_priv, index);
+	return (int)index;
+}
+
+static void sim_queue_release(ostor_device *dev)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport && sd->transport->queue_release)
+		sd->transport->queue_release(dev, sd->transport_priv);
+}
+
+static int sim_queue_poll(ostor_device *dev)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (!sd->transport)
+		return 0;
+	if (sd->transport->queue_poll)
+		return sd->transport->queue_poll(dev, sd->transport_priv);
+	/* A model with one queue reaps through its event-loop poll. */
+	return sd->transport->poll ? sd->transport->poll(dev, sd->transport_priv) : 0;
 }
 
 static void *sim_dma_alloc(ostor_device *dev, size_t size)
@@ -505,6 +556,10 @@ const struct ostor_backend ostori_sim_backend = {
 	.submit = sim_submit,
 	.cancel = sim_cancel,
 	.reset = sim_reset,
+	.queue_count = sim_queue_count,
+	.queue_acquire = sim_queue_acquire,
+	.queue_release = sim_queue_release,
+	.queue_poll = sim_queue_poll,
 	.dma_alloc = sim_dma_alloc,
 	.dma_free = sim_dma_free,
 	.get_pollfds = sim_get_pollfds,

@@ -100,6 +100,7 @@ struct sim_target {
 	size_t nfaults, faults_cap;
 	sim_fault_fn hook;
 	void *hook_ud;
+	bool has_hook;              /* atomic: look under the lock only when set */
 	struct sim_stats stats;
 	uint8_t *scratch;           /* SCRATCH_SIZE, used under the lock */
 	uint8_t *zeros;             /* SCRATCH_SIZE of zeros, never written */
@@ -1636,10 +1637,14 @@ void sim_target_execute(struct sim_target *t, struct sim_cmd *cmd)
 		return;
 	}
 
-	pthread_mutex_lock(&t->lock);
-	hook = t->hook;
-	ud = t->hook_ud;
-	pthread_mutex_unlock(&t->lock);
+	hook = NULL;
+	ud = NULL;
+	if (__atomic_load_n(&t->has_hook, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&t->lock);
+		hook = t->hook;
+		ud = t->hook_ud;
+		pthread_mutex_unlock(&t->lock);
+	}
 	if (hook && hook(ud, cmd)) {
 		/* Keep the hook's results self-consistent. */
 		if (cmd->transferred > x.total)
@@ -1948,6 +1953,7 @@ void sim_target_set_fault_hook(struct sim_target *t, sim_fault_fn fn, void *ud)
 	pthread_mutex_lock(&t->lock);
 	t->hook = fn;
 	t->hook_ud = ud;
+	__atomic_store_n(&t->has_hook, fn != NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -38,6 +38,14 @@ struct sim_transport_ops {
 	int (*reset)(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
 		     uint32_t lun);
 
+	/* Queues threads can own (optional; same contracts as struct
+	 * ostor_backend's queue ops).  Without queue_count: one queue, reaped
+	 * through poll. */
+	unsigned int (*queue_count)(ostor_device *dev, void *priv);
+	int (*queue_acquire)(ostor_device *dev, void *priv, unsigned int index);
+	void (*queue_release)(ostor_device *dev, void *priv);
+	int (*queue_poll)(ostor_device *dev, void *priv);
+
 	/* Event loop integration (optional).  poll: process completions
 	 * without blocking; fd: readable when poll has work (-1: none);
 	 * next_timeout: ms until poll is needed anyway (-1: never, 0: busy

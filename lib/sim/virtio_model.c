@@ -1305,6 +1305,26 @@ static int vt_poll(ostor_device *dev, void *priv)
 	return vscsi_poll(((struct sim_vdev *)priv)->vs);
 }
 
+static unsigned int vt_queue_count(ostor_device *dev, void *priv)
+{
+	return (unsigned int)vscsi_queue_count(((struct sim_vdev *)priv)->vs) - 2;
+}
+
+static int vt_queue_acquire(ostor_device *dev, void *priv, unsigned int index)
+{
+	return vscsi_queue_acquire(((struct sim_vdev *)priv)->vs, (int)index);
+}
+
+static void vt_queue_release(ostor_device *dev, void *priv)
+{
+	vscsi_queue_release(((struct sim_vdev *)priv)->vs);
+}
+
+static int vt_queue_poll(ostor_device *dev, void *priv)
+{
+	return vscsi_queue_poll(((struct sim_vdev *)priv)->vs);
+}
+
 static int vt_fd(ostor_device *dev, void *priv)
 {
 	return vscsi_fd(((struct sim_vdev *)priv)->vs);
@@ -1326,6 +1346,10 @@ static const struct sim_transport_ops virtio_transport = {
 	.reset = vt_reset,
 	.dma_alloc = vt_dma_alloc,
 	.dma_free = vt_dma_free,
+	.queue_count = vt_queue_count,
+	.queue_acquire = vt_queue_acquire,
+	.queue_release = vt_queue_release,
+	.queue_poll = vt_queue_poll,
 	.poll = vt_poll,
 	.fd = vt_fd,
 	.next_timeout = vt_next_timeout,

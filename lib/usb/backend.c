@@ -1114,6 +1114,13 @@ static int usb_handle_events(ostor_context *ctx)
 	return run_deferred(uc);
 }
 
+/* One queue per device (Bulk-Only runs one command at a time): its owner
+ * reaps by running libusb's events without blocking. */
+static int usb_queue_poll(ostor_device *dev)
+{
+	return usb_handle_events(dev->ctx);
+}
+
 /* ---- for api.c -------------------------------------------------------------- */
 
 int ousb_backend_engines(ostor_device *dev, struct ousb_engine **v, int max)
@@ -1153,4 +1160,5 @@ const struct ostor_backend ostori_usb_backend = {
 	.get_pollfds = usb_get_pollfds,
 	.next_timeout = usb_next_timeout,
 	.handle_events = usb_handle_events,
+	.queue_poll = usb_queue_poll,
 };

@@ -75,12 +75,14 @@ OSTOR_API int ostor_virtio_queue_info(ostor_device *dev, unsigned int index,
 	return vscsi_queue_info(vs, index, info);
 }
 
+/* The generic queues (lib/core/channel.c) are the virtio request queues;
+ * these stay for programs written before them. */
 OSTOR_API int ostor_virtio_queue_acquire(ostor_device *dev, int index)
 {
 	struct vscsi_dev *vs;
 	int r = lookup(dev, __func__, &vs);
 
-	return r ? r : vscsi_queue_acquire(vs, index);
+	return r ? r : ostor_queue_acquire(dev, index);
 }
 
 OSTOR_API void ostor_virtio_queue_release(ostor_device *dev)
@@ -88,7 +90,7 @@ OSTOR_API void ostor_virtio_queue_release(ostor_device *dev)
 	struct vscsi_dev *vs;
 
 	if (lookup(dev, __func__, &vs) == 0)
-		vscsi_queue_release(vs);
+		ostor_queue_release(dev);
 }
 
 OSTOR_API int ostor_virtio_queue_poll(ostor_device *dev)
@@ -96,7 +98,7 @@ OSTOR_API int ostor_virtio_queue_poll(ostor_device *dev)
 	struct vscsi_dev *vs;
 	int r = lookup(dev, __func__, &vs);
 
-	return r ? r : vscsi_queue_poll(vs);
+	return r ? r : ostor_queue_poll(dev);
 }
 
 OSTOR_API int ostor_virtio_queue_reset(ostor_device *dev, unsigned int index)

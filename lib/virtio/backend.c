@@ -1086,6 +1086,31 @@ static void virtio_dma_free(ostor_device *dev, void *p, size_t size)
 	ostor_virtio_dma_free(dev, p, size);
 }
 
+static struct vscsi_dev *vs_of(ostor_device *dev)
+{
+	return ((struct pci_dev *)ostori_device_priv(dev))->vs;
+}
+
+static unsigned int virtio_queue_count(ostor_device *dev)
+{
+	return (unsigned int)vscsi_queue_count(vs_of(dev)) - 2;
+}
+
+static int virtio_queue_acquire(ostor_device *dev, unsigned int index)
+{
+	return vscsi_queue_acquire(vs_of(dev), (int)index);
+}
+
+static void virtio_queue_release(ostor_device *dev)
+{
+	vscsi_queue_release(vs_of(dev));
+}
+
+static int virtio_queue_poll(ostor_device *dev)
+{
+	return vscsi_queue_poll(vs_of(dev));
+}
+
 static int virtio_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 {
 	struct virtio_ctx *v = vctx(ctx);
@@ -1148,6 +1173,10 @@ const struct ostor_backend ostori_virtio_backend = {
 	.reset = virtio_reset,
 	.dma_alloc = virtio_dma_alloc,
 	.dma_free = virtio_dma_free,
+	.queue_count = virtio_queue_count,
+	.queue_acquire = virtio_queue_acquire,
+	.queue_release = virtio_queue_release,
+	.queue_poll = virtio_queue_poll,
 	.get_pollfds = virtio_get_pollfds,
 	.next_timeout = virtio_next_timeout,
 	.handle_events = virtio_handle_events,

@@ -917,6 +917,7 @@ static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_re
 static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
 {
 	struct vscsi_req *rq = q->free;
+	uint64_t now;
 	int r;
 
 	if (!rq)
@@ -927,7 +928,8 @@ static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
 	rq->abort_level = 0;
 	atomic_store_explicit(&rq->tmf_answer, 0, memory_order_relaxed);
 	rq->timed_out = false;
-	rq->deadline = t->submit_ms + t->timeout_ms;
+	now = ostori_now_ms();
+	rq->deadline = now + t->timeout_ms;
 	r = post_req(vs, q, rq);
 	if (r < 0) {
 		rq->task = NULL;
@@ -935,7 +937,7 @@ static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
 	}
 	q->free = rq->next;
 	if (!q->busy)
-		q->progress_ms = t->submit_ms;
+		q->progress_ms = now;
 	__atomic_store_n(&q->busy, q->busy + 1, __ATOMIC_RELAXED);
 	if (virtqueue_kick_prepare(q->vq))
 		virtqueue_notify(q->vq);

@@ -5,6 +5,12 @@ tests_unit_test_core_SOURCES = tests/unit/test_core.c
 tests_unit_test_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_core_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/test_queue
+TESTS += tests/unit/test_queue
+tests_unit_test_queue_SOURCES = tests/unit/test_queue.c
+tests_unit_test_queue_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_queue_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+
 # Against the installed library and the public header only, as users see it.
 tests_unit_header_c99_SOURCES = tests/unit/header_c99.c
 tests_unit_header_c99_CPPFLAGS = -I$(top_srcdir)/include

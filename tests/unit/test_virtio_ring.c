@@ -9,6 +9,9 @@
 #include "virtio/scsi.h"
 
 #include <check.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,8 +428,8 @@ static void owner_cb(ostor_task *t, void *ud)
 	__atomic_fetch_add(&a->done, 1, __ATOMIC_RELEASE);
 }
 
-/* An owner submits 16 reads at once and reaps them with its own poll;
- * the callbacks run in ostor_handle_events_nonblock on whichever thread. */
+/* An owner submits 16 reads at once and reaps them with its own poll,
+ * which runs their callbacks (another thread's event handling does not). */
 static void *owner_main(void *arg)
 {
 	struct owner_arg *a = arg;
@@ -704,6 +707,87 @@ START_TEST(interrupt_coalescing)
 END_TEST
 
 
+/* Tasks on an owned queue ended by other threads: a cancel (only asked;
+ * the owner's poll acts on it) and a device reset (completes them from
+ * the resetting thread; the owner's poll delivers them).  Callbacks run
+ * on the owner either way, once each. */
+struct remote_owner {
+	pthread_t self;
+	ostor_task *t[2];
+	uint8_t buf[2][4096];
+	atomic_int calls[2], wrong_thread, phase;
+};
+
+static void remote_cb(ostor_task *t, void *ud)
+{
+	struct remote_owner *o = ud;
+
+	if (!pthread_equal(pthread_self(), o->self))
+		atomic_fetch_add(&o->wrong_thread, 1);
+	atomic_fetch_add(&o->calls[t == o->t[0] ? 0 : 1], 1);
+}
+
+static void *remote_owner_main(void *arg)
+{
+	struct remote_owner *o = arg;
+
+	o->self = pthread_self();
+	if (ostor_virtio_queue_acquire(dev, 1) != 1)
+		return NULL;
+	for (int i = 0; i < 2; i++) {
+		uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(i * 8), 0, 0, 8, 0 };
+
+		ostor_task_new(dev, &o->t[i]);
+		ostor_task_set_lun(o->t[i], 0, 0);
+		ostor_task_set_cdb(o->t[i], cdb, sizeof(cdb));
+		ostor_task_set_buffer(o->t[i], OSTOR_DIR_FROM_DEVICE, o->buf[i], 4096);
+		ostor_task_submit(o->t[i], (struct ostor_completion){ remote_cb, o, NULL });
+	}
+	atomic_store(&o->phase, 1);
+	while (atomic_load(&o->phase) != 3)
+		ostor_queue_poll(dev);
+	ostor_queue_release(dev);
+	return NULL;
+}
+
+START_TEST(owned_tasks_ended_elsewhere)
+{
+	static struct remote_owner o;
+	pthread_t th;
+	uint64_t end;
+
+	memset(&o, 0, sizeof(o));
+	open_spec("sim:transport=virtio,queues=2");
+	sim_virtio_inject(model, SIM_VF_HOLD, 2, SIM_TMF_COMMAND_FIRST);
+	ck_assert_int_eq(pthread_create(&th, NULL, remote_owner_main, &o), 0);
+	end = ostori_now_ms() + 5000;
+	while ((atomic_load(&o.phase) != 1 || sim_virtio_held(model) < 2) && ostori_now_ms() < end)
+		sched_yield();
+	ck_assert_uint_eq(sim_virtio_held(model), 2);
+	/* Cancel from here: asked, acted on by the owner (ABORT TASK). */
+	ck_assert_int_eq(ostor_task_cancel(o.t[0]), 0);
+	ck_assert_int_eq(ostor_task_cancel(o.t[0]), 0);   /* twice: still one abort */
+	while (atomic_load(&o.calls[0]) == 0 && ostori_now_ms() < end)
+		sched_yield();
+	ck_assert_int_eq(atomic_load(&o.calls[0]), 1);
+	ck_assert_int_eq(ostor_task_result(o.t[0]), OSTOR_RESULT_ABORTED);
+	ck_assert_int_eq(ostor_task_cancel(o.t[0]), OSTOR_ERROR_STATE);
+	/* A device reset from here ends the other one. */
+	ck_assert_int_eq(atomic_load(&o.calls[1]), 0);
+	ck_assert_int_eq(ostor_virtio_reset(dev), 0);
+	while (atomic_load(&o.calls[1]) == 0 && ostori_now_ms() < end)
+		sched_yield();
+	ck_assert_int_eq(atomic_load(&o.calls[1]), 1);
+	ck_assert_int_eq(ostor_task_result(o.t[1]), OSTOR_RESULT_ABORTED);
+	atomic_store(&o.phase, 3);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&o.wrong_thread), 0);
+	ck_assert_int_eq(atomic_load(&o.calls[0]) + atomic_load(&o.calls[1]), 2);
+	ostor_task_free(o.t[0]);
+	ostor_task_free(o.t[1]);
+}
+END_TEST
+
 /* VirtIO 1.2 queue reset: a held request comes back aborted, exactly
  * once, and the queue works again; refused without VIRTIO_F_RING_RESET. */
 START_TEST(queue_reset_held)
@@ -763,6 +847,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, queue_owner_lockfree, 0, 2);
 	tcase_add_test(tc, queue_all_owned);
 	tcase_add_test(tc, queue_reset_held);
+	tcase_add_test(tc, owned_tasks_ended_elsewhere);
 	tcase_add_test(tc, config_ring_and_completion);
 	tcase_add_loop_test(tc, arm_interrupts_batch, 0, 2);
 	tcase_add_loop_test(tc, interrupt_coalescing, 0, 2);
