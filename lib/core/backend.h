@@ -36,7 +36,9 @@ struct ostor_backend {
 	/* Start a task.  It must complete exactly once, through
 	 * ostori_task_complete(), from any thread; not from inside submit
 	 * is fine too (the core defers callbacks).  A negative return means
-	 * it was not started and will not complete. */
+	 * it was not started and will not complete; OSTORI_SUBMIT_FULL that
+	 * the queue it would go to (ring, engine) has no room now: the core
+	 * keeps it waiting and submits it again after a completion. */
 	int (*submit)(ostor_task *task);
 	/* Best effort; the task still completes once.  Called with the
 	 * device's lock held (ostor_close): it must not block or wait for
@@ -73,6 +75,8 @@ struct ostor_backend {
 	/* Process whatever is ready without blocking. */
 	int (*handle_events)(ostor_context *ctx);
 };
+
+#define OSTORI_SUBMIT_FULL 1
 
 #define OSTOR_MAX_BACKENDS 4
 extern const struct ostor_backend *const ostori_backends[];
@@ -121,6 +125,12 @@ struct ostor_context {
 	uint64_t event_generation;
 };
 
+/* Tasks waiting for room in a full queue (lib/core/queueing.c). */
+struct ostori_waitq {
+	ostor_task *head, *tail;
+	unsigned int n;
+};
+
 /* Cached per-LUN state for the block helpers. */
 struct ostori_lun_state {
 	uint32_t target, lun;
@@ -156,6 +166,10 @@ struct ostor_device {
 	unsigned int count_limit;      /* at most this many of the class per context */
 	const char *count_key;         /* the key that sets it, for the message */
 	bool abort_is_reset;           /* no per-command abort: cancel resets the transport */
+	/* Software queueing (set by the backend at open; 0: no limit). */
+	unsigned int max_commands;     /* in flight plus waiting */
+	const char *max_commands_key;  /* the key that sets it, for the message */
+	int io_scheduler;              /* enum ostori_io_scheduler: order of waiting tasks */
 
 	pthread_mutex_t lock;          /* lun states, in-flight list */
 	struct ostori_lun_state *luns;
@@ -164,6 +178,7 @@ struct ostor_device {
 	ostor_task *inflight_head;     /* those tasks, for cancel at close */
 	ostor_task *spare_task;        /* reused by the block helpers */
 	struct block_req *free_block_reqs; /* recycled block requests (lock) */
+	struct ostori_waitq waitq;     /* shared-path tasks waiting for room (lock) */
 	bool closing;
 	/* Queues threads can own (lib/core/channel.c), fixed at open. */
 	struct ostori_channel *channels;
@@ -209,6 +224,10 @@ struct ostor_task {
 	 * the owner passed a cancel request on to the backend yet. */
 	struct ostori_channel *chan;
 	bool cancel_sent;
+	/* Waiting for room (queueing.c): on its channel's or device's list. */
+	bool waiting;
+	uint64_t wait_deadline_ms;
+	ostor_task *wait_next;
 	void *priv;                    /* backend's, task_priv_size bytes */
 };
 
@@ -241,6 +260,8 @@ int ostori_channel_cancel(ostor_task *t, struct ostori_channel *ch);
 /* Run the callbacks of the caller's channels of ctx that have
  * completions (no backend polling): from ostor_handle_events*. */
 int ostori_channels_dispatch_mine(ostor_context *ctx);
+/* The caller owns a channel of ctx with completions to deliver. */
+bool ostori_channels_ready_mine(const ostor_context *ctx);
 /* Tasks in flight on the channels of every device of ctx (ctx->lock). */
 unsigned int ostori_channels_inflight(ostor_context *ctx);
 /* One step of a synchronous wait: reap the caller's channels, else
@@ -253,6 +274,21 @@ int ostori_handle_events_locked(ostor_context *ctx, int timeout_ms);
 /* The shared-path end of a task (unlink, DONE, callback): used by the
  * dispatcher and, for a sync caller's own task, inline. */
 void ostori_task_deliver(ostor_context *ctx, ostor_task *t);
+
+unsigned int ostori_device_channels_inflight(const ostor_device *dev);
+
+/* ---- software queueing (lib/core/queueing.c) --------------------------- */
+/* Tasks held by dev, in flight or waiting (approximate, lock-free). */
+unsigned int ostori_device_held(const ostor_device *dev);
+/* Keep t waiting on q (order by dev->io_scheduler); BUSY past max_commands. */
+int ostori_waitq_park(ostor_device *dev, struct ostori_waitq *q, ostor_task *t);
+ostor_task *ostori_waitq_pop(struct ostori_waitq *q);
+void ostori_waitq_push_front(struct ostori_waitq *q, ostor_task *t);
+bool ostori_waitq_remove(struct ostori_waitq *q, ostor_task *t);
+/* Submit waiting tasks until the backend is full again (the owner's q). */
+void ostori_waitq_run(struct ostori_waitq *q);
+/* The same for dev->waitq (takes dev->lock around list changes). */
+void ostori_device_waitq_run(ostor_device *dev);
 
 /* Complete a task: result, status, sense and transferred must be set.
  * Thread-safe; the callback runs later in ostor_handle_events*. */

@@ -767,7 +767,7 @@ static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t l
 	if (r < 0)
 		return r;
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-		r = ostor_handle_events(dev->ctx, 100);
+		r = ostori_wait_step(dev->ctx, 100);
 		if (r == 0)
 			sched_yield(); /* let the thread that completes us run */
 	}

@@ -25,6 +25,7 @@ struct ostori_channel {
 	/* Owner only. */
 	ostor_task *inflight_head;
 	ostor_task *done_head, *done_tail;
+	struct ostori_waitq waitq;    /* found the queue full; in submission order */
 	/* Written by the owner, read by counters on any thread. */
 	atomic_uint inflight;
 	/* Any thread. */
@@ -100,6 +101,15 @@ static void unlink_task(struct ostori_channel *ch, ostor_task *t)
 			      memory_order_relaxed);
 }
 
+unsigned int ostori_device_channels_inflight(const ostor_device *dev)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < dev->nchannels; i++)
+		n += atomic_load_explicit(&dev->channels[i].inflight, memory_order_relaxed);
+	return n;
+}
+
 int ostori_channel_submit(struct ostori_channel *ch, ostor_task *t)
 {
 	int r;
@@ -108,7 +118,13 @@ int ostori_channel_submit(struct ostori_channel *ch, ostor_task *t)
 	t->cancel_sent = false;
 	link_task(ch, t);
 	ostori_task_set_state(t, OSTORI_TASK_INFLIGHT);
-	r = t->dev->backend->submit(t);
+	/* Behind tasks already waiting: no overtaking. */
+	if (OSTOR_UNLIKELY(ch->waitq.n))
+		r = OSTORI_SUBMIT_FULL;
+	else
+		r = t->dev->backend->submit(t);
+	if (OSTOR_UNLIKELY(r == OSTORI_SUBMIT_FULL))
+		r = ostori_waitq_park(t->dev, &ch->waitq, t);
 	if (OSTOR_UNLIKELY(r < 0)) {
 		unlink_task(ch, t);
 		ostori_task_set_state(t, OSTORI_TASK_IDLE);
@@ -141,43 +157,45 @@ void ostori_channel_complete(ostor_task *t)
 	ostori_kick_loop(t->dev->ctx);
 }
 
+/* Owner: cancel one task - a waiting one ends here, aborted (it never
+ * reached the device); one in the backend is passed on. */
+static int owner_cancel_one(struct ostori_channel *ch, ostor_task *t)
+{
+	ostor_device *dev = ch->dev;
+	int r = 0;
+
+	t->cancel_sent = true;
+	if (t->waiting && ostori_waitq_remove(&ch->waitq, t)) {
+		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+		return 0;
+	}
+	if (dev->backend->cancel) {
+		pthread_mutex_lock(&dev->lock);
+		r = dev->backend->cancel(t);
+		pthread_mutex_unlock(&dev->lock);
+	}
+	return r;
+}
+
 /* Cancels asked by other threads: pass them to the backend now, as the
  * owner (the task cannot complete meanwhile: only we complete it). */
 static void owner_cancels(struct ostori_channel *ch)
 {
-	ostor_device *dev = ch->dev;
-
 	atomic_store_explicit(&ch->cancels, 0, memory_order_relaxed);
-	for (ostor_task *t = ch->inflight_head; t; t = t->inflight_next) {
-		if (!ostori_task_cancelled(t) || t->cancel_sent)
-			continue;
-		t->cancel_sent = true;
-		if (dev->backend->cancel) {
-			pthread_mutex_lock(&dev->lock);
-			dev->backend->cancel(t);
-			pthread_mutex_unlock(&dev->lock);
-		}
-	}
+	for (ostor_task *t = ch->inflight_head; t; t = t->inflight_next)
+		if (ostori_task_cancelled(t) && !t->cancel_sent)
+			owner_cancel_one(ch, t);
 }
 
 int ostori_channel_cancel(ostor_task *t, struct ostori_channel *ch)
 {
-	int r = 0;
-
 	if (ostori_task_state(t) != OSTORI_TASK_INFLIGHT)
 		return ostori_error(OSTOR_ERROR_STATE, "ostor_task_cancel: the task is not in flight "
 				    "(it completed, or was never submitted)");
 	if (atomic_exchange(&t->cancel_requested, true))
 		return 0;
-	if (ostori_my_channel(t->dev) == ch) {
-		t->cancel_sent = true;
-		if (t->dev->backend->cancel) {
-			pthread_mutex_lock(&t->dev->lock);
-			r = t->dev->backend->cancel(t);
-			pthread_mutex_unlock(&t->dev->lock);
-		}
-		return r;
-	}
+	if (ostori_my_channel(t->dev) == ch)
+		return owner_cancel_one(ch, t);
 	/* The owner passes it on in its next poll; backends that watch the
 	 * flag themselves (virtio) act on it even sooner. */
 	atomic_fetch_add_explicit(&ch->cancels, 1, memory_order_release);
@@ -246,6 +264,9 @@ static int dispatch(struct ostori_channel *ch)
 			c.free(c.user_data);
 		n++;
 	}
+	/* Room was freed: tasks waiting for it go now. */
+	if (OSTOR_UNLIKELY(ch->waitq.n))
+		ostori_waitq_run(&ch->waitq);
 	return n;
 }
 
@@ -281,13 +302,21 @@ int ostori_channels_dispatch_mine(ostor_context *ctx)
 	return n;
 }
 
+bool ostori_channels_ready_mine(const ostor_context *ctx)
+{
+	for (unsigned int i = 0; i < tls_nchan; i++)
+		if (tls_chan[i]->dev->ctx == ctx &&
+		    (tls_chan[i]->done_head || atomic_load_explicit(&tls_chan[i]->remote, memory_order_relaxed)))
+			return true;
+	return false;
+}
+
 unsigned int ostori_channels_inflight(ostor_context *ctx)
 {
 	unsigned int n = 0;
 
 	for (ostor_device *d = ctx->devices; d; d = d->next)
-		for (unsigned int i = 0; i < d->nchannels; i++)
-			n += atomic_load_explicit(&d->channels[i].inflight, memory_order_relaxed);
+		n += ostori_device_channels_inflight(d);
 	return n;
 }
 

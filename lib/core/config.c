@@ -143,8 +143,6 @@ static const struct key_desc keys[] = {
 static const struct {
 	const char *table, *key, *what;
 } pending_keys[] = {
-	{ "virtio_scsi", "scsi_max_commands", "software command queueing" },
-	{ "virtio_scsi", "io_scheduler", "software command queueing" },
 	{ "virtio_scsi", "read_ahead_size", "the block cache" },
 	{ "virtio_scsi", "write_back_cache", "the block cache" },
 	{ "virtio_scsi", "write_back_cache_size", "the block cache" },

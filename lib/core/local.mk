@@ -11,6 +11,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/events.c \
 	lib/core/internal.h \
 	lib/core/log.c \
+	lib/core/queueing.c \
 	lib/core/spec.c \
 	lib/core/spec.h \
 	lib/core/task.c \

@@ -51,8 +51,17 @@ static void unlink_inflight(ostor_device *dev, ostor_task *t)
  * dispatched (and freed by its callback) meanwhile. */
 void ostori_device_cancel_all(ostor_device *dev)
 {
+	ostor_task *t;
+
+	/* Waiting ones never reached the device: they end aborted. */
 	pthread_mutex_lock(&dev->lock);
-	for (ostor_task *t = dev->inflight_head; t; t = t->inflight_next) {
+	while ((t = ostori_waitq_pop(&dev->waitq)) != NULL) {
+		atomic_store(&t->cancel_requested, true);
+		pthread_mutex_unlock(&dev->lock);
+		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+		pthread_mutex_lock(&dev->lock);
+	}
+	for (t = dev->inflight_head; t; t = t->inflight_next) {
 		if (ostori_task_state(t) != OSTORI_TASK_INFLIGHT || ostori_task_cancelled(t))
 			continue;
 		atomic_store(&t->cancel_requested, true);
@@ -285,7 +294,7 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 		goto fail;
 	}
 	__atomic_store_n(&t->chan, NULL, __ATOMIC_RELAXED);
-	dev->inflight++;
+	__atomic_store_n(&dev->inflight, dev->inflight + 1, __ATOMIC_RELAXED);
 	t->inflight_prev = NULL;
 	t->inflight_next = dev->inflight_head;
 	if (dev->inflight_head)
@@ -294,22 +303,42 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 	/* In flight exactly while linked, both under dev->lock: what
 	 * ostor_task_cancel validates against. */
 	ostori_task_set_state(t, OSTORI_TASK_INFLIGHT);
+	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed);
+	/* Behind tasks already waiting for room: no overtaking. */
+	if (OSTOR_UNLIKELY(dev->waitq.n)) {
+		r = ostori_waitq_park(dev, &dev->waitq, t);
+		pthread_mutex_unlock(&dev->lock);
+		if (r < 0)
+			goto undo;
+		return 0;
+	}
 	pthread_mutex_unlock(&dev->lock);
 
-	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed);
-
 	r = dev->backend->submit(t);
-	if (r < 0) {
-		atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_relaxed);
+	if (OSTOR_UNLIKELY(r == OSTORI_SUBMIT_FULL)) {
 		pthread_mutex_lock(&dev->lock);
-		dev->inflight--;
-		unlink_inflight(dev, t);
-		ostori_task_set_state(t, OSTORI_TASK_IDLE);
+		r = ostori_waitq_park(dev, &dev->waitq, t);
 		pthread_mutex_unlock(&dev->lock);
-		t->completion.callback = NULL;
-		goto fail;
+		if (r < 0)
+			goto undo;
+		/* Room freed between the refusal and the parking would wake
+		 * nobody: look once more (still full: a completion to come
+		 * will run the list). */
+		ostori_device_waitq_run(dev);
+		return 0;
 	}
+	if (r < 0)
+		goto undo;
 	return 0;
+undo:
+	atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_relaxed);
+	pthread_mutex_lock(&dev->lock);
+	__atomic_store_n(&dev->inflight, dev->inflight - 1, __ATOMIC_RELAXED);
+	unlink_inflight(dev, t);
+	ostori_task_set_state(t, OSTORI_TASK_IDLE);
+	pthread_mutex_unlock(&dev->lock);
+	t->completion.callback = NULL;
+	goto fail;
 fail:
 	if (c.free)
 		c.free(c.user_data);
@@ -339,6 +368,12 @@ OSTOR_API int ostor_task_cancel(ostor_task *t)
 	}
 	if (!ostori_task_cancelled(t)) {
 		atomic_store(&t->cancel_requested, true);
+		if (t->waiting && ostori_waitq_remove(&dev->waitq, t)) {
+			/* Never reached the device: ends here. */
+			pthread_mutex_unlock(&dev->lock);
+			ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+			return 0;
+		}
 		if (dev->backend->cancel)
 			r = dev->backend->cancel(t);
 	}
@@ -478,6 +513,7 @@ void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 {
 	ostor_device *dev = t->dev;
 	struct ostor_completion c = t->completion;
+	bool waiting;
 
 	t->next_done = NULL;
 	t->completion.callback = NULL;
@@ -487,10 +523,14 @@ void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 	/* DONE before the callback (it may reuse or free the task), with the
 	 * unlinking: cancel then sees either state. */
 	pthread_mutex_lock(&dev->lock);
-	dev->inflight--;
+	__atomic_store_n(&dev->inflight, dev->inflight - 1, __ATOMIC_RELAXED);
 	unlink_inflight(dev, t);
 	ostori_task_set_state(t, OSTORI_TASK_DONE);
+	waiting = dev->waitq.n != 0;
 	pthread_mutex_unlock(&dev->lock);
+	/* Room was freed: tasks waiting for it go now. */
+	if (OSTOR_UNLIKELY(waiting))
+		ostori_device_waitq_run(dev);
 	if (c.callback) {
 		ostor_context *outer = ostori_callback_ctx;
 
@@ -562,6 +602,9 @@ OSTOR_API int ostor_next_timeout(ostor_context *ctx)
 
 	if (!ctx)
 		return -1;
+	/* The caller's own queues first: their completions need no wait. */
+	if (ostori_channels_ready_mine(ctx))
+		return 0;
 	pthread_mutex_lock(&ctx->lock);
 	if (ctx->done_head || ostori_events_pending(ctx))
 		best = 0;

@@ -120,7 +120,7 @@ OSTOR_API int ostor_task_abort(ostor_task *t)
 	ostor_info(ctx, "%s: aborting a command to %u:%u", dev->spec, t->target, t->lun);
 	deadline = ostori_now_ms() + ABORT_WAIT_MS;
 	while (!(done = watch_done(ctx, w, &result)) && ostori_now_ms() < deadline)
-		if (ostor_handle_events(ctx, 10) == 0)
+		if (ostori_wait_step(ctx, 10) == 0)
 			sched_yield();
 	watch_remove(ctx, w);
 	if (!done)

@@ -23,6 +23,9 @@
 enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR = 64 };
 
 #define CSW_GRACE_DEFAULT_MS 5
+/* Commands the engine holds beyond the one on the wire; more wait in the
+ * core (software queueing). */
+#define OUSB_ENGINE_QUEUE 32
 
 /* The rescue of a pipelined CSW read (see bot_arm_rescue). */
 enum rescue { RESCUE_NONE, RESCUE_ARMED, RESCUE_CANCEL };
@@ -1271,20 +1274,11 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 		r = ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device stopped responding and a port "
 				 "reset did not revive it; unplug and replug it", e->dev->spec);
 	} else {
+		/* A fixed ring, allocated at open: when it is full the core
+		 * keeps the task waiting (no allocation per command). */
 		if (e->qlen == e->qcap) {
-			size_t cap = e->qcap ? e->qcap * 2 : 16;
-			ostor_task **n = malloc(cap * sizeof(*n));
-
-			if (!n) {
-				pthread_mutex_unlock(&e->lock);
-				return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
-			}
-			for (size_t i = 0; i < e->qlen; i++)
-				n[i] = e->q[(e->qhead + i) % e->qcap];
-			free(e->q);
-			e->q = n;
-			e->qcap = cap;
-			e->qhead = 0;
+			pthread_mutex_unlock(&e->lock);
+			return OSTORI_SUBMIT_FULL;
 		}
 		e->q[(e->qhead + e->qlen) % e->qcap] = t;
 		e->qlen++;
@@ -1380,7 +1374,11 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	e->tag = (uint32_t)(ostori_now_ms() & 0xffff) << 8;
 	e->bounce_len = dev->max_transfer_bytes ? dev->max_transfer_bytes : (1u << 20);
 	e->bounce = malloc(e->bounce_len);
-	if (!e->bounce) {
+	e->qcap = OUSB_ENGINE_QUEUE;
+	e->q = calloc(e->qcap, sizeof(*e->q));
+	if (!e->bounce || !e->q) {
+		free(e->bounce);
+		free(e->q);
 		pthread_mutex_destroy(&e->lock);
 		free(e);
 		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");

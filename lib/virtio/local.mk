@@ -9,8 +9,11 @@ lib_libostor_private_la_SOURCES += lib/virtio/backend.c
 endif
 
 # Ring, driver and device-model tests on the simulated virtio-scsi device.
-check_PROGRAMS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi
-TESTS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi
+check_PROGRAMS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi tests/unit/test_queueing
+TESTS += tests/unit/test_virtio_ring tests/unit/test_virtio_scsi tests/unit/test_queueing
+tests_unit_test_queueing_SOURCES = tests/unit/test_queueing.c tests/unit/virtio_test_util.h
+tests_unit_test_queueing_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_queueing_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 tests_unit_test_virtio_ring_SOURCES = tests/unit/test_virtio_ring.c tests/unit/virtio_test_util.h
 tests_unit_test_virtio_ring_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_virtio_ring_LDADD = lib/libostor_private.la $(CHECK_LIBS)

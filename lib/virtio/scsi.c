@@ -492,6 +492,9 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	dev->count_class = "virtio-scsi";
 	dev->count_limit = cfg->virtio_scsi.device_max_count;
 	dev->count_key = "[virtio_scsi] device_max_count";
+	dev->max_commands = cfg->virtio_scsi.scsi_max_commands;
+	dev->max_commands_key = "[virtio_scsi] scsi_max_commands";
+	dev->io_scheduler = cfg->virtio_scsi.io_scheduler;
 	pthread_rwlock_init(&vs->reset_lock, NULL);
 	pthread_mutex_init(&vs->ctrl_lock, NULL);
 	pthread_mutex_init(&vs->topo_lock, NULL);
@@ -920,9 +923,9 @@ static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
 	uint64_t now;
 	int r;
 
+	/* Full: the core keeps the task waiting (software queueing). */
 	if (!rq)
-		return ostori_error(OSTOR_ERROR_BUSY, "%s: request queue %u is full (%u requests in flight); "
-				    "complete some first", vs->vd->name, q->qindex, q->nreqs);
+		return OSTORI_SUBMIT_FULL;
 	rq->task = t;
 	rq->busy_tries = 0;
 	rq->abort_level = 0;
@@ -933,7 +936,8 @@ static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
 	r = post_req(vs, q, rq);
 	if (r < 0) {
 		rq->task = NULL;
-		return r;
+		/* Out of descriptors while others hold them: room will come. */
+		return r == OSTOR_ERROR_BUSY && q->busy ? OSTORI_SUBMIT_FULL : r;
 	}
 	q->free = rq->next;
 	if (!q->busy)

@@ -580,6 +580,86 @@ START_TEST(bot_unplug_after_data_before_csw)
 }
 END_TEST
 
+/* ---- more commands than the engine holds: they wait in the core ---------------- */
+
+START_TEST(bot_engine_full_waits)
+{
+	enum { N = 80 };
+	struct sim_usb *m = open_dev(BOT);
+	bool owner = _i;
+	ostor_task *t[N];
+	uint8_t *bufs = malloc(N * 4096), ref[4096], cdb[10];
+	struct done_rec rec = { 0 };
+	uint64_t deadline;
+
+	for (int i = 0; i < 8; i++) {
+		fill(ref, sizeof(ref), (unsigned int)(40 + i));
+		ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, (uint64_t)i * 8, 8, ref), 0);
+	}
+	if (owner)
+		ck_assert_int_eq(ostor_queue_acquire(dev, -1), 0);
+	for (int i = 0; i < N; i++) {
+		cdb_rw10(cdb, 0x28, (uint32_t)(i % 8) * 8, 8);
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs + i * 4096, 4096), 0);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	}
+	deadline = ostori_now_ms() + 10000;
+	while (rec.calls < N && ostori_now_ms() < deadline) {
+		if (owner)
+			ostor_queue_poll(dev);
+		else
+			ostor_handle_events(ctx, 50);
+	}
+	ck_assert_int_eq(rec.calls, N);
+	for (int i = 0; i < N; i++) {
+		fill(ref, sizeof(ref), (unsigned int)(40 + i % 8));
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+		ck_assert_int_eq(memcmp(bufs + i * 4096, ref, 4096), 0);
+		ostor_task_free(t[i]);
+	}
+	ck_assert_uint_ge(mstats(m).cbws, N);
+	if (owner)
+		ostor_queue_release(dev);
+	free(bufs);
+}
+END_TEST
+
+/* Unplugged with commands in the engine and waiting behind it: every one
+ * ends once, DEVICE_GONE, and none was written. */
+START_TEST(bot_unplug_with_waiting)
+{
+	enum { N = 50 };
+	struct sim_usb *m = open_dev(BOT);
+	ostor_task *t[N];
+	uint8_t *bufs = calloc(N, 4096), cdb[10];
+	struct done_rec rec = { 0 };
+	uint64_t deadline;
+
+	sim_usb_hold(m, true);
+	for (int i = 0; i < N; i++) {
+		cdb_rw10(cdb, 0x2a, (uint32_t)i * 8, 8);
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_TO_DEVICE, bufs + i * 4096, 4096), 0);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	}
+	ck_assert_uint_eq(ostor_inflight(ctx), N);
+	sim_usb_unplug(m);
+	deadline = ostori_now_ms() + 5000;
+	while (rec.calls < N && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 50);
+	ck_assert_int_eq(rec.calls, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_DEVICE_GONE);
+		ostor_task_free(t[i]);
+	}
+	ck_assert_uint_eq(mstats(m).medium_writes, 0);
+	free(bufs);
+}
+END_TEST
+
 /* ---- cancel, explicit resets, spec errors, quirks ------------------------------ */
 
 START_TEST(bot_cancel_in_flight)
@@ -1075,6 +1155,8 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_unplug_mid_write);
 	tcase_add_test(tc, bot_unplug_after_data_before_csw);
 	tcase_add_test(tc, bot_cancel_in_flight);
+	tcase_add_loop_test(tc, bot_engine_full_waits, 0, 2);
+	tcase_add_test(tc, bot_unplug_with_waiting);
 	tcase_add_test(tc, bot_explicit_resets);
 	tcase_add_test(tc, bot_spec_errors);
 	tcase_add_test(tc, bot_fault_after);
