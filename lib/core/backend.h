@@ -55,6 +55,9 @@ struct ostor_backend {
 	 * when none is left; free with the same device. */
 	void *(*dma_alloc)(ostor_device *dev, size_t size);
 	void (*dma_free)(ostor_device *dev, void *p, size_t size);
+	/* Whether the device reaches [p, p + len) without a copy (optional;
+	 * the block helpers then split only by the device's own limits). */
+	bool (*is_dma)(ostor_device *dev, const void *p, size_t len);
 
 	/* Queues that threads own (optional; see lib/core/channel.c).
 	 * queue_count: request queues (NULL: one).  queue_acquire binds the
@@ -144,6 +147,7 @@ struct ostori_lun_state {
 		bool ws_unmap;             /* LBPWS: WRITE SAME(16) may unmap */
 		uint32_t max_unmap_blocks, max_unmap_descs;
 		uint64_t max_write_same_blocks;
+		uint32_t max_dma_transfer_blocks; /* for buffers the device reaches (is_dma) */
 	} prov;
 };
 
@@ -159,6 +163,7 @@ struct ostor_device {
 	uint32_t max_target;           /* highest target id to scan */
 	uint32_t max_lun;              /* highest LUN to probe without REPORT LUNS */
 	size_t max_transfer_bytes;
+	size_t max_dma_transfer_bytes; /* for buffers is_dma accepts, when larger (0: same) */
 	int max_segments;
 	/* Set by the backend at open from its own configuration keys. */
 	unsigned int default_timeout_ms; /* tasks without their own (0: the context's) */

@@ -248,18 +248,23 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 	/* Transfer limit: backend bytes, Block Limits VPD, 16-bit field of
 	 * READ(10) is not a limit since we switch to READ(16). */
 	{
-		uint64_t max = 0xffffffffu;
+		uint64_t max = 0xffffffffu, dma_max;
 
 		if (dev->max_transfer_bytes)
 			max = OSTOR_MIN(max, dev->max_transfer_bytes / cap.block_size);
+		/* Buffers the device reaches without a copy are bounded by the
+		 * device alone, not by the bounce buffers. */
+		dma_max = dev->max_dma_transfer_bytes ? dev->max_dma_transfer_bytes / cap.block_size : max;
 		if (vpd_b0) {
 			struct ostor_scsi_vpd_block_limits bl;
 
 			ostor_scsi_cdb_inquiry(&cdb, 1, 0xb0, 64);
 			if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 64) == 0 &&
 			    ostor_scsi_parse_vpd_block_limits(buf, ostor_task_transferred(t), &bl) == 0) {
-				if (bl.max_transfer_len)
+				if (bl.max_transfer_len) {
 					max = OSTOR_MIN(max, bl.max_transfer_len);
+					dma_max = OSTOR_MIN(dma_max, bl.max_transfer_len);
+				}
 				prov->max_unmap_blocks = bl.max_unmap_lba_count;
 				prov->max_unmap_descs = bl.max_unmap_descriptor_count;
 				prov->max_write_same_blocks = bl.max_write_same_len;
@@ -280,6 +285,7 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 		if (max == 0)
 			max = 1;
 		info->max_transfer_blocks = (uint32_t)max;
+		prov->max_dma_transfer_blocks = (uint32_t)OSTOR_MAX(OSTOR_MIN(dma_max, 0xffffffffu), max);
 	}
 
 	/* Write protect: MODE SENSE(6), then (10) for devices without (6). */
@@ -451,6 +457,17 @@ static void req_finish(struct block_req *rq, int result)
 
 static void part_done(ostor_task *t, void *ud);
 
+/* Every byte of the buffer is memory the device reaches without a copy. */
+static bool device_reaches(ostor_device *dev, const struct iovec *iov, int iovcnt)
+{
+	if (!dev->backend->is_dma)
+		return false;
+	for (int i = 0; i < iovcnt; i++)
+		if (!dev->backend->is_dma(dev, iov[i].iov_base, iov[i].iov_len))
+			return false;
+	return true;
+}
+
 /* Submit the part at rq->lba (or the same part again after a retry). */
 static int part_submit(struct block_req *rq)
 {
@@ -615,6 +632,7 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 			struct ostor_block_completion c)
 {
 	const char *fn = write ? "ostor_write_blocks" : "ostor_read_blocks";
+	struct ostori_provisioning prov = { 0 };
 	struct ostor_lun_info info;
 	struct block_req *rq = NULL;
 	size_t total = 0;
@@ -648,7 +666,8 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 	}
 	/* The first request on a LUN learns its capacity (synchronously:
 	 * ostor_lun_info beforehand keeps this path free of waiting). */
-	r = check_range(dev, rq->task, target, lun, lba, count, write, &info, NULL);
+	r = check_range(dev, rq->task, target, lun, lba, count, write, &info,
+			dev->max_dma_transfer_bytes ? &prov : NULL);
 	if (r < 0)
 		goto fail;
 	if (single)
@@ -668,6 +687,9 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 	rq->left = count;
 	rq->block_size = info.block_size;
 	rq->max_blocks = info.max_transfer_blocks ? info.max_transfer_blocks : count;
+	if (dev->max_dma_transfer_bytes && prov.max_dma_transfer_blocks > rq->max_blocks &&
+	    device_reaches(dev, single ? &(struct iovec){ single, total } : iov, single ? 1 : iovcnt))
+		rq->max_blocks = prov.max_dma_transfer_blocks;
 	rq->attempt = 0;
 	rq->done_bytes = 0;
 	if (single) {

@@ -458,6 +458,13 @@ static void *sim_dma_alloc(ostor_device *dev, size_t size)
 	return ostori_page_alloc(size);
 }
 
+static bool sim_is_dma(ostor_device *dev, const void *p, size_t len)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	return sd->transport && sd->transport->is_dma && sd->transport->is_dma(dev, sd->transport_priv, p, len);
+}
+
 static void sim_dma_free(ostor_device *dev, void *p, size_t size)
 {
 	struct sim_device *sd = ostori_device_priv(dev);
@@ -562,6 +569,7 @@ const struct ostor_backend ostori_sim_backend = {
 	.queue_poll = sim_queue_poll,
 	.dma_alloc = sim_dma_alloc,
 	.dma_free = sim_dma_free,
+	.is_dma = sim_is_dma,
 	.get_pollfds = sim_get_pollfds,
 	.next_timeout = sim_next_timeout,
 	.handle_events = sim_handle_events,

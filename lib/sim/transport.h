@@ -34,6 +34,7 @@ struct sim_transport_ops {
 	/* Same contracts as struct ostor_backend.dma_alloc/dma_free (optional). */
 	void *(*dma_alloc)(ostor_device *dev, void *priv, size_t size);
 	void (*dma_free)(ostor_device *dev, void *priv, void *p, size_t size);
+	bool (*is_dma)(ostor_device *dev, void *priv, const void *p, size_t len);
 	/* Same contract as struct ostor_backend.reset (optional). */
 	int (*reset)(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
 		     uint32_t lun);

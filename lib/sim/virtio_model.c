@@ -34,7 +34,7 @@
 #define SIM_CDB_SIZE 32
 
 #define VIRTIO_OPTIONS "packed, queues=N, queue-size=N, intr, no-indirect, no-event-idx, " \
-	"ring-reset, timeout=MS, fault=features-ok|config-generation|early-irq"
+	"ring-reset, iommu, timeout=MS, fault=features-ok|config-generation|early-irq"
 
 struct sim_vq {
 	bool enabled, packed, event_idx;
@@ -124,12 +124,29 @@ struct sim_vdev {
 
 	uint64_t epoch;               /* bumps on every reset: stale work is dropped */
 	struct sim_virtio_stats st;
+
+	/* iommu option: the device reaches only memory from dma_alloc, at
+	 * addresses that are not the driver's pointers. */
+	bool iommu;
+	pthread_mutex_t dma_lock;
+	struct sim_dma_region {
+		uint8_t *va;
+		uint64_t iova;
+		size_t size;
+	} *regions;
+	size_t nregions, regions_cap;
+	uint64_t next_iova;
 };
 
-/* ---- memory: identity "DMA" ------------------------------------------------------ */
+/* ---- memory: identity "DMA", or a window (iommu) ---------------------------------- */
+
+static struct sim_vdev *M(struct virtio_dev *vd);
+
+#define SIM_IOVA_BASE 0x5000000000000ull  /* never a user-space pointer */
 
 static void *m_dma_alloc(struct virtio_dev *vd, size_t size, uint64_t *iova)
 {
+	struct sim_vdev *m = M(vd);
 	size_t sz = (size + 4095) & ~(size_t)4095;
 	void *p = aligned_alloc(4096, sz ? sz : 4096);
 
@@ -139,24 +156,90 @@ static void *m_dma_alloc(struct virtio_dev *vd, size_t size, uint64_t *iova)
 	}
 	memset(p, 0, sz);
 	*iova = (uint64_t)(uintptr_t)p;
+	if (!m->iommu)
+		return p;
+	pthread_mutex_lock(&m->dma_lock);
+	if (m->nregions == m->regions_cap) {
+		size_t cap = m->regions_cap ? m->regions_cap * 2 : 16;
+		struct sim_dma_region *n = realloc(m->regions, cap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&m->dma_lock);
+			free(p);
+			ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+			return NULL;
+		}
+		m->regions = n;
+		m->regions_cap = cap;
+	}
+	if (!m->next_iova)
+		m->next_iova = SIM_IOVA_BASE;
+	*iova = m->next_iova;
+	m->regions[m->nregions++] = (struct sim_dma_region){ p, *iova, sz ? sz : 4096 };
+	m->next_iova += (sz ? sz : 4096) + 4096; /* a hole between windows */
+	pthread_mutex_unlock(&m->dma_lock);
 	return p;
 }
 
 static void m_dma_free(struct virtio_dev *vd, void *p, size_t size)
 {
+	struct sim_vdev *m = M(vd);
+
+	if (m->iommu) {
+		pthread_mutex_lock(&m->dma_lock);
+		for (size_t i = 0; i < m->nregions; i++)
+			if (m->regions[i].va == p)
+				m->regions[i] = m->regions[--m->nregions];
+		pthread_mutex_unlock(&m->dma_lock);
+	}
 	free(p);
 }
 
 static int m_translate(struct virtio_dev *vd, const void *p, size_t len, uint64_t *iova, size_t *contig)
 {
-	*iova = (uint64_t)(uintptr_t)p;
-	*contig = len;
-	return 0;
+	struct sim_vdev *m = M(vd);
+	const uint8_t *b = p;
+	int r = -1;
+
+	if (!m->iommu) {
+		*iova = (uint64_t)(uintptr_t)p;
+		*contig = len;
+		return 0;
+	}
+	pthread_mutex_lock(&m->dma_lock);
+	for (size_t i = 0; i < m->nregions; i++) {
+		const struct sim_dma_region *g = &m->regions[i];
+
+		if (b >= g->va && b < g->va + g->size) {
+			*iova = g->iova + (uint64_t)(b - g->va);
+			*contig = OSTOR_MIN(len, (size_t)(g->va + g->size - b));
+			r = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->dma_lock);
+	return r; /* outside every window: the driver bounces */
 }
 
-static inline void *ptr(uint64_t iova)
+/* The device's view: the memory at iova for len bytes, NULL when any of
+ * it is outside the windows (a driver bug the device refuses). */
+static void *ptr_len(struct sim_vdev *m, uint64_t iova, size_t len)
 {
-	return (void *)(uintptr_t)iova;
+	void *r = NULL;
+
+	if (!m->iommu)
+		return (void *)(uintptr_t)iova;
+	pthread_mutex_lock(&m->dma_lock);
+	for (size_t i = 0; i < m->nregions; i++) {
+		const struct sim_dma_region *g = &m->regions[i];
+
+		if (iova >= g->iova && iova - g->iova <= g->size && len <= g->size - (iova - g->iova)) {
+			r = g->va + (iova - g->iova);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->dma_lock);
+	return r;
 }
 
 static struct sim_vdev *M(struct virtio_dev *vd)
@@ -290,18 +373,27 @@ static int m_setup_queue(struct virtio_dev *vd, struct virtqueue *q)
 	v->packed = (m->acked >> VIRTIO_F_RING_PACKED) & 1;
 	v->event_idx = (m->acked >> VIRTIO_F_EVENT_IDX) & 1;
 	if (v->packed) {
-		v->pdesc = ptr(q->desc_iova);
-		v->drv_ev = ptr(q->driver_iova);
-		v->dev_ev = ptr(q->device_iova);
+		v->pdesc = ptr_len(m, q->desc_iova, (size_t)q->size * 16);
+		v->drv_ev = ptr_len(m, q->driver_iova, 4);
+		v->dev_ev = ptr_len(m, q->device_iova, 4);
 		v->avail_wrap = v->used_wrap = v->sig_wrap = true;
+		if (!v->pdesc || !v->drv_ev || !v->dev_ev)
+			goto bad;
 	} else {
-		v->desc = ptr(q->desc_iova);
-		v->avail = ptr(q->driver_iova);
-		v->used = ptr(q->device_iova);
+		v->desc = ptr_len(m, q->desc_iova, (size_t)q->size * 16);
+		v->avail = ptr_len(m, q->driver_iova, 6 + (size_t)q->size * 2);
+		v->used = ptr_len(m, q->device_iova, 6 + (size_t)q->size * 8);
+		if (!v->desc || !v->avail || !v->used)
+			goto bad;
 	}
 	v->enabled = true;
 	pthread_mutex_unlock(&m->lock);
 	return 0;
+bad:
+	memset(v, 0, sizeof(*v));
+	pthread_mutex_unlock(&m->lock);
+	return ostori_error(OSTOR_ERROR_PROTOCOL, "sim virtio: queue %u rings are outside the DMA windows",
+			    q->index);
 }
 
 static void m_del_queue(struct virtio_dev *vd, struct virtqueue *q)
@@ -438,15 +530,19 @@ void sim_virtio_clear_faults(struct sim_vdev *m)
 
 static bool add_iov(struct sim_vdev *m, struct sim_elem *e, uint64_t addr, uint32_t len, bool write)
 {
+	void *p = ptr_len(m, addr, len);
+
+	if (!p)
+		return false; /* outside the DMA windows */
 	if (write) {
 		if (e->nin == SIM_MAX_IOV)
 			return false;
-		e->in[e->nin++] = (struct iovec){ ptr(addr), len };
+		e->in[e->nin++] = (struct iovec){ p, len };
 		e->in_len += len;
 	} else {
 		if (e->nout == SIM_MAX_IOV || e->nin)
 			return false; /* readable after writable is a driver bug */
-		e->out[e->nout++] = (struct iovec){ ptr(addr), len };
+		e->out[e->nout++] = (struct iovec){ p, len };
 		e->out_len += len;
 	}
 	return true;
@@ -454,17 +550,17 @@ static bool add_iov(struct sim_vdev *m, struct sim_elem *e, uint64_t addr, uint3
 
 static bool walk_indirect(struct sim_vdev *m, struct sim_elem *e, uint64_t addr, uint32_t len, bool packed)
 {
-	const struct vring_desc *t = ptr(addr);
+	const struct vring_desc *t = ptr_len(m, addr, len);
 	uint32_t n = len / 16;
 
-	if (len % 16 || n == 0 || n > SIM_MAX_IOV)
+	if (!t || len % 16 || n == 0 || n > SIM_MAX_IOV)
 		return false;
 	for (uint32_t i = 0, k = 0; k < n; k++) {
 		struct vring_desc d = t[i];
 
 		if (packed) {
 			/* struct pvirtq_desc: flags where split has next */
-			const struct vring_packed_desc *pd = ptr(addr);
+			const struct vring_packed_desc *pd = (const void *)t;
 
 			d.addr = pd[i].addr;
 			d.len = pd[i].len;
@@ -1171,8 +1267,10 @@ static void model_free(struct sim_vdev *m)
 		close(m->irq_fd);
 	free(m->evbuf);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->dma_lock);
 	pthread_cond_destroy(&m->cond);
 	pthread_cond_destroy(&m->idle_cond);
+	free(m->regions);
 	free(m);
 }
 
@@ -1196,6 +1294,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	m->magic = SIM_VIRTIO_MAGIC;
 	m->irq_fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->dma_lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	pthread_cond_init(&m->idle_cond, NULL);
 	m->target = target;
@@ -1213,6 +1312,12 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 		m->offered &= ~(1ull << VIRTIO_F_EVENT_IDX);
 	if (opt_flag(spec, "ring-reset"))
 		m->offered |= 1ull << VIRTIO_F_RING_RESET;
+	/* The device reaches only memory from dma_alloc, at other addresses:
+	 * the driver translates, and bounces everything else. */
+	m->iommu = opt_flag(spec, "iommu");
+	if (m->iommu || !dev->ctx->config.virtio_scsi.dma_enabled ||
+	    !dev->ctx->config.virtio_scsi.zero_copy_enabled)
+		o.bounce_bytes = 64 * 1024;
 	o.mode = opt_flag(spec, "intr") ? 2 : 0;
 	o.tmf_timeout_ms = (unsigned int)tmo;
 	o.queues = (unsigned int)queues;
@@ -1305,6 +1410,11 @@ static int vt_poll(ostor_device *dev, void *priv)
 	return vscsi_poll(((struct sim_vdev *)priv)->vs);
 }
 
+static bool vt_is_dma(ostor_device *dev, void *priv, const void *p, size_t len)
+{
+	return vscsi_is_dma(((struct sim_vdev *)priv)->vs, p, len);
+}
+
 static unsigned int vt_queue_count(ostor_device *dev, void *priv)
 {
 	return (unsigned int)vscsi_queue_count(((struct sim_vdev *)priv)->vs) - 2;
@@ -1346,6 +1456,7 @@ static const struct sim_transport_ops virtio_transport = {
 	.reset = vt_reset,
 	.dma_alloc = vt_dma_alloc,
 	.dma_free = vt_dma_free,
+	.is_dma = vt_is_dma,
 	.queue_count = vt_queue_count,
 	.queue_acquire = vt_queue_acquire,
 	.queue_release = vt_queue_release,

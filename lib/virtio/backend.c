@@ -1091,6 +1091,11 @@ static struct vscsi_dev *vs_of(ostor_device *dev)
 	return ((struct pci_dev *)ostori_device_priv(dev))->vs;
 }
 
+static bool virtio_is_dma(ostor_device *dev, const void *p, size_t len)
+{
+	return vscsi_is_dma(vs_of(dev), p, len);
+}
+
 static unsigned int virtio_queue_count(ostor_device *dev)
 {
 	return (unsigned int)vscsi_queue_count(vs_of(dev)) - 2;
@@ -1173,6 +1178,7 @@ const struct ostor_backend ostori_virtio_backend = {
 	.reset = virtio_reset,
 	.dma_alloc = virtio_dma_alloc,
 	.dma_free = virtio_dma_free,
+	.is_dma = virtio_is_dma,
 	.queue_count = virtio_queue_count,
 	.queue_acquire = virtio_queue_acquire,
 	.queue_release = virtio_queue_release,

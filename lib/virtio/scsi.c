@@ -74,6 +74,7 @@ struct vscsi_queue {
 	unsigned int busy;           /* requests owned (in the ring or waiting) */
 	uint64_t tag_seq;            /* tags: queue number in the top bits */
 	uint64_t errors, bytes, completed, len_clamped;
+	uint64_t bounced;            /* requests whose data went through a bounce buffer */
 	void *dma;
 	size_t dma_bytes;
 	void *bounce_mem;
@@ -105,6 +106,7 @@ struct vscsi_dev {
 	atomic_uint resets_in_a_row;        /* reset by any good completion */
 	unsigned int retry_count;
 	bool abort_enabled;
+	bool zero_copy;              /* dma_enabled && zero_copy_enabled: use caller memory */
 
 	pthread_rwlock_t reset_lock;
 	atomic_int need_reset;
@@ -161,8 +163,31 @@ void vscsi_get_stats(struct vscsi_dev *vs, struct vscsi_stats *out)
 	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 	/* Clamps on owned queues are counted per queue (no shared writes). */
-	for (unsigned int i = 0; i < vs->nq; i++)
+	for (unsigned int i = 0; i < vs->nq; i++) {
 		out->len_clamped += PEEK(vs->q[i].len_clamped);
+		out->bounced += PEEK(vs->q[i].bounced);
+	}
+}
+
+bool vscsi_is_dma(struct vscsi_dev *vs, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	unsigned int segs = 0, max = vs->dev->max_segments > 0 ? (unsigned int)vs->dev->max_segments : 1;
+
+	if (!vs->zero_copy)
+		return false;
+	while (len) {
+		uint64_t iova;
+		size_t contig;
+
+		if (++segs > max || vs->vd->ops->translate(vs->vd, b, len, &iova, &contig) < 0 || !contig)
+			return false;
+		if (contig > len)
+			contig = len;
+		b += contig;
+		len -= contig;
+	}
+	return true;
 }
 
 /* Requests in flight on every request queue (approximate while owners run). */
@@ -487,6 +512,7 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	if (!vs->opt.busy_backoff_ms)
 		vs->opt.busy_backoff_ms = 1;
 	vs->retry_count = cfg->virtio_scsi.scsi_retry_count;
+	vs->zero_copy = cfg->virtio_scsi.dma_enabled && cfg->virtio_scsi.zero_copy_enabled;
 	vs->abort_enabled = cfg->virtio_scsi.scsi_abort_enabled;
 	dev->default_timeout_ms = cfg->virtio_scsi.scsi_command_timeout;
 	dev->count_class = "virtio-scsi";
@@ -630,9 +656,13 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	tmp = vs->cfg.max_sectors ? (uint64_t)vs->cfg.max_sectors * 512 : (8u << 20);
 	if (tmp > (8u << 20))
 		tmp = 8u << 20;
+	/* Device memory needs no bounce buffer: only the device limits it. */
+	dev->max_dma_transfer_bytes = vs->zero_copy ? (size_t)tmp : 0;
 	if (vs->opt.bounce_bytes && tmp > vs->opt.bounce_bytes)
 		tmp = vs->opt.bounce_bytes;
 	dev->max_transfer_bytes = (size_t)tmp;
+	if (dev->max_dma_transfer_bytes <= dev->max_transfer_bytes)
+		dev->max_dma_transfer_bytes = 0;
 	{
 		uint32_t segs = vs->cfg.seg_max ? vs->cfg.seg_max : 1;
 
@@ -835,6 +865,8 @@ static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_re
 
 	rq->bounced = false;
 	if (t->dir != OSTOR_DIR_NONE && t->data_len) {
+		if (OSTOR_UNLIKELY(!vs->zero_copy))
+			nd = -1; /* configured to copy everything */
 		for (int i = 0; i < t->iovcnt && nd >= 0; i++) {
 			const uint8_t *p = t->iov[i].iov_base;
 			size_t left = t->iov[i].iov_len;
@@ -870,6 +902,7 @@ static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_re
 						    "(limit %zu bytes per command); use ostor_virtio_dma_alloc() "
 						    "or smaller transfers", vs->vd->name, t->data_len, rq->bounce_len);
 			rq->bounced = true;
+			__atomic_store_n(&q->bounced, q->bounced + 1, __ATOMIC_RELAXED);
 			if (out) {
 				for (int i = 0; i < t->iovcnt; i++) {
 					memcpy(rq->bounce + off, t->iov[i].iov_base, t->iov[i].iov_len);

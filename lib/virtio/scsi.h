@@ -107,8 +107,11 @@ struct vscsi_stats {
 	uint64_t events, events_missed, rescans, removed, param_changes, short_events;
 	uint64_t sense_clamped, resid_clamped, len_clamped, bad_response;
 	uint64_t interrupts, spurious_interrupts, topology_generation;
+	uint64_t bounced;             /* summed over the request queues */
 };
 void vscsi_get_stats(struct vscsi_dev *vs, struct vscsi_stats *out);
+/* [p, p + len) is reachable by the device without a copy. */
+bool vscsi_is_dma(struct vscsi_dev *vs, const void *p, size_t len);
 /* Whether the target/LUN was reported removed (and not back since). */
 bool vscsi_lun_gone(struct vscsi_dev *vs, uint32_t target, uint32_t lun);
 /* Forget what is known about a target (absent, removed LUNs): the next
