@@ -147,7 +147,6 @@ static const struct {
 	{ "virtio_scsi", "write_back_cache", "the block cache" },
 	{ "virtio_scsi", "write_back_cache_size", "the block cache" },
 	{ "virtio_scsi", "direct_io", "the block cache" },
-	{ "virtio_scsi", "batch_processing", "notification batching control" },
 	{ "usb_storage", "storage_device_async_enabled", "one-command-at-a-time mode" },
 	{ "usb_storage", "async_io_enabled", "one-command-at-a-time mode" },
 	{ "usb_storage", "scsi_processing_enabled", "SCSI processing control" },

@@ -72,6 +72,7 @@ struct vscsi_queue {
 	unsigned int owned;          /* 0 or 1: a thread acquired it (atomic) */
 	int active;                  /* owner inside an operation (atomic) */
 	unsigned int busy;           /* requests owned (in the ring or waiting) */
+	bool kick_pending;           /* owner submitted since its last poll (batch_processing) */
 	uint64_t tag_seq;            /* tags: queue number in the top bits */
 	uint64_t errors, bytes, completed, len_clamped;
 	uint64_t bounced;            /* requests whose data went through a bounce buffer */
@@ -107,6 +108,7 @@ struct vscsi_dev {
 	unsigned int retry_count;
 	bool abort_enabled;
 	bool zero_copy;              /* dma_enabled && zero_copy_enabled: use caller memory */
+	bool batch;                  /* batch_processing in polled mode */
 
 	pthread_rwlock_t reset_lock;
 	atomic_int need_reset;
@@ -591,6 +593,9 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	}
 	vs->queue_size = opt->depth ? opt->depth : cfg->virtio_scsi.queue_depth;
 	vs->intr = opt->mode == 2;
+	/* Polled mode only: there the owner's next poll is never far (an
+	 * interrupt-mode owner may block in poll() waiting for it). */
+	vs->batch = cfg->virtio_scsi.batch_processing && !vs->intr;
 
 	/* control queue with TMF buffers, event queue with event buffers */
 	{
@@ -950,7 +955,7 @@ static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_re
 }
 
 /* Take a request slot and post it (queue lock held, or as the owner). */
-static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
+static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t, bool owner)
 {
 	struct vscsi_req *rq = q->free;
 	uint64_t now;
@@ -976,9 +981,25 @@ static int submit_on(struct vscsi_dev *vs, struct vscsi_queue *q, ostor_task *t)
 	if (!q->busy)
 		q->progress_ms = now;
 	__atomic_store_n(&q->busy, q->busy + 1, __ATOMIC_RELAXED);
+	/* batch_processing: an owner announces what it submitted between
+	 * two polls with one notification, at its next poll. */
+	if (owner && vs->batch) {
+		q->kick_pending = true;
+		return 0;
+	}
 	if (virtqueue_kick_prepare(q->vq))
 		virtqueue_notify(q->vq);
 	return 0;
+}
+
+/* The notification an owner's submits left for its poll. */
+static void flush_kick(struct vscsi_queue *q)
+{
+	if (OSTOR_LIKELY(!q->kick_pending))
+		return;
+	q->kick_pending = false;
+	if (virtqueue_kick_prepare(q->vq))
+		virtqueue_notify(q->vq);
 }
 
 int vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
@@ -1006,12 +1027,12 @@ int vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
 	if (OSTOR_LIKELY(q != NULL)) {
 		/* The fast path: our own queue, no lock. */
 		if (owner_enter(vs, q)) {
-			r = submit_on(vs, q, t);
+			r = submit_on(vs, q, t, true);
 			owner_exit(q);
 			return r;
 		}
 		pthread_rwlock_rdlock(&vs->reset_lock);
-		r = submit_on(vs, q, t);
+		r = submit_on(vs, q, t, false);
 		pthread_rwlock_unlock(&vs->reset_lock);
 		return r;
 	}
@@ -1023,7 +1044,7 @@ int vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
 				    "%s: every request queue is held by a thread (ostor_virtio_queue_acquire); "
 				    "submit from one of those threads, or release a queue", vs->vd->name);
 	}
-	r = submit_on(vs, q, t);
+	r = submit_on(vs, q, t, false);
 	pthread_mutex_unlock(&q->lock);
 	pthread_rwlock_unlock(&vs->reset_lock);
 	return r;
@@ -1680,6 +1701,7 @@ static int poll_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
 	bool clamped;
 	int r = 0, n = 0;
 
+	flush_kick(q);
 again:
 	while (n < VSCSI_POLL_BUDGET && (r = virtqueue_get(q->vq, &cookie, &len, &clamped)) > 0) {
 		if (clamped)

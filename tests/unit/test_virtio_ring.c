@@ -891,6 +891,65 @@ START_TEST(dma_disabled_copies)
 }
 END_TEST
 
+/* batch_processing: an owner's submits between two polls share one
+ * notification; off, each submit notifies (this device never suppresses
+ * notifications without event index). */
+static int batch_done;
+
+static void batch_cb(ostor_task *t, void *ud)
+{
+	batch_done++;
+}
+
+START_TEST(batch_processing_notifies)
+{
+	char path[] = "/tmp/ostor-batch-XXXXXX";
+	const char *text = _i ? "[virtio_scsi]\nbatch_processing = false\n" : "";
+	static uint8_t bufs[16][4096];
+	struct sim_virtio_stats st0, st1;
+	ostor_task *t[16];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ostor_exit(ctx);
+	ck_assert_int_eq(ostor_init(&ctx, path), 0);
+	ostor_set_log_level(ctx, OSTOR_LOG_NONE);
+	unlink(path);
+	open_spec("sim:transport=virtio,no-event-idx");
+	ck_assert_int_eq(ostor_queue_acquire(dev, 0), 0);
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+	batch_done = 0;
+	sim_virtio_get_stats(model, &st0);
+	for (int round = 0; round < 10; round++) {
+		uint64_t end = ostori_now_ms() + 5000;
+
+		for (int i = 0; i < 16; i++) {
+			uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(i * 8), 0, 0, 8, 0 };
+
+			ck_assert_int_eq(ostor_task_reset(t[i]), 0);
+			ck_assert_int_eq(ostor_task_set_lun(t[i], 0, 0), 0);
+			ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
+			ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs[i], 4096), 0);
+			ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ batch_cb, NULL, NULL }), 0);
+		}
+		while (batch_done < (round + 1) * 16 && ostori_now_ms() < end)
+			ostor_queue_poll(dev);
+		ck_assert_int_eq(batch_done, (round + 1) * 16);
+	}
+	sim_virtio_get_stats(model, &st1);
+	if (_i)
+		ck_assert_uint_ge(st1.notifies - st0.notifies, 160);
+	else
+		ck_assert_uint_le(st1.notifies - st0.notifies, 20); /* 10, and a lost-kick watch or two */
+	for (int i = 0; i < 16; i++)
+		ostor_task_free(t[i]);
+	ostor_queue_release(dev);
+}
+END_TEST
+
 /* VirtIO 1.2 queue reset: a held request comes back aborted, exactly
  * once, and the queue works again; refused without VIRTIO_F_RING_RESET. */
 START_TEST(queue_reset_held)
@@ -953,6 +1012,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, owned_tasks_ended_elsewhere);
 	tcase_add_loop_test(tc, iommu_bounce_and_dma, 0, 2);
 	tcase_add_loop_test(tc, dma_disabled_copies, 0, 2);
+	tcase_add_loop_test(tc, batch_processing_notifies, 0, 2);
 	tcase_add_test(tc, config_ring_and_completion);
 	tcase_add_loop_test(tc, arm_interrupts_batch, 0, 2);
 	tcase_add_loop_test(tc, interrupt_coalescing, 0, 2);
