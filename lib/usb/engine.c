@@ -75,6 +75,8 @@ struct ousb_engine {
 	uint8_t max_lun;
 	uint32_t tag;
 	bool dead, gone, pipeline, pipeline_cbw;
+	bool adapt;                 /* scsi_processing_enabled: fit commands to the subclass */
+	bool one_at_a_time;         /* async_io_enabled / storage_device_async_enabled false */
 	/* The device lost a CSW read queued behind a data-in: from then on
 	 * such reads wait for the data (unless pipelining is forced). */
 	bool csw_after_data, keep_pipelining;
@@ -1197,8 +1199,11 @@ static bool prepare(struct ousb_engine *e, ostor_task *t)
 	}
 	if (is_ufi_like(e)) {
 		/* UFI / SFF-8070i: no 6-byte READ/WRITE, fixed allocation
-		 * lengths the devices insist on. */
-		if (c->cdb[0] == 0x08 || c->cdb[0] == 0x0a) {
+		 * lengths the devices insist on (unless the configuration
+		 * asks for commands exactly as given). */
+		if (!e->adapt) {
+			/* as given */
+		} else if (c->cdb[0] == 0x08 || c->cdb[0] == 0x0a) {
 			uint32_t lba = ((uint32_t)(c->cdb[1] & 0x1f) << 16) | (uint32_t)c->cdb[2] << 8 | c->cdb[3];
 			uint32_t n = c->cdb[4] ? c->cdb[4] : 256;
 			uint8_t op = c->cdb[0] == 0x08 ? 0x28 : 0x2a;
@@ -1276,10 +1281,12 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 	} else {
 		/* A fixed ring, allocated at open: when it is full the core
 		 * keeps the task waiting (no allocation per command). */
-		if (e->qlen == e->qcap) {
+		if (e->qlen == e->qcap || (e->one_at_a_time && (e->qlen || e->task || e->stage != S_IDLE))) {
 			pthread_mutex_unlock(&e->lock);
 			return OSTORI_SUBMIT_FULL;
 		}
+		if (e->qlen + 1 > e->stats.queued_max)
+			e->stats.queued_max = e->qlen + 1;
 		e->q[(e->qhead + e->qlen) % e->qcap] = t;
 		e->qlen++;
 		if (e->stage == S_IDLE && !e->task && !e->sync_busy)
@@ -1369,6 +1376,18 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 		e->pipeline = e->keep_pipelining = true;   /* measurements only */
 	else if (env && !strcmp(env, "cbw"))
 		e->pipeline = e->pipeline_cbw = !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
+	/* The configuration file's [usb_storage] switches. */
+	{
+		const struct ostor_config *c = &dev->ctx->config;
+
+		e->adapt = c->usb_storage.scsi_processing_enabled;
+		if (!c->usb_storage.scsi_validation_enabled)
+			e->cfg.quirks.flags |= OUSB_Q_IGNORE_RESIDUE;
+		e->one_at_a_time = !c->usb_storage.async_io_enabled ||
+				   !c->usb_storage.storage_device_async_enabled;
+		if (!c->usb_storage.storage_device_async_enabled)
+			e->pipeline = e->pipeline_cbw = e->keep_pipelining = false;
+	}
 	/* The device tolerates tag 0 fine, but a fresh random-ish start
 	 * makes a stale CSW from an earlier session easy to spot. */
 	e->tag = (uint32_t)(ostori_now_ms() & 0xffff) << 8;

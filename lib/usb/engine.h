@@ -97,6 +97,7 @@ struct ousb_engine_stats {
 	uint64_t zlp_retries, csw_stall_retries;
 	uint64_t timeouts;
 	uint64_t csw_rescues;      /* queued CSW reads re-issued after the grace */
+	uint64_t queued_max;       /* most commands waiting in the engine at once */
 };
 
 struct ousb_engine;

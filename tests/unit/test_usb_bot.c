@@ -1003,6 +1003,77 @@ START_TEST(bot_quirks_from_config)
 }
 END_TEST
 
+/* Keep N reads in flight; how many did the engine hold at once? */
+static uint64_t engine_depth(struct sim_usb *m)
+{
+	enum { N = 12 };
+	ostor_task *t[N];
+	static uint8_t bufs[N][4096];
+	uint8_t cdb[10];
+	struct done_rec rec = { 0 };
+	uint64_t deadline = ostori_now_ms() + 5000;
+
+	for (int i = 0; i < N; i++) {
+		cdb_rw10(cdb, 0x28, (uint32_t)i * 8, 8);
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs[i], 4096), 0);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	}
+	while (rec.calls < N && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 50);
+	ck_assert_int_eq(rec.calls, N);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+		ostor_task_free(t[i]);
+	}
+	return estats(m).queued_max;
+}
+
+/* async_io_enabled / storage_device_async_enabled = false: one command in
+ * the engine at a time (the rest wait in the core), and the second also
+ * stops pipelining; by default the engine queues them. */
+START_TEST(bot_one_at_a_time_from_config)
+{
+	static const char *const conf[] = { "", "[usb_storage]\nasync_io_enabled = false\n",
+					    "[usb_storage]\nstorage_device_async_enabled = false\n" };
+	int err;
+	struct sim_usb *m;
+	struct ostor_usb_details det;
+
+	ostor_exit(ctx);
+	ctx = ctx_with_config(conf[_i], &err);
+	ck_assert_int_eq(err, 0);
+	m = open_dev(BOT);
+	if (_i == 0)
+		ck_assert_uint_ge(engine_depth(m), 2);
+	else
+		ck_assert_uint_eq(engine_depth(m), 1);
+	ck_assert_int_eq(ostor_usb_get_details(dev, &det), 0);
+	check_io_works(0, 0, 50);
+}
+END_TEST
+
+/* scsi_validation_enabled = false: a residue beyond the transfer is
+ * ignored, as with the ignore-residue quirk (the data length still comes
+ * from what moved). */
+START_TEST(bot_validation_off_ignores_residue)
+{
+	int err;
+	struct sim_usb *m;
+	uint8_t buf[4096];
+	size_t got = 0;
+
+	ostor_exit(ctx);
+	ctx = ctx_with_config("[usb_storage]\nscsi_validation_enabled = false\n", &err);
+	ck_assert_int_eq(err, 0);
+	m = open_dev(BOT ",fault=csw-residue-big");
+	ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, sizeof(buf));
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
 START_TEST(bot_quirks_config_errors)
 {
 	static const struct {
@@ -1157,6 +1228,8 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_cancel_in_flight);
 	tcase_add_loop_test(tc, bot_engine_full_waits, 0, 2);
 	tcase_add_test(tc, bot_unplug_with_waiting);
+	tcase_add_loop_test(tc, bot_one_at_a_time_from_config, 0, 3);
+	tcase_add_test(tc, bot_validation_off_ignores_residue);
 	tcase_add_test(tc, bot_explicit_resets);
 	tcase_add_test(tc, bot_spec_errors);
 	tcase_add_test(tc, bot_fault_after);

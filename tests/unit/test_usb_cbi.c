@@ -6,6 +6,8 @@
  */
 #include "usb_test_util.h"
 
+#include <unistd.h>
+
 #define CBI "sim:transport=usb-cbi,size=2M,usb-timeout=100"
 #define CB "sim:transport=usb-cb,size=2M,usb-timeout=100"
 
@@ -63,6 +65,33 @@ START_TEST(ufi_adaptations)
 	ck_assert_uint_ge(ss.per_opcode[0x28], 1);
 	ck_assert_uint_ge(ss.per_opcode[0x2a], 1);
 	(void)m;
+}
+END_TEST
+
+/* scsi_processing_enabled = false: commands go out exactly as given
+ * (READ(6) stays READ(6); the simulated device takes it). */
+START_TEST(ufi_no_adaptation_from_config)
+{
+	char path[] = "/tmp/ostor-cbi-conf-XXXXXX";
+	const char *text = "[usb_storage]\nscsi_processing_enabled = false\n";
+	int fd = mkstemp(path);
+	struct sim_stats ss;
+	uint8_t r[512], read6[6] = { 0x08, 0, 0, 9, 1, 0 };
+	ostor_task *t;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ostor_exit(ctx);
+	ck_assert_int_eq(ostor_init(&ctx, path), 0);
+	ostor_set_log_level(ctx, OSTOR_LOG_NONE);
+	unlink(path);
+	open_dev(CBI ",subclass=ufi");
+	t = run(0, read6, 6, OSTOR_DIR_FROM_DEVICE, r, sizeof(r));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+	sim_target_get_stats(ostori_sim_device_target(dev), &ss);
+	ck_assert_uint_eq(ss.per_opcode[0x08], 1);
 }
 END_TEST
 
@@ -254,6 +283,7 @@ static Suite *cbi_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, cb_plain_io, 0, 6);
 	tcase_add_test(tc, ufi_adaptations);
+	tcase_add_test(tc, ufi_no_adaptation_from_config);
 	tcase_add_test(tc, cbi_adsc_stall_is_check_condition);
 	tcase_add_loop_test(tc, cbi_status_faults_reset, 0, (int)OSTOR_ARRAY_SIZE(reset_faults));
 	tcase_add_test(tc, cbi_missing_status_times_out);
