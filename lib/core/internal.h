@@ -16,31 +16,10 @@
 #include <stdio.h>
 
 #include "orionstor.h"
+#include "util/compiler.h"
+#include "util/error.h"
 #include "core/config.h"
 #include "core/spec.h"
-
-#define OSTOR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define OSTOR_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define OSTOR_MAX(a, b) ((a) > (b) ? (a) : (b))
-
-#if defined(__GNUC__)
-#define OSTOR_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define OSTOR_LIKELY(x) __builtin_expect(!!(x), 1)
-#define OSTOR_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define OSTOR_PRINTF(f, a)
-#define OSTOR_LIKELY(x) (x)
-#define OSTOR_UNLIKELY(x) (x)
-#endif
-
-/* ---- errors ------------------------------------------------------------ */
-
-/* Record a detailed message for ostor_last_error() and return code, so a
- * failure reads: return ostori_error(OSTOR_ERROR_BAD_SPEC, "...", ...); */
-int ostori_error(int code, const char *fmt, ...) OSTOR_PRINTF(2, 3);
-/* Same, appending ": <previous message>" (adds context to a lower error). */
-int ostori_error_wrap(int code, const char *fmt, ...) OSTOR_PRINTF(2, 3);
-void ostori_clear_error(void);
 
 /* ---- logging ----------------------------------------------------------- */
 

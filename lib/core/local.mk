@@ -7,7 +7,6 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/config.h \
 	lib/core/context.c \
 	lib/core/device.c \
-	lib/core/error.c \
 	lib/core/events.c \
 	lib/core/internal.h \
 	lib/core/log.c \

@@ -9,7 +9,6 @@
  * entries.  To update, regenerate from the current T10 list keeping this
  * layout; do not hand-sort.
  */
-#include "core/internal.h"
 
 #include <stddef.h>
 

@@ -6,7 +6,6 @@
  * of an earlier command can leak into the new one, and rejects values that
  * do not fit their field instead of truncating them.
  */
-#include "core/internal.h"
 
 #include <string.h>
 

@@ -8,7 +8,6 @@
  * trusted to extend past what arrived.  A field is decoded only when all
  * its bytes lie below the limit.
  */
-#include "core/internal.h"
 
 #include <string.h>
 

@@ -5,8 +5,8 @@
  * Sense data is bounded twice: by the bytes received and by the device's
  * ADDITIONAL SENSE LENGTH, whichever is smaller.
  */
-#include "core/internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

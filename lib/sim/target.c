@@ -10,6 +10,7 @@
  */
 #include "core/internal.h"
 #include "sim/target.h"
+#include "util/byteorder.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,56 +123,6 @@ struct exec {
 
 static unsigned int next_target_id;
 
-/* ---- byte order --------------------------------------------------------- */
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-}
-
-static uint32_t get_be24(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_be24(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 16);
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
 static uint32_t sat32(uint64_t v)
 {
 	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
@@ -210,7 +161,7 @@ static void fail_field(struct exec *x, bool in_cdb, unsigned int byte, int bit)
 	x->sense.sksv = true;
 	x->sense.sks[0] = (uint8_t)(0x80 | (in_cdb ? 0x40 : 0) |
 				    (bit >= 0 ? 0x08 | (bit & 7) : 0));
-	put_be16(&x->sense.sks[1], (uint16_t)byte);
+	ostori_put_be16(&x->sense.sks[1], (uint16_t)byte);
 }
 
 static void bad_cdb(struct exec *x, unsigned int byte, int bit)
@@ -236,7 +187,7 @@ static size_t sense_fixed(const struct sim_sense *s, uint8_t *buf)
 	buf[0] = 0x70;
 	if (s->info_valid && s->info <= 0xffffffffu) {
 		buf[0] |= 0x80;
-		put_be32(buf + 3, (uint32_t)s->info);
+		ostori_put_be32(buf + 3, (uint32_t)s->info);
 	}
 	buf[2] = s->key & 0x0f;
 	buf[7] = 10;
@@ -262,7 +213,7 @@ static size_t sense_desc(const struct sim_sense *s, uint8_t *buf)
 		buf[p] = 0x00;
 		buf[p + 1] = 0x0a;
 		buf[p + 2] = 0x80;
-		put_be64(buf + p + 4, s->info);
+		ostori_put_be64(buf + p + 4, s->info);
 		p += 12;
 	}
 	if (s->sksv) {
@@ -560,25 +511,25 @@ static void decode_lba(const uint8_t *c, uint8_t op, uint64_t *lba, uint32_t *co
 	switch (op) {
 	case OSTOR_SCSI_OP_READ6:
 	case OSTOR_SCSI_OP_WRITE6:
-		*lba = get_be24(c + 1) & 0x1fffff;
+		*lba = ostori_get_be24(c + 1) & 0x1fffff;
 		*count = c[4] ? c[4] : 256;
 		break;
 	case OSTOR_SCSI_OP_READ12:
 	case OSTOR_SCSI_OP_WRITE12:
-		*lba = get_be32(c + 2);
-		*count = get_be32(c + 6);
+		*lba = ostori_get_be32(c + 2);
+		*count = ostori_get_be32(c + 6);
 		break;
 	case OSTOR_SCSI_OP_READ16:
 	case OSTOR_SCSI_OP_WRITE16:
 	case OSTOR_SCSI_OP_VERIFY16:
 	case OSTOR_SCSI_OP_SYNCHRONIZE_CACHE16:
 	case OSTOR_SCSI_OP_WRITE_SAME16:
-		*lba = get_be64(c + 2);
-		*count = get_be32(c + 10);
+		*lba = ostori_get_be64(c + 2);
+		*count = ostori_get_be32(c + 10);
 		break;
 	default: /* the 10-byte ones */
-		*lba = get_be32(c + 2);
-		*count = get_be16(c + 7);
+		*lba = ostori_get_be32(c + 2);
+		*count = ostori_get_be16(c + 7);
 		break;
 	}
 }
@@ -863,7 +814,7 @@ static void cmd_unmap(struct exec *x)
 {
 	struct sim_lu *lu = x->lu;
 	uint8_t *p = x->t->scratch;
-	size_t plen = get_be16(x->cdb + 7), avail, ndesc;
+	size_t plen = ostori_get_be16(x->cdb + 7), avail, ndesc;
 	uint64_t bad = 0;
 
 	if (x->cdb[1] & 0x01) {               /* ANCHOR */
@@ -883,7 +834,7 @@ static void cmd_unmap(struct exec *x)
 	copy_from_iov(x, p, plen);
 	x->cmd->transferred = plen;
 	/* A partial trailing descriptor is ignored (SBC-3 5.28.2). */
-	avail = OSTOR_MIN((size_t)get_be16(p + 2), plen - 8);
+	avail = OSTOR_MIN((size_t)ostori_get_be16(p + 2), plen - 8);
 	ndesc = avail / 16;
 	if (ndesc > SIM_MAX_UNMAP_DESCRIPTORS) {
 		bad_param(x, 2, -1);
@@ -892,8 +843,8 @@ static void cmd_unmap(struct exec *x)
 	/* Validate every descriptor before touching the medium. */
 	for (size_t i = 0; i < ndesc; i++) {
 		const uint8_t *d = p + 8 + 16 * i;
-		uint64_t lba = get_be64(d);
-		uint32_t cnt = get_be32(d + 8);
+		uint64_t lba = ostori_get_be64(d);
+		uint32_t cnt = ostori_get_be32(d + 8);
 
 		if (cnt > SIM_MAX_UNMAP_LBA_COUNT) {
 			bad_param(x, (unsigned int)(8 + 16 * i + 8), -1);
@@ -904,8 +855,8 @@ static void cmd_unmap(struct exec *x)
 	}
 	for (size_t i = 0; i < ndesc; i++) {
 		const uint8_t *d = p + 8 + 16 * i;
-		uint64_t lba = get_be64(d);
-		uint32_t cnt = get_be32(d + 8);
+		uint64_t lba = ostori_get_be64(d);
+		uint32_t cnt = ostori_get_be32(d + 8);
 
 		if (cnt && store_zero(x->t, lu, lba * lu->block_size,
 				      (uint64_t)cnt * lu->block_size, true, &bad)) {
@@ -925,15 +876,15 @@ static void cmd_read_capacity10(struct exec *x)
 	uint8_t buf[8];
 
 	/* PMI = 0 requires LBA 0 (SBC-3 5.16.1). */
-	if (!(x->cdb[8] & 0x01) && get_be32(x->cdb + 2)) {
+	if (!(x->cdb[8] & 0x01) && ostori_get_be32(x->cdb + 2)) {
 		bad_cdb(x, 2, -1);
 		return;
 	}
 	if (!lu_ready(x))
 		return;
 	/* FFFFFFFFh tells the initiator to use READ CAPACITY(16). */
-	put_be32(buf, sat32(lu->blocks - 1));
-	put_be32(buf + 4, lu->block_size);
+	ostori_put_be32(buf, sat32(lu->blocks - 1));
+	ostori_put_be32(buf + 4, lu->block_size);
 	data_in(x, buf, sizeof(buf), sizeof(buf));
 }
 
@@ -946,18 +897,18 @@ static void cmd_service_action_in(struct exec *x)
 		bad_cdb(x, 1, 4);
 		return;
 	}
-	if (!(x->cdb[14] & 0x01) && get_be64(x->cdb + 2)) {
+	if (!(x->cdb[14] & 0x01) && ostori_get_be64(x->cdb + 2)) {
 		bad_cdb(x, 2, -1);
 		return;
 	}
 	if (!lu_ready(x))
 		return;
 	memset(buf, 0, sizeof(buf));
-	put_be64(buf, lu->blocks - 1);
-	put_be32(buf + 8, lu->block_size);
+	ostori_put_be64(buf, lu->blocks - 1);
+	ostori_put_be32(buf + 8, lu->block_size);
 	if (lu->type == OSTOR_TYPE_DISK)
 		buf[14] = 0xc0;             /* LBPME (UNMAP supported), LBPRZ */
-	data_in(x, buf, sizeof(buf), get_be32(x->cdb + 10));
+	data_in(x, buf, sizeof(buf), ostori_get_be32(x->cdb + 10));
 }
 
 /* UFI/MMC READ FORMAT CAPACITIES: the current/maximum descriptor only. */
@@ -969,10 +920,10 @@ static void cmd_read_format_capacities(struct exec *x)
 
 	memset(buf, 0, sizeof(buf));
 	buf[3] = 8;
-	put_be32(buf + 4, sat32(lu->blocks));
+	ostori_put_be32(buf + 4, sat32(lu->blocks));
 	buf[8] = medium ? 0x02 : 0x03;      /* formatted media / no media */
-	put_be24(buf + 9, lu->block_size);
-	data_in(x, buf, sizeof(buf), get_be16(x->cdb + 7));
+	ostori_put_be24(buf + 9, lu->block_size);
+	data_in(x, buf, sizeof(buf), ostori_get_be16(x->cdb + 7));
 }
 
 /* ---- INQUIRY, REPORT LUNS, REQUEST SENSE -------------------------------- */
@@ -1018,7 +969,7 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 		d[1] = 0x03;
 		d[2] = 0;
 		d[3] = 8;
-		put_be64(d + 4, lu->naa);
+		ostori_put_be64(d + 4, lu->naa);
 		d += 12;
 		/* T10 vendor ID: vendor, product, serial, ASCII */
 		d[0] = 0x02;
@@ -1036,20 +987,20 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 		len = 0x3c;
 		memset(buf + 4, 0, len);
 		buf[4] = 0x01;                         /* WSNZ */
-		put_be16(buf + 6, 1);                  /* optimal granularity */
-		put_be32(buf + 8, lu->max_transfer);
-		put_be32(buf + 20, SIM_MAX_UNMAP_LBA_COUNT);
-		put_be32(buf + 24, SIM_MAX_UNMAP_DESCRIPTORS);
-		put_be32(buf + 28, 1);                 /* unmap granularity */
-		put_be32(buf + 32, 0x80000000u);       /* UGAVALID, alignment 0 */
-		put_be64(buf + 36, SIM_MAX_WRITE_SAME_LEN);
+		ostori_put_be16(buf + 6, 1);                  /* optimal granularity */
+		ostori_put_be32(buf + 8, lu->max_transfer);
+		ostori_put_be32(buf + 20, SIM_MAX_UNMAP_LBA_COUNT);
+		ostori_put_be32(buf + 24, SIM_MAX_UNMAP_DESCRIPTORS);
+		ostori_put_be32(buf + 28, 1);                 /* unmap granularity */
+		ostori_put_be32(buf + 32, 0x80000000u);       /* UGAVALID, alignment 0 */
+		ostori_put_be64(buf + 36, SIM_MAX_WRITE_SAME_LEN);
 		break;
 	case 0xb1:
 		if (!disk)
 			return 0;
 		len = 0x3c;
 		memset(buf + 4, 0, len);
-		put_be16(buf + 4, 1);                  /* non-rotating medium */
+		ostori_put_be16(buf + 4, 1);                  /* non-rotating medium */
 		break;
 	case 0xb2:
 		if (!disk)
@@ -1062,7 +1013,7 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 	default:
 		return 0;
 	}
-	put_be16(buf + 2, (uint16_t)len);
+	ostori_put_be16(buf + 2, (uint16_t)len);
 	return 4 + len;
 }
 
@@ -1088,7 +1039,7 @@ static void cmd_inquiry(struct exec *x)
 			bad_cdb(x, 2, -1);
 			return;
 		}
-		data_in(x, buf, len, get_be16(c + 3));
+		data_in(x, buf, len, ostori_get_be16(c + 3));
 		return;
 	}
 	if (c[2]) {
@@ -1107,12 +1058,12 @@ static void cmd_inquiry(struct exec *x)
 	pad_copy(buf + 8, lu ? lu->vendor : "ORIONSTR", 8);
 	pad_copy(buf + 16, lu ? lu->product : "SIM TARGET", 16);
 	pad_copy(buf + 32, lu ? lu->revision : "0001", 4);
-	put_be16(buf + 58, 0x00a0);           /* SAM-5 */
-	put_be16(buf + 60, 0x0460);           /* SPC-4 */
+	ostori_put_be16(buf + 58, 0x00a0);           /* SAM-5 */
+	ostori_put_be16(buf + 60, 0x0460);           /* SPC-4 */
 	if (lu)
-		put_be16(buf + 62, lu->type == OSTOR_TYPE_DISK ?
+		ostori_put_be16(buf + 62, lu->type == OSTOR_TYPE_DISK ?
 			 0x04c0 : 0x04e0);    /* SBC-3 / MMC-6 */
-	data_in(x, buf, len, get_be16(c + 3));
+	data_in(x, buf, len, ostori_get_be16(c + 3));
 }
 
 static void encode_lun(uint32_t lun, uint8_t *e)
@@ -1139,13 +1090,13 @@ static void cmd_report_luns(struct exec *x)
 	}
 	n = sel == 1 ? 0 : t->nlus;
 	resp = 8 + 8 * n;
-	len = OSTOR_MIN(resp, (size_t)get_be32(x->cdb + 6));
+	len = OSTOR_MIN(resp, (size_t)ostori_get_be32(x->cdb + 6));
 	if (!data_in_ok(x, len))
 		return;
 	m = OSTOR_MIN(len, x->total);
 	/* The LUN LIST LENGTH is always the full list (SPC-4 6.33). */
 	memset(e, 0, sizeof(e));
-	put_be32(e, (uint32_t)(8 * n));
+	ostori_put_be32(e, (uint32_t)(8 * n));
 	copy_to_iov(x, 0, e, OSTOR_MIN(m, (size_t)8));
 	for (size_t i = 0; i < n && 8 + 8 * i < m; i++) {
 		encode_lun(t->lus[i]->lun, e);
@@ -1267,11 +1218,11 @@ static void cmd_mode_sense(struct exec *x)
 		uint8_t *bd = buf + hdr;
 
 		if (bdlen == 16) {
-			put_be64(bd, blocks);
-			put_be32(bd + 12, lu->block_size);
+			ostori_put_be64(bd, blocks);
+			ostori_put_be32(bd + 12, lu->block_size);
 		} else {
-			put_be32(bd, sat32(blocks));
-			put_be24(bd + 5, lu->block_size);
+			ostori_put_be32(bd, sat32(blocks));
+			ostori_put_be24(bd + 5, lu->block_size);
 		}
 	}
 	/* WP for read-only media (cdrom included); DPOFUA: FUA honoured. */
@@ -1280,12 +1231,12 @@ static void cmd_mode_sense(struct exec *x)
 		buf[2] = (uint8_t)((lu->readonly ? 0x80 : 0) | 0x10);
 		buf[3] = (uint8_t)bdlen;
 	} else {
-		put_be16(buf, (uint16_t)(total - 2));
+		ostori_put_be16(buf, (uint16_t)(total - 2));
 		buf[3] = (uint8_t)((lu->readonly ? 0x80 : 0) | 0x10);
 		buf[4] = bdlen == 16 ? 0x01 : 0;      /* LONGLBA */
-		put_be16(buf + 6, (uint16_t)bdlen);
+		ostori_put_be16(buf + 6, (uint16_t)bdlen);
 	}
-	data_in(x, buf, total, six ? c[4] : get_be16(c + 7));
+	data_in(x, buf, total, six ? c[4] : ostori_get_be16(c + 7));
 }
 
 static void cmd_mode_select(struct exec *x)
@@ -1293,7 +1244,7 @@ static void cmd_mode_select(struct exec *x)
 	const uint8_t *c = x->cdb;
 	struct sim_lu *lu = x->lu;
 	bool six = x->op == OSTOR_SCSI_OP_MODE_SELECT6;
-	size_t plen = six ? c[4] : get_be16(c + 7), hdr = six ? 4 : 8, bdlen, off;
+	size_t plen = six ? c[4] : ostori_get_be16(c + 7), hdr = six ? 4 : 8, bdlen, off;
 	uint8_t *p = x->t->scratch, cur[32], mask[32];
 	int new_wce = -1;
 
@@ -1319,7 +1270,7 @@ static void cmd_mode_select(struct exec *x)
 		bad_param(x, six ? 1 : 2, -1);
 		return;
 	}
-	bdlen = six ? p[3] : get_be16(p + 6);
+	bdlen = six ? p[3] : ostori_get_be16(p + 6);
 	if (bdlen != 0 && bdlen != ((!six && (p[4] & 0x01)) ? 16u : 8u)) {
 		bad_param(x, six ? 3 : 6, -1);
 		return;
@@ -1330,8 +1281,8 @@ static void cmd_mode_select(struct exec *x)
 	}
 	if (bdlen) {
 		const uint8_t *bd = p + hdr;
-		uint64_t nb = bdlen == 16 ? get_be64(bd) : get_be32(bd);
-		uint32_t bl = bdlen == 16 ? get_be32(bd + 12) : get_be24(bd + 5);
+		uint64_t nb = bdlen == 16 ? ostori_get_be64(bd) : ostori_get_be32(bd);
+		uint32_t bl = bdlen == 16 ? ostori_get_be32(bd + 12) : ostori_get_be24(bd + 5);
 		uint64_t cur_nb = bdlen == 16 ? lu->blocks : sat32(lu->blocks);
 
 		/* 0 keeps the capacity; resizing is not supported. */
@@ -1446,7 +1397,7 @@ static void cmd_send_diagnostic(struct exec *x)
 	uint8_t b1 = x->cdb[1], code = b1 >> 5;
 
 	/* No diagnostic pages: nothing may come with the command. */
-	if (get_be16(x->cdb + 3)) {
+	if (ostori_get_be16(x->cdb + 3)) {
 		bad_cdb(x, 3, -1);
 		return;
 	}
@@ -1475,9 +1426,9 @@ static void cmd_log_sense(struct exec *x)
 	}
 	/* Supported log pages: just this one. */
 	memset(buf, 0, sizeof(buf));
-	put_be16(buf + 2, 1);
+	ostori_put_be16(buf + 2, 1);
 	buf[4] = 0x00;
-	data_in(x, buf, sizeof(buf), get_be16(c + 7));
+	data_in(x, buf, sizeof(buf), ostori_get_be16(c + 7));
 }
 
 /* ---- dispatch ----------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "sim/target.h"
 #include "sim/transport.h"
 #include "sim/usb_models.h"
+#include "util/byteorder.h"
 #include "usb/engine.h"
 
 #include <stdlib.h>
@@ -192,8 +193,6 @@ void sim_usb_clear_faults(struct sim_usb *m)
 
 /* ---- SCSI side ------------------------------------------------------------- */
 
-static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static uint32_t be32(const uint8_t *p) { return be16(p) << 16 | be16(p + 2); }
 
 /* What the command itself wants to move: 'i', 'o', 'n', or '?' for an
  * opcode the model does not know (the host's word is taken). */
@@ -208,7 +207,7 @@ static char dev_dir(const uint8_t *cdb)
 	case 0x15: case 0x55: case 0x42: case 0x41: case 0x93: case 0x3b:
 		return 'o';
 	case 0x1d:
-		return be16(cdb + 3) ? 'o' : 'n';
+		return ostori_get_be16(cdb + 3) ? 'o' : 'n';
 	case 0x00: case 0x1b: case 0x1e: case 0x35: case 0x91: case 0x2b: case 0x01:
 	case 0x2f: case 0x8f:
 		return 'n';
@@ -224,13 +223,13 @@ static size_t out_len(struct sim_usb *m, const uint8_t *cdb, uint8_t lun)
 
 	switch (cdb[0]) {
 	case 0x0a: return (cdb[4] ? cdb[4] : 256) * bs;
-	case 0x2a: case 0x2e: return be16(cdb + 7) * bs;
-	case 0xaa: case 0xae: return (size_t)be32(cdb + 6) * bs;
-	case 0x8a: case 0x8e: return (size_t)be32(cdb + 10) * bs;
+	case 0x2a: case 0x2e: return ostori_get_be16(cdb + 7) * bs;
+	case 0xaa: case 0xae: return (size_t)ostori_get_be32(cdb + 6) * bs;
+	case 0x8a: case 0x8e: return (size_t)ostori_get_be32(cdb + 10) * bs;
 	case 0x15: return cdb[4];
-	case 0x55: case 0x42: return be16(cdb + 7);
+	case 0x55: case 0x42: return ostori_get_be16(cdb + 7);
 	case 0x41: case 0x93: return bs;
-	case 0x1d: return be16(cdb + 3);
+	case 0x1d: return ostori_get_be16(cdb + 3);
 	default: return SIZE_MAX;
 	}
 }
@@ -260,23 +259,10 @@ static void run_target(struct sim_usb *m, uint8_t lun, const uint8_t *cdb, size_
 
 /* ---- Bulk-Only device ------------------------------------------------------ */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Build the CSW for the command on hand, faults applied. */
 static void bot_make_csw(struct sim_usb *m, uint32_t residue, uint8_t status)
 {
-	uint32_t tag = get32(m->cbw + 4);
+	uint32_t tag = ostori_get_le32(m->cbw + 4);
 
 	memset(m->csw, 0, sizeof(m->csw));
 	m->csw_len = OUSB_CSW_LEN;
@@ -285,10 +271,10 @@ static void bot_make_csw(struct sim_usb *m, uint32_t residue, uint8_t status)
 	if (cmd_fault(m, SIM_USB_CSW_BAD_STATUS))
 		status = 3;
 	if (cmd_fault(m, SIM_USB_CSW_RESIDUE_BIG))
-		residue = get32(m->cbw + 8) + 4096;
-	put32(m->csw, cmd_fault(m, SIM_USB_CSW_BAD_SIGNATURE) ? 0x42425355u : OUSB_CSW_SIG);
-	put32(m->csw + 4, cmd_fault(m, SIM_USB_CSW_STALE_TAG) ? tag - 1 : tag);
-	put32(m->csw + 8, residue);
+		residue = ostori_get_le32(m->cbw + 8) + 4096;
+	ostori_put_le32(m->csw, cmd_fault(m, SIM_USB_CSW_BAD_SIGNATURE) ? 0x42425355u : OUSB_CSW_SIG);
+	ostori_put_le32(m->csw + 4, cmd_fault(m, SIM_USB_CSW_STALE_TAG) ? tag - 1 : tag);
+	ostori_put_le32(m->csw + 8, residue);
 	m->csw[12] = status;
 	if (cmd_fault(m, SIM_USB_CSW_SHORT))
 		m->csw_len = 12;
@@ -318,7 +304,7 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 	char want;
 	struct sim_cmd c;
 
-	if (x->len != OUSB_CBW_LEN || get32(x->buf) != OUSB_CBW_SIG || (x->buf[14] & 0x1f) == 0 ||
+	if (x->len != OUSB_CBW_LEN || ostori_get_le32(x->buf) != OUSB_CBW_SIG || (x->buf[14] & 0x1f) == 0 ||
 	    (x->buf[14] & 0x1f) > 16) {
 		/* Not a valid CBW: stall both pipes until Reset Recovery. */
 		m->stats.invalid_cbws++;
@@ -332,7 +318,7 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 		return OUSB_STALL;
 	}
 	memcpy(m->cbw, x->buf, OUSB_CBW_LEN);
-	h = get32(m->cbw + 8);
+	h = ostori_get_le32(m->cbw + 8);
 	flags = m->cbw[12];
 	lun = m->cbw[13] & 0x0f;
 	cblen = m->cbw[14] & 0x1f;
@@ -421,7 +407,7 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 
 static void bot_data_out_done(struct sim_usb *m)
 {
-	uint32_t h = get32(m->cbw + 8);
+	uint32_t h = ostori_get_le32(m->cbw + 8);
 	uint8_t lun = m->cbw[13] & 0x0f, cblen = m->cbw[14] & 0x1f;
 	char want = dev_dir(m->cbw + 15);
 	struct sim_cmd c;
@@ -1173,7 +1159,7 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 		struct sim_cmd c;
 
 		run_target(m, (uint8_t)i, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, rc, sizeof(rc), &c);
-		m->block_size[i] = c.status == 0 && c.transferred == 8 ? be32(rc + 4) : 512;
+		m->block_size[i] = c.status == 0 && c.transferred == 8 ? ostori_get_be32(rc + 4) : 512;
 	}
 	m->last_status = 0;
 	for (int i = 0; i < nfaults; i++)

@@ -16,6 +16,7 @@
  *   "dead".
  */
 #include "usb/engine.h"
+#include "util/byteorder.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -164,19 +165,6 @@ const char *ousb_subclass_name(uint8_t sc)
 	case OUSB_SC_SCSI: return "scsi";
 	default: return "unknown";
 	}
-}
-
-static inline void put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static bool is_ufi_like(const struct ousb_engine *e)
@@ -535,9 +523,9 @@ static void bot_start(struct ousb_engine *e)
 	uint8_t *p = e->cbw;
 
 	e->tag++;
-	put_le32(p, OUSB_CBW_SIG);
-	put_le32(p + 4, e->tag);
-	put_le32(p + 8, (uint32_t)c->len);
+	ostori_put_le32(p, OUSB_CBW_SIG);
+	ostori_put_le32(p + 4, e->tag);
+	ostori_put_le32(p + 8, (uint32_t)c->len);
 	p[12] = c->dir == OSTOR_DIR_FROM_DEVICE ? 0x80 : 0x00;
 	p[13] = c->lun & 0x0f;
 	p[14] = c->cdb_len;
@@ -552,7 +540,7 @@ static void bot_start(struct ousb_engine *e)
 
 static bool looks_like_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
 {
-	return n == OUSB_CSW_LEN && get_le32(p) == OUSB_CSW_SIG && get_le32(p + 4) == e->tag;
+	return n == OUSB_CSW_LEN && ostori_get_le32(p) == OUSB_CSW_SIG && ostori_get_le32(p + 4) == e->tag;
 }
 
 /*
@@ -601,18 +589,18 @@ static void bot_eval_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
 	uint8_t status;
 	size_t moved;
 
-	if (n != OUSB_CSW_LEN || get_le32(p) != OUSB_CSW_SIG ||
-	    (get_le32(p + 4) != e->tag && !(e->cfg.quirks.flags & OUSB_Q_IGNORE_TAG)) || p[12] > 2) {
+	if (n != OUSB_CSW_LEN || ostori_get_le32(p) != OUSB_CSW_SIG ||
+	    (ostori_get_le32(p + 4) != e->tag && !(e->cfg.quirks.flags & OUSB_Q_IGNORE_TAG)) || p[12] > 2) {
 		e->stats.csw_invalid++;
 		ostor_warn(e->dev->ctx, "%s: invalid CSW (%zu bytes, signature %08x, tag %u for %u, "
-			   "status %u)", e->dev->spec, n, n >= 4 ? get_le32(p) : 0,
-			   n >= 8 ? get_le32(p + 4) : 0, e->tag, n >= 13 ? p[12] : 0);
+			   "status %u)", e->dev->spec, n, n >= 4 ? ostori_get_le32(p) : 0,
+			   n >= 8 ? ostori_get_le32(p + 4) : 0, e->tag, n >= 13 ? p[12] : 0);
 		o.res = OSTOR_RESULT_TRANSPORT_ERROR;
 		o.recover = true;
 		wire_done(e, o);
 		return;
 	}
-	residue = get_le32(p + 8);
+	residue = ostori_get_le32(p + 8);
 	status = p[12];
 	if (status == 2) {
 		/* Phase error: the residue means nothing. */

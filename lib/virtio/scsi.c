@@ -24,6 +24,7 @@
  * for writing.  Unowned queues use their mutex as before.
  */
 #include "virtio/scsi.h"
+#include "util/byteorder.h"
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -200,26 +201,6 @@ static unsigned int total_busy(struct vscsi_dev *vs)
 	for (unsigned int i = 0; i < vs->nq; i++)
 		n += PEEK(vs->q[i].busy);
 	return n;
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return vq_le32(v);
-}
-
-static inline void wr32(uint8_t *p, uint32_t v)
-{
-	v = vq_le32(v);
-	memcpy(p, &v, 4);
-}
-
-static inline void wr64(uint8_t *p, uint64_t v)
-{
-	v = vq_le64(v);
-	memcpy(p, &v, 8);
 }
 
 /* ---- topology: absent targets, removed LUNs, detached targets ------------- */
@@ -863,7 +844,7 @@ static int post_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vscsi_re
 
 	memset(rq->req, 0, VIRTIO_SCSI_REQ_HDR + vs->cdb_size);
 	virtio_scsi_lun(rq->req, t->target, t->lun);
-	wr64(rq->req + 8, tag);
+	ostori_put_le64(rq->req + 8, tag);
 	atomic_store(&rq->tag, tag);
 	memcpy(rq->req + VIRTIO_SCSI_REQ_HDR, t->cdb, t->cdb_len);
 	memset(rq->resp, 0, VIRTIO_SCSI_RESP_HDR);
@@ -1160,8 +1141,8 @@ static void complete_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vsc
 		finish_req(vs, q, rq, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
 		return;
 	}
-	sense_len = rd32(hdr);
-	resid = rd32(hdr + 4);
+	sense_len = ostori_get_le32(hdr);
+	resid = ostori_get_le32(hdr + 4);
 	if (sense_len > written_resp - VIRTIO_SCSI_RESP_HDR || sense_len > OSTOR_SENSE_MAX) {
 		stat_inc(vs, &vs->st.sense_clamped);
 		sense_len = OSTOR_MIN(written_resp - VIRTIO_SCSI_RESP_HDR, (uint32_t)OSTOR_SENSE_MAX);
@@ -1210,10 +1191,10 @@ static bool send_tmf(struct vscsi_dev *vs, struct vscsi_req *rq)
 		if (s->busy)
 			continue;
 		memset(s->req, 0, VIRTIO_SCSI_TMF_REQ);
-		wr32(s->req, VIRTIO_SCSI_T_TMF);
-		wr32(s->req + 4, subtype[rq->abort_level]);
+		ostori_put_le32(s->req, VIRTIO_SCSI_T_TMF);
+		ostori_put_le32(s->req + 4, subtype[rq->abort_level]);
 		virtio_scsi_lun(s->req + 8, rq->task->target, rq->task->lun);
-		wr64(s->req + 16, atomic_load(&rq->tag));
+		ostori_put_le64(s->req + 16, atomic_load(&rq->tag));
 		s->resp[0] = 0xff;
 		b[0] = (struct vq_buf){ s->req_iova, VIRTIO_SCSI_TMF_REQ, false };
 		b[1] = (struct vq_buf){ s->resp_iova, VIRTIO_SCSI_TMF_RESP, true };
@@ -1343,7 +1324,7 @@ int vscsi_cancel(struct vscsi_dev *vs, ostor_task *t)
 
 static void handle_event(struct vscsi_dev *vs, const uint8_t *ev)
 {
-	uint32_t event = rd32(ev), reason = rd32(ev + 12);
+	uint32_t event = ostori_get_le32(ev), reason = ostori_get_le32(ev + 12);
 	uint32_t target = ev[5];
 	uint32_t lun = ((uint32_t)(ev[6] & 0x3f) << 8) | ev[7];
 	bool lun_ok = ev[4] == 1;
@@ -1626,8 +1607,8 @@ static int tmf_sync(struct vscsi_dev *vs, uint32_t subtype, uint32_t target, uin
 			s = &vs->tmf[i];
 	if (s) {
 		memset(s->req, 0, VIRTIO_SCSI_TMF_REQ);
-		wr32(s->req, VIRTIO_SCSI_T_TMF);
-		wr32(s->req + 4, subtype);
+		ostori_put_le32(s->req, VIRTIO_SCSI_T_TMF);
+		ostori_put_le32(s->req + 4, subtype);
 		virtio_scsi_lun(s->req + 8, target, lun);
 		s->resp[0] = 0xff;
 		b[0] = (struct vq_buf){ s->req_iova, VIRTIO_SCSI_TMF_REQ, false };

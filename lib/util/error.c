@@ -1,8 +1,12 @@
 /*
- * lib/core/error.c - error codes, names and the thread-local last-error
+ * lib/util/error.c - error codes, names and the thread-local last-error
  * message that tells the user what went wrong and what to do.
  */
-#include "core/internal.h"
+#include "orionstor.h"
+#include "util/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include <string.h>
 
