@@ -144,6 +144,7 @@ struct ostori_lun_state {
 		bool ws_unmap;             /* LBPWS: WRITE SAME(16) may unmap */
 		uint32_t max_unmap_blocks, max_unmap_descs;
 		uint64_t max_write_same_blocks;
+		uint32_t max_compare_write_blocks; /* MAXIMUM COMPARE AND WRITE LENGTH, 0: none */
 	} prov;
 };
 
