@@ -57,6 +57,7 @@ enum ostor_error {
 	OSTOR_ERROR_NO_MEDIUM = -18,      /* no medium present */
 	OSTOR_ERROR_ABORTED = -19,        /* command aborted */
 	OSTOR_ERROR_STATE = -20,          /* wrong state (closed, in flight) */
+	OSTOR_ERROR_MISCOMPARE = -21,     /* compared data differ (COMPARE AND WRITE) */
 	OSTOR_ERROR_OTHER = -99
 };
 
@@ -429,6 +430,19 @@ OSTOR_API int ostor_write_zeroes(ostor_device *dev, uint32_t target, uint32_t lu
  * blocks; a medium error comes back as OSTOR_ERROR_IO. */
 OSTOR_API int ostor_verify_blocks(ostor_device *dev, uint32_t target, uint32_t lun,
 				  uint64_t lba, uint64_t count);
+/* COMPARE AND WRITE, one command (never split: the compare would no
+ * longer be atomic with the write): the device compares count blocks at
+ * lba with compare and, only when all of them match, writes write there
+ * (count blocks each).  OSTOR_ERROR_MISCOMPARE when they differ: nothing
+ * was written, and *miscompare_offset (may be NULL) gets the byte offset
+ * of the first difference in compare (UINT32_MAX when the device did not
+ * say).  count is 1 to the Block Limits VPD's MAXIMUM COMPARE AND WRITE
+ * LENGTH (and what the transport moves in one command: twice the blocks),
+ * else OSTOR_ERROR_INVALID_PARAM; OSTOR_ERROR_NOT_SUPPORTED when the LUN
+ * reports 0 there or has no such page. */
+OSTOR_API int ostor_compare_and_write(ostor_device *dev, uint32_t target, uint32_t lun,
+				      uint64_t lba, uint32_t count, const void *compare,
+				      const void *write, uint32_t *miscompare_offset);
 /* SYNCHRONIZE CACHE.  A failed flush is sticky: every later flush (and
  * ostor_close) reports it again. */
 OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun);

@@ -129,8 +129,8 @@ OSTOR_API int ostor_scsi_cdb_mode_sense6(struct ostor_cdb *cdb, int dbd, uint8_t
 OSTOR_API int ostor_scsi_cdb_mode_sense10(struct ostor_cdb *cdb, int dbd, int llbaa, uint8_t pc, uint8_t page, uint8_t subpage, uint16_t alloc_len);
 OSTOR_API int ostor_scsi_cdb_report_luns(struct ostor_cdb *cdb, uint8_t select_report, uint32_t alloc_len);
 /* The remaining builders (VERIFY, MODE SELECT, START STOP UNIT, PREVENT
- * ALLOW, LOG SENSE, WRITE SAME, UNMAP, ATA PASS-THROUGH, SEND DIAGNOSTIC,
- * READ FORMAT CAPACITIES) are at the end of this file. */
+ * ALLOW, LOG SENSE, WRITE SAME, COMPARE AND WRITE, UNMAP, ATA PASS-THROUGH,
+ * SEND DIAGNOSTIC, READ FORMAT CAPACITIES) are at the end of this file. */
 
 /* ---- decoded responses ----------------------------------------------- */
 struct ostor_scsi_inquiry {
@@ -339,6 +339,12 @@ OSTOR_API int ostor_scsi_cdb_log_sense(struct ostor_cdb *cdb, int sp, uint8_t pc
 #define OSTOR_SCSI_WS_ANCHOR 0x10
 OSTOR_API int ostor_scsi_cdb_write_same10(struct ostor_cdb *cdb, uint32_t lba, uint16_t blocks, uint8_t flags);
 OSTOR_API int ostor_scsi_cdb_write_same16(struct ostor_cdb *cdb, uint64_t lba, uint32_t blocks, uint8_t flags);
+
+/* COMPARE AND WRITE (SBC-3): the data-out buffer is 2 x blocks blocks,
+ * the verify data then the write data.  flags: OSTOR_SCSI_FUA,
+ * OSTOR_SCSI_DPO; WRPROTECT is 0 (no protection information).  blocks 0
+ * is valid (nothing compared or written). */
+OSTOR_API int ostor_scsi_cdb_compare_and_write(struct ostor_cdb *cdb, uint64_t lba, uint8_t blocks, uint8_t flags);
 
 /* UNMAP: param_len is the size of the parameter list built below. */
 OSTOR_API int ostor_scsi_cdb_unmap(struct ostor_cdb *cdb, int anchor, uint16_t param_len);

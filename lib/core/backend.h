@@ -148,6 +148,7 @@ struct ostori_lun_state {
 		uint32_t max_unmap_blocks, max_unmap_descs;
 		uint64_t max_write_same_blocks;
 		uint32_t max_dma_transfer_blocks; /* for buffers the device reaches (is_dma) */
+		uint32_t max_compare_write_blocks; /* MAXIMUM COMPARE AND WRITE LENGTH, 0: none */
 	} prov;
 };
 

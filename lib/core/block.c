@@ -268,6 +268,7 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 				prov->max_unmap_blocks = bl.max_unmap_lba_count;
 				prov->max_unmap_descs = bl.max_unmap_descriptor_count;
 				prov->max_write_same_blocks = bl.max_write_same_len;
+				prov->max_compare_write_blocks = bl.max_compare_write_len;
 			}
 			ostori_clear_error();
 		}
@@ -961,6 +962,118 @@ OSTOR_API int ostor_verify_blocks(ostor_device *dev, uint32_t target, uint32_t l
 		count -= n;
 	}
 	put_task(dev, t);
+	return r;
+}
+
+/* Blocks one COMPARE AND WRITE may carry on this LUN: the Block Limits
+ * value, the transfer limit (SBC-3 bounds the former by the latter), and
+ * what the transport moves in one command (twice the blocks: verify data
+ * and write data).  0 when the LUN or the transport cannot do one. */
+static uint32_t caw_max_blocks(const ostor_device *dev, const struct ostor_lun_info *info,
+			       const struct ostori_provisioning *prov)
+{
+	uint32_t max = prov->max_compare_write_blocks;
+
+	if (info->max_transfer_blocks)
+		max = OSTOR_MIN(max, info->max_transfer_blocks);
+	if (dev->max_transfer_bytes)
+		max = (uint32_t)OSTOR_MIN((size_t)max, dev->max_transfer_bytes / (2 * (size_t)info->block_size));
+	return max;
+}
+
+/* A failed COMPARE AND WRITE: a miscompare (with where, when the device
+ * says) or whatever else went wrong. */
+static int caw_error(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun, uint64_t lba,
+		     uint32_t count, int r, uint32_t *miscompare_offset)
+{
+	struct ostor_scsi_sense s;
+	const uint8_t *sb;
+	size_t slen = 0;
+	uint32_t off;
+
+	sb = ostor_task_sense(t, &slen);
+	if (t->result != OSTOR_RESULT_CHECK_CONDITION || !sb ||
+	    ostor_scsi_parse_sense(sb, slen, &s) < 0 || s.key != OSTOR_SCSI_SENSE_MISCOMPARE)
+		return ostori_error_wrap(r, "COMPARE AND WRITE of %u blocks at LBA %llu on %s target %u lun %u failed",
+					 count, (unsigned long long)lba, dev->spec, target, lun);
+	/* INFORMATION: offset of the first differing byte in the data-out
+	 * buffer, whose first half is the compare data (SBC-3 5.2). */
+	off = s.info_valid && s.information < UINT32_MAX ? (uint32_t)s.information : UINT32_MAX;
+	if (miscompare_offset)
+		*miscompare_offset = off;
+	if (off == UINT32_MAX)
+		return ostori_error(OSTOR_ERROR_MISCOMPARE,
+				    "COMPARE AND WRITE of %u blocks at LBA %llu on %s target %u lun %u: the blocks "
+				    "differ from the compare data (the device did not say where); nothing was written: "
+				    "read them again before retrying", count, (unsigned long long)lba, dev->spec,
+				    target, lun);
+	return ostori_error(OSTOR_ERROR_MISCOMPARE,
+			    "COMPARE AND WRITE of %u blocks at LBA %llu on %s target %u lun %u: the blocks differ "
+			    "from the compare data at byte %u; nothing was written: read them again before retrying",
+			    count, (unsigned long long)lba, dev->spec, target, lun, off);
+}
+
+OSTOR_API int ostor_compare_and_write(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
+				      uint32_t count, const void *compare, const void *write,
+				      uint32_t *miscompare_offset)
+{
+	struct ostori_provisioning prov;
+	struct ostor_lun_info info;
+	struct ostor_cdb cdb;
+	uint8_t *buf = NULL;
+	size_t bytes = 0;
+	uint32_t max = 0;
+	ostor_task *t;
+	int r;
+
+	if (!compare || !write)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL %s buffer", __func__,
+				    !compare ? "compare" : "write");
+	/* Checked as a read: the LUN becomes dirty only once the command
+	 * goes out, not when it is refused below. */
+	r = range_begin(dev, __func__, target, lun, lba, count, false, &t, &info, &prov);
+	if (r == 0 && info.write_protected)
+		r = ostori_error(OSTOR_ERROR_WRITE_PROTECTED, "%s target %u lun %u is write protected",
+				 dev->spec, target, lun);
+	if (r == 0 && !prov.max_compare_write_blocks)
+		r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s target %u lun %u does not support COMPARE AND "
+				 "WRITE (no Block Limits VPD page, or its MAXIMUM COMPARE AND WRITE LENGTH is 0)",
+				 dev->spec, target, lun);
+	if (r == 0 && !(max = caw_max_blocks(dev, &info, &prov)))
+		r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s moves at most %zu bytes per command, less than "
+				 "the two %u-byte blocks of the smallest COMPARE AND WRITE", dev->spec,
+				 dev->max_transfer_bytes, info.block_size);
+	/* One command or none: split, the compare would no longer be
+	 * atomic with the write. */
+	if (r == 0 && count > max)
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: %s target %u lun %u takes at most %u blocks in "
+				 "one COMPARE AND WRITE, not %u; compare and write at most %u blocks at a time",
+				 __func__, dev->spec, target, lun, max, count, max);
+	if (r == 0) {
+		bytes = (size_t)count * info.block_size;
+		if (!(buf = malloc(2 * bytes)))
+			r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
+	}
+	if (r == 0) {
+		/* The data-out buffer: verify data, then write data. */
+		memcpy(buf, compare, bytes);
+		memcpy(buf + bytes, write, bytes);
+		r = ostor_scsi_cdb_compare_and_write(&cdb, lba, (uint8_t)count, 0);
+	}
+	if (r == 0) {
+		mark_dirty(dev, target, lun);
+		r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_TO_DEVICE, buf, 2 * bytes);
+		if (r < 0)
+			r = caw_error(dev, t, target, lun, lba, count, r, miscompare_offset);
+		else if (ostor_task_transferred(t) != 2 * bytes)
+			/* Never report a short transfer as done. */
+			r = ostori_error(OSTOR_ERROR_IO, "COMPARE AND WRITE of %u blocks at LBA %llu on %s target "
+					 "%u lun %u: the device confirmed only %zu of %zu bytes", count,
+					 (unsigned long long)lba, dev->spec, target, lun,
+					 ostor_task_transferred(t), 2 * bytes);
+	}
+	put_task(dev, t);
+	free(buf);
 	return r;
 }
 

@@ -525,6 +525,26 @@ int ostor_scsi_build_unmap_params(uint8_t *buf, size_t buflen,
 	return (int)need;
 }
 
+/* ---- COMPARE AND WRITE ------------------------------------------------- */
+
+int ostor_scsi_cdb_compare_and_write(struct ostor_cdb *cdb, uint64_t lba,
+				     uint8_t blocks, uint8_t flags)
+{
+	int r = cdb_start(cdb, "COMPARE AND WRITE",
+			  OSTOR_SCSI_OP_COMPARE_AND_WRITE, 16);
+
+	if (r)
+		return r;
+	/* DPO and FUA sit where READ/WRITE have them; WRPROTECT stays 0. */
+	r = check_rw_flags("COMPARE AND WRITE", flags);
+	if (r)
+		return fail(cdb, r);
+	cdb->bytes[1] = flags;
+	ostori_put_be64(&cdb->bytes[2], lba);
+	cdb->bytes[13] = blocks;
+	return 0;
+}
+
 /* ---- ATA PASS-THROUGH (SAT-3) ------------------------------------------ */
 
 static int ata_common(struct ostor_cdb *cdb, const char *cmd,

@@ -587,6 +587,22 @@ static int seg_compare(void *ctx, uint8_t *p, size_t n, size_t done)
 	return 0;
 }
 
+/* A null LU stores nothing, so it has nothing to compare with: it compares
+ * against zeros, what a fresh thin LU reads (LBPRZ).  Deterministic: zeros
+ * match, anything else miscompares at its first non-zero byte. */
+static int seg_compare_zero(void *ctx, uint8_t *p, size_t n, size_t done)
+{
+	struct io_ctx *io = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i]) {
+			io->miscompare = done + i;
+			return IO_MISCOMPARE;
+		}
+	}
+	return 0;
+}
+
 /* The RDPROTECT/WRPROTECT/VRPROTECT field: no protection information. */
 static bool no_protect(struct exec *x)
 {
@@ -726,6 +742,70 @@ static void cmd_verify(struct exec *x)
 		/* INFORMATION: offset of the first differing byte (SBC-3). */
 		fail_info(x, OSTOR_SCSI_SENSE_MISCOMPARE, ASC_MISCOMPARE, 0,
 			  io.miscompare);
+}
+
+/* MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h byte 5): SBC-3 wants it no
+ * larger than the MAXIMUM TRANSFER LENGTH. */
+static uint32_t caw_limit(const struct sim_lu *lu)
+{
+	return OSTOR_MIN(SIM_MAX_COMPARE_WRITE_LEN, lu->max_transfer);
+}
+
+/*
+ * COMPARE AND WRITE (SBC-3 5.2): the data-out buffer is the verify data
+ * then the write data, count blocks each.  The whole command runs under
+ * the target lock, so no other command reads or changes the blocks
+ * between the compare and the write (the atomicity SBC asks for); on a
+ * miscompare nothing is written.
+ */
+static void cmd_compare_and_write(struct exec *x)
+{
+	struct sim_lu *lu = x->lu;
+	struct io_ctx io = { .t = x->t, .lu = lu };
+	uint64_t lba = ostori_get_be64(x->cdb + 2);
+	uint32_t count = x->cdb[13], bs = lu->block_size;
+	bool fua = x->cdb[1] & 0x08;
+	size_t bytes;
+	int r;
+
+	if (!no_protect(x))
+		return;
+	if (count > caw_limit(lu)) {
+		bad_cdb(x, 13, -1);
+		return;
+	}
+	if (!lu_ready(x) || !lu_writable(x) || !lba_ok(x, lba, count))
+		return;
+	/* Zero blocks: nothing compared or written, not an error. */
+	if (count == 0)
+		return;
+	bytes = (size_t)count * bs;
+	if (!data_out_ok(x, 2 * bytes))
+		return;
+	x->cmd->transferred = 2 * bytes;
+	io.off = lba * bs;
+	r = iov_walk(x->cmd, 0, bytes, lu->null ? seg_compare_zero : seg_compare, &io);
+	if (r == IO_FAILED) {
+		fail_info(x, OSTOR_SCSI_SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, 0,
+			  io.bad / bs);
+		return;
+	}
+	if (r == IO_MISCOMPARE) {
+		/* INFORMATION: offset of the first differing byte in the
+		 * data-out buffer, which starts with the verify data. */
+		fail_info(x, OSTOR_SCSI_SENSE_MISCOMPARE, ASC_MISCOMPARE, 0,
+			  io.miscompare);
+		return;
+	}
+	if (iov_walk(x->cmd, bytes, bytes, seg_write, &io)) {
+		uint64_t good = io.bad - io.off;
+
+		x->cmd->transferred = bytes + (size_t)(good - good % bs);
+		fail_info(x, OSTOR_SCSI_SENSE_MEDIUM_ERROR, ASC_WRITE_ERROR, 0,
+			  io.bad / bs);
+		return;
+	}
+	write_done(x, fua);
 }
 
 static void cmd_sync(struct exec *x)
@@ -987,6 +1067,7 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 		len = 0x3c;
 		memset(buf + 4, 0, len);
 		buf[4] = 0x01;                         /* WSNZ */
+		buf[5] = (uint8_t)caw_limit(lu);       /* MAXIMUM COMPARE AND WRITE LENGTH */
 		ostori_put_be16(buf + 6, 1);                  /* optimal granularity */
 		ostori_put_be32(buf + 8, lu->max_transfer);
 		ostori_put_be32(buf + 20, SIM_MAX_UNMAP_LBA_COUNT);
@@ -1467,6 +1548,7 @@ static const struct op_desc ops[256] = {
 	[OSTOR_SCSI_OP_MODE_SELECT10] = { cmd_mode_select, 10, 7, 0 },
 	[OSTOR_SCSI_OP_MODE_SENSE10] = { cmd_mode_sense, 10, 7, 0 },
 	[OSTOR_SCSI_OP_READ16] = { cmd_read, 16, 10, 0 },
+	[OSTOR_SCSI_OP_COMPARE_AND_WRITE] = { cmd_compare_and_write, 16, 13, F_DISK },
 	[OSTOR_SCSI_OP_WRITE16] = { cmd_write, 16, 10, 0 },
 	[OSTOR_SCSI_OP_VERIFY16] = { cmd_verify, 16, 10, 0 },
 	[OSTOR_SCSI_OP_SYNCHRONIZE_CACHE16] = { cmd_sync, 16, 10, 0 },

@@ -37,6 +37,9 @@
  * - RAM LUs are anonymous MAP_NORESERVE mappings, so huge capacities are
  *   sparse; deallocated (UNMAP, WRITE SAME with zero data) blocks read as
  *   zero (LBPRZ).  File LUs read zeros past the end of the file.
+ * - COMPARE AND WRITE compares and writes under the target lock, so no
+ *   other command comes between the two; on a miscompare nothing is
+ *   written.  Null LUs (nothing stored) compare against zeros.
  */
 #ifndef OSTOR_SIM_TARGET_H
 #define OSTOR_SIM_TARGET_H
@@ -53,6 +56,7 @@
 #define SIM_MAX_UNMAP_LBA_COUNT 0x400000u
 #define SIM_MAX_UNMAP_DESCRIPTORS 256u
 #define SIM_MAX_WRITE_SAME_LEN 0x400000u
+#define SIM_MAX_COMPARE_WRITE_LEN 255u   /* blocks per COMPARE AND WRITE (VPD B0h), at most max_transfer */
 #define SIM_FAULT_FOREVER 0xffffffffu   /* count for a fault that never expires */
 
 struct sim_lu_config {

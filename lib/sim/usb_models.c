@@ -204,7 +204,7 @@ static char dev_dir(const uint8_t *cdb)
 	case 0x37: case 0x43: case 0x46: case 0x4a: case 0x51: case 0xa3:
 		return 'i';
 	case 0x0a: case 0x2a: case 0xaa: case 0x8a: case 0x2e: case 0xae: case 0x8e:
-	case 0x15: case 0x55: case 0x42: case 0x41: case 0x93: case 0x3b:
+	case 0x15: case 0x55: case 0x42: case 0x41: case 0x93: case 0x3b: case 0x89:
 		return 'o';
 	case 0x1d:
 		return ostori_get_be16(cdb + 3) ? 'o' : 'n';
@@ -229,6 +229,7 @@ static size_t out_len(struct sim_usb *m, const uint8_t *cdb, uint8_t lun)
 	case 0x15: return cdb[4];
 	case 0x55: case 0x42: return ostori_get_be16(cdb + 7);
 	case 0x41: case 0x93: return bs;
+	case 0x89: return 2 * cdb[13] * bs;   /* verify data, then write data */
 	case 0x1d: return ostori_get_be16(cdb + 3);
 	default: return SIZE_MAX;
 	}

@@ -38,6 +38,7 @@ static const struct {
 	{ OSTOR_ERROR_NO_MEDIUM, "OSTOR_ERROR_NO_MEDIUM", "No medium present" },
 	{ OSTOR_ERROR_ABORTED, "OSTOR_ERROR_ABORTED", "Command aborted" },
 	{ OSTOR_ERROR_STATE, "OSTOR_ERROR_STATE", "Operation not allowed in this state" },
+	{ OSTOR_ERROR_MISCOMPARE, "OSTOR_ERROR_MISCOMPARE", "Data miscompare" },
 	{ OSTOR_ERROR_OTHER, "OSTOR_ERROR_OTHER", "Other error" },
 };
 

@@ -154,8 +154,10 @@ START_TEST(error_names)
 	ck_assert_str_eq(ostor_error_name(0), "OSTOR_SUCCESS");
 	ck_assert_str_eq(ostor_error_name(12345), "**UNKNOWN**");
 	ck_assert_str_eq(ostor_strerror(OSTOR_ERROR_TIMEOUT), "Operation timed out");
-	for (int e = OSTOR_ERROR_STATE; e <= 0; e++)
+	for (int e = OSTOR_ERROR_MISCOMPARE; e <= 0; e++)
 		ck_assert_str_ne(ostor_error_name(e), "**UNKNOWN**");
+	ck_assert_str_eq(ostor_error_name(OSTOR_ERROR_MISCOMPARE), "OSTOR_ERROR_MISCOMPARE");
+	ck_assert_str_eq(ostor_error_name(OSTOR_ERROR_MISCOMPARE - 1), "**UNKNOWN**");
 	ck_assert_str_eq(ostor_result_name(OSTOR_RESULT_DEVICE_GONE), "device-gone");
 	ck_assert_str_eq(ostor_peripheral_type_name(5), "cdrom");
 }
@@ -1144,6 +1146,133 @@ START_TEST(close_flushes_dirty_luns)
 }
 END_TEST
 
+static bool lun_dirty(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	struct ostori_lun_state *st;
+	bool dirty;
+
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	dirty = st && st->dirty;
+	pthread_mutex_unlock(&dev->lock);
+	return dirty;
+}
+
+static uint64_t caw_sent(ostor_device *dev)
+{
+	struct sim_stats st;
+
+	sim_target_get_stats(ostori_sim_device_target(dev), &st);
+	return st.per_opcode[OSTOR_SCSI_OP_COMPARE_AND_WRITE];
+}
+
+START_TEST(block_compare_and_write)
+{
+	uint8_t old[4 * 512], new[4 * 512], cmp[4 * 512], r[4 * 512];
+	uint8_t *big = calloc(256, 512);
+	struct ostori_lun_state *st;
+	ostor_device *dev;
+	uint32_t off;
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	fill(old, sizeof(old), 11);
+	fill(new, sizeof(new), 12);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 100, 4, old), 0);
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), 0);
+	ck_assert(!lun_dirty(dev, 0, 0));
+
+	/* match: written, one command, the LUN dirty */
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 4, old, new, &off), 0);
+	ck_assert_uint_eq(caw_sent(dev), 1);
+	ck_assert(lun_dirty(dev, 0, 0));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 100, 4, r), 0);
+	ck_assert_mem_eq(r, new, sizeof(r));
+
+	/* miscompare: the offset of the first difference, nothing written */
+	memcpy(cmp, new, sizeof(cmp));
+	cmp[1234] ^= 0x80;
+	cmp[1800] ^= 0x01;
+	off = 0;
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 4, cmp, old, &off), OSTOR_ERROR_MISCOMPARE);
+	ck_assert_uint_eq(off, 1234);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "byte 1234"));
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "nothing was written"));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 100, 4, r), 0);
+	ck_assert_mem_eq(r, new, sizeof(r));
+	/* the same without anywhere to put the offset */
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 4, cmp, old, NULL), OSTOR_ERROR_MISCOMPARE);
+	/* a miscompare whose sense has no INFORMATION */
+	ck_assert_int_eq(sim_target_inject_check(ostori_sim_device_target(dev), 0, OSTOR_SCSI_OP_COMPARE_AND_WRITE,
+						 1, OSTOR_SCSI_SENSE_MISCOMPARE, 0x1d, 0x00), 0);
+	off = 0;
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 4, new, old, &off), OSTOR_ERROR_MISCOMPARE);
+	ck_assert_uint_eq(off, UINT32_MAX);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 100, 4, r), 0);
+	ck_assert_mem_eq(r, new, sizeof(r));
+	/* other failures keep their own error */
+	ck_assert_int_eq(sim_target_inject_check(ostori_sim_device_target(dev), 0, OSTOR_SCSI_OP_COMPARE_AND_WRITE,
+						 1, OSTOR_SCSI_SENSE_DATA_PROTECT, 0x27, 0x00), 0);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 4, new, old, &off), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "COMPARE AND WRITE"));
+
+	/* refused before anything is sent: count 0, NULL buffers, out of
+	 * range, more blocks than the Block Limits VPD allows (255) */
+	ck_assert_uint_eq(caw_sent(dev), 5);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 0, new, old, &off), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 1, NULL, old, &off), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 1, new, NULL, &off), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_compare_and_write(NULL, 0, 0, 100, 1, new, old, &off), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 2047, 2, new, old, &off), OSTOR_ERROR_OUT_OF_RANGE);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, UINT64_MAX, 1, new, old, &off),
+			 OSTOR_ERROR_OUT_OF_RANGE);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 0, 256, big, big, &off), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "at most 255"));
+	ck_assert_uint_eq(caw_sent(dev), 5);
+	/* the limit itself is fine: 255 blocks at the end of the LUN */
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 2048 - 255, 255, big, big + 512, &off), 0);
+	ck_assert_uint_eq(caw_sent(dev), 6);
+
+	/* a LUN with a smaller limit, and one without COMPARE AND WRITE
+	 * (the cached Block Limits, white-box) */
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, 0, 0);
+	st->prov.max_compare_write_blocks = 2;
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 3, new, old, &off), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "at most 2 blocks"));
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 2, new, old, &off), 0);
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, 0, 0);
+	st->prov.max_compare_write_blocks = 0;
+	pthread_mutex_unlock(&dev->lock);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 1, old, new, &off), OSTOR_ERROR_NOT_SUPPORTED);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "MAXIMUM COMPARE AND WRITE LENGTH"));
+	ck_assert_uint_eq(caw_sent(dev), 7);
+	/* rediscovery reads the limit from the device again */
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &(struct ostor_lun_info){ 0 }), 0);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 2, old, new, &off), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	/* read-only: refused from the cached write-protect bit, not sent */
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,readonly", &dev), 0);
+	memset(cmp, 0, sizeof(cmp));
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 0, 1, cmp, new, &off), OSTOR_ERROR_WRITE_PROTECTED);
+	ck_assert_uint_eq(caw_sent(dev), 0);
+	ck_assert(!lun_dirty(dev, 0, 0));
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	/* a null LUN compares against zeros */
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,null", &dev), 0);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 0, 4, cmp, new, &off), 0);
+	cmp[700] = 1;
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 0, 4, cmp, new, &off), OSTOR_ERROR_MISCOMPARE);
+	ck_assert_uint_eq(off, 700);
+	ck_assert_int_eq(ostor_close(dev), 0);
+	free(big);
+}
+END_TEST
+
 START_TEST(luns_scan)
 {
 	ostor_device *dev;
@@ -1386,6 +1515,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, block_large_capacity_uses_16);
 	tcase_add_test(tc, block_readonly_and_cdrom);
 	tcase_add_test(tc, block_write_protect_from_device);
+	tcase_add_test(tc, block_compare_and_write);
 	tcase_add_test(tc, block_unit_attention_retried);
 	tcase_add_test(tc, flush_error_is_sticky);
 	tcase_add_test(tc, close_flushes_dirty_luns);

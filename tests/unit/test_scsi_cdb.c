@@ -289,6 +289,27 @@ START_TEST(test_write_same_unmap)
 }
 END_TEST
 
+START_TEST(test_compare_and_write)
+{
+	struct ostor_cdb c;
+
+	/* LBA in bytes 2-9, NUMBER OF LOGICAL BLOCKS in byte 13 */
+	ck_assert_int_eq(ostor_scsi_cdb_compare_and_write(&c, 0x0102030405060708ULL,
+							  0xff, 0), 0);
+	EXPECT_CDB(&c, 0x89, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0xff, 0, 0);
+	ck_assert_int_eq(ostor_scsi_cdb_compare_and_write(&c, 0x10, 1,
+							  OSTOR_SCSI_FUA), 0);
+	EXPECT_CDB(&c, 0x89, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 0, 0);
+	ck_assert_int_eq(ostor_scsi_cdb_compare_and_write(&c, 0, 0,
+				OSTOR_SCSI_FUA | OSTOR_SCSI_DPO), 0);
+	EXPECT_CDB(&c, 0x89, 0x18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+	ck_assert_int_eq(ostor_scsi_cdb_check(c.bytes, c.len), 0);
+	/* WRPROTECT and the reserved bits are not settable through flags */
+	EXPECT_REJECT(ostor_scsi_cdb_compare_and_write(&c, 0, 1, 0x20), &c);
+	EXPECT_REJECT(ostor_scsi_cdb_compare_and_write(&c, 0, 1, 0x02), &c);
+}
+END_TEST
+
 START_TEST(test_unmap_params)
 {
 	static const uint8_t exp[40] = {
@@ -460,6 +481,7 @@ START_TEST(test_null_cdb)
 	ck_assert_int_eq(ostor_scsi_cdb_log_sense(NULL, 0, 1, 0, 0, 0, 4), OSTOR_ERROR_INVALID_PARAM);
 	ck_assert_int_eq(ostor_scsi_cdb_write_same10(NULL, 0, 1, 0), OSTOR_ERROR_INVALID_PARAM);
 	ck_assert_int_eq(ostor_scsi_cdb_write_same16(NULL, 0, 1, 0), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_scsi_cdb_compare_and_write(NULL, 0, 1, 0), OSTOR_ERROR_INVALID_PARAM);
 	ck_assert_int_eq(ostor_scsi_cdb_unmap(NULL, 0, 24), OSTOR_ERROR_INVALID_PARAM);
 	ck_assert_int_eq(ostor_scsi_cdb_ata_pass_through12(NULL, &pt), OSTOR_ERROR_INVALID_PARAM);
 	ck_assert_int_eq(ostor_scsi_cdb_ata_pass_through16(NULL, &pt), OSTOR_ERROR_INVALID_PARAM);
@@ -575,6 +597,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_mode);
 	tcase_add_test(tc, test_medium);
 	tcase_add_test(tc, test_write_same_unmap);
+	tcase_add_test(tc, test_compare_and_write);
 	tcase_add_test(tc, test_unmap_params);
 	tcase_add_test(tc, test_ata_pt);
 	tcase_add_test(tc, test_null_cdb);

@@ -383,6 +383,7 @@ START_TEST(test_inquiry_vpd)
 	ck_good(c);
 	ck_assert_uint_eq(be16(buf + 2), 0x3c);
 	ck_assert_uint_eq(buf[4] & 1, 1);          /* WSNZ */
+	ck_assert_uint_eq(buf[5], 128);            /* MAXIMUM COMPARE AND WRITE LENGTH <= transfer limit */
 	ck_assert_uint_eq(be32(buf + 8), 128);
 	ck_assert_uint_eq(be32(buf + 20), SIM_MAX_UNMAP_LBA_COUNT);
 	ck_assert_uint_eq(be32(buf + 24), SIM_MAX_UNMAP_DESCRIPTORS);
@@ -1185,6 +1186,184 @@ START_TEST(test_verify)
 	ck_cdb_field(c, 1, 2);
 	c = run(t, 0, CDB(0x2f, 0x20, 0, 0, 0, 50, 0, 0, 4, 0), OUT, w, sizeof(w));
 	ck_cdb_field(c, 1, 7);
+	sim_target_free(t);
+}
+END_TEST
+
+/* COMPARE AND WRITE: LBA in bytes 2-9, NUMBER OF LOGICAL BLOCKS in 13. */
+static struct sim_cmd caw(struct sim_target *t, uint32_t lun, uint8_t b1, uint64_t lba, uint8_t n,
+			  int dir, void *buf, size_t len)
+{
+	uint8_t cdb[16];
+
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x89;
+	cdb[1] = b1;
+	wbe64(cdb + 2, lba);
+	cdb[13] = n;
+	return run(t, lun, cdb, sizeof(cdb), dir, buf, len);
+}
+
+START_TEST(test_compare_and_write)
+{
+	struct sim_target *t = disk_target(100);
+	struct sim_lu_config cfg;
+	uint8_t old[4 * 512], new[4 * 512], buf[8 * 512], r[4 * 512], vpd[64], sense[252];
+	struct iovec iov[3];
+	struct sim_cmd c;
+
+	/* LU 1: a small transfer limit, so a smaller MAXIMUM COMPARE AND
+	 * WRITE LENGTH; LU 2: read-only; LU 3: null (nothing stored); LU 4:
+	 * a cdrom, which has no COMPARE AND WRITE. */
+	sim_lu_config_init(&cfg);
+	cfg.blocks = 100;
+	cfg.max_transfer = 8;
+	ck_assert_int_eq(sim_target_add_lu(t, 1, &cfg), 0);
+	add_lu(t, 2, OSTOR_TYPE_DISK, 512, 100, true, false);
+	sim_lu_config_init(&cfg);
+	cfg.blocks = 100;
+	cfg.null = true;
+	ck_assert_int_eq(sim_target_add_lu(t, 3, &cfg), 0);
+	add_lu(t, 4, OSTOR_TYPE_CDROM, 0, 50, false, false);
+
+	/* the limit the Block Limits page reports (byte 5) */
+	c = run(t, 0, CDB(0x12, 1, 0xb0, 0, sizeof(vpd), 0), IN, vpd, sizeof(vpd));
+	ck_good(c);
+	ck_assert_uint_eq(vpd[5], SIM_MAX_COMPARE_WRITE_LEN);
+	c = run(t, 1, CDB(0x12, 1, 0xb0, 0, sizeof(vpd), 0), IN, vpd, sizeof(vpd));
+	ck_good(c);
+	ck_assert_uint_eq(vpd[5], 8);
+
+	fill(old, sizeof(old), 60);
+	fill(new, sizeof(new), 61);
+	c = wr10(t, 10, 4, old, sizeof(old));
+	ck_good(c);
+
+	/* match: the second half is written */
+	memcpy(buf, old, sizeof(old));
+	memcpy(buf + sizeof(old), new, sizeof(new));
+	c = caw(t, 0, 0, 10, 4, OUT, buf, sizeof(buf));
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, sizeof(buf));
+	c = rd10(t, 10, 4, r, sizeof(r));
+	ck_good(c);
+	ck_assert(!memcmp(r, new, sizeof(r)));
+
+	/* miscompare (the blocks hold new now, not old): 0Eh 1Dh/00h, the
+	 * INFORMATION field is the offset of the first differing byte, and
+	 * nothing is written */
+	memcpy(buf, new, sizeof(new));
+	buf[1500] ^= 0x40;
+	memset(buf + sizeof(new), 0x5a, sizeof(new));
+	c = caw(t, 0, 0, 10, 4, OUT, buf, sizeof(buf));
+	ck_sense(c, MISCOMPARE_KEY, 0x1d, 0x00);
+	ck_assert_uint_eq(sense_info(&c), 1500);
+	c = rd10(t, 10, 4, r, sizeof(r));
+	ck_assert(!memcmp(r, new, sizeof(r)));
+	/* the sense (with its INFORMATION) is held for REQUEST SENSE */
+	c = caw(t, 0, 0, 10, 4, OUT, buf, sizeof(buf));
+	ck_sense(c, MISCOMPARE_KEY, 0x1d, 0x00);
+	c = req_sense(t, 0, sense, false);
+	ck_good(c);
+	ck_assert_uint_eq(sense[0], 0xf0);             /* VALID, fixed format */
+	ck_assert_uint_eq(sense[2] & 0xf, MISCOMPARE_KEY);
+	ck_assert_uint_eq(be32(sense + 3), 1500);
+	/* a difference in the first byte: offset 0, VALID still set */
+	memcpy(buf, new, sizeof(new));
+	buf[0] ^= 1;
+	c = caw(t, 0, 0, 10, 4, OUT, buf, sizeof(buf));
+	ck_sense(c, MISCOMPARE_KEY, 0x1d, 0x00);
+	ck_assert_uint_eq(sense_info(&c), 0);
+
+	/* scattered buffer, the halves split across segments: the offset
+	 * still counts from the start of the data-out buffer */
+	memcpy(buf, new, sizeof(new));
+	memcpy(buf + sizeof(new), old, sizeof(old));
+	iov[0] = (struct iovec){ buf, 700 };
+	iov[1] = (struct iovec){ buf + 700, 3000 };
+	iov[2] = (struct iovec){ buf + 3700, sizeof(buf) - 3700 };
+	buf[1900] ^= 2;
+	memset(&c, 0, sizeof(c));
+	c.cdb = (const uint8_t[]){ 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 4, 0, 0 };
+	c.cdb_len = 16;
+	c.dir = OUT;
+	c.iov = iov;
+	c.iovcnt = 3;
+	sim_target_execute(t, &c);
+	ck_sense(c, MISCOMPARE_KEY, 0x1d, 0x00);
+	ck_assert_uint_eq(sense_info(&c), 1900);
+	buf[1900] ^= 2;
+	sim_target_execute(t, &c);
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, sizeof(buf));
+	c = rd10(t, 10, 4, r, sizeof(r));
+	ck_assert(!memcmp(r, old, sizeof(r)));
+
+	/* FUA is accepted; one block */
+	memcpy(buf, old, 512);
+	memcpy(buf + 512, new, 512);
+	c = caw(t, 0, 0x08, 10, 1, OUT, buf, 1024);
+	ck_good(c);
+	c = rd10(t, 10, 2, r, 1024);
+	ck_assert(!memcmp(r, new, 512) && !memcmp(r + 512, old + 512, 512));
+
+	/* zero blocks: nothing compared or written, GOOD; the LBA is still
+	 * checked */
+	c = caw(t, 0, 0, 10, 0, NONE, NULL, 0);
+	ck_good(c);
+	c = caw(t, 0, 0, 99, 0, NONE, NULL, 0);
+	ck_good(c);
+	c = caw(t, 0, 0, 100, 0, NONE, NULL, 0);
+	ck_sense(c, ILLEGAL, 0x21, 0);
+
+	/* out of range, and wrapping past 2^64: nothing written */
+	memset(buf, 0, sizeof(buf));
+	c = caw(t, 0, 0, 98, 4, OUT, buf, sizeof(buf));
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	c = caw(t, 0, 0, UINT64_MAX, 1, OUT, buf, 1024);
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	c = rd10(t, 96, 4, r, sizeof(r));
+	ck_assert(is_zero(r, sizeof(r)));
+
+	/* more blocks than MAXIMUM COMPARE AND WRITE LENGTH */
+	c = caw(t, 1, 0, 0, 9, OUT, buf, sizeof(buf));
+	ck_cdb_field(c, 13, -1);
+	c = caw(t, 1, 0, 0, 4, OUT, buf, sizeof(buf));
+	ck_good(c);
+
+	/* short data-out (both halves are needed), wrong direction,
+	 * WRPROTECT: refused before the medium is touched */
+	memcpy(buf, new, 512);
+	memset(buf + 512, 0x33, 512);
+	c = caw(t, 0, 0, 10, 1, OUT, buf, 1023);
+	ck_cdb_field(c, 13, -1);
+	c = caw(t, 0, 0, 10, 1, IN, buf, 1024);
+	ck_cdb_field(c, 13, -1);
+	c = caw(t, 0, 0x20, 10, 1, OUT, buf, 1024);
+	ck_cdb_field(c, 1, 7);
+	c = rd10(t, 10, 1, r, 512);
+	ck_assert(!memcmp(r, new, 512));
+
+	/* read-only LU: DATA PROTECT, even when the data would match */
+	memset(buf, 0, sizeof(buf));
+	c = caw(t, 2, 0, 0, 1, OUT, buf, 1024);
+	ck_sense(c, PROTECT, 0x27, 0x00);
+
+	/* null LU: compares against zeros, stores nothing */
+	memset(buf, 0, 512);
+	memset(buf + 512, 0x77, 512);
+	c = caw(t, 3, 0, 0, 1, OUT, buf, 1024);
+	ck_good(c);
+	c = caw(t, 3, 0, 0, 1, OUT, buf, 1024);    /* the write stored nothing */
+	ck_good(c);
+	buf[300] = 1;
+	c = caw(t, 3, 0, 0, 1, OUT, buf, 1024);
+	ck_sense(c, MISCOMPARE_KEY, 0x1d, 0x00);
+	ck_assert_uint_eq(sense_info(&c), 300);
+
+	/* not a direct-access device */
+	c = caw(t, 4, 0, 0, 1, OUT, buf, 4096);
+	ck_sense(c, ILLEGAL, 0x20, 0);
 	sim_target_free(t);
 }
 END_TEST
@@ -2069,7 +2248,8 @@ static bool supported_op(uint8_t op)
 	static const uint8_t ops[] = {
 		0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x1a, 0x1b, 0x1d, 0x1e,
 		0x23, 0x25, 0x28, 0x2a, 0x2f, 0x35, 0x41, 0x42, 0x4d, 0x55,
-		0x5a, 0x88, 0x8a, 0x8f, 0x91, 0x93, 0x9e, 0xa0, 0xa8, 0xaa,
+		0x5a, 0x88, 0x89, 0x8a, 0x8f, 0x91, 0x93, 0x9e, 0xa0, 0xa8,
+		0xaa,
 	};
 
 	for (size_t i = 0; i < sizeof(ops); i++)
@@ -2136,7 +2316,8 @@ START_TEST(test_hostile_cdbs)
 		/* bias towards supported opcodes and small numbers */
 		if (i & 1) {
 			static const uint8_t some[] = { 0x28, 0x2a, 0x88, 0x8a, 0x12, 0x1a, 0x5a,
-							0x15, 0x55, 0x42, 0x41, 0x93, 0x2f, 0xa0, 0x03 };
+							0x15, 0x55, 0x42, 0x41, 0x93, 0x2f, 0xa0, 0x03,
+							0x89 };
 			cdb[0] = some[(size_t)rand_r(&seed) % sizeof(some)];
 			for (size_t j = 2; j < 10; j++)
 				if (rand_r(&seed) & 1)
@@ -2457,6 +2638,7 @@ static Suite *sim_target_suite(void)
 	tcase_add_test(tc, test_max_transfer);
 	tcase_add_test(tc, test_buffer_semantics);
 	tcase_add_test(tc, test_verify);
+	tcase_add_test(tc, test_compare_and_write);
 	tcase_add_test(tc, test_sync_cache);
 	tcase_add_test(tc, test_file_backing);
 	tcase_add_test(tc, test_file_io_errors);

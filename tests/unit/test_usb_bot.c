@@ -770,6 +770,48 @@ START_TEST(bot_check_condition_sense)
 }
 END_TEST
 
+/* COMPARE AND WRITE through Bulk-Only: 2 x N blocks of data-out, and the
+ * miscompare's INFORMATION field comes back through REQUEST SENSE. */
+START_TEST(bot_compare_and_write)
+{
+	struct sim_usb *m = open_dev(BOT);
+	uint8_t old[2 * 512], new[2 * 512], cmp[2 * 512], r[2 * 512];
+	uint8_t *big;
+	uint32_t off = 0;
+
+	fill(old, sizeof(old), 21);
+	fill(new, sizeof(new), 22);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 40, 2, old), 0);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 40, 2, old, new, &off), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 40, 2, r), 0);
+	ck_assert_mem_eq(r, new, sizeof(r));
+	memcpy(cmp, new, sizeof(cmp));
+	cmp[777] ^= 0x10;
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 40, 2, cmp, old, &off), OSTOR_ERROR_MISCOMPARE);
+	ck_assert_uint_eq(off, 777);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 40, 2, r), 0);
+	ck_assert_mem_eq(r, new, sizeof(r));
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	ck_assert_uint_eq(estats(m).csw_invalid, 0);
+	ostor_close(dev);
+	dev = NULL;
+
+	/* 4096-byte blocks: one command moves at most 1 MiB here, so at
+	 * most 128 blocks (twice that of data-out), not the VPD's 255 */
+	open_dev(BOT0 ",block-size=4096,usb-timeout=100");
+	big = calloc(2 * 129, 4096);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 0, 129, big, big + 129 * 4096, &off),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "at most 128"));
+	memset(big + 128 * 4096, 0x3c, 128 * 4096);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 0, 128, big, big + 128 * 4096, &off), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 128, big), 0);
+	ck_assert_mem_eq(big, big + 128 * 4096, 128 * 4096);
+	free(big);
+}
+END_TEST
+
 START_TEST(quirks_table_and_env)
 {
 	struct ousb_quirks q;
@@ -1234,6 +1276,7 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_spec_errors);
 	tcase_add_test(tc, bot_fault_after);
 	tcase_add_test(tc, bot_check_condition_sense);
+	tcase_add_test(tc, bot_compare_and_write);
 	tcase_add_test(tc, quirks_table_and_env);
 	tcase_add_test(tc, bot_quirks_capacity_and_sync);
 	tcase_add_test(tc, bot_pipelining_saves_nothing_in_correctness);

@@ -235,6 +235,33 @@ START_TEST(busy_retried)
 }
 END_TEST
 
+/* COMPARE AND WRITE through virtio-scsi: one request of 2 x N blocks of
+ * data-out; the miscompare's INFORMATION field arrives in the response's
+ * sense. */
+START_TEST(compare_and_write_round_trip)
+{
+	uint8_t old[3 * 512], new[3 * 512], cmp[3 * 512], r[3 * 512];
+	uint32_t off = 0;
+
+	open_spec("sim:transport=virtio");
+	for (size_t i = 0; i < sizeof(old); i++) {
+		old[i] = (uint8_t)(i * 13 + 1);
+		new[i] = (uint8_t)(i * 29 + 5);
+	}
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 70, 3, old), 0);
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 70, 3, old, new, &off), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 70, 3, r), 0);
+	ck_assert_mem_eq(r, new, sizeof(r));
+	memcpy(cmp, new, sizeof(cmp));
+	cmp[1025] ^= 0x04;
+	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 70, 3, cmp, old, &off), OSTOR_ERROR_MISCOMPARE);
+	ck_assert_uint_eq(off, 1025);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 70, 3, r), 0);
+	ck_assert_mem_eq(r, new, sizeof(r));
+	ck_assert_uint_eq(drv_stats().bad_response, 0);
+}
+END_TEST
+
 /* ---- 11: sense length and residual clamped ------------------------------------------------------ */
 
 START_TEST(sense_and_resid_clamped)
@@ -808,6 +835,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, fault_interrupt_storm, 0, 2);
 	tcase_add_test(tc, response_codes);
 	tcase_add_test(tc, busy_retried);
+	tcase_add_test(tc, compare_and_write_round_trip);
 	tcase_add_loop_test(tc, sense_and_resid_clamped, 0, 2);
 	tcase_add_loop_test(tc, tmf_escalation, 0, (int)OSTOR_ARRAY_SIZE(tmf_cases));
 	tcase_add_test(tc, cancel_aborts_once);

@@ -44,6 +44,8 @@ int tc_exit_from_error(int error)
 		return TC_EXIT_DATA_PROTECT;
 	case OSTOR_ERROR_NO_MEDIUM:
 		return TC_EXIT_NOT_READY;
+	case OSTOR_ERROR_MISCOMPARE:
+		return TC_EXIT_MISCOMPARE;
 	case OSTOR_ERROR_OVERFLOW:
 	case OSTOR_ERROR_STATE:
 	case OSTOR_ERROR_OTHER:
