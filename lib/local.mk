@@ -2,7 +2,7 @@
 # wraps it with the version script.  Unit tests link the private one
 # white-box.
 noinst_LTLIBRARIES += lib/libostor_private.la
-lib_libostor_private_la_SOURCES =
+lib_libostor_private_la_SOURCES = lib/backends.c
 lib_libostor_private_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIB_TLS_CFLAGS) \
 	$(LIBUSB_CFLAGS) $(PCIACCESS_CFLAGS) $(INIH_CFLAGS)
 lib_libostor_private_la_LIBADD = $(LIBUSB_LIBS) $(PCIACCESS_LIBS) $(INIH_LIBS)

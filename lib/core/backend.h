@@ -82,14 +82,10 @@ struct ostor_backend {
 #define OSTORI_SUBMIT_FULL 1
 
 #define OSTOR_MAX_BACKENDS 4
+/* Every backend of this build, and their names (lib/backends.c, the one
+ * place that names them). */
 extern const struct ostor_backend *const ostori_backends[];
-extern const struct ostor_backend ostori_sim_backend;
-#ifdef OSTOR_HAVE_USB
-extern const struct ostor_backend ostori_usb_backend;
-#endif
-#ifdef OSTOR_HAVE_VIRTIO
-extern const struct ostor_backend ostori_virtio_backend;
-#endif
+extern const char *const ostori_backend_names[];
 
 struct ostor_context {
 	pthread_mutex_t lock;          /* devices, completion queue, counters */

@@ -12,31 +12,9 @@
 
 enum ostor_log_level ostori_env_log_level(enum ostor_log_level fallback);
 
-const struct ostor_backend *const ostori_backends[] = {
-	&ostori_sim_backend,
-#ifdef OSTOR_HAVE_USB
-	&ostori_usb_backend,
-#endif
-#ifdef OSTOR_HAVE_VIRTIO
-	&ostori_virtio_backend,
-#endif
-	NULL
-};
-
-static const char *const backend_names[] = {
-	"sim",
-#ifdef OSTOR_HAVE_USB
-	"usb",
-#endif
-#ifdef OSTOR_HAVE_VIRTIO
-	"virtio",
-#endif
-	NULL
-};
-
 OSTOR_API const char *const *ostor_backends(void)
 {
-	return backend_names;
+	return ostori_backend_names;
 }
 
 int ostori_backend_index(const struct ostor_backend *backend)

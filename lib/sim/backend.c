@@ -66,12 +66,10 @@ static void sim_exit(ostor_context *ctx)
 
 static const struct sim_transport_ops *find_transport(const char *name)
 {
-	for (int i = 0; ostori_sim_usb_transports[i]; i++)
-		if (!strcmp(ostori_sim_usb_transports[i]->name, name))
-			return ostori_sim_usb_transports[i];
-	for (int i = 0; ostori_sim_virtio_transports[i]; i++)
-		if (!strcmp(ostori_sim_virtio_transports[i]->name, name))
-			return ostori_sim_virtio_transports[i];
+	for (int k = 0; ostori_sim_transport_tables[k]; k++)
+		for (int i = 0; ostori_sim_transport_tables[k][i]; i++)
+			if (!strcmp(ostori_sim_transport_tables[k][i]->name, name))
+				return ostori_sim_transport_tables[k][i];
 	return NULL;
 }
 
@@ -80,9 +78,8 @@ static void transport_names(char *buf, size_t len)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	for (int k = 0; k < 2; k++) {
-		const struct sim_transport_ops *const *tbl =
-			k ? ostori_sim_virtio_transports : ostori_sim_usb_transports;
+	for (int k = 0; ostori_sim_transport_tables[k]; k++) {
+		const struct sim_transport_ops *const *tbl = ostori_sim_transport_tables[k];
 
 		for (int i = 0; tbl[i] && n < len; i++)
 			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", tbl[i]->name);

@@ -1,11 +1,13 @@
 /*
- * lib/sim/backend.h - white-box access to a sim: device's target, so tests
- * (and later the transport device models) can inject faults.
+ * lib/sim/backend.h - the sim backend, and white-box access to a sim:
+ * device's target, so tests and the device models can inject faults.
  */
 #ifndef OSTOR_SIM_BACKEND_H
 #define OSTOR_SIM_BACKEND_H
 
-#include "orionstor.h"
+#include "core/backend.h"
+
+extern const struct ostor_backend ostori_sim_backend;
 
 struct sim_target;
 /* The simulated target behind an open sim: device, NULL for others. */

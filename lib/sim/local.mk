@@ -4,7 +4,7 @@ lib_libostor_private_la_SOURCES += lib/sim/target.c
 noinst_HEADERS += lib/sim/target.h
 # sim backend glue (owned by the core): the "sim:" device spec and the
 # transport device models behind sim:transport=.
-lib_libostor_private_la_SOURCES += lib/sim/backend.c lib/sim/usb_models.c lib/sim/virtio_model.c
+lib_libostor_private_la_SOURCES += lib/sim/backend.c
 noinst_HEADERS += lib/sim/backend.h lib/sim/transport.h
 
 # Conformance tests of the target (white-box, private library).

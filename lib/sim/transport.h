@@ -56,9 +56,10 @@ struct sim_transport_ops {
 	int (*next_timeout)(ostor_device *dev, void *priv);
 };
 
-/* NULL-terminated tables, each defined by its model's own file. */
-extern const struct sim_transport_ops *const ostori_sim_usb_transports[];
-extern const struct sim_transport_ops *const ostori_sim_virtio_transports[];
+/* The models there are: NULL-terminated tables of them (each defined with
+ * its model, in the folder of the backend whose seam it plugs into), put
+ * together in lib/backends.c.  lib/sim knows none of them by name. */
+extern const struct sim_transport_ops *const *const ostori_sim_transport_tables[];
 
 /* The model state of an open sim: device (NULL without transport=). */
 void *ostori_sim_transport_priv(ostor_device *dev);

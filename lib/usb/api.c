@@ -3,7 +3,7 @@
  * and the simulated USB models alike.
  */
 #include "usb/backend.h"
-#include "sim/usb_models.h"
+#include "usb/sim_device.h"
 
 #include <string.h>
 

@@ -8,6 +8,7 @@
 #include "usb/engine.h"
 
 #ifdef OSTOR_HAVE_USB
+extern const struct ostor_backend ostori_usb_backend;
 /* The engines of an open usb: device, one per mass-storage interface in
  * target order (at most max); 0 for other devices. */
 int ousb_backend_engines(ostor_device *dev, struct ousb_engine **v, int max);

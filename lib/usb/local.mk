@@ -1,7 +1,7 @@
 # lib/usb: USB mass storage.  The protocol engines (Bulk-Only, CB/CBI) and
 # the quirks table are built always: the sim: device models drive them
 # too.  The libusb transfer layer and the usb: backend need libusb.
-lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/quirks.c lib/usb/api.c
+lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/quirks.c lib/usb/api.c lib/usb/sim_device.c
 noinst_HEADERS += lib/usb/engine.h lib/usb/xfer.h lib/usb/backend.h
 if ENABLE_USB
 lib_libostor_private_la_SOURCES += lib/usb/backend.c
@@ -16,7 +16,7 @@ tests_unit_test_usb_bot_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 tests_unit_test_usb_cbi_SOURCES = tests/unit/test_usb_cbi.c tests/unit/usb_test_util.h
 tests_unit_test_usb_cbi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_usb_cbi_LDADD = lib/libostor_private.la $(CHECK_LIBS)
-noinst_HEADERS += lib/sim/usb_models.h
+noinst_HEADERS += lib/usb/sim_device.h
 
 if ENABLE_USB
 # Interface selection from synthetic descriptors (includes backend.c).

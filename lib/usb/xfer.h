@@ -5,7 +5,7 @@
  * The Bulk-Only and CB/CBI engines (engine.c) are written once against
  * this ops table.  Two layers implement it: libusb-1.0's async API for
  * real devices (backend.c) and the simulated device models in
- * lib/sim/usb_models.c.  Contract for every layer:
+ * lib/usb/sim_device.c.  Contract for every layer:
  * - submit() only queues; the completion callback runs later, from the
  *   layer's event processing (never from inside submit or cancel), with
  *   no layer lock held, so it may submit again;

@@ -9,6 +9,10 @@
 
 struct vscsi_dev;
 
+#ifdef OSTOR_HAVE_VIRTIO
+extern const struct ostor_backend ostori_virtio_backend;
+#endif
+
 /* PCI address and kernel binding of an open virtio: device. */
 void ostori_pci_address_binding(ostor_device *dev, char *addr, size_t alen, char *bind, size_t blen);
 

@@ -6,7 +6,7 @@
  * reaches the device; io_scheduler order.
  */
 #include "core/backend.h"
-#include "sim/virtio_sim.h"
+#include "virtio/sim_device.h"
 #include "virtio/scsi.h"
 
 #include <check.h>

@@ -8,7 +8,7 @@
 #include "core/backend.h"
 #include "sim/backend.h"
 #include "sim/target.h"
-#include "sim/virtio_sim.h"
+#include "virtio/sim_device.h"
 #include "virtio/scsi.h"
 
 #include <check.h>

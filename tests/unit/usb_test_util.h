@@ -9,7 +9,7 @@
 #include "core/backend.h"
 #include "sim/backend.h"
 #include "sim/target.h"
-#include "sim/usb_models.h"
+#include "usb/sim_device.h"
 #include "usb/engine.h"
 
 #include <check.h>

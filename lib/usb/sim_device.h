@@ -1,5 +1,5 @@
 /*
- * lib/sim/usb_models.h - white-box control of the simulated USB
+ * lib/usb/sim_device.h - white-box control of the simulated USB
  * mass-storage devices behind sim:transport=usb-bot|usb-cbi|usb-cb, for
  * the unit tests: fault injection, unplug, statistics.
  *
@@ -89,5 +89,9 @@ struct sim_usb_stats {
 void sim_usb_get_stats(struct sim_usb *m, struct sim_usb_stats *s);
 /* Fill the simulated descriptor part of the details. */
 void sim_usb_details(struct sim_usb *m, struct ostor_usb_details *d);
+
+/* The models of this folder, for sim:transport= (lib/backends.c). */
+struct sim_transport_ops;
+extern const struct sim_transport_ops *const ostori_sim_usb_transports[];
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * lib/sim/virtio_model.c - a simulated virtio-scsi device for
+ * lib/virtio/sim_device.c - a simulated virtio-scsi device for
  * sim:transport=virtio[,packed][,queues=N]: the device side of split and
  * packed rings served from (identity-mapped) shared memory by its own
  * thread, in front of struct sim_target, behind the same transport ops
@@ -7,12 +7,12 @@
  *
  * The device side validates what the driver posts too (descriptor
  * indexes, chain lengths, indirect tables) and counts violations, so the
- * tests also catch driver bugs.  Faults (virtio_sim.h) make it misbehave
+ * tests also catch driver bugs.  Faults (sim_device.h) make it misbehave
  * on purpose.
  */
 #include "sim/transport.h"
 #include "sim/target.h"
-#include "sim/virtio_sim.h"
+#include "virtio/sim_device.h"
 #include "virtio/scsi.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * lib/sim/usb_models.c - simulated USB mass-storage devices (Bulk-Only,
+ * lib/usb/sim_device.c - simulated USB mass-storage devices (Bulk-Only,
  * CBI, CB) in front of the sim target, at the level of USB transfers, for
  * sim:transport=usb-bot|usb-cbi|usb-cb.
  *
@@ -14,7 +14,7 @@
 #include "core/backend.h"
 #include "sim/target.h"
 #include "sim/transport.h"
-#include "sim/usb_models.h"
+#include "usb/sim_device.h"
 #include "util/byteorder.h"
 #include "usb/engine.h"
 

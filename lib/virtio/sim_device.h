@@ -1,5 +1,5 @@
 /*
- * lib/sim/virtio_sim.h - white-box control of the simulated virtio-scsi
+ * lib/virtio/sim_device.h - white-box control of the simulated virtio-scsi
  * device behind sim:transport=virtio: fault injection, events, hot-plug.
  *
  * Spec options of the model (besides the sim's own):
@@ -89,5 +89,9 @@ extern uint8_t sim_virtio_last_status;
 
 /* Requests the device holds right now (SIM_VF_HOLD, stalls). */
 unsigned int sim_virtio_held(struct sim_vdev *m);
+
+/* The models of this folder, for sim:transport= (lib/backends.c). */
+struct sim_transport_ops;
+extern const struct sim_transport_ops *const ostori_sim_virtio_transports[];
 
 #endif /* OSTOR_SIM_VIRTIO_SIM_H */
