@@ -9,7 +9,9 @@
 #include "core/backend.h"
 #include "sim/backend.h"
 #include "sim/transport.h"
+#include "usb/config.h"
 #include "usb/sim_device.h"
+#include "virtio/config.h"
 #include "virtio/sim_device.h"
 #ifdef OSTOR_HAVE_USB
 #include "usb/backend.h"
@@ -45,5 +47,12 @@ const char *const ostori_backend_names[] = {
 const struct sim_transport_ops *const *const ostori_sim_transport_tables[] = {
 	ostori_sim_usb_transports,
 	ostori_sim_virtio_transports,
+	NULL
+};
+
+/* orionstor.conf(5), one table per component, in man-page order. */
+const struct ostori_config_table *const ostori_config_tables[] = {
+	&ostori_virtio_config_table,
+	&ostori_usb_config_table,
 	NULL
 };

@@ -1,10 +1,12 @@
 /*
  * lib/core/config.c - orionstor.conf(5): a TOML subset read with inih.
  *
- * One table of key descriptors drives everything: defaults, parsing,
- * range checks, ostori_config_get_text() and the key descriptions the
- * man-page test compares against.  A file is parsed into a temporary
- * struct and copied out only when all of it is valid.
+ * The components' tables of key descriptors (ostori_config_tables, one
+ * per component, each filling its own struct) drive everything:
+ * defaults, parsing, range checks, ostori_config_get_text() and the key
+ * descriptions the man-page test compares against.  This file knows no key
+ * by name.  A file is parsed into a temporary struct and copied out only
+ * when all of it is valid.
  *
  * inih runs the line loop and dispatches key = value lines to the handler.
  * Its own lexing is INI's, not TOML's (';' comments, no quoting, 200-byte
@@ -14,7 +16,6 @@
  * That also gives exact line numbers for every message.
  */
 #include "core/internal.h"
-#include "usb/engine.h"     /* ousb_quirks_check for usb_storage.quirks */
 
 #include <errno.h>
 #include <ini.h>
@@ -23,234 +24,178 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define GiB (UINT64_C(1) << 30)
-#define TiB (UINT64_C(1) << 40)
+#include <pthread.h>
 
-enum key_type {
-	KEY_INT,    /* uint32_t */
-	KEY_BOOL,   /* bool */
-	KEY_SIZE,   /* uint64_t bytes */
-	KEY_CHOICE, /* int: index into choices */
-	KEY_TEXT,   /* char[]: a quoted string, checked by check() */
-};
+#define KiB OSTORI_KiB
+#define MiB OSTORI_MiB
+#define GiB OSTORI_GiB
+#define TiB OSTORI_TiB
 
-struct key_desc {
-	const char *table;
-	const char *name;
-	enum key_type type;
-	bool pow2;
-	size_t offset;
-	uint64_t def, min, max;
-	const char *const *choices; /* KEY_CHOICE, NULL-terminated */
-	const char *unit;           /* for messages and the man page */
-	int (*check)(const char *); /* KEY_TEXT: 0, or <0 with the error set */
-};
+/* Every key of every table, flattened once; a key's index is its place
+ * here (the man-page order). */
+#define MAX_TABLES 8
+#define MAX_KEYS 256
 
-/* offsetof, refusing to compile when the field is not of type T. */
-#define FIELD(tbl, key, T)                                                  \
-	_Generic(((struct ostor_config *)0)->tbl.key,                      \
-		 T: offsetof(struct ostor_config, tbl.key))
+static struct flat_key {
+	const struct ostori_config_table *t;
+	const struct ostori_config_key *k;
+	size_t base;                /* of t's struct in ostor_config.data */
+} flat[MAX_KEYS];
+static size_t nflat, ntables;
+static size_t table_base[MAX_TABLES];
+static pthread_once_t flat_once = PTHREAD_ONCE_INIT;
 
-#define K_INT(tbl, key, d, lo, hi, u)                                       \
-	{ #tbl, #key, KEY_INT, false, FIELD(tbl, key, uint32_t), d, lo, hi,  \
-	  NULL, u }
-#define K_POW2(tbl, key, d, lo, hi, u)                                      \
-	{ #tbl, #key, KEY_INT, true, FIELD(tbl, key, uint32_t), d, lo, hi,   \
-	  NULL, u }
-#define K_BOOL(tbl, key, d)                                                 \
-	{ #tbl, #key, KEY_BOOL, false, FIELD(tbl, key, bool), d, 0, 1, NULL, \
-	  "" }
-#define K_SIZE(tbl, key, d, lo, hi)                                         \
-	{ #tbl, #key, KEY_SIZE, false, FIELD(tbl, key, uint64_t), d, lo, hi, \
-	  NULL, "bytes" }
-#define K_CHOICE(tbl, key, d, list)                                         \
-	{ #tbl, #key, KEY_CHOICE, false, FIELD(tbl, key, int), d, 0,         \
-	  OSTOR_ARRAY_SIZE(list) - 2, list, "" }
-/* Default "", at most sizeof(field) - 1 characters. */
-#define K_TEXT(tbl, key, chk)                                               \
-	{ #tbl, #key, KEY_TEXT, false,                                      \
-	  _Generic(&((struct ostor_config *)0)->tbl.key,                    \
-		   char (*)[OSTORI_CONFIG_TEXT_MAX]: offsetof(struct ostor_config, tbl.key)), \
-	  0, 0, OSTORI_CONFIG_TEXT_MAX - 1, NULL, "", chk }
-
-/* Indexed by enum ostori_io_scheduler / enum ostori_cache_policy. */
-static const char *const io_schedulers[] = { "none", "fifo", "deadline", NULL };
-static const char *const cache_policies[] = { "lru", "lfu", "fifo", NULL };
-/* Indexed by enum ostori_queue_ring / enum ostori_queue_completion. */
-static const char *const queue_rings[] = { "auto", "split", "packed", NULL };
-static const char *const queue_completions[] = { "polled", "interrupt", NULL };
-
-static const char *const tables[] = { "virtio_scsi", "usb_storage" };
-
-static const struct key_desc keys[] = {
-	K_INT(virtio_scsi, device_max_count, 8, 1, 64, ""),
-	K_INT(virtio_scsi, device_max_targets, 256, 1, 256, ""),
-	K_INT(virtio_scsi, device_max_luns, 256, 1, 16384, ""),
-	K_INT(virtio_scsi, device_max_queues, 4, 1, 64, ""),
-	K_INT(virtio_scsi, queue_count, 1, 1, 64, ""),
-	K_POW2(virtio_scsi, queue_depth, 128, 2, 32768, "descriptors"),
-	K_CHOICE(virtio_scsi, queue_ring, OSTORI_QUEUE_RING_AUTO, queue_rings),
-	K_CHOICE(virtio_scsi, queue_completion, OSTORI_QUEUE_COMPLETION_POLLED,
-		 queue_completions),
-	K_BOOL(virtio_scsi, queue_interrupt_coalescing, false),
-	K_INT(virtio_scsi, queue_interrupt_coalescing_time, 50, 0, 100000,
-	      "microseconds"),
-	K_INT(virtio_scsi, queue_interrupt_coalescing_threshold, 16, 1, 32768,
-	      "completions"),
-	K_INT(virtio_scsi, scsi_max_commands, 256, 1, 65536, "commands"),
-	K_INT(virtio_scsi, scsi_command_timeout, 30000, 100, 3600000,
-	      "milliseconds"),
-	K_INT(virtio_scsi, scsi_retry_count, 3, 0, 16, ""),
-	K_BOOL(virtio_scsi, scsi_abort_enabled, true),
-	K_SIZE(virtio_scsi, read_ahead_size, 0, 0, 64 * MiB),
-	K_BOOL(virtio_scsi, write_back_cache, false),
-	K_SIZE(virtio_scsi, write_back_cache_size, 16 * MiB, 64 * KiB, 16 * GiB),
-	K_CHOICE(virtio_scsi, io_scheduler, OSTORI_IO_SCHED_NONE, io_schedulers),
-	K_BOOL(virtio_scsi, direct_io, true),
-	K_SIZE(virtio_scsi, shared_memory_size, 8 * MiB, 64 * KiB, 4 * GiB),
-	K_BOOL(virtio_scsi, dma_enabled, true),
-	K_BOOL(virtio_scsi, zero_copy_enabled, true),
-	K_BOOL(virtio_scsi, batch_processing, true),
-
-	K_INT(usb_storage, storage_device_max_count, 16, 1, 256, ""),
-	K_INT(usb_storage, storage_device_max_luns, 16, 1, 16, ""),
-	K_INT(usb_storage, storage_device_timeout, 30000, 100, 3600000,
-	      "milliseconds"),
-	K_BOOL(usb_storage, storage_device_async_enabled, true),
-	K_BOOL(usb_storage, scsi_processing_enabled, true),
-	K_INT(usb_storage, scsi_command_cache_size, 64, 0, 65536, "entries"),
-	K_BOOL(usb_storage, scsi_validation_enabled, true),
-	K_BOOL(usb_storage, multi_lun_support, true),
-	K_BOOL(usb_storage, cache_enabled, false),
-	K_BOOL(usb_storage, write_back_cache, false),
-	K_BOOL(usb_storage, read_ahead_cache, false),
-	K_SIZE(usb_storage, cache_size, 16 * MiB, 64 * KiB, 16 * GiB),
-	K_CHOICE(usb_storage, cache_policy, OSTORI_CACHE_LRU, cache_policies),
-	K_BOOL(usb_storage, async_io_enabled, true),
-	K_BOOL(usb_storage, performance_monitoring_enabled, false),
-	K_BOOL(usb_storage, smart_monitoring_enabled, false),
-	K_BOOL(usb_storage, power_management_enabled, false),
-	K_TEXT(usb_storage, quirks, ousb_quirks_check),
-};
-
-#define NKEYS OSTOR_ARRAY_SIZE(keys)
-
-/* Keys the specification names whose capability does not exist yet: they
- * are accepted (files stay valid when it lands), documented as such, and
- * setting one logs a warning that it changes nothing. */
-static const struct {
-	const char *table, *key, *what;
-} pending_keys[] = {
-	{ "virtio_scsi", "read_ahead_size", "the block cache" },
-	{ "virtio_scsi", "write_back_cache", "the block cache" },
-	{ "virtio_scsi", "write_back_cache_size", "the block cache" },
-	{ "virtio_scsi", "direct_io", "the block cache" },
-	{ "usb_storage", "scsi_command_cache_size", "the SCSI command cache" },
-	{ "usb_storage", "cache_enabled", "the block cache" },
-	{ "usb_storage", "write_back_cache", "the block cache" },
-	{ "usb_storage", "read_ahead_cache", "the block cache" },
-	{ "usb_storage", "cache_size", "the block cache" },
-	{ "usb_storage", "cache_policy", "the block cache" },
-	{ "usb_storage", "performance_monitoring_enabled", "the performance monitor" },
-	{ "usb_storage", "smart_monitoring_enabled", "SMART monitoring" },
-	{ "usb_storage", "power_management_enabled", "power management" },
-};
-
-static const char *pending_what(const struct key_desc *k)
+static void flatten(void)
 {
-	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(pending_keys); i++)
-		if (!strcmp(pending_keys[i].table, k->table) && !strcmp(pending_keys[i].key, k->name))
-			return pending_keys[i].what;
+	size_t base = 0;
+
+	for (size_t i = 0; ostori_config_tables[i]; i++) {
+		const struct ostori_config_table *t = ostori_config_tables[i];
+
+		/* A build-time mistake: fail loudly, once, at the first use. */
+		if (i == MAX_TABLES || base + t->size > OSTORI_CONFIG_DATA_MAX ||
+		    nflat + t->nkeys > MAX_KEYS) {
+			fprintf(stderr, "liborionstor: configuration table [%s] does not fit "
+				"(raise OSTORI_CONFIG_DATA_MAX / MAX_KEYS / MAX_TABLES)\n", t->name);
+			abort();
+		}
+		table_base[i] = base;
+		for (size_t j = 0; j < t->nkeys; j++)
+			flat[nflat++] = (struct flat_key){ t, &t->keys[j], base };
+		base += (t->size + 15) & ~(size_t)15;
+		ntables = i + 1;
+	}
+}
+
+static size_t nkeys(void)
+{
+	pthread_once(&flat_once, flatten);
+	return nflat;
+}
+
+#define NKEYS nkeys()
+
+static size_t key_index(const struct ostori_config_key *k)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (flat[i].k == k)
+			return i;
+	return 0; /* not reached: every key comes from the table */
+}
+
+static char *field(const struct ostor_config *cfg, const struct ostori_config_key *k)
+{
+	return (char *)cfg->data + flat[key_index(k)].base + k->offset;
+}
+
+const void *ostori_config_data(const struct ostor_config *cfg, const struct ostori_config_table *t)
+{
+	(void)NKEYS;
+	for (size_t i = 0; i < ntables; i++)
+		if (ostori_config_tables[i] == t)
+			return cfg->data + table_base[i];
 	return NULL;
 }
 
-/* Pairs of integer keys where the first may not exceed the second. */
-static const struct {
-	const char *table, *small, *big;
-} key_limits[] = {
-	{ "virtio_scsi", "queue_count", "device_max_queues" },
-	{ "virtio_scsi", "queue_interrupt_coalescing_threshold", "queue_depth" },
-};
+static const char *pending_what(const struct ostori_config_key *k)
+{
+	const struct ostori_config_table *t = flat[key_index(k)].t;
+
+	for (size_t i = 0; i < t->npending; i++)
+		if (!strcmp(t->pending[i].key, k->name))
+			return t->pending[i].what;
+	return NULL;
+}
+
+/* "[virtio_scsi], [usb_storage]" */
+static void table_names(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	(void)NKEYS;
+	for (size_t i = 0; i < ntables && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s[%s]", i ? ", " : "", ostori_config_tables[i]->name);
+}
 
 static const char *system_path_override;
 
 /* ---- descriptor helpers ------------------------------------------------ */
 
-static const struct key_desc *find_key(const char *table, const char *name)
+static const struct ostori_config_key *find_key(const char *table, const char *name)
 {
 	for (size_t i = 0; i < NKEYS; i++)
-		if (!strcmp(keys[i].table, table) && !strcmp(keys[i].name, name))
-			return &keys[i];
+		if (!strcmp(flat[i].t->name, table) && !strcmp(flat[i].k->name, name))
+			return flat[i].k;
 	return NULL;
 }
 
 static bool known_table(const char *name)
 {
-	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(tables); i++)
-		if (!strcmp(tables[i], name))
+	(void)NKEYS;
+	for (size_t i = 0; i < ntables; i++)
+		if (!strcmp(ostori_config_tables[i]->name, name))
 			return true;
 	return false;
 }
 
-static uint64_t get_value(const struct ostor_config *cfg, const struct key_desc *k)
+static uint64_t get_value(const struct ostor_config *cfg, const struct ostori_config_key *k)
 {
-	const char *field = (const char *)cfg + k->offset;
+	const char *f = field(cfg, k);
 	uint32_t u32;
 	uint64_t u64;
 	bool b;
 	int i;
 
 	switch (k->type) {
-	case KEY_INT:
-		memcpy(&u32, field, sizeof(u32));
+	case OSTORI_KEY_INT:
+		memcpy(&u32, f, sizeof(u32));
 		return u32;
-	case KEY_BOOL:
-		memcpy(&b, field, sizeof(b));
+	case OSTORI_KEY_BOOL:
+		memcpy(&b, f, sizeof(b));
 		return b;
-	case KEY_SIZE:
-		memcpy(&u64, field, sizeof(u64));
+	case OSTORI_KEY_SIZE:
+		memcpy(&u64, f, sizeof(u64));
 		return u64;
-	case KEY_CHOICE:
-		memcpy(&i, field, sizeof(i));
+	case OSTORI_KEY_CHOICE:
+		memcpy(&i, f, sizeof(i));
 		return (uint64_t)i;
-	case KEY_TEXT:
+	case OSTORI_KEY_TEXT:
 		return 0;   /* not a number: see text_field() */
 	}
 	return 0;
 }
 
 /* v is already range-checked against the descriptor. */
-static void set_value(struct ostor_config *cfg, const struct key_desc *k, uint64_t v)
+static void set_value(struct ostor_config *cfg, const struct ostori_config_key *k, uint64_t v)
 {
-	char *field = (char *)cfg + k->offset;
+	char *f = field(cfg, k);
 	uint32_t u32 = (uint32_t)v;
 	bool b = v != 0;
 	int i = (int)v;
 
 	switch (k->type) {
-	case KEY_INT:
-		memcpy(field, &u32, sizeof(u32));
+	case OSTORI_KEY_INT:
+		memcpy(f, &u32, sizeof(u32));
 		break;
-	case KEY_BOOL:
-		memcpy(field, &b, sizeof(b));
+	case OSTORI_KEY_BOOL:
+		memcpy(f, &b, sizeof(b));
 		break;
-	case KEY_SIZE:
-		memcpy(field, &v, sizeof(v));
+	case OSTORI_KEY_SIZE:
+		memcpy(f, &v, sizeof(v));
 		break;
-	case KEY_CHOICE:
-		memcpy(field, &i, sizeof(i));
+	case OSTORI_KEY_CHOICE:
+		memcpy(f, &i, sizeof(i));
 		break;
-	case KEY_TEXT:
-		field[0] = '\0';   /* the only default a text key has */
+	case OSTORI_KEY_TEXT:
+		f[0] = '\0';   /* the only default a text key has */
 		break;
 	}
 }
 
-static char *text_field(struct ostor_config *cfg, const struct key_desc *k)
+static char *text_field(struct ostor_config *cfg, const struct ostori_config_key *k)
 {
-	return (char *)cfg + k->offset;
+	return field(cfg, k);
 }
 
 /* A size in the largest unit that divides it exactly: "64KiB", "0". */
@@ -288,21 +233,21 @@ static void format_choices(char *buf, size_t len, const char *const *choices)
 }
 
 /* What a key accepts, for error messages. */
-static void format_expected(char *buf, size_t len, const struct key_desc *k)
+static void format_expected(char *buf, size_t len, const struct ostori_config_key *k)
 {
 	char lo[32], hi[32], list[96];
 	const char *unit = k->unit;
 
 	switch (k->type) {
-	case KEY_INT:
+	case OSTORI_KEY_INT:
 		snprintf(buf, len, "expected %s from %" PRIu64 " to %" PRIu64 "%s%s%s",
 			 k->pow2 ? "a power of two" : "an integer", k->min, k->max,
 			 *unit ? " (" : "", unit, *unit ? ")" : "");
 		break;
-	case KEY_BOOL:
+	case OSTORI_KEY_BOOL:
 		snprintf(buf, len, "expected true or false (unquoted)");
 		break;
-	case KEY_SIZE:
+	case OSTORI_KEY_SIZE:
 		format_size(lo, sizeof(lo), k->min);
 		format_size(hi, sizeof(hi), k->max);
 		snprintf(buf, len,
@@ -310,11 +255,11 @@ static void format_expected(char *buf, size_t len, const struct key_desc *k)
 			 "string such as \"256MB\" (units B, KB, MB, GB, TB or KiB, "
 			 "MiB, GiB, TiB, all powers of 1024)", lo, hi);
 		break;
-	case KEY_CHOICE:
+	case OSTORI_KEY_CHOICE:
 		format_choices(list, sizeof(list), k->choices);
 		snprintf(buf, len, "expected one of %s (quoted)", list);
 		break;
-	case KEY_TEXT:
+	case OSTORI_KEY_TEXT:
 		snprintf(buf, len, "expected a quoted string of at most %" PRIu64 " characters", k->max);
 		break;
 	}
@@ -453,13 +398,13 @@ struct parser {
 	bool failed;                /* message already in ostor_last_error */
 
 	char table[64];             /* current table as written, for messages */
-	unsigned int table_line[OSTOR_ARRAY_SIZE(tables)];
+	unsigned int table_line[MAX_TABLES];
 
 	/* The current key = value line, valid during the handler call. */
 	const char *key;
 	const char *value;          /* decoded */
 	bool quoted;
-	unsigned int seen[NKEYS];   /* line a key was set on, 0 = not yet */
+	unsigned int seen[MAX_KEYS]; /* line a key was set on, 0 = not yet */
 };
 
 static void fail(struct parser *p, const char *fmt, ...) OSTOR_PRINTF(2, 3);
@@ -624,8 +569,10 @@ static enum line_kind lex_line(struct parser *p, char *s)
 /* A new table header: remember it, warn if unknown, refuse a repeat. */
 static bool enter_table(struct parser *p)
 {
-	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(tables); i++) {
-		if (strcmp(tables[i], p->table))
+	char known[128];
+
+	for (size_t i = 0; i < ntables; i++) {
+		if (strcmp(ostori_config_tables[i]->name, p->table))
 			continue;
 		if (p->table_line[i]) {
 			fail(p, "table [%s] appears twice (first on line %u); keep all its keys under one header",
@@ -636,8 +583,9 @@ static bool enter_table(struct parser *p)
 		return true;
 	}
 	p->cfg->warnings++;
-	ostor_warn(p->ctx, "%s:%u: unknown table [%s]; its keys are ignored (known: [virtio_scsi], [usb_storage])",
-		   p->path, p->lineno, p->table);
+	table_names(known, sizeof(known));
+	ostor_warn(p->ctx, "%s:%u: unknown table [%s]; its keys are ignored (known: %s)",
+		   p->path, p->lineno, p->table, known);
 	return true;
 }
 
@@ -696,30 +644,30 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
-static bool convert(struct parser *p, const struct key_desc *k, uint64_t *v)
+static bool convert(struct parser *p, const struct ostori_config_key *k, uint64_t *v)
 {
 	const char *val = p->value;
 	bool range_error = false;
 	bool ok = false;
 
 	switch (k->type) {
-	case KEY_INT:
+	case OSTORI_KEY_INT:
 		ok = !p->quoted && parse_number(val, v, &range_error) &&
 		     !range_error && *v >= k->min && *v <= k->max &&
 		     (!k->pow2 || (*v & (*v - 1)) == 0);
 		break;
-	case KEY_BOOL:
+	case OSTORI_KEY_BOOL:
 		ok = !p->quoted && (!strcmp(val, "true") || !strcmp(val, "false"));
 		*v = !strcmp(val, "true");
 		break;
-	case KEY_SIZE:
+	case OSTORI_KEY_SIZE:
 		if (p->quoted)
 			ok = parse_size_string(val, v, &range_error);
 		else
 			ok = parse_number(val, v, &range_error);
 		ok = ok && !range_error && *v >= k->min && *v <= k->max;
 		break;
-	case KEY_CHOICE:
+	case OSTORI_KEY_CHOICE:
 		if (!p->quoted)
 			break;
 		for (size_t i = 0; k->choices[i]; i++) {
@@ -729,7 +677,7 @@ static bool convert(struct parser *p, const struct key_desc *k, uint64_t *v)
 			}
 		}
 		break;
-	case KEY_TEXT:
+	case OSTORI_KEY_TEXT:
 		ok = p->quoted && strlen(val) <= k->max;
 		if (ok && k->check && k->check(val) < 0) {
 			char why[512];
@@ -755,7 +703,7 @@ static bool convert(struct parser *p, const struct key_desc *k, uint64_t *v)
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parser *p = user;
-	const struct key_desc *k;
+	const struct ostori_config_key *k;
 	uint64_t v = 0;
 
 	(void)value; /* the real value is p->value, lexed by the reader */
@@ -775,41 +723,45 @@ static int handler(void *user, const char *section, const char *name, const char
 			   p->key, section);
 		return 1;
 	}
-	if (p->seen[k - keys]) {
+	if (p->seen[key_index(k)]) {
 		fail(p, "duplicate key '%s' in [%s] (first set on line %u)", k->name,
-		     k->table, p->seen[k - keys]);
+		     k->table, p->seen[key_index(k)]);
 		return 0;
 	}
 	if (!convert(p, k, &v))
 		return 0;
-	if (pending_what(k) && (k->type == KEY_TEXT || v != k->def)) {
+	if (pending_what(k) && (k->type == OSTORI_KEY_TEXT || v != k->def)) {
 		p->cfg->warnings++;
 		ostor_warn(p->ctx, "%s:%u: [%s] %s has no effect yet: %s is not available in this "
 			   "version", p->path, p->lineno, k->table, k->name, pending_what(k));
 	}
-	if (k->type == KEY_TEXT)
+	if (k->type == OSTORI_KEY_TEXT)
 		snprintf(text_field(p->cfg, k), (size_t)k->max + 1, "%s", p->value);
 	else
 		set_value(p->cfg, k, v);
-	p->seen[k - keys] = p->lineno;
+	p->seen[key_index(k)] = p->lineno;
 	return 1;
 }
 
 /* Relations between keys, checked once the whole file is read. */
 static bool check_limits(struct parser *p)
 {
-	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(key_limits); i++) {
-		const struct key_desc *s = find_key(key_limits[i].table, key_limits[i].small);
-		const struct key_desc *b = find_key(key_limits[i].table, key_limits[i].big);
-		uint64_t sv = get_value(p->cfg, s), bv = get_value(p->cfg, b);
+	for (size_t t = 0; t < ntables; t++) {
+		const struct ostori_config_table *tb = ostori_config_tables[t];
 
-		if (sv <= bv)
-			continue;
-		/* Blame the later of the two lines: it broke the relation. */
-		p->lineno = OSTOR_MAX(p->seen[s - keys], p->seen[b - keys]);
-		fail(p, "%s.%s = %" PRIu64 " is larger than %s.%s = %" PRIu64 "; lower %s or raise %s",
-		     s->table, s->name, sv, b->table, b->name, bv, s->name, b->name);
-		return false;
+		for (size_t i = 0; i < tb->nlimits; i++) {
+			const struct ostori_config_key *s = find_key(tb->name, tb->limits[i].small);
+			const struct ostori_config_key *b = find_key(tb->name, tb->limits[i].big);
+			uint64_t sv = get_value(p->cfg, s), bv = get_value(p->cfg, b);
+
+			if (sv <= bv)
+				continue;
+			/* Blame the later of the two lines: it broke the relation. */
+			p->lineno = OSTOR_MAX(p->seen[key_index(s)], p->seen[key_index(b)]);
+			fail(p, "%s.%s = %" PRIu64 " is larger than %s.%s = %" PRIu64 "; lower %s or raise %s",
+			     s->table, s->name, sv, b->table, b->name, bv, s->name, b->name);
+			return false;
+		}
 	}
 	return true;
 }
@@ -820,7 +772,7 @@ void ostori_config_defaults(struct ostor_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < NKEYS; i++)
-		set_value(cfg, &keys[i], keys[i].def);
+		set_value(cfg, flat[i].k, flat[i].k->def);
 }
 
 /* Parse an open file into *cfg (all or nothing). */
@@ -929,7 +881,7 @@ int ostori_config_load(struct ostor_config *cfg, const char *explicit_path,
 int ostori_config_get_text(const struct ostor_config *cfg, const char *table,
 			   const char *key, char *buf, size_t buflen)
 {
-	const struct key_desc *k;
+	const struct ostori_config_key *k;
 	char text[32];
 	uint64_t v;
 	size_t n;
@@ -946,8 +898,8 @@ int ostori_config_get_text(const struct ostor_config *cfg, const char *table,
 		return ostori_error(OSTOR_ERROR_NOT_FOUND,
 				    "no configuration key '%s' in [%s]; see orionstor.conf(5)",
 				    key, table);
-	if (k->type == KEY_TEXT) {
-		const char *t = (const char *)cfg + k->offset;
+	if (k->type == OSTORI_KEY_TEXT) {
+		const char *t = field(cfg, k);
 
 		n = strlen(t);
 		if (n >= buflen) {
@@ -961,16 +913,16 @@ int ostori_config_get_text(const struct ostor_config *cfg, const char *table,
 	}
 	v = get_value(cfg, k);
 	switch (k->type) {
-	case KEY_TEXT:
+	case OSTORI_KEY_TEXT:
 		break;
-	case KEY_INT:
-	case KEY_SIZE:
+	case OSTORI_KEY_INT:
+	case OSTORI_KEY_SIZE:
 		snprintf(text, sizeof(text), "%" PRIu64, v);
 		break;
-	case KEY_BOOL:
+	case OSTORI_KEY_BOOL:
 		snprintf(text, sizeof(text), "%s", v ? "true" : "false");
 		break;
-	case KEY_CHOICE: {
+	case OSTORI_KEY_CHOICE: {
 		size_t count = (size_t)k->max + 1;
 
 		snprintf(text, sizeof(text), "%s", v < count ? k->choices[v] : "?");
@@ -997,10 +949,10 @@ size_t ostori_config_key_count(void)
 int ostori_config_key_info(size_t index, struct ostori_config_keyinfo *info)
 {
 	static const char *const type_names[] = {
-		[KEY_INT] = "integer", [KEY_BOOL] = "boolean",
-		[KEY_SIZE] = "size", [KEY_CHOICE] = "string", [KEY_TEXT] = "text",
+		[OSTORI_KEY_INT] = "integer", [OSTORI_KEY_BOOL] = "boolean",
+		[OSTORI_KEY_SIZE] = "size", [OSTORI_KEY_CHOICE] = "string", [OSTORI_KEY_TEXT] = "text",
 	};
-	const struct key_desc *k;
+	const struct ostori_config_key *k;
 	char lo[32], hi[32];
 
 	if (!info)
@@ -1008,7 +960,7 @@ int ostori_config_key_info(size_t index, struct ostori_config_keyinfo *info)
 	if (index >= NKEYS)
 		return ostori_error(OSTOR_ERROR_NOT_FOUND, "no configuration key number %zu (there are %zu)",
 				    index, NKEYS);
-	k = &keys[index];
+	k = flat[index].k;
 	memset(info, 0, sizeof(*info));
 	info->table = k->table;
 	info->key = k->name;
@@ -1017,16 +969,16 @@ int ostori_config_key_info(size_t index, struct ostori_config_keyinfo *info)
 	info->pow2 = k->pow2;
 	info->pending = pending_what(k);
 	switch (k->type) {
-	case KEY_INT:
+	case OSTORI_KEY_INT:
 		snprintf(info->def, sizeof(info->def), "%" PRIu64, k->def);
 		snprintf(info->range, sizeof(info->range), "%" PRIu64 " to %" PRIu64,
 			 k->min, k->max);
 		break;
-	case KEY_BOOL:
+	case OSTORI_KEY_BOOL:
 		snprintf(info->def, sizeof(info->def), "%s", k->def ? "true" : "false");
 		snprintf(info->range, sizeof(info->range), "true or false");
 		break;
-	case KEY_SIZE:
+	case OSTORI_KEY_SIZE:
 		format_size(lo, sizeof(lo), k->def);
 		if (k->def)
 			snprintf(info->def, sizeof(info->def), "\"%.28s\"", lo);
@@ -1036,11 +988,11 @@ int ostori_config_key_info(size_t index, struct ostori_config_keyinfo *info)
 		format_size(hi, sizeof(hi), k->max);
 		snprintf(info->range, sizeof(info->range), "%s to %s", lo, hi);
 		break;
-	case KEY_CHOICE:
+	case OSTORI_KEY_CHOICE:
 		snprintf(info->def, sizeof(info->def), "\"%s\"", k->choices[k->def]);
 		format_choices(info->range, sizeof(info->range), k->choices);
 		break;
-	case KEY_TEXT:
+	case OSTORI_KEY_TEXT:
 		snprintf(info->def, sizeof(info->def), "\"\"");
 		snprintf(info->range, sizeof(info->range), "up to %" PRIu64 " characters", k->max);
 		break;

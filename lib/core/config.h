@@ -1,10 +1,12 @@
 /*
  * lib/core/config.h - the configuration file (orionstor.conf(5)).
  *
- * A TOML subset: [virtio_scsi] and [usb_storage] tables of key = value
- * lines.  Every key is described once, in the key table of config.c; the
- * parser, the validator, the defaults, ostori_config_get_text() and the
- * consistency test against the man page all work from that table.
+ * A TOML subset: tables of key = value lines.  Each component declares
+ * its own table (struct ostori_config_table: its keys, their types,
+ * defaults and ranges, and the struct they fill), listed once in
+ * lib/backends.c; the parser, the validator, the defaults,
+ * ostori_config_get_text() and the consistency test against the man page
+ * all work from those tables and know no key by name.
  *
  * Self-contained on purpose: core/internal.h includes this header, so it
  * must not include internal.h back.
@@ -26,91 +28,103 @@
 /* Longest text value (usb_storage.quirks), terminator included. */
 #define OSTORI_CONFIG_TEXT_MAX 256
 
-/* [virtio_scsi] io_scheduler */
+/* [virtio_scsi] io_scheduler (also read by the core's software queueing). */
 enum ostori_io_scheduler {
 	OSTORI_IO_SCHED_NONE = 0,
 	OSTORI_IO_SCHED_FIFO,
 	OSTORI_IO_SCHED_DEADLINE,
 };
 
-/* [virtio_scsi] queue_ring */
-enum ostori_queue_ring {
-	OSTORI_QUEUE_RING_AUTO = 0,     /* packed when the device offers it */
-	OSTORI_QUEUE_RING_SPLIT,
-	OSTORI_QUEUE_RING_PACKED,
+/* ---- tables, declared by their components -------------------------------- */
+
+enum ostori_config_key_type {
+	OSTORI_KEY_INT,    /* uint32_t */
+	OSTORI_KEY_BOOL,   /* bool */
+	OSTORI_KEY_SIZE,   /* uint64_t bytes */
+	OSTORI_KEY_CHOICE, /* int: index into choices */
+	OSTORI_KEY_TEXT,   /* char[OSTORI_CONFIG_TEXT_MAX]: a quoted string, checked by check() */
 };
 
-/* [virtio_scsi] queue_completion */
-enum ostori_queue_completion {
-	OSTORI_QUEUE_COMPLETION_POLLED = 0,
-	OSTORI_QUEUE_COMPLETION_INTERRUPT,
+struct ostori_config_key {
+	const char *table;
+	const char *name;
+	enum ostori_config_key_type type;
+	bool pow2;
+	size_t offset;              /* in the table's struct */
+	uint64_t def, min, max;
+	const char *const *choices; /* CHOICE, NULL-terminated */
+	const char *unit;           /* for messages and the man page */
+	int (*check)(const char *); /* TEXT: 0, or <0 with the error set */
 };
 
-/* [usb_storage] cache_policy */
-enum ostori_cache_policy {
-	OSTORI_CACHE_LRU = 0,
-	OSTORI_CACHE_LFU,
-	OSTORI_CACHE_FIFO,
+/* A key the specification names whose capability does not exist yet: it
+ * is accepted (files stay valid when it lands), documented as such, and
+ * setting it logs a warning that it changes nothing. */
+struct ostori_config_pending {
+	const char *key, *what;
 };
 
-/*
- * Field types follow the key types: integer keys are uint32_t, boolean
- * keys bool, size keys uint64_t (bytes), string keys an enum (int).
- * config.c checks each field's type at compile time.
- */
+/* Two integer keys of a table where the first may not exceed the second. */
+struct ostori_config_limit {
+	const char *small, *big;
+};
+
+struct ostori_config_table {
+	const char *name;           /* [name] */
+	size_t size;                /* of the struct its keys fill */
+	const struct ostori_config_key *keys;
+	size_t nkeys;
+	const struct ostori_config_pending *pending;
+	size_t npending;
+	const struct ostori_config_limit *limits;
+	size_t nlimits;
+};
+
+/* Every table (lib/backends.c), NULL-terminated. */
+extern const struct ostori_config_table *const ostori_config_tables[];
+
+/* offsetof, refusing to compile when the field is not of type T. */
+#define OSTORI_CONFIG_FIELD(S, key, T) _Generic(((S *)0)->key, T: offsetof(S, key))
+
+#define OSTORI_K_INT(tbl, S, key, d, lo, hi, u)                                  \
+	{ tbl, #key, OSTORI_KEY_INT, false, OSTORI_CONFIG_FIELD(S, key, uint32_t), d, lo, hi, NULL, u }
+#define OSTORI_K_POW2(tbl, S, key, d, lo, hi, u)                                 \
+	{ tbl, #key, OSTORI_KEY_INT, true, OSTORI_CONFIG_FIELD(S, key, uint32_t), d, lo, hi, NULL, u }
+#define OSTORI_K_BOOL(tbl, S, key, d)                                            \
+	{ tbl, #key, OSTORI_KEY_BOOL, false, OSTORI_CONFIG_FIELD(S, key, bool), d, 0, 1, NULL, "" }
+#define OSTORI_K_SIZE(tbl, S, key, d, lo, hi)                                    \
+	{ tbl, #key, OSTORI_KEY_SIZE, false, OSTORI_CONFIG_FIELD(S, key, uint64_t), d, lo, hi, NULL, \
+	  "bytes" }
+/* list: NULL-terminated; the field holds the index. */
+#define OSTORI_K_CHOICE(tbl, S, key, d, list)                                    \
+	{ tbl, #key, OSTORI_KEY_CHOICE, false, OSTORI_CONFIG_FIELD(S, key, int), d, 0,           \
+	  sizeof(list) / sizeof((list)[0]) - 2, list, "" }
+/* Default "", at most OSTORI_CONFIG_TEXT_MAX - 1 characters. */
+#define OSTORI_K_TEXT(tbl, S, key, chk)                                          \
+	{ tbl, #key, OSTORI_KEY_TEXT, false,                                      \
+	  _Generic(&((S *)0)->key, char (*)[OSTORI_CONFIG_TEXT_MAX]: offsetof(S, key)), \
+	  0, 0, OSTORI_CONFIG_TEXT_MAX - 1, NULL, "", chk }
+
+#define OSTORI_KiB (UINT64_C(1) << 10)
+#define OSTORI_MiB (UINT64_C(1) << 20)
+#define OSTORI_GiB (UINT64_C(1) << 30)
+#define OSTORI_TiB (UINT64_C(1) << 40)
+
+/* Room for the structs of every table (checked when the tables load). */
+#define OSTORI_CONFIG_DATA_MAX 4096
+
 struct ostor_config {
-	struct {
-		uint32_t device_max_count;
-		uint32_t device_max_targets;
-		uint32_t device_max_luns;
-		uint32_t device_max_queues;
-		uint32_t queue_count;
-		uint32_t queue_depth;
-		int queue_ring;                                /* enum ostori_queue_ring */
-		int queue_completion;                          /* enum ostori_queue_completion */
-		bool queue_interrupt_coalescing;
-		uint32_t queue_interrupt_coalescing_time;      /* µs */
-		uint32_t queue_interrupt_coalescing_threshold; /* completions */
-		uint32_t scsi_max_commands;
-		uint32_t scsi_command_timeout;                 /* ms */
-		uint32_t scsi_retry_count;
-		bool scsi_abort_enabled;
-		uint64_t read_ahead_size;                      /* bytes */
-		bool write_back_cache;
-		uint64_t write_back_cache_size;                /* bytes */
-		int io_scheduler;                              /* enum ostori_io_scheduler */
-		bool direct_io;
-		uint64_t shared_memory_size;                   /* bytes */
-		bool dma_enabled;
-		bool zero_copy_enabled;
-		bool batch_processing;
-	} virtio_scsi;
-	struct {
-		uint32_t storage_device_max_count;
-		uint32_t storage_device_max_luns;
-		uint32_t storage_device_timeout;               /* ms */
-		bool storage_device_async_enabled;
-		bool scsi_processing_enabled;
-		uint32_t scsi_command_cache_size;              /* entries */
-		bool scsi_validation_enabled;
-		bool multi_lun_support;
-		bool cache_enabled;
-		bool write_back_cache;
-		bool read_ahead_cache;
-		uint64_t cache_size;                           /* bytes */
-		int cache_policy;                              /* enum ostori_cache_policy */
-		bool async_io_enabled;
-		bool performance_monitoring_enabled;
-		bool smart_monitoring_enabled;
-		bool power_management_enabled;
-		/* "VVVV:PPPP:flag+flag,...", see ousb_quirks_resolve() */
-		char quirks[OSTORI_CONFIG_TEXT_MAX];
-	} usb_storage;
+	/* The tables' structs, one after the other in ostori_config_tables
+	 * order (16-byte aligned): a plain value, copied as a whole. */
+	_Alignas(16) unsigned char data[OSTORI_CONFIG_DATA_MAX];
 	/* Warnings (unknown tables and keys) issued while loading. */
 	unsigned int warnings;
 	/* The file these values came from; "" for built-in defaults. */
 	char path[OSTORI_CONFIG_PATH_MAX];
 };
+
+/* The struct of table t in cfg (its component casts it). */
+const void *ostori_config_data(const struct ostor_config *cfg, const struct ostori_config_table *t);
 
 /* Fill every key with its built-in default, warnings 0, path "". */
 void ostori_config_defaults(struct ostor_config *cfg);

@@ -872,7 +872,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		if (r < 0)
 			goto fail;
 	}
-	r = ousb_quirks_resolve(dd.idVendor, dd.idProduct, dev->ctx->config.usb_storage.quirks,
+	r = ousb_quirks_resolve(dd.idVendor, dd.idProduct, ostori_usb_config(&dev->ctx->config)->quirks,
 				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
 	if (r < 0)
 		goto fail;

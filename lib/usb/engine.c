@@ -1338,13 +1338,13 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	e->layer = layer;
 	e->cfg = *cfg;
 	if (!e->cfg.timeout_ms)
-		e->cfg.timeout_ms = dev->ctx->config.usb_storage.storage_device_timeout;
+		e->cfg.timeout_ms = ostori_usb_config(&dev->ctx->config)->storage_device_timeout;
 	if (!e->cfg.timeout_ms)
 		e->cfg.timeout_ms = 30000;
 	dev->default_timeout_ms = e->cfg.timeout_ms;
 	dev->abort_is_reset = true; /* a cancel is a reset recovery */
 	dev->count_class = "USB mass-storage";
-	dev->count_limit = dev->ctx->config.usb_storage.storage_device_max_count;
+	dev->count_limit = ostori_usb_config(&dev->ctx->config)->storage_device_max_count;
 	dev->count_key = "[usb_storage] storage_device_max_count";
 	if (!e->cfg.csw_grace_ms)
 		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
@@ -1368,12 +1368,12 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	{
 		const struct ostor_config *c = &dev->ctx->config;
 
-		e->adapt = c->usb_storage.scsi_processing_enabled;
-		if (!c->usb_storage.scsi_validation_enabled)
+		e->adapt = ostori_usb_config(c)->scsi_processing_enabled;
+		if (!ostori_usb_config(c)->scsi_validation_enabled)
 			e->cfg.quirks.flags |= OUSB_Q_IGNORE_RESIDUE;
-		e->one_at_a_time = !c->usb_storage.async_io_enabled ||
-				   !c->usb_storage.storage_device_async_enabled;
-		if (!c->usb_storage.storage_device_async_enabled)
+		e->one_at_a_time = !ostori_usb_config(c)->async_io_enabled ||
+				   !ostori_usb_config(c)->storage_device_async_enabled;
+		if (!ostori_usb_config(c)->storage_device_async_enabled)
 			e->pipeline = e->pipeline_cbw = e->keep_pipelining = false;
 	}
 	/* The device tolerates tag 0 fine, but a fresh random-ish start
@@ -1427,7 +1427,7 @@ int ousb_engine_probe(struct ousb_engine *e)
 
 	pthread_mutex_lock(&e->lock);
 	if (e->cfg.protocol != OUSB_PR_BOT || (e->cfg.quirks.flags & OUSB_Q_SINGLE_LUN) ||
-	    !e->dev->ctx->config.usb_storage.multi_lun_support) {
+	    !ostori_usb_config(&e->dev->ctx->config)->multi_lun_support) {
 		e->max_lun = 0;
 		pthread_mutex_unlock(&e->lock);
 		return 0;
@@ -1443,9 +1443,9 @@ int ousb_engine_probe(struct ousb_engine *e)
 	advance(e);
 	pthread_mutex_unlock(&e->lock);
 	r = sync_wait(e, OSTOR_MIN(e->cfg.timeout_ms, 5000u) + 1000);
-	if (e->dev->ctx->config.usb_storage.storage_device_max_luns &&
-	    e->max_lun >= e->dev->ctx->config.usb_storage.storage_device_max_luns)
-		e->max_lun = (uint8_t)(e->dev->ctx->config.usb_storage.storage_device_max_luns - 1);
+	if (ostori_usb_config(&e->dev->ctx->config)->storage_device_max_luns &&
+	    e->max_lun >= ostori_usb_config(&e->dev->ctx->config)->storage_device_max_luns)
+		e->max_lun = (uint8_t)(ostori_usb_config(&e->dev->ctx->config)->storage_device_max_luns - 1);
 	return r;
 }
 

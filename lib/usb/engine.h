@@ -8,6 +8,7 @@
 #define OSTOR_USB_ENGINE_H
 
 #include "core/backend.h"
+#include "usb/config.h"
 #include "usb/xfer.h"
 
 /* bInterfaceSubClass */

@@ -1123,7 +1123,7 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	}
 	/* The configuration file and the environment name devices by
 	 * VID:PID: the models have theirs (see sim_usb_details). */
-	r = ousb_quirks_resolve(SIM_USB_VID, sim_pid(protocol), dev->ctx->config.usb_storage.quirks,
+	r = ousb_quirks_resolve(SIM_USB_VID, sim_pid(protocol), ostori_usb_config(&dev->ctx->config)->quirks,
 				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
 	if (r < 0)
 		return r;

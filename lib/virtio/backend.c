@@ -1010,8 +1010,8 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 		goto fail;
 	/* Rings, headers and bounce buffers of every queue, plus room for
 	 * the application's zero-copy buffers. */
-	pool = (size_t)cfg->virtio_scsi.device_max_queues * (cfg->virtio_scsi.queue_depth * (BOUNCE_BYTES + 4096) + (1u << 20)) +
-	       (size_t)cfg->virtio_scsi.shared_memory_size + (2u << 20);
+	pool = (size_t)ostori_virtio_config(cfg)->device_max_queues * (ostori_virtio_config(cfg)->queue_depth * (BOUNCE_BYTES + 4096) + (1u << 20)) +
+	       (size_t)ostori_virtio_config(cfg)->shared_memory_size + (2u << 20);
 	if ((r = pool_create(&p->pool, pool, p->addr)) < 0)
 		goto fail;
 	p->vd.ops = &pci_ops;

@@ -494,16 +494,16 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 		vs->opt.tmf_timeout_ms = 1000;
 	if (!vs->opt.busy_backoff_ms)
 		vs->opt.busy_backoff_ms = 1;
-	vs->retry_count = cfg->virtio_scsi.scsi_retry_count;
-	vs->zero_copy = cfg->virtio_scsi.dma_enabled && cfg->virtio_scsi.zero_copy_enabled;
-	vs->abort_enabled = cfg->virtio_scsi.scsi_abort_enabled;
-	dev->default_timeout_ms = cfg->virtio_scsi.scsi_command_timeout;
+	vs->retry_count = ostori_virtio_config(cfg)->scsi_retry_count;
+	vs->zero_copy = ostori_virtio_config(cfg)->dma_enabled && ostori_virtio_config(cfg)->zero_copy_enabled;
+	vs->abort_enabled = ostori_virtio_config(cfg)->scsi_abort_enabled;
+	dev->default_timeout_ms = ostori_virtio_config(cfg)->scsi_command_timeout;
 	dev->count_class = "virtio-scsi";
-	dev->count_limit = cfg->virtio_scsi.device_max_count;
+	dev->count_limit = ostori_virtio_config(cfg)->device_max_count;
 	dev->count_key = "[virtio_scsi] device_max_count";
-	dev->max_commands = cfg->virtio_scsi.scsi_max_commands;
+	dev->max_commands = ostori_virtio_config(cfg)->scsi_max_commands;
 	dev->max_commands_key = "[virtio_scsi] scsi_max_commands";
-	dev->io_scheduler = cfg->virtio_scsi.io_scheduler;
+	dev->io_scheduler = ostori_virtio_config(cfg)->io_scheduler;
 	pthread_rwlock_init(&vs->reset_lock, NULL);
 	pthread_mutex_init(&vs->ctrl_lock, NULL);
 	pthread_mutex_init(&vs->topo_lock, NULL);
@@ -515,14 +515,14 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	/* Ring kind and completion mode: the caller's choice, else the
 	 * configuration file's. */
 	if (!vs->opt.ring)
-		vs->opt.ring = cfg->virtio_scsi.queue_ring == OSTORI_QUEUE_RING_SPLIT ? 1 :
-			       cfg->virtio_scsi.queue_ring == OSTORI_QUEUE_RING_PACKED ? 2 : 0;
+		vs->opt.ring = ostori_virtio_config(cfg)->queue_ring == OSTORI_QUEUE_RING_SPLIT ? 1 :
+			       ostori_virtio_config(cfg)->queue_ring == OSTORI_QUEUE_RING_PACKED ? 2 : 0;
 	if (!vs->opt.mode)
-		vs->opt.mode = cfg->virtio_scsi.queue_completion == OSTORI_QUEUE_COMPLETION_INTERRUPT ? 2 : 1;
+		vs->opt.mode = ostori_virtio_config(cfg)->queue_completion == OSTORI_QUEUE_COMPLETION_INTERRUPT ? 2 : 1;
 	opt = &vs->opt;
-	if (cfg->virtio_scsi.queue_interrupt_coalescing) {
-		vs->intr_batch = cfg->virtio_scsi.queue_interrupt_coalescing_threshold;
-		vs->coalesce_ms = (cfg->virtio_scsi.queue_interrupt_coalescing_time + 999) / 1000;
+	if (ostori_virtio_config(cfg)->queue_interrupt_coalescing) {
+		vs->intr_batch = ostori_virtio_config(cfg)->queue_interrupt_coalescing_threshold;
+		vs->coalesce_ms = (ostori_virtio_config(cfg)->queue_interrupt_coalescing_time + 999) / 1000;
 		if (!vs->coalesce_ms)
 			vs->coalesce_ms = 1;
 	} else {
@@ -562,9 +562,9 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 		goto fail;
 	}
 	vs->resp_size = VIRTIO_SCSI_RESP_HDR + vs->sense_size;
-	nq = opt->queues ? opt->queues : cfg->virtio_scsi.queue_count;
-	if (nq > cfg->virtio_scsi.device_max_queues && !opt->queues)
-		nq = cfg->virtio_scsi.device_max_queues;
+	nq = opt->queues ? opt->queues : ostori_virtio_config(cfg)->queue_count;
+	if (nq > ostori_virtio_config(cfg)->device_max_queues && !opt->queues)
+		nq = ostori_virtio_config(cfg)->device_max_queues;
 	if (nq > vs->cfg.num_queues)
 		nq = vs->cfg.num_queues;
 	if (nq == 0) {
@@ -572,11 +572,11 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 		r = ostori_error(OSTOR_ERROR_PROTOCOL, "%s: the device reports num_queues 0", vd->name);
 		goto fail;
 	}
-	vs->queue_size = opt->depth ? opt->depth : cfg->virtio_scsi.queue_depth;
+	vs->queue_size = opt->depth ? opt->depth : ostori_virtio_config(cfg)->queue_depth;
 	vs->intr = opt->mode == 2;
 	/* Polled mode only: there the owner's next poll is never far (an
 	 * interrupt-mode owner may block in poll() waiting for it). */
-	vs->batch = cfg->virtio_scsi.batch_processing && !vs->intr;
+	vs->batch = ostori_virtio_config(cfg)->batch_processing && !vs->intr;
 
 	/* control queue with TMF buffers, event queue with event buffers */
 	{
@@ -633,10 +633,10 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 
 	/* Limits for the core. */
 	dev->max_target = OSTOR_MIN((uint32_t)vs->cfg.max_target,
-				    cfg->virtio_scsi.device_max_targets - 1);
+				    ostori_virtio_config(cfg)->device_max_targets - 1);
 	if (dev->max_target > VSCSI_TOPO_TARGETS - 1)
 		dev->max_target = VSCSI_TOPO_TARGETS - 1;
-	dev->max_lun = OSTOR_MIN(vs->cfg.max_lun, cfg->virtio_scsi.device_max_luns - 1);
+	dev->max_lun = OSTOR_MIN(vs->cfg.max_lun, ostori_virtio_config(cfg)->device_max_luns - 1);
 	if (dev->max_lun > 0x3fff)
 		dev->max_lun = 0x3fff;
 	tmp = vs->cfg.max_sectors ? (uint64_t)vs->cfg.max_sectors * 512 : (8u << 20);

@@ -7,6 +7,7 @@
 #define OSTOR_VIRTIO_SCSI_H
 
 #include "core/backend.h"
+#include "virtio/config.h"
 #include "virtio/virtio.h"
 
 /* virtio-scsi wire format (5.6) */

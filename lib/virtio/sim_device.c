@@ -1315,8 +1315,8 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	/* The device reaches only memory from dma_alloc, at other addresses:
 	 * the driver translates, and bounces everything else. */
 	m->iommu = opt_flag(spec, "iommu");
-	if (m->iommu || !dev->ctx->config.virtio_scsi.dma_enabled ||
-	    !dev->ctx->config.virtio_scsi.zero_copy_enabled)
+	if (m->iommu || !ostori_virtio_config(&dev->ctx->config)->dma_enabled ||
+	    !ostori_virtio_config(&dev->ctx->config)->zero_copy_enabled)
 		o.bounce_bytes = 64 * 1024;
 	o.mode = opt_flag(spec, "intr") ? 2 : 0;
 	o.tmf_timeout_ms = (unsigned int)tmo;

@@ -4,6 +4,8 @@
  * between the key table and the man page.
  */
 #include "core/backend.h"
+#include "usb/config.h"
+#include "virtio/config.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -136,16 +138,16 @@ START_TEST(test_defaults)
 	ostori_config_defaults(&cfg);
 	ck_assert_str_eq(cfg.path, "");
 	ck_assert_uint_eq(cfg.warnings, 0);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_depth, 128);
-	ck_assert_uint_eq(cfg.virtio_scsi.scsi_command_timeout, 30000);
-	ck_assert(cfg.virtio_scsi.scsi_abort_enabled);
-	ck_assert(!cfg.virtio_scsi.write_back_cache);
-	ck_assert_int_eq(cfg.virtio_scsi.io_scheduler, OSTORI_IO_SCHED_NONE);
-	ck_assert_uint_eq(cfg.virtio_scsi.shared_memory_size, 8u << 20);
-	ck_assert_uint_eq(cfg.usb_storage.storage_device_max_luns, 16);
-	ck_assert_uint_eq(cfg.usb_storage.cache_size, 16u << 20);
-	ck_assert_int_eq(cfg.usb_storage.cache_policy, OSTORI_CACHE_LRU);
-	ck_assert(!cfg.usb_storage.cache_enabled);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_depth, 128);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->scsi_command_timeout, 30000);
+	ck_assert(ostori_virtio_config(&cfg)->scsi_abort_enabled);
+	ck_assert(!ostori_virtio_config(&cfg)->write_back_cache);
+	ck_assert_int_eq(ostori_virtio_config(&cfg)->io_scheduler, OSTORI_IO_SCHED_NONE);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->shared_memory_size, 8u << 20);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->storage_device_max_luns, 16);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->cache_size, 16u << 20);
+	ck_assert_int_eq(ostori_usb_config(&cfg)->cache_policy, OSTORI_CACHE_LRU);
+	ck_assert(!ostori_usb_config(&cfg)->cache_enabled);
 	get(&cfg, "usb_storage", "cache_size", "16777216");
 	get(&cfg, "virtio_scsi", "io_scheduler", "none");
 	get(&cfg, "virtio_scsi", "direct_io", "true");
@@ -250,48 +252,48 @@ START_TEST(test_good_file_every_key)
 	ck_assert_uint_eq(cap.count, pending_count());
 	ck_assert_uint_eq(cfg.warnings, pending_count());
 
-	ck_assert_uint_eq(cfg.virtio_scsi.device_max_count, 4);
-	ck_assert_uint_eq(cfg.virtio_scsi.device_max_targets, 16);
-	ck_assert_uint_eq(cfg.virtio_scsi.device_max_luns, 1024);
-	ck_assert_uint_eq(cfg.virtio_scsi.device_max_queues, 16);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 8);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_depth, 1024);
-	ck_assert_int_eq(cfg.virtio_scsi.queue_ring, OSTORI_QUEUE_RING_SPLIT);
-	ck_assert_int_eq(cfg.virtio_scsi.queue_completion, OSTORI_QUEUE_COMPLETION_INTERRUPT);
-	ck_assert(cfg.virtio_scsi.queue_interrupt_coalescing);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_interrupt_coalescing_time, 200);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_interrupt_coalescing_threshold, 32);
-	ck_assert_uint_eq(cfg.virtio_scsi.scsi_max_commands, 512);
-	ck_assert_uint_eq(cfg.virtio_scsi.scsi_command_timeout, 60000);
-	ck_assert_uint_eq(cfg.virtio_scsi.scsi_retry_count, 5);
-	ck_assert(!cfg.virtio_scsi.scsi_abort_enabled);
-	ck_assert_uint_eq(cfg.virtio_scsi.read_ahead_size, 128u << 10);
-	ck_assert(cfg.virtio_scsi.write_back_cache);
-	ck_assert_uint_eq(cfg.virtio_scsi.write_back_cache_size, 256u << 20);
-	ck_assert_int_eq(cfg.virtio_scsi.io_scheduler, OSTORI_IO_SCHED_DEADLINE);
-	ck_assert(!cfg.virtio_scsi.direct_io);
-	ck_assert_uint_eq(cfg.virtio_scsi.shared_memory_size, 1048576);
-	ck_assert(!cfg.virtio_scsi.dma_enabled);
-	ck_assert(!cfg.virtio_scsi.zero_copy_enabled);
-	ck_assert(!cfg.virtio_scsi.batch_processing);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->device_max_count, 4);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->device_max_targets, 16);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->device_max_luns, 1024);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->device_max_queues, 16);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 8);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_depth, 1024);
+	ck_assert_int_eq(ostori_virtio_config(&cfg)->queue_ring, OSTORI_QUEUE_RING_SPLIT);
+	ck_assert_int_eq(ostori_virtio_config(&cfg)->queue_completion, OSTORI_QUEUE_COMPLETION_INTERRUPT);
+	ck_assert(ostori_virtio_config(&cfg)->queue_interrupt_coalescing);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_interrupt_coalescing_time, 200);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_interrupt_coalescing_threshold, 32);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->scsi_max_commands, 512);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->scsi_command_timeout, 60000);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->scsi_retry_count, 5);
+	ck_assert(!ostori_virtio_config(&cfg)->scsi_abort_enabled);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->read_ahead_size, 128u << 10);
+	ck_assert(ostori_virtio_config(&cfg)->write_back_cache);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->write_back_cache_size, 256u << 20);
+	ck_assert_int_eq(ostori_virtio_config(&cfg)->io_scheduler, OSTORI_IO_SCHED_DEADLINE);
+	ck_assert(!ostori_virtio_config(&cfg)->direct_io);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->shared_memory_size, 1048576);
+	ck_assert(!ostori_virtio_config(&cfg)->dma_enabled);
+	ck_assert(!ostori_virtio_config(&cfg)->zero_copy_enabled);
+	ck_assert(!ostori_virtio_config(&cfg)->batch_processing);
 
-	ck_assert_uint_eq(cfg.usb_storage.storage_device_max_count, 2);
-	ck_assert_uint_eq(cfg.usb_storage.storage_device_max_luns, 1);
-	ck_assert_uint_eq(cfg.usb_storage.storage_device_timeout, 5000);
-	ck_assert(!cfg.usb_storage.storage_device_async_enabled);
-	ck_assert(!cfg.usb_storage.scsi_processing_enabled);
-	ck_assert_uint_eq(cfg.usb_storage.scsi_command_cache_size, 0);
-	ck_assert(!cfg.usb_storage.scsi_validation_enabled);
-	ck_assert(!cfg.usb_storage.multi_lun_support);
-	ck_assert(cfg.usb_storage.cache_enabled);
-	ck_assert(cfg.usb_storage.write_back_cache);
-	ck_assert(cfg.usb_storage.read_ahead_cache);
-	ck_assert_uint_eq(cfg.usb_storage.cache_size, UINT64_C(1) << 30);
-	ck_assert_int_eq(cfg.usb_storage.cache_policy, OSTORI_CACHE_FIFO);
-	ck_assert(!cfg.usb_storage.async_io_enabled);
-	ck_assert(cfg.usb_storage.performance_monitoring_enabled);
-	ck_assert(cfg.usb_storage.smart_monitoring_enabled);
-	ck_assert(cfg.usb_storage.power_management_enabled);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->storage_device_max_count, 2);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->storage_device_max_luns, 1);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->storage_device_timeout, 5000);
+	ck_assert(!ostori_usb_config(&cfg)->storage_device_async_enabled);
+	ck_assert(!ostori_usb_config(&cfg)->scsi_processing_enabled);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->scsi_command_cache_size, 0);
+	ck_assert(!ostori_usb_config(&cfg)->scsi_validation_enabled);
+	ck_assert(!ostori_usb_config(&cfg)->multi_lun_support);
+	ck_assert(ostori_usb_config(&cfg)->cache_enabled);
+	ck_assert(ostori_usb_config(&cfg)->write_back_cache);
+	ck_assert(ostori_usb_config(&cfg)->read_ahead_cache);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->cache_size, UINT64_C(1) << 30);
+	ck_assert_int_eq(ostori_usb_config(&cfg)->cache_policy, OSTORI_CACHE_FIFO);
+	ck_assert(!ostori_usb_config(&cfg)->async_io_enabled);
+	ck_assert(ostori_usb_config(&cfg)->performance_monitoring_enabled);
+	ck_assert(ostori_usb_config(&cfg)->smart_monitoring_enabled);
+	ck_assert(ostori_usb_config(&cfg)->power_management_enabled);
 
 	/* The file sets every key of the table, each to a non-default. */
 	for (size_t i = 0; i < ostori_config_key_count(); i++) {
@@ -353,9 +355,9 @@ START_TEST(test_size_units)
 	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(cases); i++) {
 		snprintf(text, sizeof(text), "[usb_storage]\ncache_size = %s\n", cases[i].text);
 		load_ok(text, &cfg, &cap);
-		ck_assert_msg(cfg.usb_storage.cache_size == cases[i].bytes,
+		ck_assert_msg(ostori_usb_config(&cfg)->cache_size == cases[i].bytes,
 			      "%s gave %llu", cases[i].text,
-			      (unsigned long long)cfg.usb_storage.cache_size);
+			      (unsigned long long)ostori_usb_config(&cfg)->cache_size);
 	}
 	/* TB and TiB parse; they are out of range for this key. */
 	expect_error("[usb_storage]\ncache_size = \"1TB\"\n", 2, "usb_storage.cache_size = \"1TB\"",
@@ -380,13 +382,13 @@ START_TEST(test_unknown_key_warns)
 	ck_assert_uint_eq(cfg.warnings, 1);
 	snprintf(expected, sizeof(expected), "%s:3: unknown key 'bogus_key' in [virtio_scsi]", path);
 	ck_assert_str_eq(cap.last, expected);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 2);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 2);
 
 	/* A key of one table written in the other is unknown there. */
 	load_ok("[usb_storage]\nqueue_depth = 64\n", &cfg, &cap);
 	ck_assert_uint_eq(cap.count, 1);
 	ck_assert(strstr(cap.last, ":2: unknown key 'queue_depth' in [usb_storage]"));
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_depth, 128);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_depth, 128);
 
 	/* Longer than inih keeps: still reported in full. */
 	load_ok("[usb_storage]\n"
@@ -408,8 +410,8 @@ START_TEST(test_unknown_table_warns)
 	ck_assert_uint_eq(cap.count, 1);
 	ck_assert_uint_eq(cfg.warnings, 1);
 	ck_assert(strstr(cap.last, ":1: unknown table [future_backend]"));
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_depth, 64);
-	ck_assert_uint_eq(cfg.usb_storage.cache_size, defaults.usb_storage.cache_size);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_depth, 64);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->cache_size, ostori_usb_config(&defaults)->cache_size);
 }
 END_TEST
 
@@ -425,7 +427,7 @@ START_TEST(test_pending_key_warns)
 	ck_assert_uint_eq(cfg.warnings, 1);
 	ck_assert(strstr(cap.last, ":3: [usb_storage] cache_enabled has no effect yet: the block cache "
 			 "is not available in this version"));
-	ck_assert(cfg.usb_storage.cache_enabled);
+	ck_assert(ostori_usb_config(&cfg)->cache_enabled);
 	ck_assert_uint_eq(pending_count(), 13);
 }
 END_TEST
@@ -574,7 +576,7 @@ START_TEST(test_hash_in_string)
 	expect_error("[virtio_scsi]\nio_scheduler = \"fifo # deadline\" # c\n", 2,
 		     "\"fifo # deadline\"", NULL);
 	load_ok("[virtio_scsi]\nio_scheduler = \"fifo\"#deadline\n", &cfg, &cap);
-	ck_assert_int_eq(cfg.virtio_scsi.io_scheduler, OSTORI_IO_SCHED_FIFO);
+	ck_assert_int_eq(ostori_virtio_config(&cfg)->io_scheduler, OSTORI_IO_SCHED_FIFO);
 	/* Escapes are decoded: the value compared is fi\fo. */
 	expect_error("[virtio_scsi]\nio_scheduler = \"fi\\\\fo\" # x\n", 2,
 		     "io_scheduler = \"fi\\fo\"", NULL);
@@ -601,8 +603,8 @@ START_TEST(test_same_name_two_tables)
 
 	load_ok("[virtio_scsi]\nwrite_back_cache = true\n[usb_storage]\nwrite_back_cache = false\n",
 		&cfg, &cap);
-	ck_assert(cfg.virtio_scsi.write_back_cache);
-	ck_assert(!cfg.usb_storage.write_back_cache);
+	ck_assert(ostori_virtio_config(&cfg)->write_back_cache);
+	ck_assert(!ostori_usb_config(&cfg)->write_back_cache);
 }
 END_TEST
 
@@ -668,7 +670,7 @@ START_TEST(test_cross_key_limits)
 		     "queue_interrupt_coalescing_threshold = 16 is larger than virtio_scsi.queue_depth = 8",
 		     NULL);
 	load_ok("[virtio_scsi]\nqueue_count = 8\ndevice_max_queues = 8\n", &cfg, &cap);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 8);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 8);
 }
 END_TEST
 
@@ -722,8 +724,8 @@ START_TEST(test_long_and_indented_lines)
 	snprintf(text + n, sizeof(text) - n,
 		 "\n[virtio_scsi]\n    queue_count = 2\n\tdirect_io = false\n");
 	load_ok(text, &cfg, &cap);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 2);
-	ck_assert(!cfg.virtio_scsi.direct_io);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 2);
+	ck_assert(!ostori_virtio_config(&cfg)->direct_io);
 
 	/* A long value is reported shortened, with its line. */
 	n = (size_t)snprintf(text, sizeof(text), "[usb_storage]\ncache_policy = \"");
@@ -776,7 +778,7 @@ START_TEST(test_path_resolution)
 	ck_assert_int_eq(unsetenv("ORIONSTOR_CONF"), 0);
 	ostori_config_set_system_path(sys_path);
 	ck_assert_int_eq(ostori_config_load(&cfg, NULL, NULL), 0);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 4);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 4);
 	ck_assert_str_eq(cfg.path, sys_path);
 
 	/* Empty env counts as unset. */
@@ -787,17 +789,17 @@ START_TEST(test_path_resolution)
 	/* Env beats the system file. */
 	ck_assert_int_eq(setenv("ORIONSTOR_CONF", env_path, 1), 0);
 	ck_assert_int_eq(ostori_config_load(&cfg, NULL, NULL), 0);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 3);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 3);
 	ck_assert_str_eq(cfg.path, env_path);
 
 	/* Explicit beats env. */
 	ck_assert_int_eq(ostori_config_load(&cfg, explicit_path, NULL), 0);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 2);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 2);
 	ck_assert_str_eq(cfg.path, explicit_path);
 
 	/* Explicit "" means built-in defaults, ignoring env and system. */
 	ck_assert_int_eq(ostori_config_load(&cfg, "", NULL), 0);
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 1);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 1);
 	ck_assert_str_eq(cfg.path, "");
 
 	/* A file named by the env must exist. */
@@ -813,7 +815,7 @@ START_TEST(test_path_resolution)
 	ostori_config_set_system_path(missing);
 	ck_assert_int_eq(ostori_config_load(&cfg, NULL, NULL), 0);
 	ck_assert_str_eq(cfg.path, "");
-	ck_assert_uint_eq(cfg.virtio_scsi.queue_count, 1);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->queue_count, 1);
 
 	/* A system file that exists but is broken is an error. */
 	p = write_text("[virtio_scsi]\nqueue_count = 99\n");
@@ -852,11 +854,11 @@ START_TEST(test_get_text)
 			 OSTOR_ERROR_OVERFLOW);
 	ck_assert_int_eq(ostori_config_get_text(NULL, "usb_storage", "cache_size", buf, 9),
 			 OSTOR_ERROR_INVALID_PARAM);
-	cfg.virtio_scsi.io_scheduler = OSTORI_IO_SCHED_FIFO;
+	((struct ostori_virtio_config *)ostori_virtio_config(&cfg))->io_scheduler = OSTORI_IO_SCHED_FIFO;
 	get(&cfg, "virtio_scsi", "io_scheduler", "fifo");
-	cfg.usb_storage.cache_policy = OSTORI_CACHE_LFU;
+	((struct ostori_usb_config *)ostori_usb_config(&cfg))->cache_policy = OSTORI_CACHE_LFU;
 	get(&cfg, "usb_storage", "cache_policy", "lfu");
-	cfg.virtio_scsi.read_ahead_size = UINT64_C(1) << 40;
+	((struct ostori_virtio_config *)ostori_virtio_config(&cfg))->read_ahead_size = UINT64_C(1) << 40;
 	get(&cfg, "virtio_scsi", "read_ahead_size", "1099511627776");
 }
 END_TEST
@@ -1011,8 +1013,8 @@ START_TEST(test_man_page_example_loads)
 	ck_assert(strstr(text, "[usb_storage]"));
 	load_ok(text, &cfg, &cap);
 	ck_assert_uint_eq(cap.count, 0);
-	ck_assert_uint_eq(cfg.virtio_scsi.scsi_retry_count, 5);
-	ck_assert_uint_eq(cfg.usb_storage.storage_device_max_count, 4);
+	ck_assert_uint_eq(ostori_virtio_config(&cfg)->scsi_retry_count, 5);
+	ck_assert_uint_eq(ostori_usb_config(&cfg)->storage_device_max_count, 4);
 }
 END_TEST
 

@@ -1,0 +1,53 @@
+/*
+ * lib/usb/config.c - the [usb_storage] table of orionstor.conf(5).
+ */
+#include "usb/config.h"
+#include "usb/engine.h"     /* ousb_quirks_check for quirks */
+
+#define T "usb_storage"
+#define S struct ostori_usb_config
+
+/* Indexed by enum ostori_cache_policy. */
+static const char *const cache_policies[] = { "lru", "lfu", "fifo", NULL };
+
+static const struct ostori_config_key keys[] = {
+	OSTORI_K_INT(T, S, storage_device_max_count, 16, 1, 256, ""),
+	OSTORI_K_INT(T, S, storage_device_max_luns, 16, 1, 16, ""),
+	OSTORI_K_INT(T, S, storage_device_timeout, 30000, 100, 3600000, "milliseconds"),
+	OSTORI_K_BOOL(T, S, storage_device_async_enabled, true),
+	OSTORI_K_BOOL(T, S, scsi_processing_enabled, true),
+	OSTORI_K_INT(T, S, scsi_command_cache_size, 64, 0, 65536, "entries"),
+	OSTORI_K_BOOL(T, S, scsi_validation_enabled, true),
+	OSTORI_K_BOOL(T, S, multi_lun_support, true),
+	OSTORI_K_BOOL(T, S, cache_enabled, false),
+	OSTORI_K_BOOL(T, S, write_back_cache, false),
+	OSTORI_K_BOOL(T, S, read_ahead_cache, false),
+	OSTORI_K_SIZE(T, S, cache_size, 16 * OSTORI_MiB, 64 * OSTORI_KiB, 16 * OSTORI_GiB),
+	OSTORI_K_CHOICE(T, S, cache_policy, OSTORI_CACHE_LRU, cache_policies),
+	OSTORI_K_BOOL(T, S, async_io_enabled, true),
+	OSTORI_K_BOOL(T, S, performance_monitoring_enabled, false),
+	OSTORI_K_BOOL(T, S, smart_monitoring_enabled, false),
+	OSTORI_K_BOOL(T, S, power_management_enabled, false),
+	OSTORI_K_TEXT(T, S, quirks, ousb_quirks_check),
+};
+
+static const struct ostori_config_pending pending[] = {
+	{ "scsi_command_cache_size", "the SCSI command cache" },
+	{ "cache_enabled", "the block cache" },
+	{ "write_back_cache", "the block cache" },
+	{ "read_ahead_cache", "the block cache" },
+	{ "cache_size", "the block cache" },
+	{ "cache_policy", "the block cache" },
+	{ "performance_monitoring_enabled", "the performance monitor" },
+	{ "smart_monitoring_enabled", "SMART monitoring" },
+	{ "power_management_enabled", "power management" },
+};
+
+const struct ostori_config_table ostori_usb_config_table = {
+	.name = T,
+	.size = sizeof(S),
+	.keys = keys,
+	.nkeys = sizeof(keys) / sizeof(keys[0]),
+	.pending = pending,
+	.npending = sizeof(pending) / sizeof(pending[0]),
+};

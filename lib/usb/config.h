@@ -1,0 +1,47 @@
+/*
+ * lib/usb/config.h - the [usb_storage] table of orionstor.conf(5): the
+ * keys the USB backend, its engine and the simulated USB devices read.
+ */
+#ifndef OSTOR_USB_CONFIG_H
+#define OSTOR_USB_CONFIG_H
+
+#include "core/config.h"
+
+/* cache_policy */
+enum ostori_cache_policy {
+	OSTORI_CACHE_LRU = 0,
+	OSTORI_CACHE_LFU,
+	OSTORI_CACHE_FIFO,
+};
+
+/* Field types follow the key types (checked at compile time). */
+struct ostori_usb_config {
+	uint32_t storage_device_max_count;
+	uint32_t storage_device_max_luns;
+	uint32_t storage_device_timeout;               /* ms */
+	bool storage_device_async_enabled;
+	bool scsi_processing_enabled;
+	uint32_t scsi_command_cache_size;              /* entries */
+	bool scsi_validation_enabled;
+	bool multi_lun_support;
+	bool cache_enabled;
+	bool write_back_cache;
+	bool read_ahead_cache;
+	uint64_t cache_size;                           /* bytes */
+	int cache_policy;                              /* enum ostori_cache_policy */
+	bool async_io_enabled;
+	bool performance_monitoring_enabled;
+	bool smart_monitoring_enabled;
+	bool power_management_enabled;
+	/* "VVVV:PPPP:flag+flag,...", see ousb_quirks_resolve() */
+	char quirks[OSTORI_CONFIG_TEXT_MAX];
+};
+
+extern const struct ostori_config_table ostori_usb_config_table;
+
+static inline const struct ostori_usb_config *ostori_usb_config(const struct ostor_config *cfg)
+{
+	return (const struct ostori_usb_config *)ostori_config_data(cfg, &ostori_usb_config_table);
+}
+
+#endif /* OSTOR_USB_CONFIG_H */

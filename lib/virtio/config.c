@@ -1,0 +1,63 @@
+/*
+ * lib/virtio/config.c - the [virtio_scsi] table of orionstor.conf(5).
+ */
+#include "virtio/config.h"
+
+#define T "virtio_scsi"
+#define S struct ostori_virtio_config
+
+/* Indexed by enum ostori_queue_ring / ostori_queue_completion /
+ * ostori_io_scheduler. */
+static const char *const queue_rings[] = { "auto", "split", "packed", NULL };
+static const char *const queue_completions[] = { "polled", "interrupt", NULL };
+static const char *const io_schedulers[] = { "none", "fifo", "deadline", NULL };
+
+static const struct ostori_config_key keys[] = {
+	OSTORI_K_INT(T, S, device_max_count, 8, 1, 64, ""),
+	OSTORI_K_INT(T, S, device_max_targets, 256, 1, 256, ""),
+	OSTORI_K_INT(T, S, device_max_luns, 256, 1, 16384, ""),
+	OSTORI_K_INT(T, S, device_max_queues, 4, 1, 64, ""),
+	OSTORI_K_INT(T, S, queue_count, 1, 1, 64, ""),
+	OSTORI_K_POW2(T, S, queue_depth, 128, 2, 32768, "descriptors"),
+	OSTORI_K_CHOICE(T, S, queue_ring, OSTORI_QUEUE_RING_AUTO, queue_rings),
+	OSTORI_K_CHOICE(T, S, queue_completion, OSTORI_QUEUE_COMPLETION_POLLED, queue_completions),
+	OSTORI_K_BOOL(T, S, queue_interrupt_coalescing, false),
+	OSTORI_K_INT(T, S, queue_interrupt_coalescing_time, 50, 0, 100000, "microseconds"),
+	OSTORI_K_INT(T, S, queue_interrupt_coalescing_threshold, 16, 1, 32768, "completions"),
+	OSTORI_K_INT(T, S, scsi_max_commands, 256, 1, 65536, "commands"),
+	OSTORI_K_INT(T, S, scsi_command_timeout, 30000, 100, 3600000, "milliseconds"),
+	OSTORI_K_INT(T, S, scsi_retry_count, 3, 0, 16, ""),
+	OSTORI_K_BOOL(T, S, scsi_abort_enabled, true),
+	OSTORI_K_SIZE(T, S, read_ahead_size, 0, 0, 64 * OSTORI_MiB),
+	OSTORI_K_BOOL(T, S, write_back_cache, false),
+	OSTORI_K_SIZE(T, S, write_back_cache_size, 16 * OSTORI_MiB, 64 * OSTORI_KiB, 16 * OSTORI_GiB),
+	OSTORI_K_CHOICE(T, S, io_scheduler, OSTORI_IO_SCHED_NONE, io_schedulers),
+	OSTORI_K_BOOL(T, S, direct_io, true),
+	OSTORI_K_SIZE(T, S, shared_memory_size, 8 * OSTORI_MiB, 64 * OSTORI_KiB, 4 * OSTORI_GiB),
+	OSTORI_K_BOOL(T, S, dma_enabled, true),
+	OSTORI_K_BOOL(T, S, zero_copy_enabled, true),
+	OSTORI_K_BOOL(T, S, batch_processing, true),
+};
+
+static const struct ostori_config_pending pending[] = {
+	{ "read_ahead_size", "the block cache" },
+	{ "write_back_cache", "the block cache" },
+	{ "write_back_cache_size", "the block cache" },
+	{ "direct_io", "the block cache" },
+};
+
+static const struct ostori_config_limit limits[] = {
+	{ "queue_count", "device_max_queues" },
+	{ "queue_interrupt_coalescing_threshold", "queue_depth" },
+};
+
+const struct ostori_config_table ostori_virtio_config_table = {
+	.name = T,
+	.size = sizeof(S),
+	.keys = keys,
+	.nkeys = sizeof(keys) / sizeof(keys[0]),
+	.pending = pending,
+	.npending = sizeof(pending) / sizeof(pending[0]),
+	.limits = limits,
+	.nlimits = sizeof(limits) / sizeof(limits[0]),
+};
