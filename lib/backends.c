@@ -11,8 +11,10 @@
 #include "sim/transport.h"
 #include "usb/config.h"
 #include "usb/sim_device.h"
+#include "usb/spec.h"
 #include "virtio/config.h"
 #include "virtio/sim_device.h"
+#include "virtio/spec.h"
 #ifdef OSTOR_HAVE_USB
 #include "usb/backend.h"
 #endif
@@ -55,4 +57,12 @@ const struct ostori_config_table *const ostori_config_tables[] = {
 	&ostori_virtio_config_table,
 	&ostori_usb_config_table,
 	NULL
+};
+
+/* Device specs: every form, also of backends this build leaves out. */
+const struct ostori_spec_parser ostori_spec_parsers[] = {
+	{ "sim", "'sim:[key=value,...]'", true, ostori_spec_parse_options },
+	{ "usb", OUSB_SPEC_FORMS, false, ousb_spec_parse },
+	{ "virtio", OVIRTIO_SPEC_FORMS, false, ovirtio_spec_parse },
+	{ NULL, NULL, false, NULL }
 };

@@ -1,7 +1,10 @@
 /*
- * lib/core/spec.h - device spec strings ("sim:size=1G", "usb:0781:5567",
- * "usb:1.4", "virtio:0000:00:04.0"), parsed in one place so the tools and
- * the library accept exactly the same forms.
+ * lib/core/spec.h - device spec strings, NAME:BODY ("sim:size=1G",
+ * "usb:0781:5567", "virtio:0000:00:04.0"), parsed in one place so the
+ * tools and the library accept exactly the same forms.  The core splits
+ * off NAME; the component that owns NAME parses BODY (struct
+ * ostori_spec_parser, listed in lib/backends.c) into the options or its
+ * own struct in spec->parsed.
  */
 #ifndef OSTOR_CORE_SPEC_H
 #define OSTOR_CORE_SPEC_H
@@ -13,35 +16,41 @@
 #define OSTOR_SPEC_MAX_OPTIONS 32
 #define OSTOR_SPEC_MAX_LEN 1024
 
-enum ostor_spec_kind {
-	OSTOR_SPEC_SIM,
-	OSTOR_SPEC_USB_ID,       /* usb:VVVV:PPPP[:SERIAL] */
-	OSTOR_SPEC_USB_BUSDEV,   /* usb:BUS.DEVNUM */
-	OSTOR_SPEC_VIRTIO        /* virtio:[DDDD:]BB:DD.F */
-};
-
 struct ostor_spec_option {
 	const char *key;
 	const char *value;       /* NULL for a bare flag ("readonly") */
 	bool used;               /* set by ostori_spec_get: unused → error */
 };
 
+#define OSTORI_SPEC_PARSED_MAX 320
+
 struct ostor_spec {
-	enum ostor_spec_kind kind;
-	const char *backend;     /* "sim", "usb", "virtio" */
-	/* sim */
+	const char *backend;     /* NAME: the backend that opens it */
+	/* key=value options (ostori_spec_parse_options) */
 	struct ostor_spec_option options[OSTOR_SPEC_MAX_OPTIONS];
 	int noptions;
-	/* usb */
-	uint16_t vendor_id, product_id;
-	char serial[256];        /* "" when not given */
-	uint8_t bus, devnum;
-	/* virtio (PCI address) */
-	uint16_t pci_domain;
-	uint8_t pci_bus, pci_dev, pci_func;
+	/* What the owner's parser made of BODY otherwise (its own struct). */
+	_Alignas(8) unsigned char parsed[OSTORI_SPEC_PARSED_MAX];
 
 	char buf[OSTOR_SPEC_MAX_LEN]; /* storage for option strings */
 };
+
+struct ostori_spec_parser {
+	const char *prefix;      /* NAME */
+	const char *forms;       /* "'usb:VVVV:PPPP', ...", for messages */
+	bool bare;               /* NAME alone is a spec too ("sim") */
+	/* text is the whole spec (for messages), body what follows "NAME:".
+	 * OSTOR_ERROR_BAD_SPEC with a message naming the forms. */
+	int (*parse)(const char *text, const char *body, struct ostor_spec *spec);
+};
+
+/* Every component's parser (lib/backends.c), ending with a NULL prefix;
+ * also those of backends this build leaves out, so a well-formed spec
+ * of one is told apart from a malformed one. */
+extern const struct ostori_spec_parser ostori_spec_parsers[];
+
+/* BODY as key[=value] options joined by commas. */
+int ostori_spec_parse_options(const char *text, const char *body, struct ostor_spec *spec);
 
 /* Parse; on error returns OSTOR_ERROR_BAD_SPEC with a message naming the
  * accepted forms. */

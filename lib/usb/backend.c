@@ -8,6 +8,7 @@
  * from our event handling, outside libusb's callbacks.
  */
 #include "usb/backend.h"
+#include "usb/spec.h"
 
 #include <libusb.h>
 #include <stdlib.h>
@@ -695,9 +696,10 @@ static void read_string(libusb_device_handle *h, uint8_t index, char *buf, size_
 			*p = '?';
 }
 
-static int find_device(ostor_device *dev, struct usb_context *uc, const struct ostor_spec *spec,
+static int find_device(ostor_device *dev, struct usb_context *uc, const struct ostor_spec *ospec,
 		       libusb_device **out)
 {
+	const struct ousb_spec *spec = ousb_spec(ospec);
 	libusb_device **devs;
 	ssize_t n = libusb_get_device_list(uc->lctx, &devs);
 	int r = ostori_error(OSTOR_ERROR_NOT_FOUND,
@@ -712,7 +714,7 @@ static int find_device(ostor_device *dev, struct usb_context *uc, const struct o
 
 		if (libusb_get_device_descriptor(devs[i], &dd) < 0)
 			continue;
-		if (spec->kind == OSTOR_SPEC_USB_BUSDEV) {
+		if (spec->kind == OUSB_SPEC_BUSDEV) {
 			if (libusb_get_bus_number(devs[i]) == spec->bus &&
 			    libusb_get_device_address(devs[i]) == spec->devnum)
 				*out = libusb_ref_device(devs[i]);
@@ -1145,7 +1147,7 @@ void ousb_backend_details(ostor_device *dev, struct ostor_usb_details *d)
 
 const struct ostor_backend ostori_usb_backend = {
 	.name = "usb",
-	.spec_forms = "usb:VVVV:PPPP, usb:VVVV:PPPP:SERIAL, usb:BUS.DEVNUM",
+	.spec_forms = OUSB_SPEC_FORMS,
 	.device_priv_size = sizeof(struct usb_dev),
 	.init = usb_init,
 	.exit = usb_exit,

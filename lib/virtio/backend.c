@@ -15,6 +15,7 @@
  * - Binding helpers with the in-use checks (mounts, swap, holders).
  */
 #include "virtio/pci.h"
+#include "virtio/spec.h"
 #include "virtio/scsi.h"
 
 #include <dirent.h>
@@ -588,7 +589,8 @@ static int normalise_addr(const char *in, char *out, size_t len)
 	snprintf(spec, sizeof(spec), "virtio:%s", in ? in : "");
 	if (ostori_spec_parse(spec, &s) < 0)
 		return OSTOR_ERROR_BAD_SPEC;
-	snprintf(out, len, "%04x:%02x:%02x.%x", s.pci_domain, s.pci_bus, s.pci_dev, s.pci_func);
+	snprintf(out, len, "%04x:%02x:%02x.%x", ovirtio_spec(&s)->domain, ovirtio_spec(&s)->bus,
+		 ovirtio_spec(&s)->dev, ovirtio_spec(&s)->func);
 	return 0;
 }
 
@@ -994,8 +996,8 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	int r;
 
 	p->cfg_fd = p->uio_fd = -1;
-	snprintf(p->addr, sizeof(p->addr), "%04x:%02x:%02x.%x", spec.pci_domain, spec.pci_bus,
-		 spec.pci_dev, spec.pci_func);
+	snprintf(p->addr, sizeof(p->addr), "%04x:%02x:%02x.%x", ovirtio_spec(&spec)->domain, ovirtio_spec(&spec)->bus,
+		 ovirtio_spec(&spec)->dev, ovirtio_spec(&spec)->func);
 	snprintf(p->sysfs, sizeof(p->sysfs), "/sys/bus/pci/devices/%s", p->addr);
 	if ((r = check_virtio_scsi(p->sysfs, p->addr)) < 0)
 		return r;
@@ -1166,7 +1168,7 @@ static int virtio_handle_events(ostor_context *ctx)
 
 const struct ostor_backend ostori_virtio_backend = {
 	.name = "virtio",
-	.spec_forms = "virtio:BB:DD.F, virtio:DDDD:BB:DD.F",
+	.spec_forms = OVIRTIO_SPEC_FORMS,
 	.device_priv_size = sizeof(struct pci_dev),
 	.init = virtio_init,
 	.exit = virtio_exit,

@@ -3,6 +3,8 @@
  * errors, handles, the async model, block helpers, sticky flush errors.
  */
 #include "core/backend.h"
+#include "usb/spec.h"
+#include "virtio/spec.h"
 #include "sim/backend.h"
 #include "sim/target.h"
 
@@ -41,7 +43,7 @@ START_TEST(spec_good_forms)
 	struct ostor_spec s;
 
 	ck_assert_int_eq(ostori_spec_parse("sim:", &s), 0);
-	ck_assert_int_eq(s.kind, OSTOR_SPEC_SIM);
+	ck_assert_str_eq(s.backend, "sim");
 	ck_assert_int_eq(s.noptions, 0);
 
 	ck_assert_int_eq(ostori_spec_parse("sim:size=1G,luns=4,readonly,image=/tmp/x", &s), 0);
@@ -53,32 +55,33 @@ START_TEST(spec_good_forms)
 	ck_assert_str_eq(s.options[3].value, "/tmp/x");
 
 	ck_assert_int_eq(ostori_spec_parse("usb:0781:5567", &s), 0);
-	ck_assert_int_eq(s.kind, OSTOR_SPEC_USB_ID);
-	ck_assert_uint_eq(s.vendor_id, 0x0781);
-	ck_assert_uint_eq(s.product_id, 0x5567);
-	ck_assert_str_eq(s.serial, "");
+	ck_assert_str_eq(s.backend, "usb");
+	ck_assert_int_eq(ousb_spec(&s)->kind, OUSB_SPEC_ID);
+	ck_assert_uint_eq(ousb_spec(&s)->vendor_id, 0x0781);
+	ck_assert_uint_eq(ousb_spec(&s)->product_id, 0x5567);
+	ck_assert_str_eq(ousb_spec(&s)->serial, "");
 
 	ck_assert_int_eq(ostori_spec_parse("usb:046d:C52B:ABC123", &s), 0);
-	ck_assert_uint_eq(s.product_id, 0xc52b);
-	ck_assert_str_eq(s.serial, "ABC123");
+	ck_assert_uint_eq(ousb_spec(&s)->product_id, 0xc52b);
+	ck_assert_str_eq(ousb_spec(&s)->serial, "ABC123");
 
 	ck_assert_int_eq(ostori_spec_parse("usb:3.12", &s), 0);
-	ck_assert_int_eq(s.kind, OSTOR_SPEC_USB_BUSDEV);
-	ck_assert_uint_eq(s.bus, 3);
-	ck_assert_uint_eq(s.devnum, 12);
+	ck_assert_int_eq(ousb_spec(&s)->kind, OUSB_SPEC_BUSDEV);
+	ck_assert_uint_eq(ousb_spec(&s)->bus, 3);
+	ck_assert_uint_eq(ousb_spec(&s)->devnum, 12);
 
 	ck_assert_int_eq(ostori_spec_parse("virtio:00:04.0", &s), 0);
-	ck_assert_int_eq(s.kind, OSTOR_SPEC_VIRTIO);
-	ck_assert_uint_eq(s.pci_domain, 0);
-	ck_assert_uint_eq(s.pci_bus, 0);
-	ck_assert_uint_eq(s.pci_dev, 4);
-	ck_assert_uint_eq(s.pci_func, 0);
+	ck_assert_str_eq(s.backend, "virtio");
+	ck_assert_uint_eq(ovirtio_spec(&s)->domain, 0);
+	ck_assert_uint_eq(ovirtio_spec(&s)->bus, 0);
+	ck_assert_uint_eq(ovirtio_spec(&s)->dev, 4);
+	ck_assert_uint_eq(ovirtio_spec(&s)->func, 0);
 
 	ck_assert_int_eq(ostori_spec_parse("virtio:0001:af:1f.7", &s), 0);
-	ck_assert_uint_eq(s.pci_domain, 1);
-	ck_assert_uint_eq(s.pci_bus, 0xaf);
-	ck_assert_uint_eq(s.pci_dev, 0x1f);
-	ck_assert_uint_eq(s.pci_func, 7);
+	ck_assert_uint_eq(ovirtio_spec(&s)->domain, 1);
+	ck_assert_uint_eq(ovirtio_spec(&s)->bus, 0xaf);
+	ck_assert_uint_eq(ovirtio_spec(&s)->dev, 0x1f);
+	ck_assert_uint_eq(ovirtio_spec(&s)->func, 7);
 }
 END_TEST
 
