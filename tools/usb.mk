@@ -44,8 +44,9 @@ dist_man_MANS += man/usb_storage_device_info.1 man/usb_storage_device_reset.1 \
 TESTS += tests/tools/test-usb-storage.sh
 EXTRA_DIST += tests/tools/test-usb-storage.sh
 
-# Per-command latency of QD1 reads (tests/vm/bench-usb.sh): public API
-# only, not installed.
+# Per-command latency of QD1 reads, waiting in ostor_handle_events()
+# (tests/vm/bench-usb.sh uses orionstor bench): public API only, not
+# installed.
 noinst_PROGRAMS += tests/bench/usb-qd1-latency
 tests_bench_usb_qd1_latency_SOURCES = tests/bench/usb-qd1-latency.c
 tests_bench_usb_qd1_latency_CPPFLAGS = $(TOOLS_CPPFLAGS)

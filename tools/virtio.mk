@@ -56,8 +56,8 @@ dist_man_MANS += man/virtio-scsi-device-info.1 man/virtio-scsi-device-bind.1 \
 	man/virtio-scsi-queue-reset.1
 
 
-# Guest-side helper of the virtio VM tests and the random-read benchmark
-# of tests/vm/bench-virtio.sh: public API only, not installed.
+# Guest-side helper of the virtio VM tests and the random reader of
+# tests/vm/t-virtio-stall.sh: public API only, not installed.
 noinst_PROGRAMS += tests/vm/virtio-ours-helper tests/bench/virtio-randread
 tests_vm_virtio_ours_helper_SOURCES = tests/vm/virtio-ours-helper.c
 tests_vm_virtio_ours_helper_CPPFLAGS = -I$(top_srcdir)/include

@@ -1,8 +1,9 @@
 /*
  * tests/bench/usb-qd1-latency.c - per-command latency of small reads at
- * queue depth 1 through liborionstor (public API only), for
- * tests/vm/bench-usb.sh.  Any spec works (usb:, sim:...); not installed;
- * a measurement, not a test.
+ * queue depth 1 through liborionstor (public API only), waiting in
+ * ostor_handle_events() rather than polling an owned queue.  Any spec
+ * works (usb:, sim:...); not installed; a measurement, not a test.
+ * (tests/vm/bench-usb.sh measures with `orionstor bench` now.)
  *
  *   usb-qd1-latency -d SPEC [-l LUN] [--bs BYTES] [--count N | --seconds S]
  *                   [--warmup N] [--span-mb M] [--sequential]

@@ -1,8 +1,8 @@
 /*
  * tests/bench/virtio-randread.c - random reads of one virtio-scsi LUN
- * through liborionstor (public API only): the benchmark of
- * tests/vm/bench-virtio.sh and the stall test tests/vm/t-virtio-stall.sh.
- * Not installed.
+ * through liborionstor (public API only): the reader of the stall test
+ * tests/vm/t-virtio-stall.sh (tests/vm/bench-virtio.sh measures with
+ * `orionstor bench`).  Not installed.
  *
  *   virtio-randread -d SPEC [-t T] [-l L] [--qd N] [--bs BYTES]
  *                   [--seconds S | --ios N] [--warmup S] [--span-mb M]

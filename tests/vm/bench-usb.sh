@@ -1,23 +1,55 @@
 #!/bin/bash
-# Per-command latency of 4 KiB reads at queue depth 1 on QEMU's usb-storage
-# (xHCI and EHCI), in one guest: liborionstor without pipelining (off), with
-# the data-in and CSW reads queued together (on: the default, which stops
-# queuing the CSW on a device that lost one, as QEMU's does), queued
-# whatever happens (force: every lost CSW costs the 5 ms grace), with the
-# CBW queued too (cbw, xHCI only), and the kernel's usb-storage + sd (fio,
-# O_DIRECT, psync) on the same devices.  Not a t-*.sh: `make check-vm` does
-# not run it.
+# The kernel's usb-storage against liborionstor on QEMU's usb-storage
+# (Bulk-Only), behind xHCI and behind EHCI, in one guest, with the same
+# parameters on both sides:
 #
-#   bash tests/vm/bench-usb.sh            # BENCH_COUNT=N reads per run (2000)
+#   4 KiB random read, queue depth 1 (per-command latency); ours without
+#     pipelining (off), with the data-in and CSW reads queued together
+#     (on: the default, which stops queuing the CSW on a device that lost
+#     one, as QEMU's does), queued whatever happens (force: every lost CSW
+#     costs the 5 ms grace), and with the CBW queued too (cbw, xHCI only:
+#     QEMU's EHCI stalls an IN before the CBW)
+#   128 KiB sequential read, queue depth 1 and 8 (ours: pipelining on)
 #
-# Prints one line per run:
-#   HCD PATH: ios=N mean_us=.. median_us=.. p99_us=..
-# Under TCG every number is dominated by emulation; compare them with each
-# other, not with hardware.
+# Ours is `orionstor bench` on usb:BUS.DEVNUM (one thread owning the
+# device's queue and polling it); the kernel's side is fio (O_DIRECT,
+# libaio, one job, --norandommap) on the sd block device of usb-storage.
+# Every run reads the first 16 MiB of its disk (written, not sparse), for
+# BENCH_SECONDS after a 1 s ramp.  At the end ours runs once more (xHCI,
+# 4 KiB, on) to show that nothing drifted while the kernel ran.  The host
+# prints one table (IOPS, MB/s, latency mean/p50/p99 from submission to
+# completion, ratio ours/kernel) and keeps it, machine-readable, in the
+# work dir: tests/vm/work/bench-usb/summary.json (and summary.txt, the raw
+# JSON in share/); the work dir stays after a pass, the next run replaces
+# it.
+#
+# Fails (FAIL, exit 1, no PASS) when any run measured nothing, reported
+# an error, or its program (fio, orionstor bench) exited non-zero.  A low
+# ratio is not a failure: a measurement, not a test (check-vm does not run
+# it, the name does not start with t-).
+#
+#   bash tests/vm/bench-usb.sh               # 5 s per run (18 runs)
+#   BENCH_SECONDS=10 bash tests/vm/bench-usb.sh
+#
+# Needs fio on the host (tests/vm/install-deps.sh).  Under TCG every
+# number is dominated by emulation; compare them with each other, not with
+# hardware.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init bench-usb
+SECS=${BENCH_SECONDS:-5}
+case $SECS in ''|*[!0-9]*|0) vm_fail "BENCH_SECONDS=$SECS: expected whole seconds, at least 1" ;; esac
+[ -z "${BENCH_COUNT:-}" ] ||
+    vm_log "warning: BENCH_COUNT is no longer used: runs are timed (BENCH_SECONDS=$SECS)"
+# PATTERN:BS:QD, spelled as both fio and orionstor bench take them; the
+# first one is run in every pipelining mode.
+WORKLOADS="randread:4k:1 read:128k:1 read:128k:8"
+export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_WORKLOADS=$WORKLOADS
+command -v fio >/dev/null || vm_fail "fio is not installed on the host (tests/vm/install-deps.sh)"
+# 18 runs; each: ramp + run time + a few seconds to start a program
+# through 9p under TCG.
+ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + 18 * (SECS + 10)))}
+VM_TIMEOUT=$ORIONSTOR_VM_TIMEOUT
 
-export ORIONSTOR_T_COUNT=${BENCH_COUNT:-2000}
 vm_usb_ctrl xhci xhci
 vm_usb_ctrl ehci ehci
 # Written, not sparse: every read goes to page-cached data, not to a hole.
@@ -27,61 +59,125 @@ vm_usb_storage xhci bx serial=bench-x
 vm_usb_storage ehci be serial=bench-e
 
 vm_guest <<'GUEST'
-B=$ORIONSTOR_BUILDDIR/tests/bench/usb-qd1-latency
-N=$ORIONSTOR_T_COUNT
+S=/run/vm
+B=$ORIONSTOR_BUILDDIR/tools/orionstor
+secs=$ORIONSTOR_T_SECS
 export ORIONSTOR_CONF=/dev/null
 load_modules xhci-pci ehci-pci
 wait_usb 2 60
 command -v fio >/dev/null || fail "fio is not installed on the host (tests/vm/install-deps.sh)"
-spec_of() { # x|e -> usb:BUS.DEV of the device on that controller
-    "$ORIONSTOR_BUILDDIR/tools/orionstor" list 2>/dev/null |
-        awk -v s="$([ "$1" = x ] && echo super || echo high)" '/^usb:/ && $0 ~ s " speed" {print $1; exit}'
+spec_of() { # xhci|ehci -> usb:BUS.DEV of the device on that controller
+    "$B" list 2>/dev/null |
+        awk -v s="$([ "$1" = xhci ] && echo super || echo high)" '/^usb:/ && $0 ~ s " speed" {print $1; exit}'
 }
-ours() { # HCD SPEC MODE
-    local out
-    out=$(ORIONSTOR_USB_PIPELINE=$3 "$B" -d "$2" --count "$N" --span-mb 16) || fail "bench $1 $3: $out"
-    echo "$1 ours-pipeline=$3: ${out#qd1-read bs=4096 }" | tee -a /run/vm/results
+# run NAME CMD...: NAME.json, NAME.json.err, NAME.json.rc in the share;
+# the host judges them (a failed run does not stop the others).
+run() {
+    local out=$S/$1.json; shift
+    "$@" >"$out" 2>"$out.err"
+    echo $? >"$out.rc"
 }
-run_ours() {
-    for hcd in x e; do
-        spec=$(spec_of $hcd); [ -n "$spec" ] || fail "no device for $hcd"
-        name=$([ $hcd = x ] && echo xhci || echo ehci)
-        for mode in off on force; do ours $name "$spec" $mode; done
-        # QEMU's EHCI stalls an IN before the CBW: CBW pipelining only on xHCI
-        [ $hcd = x ] && ours $name "$spec" cbw
+ours() { # NAME SPEC PIPELINE RW BS QD
+    log "$1"
+    run "$1" env ORIONSTOR_USB_PIPELINE="$3" "$B" bench -d "$2" --rw "$4" --bs "$5" --qd "$6" \
+        --threads 1 --span 16M --runtime "$secs" --ramp 1 --json
+}
+for hcd in xhci ehci; do
+    spec=$(spec_of $hcd); [ -n "$spec" ] || fail "no device for $hcd"
+    first=1
+    for w in $ORIONSTOR_T_WORKLOADS; do
+        IFS=: read -r rw bs qd <<<"$w"
+        modes=on
+        if [ $first = 1 ]; then
+            modes="off on force"
+            [ $hcd = xhci ] && modes="$modes cbw"
+        fi
+        for mode in $modes; do ours "ours-$hcd-$mode-$rw-$bs-qd$qd" "$spec" "$mode" "$rw" "$bs" "$qd"; done
+        first=0
     done
-}
-: >/run/vm/results
-run_ours
-load_modules 'usb-storage delay_use=0' sd_mod
+done
+# sg: usb-storage skips VPD pages, so serials are read through /dev/sg*
+load_modules 'usb-storage delay_use=0' sd_mod sg
 wait_scsi_devices 2 60
-for serial in bench-x bench-e; do
-    dev=$(dev_by_serial $serial); [ -n "$dev" ] || fail "no block device for $serial"
-    name=$([ $serial = bench-x ] && echo xhci || echo ehci)
-    fio --name=qd1 --filename="$dev" --direct=1 --rw=randread --bs=4k --iodepth=1 \
-        --ioengine=psync --size=16M --number_ios="$N" --ramp_time=0 --norandommap \
-        --output-format=json >/run/tmp/fio.json 2>/run/tmp/fio.err || { cat /run/tmp/fio.err; fail "fio $dev"; }
-    python3 - "$name" /run/tmp/fio.json "$N" >>/run/vm/results <<'PY' || fail "fio: not a valid measurement"
-import json, sys
-job = json.load(open(sys.argv[2]))["jobs"][0]
-j = job["read"]
-if job.get("error", 0) or j["total_ios"] < int(sys.argv[3]):
-    sys.exit("fio: error %s, %d of %s reads" % (job.get("error", 0), j["total_ios"], sys.argv[3]))
-c = j["clat_ns"]; lat = j.get("lat_ns", c)
-p = c.get("percentile", {})
-print(f'{sys.argv[1]} kernel-usb-storage: ios={j["total_ios"]} failed=0 mean_us={lat["mean"]/1000:.1f} '
-      f'median_us={p.get("50.000000", 0)/1000:.1f} p99_us={p.get("99.000000", 0)/1000:.1f} '
-      f'min_us={lat["min"]/1000:.1f} max_us={lat["max"]/1000:.1f}')
-PY
-    tail -n 1 /run/vm/results
+for hcd in xhci ehci; do
+    # (not "|| fail" alone: dev_by_serial's own FAIL would become the
+    # file name, and fio would measure files in the share instead)
+    dev=$(dev_by_serial bench-${hcd:0:1})
+    [ -b "$dev" ] || fail "no block device for serial bench-${hcd:0:1}: $dev"
+    for w in $ORIONSTOR_T_WORKLOADS; do
+        IFS=: read -r rw bs qd <<<"$w"
+        log "kernel-$hcd-$rw-$bs-qd$qd"
+        run "kernel-$hcd-$rw-$bs-qd$qd" fio --name=kernel --filename="$dev" --direct=1 --ioengine=libaio \
+            --rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs=1 --norandommap --size=16M \
+            --runtime="$secs" --ramp_time=1 --time_based --lat_percentiles=1 --output-format=json
+    done
 done
 # Back to ours, to see that nothing drifted while the kernel ran.
 unload_modules uas usb-storage 2>/dev/null || unload_modules usb-storage
 sleep 1
-spec=$(spec_of x); ours xhci "$spec" on
+spec=$(spec_of xhci); [ -n "$spec" ] || fail "no device for xhci after the kernel let go"
+IFS=: read -r rw bs qd <<<"${ORIONSTOR_T_WORKLOADS%% *}"
+ours "again-xhci-on-$rw-$bs-qd$qd" "$spec" on "$rw" "$bs" "$qd"
 GUEST
 
-vm_boot || vm_fail "benchmark failed in the guest"
-echo "--- 4 KiB reads at QD1, $ORIONSTOR_T_COUNT per run (TCG guest) ---"
-cat "$VM_SHARE/results"
-vm_pass
+vm_boot || vm_fail "guest script failed"
+python3 - "$VM_LIBDIR" "$VM_WORK" "$SECS" "$WORKLOADS" <<'PY' || vm_fail "not a valid measurement (see above); raw results in $VM_SHARE"
+import sys
+sys.path.insert(0, sys.argv[1])
+import benchreport as br
+work, secs, workloads = sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+share = work + "/share"
+problems, results = [], []
+def get(kind, name, what):
+    try:
+        return br.load(kind, "%s/%s.json" % (share, name), what)
+    except br.Invalid as e:
+        problems.append(str(e))
+        return None
+def row(hcd, w, path, kind, name, kernel):
+    rw, bs, qd = w.split(":")
+    m = get(kind, name, "%s %s %s qd%s, %s" % (hcd, rw, bs, qd, path))
+    results.append({"hcd": hcd, "workload": "%s-%s-qd%s" % (rw, bs, qd), "rw": rw, "bs": bs, "qd": int(qd),
+                    "path": path, "result": m, "vs_kernel": None if kind == "fio" else br.ratio(m, kernel)})
+    return m
+for hcd in ("xhci", "ehci"):
+    for i, w in enumerate(workloads):
+        rw, bs, qd = w.split(":")
+        k = row(hcd, w, "kernel usb-storage (fio)", "fio", "kernel-%s-%s-%s-qd%s" % (hcd, rw, bs, qd), None)
+        modes = (["off", "on", "force"] + (["cbw"] if hcd == "xhci" else [])) if i == 0 else ["on"]
+        for mode in modes:
+            row(hcd, w, "ours pipeline=%s" % mode, "ours", "ours-%s-%s-%s-%s-qd%s" % (hcd, mode, rw, bs, qd), k)
+w = workloads[0]
+rw, bs, qd = w.split(":")
+k0 = next(r["result"] for r in results if r["hcd"] == "xhci" and r["path"].startswith("kernel"))
+row("xhci", w, "ours pipeline=on, again", "ours", "again-xhci-on-%s-%s-qd%s" % (rw, bs, qd), k0)
+
+title = ("QEMU TCG guest, usb-storage (Bulk-Only), 16 MiB of a 32 MiB disk: %d s per run after a 1 s ramp; "
+         "latency in us, submission to completion" % secs)
+fmt = "%-5s %-17s %-26s %9s %8s %9s %9s %9s  %s"
+out = [title, fmt % ("hcd", "workload", "path", "IOPS", "MB/s", "lat mean", "lat p50", "lat p99", "ours/kernel"),
+       "-" * 113]
+prev = None
+for r in results:
+    m, key = r["result"], (r["hcd"], r["workload"])
+    if prev and key != prev:
+        out.append("")
+    prev = key
+    c = ("%9.0f %8.2f %9.1f %9.1f %9.1f" % (m["iops"], m["mb_s"], m["lat_mean_us"], m["lat_p50_us"], m["lat_p99_us"])
+         if m else "%9s %8s %9s %9s %9s" % ("FAILED", "-", "-", "-", "-"))
+    rat = r["vs_kernel"]
+    out.append(("%-5s %-17s %-26s %s  %s" % (r["hcd"], "%s %s qd%d" % (r["rw"], r["bs"], r["qd"]), r["path"], c,
+                                             "%5.2fx" % rat if rat else "")).rstrip())
+table = "\n".join(out) + "\n"
+br.write_summary(work, {"bench": "usb", "seconds": secs, "ramp_seconds": 1, "span_bytes": 16 << 20,
+                        "valid": not problems, "problems": problems, "results": results}, table)
+print(table, end="")
+print("summary: %s/summary.json" % work)
+if problems:
+    print("NOT A VALID MEASUREMENT:")
+    for p in problems:
+        print("  " + p)
+    sys.exit(1)
+PY
+[ "${ORIONSTOR_VM_KEEP:-0}" = 1 ] || rm -f "$VM_WORK/bx.img" "$VM_WORK/be.img"
+ORIONSTOR_VM_KEEP=1 vm_pass

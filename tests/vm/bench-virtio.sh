@@ -1,17 +1,31 @@
 #!/bin/bash
-# 4K random-read IOPS at queue depth 1 and 32 on one QEMU virtio-scsi disk,
-# in one guest: the kernel's virtio_scsi (fio, O_DIRECT, libaio) first,
-# then liborionstor's polled path (tests/bench/virtio-randread: the thread
-# owns request queue 0, zero-copy buffers) on the same function bound to
-# uio_pci_generic.  Fails (no PASS) when a run completed nothing, had
-# errors, stalled or measured less than asked (virtio-randread exits 1
-# then; the kernel's fio results are checked too).
-# A measurement, not a test: run it by hand
-# (check-vm does not, the name does not start with t-).
+# The kernel's virtio_scsi against liborionstor on one QEMU virtio-scsi
+# disk, in one guest, with the same parameters on both sides:
 #
-#   bash tests/vm/bench-virtio.sh            # 10 s per run
+#   4 KiB random read, queue depth 1
+#   4 KiB random read, queue depth 32
+#   128 KiB sequential read, queue depth 8
+#
+# The kernel's side is fio (O_DIRECT, libaio, one job, --norandommap) on
+# the sd block device; then the function is bound to uio_pci_generic and
+# ours is `orionstor bench` (one thread owning request queue 0 and polling
+# it, zero-copy DMA buffers) with the same pattern, block size, depth,
+# ramp and run time.  Both write fio-style JSON; the host prints one table
+# (IOPS, MB/s, latency mean/p99 from submission to completion, ratio
+# ours/kernel) and keeps it, machine-readable, in the work dir:
+# tests/vm/work/bench-virtio/summary.json (and summary.txt, the raw JSON
+# in share/).  The work dir stays after a pass (without the disk image
+# unless ORIONSTOR_VM_KEEP=1); the next run replaces it.
+#
+# Fails (FAIL, exit 1, no PASS) when any run measured nothing, reported
+# an error, or its program (fio, orionstor bench) exited non-zero.  A low
+# ratio is not a failure: a measurement, not a test (check-vm does not run
+# it, the name does not start with t-).
+#
+#   bash tests/vm/bench-virtio.sh            # 10 s per run (after 1 s ramp)
 #   BENCH_SECONDS=20 BENCH_RING=packed bash tests/vm/bench-virtio.sh
-#   BENCH_INTR=1 ...                         # also our interrupt mode
+#   BENCH_INTR=1 ...                         # ours in interrupt mode too
+#                                            # (ORIONSTOR_VIRTIO_INTERRUPTS=1)
 #
 # Needs fio on the host (tests/vm/install-deps.sh installs it; the guest
 # runs the host's binaries).  QEMU runs with TCG, so the numbers compare
@@ -22,9 +36,16 @@ vm_init bench-virtio
 VM_MEM=1024
 SECS=${BENCH_SECONDS:-10}
 RING=${BENCH_RING:-split}
-export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_INTR=${BENCH_INTR:-0}
+INTR=${BENCH_INTR:-0}
+case $RING in split|packed) ;; *) vm_fail "BENCH_RING=$RING: expected split or packed" ;; esac
+case $SECS in ''|*[!0-9]*|0) vm_fail "BENCH_SECONDS=$SECS: expected whole seconds, at least 1" ;; esac
+# PATTERN:BS:QD, spelled as both fio and orionstor bench take them
+WORKLOADS="randread:4k:1 randread:4k:32 read:128k:8"
+export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_INTR=$INTR ORIONSTOR_T_WORKLOADS=$WORKLOADS
 command -v fio >/dev/null || vm_fail "fio is not installed on the host (tests/vm/install-deps.sh)"
-ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((120 + SECS * 12))}
+# 3 workloads x (kernel, ours[, interrupts]); each run: ramp + run time +
+# a few seconds to start a program through 9p under TCG.
+ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + 3 * (2 + (INTR == 1)) * (SECS + 10)))}
 VM_TIMEOUT=$ORIONSTOR_VM_TIMEOUT
 
 props=(num_queues=1)
@@ -41,61 +62,95 @@ S=/run/vm
 B=$ORIONSTOR_BUILDDIR
 secs=$ORIONSTOR_T_SECS
 bdf=$(find_pci 1af4 1048)
+[ -n "$bdf" ] || fail "no virtio-scsi PCI function"
 load_modules virtio_scsi sg sd_mod uio_pci_generic
 wait_scsi_devices 1 30 virtio_scsi
 dev=$(dev_by_serial bench)
-for qd in 1 32; do
-    fio --name=k$qd --filename="$dev" --direct=1 --ioengine=libaio --rw=randread --bs=4k \
-        --iodepth=$qd --runtime=$secs --ramp_time=1 --time_based --numjobs=1 \
-        --output-format=json >$S/fio-qd$qd.json 2>$S/fio-qd$qd.err || fail "fio qd $qd"
+[ -b "$dev" ] || fail "no block device for serial bench: $dev"
+# run NAME CMD...: NAME.json, NAME.json.err, NAME.json.rc in the share;
+# the host judges them (a failed run does not stop the others).
+run() {
+    local out=$S/$1.json; shift
+    "$@" >"$out" 2>"$out.err"
+    echo $? >"$out.rc"
+}
+for w in $ORIONSTOR_T_WORKLOADS; do
+    IFS=: read -r rw bs qd <<<"$w"
+    log "kernel $rw $bs qd $qd"
+    run "kernel-$rw-$bs-qd$qd" fio --name=kernel --filename="$dev" --direct=1 --ioengine=libaio \
+        --rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs=1 --norandommap \
+        --runtime="$secs" --ramp_time=1 --time_based --lat_percentiles=1 --output-format=json
 done
 unload_modules sd_mod virtio_scsi
 bind_uio "$bdf" >/dev/null
 reserve_hugepages 64
 export ORIONSTOR_CONF=/dev/null
-for qd in 1 32; do
-    $B/tests/bench/virtio-randread -d virtio:$bdf --qd $qd --seconds $secs --warmup 1 >$S/ours-qd$qd ||
-        fail "ours qd $qd: $(cat $S/ours-qd$qd)"
+for w in $ORIONSTOR_T_WORKLOADS; do
+    IFS=: read -r rw bs qd <<<"$w"
+    args=(bench -d "virtio:$bdf" --rw "$rw" --bs "$bs" --qd "$qd" --threads 1
+          --runtime "$secs" --ramp 1 --json)
+    log "ours $rw $bs qd $qd"
+    run "ours-$rw-$bs-qd$qd" "$B/tools/orionstor" "${args[@]}"
     if [ "$ORIONSTOR_T_INTR" = 1 ]; then
-        ORIONSTOR_VIRTIO_INTERRUPTS=1 $B/tests/bench/virtio-randread -d virtio:$bdf --qd $qd \
-            --seconds $secs --warmup 1 >$S/intr-qd$qd || fail "ours (interrupts) qd $qd"
+        log "ours (interrupts) $rw $bs qd $qd"
+        run "intr-$rw-$bs-qd$qd" env ORIONSTOR_VIRTIO_INTERRUPTS=1 "$B/tools/orionstor" "${args[@]}"
     fi
 done
 GUEST
 
 vm_boot || vm_fail "guest script failed"
-python3 - "$VM_SHARE" "$SECS" "$RING" <<'PY' || vm_fail "not a valid measurement (see above)"
-import json, os, re, sys
-S, secs, ring = sys.argv[1], sys.argv[2], sys.argv[3]
-def fio(qd):
-    j = json.load(open("%s/fio-qd%d.json" % (S, qd)))["jobs"][0]
-    r = j["read"]
-    if j.get("error", 0) or r["total_ios"] == 0 or r["iops"] <= 0:
-        sys.exit("kernel qd %d: not a valid measurement (error %s, %d reads)" % (qd, j.get("error", 0), r["total_ios"]))
-    return r["iops"], r["clat_ns"]["mean"] / 1000.0
-def ours(name, qd):
-    p = "%s/%s-qd%d" % (S, name, qd)
-    if not os.path.exists(p):
-        return None
-    t = open(p).read()
-    iops, lat = float(re.search(r"iops=([0-9.]+)", t).group(1)), float(re.search(r"avg_lat_us=([0-9.]+)", t).group(1))
-    if iops <= 0 or " errors=0 " not in t:
-        sys.exit("%s qd %d: not a valid measurement: %s" % (name, qd, t.strip()))
-    return iops, lat
-print("4K random read, QEMU TCG guest, virtio-scsi-pci (%s rings, 1 queue), %s s per run" % (ring, secs))
-print("%-4s %28s %28s %10s" % ("QD", "kernel virtio_scsi (fio)", "liborionstor polled", "ratio"))
-for qd in (1, 32):
-    k, o = fio(qd), ours("ours", qd)
-    if o is None:
-        sys.exit("ours qd %d: no result" % qd)
-    print("%-4d %14.0f IOPS %6.0f us %14.0f IOPS %6.0f us %9.2fx" % (qd, k[0], k[1], o[0], o[1], o[0] / k[0]))
-    i = ours("intr", qd)
-    if i:
-        print("%-4s %28s %14.0f IOPS %6.0f us  (liborionstor, interrupt mode)" % ("", "", i[0], i[1]))
-for name in ("ours", "intr"):
-    for qd in (1, 32):
-        p = "%s/%s-qd%d" % (S, name, qd)
-        if os.path.exists(p):
-            print("  %s: %s" % (name, open(p).read().strip()))
+python3 - "$VM_LIBDIR" "$VM_WORK" "$SECS" "$RING" "$INTR" "$WORKLOADS" <<'PY' || vm_fail "not a valid measurement (see above); raw results in $VM_SHARE"
+import sys
+sys.path.insert(0, sys.argv[1])
+import benchreport as br
+work, secs, ring, intr, workloads = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1", sys.argv[6]
+share = work + "/share"
+sides = [("kernel", "fio", "kernel virtio_scsi (fio)"), ("ours", "ours", "liborionstor polled")]
+if intr:
+    sides.append(("intr", "ours", "liborionstor interrupts"))
+problems, results = [], []
+for w in workloads.split():
+    rw, bs, qd = w.split(":")
+    name = "%s-%s-qd%s" % (rw, bs, qd)
+    res = {"workload": name, "rw": rw, "bs": bs, "qd": int(qd)}
+    for side, kind, label in sides:
+        try:
+            res[side] = br.load(kind, "%s/%s-%s.json" % (share, side, name), "%s, %s" % (label, name))
+        except br.Invalid as e:
+            res[side] = None
+            problems.append(str(e))
+    for side in ("ours", "intr"):
+        if side in res:
+            res[side + "_vs_kernel"] = br.ratio(res[side], res["kernel"])
+    results.append(res)
+
+title = ("QEMU TCG guest, virtio-scsi-pci (%s rings, 1 queue, 1 GiB disk): %d s per run after a 1 s ramp; "
+         "latency in us, submission to completion" % (ring, secs))
+hdr = "%9s %8s %9s %9s" % ("IOPS", "MB/s", "lat mean", "lat p99")
+out = [title,
+       "%-20s | %-38s | %-38s | %s" % ("", "kernel virtio_scsi (fio, libaio)", "liborionstor (orionstor bench, polled)", "ours/"),
+       "%-20s | %s | %s | %s" % ("workload", hdr, hdr, "kernel"),
+       "-" * 111]
+for r in results:
+    rat = r["ours_vs_kernel"]
+    out.append("%-20s | %s | %s | %s" % ("%s %s qd%d" % (r["rw"], r["bs"], r["qd"]), br.cells(r["kernel"]),
+                                         br.cells(r["ours"]), "%5.2fx" % rat if rat else "  -"))
+    if intr:
+        rat = r["intr_vs_kernel"]
+        out.append("%-20s | %38s | %s | %s" % ("  ours, interrupts", "", br.cells(r["intr"]),
+                                               "%5.2fx" % rat if rat else "  -"))
+table = "\n".join(out) + "\n"
+br.write_summary(work, {"bench": "virtio", "ring": ring, "queues": 1, "seconds": secs, "ramp_seconds": 1,
+                        "interrupts": intr, "valid": not problems, "problems": problems,
+                        "results": results}, table)
+print(table, end="")
+print("summary: %s/summary.json" % work)
+if problems:
+    print("NOT A VALID MEASUREMENT:")
+    for p in problems:
+        print("  " + p)
+    sys.exit(1)
 PY
-vm_pass
+# Keep the results; the 1 GiB image only with ORIONSTOR_VM_KEEP=1.
+[ "${ORIONSTOR_VM_KEEP:-0}" = 1 ] || rm -f "$VM_WORK/b0.img"
+ORIONSTOR_VM_KEEP=1 vm_pass

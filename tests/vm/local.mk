@@ -28,6 +28,7 @@ EXTRA_DIST += \
 	tests/vm/README.md \
 	tests/vm/install-deps.sh \
 	tests/vm/run-all.sh \
+	tests/vm/lib/benchreport.py \
 	tests/vm/lib/build-guest.sh \
 	tests/vm/lib/guest-lib.sh \
 	tests/vm/lib/guest-run.sh \
