@@ -49,6 +49,7 @@ struct slot {
 	ostor_task *task;
 	uint8_t *buf;                /* ostor_dma_alloc */
 	atomic_int busy;
+	unsigned int index;          /* in w->slots */
 	bool write;
 	uint64_t lba, start_ns;
 	uint32_t seq;
@@ -60,7 +61,7 @@ struct worker {
 	struct bench *b;
 	pthread_t thread;
 	unsigned int index;
-	int queue;                   /* owned virtio queue, or -1 */
+	int queue;                   /* the queue it owns, or -1 (shared path) */
 	uint64_t first, blocks;      /* region, in blocks */
 	uint64_t next;               /* sequential position in the region */
 	uint64_t seed;
@@ -204,6 +205,8 @@ static bool stamp_ok(const uint8_t *p, uint32_t block_size, uint64_t lba, uint32
 }
 
 /* Runs on whichever thread handles events: atomics only. */
+static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned int slot_index);
+
 static void on_done(ostor_task *t, void *ud)
 {
 	struct slot *s = ud;
@@ -233,6 +236,17 @@ static void on_done(ostor_task *t, void *ud)
 	}
 	if (atomic_load_explicit(&b->measuring, memory_order_relaxed))
 		tc_hist_add(&b->hist[s->write], lat);
+	/* An owner's callbacks run on its own thread: the next command goes
+	 * out at once, so the queue stays as deep as asked (fio does the
+	 * same).  Shared-path callbacks may run on another thread; the loop
+	 * resubmits those. */
+	if (s->w->queue >= 0 && !atomic_load(&b->stop)) {
+		if (submit(b, s->w, s, s->index) == 0)
+			return;
+		tc_lib_error(OSTOR_ERROR_OTHER, "cannot submit");
+		s->w->setup_failed = true;
+		atomic_store(&b->stop, true);
+	}
 	atomic_store_explicit(&s->busy, 0, memory_order_release);
 }
 
@@ -524,6 +538,7 @@ int orionstor_cmd_bench(int argc, char **argv)
 			struct slot *s = &w->slots[i];
 
 			s->w = w;
+			s->index = i;
 			/* Memory the device reaches without a copy. */
 			s->buf = ostor_dma_alloc(b.dev, (size_t)a.bs);
 			if (!s->buf || ostor_task_new(b.dev, &s->task) < 0) {
