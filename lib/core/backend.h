@@ -110,6 +110,7 @@ struct ostor_context {
 	/* Device events waiting for the handler (lib/core/events.c). */
 	struct ostor_event_handler event_handler;
 	struct ostori_event_node *event_head, *event_tail;
+	struct ostori_event_node *event_dispatching; /* taken, not yet delivered (ctx->lock) */
 	unsigned int events_queued;
 	bool events_missed;
 

@@ -10,6 +10,7 @@
  */
 #include "core/backend.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -114,12 +115,28 @@ bool ostori_events_pending(const ostor_context *ctx)
 	return ctx->event_head || ctx->events_missed;
 }
 
+/* An event of dev taken by a dispatch still running on another thread. */
+static bool dispatching_for(const ostor_context *ctx, const ostor_device *dev)
+{
+	for (const struct ostori_event_node *n = ctx->event_dispatching; n; n = n->next)
+		if (n->ev.dev == dev)
+			return true;
+	return false;
+}
+
 void ostori_drop_device_events(ostor_device *dev)
 {
 	ostor_context *ctx = dev->ctx;
 	struct ostori_event_node **pp, *n;
 
 	pthread_mutex_lock(&ctx->lock);
+	/* A handler running on another thread may hold an event of dev: the
+	 * device outlives it (the caller frees it right after). */
+	while (dispatching_for(ctx, dev)) {
+		pthread_mutex_unlock(&ctx->lock);
+		sched_yield();
+		pthread_mutex_lock(&ctx->lock);
+	}
 	ctx->event_tail = NULL;
 	for (pp = &ctx->event_head; (n = *pp);) {
 		if (n->ev.dev == dev) {
@@ -171,11 +188,16 @@ int ostori_dispatch_events(ostor_context *ctx)
 	missed = ctx->events_missed;
 	ctx->events_missed = false;
 	h = ctx->event_handler;
+	ctx->event_dispatching = list;
 	pthread_mutex_unlock(&ctx->lock);
 	while ((n = list)) {
 		list = n->next;
 		if (h.callback)
 			deliver(ctx, &h, &n->ev);
+		/* Delivered: a close waiting for it may go on. */
+		pthread_mutex_lock(&ctx->lock);
+		ctx->event_dispatching = list;
+		pthread_mutex_unlock(&ctx->lock);
 		free(n);
 		count++;
 	}

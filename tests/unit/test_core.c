@@ -9,6 +9,7 @@
 #include "sim/target.h"
 
 #include <check.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -961,6 +962,61 @@ START_TEST(event_handler_set_while_loop_blocks)
 }
 END_TEST
 
+/* A handler still running on another thread keeps its event's device
+ * alive: ostor_close waits for it. */
+static _Atomic int slow_in, slow_go, slow_done;
+static char slow_spec[64];
+
+static void slow_event(const struct ostor_event *ev, void *ud)
+{
+	uint64_t end;
+
+	(void)ud;
+	atomic_store(&slow_in, 1);
+	end = ostori_now_ms() + 5000;
+	while (!atomic_load(&slow_go) && ostori_now_ms() < end)
+		sched_yield();
+	/* Let the close run ahead as far as it can. */
+	end = ostori_now_ms() + 50;
+	while (ostori_now_ms() < end)
+		sched_yield();
+	snprintf(slow_spec, sizeof(slow_spec), "%s", ostor_device_spec(ev->dev));
+	atomic_store(&slow_done, 1);
+}
+
+START_TEST(close_waits_for_event_handler)
+{
+	ostor_device *dev;
+	pthread_t th;
+	uint8_t buf[512];
+	uint64_t end;
+
+	atomic_store(&slow_in, 0);
+	atomic_store(&slow_go, 0);
+	atomic_store(&slow_done, 0);
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ slow_event, NULL, NULL }), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	atomic_store(&loop_stop, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, blocking_loop, NULL), 0);
+	/* As a capacity change would (this thread must not handle events:
+	 * the handler blocks the loop while it runs). */
+	ostori_post_event(dev, OSTOR_EVENT_CAPACITY_CHANGED, 0, 0, 0x2a, 0x09);
+	end = ostori_now_ms() + 5000;
+	while (!atomic_load(&slow_in) && ostori_now_ms() < end)
+		sched_yield();
+	ck_assert_int_eq(atomic_load(&slow_in), 1);
+	atomic_store(&slow_go, 1);
+	ck_assert_int_eq(ostor_close(dev), 0);
+	ck_assert_int_eq(atomic_load(&slow_done), 1);
+	ck_assert_str_eq(slow_spec, "sim:size=1M");
+	atomic_store(&loop_stop, 1);
+	ostori_kick_loop(ctx);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ NULL, NULL, NULL }), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1502,6 +1558,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, device_events_from_unit_attentions);
 	tcase_add_test(tc, tmf_api_sim);
 	tcase_add_test(tc, event_handler_set_while_loop_blocks);
+	tcase_add_test(tc, close_waits_for_event_handler);
 	tcase_add_loop_test(tc, dma_alloc_every_backend, 0, 3);
 	tcase_add_loop_test(tc, provisioning_helpers, 0, 3);
 	tcase_add_test(tc, logging_levels_and_callback);
