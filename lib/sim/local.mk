@@ -1,7 +1,10 @@
 # lib/sim: the simulated SCSI target and the "sim:" backend.
-# The SCSI target emulation (transport models sit in front of it).
-lib_libostor_private_la_SOURCES += lib/sim/target.c
-noinst_HEADERS += lib/sim/target.h
+# The SCSI target emulation (transport models sit in front of it): the
+# target, its LUs and the dispatch (target.c), the SPC and SBC commands,
+# the medium (store.c).
+lib_libostor_private_la_SOURCES += lib/sim/target.c lib/sim/spc.c lib/sim/sbc.c \
+	lib/sim/store.c
+noinst_HEADERS += lib/sim/target.h lib/sim/target_priv.h
 # sim backend glue (owned by the core): the "sim:" device spec and the
 # transport device models behind sim:transport=.
 lib_libostor_private_la_SOURCES += lib/sim/backend.c

@@ -1,8 +1,11 @@
 # lib/usb: USB mass storage.  The protocol engines (Bulk-Only, CB/CBI) and
 # the quirks table are built always: the sim: device models drive them
 # too.  The libusb transfer layer and the usb: backend need libusb.
-lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/quirks.c lib/usb/api.c lib/usb/sim_device.c lib/usb/config.c lib/usb/spec.c
-noinst_HEADERS += lib/usb/config.h lib/usb/spec.h lib/usb/engine.h lib/usb/xfer.h lib/usb/backend.h
+lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/bot.c lib/usb/cbi.c \
+	lib/usb/recovery.c lib/usb/protocol.c lib/usb/quirks.c lib/usb/api.c lib/usb/sim_device.c \
+	lib/usb/config.c lib/usb/spec.c
+noinst_HEADERS += lib/usb/config.h lib/usb/spec.h lib/usb/engine.h lib/usb/engine_priv.h \
+	lib/usb/xfer.h lib/usb/backend.h
 if ENABLE_USB
 lib_libostor_private_la_SOURCES += lib/usb/backend.c
 endif

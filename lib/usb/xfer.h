@@ -2,10 +2,10 @@
  * lib/usb/xfer.h - the transfer-layer seam under the USB mass-storage
  * protocol engines.
  *
- * The Bulk-Only and CB/CBI engines (engine.c) are written once against
- * this ops table.  Two layers implement it: libusb-1.0's async API for
- * real devices (backend.c) and the simulated device models in
- * lib/usb/sim_device.c.  Contract for every layer:
+ * The Bulk-Only and CB/CBI engines (engine.c, bot.c, cbi.c) are written
+ * once against this ops table.  Two layers implement it: libusb-1.0's
+ * async API for real devices (backend.c) and the simulated device models
+ * in lib/usb/sim_device.c.  Contract for every layer:
  * - submit() only queues; the completion callback runs later, from the
  *   layer's event processing (never from inside submit or cancel), with
  *   no layer lock held, so it may submit again;

@@ -2,8 +2,11 @@
 # always built (the simulated device of lib/sim uses them); the PCI/UIO
 # transport and the "virtio:" backend need libpciaccess and Linux.
 lib_libostor_private_la_SOURCES += lib/virtio/virtqueue.c lib/virtio/device.c \
-	lib/virtio/scsi.c lib/virtio/api.c lib/virtio/sim_device.c lib/virtio/config.c lib/virtio/spec.c
-noinst_HEADERS += lib/virtio/config.h lib/virtio/spec.h lib/virtio/virtio.h lib/virtio/scsi.h lib/virtio/pci.h lib/virtio/sim_device.h
+	lib/virtio/scsi.c lib/virtio/scsi_queue.c lib/virtio/scsi_tmf.c \
+	lib/virtio/scsi_events.c lib/virtio/api.c lib/virtio/sim_device.c lib/virtio/config.c \
+	lib/virtio/spec.c
+noinst_HEADERS += lib/virtio/config.h lib/virtio/spec.h lib/virtio/virtio.h lib/virtio/scsi.h \
+	lib/virtio/scsi_priv.h lib/virtio/pci.h lib/virtio/sim_device.h
 if ENABLE_VIRTIO
 lib_libostor_private_la_SOURCES += lib/virtio/backend.c
 endif

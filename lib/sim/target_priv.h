@@ -1,0 +1,233 @@
+/*
+ * lib/sim/target_priv.h - what the parts of the simulated SCSI target
+ * share: the target, LU and command structures, the sense helpers every
+ * command fails with, and the entry points of target.c (the command's
+ * data buffer), spc.c and sbc.c (the commands) and store.c (the medium).
+ * Only lib/sim includes it.
+ */
+#ifndef OSTOR_SIM_TARGET_PRIV_H
+#define OSTOR_SIM_TARGET_PRIV_H
+
+#include "core/internal.h"
+#include "sim/target.h"
+#include "util/byteorder.h"
+
+#include <pthread.h>
+#include <string.h>
+
+/* Bounce buffer size: holds any 16-bit parameter list and is a multiple
+ * of every block size. */
+#define SCRATCH_SIZE 65536u
+
+/* Pending unit attentions, reported in this order. */
+#define UA_RESET 0x1u     /* 29h/00h POWER ON, RESET, OR BUS DEVICE RESET */
+#define UA_MEDIUM 0x2u    /* 28h/00h NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED */
+#define UA_CAPACITY 0x4u  /* 2Ah/09h CAPACITY DATA HAS CHANGED */
+
+/* Additional sense codes used here. */
+#define ASC_NOT_READY 0x04
+#define ASC_WRITE_ERROR 0x0c
+#define ASC_UNRECOVERED_READ 0x11
+#define ASC_PARAM_LIST_LENGTH 0x1a
+#define ASC_MISCOMPARE 0x1d
+#define ASC_INVALID_OPCODE 0x20
+#define ASC_LBA_OUT_OF_RANGE 0x21
+#define ASC_INVALID_FIELD_CDB 0x24
+#define ASC_LUN_NOT_SUPPORTED 0x25
+#define ASC_INVALID_FIELD_PARAM 0x26
+#define ASC_WRITE_PROTECTED 0x27
+#define ASC_MEDIUM_CHANGED 0x28
+#define ASC_RESET 0x29
+#define ASC_PARAMS_CHANGED 0x2a
+#define ASC_SAVING_NOT_SUPPORTED 0x39
+#define ASC_MEDIUM_NOT_PRESENT 0x3a
+#define ASC_REMOVAL_PREVENTED 0x53
+
+struct sim_sense {
+	uint8_t key, asc, ascq;
+	bool info_valid;
+	uint64_t info;
+	bool sksv;
+	uint8_t sks[3];
+};
+
+struct sim_lu {
+	uint32_t lun;
+	int type;
+	uint32_t block_size;
+	uint64_t blocks;
+	uint32_t max_transfer;
+	bool readonly, removable;
+	int fd;
+	uint64_t fd_offset;
+	bool null;                  /* no backing: data is neither stored nor read */
+	uint8_t *ram;               /* RAM backing (fd < 0, !null) */
+	size_t ram_len;             /* mapping length, page-rounded */
+	char vendor[9], product[17], revision[5], serial[33];
+	uint64_t naa;
+	/* state */
+	bool present;               /* a medium is in the device */
+	bool loaded;                /* ...and not ejected by START STOP UNIT */
+	bool started;
+	bool prevent;
+	bool wce;
+	unsigned int ua;            /* UA_* bits */
+	bool held;                  /* sense of the last CHECK CONDITION */
+	struct sim_sense held_sense;
+};
+
+struct sim_fault {
+	uint32_t lun;
+	int opcode;
+	unsigned int count;
+	bool check;
+	uint8_t status, key, asc, ascq;
+};
+
+struct sim_target {
+	pthread_mutex_t lock;
+	struct sim_lu **lus;        /* sorted by lun: REPORT LUNS order */
+	size_t nlus, lus_cap;
+	struct sim_fault *faults;
+	size_t nfaults, faults_cap;
+	sim_fault_fn hook;
+	void *hook_ud;
+	bool has_hook;              /* atomic: look under the lock only when set */
+	struct sim_stats stats;
+	uint8_t *scratch;           /* SCRATCH_SIZE, used under the lock */
+	uint8_t *zeros;             /* SCRATCH_SIZE of zeros, never written */
+	unsigned int id;
+};
+
+/* One command being executed. */
+struct exec {
+	struct sim_target *t;
+	struct sim_lu *lu;          /* NULL: the LUN is not configured */
+	struct sim_cmd *cmd;
+	const uint8_t *cdb;
+	uint8_t op;
+	uint8_t len_byte;           /* CDB offset of the transfer/allocation length */
+	size_t total;               /* bytes in the data buffer */
+	uint8_t status;
+	struct sim_sense sense;
+};
+
+static inline uint32_t sat32(uint64_t v)
+{
+	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
+}
+
+static inline bool fits_size(uint64_t v)
+{
+	return v == (uint64_t)(size_t)v;
+}
+
+/* MAXIMUM COMPARE AND WRITE LENGTH (VPD B0h byte 5): SBC-3 wants it no
+ * larger than the MAXIMUM TRANSFER LENGTH. */
+static inline uint32_t caw_limit(const struct sim_lu *lu)
+{
+	return OSTOR_MIN(SIM_MAX_COMPARE_WRITE_LEN, lu->max_transfer);
+}
+
+/* ---- failing a command ------------------------------------------------- */
+
+static inline void fail(struct exec *x, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	x->status = OSTOR_SCSI_STATUS_CHECK_CONDITION;
+	memset(&x->sense, 0, sizeof(x->sense));
+	x->sense.key = key;
+	x->sense.asc = asc;
+	x->sense.ascq = ascq;
+}
+
+static inline void fail_info(struct exec *x, uint8_t key, uint8_t asc, uint8_t ascq,
+				     uint64_t info)
+{
+	fail(x, key, asc, ascq);
+	x->sense.info_valid = true;
+	x->sense.info = info;
+}
+
+/* INVALID FIELD IN CDB / PARAMETER LIST with the sense-key specific field
+ * pointer (SKSV, C/D, BPV + bit pointer, byte). */
+static inline void fail_field(struct exec *x, bool in_cdb, unsigned int byte, int bit)
+{
+	fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST,
+	     in_cdb ? ASC_INVALID_FIELD_CDB : ASC_INVALID_FIELD_PARAM, 0);
+	x->sense.sksv = true;
+	x->sense.sks[0] = (uint8_t)(0x80 | (in_cdb ? 0x40 : 0) |
+				    (bit >= 0 ? 0x08 | (bit & 7) : 0));
+	ostori_put_be16(&x->sense.sks[1], (uint16_t)byte);
+}
+
+static inline void bad_cdb(struct exec *x, unsigned int byte, int bit)
+{
+	fail_field(x, true, byte, bit);
+}
+
+static inline void bad_param(struct exec *x, unsigned int byte, int bit)
+{
+	fail_field(x, false, byte, bit);
+}
+
+static inline void bad_param_len(struct exec *x)
+{
+	fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH, 0);
+}
+
+/* ---- the command's data buffer (target.c) ------------------------------- */
+
+typedef int (*seg_fn)(void *ctx, uint8_t *p, size_t n, size_t done);
+
+int sim_iov_walk(const struct sim_cmd *cmd, size_t off, size_t len,
+		 seg_fn fn, void *ctx);
+void sim_copy_to_iov(struct exec *x, size_t off, const void *src, size_t len);
+void sim_copy_from_iov(struct exec *x, void *dst, size_t len);
+bool sim_data_in_ok(struct exec *x, size_t n);
+bool sim_data_out_ok(struct exec *x, size_t n);
+void sim_data_in(struct exec *x, const void *buf, size_t resp_len, size_t alloc);
+
+/* ---- SPC commands and sense data (spc.c) -------------------------------- */
+
+size_t sim_sense_fixed(const struct sim_sense *s, uint8_t *buf);
+bool sim_take_ua(struct sim_lu *lu, struct sim_sense *s, bool consume);
+void sim_cmd_test_unit_ready(struct exec *x);
+void sim_cmd_request_sense(struct exec *x);
+void sim_cmd_inquiry(struct exec *x);
+void sim_cmd_mode_select(struct exec *x);
+void sim_cmd_mode_sense(struct exec *x);
+void sim_cmd_send_diagnostic(struct exec *x);
+void sim_cmd_log_sense(struct exec *x);
+void sim_cmd_report_luns(struct exec *x);
+
+/* ---- SBC commands (sbc.c) ----------------------------------------------- */
+
+bool sim_lu_ready(struct exec *x);
+void sim_cmd_read(struct exec *x);
+void sim_cmd_write(struct exec *x);
+void sim_cmd_verify(struct exec *x);
+void sim_cmd_compare_and_write(struct exec *x);
+void sim_cmd_sync(struct exec *x);
+void sim_cmd_write_same(struct exec *x);
+void sim_cmd_unmap(struct exec *x);
+void sim_cmd_read_capacity10(struct exec *x);
+void sim_cmd_service_action_in(struct exec *x);
+void sim_cmd_read_format_capacities(struct exec *x);
+void sim_cmd_start_stop(struct exec *x);
+void sim_cmd_prevent_allow(struct exec *x);
+
+/* ---- the medium (store.c) ----------------------------------------------- */
+
+int sim_store_read(struct sim_lu *lu, uint64_t off, uint8_t *buf, size_t len,
+		   uint64_t *bad);
+int sim_store_write(struct sim_lu *lu, uint64_t off, const uint8_t *buf,
+		    size_t len, uint64_t *bad);
+int sim_store_zero(struct sim_target *t, struct sim_lu *lu, uint64_t off,
+		   uint64_t len, bool punch, uint64_t *bad);
+int sim_store_sync(struct sim_lu *lu);
+int sim_store_check_size(const struct sim_lu *lu, uint64_t blocks);
+int sim_store_map(struct sim_lu *lu);
+int sim_store_resize(struct sim_lu *lu, uint64_t blocks);
+void sim_store_unmap(struct sim_lu *lu);
+
+#endif /* OSTOR_SIM_TARGET_PRIV_H */

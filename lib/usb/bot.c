@@ -1,0 +1,324 @@
+/*
+ * lib/usb/bot.c - the Bulk-Only Transport (BOT 1.0): CBW, data phase and
+ * CSW, the data-in and CSW reads pipelined, the rescue of a CSW read the
+ * device lost, stalls cleared, and the CSW judged (valid: size,
+ * signature, tag; meaningful: status, residue).
+ *
+ * Runs with the engine lock held: ousb_bot_start from engine.c puts a
+ * command on the wire, and every transfer completion comes back to
+ * ousb_bot_advance through the dispatch of engine.c.
+ */
+#include "usb/engine_priv.h"
+#include "util/byteorder.h"
+
+#include <string.h>
+
+/* ---- Bulk-Only ---------------------------------------------------------- */
+
+/* Queue the data-in and CSW reads back to back: they complete in order
+ * on the bulk-in pipe, so the command costs one round trip less. */
+static void bot_pipeline_reads(struct ousb_engine *e)
+{
+	struct wire_cmd *c = &e->cmd;
+
+	if (c->dir == OSTOR_DIR_FROM_DEVICE && c->len && !(e->submitted & X_IN))
+		ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
+	if (e->csw_after_data && c->dir == OSTOR_DIR_FROM_DEVICE && c->len)
+		return;
+	if ((c->dir != OSTOR_DIR_TO_DEVICE || !c->len) && !(e->submitted & X_CSW))
+		ousb_submit(e, &e->x_csw, OUSB_BULK_IN, e->csw, OUSB_CSW_LEN, c->timeout_ms);
+}
+
+void ousb_bot_start(struct ousb_engine *e)
+{
+	struct wire_cmd *c = &e->cmd;
+	uint8_t *p = e->cbw;
+
+	e->tag++;
+	ostori_put_le32(p, OUSB_CBW_SIG);
+	ostori_put_le32(p + 4, e->tag);
+	ostori_put_le32(p + 8, (uint32_t)c->len);
+	p[12] = c->dir == OSTOR_DIR_FROM_DEVICE ? 0x80 : 0x00;
+	p[13] = c->lun & 0x0f;
+	p[14] = c->cdb_len;
+	memset(p + 15, 0, 16);
+	memcpy(p + 15, c->cdb, c->cdb_len);
+	e->stage = S_BOT_CBW;
+	ousb_submit(e, &e->x_out, OUSB_BULK_OUT, e->cbw, OUSB_CBW_LEN, e->cfg.timeout_ms);
+	if (e->pipeline && e->pipeline_cbw)
+		bot_pipeline_reads(e);
+	ousb_advance(e);
+}
+
+static bool looks_like_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
+{
+	return n == OUSB_CSW_LEN && ostori_get_le32(p) == OUSB_CSW_SIG && ostori_get_le32(p + 4) == e->tag;
+}
+
+/*
+ * The data-in of a pipelined command completed while its CSW read is still
+ * queued.  A device normally sends the CSW right after the data, but
+ * QEMU's usb-storage (through 7.2 at least) loses a CSW read that reaches
+ * it while the command is completing: usb_msd_command_complete() finishes
+ * the data packet before it clears s->req, the host controller fires the
+ * queued CSW packet from inside that completion, the device parks it as
+ * "still in flight", and nothing ever completes it.  A CSW read issued
+ * again is answered at once.  So: a short timer; if the CSW has not come
+ * when it fires, cancel the read (bytes that raced in are kept) and issue
+ * it again.  On a device that is merely slow this costs one cancel.
+ */
+static void bot_arm_rescue(struct ousb_engine *e)
+{
+	if (!(e->busy & X_CSW) || e->rescue != RESCUE_NONE || (e->submitted & X_TMR))
+		return;
+	e->rescue = RESCUE_ARMED;
+	ousb_submit(e, &e->x_tmr, OUSB_WAIT, NULL, 0, e->cfg.csw_grace_ms);
+}
+
+static void bot_submit_csw(struct ousb_engine *e)
+{
+	e->stage = S_BOT_CSW;
+	if (!(e->submitted & X_CSW) || e->after_clear_csw) {
+		e->after_clear_csw = false;
+		ousb_submit(e, &e->x_csw, OUSB_BULK_IN, e->csw, OUSB_CSW_LEN, e->cmd.timeout_ms);
+	}
+}
+
+static void bot_clear(struct ousb_engine *e, bool in)
+{
+	e->stats.clear_halts++;
+	e->stage = S_BOT_CLEAR;
+	e->after_clear_csw = true;
+	ousb_submit(e, &e->x_op, in ? OUSB_CLEAR_HALT_IN : OUSB_CLEAR_HALT_OUT, NULL, 0, e->cfg.timeout_ms);
+}
+
+/* Judge a 13-byte CSW: valid (size, signature, tag), then meaningful. */
+static void bot_eval_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
+{
+	struct wire_cmd *c = &e->cmd;
+	struct outcome o = { .status = -1 };
+	uint32_t residue;
+	uint8_t status;
+	size_t moved;
+
+	if (n != OUSB_CSW_LEN || ostori_get_le32(p) != OUSB_CSW_SIG ||
+	    (ostori_get_le32(p + 4) != e->tag && !(e->cfg.quirks.flags & OUSB_Q_IGNORE_TAG)) || p[12] > 2) {
+		e->stats.csw_invalid++;
+		ostor_warn(e->dev->ctx, "%s: invalid CSW (%zu bytes, signature %08x, tag %u for %u, "
+			   "status %u)", e->dev->spec, n, n >= 4 ? ostori_get_le32(p) : 0,
+			   n >= 8 ? ostori_get_le32(p + 4) : 0, e->tag, n >= 13 ? p[12] : 0);
+		o.res = OSTOR_RESULT_TRANSPORT_ERROR;
+		o.recover = true;
+		ousb_wire_done(e, o);
+		return;
+	}
+	residue = ostori_get_le32(p + 8);
+	status = p[12];
+	if (status == 2) {
+		/* Phase error: the residue means nothing. */
+		e->stats.phase_errors++;
+		ostor_warn(e->dev->ctx, "%s: phase error on command %02xh", e->dev->spec, c->cdb[0]);
+		o.res = OSTOR_RESULT_TRANSPORT_ERROR;
+		o.recover = true;
+		ousb_wire_done(e, o);
+		return;
+	}
+	if (e->cfg.quirks.flags & OUSB_Q_IGNORE_RESIDUE) {
+		moved = e->data_actual;
+	} else if (residue > c->len) {
+		e->stats.csw_invalid++;
+		ostor_warn(e->dev->ctx, "%s: CSW residue %u exceeds the %zu-byte transfer: not meaningful",
+			   e->dev->spec, residue, c->len);
+		o.res = OSTOR_RESULT_TRANSPORT_ERROR;
+		o.recover = true;
+		ousb_wire_done(e, o);
+		return;
+	} else {
+		moved = OSTOR_MIN(e->data_actual, c->len - residue);
+	}
+	if (e->babble) {
+		/* The CSW is read so the pipe stays in step, but the data
+		 * cannot be trusted. */
+		o.res = OSTOR_RESULT_TRANSPORT_ERROR;
+		ousb_wire_done(e, o);
+		return;
+	}
+	o.transferred = moved;
+	if (status == 0) {
+		o.res = OSTOR_RESULT_GOOD;
+	} else {
+		o.res = OSTOR_RESULT_CHECK_CONDITION;
+		o.status = 2;
+		o.sense = true;
+	}
+	ousb_wire_done(e, o);
+}
+
+void ousb_bot_advance(struct ousb_engine *e)
+{
+	struct wire_cmd *c = &e->cmd;
+
+	for (;;) {
+		switch (e->stage) {
+		case S_BOT_CBW:
+			if (e->busy & X_OUT)
+				return;
+			if (e->x_out.status != OUSB_OK || e->x_out.actual != OUSB_CBW_LEN) {
+				ousb_fail(e, ousb_result_of(e->x_out.status), true, "CBW not accepted");
+				return;
+			}
+			if (e->pipeline)
+				bot_pipeline_reads(e);
+			if (c->dir == OSTOR_DIR_TO_DEVICE && c->len) {
+				e->stage = S_BOT_DOUT;
+				ousb_submit(e, &e->x_out, OUSB_BULK_OUT, c->buf, c->len, c->timeout_ms);
+			} else if (c->dir == OSTOR_DIR_FROM_DEVICE && c->len) {
+				e->stage = S_BOT_DIN;
+				if (!(e->submitted & X_IN))
+					ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
+			} else {
+				bot_submit_csw(e);
+			}
+			continue;
+		case S_BOT_DIN:
+			if (e->busy & X_IN)
+				return;
+			e->data_actual = e->x_in.actual;
+			switch (e->x_in.status) {
+			case OUSB_OK:
+				if (e->data_actual < c->len && looks_like_csw(e, c->buf, e->data_actual)) {
+					/* The device skipped the data phase:
+					 * take the CSW, leave no trace of it. */
+					e->stats.csw_in_data++;
+					memcpy(e->csw, c->buf, OUSB_CSW_LEN);
+					memset(c->buf, 0, OUSB_CSW_LEN);
+					e->data_actual = 0;
+					e->csw_from_data = true;
+					if (e->busy & X_CSW)
+						e->ops->cancel(e->layer, &e->x_csw);
+					e->stage = S_BOT_CSW_FROM_DATA;
+					continue;
+				}
+				bot_arm_rescue(e);
+				bot_submit_csw(e);
+				continue;
+			case OUSB_BABBLE:
+				e->babble = true;
+				bot_arm_rescue(e);
+				bot_submit_csw(e);
+				continue;
+			case OUSB_STALL:
+				/* Short read ended by a stall: the pipelined
+				 * CSW read cannot complete on a halted pipe. */
+				e->data_stalled = true;
+				if (e->busy & X_CSW) {
+					e->ops->cancel(e->layer, &e->x_csw);
+					return;
+				}
+				bot_clear(e, true);
+				continue;
+			default:
+				ousb_fail(e, ousb_result_of(e->x_in.status), true, "data-in transfer failed");
+				return;
+			}
+		case S_BOT_DOUT:
+			if (e->busy & X_OUT)
+				return;
+			e->data_actual = e->x_out.actual;
+			if (e->x_out.status == OUSB_OK) {
+				bot_submit_csw(e);
+				continue;
+			}
+			if (e->x_out.status == OUSB_STALL) {
+				e->data_stalled = true;
+				bot_clear(e, false);
+				continue;
+			}
+			ousb_fail(e, ousb_result_of(e->x_out.status), true, "data-out transfer failed");
+			return;
+		case S_BOT_CLEAR:
+			if (e->busy & (X_OP | X_CSW))
+				return;
+			if (e->x_op.status != OUSB_OK) {
+				ousb_fail(e, ousb_result_of(e->x_op.status), true, "CLEAR_FEATURE(HALT) failed");
+				return;
+			}
+			bot_submit_csw(e);
+			continue;
+		case S_BOT_CSW_FROM_DATA:
+			if (e->busy & X_CSW)
+				return;
+			bot_eval_csw(e, e->csw, OUSB_CSW_LEN);
+			return;
+		case S_BOT_CSW:
+			if (e->busy & (X_CSW | X_IN)) {
+				if (e->rescue == RESCUE_ARMED && !(e->busy & (X_TMR | X_IN)) &&
+				    e->x_tmr.status == OUSB_TIMEOUT) {
+					e->rescue = RESCUE_CANCEL;
+					e->ops->cancel(e->layer, &e->x_csw);
+				}
+				return;
+			}
+			if (e->busy & X_TMR) {
+				/* The CSW is in: stop the timer, and wait for
+				 * it, as its transfer is reused. */
+				e->ops->cancel(e->layer, &e->x_tmr);
+				return;
+			}
+			if (e->rescue == RESCUE_CANCEL && e->x_csw.status == OUSB_CANCELLED) {
+				e->rescue = RESCUE_NONE;
+				if (e->x_csw.actual == 0) {
+					e->stats.csw_rescues++;
+					if (!e->rescue_logged)
+						ostor_info(e->dev->ctx, "%s: the CSW read queued behind the data "
+							   "was not answered within %u ms; reading it again%s "
+							   "(QEMU's usb-storage loses such reads)",
+							   e->dev->spec, e->cfg.csw_grace_ms,
+							   e->keep_pipelining ? "" : ", and from now on only "
+							   "after the data");
+					else
+						ostor_dbg(e->dev->ctx, "%s: CSW read issued again", e->dev->spec);
+					e->rescue_logged = true;
+					if (!e->keep_pipelining)
+						e->csw_after_data = true;
+					e->after_clear_csw = true;
+					bot_submit_csw(e);
+					continue;
+				}
+				/* It arrived as we cancelled: judge what came. */
+				e->x_csw.status = OUSB_OK;
+			}
+			switch (e->x_csw.status) {
+			case OUSB_OK:
+				if (e->x_csw.actual == 0 && e->zlp_tries == 0) {
+					/* A zero-length packet ended the data
+					 * phase late: the CSW is next. */
+					e->zlp_tries++;
+					e->stats.zlp_retries++;
+					e->after_clear_csw = true;
+					bot_submit_csw(e);
+					continue;
+				}
+				bot_eval_csw(e, e->csw, e->x_csw.actual);
+				return;
+			case OUSB_STALL:
+				if (e->csw_stall_tries++ == 0) {
+					e->stats.csw_stall_retries++;
+					bot_clear(e, true);
+					continue;
+				}
+				ousb_fail(e, OSTOR_RESULT_TRANSPORT_ERROR, true, "CSW read stalled twice");
+				return;
+			case OUSB_BABBLE:
+				e->stats.csw_invalid++;
+				ousb_fail(e, OSTOR_RESULT_TRANSPORT_ERROR, true, "CSW longer than 13 bytes");
+				return;
+			default:
+				ousb_fail(e, ousb_result_of(e->x_csw.status), true, "CSW read failed");
+				return;
+			}
+		default:
+			return;
+		}
+	}
+}

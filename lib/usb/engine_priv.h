@@ -1,0 +1,151 @@
+/*
+ * lib/usb/engine_priv.h - what the parts of the USB mass-storage engine
+ * share (engine.c, bot.c, cbi.c, recovery.c, protocol.c): the engine, the
+ * command on the wire, its stages and outcomes, and the helpers one part
+ * calls in another.  Only lib/usb includes it; the rest of the library
+ * goes through engine.h.  The functions declared here run with e->lock
+ * held.
+ */
+#ifndef OSTOR_USB_ENGINE_PRIV_H
+#define OSTOR_USB_ENGINE_PRIV_H
+
+#include "usb/engine.h"
+
+enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR = 64 };
+
+/* The rescue of a pipelined CSW read (see bot_arm_rescue in bot.c). */
+enum rescue { RESCUE_NONE, RESCUE_ARMED, RESCUE_CANCEL };
+
+enum stage {
+	S_IDLE = 0,
+	/* Bulk-Only */
+	S_BOT_CBW, S_BOT_DIN, S_BOT_DOUT, S_BOT_CLEAR, S_BOT_CSW,
+	S_BOT_CSW_FROM_DATA,
+	/* CB / CBI */
+	S_CB_ADSC, S_CB_DATA, S_CB_CLEAR, S_CB_INTR,
+	/* common */
+	S_DRAIN,             /* wait for the wire to empty, then e->after */
+	S_REC_RESET, S_REC_CLR_IN, S_REC_CLR_OUT, S_REC_PORT,
+	S_MAXLUN,
+};
+
+/* What to do once a failed command's transfers have drained. */
+enum after { AFTER_DONE, AFTER_RECOVER };
+
+struct outcome {
+	enum ostor_result res;
+	int status;
+	size_t transferred;
+	bool recover;        /* device state unknown: reset it */
+	bool sense;          /* CHECK CONDITION: fetch the sense */
+};
+
+/* The command on the wire: the caller's task or our REQUEST SENSE. */
+struct wire_cmd {
+	uint8_t cdb[16];
+	uint8_t cdb_len;
+	int dir;
+	uint8_t *buf;
+	size_t len;
+	uint8_t lun;
+	unsigned int timeout_ms;
+	bool is_sense;
+};
+
+struct ousb_engine {
+	pthread_mutex_t lock;
+	ostor_device *dev;
+	const struct ousb_ops *ops;
+	void *layer;
+	struct ousb_engine_config cfg;
+	uint8_t max_lun;
+	uint32_t tag;
+	bool dead, gone, pipeline, pipeline_cbw;
+	bool adapt;                 /* scsi_processing_enabled: fit commands to the subclass */
+	bool one_at_a_time;         /* async_io_enabled / storage_device_async_enabled false */
+	/* The device lost a CSW read queued behind a data-in: from then on
+	 * such reads wait for the data (unless pipelining is forced). */
+	bool csw_after_data, keep_pipelining;
+
+	/* tasks waiting for the wire (ring) */
+	ostor_task **q;
+	size_t qcap, qhead, qlen;
+
+	ostor_task *task;            /* task being executed, or NULL */
+	bool task_cancelled;
+	struct wire_cmd cmd;
+	enum stage stage;
+	unsigned int busy;           /* X_* bits of transfers in flight */
+	unsigned int submitted;      /* X_* bits submitted for this command */
+	struct ousb_xfer x_out, x_in, x_csw, x_ctrl, x_intr, x_op, x_tmr;
+
+	uint8_t cbw[OUSB_CBW_LEN];
+	uint8_t csw[OUSB_CSW_LEN];
+	uint8_t adsc[16];
+	uint8_t intr[4];
+	uint8_t ctrl_buf[4];
+	uint8_t sense_buf[18];
+	uint8_t rc16[32];            /* READ CAPACITY(16) for the quirk */
+
+	/* per wire command */
+	size_t data_actual;
+	bool babble, data_stalled, csw_from_data, after_clear_csw;
+	int csw_stall_tries, zlp_tries;
+	enum rescue rescue;
+	bool rescue_logged;
+	enum after after;
+
+	struct outcome out;          /* the task's outcome so far */
+	struct outcome pending;      /* outcome to apply after a drain */
+	uint8_t sense[OSTOR_SENSE_MAX];
+	size_t sense_len;
+	bool rc16_translate;
+
+	/* synchronous operations (probe, tool reset) */
+	bool sync_busy, sync_done;
+	int sync_result;
+	bool rec_port_only;
+	bool recovering;
+
+	uint8_t *bounce;
+	size_t bounce_len;
+	struct ousb_engine_stats stats;
+};
+
+/* UFI and SFF-8070i: fixed 12-byte command packets. */
+static inline bool is_ufi_like(const struct ousb_engine *e)
+{
+	return e->cfg.subclass == OUSB_SC_UFI || e->cfg.subclass == OUSB_SC_SFF;
+}
+
+/* ---- engine.c: transfers, completion, dispatch -------------------------- */
+
+void ousb_submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind,
+		 uint8_t *buf, size_t len, unsigned int timeout_ms);
+enum ostor_result ousb_result_of(enum ousb_status s);
+void ousb_fail(struct ousb_engine *e, enum ostor_result res, bool recover, const char *why);
+size_t ousb_copy_out(ostor_task *t, const uint8_t *src, size_t n);
+void ousb_finish_task(struct ousb_engine *e);
+void ousb_start_sense(struct ousb_engine *e);
+void ousb_wire_done(struct ousb_engine *e, struct outcome o);
+void ousb_advance(struct ousb_engine *e);
+
+/* ---- bot.c, cbi.c: the transports --------------------------------------- */
+
+void ousb_bot_start(struct ousb_engine *e);
+void ousb_bot_advance(struct ousb_engine *e);
+void ousb_cb_start(struct ousb_engine *e);
+void ousb_cb_advance(struct ousb_engine *e);
+
+/* ---- recovery.c --------------------------------------------------------- */
+
+void ousb_start_recovery(struct ousb_engine *e);
+void ousb_rec_advance(struct ousb_engine *e);
+
+/* ---- protocol.c: subclass rules and quirks ------------------------------ */
+
+bool ousb_prepare(struct ousb_engine *e, ostor_task *t);
+size_t ousb_rc16_to_rc10(struct ousb_engine *e, ostor_task *t, size_t xfer);
+void ousb_fix_capacity_data(struct ousb_engine *e, ostor_task *t);
+
+#endif /* OSTOR_USB_ENGINE_PRIV_H */
