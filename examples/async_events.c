@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 {
 	const char *spec = argc > 1 ? argv[1] : "sim:size=4M";
 	struct slot slots[NTASKS];
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	ostor_context *ctx;
 	ostor_device *dev;
 	size_t len = 0;

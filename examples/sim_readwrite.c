@@ -29,7 +29,7 @@ static int fail(const char *what, int err)
 int main(int argc, char **argv)
 {
 	const char *spec = argc > 1 ? argv[1] : "sim:size=1M";
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	ostor_context *ctx;
 	ostor_device *dev;
 	uint8_t *out = NULL, *in = NULL;

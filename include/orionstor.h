@@ -70,6 +70,50 @@ OSTOR_API const char *ostor_strerror(int error);
 OSTOR_API const char *ostor_last_error(void);
 
 /* ------------------------------------------------------------------ */
+/* Structures that grow                                                */
+/* ------------------------------------------------------------------ */
+/*
+ * A struct the library fills and that later versions may extend starts
+ * with uint32_t size (liborionstor(3), "Structures that grow"):
+ *  - Before the call set .size = sizeof(struct ...): each has an
+ *    initializer that does it and zeroes the rest (C99 and C++11), e.g.
+ *    struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
+ *  - The library writes only fields that end within .size, never a byte
+ *    at or past it: a program built against older headers keeps working
+ *    with a newer library.
+ *  - On return .size holds the bytes the library filled (where the last
+ *    field it wrote ends).  A program built against newer headers than
+ *    the library it runs with checks OSTOR_HAS_FIELD() before reading a
+ *    field that is newer than the library.
+ *  - .size 0, or smaller than the struct's first version, fails with
+ *    OSTOR_ERROR_INVALID_PARAM (saying to set .size); nothing is written.
+ * struct ostor_event, which the library hands to the event handler, has
+ * .size set to what the library filled.  Structs without .size never
+ * change: a later version adds functions and structs instead.
+ */
+/* The _INIT initializers: { .size = sizeof(T) } in C, and the same,
+ * value-initialized, in C++ (which has designated initializers only
+ * from C++20 on). */
+#ifdef __cplusplus
+extern "C++" {
+template <typename T> inline T ostor_sized_init_()
+{
+	T v{};
+
+	v.size = sizeof(T);
+	return v;
+}
+}
+#define OSTOR_SIZED_INIT_(T) (ostor_sized_init_<T>())
+#else
+#define OSTOR_SIZED_INIT_(T) { .size = sizeof(T) }
+#endif
+/* Whether the struct at s (with .size) has field: it ends within .size. */
+#define OSTOR_HAS_FIELD(s, field)                                               \
+	((size_t)((const char *)&(s)->field - (const char *)(s)) + sizeof((s)->field) <= \
+	 (size_t)(s)->size)
+
+/* ------------------------------------------------------------------ */
 /* Context, logging, configuration                                     */
 /* ------------------------------------------------------------------ */
 
@@ -154,6 +198,7 @@ OSTOR_API const char *ostor_device_spec(const ostor_device *dev);
 OSTOR_API const char *ostor_device_backend(const ostor_device *dev);
 OSTOR_API const char *ostor_device_description(const ostor_device *dev);
 
+/* Never grows: an array element (its size is the array's stride). */
 struct ostor_lun_addr {
 	uint32_t target;
 	uint32_t lun;
@@ -197,7 +242,8 @@ typedef void (*ostor_task_fn)(ostor_task *task, void *user_data);
  * ostor_handle_events*() on the thread handling events (never from inside
  * ostor_task_submit).  free, if set, is called on user_data when the
  * completion will no longer be used: after the callback, or when submit
- * fails. */
+ * fails.  Passed by value, it never grows: a new kind of callback comes
+ * with new functions (as in libnbd). */
 struct ostor_completion {
 	ostor_task_fn callback;
 	void *user_data;
@@ -348,7 +394,10 @@ enum ostor_peripheral_type {
 /* "disk", "cdrom", ... */
 OSTOR_API const char *ostor_peripheral_type_name(int type);
 
+/* Grows ("Structures that grow" above): declare it with
+ * OSTOR_LUN_INFO_INIT, or set .size = sizeof(struct ostor_lun_info). */
 struct ostor_lun_info {
+	uint32_t size;                /* in: sizeof; out: bytes filled */
 	uint32_t target;
 	uint32_t lun;
 	int peripheral_type;          /* enum ostor_peripheral_type */
@@ -364,10 +413,12 @@ struct ostor_lun_info {
 	uint32_t max_transfer_blocks; /* per command, after all limits */
 	int thin_provisioned;
 };
+#define OSTOR_LUN_INFO_INIT OSTOR_SIZED_INIT_(struct ostor_lun_info)
 
 /* Discover identity and capacity (READ CAPACITY(10), then (16) when the
  * answer saturates or the device asks for it), the write-protect bit
- * (MODE SENSE) and the transfer limit (Block Limits VPD and backend). */
+ * (MODE SENSE) and the transfer limit (Block Limits VPD and backend).
+ * *info is left as it was when the call fails. */
 OSTOR_API int ostor_lun_info(ostor_device *dev, uint32_t target, uint32_t lun,
 			     struct ostor_lun_info *info);
 /* Memory the device reaches without a copy: the hugepage pool of a
@@ -404,6 +455,8 @@ struct ostor_block_completion {
 	void *user_data;
 	void (*free)(void *user_data);  /* after the callback, or a failed submit */
 };
+/* (Passed by value, struct ostor_block_completion never grows, as struct
+ * ostor_completion.) */
 OSTOR_API int ostor_read_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun,
 				      uint64_t lba, uint32_t count, void *buf,
 				      struct ostor_block_completion done);
@@ -466,12 +519,17 @@ enum ostor_event_type {
 	OSTOR_EVENT_DEVICE_GONE,          /* unplugged or removed: close it */
 };
 #define OSTOR_EVENT_ALL UINT32_MAX
+/* Grows: .size is what the library filled ("Structures that grow"); a
+ * handler built against newer headers checks OSTOR_HAS_FIELD(event, f)
+ * before reading a field f its library may not have. */
 struct ostor_event {
+	uint32_t size;                    /* bytes filled by the library */
 	enum ostor_event_type type;
 	ostor_device *dev;                /* NULL only for lost events */
 	uint32_t target, lun;
 	uint8_t asc, ascq;                /* the additional sense code that said so, or 0 */
 };
+/* Passed by value, never grows (as struct ostor_completion). */
 struct ostor_event_handler {
 	void (*callback)(const struct ostor_event *event, void *user_data);
 	void *user_data;
@@ -487,8 +545,10 @@ OSTOR_API const char *ostor_event_name(int type);
 /* ------------------------------------------------------------------ */
 
 /* What a USB device is and how it is driven, for the usb_storage_*
- * tools.  Strings are "" when the device has none. */
+ * tools.  Strings are "" when the device has none.  Grows ("Structures
+ * that grow"): declare it with OSTOR_USB_DETAILS_INIT. */
 struct ostor_usb_details {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
 	uint16_t vendor_id, product_id;
 	char manufacturer[128], product[128], serial[128];
 	uint8_t bus, port, devnum;     /* port: number on the parent hub */
@@ -511,6 +571,7 @@ struct ostor_usb_details {
 	uint8_t target_protocol[16];
 	uint8_t target_max_lun[16];
 };
+#define OSTOR_USB_DETAILS_INIT OSTOR_SIZED_INIT_(struct ostor_usb_details)
 /* OSTOR_ERROR_NOT_SUPPORTED for a device that is not USB mass storage. */
 OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details *details);
 
@@ -530,8 +591,10 @@ OSTOR_API int ostor_usb_reset(ostor_device *dev, enum ostor_usb_reset_kind kind)
 /* ------------------------------------------------------------------ */
 
 /* Every function below returns OSTOR_ERROR_NOT_SUPPORTED for devices of
- * another transport. */
+ * another transport.  Both info structs grow ("Structures that grow"):
+ * declare them with their _INIT. */
 struct ostor_virtio_device_info {
+	uint32_t size;                /* in: sizeof; out: bytes filled */
 	char pci_address[16];         /* "0000:00:04.0"; "sim" for the model */
 	char binding[32];             /* kernel driver: "uio_pci_generic", ... */
 	uint64_t device_features;     /* offered by the device */
@@ -548,6 +611,7 @@ struct ostor_virtio_device_info {
 	uint64_t events;              /* event-queue events processed */
 	uint64_t topology_generation; /* bumps on hot-plug/removal/rescan */
 };
+#define OSTOR_VIRTIO_DEVICE_INFO_INIT OSTOR_SIZED_INIT_(struct ostor_virtio_device_info)
 OSTOR_API int ostor_virtio_device_info(ostor_device *dev,
 				       struct ostor_virtio_device_info *info);
 
@@ -557,9 +621,10 @@ enum ostor_virtio_queue_type {
 	OSTOR_VIRTIO_QUEUE_REQUEST = 2
 };
 struct ostor_virtio_queue_info {
+	uint32_t size;                /* in: sizeof; out: bytes filled */
 	unsigned int index;           /* virtqueue index (0 control, 1 event, 2.. requests) */
 	int type;                     /* enum ostor_virtio_queue_type */
-	unsigned int size;            /* entries */
+	unsigned int queue_size;      /* entries */
 	int packed;
 	int event_idx;                /* VIRTIO_F_EVENT_IDX in use */
 	int indirect;                 /* indirect descriptors in use */
@@ -572,6 +637,7 @@ struct ostor_virtio_queue_info {
 	 * requests it had not taken (a lost notification, recovered). */
 	uint64_t renotifies;
 };
+#define OSTOR_VIRTIO_QUEUE_INFO_INIT OSTOR_SIZED_INIT_(struct ostor_virtio_queue_info)
 /* Number of virtqueues (control, event and request queues). */
 OSTOR_API int ostor_virtio_queue_count(ostor_device *dev);
 OSTOR_API int ostor_virtio_queue_info(ostor_device *dev, unsigned int index,

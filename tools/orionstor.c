@@ -194,9 +194,8 @@ int orionstor_cmd_info(int argc, char **argv)
 	}
 
 	for (size_t i = 0; i < count; i++) {
-		struct ostor_lun_info li;
+		struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 
-		memset(&li, 0, sizeof(li));
 		err = ostor_lun_info(dev, luns[i].target, luns[i].lun, &li);
 		if (err < 0) {
 			/* Keep describing the others; the exit code says one failed. */

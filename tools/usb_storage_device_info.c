@@ -19,7 +19,7 @@ static const struct argp info_argp = {
 static int describe(ostor_context *ctx, const char *spec, bool json, struct json_object **out)
 {
 	ostor_device *dev;
-	struct ostor_usb_details d;
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
 	struct ostor_lun_addr *luns = NULL;
 	struct json_object *o = NULL, *arr = NULL;
 	size_t n = 0;
@@ -63,9 +63,8 @@ static int describe(ostor_context *ctx, const char *spec, bool json, struct json
 		rc = tc_exit_from_error(err);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct ostor_lun_info li;
+		struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 
-		memset(&li, 0, sizeof(li));
 		err = ostor_lun_info(dev, luns[i].target, luns[i].lun, &li);
 		if (err < 0 && err != OSTOR_ERROR_NO_DEVICE &&
 		    us_lun_info_removable_fallback(dev, luns[i].target, luns[i].lun, &li) == 0)

@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 	struct tc_common c;
 	ostor_context *ctx;
 	ostor_device *dev;
-	struct ostor_usb_details d;
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
 	struct ostor_lun_addr *luns = NULL;
 	size_t n = 0;
 	int rc, err;
@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 		rc = tc_exit_from_error(err);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct ostor_lun_info li;
+		struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 		struct ostor_cdb cdb;
 		ostor_task *t;
 		bool removable = false;

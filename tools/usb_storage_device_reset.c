@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 	struct tc_common c;
 	ostor_context *ctx;
 	ostor_device *dev;
-	struct ostor_usb_details d;
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
 	uint8_t tur[6] = { 0 };
 	ostor_task *t;
 	int rc, err;

@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	ostor_device *dev;
 	struct ctx_out o = { 0 };
 	struct ostor_cdb cdb;
-	struct ostor_usb_details details;
+	struct ostor_usb_details details = OSTOR_USB_DETAILS_INIT;
 	uint8_t buf[512], pages[256];
 	size_t got, npages = 0;
 	char text[128];
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 				printf("device identification:\n");
 			vpd_device_id(&o, buf, got);
 		} else if (pg == 0xb0) {
-			struct ostor_scsi_vpd_block_limits bl;
+			struct ostor_scsi_vpd_block_limits bl = OSTOR_SCSI_VPD_BLOCK_LIMITS_INIT;
 
 			if (ostor_scsi_parse_vpd_block_limits(buf, got, &bl) == 0) {
 				out_u64(&o, "max_transfer_length", "max transfer length", bl.max_transfer_len);
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 
 	/* capacity */
 	{
-		struct ostor_scsi_read_capacity cap;
+		struct ostor_scsi_read_capacity cap = OSTOR_SCSI_READ_CAPACITY_INIT;
 
 		ostor_scsi_cdb_read_capacity10(&cdb);
 		if (cmd_in(dev, c.target, c.lun, &cdb, buf, 8, &got) == 0 &&
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
 			out_bool(&o, "write_protected", "write protected", mh.write_protected);
 			if (ostor_scsi_mode_page_iter_init(&it, buf, got, &mh) == 0) {
 				while (ostor_scsi_mode_page_next(&it, &mp) > 0) {
-					struct ostor_scsi_caching_page cp;
+					struct ostor_scsi_caching_page cp = OSTOR_SCSI_CACHING_PAGE_INIT;
 
 					if (ostor_scsi_parse_caching_page(&mp, &cp) < 0)
 						continue;

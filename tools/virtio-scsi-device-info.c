@@ -20,7 +20,7 @@ static void print_text(ostor_device *dev)
 	struct json_object *o;
 	int ff = 0;
 	char feat[512];
-	struct ostor_virtio_device_info in;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 
 	ostor_virtio_device_info(dev, &in);
 	o = vst_device_json(dev, &ff);

@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	struct tc_common c;
 	ostor_context *ctx;
 	ostor_device *dev;
-	struct ostor_virtio_device_info in;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 	int rc, err, ff = 0;
 
 	tc_set_progname("virtio-scsi-device-reset");

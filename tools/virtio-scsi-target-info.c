@@ -13,7 +13,7 @@ static void add_vpd(ostor_device *dev, uint32_t target, struct json_object *e)
 {
 	uint32_t lun = (uint32_t)json_object_get_int64(json_object_object_get(e, "lun"));
 	struct json_object *pages = json_object_new_array();
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	struct ostor_cdb cdb;
 	ostor_task *t = NULL;
 	uint8_t buf[256], codes[252];

@@ -7,6 +7,16 @@
  * Decoders take the bytes actually transferred and never trust a length
  * field written by the device beyond them.
  *
+ * Decoder results that decode only part of a response later SCSI
+ * revisions extend (INQUIRY, READ CAPACITY, the Block Limits, Block Device
+ * Characteristics and Logical Block Provisioning VPD pages, the caching
+ * mode page, sense data) grow as the structs of <orionstor.h> do: they
+ * start with uint32_t size, set by the caller (their _INIT initializer),
+ * and the decoder fills only what fits (liborionstor(3), "Structures that
+ * grow"; .size 0 is OSTOR_ERROR_INVALID_PARAM).  The other structs here
+ * never change: each is a complete, fixed T10 layout, an array element or
+ * an argument; what a later revision adds comes as new functions.
+ *
  * Included by <orionstor.h>; do not include directly.
  */
 #ifndef ORIONSTOR_SCSI_H
@@ -100,6 +110,7 @@ OSTOR_API const char *ostor_scsi_asc_ascq_text(uint8_t asc, uint8_t ascq,
 					       char *buf, size_t buflen);
 
 /* ---- CDBs ------------------------------------------------------------ */
+/* Never grows: a fixed buffer (OSTOR_CDB_MAX bytes). */
 struct ostor_cdb {
 	uint8_t bytes[32];
 	uint8_t len;
@@ -133,7 +144,9 @@ OSTOR_API int ostor_scsi_cdb_report_luns(struct ostor_cdb *cdb, uint8_t select_r
  * SEND DIAGNOSTIC, READ FORMAT CAPACITIES) are at the end of this file. */
 
 /* ---- decoded responses ----------------------------------------------- */
+/* Grows (INQUIRY has bits this does not decode yet: TPGS, 3PC, ...). */
 struct ostor_scsi_inquiry {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
 	uint8_t peripheral_qualifier;  /* 0 connected, 1 not connected, 3 no LU */
 	uint8_t peripheral_type;
 	int removable;
@@ -146,6 +159,7 @@ struct ostor_scsi_inquiry {
 	char revision[5];
 	size_t valid_len;              /* bytes that were really decoded */
 };
+#define OSTOR_SCSI_INQUIRY_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_inquiry)
 /* Needs at least 5 bytes; shorter fields get "" when not transferred (a
  * partly transferred one gets the bytes that arrived).  The first 36 bytes
  * are used when they arrived even if ADDITIONAL LENGTH understates them
@@ -153,7 +167,9 @@ struct ostor_scsi_inquiry {
  * non-printable bytes replaced by '?'. */
 OSTOR_API int ostor_scsi_parse_inquiry(const uint8_t *buf, size_t len, struct ostor_scsi_inquiry *out);
 
+/* Grows (READ CAPACITY(16) gains fields: RC BASIS, ...). */
 struct ostor_scsi_read_capacity {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
 	uint64_t last_lba;
 	uint32_t block_size;
 	uint64_t blocks;               /* last_lba + 1, 0 if it would overflow */
@@ -167,13 +183,16 @@ struct ostor_scsi_read_capacity {
 	int rc16_needed;               /* (10): capacity saturated, use (16) */
 	size_t valid_len;              /* bytes that were really decoded */
 };
+#define OSTOR_SCSI_READ_CAPACITY_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_read_capacity)
 /* (10) needs 8 bytes, (16) needs 12; later (16) fields are decoded only
  * when transferred. */
 OSTOR_API int ostor_scsi_parse_read_capacity10(const uint8_t *buf, size_t len, struct ostor_scsi_read_capacity *out);
 OSTOR_API int ostor_scsi_parse_read_capacity16(const uint8_t *buf, size_t len, struct ostor_scsi_read_capacity *out);
 
-/* VPD B0h Block Limits (0 = not reported). */
+/* VPD B0h Block Limits (0 = not reported).  Grows (SBC-4 added the
+ * atomic-write limits, not decoded yet). */
 struct ostor_scsi_vpd_block_limits {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
 	int wsnz;
 	uint8_t max_compare_write_len;
 	uint16_t optimal_transfer_granularity;
@@ -188,6 +207,7 @@ struct ostor_scsi_vpd_block_limits {
 	uint64_t max_write_same_len;
 	size_t valid_len;              /* bytes of the page really decoded */
 };
+#define OSTOR_SCSI_VPD_BLOCK_LIMITS_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_vpd_block_limits)
 OSTOR_API int ostor_scsi_parse_vpd_block_limits(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_block_limits *out);
 
 /* VPD 80h: serial copied trimmed into out (always NUL-terminated).
@@ -195,7 +215,8 @@ OSTOR_API int ostor_scsi_parse_vpd_block_limits(const uint8_t *buf, size_t len, 
  * when it was truncated), or a negative error. */
 OSTOR_API int ostor_scsi_parse_vpd_serial(const uint8_t *buf, size_t len, char *out, size_t outlen);
 
-/* MODE SENSE header: write protect bit and block descriptor info. */
+/* MODE SENSE header: write protect bit and block descriptor info.  Never
+ * grows: the mode parameter header is fixed and decoded whole. */
 struct ostor_scsi_mode_header {
 	uint16_t mode_data_length;
 	uint8_t medium_type;
@@ -223,7 +244,9 @@ OSTOR_API int64_t ostor_scsi_lun_decode(const uint8_t lun[8]);
 OSTOR_API void ostor_scsi_lun_encode(uint32_t lun, uint8_t out[8]);
 
 /* ---- sense -------------------------------------------------------------- */
+/* Grows (more sense descriptor types may be decoded). */
 struct ostor_scsi_sense {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
 	int valid;                     /* a recognised response code */
 	uint8_t response_code;         /* 70h, 71h, 72h, 73h */
 	int descriptor_format;
@@ -243,11 +266,14 @@ struct ostor_scsi_sense {
 	uint8_t fru;                   /* field replaceable unit code */
 	int ata_return_present;        /* descriptor 09h seen (descriptor fmt) */
 };
+#define OSTOR_SCSI_SENSE_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_sense)
 /* Decodes fixed and descriptor format, bounded by len and the device's
  * additional length, whichever is smaller.  Returns 0 when a sense key
  * could be read, OSTOR_ERROR_PROTOCOL for garbage/too short. */
 OSTOR_API int ostor_scsi_parse_sense(const uint8_t *buf, size_t len, struct ostor_scsi_sense *out);
-/* "ILLEGAL REQUEST: Logical block address out of range (21h/00h)" */
+/* "ILLEGAL REQUEST: Logical block address out of range (21h/00h)".
+ * sense (as for ostor_scsi_sense_progress) is read only as far as its
+ * .size says; a .size below the first version reads as invalid sense. */
 OSTOR_API const char *ostor_scsi_sense_text(const struct ostor_scsi_sense *sense, char *buf, size_t buflen);
 /* Build fixed-format sense (18 bytes) for targets/simulators; returns len. */
 OSTOR_API size_t ostor_scsi_build_sense_fixed(uint8_t *buf, size_t buflen, uint8_t key, uint8_t asc, uint8_t ascq);
@@ -348,6 +374,7 @@ OSTOR_API int ostor_scsi_cdb_compare_and_write(struct ostor_cdb *cdb, uint64_t l
 
 /* UNMAP: param_len is the size of the parameter list built below. */
 OSTOR_API int ostor_scsi_cdb_unmap(struct ostor_cdb *cdb, int anchor, uint16_t param_len);
+/* Never grows: an array element (the UNMAP block descriptor). */
 struct ostor_scsi_unmap_desc {
 	uint64_t lba;
 	uint32_t blocks;
@@ -376,6 +403,8 @@ OSTOR_API int ostor_scsi_build_unmap_params(uint8_t *buf, size_t buflen, const s
 #define OSTOR_ATA_TLEN_FEATURES 1
 #define OSTOR_ATA_TLEN_COUNT 2
 #define OSTOR_ATA_TLEN_STPSIU 3
+/* Never grows: every field of the ATA PASS-THROUGH(12) and (16) CDBs (the
+ * 32-byte form would come with its own struct). */
 struct ostor_scsi_ata_pt {
 	uint8_t protocol;              /* 0..15 */
 	uint8_t multiple_count;        /* 0..7 */
@@ -410,7 +439,7 @@ OSTOR_API int ostor_scsi_cdb_read_format_capacities(struct ostor_cdb *cdb, uint1
 
 /* VPD header (every page): PAGE LENGTH (bytes 2-3) bounded by len.
  * OSTOR_ERROR_PROTOCOL when shorter than 4 bytes or the page code is not
- * the expected one. */
+ * the expected one.  Never grows (the 4-byte header, decoded whole). */
 struct ostor_scsi_vpd_header {
 	uint8_t peripheral_qualifier;
 	uint8_t peripheral_type;
@@ -429,7 +458,7 @@ OSTOR_API int ostor_scsi_vpd_supports(const uint8_t *buf, size_t len, uint8_t pa
 /* Iterator over a list of variable-length items (designators, mode
  * pages, log parameters).  next() returns 1 with an item, 0 at the end;
  * truncated is set when the end cut an item short (that item is not
- * returned). */
+ * returned).  Never grows (the caller's storage for the iterator). */
 struct ostor_scsi_iter {
 	const uint8_t *buf;
 	size_t pos;
@@ -455,6 +484,7 @@ struct ostor_scsi_iter {
 #define OSTOR_SCSI_DESIG_SCSI_NAME 0x8
 #define OSTOR_SCSI_DESIG_PROTOCOL_PORT 0x9
 #define OSTOR_SCSI_DESIG_UUID 0xa
+/* Never grows: the designator header decoded whole; an array element. */
 struct ostor_scsi_designator {
 	uint8_t protocol_id;           /* meaningful when piv */
 	uint8_t code_set;
@@ -472,7 +502,7 @@ OSTOR_API int ostor_scsi_parse_vpd_devid(const uint8_t *buf, size_t len, struct 
 /* "NAA", "T10 vendor ID", ...; never NULL. */
 OSTOR_API const char *ostor_scsi_designator_type_name(uint8_t type);
 
-/* VPD 89h ATA Information (SAT). */
+/* VPD 89h ATA Information (SAT).  Never grows: every field of the page. */
 struct ostor_scsi_vpd_ata_info {
 	char sat_vendor[9];
 	char sat_product[17];
@@ -486,8 +516,10 @@ struct ostor_scsi_vpd_ata_info {
 };
 OSTOR_API int ostor_scsi_parse_vpd_ata_info(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_ata_info *out);
 
-/* VPD B1h Block Device Characteristics. */
+/* VPD B1h Block Device Characteristics.  Grows (SBC-4 and later add
+ * fields). */
 struct ostor_scsi_vpd_block_characteristics {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
 	uint16_t rotation_rate;        /* 0 not reported, 1 non-rotating, rpm */
 	int non_rotating;
 	uint8_t product_type;
@@ -497,6 +529,8 @@ struct ostor_scsi_vpd_block_characteristics {
 	int fuab, vbuls;
 	size_t valid_len;
 };
+#define OSTOR_SCSI_VPD_BLOCK_CHARACTERISTICS_INIT \
+	OSTOR_SIZED_INIT_(struct ostor_scsi_vpd_block_characteristics)
 OSTOR_API int ostor_scsi_parse_vpd_block_characteristics(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_block_characteristics *out);
 /* "2.5 inch", ...; never NULL. */
 OSTOR_API const char *ostor_scsi_form_factor_name(uint8_t form_factor);
@@ -505,7 +539,9 @@ OSTOR_API const char *ostor_scsi_form_factor_name(uint8_t form_factor);
 #define OSTOR_SCSI_PROV_NONE 0         /* full or not reported */
 #define OSTOR_SCSI_PROV_RESOURCE 1
 #define OSTOR_SCSI_PROV_THIN 2
+/* Grows (the provisioning group descriptor is not decoded yet). */
 struct ostor_scsi_vpd_lbp {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
 	uint8_t threshold_exponent;
 	int lbpu;                      /* UNMAP supported */
 	int lbpws;                     /* WRITE SAME(16) with UNMAP */
@@ -518,12 +554,14 @@ struct ostor_scsi_vpd_lbp {
 	uint8_t threshold_percentage;
 	size_t valid_len;
 };
+#define OSTOR_SCSI_VPD_LBP_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_vpd_lbp)
 OSTOR_API int ostor_scsi_parse_vpd_lbp(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_lbp *out);
 
 /* MODE SENSE block descriptor number index (after parse_mode_sense6/10).
  * Short descriptors follow SBC (blocks = bytes 0-3, density_code = byte
  * 0 for devices using the general format); long (LONGLBA) ones have 64-bit
- * block counts.  OSTOR_ERROR_NOT_FOUND when it was not transferred. */
+ * block counts.  OSTOR_ERROR_NOT_FOUND when it was not transferred.
+ * Never grows (fixed layouts, decoded whole). */
 struct ostor_scsi_block_descriptor {
 	uint8_t density_code;
 	uint64_t blocks;
@@ -531,6 +569,7 @@ struct ostor_scsi_block_descriptor {
 };
 OSTOR_API int ostor_scsi_mode_block_descriptor(const uint8_t *buf, size_t len, const struct ostor_scsi_mode_header *h, size_t index, struct ostor_scsi_block_descriptor *out);
 
+/* Never grows: the mode page header decoded whole, and the page's bytes. */
 struct ostor_scsi_mode_page {
 	uint8_t page;
 	uint8_t subpage;
@@ -545,18 +584,24 @@ OSTOR_API int ostor_scsi_mode_page_iter_init(struct ostor_scsi_iter *it, const u
  * when a page ran past the data). */
 OSTOR_API int ostor_scsi_mode_page_next(struct ostor_scsi_iter *it, struct ostor_scsi_mode_page *p);
 
-/* Caching mode page 08h. */
+/* Caching mode page 08h.  Grows (the pre-fetch and cache segment fields
+ * are not decoded yet). */
 struct ostor_scsi_caching_page {
-	int ic, abpf, cap, disc, size, wce, mf, rcd;
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
+	int ic, abpf, cap, disc;
+	int size_enable;               /* the SIZE bit */
+	int wce, mf, rcd;
 	uint8_t demand_read_retention, write_retention;
 	int fsw, lbcss, dra, nv_dis;   /* valid when byte12_valid */
 	int byte12_valid;
 };
+#define OSTOR_SCSI_CACHING_PAGE_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_caching_page)
 /* OSTOR_ERROR_INVALID_PARAM if p is not page 08h/00h,
  * OSTOR_ERROR_PROTOCOL if it is too short for WCE/RCD. */
 OSTOR_API int ostor_scsi_parse_caching_page(const struct ostor_scsi_mode_page *p, struct ostor_scsi_caching_page *out);
 
-/* LOG SENSE. */
+/* LOG SENSE.  The header and parameter structs never grow (fixed layouts,
+ * decoded whole). */
 struct ostor_scsi_log_header {
 	uint8_t page;
 	uint8_t subpage;
@@ -582,7 +627,8 @@ OSTOR_API int ostor_scsi_log_param_value(const struct ostor_scsi_log_param *p, u
 
 /* READ FORMAT CAPACITIES.  Entry 0 is the current/maximum capacity
  * descriptor (descriptor_type 1 unformatted, 2 formatted, 3 no medium);
- * the others are formattable capacity descriptors (format_type). */
+ * the others are formattable capacity descriptors (format_type).  Never
+ * grows: an array element. */
 struct ostor_scsi_format_capacity {
 	uint32_t blocks;
 	uint8_t descriptor_type;
@@ -592,7 +638,8 @@ struct ostor_scsi_format_capacity {
 OSTOR_API int ostor_scsi_parse_read_format_capacities(const uint8_t *buf, size_t len, struct ostor_scsi_format_capacity *descs, size_t max, size_t *total);
 
 /* ATA PASS-THROUGH status return: sense descriptor 09h in descriptor
- * format sense, or the SAT fixed-format layout. */
+ * format sense, or the SAT fixed-format layout.  Never grows: every
+ * register of the descriptor. */
 struct ostor_scsi_ata_return {
 	int descriptor_format;
 	int extend;

@@ -94,7 +94,7 @@ static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
 	int r;
 
 	for (int attempt = 0;; attempt++) {
-		struct ostor_scsi_sense s;
+		struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 
 		ostor_task_reset(t);
 		ostor_task_set_lun(t, target, lun);
@@ -149,8 +149,8 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 {
 	uint8_t buf[256];
 	struct ostor_cdb cdb;
-	struct ostor_scsi_inquiry inq;
-	struct ostor_scsi_read_capacity cap;
+	struct ostor_scsi_inquiry inq = OSTOR_SCSI_INQUIRY_INIT;
+	struct ostor_scsi_read_capacity cap = OSTOR_SCSI_READ_CAPACITY_INIT;
 	bool vpd_b0 = false, vpd_80 = false, vpd_b2 = false;
 	size_t n;
 	int r;
@@ -223,7 +223,7 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 	/* (16) when the 10-byte answer saturates, or to learn provisioning
 	 * and protection when the device has them. */
 	if (cap.last_lba == 0xffffffffu || inq.protect || vpd_b2) {
-		struct ostor_scsi_read_capacity cap16;
+		struct ostor_scsi_read_capacity cap16 = OSTOR_SCSI_READ_CAPACITY_INIT;
 
 		ostor_scsi_cdb_read_capacity16(&cdb, 32);
 		memset(buf, 0, 32);
@@ -256,7 +256,7 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 		 * device alone, not by the bounce buffers. */
 		dma_max = dev->max_dma_transfer_bytes ? dev->max_dma_transfer_bytes / cap.block_size : max;
 		if (vpd_b0) {
-			struct ostor_scsi_vpd_block_limits bl;
+			struct ostor_scsi_vpd_block_limits bl = OSTOR_SCSI_VPD_BLOCK_LIMITS_INIT;
 
 			ostor_scsi_cdb_inquiry(&cdb, 1, 0xb0, 64);
 			if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 64) == 0 &&
@@ -273,7 +273,7 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 			ostori_clear_error();
 		}
 		if (vpd_b2) {
-			struct ostor_scsi_vpd_lbp lbp;
+			struct ostor_scsi_vpd_lbp lbp = OSTOR_SCSI_VPD_LBP_INIT;
 
 			ostor_scsi_cdb_inquiry(&cdb, 1, 0xb2, 64);
 			if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, 64) == 0 &&
@@ -356,21 +356,32 @@ static int check_dev(ostor_device *dev, const char *fn)
 	return 0;
 }
 
+/* struct ostor_lun_info grows (lib/util/sized.h): add a version when
+ * appending fields. */
+static const struct ostori_sized lun_info_sized =
+	OSTORI_SIZED(struct ostor_lun_info, OSTOR_LUN_INFO_INIT,
+		     OSTORI_FIELD_END(struct ostor_lun_info, thin_provisioned));
+OSTORI_SIZED_CHECK(struct ostor_lun_info, thin_provisioned);
+
 OSTOR_API int ostor_lun_info(ostor_device *dev, uint32_t target, uint32_t lun,
 			     struct ostor_lun_info *info)
 {
+	struct ostor_lun_info full;
 	ostor_task *t;
 	int r;
 
 	if ((r = check_dev(dev, __func__)))
 		return r;
-	if (!info)
-		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_lun_info: NULL info");
+	if ((r = ostori_sized_check(&lun_info_sized, info, __func__, "info")))
+		return r;
 	r = get_task(dev, &t);
 	if (r < 0)
 		return r;
-	r = lun_info_cached(dev, t, target, lun, info, true);
+	memset(&full, 0, sizeof(full));
+	r = lun_info_cached(dev, t, target, lun, &full, true);
 	put_task(dev, t);
+	if (r == 0)
+		ostori_sized_put(&lun_info_sized, info, &full);
 	return r;
 }
 
@@ -516,7 +527,7 @@ static int part_submit(struct block_req *rq)
 static bool part_retry(struct block_req *rq)
 {
 	ostor_task *t = rq->task;
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 
 	if (rq->attempt++ >= MAX_RETRIES)
 		return false;
@@ -986,7 +997,7 @@ static uint32_t caw_max_blocks(const ostor_device *dev, const struct ostor_lun_i
 static int caw_error(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun, uint64_t lba,
 		     uint32_t count, int r, uint32_t *miscompare_offset)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	const uint8_t *sb;
 	size_t slen = 0;
 	uint32_t off;
@@ -1099,7 +1110,7 @@ static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t
 	if (r < 0) {
 		size_t slen;
 		const uint8_t *sb = ostor_task_sense(t, &slen);
-		struct ostor_scsi_sense s;
+		struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 
 		/* A device without SYNCHRONIZE CACHE has no volatile cache
 		 * to lose: its writes were already confirmed with GOOD. */
@@ -1213,7 +1224,7 @@ static bool lun_exists(ostor_task *t, uint32_t target, uint32_t lun)
 {
 	uint8_t buf[36];
 	struct ostor_cdb cdb;
-	struct ostor_scsi_inquiry inq;
+	struct ostor_scsi_inquiry inq = OSTOR_SCSI_INQUIRY_INIT;
 
 	ostor_scsi_cdb_inquiry(&cdb, 0, 0, sizeof(buf));
 	if (exec_cmd(t, target, lun, &cdb, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)) < 0)

@@ -17,6 +17,12 @@
 
 #define EVENT_QUEUE_MAX 1024
 
+/* struct ostor_event grows (lib/util/sized.h): .size tells the handler
+ * what this library filled, up to the end of its last field (when a field
+ * is appended, name it in both lines). */
+#define EVENT_SIZE OSTORI_FIELD_END(struct ostor_event, ascq)
+OSTORI_SIZED_CHECK(struct ostor_event, ascq);
+
 struct ostori_event_node {
 	struct ostor_event ev;
 	struct ostori_event_node *next;
@@ -99,8 +105,8 @@ void ostori_post_event(ostor_device *dev, enum ostor_event_type type, uint32_t t
 		       uint8_t asc, uint8_t ascq)
 {
 	ostor_context *ctx = dev->ctx;
-	struct ostor_event ev = { .type = type, .dev = dev, .target = target, .lun = lun,
-				  .asc = asc, .ascq = ascq };
+	struct ostor_event ev = { .size = EVENT_SIZE, .type = type, .dev = dev, .target = target,
+				  .lun = lun, .asc = asc, .ascq = ascq };
 
 	ostor_dbg(ctx, "%s: event %s for %d:%d", dev->spec, ostor_event_name(type), (int)target, (int)lun);
 	pthread_mutex_lock(&ctx->lock);
@@ -203,8 +209,8 @@ int ostori_dispatch_events(ostor_context *ctx)
 	}
 	if (missed && h.callback) {
 		/* What was lost is unknown: everything may have changed. */
-		struct ostor_event ev = { .type = OSTOR_EVENT_LUNS_CHANGED, .target = OSTOR_EVENT_ALL,
-					  .lun = OSTOR_EVENT_ALL };
+		struct ostor_event ev = { .size = EVENT_SIZE, .type = OSTOR_EVENT_LUNS_CHANGED,
+					  .target = OSTOR_EVENT_ALL, .lun = OSTOR_EVENT_ALL };
 
 		deliver(ctx, &h, &ev);
 		count++;

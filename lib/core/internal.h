@@ -18,6 +18,7 @@
 #include "orionstor.h"
 #include "util/compiler.h"
 #include "util/error.h"
+#include "util/sized.h"
 #include "core/config.h"
 #include "core/spec.h"
 

@@ -867,7 +867,7 @@ OSTOR_API size_t ostor_task_residual(const ostor_task *t)
 
 OSTOR_API int ostor_task_error(const ostor_task *t)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	char text[256];
 
 	if (!t)

@@ -49,15 +49,44 @@ static int too_short(const char *what, size_t len, size_t need)
 			    what, len, need);
 }
 
+/*
+ * The decoder results that grow (lib/util/sized.h): each decoder fills a
+ * whole struct of this build, then copies what fits the caller's .size.
+ * When a struct gains fields, add the end of its new last field as the
+ * next version and move its check.
+ */
+static const struct ostori_sized inquiry_sized =
+	OSTORI_SIZED(struct ostor_scsi_inquiry, OSTOR_SCSI_INQUIRY_INIT,
+		     OSTORI_FIELD_END(struct ostor_scsi_inquiry, valid_len));
+OSTORI_SIZED_CHECK(struct ostor_scsi_inquiry, valid_len);
+static const struct ostori_sized read_capacity_sized =
+	OSTORI_SIZED(struct ostor_scsi_read_capacity, OSTOR_SCSI_READ_CAPACITY_INIT,
+		     OSTORI_FIELD_END(struct ostor_scsi_read_capacity, valid_len));
+OSTORI_SIZED_CHECK(struct ostor_scsi_read_capacity, valid_len);
+static const struct ostori_sized block_limits_sized =
+	OSTORI_SIZED(struct ostor_scsi_vpd_block_limits, OSTOR_SCSI_VPD_BLOCK_LIMITS_INIT,
+		     OSTORI_FIELD_END(struct ostor_scsi_vpd_block_limits, valid_len));
+OSTORI_SIZED_CHECK(struct ostor_scsi_vpd_block_limits, valid_len);
+static const struct ostori_sized block_characteristics_sized =
+	OSTORI_SIZED(struct ostor_scsi_vpd_block_characteristics,
+		     OSTOR_SCSI_VPD_BLOCK_CHARACTERISTICS_INIT,
+		     OSTORI_FIELD_END(struct ostor_scsi_vpd_block_characteristics, valid_len));
+OSTORI_SIZED_CHECK(struct ostor_scsi_vpd_block_characteristics, valid_len);
+static const struct ostori_sized lbp_sized =
+	OSTORI_SIZED(struct ostor_scsi_vpd_lbp, OSTOR_SCSI_VPD_LBP_INIT,
+		     OSTORI_FIELD_END(struct ostor_scsi_vpd_lbp, valid_len));
+OSTORI_SIZED_CHECK(struct ostor_scsi_vpd_lbp, valid_len);
+static const struct ostori_sized caching_page_sized =
+	OSTORI_SIZED(struct ostor_scsi_caching_page, OSTOR_SCSI_CACHING_PAGE_INIT,
+		     OSTORI_FIELD_END(struct ostor_scsi_caching_page, byte12_valid));
+OSTORI_SIZED_CHECK(struct ostor_scsi_caching_page, byte12_valid);
+
 /* ---- standard INQUIRY -------------------------------------------------- */
 
-int ostor_scsi_parse_inquiry(const uint8_t *buf, size_t len,
-			     struct ostor_scsi_inquiry *out)
+static int parse_inquiry(const uint8_t *buf, size_t len, struct ostor_scsi_inquiry *out)
 {
 	size_t limit;
 
-	if (!out || (!buf && len))
-		return null_args("INQUIRY");
 	memset(out, 0, sizeof(*out));
 	if (len < 5)
 		return too_short("INQUIRY", len, 5);
@@ -94,6 +123,21 @@ int ostor_scsi_parse_inquiry(const uint8_t *buf, size_t len,
 		ostori_scsi_copy_ascii(out->revision, sizeof(out->revision),
 				       buf + 32, OSTOR_MIN(limit - 32, (size_t)4));
 	return 0;
+}
+
+int ostor_scsi_parse_inquiry(const uint8_t *buf, size_t len,
+			     struct ostor_scsi_inquiry *out)
+{
+	struct ostor_scsi_inquiry full;
+	int r;
+
+	if (!out || (!buf && len))
+		return null_args("INQUIRY");
+	if ((r = ostori_sized_check(&inquiry_sized, out, __func__, "out")))
+		return r;
+	r = parse_inquiry(buf, len, &full);
+	ostori_sized_put(&inquiry_sized, out, &full);
+	return r;
 }
 
 /* ---- VPD --------------------------------------------------------------- */
@@ -309,15 +353,13 @@ int ostor_scsi_parse_vpd_ata_info(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-int ostor_scsi_parse_vpd_block_limits(const uint8_t *buf, size_t len,
-				      struct ostor_scsi_vpd_block_limits *out)
+static int parse_block_limits(const uint8_t *buf, size_t len,
+			      struct ostor_scsi_vpd_block_limits *out)
 {
 	struct ostor_scsi_vpd_header h;
 	size_t limit;
 	int r;
 
-	if (!out)
-		return null_args("VPD B0h");
 	memset(out, 0, sizeof(*out));
 	r = ostor_scsi_parse_vpd_header(buf, len, 0xb0, &h);
 	if (r)
@@ -352,15 +394,28 @@ int ostor_scsi_parse_vpd_block_limits(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-int ostor_scsi_parse_vpd_block_characteristics(const uint8_t *buf, size_t len,
-					       struct ostor_scsi_vpd_block_characteristics *out)
+int ostor_scsi_parse_vpd_block_limits(const uint8_t *buf, size_t len,
+				      struct ostor_scsi_vpd_block_limits *out)
+{
+	struct ostor_scsi_vpd_block_limits full;
+	int r;
+
+	if (!out)
+		return null_args("VPD B0h");
+	if ((r = ostori_sized_check(&block_limits_sized, out, __func__, "out")))
+		return r;
+	r = parse_block_limits(buf, len, &full);
+	ostori_sized_put(&block_limits_sized, out, &full);
+	return r;
+}
+
+static int parse_block_characteristics(const uint8_t *buf, size_t len,
+				       struct ostor_scsi_vpd_block_characteristics *out)
 {
 	struct ostor_scsi_vpd_header h;
 	size_t limit;
 	int r;
 
-	if (!out)
-		return null_args("VPD B1h");
 	memset(out, 0, sizeof(*out));
 	r = ostor_scsi_parse_vpd_header(buf, len, 0xb1, &h);
 	if (r)
@@ -386,6 +441,21 @@ int ostor_scsi_parse_vpd_block_characteristics(const uint8_t *buf, size_t len,
 	return 0;
 }
 
+int ostor_scsi_parse_vpd_block_characteristics(const uint8_t *buf, size_t len,
+					       struct ostor_scsi_vpd_block_characteristics *out)
+{
+	struct ostor_scsi_vpd_block_characteristics full;
+	int r;
+
+	if (!out)
+		return null_args("VPD B1h");
+	if ((r = ostori_sized_check(&block_characteristics_sized, out, __func__, "out")))
+		return r;
+	r = parse_block_characteristics(buf, len, &full);
+	ostori_sized_put(&block_characteristics_sized, out, &full);
+	return r;
+}
+
 const char *ostor_scsi_form_factor_name(uint8_t form_factor)
 {
 	static const char *const names[] = {
@@ -398,15 +468,12 @@ const char *ostor_scsi_form_factor_name(uint8_t form_factor)
 	return "reserved";
 }
 
-int ostor_scsi_parse_vpd_lbp(const uint8_t *buf, size_t len,
-			     struct ostor_scsi_vpd_lbp *out)
+static int parse_lbp(const uint8_t *buf, size_t len, struct ostor_scsi_vpd_lbp *out)
 {
 	struct ostor_scsi_vpd_header h;
 	size_t limit;
 	int r;
 
-	if (!out)
-		return null_args("VPD B2h");
 	memset(out, 0, sizeof(*out));
 	r = ostor_scsi_parse_vpd_header(buf, len, 0xb2, &h);
 	if (r)
@@ -432,13 +499,26 @@ int ostor_scsi_parse_vpd_lbp(const uint8_t *buf, size_t len,
 	return 0;
 }
 
+int ostor_scsi_parse_vpd_lbp(const uint8_t *buf, size_t len,
+			     struct ostor_scsi_vpd_lbp *out)
+{
+	struct ostor_scsi_vpd_lbp full;
+	int r;
+
+	if (!out)
+		return null_args("VPD B2h");
+	if ((r = ostori_sized_check(&lbp_sized, out, __func__, "out")))
+		return r;
+	r = parse_lbp(buf, len, &full);
+	ostori_sized_put(&lbp_sized, out, &full);
+	return r;
+}
+
 /* ---- READ CAPACITY ----------------------------------------------------- */
 
-int ostor_scsi_parse_read_capacity10(const uint8_t *buf, size_t len,
-				     struct ostor_scsi_read_capacity *out)
+static int parse_read_capacity10(const uint8_t *buf, size_t len,
+				 struct ostor_scsi_read_capacity *out)
 {
-	if (!out || (!buf && len))
-		return null_args("READ CAPACITY(10)");
 	memset(out, 0, sizeof(*out));
 	if (len < 8)
 		return too_short("READ CAPACITY(10)", len, 8);
@@ -451,11 +531,9 @@ int ostor_scsi_parse_read_capacity10(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-int ostor_scsi_parse_read_capacity16(const uint8_t *buf, size_t len,
-				     struct ostor_scsi_read_capacity *out)
+static int parse_read_capacity16(const uint8_t *buf, size_t len,
+				 struct ostor_scsi_read_capacity *out)
 {
-	if (!out || (!buf && len))
-		return null_args("READ CAPACITY(16)");
 	memset(out, 0, sizeof(*out));
 	if (len < 12)
 		return too_short("READ CAPACITY(16)", len, 12);
@@ -477,6 +555,36 @@ int ostor_scsi_parse_read_capacity16(const uint8_t *buf, size_t len,
 		out->lowest_aligned_lba = ostori_get_be16(&buf[14]) & 0x3fff;
 	}
 	return 0;
+}
+
+int ostor_scsi_parse_read_capacity10(const uint8_t *buf, size_t len,
+				     struct ostor_scsi_read_capacity *out)
+{
+	struct ostor_scsi_read_capacity full;
+	int r;
+
+	if (!out || (!buf && len))
+		return null_args("READ CAPACITY(10)");
+	if ((r = ostori_sized_check(&read_capacity_sized, out, __func__, "out")))
+		return r;
+	r = parse_read_capacity10(buf, len, &full);
+	ostori_sized_put(&read_capacity_sized, out, &full);
+	return r;
+}
+
+int ostor_scsi_parse_read_capacity16(const uint8_t *buf, size_t len,
+				     struct ostor_scsi_read_capacity *out)
+{
+	struct ostor_scsi_read_capacity full;
+	int r;
+
+	if (!out || (!buf && len))
+		return null_args("READ CAPACITY(16)");
+	if ((r = ostori_sized_check(&read_capacity_sized, out, __func__, "out")))
+		return r;
+	r = parse_read_capacity16(buf, len, &full);
+	ostori_sized_put(&read_capacity_sized, out, &full);
+	return r;
 }
 
 /* ---- MODE SENSE -------------------------------------------------------- */
@@ -623,13 +731,11 @@ truncated:
 	return 0;
 }
 
-int ostor_scsi_parse_caching_page(const struct ostor_scsi_mode_page *p,
-				  struct ostor_scsi_caching_page *out)
+static int parse_caching_page(const struct ostor_scsi_mode_page *p,
+			      struct ostor_scsi_caching_page *out)
 {
 	const uint8_t *d;
 
-	if (!p || !out || !p->data)
-		return null_args("caching mode page");
 	memset(out, 0, sizeof(*out));
 	if (p->page != 0x08 || p->subpage != 0 || p->spf)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
@@ -644,7 +750,7 @@ int ostor_scsi_parse_caching_page(const struct ostor_scsi_mode_page *p,
 	out->abpf = !!(d[2] & 0x40);
 	out->cap = !!(d[2] & 0x20);
 	out->disc = !!(d[2] & 0x10);
-	out->size = !!(d[2] & 0x08);
+	out->size_enable = !!(d[2] & 0x08);
 	out->wce = !!(d[2] & 0x04);
 	out->mf = !!(d[2] & 0x02);
 	out->rcd = d[2] & 0x01;
@@ -660,6 +766,21 @@ int ostor_scsi_parse_caching_page(const struct ostor_scsi_mode_page *p,
 		out->byte12_valid = 1;
 	}
 	return 0;
+}
+
+int ostor_scsi_parse_caching_page(const struct ostor_scsi_mode_page *p,
+				  struct ostor_scsi_caching_page *out)
+{
+	struct ostor_scsi_caching_page full;
+	int r;
+
+	if (!p || !out || !p->data)
+		return null_args("caching mode page");
+	if ((r = ostori_sized_check(&caching_page_sized, out, __func__, "out")))
+		return r;
+	r = parse_caching_page(p, &full);
+	ostori_sized_put(&caching_page_sized, out, &full);
+	return r;
 }
 
 /* ---- REPORT LUNS, LUN addressing --------------------------------------- */

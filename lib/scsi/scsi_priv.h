@@ -12,6 +12,7 @@
 #include "util/byteorder.h"
 #include "util/compiler.h"
 #include "util/error.h"
+#include "util/sized.h"
 
 /* ---- ASC/ASCQ table (asc_table.c, generated) --------------------------- */
 

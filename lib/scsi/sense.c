@@ -7,6 +7,7 @@
  */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,6 +112,13 @@ const char *ostor_scsi_asc_ascq_text(uint8_t asc, uint8_t ascq, char *buf,
 
 /* ---- parsing ----------------------------------------------------------- */
 
+/* struct ostor_scsi_sense grows (lib/util/sized.h): add a version when
+ * appending fields. */
+static const struct ostori_sized sense_sized =
+	OSTORI_SIZED(struct ostor_scsi_sense, OSTOR_SCSI_SENSE_INIT,
+		     OSTORI_FIELD_END(struct ostor_scsi_sense, ata_return_present));
+OSTORI_SIZED_CHECK(struct ostor_scsi_sense, ata_return_present);
+
 static void parse_fixed(const uint8_t *buf, size_t len,
 			struct ostor_scsi_sense *out)
 {
@@ -211,14 +219,10 @@ static void parse_descriptor(const uint8_t *buf, size_t len,
 	out->used_len = OSTOR_MAX(limit, OSTOR_MIN(len, (size_t)8));
 }
 
-int ostor_scsi_parse_sense(const uint8_t *buf, size_t len,
-			   struct ostor_scsi_sense *out)
+static int parse_sense(const uint8_t *buf, size_t len, struct ostor_scsi_sense *out)
 {
 	uint8_t code;
 
-	if (!out)
-		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
-				    "sense: out is NULL");
 	memset(out, 0, sizeof(*out));
 	if (!buf || len == 0)
 		return ostori_error(OSTOR_ERROR_PROTOCOL,
@@ -254,9 +258,40 @@ int ostor_scsi_parse_sense(const uint8_t *buf, size_t len,
 	}
 }
 
-int ostor_scsi_sense_progress(const struct ostor_scsi_sense *sense)
+int ostor_scsi_parse_sense(const uint8_t *buf, size_t len,
+			   struct ostor_scsi_sense *out)
 {
-	if (!sense || !sense->valid || !sense->sksv)
+	struct ostor_scsi_sense full;
+	int r;
+
+	if (!out)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "sense: out is NULL");
+	if ((r = ostori_sized_check(&sense_sized, out, __func__, "out")))
+		return r;
+	r = parse_sense(buf, len, &full);
+	ostori_sized_put(&sense_sized, out, &full);
+	return r;
+}
+
+/* The caller's sense as a whole struct of this build (fields it has not
+ * are 0); false, with the error set, when its .size is not set. */
+static bool sense_in(const struct ostor_scsi_sense *s, const char *fn,
+		     struct ostor_scsi_sense *full)
+{
+	if (ostori_sized_check(&sense_sized, s, fn, "sense"))
+		return false;
+	ostori_sized_get(&sense_sized, full, sizeof(*full), s);
+	return true;
+}
+
+int ostor_scsi_sense_progress(const struct ostor_scsi_sense *caller)
+{
+	struct ostor_scsi_sense full, *sense = &full;
+
+	if (!caller || !sense_in(caller, __func__, &full))
+		return -1;
+	if (!sense->valid || !sense->sksv)
 		return -1;
 	if (sense->key != OSTOR_SCSI_SENSE_NOT_READY &&
 	    sense->key != OSTOR_SCSI_SENSE_NO_SENSE)
@@ -285,15 +320,21 @@ static void append(char *buf, size_t buflen, size_t *pos, const char *fmt, ...)
 		*pos = buflen - 1;
 }
 
-const char *ostor_scsi_sense_text(const struct ostor_scsi_sense *s, char *buf,
+const char *ostor_scsi_sense_text(const struct ostor_scsi_sense *caller, char *buf,
 				  size_t buflen)
 {
+	struct ostor_scsi_sense full, *s = caller ? &full : NULL;
 	char asc[128];
 	size_t pos = 0;
 
 	if (!buf || buflen == 0)
 		return "";
 	buf[0] = '\0';
+	if (caller && !sense_in(caller, __func__, &full)) {
+		append(buf, buflen, &pos,
+		       "invalid sense data (.size of struct ostor_scsi_sense not set)");
+		return buf;
+	}
 	if (!s || !s->valid) {
 		append(buf, buflen, &pos, "invalid sense data (response code %02Xh)",
 		       s ? s->response_code : 0);
@@ -406,7 +447,7 @@ size_t ostor_scsi_build_sense_descriptor(uint8_t *buf, size_t buflen,
 int ostor_scsi_parse_ata_return(const uint8_t *sense, size_t len,
 				struct ostor_scsi_ata_return *out)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	size_t limit, pos;
 
 	if (!out)

@@ -25,14 +25,24 @@ static int engines_of(ostor_device *dev, struct sim_usb **model, struct ousb_eng
 #endif
 }
 
-OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details *d)
+/* struct ostor_usb_details grows (lib/util/sized.h): add a version when
+ * appending fields. */
+static const struct ostori_sized details_sized =
+	OSTORI_SIZED(struct ostor_usb_details, OSTOR_USB_DETAILS_INIT,
+		     OSTORI_FIELD_END(struct ostor_usb_details, target_max_lun));
+OSTORI_SIZED_CHECK(struct ostor_usb_details, target_max_lun);
+
+OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details *caller)
 {
 	struct ousb_engine *v[OUSB_MAX_TARGETS];
+	struct ostor_usb_details full, *d = &full;
 	struct sim_usb *m;
-	int n;
+	int n, r;
 
-	if (!dev || !d)
+	if (!dev || !caller)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_usb_get_details: NULL argument");
+	if ((r = ostori_sized_check(&details_sized, caller, __func__, "details")))
+		return r;
 	memset(d, 0, sizeof(*d));
 	n = engines_of(dev, &m, v);
 	if (n <= 0)
@@ -57,6 +67,7 @@ OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details 
 		d->dead |= dead;
 	}
 	d->interfaces = (uint8_t)n;
+	ostori_sized_put(&details_sized, caller, d);
 	return 0;
 }
 

@@ -30,15 +30,27 @@ static int lookup(ostor_device *dev, const char *fn, struct vscsi_dev **vs)
 	return 0;
 }
 
-OSTOR_API int ostor_virtio_device_info(ostor_device *dev, struct ostor_virtio_device_info *info)
+/* Both info structs grow (lib/util/sized.h): add a version when appending
+ * fields. */
+static const struct ostori_sized device_info_sized =
+	OSTORI_SIZED(struct ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT,
+		     OSTORI_FIELD_END(struct ostor_virtio_device_info, topology_generation));
+OSTORI_SIZED_CHECK(struct ostor_virtio_device_info, topology_generation);
+static const struct ostori_sized queue_info_sized =
+	OSTORI_SIZED(struct ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT,
+		     OSTORI_FIELD_END(struct ostor_virtio_queue_info, renotifies));
+OSTORI_SIZED_CHECK(struct ostor_virtio_queue_info, renotifies);
+
+OSTOR_API int ostor_virtio_device_info(ostor_device *dev, struct ostor_virtio_device_info *caller)
 {
+	struct ostor_virtio_device_info full, *info = &full;
 	struct vscsi_dev *vs;
 	int r = lookup(dev, __func__, &vs);
 
 	if (r)
 		return r;
-	if (!info)
-		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL info", __func__);
+	if ((r = ostori_sized_check(&device_info_sized, caller, __func__, "info")))
+		return r;
 	memset(info, 0, sizeof(*info));
 #ifdef OSTOR_HAVE_VIRTIO
 	if (dev->backend == &ostori_virtio_backend)
@@ -51,6 +63,7 @@ OSTOR_API int ostor_virtio_device_info(ostor_device *dev, struct ostor_virtio_de
 		snprintf(info->binding, sizeof(info->binding), "sim");
 	}
 	vscsi_device_info(vs, info);
+	ostori_sized_put(&device_info_sized, caller, info);
 	return 0;
 }
 
@@ -65,14 +78,18 @@ OSTOR_API int ostor_virtio_queue_count(ostor_device *dev)
 OSTOR_API int ostor_virtio_queue_info(ostor_device *dev, unsigned int index,
 				      struct ostor_virtio_queue_info *info)
 {
+	struct ostor_virtio_queue_info full;
 	struct vscsi_dev *vs;
 	int r = lookup(dev, __func__, &vs);
 
 	if (r)
 		return r;
-	if (!info)
-		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL info", __func__);
-	return vscsi_queue_info(vs, index, info);
+	if ((r = ostori_sized_check(&queue_info_sized, info, __func__, "info")))
+		return r;
+	r = vscsi_queue_info(vs, index, &full);
+	if (r == 0)
+		ostori_sized_put(&queue_info_sized, info, &full);
+	return r;
 }
 
 /* The generic queues (lib/core/channel.c) are the virtio request queues;

@@ -604,7 +604,7 @@ int vscsi_queue_info(struct vscsi_dev *vs, unsigned int index, struct ostor_virt
 	if (lock && index < 2)
 		pthread_mutex_lock(lock);
 	qi->index = index;
-	qi->size = vq->size;
+	qi->queue_size = vq->size;
 	qi->packed = vq->packed;
 	qi->event_idx = vq->event_idx;
 	qi->indirect = vq->indirect;

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	uint64_t count = 0, warmup = 20, span_mb = 16, seed = 0x9e3779b97f4a7c15ull;
 	double seconds = 0;
 	bool sequential = false;
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	ostor_context *ctx;
 	ostor_device *dev;
 	ostor_task *t;

@@ -195,7 +195,7 @@ static void *run(void *arg)
 
 static uint64_t renotifies(void)
 {
-	struct ostor_virtio_queue_info qi;
+	struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 	uint64_t n = 0;
 	int count = ostor_virtio_queue_count(dev);
 
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 	const char *spec = NULL;
 	uint64_t span_mb = 0, done = 0, failed = 0, counted = 0, lat = 0, gap = 0;
 	bool shared = false, bad = false;
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	struct worker *w;
 	double secs;
 	int c;

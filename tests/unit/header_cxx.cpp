@@ -1,11 +1,21 @@
-// The public header must compile and link from C++.
+// The public header must compile and link from C++, its initializers
+// and OSTOR_HAS_FIELD included.
 #include <orionstor.h>
 
 int main()
 {
 	ostor_cdb cdb;
 	ostor_context *ctx = nullptr;
+	// struct: ostor_lun_info also names a function.
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
+	struct ostor_virtio_queue_info vq = OSTOR_VIRTIO_QUEUE_INFO_INIT;
+	ostor_usb_details usb = OSTOR_USB_DETAILS_INIT;
+	ostor_scsi_sense sense = OSTOR_SCSI_SENSE_INIT;
 
+	if (info.size != sizeof(info) || !OSTOR_HAS_FIELD(&info, thin_provisioned) ||
+	    !OSTOR_HAS_FIELD(&vq, renotifies) || !OSTOR_HAS_FIELD(&usb, target_max_lun) ||
+	    !OSTOR_HAS_FIELD(&sense, ata_return_present))
+		return 1;
 	if (ostor_init(&ctx, nullptr) != 0)
 		return 1;
 	ostor_exit(ctx);

@@ -379,7 +379,7 @@ START_TEST(sync_check_condition_and_residual)
 	ostor_device *dev;
 	ostor_task *t;
 	struct ostor_cdb cdb;
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	uint8_t buf[100];
 	const uint8_t *sense;
 	size_t slen;
@@ -682,7 +682,7 @@ START_TEST(async_block_io)
 	const uint32_t big = 20000; /* blocks: more than the 16384-block limit of sim */
 	uint8_t *w = malloc((size_t)big * 512), *r = calloc(big, 512), one[512];
 	struct ablock a = { 0 }, many[16];
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	struct iovec wv[3], rv[2];
 	ostor_device *dev;
 
@@ -1025,7 +1025,7 @@ START_TEST(block_roundtrip_sizes)
 	static const char *const specs[] = { "sim:size=64M", "sim:block-size=4096,size=16M",
 					     "sim:block-size=1024,size=1M" };
 	ostor_device *dev;
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	uint8_t *w, *r;
 	uint32_t count;
 
@@ -1058,7 +1058,7 @@ START_TEST(block_large_capacity_uses_16)
 	char spec[128];
 	int fd = mkstemp(path);
 	ostor_device *dev;
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	struct sim_stats st;
 	uint8_t w[512], r[512];
 	uint64_t lba;
@@ -1095,7 +1095,7 @@ END_TEST
 START_TEST(block_readonly_and_cdrom)
 {
 	ostor_device *dev;
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	uint8_t buf[2048] = { 0 };
 
 	ck_assert_int_eq(ostor_open(ctx, "sim:readonly,size=1M", &dev), 0);
@@ -1309,7 +1309,7 @@ START_TEST(block_compare_and_write)
 	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "MAXIMUM COMPARE AND WRITE LENGTH"));
 	ck_assert_uint_eq(caw_sent(dev), 7);
 	/* rediscovery reads the limit from the device again */
-	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &(struct ostor_lun_info){ 0 }), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &(struct ostor_lun_info)OSTOR_LUN_INFO_INIT), 0);
 	ck_assert_int_eq(ostor_compare_and_write(dev, 0, 0, 100, 2, old, new, &off), 0);
 	ck_assert_int_eq(ostor_close(dev), 0);
 
@@ -1353,7 +1353,7 @@ END_TEST
 START_TEST(lun_info_missing_lun)
 {
 	ostor_device *dev;
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 
 	ck_assert_int_eq(ostor_open(ctx, "sim:luns=2,size=1M", &dev), 0);
 	ck_assert_int_eq(ostor_lun_info(dev, 0, 5, &info), OSTOR_ERROR_NOT_FOUND);

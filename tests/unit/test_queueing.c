@@ -67,7 +67,7 @@ START_TEST(full_ring_waits)
 	ostor_task *t[N];
 	struct counter c = { 0 };
 	bool owner = _i & 1;
-	struct ostor_virtio_queue_info qi;
+	struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 
 	open_spec(_i & 2 ? "sim:transport=virtio,packed,queue-size=8" : "sim:transport=virtio,queue-size=8");
 	for (int i = 0; i < 16; i++) {
@@ -93,7 +93,7 @@ START_TEST(full_ring_waits)
 	}
 	/* They went through a ring of 8. */
 	ck_assert_int_eq(ostor_virtio_queue_info(dev, 2, &qi), 0);
-	ck_assert_uint_eq(qi.size, 8);
+	ck_assert_uint_eq(qi.queue_size, 8);
 	ck_assert_uint_ge(qi.completed, N);
 	if (owner)
 		ostor_queue_release(dev);

@@ -40,7 +40,7 @@ static const uint8_t inq_good[] = {
 
 START_TEST(test_inquiry_good)
 {
-	struct ostor_scsi_inquiry inq;
+	struct ostor_scsi_inquiry inq = OSTOR_SCSI_INQUIRY_INIT;
 
 	ck_assert_int_eq(ostor_scsi_parse_inquiry(inq_good, sizeof(inq_good), &inq), 0);
 	ck_assert_uint_eq(inq.peripheral_qualifier, 0);
@@ -62,7 +62,7 @@ END_TEST
 
 START_TEST(test_inquiry_truncated)
 {
-	struct ostor_scsi_inquiry inq;
+	struct ostor_scsi_inquiry inq = OSTOR_SCSI_INQUIRY_INIT;
 	size_t n;
 
 	for (n = 0; n <= sizeof(inq_good); n++) {
@@ -96,7 +96,7 @@ END_TEST
 
 START_TEST(test_inquiry_hostile)
 {
-	struct ostor_scsi_inquiry inq;
+	struct ostor_scsi_inquiry inq = OSTOR_SCSI_INQUIRY_INIT;
 	uint8_t b[40];
 
 	/* ADDITIONAL LENGTH 255 with 36 bytes: only 36 used. */
@@ -403,7 +403,7 @@ static const uint8_t vpdb0[64] = {
 
 START_TEST(test_vpd_block_limits)
 {
-	struct ostor_scsi_vpd_block_limits bl;
+	struct ostor_scsi_vpd_block_limits bl = OSTOR_SCSI_VPD_BLOCK_LIMITS_INIT;
 	size_t n;
 	uint8_t b[64];
 
@@ -468,8 +468,8 @@ START_TEST(test_vpd_b1_b2)
 	static const uint8_t b2[8] = {
 		0x00, 0xb2, 0x00, 0x04, 0x00, 0xe6, 0x02, 0x00,
 	};
-	struct ostor_scsi_vpd_block_characteristics bc;
-	struct ostor_scsi_vpd_lbp lbp;
+	struct ostor_scsi_vpd_block_characteristics bc = OSTOR_SCSI_VPD_BLOCK_CHARACTERISTICS_INIT;
+	struct ostor_scsi_vpd_lbp lbp = OSTOR_SCSI_VPD_LBP_INIT;
 	size_t n;
 
 	ck_assert_int_eq(ostor_scsi_parse_vpd_block_characteristics(b1, sizeof(b1), &bc), 0);
@@ -539,7 +539,7 @@ START_TEST(test_read_capacity)
 		0x00, 0x00, 0x00, 0x00, 0x74, 0x70, 0x6d, 0xaf,
 		0x00, 0x00, 0x10, 0x00, 0x05, 0x13, 0xc0, 0x07,
 	};
-	struct ostor_scsi_read_capacity rc;
+	struct ostor_scsi_read_capacity rc = OSTOR_SCSI_READ_CAPACITY_INIT;
 	uint8_t b[32];
 	size_t n;
 
@@ -613,7 +613,7 @@ START_TEST(test_mode_sense6)
 	struct ostor_scsi_block_descriptor bd;
 	struct ostor_scsi_iter it;
 	struct ostor_scsi_mode_page pg;
-	struct ostor_scsi_caching_page cp;
+	struct ostor_scsi_caching_page cp = OSTOR_SCSI_CACHING_PAGE_INIT;
 	size_t n;
 
 	ck_assert_int_eq(ostor_scsi_parse_mode_sense6(ms6, sizeof(ms6), &h), 0);
@@ -680,7 +680,7 @@ START_TEST(test_mode_sense10)
 	struct ostor_scsi_block_descriptor bd;
 	struct ostor_scsi_iter it;
 	struct ostor_scsi_mode_page pg;
-	struct ostor_scsi_caching_page cp;
+	struct ostor_scsi_caching_page cp = OSTOR_SCSI_CACHING_PAGE_INIT;
 	uint8_t b[sizeof(ms10)];
 
 	ck_assert_uint_eq(sizeof(ms10), 0x21 + 2);

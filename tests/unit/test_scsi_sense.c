@@ -29,7 +29,7 @@ static const uint8_t fixed_good[18] = {
 
 START_TEST(test_fixed)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	char t[256];
 
 	ck_assert_int_eq(ostor_scsi_parse_sense(fixed_good, 18, &s), 0);
@@ -59,7 +59,7 @@ END_TEST
 
 START_TEST(test_fixed_truncated)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	size_t n;
 
 	for (n = 0; n <= sizeof(fixed_good); n++) {
@@ -88,7 +88,7 @@ END_TEST
 
 START_TEST(test_fixed_lengths)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	uint8_t b[64];
 	char t[256];
 
@@ -191,7 +191,7 @@ static const uint8_t desc_good[48] = {
 
 START_TEST(test_descriptor)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	char t[256];
 	size_t n;
 
@@ -242,7 +242,7 @@ END_TEST
 
 START_TEST(test_descriptor_hostile)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	uint8_t b[64];
 
 	/* Deferred (73h). */
@@ -298,7 +298,7 @@ END_TEST
 
 START_TEST(test_invalid_codes)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	static const uint8_t zero[18];
 	static const uint8_t vendor[18] = { 0x7f, 0x00, 0x05 };
 	char t[128];
@@ -321,7 +321,7 @@ END_TEST
 
 START_TEST(test_text_small_buffers)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	char t[300];
 	size_t len;
 
@@ -351,7 +351,7 @@ START_TEST(test_builders)
 		0x00, 0x0a, 0x80, 0x00, 0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,
 	};
 	uint8_t b[32];
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 
 	memset(b, 0xee, sizeof(b));
 	ck_assert_uint_eq(ostor_scsi_build_sense_fixed(b, sizeof(b), 5, 0x24, 0), 18);
@@ -531,7 +531,7 @@ START_TEST(test_ata_return)
 		0xe0, 0x11, 0x22, 0x33, 0x00, 0x1d, 0, 0, 0, 0,
 	};
 	struct ostor_scsi_ata_return a;
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	uint8_t b[22];
 	size_t n;
 

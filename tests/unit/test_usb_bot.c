@@ -17,7 +17,7 @@ START_TEST(bot_plain_io)
 {
 	static const char *const specs[] = { BOT, BOT ",pipeline=off", BOT ",quirks=go-slow", BOT ",pipeline=cbw" };
 	struct sim_usb *m = open_dev(specs[_i]);
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	uint8_t *w = malloc(256 * 512), *r = malloc(256 * 512);
 
 	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
@@ -64,7 +64,7 @@ START_TEST(bot_multi_lun)
 {
 	struct sim_usb *m = open_dev(BOT ",luns=3");
 	struct ostor_lun_addr *luns;
-	struct ostor_usb_details d;
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
 	size_t n;
 
 	ck_assert_uint_eq(mstats(m).get_max_lun, 1);
@@ -479,7 +479,7 @@ END_TEST
 START_TEST(bot_port_reset_fails_dead)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=csw-bad-signature+reset-stall+port-reset-fail");
-	struct ostor_usb_details d;
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
 	uint8_t buf[4096], cdb[10];
 	ostor_task *t;
 
@@ -723,7 +723,7 @@ START_TEST(bot_spec_errors)
 	/* a non-USB device has no USB details */
 	ck_assert_int_eq(ostor_open(ctx, "sim:", &d), 0);
 	{
-		struct ostor_usb_details det;
+		struct ostor_usb_details det = OSTOR_USB_DETAILS_INIT;
 
 		ck_assert_int_eq(ostor_usb_get_details(d, &det), OSTOR_ERROR_NOT_SUPPORTED);
 		ck_assert_int_eq(ostor_usb_reset(d, OSTOR_USB_RESET_TRANSPORT), OSTOR_ERROR_NOT_SUPPORTED);
@@ -837,8 +837,8 @@ START_TEST(bot_quirks_capacity_and_sync)
 {
 	struct sim_usb *m = open_dev(BOT ",quirks=fix-capacity+no-sync-cache+read-capacity-16");
 	struct sim_stats ss;
-	struct ostor_lun_info li;
-	struct ostor_usb_details d;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
 	uint8_t cdb[10] = { 0x35 };
 	ostor_task *t;
 
@@ -1011,8 +1011,8 @@ START_TEST(bot_quirks_from_config)
 	ostor_context *c = ctx_with_config("[usb_storage]\n"
 					   "quirks = \"0781:5406:none, 1209:0b07:fix-capacity+no-sync-cache\"\n", &err);
 	ostor_device *d;
-	struct ostor_usb_details det;
-	struct ostor_lun_info li;
+	struct ostor_usb_details det = OSTOR_USB_DETAILS_INIT;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 
 	ck_assert_int_eq(err, 0);
 	ck_assert_int_eq(ostor_open(c, BOT, &d), 0);
@@ -1081,7 +1081,7 @@ START_TEST(bot_one_at_a_time_from_config)
 					    "[usb_storage]\nstorage_device_async_enabled = false\n" };
 	int err;
 	struct sim_usb *m;
-	struct ostor_usb_details det;
+	struct ostor_usb_details det = OSTOR_USB_DETAILS_INIT;
 
 	ostor_exit(ctx);
 	ctx = ctx_with_config(conf[_i], &err);

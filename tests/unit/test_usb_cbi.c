@@ -17,8 +17,8 @@ START_TEST(cb_plain_io)
 		CBI, CBI ",subclass=ufi", CBI ",subclass=scsi", CB, CB ",subclass=ufi", CB ",subclass=rbc",
 	};
 	struct sim_usb *m = open_dev(specs[_i]);
-	struct ostor_lun_info li;
-	struct ostor_usb_details d;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
 
 	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
 	ck_assert_uint_eq(li.blocks, 4096);

@@ -65,8 +65,8 @@ static const char *const io_specs[] = {
 
 START_TEST(plain_io)
 {
-	struct ostor_virtio_device_info info;
-	struct ostor_lun_info li;
+	struct ostor_virtio_device_info info = OSTOR_VIRTIO_DEVICE_INFO_INIT;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	bool packed = strstr(io_specs[_i], "packed") != NULL;
 
 	open_spec(io_specs[_i]);
@@ -89,7 +89,7 @@ END_TEST
 
 START_TEST(queue_info_counts)
 {
-	struct ostor_virtio_queue_info qi;
+	struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 	uint8_t buf[4096];
 	uint64_t total = 0;
 
@@ -109,7 +109,7 @@ START_TEST(queue_info_counts)
 		ck_assert_int_eq(ostor_virtio_queue_info(dev, k, &qi), 0);
 		ck_assert_int_eq(qi.type, OSTOR_VIRTIO_QUEUE_REQUEST);
 		ck_assert_int_eq(qi.packed, 1);
-		ck_assert_uint_eq(qi.size, 128);
+		ck_assert_uint_eq(qi.queue_size, 128);
 		ck_assert_uint_ge(qi.completed, 1);
 		ck_assert_uint_eq(qi.inflight, 0);
 		total += qi.bytes;
@@ -218,7 +218,7 @@ START_TEST(multiqueue_threads)
 {
 	pthread_t th[4];
 	struct worker w[4];
-	struct ostor_virtio_queue_info qi;
+	struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 
 	open_spec(_i ? "sim:transport=virtio,packed,queues=4" : "sim:transport=virtio,queues=4,intr");
 	for (int i = 0; i < 4; i++) {
@@ -466,7 +466,7 @@ START_TEST(queue_owner_lockfree)
 	static uint8_t bufs[2][16][4096];
 	struct owner_arg a[2] = { { .index = 1, .bufs = bufs[0] }, { .index = -1, .bufs = bufs[1] } };
 	pthread_t th[2];
-	struct ostor_virtio_queue_info qi;
+	struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 	uint8_t ref[4096], buf[512];
 
 	open_spec(_i ? "sim:transport=virtio,packed,queues=2" : "sim:transport=virtio,queues=2,intr");
@@ -567,7 +567,7 @@ START_TEST(config_ring_and_completion)
 {
 	ostor_context *c = config_ctx("[virtio_scsi]\nqueue_ring = \"split\"\n"
 				      "queue_completion = \"interrupt\"\n");
-	struct ostor_virtio_device_info in;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 	ostor_device *d;
 	uint8_t w[4096], r[4096];
 
@@ -807,7 +807,7 @@ START_TEST(iommu_bounce_and_dma)
 {
 	const size_t n = 1 << 20;
 	uint8_t *heap = malloc(n), *back = malloc(n), *d1, *d2;
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	uint64_t b0, r0;
 	ostor_task *t;
 
@@ -861,7 +861,7 @@ START_TEST(dma_disabled_copies)
 	const size_t n = 256 * 1024;
 	char path[] = "/tmp/ostor-dma-XXXXXX";
 	const char *text = _i ? "[virtio_scsi]\nzero_copy_enabled = false\n" : "[virtio_scsi]\ndma_enabled = false\n";
-	struct ostor_lun_info info;
+	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	int fd = mkstemp(path);
 	uint8_t *d1, *d2;
 	uint64_t b0, r0;

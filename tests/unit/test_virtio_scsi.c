@@ -408,7 +408,7 @@ END_TEST
 
 START_TEST(event_param_change)
 {
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 
 	open_spec("sim:transport=virtio");
 	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
@@ -462,7 +462,7 @@ static const char *const lost_specs[] = {
 
 static uint64_t request_queue_renotifies(void)
 {
-	struct ostor_virtio_queue_info qi;
+	struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 
 	ck_assert_int_eq(ostor_virtio_queue_info(dev, 2, &qi), 0);
 	return qi.renotifies;

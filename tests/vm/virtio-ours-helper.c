@@ -222,7 +222,7 @@ static unsigned int sample_busy_queues(int nq, int threads)
 		unsigned int busy = 0;
 
 		for (int q = 0; q < nq; q++) {
-			struct ostor_virtio_queue_info qi;
+			struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 
 			if (ostor_virtio_queue_info(dev, (unsigned int)q + 2, &qi) == 0 && qi.inflight)
 				busy++;
@@ -237,7 +237,7 @@ static unsigned int sample_busy_queues(int nq, int threads)
 static int run_mq(int threads, bool acquire, uint64_t base, uint32_t blocks, uint32_t io_blocks,
 		  uint32_t qd, const char *prefix)
 {
-	struct ostor_virtio_device_info in;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 	struct worker *w = calloc((size_t)threads, sizeof(*w));
 	unsigned int best;
 	int errors = 0, nq;
@@ -285,7 +285,7 @@ static int run_mq(int threads, bool acquire, uint64_t base, uint32_t blocks, uin
 		       w[i].errors ? " WITH ERRORS" : "");
 	}
 	for (int q = 0; q < nq; q++) {
-		struct ostor_virtio_queue_info qi;
+		struct ostor_virtio_queue_info qi = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 
 		if (ostor_virtio_queue_info(dev, (unsigned int)q + 2, &qi) < 0)
 			FAIL("queue info %d", q + 2);
@@ -366,7 +366,7 @@ static bool io_until_event(uint64_t from, uint64_t timeout_ms, uint64_t *reads)
 {
 	uint64_t end = now_ms() + timeout_ms;
 	uint8_t *buf = malloc(8 * block_size);
-	struct ostor_virtio_device_info in;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 
 	while (now_ms() < end) {
 		if (ostor_read_blocks(dev, 0, lun, (*reads * 8) % 1024, 8, buf) < 0)
@@ -384,8 +384,8 @@ static bool io_until_event(uint64_t from, uint64_t timeout_ms, uint64_t *reads)
 
 static int run_hotplug(uint32_t t)
 {
-	struct ostor_virtio_device_info in;
-	struct ostor_lun_info li;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	uint64_t reads = 0, ev0;
 	uint8_t *w, *r;
 	int err;
@@ -499,7 +499,7 @@ static void tmf_collect(struct tmf_slot *s, const char *what)
 		case OSTOR_RESULT_CHECK_CONDITION: {
 			/* The reset's unit attention, reported by the first
 			 * command after it (raw tasks are not retried). */
-			struct ostor_scsi_sense sn;
+			struct ostor_scsi_sense sn = OSTOR_SCSI_SENSE_INIT;
 			size_t n;
 			const uint8_t *sb = ostor_task_sense(s[i].t, &n);
 
@@ -566,8 +566,8 @@ int main(int argc, char **argv)
 	bool acquire = false;
 	uint64_t base = 0;
 	uint32_t blocks = 256, io_blocks = 8, qd = 8;
-	struct ostor_virtio_device_info in;
-	struct ostor_lun_info li;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "d:t:l:", opts, NULL)) != -1) {

@@ -454,7 +454,7 @@ int orionstor_cmd_bench(int argc, char **argv)
 				.runtime = 10, .ramp = 1 };
 	struct tc_common c;
 	struct bench b;
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	uint64_t span_blocks, t_measure, t_end, next_progress, end;
 	unsigned int started = 0;
 	bool progress;

@@ -108,7 +108,7 @@ static int lun_geometry(const struct tc_common *c, ostor_device *dev,
 {
 	int err;
 
-	memset(li, 0, sizeof(*li));
+	*li = (struct ostor_lun_info)OSTOR_LUN_INFO_INIT;
 	err = ostor_lun_info(dev, c->target, c->lun, li);
 	if (err < 0) {
 		tc_lib_error(err, "cannot query LUN %" PRIu32 ":%" PRIu32 " of '%s'",
@@ -146,7 +146,7 @@ int orionstor_cmd_read(int argc, char **argv)
 {
 	struct io_args a = { .is_write = false };
 	struct tc_common c;
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	struct tc_progress prog;
 	ostor_context *ctx;
 	ostor_device *dev;
@@ -251,7 +251,7 @@ int orionstor_cmd_write(int argc, char **argv)
 {
 	struct io_args a = { .is_write = true };
 	struct tc_common c;
-	struct ostor_lun_info li;
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 	struct tc_progress prog;
 	struct stat st;
 	ostor_context *ctx = NULL;

@@ -56,7 +56,7 @@ int tc_exit_from_error(int error)
 
 static int exit_from_sense(const uint8_t *sense, size_t sense_len)
 {
-	struct ostor_scsi_sense s;
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 
 	if (!sense || sense_len == 0 || ostor_scsi_parse_sense(sense, sense_len, &s) < 0)
 		return TC_EXIT_OTHER_STATUS;

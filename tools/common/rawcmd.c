@@ -167,7 +167,7 @@ static struct json_object *decode_data(const uint8_t *cdb, size_t cdb_len,
 	if (cdb[0] == OSTOR_SCSI_OP_READ_CAPACITY10 ||
 	    (cdb[0] == OSTOR_SCSI_OP_SERVICE_ACTION_IN16 && cdb_len >= 2 &&
 	     (cdb[1] & 0x1f) == OSTOR_SCSI_SAI_READ_CAPACITY16)) {
-		struct ostor_scsi_read_capacity rc;
+		struct ostor_scsi_read_capacity rc = OSTOR_SCSI_READ_CAPACITY_INIT;
 		bool ten = cdb[0] == OSTOR_SCSI_OP_READ_CAPACITY10;
 		char human[32] = "?";
 		uint64_t bytes;
@@ -188,7 +188,7 @@ static struct json_object *decode_data(const uint8_t *cdb, size_t cdb_len,
 				", %" PRIu64 " blocks (%s)\n", rc.last_lba, rc.block_size,
 				rc.blocks, human);
 	} else if (cdb[0] == OSTOR_SCSI_OP_INQUIRY && cdb_len >= 2 && !(cdb[1] & 1)) {
-		struct ostor_scsi_inquiry inq;
+		struct ostor_scsi_inquiry inq = OSTOR_SCSI_INQUIRY_INIT;
 
 		if (ostor_scsi_parse_inquiry(data, len, &inq) < 0)
 			return NULL;
@@ -249,7 +249,7 @@ int orionstor_cmd_raw(int argc, char **argv)
 	size_t data_len = 0, sense_len = 0, transferred, residual;
 	const uint8_t *sense;
 	enum ostor_dir dir = OSTOR_DIR_NONE;
-	struct ostor_scsi_sense sd;
+	struct ostor_scsi_sense sd = OSTOR_SCSI_SENSE_INIT;
 	bool sense_ok = false;
 	char sense_text[256] = "";
 	FILE *text;

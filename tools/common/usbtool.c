@@ -201,7 +201,7 @@ int us_lun_info_removable_fallback(ostor_device *dev, uint32_t target, uint32_t 
 	/* Only a unit that is there (qualifier 0) with a removable medium. */
 	if (n < 36 || (inq[0] >> 5) != 0 || !(inq[1] & 0x80))
 		return -1;
-	memset(li, 0, sizeof(*li));
+	*li = (struct ostor_lun_info)OSTOR_LUN_INFO_INIT;
 	li->target = target;
 	li->lun = lun;
 	li->peripheral_type = inq[0] & 0x1f;

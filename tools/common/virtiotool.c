@@ -9,7 +9,7 @@
 
 int vst_open(const struct tc_common *c, ostor_context **ctx, ostor_device **dev)
 {
-	struct ostor_virtio_device_info info;
+	struct ostor_virtio_device_info info = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 	int rc = tc_open_device(c, ctx, dev), err;
 
 	if (rc)
@@ -65,7 +65,7 @@ struct json_object *vst_queue_json(const struct ostor_virtio_queue_info *q)
 
 	json_object_object_add(o, "index", json_object_new_int64(q->index));
 	json_object_object_add(o, "type", json_object_new_string(vst_queue_type(q->type)));
-	json_object_object_add(o, "size", json_object_new_int64(q->size));
+	json_object_object_add(o, "size", json_object_new_int64(q->queue_size));
 	json_object_object_add(o, "ring", json_object_new_string(q->packed ? "packed" : "split"));
 	json_object_object_add(o, "event_idx", json_object_new_boolean(q->event_idx));
 	json_object_object_add(o, "indirect", json_object_new_boolean(q->indirect));
@@ -84,7 +84,7 @@ struct json_object *vst_queue_json(const struct ostor_virtio_queue_info *q)
 
 struct json_object *vst_device_json(ostor_device *dev, int *first_fail)
 {
-	struct ostor_virtio_device_info in;
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 	struct json_object *o = json_object_new_object(), *qa = json_object_new_array();
 	struct json_object *la = json_object_new_array();
 	struct ostor_lun_addr *luns = NULL;
@@ -112,7 +112,7 @@ struct json_object *vst_device_json(ostor_device *dev, int *first_fail)
 	json_object_object_add(o, "max_lun", json_object_new_int64(in.max_lun));
 	nq = ostor_virtio_queue_count(dev);
 	for (int i = 0; i < nq; i++) {
-		struct ostor_virtio_queue_info q;
+		struct ostor_virtio_queue_info q = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 
 		if (ostor_virtio_queue_info(dev, (unsigned int)i, &q) == 0)
 			json_object_array_add(qa, vst_queue_json(&q));
@@ -122,7 +122,7 @@ struct json_object *vst_device_json(ostor_device *dev, int *first_fail)
 	if (err < 0 && !*first_fail)
 		*first_fail = tc_exit_from_error(err);
 	for (size_t i = 0; i < n; i++) {
-		struct ostor_lun_info li;
+		struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 		struct json_object *l = json_object_new_object();
 
 		json_object_object_add(l, "target", json_object_new_int64(luns[i].target));
