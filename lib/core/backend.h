@@ -169,6 +169,10 @@ struct ostor_device {
 	unsigned int count_limit;      /* at most this many of the class per context */
 	const char *count_key;         /* the key that sets it, for the message */
 	bool abort_is_reset;           /* no per-command abort: cancel resets the transport */
+	/* Identification answers kept (lib/core/cmdcache.c): entries the
+	 * backend asks for at open, and the cache (NULL: none). */
+	unsigned int cmd_cache_entries;
+	struct ostori_cmd_cache *cmd_cache;
 	/* Software queueing (set by the backend at open; 0: no limit). */
 	unsigned int max_commands;     /* in flight plus waiting */
 	const char *max_commands_key;  /* the key that sets it, for the message */
@@ -227,6 +231,7 @@ struct ostor_task {
 	 * the owner passed a cancel request on to the backend yet. */
 	struct ostori_channel *chan;
 	bool cancel_sent;
+	bool from_cache;               /* answered by the command cache */
 	/* Waiting for room (queueing.c): on its channel's or device's list. */
 	bool waiting;
 	uint64_t wait_deadline_ms;
@@ -292,6 +297,25 @@ bool ostori_waitq_remove(struct ostori_waitq *q, ostor_task *t);
 void ostori_waitq_run(struct ostori_waitq *q);
 /* The same for dev->waitq (takes dev->lock around list changes). */
 void ostori_device_waitq_run(ostor_device *dev);
+
+/* ---- the SCSI command cache (lib/core/cmdcache.c) ----------------------- */
+struct ostori_cmd_cache;
+int ostori_cmdcache_init(ostor_device *dev, unsigned int entries);
+void ostori_cmdcache_free(ostor_device *dev);
+/* Complete t from the cache (true), or leave it to the device. */
+bool ostori_cmdcache_serve(ostor_task *t);
+/* Learn from a completing task: keep an answer, or forget a LUN's. */
+void ostori_cmdcache_note(ostor_task *t);
+void ostori_cmdcache_forget_all(ostor_device *dev);
+void ostori_cmdcache_stats(const ostor_device *dev, uint64_t *hits, uint64_t *misses);
+
+/* Hand a task to its backend (the command cache may answer instead). */
+static inline int ostori_backend_submit(ostor_task *t)
+{
+	if (OSTOR_UNLIKELY(t->dev->cmd_cache != NULL) && ostori_cmdcache_serve(t))
+		return 0;
+	return t->dev->backend->submit(t);
+}
 
 /* Complete a task: result, status, sense and transferred must be set.
  * Thread-safe; the callback runs later in ostor_handle_events*. */

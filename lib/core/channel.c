@@ -122,7 +122,7 @@ int ostori_channel_submit(struct ostori_channel *ch, ostor_task *t)
 	if (OSTOR_UNLIKELY(ch->waitq.n))
 		r = OSTORI_SUBMIT_FULL;
 	else
-		r = t->dev->backend->submit(t);
+		r = ostori_backend_submit(t);
 	if (OSTOR_UNLIKELY(r == OSTORI_SUBMIT_FULL))
 		r = ostori_waitq_park(t->dev, &ch->waitq, t);
 	if (OSTOR_UNLIKELY(r < 0)) {

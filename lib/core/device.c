@@ -135,6 +135,8 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	if (r < 0)
 		goto out_dev;
 	r = ostori_channels_init(dev);
+	if (r == 0 && (r = ostori_cmdcache_init(dev, dev->cmd_cache_entries)) < 0)
+		ostori_channels_free(dev);
 	if (r < 0) {
 		be->close(dev);
 		goto out_dev;
@@ -142,6 +144,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	r = registry_add(dev);
 	if (r < 0) {
 		ostori_channels_free(dev);
+		ostori_cmdcache_free(dev);
 		be->close(dev);
 		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 		goto out_dev;
@@ -153,6 +156,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 		pthread_mutex_unlock(&ctx->lock);
 		registry_remove(dev);
 		ostori_channels_free(dev);
+		ostori_cmdcache_free(dev);
 		be->close(dev);
 		r = ostori_error(OSTOR_ERROR_BUSY, "%s: %u %s device%s already open in this context, the "
 				 "limit (%s in orionstor.conf); close one first or raise the limit",
@@ -230,6 +234,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	ostori_block_reqs_free(dev);
 	dev->backend->close(dev);
 	ostori_channels_free(dev);
+	ostori_cmdcache_free(dev);
 	/* After the backend: closing may have posted some. */
 	ostori_drop_device_events(dev);
 	ostor_info(ctx, "closed %s", dev->spec);

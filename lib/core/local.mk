@@ -3,6 +3,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/backend.h \
 	lib/core/block.c \
 	lib/core/channel.c \
+	lib/core/cmdcache.c \
 	lib/core/config.c \
 	lib/core/config.h \
 	lib/core/context.c \

@@ -121,7 +121,7 @@ static bool resubmit(ostor_task *t, uint64_t *now)
 		end_waiting(t, OSTOR_ERROR_TIMEOUT);
 		return true;
 	}
-	r = t->dev->backend->submit(t);
+	r = ostori_backend_submit(t);
 	if (r == OSTORI_SUBMIT_FULL)
 		return false;
 	if (r < 0)

@@ -93,6 +93,7 @@ enum ostor_result ostori_result_of_status(int status)
 
 static void clear_results(ostor_task *t)
 {
+	t->from_cache = false;
 	t->result = OSTOR_RESULT_PENDING;
 	t->status = -1;
 	t->sense_len = 0;
@@ -314,7 +315,7 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 	}
 	pthread_mutex_unlock(&dev->lock);
 
-	r = dev->backend->submit(t);
+	r = ostori_backend_submit(t);
 	if (OSTOR_UNLIKELY(r == OSTORI_SUBMIT_FULL)) {
 		pthread_mutex_lock(&dev->lock);
 		r = ostori_waitq_park(dev, &dev->waitq, t);
@@ -467,6 +468,8 @@ void ostori_task_complete(ostor_task *t)
 		t->sense_len = OSTOR_SENSE_MAX;
 	if (t->transferred > t->data_len)
 		t->transferred = t->data_len;
+	if (OSTOR_UNLIKELY(t->dev->cmd_cache != NULL) && !t->from_cache)
+		ostori_cmdcache_note(t);
 	if (OSTOR_LIKELY(t->chan != NULL)) {
 		ostori_channel_complete(t);
 		return;

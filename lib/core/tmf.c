@@ -148,6 +148,7 @@ OSTOR_API int ostor_reset(ostor_device *dev, enum ostor_reset_level level, uint3
 				    dev->backend->name);
 	ostor_info(dev->ctx, "%s: %s reset (%u:%u) requested", dev->spec, names[level], target, lun);
 	r = dev->backend->reset(dev, level, target, lun);
+	ostori_cmdcache_forget_all(dev);
 	if (r < 0)
 		return r;
 	/* What the LUNs were is not known any more. */

@@ -32,7 +32,6 @@ static const struct ostori_config_key keys[] = {
 };
 
 static const struct ostori_config_pending pending[] = {
-	{ "scsi_command_cache_size", "the SCSI command cache" },
 	{ "cache_enabled", "the block cache" },
 	{ "write_back_cache", "the block cache" },
 	{ "read_ahead_cache", "the block cache" },

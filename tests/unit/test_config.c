@@ -428,7 +428,7 @@ START_TEST(test_pending_key_warns)
 	ck_assert(strstr(cap.last, ":3: [usb_storage] cache_enabled has no effect yet: the block cache "
 			 "is not available in this version"));
 	ck_assert(ostori_usb_config(&cfg)->cache_enabled);
-	ck_assert_uint_eq(pending_count(), 13);
+	ck_assert_uint_eq(pending_count(), 12);
 }
 END_TEST
 

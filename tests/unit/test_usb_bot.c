@@ -1045,6 +1045,86 @@ START_TEST(bot_quirks_from_config)
 }
 END_TEST
 
+/* ---- the SCSI command cache (scsi_command_cache_size) --------------------- */
+
+static uint64_t target_ops(uint8_t op)
+{
+	struct sim_stats ss;
+
+	sim_target_get_stats(ostori_sim_device_target(dev), &ss);
+	return ss.per_opcode[op];
+}
+
+/* Identification answers come from the cache the second time; a unit
+ * attention, MODE SELECT or a reset makes the LUN's be asked again;
+ * 0 entries: no cache. */
+START_TEST(bot_command_cache)
+{
+	static const uint8_t inq[6] = { 0x12, 0, 0, 0, 96, 0 }, inq36[6] = { 0x12, 0, 0, 0, 36, 0 };
+	static const uint8_t rc10[10] = { 0x25 };
+	uint8_t a[96], b[96], cap[8];
+	uint64_t hits, misses, before;
+	ostor_task *t;
+	int err;
+
+	if (_i) {
+		ostor_exit(ctx);
+		ctx = ctx_with_config("[usb_storage]\nscsi_command_cache_size = 0\n", &err);
+		ck_assert_int_eq(err, 0);
+	}
+	open_dev(BOT);
+	before = target_ops(0x12);
+	t = run(0, inq, 6, OSTOR_DIR_FROM_DEVICE, a, sizeof(a));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+	memset(b, 0, sizeof(b));
+	t = run(0, inq, 6, OSTOR_DIR_FROM_DEVICE, b, sizeof(b));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 96);
+	ostor_task_free(t);
+	ck_assert_mem_eq(a, b, sizeof(a));
+	ostori_cmdcache_stats(dev, &hits, &misses);
+	if (_i) {
+		ck_assert_uint_eq(target_ops(0x12) - before, 2);
+		ck_assert_uint_eq(hits, 0);
+		return;
+	}
+	ck_assert_uint_eq(target_ops(0x12) - before, 1);
+	ck_assert_uint_eq(hits, 1);
+	/* Another CDB (allocation length) is another question. */
+	t = run(0, inq36, 6, OSTOR_DIR_FROM_DEVICE, b, 36);
+	ostor_task_free(t);
+	ck_assert_uint_eq(target_ops(0x12) - before, 2);
+	/* READ CAPACITY, then the capacity changes: the unit attention
+	 * makes the next READ CAPACITY go to the device and see it. */
+	t = run(0, rc10, 10, OSTOR_DIR_FROM_DEVICE, cap, sizeof(cap));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+	ck_assert_int_eq(sim_target_set_capacity(ostori_sim_device_target(dev), 0, 4096), 0);
+	before = target_ops(0x25);
+	/* Until the device says so (a unit attention, here on a READ), the
+	 * cache does not know. */
+	t = run(0, rc10, 10, OSTOR_DIR_FROM_DEVICE, cap, sizeof(cap));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+	ck_assert_uint_eq(target_ops(0x25) - before, 0);
+	t = run(0, (const uint8_t[10]){ 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 }, 10, OSTOR_DIR_FROM_DEVICE, a, 512);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION); /* the UA */
+	ostor_task_free(t);
+	t = run(0, rc10, 10, OSTOR_DIR_FROM_DEVICE, cap, sizeof(cap));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+	ck_assert_uint_eq(target_ops(0x25) - before, 1);
+	ck_assert_uint_eq(((uint32_t)cap[0] << 24 | cap[1] << 16 | cap[2] << 8 | cap[3]), 4095);
+	/* A reset forgets everything. */
+	before = target_ops(0x12);
+	ck_assert_int_ge(ostor_reset(dev, OSTOR_RESET_DEVICE, 0, 0), 0);
+	t = run(0, inq, 6, OSTOR_DIR_FROM_DEVICE, b, sizeof(b));
+	ostor_task_free(t);
+	ck_assert_uint_ge(target_ops(0x12) - before, 1);
+}
+END_TEST
+
 /* Keep N reads in flight; how many did the engine hold at once? */
 static uint64_t engine_depth(struct sim_usb *m)
 {
@@ -1272,6 +1352,7 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_unplug_with_waiting);
 	tcase_add_loop_test(tc, bot_one_at_a_time_from_config, 0, 3);
 	tcase_add_test(tc, bot_validation_off_ignores_residue);
+	tcase_add_loop_test(tc, bot_command_cache, 0, 2);
 	tcase_add_test(tc, bot_explicit_resets);
 	tcase_add_test(tc, bot_spec_errors);
 	tcase_add_test(tc, bot_fault_after);
