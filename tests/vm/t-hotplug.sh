@@ -41,8 +41,11 @@ gdev=$(dev_by_serial hp-gone)
 kdev=$(dev_by_serial hp-keep)
 
 # I/O while the host unplugs: reads from the disk that goes away, writes
-# to the one that stays.
-( while dd if="$gdev" of=/dev/null bs=64k count=256 iflag=direct status=none 2>/dev/null; do :; done ) &
+# to the one that stays.  The reader stops with its disk (H:C:T:L gone):
+# the disk hot-added later may get the same /dev name, and reading that
+# one would look like a reader stuck on the removed disk.
+( while [ -e "/sys/class/scsi_device/$gone" ] &&
+        dd if="$gdev" of=/dev/null bs=64k count=256 iflag=direct status=none 2>/dev/null; do :; done ) &
 reader=$!
 ( i=0
   while [ ! -e /run/vm/sync/unplugged.host ]; do
