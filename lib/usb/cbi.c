@@ -127,6 +127,10 @@ void ousb_cb_advance(struct ousb_engine *e)
 			o.status = 2;
 			o.sense = true;
 			o.transferred = e->data_actual;
+			/* Many devices stall when they have less data than the
+			 * host asked for: the sense tells (NO SENSE: it was
+			 * only short, as Bulk-Only reports with a residue). */
+			o.short_data = c->dir == OSTOR_DIR_FROM_DEVICE && e->data_actual < c->len;
 			ousb_wire_done(e, o);
 			return;
 		case S_CB_INTR: {

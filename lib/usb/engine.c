@@ -277,6 +277,21 @@ static bool sense_reports_error(const uint8_t *s, size_t n)
 	return false;
 }
 
+/* NO SENSE with no additional sense code: nothing was wrong. */
+static bool sense_says_nothing(const uint8_t *s, size_t n)
+{
+	uint8_t code;
+
+	if (n < 3)
+		return false;
+	code = s[0] & 0x7f;
+	if (code == 0x72 || code == 0x73)
+		return (s[1] & 0x0f) == 0 && (n < 4 || (s[2] == 0 && s[3] == 0));
+	if (code == 0x70 || code == 0x71)
+		return (s[2] & 0x0f) == 0 && (n < 14 || (s[12] == 0 && s[13] == 0));
+	return false;
+}
+
 /* The wire command ended (nothing in flight) with outcome o. */
 void ousb_wire_done(struct ousb_engine *e, struct outcome o)
 {
@@ -300,6 +315,13 @@ void ousb_wire_done(struct ousb_engine *e, struct outcome o)
 			/* CB: the automatic REQUEST SENSE is the status. */
 			e->out.res = OSTOR_RESULT_CHECK_CONDITION;
 			e->out.status = 2;
+		}
+		if (e->out.short_data && o.res == OSTOR_RESULT_GOOD && sense_says_nothing(e->sense, e->sense_len)) {
+			/* A short read the device stalled after: good, with
+			 * the residual, as on every other transport. */
+			e->out.res = OSTOR_RESULT_GOOD;
+			e->out.status = 0;
+			e->sense_len = 0;
 		}
 		if (o.recover) {
 			ousb_start_recovery(e);

@@ -38,6 +38,7 @@ struct outcome {
 	size_t transferred;
 	bool recover;        /* device state unknown: reset it */
 	bool sense;          /* CHECK CONDITION: fetch the sense */
+	bool short_data;     /* the data phase stalled early: maybe less data, not an error */
 };
 
 /* The command on the wire: the caller's task or our REQUEST SENSE. */
