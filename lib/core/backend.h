@@ -106,6 +106,7 @@ struct ostor_context {
 	atomic_uint event_waiters;     /* threads in wait_for_other_handler */
 	int wake_fd;                   /* eventfd: readable while done queue non-empty */
 	bool wake_pending;             /* wake_fd was written and not drained yet */
+	atomic_ulong wake_writes;      /* system calls spent on wake-ups (tests) */
 
 	/* Device events waiting for the handler (lib/core/events.c). */
 	struct ostor_event_handler event_handler;
@@ -279,6 +280,12 @@ unsigned int ostori_channels_inflight(ostor_context *ctx);
 int ostori_wait_step(ostor_context *ctx, int timeout_ms);
 /* Handle events with ctx->event_lock held by the caller. */
 int ostori_handle_events_locked(ostor_context *ctx, int timeout_ms);
+/* A synchronous caller's own task on the shared path: when it completes
+ * on this thread inside its submit, settle delivers it right away (no
+ * done queue, no wake-up, no system call).  settle: true when it did;
+ * either way adoption ends. */
+void ostori_sync_adopt(ostor_task *t);
+bool ostori_sync_settle(void);
 /* The shared-path end of a task (unlink, DONE, callback): used by the
  * dispatcher and, for a sync caller's own task, inline. */
 void ostori_task_deliver(ostor_context *ctx, ostor_task *t);

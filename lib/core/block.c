@@ -469,6 +469,10 @@ static void req_finish(struct block_req *rq, int result)
 
 static void part_done(ostor_task *t, void *ud);
 
+/* Inside a synchronous block helper on this thread: the parts it submits
+ * are delivered by it when they complete inside submit (ostori_sync_*). */
+static _Thread_local bool tls_block_sync;
+
 /* Every byte of the buffer is memory the device reaches without a copy. */
 static bool device_reaches(ostor_device *dev, const struct iovec *iov, int iovcnt)
 {
@@ -520,6 +524,8 @@ static int part_submit(struct block_req *rq)
 	r = ostor_task_set_iov(t, rq->write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, part, n);
 	if (r < 0)
 		return r;
+	if (tls_block_sync)
+		ostori_sync_adopt(t);
 	return ostor_task_submit(t, (struct ostor_completion){ part_done, rq, NULL });
 }
 
@@ -796,15 +802,25 @@ static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t l
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
 	if (count == 0)
 		return 0;
+	tls_block_sync = true;
 	r = block_submit_buf(dev, target, lun, lba, count, buf, write,
 			     (struct ostor_block_completion){ sync_block_done, &w, NULL });
-	if (r < 0)
+	if (r < 0) {
+		ostori_sync_settle();
+		tls_block_sync = false;
 		return r;
+	}
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		/* A part that completed inside its submit (its delivery may
+		 * submit the next part: loop). */
+		if (ostori_sync_settle())
+			continue;
 		r = ostori_wait_step(dev->ctx, 100);
 		if (r == 0)
 			sched_yield(); /* let the thread that completes us run */
 	}
+	ostori_sync_settle();
+	tls_block_sync = false;
 	if (w.result < 0)
 		return ostori_error(w.result, "%s", w.why);
 	return 0;

@@ -431,6 +431,7 @@ static void wake(ostor_context *ctx)
 	ssize_t n = write(ctx->wake_fd, &one, sizeof(one));
 
 	(void)n;
+	atomic_fetch_add_explicit(&ctx->wake_writes, 1, memory_order_relaxed);
 }
 
 void ostori_kick_loop(ostor_context *ctx)
@@ -778,6 +779,24 @@ static void sync_done(ostor_task *t, void *user_data)
 	__atomic_store_n((int *)user_data, 1, __ATOMIC_RELEASE);
 }
 
+void ostori_sync_adopt(ostor_task *t)
+{
+	tls_sync_task = t;
+	tls_sync_done = NULL;
+}
+
+bool ostori_sync_settle(void)
+{
+	ostor_task *t = tls_sync_done;
+
+	tls_sync_task = NULL;
+	tls_sync_done = NULL;
+	if (!t)
+		return false;
+	ostori_task_deliver(t->dev->ctx, t);
+	return true;
+}
+
 OSTOR_API int ostor_task_execute(ostor_task *t)
 {
 	int done = 0;
@@ -791,15 +810,10 @@ OSTOR_API int ostor_task_execute(ostor_task *t)
 	ctx = t->dev->ctx;
 	if ((r = ostori_refuse_in_callback(ctx, "a synchronous call (ostor_task_execute)")))
 		return r;
-	tls_sync_task = t;
-	tls_sync_done = NULL;
+	ostori_sync_adopt(t);
 	r = ostor_task_submit(t, (struct ostor_completion){ .callback = sync_done,
 							     .user_data = &done });
-	tls_sync_task = NULL;
-	if (tls_sync_done) {
-		tls_sync_done = NULL;
-		ostori_task_deliver(ctx, t);
-	}
+	ostori_sync_settle();
 	if (r < 0)
 		return r;
 	/* The backend enforces the timeout; this is a safety net so a

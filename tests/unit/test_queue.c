@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static ostor_context *ctx;
 static ostor_device *dev;
@@ -333,6 +334,34 @@ START_TEST(owner_sync_and_reentry)
 }
 END_TEST
 
+/* Synchronous calls on the shared path that the device answers at once
+ * make no system call: no wake-up is ever written for them. */
+START_TEST(sync_calls_without_wakeups)
+{
+	uint8_t buf[4096];
+	uint64_t v;
+	unsigned long writes;
+	ostor_task *t;
+
+	open_spec("sim:");
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 8, buf), 0); /* discovery */
+	writes = atomic_load(&ctx->wake_writes);
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, (uint64_t)i, 8, buf), 0);
+		ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, (uint64_t)i, 8, buf), 0);
+		set_read(t, (uint64_t)i, buf, 8);
+		ck_assert_int_eq(ostor_task_execute(t), 0);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	}
+	ostor_task_free(t);
+	ck_assert_uint_eq(atomic_load(&ctx->wake_writes), writes);
+	ck_assert(!ctx->wake_pending);
+	ck_assert_int_lt(read(ctx->wake_fd, &v, sizeof(v)), 0); /* nothing written: EAGAIN */
+	ck_assert_uint_eq(ostor_inflight(ctx), 0);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
 	Suite *s = suite_create("queue");
@@ -346,6 +375,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, released_at_thread_exit);
 	tcase_add_test(tc, close_with_held_queues);
 	tcase_add_test(tc, owner_sync_and_reentry);
+	tcase_add_test(tc, sync_calls_without_wakeups);
 	suite_add_tcase(s, tc);
 	return s;
 }
