@@ -11,6 +11,7 @@
 #include "core/internal.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 struct ostor_spec;
 struct ostori_devlist;
@@ -255,8 +256,19 @@ static inline bool ostori_task_cancelled(const ostor_task *t)
 
 /* ---- channels: queues owned by threads (lib/core/channel.c) ---------- */
 struct ostori_channel;
-/* The channel of dev the calling thread owns, or NULL. */
-struct ostori_channel *ostori_my_channel(const ostor_device *dev);
+/* The channel of dev the calling thread owns, or NULL (inline: it runs
+ * twice per command). */
+#define OSTORI_TLS_CHANNELS 8
+extern _Thread_local struct ostori_channel *ostori_tls_chan[OSTORI_TLS_CHANNELS];
+extern _Thread_local const ostor_device *ostori_tls_chan_dev[OSTORI_TLS_CHANNELS];
+extern _Thread_local unsigned int ostori_tls_nchan;
+static inline struct ostori_channel *ostori_my_channel(const ostor_device *dev)
+{
+	for (unsigned int i = 0; i < ostori_tls_nchan; i++)
+		if (ostori_tls_chan_dev[i] == dev)
+			return ostori_tls_chan[i];
+	return NULL;
+}
 int ostori_channels_init(ostor_device *dev);        /* ostor_open, after the backend */
 void ostori_channels_free(ostor_device *dev);       /* ostor_close */
 /* ostor_close: release the caller's channel of dev (its tasks cancelled
@@ -359,10 +371,40 @@ void ostori_block_reqs_free(ostor_device *dev);
 /* Cancel every task in flight on dev (ostor_close). */
 void ostori_device_cancel_all(ostor_device *dev);
 /* Map a SCSI status byte to a transport-neutral result. */
-enum ostor_result ostori_result_of_status(int status);
+static inline enum ostor_result ostori_result_of_status(int status)
+{
+	switch (status) {
+	case OSTOR_SCSI_STATUS_GOOD:
+	case OSTOR_SCSI_STATUS_CONDITION_MET:
+		return OSTOR_RESULT_GOOD;
+	case OSTOR_SCSI_STATUS_CHECK_CONDITION:
+		return OSTOR_RESULT_CHECK_CONDITION;
+	case OSTOR_SCSI_STATUS_BUSY:
+	case OSTOR_SCSI_STATUS_TASK_SET_FULL:
+		return OSTOR_RESULT_BUSY;
+	case OSTOR_SCSI_STATUS_RESERVATION_CONFLICT:
+		return OSTOR_RESULT_RESERVATION_CONFLICT;
+	case OSTOR_SCSI_STATUS_TASK_ABORTED:
+		return OSTOR_RESULT_ABORTED;
+	default:
+		return OSTOR_RESULT_OTHER_STATUS;
+	}
+}
+
 /* Convenience for backends: set the results and complete. */
-void ostori_task_finish(ostor_task *task, enum ostor_result result, int status,
-			const uint8_t *sense, size_t sense_len, size_t transferred);
+static inline void ostori_task_finish(ostor_task *t, enum ostor_result result, int status,
+				      const uint8_t *sense, size_t sense_len, size_t transferred)
+{
+	t->result = result;
+	t->status = status;
+	if (sense_len > OSTOR_SENSE_MAX)
+		sense_len = OSTOR_SENSE_MAX;
+	if (sense && sense_len)
+		memcpy(t->sense, sense, sense_len);
+	t->sense_len = sense && sense_len ? sense_len : 0;
+	t->transferred = transferred;
+	ostori_task_complete(t);
+}
 
 static inline void *ostori_device_priv(ostor_device *dev) { return dev->priv; }
 static inline void *ostori_task_priv(ostor_task *task) { return task->priv; }

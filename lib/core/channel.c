@@ -35,20 +35,16 @@ struct ostori_channel {
 
 /* The channels this thread owns: a small array, searched linearly (the
  * first slot is the one a submit nearly always wants). */
-#define TLS_CHANNELS 8
-static _Thread_local struct ostori_channel *tls_chan[TLS_CHANNELS];
-static _Thread_local unsigned int tls_nchan;
+#define TLS_CHANNELS OSTORI_TLS_CHANNELS
+_Thread_local struct ostori_channel *ostori_tls_chan[TLS_CHANNELS];
+_Thread_local const ostor_device *ostori_tls_chan_dev[TLS_CHANNELS];
+_Thread_local unsigned int ostori_tls_nchan;
+#define tls_chan ostori_tls_chan
+#define tls_nchan ostori_tls_nchan
 
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 
-struct ostori_channel *ostori_my_channel(const ostor_device *dev)
-{
-	for (unsigned int i = 0; i < tls_nchan; i++)
-		if (tls_chan[i]->dev == dev)
-			return tls_chan[i];
-	return NULL;
-}
 
 int ostori_channels_init(ostor_device *dev)
 {
@@ -77,7 +73,7 @@ void ostori_channels_free(ostor_device *dev)
 
 /* ---- submission and completion (owner) ------------------------------------ */
 
-static void link_task(struct ostori_channel *ch, ostor_task *t)
+static inline void link_task(struct ostori_channel *ch, ostor_task *t)
 {
 	t->inflight_prev = NULL;
 	t->inflight_next = ch->inflight_head;
@@ -88,7 +84,7 @@ static void link_task(struct ostori_channel *ch, ostor_task *t)
 			      memory_order_relaxed);
 }
 
-static void unlink_task(struct ostori_channel *ch, ostor_task *t)
+static inline void unlink_task(struct ostori_channel *ch, ostor_task *t)
 {
 	if (t->inflight_prev)
 		t->inflight_prev->inflight_next = t->inflight_next;
@@ -355,8 +351,11 @@ static void release_slot(unsigned int slot)
 
 	if (dev->backend->queue_release)
 		dev->backend->queue_release(dev);
-	tls_chan[slot] = tls_chan[--tls_nchan];
+	--tls_nchan;
+	tls_chan[slot] = tls_chan[tls_nchan];
+	ostori_tls_chan_dev[slot] = ostori_tls_chan_dev[tls_nchan];
 	tls_chan[tls_nchan] = NULL;
+	ostori_tls_chan_dev[tls_nchan] = NULL;
 	pthread_mutex_lock(&dev->lock);
 	atomic_store_explicit(&ch->owned, 0, memory_order_release);
 	pthread_mutex_unlock(&dev->lock);
@@ -449,6 +448,7 @@ OSTOR_API int ostor_queue_acquire(ostor_device *dev, int index)
 				pthread_mutex_unlock(&dev->lock);
 				return r;
 			}
+			ostori_tls_chan_dev[tls_nchan] = dev;
 			tls_chan[tls_nchan++] = ch;
 			pthread_setspecific(exit_key, (void *)1);
 			return (int)k;

@@ -71,26 +71,6 @@ void ostori_device_cancel_all(ostor_device *dev)
 	pthread_mutex_unlock(&dev->lock);
 }
 
-enum ostor_result ostori_result_of_status(int status)
-{
-	switch (status) {
-	case OSTOR_SCSI_STATUS_GOOD:
-	case OSTOR_SCSI_STATUS_CONDITION_MET:
-		return OSTOR_RESULT_GOOD;
-	case OSTOR_SCSI_STATUS_CHECK_CONDITION:
-		return OSTOR_RESULT_CHECK_CONDITION;
-	case OSTOR_SCSI_STATUS_BUSY:
-	case OSTOR_SCSI_STATUS_TASK_SET_FULL:
-		return OSTOR_RESULT_BUSY;
-	case OSTOR_SCSI_STATUS_RESERVATION_CONFLICT:
-		return OSTOR_RESULT_RESERVATION_CONFLICT;
-	case OSTOR_SCSI_STATUS_TASK_ABORTED:
-		return OSTOR_RESULT_ABORTED;
-	default:
-		return OSTOR_RESULT_OTHER_STATUS;
-	}
-}
-
 static void clear_results(ostor_task *t)
 {
 	t->from_cache = false;
@@ -135,12 +115,18 @@ OSTOR_API int ostor_task_free(ostor_task *t)
 	return 0;
 }
 
-static int check_idle(ostor_task *t, const char *fn)
+static int __attribute__((noinline)) not_idle(ostor_task *t, const char *fn)
 {
 	if (!t)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL task", fn);
-	if (ostori_task_state(t) == OSTORI_TASK_INFLIGHT)
-		return ostori_error(OSTOR_ERROR_STATE, "%s: the task is in flight", fn);
+	return ostori_error(OSTOR_ERROR_STATE, "%s: the task is in flight", fn);
+}
+
+/* Inlined into every setter: they run once per command. */
+static inline int check_idle(ostor_task *t, const char *fn)
+{
+	if (OSTOR_UNLIKELY(!t || ostori_task_state(t) == OSTORI_TASK_INFLIGHT))
+		return not_idle(t, fn);
 	return 0;
 }
 
@@ -181,7 +167,13 @@ OSTOR_API int ostor_task_set_cdb(ostor_task *t, const uint8_t *cdb, size_t len)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
 				    "ostor_task_set_cdb: a CDB is 1 to %d bytes (got %zu%s)",
 				    OSTOR_CDB_MAX, len, cdb ? "" : ", NULL pointer");
-	memcpy(t->cdb, cdb, len);
+	/* The common sizes as fixed copies (no memcpy call per command). */
+	if (len == 16)
+		memcpy(t->cdb, cdb, 16);
+	else if (len == 10)
+		memcpy(t->cdb, cdb, 10);
+	else
+		memcpy(t->cdb, cdb, len);
 	t->cdb_len = (uint8_t)len;
 	return 0;
 }
@@ -499,19 +491,6 @@ void ostori_task_complete(ostor_task *t)
 		wake_waiters(ctx);
 }
 
-void ostori_task_finish(ostor_task *t, enum ostor_result result, int status,
-			const uint8_t *sense, size_t sense_len, size_t transferred)
-{
-	t->result = result;
-	t->status = status;
-	if (sense_len > OSTOR_SENSE_MAX)
-		sense_len = OSTOR_SENSE_MAX;
-	if (sense && sense_len)
-		memcpy(t->sense, sense, sense_len);
-	t->sense_len = sense && sense_len ? sense_len : 0;
-	t->transferred = transferred;
-	ostori_task_complete(t);
-}
 
 void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 {

@@ -185,7 +185,8 @@ void sim_cmd_read(struct exec *x)
 		return;
 	m = OSTOR_MIN((size_t)bytes, x->total);
 	io.off = lba * lu->block_size;
-	if (sim_iov_walk(x->cmd, 0, m, seg_read, &io)) {
+	/* A null LU stores nothing: no walk over the buffer. */
+	if (!lu->null && sim_iov_walk(x->cmd, 0, m, seg_read, &io)) {
 		uint64_t good = io.bad - io.off;
 
 		x->cmd->transferred = (size_t)(good - good % lu->block_size);
@@ -231,7 +232,7 @@ void sim_cmd_write(struct exec *x)
 	    !sim_data_out_ok(x, (size_t)bytes))
 		return;
 	io.off = lba * lu->block_size;
-	if (sim_iov_walk(x->cmd, 0, (size_t)bytes, seg_write, &io)) {
+	if (!lu->null && sim_iov_walk(x->cmd, 0, (size_t)bytes, seg_write, &io)) {
 		uint64_t good = io.bad - io.off;
 
 		x->cmd->transferred = (size_t)(good - good % lu->block_size);

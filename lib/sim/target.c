@@ -169,6 +169,10 @@ static struct sim_lu *find_lu(const struct sim_target *t, uint32_t lun, size_t *
 {
 	size_t lo = 0, hi = t->nlus;
 
+	/* LUNs numbered from 0 without gaps (the usual case): direct. */
+	if (!pos && lun < t->nlus && t->lus[lun]->lun == lun)
+		return t->lus[lun];
+
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
