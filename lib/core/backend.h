@@ -430,10 +430,5 @@ int ostori_devlist_add(struct ostori_devlist *list, const char *backend,
 /* Block-helper state lookup (creates the entry). */
 struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, uint32_t lun);
 
-/* Run one command synchronously on a device (used by the block helpers
- * and scans): allocates a task on the stack-like path, no callback. */
-int ostori_exec(ostor_device *dev, uint32_t target, uint32_t lun,
-		const uint8_t *cdb, size_t cdb_len, enum ostor_dir dir,
-		void *buf, size_t len, ostor_task **task_out);
 
 #endif /* OSTOR_CORE_BACKEND_H */

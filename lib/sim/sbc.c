@@ -287,7 +287,9 @@ void sim_cmd_verify(struct exec *x)
 	if (!sim_data_out_ok(x, (size_t)bytes))
 		return;
 	x->cmd->transferred = (size_t)bytes;
-	r = sim_iov_walk(x->cmd, 0, (size_t)bytes, seg_compare, &io);
+	/* A null LU holds zeros, as for COMPARE AND WRITE (its store read
+	 * leaves the scratch buffer as it was: not an answer). */
+	r = sim_iov_walk(x->cmd, 0, (size_t)bytes, lu->null ? seg_compare_zero : seg_compare, &io);
 	if (r == IO_FAILED)
 		fail_info(x, OSTOR_SCSI_SENSE_MEDIUM_ERROR, ASC_UNRECOVERED_READ, 0,
 			  io.bad / lu->block_size);

@@ -1017,6 +1017,35 @@ START_TEST(close_waits_for_event_handler)
 }
 END_TEST
 
+/* VERIFY with BYTCHK on a null LUN compares with zeros (what it holds),
+ * whatever an earlier command left in the target's scratch memory. */
+START_TEST(null_verify_compares_zeros)
+{
+	ostor_device *dev;
+	ostor_task *t;
+	static uint8_t data[4096], junk[4096];
+	/* VERIFY(16), BYTCHK=01b, LBA 0, 8 blocks */
+	const uint8_t verify[16] = { 0x8f, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0 };
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:null,size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, junk), 0);
+	memset(junk, 0x5a, sizeof(junk));
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 8, junk), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	for (int round = 0; round < 2; round++) {
+		memset(data, 0, sizeof(data));
+		data[100] = (uint8_t)round;
+		ck_assert_int_eq(ostor_task_reset(t), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t, verify, sizeof(verify)), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_TO_DEVICE, data, sizeof(data)), 0);
+		ck_assert_int_eq(ostor_task_execute(t), 0);
+		ck_assert_int_eq(ostor_task_result(t), round ? OSTOR_RESULT_CHECK_CONDITION : OSTOR_RESULT_GOOD);
+	}
+	ostor_task_free(t);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1559,6 +1588,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, tmf_api_sim);
 	tcase_add_test(tc, event_handler_set_while_loop_blocks);
 	tcase_add_test(tc, close_waits_for_event_handler);
+	tcase_add_test(tc, null_verify_compares_zeros);
 	tcase_add_loop_test(tc, dma_alloc_every_backend, 0, 3);
 	tcase_add_loop_test(tc, provisioning_helpers, 0, 3);
 	tcase_add_test(tc, logging_levels_and_callback);
