@@ -368,6 +368,10 @@ void ostori_wake_loop(ostor_context *ctx);
 void *ostori_page_alloc(size_t size);
 /* Free the recycled block requests of dev (ostor_close, nothing in flight). */
 void ostori_block_reqs_free(ostor_device *dev);
+/* A released channel's recycled block requests, to the device's list. */
+void ostori_block_reqs_give_back(ostor_device *dev, void *list);
+/* The owner's list head of recycled block requests (owner only). */
+void **ostori_channel_block_reqs(struct ostori_channel *ch);
 /* Cancel every task in flight on dev (ostor_close). */
 void ostori_device_cancel_all(ostor_device *dev);
 /* Map a SCSI status byte to a transport-neutral result. */

@@ -410,15 +410,27 @@ struct block_req {
 
 static struct block_req *req_get(ostor_device *dev)
 {
+	struct ostori_channel *ch = ostori_my_channel(dev);
 	struct block_req *rq;
 
-	pthread_mutex_lock(&dev->lock);
-	rq = dev->free_block_reqs;
-	if (rq)
-		dev->free_block_reqs = rq->next;
-	pthread_mutex_unlock(&dev->lock);
-	if (rq)
-		return rq;
+	if (ch) {
+		/* An owner's own recycled requests: no lock. */
+		void **head = ostori_channel_block_reqs(ch);
+
+		rq = *head;
+		if (rq) {
+			*head = rq->next;
+			return rq;
+		}
+	} else {
+		pthread_mutex_lock(&dev->lock);
+		rq = dev->free_block_reqs;
+		if (rq)
+			dev->free_block_reqs = rq->next;
+		pthread_mutex_unlock(&dev->lock);
+		if (rq)
+			return rq;
+	}
 	rq = calloc(1, sizeof(*rq));
 	if (!rq) {
 		ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
@@ -435,12 +447,35 @@ static struct block_req *req_get(ostor_device *dev)
 static void req_put(struct block_req *rq)
 {
 	ostor_device *dev = rq->dev;
+	struct ostori_channel *ch = ostori_my_channel(dev);
 
 	memset(&rq->completion, 0, sizeof(rq->completion));
+	if (ch) {
+		void **head = ostori_channel_block_reqs(ch);
+
+		rq->next = *head;
+		*head = rq;
+		return;
+	}
 	pthread_mutex_lock(&dev->lock);
 	rq->next = dev->free_block_reqs;
 	dev->free_block_reqs = rq;
 	pthread_mutex_unlock(&dev->lock);
+}
+
+void ostori_block_reqs_give_back(ostor_device *dev, void *list)
+{
+	struct block_req *rq = list;
+
+	while (rq) {
+		struct block_req *next = rq->next;
+
+		pthread_mutex_lock(&dev->lock);
+		rq->next = dev->free_block_reqs;
+		dev->free_block_reqs = rq;
+		pthread_mutex_unlock(&dev->lock);
+		rq = next;
+	}
 }
 
 void ostori_block_reqs_free(ostor_device *dev)

@@ -31,7 +31,13 @@ struct ostori_channel {
 	/* Any thread. */
 	_Atomic(ostor_task *) remote; /* completed elsewhere, newest first */
 	atomic_uint cancels;          /* cancel requests not yet seen by the owner */
+	void *block_reqs;             /* the owner's recycled block requests (block.c) */
 } __attribute__((aligned(64)));
+
+void **ostori_channel_block_reqs(struct ostori_channel *ch)
+{
+	return &ch->block_reqs;
+}
 
 /* The channels this thread owns: a small array, searched linearly (the
  * first slot is the one a submit nearly always wants). */
@@ -375,6 +381,9 @@ static void drain_and_release(struct ostori_channel *ch)
 	       atomic_load_explicit(&ch->remote, memory_order_relaxed))
 		if (ostori_wait_step(ctx, 10) == 0)
 			sched_yield();
+	/* Its recycled block requests go to the device's list. */
+	ostori_block_reqs_give_back(ch->dev, ch->block_reqs);
+	ch->block_reqs = NULL;
 	for (unsigned int i = 0; i < tls_nchan; i++)
 		if (tls_chan[i] == ch) {
 			release_slot(i);
