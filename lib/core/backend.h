@@ -344,6 +344,20 @@ void ostori_task_complete(ostor_task *task);
 int ostori_refuse_in_callback(ostor_context *ctx, const char *fn);
 /* Set around every user callback (completions, events). */
 extern _Thread_local ostor_context *ostori_callback_ctx;
+/* Run a completion's callback as the user's code (marked, for the
+ * re-entrancy refusals), then its free. */
+static inline void ostori_run_completion(ostor_context *ctx, ostor_task *t, struct ostor_completion c)
+{
+	if (c.callback) {
+		ostor_context *outer = ostori_callback_ctx;
+
+		ostori_callback_ctx = ctx;
+		c.callback(t, c.user_data);
+		ostori_callback_ctx = outer;
+	}
+	if (c.free)
+		c.free(c.user_data);
+}
 /* Device events (lib/core/events.c): post from any thread; the handler
  * runs in ostor_handle_events*.  target/lun OSTOR_EVENT_ALL: all. */
 void ostori_post_event(ostor_device *dev, enum ostor_event_type type, uint32_t target, uint32_t lun,

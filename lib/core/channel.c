@@ -255,15 +255,7 @@ static int dispatch(struct ostori_channel *ch)
 		__atomic_store_n(&t->chan, NULL, __ATOMIC_RELAXED);
 		ostori_abort_watch_note(ctx, t);
 		ostori_task_set_state(t, OSTORI_TASK_DONE);
-		if (c.callback) {
-			ostor_context *outer = ostori_callback_ctx;
-
-			ostori_callback_ctx = ctx;
-			c.callback(t, c.user_data);
-			ostori_callback_ctx = outer;
-		}
-		if (c.free)
-			c.free(c.user_data);
+		ostori_run_completion(ctx, t, c);
 		n++;
 	}
 	/* Room was freed: tasks waiting for it go now. */

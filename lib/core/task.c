@@ -514,15 +514,7 @@ void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 	/* Room was freed: tasks waiting for it go now. */
 	if (OSTOR_UNLIKELY(waiting))
 		ostori_device_waitq_run(dev);
-	if (c.callback) {
-		ostor_context *outer = ostori_callback_ctx;
-
-		ostori_callback_ctx = ctx;
-		c.callback(t, c.user_data);
-		ostori_callback_ctx = outer;
-	}
-	if (c.free)
-		c.free(c.user_data);
+	ostori_run_completion(ctx, t, c);
 }
 
 /* Run the callbacks of every completed task.  Called with event_lock. */
