@@ -34,6 +34,24 @@ int ostori_parse_u64(const char *text, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int ostori_parse_hex(const char *s, size_t len, unsigned max, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (len == 0 || len > 4)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 16 + (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0'
+					 : tolower((unsigned char)s[i]) - 'a' + 10);
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int ostori_parse_size(const char *text, uint64_t *out)
 {
 	unsigned long long v;

@@ -64,6 +64,8 @@ int ostori_spec_check_unused(const struct ostor_spec *spec, const char *accepted
 /* "64M", "1G", "4096", "1.5G" is rejected (whole units only).  Suffixes:
  * K, M, G, T (powers of 1024), optional trailing "B"/"iB". */
 int ostori_parse_size(const char *text, uint64_t *out);
+/* 1 to 4 hex digits (no prefix), at most max: 0, or -1. */
+int ostori_parse_hex(const char *s, size_t len, unsigned max, unsigned *out);
 /* Decimal or 0x hex, full-string, range-checked. */
 int ostori_parse_u64(const char *text, uint64_t max, uint64_t *out);
 

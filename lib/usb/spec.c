@@ -7,23 +7,17 @@
 #include "usb/spec.h"
 #include "util/error.h"
 
-#include <ctype.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct ousb_spec) <= OSTORI_SPEC_PARSED_MAX, "struct ousb_spec is too large");
 
+/* Exactly four hex digits, as lsusb prints an ID. */
 static int parse_hex4(const char *s, size_t len, uint16_t *out)
 {
-	unsigned v = 0;
+	unsigned v;
 
-	if (len != 4)
+	if (len != 4 || ostori_parse_hex(s, len, 0xffff, &v))
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!isxdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 16 + (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0'
-					 : tolower((unsigned char)s[i]) - 'a' + 10);
-	}
 	*out = (uint16_t)v;
 	return 0;
 }

@@ -6,28 +6,9 @@
 #include "virtio/spec.h"
 #include "util/error.h"
 
-#include <ctype.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct ovirtio_spec) <= OSTORI_SPEC_PARSED_MAX, "struct ovirtio_spec is too large");
-
-static int parse_hex_field(const char *s, size_t len, unsigned max, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (len == 0 || len > 4)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!isxdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 16 + (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0'
-					 : tolower((unsigned char)s[i]) - 'a' + 10);
-	}
-	if (v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 int ovirtio_spec_parse(const char *text, const char *body, struct ostor_spec *spec)
 {
@@ -57,16 +38,16 @@ int ovirtio_spec_parse(const char *text, const char *body, struct ostor_spec *sp
 		p = c + 1;
 	}
 	if (n == 3) {
-		if (parse_hex_field(parts[0], lens[0], 0xffff, &dom) || lens[0] != 4)
+		if (ostori_parse_hex(parts[0], lens[0], 0xffff, &dom) || lens[0] != 4)
 			goto bad;
 		parts[0] = parts[1]; lens[0] = lens[1];
 		parts[1] = parts[2]; lens[1] = lens[2];
 	} else if (n != 2) {
 		goto bad;
 	}
-	if (parse_hex_field(parts[0], lens[0], 0xff, &bus) || lens[0] != 2 ||
-	    parse_hex_field(parts[1], lens[1], 0x1f, &dev) || lens[1] != 2 ||
-	    parse_hex_field(dot + 1, 1, 7, &fn))
+	if (ostori_parse_hex(parts[0], lens[0], 0xff, &bus) || lens[0] != 2 ||
+	    ostori_parse_hex(parts[1], lens[1], 0x1f, &dev) || lens[1] != 2 ||
+	    ostori_parse_hex(dot + 1, 1, 7, &fn))
 		goto bad;
 	v->domain = (uint16_t)dom;
 	v->bus = (uint8_t)bus;
