@@ -233,7 +233,11 @@ enum ostor_result {
 	OSTOR_RESULT_TIMEOUT = 5,
 	OSTOR_RESULT_ABORTED = 6,           /* aborted, cancelled or reset */
 	OSTOR_RESULT_DEVICE_GONE = 7,       /* device or LUN removed */
-	OSTOR_RESULT_OTHER_STATUS = 8       /* another SCSI status (see status) */
+	OSTOR_RESULT_OTHER_STATUS = 8,      /* another SCSI status (see status) */
+	/* The device had more data than the buffer holds: what arrived is
+	 * ostor_task_transferred() (0 when the transport refused the command
+	 * as a whole, as virtio-scsi does). */
+	OSTOR_RESULT_OVERRUN = 9
 };
 OSTOR_API const char *ostor_result_name(int result);
 

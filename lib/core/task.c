@@ -30,6 +30,7 @@ OSTOR_API const char *ostor_result_name(int result)
 	case OSTOR_RESULT_ABORTED: return "aborted";
 	case OSTOR_RESULT_DEVICE_GONE: return "device-gone";
 	case OSTOR_RESULT_OTHER_STATUS: return "other-status";
+	case OSTOR_RESULT_OVERRUN: return "overrun";
 	default: return "unknown";
 	}
 }
@@ -903,6 +904,10 @@ OSTOR_API int ostor_task_error(const ostor_task *t)
 		return ostori_error(OSTOR_ERROR_ABORTED, "command aborted on %s", t->dev->spec);
 	case OSTOR_RESULT_DEVICE_GONE:
 		return ostori_error(OSTOR_ERROR_NO_DEVICE, "device %s is gone", t->dev->spec);
+	case OSTOR_RESULT_OVERRUN:
+		return ostori_error(OSTOR_ERROR_OVERFLOW, "%s had more data than the %zu-byte buffer (%zu bytes "
+				    "arrived); give a buffer as large as the command's transfer length",
+				    t->dev->spec, t->data_len, t->transferred);
 	default:
 		return ostori_error(OSTOR_ERROR_SCSI, "SCSI status %s (0x%02x)",
 				    ostor_scsi_status_name(t->status), (unsigned)t->status);

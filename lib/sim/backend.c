@@ -358,6 +358,7 @@ static void sim_close(ostor_device *dev)
 static int sim_submit(ostor_task *t)
 {
 	struct sim_device *sd = ostori_device_priv(t->dev);
+	enum ostor_result res;
 	struct sim_cmd cmd;
 
 	if (sd->transport)
@@ -377,8 +378,11 @@ static int sim_submit(ostor_task *t)
 	cmd.iov = t->iov;
 	cmd.iovcnt = t->iovcnt;
 	sim_target_execute(sd->target, &cmd);
-	ostori_task_finish(t, ostori_result_of_status(cmd.status), cmd.status,
-			   cmd.sense, cmd.sense_len, cmd.transferred);
+	res = ostori_result_of_status(cmd.status);
+	/* More data than the buffer: not GOOD, on every transport. */
+	if (OSTOR_UNLIKELY(cmd.overrun) && res == OSTOR_RESULT_GOOD)
+		res = OSTOR_RESULT_OVERRUN;
+	ostori_task_finish(t, res, cmd.status, cmd.sense, cmd.sense_len, cmd.transferred);
 	return 0;
 }
 

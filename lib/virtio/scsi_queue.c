@@ -478,6 +478,10 @@ static void complete_req(struct vscsi_dev *vs, struct vscsi_queue *q, struct vsc
 		vscsi_finish_req(vs, q, rq, OSTOR_RESULT_DEVICE_GONE, -1, NULL, 0, 0);
 		return;
 	case VIRTIO_SCSI_S_OVERRUN:
+		/* The command wanted more than the buffer; QEMU refuses it
+		 * before it runs, so nothing it sent is trusted. */
+		vscsi_finish_req(vs, q, rq, OSTOR_RESULT_OVERRUN, -1, NULL, 0, 0);
+		return;
 	case VIRTIO_SCSI_S_TRANSPORT_FAILURE:
 	case VIRTIO_SCSI_S_TARGET_FAILURE:
 	case VIRTIO_SCSI_S_NEXUS_FAILURE:

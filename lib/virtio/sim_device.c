@@ -912,6 +912,11 @@ static void do_command(struct sim_vdev *m, struct sim_elem *e)
 	pthread_mutex_lock(&m->lock);
 	if (m->epoch != epoch || !m->vq[e->q].enabled)
 		return; /* reset meanwhile: the driver took everything back */
+	/* More data than the driver's buffers: QEMU answers OVERRUN. */
+	if (cmd.overrun && cmd.status == OSTOR_SCSI_STATUS_GOOD) {
+		respond(m, e, VIRTIO_SCSI_S_OVERRUN, 0, NULL, 0, 0, 0);
+		return;
+	}
 	respond(m, e, VIRTIO_SCSI_S_OK, cmd.status, cmd.sense, (uint32_t)cmd.sense_len,
 		(uint32_t)cmd.residual, cmd.dir == OSTOR_DIR_FROM_DEVICE ? cmd.transferred : 0);
 }

@@ -224,6 +224,19 @@ status=$?
 grep -qi "illegal request" "$tmp/out" || fail "READ(10) out of range: sense not shown"
 pass "cmd out-of-range READ(10): exit $EXIT_ILLEGAL_REQUEST"
 
+# A buffer smaller than the command's transfer: overrun, not GOOD, on the
+# plain sim (what fitted arrived) and behind virtio (refused, as QEMU does);
+# a larger buffer is GOOD with the residual on every transport.
+for t in "" ",transport=virtio"; do
+	run 49 cmd -d "sim:size=1M$t" --cdb "28 00 00 00 00 00 00 00 01 00" --request 100 -o "$tmp/ov"
+	grep -q "result: overrun" "$tmp/out" || fail "overrun on sim$t not reported: $(cat "$tmp/out")"
+done
+for t in "" ",transport=virtio" ",transport=usb-bot" ",transport=usb-cbi" ",transport=usb-cb"; do
+	run 0 cmd -d "sim:size=1M$t" --cdb "28 00 00 00 00 00 00 00 01 00" --request 4096 -o "$tmp/ov"
+	grep -q "residual: 3584" "$tmp/out" || fail "short read on sim$t: $(cat "$tmp/out")"
+done
+pass "cmd overrun (exit 49) and short reads (good, residual) agree across transports"
+
 # bench: a valid measurement on the null device (no timing checked).
 run 0 bench -d sim:null,size=16M --qd 8 --runtime 0.3 --ramp 0 -q --json
 pyjson '(d["jobs"][0]["read"]["total_ios"] > 0 and d["jobs"][0]["error"] == 0 and

@@ -1046,6 +1046,30 @@ START_TEST(null_verify_compares_zeros)
 }
 END_TEST
 
+/* A buffer smaller than what the command returns: OVERRUN, with what
+ * fitted, and an error that says so. */
+START_TEST(overrun_result)
+{
+	ostor_device *dev;
+	ostor_task *t;
+	uint8_t buf[100];
+	const uint8_t read1[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(t, read1, sizeof(read1)), 0);
+	ck_assert_int_eq(ostor_task_set_buffer(t, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_OVERRUN);
+	ck_assert_str_eq(ostor_result_name(OSTOR_RESULT_OVERRUN), "overrun");
+	ck_assert_uint_eq(ostor_task_transferred(t), sizeof(buf));
+	ck_assert_int_eq(ostor_task_error(t), OSTOR_ERROR_OVERFLOW);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "more data than the 100-byte buffer"));
+	ostor_task_free(t);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- block helpers -------------------------------------------------- */
 
 
@@ -1589,6 +1613,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, event_handler_set_while_loop_blocks);
 	tcase_add_test(tc, close_waits_for_event_handler);
 	tcase_add_test(tc, null_verify_compares_zeros);
+	tcase_add_test(tc, overrun_result);
 	tcase_add_loop_test(tc, dma_alloc_every_backend, 0, 3);
 	tcase_add_loop_test(tc, provisioning_helpers, 0, 3);
 	tcase_add_test(tc, logging_levels_and_callback);

@@ -109,6 +109,8 @@ int tc_exit_from_result(int result, const uint8_t *sense, size_t sense_len)
 		return TC_EXIT_DEVICE_GONE;
 	case OSTOR_RESULT_OTHER_STATUS:
 		return TC_EXIT_OTHER_STATUS;
+	case OSTOR_RESULT_OVERRUN:
+		return TC_EXIT_OVERRUN;
 	case OSTOR_RESULT_PENDING:
 	default:
 		return TC_EXIT_OTHER;

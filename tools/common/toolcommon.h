@@ -57,6 +57,7 @@ enum tc_exit {
 	TC_EXIT_TRANSPORT = 34,
 	TC_EXIT_DEVICE_GONE = 35,
 	TC_EXIT_NOT_FOUND = 36,           /* no such device, or a bad spec */
+	TC_EXIT_OVERRUN = 49,             /* more data than the buffer (sg3_utils: wild residual) */
 	TC_EXIT_OTHER_STATUS = 97,        /* another SCSI status / sense key */
 	TC_EXIT_OTHER = 99
 };
