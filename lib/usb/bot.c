@@ -115,10 +115,22 @@ static void bot_eval_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
 	residue = ostori_get_le32(p + 8);
 	status = p[12];
 	if (status == 2) {
-		/* Phase error: the residue means nothing. */
+		/* Phase error: the residue means nothing.  After a data-in
+		 * phase that filled a buffer smaller than the command's own
+		 * allocation length, it is the device having more than the
+		 * host asked for (BOT case 7, Hi < Di): an overrun, with what
+		 * arrived, as on the other transports. */
 		e->stats.phase_errors++;
-		ostor_warn(e->dev->ctx, "%s: phase error on command %02xh", e->dev->spec, c->cdb[0]);
-		o.res = OSTOR_RESULT_TRANSPORT_ERROR;
+		if (!c->is_sense && c->dir == OSTOR_DIR_FROM_DEVICE && c->len && e->data_actual == c->len &&
+		    !e->babble && ousb_cdb_alloc_len(c->cdb, c->cdb_len) > c->len) {
+			ostor_dbg(e->dev->ctx, "%s: command %02xh had more data than the %zu-byte buffer",
+				  e->dev->spec, c->cdb[0], c->len);
+			o.res = OSTOR_RESULT_OVERRUN;
+			o.transferred = e->data_actual;
+		} else {
+			ostor_warn(e->dev->ctx, "%s: phase error on command %02xh", e->dev->spec, c->cdb[0]);
+			o.res = OSTOR_RESULT_TRANSPORT_ERROR;
+		}
 		o.recover = true;
 		ousb_wire_done(e, o);
 		return;

@@ -190,7 +190,8 @@ void ousb_finish_task(struct ousb_engine *e)
 		return;
 	if (e->task_cancelled && o->res != OSTOR_RESULT_DEVICE_GONE)
 		o->res = OSTOR_RESULT_ABORTED;
-	if (o->res != OSTOR_RESULT_GOOD && o->res != OSTOR_RESULT_CHECK_CONDITION)
+	if (o->res != OSTOR_RESULT_GOOD && o->res != OSTOR_RESULT_CHECK_CONDITION &&
+	    o->res != OSTOR_RESULT_OVERRUN)
 		xfer = 0;
 	if (e->rc16_translate && o->res == OSTOR_RESULT_GOOD)
 		xfer = ousb_rc16_to_rc10(e, t, xfer);

@@ -149,4 +149,8 @@ bool ousb_prepare(struct ousb_engine *e, ostor_task *t);
 size_t ousb_rc16_to_rc10(struct ousb_engine *e, ostor_task *t, size_t xfer);
 void ousb_fix_capacity_data(struct ousb_engine *e, ostor_task *t);
 
+/* The data-in length a command's own CDB allows (its allocation length),
+ * 0 when that takes more than the CDB (READ needs the block size). */
+size_t ousb_cdb_alloc_len(const uint8_t *cdb, size_t len);
+
 #endif /* OSTOR_USB_ENGINE_PRIV_H */

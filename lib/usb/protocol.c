@@ -10,6 +10,7 @@
  * completion of engine.c.
  */
 #include "usb/engine_priv.h"
+#include "util/byteorder.h"
 
 #include <string.h>
 
@@ -167,4 +168,24 @@ void ousb_fix_capacity_data(struct ousb_engine *e, ostor_task *t)
 		}
 	}
 	(void)e;
+}
+
+size_t ousb_cdb_alloc_len(const uint8_t *cdb, size_t len)
+{
+	switch (cdb[0]) {
+	case 0x03: /* REQUEST SENSE */
+	case 0x1a: /* MODE SENSE(6) */
+		return len >= 6 ? cdb[4] : 0;
+	case 0x12: /* INQUIRY */
+		return len >= 6 ? ostori_get_be16(cdb + 3) : 0;
+	case 0x5a: /* MODE SENSE(10) */
+	case 0x4d: /* LOG SENSE */
+		return len >= 10 ? ostori_get_be16(cdb + 7) : 0;
+	case 0xa0: /* REPORT LUNS */
+		return len >= 12 ? ostori_get_be32(cdb + 6) : 0;
+	case 0x9e: /* SERVICE ACTION IN(16): READ CAPACITY(16) */
+		return len >= 16 && (cdb[1] & 0x1f) == 0x10 ? ostori_get_be32(cdb + 10) : 0;
+	default:
+		return 0; /* unknown here (READ needs the block size) */
+	}
 }

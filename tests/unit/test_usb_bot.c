@@ -212,6 +212,25 @@ START_TEST(bot_phase_error_injected)
 }
 END_TEST
 
+/* INQUIRY allocating 96 bytes into a 36-byte buffer: the device has more
+ * (BOT case 7 ends in a phase error); the CDB says so, so it is an
+ * overrun with the 36 bytes, after the reset recovery. */
+START_TEST(bot_overrun_from_allocation_length)
+{
+	struct sim_usb *m = open_dev(BOT);
+	uint8_t inq[6] = { 0x12, 0, 0, 0, 96, 0 }, buf[36];
+	ostor_task *t;
+
+	t = run(0, inq, 6, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_OVERRUN);
+	ck_assert_uint_eq(ostor_task_transferred(t), 36);
+	ck_assert_mem_eq(buf + 8, "ORIONSTR", 8);
+	ostor_task_free(t);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	check_io_works(0, 0, 9);
+}
+END_TEST
+
 /* Host expectation vs device intent: the phase-error cases. */
 START_TEST(bot_thirteen_cases_phase_errors)
 {
@@ -1332,6 +1351,7 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_residue_ignored_by_quirk);
 	tcase_add_test(tc, bot_phase_error_injected);
 	tcase_add_test(tc, bot_thirteen_cases_phase_errors);
+	tcase_add_test(tc, bot_overrun_from_allocation_length);
 	tcase_add_test(tc, bot_thirteen_cases_good);
 	tcase_add_test(tc, bot_data_stall_short_read);
 	tcase_add_test(tc, bot_cbw_stall);
