@@ -197,9 +197,10 @@ void ostori_cmdcache_note(ostor_task *t)
 
 	/* A unit attention: whatever this LUN said may have changed. */
 	if (t->result == OSTOR_RESULT_CHECK_CONDITION && t->sense_len >= 3) {
-		uint8_t key = (t->sense[0] & 0x7f) >= 0x72 ? t->sense[1] & 0x0f : t->sense[2] & 0x0f;
+		struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 
-		if (key == OSTOR_SCSI_SENSE_UNIT_ATTENTION)
+		if (ostor_scsi_parse_sense(t->sense, t->sense_len, &s) == 0 &&
+		    s.key == OSTOR_SCSI_SENSE_UNIT_ATTENTION)
 			cls = OP_CHANGES;
 	}
 	if (cls == OP_CHANGES) {

@@ -264,38 +264,20 @@ static bool cb_sense_says_good(struct ousb_engine *e)
 	return e->cfg.protocol == OUSB_PR_CB && e->out.res == OSTOR_RESULT_GOOD;
 }
 
-static bool sense_reports_error(const uint8_t *s, size_t n)
+/* The automatic REQUEST SENSE's answer, decoded by the SCSI layer; false
+ * when it is too short or not sense data at all. */
+static bool sense_of(const uint8_t *s, size_t n, struct ostor_scsi_sense *out)
 {
-	uint8_t code;
-
-	if (n < 3)
-		return false;
-	code = s[0] & 0x7f;
-	if (code == 0x72 || code == 0x73)
-		return (s[1] & 0x0f) != 0;
-	if (code == 0x70 || code == 0x71)
-		return (s[2] & 0x0f) != 0;
-	return false;
-}
-
-/* NO SENSE with no additional sense code: nothing was wrong. */
-static bool sense_says_nothing(const uint8_t *s, size_t n)
-{
-	uint8_t code;
-
-	if (n < 3)
-		return false;
-	code = s[0] & 0x7f;
-	if (code == 0x72 || code == 0x73)
-		return (s[1] & 0x0f) == 0 && (n < 4 || (s[2] == 0 && s[3] == 0));
-	if (code == 0x70 || code == 0x71)
-		return (s[2] & 0x0f) == 0 && (n < 14 || (s[12] == 0 && s[13] == 0));
-	return false;
+	*out = (struct ostor_scsi_sense)OSTOR_SCSI_SENSE_INIT;
+	return n >= 3 && ostor_scsi_parse_sense(s, n, out) == 0;
 }
 
 /* The wire command ended (nothing in flight) with outcome o. */
 void ousb_wire_done(struct ousb_engine *e, struct outcome o)
 {
+	struct ostor_scsi_sense sense;
+	bool sensed;
+
 	if (e->gone) {
 		e->out = (struct outcome){ .res = OSTOR_RESULT_DEVICE_GONE, .status = -1 };
 		ousb_finish_task(e);
@@ -312,12 +294,14 @@ void ousb_wire_done(struct ousb_engine *e, struct outcome o)
 			if (o.res != OSTOR_RESULT_CHECK_CONDITION)
 				e->out.res = o.res;
 		}
-		if (cb_sense_says_good(e) && sense_reports_error(e->sense, e->sense_len)) {
+		sensed = sense_of(e->sense, e->sense_len, &sense);
+		if (cb_sense_says_good(e) && sensed && sense.key != OSTOR_SCSI_SENSE_NO_SENSE) {
 			/* CB: the automatic REQUEST SENSE is the status. */
 			e->out.res = OSTOR_RESULT_CHECK_CONDITION;
 			e->out.status = 2;
 		}
-		if (e->out.short_data && o.res == OSTOR_RESULT_GOOD && sense_says_nothing(e->sense, e->sense_len)) {
+		if (e->out.short_data && o.res == OSTOR_RESULT_GOOD && sensed &&
+		    sense.key == OSTOR_SCSI_SENSE_NO_SENSE && !sense.asc && !sense.ascq) {
 			/* A short read the device stalled after: good, with
 			 * the residual, as on every other transport. */
 			e->out.res = OSTOR_RESULT_GOOD;
