@@ -267,6 +267,11 @@ OSTOR_API int ostor_task_set_cdb(ostor_task *task, const uint8_t *cdb, size_t le
  * until completion; the library does not copy it (zero-copy). */
 OSTOR_API int ostor_task_set_buffer(ostor_task *task, enum ostor_dir dir,
 				    void *buf, size_t len);
+/* ostor_task_reset, _set_lun, _set_cdb and _set_buffer in one call, for
+ * code that submits many commands: the timeout returns to the default. */
+OSTOR_API int ostor_task_prepare(ostor_task *task, uint32_t target, uint32_t lun,
+				 const uint8_t *cdb, size_t cdb_len, enum ostor_dir dir,
+				 void *buf, size_t len);
 /* A scatter list; the array itself is copied (at most OSTOR_IOV_MAX). */
 #define OSTOR_IOV_MAX 64
 OSTOR_API int ostor_task_set_iov(ostor_task *task, enum ostor_dir dir,

@@ -259,14 +259,24 @@ struct ostori_channel;
 /* The channel of dev the calling thread owns, or NULL (inline: it runs
  * twice per command). */
 #define OSTORI_TLS_CHANNELS 8
-extern _Thread_local struct ostori_channel *ostori_tls_chan[OSTORI_TLS_CHANNELS];
-extern _Thread_local const ostor_device *ostori_tls_chan_dev[OSTORI_TLS_CHANNELS];
-extern _Thread_local unsigned int ostori_tls_nchan;
+/* What the fast path keeps per thread, in one block: one TLS address
+ * computation per function instead of one per variable. */
+struct ostori_tls {
+	const ostor_device *chan_dev[OSTORI_TLS_CHANNELS];
+	struct ostori_channel *chan[OSTORI_TLS_CHANNELS];
+	unsigned int nchan;
+	/* The context whose completion (or event) callback this thread is
+	 * running: waiting for events from there would wait for ourselves. */
+	ostor_context *callback_ctx;
+};
+extern _Thread_local struct ostori_tls ostori_tls;
 static inline struct ostori_channel *ostori_my_channel(const ostor_device *dev)
 {
-	for (unsigned int i = 0; i < ostori_tls_nchan; i++)
-		if (ostori_tls_chan_dev[i] == dev)
-			return ostori_tls_chan[i];
+	struct ostori_tls *tls = &ostori_tls;
+
+	for (unsigned int i = 0; i < tls->nchan; i++)
+		if (tls->chan_dev[i] == dev)
+			return tls->chan[i];
 	return NULL;
 }
 int ostori_channels_init(ostor_device *dev);        /* ostor_open, after the backend */
@@ -343,17 +353,18 @@ void ostori_task_complete(ostor_task *task);
  * callback of ctx, where waiting for events would wait for ourselves. */
 int ostori_refuse_in_callback(ostor_context *ctx, const char *fn);
 /* Set around every user callback (completions, events). */
-extern _Thread_local ostor_context *ostori_callback_ctx;
+#define ostori_callback_ctx (ostori_tls.callback_ctx)
 /* Run a completion's callback as the user's code (marked, for the
  * re-entrancy refusals), then its free. */
 static inline void ostori_run_completion(ostor_context *ctx, ostor_task *t, struct ostor_completion c)
 {
 	if (c.callback) {
-		ostor_context *outer = ostori_callback_ctx;
+		struct ostori_tls *tls = &ostori_tls;
+		ostor_context *outer = tls->callback_ctx;
 
-		ostori_callback_ctx = ctx;
+		tls->callback_ctx = ctx;
 		c.callback(t, c.user_data);
-		ostori_callback_ctx = outer;
+		tls->callback_ctx = outer;
 	}
 	if (c.free)
 		c.free(c.user_data);

@@ -22,6 +22,7 @@ struct ostori_channel {
 	ostor_device *dev;
 	unsigned int index;
 	atomic_int owned;             /* a thread holds it (changes under dev->lock) */
+	_Atomic(struct ostori_tls *) owner; /* that thread's TLS block */
 	/* Owner only. */
 	ostor_task *inflight_head;
 	ostor_task *done_head, *done_tail;
@@ -42,11 +43,9 @@ void **ostori_channel_block_reqs(struct ostori_channel *ch)
 /* The channels this thread owns: a small array, searched linearly (the
  * first slot is the one a submit nearly always wants). */
 #define TLS_CHANNELS OSTORI_TLS_CHANNELS
-_Thread_local struct ostori_channel *ostori_tls_chan[TLS_CHANNELS];
-_Thread_local const ostor_device *ostori_tls_chan_dev[TLS_CHANNELS];
-_Thread_local unsigned int ostori_tls_nchan;
-#define tls_chan ostori_tls_chan
-#define tls_nchan ostori_tls_nchan
+_Thread_local struct ostori_tls ostori_tls;
+#define tls_chan (ostori_tls.chan)
+#define tls_nchan (ostori_tls.nchan)
 
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
@@ -141,7 +140,7 @@ void ostori_channel_complete(ostor_task *t)
 	ostor_task *head;
 
 	t->next_done = NULL;
-	if (OSTOR_LIKELY(ostori_my_channel(t->dev) == ch)) {
+	if (OSTOR_LIKELY(atomic_load_explicit(&ch->owner, memory_order_relaxed) == &ostori_tls)) {
 		if (ch->done_tail)
 			ch->done_tail->next_done = t;
 		else
@@ -236,13 +235,22 @@ static void take_remote(struct ostori_channel *ch)
 static int dispatch(struct ostori_channel *ch)
 {
 	ostor_context *ctx = ch->dev->ctx;
+	struct ostori_tls *tls;
+	ostor_context *outer;
 	ostor_task *list;
 	int n = 0;
 
 	if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->remote, memory_order_relaxed) != NULL))
 		take_remote(ch);
 	list = ch->done_head;
+	if (!list)
+		goto waiting;
 	ch->done_head = ch->done_tail = NULL;
+	/* The callbacks run as the user's code (for the re-entrancy
+	 * refusals); marked once for the batch. */
+	tls = &ostori_tls;
+	outer = tls->callback_ctx;
+	tls->callback_ctx = ctx;
 	while (list) {
 		ostor_task *t = list;
 		struct ostor_completion c = t->completion;
@@ -253,11 +261,17 @@ static int dispatch(struct ostori_channel *ch)
 		t->completion.free = NULL;
 		unlink_task(ch, t);
 		__atomic_store_n(&t->chan, NULL, __ATOMIC_RELAXED);
-		ostori_abort_watch_note(ctx, t);
+		if (OSTOR_UNLIKELY(atomic_load_explicit(&ctx->abort_watchers, memory_order_relaxed)))
+			ostori_abort_watch_note(ctx, t);
 		ostori_task_set_state(t, OSTORI_TASK_DONE);
-		ostori_run_completion(ctx, t, c);
+		if (c.callback)
+			c.callback(t, c.user_data);
+		if (c.free)
+			c.free(c.user_data);
 		n++;
 	}
+	tls->callback_ctx = outer;
+waiting:
 	/* Room was freed: tasks waiting for it go now. */
 	if (OSTOR_UNLIKELY(ch->waitq.n))
 		ostori_waitq_run(&ch->waitq);
@@ -351,9 +365,10 @@ static void release_slot(unsigned int slot)
 		dev->backend->queue_release(dev);
 	--tls_nchan;
 	tls_chan[slot] = tls_chan[tls_nchan];
-	ostori_tls_chan_dev[slot] = ostori_tls_chan_dev[tls_nchan];
+	ostori_tls.chan_dev[slot] = ostori_tls.chan_dev[tls_nchan];
 	tls_chan[tls_nchan] = NULL;
-	ostori_tls_chan_dev[tls_nchan] = NULL;
+	ostori_tls.chan_dev[tls_nchan] = NULL;
+	atomic_store_explicit(&ch->owner, NULL, memory_order_relaxed);
 	pthread_mutex_lock(&dev->lock);
 	atomic_store_explicit(&ch->owned, 0, memory_order_release);
 	pthread_mutex_unlock(&dev->lock);
@@ -449,8 +464,9 @@ OSTOR_API int ostor_queue_acquire(ostor_device *dev, int index)
 				pthread_mutex_unlock(&dev->lock);
 				return r;
 			}
-			ostori_tls_chan_dev[tls_nchan] = dev;
+			ostori_tls.chan_dev[tls_nchan] = dev;
 			tls_chan[tls_nchan++] = ch;
+			atomic_store_explicit(&ch->owner, &ostori_tls, memory_order_relaxed);
 			pthread_setspecific(exit_key, (void *)1);
 			return (int)k;
 		}

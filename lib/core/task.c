@@ -239,6 +239,47 @@ OSTOR_API int ostor_task_set_buffer(ostor_task *t, enum ostor_dir dir, void *buf
 	}
 }
 
+/* Everything but the common case, one setter at a time (their checks and
+ * messages). */
+static int __attribute__((noinline)) prepare_each(ostor_task *t, uint32_t target, uint32_t lun,
+						  const uint8_t *cdb, size_t cdb_len, enum ostor_dir dir,
+						  void *buf, size_t len)
+{
+	int r;
+
+	if ((r = ostor_task_reset(t)) || (r = ostor_task_set_lun(t, target, lun)) ||
+	    (r = ostor_task_set_cdb(t, cdb, cdb_len)) || (r = ostor_task_set_buffer(t, dir, buf, len)))
+		return r;
+	return 0;
+}
+
+OSTOR_API int ostor_task_prepare(ostor_task *t, uint32_t target, uint32_t lun,
+				 const uint8_t *cdb, size_t cdb_len, enum ostor_dir dir,
+				 void *buf, size_t len)
+{
+	/* The common case: an idle task, a 10- or 16-byte CDB, one buffer. */
+	if (OSTOR_LIKELY(t && cdb && (cdb_len == 16 || cdb_len == 10) && buf && len &&
+			 (dir == OSTOR_DIR_FROM_DEVICE || dir == OSTOR_DIR_TO_DEVICE) &&
+			 ostori_task_state(t) != OSTORI_TASK_INFLIGHT)) {
+		if (cdb_len == 16)
+			memcpy(t->cdb, cdb, 16);
+		else
+			memcpy(t->cdb, cdb, 10);
+		t->cdb_len = (uint8_t)cdb_len;
+		t->target = target;
+		t->lun = lun;
+		t->iov[0].iov_base = buf;
+		t->iov[0].iov_len = len;
+		t->iovcnt = 1;
+		t->dir = dir;
+		t->data_len = len;
+		t->timeout_ms = 0;
+		ostori_task_set_state(t, OSTORI_TASK_IDLE);
+		return 0;
+	}
+	return prepare_each(t, target, lun, cdb, cdb_len, dir, buf, len);
+}
+
 OSTOR_API int ostor_task_set_timeout(ostor_task *t, unsigned int timeout_ms)
 {
 	int r = check_idle(t, __func__);
@@ -249,12 +290,51 @@ OSTOR_API int ostor_task_set_timeout(ostor_task *t, unsigned int timeout_ms)
 	return 0;
 }
 
+static inline void submit_begin(ostor_task *t, const struct ostor_completion *c)
+{
+	clear_results(t);
+	t->completion = *c;
+	if (!t->timeout_ms)
+		t->timeout_ms = t->dev->default_timeout_ms ? t->dev->default_timeout_ms
+							   : t->dev->ctx->default_timeout_ms;
+}
+
+static int __attribute__((noinline)) submit_shared(ostor_task *t, struct ostor_completion c);
+
+/* A submission that failed: the completion is not called, its free is. */
+static int __attribute__((noinline)) submit_failed(ostor_task *t, struct ostor_completion c, int r)
+{
+	t->completion.callback = NULL;
+	t->completion.free = NULL;
+	if (c.free)
+		c.free(c.user_data);
+	return r;
+}
+
 OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 {
 	struct ostori_channel *ch;
+	int r;
+
+	/* The fast path: a queue this thread owns, no lock at all (a device
+	 * is not closed while others hold its queues). */
+	if (OSTOR_LIKELY(t && t->cdb_len && ostori_task_state(t) != OSTORI_TASK_INFLIGHT &&
+			 (ch = ostori_my_channel(t->dev)) != NULL)) {
+		submit_begin(t, &c);
+		r = ostori_channel_submit(ch, t);
+		if (OSTOR_UNLIKELY(r < 0))
+			return submit_failed(t, c, r);
+		return 0;
+	}
+	return submit_shared(t, c);
+}
+
+/* Threads that own no queue of the device: under dev->lock. */
+static int submit_shared(ostor_task *t, struct ostor_completion c)
+{
 	ostor_device *dev;
 	ostor_context *ctx;
-	int r = check_idle(t, __func__);
+	int r = check_idle(t, "ostor_task_submit");
 
 	if (r)
 		goto fail;
@@ -264,22 +344,7 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_submit: no CDB set");
 		goto fail;
 	}
-	clear_results(t);
-	t->completion = c;
-	if (!t->timeout_ms)
-		t->timeout_ms = dev->default_timeout_ms ? dev->default_timeout_ms : ctx->default_timeout_ms;
-
-	/* The fast path: a queue this thread owns, no lock at all (a device
-	 * is not closed while others hold its queues). */
-	ch = ostori_my_channel(dev);
-	if (OSTOR_LIKELY(ch != NULL)) {
-		r = ostori_channel_submit(ch, t);
-		if (r < 0) {
-			t->completion.callback = NULL;
-			goto fail;
-		}
-		return 0;
-	}
+	submit_begin(t, &c);
 
 	pthread_mutex_lock(&dev->lock);
 	if (dev->closing) {
@@ -382,9 +447,6 @@ static _Thread_local ostor_context *handling_ctx;
 /* The task a synchronous call on this thread is submitting (delivered
  * inline if it completes before submit returns). */
 static _Thread_local ostor_task *tls_sync_task, *tls_sync_done;
-/* The context whose completion (or event) callback this thread is
- * running: waiting for events from there would wait for ourselves. */
-_Thread_local ostor_context *ostori_callback_ctx;
 
 int ostori_refuse_in_callback(ostor_context *ctx, const char *fn)
 {

@@ -256,18 +256,137 @@ static void execute_locked(struct exec *x)
 	d->fn(x);
 }
 
+/* ---- the lock-free way (see struct sim_fast_lu) ------------------------- */
+
+/* t->lock held: may commands to this LU take the fast way? */
+static void fast_refresh(struct sim_target *t, const struct sim_lu *lu)
+{
+	struct sim_fast_lu *f;
+	bool ok;
+
+	if (!lu || lu->lun >= SIM_FAST_LUNS)
+		return;
+	f = &t->fast[lu->lun];
+	ok = lu->null && lu->type == OSTOR_TYPE_DISK && lu->present && lu->loaded && lu->started &&
+	     !lu->ua && !lu->held && !t->nfaults && fits_size((uint64_t)lu->max_transfer * lu->block_size);
+	if (!ok) {
+		atomic_store_explicit(&f->blocks, 0, memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(&f->block_size, lu->block_size, memory_order_relaxed);
+	atomic_store_explicit(&f->max_transfer, lu->max_transfer, memory_order_relaxed);
+	atomic_store_explicit(&f->writable, !lu->readonly, memory_order_relaxed);
+	/* Release: a reader that sees blocks sees the rest. */
+	atomic_store_explicit(&f->blocks, lu->blocks, memory_order_release);
+}
+
+/* t->lock held. */
+static void fast_clear_all(struct sim_target *t)
+{
+	for (unsigned int i = 0; i < SIM_FAST_LUNS; i++)
+		atomic_store_explicit(&t->fast[i].blocks, 0, memory_order_relaxed);
+}
+
+static void fast_clear(struct sim_target *t, uint32_t lun)
+{
+	if (lun < SIM_FAST_LUNS)
+		atomic_store_explicit(&t->fast[lun].blocks, 0, memory_order_relaxed);
+}
+
+/* READ(10/16) or WRITE(10/16) of a null LU that succeeds: the same answer
+ * the locked way gives (see sim_cmd_read/sim_cmd_write), without the lock.
+ * Anything else, or any doubt, returns false for the locked way. */
+static bool execute_fast(struct sim_target *t, struct sim_cmd *cmd, size_t total)
+{
+	const uint8_t *c = cmd->cdb;
+	const struct sim_fast_lu *f;
+	uint64_t lba, blocks, bytes;
+	uint32_t count;
+	unsigned int slot;
+
+	if (cmd->lun >= SIM_FAST_LUNS || !c)
+		return false;
+	switch (c[0]) {
+	case OSTOR_SCSI_OP_READ10:
+	case OSTOR_SCSI_OP_WRITE10:
+		if (cmd->cdb_len < 10 || (c[9] & 0x05))
+			return false;
+		lba = ostori_get_be32(c + 2);
+		count = ostori_get_be16(c + 7);
+		slot = c[0] == OSTOR_SCSI_OP_WRITE10;
+		break;
+	case OSTOR_SCSI_OP_READ16:
+	case OSTOR_SCSI_OP_WRITE16:
+		if (cmd->cdb_len < 16 || (c[15] & 0x05))
+			return false;
+		lba = ostori_get_be64(c + 2);
+		count = ostori_get_be32(c + 10);
+		slot = 2u + (c[0] == OSTOR_SCSI_OP_WRITE16);
+		break;
+	default:
+		return false;
+	}
+	f = &t->fast[cmd->lun];
+	blocks = atomic_load_explicit(&f->blocks, memory_order_acquire);
+	/* No protection information, in range, within the transfer limit. */
+	if ((c[1] & 0xe0) || !count || lba >= blocks || count > blocks - lba ||
+	    count > atomic_load_explicit(&f->max_transfer, memory_order_relaxed) ||
+	    __atomic_load_n(&t->has_hook, __ATOMIC_ACQUIRE))
+		return false;
+	bytes = (uint64_t)count * atomic_load_explicit(&f->block_size, memory_order_relaxed);
+	/* The buffer holds it all (an overrun is counted the locked way). */
+	if (total < bytes)
+		return false;
+	if (slot & 1) {
+		if (cmd->dir != OSTOR_DIR_TO_DEVICE ||
+		    !atomic_load_explicit(&f->writable, memory_order_relaxed))
+			return false;
+		atomic_fetch_add_explicit(&t->fast_bytes_out, bytes, memory_order_relaxed);
+	} else {
+		if (cmd->dir != OSTOR_DIR_FROM_DEVICE)
+			return false;
+		atomic_fetch_add_explicit(&t->fast_bytes_in, bytes, memory_order_relaxed);
+	}
+	atomic_fetch_add_explicit(&t->fast_ops[slot], 1, memory_order_relaxed);
+	cmd->status = OSTOR_SCSI_STATUS_GOOD;
+	cmd->sense_len = 0;
+	cmd->transferred = (size_t)bytes;
+	cmd->residual = total - (size_t)bytes;
+	cmd->overrun = false;
+	return true;
+}
+
+static const uint8_t fast_opcodes[SIM_FAST_OPS] = {
+	OSTOR_SCSI_OP_READ10, OSTOR_SCSI_OP_WRITE10, OSTOR_SCSI_OP_READ16, OSTOR_SCSI_OP_WRITE16,
+};
+
+/* ---- execute ------------------------------------------------------------ */
+
+static void __attribute__((noinline)) execute_slow(struct sim_target *t, struct sim_cmd *cmd, size_t total);
+
 void sim_target_execute(struct sim_target *t, struct sim_cmd *cmd)
+{
+	size_t total;
+
+	if (!cmd)
+		return;
+	total = iov_total(cmd->iov, cmd->iovcnt);
+	if (OSTOR_LIKELY(t != NULL) && execute_fast(t, cmd, total))
+		return;
+	execute_slow(t, cmd, total);
+}
+
+/* Under the lock: everything but the fast way. */
+static void execute_slow(struct sim_target *t, struct sim_cmd *cmd, size_t total)
 {
 	struct exec x;
 	sim_fault_fn hook;
 	void *ud;
 
-	if (!cmd)
-		return;
 	memset(&x, 0, sizeof(x));
 	x.t = t;
 	x.cmd = cmd;
-	x.total = iov_total(cmd->iov, cmd->iovcnt);
+	x.total = total;
 	cmd->status = OSTOR_SCSI_STATUS_GOOD;
 	cmd->sense_len = 0;
 	cmd->transferred = 0;
@@ -326,6 +445,7 @@ void sim_target_execute(struct sim_target *t, struct sim_cmd *cmd)
 		t->stats.bytes_in += cmd->transferred;
 	else
 		t->stats.bytes_out += cmd->transferred;
+	fast_refresh(t, x.lu);
 	pthread_mutex_unlock(&t->lock);
 	cmd->residual = x.total - cmd->transferred;
 }
@@ -572,6 +692,7 @@ static int add_fault(struct sim_target *t, const struct sim_fault *f)
 		t->faults_cap = cap;
 	}
 	t->faults[t->nfaults++] = *f;
+	fast_clear_all(t);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
@@ -619,6 +740,7 @@ void sim_target_reset(struct sim_target *t)
 	if (!t)
 		return;
 	pthread_mutex_lock(&t->lock);
+	fast_clear_all(t);
 	for (size_t i = 0; i < t->nlus; i++) {
 		struct sim_lu *lu = t->lus[i];
 
@@ -652,6 +774,7 @@ int sim_target_set_medium(struct sim_target *t, uint32_t lun, bool present)
 	lu = lookup(t, lun, &r);
 	if (!lu)
 		goto out;
+	fast_clear(t, lun);
 	if (!lu->removable) {
 		r = ostori_error(OSTOR_ERROR_INVALID_PARAM,
 				 "simulated LUN %u has no removable medium; configure it removable",
@@ -683,6 +806,7 @@ int sim_target_set_capacity(struct sim_target *t, uint32_t lun, uint64_t blocks)
 	lu = lookup(t, lun, &r);
 	if (!lu)
 		goto out;
+	fast_clear(t, lun);
 	r = sim_store_check_size(lu, blocks);
 	if (r)
 		goto out;
@@ -703,6 +827,15 @@ void sim_target_get_stats(struct sim_target *t, struct sim_stats *out)
 	pthread_mutex_lock(&t->lock);
 	*out = t->stats;
 	pthread_mutex_unlock(&t->lock);
+	for (unsigned int i = 0; i < SIM_FAST_OPS; i++) {
+		uint64_t n = atomic_load_explicit(&t->fast_ops[i], memory_order_relaxed);
+
+		out->commands += n;
+		out->good += n;
+		out->per_opcode[fast_opcodes[i]] += n;
+	}
+	out->bytes_in += atomic_load_explicit(&t->fast_bytes_in, memory_order_relaxed);
+	out->bytes_out += atomic_load_explicit(&t->fast_bytes_out, memory_order_relaxed);
 }
 
 void sim_target_reset_stats(struct sim_target *t)
@@ -711,5 +844,9 @@ void sim_target_reset_stats(struct sim_target *t)
 		return;
 	pthread_mutex_lock(&t->lock);
 	memset(&t->stats, 0, sizeof(t->stats));
+	for (unsigned int i = 0; i < SIM_FAST_OPS; i++)
+		atomic_store_explicit(&t->fast_ops[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&t->fast_bytes_in, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->fast_bytes_out, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&t->lock);
 }

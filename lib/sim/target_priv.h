@@ -13,6 +13,7 @@
 #include "util/byteorder.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* Bounce buffer size: holds any 16-bit parameter list and is a multiple
@@ -84,8 +85,29 @@ struct sim_fault {
 	uint8_t status, key, asc, ascq;
 };
 
+/* Reads and writes of null LUs skip the lock (sim:null measures the
+ * library, not the model).  What they need, readable without the lock;
+ * blocks 0 sends commands the locked way.  Written under the lock: set
+ * after a locked command leaves the LU with nothing pending (no unit
+ * attention, no held sense, no fault rule), cleared by whatever could
+ * change that.  A command past the check when it is cleared counts as
+ * issued before the change, as on a real device. */
+#define SIM_FAST_LUNS 64
+#define SIM_FAST_OPS 4              /* READ(10), WRITE(10), READ(16), WRITE(16) */
+
+struct sim_fast_lu {
+	_Atomic uint64_t blocks;
+	_Atomic uint32_t block_size;
+	_Atomic uint32_t max_transfer;
+	_Atomic bool writable;
+};
+
 struct sim_target {
 	pthread_mutex_t lock;
+	struct sim_fast_lu fast[SIM_FAST_LUNS];
+	/* Statistics of the commands that took the fast way. */
+	_Atomic uint64_t fast_ops[SIM_FAST_OPS];
+	_Atomic uint64_t fast_bytes_in, fast_bytes_out;
 	struct sim_lu **lus;        /* sorted by lun: REPORT LUNS order */
 	size_t nlus, lus_cap;
 	struct sim_fault *faults;

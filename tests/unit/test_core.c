@@ -230,6 +230,78 @@ static void free_counter(void *p)
 	(*(int *)p)++;
 }
 
+/* ostor_task_prepare: the same task as the four setters, on the owner's
+ * queue and on the shared path; its refusals are theirs. */
+START_TEST(task_prepare)
+{
+	ostor_device *dev;
+	ostor_task *t;
+	uint8_t wbuf[1024], rbuf[1024];
+	static const uint8_t wr10[10] = { 0x2a, 0, 0, 0, 0, 7, 0, 0, 2, 0 };
+	static const uint8_t rd16[16] = { 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0 };
+	static const uint8_t rd6[6] = { 0x08, 0, 0, 7, 1, 0 };
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	for (int owner = 0; owner < 2; owner++) {
+		if (owner)
+			ck_assert_int_ge(ostor_queue_acquire(dev, -1), 0);
+		for (size_t i = 0; i < sizeof(wbuf); i++)
+			wbuf[i] = (uint8_t)(i * 7 + owner);
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 0, wr10, sizeof(wr10), OSTOR_DIR_TO_DEVICE,
+						    wbuf, sizeof(wbuf)), 0);
+		ck_assert_int_eq(ostor_task_execute(t), 0);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+		memset(rbuf, 0, sizeof(rbuf));
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 0, rd16, sizeof(rd16), OSTOR_DIR_FROM_DEVICE,
+						    rbuf, sizeof(rbuf)), 0);
+		ck_assert_int_eq(ostor_task_execute(t), 0);
+		ck_assert_uint_eq(ostor_task_transferred(t), sizeof(rbuf));
+		ck_assert_mem_eq(rbuf, wbuf, sizeof(rbuf));
+		/* Other CDB lengths go through the setters. */
+		memset(rbuf, 0, sizeof(rbuf));
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 0, rd6, sizeof(rd6), OSTOR_DIR_FROM_DEVICE,
+						    rbuf, 512), 0);
+		ck_assert_int_eq(ostor_task_execute(t), 0);
+		ck_assert_mem_eq(rbuf, wbuf, 512);
+		/* A LUN that does not exist: the target's answer. */
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 5, rd16, sizeof(rd16), OSTOR_DIR_FROM_DEVICE,
+						    rbuf, sizeof(rbuf)), 0);
+		ostor_task_execute(t);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
+		/* In flight: refused, the task untouched. */
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 0, rd16, sizeof(rd16), OSTOR_DIR_FROM_DEVICE,
+						    rbuf, sizeof(rbuf)), 0);
+		ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ 0 }), 0);
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 0, wr10, sizeof(wr10), OSTOR_DIR_TO_DEVICE,
+						    wbuf, sizeof(wbuf)), OSTOR_ERROR_STATE);
+		while (ostor_task_result(t) == OSTOR_RESULT_PENDING)
+			ck_assert_int_ge(ostor_handle_events(ctx, 1000), 0);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	}
+	/* Bad arguments: each setter's refusal. */
+	ck_assert_int_eq(ostor_task_prepare(NULL, 0, 0, rd16, 16, OSTOR_DIR_FROM_DEVICE, rbuf, 512),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, NULL, 16, OSTOR_DIR_FROM_DEVICE, rbuf, 512),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, rd16, 33, OSTOR_DIR_FROM_DEVICE, rbuf, 512),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, rd16, 16, OSTOR_DIR_FROM_DEVICE, NULL, 512),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, rd16, 16, OSTOR_DIR_NONE, rbuf, 512),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, rd16, 16, OSTOR_DIR_FROM_DEVICE, rbuf, 0),
+			 OSTOR_ERROR_INVALID_PARAM);
+	/* No data: TEST UNIT READY. */
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, (const uint8_t[6]){ 0 }, 6, OSTOR_DIR_NONE, NULL, 0), 0);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_int_eq(ostor_task_free(t), 0);
+	ostor_queue_release(dev);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 static const char *const bad_sim_specs[] = {
 	"sim:size=0", "sim:size=1000", "sim:size=abc", "sim:luns=0", "sim:luns=257", "sim:luns=x",
 	"sim:block-size=100", "sim:block-size=8192", "sim:type=tape", "sim:type", "sim:readonly=1",
@@ -1597,6 +1669,7 @@ static Suite *core_suite(void)
 	tc = tcase_create("api");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, error_names);
+	tcase_add_test(tc, task_prepare);
 	tcase_add_test(tc, api_misuse);
 	tcase_add_loop_test(tc, sim_bad_options, 0, (int)OSTOR_ARRAY_SIZE(bad_sim_specs));
 	tcase_add_test(tc, device_list_has_sim);

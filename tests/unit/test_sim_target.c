@@ -6,6 +6,7 @@
  */
 #include "core/internal.h"
 #include "sim/target.h"
+#include "sim/target_priv.h" /* white-box: the lock-free way of null LUs */
 
 #include <check.h>
 #include <errno.h>
@@ -2358,6 +2359,152 @@ START_TEST(test_null_target)
 }
 END_TEST
 
+/* ---- null LUs: the lock-free way ---------------------------------------- */
+
+static void add_null_lu(struct sim_target *t, uint32_t lun, bool ro)
+{
+	struct sim_lu_config cfg;
+
+	sim_lu_config_init(&cfg);
+	cfg.blocks = 1000;
+	cfg.null = true;
+	cfg.readonly = ro;
+	ck_assert_int_eq(sim_target_add_lu(t, lun, &cfg), 0);
+}
+
+static bool fast_on(struct sim_target *t, uint32_t lun)
+{
+	return atomic_load(&t->fast[lun].blocks) != 0;
+}
+
+/* Every answer of a null LU is the one the locked way gives, whether the
+ * command took the fast way or not; the fast way is on only while nothing
+ * is pending, and whatever could change that turns it off first. */
+START_TEST(test_null_fast_way)
+{
+	struct sim_target *t = new_target();
+	uint8_t buf[4096];
+	uint8_t cdb[16];
+	struct sim_cmd c;
+	struct sim_stats st;
+
+	add_null_lu(t, 0, false);
+	add_null_lu(t, 1, true);
+	ck_assert(!fast_on(t, 0));
+	c = rd10(t, 0, 8, buf, 4096);        /* locked: turns the fast way on */
+	ck_good(c);
+	ck_assert(fast_on(t, 0));
+	c = rw(t, 0, 0x88, 992, 8, IN, buf, 4096);
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, 4096);
+	c = rw(t, 0, 0x8a, 0, 8, OUT, buf, 4096);
+	ck_good(c);
+	c = wr10(t, 10, 1, buf, 4096);       /* a longer buffer: residual */
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, 512);
+	ck_assert_uint_eq(c.residual, 3584);
+	ck_assert(fast_on(t, 0));
+
+	/* Errors: the locked way's answers. */
+	c = rw(t, 0, 0x88, 993, 8, IN, buf, 4096);
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	c = rd10(t, 0, 8, buf, 512);         /* buffer too small: overrun */
+	ck_good(c);
+	ck_assert(c.overrun);
+	ck_assert_uint_eq(c.transferred, 512);
+	c = rw(t, 0, 0x28, 0, 1, OUT, buf, 512);
+	ck_cdb_field(c, 7, -1);
+	memset(cdb, 0, sizeof(cdb));
+	cdb[0] = 0x28;
+	cdb[1] = 0x20;                       /* RDPROTECT */
+	cdb[8] = 1;
+	c = run(t, 0, cdb, 10, IN, buf, 512);
+	ck_cdb_field(c, 1, 7);
+	cdb[1] = 0;
+	cdb[9] = 0x04;                       /* NACA */
+	c = run(t, 0, cdb, 10, IN, buf, 512);
+	ck_cdb_field(c, 9, 2);
+	c = run(t, 0, cdb, 9, IN, buf, 512); /* a short CDB */
+	ck_sense(c, ILLEGAL, 0x24, 0);
+	c = rd10(t, 0, 1, buf, 512);         /* the held sense is gone: on again */
+	ck_good(c);
+	ck_assert(fast_on(t, 0));
+
+	/* A read-only null LU: reads fast, writes refused. */
+	c = rw(t, 1, 0x28, 0, 1, IN, buf, 512);
+	ck_good(c);
+	ck_assert(fast_on(t, 1));
+	c = rw(t, 1, 0x2a, 0, 1, OUT, buf, 512);
+	ck_sense(c, PROTECT, 0x27, 0);
+
+	/* A reset: the unit attention is reported, then the fast way again. */
+	c = rd10(t, 0, 1, buf, 512);
+	ck_good(c);
+	sim_target_reset(t);
+	ck_assert(!fast_on(t, 0) && !fast_on(t, 1));
+	c = rd10(t, 0, 1, buf, 512);
+	ck_sense(c, UNIT_ATT, 0x29, 0);
+	c = rd10(t, 0, 1, buf, 512);
+	ck_good(c);
+	c = rd10(t, 0, 1, buf, 512);
+	ck_good(c);
+	ck_assert(fast_on(t, 0));
+
+	/* A fault rule applies to the next command even on the fast way. */
+	ck_assert_int_eq(sim_target_inject_check(t, 0, 0x28, 1, MEDIUM, 0x11, 0), 0);
+	ck_assert(!fast_on(t, 0));
+	c = rd10(t, 0, 1, buf, 512);
+	ck_sense(c, MEDIUM, 0x11, 0);
+	c = rd10(t, 0, 1, buf, 512);
+	ck_good(c);
+
+	/* A capacity change: its unit attention, then the new size. */
+	ck_assert_int_eq(sim_target_set_capacity(t, 0, 100), 0);
+	c = rd10(t, 0, 1, buf, 512);
+	ck_sense(c, UNIT_ATT, 0x2a, 0x09);
+	c = rd10(t, 99, 1, buf, 512);
+	ck_good(c);
+	c = rd10(t, 0, 1, buf, 512);
+	ck_good(c);
+	ck_assert(fast_on(t, 0));
+	c = rd10(t, 100, 1, buf, 512);
+	ck_sense(c, ILLEGAL, 0x21, 0);
+
+	/* Stopped: not ready until started. */
+	c = run(t, 0, CDB(0x1b, 0, 0, 0, 0x00, 0), NONE, NULL, 0);
+	ck_good(c);
+	ck_assert(!fast_on(t, 0));
+	c = rd10(t, 0, 1, buf, 512);
+	ck_sense(c, NOT_READY, 0x04, 0x02);
+	c = run(t, 0, CDB(0x1b, 0, 0, 0, 0x01, 0), NONE, NULL, 0);
+	ck_good(c);
+
+	/* Statistics count both ways. */
+	sim_target_reset_stats(t);
+	for (int i = 0; i < 10; i++) {
+		c = rd10(t, 0, 2, buf, 1024);
+		ck_good(c);
+		c = rw(t, 0, 0x8a, 0, 1, OUT, buf, 512);
+		ck_good(c);
+	}
+	c = rd10(t, 200, 1, buf, 512);
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	sim_target_get_stats(t, &st);
+	ck_assert_uint_eq(st.commands, 21);
+	ck_assert_uint_eq(st.good, 20);
+	ck_assert_uint_eq(st.check_condition, 1);
+	ck_assert_uint_eq(st.per_opcode[0x28], 11);
+	ck_assert_uint_eq(st.per_opcode[0x8a], 10);
+	ck_assert_uint_eq(st.bytes_in, 10240);
+	ck_assert_uint_eq(st.bytes_out, 5120);
+	sim_target_reset_stats(t);
+	sim_target_get_stats(t, &st);
+	ck_assert_uint_eq(st.commands, 0);
+	ck_assert_uint_eq(st.bytes_in, 0);
+	sim_target_free(t);
+}
+END_TEST
+
 /* ---- configuration validation ------------------------------------------- */
 
 START_TEST(test_add_lu_validation)
@@ -2654,6 +2801,7 @@ static Suite *sim_target_suite(void)
 	tcase_add_test(tc, test_misc_commands);
 	tcase_add_test(tc, test_hostile_cdbs);
 	tcase_add_test(tc, test_null_target);
+	tcase_add_test(tc, test_null_fast_way);
 	tcase_add_test(tc, test_add_lu_validation);
 	tcase_add_test(tc, test_inject);
 	tcase_add_test(tc, test_fault_hook);

@@ -290,10 +290,8 @@ static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned in
 		cdb[2 + k] = (uint8_t)(lba >> (56 - 8 * k));
 	for (int k = 0; k < 4; k++)
 		cdb[10 + k] = (uint8_t)(b->per_io >> (24 - 8 * k));
-	if (ostor_task_reset(s->task) < 0 || ostor_task_set_lun(s->task, b->c->target, b->c->lun) < 0 ||
-	    ostor_task_set_cdb(s->task, cdb, sizeof(cdb)) < 0 ||
-	    ostor_task_set_buffer(s->task, write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, s->buf,
-				  (size_t)a->bs) < 0)
+	if (ostor_task_prepare(s->task, b->c->target, b->c->lun, cdb, sizeof(cdb),
+			       write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, s->buf, (size_t)a->bs) < 0)
 		return -1;
 	atomic_store_explicit(&s->busy, 1, memory_order_relaxed);
 	s->start_ns = tc_now_ns();
