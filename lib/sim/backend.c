@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
-	"readonly, type=disk|cdrom, null, queues=N (1-64), transport=NAME"
+	"readonly, type=disk|cdrom, null, queues=N (1-64), histograms, transport=NAME"
 #define SIM_DEFAULT_QUEUES 4
 #define SIM_DEFAULT_SIZE (64ull << 20)
 #define SIM_MAX_TRANSFER (8u << 20)
@@ -176,7 +176,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	struct ostor_spec spec = *cspec;
 	const struct ostor_spec_option *o;
 	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0, queues = SIM_DEFAULT_QUEUES;
-	bool readonly = false, size_given, cdrom = false, null = false;
+	bool readonly = false, size_given, cdrom = false, null = false, histograms = false;
 	const char *image = NULL;
 	int r;
 
@@ -216,6 +216,12 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		if (o->value)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option null takes no value");
 		null = true;
+	}
+	o = ostori_spec_get(&spec, "histograms");
+	if (o) {
+		if (o->value)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option histograms takes no value");
+		histograms = true;
 	}
 	o = ostori_spec_get(&spec, "image");
 	if (o) {
@@ -298,6 +304,10 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		if (r < 0)
 			goto fail;
 	}
+	/* Latency histograms from the start (else as the model's
+	 * configuration says; ostor_stats_histograms() switches them). */
+	if (histograms)
+		ostor_stats_histograms(dev, 1);
 	r = ostori_spec_check_unused(&spec, sd->transport && sd->transport->options ?
 				     sd->transport->options : SIM_OPTIONS);
 	if (r < 0) {
@@ -552,6 +562,26 @@ struct sim_target *ostori_sim_device_target(ostor_device *dev)
 	return ((struct sim_device *)ostori_device_priv(dev))->target;
 }
 
+/* The model's counters, then the simulated target's. */
+static int sim_counters(ostor_device *dev, struct ostor_counter *out, int max)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+	struct sim_stats st;
+	int n = 0;
+
+	if (sd->transport && sd->transport->counters)
+		n = sd->transport->counters(dev, sd->transport_priv, out, max);
+	sim_target_get_stats(sd->target, &st);
+	ostori_counter_add(out, max, &n, "sim_commands", st.commands);
+	ostori_counter_add(out, max, &n, "sim_injected_faults", st.injected);
+	ostori_counter_add(out, max, &n, "sim_unit_attentions", st.unit_attentions);
+	ostori_counter_add(out, max, &n, "sim_check_conditions", st.check_condition);
+	ostori_counter_add(out, max, &n, "sim_overruns", st.overruns);
+	ostori_counter_add(out, max, &n, "sim_bytes_in", st.bytes_in);
+	ostori_counter_add(out, max, &n, "sim_bytes_out", st.bytes_out);
+	return n;
+}
+
 const struct ostor_backend ostori_sim_backend = {
 	.name = "sim",
 	.spec_forms = "sim:[" SIM_OPTIONS "]",
@@ -574,4 +604,5 @@ const struct ostor_backend ostori_sim_backend = {
 	.get_pollfds = sim_get_pollfds,
 	.next_timeout = sim_next_timeout,
 	.handle_events = sim_handle_events,
+	.counters = sim_counters,
 };
