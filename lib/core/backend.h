@@ -9,6 +9,7 @@
 #define OSTOR_CORE_BACKEND_H
 
 #include "core/internal.h"
+#include "core/manage.h"
 #include "core/stats.h"
 
 #include <stdatomic.h>
@@ -208,6 +209,14 @@ struct ostor_device {
 	struct ostori_dev_counts_base counts_base;
 	uint64_t stats_epoch_ns;           /* open or last reset */
 
+	/* Live management (manage.c): one requester at a time, and where it
+	 * waits for an owner's answer; the shared path's tags and pause. */
+	pthread_mutex_t manage_lock;
+	pthread_mutex_t manage_wait;
+	pthread_cond_t manage_cond;
+	uint64_t tag_seq;                  /* dev->lock */
+	bool paused;                       /* dev->lock: submissions wait (a flush) */
+
 	void *priv;                    /* backend's, device_priv_size bytes */
 };
 
@@ -254,6 +263,9 @@ struct ostor_task {
 	uint64_t wait_deadline_ms;
 	ostor_task *wait_next;
 	uint64_t submit_tick;          /* ostori_ticks() at submit, histograms on; else 0 */
+	/* Live management (manage.c): a tag once listed (0 before), and
+	 * when it was first listed (ticks). */
+	uint64_t tag, listed_tick;
 	void *priv;                    /* backend's, task_priv_size bytes */
 };
 
@@ -442,6 +454,12 @@ void ostori_events_free(ostor_context *ctx);                /* ostor_exit */
 /* Task management (lib/core/tmf.c): record a completing task's result
  * for an ostor_task_abort() waiting for it (before its callback). */
 void ostori_abort_watch_note(ostor_context *ctx, const ostor_task *t);
+/* Watch t's completion (NULL when all watches are taken); done says
+ * whether it completed and how; remove frees the watch. */
+struct ostori_abort_watch;
+struct ostori_abort_watch *ostori_abort_watch_add(ostor_context *ctx, const ostor_task *t);
+bool ostori_abort_watch_done(ostor_context *ctx, struct ostori_abort_watch *w, enum ostor_result *result);
+void ostori_abort_watch_remove(ostor_context *ctx, struct ostori_abort_watch *w);
 /* Make a thread blocked in ostor_handle_events return (eventfd), work or
  * not: for callers that need the event lock. */
 void ostori_kick_loop(ostor_context *ctx);

@@ -14,6 +14,7 @@
  */
 #include "core/backend.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,11 @@ struct ostori_channel {
 	_Atomic(ostor_task *) remote; /* completed elsewhere, newest first */
 	atomic_uint cancels;          /* cancel requests not yet seen by the owner */
 	void *block_reqs;             /* the owner's recycled block requests (block.c) */
+	/* Live management: a request for the owner (manage.c), and the
+	 * owner's own state for it. */
+	_Atomic(struct ostori_chan_req *) req;
+	atomic_bool paused;           /* set by a flush: submissions wait */
+	uint64_t tag_seq;             /* owner */
 	/* Written by the owner, read anywhere (stats.c). */
 	struct ostori_queue_stats stats __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
@@ -146,8 +152,8 @@ int ostori_channel_submit(struct ostori_channel *ch, ostor_task *t)
 	t->cancel_sent = false;
 	link_task(ch, t);
 	ostori_task_set_state(t, OSTORI_TASK_INFLIGHT);
-	/* Behind tasks already waiting: no overtaking. */
-	if (OSTOR_UNLIKELY(ch->waitq.n))
+	/* Behind tasks already waiting, or a flush: no overtaking. */
+	if (OSTOR_UNLIKELY(ch->waitq.n | atomic_load_explicit(&ch->paused, memory_order_relaxed)))
 		r = OSTORI_SUBMIT_FULL;
 	else
 		r = ostori_backend_submit(t);
@@ -308,10 +314,128 @@ static int dispatch(struct ostori_channel *ch)
 	if (now)
 		ostori_stats_batch_end(&ch->stats, atomic_load_explicit(&ch->inflight, memory_order_relaxed));
 waiting:
-	/* Room was freed: tasks waiting for it go now. */
-	if (OSTOR_UNLIKELY(ch->waitq.n))
+	/* Room was freed: tasks waiting for it go now (after a flush). */
+	if (OSTOR_UNLIKELY(ch->waitq.n) && !atomic_load_explicit(&ch->paused, memory_order_relaxed))
 		ostori_waitq_run(&ch->waitq);
 	return n;
+}
+
+/* ---- live management: the owner's side (see manage.h) ----------------------- */
+
+static void owner_list(struct ostori_channel *ch, struct ostori_chan_req *req)
+{
+	struct ostori_cmd_list *l = req->list;
+	uint64_t now = ostori_ticks();
+
+	for (ostor_task *t = ch->inflight_head; t; t = t->inflight_next) {
+		struct ostori_cmd_info *c = l->n < l->cap ? &l->cmds[l->n] : NULL;
+
+		if (!t->tag) {
+			t->tag = ((uint64_t)(ch->index + 1) << 48) | ++ch->tag_seq;
+			t->listed_tick = now;
+		}
+		l->n++;
+		if (!c)
+			continue;
+		c->queue = (int)ch->index;
+		ostori_manage_describe(t, c, now);
+	}
+}
+
+static void owner_abort(struct ostori_channel *ch, struct ostori_chan_req *req)
+{
+	ostor_task *t;
+
+	for (t = ch->inflight_head; t && t->tag != req->tag; t = t->inflight_next)
+		;
+	if (!t) {
+		req->result = OSTOR_ERROR_NOT_FOUND;
+		return;
+	}
+	req->found = t;
+	req->watch = ostori_abort_watch_add(ch->dev->ctx, t);
+	if (!req->watch) {
+		req->result = OSTOR_ERROR_BUSY;
+		return;
+	}
+	req->result = 0;
+	if (!atomic_exchange(&t->cancel_requested, true))
+		owner_cancel_one(ch, t);
+}
+
+static void owner_count(struct ostori_channel *ch, struct ostori_chan_req *req)
+{
+	unsigned int n = 0;
+
+	for (ostor_task *t = ch->inflight_head; t; t = t->inflight_next)
+		n += !t->waiting;
+	req->inflight = n;
+	req->waiting = ch->waitq.n;
+}
+
+/* A request from another thread (manage.c): answer it now. */
+static void owner_request(struct ostori_channel *ch)
+{
+	struct ostori_chan_req *req = atomic_exchange_explicit(&ch->req, NULL, memory_order_acquire);
+	ostor_device *dev = ch->dev;
+
+	if (!req)
+		return;
+	switch (req->kind) {
+	case OSTORI_REQ_LIST: owner_list(ch, req); break;
+	case OSTORI_REQ_ABORT: owner_abort(ch, req); break;
+	case OSTORI_REQ_COUNT: owner_count(ch, req); break;
+	}
+	pthread_mutex_lock(&dev->manage_wait);
+	atomic_store_explicit(&req->done, 1, memory_order_release);
+	pthread_cond_broadcast(&dev->manage_cond);
+	pthread_mutex_unlock(&dev->manage_wait);
+}
+
+/* A flush: hold submissions of channel i back, or let them go again (the
+ * owner sends those waiting at its next poll). */
+void ostori_channel_pause(ostor_device *dev, unsigned int i, bool pause)
+{
+	atomic_store_explicit(&dev->channels[i].paused, pause, memory_order_relaxed);
+	if (!pause)
+		ostori_kick_loop(dev->ctx);
+}
+
+int ostori_channel_request(ostor_device *dev, unsigned int i, struct ostori_chan_req *req, int timeout_ms)
+{
+	struct ostori_channel *ch = &dev->channels[i];
+	struct ostori_chan_req *expected = req;
+	struct timespec dl;
+
+	if (!atomic_load_explicit(&ch->owned, memory_order_acquire))
+		return OSTOR_ERROR_NOT_FOUND;
+	atomic_store_explicit(&req->done, 0, memory_order_relaxed);
+	atomic_store_explicit(&ch->req, req, memory_order_release);
+	/* An owner blocked in ostor_handle_events looks at once. */
+	ostori_kick_loop(dev->ctx);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&dev->manage_wait);
+	while (!atomic_load_explicit(&req->done, memory_order_acquire))
+		if (pthread_cond_timedwait(&dev->manage_cond, &dev->manage_wait, &dl) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&dev->manage_wait);
+	if (atomic_load_explicit(&req->done, memory_order_acquire))
+		return 0;
+	/* Not taken yet: take it back (the owner then never sees it). */
+	if (atomic_compare_exchange_strong(&ch->req, &expected, NULL))
+		return OSTOR_ERROR_TIMEOUT;
+	/* Taken: the answer is moments away. */
+	pthread_mutex_lock(&dev->manage_wait);
+	while (!atomic_load_explicit(&req->done, memory_order_acquire))
+		pthread_cond_wait(&dev->manage_cond, &dev->manage_wait);
+	pthread_mutex_unlock(&dev->manage_wait);
+	return 0;
 }
 
 /* Poll the backend for the owner's queue, then dispatch. */
@@ -321,6 +445,8 @@ static int poll_channel(struct ostori_channel *ch, int *backend_error)
 
 	if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->cancels, memory_order_acquire)))
 		owner_cancels(ch);
+	if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->req, memory_order_relaxed) != NULL))
+		owner_request(ch);
 	if (dev->backend->queue_poll) {
 		int r = dev->backend->queue_poll(dev);
 

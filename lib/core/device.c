@@ -126,6 +126,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	 * (performance_monitoring_enabled) turns them on at open. */
 	atomic_init(&dev->hist_on, false);
 	ostori_stats_init(dev);
+	ostori_manage_init(dev);
 	dev->ctx = ctx;
 	dev->backend = be;
 	dev->priv = be->device_priv_size ? (void *)(dev + 1) : NULL;
@@ -176,6 +177,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	return 0;
 out_dev:
 	ostori_stats_free(dev);
+	ostori_manage_free(dev);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev->spec);
 	free(dev);
@@ -245,6 +247,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	ostor_info(ctx, "closed %s", dev->spec);
 	dev->magic = 0;
 	ostori_stats_free(dev);
+	ostori_manage_free(dev);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev->luns);
 	free(dev->spec);

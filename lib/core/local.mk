@@ -11,6 +11,8 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/events.c \
 	lib/core/internal.h \
 	lib/core/log.c \
+	lib/core/manage.c \
+	lib/core/manage.h \
 	lib/core/queueing.c \
 	lib/core/spec.c \
 	lib/core/spec.h \

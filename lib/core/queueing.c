@@ -151,7 +151,8 @@ void ostori_device_waitq_run(ostor_device *dev)
 		ostor_task *t;
 
 		pthread_mutex_lock(&dev->lock);
-		t = ostori_waitq_pop(&dev->waitq);
+		/* A flush holds them back until it ends. */
+		t = dev->paused ? NULL : ostori_waitq_pop(&dev->waitq);
 		pthread_mutex_unlock(&dev->lock);
 		if (!t)
 			return;

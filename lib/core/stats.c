@@ -56,6 +56,11 @@ static double ns_per_tick(void)
 	return dt && dn ? (double)dn / (double)dt : 1.0;
 }
 
+uint64_t ostori_ticks_ns(uint64_t ticks)
+{
+	return (uint64_t)((double)ticks * ns_per_tick());
+}
+
 #define R OSTOR_IO_READ
 #define W OSTOR_IO_WRITE
 const uint8_t ostori_io_kind_of[256] = {

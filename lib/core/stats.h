@@ -105,6 +105,9 @@ static inline uint64_t ostori_ticks(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A tick count in nanoseconds. */
+uint64_t ostori_ticks_ns(uint64_t ticks);
+
 /* Relaxed single-writer increment (plain load, add, store). */
 static inline void ostori_stat_add(_Atomic uint64_t *c, uint64_t v)
 {

@@ -295,6 +295,7 @@ static inline void submit_begin(ostor_task *t, const struct ostor_completion *c)
 	clear_results(t);
 	t->completion = *c;
 	t->submit_tick = atomic_load_explicit(&t->dev->hist_on, memory_order_relaxed) ? ostori_ticks() : 0;
+	t->tag = 0;
 	if (!t->timeout_ms)
 		t->timeout_ms = t->dev->default_timeout_ms ? t->dev->default_timeout_ms
 							   : t->dev->ctx->default_timeout_ms;
@@ -365,8 +366,8 @@ static int submit_shared(ostor_task *t, struct ostor_completion c)
 	 * ostor_task_cancel validates against. */
 	ostori_task_set_state(t, OSTORI_TASK_INFLIGHT);
 	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed);
-	/* Behind tasks already waiting for room: no overtaking. */
-	if (OSTOR_UNLIKELY(dev->waitq.n)) {
+	/* Behind tasks already waiting for room, or a flush: no overtaking. */
+	if (OSTOR_UNLIKELY(dev->waitq.n || dev->paused)) {
 		r = ostori_waitq_park(dev, &dev->waitq, t);
 		pthread_mutex_unlock(&dev->lock);
 		if (r < 0)

@@ -51,7 +51,7 @@ void ostori_abort_watch_note(ostor_context *ctx, const ostor_task *t)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-static struct ostori_abort_watch *watch_add(ostor_context *ctx, const ostor_task *t)
+struct ostori_abort_watch *ostori_abort_watch_add(ostor_context *ctx, const ostor_task *t)
 {
 	struct ostori_abort_watch *w = NULL;
 
@@ -69,7 +69,7 @@ static struct ostori_abort_watch *watch_add(ostor_context *ctx, const ostor_task
 	return w;
 }
 
-static bool watch_done(ostor_context *ctx, struct ostori_abort_watch *w, enum ostor_result *result)
+bool ostori_abort_watch_done(ostor_context *ctx, struct ostori_abort_watch *w, enum ostor_result *result)
 {
 	bool done;
 
@@ -80,7 +80,7 @@ static bool watch_done(ostor_context *ctx, struct ostori_abort_watch *w, enum os
 	return done;
 }
 
-static void watch_remove(ostor_context *ctx, struct ostori_abort_watch *w)
+void ostori_abort_watch_remove(ostor_context *ctx, struct ostori_abort_watch *w)
 {
 	pthread_mutex_lock(&ctx->lock);
 	w->task = NULL;
@@ -105,25 +105,25 @@ OSTOR_API int ostor_task_abort(ostor_task *t)
 	if ((r = ostori_refuse_in_callback(ctx, "ostor_task_abort")))
 		return r;
 	ostori_stats_event(dev, aborts);
-	w = watch_add(ctx, t);
+	w = ostori_abort_watch_add(ctx, t);
 	if (!w)
 		return ostori_error(OSTOR_ERROR_BUSY, "ostor_task_abort: %d aborts are waiting already in this "
 				    "context; wait for one to return", MAX_WATCHES);
 	r = ostor_task_cancel(t);
 	if (r == OSTOR_ERROR_STATE) {
-		watch_remove(ctx, w);
+		ostori_abort_watch_remove(ctx, w);
 		return OSTOR_TMF_COMMAND_COMPLETED; /* not in flight (any more) */
 	}
 	if (r < 0) {
-		watch_remove(ctx, w);
+		ostori_abort_watch_remove(ctx, w);
 		return r;
 	}
 	ostor_info(ctx, "%s: aborting a command to %u:%u", dev->spec, t->target, t->lun);
 	deadline = ostori_now_ms() + ABORT_WAIT_MS;
-	while (!(done = watch_done(ctx, w, &result)) && ostori_now_ms() < deadline)
+	while (!(done = ostori_abort_watch_done(ctx, w, &result)) && ostori_now_ms() < deadline)
 		if (ostori_wait_step(ctx, 10) == 0)
 			sched_yield();
-	watch_remove(ctx, w);
+	ostori_abort_watch_remove(ctx, w);
 	if (!done)
 		return OSTOR_TMF_UNKNOWN;
 	if (result == OSTOR_RESULT_ABORTED || result == OSTOR_RESULT_TIMEOUT)

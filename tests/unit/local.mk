@@ -43,3 +43,9 @@ TESTS += tests/unit/test_stats
 tests_unit_test_stats_SOURCES = tests/unit/test_stats.c
 tests_unit_test_stats_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_stats_LDADD = lib/libostor_private.la $(CHECK_LIBS) $(JSONC_LIBS)
+
+check_PROGRAMS += tests/unit/test_manage
+TESTS += tests/unit/test_manage
+tests_unit_test_manage_SOURCES = tests/unit/test_manage.c
+tests_unit_test_manage_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_manage_LDADD = lib/libostor_private.la $(CHECK_LIBS)
