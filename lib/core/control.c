@@ -57,6 +57,12 @@ static struct server *server;      /* server_lock */
 static bool attempted;
 static atomic_uint timeout_ms = OSTORI_CONTROL_TIMEOUT_MS;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static atomic_uint live_threads;   /* server threads not yet returned (tests) */
+
+unsigned int ostori_control_threads(void)
+{
+	return atomic_load(&live_threads);
+}
 
 void ostori_control_set_timeout_ms(unsigned int ms)
 {
@@ -492,6 +498,7 @@ static void *serve(void *arg)
 	for (unsigned int i = 0; i < s->nclients; i++)
 		client_close(&s->clients[i]);
 	s->nclients = 0;
+	atomic_fetch_sub(&live_threads, 1);
 	return NULL;
 }
 
@@ -627,9 +634,13 @@ static struct server *server_start(ostor_context *ctx)
 	/* Signals are for the application's threads, not ours. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	atomic_fetch_add(&live_threads, 1);
 	r = pthread_create(&s->thread, NULL, serve, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0)
+		pthread_setname_np(s->thread, "ostor-control"); /* for ps -L, gdb and the tests */
 	if (r) {
+		atomic_fetch_sub(&live_threads, 1);
 		ostor_warn(ctx, "no control socket: cannot start its thread: %s", strerror(r));
 		unlink(s->sock_path);
 		goto fail_unlink;

@@ -58,6 +58,9 @@ void ostori_control_on_close(void);
  * may stay idle or slow (default 5000 ms; 0 restores it). */
 void ostori_control_socket_path(char *buf, size_t len);
 void ostori_control_set_timeout_ms(unsigned int ms);
+/* Tests: server threads running (0 or 1; the thread is named
+ * "ostor-control"). */
+unsigned int ostori_control_threads(void);
 
 /* Limits of the protocol. */
 #define OSTORI_CONTROL_REQUEST_MAX 65536 /* bytes of a request, without its '\n' */
