@@ -599,7 +599,7 @@ START_TEST(request_size_limit)
 	const char *head = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"";
 	const char *tail = "\"}}";
 	size_t pad = OSTORI_CONTROL_REQUEST_MAX - strlen(head) - strlen(tail);
-	char *req = malloc(OSTORI_CONTROL_REQUEST_MAX + 2);
+	char *req = malloc(OSTORI_CONTROL_REQUEST_MAX + 3); /* one byte over, and "\n" */
 	struct json_object *r;
 	int fd;
 
