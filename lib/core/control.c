@@ -702,6 +702,20 @@ void ostori_control_on_close(void)
 	pthread_mutex_unlock(&server_lock);
 }
 
+/* A process that exits with devices still open (exit() without
+ * ostor_exit) takes its socket along: only a killed one leaves a stale
+ * one behind.  The thread is left to die with the process. */
+__attribute__((destructor)) static void control_at_exit(void)
+{
+	if (pthread_mutex_trylock(&server_lock))
+		return;
+	if (server) {
+		unlink(server->sock_path);
+		unlink(server->lock_path);
+	}
+	pthread_mutex_unlock(&server_lock);
+}
+
 void ostori_control_socket_path(char *buf, size_t len)
 {
 	pthread_mutex_lock(&server_lock);
