@@ -40,3 +40,6 @@ tools_orionstor_LDADD = $(TOOLS_LDADD)
 # harness runs it from ($top_builddir, or "." by default).
 TESTS += tests/tools/test-orionstor.sh
 EXTRA_DIST += tests/tools/test-orionstor.sh
+# Two processes: orionstor ps and ping against a running bench.
+TESTS += tests/tools/test-control.sh
+EXTRA_DIST += tests/tools/test-control.sh
