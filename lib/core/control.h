@@ -54,6 +54,11 @@ void ostori_control_on_open(ostor_context *ctx);
  * left open in the process.  No lock may be held by the caller. */
 void ostori_control_on_close(void);
 
+/* ostor_open, when the backend found text's device busy (err): if a
+ * process with a control socket holds it, say which in the message
+ * ("... is held by pid N (prog) ...").  Returns err (control_lookup.c). */
+int ostori_control_explain_busy(ostor_context *ctx, const char *text, int err);
+
 /* Tests: the server's socket path ("" when none), and the time a client
  * may stay idle or slow (default 5000 ms; 0 restores it). */
 void ostori_control_socket_path(char *buf, size_t len);

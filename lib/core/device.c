@@ -146,6 +146,8 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 		goto out_dev;
 	}
 	r = be->open(dev, spec);
+	if (r == OSTOR_ERROR_BUSY)
+		r = ostori_control_explain_busy(ctx, text, r);
 	if (r < 0)
 		goto out_dev;
 	r = ostori_channels_init(dev);

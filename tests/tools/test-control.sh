@@ -19,8 +19,10 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-control.XXXXXX") || exit 1
 bench=
+bench2=
 cleanup() {
 	[ -n "$bench" ] && kill "$bench" 2>/dev/null
+	[ -n "$bench2" ] && kill "$bench2" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -106,6 +108,26 @@ pass "ping -d SPEC"
 run $EXIT_NOT_FOUND ping --pid 1
 pass "ping --pid of a process without a socket: exit $EXIT_NOT_FOUND"
 
+# A second process wanting the image a first one holds is told who.
+"$ORIONSTOR" bench -d "sim:image=$tmp/disk.img,size=1M" --runtime 30 -q >/dev/null 2>"$tmp/bench2.err" &
+bench2=$!
+i=0
+while [ ! -S "$sockdir/$bench2.sock" ]; do
+	i=$((i + 1))
+	[ $i -le 300 ] || fail "no socket for the image bench after 300 looks"
+	kill -0 "$bench2" 2>/dev/null || fail "the image bench exited early"
+	sleep 0.1
+done
+run 26 info -d "sim:image=$tmp/disk.img,size=1M"
+grep -q "is held by pid $bench2 (orionstor); inspect it with orionstor ps" "$tmp/err" ||
+	fail "a busy image does not name its holder"
+pass "opening a held image: exit 26 naming the holder"
+run 0 ps -d "sim:image=$tmp/../${tmp##*/}/disk.img"
+grep -Eq "^$bench2 +orionstor +sim:image=" "$tmp/out" || fail "ps -d does not find the image by its file"
+pass "ps -d finds the holder of the same image under another spelling"
+kill "$bench2"
+wait "$bench2" 2>/dev/null
+
 # Killed: no chance to clean up.  The socket is gone or reported stale.
 kill -KILL "$bench"
 wait "$bench" 2>/dev/null
@@ -122,9 +144,10 @@ run $EXIT_NOT_FOUND ping --pid "$pid"
 grep -q "the process is gone" "$tmp/err" || fail "ping of the dead bench: no message"
 pass "ping of a killed process: exit $EXIT_NOT_FOUND"
 
-# A clean end removes both files.
+# A clean end removes both files (the killed ones' stay, stale).
+before=$(ls "$sockdir")
 "$ORIONSTOR" bench -d sim:null --runtime 0.2 -q >/dev/null 2>"$tmp/bench.err" || fail "short bench failed"
-[ -z "$(ls "$sockdir" | grep -v "^$pid\.")" ] || fail "a finished bench left files: $(ls "$sockdir")"
+[ "$(ls "$sockdir")" = "$before" ] || fail "a finished bench left files: $(ls "$sockdir")"
 pass "a process that ends cleanly leaves nothing behind"
 
 echo "all $checks checks passed"
