@@ -314,6 +314,77 @@ OSTOR_API int ostor_reset(ostor_device *dev, enum ostor_reset_level level, uint3
 			  uint32_t lun);
 OSTOR_API const char *ostor_tmf_outcome_name(int outcome);
 
+/* ------------------------------------------------------------------ */
+/* Statistics (always counted; latency histograms when switched on)    */
+/* ------------------------------------------------------------------ */
+
+/* Kinds of command, by opcode. */
+enum ostor_io_kind {
+	OSTOR_IO_OTHER = 0,    /* everything not below */
+	OSTOR_IO_READ,         /* READ(6/10/12/16) */
+	OSTOR_IO_WRITE,        /* WRITE(6/10/12/16), WRITE SAME, COMPARE AND WRITE, WRITE AND VERIFY */
+	OSTOR_IO_FLUSH,        /* SYNCHRONIZE CACHE(10/16) */
+	OSTOR_IO_UNMAP,        /* UNMAP */
+	OSTOR_IO_KINDS
+};
+OSTOR_API const char *ostor_io_kind_name(int kind);
+
+/* Latency of one kind of command, from a log-linear histogram: each
+ * percentile is the upper bound of the bucket it falls in (buckets are
+ * at most 6.25% wide). */
+struct ostor_latency {
+	uint64_t count;
+	uint64_t min_ns, mean_ns, p50_ns, p90_ns, p99_ns, p999_ns, max_ns;
+};
+
+enum ostor_stats_scope {
+	OSTOR_STATS_DEVICE = 0,  /* everything */
+	OSTOR_STATS_TARGET,      /* one target: id */
+	OSTOR_STATS_LUN,         /* one LUN: id (target) and lun */
+	OSTOR_STATS_QUEUE,       /* one queue: id (see ostor_queue_count); -1 the shared path */
+};
+
+/* Counts since ostor_open or the last ostor_stats_reset.  Grows: declare
+ * it with OSTOR_STATS_INIT (see "Structures that grow"). */
+struct ostor_stats {
+	uint32_t size;
+	uint32_t queues;                      /* queues summed up */
+	uint64_t elapsed_ns;                  /* since open or reset */
+	uint64_t commands[OSTOR_IO_KINDS];
+	uint64_t bytes[OSTOR_IO_KINDS];       /* transferred */
+	uint64_t results[10];                 /* by enum ostor_result, GOOD .. OVERRUN */
+	/* Device-wide events (the same in every scope). */
+	uint64_t retries, aborts, queue_full_waits;
+	uint64_t resets[4];                   /* by enum ostor_reset_level */
+	/* Queue depth: now and the largest since reset; with histograms on,
+	 * the time-weighted average and the share of time with commands in
+	 * flight (utilisation, 0..1), from the completion batches. */
+	uint32_t depth, depth_max;
+	double depth_avg, utilisation;
+	uint64_t batches;                     /* completion batches */
+	int histograms;                       /* the latencies below are valid */
+	struct ostor_latency latency[OSTOR_IO_KINDS];
+};
+#define OSTOR_STATS_INIT OSTOR_SIZED_INIT_(struct ostor_stats)
+
+OSTOR_API int ostor_stats_get(ostor_device *dev, enum ostor_stats_scope scope, int id, uint32_t lun,
+			      struct ostor_stats *stats);
+/* Start counting again from zero (every scope). */
+OSTOR_API int ostor_stats_reset(ostor_device *dev);
+/* Latency histograms on (1) or off (0); -1 only asks.  Returns the
+ * previous state.  Set at open from performance_monitoring_enabled. */
+OSTOR_API int ostor_stats_histograms(ostor_device *dev, int enable);
+/* Counters of the transport (notifications, URBs, stalls, faults...):
+ * fills at most max name/value pairs and returns how many there are. */
+struct ostor_counter {
+	const char *name;     /* static */
+	uint64_t value;
+};
+OSTOR_API int ostor_transport_counters(ostor_device *dev, struct ostor_counter *counters, int max);
+/* Everything above as one JSON document (see liborionstor(3)): free()
+ * the string.  NULL with the error set on failure. */
+OSTOR_API char *ostor_stats_json(ostor_device *dev);
+
 /* Submit and wait.  Returns 0 when the task completed (whatever its
  * result: look at ostor_task_result), or a negative error when it could
  * not be submitted.  From inside a completion callback of the same

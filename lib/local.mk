@@ -5,7 +5,7 @@ noinst_LTLIBRARIES += lib/libostor_private.la
 lib_libostor_private_la_SOURCES = lib/backends.c
 lib_libostor_private_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIB_TLS_CFLAGS) \
 	$(LIBUSB_CFLAGS) $(PCIACCESS_CFLAGS) $(INIH_CFLAGS) $(JSONC_CFLAGS)
-lib_libostor_private_la_LIBADD = $(LIBUSB_LIBS) $(PCIACCESS_LIBS) $(INIH_LIBS) $(JSONC_LIBS)
+lib_libostor_private_la_LIBADD = $(LIBUSB_LIBS) $(PCIACCESS_LIBS) $(INIH_LIBS) $(JSONC_LIBS) -lm
 
 lib_LTLIBRARIES += lib/liborionstor.la
 lib_liborionstor_la_SOURCES =

@@ -43,14 +43,16 @@ phase "unit and tool tests under ThreadSanitizer" "$top/_build/tsan" --enable-we
 phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio
 
 echo "=== valgrind over the core unit tests"
-if (cd "$top/_build/plain" && CK_FORK=no ORIONSTOR_CONF=/dev/null ORIONSTOR_TEST_ITERATIONS=10 \
-	timeout 900 ./libtool --mode=execute \
-	valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-	tests/unit/test_core >valgrind.out 2>&1); then
-	passed=$((passed + 1)); echo "PASS: valgrind test_core"
-else
-	failed=$((failed + 1)); cat "$top/_build/plain/valgrind.out"; echo "FAIL: valgrind test_core"
-fi
+for t in test_core test_stats; do
+	if (cd "$top/_build/plain" && CK_FORK=no ORIONSTOR_CONF=/dev/null ORIONSTOR_TEST_ITERATIONS=10 \
+		timeout 900 ./libtool --mode=execute \
+		valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		tests/unit/$t >valgrind-$t.out 2>&1); then
+		passed=$((passed + 1)); echo "PASS: valgrind $t"
+	else
+		failed=$((failed + 1)); cat "$top/_build/plain/valgrind-$t.out"; echo "FAIL: valgrind $t"
+	fi
+done
 
 echo "=== make distcheck"
 if (cd "$top/_build/plain" && make -s distcheck >distcheck.out 2>&1); then

@@ -9,6 +9,7 @@
 #define OSTOR_CORE_BACKEND_H
 
 #include "core/internal.h"
+#include "core/stats.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -78,6 +79,10 @@ struct ostor_backend {
 	int (*next_timeout)(ostor_context *ctx);
 	/* Process whatever is ready without blocking. */
 	int (*handle_events)(ostor_context *ctx);
+
+	/* The transport's own counters (optional; ostor_transport_counters):
+	 * fill at most max, return how many there are. */
+	int (*counters)(ostor_device *dev, struct ostor_counter *out, int max);
 };
 
 #define OSTORI_SUBMIT_FULL 1
@@ -193,6 +198,16 @@ struct ostor_device {
 	struct ostori_channel *channels;
 	unsigned int nchannels;
 
+	/* Statistics (lib/core/stats.c): the shared path's blocks (written
+	 * under lock), device events, histograms on, and what reset keeps. */
+	struct ostori_queue_stats shared_stats;
+	struct ostori_dev_counts counts;
+	atomic_bool hist_on;
+	atomic_bool stats_nomem;           /* warned once */
+	pthread_mutex_t stats_lock;        /* readers, reset: the baselines */
+	struct ostori_dev_counts_base counts_base;
+	uint64_t stats_epoch_ns;           /* open or last reset */
+
 	void *priv;                    /* backend's, device_priv_size bytes */
 };
 
@@ -238,6 +253,7 @@ struct ostor_task {
 	bool waiting;
 	uint64_t wait_deadline_ms;
 	ostor_task *wait_next;
+	uint64_t submit_tick;          /* ostori_ticks() at submit, histograms on; else 0 */
 	void *priv;                    /* backend's, task_priv_size bytes */
 };
 
@@ -253,6 +269,48 @@ static inline bool ostori_task_cancelled(const ostor_task *t)
 {
 	return atomic_load_explicit(&t->cancel_requested, memory_order_relaxed);
 }
+
+/* A backend's counters op: add v to counter name (static) in out, which
+ * holds *n of them (at most max are stored; *n counts them all). */
+void ostori_counter_add(struct ostor_counter *out, int max, int *n, const char *name, uint64_t v);
+
+/* ---- statistics writers (see stats.h) ----------------------------------- */
+/* Writer: the block of (target, lun), created on first use (NULL when
+ * out of memory: the command goes uncounted, logged once). */
+struct ostori_lun_stats *ostori_stats_lun(ostor_device *dev, struct ostori_queue_stats *qs, uint32_t target,
+					  uint32_t lun);
+struct ostori_hist *ostori_stats_hist_alloc(ostor_device *dev, struct ostori_lun_stats *ls);
+
+/* Writer: count one completed task.  now: ticks at its completion batch,
+ * or 0 when histograms are off. */
+static inline void ostori_stats_complete(ostor_device *dev, struct ostori_queue_stats *qs, const ostor_task *t,
+					 uint64_t now)
+{
+	struct ostori_lun_stats *ls = qs->last;
+	unsigned int kind = ostori_io_kind_of[t->cdb[0]];
+	unsigned int res = (unsigned int)t->result;
+
+	if (OSTOR_UNLIKELY(!ls || ls->lun != t->lun || ls->target != t->target)) {
+		ls = ostori_stats_lun(dev, qs, t->target, t->lun);
+		if (!ls)
+			return;
+	}
+	ostori_stat_add(&ls->io.commands[kind], 1);
+	ostori_stat_add(&ls->io.bytes[kind], t->transferred);
+	/* GOOD is what the other results leave of the commands. */
+	if (OSTOR_UNLIKELY(res != OSTOR_RESULT_GOOD))
+		ostori_stat_add(&ls->io.results[res < OSTORI_STATS_RESULTS ? res : OSTOR_RESULT_OTHER_STATUS], 1);
+	if (now && t->submit_tick) {
+		struct ostori_hist *h = atomic_load_explicit(&ls->hist, memory_order_relaxed);
+		uint64_t v = now > t->submit_tick ? now - t->submit_tick : 0;
+
+		if (OSTOR_UNLIKELY(!h) && !(h = ostori_stats_hist_alloc(dev, ls)))
+			return;
+		ostori_stat_add(&h[kind].bucket[ostori_hist_bucket(v)], 1);
+		ostori_stat_add(&h[kind].sum, v);
+	}
+}
+
 
 /* ---- channels: queues owned by threads (lib/core/channel.c) ---------- */
 struct ostori_channel;
@@ -431,8 +489,12 @@ static inline void ostori_task_finish(ostor_task *t, enum ostor_result result, i
 	if (sense && sense_len)
 		memcpy(t->sense, sense, sense_len);
 	t->sense_len = sense && sense_len ? sense_len : 0;
-	t->transferred = transferred;
-	ostori_task_complete(t);
+	t->transferred = transferred <= t->data_len ? transferred : t->data_len;
+	/* An owned queue's task, no command cache: straight to its owner. */
+	if (OSTOR_LIKELY(t->chan != NULL && t->dev->cmd_cache == NULL))
+		ostori_channel_complete(t);
+	else
+		ostori_task_complete(t);
 }
 
 static inline void *ostori_device_priv(ostor_device *dev) { return dev->priv; }

@@ -110,12 +110,14 @@ static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
 		if (attempt >= MAX_RETRIES)
 			break;
 		if (t->result == OSTOR_RESULT_BUSY) {
+			ostori_stats_event(t->dev, retries);
 			usleep(1000u << (attempt < 6 ? attempt : 6));
 			continue;
 		}
 		if (t->result == OSTOR_RESULT_CHECK_CONDITION &&
 		    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) == 0 &&
 		    s.key == OSTOR_SCSI_SENSE_UNIT_ATTENTION) {
+			ostori_stats_event(t->dev, retries);
 			ostor_dbg(t->dev->ctx, "%s %u:%u: unit attention %02xh/%02xh, retrying",
 				  t->dev->spec, target, lun, s.asc, s.ascq);
 			report_unit_attention(t->dev, target, lun, &s);
@@ -600,8 +602,11 @@ static void part_done(ostor_task *t, void *ud)
 	int r;
 
 	if (t->result != OSTOR_RESULT_GOOD) {
-		if (part_retry(rq) && (r = part_submit(rq)) == 0)
-			return;
+		if (part_retry(rq)) {
+			ostori_stats_event(rq->dev, retries);
+			if ((r = part_submit(rq)) == 0)
+				return;
+		}
 		r = ostor_task_error(t);
 		req_finish(rq, ostori_error_wrap(r, "%s of %u blocks at LBA %llu on %s target %u lun %u failed",
 						 what, rq->chunk, (unsigned long long)rq->lba, rq->dev->spec,

@@ -33,7 +33,29 @@ struct ostori_channel {
 	_Atomic(ostor_task *) remote; /* completed elsewhere, newest first */
 	atomic_uint cancels;          /* cancel requests not yet seen by the owner */
 	void *block_reqs;             /* the owner's recycled block requests (block.c) */
+	/* Written by the owner, read anywhere (stats.c). */
+	struct ostori_queue_stats stats __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
+
+struct ostori_channel *ostori_device_channel(ostor_device *dev, unsigned int i)
+{
+	return &dev->channels[i];
+}
+
+struct ostori_queue_stats *ostori_channel_stats(struct ostori_channel *ch)
+{
+	return &ch->stats;
+}
+
+unsigned int ostori_channel_inflight(struct ostori_channel *ch)
+{
+	return atomic_load_explicit(&ch->inflight, memory_order_relaxed);
+}
+
+bool ostori_channel_owned(struct ostori_channel *ch)
+{
+	return atomic_load_explicit(&ch->owned, memory_order_relaxed) != 0;
+}
 
 void **ostori_channel_block_reqs(struct ostori_channel *ch)
 {
@@ -71,6 +93,8 @@ int ostori_channels_init(ostor_device *dev)
 
 void ostori_channels_free(ostor_device *dev)
 {
+	for (unsigned int i = 0; i < dev->nchannels; i++)
+		ostori_queue_stats_free(&dev->channels[i].stats);
 	free(dev->channels);
 	dev->channels = NULL;
 	dev->nchannels = 0;
@@ -80,13 +104,16 @@ void ostori_channels_free(ostor_device *dev)
 
 static inline void link_task(struct ostori_channel *ch, ostor_task *t)
 {
+	unsigned int n;
+
 	t->inflight_prev = NULL;
 	t->inflight_next = ch->inflight_head;
 	if (ch->inflight_head)
 		ch->inflight_head->inflight_prev = t;
 	ch->inflight_head = t;
-	atomic_store_explicit(&ch->inflight, atomic_load_explicit(&ch->inflight, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	n = atomic_load_explicit(&ch->inflight, memory_order_relaxed) + 1;
+	atomic_store_explicit(&ch->inflight, n, memory_order_relaxed);
+	ostori_stats_depth(&ch->stats, n);
 }
 
 static inline void unlink_task(struct ostori_channel *ch, ostor_task *t)
@@ -238,6 +265,7 @@ static int dispatch(struct ostori_channel *ch)
 	struct ostori_tls *tls;
 	ostor_context *outer;
 	ostor_task *list;
+	uint64_t now = 0;
 	int n = 0;
 
 	if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->remote, memory_order_relaxed) != NULL))
@@ -246,6 +274,11 @@ static int dispatch(struct ostori_channel *ch)
 	if (!list)
 		goto waiting;
 	ch->done_head = ch->done_tail = NULL;
+	/* One clock reading per batch, with histograms on. */
+	if (atomic_load_explicit(&ch->dev->hist_on, memory_order_relaxed)) {
+		now = ostori_ticks();
+		ostori_stats_batch(&ch->stats, now);
+	}
 	/* The callbacks run as the user's code (for the re-entrancy
 	 * refusals); marked once for the batch. */
 	tls = &ostori_tls;
@@ -261,6 +294,7 @@ static int dispatch(struct ostori_channel *ch)
 		t->completion.free = NULL;
 		unlink_task(ch, t);
 		__atomic_store_n(&t->chan, NULL, __ATOMIC_RELAXED);
+		ostori_stats_complete(ch->dev, &ch->stats, t, now);
 		if (OSTOR_UNLIKELY(atomic_load_explicit(&ctx->abort_watchers, memory_order_relaxed)))
 			ostori_abort_watch_note(ctx, t);
 		ostori_task_set_state(t, OSTORI_TASK_DONE);
@@ -271,6 +305,8 @@ static int dispatch(struct ostori_channel *ch)
 		n++;
 	}
 	tls->callback_ctx = outer;
+	if (now)
+		ostori_stats_batch_end(&ch->stats, atomic_load_explicit(&ch->inflight, memory_order_relaxed));
 waiting:
 	/* Room was freed: tasks waiting for it go now. */
 	if (OSTOR_UNLIKELY(ch->waitq.n))

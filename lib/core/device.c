@@ -136,6 +136,10 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 		goto out_spec;
 	}
 	dev->magic = DEVICE_MAGIC;
+	/* Latency histograms: off unless the backend's configuration
+	 * (performance_monitoring_enabled) turns them on at open. */
+	atomic_init(&dev->hist_on, false);
+	ostori_stats_init(dev);
 	dev->ctx = ctx;
 	dev->backend = be;
 	dev->priv = be->device_priv_size ? (void *)(dev + 1) : NULL;
@@ -188,6 +192,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	ostori_control_on_open(ctx);
 	return 0;
 out_dev:
+	ostori_stats_free(dev);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev->spec);
 	free(dev);
@@ -258,6 +263,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	ostori_drop_device_events(dev);
 	ostor_info(ctx, "closed %s", dev->spec);
 	dev->magic = 0;
+	ostori_stats_free(dev);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev->luns);
 	free(dev->spec);

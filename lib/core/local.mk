@@ -19,6 +19,8 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/queueing.c \
 	lib/core/spec.c \
 	lib/core/spec.h \
+	lib/core/stats.c \
+	lib/core/stats.h \
 	lib/core/task.c \
 	lib/core/tmf.c \
 	lib/core/version.c

@@ -28,6 +28,7 @@ int ostori_waitq_park(ostor_device *dev, struct ostori_waitq *q, ostor_task *t)
 				    dev->spec, held - 1, dev->max_commands_key ? dev->max_commands_key
 				    : "scsi_max_commands", dev->max_commands);
 	t->waiting = true;
+	ostori_stats_event(dev, queue_full_waits);
 	t->wait_deadline_ms = ostori_now_ms() + t->timeout_ms;
 	t->wait_next = NULL;
 	if (dev->io_scheduler == OSTORI_IO_SCHED_DEADLINE) {

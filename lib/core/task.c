@@ -294,6 +294,7 @@ static inline void submit_begin(ostor_task *t, const struct ostor_completion *c)
 {
 	clear_results(t);
 	t->completion = *c;
+	t->submit_tick = atomic_load_explicit(&t->dev->hist_on, memory_order_relaxed) ? ostori_ticks() : 0;
 	if (!t->timeout_ms)
 		t->timeout_ms = t->dev->default_timeout_ms ? t->dev->default_timeout_ms
 							   : t->dev->ctx->default_timeout_ms;
@@ -354,6 +355,7 @@ static int submit_shared(ostor_task *t, struct ostor_completion c)
 	}
 	__atomic_store_n(&t->chan, NULL, __ATOMIC_RELAXED);
 	__atomic_store_n(&dev->inflight, dev->inflight + 1, __ATOMIC_RELAXED);
+	ostori_stats_depth(&dev->shared_stats, dev->inflight);
 	t->inflight_prev = NULL;
 	t->inflight_next = dev->inflight_head;
 	if (dev->inflight_head)
@@ -559,6 +561,7 @@ void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 {
 	ostor_device *dev = t->dev;
 	struct ostor_completion c = t->completion;
+	uint64_t now;
 	bool waiting;
 
 	t->next_done = NULL;
@@ -568,8 +571,16 @@ void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 	ostori_abort_watch_note(ctx, t);
 	/* DONE before the callback (it may reuse or free the task), with the
 	 * unlinking: cancel then sees either state. */
+	now = atomic_load_explicit(&dev->hist_on, memory_order_relaxed) ? ostori_ticks() : 0;
 	pthread_mutex_lock(&dev->lock);
+	/* The shared path's statistics have one writer: whoever holds the
+	 * lock. */
+	if (now)
+		ostori_stats_batch(&dev->shared_stats, now);
+	ostori_stats_complete(dev, &dev->shared_stats, t, now);
 	__atomic_store_n(&dev->inflight, dev->inflight - 1, __ATOMIC_RELAXED);
+	if (now)
+		ostori_stats_batch_end(&dev->shared_stats, dev->inflight);
 	unlink_inflight(dev, t);
 	ostori_task_set_state(t, OSTORI_TASK_DONE);
 	waiting = dev->waitq.n != 0;

@@ -104,6 +104,7 @@ OSTOR_API int ostor_task_abort(ostor_task *t)
 	ctx = dev->ctx;
 	if ((r = ostori_refuse_in_callback(ctx, "ostor_task_abort")))
 		return r;
+	ostori_stats_event(dev, aborts);
 	w = watch_add(ctx, t);
 	if (!w)
 		return ostori_error(OSTOR_ERROR_BUSY, "ostor_task_abort: %d aborts are waiting already in this "
@@ -147,6 +148,7 @@ OSTOR_API int ostor_reset(ostor_device *dev, enum ostor_reset_level level, uint3
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: the %s backend cannot reset", dev->spec,
 				    dev->backend->name);
 	ostor_info(dev->ctx, "%s: %s reset (%u:%u) requested", dev->spec, names[level], target, lun);
+	atomic_fetch_add_explicit(&dev->counts.resets[level], 1, memory_order_relaxed);
 	r = dev->backend->reset(dev, level, target, lun);
 	ostori_cmdcache_forget_all(dev);
 	if (r < 0)

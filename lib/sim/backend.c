@@ -6,6 +6,7 @@
 #include "sim/backend.h"
 #include "sim/target.h"
 #include "sim/transport.h"
+#include "util/byteorder.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
-	"readonly, type=disk|cdrom, null, queues=N (1-64), transport=NAME"
+	"readonly, type=disk|cdrom, null, queues=N (1-64), histograms, hold=LBA, transport=NAME"
 #define SIM_DEFAULT_QUEUES 4
 #define SIM_DEFAULT_SIZE (64ull << 20)
 #define SIM_MAX_TRANSFER (8u << 20)
@@ -29,6 +30,19 @@ struct sim_device {
 	struct sim_device *next_polled;             /* in sim_context.polled */
 	ostor_device *dev;
 	unsigned int queues;                        /* without transport= */
+	/* hold=LBA: reads and writes of that block are held, not executed,
+	 * until cancelled (aborted) or their timeout (a device that hangs
+	 * on one command, for task management and the live tools). */
+	bool hold;
+	uint64_t hold_lba;
+	pthread_mutex_t hold_lock;
+	struct held *held;
+};
+
+struct held {
+	ostor_task *task;
+	uint64_t deadline_ms;
+	struct held *next;
 };
 
 /* Per context: the devices whose transport model needs the event loop. */
@@ -176,7 +190,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	struct ostor_spec spec = *cspec;
 	const struct ostor_spec_option *o;
 	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0, queues = SIM_DEFAULT_QUEUES;
-	bool readonly = false, size_given, cdrom = false, null = false;
+	bool readonly = false, size_given, cdrom = false, null = false, histograms = false;
 	const char *image = NULL;
 	int r;
 
@@ -217,6 +231,12 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option null takes no value");
 		null = true;
 	}
+	o = ostori_spec_get(&spec, "histograms");
+	if (o) {
+		if (o->value)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option histograms takes no value");
+		histograms = true;
+	}
 	o = ostori_spec_get(&spec, "image");
 	if (o) {
 		if (null)
@@ -239,6 +259,19 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC,
 					    "sim option transport=%s: unknown transport; transports: %s",
 					    o->value, names);
+	}
+	o = ostori_spec_get(&spec, "hold");
+	if (o) {
+		char *end;
+
+		if (sd->transport)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option hold works on the plain simulated "
+					    "device, not with transport=%s", sd->transport->name);
+		errno = 0;
+		sd->hold_lba = o->value ? strtoull(o->value, &end, 0) : 0;
+		if (!o->value || !*o->value || *end || errno)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option hold needs a block number: hold=LBA");
+		sd->hold = true;
 	}
 	/* Queues of the plain sim (a model has its own queues= or none). */
 	if (!sd->transport) {
@@ -298,6 +331,10 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		if (r < 0)
 			goto fail;
 	}
+	/* Latency histograms from the start (else as the model's
+	 * configuration says; ostor_stats_histograms() switches them). */
+	if (histograms)
+		ostor_stats_histograms(dev, 1);
 	r = ostori_spec_check_unused(&spec, sd->transport && sd->transport->options ?
 				     sd->transport->options : SIM_OPTIONS);
 	if (r < 0) {
@@ -305,7 +342,8 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			sd->transport->close(dev, sd->transport_priv);
 		goto fail;
 	}
-	if (sd->transport && (sd->transport->poll || sd->transport->fd || sd->transport->next_timeout)) {
+	pthread_mutex_init(&sd->hold_lock, NULL);
+	if (sd->hold || (sd->transport && (sd->transport->poll || sd->transport->fd || sd->transport->next_timeout))) {
 		struct sim_context *sc = sim_ctx(dev->ctx);
 
 		pthread_mutex_lock(&sc->lock);
@@ -347,9 +385,101 @@ static void sim_close(ostor_device *dev)
 	pthread_mutex_unlock(&sc->lock);
 	if (sd->transport)
 		sd->transport->close(dev, sd->transport_priv);
+	pthread_mutex_destroy(&sd->hold_lock);
 	sim_target_free(sd->target);
 	if (sd->fd >= 0)
 		close(sd->fd);
+}
+
+/* ---- held commands (hold=LBA) ---------------------------------------------- */
+
+/* A READ or WRITE whose blocks include the held one. */
+static bool hits_hold(const struct sim_device *sd, const ostor_task *t)
+{
+	const uint8_t *c = t->cdb;
+	uint64_t lba;
+	uint32_t n;
+
+	switch (c[0]) {
+	case OSTOR_SCSI_OP_READ6: case OSTOR_SCSI_OP_WRITE6:
+		lba = ostori_get_be24(c + 1) & 0x1fffff;
+		n = c[4] ? c[4] : 256;
+		break;
+	case OSTOR_SCSI_OP_READ10: case OSTOR_SCSI_OP_WRITE10:
+		lba = ostori_get_be32(c + 2);
+		n = ostori_get_be16(c + 7);
+		break;
+	case OSTOR_SCSI_OP_READ12: case OSTOR_SCSI_OP_WRITE12:
+		lba = ostori_get_be32(c + 2);
+		n = ostori_get_be32(c + 6);
+		break;
+	case OSTOR_SCSI_OP_READ16: case OSTOR_SCSI_OP_WRITE16:
+		lba = ostori_get_be64(c + 2);
+		n = ostori_get_be32(c + 10);
+		break;
+	default:
+		return false;
+	}
+	return sd->hold_lba >= lba && sd->hold_lba - lba < n;
+}
+
+static void hold_task(struct sim_device *sd, ostor_task *t, struct held *h)
+{
+	h->task = t;
+	h->deadline_ms = ostori_now_ms() + t->timeout_ms;
+	pthread_mutex_lock(&sd->hold_lock);
+	h->next = sd->held;
+	sd->held = h;
+	pthread_mutex_unlock(&sd->hold_lock);
+	ostor_dbg(t->dev->ctx, "%s: holding a command to LBA %llu (hold=)", t->dev->spec,
+		  (unsigned long long)sd->hold_lba);
+}
+
+/* Take t (or, t NULL, one whose deadline passed) off the held list. */
+static ostor_task *unhold(struct sim_device *sd, ostor_task *t, uint64_t now_ms)
+{
+	ostor_task *found = NULL;
+
+	pthread_mutex_lock(&sd->hold_lock);
+	for (struct held **pp = &sd->held; *pp; pp = &(*pp)->next) {
+		if (t ? (*pp)->task == t : (*pp)->deadline_ms <= now_ms) {
+			found = (*pp)->task;
+			*pp = (*pp)->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sd->hold_lock);
+	return found;
+}
+
+/* Held commands whose timeout passed: TIMEOUT. */
+static int expire_held(struct sim_device *sd)
+{
+	uint64_t now = ostori_now_ms();
+	ostor_task *t;
+	int n = 0;
+
+	while ((t = unhold(sd, NULL, now)) != NULL) {
+		ostor_info(t->dev->ctx, "%s: a held command timed out", t->dev->spec);
+		ostori_task_finish(t, OSTOR_RESULT_TIMEOUT, -1, NULL, 0, 0);
+		n++;
+	}
+	return n;
+}
+
+/* Milliseconds until the first held command times out, or -1. */
+static int held_timeout(struct sim_device *sd)
+{
+	uint64_t now = ostori_now_ms(), first = UINT64_MAX;
+
+	pthread_mutex_lock(&sd->hold_lock);
+	for (struct held *h = sd->held; h; h = h->next)
+		if (h->deadline_ms < first)
+			first = h->deadline_ms;
+	pthread_mutex_unlock(&sd->hold_lock);
+	if (first == UINT64_MAX)
+		return -1;
+	return first <= now ? 0 : (int)OSTOR_MIN(first - now, (uint64_t)INT32_MAX);
 }
 
 /* The target runs the command to completion right here; the core defers
@@ -363,6 +493,11 @@ static int sim_submit(ostor_task *t)
 
 	if (sd->transport)
 		return sd->transport->submit(t, sd->transport_priv);
+	if (OSTOR_UNLIKELY(sd->hold) && hits_hold(sd, t)) {
+		/* The task's backend data holds the list entry. */
+		hold_task(sd, t, ostori_task_priv(t));
+		return 0;
+	}
 
 	if (t->target != 0) {
 		ostor_dbg(t->dev->ctx, "%s: no target %u (only target 0)", t->dev->spec, t->target);
@@ -390,9 +525,11 @@ static int sim_cancel(ostor_task *t)
 {
 	struct sim_device *sd = ostori_device_priv(t->dev);
 
-	/* Direct commands complete inside submit: nothing to cancel. */
 	if (sd->transport && sd->transport->cancel)
 		return sd->transport->cancel(t, sd->transport_priv);
+	/* Direct commands complete inside submit, but a held one waits. */
+	if (sd->hold && unhold(sd, t, 0))
+		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
 	return 0;
 }
 
@@ -443,7 +580,7 @@ static int sim_queue_poll(ostor_device *dev)
 	struct sim_device *sd = ostori_device_priv(dev);
 
 	if (!sd->transport)
-		return 0;
+		return sd->hold ? expire_held(sd) : 0;
 	if (sd->transport->queue_poll)
 		return sd->transport->queue_poll(dev, sd->transport_priv);
 	/* A model with one queue reaps through its event-loop poll. */
@@ -483,7 +620,7 @@ static int sim_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 
 	pthread_mutex_lock(&sc->lock);
 	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled) {
-		int fd = sd->transport->fd ? sd->transport->fd(sd->dev, sd->transport_priv) : -1;
+		int fd = sd->transport && sd->transport->fd ? sd->transport->fd(sd->dev, sd->transport_priv) : -1;
 
 		if (fd < 0)
 			continue;
@@ -507,9 +644,13 @@ static int sim_next_timeout(ostor_context *ctx)
 	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled) {
 		int t;
 
-		if (!sd->transport->next_timeout)
-			continue;
-		t = sd->transport->next_timeout(sd->dev, sd->transport_priv);
+		if (!sd->transport) {
+			t = held_timeout(sd);
+		} else {
+			if (!sd->transport->next_timeout)
+				continue;
+			t = sd->transport->next_timeout(sd->dev, sd->transport_priv);
+		}
 		if (t >= 0 && (best < 0 || t < best))
 			best = t;
 	}
@@ -528,9 +669,12 @@ static int sim_handle_events(ostor_context *ctx)
 	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled) {
 		int r;
 
-		if (!sd->transport->poll)
+		if (!sd->transport)
+			r = expire_held(sd);
+		else if (!sd->transport->poll)
 			continue;
-		r = sd->transport->poll(sd->dev, sd->transport_priv);
+		else
+			r = sd->transport->poll(sd->dev, sd->transport_priv);
 		if (r > 0)
 			total += r;
 	}
@@ -552,10 +696,31 @@ struct sim_target *ostori_sim_device_target(ostor_device *dev)
 	return ((struct sim_device *)ostori_device_priv(dev))->target;
 }
 
+/* The model's counters, then the simulated target's. */
+static int sim_counters(ostor_device *dev, struct ostor_counter *out, int max)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+	struct sim_stats st;
+	int n = 0;
+
+	if (sd->transport && sd->transport->counters)
+		n = sd->transport->counters(dev, sd->transport_priv, out, max);
+	sim_target_get_stats(sd->target, &st);
+	ostori_counter_add(out, max, &n, "sim_commands", st.commands);
+	ostori_counter_add(out, max, &n, "sim_injected_faults", st.injected);
+	ostori_counter_add(out, max, &n, "sim_unit_attentions", st.unit_attentions);
+	ostori_counter_add(out, max, &n, "sim_check_conditions", st.check_condition);
+	ostori_counter_add(out, max, &n, "sim_overruns", st.overruns);
+	ostori_counter_add(out, max, &n, "sim_bytes_in", st.bytes_in);
+	ostori_counter_add(out, max, &n, "sim_bytes_out", st.bytes_out);
+	return n;
+}
+
 const struct ostor_backend ostori_sim_backend = {
 	.name = "sim",
 	.spec_forms = "sim:[" SIM_OPTIONS "]",
 	.device_priv_size = sizeof(struct sim_device),
+	.task_priv_size = sizeof(struct held),
 	.init = sim_init,
 	.exit = sim_exit,
 	.enumerate = sim_enumerate,
@@ -574,4 +739,5 @@ const struct ostor_backend ostori_sim_backend = {
 	.get_pollfds = sim_get_pollfds,
 	.next_timeout = sim_next_timeout,
 	.handle_events = sim_handle_events,
+	.counters = sim_counters,
 };

@@ -46,6 +46,8 @@ struct sim_transport_ops {
 	int (*queue_acquire)(ostor_device *dev, void *priv, unsigned int index);
 	void (*queue_release)(ostor_device *dev, void *priv);
 	int (*queue_poll)(ostor_device *dev, void *priv);
+	/* Same contract as struct ostor_backend.counters (optional). */
+	int (*counters)(ostor_device *dev, void *priv, struct ostor_counter *out, int max);
 
 	/* Event loop integration (optional).  poll: process completions
 	 * without blocking; fd: readable when poll has work (-1: none);

@@ -1145,6 +1145,31 @@ void ousb_backend_details(ostor_device *dev, struct ostor_usb_details *d)
 	*d = ud->details;
 }
 
+/* The link's signalling rate by the speed name in the details. */
+static uint64_t speed_kbps(const char *speed)
+{
+	static const struct { const char *name; uint64_t kbps; } rates[] = {
+		{ "low", 1500 }, { "full", 12000 }, { "high", 480000 }, { "super", 5000000 }, { "super+", 10000000 },
+	};
+
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(rates); i++)
+		if (!strcmp(speed, rates[i].name))
+			return rates[i].kbps;
+	return 0;
+}
+
+static int usb_counters(ostor_device *dev, struct ostor_counter *out, int max)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+	int n = 0;
+
+	for (int i = 0; i < ud->nintf; i++)
+		if (ud->intf[i].engine)
+			ousb_engine_counters(ud->intf[i].engine, out, max, &n);
+	ostori_counter_add(out, max, &n, "usb_link_speed_kbps", speed_kbps(ud->details.speed));
+	return n;
+}
+
 const struct ostor_backend ostori_usb_backend = {
 	.name = "usb",
 	.spec_forms = OUSB_SPEC_FORMS,
@@ -1163,4 +1188,5 @@ const struct ostor_backend ostori_usb_backend = {
 	.next_timeout = usb_next_timeout,
 	.handle_events = usb_handle_events,
 	.queue_poll = usb_queue_poll,
+	.counters = usb_counters,
 };

@@ -37,7 +37,6 @@ static const struct ostori_config_pending pending[] = {
 	{ "read_ahead_cache", "the block cache" },
 	{ "cache_size", "the block cache" },
 	{ "cache_policy", "the block cache" },
-	{ "performance_monitoring_enabled", "the performance monitor" },
 	{ "smart_monitoring_enabled", "SMART monitoring" },
 	{ "power_management_enabled", "power management" },
 };

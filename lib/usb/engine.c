@@ -508,6 +508,7 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	dev->count_class = "USB mass-storage";
 	dev->count_limit = ostori_usb_config(&dev->ctx->config)->storage_device_max_count;
 	dev->count_key = "[usb_storage] storage_device_max_count";
+	atomic_store(&dev->hist_on, ostori_usb_config(&dev->ctx->config)->performance_monitoring_enabled);
 	dev->cmd_cache_entries = ostori_usb_config(&dev->ctx->config)->scsi_command_cache_size;
 	if (!e->cfg.csw_grace_ms)
 		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
@@ -690,6 +691,26 @@ void ousb_engine_get_stats(struct ousb_engine *e, struct ousb_engine_stats *s)
 	pthread_mutex_lock(&e->lock);
 	*s = e->stats;
 	pthread_mutex_unlock(&e->lock);
+}
+
+void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int max, int *n)
+{
+	struct ousb_engine_stats st;
+
+	ousb_engine_get_stats(e, &st);
+	ostori_counter_add(out, max, n, "usb_commands", st.commands);
+	ostori_counter_add(out, max, n, "usb_auto_sense", st.auto_sense);
+	ostori_counter_add(out, max, n, "usb_reset_recoveries", st.reset_recoveries);
+	ostori_counter_add(out, max, n, "usb_port_resets", st.port_resets);
+	ostori_counter_add(out, max, n, "usb_clear_halts", st.clear_halts);
+	ostori_counter_add(out, max, n, "usb_csw_invalid", st.csw_invalid);
+	ostori_counter_add(out, max, n, "usb_phase_errors", st.phase_errors);
+	ostori_counter_add(out, max, n, "usb_csw_in_data", st.csw_in_data);
+	ostori_counter_add(out, max, n, "usb_zlp_retries", st.zlp_retries);
+	ostori_counter_add(out, max, n, "usb_csw_stall_retries", st.csw_stall_retries);
+	ostori_counter_add(out, max, n, "usb_timeouts", st.timeouts);
+	ostori_counter_add(out, max, n, "usb_lost_csw_rescues", st.csw_rescues);
+	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);
 }
 
 void ousb_engine_details(struct ousb_engine *e, struct ostor_usb_details *d)

@@ -132,6 +132,8 @@ void ousb_engine_gone(struct ousb_engine *e);
 bool ousb_engine_is_dead(struct ousb_engine *e);
 bool ousb_engine_is_gone(struct ousb_engine *e);
 void ousb_engine_get_stats(struct ousb_engine *e, struct ousb_engine_stats *s);
+/* The engine's counters, added to a backend's counters op output. */
+void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int max, int *n);
 
 /* Fill the engine part of the public details (transport, max LUN, quirks). */
 void ousb_engine_details(struct ousb_engine *e, struct ostor_usb_details *d);

@@ -1241,20 +1241,36 @@ static int model_reset(ostor_device *dev, void *priv, enum ostor_reset_level lev
 	return ousb_device_reset(dev, level);
 }
 
+static int model_counters(ostor_device *dev, void *priv, struct ostor_counter *out, int max)
+{
+	struct sim_usb *m = priv;
+	struct sim_usb_stats st;
+	int n = 0;
+
+	ousb_engine_counters(m->engine, out, max, &n);
+	sim_usb_get_stats(m, &st);
+	ostori_counter_add(out, max, &n, "sim_usb_bot_resets", st.bot_resets);
+	ostori_counter_add(out, max, &n, "sim_usb_cb_resets", st.cb_resets);
+	ostori_counter_add(out, max, &n, "sim_usb_clear_halts", st.clear_halt_in + st.clear_halt_out);
+	ostori_counter_add(out, max, &n, "sim_usb_port_resets", st.port_resets);
+	ostori_counter_add(out, max, &n, "sim_usb_invalid_cbws", st.invalid_cbws);
+	return n;
+}
+
 static const struct sim_transport_ops usb_bot = {
 	.name = "usb-bot", .options = SIM_USB_OPTIONS, .open = open_bot, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
-	.next_timeout = hook_next_timeout,
+	.next_timeout = hook_next_timeout, .counters = model_counters,
 };
 static const struct sim_transport_ops usb_cbi = {
 	.name = "usb-cbi", .options = SIM_USB_OPTIONS, .open = open_cbi, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
-	.next_timeout = hook_next_timeout,
+	.next_timeout = hook_next_timeout, .counters = model_counters,
 };
 static const struct sim_transport_ops usb_cb = {
 	.name = "usb-cb", .options = SIM_USB_OPTIONS, .open = open_cb, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
-	.next_timeout = hook_next_timeout,
+	.next_timeout = hook_next_timeout, .counters = model_counters,
 };
 
 const struct sim_transport_ops *const ostori_sim_usb_transports[] = { &usb_bot, &usb_cbi, &usb_cb, NULL };

@@ -492,6 +492,11 @@ void ostori_pci_address_binding(ostor_device *dev, char *addr, size_t alen, char
 	binding_of_path(p->sysfs, bind, blen);
 }
 
+static int virtio_counters(ostor_device *dev, struct ostor_counter *out, int max)
+{
+	return vscsi_counters(((struct pci_dev *)ostori_device_priv(dev))->vs, out, max);
+}
+
 struct vscsi_dev *ostori_pci_virtio_vscsi(ostor_device *dev)
 {
 	return ((struct pci_dev *)ostori_device_priv(dev))->vs;
@@ -1188,4 +1193,5 @@ const struct ostor_backend ostori_virtio_backend = {
 	.get_pollfds = virtio_get_pollfds,
 	.next_timeout = virtio_next_timeout,
 	.handle_events = virtio_handle_events,
+	.counters = virtio_counters,
 };

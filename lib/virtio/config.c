@@ -37,6 +37,7 @@ static const struct ostori_config_key keys[] = {
 	OSTORI_K_BOOL(T, S, dma_enabled, true),
 	OSTORI_K_BOOL(T, S, zero_copy_enabled, true),
 	OSTORI_K_BOOL(T, S, batch_processing, true),
+	OSTORI_K_BOOL(T, S, performance_monitoring_enabled, false),
 };
 
 static const struct ostori_config_pending pending[] = {

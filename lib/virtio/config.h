@@ -46,6 +46,7 @@ struct ostori_virtio_config {
 	bool dma_enabled;
 	bool zero_copy_enabled;
 	bool batch_processing;
+	bool performance_monitoring_enabled;
 };
 
 extern const struct ostori_config_table ostori_virtio_config_table;

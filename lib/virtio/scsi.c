@@ -42,6 +42,39 @@ void vscsi_get_stats(struct vscsi_dev *vs, struct vscsi_stats *out)
 	}
 }
 
+int vscsi_counters(struct vscsi_dev *vs, struct ostor_counter *out, int max)
+{
+	struct vscsi_stats st;
+	int n = 0;
+
+	vscsi_get_stats(vs, &st);
+	/* The request queues' rings. */
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		struct virtqueue *vq = vs->q[i].vq;
+
+		ostori_counter_add(out, max, &n, "virtio_submitted", PEEK(vq->stats.submitted));
+		ostori_counter_add(out, max, &n, "virtio_completed", PEEK(vq->stats.completed));
+		ostori_counter_add(out, max, &n, "virtio_notifications", PEEK(vq->stats.notifies));
+		ostori_counter_add(out, max, &n, "virtio_renotifications", PEEK(vq->stats.renotifies));
+		ostori_counter_add(out, max, &n, "virtio_ring_violations", PEEK(vq->stats.violations));
+		ostori_counter_add(out, max, &n, "virtio_errors", PEEK(vq->stats.errors));
+	}
+	ostori_counter_add(out, max, &n, "virtio_interrupts", st.interrupts);
+	ostori_counter_add(out, max, &n, "virtio_spurious_interrupts", st.spurious_interrupts);
+	ostori_counter_add(out, max, &n, "virtio_bounced", st.bounced);
+	ostori_counter_add(out, max, &n, "virtio_busy_retries", st.busy_retries);
+	ostori_counter_add(out, max, &n, "virtio_resets", st.resets);
+	ostori_counter_add(out, max, &n, "virtio_tmfs", st.tmfs);
+	ostori_counter_add(out, max, &n, "virtio_tmf_rejected", st.tmf_rejected);
+	ostori_counter_add(out, max, &n, "virtio_escalations", st.escalations);
+	ostori_counter_add(out, max, &n, "virtio_events", st.events);
+	ostori_counter_add(out, max, &n, "virtio_events_missed", st.events_missed);
+	ostori_counter_add(out, max, &n, "virtio_rescans", st.rescans);
+	ostori_counter_add(out, max, &n, "virtio_bad_responses", st.bad_response);
+	ostori_counter_add(out, max, &n, "virtio_clamped", st.sense_clamped + st.resid_clamped + st.len_clamped);
+	return n;
+}
+
 /* ---- queue set-up -------------------------------------------------------- */
 
 static int alloc_dma(struct virtio_dev *vd, size_t bytes, void **mem, uint64_t *iova)
@@ -206,6 +239,7 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	dev->count_class = "virtio-scsi";
 	dev->count_limit = ostori_virtio_config(cfg)->device_max_count;
 	dev->count_key = "[virtio_scsi] device_max_count";
+	atomic_store(&dev->hist_on, ostori_virtio_config(cfg)->performance_monitoring_enabled);
 	dev->max_commands = ostori_virtio_config(cfg)->scsi_max_commands;
 	dev->max_commands_key = "[virtio_scsi] scsi_max_commands";
 	dev->io_scheduler = ostori_virtio_config(cfg)->io_scheduler;

@@ -111,6 +111,8 @@ struct vscsi_stats {
 	uint64_t bounced;             /* summed over the request queues */
 };
 void vscsi_get_stats(struct vscsi_dev *vs, struct vscsi_stats *out);
+/* The driver's and its virtqueues' counters (a backend's counters op). */
+int vscsi_counters(struct vscsi_dev *vs, struct ostor_counter *out, int max);
 /* [p, p + len) is reachable by the device without a copy. */
 bool vscsi_is_dma(struct vscsi_dev *vs, const void *p, size_t len);
 /* Whether the target/LUN was reported removed (and not back since). */

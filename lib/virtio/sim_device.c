@@ -1450,9 +1450,14 @@ static int vt_next_timeout(ostor_device *dev, void *priv)
 	return vscsi_next_timeout(((struct sim_vdev *)priv)->vs);
 }
 
+static int vt_counters(ostor_device *dev, void *priv, struct ostor_counter *out, int max)
+{
+	return vscsi_counters(((struct sim_vdev *)priv)->vs, out, max);
+}
+
 static const struct sim_transport_ops virtio_transport = {
 	.name = "virtio",
-	.options = "size=SIZE, image=PATH, luns=N, block-size=N, readonly, type=disk|cdrom, "
+	.options = "size=SIZE, image=PATH, luns=N, block-size=N, readonly, type=disk|cdrom, null, histograms, "
 		   "transport=virtio, " VIRTIO_OPTIONS,
 	.open = vt_open,
 	.close = vt_close,
@@ -1469,6 +1474,7 @@ static const struct sim_transport_ops virtio_transport = {
 	.poll = vt_poll,
 	.fd = vt_fd,
 	.next_timeout = vt_next_timeout,
+	.counters = vt_counters,
 };
 
 const struct sim_transport_ops *const ostori_sim_virtio_transports[] = { &virtio_transport, NULL };

@@ -44,3 +44,9 @@ TESTS += tests/unit/test_abi
 tests_unit_test_abi_SOURCES = tests/unit/test_abi.c
 tests_unit_test_abi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_abi_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_stats
+TESTS += tests/unit/test_stats
+tests_unit_test_stats_SOURCES = tests/unit/test_stats.c
+tests_unit_test_stats_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_stats_LDADD = lib/libostor_private.la $(CHECK_LIBS) $(JSONC_LIBS)

@@ -230,6 +230,48 @@ static void free_counter(void *p)
 	(*(int *)p)++;
 }
 
+/* sim option hold=LBA: a read of that block is held until aborted or its
+ * timeout; others go on. */
+START_TEST(sim_hold_option)
+{
+	ostor_device *dev;
+	ostor_task *held, *other;
+	uint8_t a[512], b[512];
+	static const uint8_t rd5[10] = { 0x28, 0, 0, 0, 0, 4, 0, 0, 2, 0 };  /* LBA 4, 2 blocks */
+	static const uint8_t rd0[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,hold=x", &dev), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,hold=5,transport=virtio", &dev), OSTOR_ERROR_BAD_SPEC);
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M,hold=5", &dev), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &held), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &other), 0);
+	for (int owner = 0; owner < 2; owner++) {
+		if (owner)
+			ck_assert_int_ge(ostor_queue_acquire(dev, -1), 0);
+		/* Timeout. */
+		ck_assert_int_eq(ostor_task_prepare(held, 0, 0, rd5, 10, OSTOR_DIR_FROM_DEVICE, a, 512), 0);
+		ck_assert_int_eq(ostor_task_set_timeout(held, 200), 0);
+		ck_assert_int_eq(ostor_task_submit(held, (struct ostor_completion){ 0 }), 0);
+		ck_assert_int_eq(ostor_task_prepare(other, 0, 0, rd0, 10, OSTOR_DIR_FROM_DEVICE, b, 512), 0);
+		ck_assert_int_eq(ostor_task_execute(other), 0);
+		ck_assert_int_eq(ostor_task_result(other), OSTOR_RESULT_GOOD);
+		ck_assert_int_eq(ostor_task_result(held), OSTOR_RESULT_PENDING);
+		while (ostor_task_result(held) == OSTOR_RESULT_PENDING)
+			ck_assert_int_ge(owner ? ostor_queue_poll(dev) : ostor_handle_events(ctx, 100), 0);
+		ck_assert_int_eq(ostor_task_result(held), OSTOR_RESULT_TIMEOUT);
+		/* Abort. */
+		ck_assert_int_eq(ostor_task_prepare(held, 0, 0, rd5, 10, OSTOR_DIR_FROM_DEVICE, a, 512), 0);
+		ck_assert_int_eq(ostor_task_submit(held, (struct ostor_completion){ 0 }), 0);
+		ck_assert_int_eq(ostor_task_abort(held), OSTOR_TMF_DONE);
+		ck_assert_int_eq(ostor_task_result(held), OSTOR_RESULT_ABORTED);
+	}
+	ostor_queue_release(dev);
+	ck_assert_int_eq(ostor_task_free(held), 0);
+	ck_assert_int_eq(ostor_task_free(other), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ostor_task_prepare: the same task as the four setters, on the owner's
  * queue and on the shared path; its refusals are theirs. */
 START_TEST(task_prepare)
@@ -1669,6 +1711,7 @@ static Suite *core_suite(void)
 	tc = tcase_create("api");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, error_names);
+	tcase_add_test(tc, sim_hold_option);
 	tcase_add_test(tc, task_prepare);
 	tcase_add_test(tc, api_misuse);
 	tcase_add_loop_test(tc, sim_bad_options, 0, (int)OSTOR_ARRAY_SIZE(bad_sim_specs));
