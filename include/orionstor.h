@@ -774,6 +774,19 @@ OSTOR_API void ostor_virtio_dma_free(ostor_device *dev, void *buf, size_t size);
 OSTOR_API int ostor_virtio_pci_bind(ostor_context *ctx, const char *pci_address, int force);
 OSTOR_API int ostor_virtio_pci_unbind(ostor_context *ctx, const char *pci_address);
 
+/* ------------------------------------------------------------------ */
+/* Control socket                                                      */
+/* ------------------------------------------------------------------ */
+
+/* The directory where processes with devices open keep their control
+ * sockets (<pid>.sock, JSON-RPC 2.0 over a Unix socket; orionstor ps),
+ * as ctx's configuration names it ([control] in orionstor.conf(5)).
+ * OSTOR_ERROR_NOT_SUPPORTED when the socket is turned off,
+ * OSTOR_ERROR_NOT_FOUND when there is no safe automatic directory
+ * (not root and no $XDG_RUNTIME_DIR), OSTOR_ERROR_OVERFLOW when buf is
+ * too small (PATH_MAX always fits). */
+OSTOR_API int ostor_control_socket_dir(const ostor_context *ctx, char *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

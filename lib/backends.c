@@ -7,6 +7,7 @@
  * above it.
  */
 #include "core/backend.h"
+#include "core/control.h"
 #include "sim/backend.h"
 #include "sim/transport.h"
 #include "usb/config.h"
@@ -56,6 +57,7 @@ const struct sim_transport_ops *const *const ostori_sim_transport_tables[] = {
 const struct ostori_config_table *const ostori_config_tables[] = {
 	&ostori_virtio_config_table,
 	&ostori_usb_config_table,
+	&ostori_control_config_table,
 	NULL
 };
 

@@ -11,6 +11,8 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/toolcommon.h \
 	tools/common/bench.c \
 	tools/common/blockio.c \
+	tools/common/control_client.c \
+	tools/common/control_client.h \
 	tools/common/device.c \
 	tools/common/exitcode.c \
 	tools/common/histogram.c \
@@ -19,6 +21,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/options.c \
 	tools/common/output.c \
 	tools/common/progress.c \
+	tools/common/ps.c \
 	tools/common/rawcmd.c \
 	tools/common/subcommands.h \
 	tools/common/usbtool.c \
@@ -37,3 +40,6 @@ tools_orionstor_LDADD = $(TOOLS_LDADD)
 # harness runs it from ($top_builddir, or "." by default).
 TESTS += tests/tools/test-orionstor.sh
 EXTRA_DIST += tests/tools/test-orionstor.sh
+# Two processes: orionstor ps and ping against a running bench.
+TESTS += tests/tools/test-control.sh
+EXTRA_DIST += tests/tools/test-control.sh

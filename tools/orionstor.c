@@ -1,7 +1,7 @@
 /*
  * tools/orionstor.c - the transport-neutral command line tool.
  *
- *   orionstor list | info | read | write | cmd | bench  [options]
+ *   orionstor list | info | read | write | cmd | bench | ps | ping  [options]
  *
  * This file dispatches to the subcommands and implements the two that
  * only describe devices (list, info); the data movers live in
@@ -255,6 +255,8 @@ static const struct subcommand subcommands[] = {
 	{ "write", orionstor_cmd_write },
 	{ "cmd", orionstor_cmd_raw },
 	{ "bench", orionstor_cmd_bench },
+	{ "ps", orionstor_cmd_ps },
+	{ "ping", orionstor_cmd_ping },
 };
 
 struct top_args {
@@ -289,6 +291,8 @@ static const struct argp top_argp = {
 	"  write   write a file to blocks, then flush the cache\n"
 	"  cmd     send a raw CDB and show status, sense and data\n"
 	"  bench   measure IOPS, bandwidth and latency\n"
+	"  ps      list the processes that have devices open\n"
+	"  ping    check that such a process answers\n"
 	"  help    show the options of a command\n"
 	"\n'orionstor COMMAND --help' lists the options of COMMAND; "
 	"see orionstor(1) for device specs and exit codes."
@@ -344,5 +348,5 @@ int main(int argc, char **argv)
 		free(full);
 		return rc;
 	}
-	tc_usage_error("unknown command '%s' (try list, info, read, write, cmd or bench)", name);
+	tc_usage_error("unknown command '%s' (try list, info, read, write, cmd, bench, ps or ping)", name);
 }

@@ -3,6 +3,7 @@
  * device enumeration.
  */
 #include "core/backend.h"
+#include "core/control.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -100,6 +101,7 @@ OSTOR_API void ostor_exit(ostor_context *ctx)
 			return;
 		}
 	}
+	ostori_control_on_close();
 	for (int i = 0; ostori_backends[i]; i++)
 		if (ostori_backends[i]->exit)
 			ostori_backends[i]->exit(ctx);

@@ -6,6 +6,7 @@
  * memory.
  */
 #include "core/backend.h"
+#include "core/control.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,19 @@ bool ostori_device_is_live(const ostor_device *dev)
 	return found;
 }
 
+/* The control socket's methods walk the open devices this way; see
+ * core/control.h for why that is safe against ostor_close. */
+int ostori_device_foreach(int (*fn)(ostor_device *dev, void *arg), void *arg)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < registry_count && !r; i++)
+		r = fn(registry[i], arg);
+	pthread_mutex_unlock(&registry_lock);
+	return r;
+}
+
 static const struct ostor_backend *backend_by_name(const char *name)
 {
 	for (int i = 0; ostori_backends[i]; i++)
@@ -137,6 +151,8 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 		goto out_dev;
 	}
 	r = be->open(dev, spec);
+	if (r == OSTOR_ERROR_BUSY)
+		r = ostori_control_explain_busy(ctx, text, r);
 	if (r < 0)
 		goto out_dev;
 	r = ostori_channels_init(dev);
@@ -174,6 +190,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	ostor_info(ctx, "opened %s: %s", dev->spec, dev->description);
 	free(spec);
 	*out = dev;
+	ostori_control_on_open(ctx);
 	return 0;
 out_dev:
 	ostori_stats_free(dev);
@@ -227,6 +244,8 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	/* Run the callbacks of tasks that completed but were not delivered. */
 	ostor_handle_events_nonblock(ctx);
 
+	/* Unregister before tearing anything down: the control socket's
+	 * methods reach devices only through the registry (core/control.h). */
 	registry_remove(dev);
 	pthread_mutex_lock(&ctx->lock);
 	for (pp = &ctx->devices; *pp; pp = &(*pp)->next) {
@@ -252,6 +271,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	free(dev->luns);
 	free(dev->spec);
 	free(dev);
+	ostori_control_on_close();
 	return r;
 }
 

@@ -6,6 +6,11 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/cmdcache.c \
 	lib/core/config.c \
 	lib/core/config.h \
+	lib/core/control.c \
+	lib/core/control.h \
+	lib/core/control_config.c \
+	lib/core/control_lookup.c \
+	lib/core/control_methods.c \
 	lib/core/context.c \
 	lib/core/device.c \
 	lib/core/events.c \

@@ -11,6 +11,13 @@ tests_unit_test_queue_SOURCES = tests/unit/test_queue.c
 tests_unit_test_queue_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_queue_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 
+# The control socket (lib/core/control.c), white-box.
+check_PROGRAMS += tests/unit/test_control
+TESTS += tests/unit/test_control
+tests_unit_test_control_SOURCES = tests/unit/test_control.c
+tests_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_control_LDADD = lib/libostor_private.la $(CHECK_LIBS) $(JSONC_LIBS)
+
 # Against the installed library and the public header only, as users see it.
 tests_unit_header_c99_SOURCES = tests/unit/header_c99.c
 tests_unit_header_c99_CPPFLAGS = -I$(top_srcdir)/include

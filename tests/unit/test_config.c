@@ -226,7 +226,10 @@ static const char good_file[] =
 	"performance_monitoring_enabled = true\n"
 	"smart_monitoring_enabled = true\n"
 	"power_management_enabled = true\n"
-	"quirks = \"0781:5406:none,1234:abcd:go-slow+max-transfer=64K\"\n";
+	"quirks = \"0781:5406:none,1234:abcd:go-slow+max-transfer=64K\"\n"
+	"[control]\n"
+	"socket = false\n"
+	"socket_dir = \"/run/user/1000/orionstor\"\n";
 
 static unsigned int pending_count(void)
 {
@@ -308,7 +311,7 @@ START_TEST(test_good_file_every_key)
 		ck_assert_msg(strcmp(a, b) != 0, "%s.%s is still at its default", info.table, info.key);
 		nlines++;
 	}
-	ck_assert_uint_eq(nlines, 25 + 18);
+	ck_assert_uint_eq(nlines, 25 + 18 + 2);
 
 	get(&cfg, "virtio_scsi", "write_back_cache_size", "268435456");
 	get(&cfg, "virtio_scsi", "io_scheduler", "deadline");
@@ -691,7 +694,7 @@ START_TEST(test_nothing_half_applied)
 	path = write_text(text);
 	ck_assert_int_eq(ostori_config_load_file(&cfg, path, NULL), OSTOR_ERROR_CONFIG);
 	ck_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
-	ck_assert(strstr(ostor_last_error(), ":48: missing '=' after 'bogus'"));
+	ck_assert(strstr(ostor_last_error(), ":51: missing '=' after 'bogus'"));
 
 	/* Same with a struct holding defaults, and a range error last. */
 	ostori_config_defaults(&cfg);

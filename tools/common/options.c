@@ -16,6 +16,8 @@
 enum {
 	KEY_TARGET = TC_KEY_BASE + 1,
 	KEY_LUN,
+	KEY_PID,
+	KEY_SOCKET,
 };
 
 static const struct argp_option base_options[] = {
@@ -39,6 +41,13 @@ static const struct argp_option device_options[] = {
 
 static const struct argp_option json_options[] = {
 	{ "json", 'j', NULL, 0, "Print the result as JSON", 2 },
+	{ NULL }
+};
+
+static const struct argp_option live_options[] = {
+	{ NULL, 0, NULL, 0, "Process selection (a process with devices open):", 6 },
+	{ "pid", KEY_PID, "N", 0, "The process with this pid (its control socket)", 6 },
+	{ "socket", KEY_SOCKET, "PATH", 0, "The control socket at PATH", 6 },
 	{ NULL }
 };
 
@@ -121,6 +130,30 @@ static error_t json_parser(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+static error_t live_parser(int key, char *arg, struct argp_state *state)
+{
+	struct tc_common *c = state->input;
+
+	switch (key) {
+	case KEY_PID:
+		c->pid = (long)tc_argp_u64(state, "--pid", arg, 0x7fffffff);
+		if (!c->pid)
+			argp_error(state, "--pid 0: expected a process id");
+		return 0;
+	case KEY_SOCKET:
+		if (!*arg)
+			argp_error(state, "--socket needs a path");
+		c->socket = arg;
+		return 0;
+	case ARGP_KEY_END:
+		if (c->pid && c->socket)
+			argp_error(state, "--pid and --socket both choose the process; give one");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
 static error_t hex_parser(int key, char *arg, struct argp_state *state)
 {
 	struct tc_common *c = state->input;
@@ -135,6 +168,7 @@ static const struct argp base_argp = { base_options, base_parser };
 static const struct argp device_argp = { device_options, device_parser };
 static const struct argp json_argp = { json_options, json_parser };
 static const struct argp hex_argp = { hex_options, hex_parser };
+static const struct argp live_argp = { live_options, live_parser };
 
 static void print_version(FILE *stream, struct argp_state *state)
 {
@@ -188,7 +222,7 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	      unsigned int groups, struct tc_common *common, void *tool_input)
 {
 	static const struct argp empty_argp = { NULL, NULL };
-	struct argp_child children[6];
+	struct argp_child children[7];
 	struct argp tool_copy, wrapper;
 	struct wrapper_input w;
 	unsigned int n = 0;
@@ -213,6 +247,8 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 		children[n++] = (struct argp_child){ &json_argp, 0, NULL, 0 };
 	if (groups & TC_OPT_HEX)
 		children[n++] = (struct argp_child){ &hex_argp, 0, NULL, 0 };
+	if (groups & TC_OPT_LIVE)
+		children[n++] = (struct argp_child){ &live_argp, 0, NULL, 0 };
 	children[n++] = (struct argp_child){ &base_argp, 0, NULL, 0 };
 
 	memset(&wrapper, 0, sizeof(wrapper));

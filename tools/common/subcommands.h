@@ -13,5 +13,7 @@ int orionstor_cmd_read(int argc, char **argv);
 int orionstor_cmd_write(int argc, char **argv);
 int orionstor_cmd_raw(int argc, char **argv);
 int orionstor_cmd_bench(int argc, char **argv);
+int orionstor_cmd_ps(int argc, char **argv);       /* ps.c */
+int orionstor_cmd_ping(int argc, char **argv);
 
 #endif

@@ -57,6 +57,7 @@ enum tc_exit {
 	TC_EXIT_TRANSPORT = 34,
 	TC_EXIT_DEVICE_GONE = 35,
 	TC_EXIT_NOT_FOUND = 36,           /* no such device, or a bad spec */
+	TC_EXIT_NOT_HELD = 38,            /* no process holds the device (live tools) */
 	TC_EXIT_OVERRUN = 49,             /* more data than the buffer (sg3_utils: wild residual) */
 	TC_EXIT_OTHER_STATUS = 97,        /* another SCSI status / sense key */
 	TC_EXIT_OTHER = 99
@@ -101,6 +102,7 @@ int tc_parse_size(const char *text, uint64_t max, uint64_t *out, const char **wh
 #define TC_OPT_DEVICE_REQUIRED 0x02u /* ...and -d is mandatory */
 #define TC_OPT_JSON    0x04u  /* -j/--json */
 #define TC_OPT_HEX     0x08u  /* -H/--hex */
+#define TC_OPT_LIVE    0x10u  /* --pid, --socket: which process (live tools) */
 
 struct tc_common {
 	const char *device;      /* -d SPEC */
@@ -112,6 +114,8 @@ struct tc_common {
 	bool hex;                /* -H */
 	int verbose;             /* -v count */
 	const char *config;      /* -c FILE */
+	long pid;                /* --pid N, 0 when not given */
+	const char *socket;      /* --socket PATH */
 	unsigned int groups;     /* which TC_OPT_* were offered */
 };
 
