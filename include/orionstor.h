@@ -356,9 +356,11 @@ struct ostor_stats {
 	/* Device-wide events (the same in every scope). */
 	uint64_t retries, aborts, queue_full_waits;
 	uint64_t resets[4];                   /* by enum ostor_reset_level */
-	/* Queue depth: now and the largest since reset; with histograms on,
-	 * the time-weighted average and the share of time with commands in
-	 * flight (utilisation, 0..1), from the completion batches. */
+	/* Queue depth, summed over the queues of the scope: now, the largest
+	 * since reset (each queue's, added up) and, with histograms on, the
+	 * time-weighted average; utilisation (0..1) is the share of time the
+	 * busiest queue had commands in flight.  Measured at the completion
+	 * batches. */
 	uint32_t depth, depth_max;
 	double depth_avg, utilisation;
 	uint64_t batches;                     /* completion batches */

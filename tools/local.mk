@@ -17,6 +17,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/exitcode.c \
 	tools/common/histogram.c \
 	tools/common/histogram.h \
+	tools/common/live.c \
 	tools/common/messages.c \
 	tools/common/options.c \
 	tools/common/output.c \
@@ -28,7 +29,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/usbtool.h
 tools_libtoolcommon_la_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_libtoolcommon_la_CFLAGS = $(TOOLS_CFLAGS)
-tools_libtoolcommon_la_LIBADD = $(JSONC_LIBS) -lpthread
+tools_libtoolcommon_la_LIBADD = $(JSONC_LIBS) -lpthread -lm
 
 bin_PROGRAMS += tools/orionstor
 tools_orionstor_SOURCES = tools/orionstor.c

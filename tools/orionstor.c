@@ -1,7 +1,8 @@
 /*
  * tools/orionstor.c - the transport-neutral command line tool.
  *
- *   orionstor list | info | read | write | cmd | bench | ps | ping  [options]
+ *   orionstor list | info | read | write | cmd | bench | ps | ping | stats | top | queues |
+ *             commands | abort | queue-flush  [options]
  *
  * This file dispatches to the subcommands and implements the two that
  * only describe devices (list, info); the data movers live in
@@ -257,6 +258,12 @@ static const struct subcommand subcommands[] = {
 	{ "bench", orionstor_cmd_bench },
 	{ "ps", orionstor_cmd_ps },
 	{ "ping", orionstor_cmd_ping },
+	{ "stats", orionstor_cmd_stats },
+	{ "top", orionstor_cmd_top },
+	{ "queues", orionstor_cmd_queues },
+	{ "commands", orionstor_cmd_commands },
+	{ "abort", orionstor_cmd_abort },
+	{ "queue-flush", orionstor_cmd_queue_flush },
 };
 
 struct top_args {
@@ -293,6 +300,12 @@ static const struct argp top_argp = {
 	"  bench   measure IOPS, bandwidth and latency\n"
 	"  ps      list the processes that have devices open\n"
 	"  ping    check that such a process answers\n"
+	"  stats   statistics of a device another process holds\n"
+	"  top     every device of every process, refreshed\n"
+	"  queues  the queues of a device another process holds\n"
+	"  commands  its commands in flight\n"
+	"  abort   abort one of them (--tag)\n"
+	"  queue-flush  wait for a queue's commands, holding new ones back\n"
 	"  help    show the options of a command\n"
 	"\n'orionstor COMMAND --help' lists the options of COMMAND; "
 	"see orionstor(1) for device specs and exit codes."

@@ -53,3 +53,12 @@ tests_bench_usb_qd1_latency_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tests_bench_usb_qd1_latency_CFLAGS = $(TOOLS_CFLAGS)
 tests_bench_usb_qd1_latency_LDADD = $(TOOLS_LDADD)
 EXTRA_DIST += tests/vm/bench-usb.sh
+
+# The live tools: the same code as orionstor stats, queues, commands,
+# abort and queue-flush (tools/common/live.c), over the control sockets.
+bin_PROGRAMS += tools/usb_storage_performance_stats
+tools_usb_storage_performance_stats_SOURCES = tools/usb_storage_performance_stats.c
+tools_usb_storage_performance_stats_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_performance_stats_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_performance_stats_LDADD = $(TOOLS_LDADD)
+dist_man_MANS += man/usb_storage_performance_stats.1

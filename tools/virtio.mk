@@ -70,3 +70,28 @@ tests_bench_virtio_randread_LDADD = $(TOOLS_LDADD)
 # The nine tools and the helpers above on the simulated device.
 TESTS += tests/tools/test-virtio-scsi.sh
 EXTRA_DIST += tests/tools/test-virtio-scsi.sh tests/vm/bench-virtio.sh
+
+# The live tools: the same code as orionstor stats, queues, commands,
+# abort and queue-flush (tools/common/live.c), over the control sockets.
+bin_PROGRAMS += tools/virtio-scsi-performance-stats tools/virtio-scsi-queue-stats tools/virtio-scsi-command-info tools/virtio-scsi-command-abort tools/virtio-scsi-queue-flush
+tools_virtio_scsi_performance_stats_SOURCES = tools/virtio-scsi-performance-stats.c
+tools_virtio_scsi_performance_stats_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_performance_stats_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_performance_stats_LDADD = $(TOOLS_LDADD)
+tools_virtio_scsi_queue_stats_SOURCES = tools/virtio-scsi-queue-stats.c
+tools_virtio_scsi_queue_stats_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_queue_stats_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_queue_stats_LDADD = $(TOOLS_LDADD)
+tools_virtio_scsi_command_info_SOURCES = tools/virtio-scsi-command-info.c
+tools_virtio_scsi_command_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_command_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_command_info_LDADD = $(TOOLS_LDADD)
+tools_virtio_scsi_command_abort_SOURCES = tools/virtio-scsi-command-abort.c
+tools_virtio_scsi_command_abort_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_command_abort_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_command_abort_LDADD = $(TOOLS_LDADD)
+tools_virtio_scsi_queue_flush_SOURCES = tools/virtio-scsi-queue-flush.c
+tools_virtio_scsi_queue_flush_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_virtio_scsi_queue_flush_CFLAGS = $(TOOLS_CFLAGS)
+tools_virtio_scsi_queue_flush_LDADD = $(TOOLS_LDADD)
+dist_man_MANS += man/virtio-scsi-performance-stats.1 man/virtio-scsi-queue-stats.1 man/virtio-scsi-command-info.1 man/virtio-scsi-command-abort.1 man/virtio-scsi-queue-flush.1

@@ -211,6 +211,7 @@ struct ostor_device {
 
 	/* Live management (manage.c): one requester at a time, and where it
 	 * waits for an owner's answer; the shared path's tags and pause. */
+	atomic_uint control_refs;          /* control methods using it (device.c) */
 	pthread_mutex_t manage_lock;
 	pthread_mutex_t manage_wait;
 	pthread_cond_t manage_cond;

@@ -107,6 +107,19 @@ int ostori_device_foreach(int (*fn)(ostor_device *dev, void *arg), void *arg);
  * OSTOR_ERROR_NOT_FOUND (message set) when no such device is open. */
 int ostori_control_with_device(const char *spec, int (*fn)(ostor_device *dev, void *arg), void *arg);
 
+/* Methods that wait (for a queue's owner, a command's fate) cannot hold
+ * the registry: they take a reference to the device opened with spec,
+ * which ostor_close waits for after unregistering it (device.c). */
+int ostori_control_hold_device(const char *spec, ostor_device **dev);
+void ostori_control_release_device(ostor_device *dev);
+
+/* Statistics and live management (control_manage.c). */
+int ostori_method_stats(struct json_object *params, struct json_object **result);
+int ostori_method_queues(struct json_object *params, struct json_object **result);
+int ostori_method_commands(struct json_object *params, struct json_object **result);
+int ostori_method_abort(struct json_object *params, struct json_object **result);
+int ostori_method_queue_flush(struct json_object *params, struct json_object **result);
+
 /* JSON-RPC error codes (https://www.jsonrpc.org/specification). */
 #define OSTORI_RPC_PARSE_ERROR -32700
 #define OSTORI_RPC_INVALID_REQUEST -32600

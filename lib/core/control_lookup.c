@@ -186,7 +186,7 @@ int ostori_control_explain_busy(ostor_context *ctx, const char *text, int err)
 		char prog[64];
 
 		program_of(holder, prog, sizeof(prog));
-		return ostori_error(err, "%s is held by pid %ld (%s); inspect it with orionstor ps -d %s "
+		return ostori_error(err, "%s is held by pid %ld (%s); inspect it with orionstor stats -d %s "
 				    "(%s)", text, holder, prog, text, why);
 	}
 }

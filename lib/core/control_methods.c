@@ -172,5 +172,10 @@ int ostori_control_with_device(const char *spec, int (*fn)(ostor_device *dev, vo
 const struct ostori_control_method ostori_control_methods[] = {
 	{ "ping", method_ping },
 	{ "devices", method_devices },
+	{ "stats", ostori_method_stats },
+	{ "queues", ostori_method_queues },
+	{ "commands", ostori_method_commands },
+	{ "abort", ostori_method_abort },
+	{ "queue_flush", ostori_method_queue_flush },
 	{ NULL, NULL }
 };

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEVICE_MAGIC 0x4f535444u /* "OSTD" */
 
@@ -76,6 +77,28 @@ bool ostori_device_is_live(const ostor_device *dev)
 
 /* The control socket's methods walk the open devices this way; see
  * core/control.h for why that is safe against ostor_close. */
+int ostori_control_hold_device(const char *spec, ostor_device **out)
+{
+	*out = NULL;
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < registry_count; i++)
+		if (!strcmp(registry[i]->spec, spec)) {
+			*out = registry[i];
+			atomic_fetch_add(&(*out)->control_refs, 1);
+			break;
+		}
+	pthread_mutex_unlock(&registry_lock);
+	if (!*out)
+		return ostori_error(OSTOR_ERROR_NOT_FOUND, "no device '%s' is open in this process; the "
+				    "\"devices\" method lists those that are", spec);
+	return 0;
+}
+
+void ostori_control_release_device(ostor_device *dev)
+{
+	atomic_fetch_sub(&dev->control_refs, 1);
+}
+
 int ostori_device_foreach(int (*fn)(ostor_device *dev, void *arg), void *arg)
 {
 	int r = 0;
@@ -247,6 +270,10 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	/* Unregister before tearing anything down: the control socket's
 	 * methods reach devices only through the registry (core/control.h). */
 	registry_remove(dev);
+	/* Control methods that wait hold references; none takes a new one
+	 * now, and each ends within its timeout. */
+	while (atomic_load(&dev->control_refs))
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 	pthread_mutex_lock(&ctx->lock);
 	for (pp = &ctx->devices; *pp; pp = &(*pp)->next) {
 		if (*pp == dev) {

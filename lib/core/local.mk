@@ -10,6 +10,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/control.h \
 	lib/core/control_config.c \
 	lib/core/control_lookup.c \
+	lib/core/control_manage.c \
 	lib/core/control_methods.c \
 	lib/core/context.c \
 	lib/core/device.c \

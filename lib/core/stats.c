@@ -280,15 +280,18 @@ static int check_scope(ostor_device *dev, enum ostor_stats_scope scope, int id)
 }
 
 /* A queue's depth figures (raw minus baseline). */
+/* Depths add up over queues; the busy time is the busiest queue's. */
 static void add_depth(struct ostor_stats *st, struct ostori_queue_stats *qs, uint32_t depth_now,
 		      uint64_t *depth_ticks, uint64_t *busy_ticks)
 {
 	uint32_t mx = atomic_load_explicit(&qs->depth_max, memory_order_relaxed);
+	uint64_t busy = ld(&qs->busy_ticks) - qs->base_busy_ticks;
 
 	st->depth += depth_now;
-	st->depth_max = mx > st->depth_max ? mx : st->depth_max;
+	st->depth_max += mx;
 	*depth_ticks += ld(&qs->depth_ticks) - qs->base_depth_ticks;
-	*busy_ticks += ld(&qs->busy_ticks) - qs->base_busy_ticks;
+	if (busy > *busy_ticks)
+		*busy_ticks = busy;
 	st->batches += ld(&qs->batches) - qs->base_batches;
 }
 
@@ -353,10 +356,9 @@ static int stats_get_locked(ostor_device *dev, enum ostor_stats_scope scope, int
 		st.resets[i] = ld(&dev->counts.resets[i]) - dev->counts_base.resets[i];
 	st.elapsed_ns = mono_ns() - dev->stats_epoch_ns;
 	elapsed_ticks = (uint64_t)((double)st.elapsed_ns / npt);
-	if (elapsed_ticks && st.queues) {
-		/* Per queue on average over the time measured. */
-		st.depth_avg = (double)depth_ticks / (double)elapsed_ticks / st.queues;
-		st.utilisation = (double)busy_ticks / (double)elapsed_ticks / st.queues;
+	if (elapsed_ticks) {
+		st.depth_avg = (double)depth_ticks / (double)elapsed_ticks;
+		st.utilisation = (double)busy_ticks / (double)elapsed_ticks;
 		if (st.utilisation > 1.0)
 			st.utilisation = 1.0;
 	}

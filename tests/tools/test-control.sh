@@ -119,7 +119,7 @@ while [ ! -S "$sockdir/$bench2.sock" ]; do
 	sleep 0.1
 done
 run 26 info -d "sim:image=$tmp/disk.img,size=1M"
-grep -q "is held by pid $bench2 (orionstor); inspect it with orionstor ps" "$tmp/err" ||
+grep -q "is held by pid $bench2 (orionstor); inspect it with orionstor stats" "$tmp/err" ||
 	fail "a busy image does not name its holder"
 pass "opening a held image: exit 26 naming the holder"
 run 0 ps -d "sim:image=$tmp/../${tmp##*/}/disk.img"

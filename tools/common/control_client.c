@@ -343,3 +343,18 @@ int tc_ctl_not_held(const char *spec)
 	tc_msg("no process holds %s; start one, e.g. orionstor bench -d %s --runtime 600", spec, spec);
 	return TC_EXIT_NOT_HELD;
 }
+
+int tc_ctl_live_dir(const struct tc_common *c, char *dir, size_t len)
+{
+	ostor_context *ctx;
+	int rc;
+
+	dir[0] = '\0';
+	if (c->socket)
+		return 0;
+	if ((rc = tc_open_context(c, &ctx)))
+		return rc;
+	rc = tc_ctl_dir(ctx, dir, len);
+	ostor_exit(ctx);
+	return rc;
+}

@@ -57,6 +57,10 @@ int tc_ctl_find_holder(const char *dir, const char *spec, struct tc_ctl_holder *
  * (message printed). */
 int tc_ctl_selected(const struct tc_common *c, const char *dir, char *path, size_t len);
 
+/* The socket directory of the configuration (-c or the default one); ""
+ * with --socket, which needs none.  0, or an exit code (message printed). */
+int tc_ctl_live_dir(const struct tc_common *c, char *dir, size_t len);
+
 /* The message for a device nobody holds, and its exit code. */
 int tc_ctl_not_held(const char *spec);
 

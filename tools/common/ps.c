@@ -54,23 +54,6 @@ static int sockets_to_ask(const struct tc_common *c, const char *dir, char ***pa
 	return 0;
 }
 
-/* The socket directory, from the configuration (-c or the default one);
- * not needed, and not asked for, with --socket. */
-static int live_dir(const struct tc_common *c, char *dir, size_t len)
-{
-	ostor_context *ctx;
-	int rc;
-
-	dir[0] = '\0';
-	if (c->socket)
-		return 0;
-	if ((rc = tc_open_context(c, &ctx)))
-		return rc;
-	rc = tc_ctl_dir(ctx, dir, len);
-	ostor_exit(ctx);
-	return rc;
-}
-
 static const char *str_member(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -97,7 +80,7 @@ int orionstor_cmd_ps(int argc, char **argv)
 	int rc, fail = 0;
 
 	tc_parse(&ps_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
-	if ((rc = live_dir(&c, dir, sizeof(dir))) || (rc = sockets_to_ask(&c, dir, &paths, &n)))
+	if ((rc = tc_ctl_live_dir(&c, dir, sizeof(dir))) || (rc = sockets_to_ask(&c, dir, &paths, &n)))
 		return rc;
 	if (c.json) {
 		root = json_object_new_object();
@@ -194,7 +177,7 @@ int orionstor_cmd_ping(int argc, char **argv)
 	tc_parse(&ping_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
 	if (!c.pid && !c.socket && !c.device)
 		tc_usage_error("which process? give --pid N, --socket PATH or -d SPEC");
-	if ((rc = live_dir(&c, dir, sizeof(dir))) || (rc = sockets_to_ask(&c, dir, &paths, &n)))
+	if ((rc = tc_ctl_live_dir(&c, dir, sizeof(dir))) || (rc = sockets_to_ask(&c, dir, &paths, &n)))
 		return rc;
 	t0 = tc_now_ns();
 	rc = tc_ctl_call(paths[0], "ping", NULL, TC_CTL_TIMEOUT_MS, &res, &code, why, sizeof(why));

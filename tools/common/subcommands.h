@@ -15,5 +15,11 @@ int orionstor_cmd_raw(int argc, char **argv);
 int orionstor_cmd_bench(int argc, char **argv);
 int orionstor_cmd_ps(int argc, char **argv);       /* ps.c */
 int orionstor_cmd_ping(int argc, char **argv);
+int orionstor_cmd_stats(int argc, char **argv);    /* live.c */
+int orionstor_cmd_top(int argc, char **argv);
+int orionstor_cmd_queues(int argc, char **argv);
+int orionstor_cmd_commands(int argc, char **argv);
+int orionstor_cmd_abort(int argc, char **argv);
+int orionstor_cmd_queue_flush(int argc, char **argv);
 
 #endif

@@ -1,0 +1,874 @@
+/*
+ * tools/common/live.c - the live tools: statistics, queues, commands in
+ * flight, abort and queue flush of a device another process holds, asked
+ * through its control socket (orionstor stats, top, queues, commands,
+ * abort, queue-flush; virtio-scsi-performance-stats, -queue-stats,
+ * -command-info, -command-abort, -queue-flush and
+ * usb_storage_performance_stats are the same code).
+ */
+#include "control_client.h"
+#include "subcommands.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- finding the process and calling it -------------------------------------- */
+
+struct live {
+	char socket[512];
+	long pid;
+	char program[64];
+	char spec[512];               /* the device as the holder opened it */
+};
+
+static const char *str_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
+}
+
+static struct json_object *obj_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static double num_of(struct json_object *o, const char *key)
+{
+	struct json_object *v = obj_of(o, key);
+
+	return v ? json_object_get_double(v) : 0.0;
+}
+
+static uint64_t u64_of(struct json_object *o, const char *key)
+{
+	struct json_object *v = obj_of(o, key);
+
+	return v ? (uint64_t)json_object_get_uint64(v) : 0;
+}
+
+static int exit_from_code(int code)
+{
+	if (code <= -32000 && code >= -32099)
+		return tc_exit_from_error(code + 32000);
+	if (code == -32602)
+		return TC_EXIT_SYNTAX;
+	return TC_EXIT_OTHER;
+}
+
+/* Call method on lv's process with params (taken; "device" is added).
+ * 0 with *res, or an exit code (message printed). */
+static int live_call(const struct live *lv, const char *method, struct json_object *params, int timeout_ms,
+		     struct json_object **res)
+{
+	char why[512];
+	int code = 0, r;
+
+	if (!params)
+		params = json_object_new_object();
+	json_object_object_add(params, "device", json_object_new_string(lv->spec));
+	r = tc_ctl_call(lv->socket, method, params, timeout_ms, res, &code, why, sizeof(why));
+	json_object_put(params);
+	if (r == TC_CTL_STALE) {
+		tc_msg("process %ld is gone (stale socket %s)", lv->pid, lv->socket);
+		return TC_EXIT_NOT_HELD;
+	}
+	if (r) {
+		tc_msg("process %ld: %s", lv->pid, why);
+		return exit_from_code(code);
+	}
+	return 0;
+}
+
+/* The process and device to ask: --pid/--socket (and -d, or its only
+ * device), or the holder of -d.  0 or an exit code (message printed). */
+static int live_resolve(const struct tc_common *c, struct live *lv)
+{
+	char dir[512];
+	int rc;
+
+	memset(lv, 0, sizeof(*lv));
+	if ((rc = tc_ctl_live_dir(c, dir, sizeof(dir))) || (rc = tc_ctl_selected(c, dir, lv->socket, sizeof(lv->socket))))
+		return rc;
+	if (lv->socket[0]) {
+		struct json_object *devs = NULL, *ping = NULL;
+		char why[512];
+		int code;
+
+		lv->pid = tc_ctl_pid_of(lv->socket);
+		if (tc_ctl_call(lv->socket, "ping", NULL, TC_CTL_TIMEOUT_MS, &ping, &code, why, sizeof(why)) == 0) {
+			snprintf(lv->program, sizeof(lv->program), "%s", str_of(ping, "program"));
+			lv->pid = (long)num_of(ping, "pid");
+			json_object_put(ping);
+		}
+		if (c->device) {
+			snprintf(lv->spec, sizeof(lv->spec), "%s", c->device);
+			return 0;
+		}
+		rc = tc_ctl_call(lv->socket, "devices", NULL, TC_CTL_TIMEOUT_MS, &devs, &code, why, sizeof(why));
+		if (rc == TC_CTL_STALE) {
+			tc_msg("nobody listens on %s (the process is gone)", lv->socket);
+			return TC_EXIT_NOT_HELD;
+		}
+		if (rc) {
+			tc_msg("%s: %s", lv->socket, why);
+			return exit_from_code(code);
+		}
+		if (!json_object_is_type(devs, json_type_array) || json_object_array_length(devs) != 1) {
+			size_t n = json_object_is_type(devs, json_type_array) ? json_object_array_length(devs) : 0;
+
+			json_object_put(devs);
+			if (!n) {
+				tc_msg("process %ld has no device open", lv->pid);
+				return TC_EXIT_NOT_HELD;
+			}
+			tc_msg("process %ld has %zu devices open; choose one with -d (orionstor ps --pid %ld lists them)",
+			       lv->pid, n, lv->pid);
+			return TC_EXIT_SYNTAX;
+		}
+		snprintf(lv->spec, sizeof(lv->spec), "%s", str_of(json_object_array_get_idx(devs, 0), "spec"));
+		json_object_put(devs);
+		return 0;
+	}
+	if (!c->device)
+		tc_usage_error("which device? give -d SPEC (or --pid N / --socket PATH)");
+	{
+		struct tc_ctl_holder h;
+
+		if (!tc_ctl_find_holder(dir, c->device, &h))
+			return tc_ctl_not_held(c->device);
+		snprintf(lv->socket, sizeof(lv->socket), "%s", h.socket);
+		snprintf(lv->program, sizeof(lv->program), "%s", h.program);
+		snprintf(lv->spec, sizeof(lv->spec), "%s", str_of(h.device, "spec"));
+		lv->pid = h.pid;
+		json_object_put(h.device);
+	}
+	return 0;
+}
+
+/* ---- stats ------------------------------------------------------------------------ */
+
+static const char *const kinds[] = { "read", "write", "flush", "unmap", "other" };
+
+struct stats_args {
+	double interval;
+	uint64_t count;
+	bool count_set, reset, quiet;
+	int histograms;               /* -1: leave, 0 off, 1 on */
+};
+
+enum { K_INTERVAL = 1, K_COUNT, K_RESET, K_HISTOGRAMS };
+
+static const struct argp_option stats_options[] = {
+	{ "interval", K_INTERVAL, "SECONDS", 0, "Print a line per interval (like iostat) instead of the totals", 0 },
+	{ "count", K_COUNT, "N", 0, "With --interval: stop after N lines (default: until interrupted)", 0 },
+	{ "reset", K_RESET, NULL, 0, "Start the holder's counts again from zero after showing them", 0 },
+	{ "histograms", K_HISTOGRAMS, "on|off", 0, "Switch the holder's latency histograms", 0 },
+	{ 0 }
+};
+
+static error_t stats_parser(int key, char *arg, struct argp_state *state)
+{
+	struct stats_args *a = state->input;
+	char *end;
+
+	switch (key) {
+	case K_INTERVAL:
+		errno = 0;
+		a->interval = strtod(arg, &end);
+		if (errno || *end || !(a->interval >= 0.01 && a->interval <= 3600))
+			argp_error(state, "--interval: '%s' is not a number of seconds from 0.01 to 3600", arg);
+		return 0;
+	case K_COUNT:
+		a->count = tc_argp_u64(state, "--count", arg, UINT32_MAX);
+		a->count_set = true;
+		return 0;
+	case K_RESET:
+		a->reset = true;
+		return 0;
+	case K_HISTOGRAMS:
+		if (!strcmp(arg, "on"))
+			a->histograms = 1;
+		else if (!strcmp(arg, "off"))
+			a->histograms = 0;
+		else
+			argp_error(state, "--histograms takes on or off, not '%s'", arg);
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp stats_argp = {
+	stats_options, stats_parser, NULL,
+	"Show the statistics of a device another process holds: commands, bytes, IOPS, MB/s, "
+	"latency percentiles, results, queue depth and the transport's counters.\v"
+	"The process is the one holding -d SPEC (found through the control sockets), or the one "
+	"--pid or --socket names.  Latencies need the holder's histograms: "
+	"performance_monitoring_enabled in orionstor.conf(5), or --histograms on."
+};
+
+static void print_latency_row(const char *kind, struct json_object *s, struct json_object *lat, double secs)
+{
+	struct json_object *l = obj_of(lat, kind);
+	char size[32];
+
+	printf("  %-6s %12llu %10s %10.0f %9.1f", kind, (unsigned long long)u64_of(obj_of(s, "commands"), kind),
+	       tc_human_size(u64_of(obj_of(s, "bytes"), kind), size, sizeof(size)),
+	       secs > 0 ? (double)u64_of(obj_of(s, "commands"), kind) / secs : 0.0,
+	       secs > 0 ? (double)u64_of(obj_of(s, "bytes"), kind) / secs / 1e6 : 0.0);
+	if (l && u64_of(l, "count"))
+		printf(" %9.1f %9.1f %9.1f %9.1f %9.1f", num_of(l, "mean_us"), num_of(l, "p50_us"), num_of(l, "p99_us"),
+		       num_of(l, "p99.9_us"), num_of(l, "max_us"));
+	printf("\n");
+}
+
+/* One stats object (total, a target, a LUN) as the table of kinds. */
+static void print_block(struct json_object *s, bool histograms)
+{
+	struct json_object *lat = obj_of(s, "latency"), *res = obj_of(s, "results"), *resets = obj_of(s, "resets");
+	double secs = num_of(s, "elapsed_s");
+	bool first = true;
+
+	printf("  %-6s %12s %10s %10s %9s", "KIND", "COMMANDS", "BYTES", "IOPS", "MB/s");
+	if (histograms)
+		printf(" %9s %9s %9s %9s %9s  (latency, us)", "MEAN", "P50", "P99", "P99.9", "MAX");
+	printf("\n");
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		print_latency_row(kinds[k], s, lat, secs);
+	printf("  results:");
+	json_object_object_foreach(res, name, val) {
+		if (!json_object_get_int64(val) && strcmp(name, "good"))
+			continue;
+		printf("%s %s %lld", first ? "" : ",", name, (long long)json_object_get_int64(val));
+		first = false;
+	}
+	printf("\n  queue depth: %lld now, %lld at most", (long long)u64_of(s, "depth"),
+	       (long long)u64_of(s, "depth_max"));
+	if (obj_of(s, "depth_avg"))
+		printf(", %.1f on average, busy %.1f%% of the time", num_of(s, "depth_avg"),
+		       100.0 * num_of(s, "utilisation"));
+	printf("\n  retries %llu, aborts %llu, waits for room %llu, resets %llu LUN / %llu target / %llu device\n",
+	       (unsigned long long)u64_of(s, "retries"), (unsigned long long)u64_of(s, "aborts"),
+	       (unsigned long long)u64_of(s, "queue_full_waits"), (unsigned long long)u64_of(resets, "lun"),
+	       (unsigned long long)u64_of(resets, "target"), (unsigned long long)u64_of(resets, "device"));
+}
+
+static void print_stats(const struct live *lv, struct json_object *doc, const struct tc_common *c)
+{
+	bool hist = json_object_get_boolean(obj_of(doc, "histograms"));
+	struct json_object *total = obj_of(doc, "total"), *luns = obj_of(doc, "luns");
+	struct json_object *transport = obj_of(doc, "transport");
+
+	printf("%s, held by pid %ld (%s): %.1f s counted, latency histograms %s\n", lv->spec, lv->pid,
+	       lv->program[0] ? lv->program : "?", num_of(total, "elapsed_s"), hist ? "on" : "off");
+	if (c->target_set || c->lun_set) {
+		bool found = false;
+
+		for (size_t i = 0; luns && i < json_object_array_length(luns); i++) {
+			struct json_object *l = json_object_array_get_idx(luns, i);
+
+			if (u64_of(l, "target") != c->target || u64_of(l, "lun") != c->lun)
+				continue;
+			printf("target %u, LUN %u:\n", c->target, c->lun);
+			print_block(l, hist);
+			found = true;
+		}
+		if (!found)
+			printf("target %u, LUN %u: no commands yet\n", c->target, c->lun);
+		return;
+	}
+	print_block(total, hist);
+	if (luns && json_object_array_length(luns) > 1) {
+		printf("\n  %-6s %-5s %12s %10s %9s %9s\n", "TARGET", "LUN", "COMMANDS", "IOPS", "MB/s", "P99 us");
+		for (size_t i = 0; i < json_object_array_length(luns); i++) {
+			struct json_object *l = json_object_array_get_idx(luns, i), *lat = obj_of(l, "latency");
+			uint64_t n = 0;
+
+			for (size_t k = 0; k < 5; k++)
+				n += u64_of(obj_of(l, "commands"), kinds[k]);
+			printf("  %-6llu %-5llu %12llu %10.0f %9.1f", (unsigned long long)u64_of(l, "target"),
+			       (unsigned long long)u64_of(l, "lun"), (unsigned long long)n, num_of(l, "iops"),
+			       num_of(l, "read_mbps") + num_of(l, "write_mbps"));
+			if (lat)
+				printf(" %9.1f", num_of(obj_of(lat, "read"), "p99_us"));
+			printf("\n");
+		}
+	}
+	if (transport && json_object_object_length(transport)) {
+		int col = 0;
+
+		printf("\n  transport:");
+		json_object_object_foreach(transport, name, val) {
+			printf("%s%s %llu", col % 4 ? ", " : "\n    ", name, (unsigned long long)json_object_get_uint64(val));
+			col++;
+		}
+		printf("\n");
+	}
+}
+
+/* The sums an interval line needs. */
+struct sample {
+	double secs;
+	uint64_t cmds[2], bytes[2], all, errors;
+};
+
+static struct sample sample_of(struct json_object *total)
+{
+	struct sample s = { .secs = num_of(total, "elapsed_s") };
+	struct json_object *res = obj_of(total, "results");
+
+	for (int k = 0; k < 2; k++) {
+		s.cmds[k] = u64_of(obj_of(total, "commands"), kinds[k]);
+		s.bytes[k] = u64_of(obj_of(total, "bytes"), kinds[k]);
+	}
+	for (size_t k = 0; k < 5; k++)
+		s.all += u64_of(obj_of(total, "commands"), kinds[k]);
+	json_object_object_foreach(res, name, val)
+		if (strcmp(name, "good"))
+			s.errors += (uint64_t)json_object_get_int64(val);
+	return s;
+}
+
+static void sleep_seconds(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Shared by orionstor stats, virtio-scsi-performance-stats and
+ * usb_storage_performance_stats. */
+int orionstor_cmd_stats(int argc, char **argv)
+{
+	struct stats_args a = { .histograms = -1 };
+	struct json_object *doc = NULL, *params;
+	struct tc_common c;
+	struct live lv;
+	struct sample prev;
+	int rc;
+
+	tc_parse(&stats_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
+	if (a.count_set && a.interval <= 0)
+		tc_usage_error("--count needs --interval");
+	if ((rc = live_resolve(&c, &lv)))
+		return rc;
+	params = json_object_new_object();
+	if (a.histograms >= 0)
+		json_object_object_add(params, "histograms", json_object_new_boolean(a.histograms));
+	if (a.reset && a.interval <= 0)
+		json_object_object_add(params, "reset", json_object_new_boolean(true));
+	if ((rc = live_call(&lv, "stats", params, TC_CTL_TIMEOUT_MS, &doc)))
+		return rc;
+	if (a.interval <= 0) {
+		if (c.json) {
+			json_object_object_add(doc, "pid", json_object_new_int64(lv.pid));
+			json_object_object_add(doc, "program", json_object_new_string(lv.program));
+			rc = tc_json_print(doc);
+		} else {
+			print_stats(&lv, doc, &c);
+		}
+		json_object_put(doc);
+		return rc ? rc : tc_finish_stdout();
+	}
+	/* iostat-like: one line per interval, from the differences. */
+	prev = sample_of(obj_of(doc, "total"));
+	json_object_put(doc);
+	if (!c.json)
+		printf("%-8s %10s %10s %9s %9s %8s %6s %7s %9s\n", "TIME", "r/s", "w/s", "rMB/s", "wMB/s", "errors",
+		       "depth", "util%", "p99us");
+	for (uint64_t i = 0; !a.count_set || i < a.count; i++) {
+		struct json_object *total, *lat;
+		struct sample s;
+		double dt;
+		char when[16];
+		time_t now;
+
+		sleep_seconds(a.interval);
+		if ((rc = live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &doc)))
+			return rc;
+		total = obj_of(doc, "total");
+		s = sample_of(total);
+		dt = s.secs - prev.secs;
+		if (dt <= 0 || s.all < prev.all)
+			dt = 0; /* reset meanwhile: this line counts from it */
+		if (c.json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "interval_s", json_object_new_double(dt));
+			json_object_object_add(o, "read_iops", json_object_new_double(dt > 0 ? (double)(s.cmds[0] - prev.cmds[0]) / dt : 0));
+			json_object_object_add(o, "write_iops", json_object_new_double(dt > 0 ? (double)(s.cmds[1] - prev.cmds[1]) / dt : 0));
+			json_object_object_add(o, "read_mbps", json_object_new_double(dt > 0 ? (double)(s.bytes[0] - prev.bytes[0]) / dt / 1e6 : 0));
+			json_object_object_add(o, "write_mbps", json_object_new_double(dt > 0 ? (double)(s.bytes[1] - prev.bytes[1]) / dt / 1e6 : 0));
+			json_object_object_add(o, "errors", json_object_new_int64(dt > 0 ? (int64_t)(s.errors - prev.errors) : 0));
+			json_object_object_add(o, "total", json_object_get(total));
+			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+		} else {
+			now = time(NULL);
+			strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+			lat = obj_of(obj_of(total, "latency"), "read");
+			printf("%-8s %10.0f %10.0f %9.1f %9.1f %8llu %6llu %7.1f ", when,
+			       dt > 0 ? (double)(s.cmds[0] - prev.cmds[0]) / dt : 0.0,
+			       dt > 0 ? (double)(s.cmds[1] - prev.cmds[1]) / dt : 0.0,
+			       dt > 0 ? (double)(s.bytes[0] - prev.bytes[0]) / dt / 1e6 : 0.0,
+			       dt > 0 ? (double)(s.bytes[1] - prev.bytes[1]) / dt / 1e6 : 0.0,
+			       (unsigned long long)(dt > 0 ? s.errors - prev.errors : 0),
+			       (unsigned long long)u64_of(total, "depth"), 100.0 * num_of(total, "utilisation"));
+			if (lat)
+				printf("%9.1f\n", num_of(lat, "p99_us"));
+			else
+				printf("%9s\n", "-");
+		}
+		fflush(stdout);
+		prev = s;
+		json_object_put(doc);
+	}
+	return tc_finish_stdout();
+}
+
+/* ---- queues ----------------------------------------------------------------------- */
+
+static const struct argp queues_argp = {
+	NULL, NULL, NULL,
+	"Show the queues of a device another process holds: owner, depth now, at most and on "
+	"average, utilisation, commands, completion batches, and for virtio-scsi the ring's "
+	"notifications.\v"
+	"Queue -1 is the shared path of threads that own no queue."
+};
+
+int orionstor_cmd_queues(int argc, char **argv)
+{
+	struct json_object *arr = NULL;
+	struct tc_common c;
+	struct live lv;
+	int rc;
+
+	tc_parse(&queues_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
+	if ((rc = live_resolve(&c, &lv)) || (rc = live_call(&lv, "queues", NULL, TC_CTL_TIMEOUT_MS, &arr)))
+		return rc;
+	if (c.json) {
+		struct json_object *root = json_object_new_object();
+
+		json_object_object_add(root, "device", json_object_new_string(lv.spec));
+		json_object_object_add(root, "pid", json_object_new_int64(lv.pid));
+		json_object_object_add(root, "queues", arr);
+		rc = tc_json_print(root);
+		json_object_put(root);
+		return rc ? rc : tc_finish_stdout();
+	}
+	printf("%s, held by pid %ld (%s)\n", lv.spec, lv.pid, lv.program[0] ? lv.program : "?");
+	printf("%5s %-5s %6s %6s %7s %6s %12s %10s %10s %12s %10s\n", "QUEUE", "OWNED", "DEPTH", "MAX", "AVG",
+	       "UTIL%", "COMMANDS", "IOPS", "BATCHES", "NOTIFIES", "RING");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *q = json_object_array_get_idx(arr, i), *vq = obj_of(q, "virtqueue");
+		uint64_t n = 0;
+
+		for (size_t k = 0; k < 5; k++)
+			n += u64_of(obj_of(q, "commands"), kinds[k]);
+		printf("%5lld %-5s %6llu %6llu ", (long long)num_of(q, "queue"),
+		       num_of(q, "queue") < 0 ? "-" : json_object_get_boolean(obj_of(q, "owned")) ? "yes" : "no",
+		       (unsigned long long)u64_of(q, "depth"),
+		       (unsigned long long)u64_of(q, "depth_max"));
+		if (obj_of(q, "depth_avg"))
+			printf("%7.1f %6.1f ", num_of(q, "depth_avg"), 100.0 * num_of(q, "utilisation"));
+		else
+			printf("%7s %6s ", "-", "-");
+		printf("%12llu %10.0f %10llu ", (unsigned long long)n, num_of(q, "iops"),
+		       (unsigned long long)u64_of(q, "batches"));
+		if (vq)
+			printf("%12llu %4s/%-5llu\n", (unsigned long long)u64_of(vq, "notifications"), str_of(vq, "ring"),
+			       (unsigned long long)u64_of(vq, "size"));
+		else
+			printf("%12s %10s\n", "-", "-");
+	}
+	json_object_put(arr);
+	return tc_finish_stdout();
+}
+
+/* ---- commands ---------------------------------------------------------------------- */
+
+struct tag_args {
+	uint64_t tag;
+	bool tag_set;
+	int64_t queue;
+	bool queue_set;
+	uint64_t timeout_ms;
+};
+
+enum { K_TAG = 1, K_QUEUE, K_TIMEOUT };
+
+static error_t tag_parser(int key, char *arg, struct argp_state *state)
+{
+	struct tag_args *a = state->input;
+
+	switch (key) {
+	case K_TAG:
+		a->tag = tc_argp_u64(state, "--tag", arg, INT64_MAX);
+		a->tag_set = true;
+		return 0;
+	case K_QUEUE:
+		if (!strcmp(arg, "-1") || !strcmp(arg, "shared"))
+			a->queue = -1;
+		else
+			a->queue = (int64_t)tc_argp_u64(state, "--queue", arg, 65535);
+		a->queue_set = true;
+		return 0;
+	case K_TIMEOUT:
+		a->timeout_ms = tc_argp_u64(state, "--timeout", arg, 60000);
+		if (!a->timeout_ms)
+			argp_error(state, "--timeout: 1 to 60000 milliseconds");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp_option commands_options[] = {
+	{ "tag", K_TAG, "TAG", 0, "Only the command with this tag", 0 },
+	{ "timeout", K_TIMEOUT, "MS", 0, "How long a queue's owner may take to answer (default 2000)", 0 },
+	{ 0 }
+};
+
+static const struct argp commands_argp = {
+	commands_options, tag_parser, NULL,
+	"List the commands in flight on a device another process holds: queue, tag, target, "
+	"LUN, command, CDB, state and age.\v"
+	"Tags name commands for --tag here and for the abort command.  A queue whose owning "
+	"thread does not poll within --timeout cannot answer: it is reported.  Ages need the "
+	"holder's latency histograms; without them, the time since a command was first listed "
+	"is shown."
+};
+
+int orionstor_cmd_commands(int argc, char **argv)
+{
+	struct tag_args a = { .timeout_ms = 2000 };
+	struct json_object *res = NULL, *params, *cmds, *out;
+	struct tc_common c;
+	struct live lv;
+	size_t shown = 0;
+	int rc;
+
+	tc_parse(&commands_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
+	if ((rc = live_resolve(&c, &lv)))
+		return rc;
+	params = json_object_new_object();
+	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
+	if ((rc = live_call(&lv, "commands", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+		return rc;
+	cmds = obj_of(res, "commands");
+	out = json_object_new_array();
+	for (size_t i = 0; cmds && i < json_object_array_length(cmds); i++) {
+		struct json_object *cmd = json_object_array_get_idx(cmds, i);
+
+		if (a.tag_set && strtoull(str_of(cmd, "tag"), NULL, 0) != a.tag)
+			continue;
+		json_object_array_add(out, json_object_get(cmd));
+	}
+	if (c.json) {
+		struct json_object *root = json_object_new_object();
+
+		json_object_object_add(root, "device", json_object_new_string(lv.spec));
+		json_object_object_add(root, "pid", json_object_new_int64(lv.pid));
+		json_object_object_add(root, "commands", json_object_get(out));
+		json_object_object_add(root, "total", json_object_get(obj_of(res, "total")));
+		json_object_object_add(root, "silent_queues", json_object_get(obj_of(res, "silent_queues")));
+		rc = tc_json_print(root);
+		json_object_put(root);
+	} else {
+		for (size_t i = 0; i < json_object_array_length(out); i++) {
+			struct json_object *cmd = json_object_array_get_idx(out, i), *age = obj_of(cmd, "age_ms");
+
+			if (!shown++)
+				printf("%5s %-18s %6s %5s %-22s %-10s %11s  %s\n", "QUEUE", "TAG", "TARGET", "LUN",
+				       "COMMAND", "STATE", "AGE ms", "CDB");
+			printf("%5lld %-18s %6llu %5llu %-22s %-10s %11.1f%s %s\n", (long long)num_of(cmd, "queue"),
+			       str_of(cmd, "tag"), (unsigned long long)u64_of(cmd, "target"),
+			       (unsigned long long)u64_of(cmd, "lun"), str_of(cmd, "command"), str_of(cmd, "state"),
+			       age ? json_object_get_double(age) : num_of(cmd, "listed_ms"), age ? " " : "+",
+			       str_of(cmd, "cdb"));
+		}
+		if (!shown && a.tag_set)
+			printf("No command with tag %#llx is in flight on %s.\n", (unsigned long long)a.tag, lv.spec);
+		else if (!shown)
+			printf("No command is in flight on %s.\n", lv.spec);
+		if (u64_of(res, "silent_queues"))
+			printf("%llu queue(s) did not answer: their owning threads are not polling.\n",
+			       (unsigned long long)u64_of(res, "silent_queues"));
+	}
+	json_object_put(out);
+	json_object_put(res);
+	if (!rc && a.tag_set && !shown)
+		rc = TC_EXIT_NOT_FOUND;
+	return rc ? rc : tc_finish_stdout();
+}
+
+/* ---- abort -------------------------------------------------------------------------- */
+
+static const struct argp_option abort_options[] = {
+	{ "tag", K_TAG, "TAG", 0, "The command to abort (see the commands command)", 0 },
+	{ "timeout", K_TIMEOUT, "MS", 0, "How long to wait for its fate (default 30000)", 0 },
+	{ 0 }
+};
+
+static const struct argp abort_argp = {
+	abort_options, tag_parser, NULL,
+	"Abort one command in flight on a device another process holds, and say what became "
+	"of it.\v"
+	"Outcomes: done (aborted: ABORT TASK, or the sim device), escalated (aborted by a larger "
+	"reset: USB has no per-command abort), command-completed (it completed first), unknown "
+	"(no answer within --timeout).  Exit status 36 when no such command is in flight."
+};
+
+int orionstor_cmd_abort(int argc, char **argv)
+{
+	struct tag_args a = { .timeout_ms = 30000 };
+	struct json_object *res = NULL, *params;
+	struct tc_common c;
+	struct live lv;
+	char tag[24];
+	int rc;
+
+	tc_parse(&abort_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
+	if (!a.tag_set)
+		tc_usage_error("which command? give --tag TAG (the commands command lists them)");
+	if ((rc = live_resolve(&c, &lv)))
+		return rc;
+	snprintf(tag, sizeof(tag), "%#llx", (unsigned long long)a.tag);
+	params = json_object_new_object();
+	json_object_object_add(params, "tag", json_object_new_string(tag));
+	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
+	if ((rc = live_call(&lv, "abort", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+		return rc;
+	if (c.json)
+		rc = tc_json_print(res);
+	else
+		printf("%s: command %s: %s\n", lv.spec, tag, str_of(res, "outcome"));
+	if (!rc && !strcmp(str_of(res, "outcome"), "unknown"))
+		rc = TC_EXIT_TIMEOUT;
+	json_object_put(res);
+	return rc ? rc : tc_finish_stdout();
+}
+
+/* ---- queue-flush -------------------------------------------------------------------- */
+
+static const struct argp_option flush_options[] = {
+	{ "queue", K_QUEUE, "N", 0, "The queue (-1 or shared: the shared path)", 0 },
+	{ "timeout", K_TIMEOUT, "MS", 0, "How long to wait for its commands (default 10000)", 0 },
+	{ 0 }
+};
+
+static const struct argp flush_argp = {
+	flush_options, tag_parser, NULL,
+	"Flush a queue of a device another process holds: hold its new commands back, wait until "
+	"those at the device complete, then let the held ones go; report.\v"
+	"Exit status 33 when commands were still at the device after --timeout."
+};
+
+int orionstor_cmd_queue_flush(int argc, char **argv)
+{
+	struct tag_args a = { .timeout_ms = 10000 };
+	struct json_object *res = NULL, *params;
+	struct tc_common c;
+	struct live lv;
+	int rc;
+
+	tc_parse(&flush_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
+	if (!a.queue_set)
+		tc_usage_error("which queue? give --queue N (-1: the shared path)");
+	if ((rc = live_resolve(&c, &lv)))
+		return rc;
+	params = json_object_new_object();
+	json_object_object_add(params, "queue", json_object_new_int64(a.queue));
+	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
+	if ((rc = live_call(&lv, "queue_flush", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+		return rc;
+	if (c.json)
+		rc = tc_json_print(res);
+	else
+		printf("%s queue %lld: %llu command(s) at the device when the flush began, %llu still there "
+		       "after %.1f ms%s; %llu new command(s) held back meanwhile\n", lv.spec, (long long)a.queue,
+		       (unsigned long long)u64_of(res, "inflight_before"), (unsigned long long)u64_of(res, "remaining"),
+		       num_of(res, "waited_ms"), json_object_get_boolean(obj_of(res, "timed_out")) ? " (timed out)" : "",
+		       (unsigned long long)u64_of(res, "held_back"));
+	if (!rc && json_object_get_boolean(obj_of(res, "timed_out")))
+		rc = TC_EXIT_TIMEOUT;
+	json_object_put(res);
+	return rc ? rc : tc_finish_stdout();
+}
+
+/* ---- top ------------------------------------------------------------------------------ */
+
+static const struct argp top_argp = {
+	stats_options, stats_parser, NULL,
+	"Show every device of every process, refreshed: IOPS, MB/s, queue depth, utilisation, "
+	"p99 read latency and errors (like top or iostat -x).\v"
+	"On a terminal it refreshes every --interval seconds (default 1) until interrupted or "
+	"--count frames; otherwise, or with --json, it prints one frame."
+};
+
+struct top_row {
+	long pid;
+	char program[64], spec[256];
+	struct sample now, before;
+	bool have_before;
+	double depth, util, p99;
+	bool hist;
+};
+
+/* One frame: every process's devices (rows carry the previous sample). */
+static int top_frame(const char *dir, struct top_row **rows, size_t *nrows, struct json_object *json)
+{
+	char **paths, why[512];
+	size_t n;
+	struct top_row *old = *rows;
+	size_t nold = *nrows;
+
+	if (tc_ctl_list(dir, &paths, &n) < 0) {
+		tc_msg("cannot list %s: %s", dir, strerror(errno));
+		return TC_EXIT_FILE_ERROR;
+	}
+	*rows = NULL;
+	*nrows = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *ping = NULL, *devs = NULL;
+		int code;
+
+		if (tc_ctl_call(paths[i], "ping", NULL, TC_CTL_TIMEOUT_MS, &ping, &code, why, sizeof(why)) ||
+		    tc_ctl_call(paths[i], "devices", NULL, TC_CTL_TIMEOUT_MS, &devs, &code, why, sizeof(why))) {
+			json_object_put(ping);
+			continue;
+		}
+		for (size_t k = 0; json_object_is_type(devs, json_type_array) && k < json_object_array_length(devs); k++) {
+			struct json_object *d = json_object_array_get_idx(devs, k), *params, *doc = NULL, *total;
+			struct top_row *r, *nr = realloc(*rows, (*nrows + 1) * sizeof(**rows));
+
+			if (!nr)
+				break;
+			*rows = nr;
+			r = memset(&nr[*nrows], 0, sizeof(*r));
+			params = json_object_new_object();
+			json_object_object_add(params, "device", json_object_new_string(str_of(d, "spec")));
+			if (tc_ctl_call(paths[i], "stats", params, TC_CTL_TIMEOUT_MS, &doc, &code, why, sizeof(why))) {
+				json_object_put(params);
+				continue;
+			}
+			json_object_put(params);
+			total = obj_of(doc, "total");
+			r->pid = (long)num_of(ping, "pid");
+			snprintf(r->program, sizeof(r->program), "%s", str_of(ping, "program"));
+			snprintf(r->spec, sizeof(r->spec), "%s", str_of(d, "spec"));
+			r->now = sample_of(total);
+			r->depth = num_of(total, "depth");
+			r->util = num_of(total, "utilisation");
+			r->hist = obj_of(total, "latency") != NULL;
+			r->p99 = num_of(obj_of(obj_of(total, "latency"), "read"), "p99_us");
+			for (size_t j = 0; j < nold; j++)
+				if (old[j].pid == r->pid && !strcmp(old[j].spec, r->spec)) {
+					r->before = old[j].now;
+					r->have_before = true;
+				}
+			if (json) {
+				struct json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "pid", json_object_new_int64(r->pid));
+				json_object_object_add(o, "program", json_object_new_string(r->program));
+				json_object_object_add(o, "device", json_object_new_string(r->spec));
+				json_object_object_add(o, "stats", json_object_get(total));
+				json_object_array_add(json, o);
+			}
+			json_object_put(doc);
+			(*nrows)++;
+		}
+		json_object_put(ping);
+		json_object_put(devs);
+	}
+	tc_ctl_list_free(paths, n);
+	free(old);
+	return 0;
+}
+
+static void top_print(const struct top_row *rows, size_t n)
+{
+	char when[16];
+	time_t now = time(NULL);
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
+	printf("orionstor top - %s, %zu device(s)\n\n", when, n);
+	printf("%-8s %-14s %-30s %10s %9s %6s %6s %9s %7s\n", "PID", "PROGRAM", "DEVICE", "IOPS", "MB/s", "DEPTH",
+	       "UTIL%", "P99 us", "ERRORS");
+	for (size_t i = 0; i < n; i++) {
+		const struct top_row *r = &rows[i];
+		struct sample b = r->have_before ? r->before : (struct sample){ 0 };
+		double dt = r->now.secs - b.secs;
+		uint64_t cmds = r->now.all >= b.all ? r->now.all - b.all : r->now.all;
+		uint64_t bytes = r->now.bytes[0] + r->now.bytes[1] - b.bytes[0] - b.bytes[1];
+
+		if (dt <= 0)
+			dt = r->now.secs;
+		printf("%-8ld %-14.14s %-30.30s %10.0f %9.1f %6.0f ", r->pid, r->program, r->spec,
+		       dt > 0 ? (double)cmds / dt : 0.0, dt > 0 ? (double)bytes / dt / 1e6 : 0.0, r->depth);
+		if (r->hist)
+			printf("%6.1f %9.1f", 100.0 * r->util, r->p99);
+		else
+			printf("%6s %9s", "-", "-");
+		printf(" %7llu\n", (unsigned long long)r->now.errors);
+	}
+	if (!n)
+		printf("(no process has a device open)\n");
+}
+
+int orionstor_cmd_top(int argc, char **argv)
+{
+	struct stats_args a = { .histograms = -1 };
+	struct top_row *rows = NULL;
+	struct tc_common c;
+	size_t n = 0;
+	char dir[512];
+	bool tty;
+	int rc;
+
+	tc_parse(&top_argp, argc, argv, TC_OPT_JSON, &c, &a);
+	if (a.reset || a.histograms >= 0)
+		tc_usage_error("top only looks; use the stats command to reset or switch histograms");
+	if ((rc = tc_ctl_live_dir(&c, dir, sizeof(dir))))
+		return rc;
+	tty = isatty(STDOUT_FILENO) && !c.json;
+	if (a.interval <= 0)
+		a.interval = 1.0;
+	if (!tty && !a.count_set)
+		a.count = 1, a.count_set = true;
+	for (uint64_t i = 0; !a.count_set || i < a.count; i++) {
+		struct json_object *json = c.json ? json_object_new_array() : NULL;
+
+		if (i)
+			sleep_seconds(a.interval);
+		if ((rc = top_frame(dir, &rows, &n, json))) {
+			json_object_put(json);
+			break;
+		}
+		if (json) {
+			struct json_object *root = json_object_new_object();
+
+			json_object_object_add(root, "devices", json);
+			rc = tc_json_print(root);
+			json_object_put(root);
+			if (rc)
+				break;
+			continue;
+		}
+		if (tty)
+			printf("\033[H\033[2J");
+		top_print(rows, n);
+		fflush(stdout);
+	}
+	free(rows);
+	return rc ? rc : tc_finish_stdout();
+}
