@@ -44,3 +44,11 @@ EXTRA_DIST += tests/tools/test-orionstor.sh
 # Two processes: orionstor ps and ping against a running bench.
 TESTS += tests/tools/test-control.sh
 EXTRA_DIST += tests/tools/test-control.sh
+
+# The live tools against a holder process (tests/tools/live-holder).
+noinst_PROGRAMS += tests/tools/live-holder
+tests_tools_live_holder_SOURCES = tests/tools/live-holder.c
+tests_tools_live_holder_CPPFLAGS = -I$(top_srcdir)/include
+tests_tools_live_holder_LDADD = lib/liborionstor.la
+TESTS += tests/tools/test-live.sh
+EXTRA_DIST += tests/tools/test-live.sh

@@ -362,7 +362,7 @@ static int stats_get_locked(ostor_device *dev, enum ostor_stats_scope scope, int
 		if (st.utilisation > 1.0)
 			st.utilisation = 1.0;
 	}
-	st.histograms = atomic_load(&dev->hist_on) || s.any_hist;
+	st.histograms = atomic_load(&dev->hist_on);
 	for (int k = 0; k < OSTOR_IO_KINDS; k++)
 		latency_of(s.hist + (size_t)k * OSTORI_HIST_BUCKETS, s.hist_sum[k], npt, &st.latency[k]);
 	free(s.hist);
