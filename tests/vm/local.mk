@@ -6,6 +6,7 @@
 # this list only matters for `make dist`).
 VM_TEST_LIST = \
 	tests/vm/t-hotplug.sh \
+	tests/vm/t-live-tools.sh \
 	tests/vm/t-usb-ours-bot.sh \
 	tests/vm/t-usb-ours-composite.sh \
 	tests/vm/t-usb-ours-ffs.sh \
