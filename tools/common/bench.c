@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -446,6 +447,28 @@ static int report(struct bench *b, double secs)
 	return rc ? rc : tc_finish_stdout();
 }
 
+/* SIGINT (unless ignored, as for a background job) and SIGTERM end the
+ * run early; the workers stop and the measurement so far is reported. */
+static volatile sig_atomic_t interrupted;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void stop_on_signals(void)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 int orionstor_cmd_bench(int argc, char **argv)
 {
 	struct bench_args a = { .rw = P_RANDREAD, .mix = 50, .bs = 4096, .qd = 32, .threads = 1,
@@ -548,6 +571,7 @@ int orionstor_cmd_bench(int argc, char **argv)
 		}
 	}
 	progress = !a.quiet && !c.json && isatty(STDERR_FILENO);
+	stop_on_signals();
 	t_measure = tc_now_ns() + (uint64_t)(a.ramp * 1e9);
 	t_end = t_measure + (uint64_t)(a.runtime * 1e9);
 	rc = 0;
@@ -569,6 +593,13 @@ int orionstor_cmd_bench(int argc, char **argv)
 			atomic_store(&b.measuring, true);
 		if (now >= t_end)
 			break;
+		if (interrupted) {
+			/* Ctrl-C or kill: what was measured so far is the result. */
+			if (!c.json)
+				tc_msg("interrupted: reporting the %.1f s measured", now > t_measure
+				       ? (double)(now - t_measure) / 1e9 : 0.0);
+			break;
+		}
 		if (progress && now >= next_progress) {
 			uint64_t n = atomic_load(&b.hist[0].count) + atomic_load(&b.hist[1].count);
 			double el = now > t_measure ? (double)(now - t_measure) / 1e9 : 0;
