@@ -498,6 +498,15 @@ static int sim_submit(ostor_task *t)
 		hold_task(sd, t, ostori_task_priv(t));
 		return 0;
 	}
+	/* One buffer, a null LU's READ or WRITE: no command block at all. */
+	if (OSTOR_LIKELY(t->iovcnt == 1 && t->target == 0)) {
+		size_t n;
+
+		if (sim_target_execute_fast(sd->target, t->lun, t->cdb, t->cdb_len, t->dir, t->data_len, &n)) {
+			ostori_task_finish(t, OSTOR_RESULT_GOOD, OSTOR_SCSI_STATUS_GOOD, NULL, 0, n);
+			return 0;
+		}
+	}
 
 	if (t->target != 0) {
 		ostor_dbg(t->dev->ctx, "%s: no target %u (only target 0)", t->dev->spec, t->target);

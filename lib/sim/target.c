@@ -296,20 +296,20 @@ static void fast_clear(struct sim_target *t, uint32_t lun)
 /* READ(10/16) or WRITE(10/16) of a null LU that succeeds: the same answer
  * the locked way gives (see sim_cmd_read/sim_cmd_write), without the lock.
  * Anything else, or any doubt, returns false for the locked way. */
-static bool execute_fast(struct sim_target *t, struct sim_cmd *cmd, size_t total)
+bool sim_target_execute_fast(struct sim_target *t, uint32_t lun, const uint8_t *c, size_t cdb_len, int dir,
+			     size_t total, size_t *transferred)
 {
-	const uint8_t *c = cmd->cdb;
 	const struct sim_fast_lu *f;
 	uint64_t lba, blocks, bytes;
 	uint32_t count;
 	unsigned int slot;
 
-	if (cmd->lun >= SIM_FAST_LUNS || !c)
+	if (lun >= SIM_FAST_LUNS || !c)
 		return false;
 	switch (c[0]) {
 	case OSTOR_SCSI_OP_READ10:
 	case OSTOR_SCSI_OP_WRITE10:
-		if (cmd->cdb_len < 10 || (c[9] & 0x05))
+		if (cdb_len < 10 || (c[9] & 0x05))
 			return false;
 		lba = ostori_get_be32(c + 2);
 		count = ostori_get_be16(c + 7);
@@ -317,7 +317,7 @@ static bool execute_fast(struct sim_target *t, struct sim_cmd *cmd, size_t total
 		break;
 	case OSTOR_SCSI_OP_READ16:
 	case OSTOR_SCSI_OP_WRITE16:
-		if (cmd->cdb_len < 16 || (c[15] & 0x05))
+		if (cdb_len < 16 || (c[15] & 0x05))
 			return false;
 		lba = ostori_get_be64(c + 2);
 		count = ostori_get_be32(c + 10);
@@ -326,7 +326,7 @@ static bool execute_fast(struct sim_target *t, struct sim_cmd *cmd, size_t total
 	default:
 		return false;
 	}
-	f = &t->fast[cmd->lun];
+	f = &t->fast[lun];
 	blocks = atomic_load_explicit(&f->blocks, memory_order_acquire);
 	/* No protection information, in range, within the transfer limit. */
 	if ((c[1] & 0xe0) || !count || lba >= blocks || count > blocks - lba ||
@@ -338,20 +338,29 @@ static bool execute_fast(struct sim_target *t, struct sim_cmd *cmd, size_t total
 	if (total < bytes)
 		return false;
 	if (slot & 1) {
-		if (cmd->dir != OSTOR_DIR_TO_DEVICE ||
-		    !atomic_load_explicit(&f->writable, memory_order_relaxed))
+		if (dir != OSTOR_DIR_TO_DEVICE || !atomic_load_explicit(&f->writable, memory_order_relaxed))
 			return false;
 		atomic_fetch_add_explicit(&t->fast_bytes_out, bytes, memory_order_relaxed);
 	} else {
-		if (cmd->dir != OSTOR_DIR_FROM_DEVICE)
+		if (dir != OSTOR_DIR_FROM_DEVICE)
 			return false;
 		atomic_fetch_add_explicit(&t->fast_bytes_in, bytes, memory_order_relaxed);
 	}
 	atomic_fetch_add_explicit(&t->fast_ops[slot], 1, memory_order_relaxed);
+	*transferred = (size_t)bytes;
+	return true;
+}
+
+static bool execute_fast(struct sim_target *t, struct sim_cmd *cmd, size_t total)
+{
+	size_t n;
+
+	if (!sim_target_execute_fast(t, cmd->lun, cmd->cdb, cmd->cdb_len, cmd->dir, total, &n))
+		return false;
 	cmd->status = OSTOR_SCSI_STATUS_GOOD;
 	cmd->sense_len = 0;
-	cmd->transferred = (size_t)bytes;
-	cmd->residual = total - (size_t)bytes;
+	cmd->transferred = n;
+	cmd->residual = total - n;
 	cmd->overrun = false;
 	return true;
 }
