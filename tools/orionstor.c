@@ -2,7 +2,7 @@
  * tools/orionstor.c - the transport-neutral command line tool.
  *
  *   orionstor list | info | read | write | cmd | bench | ps | ping | stats | top | queues |
- *             commands | abort | queue-flush  [options]
+ *             commands | abort | queue-flush | tuning  [options]
  *
  * This file dispatches to the subcommands and implements the two that
  * only describe devices (list, info); the data movers live in
@@ -264,6 +264,7 @@ static const struct subcommand subcommands[] = {
 	{ "commands", orionstor_cmd_commands },
 	{ "abort", orionstor_cmd_abort },
 	{ "queue-flush", orionstor_cmd_queue_flush },
+	{ "tuning", orionstor_cmd_tuning },
 };
 
 struct top_args {
@@ -306,6 +307,7 @@ static const struct argp top_argp = {
 	"  commands  its commands in flight\n"
 	"  abort   abort one of them (--tag)\n"
 	"  queue-flush  wait for a queue's commands, holding new ones back\n"
+	"  tuning  the settings in effect, where they came from, and advice\n"
 	"  help    show the options of a command\n"
 	"\n'orionstor COMMAND --help' lists the options of COMMAND; "
 	"see orionstor(1) for device specs and exit codes."

@@ -56,9 +56,13 @@ EXTRA_DIST += tests/vm/bench-usb.sh
 
 # The live tools: the same code as orionstor stats, queues, commands,
 # abort and queue-flush (tools/common/live.c), over the control sockets.
-bin_PROGRAMS += tools/usb_storage_performance_stats
+bin_PROGRAMS += tools/usb_storage_performance_stats tools/usb_storage_optimization_info
 tools_usb_storage_performance_stats_SOURCES = tools/usb_storage_performance_stats.c
 tools_usb_storage_performance_stats_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_usb_storage_performance_stats_CFLAGS = $(TOOLS_CFLAGS)
 tools_usb_storage_performance_stats_LDADD = $(TOOLS_LDADD)
-dist_man_MANS += man/usb_storage_performance_stats.1
+tools_usb_storage_optimization_info_SOURCES = tools/usb_storage_optimization_info.c
+tools_usb_storage_optimization_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_optimization_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_optimization_info_LDADD = $(TOOLS_LDADD)
+dist_man_MANS += man/usb_storage_performance_stats.1 man/usb_storage_optimization_info.1

@@ -18,6 +18,8 @@
 struct ostor_spec;
 struct ostori_devlist;
 
+struct ostori_setting;
+
 struct ostor_backend {
 	const char *name;          /* "sim", "usb", "virtio" */
 	const char *spec_forms;    /* accepted spec forms, for error messages */
@@ -84,6 +86,9 @@ struct ostor_backend {
 	/* The transport's own counters (optional; ostor_transport_counters):
 	 * fill at most max, return how many there are. */
 	int (*counters)(ostor_device *dev, struct ostor_counter *out, int max);
+	/* The settings in effect and where each came from (optional; the
+	 * control socket's "tuning"): the same contract. */
+	int (*tuning)(ostor_device *dev, struct ostori_setting *out, int max);
 };
 
 #define OSTORI_SUBMIT_FULL 1
@@ -282,6 +287,15 @@ static inline bool ostori_task_cancelled(const ostor_task *t)
 {
 	return atomic_load_explicit(&t->cancel_requested, memory_order_relaxed);
 }
+
+/* One setting in effect, for a tuning op. */
+struct ostori_setting {
+	const char *name;      /* static */
+	const char *source;    /* static: what decided it */
+	char value[96];
+};
+void ostori_setting_add(struct ostori_setting *out, int max, int *n, const char *name, const char *source,
+			const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* A backend's counters op: add v to counter name (static) in out, which
  * holds *n of them (at most max are stored; *n counts them all). */

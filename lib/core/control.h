@@ -119,6 +119,7 @@ int ostori_method_queues(struct json_object *params, struct json_object **result
 int ostori_method_commands(struct json_object *params, struct json_object **result);
 int ostori_method_abort(struct json_object *params, struct json_object **result);
 int ostori_method_queue_flush(struct json_object *params, struct json_object **result);
+int ostori_method_tuning(struct json_object *params, struct json_object **result);
 
 /* JSON-RPC error codes (https://www.jsonrpc.org/specification). */
 #define OSTORI_RPC_PARSE_ERROR -32700

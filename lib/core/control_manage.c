@@ -304,3 +304,58 @@ int ostori_method_queue_flush(struct json_object *params, struct json_object **r
 	*result = o;
 	return 0;
 }
+
+/* ---- tuning -------------------------------------------------------------------- */
+
+static int tuning_on(ostor_device *dev, void *arg)
+{
+	struct ostori_setting set[48];
+	struct json_object *arr = json_object_new_array();
+	int n = dev->backend->tuning ? dev->backend->tuning(dev, set, (int)OSTOR_ARRAY_SIZE(set)) : 0;
+
+	/* What the core decides for every device. */
+	for (int i = 0; i < n && i < (int)OSTOR_ARRAY_SIZE(set); i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(set[i].name));
+		json_object_object_add(o, "value", json_object_new_string(set[i].value));
+		json_object_object_add(o, "source", json_object_new_string(set[i].source));
+		json_object_array_add(arr, o);
+	}
+	{
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string("queues"));
+		json_object_object_add(o, "value", json_object_new_int(ostor_queue_count(dev)));
+		json_object_object_add(o, "source", json_object_new_string("the device"));
+		json_object_array_add(arr, o);
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string("block_cache"));
+		json_object_object_add(o, "value", json_object_new_string("none (not in this version)"));
+		json_object_object_add(o, "source", json_object_new_string("[usb_storage] cache_enabled"));
+		json_object_array_add(arr, o);
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string("latency_histograms"));
+		json_object_object_add(o, "value", json_object_new_string(ostor_stats_histograms(dev, -1) == 1 ? "on" : "off"));
+		json_object_object_add(o, "source", json_object_new_string("performance_monitoring_enabled, or switched live"));
+		json_object_array_add(arr, o);
+	}
+	*(struct json_object **)arg = arr;
+	return 0;
+}
+
+/* {"device"} -> [{"name", "value", "source"}] */
+int ostori_method_tuning(struct json_object *params, struct json_object **result)
+{
+	struct json_object *arr = NULL;
+	const char *spec;
+	int r;
+
+	if ((r = param_string(params, "device", true, &spec)))
+		return r;
+	r = ostori_control_with_device(spec, tuning_on, &arr);
+	if (r < 0)
+		return r;
+	*result = arr;
+	return 0;
+}

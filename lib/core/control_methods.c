@@ -177,5 +177,6 @@ const struct ostori_control_method ostori_control_methods[] = {
 	{ "commands", ostori_method_commands },
 	{ "abort", ostori_method_abort },
 	{ "queue_flush", ostori_method_queue_flush },
+	{ "tuning", ostori_method_tuning },
 	{ NULL, NULL }
 };

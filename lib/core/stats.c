@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,6 +467,21 @@ void ostori_counter_add(struct ostor_counter *out, int max, int *n, const char *
 		}
 	if (*n < max)
 		out[*n] = (struct ostor_counter){ .name = name, .value = v };
+	(*n)++;
+}
+
+void ostori_setting_add(struct ostori_setting *out, int max, int *n, const char *name, const char *source,
+			const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n < max) {
+		out[*n].name = name;
+		out[*n].source = source;
+		va_start(ap, fmt);
+		vsnprintf(out[*n].value, sizeof(out[*n].value), fmt, ap);
+		va_end(ap);
+	}
 	(*n)++;
 }
 

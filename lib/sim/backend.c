@@ -725,6 +725,15 @@ static int sim_counters(ostor_device *dev, struct ostor_counter *out, int max)
 	return n;
 }
 
+static int sim_tuning(ostor_device *dev, struct ostori_setting *out, int max)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport && sd->transport->tuning)
+		return sd->transport->tuning(dev, sd->transport_priv, out, max);
+	return 0;
+}
+
 const struct ostor_backend ostori_sim_backend = {
 	.name = "sim",
 	.spec_forms = "sim:[" SIM_OPTIONS "]",
@@ -749,4 +758,5 @@ const struct ostor_backend ostori_sim_backend = {
 	.next_timeout = sim_next_timeout,
 	.handle_events = sim_handle_events,
 	.counters = sim_counters,
+	.tuning = sim_tuning,
 };

@@ -48,6 +48,7 @@ struct sim_transport_ops {
 	int (*queue_poll)(ostor_device *dev, void *priv);
 	/* Same contract as struct ostor_backend.counters (optional). */
 	int (*counters)(ostor_device *dev, void *priv, struct ostor_counter *out, int max);
+	int (*tuning)(ostor_device *dev, void *priv, struct ostori_setting *out, int max);
 
 	/* Event loop integration (optional).  poll: process completions
 	 * without blocking; fd: readable when poll has work (-1: none);

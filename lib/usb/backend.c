@@ -1170,6 +1170,21 @@ static int usb_counters(ostor_device *dev, struct ostor_counter *out, int max)
 	return n;
 }
 
+static int usb_tuning(ostor_device *dev, struct ostori_setting *out, int max)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+	int n = 0;
+
+	ostori_setting_add(out, max, &n, "max_transfer_bytes",
+			   dev->max_transfer_bytes != USB_DEFAULT_MAX_TRANSFER ? "quirk max-transfer" : "default",
+			   "%zu", dev->max_transfer_bytes);
+	ostori_setting_add(out, max, &n, "link_speed", "the host controller", "%s", ud->details.speed);
+	for (int i = 0; i < ud->nintf; i++)
+		if (ud->intf[i].engine)
+			ousb_engine_tuning(ud->intf[i].engine, out, max, &n);
+	return n;
+}
+
 const struct ostor_backend ostori_usb_backend = {
 	.name = "usb",
 	.spec_forms = OUSB_SPEC_FORMS,
@@ -1189,4 +1204,5 @@ const struct ostor_backend ostori_usb_backend = {
 	.handle_events = usb_handle_events,
 	.queue_poll = usb_queue_poll,
 	.counters = usb_counters,
+	.tuning = usb_tuning,
 };

@@ -514,12 +514,15 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
 	e->pipeline_cbw = e->pipeline && cfg->pipeline_cbw;
+	e->pipeline_source = cfg->quirks.flags & OUSB_Q_GO_SLOW ? "quirk go-slow" : "default";
 	/* Reads queued before the CBW reached the device are safe on real
 	 * hardware (it NAKs) but QEMU's usb-storage stalls them, so that
 	 * level is opt-in: ORIONSTOR_USB_PIPELINE=cbw.  "force" keeps the
 	 * data-in and CSW reads together even on a device that loses CSW
 	 * reads (and ignores go-slow): for latency measurements. */
 	env = getenv("ORIONSTOR_USB_PIPELINE");
+	if (env && *env)
+		e->pipeline_source = "ORIONSTOR_USB_PIPELINE";
 	if (env && (!strcmp(env, "0") || !strcmp(env, "off")))
 		e->pipeline = e->pipeline_cbw = false;
 	else if (env && (!strcmp(env, "1") || !strcmp(env, "on")))
@@ -537,8 +540,10 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 			e->cfg.quirks.flags |= OUSB_Q_IGNORE_RESIDUE;
 		e->one_at_a_time = !ostori_usb_config(c)->async_io_enabled ||
 				   !ostori_usb_config(c)->storage_device_async_enabled;
-		if (!ostori_usb_config(c)->storage_device_async_enabled)
+		if (!ostori_usb_config(c)->storage_device_async_enabled) {
 			e->pipeline = e->pipeline_cbw = e->keep_pipelining = false;
+			e->pipeline_source = "[usb_storage] storage_device_async_enabled";
+		}
 	}
 	/* The device tolerates tag 0 fine, but a fresh random-ish start
 	 * makes a stale CSW from an earlier session easy to spot. */
@@ -711,6 +716,33 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_timeouts", st.timeouts);
 	ostori_counter_add(out, max, n, "usb_lost_csw_rescues", st.csw_rescues);
 	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);
+}
+
+void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n)
+{
+	char quirks[128];
+
+	pthread_mutex_lock(&e->lock);
+	ostori_setting_add(out, max, n, "transport", "interface descriptor", "%s",
+			   ousb_transport_name(e->cfg.protocol));
+	ostori_setting_add(out, max, n, "subclass", "interface descriptor", "%s", ousb_subclass_name(e->cfg.subclass));
+	ostori_setting_add(out, max, n, "pipelining",
+			   e->csw_after_data ? "turned down after a lost CSW read" : e->pipeline_source, "%s",
+			   !e->pipeline ? "off (one phase at a time)" : e->pipeline_cbw ? "CBW, data and CSW queued together"
+			   : e->csw_after_data ? "data, then CSW" : "data and CSW queued together");
+	ousb_quirks_text(&e->cfg.quirks, quirks, sizeof(quirks));
+	ostori_setting_add(out, max, n, "quirks", "built-in table, [usb_storage] quirks, ORIONSTOR_USB_QUIRKS",
+			   "%s", quirks[0] ? quirks : "none");
+	ostori_setting_add(out, max, n, "queueing",
+			   e->one_at_a_time ? "[usb_storage] async_io_enabled / storage_device_async_enabled"
+					    : "default", "%s",
+			   e->one_at_a_time ? "one command at a time" : "queued in the engine (32 commands)");
+	ostori_setting_add(out, max, n, "command_timeout_ms", "[usb_storage] storage_device_timeout", "%u",
+			   e->cfg.timeout_ms);
+	ostori_setting_add(out, max, n, "max_lun", "Get Max LUN", "%u", e->max_lun);
+	ostori_setting_add(out, max, n, "adapt_commands", "[usb_storage] scsi_processing_enabled", "%s",
+			   e->adapt ? "on" : "off");
+	pthread_mutex_unlock(&e->lock);
 }
 
 void ousb_engine_details(struct ousb_engine *e, struct ostor_usb_details *d)

@@ -132,6 +132,8 @@ void ousb_engine_gone(struct ousb_engine *e);
 bool ousb_engine_is_dead(struct ousb_engine *e);
 bool ousb_engine_is_gone(struct ousb_engine *e);
 void ousb_engine_get_stats(struct ousb_engine *e, struct ousb_engine_stats *s);
+/* The engine's settings in effect and where each came from. */
+void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n);
 /* The engine's counters, added to a backend's counters op output. */
 void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int max, int *n);
 

@@ -67,6 +67,7 @@ struct ousb_engine {
 	/* The device lost a CSW read queued behind a data-in: from then on
 	 * such reads wait for the data (unless pipelining is forced). */
 	bool csw_after_data, keep_pipelining;
+	const char *pipeline_source;  /* what decided e->pipeline (tuning) */
 
 	/* tasks waiting for the wire (ring) */
 	ostor_task **q;

@@ -1257,20 +1257,30 @@ static int model_counters(ostor_device *dev, void *priv, struct ostor_counter *o
 	return n;
 }
 
+static int model_tuning(ostor_device *dev, void *priv, struct ostori_setting *out, int max)
+{
+	int n = 0;
+
+	ostori_setting_add(out, max, &n, "max_transfer_bytes", "the simulated device's limit, quirk max-transfer",
+			   "%zu", dev->max_transfer_bytes);
+	ousb_engine_tuning(((struct sim_usb *)priv)->engine, out, max, &n);
+	return n;
+}
+
 static const struct sim_transport_ops usb_bot = {
 	.name = "usb-bot", .options = SIM_USB_OPTIONS, .open = open_bot, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
-	.next_timeout = hook_next_timeout, .counters = model_counters,
+	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
 };
 static const struct sim_transport_ops usb_cbi = {
 	.name = "usb-cbi", .options = SIM_USB_OPTIONS, .open = open_cbi, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
-	.next_timeout = hook_next_timeout, .counters = model_counters,
+	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
 };
 static const struct sim_transport_ops usb_cb = {
 	.name = "usb-cb", .options = SIM_USB_OPTIONS, .open = open_cb, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
-	.next_timeout = hook_next_timeout, .counters = model_counters,
+	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
 };
 
 const struct sim_transport_ops *const ostori_sim_usb_transports[] = { &usb_bot, &usb_cbi, &usb_cb, NULL };

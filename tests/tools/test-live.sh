@@ -221,8 +221,22 @@ import json,sys
 t=json.load(open('$tmp/out'))['transport']
 key='virtio_submitted' if 'virtio' in '$spec' else 'usb_commands'
 sys.exit(0 if t.get(key,0)>=50 else f'transport counter {key}: {t.get(key)}')" || fail "transport counters of $spec"
+	run 0 "$ORIONSTOR" tuning -d "$spec" --json
+	"$PYTHON" -c "
+import json,sys
+d=json.load(open('$tmp/out'))
+s={x['name']:x for x in d['settings']}
+need=['transport','pipelining','max_transfer_bytes'] if 'usb' in '$spec' else ['queues']
+miss=[n for n in need+['latency_histograms','block_cache'] if n not in s]
+sys.exit(f'missing settings {miss}' if miss else 0 if d['advice'] else 'no advice')" || fail "tuning of $spec"
+	case $spec in
+	*usb*)
+		run 0 "$(tool usb_storage_optimization_info)" -d "$spec"
+		grep -q "pipelining" "$tmp/out" && grep -q "^advice:" "$tmp/out" ||
+			fail "usb_storage_optimization_info: no settings or advice" ;;
+	esac
 	stop_holder
-	pass "$spec: counts, percentiles and transport counters"
+	pass "$spec: counts, percentiles, transport counters and tuning"
 done
 
 echo "all $checks checks passed"

@@ -94,6 +94,8 @@ wait_socket $ub || { cat $S/ubench; fail "the USB bench has no control socket"; 
 wait_reads "$usb" 200 || fail "the USB bench does not read"
 live "$usb" usb
 "$B/usb_storage_performance_stats" -d "$usb" --json >$S/usb.usps.json || fail "usb_storage_performance_stats"
+"$B/usb_storage_optimization_info" -d "$usb" --json >$S/usb.tuning.json || fail "usb_storage_optimization_info"
+"$B/usb_storage_optimization_info" -d "$usb"
 kill $ub; wait $ub
 echo "usb bench exit $?"
 
@@ -162,6 +164,10 @@ f = load("virtio.flush.json")
 check(f["remaining"] == 0 and not f["timed_out"], "virtio-scsi-queue-flush: the bench's queue drained")
 u = load("usb.usps.json")
 check(u["total"]["commands"]["read"] > 0 and u["backend"] == "usb", "usb_storage_performance_stats")
+t = load("usb.tuning.json")
+names = {x["name"]: x for x in t["settings"]}
+check(names.get("transport", {}).get("value") == "bot" and "pipelining" in names and t["advice"],
+      "usb_storage_optimization_info: settings with their sources, advice")
 a = load("slow.abort.json")
 check(a["outcome"] in ("done", "escalated"), f"throttled read aborted ({a['outcome']})")
 s = load("slow.stats.json")["total"]

@@ -872,3 +872,109 @@ int orionstor_cmd_top(int argc, char **argv)
 	free(rows);
 	return rc ? rc : tc_finish_stdout();
 }
+
+/* ---- tuning (usb_storage_optimization_info) ---------------------------------- */
+
+static const struct argp tuning_argp = {
+	NULL, NULL, NULL,
+	"Show the tuning in effect for a device another process holds, where each value came "
+	"from, and advice computed from its statistics.\v"
+	"Settings: transfer size limit, pipelining of the Bulk-Only phases and why, quirks, "
+	"queueing, timeouts, link speed, queues, block cache, latency histograms."
+};
+
+static const char *setting_of(struct json_object *settings, const char *name)
+{
+	for (size_t i = 0; settings && i < json_object_array_length(settings); i++) {
+		struct json_object *o = json_object_array_get_idx(settings, i);
+
+		if (!strcmp(str_of(o, "name"), name))
+			return str_of(o, "value");
+	}
+	return NULL;
+}
+
+/* Advice from the counters and settings: what a person would tell you. */
+static void advise(struct json_object *settings, struct json_object *stats, struct json_object *advice)
+{
+	struct json_object *t = obj_of(stats, "transport"), *total = obj_of(stats, "total");
+	const char *speed = setting_of(settings, "link_speed");
+	char buf[512];
+
+#define ADVICE(...) do { snprintf(buf, sizeof(buf), __VA_ARGS__); \
+		json_object_array_add(advice, json_object_new_string(buf)); } while (0)
+	if (u64_of(t, "usb_reset_recoveries") + u64_of(t, "usb_port_resets"))
+		ADVICE("%llu reset recoveries and %llu port resets: check the cable and the port; if they keep "
+		       "coming, add the go-slow quirk for this device ([usb_storage] quirks in orionstor.conf)",
+		       (unsigned long long)u64_of(t, "usb_reset_recoveries"), (unsigned long long)u64_of(t, "usb_port_resets"));
+	if (u64_of(t, "usb_lost_csw_rescues"))
+		ADVICE("the device lost %llu queued status (CSW) reads: status reads now wait for the data; "
+		       "ORIONSTOR_USB_PIPELINE=0 skips the first loss", (unsigned long long)u64_of(t, "usb_lost_csw_rescues"));
+	if (u64_of(t, "usb_phase_errors") || u64_of(t, "usb_csw_invalid"))
+		ADVICE("%llu phase errors and %llu invalid status blocks: a flaky bridge; the go-slow quirk "
+		       "runs one phase at a time", (unsigned long long)u64_of(t, "usb_phase_errors"),
+		       (unsigned long long)u64_of(t, "usb_csw_invalid"));
+	if (u64_of(t, "usb_timeouts") || u64_of(obj_of(total, "results"), "timeout"))
+		ADVICE("commands timed out: the device may be failing or too slow for the timeout "
+		       "([usb_storage] storage_device_timeout)");
+	if (speed && (!strcmp(speed, "full") || !strcmp(speed, "low")))
+		ADVICE("the link runs at %s speed (12 Mbit/s at most): use a USB 2 or 3 port and cable", speed);
+	if (u64_of(t, "virtio_renotifications"))
+		ADVICE("%llu lost notifications were recovered by the watch: the device (or QEMU before 8.1 "
+		       "under TCG) misses notifications", (unsigned long long)u64_of(t, "virtio_renotifications"));
+	if (u64_of(t, "virtio_bounced"))
+		ADVICE("%llu requests were bounced through the driver's buffers: allocate I/O buffers with "
+		       "ostor_dma_alloc() for zero copy", (unsigned long long)u64_of(t, "virtio_bounced"));
+	if (u64_of(total, "queue_full_waits"))
+		ADVICE("%llu commands waited for room: raise scsi_max_commands or lower the queue depth",
+		       (unsigned long long)u64_of(total, "queue_full_waits"));
+	if (!json_object_get_boolean(obj_of(stats, "histograms")))
+		ADVICE("latency histograms are off: orionstor stats --histograms on (or "
+		       "performance_monitoring_enabled) gives percentiles");
+	if (!json_object_array_length(advice))
+		ADVICE("nothing to change: no errors, recoveries or waits counted");
+#undef ADVICE
+}
+
+int orionstor_cmd_tuning(int argc, char **argv)
+{
+	struct json_object *settings = NULL, *stats = NULL, *advice;
+	struct tc_common c;
+	struct live lv;
+	int rc;
+
+	tc_parse(&tuning_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
+	if ((rc = live_resolve(&c, &lv)) || (rc = live_call(&lv, "tuning", NULL, TC_CTL_TIMEOUT_MS, &settings)))
+		return rc;
+	if ((rc = live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &stats))) {
+		json_object_put(settings);
+		return rc;
+	}
+	advice = json_object_new_array();
+	advise(settings, stats, advice);
+	if (c.json) {
+		struct json_object *root = json_object_new_object();
+
+		json_object_object_add(root, "device", json_object_new_string(lv.spec));
+		json_object_object_add(root, "pid", json_object_new_int64(lv.pid));
+		json_object_object_add(root, "settings", json_object_get(settings));
+		json_object_object_add(root, "advice", json_object_get(advice));
+		rc = tc_json_print(root);
+		json_object_put(root);
+	} else {
+		printf("%s, held by pid %ld (%s)\n", lv.spec, lv.pid, lv.program[0] ? lv.program : "?");
+		printf("  %-22s %-36s %s\n", "SETTING", "VALUE", "FROM");
+		for (size_t i = 0; i < json_object_array_length(settings); i++) {
+			struct json_object *o = json_object_array_get_idx(settings, i);
+
+			printf("  %-22s %-36s %s\n", str_of(o, "name"), str_of(o, "value"), str_of(o, "source"));
+		}
+		printf("advice:\n");
+		for (size_t i = 0; i < json_object_array_length(advice); i++)
+			printf("  - %s\n", json_object_get_string(json_object_array_get_idx(advice, i)));
+	}
+	json_object_put(advice);
+	json_object_put(settings);
+	json_object_put(stats);
+	return rc ? rc : tc_finish_stdout();
+}
