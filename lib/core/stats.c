@@ -171,7 +171,6 @@ struct sum {
 	uint64_t commands[OSTOR_IO_KINDS], bytes[OSTOR_IO_KINDS], results[OSTORI_STATS_RESULTS];
 	uint64_t *hist;                      /* [OSTOR_IO_KINDS][OSTORI_HIST_BUCKETS] */
 	uint64_t hist_sum[OSTOR_IO_KINDS];
-	bool any_hist;
 };
 
 static uint64_t ld(_Atomic uint64_t *p)
@@ -192,7 +191,6 @@ static void add_block(struct sum *s, struct ostori_lun_stats *ls)
 		s->results[r] += ld(&ls->io.results[r]) - (ls->base ? ls->base->results[r] : 0);
 	if (!h || !s->hist)
 		return;
-	s->any_hist = true;
 	for (int k = 0; k < OSTOR_IO_KINDS; k++) {
 		const struct ostori_hist *b = ls->hist_base ? &ls->hist_base[k] : NULL;
 

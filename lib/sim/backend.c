@@ -5,6 +5,7 @@
 #include "core/backend.h"
 #include "sim/backend.h"
 #include "sim/target.h"
+#include "sim/target_fast.h"
 #include "sim/transport.h"
 #include "util/byteorder.h"
 

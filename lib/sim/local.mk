@@ -4,7 +4,7 @@
 # the medium (store.c).
 lib_libostor_private_la_SOURCES += lib/sim/target.c lib/sim/spc.c lib/sim/sbc.c \
 	lib/sim/store.c
-noinst_HEADERS += lib/sim/target.h lib/sim/target_priv.h
+noinst_HEADERS += lib/sim/target.h lib/sim/target_priv.h lib/sim/target_fast.h
 # sim backend glue (owned by the core): the "sim:" device spec and the
 # transport device models behind sim:transport=.
 lib_libostor_private_la_SOURCES += lib/sim/backend.c

@@ -108,12 +108,6 @@ struct sim_cmd {
 };
 
 void sim_target_execute(struct sim_target *t, struct sim_cmd *cmd);
-/* The lock-free way alone: a READ or WRITE(10/16) of a null LU with
- * nothing pending that succeeds, moving *transferred bytes of a buffer of
- * total (GOOD, no sense, no residual beyond total - *transferred); false
- * when the command needs sim_target_execute. */
-bool sim_target_execute_fast(struct sim_target *t, uint32_t lun, const uint8_t *cdb, size_t cdb_len, int dir,
-			     size_t total, size_t *transferred);
 
 /* ---- fault injection -------------------------------------------------- */
 
