@@ -669,13 +669,19 @@ START_TEST(idle_and_slow_clients_closed)
 	uint64_t t0;
 	int idle, slow, busy;
 
+	ostor_device *dev;
+	uint8_t buf[512];
+
 	ostori_control_set_timeout_ms(200);
-	(void)open_dev("sim:null");
+	dev = open_dev("sim:null");
 	t0 = ostori_now_ms();
 	idle = ctl_connect();
 	slow = ctl_connect();
 	busy = ctl_connect();
 	send_str(slow, "{\"jsonrpc\":\"2.0\",");       /* and never the rest */
+	/* I/O goes on meanwhile: it never waits for the server. */
+	for (int i = 0; i < 10000; i++)
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, (uint64_t)i % 64, 1, buf), 0);
 	/* A client that keeps asking stays: it asks at least every 50 ms
 	 * until the idle one is hung up on. */
 	for (int n = 0;; n++) {
