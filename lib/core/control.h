@@ -120,6 +120,7 @@ int ostori_method_commands(struct json_object *params, struct json_object **resu
 int ostori_method_abort(struct json_object *params, struct json_object **result);
 int ostori_method_queue_flush(struct json_object *params, struct json_object **result);
 int ostori_method_tuning(struct json_object *params, struct json_object **result);
+int ostori_method_reset(struct json_object *params, struct json_object **result);
 
 /* JSON-RPC error codes (https://www.jsonrpc.org/specification). */
 #define OSTORI_RPC_PARSE_ERROR -32700

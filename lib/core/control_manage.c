@@ -359,3 +359,40 @@ int ostori_method_tuning(struct json_object *params, struct json_object **result
 	*result = arr;
 	return 0;
 }
+
+/* ---- reset ---------------------------------------------------------------------- */
+
+/* {"device", "level": "lun" | "target" | "device", "target"?, "lun"?}
+ * -> {"level", "done_by": the level asked for, or "a larger reset"} */
+int ostori_method_reset(struct json_object *params, struct json_object **result)
+{
+	static const char *const names[] = { "", "lun", "target", "device" };
+	enum ostor_reset_level level = 0;
+	struct json_object *o;
+	ostor_device *dev;
+	const char *spec, *lv;
+	int64_t target, lun;
+	int r;
+
+	if ((r = param_string(params, "device", true, &spec)) || (r = param_string(params, "level", true, &lv)) ||
+	    (r = param_int(params, "target", 0, UINT32_MAX, 0, &target)) ||
+	    (r = param_int(params, "lun", 0, UINT32_MAX, 0, &lun)))
+		return r;
+	for (int i = 1; i < 4; i++)
+		if (!strcmp(lv, names[i]))
+			level = (enum ostor_reset_level)i;
+	if (!level)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"level\": '%s' is not lun, target or "
+				    "device", lv);
+	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
+		return r;
+	r = ostor_reset(dev, level, (uint32_t)target, (uint32_t)lun);
+	ostori_control_release_device(dev);
+	if (r < 0)
+		return r;
+	o = json_object_new_object();
+	json_object_object_add(o, "level", json_object_new_string(lv));
+	json_object_object_add(o, "done_by", json_object_new_string(r == 0 ? lv : "a larger reset"));
+	*result = o;
+	return 0;
+}

@@ -178,5 +178,6 @@ const struct ostori_control_method ostori_control_methods[] = {
 	{ "abort", ostori_method_abort },
 	{ "queue_flush", ostori_method_queue_flush },
 	{ "tuning", ostori_method_tuning },
+	{ "reset", ostori_method_reset },
 	{ NULL, NULL }
 };

@@ -56,12 +56,21 @@ int vscsi_counters(struct vscsi_dev *vs, struct ostor_counter *out, int max)
 		ostori_counter_add(out, max, &n, "virtio_completed", PEEK(vq->stats.completed));
 		ostori_counter_add(out, max, &n, "virtio_notifications", PEEK(vq->stats.notifies));
 		ostori_counter_add(out, max, &n, "virtio_renotifications", PEEK(vq->stats.renotifies));
+		ostori_counter_add(out, max, &n, "virtio_notifications_suppressed", PEEK(vq->stats.suppressed));
 		ostori_counter_add(out, max, &n, "virtio_ring_violations", PEEK(vq->stats.violations));
 		ostori_counter_add(out, max, &n, "virtio_errors", PEEK(vq->stats.errors));
 	}
 	ostori_counter_add(out, max, &n, "virtio_interrupts", st.interrupts);
 	ostori_counter_add(out, max, &n, "virtio_spurious_interrupts", st.spurious_interrupts);
 	ostori_counter_add(out, max, &n, "virtio_bounced", st.bounced);
+	/* The DMA memory the queues took at set-up (rings, requests, bounce). */
+	{
+		uint64_t dma = 0;
+
+		for (unsigned int i = 0; i < vs->nq; i++)
+			dma += vs->q[i].dma_bytes + vs->q[i].bounce_bytes;
+		ostori_counter_add(out, max, &n, "virtio_dma_bytes", dma);
+	}
 	ostori_counter_add(out, max, &n, "virtio_busy_retries", st.busy_retries);
 	ostori_counter_add(out, max, &n, "virtio_resets", st.resets);
 	ostori_counter_add(out, max, &n, "virtio_tmfs", st.tmfs);

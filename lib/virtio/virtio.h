@@ -196,6 +196,7 @@ struct vq_stats {
 	uint64_t submitted, completed, errors, bytes;
 	uint64_t notifies, interrupts, spurious, violations;
 	uint64_t renotifies;               /* notifications repeated by the watch */
+	uint64_t suppressed;               /* notifications the device said it did not need */
 };
 
 /* Fields that other threads read for statistics (ostor_virtio_queue_info)

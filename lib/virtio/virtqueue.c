@@ -298,13 +298,24 @@ int virtqueue_add(struct virtqueue *vq, const struct vq_buf *bufs, int nout, int
 	return r;
 }
 
+static bool kick_needed(struct virtqueue *vq);
+
 bool virtqueue_kick_prepare(struct virtqueue *vq)
 {
-	bool need;
-
 	if (!vq->added_since_kick)
 		return false;
 	vq->added_since_kick = 0;
+	if (kick_needed(vq))
+		return true;
+	/* The device said it does not need one (event index, flags). */
+	VQ_BUMP(vq->stats.suppressed);
+	return false;
+}
+
+static bool kick_needed(struct virtqueue *vq)
+{
+	bool need;
+
 	/* Our index stores before the device's suppression fields. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vq->packed) {

@@ -202,6 +202,19 @@ sys.exit(0 if not d['histograms'] and t['commands']['read']==0 and 'latency' not
 	fail "stats --reset --histograms off"
 pass "stats --histograms off --reset"
 
+run 0 "$ORIONSTOR" rpc -d "$spec" reset '{"level": "lun"}'
+grep -q '"done_by"' "$tmp/out" || fail "rpc reset: no answer"
+run 0 "$ORIONSTOR" stats -d "$spec" --json
+"$PYTHON" -c "
+import json,sys
+t=json.load(open('$tmp/out'))['total']
+sys.exit(0 if t['resets']['lun']==1 else t['resets'])" || fail "the LUN reset was not counted"
+run 0 "$ORIONSTOR" rpc --pid "$holder" ping
+grep -q "\"pid\": $holder" "$tmp/out" || fail "rpc ping: not the holder"
+run 1 "$ORIONSTOR" rpc --pid "$holder" ping '[1'
+run 1 "$ORIONSTOR" rpc -d "$spec" reset '{"level": "bogus"}'
+pass "rpc: a live LUN reset, counted; ping; bad params refused"
+
 run 38 "$ORIONSTOR" stats -d sim:size=8M
 grep -q "no process holds sim:size=8M" "$tmp/err" || fail "stats of a device nobody holds: no hint"
 run 1 "$ORIONSTOR" stats

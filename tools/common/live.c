@@ -978,3 +978,84 @@ int orionstor_cmd_tuning(int argc, char **argv)
 	json_object_put(stats);
 	return rc ? rc : tc_finish_stdout();
 }
+
+/* ---- rpc: any method, for scripts and debugging --------------------------------- */
+
+struct rpc_args {
+	const char *method, *params;
+};
+
+static error_t rpc_parser(int key, char *arg, struct argp_state *state)
+{
+	struct rpc_args *a = state->input;
+
+	switch (key) {
+	case ARGP_KEY_ARG:
+		if (!a->method)
+			a->method = arg;
+		else if (!a->params)
+			a->params = arg;
+		else
+			argp_error(state, "too many arguments: METHOD [PARAMS]");
+		return 0;
+	case ARGP_KEY_END:
+		if (!a->method)
+			argp_error(state, "which method? (ping and devices list what there is)");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp rpc_argp = {
+	NULL, rpc_parser, "METHOD [PARAMS]",
+	"Call a method of a process's control socket and print its result (JSON).\v"
+	"PARAMS is a JSON object; with -d, \"device\" is added to it.  Methods: ping, devices, "
+	"stats, queues, commands, abort, queue_flush, tuning, reset (see liborionstor(3))."
+};
+
+int orionstor_cmd_rpc(int argc, char **argv)
+{
+	struct rpc_args a = { 0 };
+	struct json_object *params = NULL, *res = NULL;
+	struct tc_common c;
+	char dir[512], path[512], why[512];
+	int rc, code = 0, r;
+
+	tc_parse(&rpc_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_LIVE, &c, &a);
+	if (a.params && !(params = json_tokener_parse(a.params)))
+		tc_usage_error("PARAMS is not JSON: %s", a.params);
+	if (params && !json_object_is_type(params, json_type_object)) {
+		json_object_put(params);
+		tc_usage_error("PARAMS must be a JSON object");
+	}
+	if (c.device) {
+		struct live lv;
+
+		if ((rc = live_resolve(&c, &lv))) {
+			json_object_put(params);
+			return rc;
+		}
+		rc = live_call(&lv, a.method, params, 120000, &res);
+		if (rc)
+			return rc;
+	} else {
+		if ((rc = tc_ctl_live_dir(&c, dir, sizeof(dir))) || (rc = tc_ctl_selected(&c, dir, path, sizeof(path)))) {
+			json_object_put(params);
+			return rc;
+		}
+		if (!path[0]) {
+			json_object_put(params);
+			tc_usage_error("which process? give --pid N, --socket PATH or -d SPEC");
+		}
+		r = tc_ctl_call(path, a.method, params, 120000, &res, &code, why, sizeof(why));
+		json_object_put(params);
+		if (r) {
+			tc_msg("%s", why);
+			return r == TC_CTL_STALE ? TC_EXIT_NOT_HELD : exit_from_code(code);
+		}
+	}
+	rc = res ? tc_json_print(res) : (printf("null\n") < 0 ? TC_EXIT_FILE_ERROR : 0);
+	json_object_put(res);
+	return rc ? rc : tc_finish_stdout();
+}

@@ -22,5 +22,6 @@ int orionstor_cmd_commands(int argc, char **argv);
 int orionstor_cmd_abort(int argc, char **argv);
 int orionstor_cmd_queue_flush(int argc, char **argv);
 int orionstor_cmd_tuning(int argc, char **argv);
+int orionstor_cmd_rpc(int argc, char **argv);
 
 #endif
