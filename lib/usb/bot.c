@@ -25,8 +25,10 @@ static void bot_pipeline_reads(struct ousb_engine *e)
 		ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
 	if (e->csw_after_data && c->dir == OSTOR_DIR_FROM_DEVICE && c->len)
 		return;
-	if ((c->dir != OSTOR_DIR_TO_DEVICE || !c->len) && !(e->submitted & X_CSW))
+	if ((c->dir != OSTOR_DIR_TO_DEVICE || !c->len) && !(e->submitted & X_CSW)) {
 		ousb_submit(e, &e->x_csw, OUSB_BULK_IN, e->csw, OUSB_CSW_LEN, c->timeout_ms);
+		e->stats.pipelined_csws++;
+	}
 }
 
 void ousb_bot_start(struct ousb_engine *e)

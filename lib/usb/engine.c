@@ -91,6 +91,8 @@ static void xfer_done(struct ousb_xfer *x)
 
 	pthread_mutex_lock(&e->lock);
 	e->busy &= ~xbit(e, x);
+	if (x->status == OUSB_BABBLE)
+		e->stats.babble++;
 	if (x->status == OUSB_NO_DEVICE && !e->gone) {
 		ostor_warn(e->dev->ctx, "%s: the device is gone", e->dev->spec);
 		e->gone = true;
@@ -120,6 +122,7 @@ void ousb_submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind
 		return;
 	}
 	e->busy |= bit;
+	e->stats.transfers++;
 	if (e->ops->submit(e->layer, x) < 0) {
 		e->busy &= ~bit;
 		x->status = OUSB_ERROR;
@@ -715,6 +718,9 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_csw_stall_retries", st.csw_stall_retries);
 	ostori_counter_add(out, max, n, "usb_timeouts", st.timeouts);
 	ostori_counter_add(out, max, n, "usb_lost_csw_rescues", st.csw_rescues);
+	ostori_counter_add(out, max, n, "usb_transfers", st.transfers);
+	ostori_counter_add(out, max, n, "usb_pipelined_csws", st.pipelined_csws);
+	ostori_counter_add(out, max, n, "usb_babble", st.babble);
 	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);
 }
 

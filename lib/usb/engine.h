@@ -99,6 +99,9 @@ struct ousb_engine_stats {
 	uint64_t timeouts;
 	uint64_t csw_rescues;      /* queued CSW reads re-issued after the grace */
 	uint64_t queued_max;       /* most commands waiting in the engine at once */
+	uint64_t transfers;        /* USB transfers (URBs) submitted, control ones included */
+	uint64_t pipelined_csws;   /* CSW reads queued before their data or CBW completed */
+	uint64_t babble;           /* transfers that ended in babble (more data than asked) */
 };
 
 struct ousb_engine;

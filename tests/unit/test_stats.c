@@ -309,6 +309,15 @@ START_TEST(model_counters)
 		ck_assert_msg(v != UINT64_MAX, "%s: no counter %s", specs[m], names[m]);
 		/* Every command reached the wire (USB: plus automatic REQUEST SENSE). */
 		ck_assert_uint_ge(v, st.commands[0] + st.commands[1] + st.commands[2]);
+		if (m == 1) {
+			uint64_t transfers = 0;
+
+			for (int i = 0; i < n && i < 64; i++)
+				if (!strcmp(c[i].name, "usb_transfers"))
+					transfers = c[i].value;
+			/* A CBW and a CSW at least per command. */
+			ck_assert_uint_ge(transfers, 2 * v);
+		}
 		ck_assert_int_eq(ostor_close(dev), 0);
 	}
 }
