@@ -148,6 +148,13 @@ int main(int argc, char **argv)
 		rc = tc_exit_from_error(err < 0 ? err : OSTOR_ERROR_PROTOCOL);
 		goto out;
 	}
+	/* Peripheral qualifier 3 (or type 1Fh): no logical unit there. */
+	if ((buf[0] >> 5) == 3 || (buf[0] & 0x1f) == 0x1f) {
+		tc_msg("%s has no logical unit %u at target %u (peripheral qualifier %u)", c.device, c.lun,
+		       c.target, buf[0] >> 5);
+		rc = TC_EXIT_NOT_FOUND;
+		goto out;
+	}
 	text_field(text, sizeof(text), buf + 8, 8);
 	out_str(&o, "vendor", "vendor", text);
 	text_field(text, sizeof(text), buf + 16, 16);

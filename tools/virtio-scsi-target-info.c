@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 	ostor_context *ctx;
 	ostor_device *dev;
 	struct json_object *o, *l, *out;
+	size_t nluns;
 	int rc, ff = 0;
 
 	tc_set_progname("virtio-scsi-target-info");
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
 			json_object_array_add(out, json_object_get(e));
 		}
 	}
+	nluns = json_object_array_length(out);
 	if (c.json) {
 		struct json_object *root = json_object_new_object();
 
@@ -84,6 +86,9 @@ int main(int argc, char **argv)
 		json_object_put(out);
 	}
 	json_object_put(o);
+	/* A target with nothing there is not found, in text and JSON alike. */
+	if (!rc && !nluns)
+		rc = TC_EXIT_NOT_FOUND;
 	rc = rc ? rc : tc_close(ctx, dev);
 	return rc ? rc : ff ? ff : tc_finish_stdout();
 }

@@ -321,7 +321,7 @@ OSTOR_API int ostor_task_submit(ostor_task *t, struct ostor_completion c)
 	/* The fast path: a queue this thread owns, no lock at all (a device
 	 * is not closed while others hold its queues). */
 	if (OSTOR_LIKELY(t && t->cdb_len && ostori_task_state(t) != OSTORI_TASK_INFLIGHT &&
-			 (ch = ostori_my_channel(t->dev)) != NULL)) {
+			 t->target <= t->dev->max_target && (ch = ostori_my_channel(t->dev)) != NULL)) {
 		submit_begin(t, &c);
 		r = ostori_channel_submit(ch, t);
 		if (OSTOR_UNLIKELY(r < 0))
@@ -344,6 +344,12 @@ static int submit_shared(ostor_task *t, struct ostor_completion c)
 	ctx = dev->ctx;
 	if (!t->cdb_len) {
 		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_task_submit: no CDB set");
+		goto fail;
+	}
+	/* An address the device does not have never reaches it. */
+	if (t->target > dev->max_target) {
+		r = ostori_error(OSTOR_ERROR_NOT_FOUND, "%s has no target %u: its targets are 0 to %u", dev->spec,
+				 t->target, dev->max_target);
 		goto fail;
 	}
 	submit_begin(t, &c);

@@ -425,6 +425,14 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 	if (t->data_len > UINT32_MAX)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: more than 4 GiB in one command",
 				    e->dev->spec);
+	/* A LUN the interface cannot address never goes on the wire. */
+	if (t->lun > e->max_lun) {
+		if (e->cfg.protocol != OUSB_PR_BOT)
+			return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s: no LUN %u: the %s transport addresses "
+					    "LUN 0 only", e->dev->spec, t->lun, ousb_transport_name(e->cfg.protocol));
+		return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s: no LUN %u at target %u: its LUNs are 0 to %u "
+				    "(Get Max LUN)", e->dev->spec, t->lun, t->target, e->max_lun);
+	}
 	pthread_mutex_lock(&e->lock);
 	if (e->gone) {
 		r = ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", e->dev->spec);

@@ -1078,6 +1078,12 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 
 	if (protocol != OUSB_PR_BOT)
 		ec.subclass = OUSB_SC_SFF;
+	/* CB and CBI carry no LUN: a device of several has no way to say
+	 * which one a command is for. */
+	if (protocol != OUSB_PR_BOT && sim_target_lu_count(target) > 1)
+		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option luns=%zu: the %s transport addresses LUN 0 "
+				    "only; use transport=usb-bot for several LUNs", sim_target_lu_count(target),
+				    protocol == OUSB_PR_CBI ? "usb-cbi" : "usb-cb");
 	if ((o = ostori_spec_get(spec, "subclass")) &&
 	    (r = parse_subclass(o->value ? o->value : "", &ec.subclass)) < 0)
 		return r;

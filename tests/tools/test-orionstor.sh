@@ -101,6 +101,21 @@ run $EXIT_NOT_FOUND info -d bogus:thing
 run $EXIT_NOT_FOUND info -d sim:no-such-option=1
 pass "bad spec: exit $EXIT_NOT_FOUND"
 
+# Addressing errors: their own message, on every transport, before the wire.
+for t in "" ",transport=virtio" ",transport=usb-bot" ",transport=usb-cbi" ",transport=usb-cb"; do
+	run $EXIT_NOT_FOUND info -d "sim:size=1M$t" --target 99999
+	grep -q "has no target 99999: its targets are 0 to 0" "$tmp/err" || fail "info --target 99999 on sim:$t: $(cat "$tmp/err")"
+	run $EXIT_NOT_FOUND cmd -d "sim:size=1M$t" --target 7 --cdb "00 00 00 00 00 00"
+	grep -q "has no target 7" "$tmp/err" || fail "cmd --target 7 on sim:$t"
+done
+run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-cbi --lun 2
+grep -q "no LUN 2: the cbi transport addresses LUN 0 only" "$tmp/err" || fail "CBI --lun 2: $(cat "$tmp/err")"
+run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-cb,luns=3
+grep -q "the usb-cb transport addresses LUN 0 only" "$tmp/err" || fail "CB luns=3 accepted"
+run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-bot,luns=2 --lun 5
+grep -q "its LUNs are 0 to 1" "$tmp/err" || fail "BOT --lun 5: $(cat "$tmp/err")"
+pass "addressing errors: no such target / LUN, named, exit $EXIT_NOT_FOUND"
+
 # ---- list ------------------------------------------------------------------
 "$ORIONSTOR" list --json >"$tmp/out" 2>"$tmp/err"
 status=$?

@@ -525,14 +525,18 @@ START_TEST(sync_check_condition_and_residual)
 	ck_assert_uint_ge(ostor_task_transferred(t), 36);
 	ck_assert_int_eq(ostor_task_error(t), 0);
 
-	/* a target that does not exist */
+	/* a target that does not exist: refused at submit, saying which
+	 * targets there are */
 	ck_assert_int_eq(ostor_task_reset(t), 0);
 	ostor_task_set_lun(t, 3, 0);
 	ostor_scsi_cdb_test_unit_ready(&cdb);
 	ostor_task_set_cdb(t, cdb.bytes, cdb.len);
-	ck_assert_int_eq(ostor_task_execute(t), 0);
-	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_TRANSPORT_ERROR);
-	ck_assert_int_lt(ostor_task_error(t), 0);
+	ck_assert_int_eq(ostor_task_execute(t), OSTOR_ERROR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "has no target 3: its targets are 0 to 0"));
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ 0 }), OSTOR_ERROR_NOT_FOUND);
+	ck_assert_int_ge(ostor_queue_acquire(dev, -1), 0);
+	ck_assert_int_eq(ostor_task_execute(t), OSTOR_ERROR_NOT_FOUND);   /* the owner's path too */
+	ostor_queue_release(dev);
 
 	ostor_task_free(t);
 	ck_assert_int_eq(ostor_close(dev), 0);

@@ -103,9 +103,20 @@ START_TEST(bot_lun_beyond_max_refused)
 	uint8_t buf[36], cdb[6] = { 0x12, 0, 0, 0, 36, 0 };
 	ostor_task *t;
 
-	open_dev(BOT ",luns=2");
-	t = run(5, cdb, 6, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf));
-	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_TRANSPORT_ERROR);
+	struct ousb_engine_stats before;
+	struct sim_usb *m = open_dev(BOT ",luns=2");
+
+	/* Refused before the wire, with the LUNs the device has. */
+	before = estats(m);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 5, cdb, 6, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(ostor_task_execute(t), OSTOR_ERROR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "no LUN 5 at target 0: its LUNs are 0 to 1"));
+	ck_assert_uint_eq(estats(m).commands, before.commands);
+	ostor_task_free(t);
+	/* LUN 1 is there. */
+	t = run(1, cdb, 6, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
 	ostor_task_free(t);
 }
 END_TEST

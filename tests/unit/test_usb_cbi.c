@@ -11,6 +11,37 @@
 #define CBI "sim:transport=usb-cbi,size=2M,usb-timeout=100"
 #define CB "sim:transport=usb-cb,size=2M,usb-timeout=100"
 
+/* CB and CBI carry no LUN: LUN 0 only, said plainly, and a model of
+ * several LUNs is refused at open. */
+START_TEST(cb_cbi_lun_zero_only)
+{
+	static const char *const specs[] = { CBI, CB };
+	uint8_t buf[36], cdb[6] = { 0x12, 0, 0, 0, 36, 0 };
+
+	for (int i = 0; i < 2; i++) {
+		char spec[128];
+		ostor_device *d;
+		ostor_task *t;
+
+		snprintf(spec, sizeof(spec), "%s,luns=2", specs[i]);
+		ck_assert_int_eq(ostor_open(ctx, spec, &d), OSTOR_ERROR_BAD_SPEC);
+		ck_assert_ptr_nonnull(strstr(ostor_last_error(), "addresses LUN 0 only; use transport=usb-bot"));
+		open_dev(specs[i]);
+		ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 1, cdb, 6, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+		ck_assert_int_eq(ostor_task_execute(t), OSTOR_ERROR_NOT_FOUND);
+		ck_assert_ptr_nonnull(strstr(ostor_last_error(), "no LUN 1: the"));
+		ck_assert_ptr_nonnull(strstr(ostor_last_error(), "transport addresses LUN 0 only"));
+		ck_assert_int_eq(ostor_task_prepare(t, 0, 0, cdb, 6, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf)), 0);
+		ck_assert_int_eq(ostor_task_execute(t), 0);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+		ostor_task_free(t);
+		ck_assert_int_eq(ostor_close(dev), 0);
+		dev = NULL;
+	}
+}
+END_TEST
+
 START_TEST(cb_plain_io)
 {
 	static const char *const specs[] = {
@@ -308,6 +339,7 @@ static Suite *cbi_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, cb_plain_io, 0, 6);
+	tcase_add_test(tc, cb_cbi_lun_zero_only);
 	tcase_add_test(tc, ufi_adaptations);
 	tcase_add_test(tc, ufi_no_adaptation_from_config);
 	tcase_add_loop_test(tc, cb_short_read_is_good, 0, 2);
