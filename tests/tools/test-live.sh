@@ -63,7 +63,8 @@ export ORIONSTOR_CONF
 
 # start_holder SPEC WRITES READS [HELD_LBA]: until it printed "ready".
 start_holder() {
-	rm -f "$tmp/in"
+	# The last holder's output must not answer for this one.
+	rm -f "$tmp/in" "$tmp/holder.out" "$tmp/own.json"
 	mkfifo "$tmp/in" || fail "mkfifo"
 	"$HOLDER" "$@" <"$tmp/in" >"$tmp/holder.out" 2>"$tmp/holder.err" &
 	holder=$!
