@@ -277,6 +277,9 @@ static error_t top_parser(int key, char *arg, struct argp_state *state)
 	struct top_args *t = state->input;
 
 	switch (key) {
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		return 0;
 	case ARGP_KEY_ARG:
 		/* Everything from the subcommand on belongs to it. */
 		t->cmd_index = state->next - 1;
@@ -290,8 +293,13 @@ static error_t top_parser(int key, char *arg, struct argp_state *state)
 	}
 }
 
+static const struct argp_option top_options[] = {
+	{ NULL, 'h', NULL, 0, "Give this help list (as --help)", 0 },
+	{ NULL }
+};
+
 static const struct argp top_argp = {
-	NULL, top_parser, "COMMAND [OPTION...]",
+	top_options, top_parser, "COMMAND [OPTION...]",
 	"Talk SCSI to USB mass storage, virtio-scsi and simulated devices.\v"
 	"Commands:\n"
 	"  list    list the devices of every backend\n"

@@ -116,6 +116,35 @@ run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-bot,luns=2 --lun 5
 grep -q "its LUNs are 0 to 1" "$tmp/err" || fail "BOT --lun 5: $(cat "$tmp/err")"
 pass "addressing errors: no such target / LUN, named, exit $EXIT_NOT_FOUND"
 
+# The shared vocabulary: -h, -c '' (no file), sizes with suffixes.
+for cmd in info read write cmd bench stats ps; do
+	run 0 $cmd -h
+	grep -q "^Usage: orionstor $cmd" "$tmp/out" || fail "$cmd -h: no usage"
+done
+run 0 -h
+grep -q "Commands:" "$tmp/out" || fail "orionstor -h: no command list"
+run 0 info -d sim: -c ''
+run 0 cmd -d sim: --cdb "12 00 00 00 24 00" --request 1k
+grep -q "transferred: 36" "$tmp/out" || fail "--request 1k: not 36 bytes of INQUIRY"
+run $EXIT_SYNTAX cmd -d sim: --cdb "12 00 00 00 24 00" --request 1q
+pass "-h, -c '', --request 1k"
+
+# write -i -: standard input, whole blocks; a partial last block refused.
+img=$tmp/stdin.img
+head -c 5120 /dev/urandom >"$tmp/in.bin"
+"$ORIONSTOR" write -d "sim:image=$img,size=1M" -i - --lba 3 <"$tmp/in.bin" >"$tmp/out" 2>"$tmp/err" ||
+	fail "write -i - from a file: $(cat "$tmp/err")"
+grep -q "wrote 10 blocks (5120 bytes) at LBA 3 from standard input, flushed" "$tmp/err" || fail "write -i -: no summary"
+run 0 read -d "sim:image=$img,size=1M" --lba 3 --count 10 -o "$tmp/back.bin"
+cmp -s "$tmp/in.bin" "$tmp/back.bin" || fail "write -i -: the data read back differs"
+head -c 1000 /dev/zero | "$ORIONSTOR" write -d "sim:image=$img,size=1M" -i - --lba 0 >"$tmp/out" 2>"$tmp/err"
+[ $? -eq $EXIT_SYNTAX ] || fail "write -i - of 1000 bytes: not a syntax error"
+grep -q "488 bytes past the last whole 512-byte block; they were not written (1 blocks were)" "$tmp/err" ||
+	fail "write -i -: partial block not reported"
+"$ORIONSTOR" write -d "sim:image=$img,size=1M" -i - --lba 0 </dev/null >"$tmp/out" 2>"$tmp/err"
+[ $? -eq $EXIT_SYNTAX ] && grep -q "standard input is empty" "$tmp/err" || fail "write -i - of nothing"
+pass "write -i -: standard input, whole blocks, a partial one refused"
+
 # ---- list ------------------------------------------------------------------
 "$ORIONSTOR" list --json >"$tmp/out" 2>"$tmp/err"
 status=$?

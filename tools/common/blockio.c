@@ -84,7 +84,8 @@ static const struct argp_option read_options[] = {
 static const struct argp_option write_options[] = {
 	{ "lba", KEY_LBA, "N", 0, "First logical block to write", 1 },
 	{ "input", 'i', "FILE", 0,
-	  "Regular file to write; its length must be a multiple of the block size", 1 },
+	  "Regular file to write, its length a multiple of the block size; '-': standard "
+	  "input until it ends", 1 },
 	{ "quiet", 'q', NULL, 0, "No progress bar and no summary", 1 },
 	{ NULL }
 };
@@ -247,6 +248,83 @@ out:
 	return rc ? rc : err;
 }
 
+/* write -i -: blocks from standard input until it ends; the device is
+ * told only whole blocks, and a last partial block is refused (and said). */
+static int write_stream(const struct tc_common *c, const struct io_args *a)
+{
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
+	ostor_context *ctx = NULL;
+	ostor_device *dev = NULL;
+	uint8_t *buf = NULL;
+	uint64_t done = 0;
+	uint32_t per;
+	int rc, err;
+
+	if ((rc = tc_open_device(c, &ctx, &dev)))
+		return rc;
+	if ((rc = lun_geometry(c, dev, &li)))
+		goto out;
+	per = chunk_blocks(li.block_size);
+	buf = malloc((size_t)per * li.block_size);
+	if (!buf) {
+		tc_msg("out of memory for a %" PRIu32 "-block buffer", per);
+		rc = TC_EXIT_OTHER;
+		goto out;
+	}
+	for (;;) {
+		ssize_t got = tc_read_full(STDIN_FILENO, buf, (size_t)per * li.block_size);
+		uint32_t n;
+
+		if (got < 0) {
+			tc_msg("error reading standard input: %s", strerror(errno));
+			rc = TC_EXIT_FILE_ERROR;
+			break;
+		}
+		if (got == 0) {
+			if (!done) {
+				tc_msg("standard input is empty: nothing to write");
+				rc = TC_EXIT_SYNTAX;
+			}
+			break;
+		}
+		n = (uint32_t)((size_t)got / li.block_size);
+		if (n && (rc = check_range(c, &li, a->lba + done, n)))
+			break;
+		if (n && (err = ostor_write_blocks(dev, c->target, c->lun, a->lba + done, n, buf)) < 0) {
+			tc_lib_error(err, "write of %" PRIu32 " blocks at LBA %" PRIu64 " failed (%" PRIu64
+				     " blocks before it were accepted)", n, a->lba + done, done);
+			rc = tc_exit_from_error(err);
+			break;
+		}
+		done += n;
+		if ((size_t)got % li.block_size) {
+			tc_msg("standard input ended with %zu bytes past the last whole %" PRIu32 "-byte block; "
+			       "they were not written (%" PRIu64 " blocks were)", (size_t)got % li.block_size,
+			       li.block_size, done);
+			rc = TC_EXIT_SYNTAX;
+		}
+		if (rc || (size_t)got < (size_t)per * li.block_size)
+			break;
+	}
+	/* As for a file: flush what was accepted; success needs the flush. */
+	if (done > 0) {
+		err = ostor_flush(dev, c->target, c->lun);
+		if (err < 0) {
+			tc_lib_error(err, "FLUSH FAILED: the device did not confirm that the %" PRIu64
+				     " written blocks reached the medium", done);
+			if (!rc)
+				rc = tc_exit_from_error(err);
+		} else if (!a->quiet) {
+			fprintf(stderr, "%s: wrote %" PRIu64 " blocks (%" PRIu64 " bytes) at LBA %" PRIu64
+				" from standard input, flushed\n", tc_progname(), done, done * li.block_size, a->lba);
+		}
+	}
+out:
+	free(buf);
+	err = tc_close(ctx, dev);
+	return rc ? rc : err;
+}
+
 int orionstor_cmd_write(int argc, char **argv)
 {
 	struct io_args a = { .is_write = true };
@@ -264,6 +342,14 @@ int orionstor_cmd_write(int argc, char **argv)
 
 	tc_parse(&write_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
 
+	/* "-": standard input, as long as it lasts (a pipe has no length). */
+	if (!strcmp(a.path, "-")) {
+		if (isatty(STDIN_FILENO)) {
+			tc_msg("standard input is a terminal: pipe the data in, or give -i FILE");
+			return TC_EXIT_SYNTAX;
+		}
+		return write_stream(&c, &a);
+	}
 	/* Check the input before touching the device. */
 	fd = open(a.path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

@@ -22,6 +22,7 @@ enum {
 
 static const struct argp_option base_options[] = {
 	{ NULL, 0, NULL, 0, "General options:", 20 },
+	{ NULL, 'h', NULL, 0, "Give this help list (as --help)", 20 },
 	{ "verbose", 'v', NULL, 0,
 	  "More library logging: -v warnings, -vv info, -vvv debug", 20 },
 	{ "config", 'c', "FILE", 0,
@@ -56,6 +57,19 @@ static const struct argp_option hex_options[] = {
 	{ NULL }
 };
 
+uint64_t tc_argp_size(struct argp_state *state, const char *option, const char *arg, uint64_t max)
+{
+	const char *why;
+	uint64_t v = 0;
+
+	if (tc_parse_size(arg, max, &v, &why) < 0) {
+		argp_error(state, "invalid %s '%s': %s (a byte count such as 4096, 4k or 1M, at most %llu)",
+			   option, arg, why, (unsigned long long)max);
+		exit(TC_EXIT_SYNTAX);
+	}
+	return v;
+}
+
 uint64_t tc_argp_u64(struct argp_state *state, const char *option,
 		     const char *arg, uint64_t max)
 {
@@ -81,9 +95,12 @@ static error_t base_parser(int key, char *arg, struct argp_state *state)
 	case 'v':
 		c->verbose++;
 		return 0;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		return 0;
 	case 'c':
-		if (!*arg)
-			argp_error(state, "--config needs a file name");
+		/* An empty name is meaningful: no file, the built-in
+		 * defaults (orionstor.conf(5)). */
 		c->config = arg;
 		return 0;
 	default:

@@ -49,7 +49,7 @@ static error_t raw_parser(int key, char *arg, struct argp_state *state)
 		a->cdb_len = (size_t)n;
 		return 0;
 	case KEY_REQUEST:
-		a->request = (size_t)tc_argp_u64(state, "--request", arg, RAW_MAX_DATA);
+		a->request = (size_t)tc_argp_size(state, "--request", arg, RAW_MAX_DATA);
 		return 0;
 	case KEY_SEND:
 		if (!*arg)
@@ -79,7 +79,7 @@ static error_t raw_parser(int key, char *arg, struct argp_state *state)
 static const struct argp_option raw_options[] = {
 	{ "cdb", KEY_CDB, "HEX", 0,
 	  "The command bytes, e.g. \"28 00 00 00 00 00 00 00 01 00\" (1..32 bytes)", 1 },
-	{ "request", KEY_REQUEST, "N", 0, "Expect up to N bytes of data-in", 1 },
+	{ "request", KEY_REQUEST, "SIZE", 0, "Expect up to SIZE bytes of data-in (4096, 4k, 1M)", 1 },
 	{ "send", KEY_SEND, "FILE", 0, "Send the contents of FILE as data-out", 1 },
 	{ "output", 'o', "FILE", 0, "Write the data-in to FILE ('-': standard output)", 1 },
 	{ "timeout", KEY_TIMEOUT, "MS", 0, "Command timeout in milliseconds "

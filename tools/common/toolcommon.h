@@ -132,6 +132,9 @@ struct tc_common {
 void tc_parse(const struct argp *tool, int argc, char **argv,
 	      unsigned int groups, struct tc_common *common, void *tool_input);
 
+/* For a tool's parser: a byte count with an optional k/M/G/T suffix, or
+ * argp_error() out. */
+uint64_t tc_argp_size(struct argp_state *state, const char *option, const char *arg, uint64_t max);
 /* For a tool's parser: convert an option argument or argp_error() out. */
 uint64_t tc_argp_u64(struct argp_state *state, const char *option,
 		     const char *arg, uint64_t max);
