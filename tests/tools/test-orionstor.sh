@@ -145,6 +145,35 @@ grep -q "488 bytes past the last whole 512-byte block; they were not written (1 
 [ $? -eq $EXIT_SYNTAX ] && grep -q "standard input is empty" "$tmp/err" || fail "write -i - of nothing"
 pass "write -i -: standard input, whole blocks, a partial one refused"
 
+# read/write --json: a summary of what moved; -j without -o refused.
+run 0 read -d "sim:image=$img,size=1M" --lba 3 --count 10 -o "$tmp/back.bin" -j
+pyjson 'd["blocks"] == 10 and d["bytes"] == 5120 and d["output"].endswith("back.bin")' || fail "read -j"
+run $EXIT_SYNTAX read -d "sim:image=$img,size=1M" --lba 3 --count 10 -j
+run 0 write -d "sim:image=$img,size=1M" -i "$tmp/in.bin" --lba 3 -j
+pyjson 'd["blocks"] == 10 and d["flushed"] is True' || fail "write -j"
+pass "read and write --json: a summary"
+
+# SIGTERM during a long read: stops between chunks, says what the file holds, 130.
+big=$tmp/big.img
+: >"$big"
+truncate -s 1T "$big" 2>/dev/null || fail "cannot make a sparse 1 TiB file in $tmp"
+"$ORIONSTOR" read -d "sim:image=$big,size=1T" --lba 0 --count 2147483648 -o /dev/null -q 2>"$tmp/err" &
+rpid=$!
+# The handler is set before the device (the image) is opened.
+i=0
+until ls -l /proc/$rpid/fd 2>/dev/null | grep -q "$big"; do
+	kill -0 $rpid 2>/dev/null || fail "the long read ended before it was interrupted"
+	i=$((i + 1)); [ $i -lt 3000 ] || fail "the long read never opened its image"
+	sleep 0.01
+done
+kill -TERM $rpid
+wait $rpid
+st=$?
+[ $st -eq 130 ] || fail "read interrupted by SIGTERM exited $st, expected 130"
+grep -q "interrupted: /dev/null holds the first [0-9]* of 2147483648 blocks" "$tmp/err" || fail "no interrupt message"
+rm -f "$big"
+pass "SIGTERM during read: 130 and what was read"
+
 # ---- list ------------------------------------------------------------------
 "$ORIONSTOR" list --json >"$tmp/out" 2>"$tmp/err"
 status=$?

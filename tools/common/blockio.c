@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,6 +104,50 @@ static const struct argp write_argp = {
 	"Success is reported only after the device confirmed the flush."
 };
 
+/* SIGINT (unless ignored) and SIGTERM stop a transfer between chunks:
+ * the command in flight completes, and what was done is reported. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void stop_between_chunks(void)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* --json of read and write: what was moved. */
+static int print_summary(const struct tc_common *c, const struct io_args *a, const struct ostor_lun_info *li,
+			 uint64_t blocks, const char *file, int flushed)
+{
+	struct json_object *o = json_object_new_object();
+	int rc;
+
+	json_object_object_add(o, "device", json_object_new_string(c->device));
+	json_object_object_add(o, "target", json_object_new_int64(c->target));
+	json_object_object_add(o, "lun", json_object_new_int64(c->lun));
+	json_object_object_add(o, "lba", tc_json_u64(a->lba));
+	json_object_object_add(o, "blocks", tc_json_u64(blocks));
+	json_object_object_add(o, "block_size", json_object_new_int64(li->block_size));
+	json_object_object_add(o, "bytes", tc_json_u64(blocks * li->block_size));
+	json_object_object_add(o, a->is_write ? "input" : "output", json_object_new_string(file));
+	if (flushed >= 0)
+		json_object_object_add(o, "flushed", json_object_new_boolean(flushed));
+	rc = tc_json_print(o);
+	json_object_put(o);
+	return rc;
+}
+
 /* Identity and capacity, with the checks both directions need. */
 static int lun_geometry(const struct tc_common *c, ostor_device *dev,
 			struct ostor_lun_info *li)
@@ -158,10 +203,13 @@ int orionstor_cmd_read(int argc, char **argv)
 	int fd = -1, rc, err;
 	bool to_stdout;
 
-	tc_parse(&read_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_HEX, &c, &a);
+	tc_parse(&read_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_HEX | TC_OPT_JSON, &c, &a);
 	to_stdout = !a.path || strcmp(a.path, "-") == 0;
+	if (c.json && to_stdout)
+		tc_usage_error("--json prints a summary on standard output; give -o FILE for the data");
 	if (to_stdout && !c.hex && isatty(STDOUT_FILENO))
 		tc_usage_error("refusing to write binary data to a terminal; use -o FILE or -H");
+	stop_between_chunks();
 
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
@@ -202,11 +250,18 @@ int orionstor_cmd_read(int argc, char **argv)
 	if (__builtin_mul_overflow(a.lba, (uint64_t)li.block_size, &base))
 		base = 0;
 
-	tc_progress_begin(&prog, "read", a.count * li.block_size, !a.quiet);
+	tc_progress_begin(&prog, "read", a.count * li.block_size, !a.quiet && !c.json);
 	while (done < a.count) {
 		uint32_t n = a.count - done < per ? (uint32_t)(a.count - done) : per;
 		size_t bytes = (size_t)n * li.block_size;
 
+		if (interrupted) {
+			tc_progress_end(&prog);
+			tc_msg("interrupted: %s holds the first %" PRIu64 " of %" PRIu64 " blocks (from LBA %" PRIu64 ")",
+			       to_stdout ? "standard output" : a.path, done, a.count, a.lba);
+			rc = TC_EXIT_INTERRUPTED;
+			goto out;
+		}
 		err = ostor_read_blocks(dev, c.target, c.lun, a.lba + done, n, buf);
 		if (err < 0) {
 			tc_progress_end(&prog);
@@ -228,6 +283,8 @@ int orionstor_cmd_read(int argc, char **argv)
 		tc_progress_update(&prog, done * li.block_size);
 	}
 	tc_progress_end(&prog);
+	if (c.json)
+		rc = print_summary(&c, &a, &li, done, a.path, -1);
 
 out:
 	free(buf);
@@ -272,8 +329,16 @@ static int write_stream(const struct tc_common *c, const struct io_args *a)
 		goto out;
 	}
 	for (;;) {
-		ssize_t got = tc_read_full(STDIN_FILENO, buf, (size_t)per * li.block_size);
+		ssize_t got;
 		uint32_t n;
+
+		if (interrupted) {
+			tc_msg("interrupted after %" PRIu64 " blocks from standard input (from LBA %" PRIu64 "); "
+			       "those are flushed now", done, a->lba);
+			rc = TC_EXIT_INTERRUPTED;
+			break;
+		}
+		got = tc_read_full(STDIN_FILENO, buf, (size_t)per * li.block_size);
 
 		if (got < 0) {
 			tc_msg("error reading standard input: %s", strerror(errno));
@@ -314,6 +379,8 @@ static int write_stream(const struct tc_common *c, const struct io_args *a)
 				     " written blocks reached the medium", done);
 			if (!rc)
 				rc = tc_exit_from_error(err);
+		} else if (c->json && !rc) {
+			rc = print_summary(c, a, &li, done, "-", 1);
 		} else if (!a->quiet) {
 			fprintf(stderr, "%s: wrote %" PRIu64 " blocks (%" PRIu64 " bytes) at LBA %" PRIu64
 				" from standard input, flushed\n", tc_progname(), done, done * li.block_size, a->lba);
@@ -340,7 +407,8 @@ int orionstor_cmd_write(int argc, char **argv)
 	int fd, rc, err;
 	bool flush_ok = false;
 
-	tc_parse(&write_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	tc_parse(&write_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON, &c, &a);
+	stop_between_chunks();
 
 	/* "-": standard input, as long as it lasts (a pipe has no length). */
 	if (!strcmp(a.path, "-")) {
@@ -401,11 +469,20 @@ int orionstor_cmd_write(int argc, char **argv)
 		goto out;
 	}
 
-	tc_progress_begin(&prog, "write", (uint64_t)st.st_size, !a.quiet);
+	tc_progress_begin(&prog, "write", (uint64_t)st.st_size, !a.quiet && !c.json);
 	while (done < count) {
 		uint32_t n = count - done < per ? (uint32_t)(count - done) : per;
 		size_t bytes = (size_t)n * li.block_size;
-		ssize_t got = tc_read_full(fd, buf, bytes);
+		ssize_t got;
+
+		if (interrupted) {
+			tc_progress_end(&prog);
+			tc_msg("interrupted after %" PRIu64 " of %" PRIu64 " blocks (from LBA %" PRIu64 "); "
+			       "those are flushed now", done, count, a.lba);
+			rc = TC_EXIT_INTERRUPTED;
+			break;
+		}
+		got = tc_read_full(fd, buf, bytes);
 
 		if (got < 0 || (size_t)got != bytes) {
 			tc_progress_end(&prog);
@@ -450,7 +527,9 @@ out:
 	err = tc_close(ctx, dev);
 	if (!rc)
 		rc = err;
-	if (!rc && flush_ok && !a.quiet)
+	if (!rc && flush_ok && c.json)
+		rc = print_summary(&c, &a, &li, done, a.path, 1);
+	else if (!rc && flush_ok && !a.quiet)
 		fprintf(stderr, "%s: wrote %" PRIu64 " blocks of %" PRIu32
 			" bytes at LBA %" PRIu64 " of %s LUN %" PRIu32 ":%" PRIu32
 			" (flushed)\n", tc_progname(), done, li.block_size, a.lba,

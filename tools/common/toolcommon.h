@@ -60,6 +60,7 @@ enum tc_exit {
 	TC_EXIT_NOT_HELD = 38,            /* no process holds the device (live tools) */
 	TC_EXIT_OVERRUN = 49,             /* more data than the buffer (sg3_utils: wild residual) */
 	TC_EXIT_OTHER_STATUS = 97,        /* another SCSI status / sense key */
+	TC_EXIT_INTERRUPTED = 130,        /* SIGINT/SIGTERM: stopped, what was done reported */
 	TC_EXIT_OTHER = 99
 };
 
