@@ -6,6 +6,9 @@
 # virtio-scsi-command-info and aborted with virtio-scsi-command-abort.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init live-tools
+# Many programs in one guest: on a loaded machine (a TCG guest runs 2-3x
+# slower) it needs more than the default 300 s.
+VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-600}
 VM_MEM=768
 
 vm_virtio_scsi scsi0 num_queues=2

@@ -21,6 +21,9 @@
 #    finds its disks again.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init virtio-ours-devices
+# Many programs in one guest: on a loaded machine (a TCG guest runs 2-3x
+# slower) it needs more than the default 300 s.
+VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-600}
 VM_SMP=2,maxcpus=4
 VM_MEM=768
 
