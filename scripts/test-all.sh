@@ -48,7 +48,7 @@ echo "=== fuzzing (libFuzzer, clang): make fuzz"
 fdir="$top/_build/fuzz"
 rm -rf "$fdir"; mkdir -p "$fdir"
 if (cd "$fdir" && "$top/configure" -q CC=clang --enable-fuzzing >configure.out 2>&1 &&
-	make -s -j"$jobs" fuzz FUZZ_SECONDS=15 >fuzz.out 2>&1); then :; else
+	make -s -j"$jobs" fuzz FUZZ_SECONDS=15 FUZZ_JOBS="$jobs" >fuzz.out 2>&1); then :; else
 	tail -50 "$fdir/configure.out" "$fdir/fuzz.out" 2>/dev/null
 fi
 grep -E '^(PASS|FAIL): fuzz_' "$fdir/fuzz.out" 2>/dev/null || true

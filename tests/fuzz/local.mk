@@ -5,6 +5,7 @@ FUZZ_TARGETS = fuzz_sense fuzz_inquiry fuzz_vpd fuzz_read_capacity fuzz_mode_sen
 	fuzz_report_luns fuzz_log_sense fuzz_read_format_capacities fuzz_cdb_check \
 	fuzz_config fuzz_spec fuzz_control
 FUZZ_SECONDS = 20
+FUZZ_JOBS = 1
 FUZZ_COMPILE_FLAGS = $(AM_CFLAGS) $(FUZZ_TARGET_FLAGS)
 FUZZ_LINK_FLAGS = $(AM_LDFLAGS) $(FUZZ_TARGET_FLAGS)
 FUZZ_LIBS = lib/libostor_private.la
@@ -20,7 +21,7 @@ noinst_PROGRAMS += tests/fuzz/fuzz_sense tests/fuzz/fuzz_inquiry tests/fuzz/fuzz
 	tests/fuzz/fuzz_control
 
 fuzz: $(FUZZ_TARGETS:%=tests/fuzz/%)
-	@FUZZ_SECONDS='$(FUZZ_SECONDS)' $(SHELL) $(top_srcdir)/tests/fuzz/run-fuzz.sh \
+	@FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_JOBS='$(FUZZ_JOBS)' $(SHELL) $(top_srcdir)/tests/fuzz/run-fuzz.sh \
 		'$(top_srcdir)/tests/fuzz' '$(top_builddir)/tests/fuzz' $(FUZZ_TARGETS)
 else
 fuzz:

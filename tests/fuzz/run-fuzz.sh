@@ -1,12 +1,14 @@
 #!/bin/sh
 # make fuzz: run each libFuzzer target for $FUZZ_SECONDS (default 20) on a
 # scratch copy of its seed corpus (the source tree is never written).
+# FUZZ_JOBS (default 1) targets run side by side.
 # Usage: run-fuzz.sh SRCDIR BUILDDIR TARGET...
 # Prints "PASS: fuzz_x (N execs)" or "FAIL: fuzz_x (...)" per target and
 # exits 1 if any target failed (a crash, a sanitizer report, a leak, a
 # timeout).  Crashing inputs are kept in BUILDDIR/work/TARGET/.
 src=$1; build=$2; shift 2
 seconds=${FUZZ_SECONDS:-20}
+jobs=${FUZZ_JOBS:-1}
 failed=0
 
 max_len() {
@@ -20,7 +22,8 @@ max_len() {
 	esac
 }
 
-for t in "$@"; do
+run_one() { # target: writes $build/work/$t/result
+	t=$1
 	work=$build/work/$t
 	rm -rf "$work/artifacts"
 	mkdir -p "$work/corpus" "$work/artifacts"
@@ -34,11 +37,33 @@ for t in "$@"; do
 		ORIONSTOR_CONF=/dev/null \
 		"$build/$t" "$@" "$work/corpus" >"$work/log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
-		echo "PASS: $t (${execs:-?} execs)"
+		echo "PASS: $t (${execs:-?} execs)" >"$work/result"
 	else
-		failed=1
-		grep -E 'ERROR: |runtime error|SUMMARY|Test unit written' "$work/log" | head -20
-		echo "FAIL: $t (log: $work/log)"
+		{
+			grep -E 'ERROR: |runtime error|SUMMARY|Test unit written' "$work/log" | head -20
+			echo "FAIL: $t (log: $work/log)"
+		} >"$work/result"
 	fi
+}
+
+# FUZZ_JOBS targets at a time (each one process, one core).
+running=0
+for t in "$@"; do
+	rm -f "$build/work/$t/result"
+	run_one "$t" &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait
+		running=0
+	fi
+done
+wait
+for t in "$@"; do
+	if [ -f "$build/work/$t/result" ]; then
+		cat "$build/work/$t/result"
+	else
+		echo "FAIL: $t (no result)"
+	fi
+	grep -q '^PASS: ' "$build/work/$t/result" 2>/dev/null || failed=1
 done
 exit $failed
