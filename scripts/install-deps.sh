@@ -4,7 +4,8 @@
 # installs the QEMU guest kit used by `make check-vm`.
 set -e
 pkgs="build-essential autoconf automake libtool pkg-config libusb-1.0-0-dev
-libpciaccess-dev libinih-dev libjson-c-dev check mandoc valgrind python3 xz-utils"
+libpciaccess-dev libinih-dev libjson-c-dev check mandoc valgrind python3 xz-utils
+clang libclang-rt-14-dev"
 if [ "$1" = "--vm" ]; then
 	pkgs="$pkgs qemu-system-x86 busybox-static kmod sg3-utils cpio socat dmsetup e2fsprogs"
 fi

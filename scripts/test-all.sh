@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole test suite, from a fresh clone on a fresh Debian 12 machine:
 # unit and tool tests, the same under ASan+UBSan and under ThreadSanitizer
-# (any report fails), valgrind over the core
+# (any report fails), the libFuzzer targets (make fuzz), valgrind over the core
 # tests, make distcheck, and the QEMU guest tests (make check-vm).
 # Ends with one line "summary: N passed, N failed".
 set -e
@@ -41,6 +41,23 @@ phase "unit and tool tests" "$top/_build/plain" --enable-werror
 phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-werror --enable-sanitizers
 phase "unit and tool tests under ThreadSanitizer" "$top/_build/tsan" --enable-werror --enable-sanitizers=thread
 phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio
+
+echo "=== fuzzing (libFuzzer, clang): make fuzz"
+# Each target for FUZZ_SECONDS on its seed corpus; one PASS/FAIL line each.
+# Only the library and the targets are built (make fuzz depends on them).
+fdir="$top/_build/fuzz"
+rm -rf "$fdir"; mkdir -p "$fdir"
+if (cd "$fdir" && "$top/configure" -q CC=clang --enable-fuzzing >configure.out 2>&1 &&
+	make -s -j"$jobs" fuzz FUZZ_SECONDS=15 FUZZ_JOBS="$jobs" >fuzz.out 2>&1); then :; else
+	tail -50 "$fdir/configure.out" "$fdir/fuzz.out" 2>/dev/null
+fi
+grep -E '^(PASS|FAIL): fuzz_' "$fdir/fuzz.out" 2>/dev/null || true
+fp=$(grep -c '^PASS: fuzz_' "$fdir/fuzz.out" 2>/dev/null || true)
+ff=$(grep -c '^FAIL: fuzz_' "$fdir/fuzz.out" 2>/dev/null || true)
+passed=$((passed + ${fp:-0})); failed=$((failed + ${ff:-0}))
+if [ "${fp:-0}" -eq 0 ] && [ "${ff:-0}" -eq 0 ]; then
+	failed=$((failed + 1)); echo "FAIL: fuzzing phase ran no target"
+fi
 
 echo "=== valgrind over the core unit tests"
 for t in test_core test_stats; do

@@ -266,6 +266,17 @@ out:
 	json_object_put(req);
 }
 
+/* Tests and fuzzing only (tests/fuzz/fuzz_control.c): one request line
+ * through handle_request, without a socket. */
+char *ostori_control_handle_line(const char *line, size_t len, size_t *reply_len)
+{
+	struct client c = { .fd = -1 };
+
+	handle_request(&c, line, len);
+	*reply_len = c.outlen;
+	return c.out;
+}
+
 /* ---- client I/O ------------------------------------------------------------ */
 
 static bool pending(const struct client *c)

@@ -67,6 +67,12 @@ void ostori_control_set_timeout_ms(unsigned int ms);
  * "ostor-control"). */
 unsigned int ostori_control_threads(void);
 
+/* Tests and fuzzing only: handle one request line (len bytes, no '\n')
+ * as the server would; returns the reply lines (malloc'ed, each ending in
+ * '\n', *reply_len bytes; the caller frees them), NULL when there is
+ * nothing to send. */
+char *ostori_control_handle_line(const char *line, size_t len, size_t *reply_len);
+
 /* Limits of the protocol. */
 #define OSTORI_CONTROL_REQUEST_MAX 65536 /* bytes of a request, without its '\n' */
 #define OSTORI_CONTROL_MAX_CLIENTS 16

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+# Writes the seed corpora of tests/fuzz/corpus/<target>/ (a few small,
+# valid inputs each, built here from the SCSI and file formats).  Run from
+# anywhere: python3 tests/fuzz/gen-corpus.py.  Regression inputs (files
+# named crash-*) are added by hand next to them and are kept.
+import os
+import struct
+
+top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(top, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def be16(v): return struct.pack(">H", v)
+def be32(v): return struct.pack(">I", v)
+def be64(v): return struct.pack(">Q", v)
+
+
+# ---- sense: byte 0 = text buffer size (bit 7: an older, smaller struct)
+fixed = bytes([0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0, 0, 0, 0, 0])
+put("fuzz_sense", "fixed-illegal-request", bytes([0x7f]) + fixed)
+put("fuzz_sense", "fixed-info-deferred",
+    bytes([0x20]) + bytes([0xf1, 0, 0x03]) + be32(0x1234) + bytes([10, 0, 0, 0, 0, 0x11, 0, 0x80, 0, 0, 0]))
+put("fuzz_sense", "fixed-progress", bytes([0x90]) + bytes([0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x04, 0x04, 0, 0x80, 0x40, 0]))
+info_desc = bytes([0x00, 0x0a, 0x80, 0]) + be64(0x1122334455667788)
+put("fuzz_sense", "descriptor-info", bytes([0x40]) + bytes([0x72, 0x03, 0x11, 0x00, 0, 0, 0, len(info_desc)]) + info_desc)
+ata_desc = bytes([0x09, 0x0c, 0x01, 0x04, 0, 0x01, 0, 0x02, 0, 0x03, 0, 0x04, 0x40, 0x50])
+put("fuzz_sense", "descriptor-ata-return", bytes([0x80]) + bytes([0x72, 0x01, 0x00, 0x1d, 0, 0, 0, len(ata_desc)]) + ata_desc)
+put("fuzz_sense", "deferred-descriptor", bytes([0x10]) + bytes([0x73, 0x06, 0x29, 0x00, 0, 0, 0, 0]))
+put("fuzz_sense", "fixed-ata-sat", bytes([0x30]) + bytes([0x70, 0, 0x01, 0x04, 0x50, 0x40, 0x01, 10, 0, 0, 0, 0, 0x00, 0x1d, 0, 0, 0, 0]))
+
+# ---- inquiry
+def inquiry(ptype=0, rmb=0, vendor=b"ORION", product=b"SIM DISK", rev=b"0.1", addl=31):
+    b = bytes([ptype, 0x80 if rmb else 0, 0x06, 0x12, addl, 0, 0x10, 0x02])
+    b += vendor.ljust(8) + product.ljust(16) + rev.ljust(4)
+    return b
+put("fuzz_inquiry", "disk", inquiry())
+put("fuzz_inquiry", "removable-usb", inquiry(rmb=1, vendor=b"USB", product=b"Flash", addl=0x5b) + bytes(60))
+put("fuzz_inquiry", "short-addl", inquiry(addl=4))
+put("fuzz_inquiry", "no-lu", bytes([0x7f, 0, 0, 0, 0]))
+
+# ---- VPD: byte 0 = decoder (0 header, 1 00h, 2 83h, 3 B0h, 4 B1h, 5 B2h,
+# 6 89h, 7 80h), byte 1 = expected page / list or buffer size
+def vpd(page, body):
+    return bytes([0, page]) + be16(len(body)) + body
+put("fuzz_vpd", "header-b0", bytes([0, 0xb0]) + vpd(0xb0, bytes(60)))
+put("fuzz_vpd", "supported", bytes([1, 8]) + vpd(0x00, bytes([0x00, 0x80, 0x83, 0x89, 0xb0, 0xb1, 0xb2])))
+naa = bytes([0x01, 0x03, 0x00, 0x08]) + be64(0x5000c50012345678)
+t10 = bytes([0x02, 0x01, 0x00, 0x10]) + b"ORION   SIM0001 "
+name = bytes([0x53, 0xa8, 0x00, 0x0c]) + b"iqn.2026-01\0"
+put("fuzz_vpd", "devid", bytes([2, 4]) + vpd(0x83, naa + t10 + name))
+bl = bytes([0x01, 0x01, 0x00, 0x08]) + be32(0x800) + be32(0x100) + be32(0x800)
+bl += be32(0x400000) + be32(1) + be32(8) + be32(0x80000000) + be64(0x10000) + bytes(20)
+put("fuzz_vpd", "block-limits", bytes([3, 0]) + vpd(0xb0, bl))
+put("fuzz_vpd", "block-characteristics", bytes([4, 0]) + vpd(0xb1, be16(1) + bytes([0, 0x03, 0x10]) + bytes(55)))
+put("fuzz_vpd", "lbp", bytes([5, 0]) + vpd(0xb2, bytes([0x08, 0xe6, 0x02, 0x00])))
+ata = b"linux   ".ljust(8) + b"libata".ljust(16) + b"1.00" + bytes([0x34, 0, 0x50, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+ata = bytes(4) + ata + bytes([0xec, 0, 0, 0]) + bytes(512)
+put("fuzz_vpd", "ata-info", bytes([6, 0]) + vpd(0x89, ata))
+put("fuzz_vpd", "serial", bytes([7, 32]) + vpd(0x80, b"  SN0123456789  "))
+put("fuzz_vpd", "serial-tiny-buffer", bytes([7, 3]) + vpd(0x80, b"ABCDEFGH"))
+
+# ---- read capacity: both decoders read the same bytes
+put("fuzz_read_capacity", "rc10-512", be32(0x1fffff) + be32(512))
+put("fuzz_read_capacity", "rc10-saturated", be32(0xffffffff) + be32(512))
+put("fuzz_read_capacity", "rc16-4k", be64(0x3fffffffff) + be32(4096) + bytes([0x05, 0x13, 0xc0, 0x08]) + bytes(16))
+put("fuzz_read_capacity", "rc16-short", be64(7) + be32(512))
+
+# ---- mode sense: byte 0 bit 0 = (10)
+caching = bytes([0x08, 0x12, 0x04, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x80, 0x14, 0xff, 0xff, 0, 0, 0, 0])
+control = bytes([0x0a, 0x0a, 0x02, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0x1e])
+bd8 = be32(0x100000) + be32(512)
+body6 = bd8 + caching + control
+put("fuzz_mode_sense", "ms6-bd-caching", bytes([0]) + bytes([len(body6) + 3, 0, 0x90, 8]) + body6)
+put("fuzz_mode_sense", "ms6-nobd", bytes([0]) + bytes([len(caching) + 3, 0, 0x80, 0]) + caching)
+bd16 = be64(0x100000000) + be32(0) + be32(4096)
+body10 = bd16 + caching + bytes([0x5c, 0x01]) + be16(4) + bytes(4)
+put("fuzz_mode_sense", "ms10-longlba", bytes([1]) + be16(len(body10) + 6) + bytes([0, 0x10, 1, 0]) + be16(16) + body10)
+put("fuzz_mode_sense", "ms10-truncated-page", bytes([1]) + be16(200) + bytes([0, 0, 0, 0]) + be16(0) + caching[:10])
+
+# ---- report luns: byte 0 = list size
+luns = be64(0) + bytes([0, 1, 0, 0, 0, 0, 0, 0]) + bytes([0x40, 0x20, 0, 0, 0, 0, 0, 0]) + bytes([0xc1, 0, 0, 0, 0, 0, 0, 0])
+put("fuzz_report_luns", "four", bytes([8]) + be32(len(luns)) + bytes(4) + luns)
+put("fuzz_report_luns", "more-than-room", bytes([2]) + be32(len(luns)) + bytes(4) + luns)
+put("fuzz_report_luns", "announced-more", bytes([8]) + be32(1024) + bytes(4) + luns[:16])
+
+# ---- log sense
+params = be16(0) + bytes([0x02, 4]) + be32(1234) + be16(1) + bytes([0x03, 8]) + be64(1 << 40) + be16(0x8000) + bytes([0x01, 2]) + b"ok"
+put("fuzz_log_sense", "counters", bytes([0x02, 0]) + be16(len(params)) + params)
+put("fuzz_log_sense", "subpage", bytes([0x4d, 0x01]) + be16(8) + be16(0) + bytes([0x03, 2]) + be16(40))
+put("fuzz_log_sense", "long-value", bytes([0x0d, 0]) + be16(14) + be16(2) + bytes([0x03, 10]) + bytes(range(10)))
+
+# ---- read format capacities: byte 0 = list size
+def fcd(blocks, t, bl):
+    return be32(blocks) + bytes([t]) + be32(bl)[1:]
+fc = fcd(0x3c0000, 2, 512) + fcd(0x3c0000, 0, 512) + fcd(0x1e0000, 0, 1024)
+put("fuzz_read_format_capacities", "formatted", bytes([4]) + bytes([0, 0, 0, len(fc)]) + fc)
+put("fuzz_read_format_capacities", "no-medium", bytes([1]) + bytes([0, 0, 0, 8]) + fcd(0xffffffff, 3, 512))
+
+# ---- CDBs
+put("fuzz_cdb_check", "read10", bytes([0x28, 0, 0, 0, 0, 0x10, 0, 0, 8, 0]))
+put("fuzz_cdb_check", "inquiry", bytes([0x12, 0x01, 0x83, 0, 0xff, 0]))
+put("fuzz_cdb_check", "read16", bytes([0x88, 0]) + be64(1 << 33) + be32(8) + bytes([0, 0]))
+put("fuzz_cdb_check", "rc16", bytes([0x9e, 0x10]) + bytes(8) + be32(32) + bytes([0, 0]))
+put("fuzz_cdb_check", "variable", bytes([0x7f, 0, 0, 0, 0, 0, 0, 0x18, 0, 0x09]) + bytes(22))
+put("fuzz_cdb_check", "ata16", bytes([0x85, 0x08, 0x0e, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xec, 0]))
+
+# ---- orionstor.conf
+put("fuzz_config", "empty", "")
+put("fuzz_config", "usb", "# cache\n[usb_storage]\ncache_enabled = true\ncache_size = 64MB\ncache_policy = \"lru\"\nquirks = \"\"\n")
+put("fuzz_config", "virtio", "[virtio_scsi]\nqueue_count = 4\nqueue_depth = 128\nio_scheduler = \"deadline\"\nqueue_ring = \"packed\"\nshared_memory_size = 1GiB\n")
+put("fuzz_config", "control", "[control]\nsocket = false\nsocket_dir = \"/run/orionstor\"  # comment\n\n[unknown]\nkey = 1\n")
+put("fuzz_config", "bad-value", "[virtio_scsi]\nqueue_depth = 3\n")
+
+# ---- device specs
+for i, s in enumerate(["sim", "sim:size=1G,block_size=4096", "sim:size=64M,readonly,luns=2,targets=3",
+                       "sim:hold=100,null,histograms", "usb:0781:5567", "usb:1-2.3",
+                       "virtio:0000:00:04.0", "sim:size=1.5G", "bogus:thing"]):
+    put("fuzz_spec", "spec%d" % i, s)
+
+# ---- control socket requests
+for i, s in enumerate(['{"jsonrpc":"2.0","id":1,"method":"ping"}',
+                       '{"jsonrpc":"2.0","id":"a","method":"devices","params":{}}',
+                       '{"jsonrpc":"2.0","id":2,"method":"stats","params":{"device":"sim","histograms":true}}',
+                       '{"jsonrpc":"2.0","id":3,"method":"abort","params":{"device":"sim","tag":5}}',
+                       '{"jsonrpc":"2.0","id":null,"method":"queue_flush","params":{"device":"sim","queue":0,"timeout_ms":10}}',
+                       '{"jsonrpc":"2.0","id":4,"method":"tuning","params":{"device":"sim","level":"x"}}',
+                       '{"jsonrpc":"2.0","method":"reset"}',
+                       '[{"jsonrpc":"2.0","id":1,"method":"ping"}]',
+                       '{"jsonrpc":"2.0","id":5,"method":"nope"}',
+                       '{"jsonrpc":"2.0","id":6,"method":"commands","params":["sim"]}']):
+    put("fuzz_control", "req%d" % i, s)
