@@ -352,7 +352,6 @@ static void owner_abort(struct ostori_channel *ch, struct ostori_chan_req *req)
 		req->result = OSTOR_ERROR_NOT_FOUND;
 		return;
 	}
-	req->found = t;
 	req->watch = ostori_abort_watch_add(ch->dev->ctx, t);
 	if (!req->watch) {
 		req->result = OSTOR_ERROR_BUSY;

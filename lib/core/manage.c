@@ -70,7 +70,7 @@ int ostori_manage_commands(ostor_device *dev, struct ostori_cmd_list *list, size
 	list_shared(dev, list);
 	pthread_mutex_unlock(&dev->lock);
 	for (unsigned int i = 0; i < dev->nchannels; i++) {
-		struct ostori_chan_req req = { .kind = OSTORI_REQ_LIST, .list = list, .dev = dev };
+		struct ostori_chan_req req = { .kind = OSTORI_REQ_LIST, .list = list };
 		int r = ostori_channel_request(dev, i, &req, timeout_ms);
 
 		if (r == OSTOR_ERROR_TIMEOUT)
@@ -134,7 +134,7 @@ int ostori_manage_abort(ostor_device *dev, uint64_t tag, int timeout_ms)
 		}
 		pthread_mutex_unlock(&dev->lock);
 	} else {
-		struct ostori_chan_req req = { .kind = OSTORI_REQ_ABORT, .tag = tag, .dev = dev };
+		struct ostori_chan_req req = { .kind = OSTORI_REQ_ABORT, .tag = tag };
 
 		r = ostori_channel_request(dev, q - 1, &req, timeout_ms);
 		if (r == 0)
@@ -185,7 +185,7 @@ int ostori_manage_flush(ostor_device *dev, int queue, int timeout_ms, struct ost
 		if (queue < 0) {
 			pause_shared(dev, true, &inflight, &waiting);
 		} else {
-			struct ostori_chan_req req = { .kind = OSTORI_REQ_COUNT, .dev = dev };
+			struct ostori_chan_req req = { .kind = OSTORI_REQ_COUNT };
 
 			r = ostori_channel_request(dev, (unsigned int)queue, &req, timeout_ms);
 			if (r == OSTOR_ERROR_NOT_FOUND) {

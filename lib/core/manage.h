@@ -72,12 +72,10 @@ struct ostori_chan_req {
 	enum ostori_chan_req_kind kind;
 	uint64_t tag;                  /* ABORT */
 	struct ostori_cmd_list *list;  /* LIST: appended to */
-	const void *found;             /* ABORT: the task (only compared, never used) */
 	struct ostori_abort_watch *watch; /* ABORT: its completion, for the requester */
 	int result;                    /* ABORT: 0, or OSTOR_ERROR_NOT_FOUND */
 	unsigned int inflight, waiting; /* COUNT: at the device, waiting */
 	atomic_int done;
-	ostor_device *dev;
 };
 
 /* Hold submissions of channel i back (a flush), or let them go. */
