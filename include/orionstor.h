@@ -578,9 +578,67 @@ OSTOR_API int ostor_verify_blocks(ostor_device *dev, uint32_t target, uint32_t l
 OSTOR_API int ostor_compare_and_write(ostor_device *dev, uint32_t target, uint32_t lun,
 				      uint64_t lba, uint32_t count, const void *compare,
 				      const void *write, uint32_t *miscompare_offset);
-/* SYNCHRONIZE CACHE.  A failed flush is sticky: every later flush (and
- * ostor_close) reports it again. */
+/* Write out what the block cache holds dirty for the LUN, then
+ * SYNCHRONIZE CACHE; 0 only when the device confirmed both.  A failure is
+ * sticky: every later flush (and ostor_close) reports it again until
+ * ostor_flush_acknowledge — so is the loss of cached data that never
+ * reached the device (OSTOR_EVENT_CACHE_DATA_LOST). */
 OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun);
+/* The application has dealt with the loss a sticky flush error reported
+ * (rewrote the data, or gave it up): clear it, so the next flush reports
+ * only what happens from now on.  Cached lines whose write-out failed stay
+ * dirty and are written out again by that flush.  target and lun may be
+ * OSTOR_EVENT_ALL.  Returns the error cleared (0 when there was none). */
+OSTOR_API int ostor_flush_acknowledge(ostor_device *dev, uint32_t target, uint32_t lun);
+
+/*
+ * The block cache (liborionstor(3) "Block cache"): per device, under the
+ * block helpers and the task API alike.  Configured by each transport's
+ * keys in orionstor.conf(5) and the device spec's cache options.
+ */
+enum ostor_cache_mode {
+	OSTOR_CACHE_OFF = 0,
+	OSTOR_CACHE_WRITE_THROUGH,
+	OSTOR_CACHE_WRITE_BACK,
+};
+/* "off", "write-through", "write-back". */
+OSTOR_API const char *ostor_cache_mode_name(int mode);
+/* Grows ("Structures that grow"): declare it with OSTOR_CACHE_INFO_INIT. */
+struct ostor_cache_info {
+	uint32_t size;                    /* in: sizeof; out: bytes filled */
+	int mode;                         /* enum ostor_cache_mode */
+	char policy[8];                   /* "lru", "lfu", "fifo" */
+	uint32_t line_size;               /* bytes per cache line */
+	int sticky_error;                 /* what every flush reports until acknowledged, or 0 */
+	uint64_t capacity_bytes;          /* the memory bound (lines, metadata, buffers) */
+	uint64_t dirty_limit_bytes;       /* writes wait beyond it */
+	uint64_t read_ahead_max_bytes;    /* 0: no read-ahead */
+	uint64_t used_bytes, dirty_bytes; /* in lines now */
+	uint64_t writeout_inflight_bytes; /* being written out now */
+	uint64_t read_hits, read_misses;  /* read commands answered wholly by the cache, or not */
+	uint64_t read_ahead_bytes;        /* read ahead from the device */
+	uint64_t read_ahead_used_bytes;   /* of those, read by the application */
+	uint64_t read_ahead_wasted_bytes; /* evicted or dropped unread */
+	uint64_t writes_absorbed;         /* write commands completed from the cache */
+	uint64_t writes_through;          /* write commands that went to the device */
+	uint64_t writeouts, writeout_bytes, writeout_errors;
+	uint64_t evictions;               /* lines */
+	uint64_t lost_ranges, lost_bytes; /* dirty data dropped (OSTOR_EVENT_CACHE_DATA_LOST) */
+};
+#define OSTOR_CACHE_INFO_INIT OSTOR_SIZED_INIT_(struct ostor_cache_info)
+/* The cache of one LUN, or of the whole device with target and lun
+ * OSTOR_EVENT_ALL (sticky_error: the first LUN's that has one).  A device
+ * without a cache reports mode OSTOR_CACHE_OFF and zeros. */
+OSTOR_API int ostor_cache_info(ostor_device *dev, uint32_t target, uint32_t lun,
+			       struct ostor_cache_info *info);
+/* ostor_cache_drop flags */
+#define OSTOR_CACHE_DROP_DIRTY 1u  /* drop dirty data too: reported as lost */
+/* Drop the cached lines of a LUN (or every LUN, OSTOR_EVENT_ALL).  With
+ * dirty data OSTOR_ERROR_BUSY, nothing dropped, unless
+ * OSTOR_CACHE_DROP_DIRTY: then it is lost as after an invalidating event
+ * (event, error log, statistics, sticky flush error).  Lines being written
+ * out or filled are left to finish. */
+OSTOR_API int ostor_cache_drop(ostor_device *dev, uint32_t target, uint32_t lun, unsigned int flags);
 
 /*
  * Device events: what changed under an open device, from virtio-scsi
@@ -599,6 +657,7 @@ enum ostor_event_type {
 	OSTOR_EVENT_LUNS_CHANGED,         /* the LUN inventory of target changed */
 	OSTOR_EVENT_DEVICE_RESET,         /* reset: commands in flight were aborted */
 	OSTOR_EVENT_DEVICE_GONE,          /* unplugged or removed: close it */
+	OSTOR_EVENT_CACHE_DATA_LOST,      /* dirty cached blocks lba..lba+blocks-1 never reached the device */
 };
 #define OSTOR_EVENT_ALL UINT32_MAX
 /* Grows: .size is what the library filled ("Structures that grow"); a
@@ -610,6 +669,7 @@ struct ostor_event {
 	ostor_device *dev;                /* NULL only for lost events */
 	uint32_t target, lun;
 	uint8_t asc, ascq;                /* the additional sense code that said so, or 0 */
+	uint64_t lba, blocks;             /* OSTOR_EVENT_CACHE_DATA_LOST: the range */
 };
 /* Passed by value, never grows (as struct ostor_completion). */
 struct ostor_event_handler {

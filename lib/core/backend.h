@@ -145,13 +145,24 @@ struct ostori_waitq {
 };
 
 /* Cached per-LUN state for the block helpers. */
+/* Block cache settings, by the backend from its configuration table. */
+enum ostori_bcache_policy { OSTORI_BCACHE_LRU = 0, OSTORI_BCACHE_LFU, OSTORI_BCACHE_FIFO };
+struct ostori_bcache_params {
+	int mode;                      /* enum ostor_cache_mode */
+	int policy;                    /* enum ostori_bcache_policy */
+	uint64_t size;                 /* bytes, the whole bound */
+	uint64_t read_ahead;           /* bytes at most; 0: none */
+	uint32_t line_size;            /* 0: 4 KiB */
+	const char *source;            /* static: the keys that decided it, for messages */
+};
+
 struct ostori_lun_state {
 	uint32_t target, lun;
 	bool known;                    /* capacity discovered */
 	bool seen;                     /* discovered at least once (in use) */
 	struct ostor_lun_info info;
 	bool dirty;                    /* written since the last good flush */
-	int sticky_error;              /* first failed flush, reported forever */
+	int sticky_error;              /* first failed flush, reported until acknowledged */
 	struct ostori_provisioning {   /* Logical Block Provisioning and Block Limits VPD */
 		bool unmap;                /* LBPU */
 		bool ws_unmap;             /* LBPWS: WRITE SAME(16) may unmap */
@@ -186,6 +197,11 @@ struct ostor_device {
 	 * backend asks for at open, and the cache (NULL: none). */
 	unsigned int cmd_cache_entries;
 	struct ostori_cmd_cache *cmd_cache;
+	/* The block cache (lib/core/bcache*.c): what the backend's keys ask
+	 * for (set at open, the spec's cache options override), and the
+	 * cache (NULL: none). */
+	struct ostori_bcache_params bcache_params;
+	struct ostori_bcache *bcache;
 	/* Software queueing (set by the backend at open; 0: no limit). */
 	unsigned int max_commands;     /* in flight plus waiting */
 	const char *max_commands_key;  /* the key that sets it, for the message */
@@ -264,6 +280,8 @@ struct ostor_task {
 	struct ostori_channel *chan;
 	bool cancel_sent;
 	bool from_cache;               /* answered by the command cache */
+	bool bcache_bypass;            /* the block cache's own request: straight to the backend */
+	struct bc_op *bcache_op;       /* the block cache's note on it while in flight */
 	/* Waiting for room (queueing.c): on its channel's or device's list. */
 	bool waiting;
 	uint64_t wait_deadline_ms;
@@ -404,6 +422,14 @@ unsigned int ostori_device_channels_inflight(const ostor_device *dev);
 unsigned int ostori_device_held(const ostor_device *dev);
 /* Keep t waiting on q (order by dev->io_scheduler); BUSY past max_commands. */
 int ostori_waitq_park(ostor_device *dev, struct ostori_waitq *q, ostor_task *t);
+/* Park a task the block cache resumed and its backend found full: on its
+ * queue's list (the owner only) or the device's. */
+int ostori_channel_park(struct ostori_channel *ch, ostor_task *t);
+int ostori_device_park(ostor_device *dev, ostor_task *t);
+/* This thread owns ch. */
+bool ostori_channel_is_mine(const struct ostori_channel *ch);
+/* Ask ch's owner to resume its tasks parked in the block cache. */
+void ostori_channel_want_resume(struct ostori_channel *ch);
 ostor_task *ostori_waitq_pop(struct ostori_waitq *q);
 void ostori_waitq_push_front(struct ostori_waitq *q, ostor_task *t);
 bool ostori_waitq_remove(struct ostori_waitq *q, ostor_task *t);
@@ -423,12 +449,65 @@ void ostori_cmdcache_note(ostor_task *t);
 void ostori_cmdcache_forget_all(ostor_device *dev);
 void ostori_cmdcache_stats(const ostor_device *dev, uint64_t *hits, uint64_t *misses);
 
-/* Hand a task to its backend (the command cache may answer instead). */
-static inline int ostori_backend_submit(ostor_task *t)
+/* ---- the block cache (lib/core/bcache.c, bcache_io.c) --------------------- */
+struct ostori_bcache;
+struct bc_op;
+/* The device spec's cache options (cache=off|wt|wb, cache_size=,
+ * cache_policy=, read_ahead=, cache_line=): parsed before the backend
+ * opens, applied over its defaults after. */
+struct ostori_bcache_spec {
+	bool mode_set, policy_set, read_ahead_set;
+	int mode, policy;
+	uint64_t size, read_ahead;
+	uint32_t line_size;
+};
+#define OSTORI_BCACHE_SPEC_OPTIONS "cache=off|wt|wb, cache_size=SIZE, cache_policy=lru|lfu|fifo, " \
+	"read_ahead=SIZE, cache_line=SIZE"
+int ostori_bcache_spec(const char *text, struct ostor_spec *spec, struct ostori_bcache_spec *o);
+void ostori_bcache_spec_apply(ostor_device *dev, const struct ostori_bcache_spec *o);
+/* From dev->bcache_params, at open (nothing when the mode is off). */
+int ostori_bcache_open(ostor_device *dev);
+void ostori_bcache_close(ostor_device *dev);
+const char *ostori_bcache_policy_name(int policy);
+/* A task for a LUN of a cached device, before its backend: answered,
+ * parked or passed on (returns as a backend's submit). */
+int ostori_bcache_submit(ostor_task *t);
+/* A task of a cached device completed (before delivery). */
+void ostori_bcache_complete(ostor_task *t);
+/* The block helpers learned a LUN's geometry. */
+void ostori_bcache_lun_known(ostor_device *dev, uint32_t target, uint32_t lun, uint32_t block_size,
+			     uint64_t blocks);
+/* An event that invalidates what the cache holds (medium or capacity
+ * changed, LUN removed, device gone); others are ignored. */
+void ostori_bcache_lun_event(ostor_device *dev, enum ostor_event_type type, uint32_t target, uint32_t lun);
+/* Write out every dirty block of the LUN and wait for it (a flush's first
+ * half).  Returns when nothing is dirty, or when a write-out failed. */
+int ostori_bcache_writeout_wait(ostor_device *dev, uint32_t target, uint32_t lun);
+/* The LUN has cached data to write out or a sticky error to report. */
+bool ostori_bcache_dirty(ostor_device *dev, uint32_t target, uint32_t lun);
+/* The cache's sticky error of a LUN (or the first of all, OSTOR_EVENT_ALL)
+ * and why, or 0. */
+int ostori_bcache_sticky(ostor_device *dev, uint32_t target, uint32_t lun, char *why, size_t len);
+/* Clear it (ostor_flush_acknowledge); returns the error cleared. */
+int ostori_bcache_acknowledge(ostor_device *dev, uint32_t target, uint32_t lun);
+/* The owner of ch resumes its tasks parked in the cache. */
+void ostori_bcache_resume_channel(ostor_device *dev, struct ostori_channel *ch);
+
+/* Hand a task to its backend, past the block cache (the command cache may
+ * answer instead). */
+static inline int ostori_backend_submit_direct(ostor_task *t)
 {
 	if (OSTOR_UNLIKELY(t->dev->cmd_cache != NULL) && ostori_cmdcache_serve(t))
 		return 0;
 	return t->dev->backend->submit(t);
+}
+
+/* Hand a task to its backend (the caches may answer instead). */
+static inline int ostori_backend_submit(ostor_task *t)
+{
+	if (OSTOR_UNLIKELY(t->dev->bcache != NULL) && !t->bcache_bypass)
+		return ostori_bcache_submit(t);
+	return ostori_backend_submit_direct(t);
 }
 
 /* Complete a task: result, status, sense and transferred must be set.
@@ -458,6 +537,9 @@ static inline void ostori_run_completion(ostor_context *ctx, ostor_task *t, stru
  * runs in ostor_handle_events*.  target/lun OSTOR_EVENT_ALL: all. */
 void ostori_post_event(ostor_device *dev, enum ostor_event_type type, uint32_t target, uint32_t lun,
 		       uint8_t asc, uint8_t ascq);
+/* OSTOR_EVENT_CACHE_DATA_LOST for blocks lba..lba+blocks-1. */
+void ostori_post_event_range(ostor_device *dev, enum ostor_event_type type, uint32_t target, uint32_t lun,
+			     uint64_t lba, uint64_t blocks);
 /* The event a unit attention stands for, if any (2Ah/09h capacity, 28h
  * medium, 29h reset, 3Fh/0Eh LUN inventory). */
 void ostori_post_unit_attention(ostor_device *dev, uint32_t target, uint32_t lun, uint8_t asc,
@@ -523,8 +605,8 @@ static inline void ostori_task_finish(ostor_task *t, enum ostor_result result, i
 		memcpy(t->sense, sense, sense_len);
 	t->sense_len = sense && sense_len ? sense_len : 0;
 	t->transferred = transferred <= t->data_len ? transferred : t->data_len;
-	/* An owned queue's task, no command cache: straight to its owner. */
-	if (OSTOR_LIKELY(t->chan != NULL && t->dev->cmd_cache == NULL))
+	/* An owned queue's task, no cache to tell: straight to its owner. */
+	if (OSTOR_LIKELY(t->chan != NULL && t->dev->cmd_cache == NULL && t->dev->bcache == NULL))
 		ostori_channel_complete(t);
 	else
 		ostori_task_complete(t);
@@ -550,6 +632,13 @@ struct ostori_devlist {
 };
 int ostori_devlist_add(struct ostori_devlist *list, const char *backend,
 		       const char *spec, const char *fmt, ...) OSTOR_PRINTF(4, 5);
+
+/* The cache's own block requests (read-ahead, write-out): as
+ * ostor_*_blocks_async, past the cache. */
+int ostori_block_internal(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba, uint32_t count,
+			  void *buf, bool write, struct ostor_block_completion c);
+/* The sticky SYNCHRONIZE CACHE error of a LUN (OSTOR_EVENT_ALL: any), or 0. */
+int ostori_lun_sticky(ostor_device *dev, uint32_t target, uint32_t lun);
 
 /* Block-helper state lookup (creates the entry). */
 struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, uint32_t lun);

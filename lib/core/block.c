@@ -332,6 +332,10 @@ static int lun_info_cached(ostor_device *dev, ostor_task *t, uint32_t target, ui
 	if (st->known && !refresh) {
 		*info = st->info;
 		pthread_mutex_unlock(&dev->lock);
+		/* (Again after the cache forgot it: a medium change.) */
+		if (OSTOR_UNLIKELY(dev->bcache != NULL))
+			ostori_bcache_lun_known(dev, target, lun, info->block_size,
+						info->medium_present ? info->blocks : 0);
 		return 0;
 	}
 	pthread_mutex_unlock(&dev->lock);
@@ -348,6 +352,9 @@ static int lun_info_cached(ostor_device *dev, ostor_task *t, uint32_t target, ui
 		st->seen = true;
 	}
 	pthread_mutex_unlock(&dev->lock);
+	if (dev->bcache)
+		ostori_bcache_lun_known(dev, target, lun, info->block_size,
+					info->medium_present ? info->blocks : 0);
 	return 0;
 }
 
@@ -406,6 +413,7 @@ struct block_req {
 	struct iovec iov[OSTOR_IOV_MAX];
 	int iovcnt;
 	size_t done_bytes;          /* of the whole request */
+	bool bypass;                /* the block cache's own: past it, no sync adoption */
 	struct ostor_block_completion completion;
 	struct block_req *next;     /* free list */
 };
@@ -561,7 +569,8 @@ static int part_submit(struct block_req *rq)
 	r = ostor_task_set_iov(t, rq->write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, part, n);
 	if (r < 0)
 		return r;
-	if (tls_block_sync)
+	t->bcache_bypass = rq->bypass;
+	if (tls_block_sync && !rq->bypass)
 		ostori_sync_adopt(t);
 	return ostor_task_submit(t, (struct ostor_completion){ part_done, rq, NULL });
 }
@@ -580,9 +589,13 @@ static bool part_retry(struct block_req *rq)
 	    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) < 0 ||
 	    s.key != OSTOR_SCSI_SENSE_UNIT_ATTENTION)
 		return false;
+	report_unit_attention(rq->dev, rq->target, rq->lun, &s);
+	/* The cache's write-out or read-ahead is for the medium it had: not
+	 * sent to another one (the cache dropped its lines already). */
+	if (rq->bypass && (s.asc == 0x28 || (s.asc == 0x2a && s.ascq == 0x09)))
+		return false;
 	ostor_dbg(rq->dev->ctx, "%s %u:%u: unit attention %02xh/%02xh, retrying", rq->dev->spec,
 		  rq->target, rq->lun, s.asc, s.ascq);
-	report_unit_attention(rq->dev, rq->target, rq->lun, &s);
 	if (s.asc == 0x2a && s.ascq == 0x09) {
 		/* Capacity changed: rediscover before the next request. */
 		pthread_mutex_lock(&rq->dev->lock);
@@ -687,7 +700,7 @@ static void mark_dirty(ostor_device *dev, uint32_t target, uint32_t lun)
  * block size once the LUN is known. */
 static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
 			uint32_t count, const struct iovec *iov, int iovcnt, void *single, bool write,
-			struct ostor_block_completion c)
+			bool bypass, struct ostor_block_completion c)
 {
 	const char *fn = write ? "ostor_write_blocks" : "ostor_read_blocks";
 	struct ostori_provisioning prov = { 0 };
@@ -750,6 +763,7 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 		rq->max_blocks = prov.max_dma_transfer_blocks;
 	rq->attempt = 0;
 	rq->done_bytes = 0;
+	rq->bypass = bypass;
 	if (single) {
 		rq->iov[0] = (struct iovec){ single, total };
 		rq->iovcnt = 1;
@@ -776,14 +790,14 @@ OSTOR_API int ostor_readv_blocks_async(ostor_device *dev, uint32_t target, uint3
 				       uint32_t count, const struct iovec *iov, int iovcnt,
 				       struct ostor_block_completion done)
 {
-	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, false, done);
+	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, false, false, done);
 }
 
 OSTOR_API int ostor_writev_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
 					uint32_t count, const struct iovec *iov, int iovcnt,
 					struct ostor_block_completion done)
 {
-	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, true, done);
+	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, true, false, done);
 }
 
 static int block_submit_buf(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
@@ -794,7 +808,13 @@ static int block_submit_buf(ostor_device *dev, uint32_t target, uint32_t lun, ui
 			c.free(c.user_data);
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
 	}
-	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, c);
+	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, false, c);
+}
+
+int ostori_block_internal(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba, uint32_t count,
+			  void *buf, bool write, struct ostor_block_completion c)
+{
+	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, true, c);
 }
 
 OSTOR_API int ostor_read_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
@@ -1144,13 +1164,32 @@ OSTOR_API int ostor_compare_and_write(ostor_device *dev, uint32_t target, uint32
 	return r;
 }
 
+int ostori_lun_sticky(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	for (size_t i = 0; i < dev->nluns && !r; i++)
+		if ((target == OSTOR_EVENT_ALL || dev->luns[i].target == target) &&
+		    (lun == OSTOR_EVENT_ALL || dev->luns[i].lun == lun))
+			r = dev->luns[i].sticky_error;
+	pthread_mutex_unlock(&dev->lock);
+	return r;
+}
+
 static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun)
 {
 	struct ostori_lun_state *st;
 	struct ostor_cdb cdb;
+	char why[320];
 	int sticky;
 	int r;
 
+	/* What the block cache holds goes to the device first. */
+	ostori_bcache_writeout_wait(dev, target, lun);
+	sticky = ostori_bcache_sticky(dev, target, lun, why, sizeof(why));
+	if (sticky)
+		return ostori_error(sticky, "flush of %s target %u lun %u: %s", dev->spec, target, lun, why);
 	pthread_mutex_lock(&dev->lock);
 	st = ostori_lun_state(dev, target, lun);
 	sticky = st ? st->sticky_error : 0;
@@ -1158,7 +1197,7 @@ static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t
 	if (sticky)
 		return ostori_error(sticky,
 				    "an earlier SYNCHRONIZE CACHE on %s target %u lun %u failed: data written "
-				    "before it may be lost (this error stays until the device is closed)",
+				    "before it may be lost (this error stays until ostor_flush_acknowledge)",
 				    dev->spec, target, lun);
 
 	ostor_scsi_cdb_synchronize_cache10(&cdb, 0, 0);
@@ -1209,6 +1248,31 @@ OSTOR_API int ostor_flush(ostor_device *dev, uint32_t target, uint32_t lun)
 	return r;
 }
 
+OSTOR_API int ostor_flush_acknowledge(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	int first;
+
+	if ((first = check_dev(dev, __func__)))
+		return first;
+	first = ostori_bcache_acknowledge(dev, target, lun);
+	pthread_mutex_lock(&dev->lock);
+	for (size_t i = 0; i < dev->nluns; i++) {
+		struct ostori_lun_state *st = &dev->luns[i];
+
+		if ((target != OSTOR_EVENT_ALL && st->target != target) ||
+		    (lun != OSTOR_EVENT_ALL && st->lun != lun))
+			continue;
+		if (st->sticky_error && !first)
+			first = st->sticky_error;
+		st->sticky_error = 0;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	if (first)
+		ostor_info(dev->ctx, "%s: flush error of %u:%u acknowledged (%s)", dev->spec, target, lun,
+			   ostor_error_name(first));
+	return first;
+}
+
 /* At close: flush every LUN written since its last good flush, and report
  * sticky errors of LUNs whose flush failed earlier. */
 int ostori_flush_all(ostor_device *dev);
@@ -1231,6 +1295,7 @@ int ostori_flush_all(ostor_device *dev)
 		lun = dev->luns[i].lun;
 		need = dev->luns[i].dirty || dev->luns[i].sticky_error;
 		pthread_mutex_unlock(&dev->lock);
+		need = need || ostori_bcache_dirty(dev, target, lun);
 		if (!need)
 			continue;
 		if (!t && get_task(dev, &t) < 0)

@@ -33,6 +33,7 @@ struct ostori_channel {
 	/* Any thread. */
 	_Atomic(ostor_task *) remote; /* completed elsewhere, newest first */
 	atomic_uint cancels;          /* cancel requests not yet seen by the owner */
+	atomic_bool bcache_resume;    /* tasks parked in the block cache may go on */
 	void *block_reqs;             /* the owner's recycled block requests (block.c) */
 	/* Live management: a request for the owner (manage.c), and the
 	 * owner's own state for it. */
@@ -466,6 +467,9 @@ int ostori_channels_dispatch_mine(ostor_context *ctx)
 			continue;
 		if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->cancels, memory_order_acquire)))
 			owner_cancels(ch);
+		if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->bcache_resume, memory_order_relaxed)) &&
+		    atomic_exchange_explicit(&ch->bcache_resume, false, memory_order_acquire))
+			ostori_bcache_resume_channel(ch->dev, ch);
 		n += dispatch(ch);
 	}
 	return n;
@@ -475,9 +479,26 @@ bool ostori_channels_ready_mine(const ostor_context *ctx)
 {
 	for (unsigned int i = 0; i < tls_nchan; i++)
 		if (tls_chan[i]->dev->ctx == ctx &&
-		    (tls_chan[i]->done_head || atomic_load_explicit(&tls_chan[i]->remote, memory_order_relaxed)))
+		    (tls_chan[i]->done_head || atomic_load_explicit(&tls_chan[i]->remote, memory_order_relaxed) ||
+		     atomic_load_explicit(&tls_chan[i]->bcache_resume, memory_order_relaxed)))
 			return true;
 	return false;
+}
+
+bool ostori_channel_is_mine(const struct ostori_channel *ch)
+{
+	return atomic_load_explicit(&ch->owner, memory_order_relaxed) == &ostori_tls;
+}
+
+void ostori_channel_want_resume(struct ostori_channel *ch)
+{
+	if (!atomic_exchange_explicit(&ch->bcache_resume, true, memory_order_release))
+		ostori_kick_loop(ch->dev->ctx);
+}
+
+int ostori_channel_park(struct ostori_channel *ch, ostor_task *t)
+{
+	return ostori_waitq_park(ch->dev, &ch->waitq, t);
 }
 
 unsigned int ostori_channels_inflight(ostor_context *ctx)

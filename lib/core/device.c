@@ -131,6 +131,7 @@ static unsigned int count_of_class(ostor_context *ctx, const char *cls)
 OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **out)
 {
 	struct ostor_spec *spec;
+	struct ostori_bcache_spec cache_opts;
 	const struct ostor_backend *be;
 	ostor_device *dev;
 	int r;
@@ -173,20 +174,34 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 		r = ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 		goto out_dev;
 	}
+	r = ostori_bcache_spec(text, spec, &cache_opts);
+	if (r < 0)
+		goto out_dev;
 	r = be->open(dev, spec);
 	if (r == OSTOR_ERROR_BUSY)
 		r = ostori_control_explain_busy(ctx, text, r);
 	if (r < 0)
 		goto out_dev;
-	r = ostori_channels_init(dev);
+	/* The sim backend checks its options itself; the others take the
+	 * cache options only. */
+	if (strcmp(be->name, "sim"))
+		r = ostori_spec_check_unused(spec, OSTORI_BCACHE_SPEC_OPTIONS);
+	ostori_bcache_spec_apply(dev, &cache_opts);
+	if (r == 0)
+		r = ostori_channels_init(dev);
 	if (r == 0 && (r = ostori_cmdcache_init(dev, dev->cmd_cache_entries)) < 0)
 		ostori_channels_free(dev);
+	if (r == 0 && (r = ostori_bcache_open(dev)) < 0) {
+		ostori_cmdcache_free(dev);
+		ostori_channels_free(dev);
+	}
 	if (r < 0) {
 		be->close(dev);
 		goto out_dev;
 	}
 	r = registry_add(dev);
 	if (r < 0) {
+		ostori_bcache_close(dev);
 		ostori_channels_free(dev);
 		ostori_cmdcache_free(dev);
 		be->close(dev);
@@ -199,6 +214,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 
 		pthread_mutex_unlock(&ctx->lock);
 		registry_remove(dev);
+		ostori_bcache_close(dev);
 		ostori_channels_free(dev);
 		ostori_cmdcache_free(dev);
 		be->close(dev);
@@ -286,6 +302,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	ostor_task_free(dev->spare_task);
 	ostori_block_reqs_free(dev);
 	dev->backend->close(dev);
+	ostori_bcache_close(dev);
 	ostori_channels_free(dev);
 	ostori_cmdcache_free(dev);
 	/* After the backend: closing may have posted some. */

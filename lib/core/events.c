@@ -20,8 +20,8 @@
 /* struct ostor_event grows (lib/util/sized.h): .size tells the handler
  * what this library filled, up to the end of its last field (when a field
  * is appended, name it in both lines). */
-#define EVENT_SIZE OSTORI_FIELD_END(struct ostor_event, ascq)
-OSTORI_SIZED_CHECK(struct ostor_event, ascq);
+#define EVENT_SIZE OSTORI_FIELD_END(struct ostor_event, blocks)
+OSTORI_SIZED_CHECK(struct ostor_event, blocks);
 
 struct ostori_event_node {
 	struct ostor_event ev;
@@ -38,6 +38,7 @@ OSTOR_API const char *ostor_event_name(int type)
 	case OSTOR_EVENT_LUNS_CHANGED: return "luns-changed";
 	case OSTOR_EVENT_DEVICE_RESET: return "device-reset";
 	case OSTOR_EVENT_DEVICE_GONE: return "device-gone";
+	case OSTOR_EVENT_CACHE_DATA_LOST: return "cache-data-lost";
 	default: return "unknown";
 	}
 }
@@ -101,19 +102,37 @@ static bool queue_locked(ostor_context *ctx, const struct ostor_event *ev)
 	return true;
 }
 
+static void post(ostor_device *dev, const struct ostor_event *ev)
+{
+	ostor_context *ctx = dev->ctx;
+
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->event_handler.callback)
+		queue_locked(ctx, ev);
+	pthread_mutex_unlock(&ctx->lock);
+	ostori_wake_loop(ctx);
+}
+
 void ostori_post_event(ostor_device *dev, enum ostor_event_type type, uint32_t target, uint32_t lun,
 		       uint8_t asc, uint8_t ascq)
 {
-	ostor_context *ctx = dev->ctx;
 	struct ostor_event ev = { .size = EVENT_SIZE, .type = type, .dev = dev, .target = target,
 				  .lun = lun, .asc = asc, .ascq = ascq };
 
-	ostor_dbg(ctx, "%s: event %s for %d:%d", dev->spec, ostor_event_name(type), (int)target, (int)lun);
-	pthread_mutex_lock(&ctx->lock);
-	if (ctx->event_handler.callback)
-		queue_locked(ctx, &ev);
-	pthread_mutex_unlock(&ctx->lock);
-	ostori_wake_loop(ctx);
+	ostor_dbg(dev->ctx, "%s: event %s for %d:%d", dev->spec, ostor_event_name(type), (int)target, (int)lun);
+	/* What the block cache holds may not be the medium's any more (the
+	 * loss is reported before this event). */
+	ostori_bcache_lun_event(dev, type, target, lun);
+	post(dev, &ev);
+}
+
+void ostori_post_event_range(ostor_device *dev, enum ostor_event_type type, uint32_t target, uint32_t lun,
+			     uint64_t lba, uint64_t blocks)
+{
+	struct ostor_event ev = { .size = EVENT_SIZE, .type = type, .dev = dev, .target = target,
+				  .lun = lun, .lba = lba, .blocks = blocks };
+
+	post(dev, &ev);
 }
 
 bool ostori_events_pending(const ostor_context *ctx)

@@ -1,6 +1,9 @@
 # lib/core: handles, errors, logging, specs, tasks, events, block helpers.
 lib_libostor_private_la_SOURCES += \
 	lib/core/backend.h \
+	lib/core/bcache.c \
+	lib/core/bcache.h \
+	lib/core/bcache_io.c \
 	lib/core/block.c \
 	lib/core/channel.c \
 	lib/core/cmdcache.c \

@@ -164,3 +164,16 @@ void ostori_device_waitq_run(ostor_device *dev)
 		}
 	}
 }
+
+int ostori_device_park(ostor_device *dev, ostor_task *t)
+{
+	int r;
+
+	pthread_mutex_lock(&dev->lock);
+	r = ostori_waitq_park(dev, &dev->waitq, t);
+	pthread_mutex_unlock(&dev->lock);
+	/* Room freed meanwhile would wake nobody: look once more. */
+	if (r == 0)
+		ostori_device_waitq_run(dev);
+	return r;
+}

@@ -133,7 +133,7 @@ int ostori_spec_parse_options(const char *text, const char *body, struct ostor_s
 int ostori_spec_parse(const char *text, struct ostor_spec *spec)
 {
 	char forms[512];
-	const char *colon;
+	const char *colon, *body, *comma;
 	size_t plen;
 
 	if (!spec)
@@ -152,7 +152,22 @@ int ostori_spec_parse(const char *text, struct ostor_spec *spec)
 		if (!colon && !ps->bare)
 			break;
 		spec->backend = ps->prefix;
-		return ps->parse(text, colon ? colon + 1 : "", spec);
+		body = colon ? colon + 1 : "";
+		/* Options after the address (",cache=wb"), for backends whose
+		 * body is not options already. */
+		if (ps->parse != ostori_spec_parse_options && (comma = strchr(body, ','))) {
+			char addr[OSTOR_SPEC_MAX_LEN];
+			int r;
+
+			if ((size_t)(comma - body) >= sizeof(addr))
+				return ostori_error(OSTOR_ERROR_BAD_SPEC, "device spec '%.40s...' is too long", text);
+			memcpy(addr, body, (size_t)(comma - body));
+			addr[comma - body] = '\0';
+			if ((r = ps->parse(text, addr, spec)) < 0)
+				return r;
+			return ostori_spec_parse_options(text, comma + 1, spec);
+		}
+		return ps->parse(text, body, spec);
 	}
 	return ostori_error(OSTOR_ERROR_BAD_SPEC, "unknown device spec '%s'; %s", text,
 			    spec_forms(forms, sizeof(forms)));

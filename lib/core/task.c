@@ -535,6 +535,8 @@ void ostori_task_complete(ostor_task *t)
 		t->transferred = t->data_len;
 	if (OSTOR_UNLIKELY(t->dev->cmd_cache != NULL) && !t->from_cache)
 		ostori_cmdcache_note(t);
+	if (OSTOR_UNLIKELY(t->dev->bcache != NULL))
+		ostori_bcache_complete(t);
 	if (OSTOR_LIKELY(t->chan != NULL)) {
 		ostori_channel_complete(t);
 		return;

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
-	"readonly, type=disk|cdrom, null, queues=N (1-64), histograms, hold=LBA, transport=NAME"
+	"readonly, type=disk|cdrom, null, queues=N (1-64), histograms, hold=LBA, transport=NAME, " \
+	OSTORI_BCACHE_SPEC_OPTIONS
 #define SIM_DEFAULT_QUEUES 4
 #define SIM_DEFAULT_SIZE (64ull << 20)
 #define SIM_MAX_TRANSFER (8u << 20)

@@ -2,6 +2,7 @@
  * lib/usb/config.c - the [usb_storage] table of orionstor.conf(5).
  */
 #include "usb/config.h"
+#include "core/backend.h"
 #include "usb/engine.h"     /* ousb_quirks_check for quirks */
 
 #define T "usb_storage"
@@ -32,11 +33,6 @@ static const struct ostori_config_key keys[] = {
 };
 
 static const struct ostori_config_pending pending[] = {
-	{ "cache_enabled", "the block cache" },
-	{ "write_back_cache", "the block cache" },
-	{ "read_ahead_cache", "the block cache" },
-	{ "cache_size", "the block cache" },
-	{ "cache_policy", "the block cache" },
 	{ "smart_monitoring_enabled", "SMART monitoring" },
 	{ "power_management_enabled", "power management" },
 };
@@ -49,3 +45,24 @@ const struct ostori_config_table ostori_usb_config_table = {
 	.pending = pending,
 	.npending = sizeof(pending) / sizeof(pending[0]),
 };
+
+/* USB read-ahead: eight of the largest transfers, 128 KiB to 1 MiB - a
+ * few bulk transfers keep a Bulk-Only device streaming without holding
+ * much memory. */
+#define USB_READ_AHEAD_MIN (128 * OSTORI_KiB)
+#define USB_READ_AHEAD_MAX OSTORI_MiB
+
+void ostori_usb_cache_params(const struct ostori_usb_config *uc, ostor_device *dev)
+{
+	struct ostori_bcache_params *p = &dev->bcache_params;
+	uint64_t ra = (uint64_t)dev->max_transfer_bytes * 8;
+
+	p->mode = !uc->cache_enabled ? OSTOR_CACHE_OFF
+		  : uc->write_back_cache ? OSTOR_CACHE_WRITE_BACK : OSTOR_CACHE_WRITE_THROUGH;
+	p->policy = uc->cache_policy; /* the same order as enum ostori_bcache_policy */
+	p->size = uc->cache_size;
+	if (!ra || ra > USB_READ_AHEAD_MAX)
+		ra = USB_READ_AHEAD_MAX;
+	p->read_ahead = uc->read_ahead_cache ? OSTOR_MAX(ra, USB_READ_AHEAD_MIN) : 0;
+	p->source = "[usb_storage] cache_enabled, write_back_cache, read_ahead_cache, cache_size, cache_policy";
+}

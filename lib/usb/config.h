@@ -44,4 +44,8 @@ static inline const struct ostori_usb_config *ostori_usb_config(const struct ost
 	return (const struct ostori_usb_config *)ostori_config_data(cfg, &ostori_usb_config_table);
 }
 
+/* The block cache as [usb_storage] asks for it (cache_enabled,
+ * write_back_cache, read_ahead_cache, cache_size, cache_policy). */
+void ostori_usb_cache_params(const struct ostori_usb_config *uc, ostor_device *dev);
+
 #endif /* OSTOR_USB_CONFIG_H */

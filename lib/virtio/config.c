@@ -2,6 +2,7 @@
  * lib/virtio/config.c - the [virtio_scsi] table of orionstor.conf(5).
  */
 #include "virtio/config.h"
+#include "core/backend.h"
 
 #define T "virtio_scsi"
 #define S struct ostori_virtio_config
@@ -40,12 +41,6 @@ static const struct ostori_config_key keys[] = {
 	OSTORI_K_BOOL(T, S, performance_monitoring_enabled, false),
 };
 
-static const struct ostori_config_pending pending[] = {
-	{ "read_ahead_size", "the block cache" },
-	{ "write_back_cache", "the block cache" },
-	{ "write_back_cache_size", "the block cache" },
-	{ "direct_io", "the block cache" },
-};
 
 static const struct ostori_config_limit limits[] = {
 	{ "queue_count", "device_max_queues" },
@@ -57,8 +52,22 @@ const struct ostori_config_table ostori_virtio_config_table = {
 	.size = sizeof(S),
 	.keys = keys,
 	.nkeys = sizeof(keys) / sizeof(keys[0]),
-	.pending = pending,
-	.npending = sizeof(pending) / sizeof(pending[0]),
 	.limits = limits,
 	.nlimits = sizeof(limits) / sizeof(limits[0]),
 };
+
+void ostori_virtio_cache_params(const struct ostori_virtio_config *vc, ostor_device *dev)
+{
+	struct ostori_bcache_params *p = &dev->bcache_params;
+
+	/* direct_io: every command goes to the device, nothing is cached. */
+	p->mode = vc->direct_io ? OSTOR_CACHE_OFF
+		  : vc->write_back_cache ? OSTOR_CACHE_WRITE_BACK : OSTOR_CACHE_WRITE_THROUGH;
+	p->policy = OSTORI_BCACHE_LRU;
+	p->size = vc->write_back_cache_size;
+	p->read_ahead = vc->read_ahead_size;
+	p->source = "[virtio_scsi] direct_io, write_back_cache, write_back_cache_size, read_ahead_size";
+	if (vc->direct_io && (vc->write_back_cache || vc->read_ahead_size))
+		ostor_warn(dev->ctx, "%s: [virtio_scsi] direct_io = true bypasses the block cache: "
+			   "write_back_cache and read_ahead_size have no effect (set direct_io = false)", dev->spec);
+}

@@ -56,4 +56,8 @@ static inline const struct ostori_virtio_config *ostori_virtio_config(const stru
 	return (const struct ostori_virtio_config *)ostori_config_data(cfg, &ostori_virtio_config_table);
 }
 
+/* The block cache as [virtio_scsi] asks for it (direct_io,
+ * write_back_cache, write_back_cache_size, read_ahead_size). */
+void ostori_virtio_cache_params(const struct ostori_virtio_config *vc, ostor_device *dev);
+
 #endif /* OSTOR_VIRTIO_CONFIG_H */

@@ -249,6 +249,7 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	dev->count_limit = ostori_virtio_config(cfg)->device_max_count;
 	dev->count_key = "[virtio_scsi] device_max_count";
 	atomic_store(&dev->hist_on, ostori_virtio_config(cfg)->performance_monitoring_enabled);
+	ostori_virtio_cache_params(ostori_virtio_config(cfg), dev);
 	dev->max_commands = ostori_virtio_config(cfg)->scsi_max_commands;
 	dev->max_commands_key = "[virtio_scsi] scsi_max_commands";
 	dev->io_scheduler = ostori_virtio_config(cfg)->io_scheduler;

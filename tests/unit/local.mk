@@ -56,3 +56,9 @@ TESTS += tests/unit/test_manage
 tests_unit_test_manage_SOURCES = tests/unit/test_manage.c
 tests_unit_test_manage_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_manage_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_bcache
+TESTS += tests/unit/test_bcache
+tests_unit_test_bcache_SOURCES = tests/unit/test_bcache.c
+tests_unit_test_bcache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_bcache_LDADD = lib/libostor_private.la $(CHECK_LIBS)

@@ -407,7 +407,7 @@ START_TEST(event_has_size)
 		ostor_handle_events(ctx, 10);
 	ck_assert_int_eq(events, 1);
 	ck_assert_int_eq(seen.type, OSTOR_EVENT_CAPACITY_CHANGED);
-	ck_assert_uint_eq(seen.size, OSTORI_FIELD_END(struct ostor_event, ascq));
+	ck_assert_uint_eq(seen.size, OSTORI_FIELD_END(struct ostor_event, blocks));
 	ck_assert(OSTOR_HAS_FIELD(&seen, ascq));
 	ck_assert_uint_eq(seen.asc, 0x2a);
 }

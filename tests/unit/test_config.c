@@ -427,13 +427,13 @@ START_TEST(test_pending_key_warns)
 	struct ostor_config cfg;
 	struct capture cap;
 
-	load_ok("[usb_storage]\nstorage_device_timeout = 5000\ncache_enabled = true\n", &cfg, &cap);
+	load_ok("[usb_storage]\nstorage_device_timeout = 5000\nsmart_monitoring_enabled = true\n", &cfg, &cap);
 	ck_assert_uint_eq(cap.count, 1);
 	ck_assert_uint_eq(cfg.warnings, 1);
-	ck_assert(strstr(cap.last, ":3: [usb_storage] cache_enabled has no effect yet: the block cache "
-			 "is not available in this version"));
-	ck_assert(ostori_usb_config(&cfg)->cache_enabled);
-	ck_assert_uint_eq(pending_count(), 11);
+	ck_assert(strstr(cap.last, ":3: [usb_storage] smart_monitoring_enabled has no effect yet: SMART "
+			 "monitoring is not available in this version"));
+	ck_assert(ostori_usb_config(&cfg)->smart_monitoring_enabled);
+	ck_assert_uint_eq(pending_count(), 2);
 }
 END_TEST
 
