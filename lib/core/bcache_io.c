@@ -445,7 +445,9 @@ static void park(struct ostori_bcache *c, ostor_task *t)
 static bool read_hit(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, uint64_t lba, uint64_t count)
 {
 	unsigned int slot = (unsigned int)(L - c->luns);
+	struct bc_line *seen[16];
 	struct cursor k;
+	unsigned int i = 0;
 
 	FOR_RANGE_LINES(L, lba, count, no, mask, first, nblk) {
 		struct bc_line *l = ostori_bc_lookup(c, slot, no);
@@ -454,12 +456,24 @@ static bool read_hit(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, u
 		(void)nblk;
 		if (!l || (l->valid & mask) != mask)
 			return false;
+		if (i < 16)
+			seen[i] = l;
+		i++;
+	}
+	/* The common case, one segment and one line: no cursor. */
+	if (i == 1 && t->iovcnt == 1) {
+		memcpy(t->iov[0].iov_base, seen[0]->data + (size_t)(lba % L->bpl) * L->block_size,
+		       (size_t)count * L->block_size);
+		ostori_bc_touch(c, seen[0]);
+		return true;
 	}
 	cur_init(&k, t);
+	i = 0;
 	FOR_RANGE_LINES(L, lba, count, no, mask, first, nblk) {
-		struct bc_line *l = ostori_bc_lookup(c, slot, no);
+		struct bc_line *l = i < 16 ? seen[i] : ostori_bc_lookup(c, slot, no);
 
 		(void)mask;
+		i++;
 		cur_copy(&k, l->data + (size_t)first * L->block_size, (size_t)nblk * L->block_size, true);
 		ostori_bc_touch(c, l);
 	}

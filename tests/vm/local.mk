@@ -5,6 +5,7 @@
 # Every tests/vm/t-*.sh must be listed here (run-all.sh runs them all;
 # this list only matters for `make dist`).
 VM_TEST_LIST = \
+	tests/vm/t-cache.sh \
 	tests/vm/t-hotplug.sh \
 	tests/vm/t-live-tools.sh \
 	tests/vm/t-usb-ours-bot.sh \
@@ -31,6 +32,7 @@ EXTRA_DIST += \
 	tests/vm/run-all.sh \
 	tests/vm/lib/benchreport.py \
 	tests/vm/lib/build-guest.sh \
+	tests/vm/lib/cachecheck.py \
 	tests/vm/lib/guest-lib.sh \
 	tests/vm/lib/guest-run.sh \
 	tests/vm/lib/init \
@@ -50,3 +52,13 @@ check-vm: all
 
 clean-vm:
 	-rm -rf '$(abs_top_builddir)/tests/vm/work'
+
+# Guest side of t-cache.sh (random writes through the block cache, then a
+# flush or a SIGKILL), checked on the host by lib/cachecheck.py; also run
+# against the simulated device by tests/tools/test-cache-writer.sh.
+noinst_PROGRAMS += tests/vm/cache-writer
+tests_vm_cache_writer_SOURCES = tests/vm/cache-writer.c
+tests_vm_cache_writer_CPPFLAGS = -I$(top_srcdir)/include
+tests_vm_cache_writer_LDADD = lib/liborionstor.la
+TESTS += tests/tools/test-cache-writer.sh
+EXTRA_DIST += tests/tools/test-cache-writer.sh
