@@ -281,6 +281,7 @@ struct ostor_task {
 	bool cancel_sent;
 	bool from_cache;               /* answered by the command cache */
 	bool bcache_bypass;            /* the block cache's own request: straight to the backend */
+	bool bcache_parked;            /* waiting in the block cache (its lock) */
 	struct bc_op *bcache_op;       /* the block cache's note on it while in flight */
 	/* Waiting for room (queueing.c): on its channel's or device's list. */
 	bool waiting;
@@ -502,6 +503,10 @@ static inline int ostori_backend_submit_direct(ostor_task *t)
 	return t->dev->backend->submit(t);
 }
 
+/* Take t out of the block cache's waiting list (true), before it
+ * reached its backend; the caller ends it. */
+bool ostori_bcache_cancel(ostor_task *t);
+
 /* Hand a task to its backend (the caches may answer instead). */
 static inline int ostori_backend_submit(ostor_task *t)
 {
@@ -610,6 +615,17 @@ static inline void ostori_task_finish(ostor_task *t, enum ostor_result result, i
 		ostori_channel_complete(t);
 	else
 		ostori_task_complete(t);
+}
+
+/* Cancel t where it is: waiting in the block cache (it ends aborted
+ * here), else at its backend. */
+static inline int ostori_backend_cancel(ostor_task *t)
+{
+	if (OSTOR_UNLIKELY(t->dev->bcache != NULL) && ostori_bcache_cancel(t)) {
+		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+		return 0;
+	}
+	return t->dev->backend->cancel ? t->dev->backend->cancel(t) : 0;
 }
 
 static inline void *ostori_device_priv(ostor_device *dev) { return dev->priv; }

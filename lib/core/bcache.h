@@ -64,10 +64,16 @@ struct bc_op {
 	uint8_t slot;
 	bool stale, in_use;
 	uint64_t lba;
-	uint32_t count;
+	uint64_t count;
 	uint64_t epoch;                 /* the LUN's, at start */
 	uint8_t *buf;                   /* staging (read-ahead, write-out) */
 	size_t buf_len;
+	/* A read (FILL) over blocks newer in the cache than on the device:
+	 * their data as it was at submission, put over the device's answer
+	 * (the lines may be written out and gone by then).  Counted in
+	 * staging; snap_bits: one bit per block of the op. */
+	uint8_t *snap;
+	uint64_t *snap_bits;
 	ostor_task *waiter;             /* a task completed when a write-out completes (FUA) */
 	struct bc_op *next_free;
 };

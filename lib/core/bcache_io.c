@@ -196,10 +196,12 @@ static struct bc_op *op_get(struct ostori_bcache *c, enum bc_op_kind kind, struc
 	op->stale = false;
 	op->in_use = true;
 	op->lba = lba;
-	op->count = (uint32_t)count;
+	op->count = count;
 	op->epoch = L->epoch;
 	op->buf = NULL;
 	op->buf_len = 0;
+	op->snap = NULL;
+	op->snap_bits = NULL;
 	op->waiter = NULL;
 	c->ops_inflight++;
 	return op;
@@ -207,6 +209,13 @@ static struct bc_op *op_get(struct ostori_bcache *c, enum bc_op_kind kind, struc
 
 static void op_put(struct ostori_bcache *c, struct bc_op *op)
 {
+	if (op->snap) {
+		c->staging_used -= op->buf_len;
+		free(op->snap);
+		free(op->snap_bits);
+		op->snap = NULL;
+		op->snap_bits = NULL;
+	}
 	op->in_use = false;
 	op->next_free = c->free_ops;
 	c->free_ops = op;
@@ -433,6 +442,7 @@ struct plan {
 
 static void park(struct ostori_bcache *c, ostor_task *t)
 {
+	t->bcache_parked = true;
 	t->wait_next = NULL;
 	if (c->parked_tail)
 		c->parked_tail->wait_next = t;
@@ -478,6 +488,50 @@ static bool read_hit(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, u
 		ostori_bc_touch(c, l);
 	}
 	return true;
+}
+
+/* A FILL op for t with the dirty and being-written blocks of the range
+ * copied aside: 1 (t->bcache_op set), 0 when there is no room for the
+ * copy (or no op) and write-outs in flight will make some. */
+static int snapshot(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, uint64_t lba, uint64_t count)
+{
+	unsigned int slot = (unsigned int)(L - c->luns);
+	size_t bytes = (size_t)count * L->block_size, words = (size_t)(count + 63) / 64;
+	struct bc_op *op;
+
+	if (c->staging_used + bytes > c->staging_max && internal_inflight(c))
+		return 0;
+	op = op_get(c, BC_OP_FILL, L, lba, count);
+	if (!op)
+		return 0;
+	op->snap = malloc(bytes);
+	op->snap_bits = calloc(words, sizeof(uint64_t));
+	if (!op->snap || !op->snap_bits) {
+		free(op->snap);
+		free(op->snap_bits);
+		op->snap = NULL;
+		op->snap_bits = NULL;
+		op_put(c, op);
+		return 0;
+	}
+	op->buf_len = bytes;
+	c->staging_used += bytes;
+	FOR_RANGE_LINES(L, lba, count, no, mask, first, nblk) {
+		struct bc_line *l = ostori_bc_lookup(c, slot, no);
+		uint64_t busy = l ? (l->dirty | l->writing) & mask : 0;
+
+		(void)nblk;
+		for (uint64_t m = busy; m; m &= m - 1) {
+			uint32_t b = (uint32_t)__builtin_ctzll(m);
+			uint64_t k = no * L->bpl + b - lba;
+
+			memcpy(op->snap + k * L->block_size, l->data + (size_t)b * L->block_size, L->block_size);
+			op->snap_bits[k / 64] |= UINT64_C(1) << (k % 64);
+		}
+		(void)first;
+	}
+	t->bcache_op = op;
+	return 1;
 }
 
 /* Room for a write-back write of these lines, within the dirty limit. */
@@ -558,6 +612,17 @@ static enum bc_act decide(struct ostori_bcache *c, struct bc_lun *L, ostor_task 
 		if (overlaps_op(c, L, BC_OP_READ_AHEAD, lba, count)) {
 			park(c, t);
 			return ACT_PARKED;
+		}
+		/* Blocks newer in the cache than on the device: the device
+		 * answers for them with older data, and the lines may be
+		 * written out and gone by then - their data now goes over its
+		 * answer.  Without room for that copy they go out first. */
+		if (range_busy(c, L, lba, count)) {
+			if (!snapshot(c, L, t, lba, count))
+				goto drain;
+			L->st.read_misses++;
+			readahead_note(c, L, lba, count, p->ops, &p->n);
+			return ACT_PASS;
 		}
 		L->st.read_misses++;
 		t->bcache_op = op_get(c, BC_OP_FILL, L, lba, count);
@@ -662,7 +727,7 @@ void ostori_bc_ops_submit(struct ostori_bcache *c, struct bc_op **ops, int n)
 		bool write = op->kind == BC_OP_WRITEOUT;
 		int r;
 
-		r = ostori_block_internal(c->dev, L->target, L->lun, op->lba, op->count, op->buf, write,
+		r = ostori_block_internal(c->dev, L->target, L->lun, op->lba, (uint32_t)op->count, op->buf, write,
 					  (struct ostor_block_completion){ op_done, op, NULL });
 		if (r < 0) {
 			ostor_warn(c->dev->ctx, "%s %u:%u: cache %s of blocks %llu..%llu could not start: %s",
@@ -716,6 +781,14 @@ int ostori_bcache_submit(ostor_task *t)
 	}
 	a = decide(c, L, t, &p, &fail);
 	pthread_mutex_unlock(&c->lock);
+	if (a == ACT_PASS && p.n) {
+		/* The command first, read-ahead behind it (a Bulk-Only device
+		 * runs one at a time). */
+		int r = act(c, t, a, fail);
+
+		ostori_bc_ops_submit(c, p.ops, p.n);
+		return r;
+	}
 	ostori_bc_ops_submit(c, p.ops, p.n);
 	return act(c, t, a, fail);
 }
@@ -731,6 +804,8 @@ static void resume_parked(struct ostori_bcache *c, struct ostori_channel *only)
 	pthread_mutex_lock(&c->lock);
 	list = c->parked_head;
 	c->parked_head = c->parked_tail = NULL;
+	for (ostor_task *t = list; t; t = t->wait_next)
+		t->bcache_parked = false;
 	pthread_mutex_unlock(&c->lock);
 	while (list) {
 		ostor_task *t = list;
@@ -739,6 +814,11 @@ static void resume_parked(struct ostori_bcache *c, struct ostori_channel *only)
 
 		list = t->wait_next;
 		t->wait_next = NULL;
+		if (OSTOR_UNLIKELY(ostori_task_cancelled(t)) && (!ch || ostori_channel_is_mine(ch))) {
+			/* Cancelled while it waited: it never reached the device. */
+			ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+			continue;
+		}
 		if (only ? ch != only : ch && !ostori_channel_is_mine(ch)) {
 			/* Another owner's: it resumes its own (asked once, by
 			 * whoever completed the request they wait for). */
@@ -759,6 +839,8 @@ static void resume_parked(struct ostori_bcache *c, struct ostori_channel *only)
 	}
 	if (keep) {
 		pthread_mutex_lock(&c->lock);
+		for (ostor_task *t = keep; t; t = t->wait_next)
+			t->bcache_parked = true;
 		/* Ahead of anything parked meanwhile: the order of arrival. */
 		keep_last->wait_next = c->parked_head;
 		if (!c->parked_head)
@@ -766,6 +848,30 @@ static void resume_parked(struct ostori_bcache *c, struct ostori_channel *only)
 		c->parked_head = keep;
 		pthread_mutex_unlock(&c->lock);
 	}
+}
+
+bool ostori_bcache_cancel(ostor_task *t)
+{
+	struct ostori_bcache *c = t->dev->bcache;
+	ostor_task **pp, *prev = NULL;
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	if (t->bcache_parked) {
+		for (pp = &c->parked_head; *pp; prev = *pp, pp = &(*pp)->wait_next) {
+			if (*pp != t)
+				continue;
+			*pp = t->wait_next;
+			if (c->parked_tail == t)
+				c->parked_tail = prev;
+			t->wait_next = NULL;
+			t->bcache_parked = false;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return found;
 }
 
 void ostori_bcache_resume_channel(ostor_device *dev, struct ostori_channel *ch)
@@ -783,6 +889,9 @@ static void writeout_done(struct ostori_bcache *c, struct bc_lun *L, struct bc_o
 
 	if (op->epoch != L->epoch)
 		return; /* the LUN was dropped meanwhile (and the loss reported) */
+	/* Reads that were at the device meanwhile may have seen either
+	 * version: they fill nothing. */
+	ostori_bc_stale_fills(c, L, op->lba, op->count);
 	FOR_RANGE_LINES(L, op->lba, op->count, no, mask, first, nblk) {
 		struct bc_line *l = ostori_bc_lookup(c, slot, no);
 
@@ -874,6 +983,16 @@ void ostori_bcache_complete(ostor_task *t)
 				unsigned int slot = op->slot;
 				struct cursor k;
 
+				if (op->snap) {
+					/* What was newer than the device at submission. */
+					cur_init(&k, t);
+					for (uint64_t b = 0; b < op->count; b++) {
+						if (op->snap_bits[b / 64] >> (b % 64) & 1)
+							cur_copy(&k, op->snap + b * L->block_size, L->block_size, true);
+						else
+							cur_skip(&k, L->block_size);
+					}
+				}
 				cur_init(&k, t);
 				FOR_RANGE_LINES(L, op->lba, op->count, no, mask, first, nblk) {
 					struct bc_line *l = ostori_bc_lookup(c, slot, no);

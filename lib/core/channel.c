@@ -204,11 +204,9 @@ static int owner_cancel_one(struct ostori_channel *ch, ostor_task *t)
 		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
 		return 0;
 	}
-	if (dev->backend->cancel) {
-		pthread_mutex_lock(&dev->lock);
-		r = dev->backend->cancel(t);
-		pthread_mutex_unlock(&dev->lock);
-	}
+	pthread_mutex_lock(&dev->lock);
+	r = ostori_backend_cancel(t);
+	pthread_mutex_unlock(&dev->lock);
 	return r;
 }
 

@@ -66,8 +66,7 @@ void ostori_device_cancel_all(ostor_device *dev)
 		if (ostori_task_state(t) != OSTORI_TASK_INFLIGHT || ostori_task_cancelled(t))
 			continue;
 		atomic_store(&t->cancel_requested, true);
-		if (dev->backend->cancel)
-			dev->backend->cancel(t);
+		ostori_backend_cancel(t);
 	}
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -442,8 +441,7 @@ OSTOR_API int ostor_task_cancel(ostor_task *t)
 			ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
 			return 0;
 		}
-		if (dev->backend->cancel)
-			r = dev->backend->cancel(t);
+		r = ostori_backend_cancel(t);
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return r;
