@@ -10,6 +10,9 @@
 #include "scsi/scsi.h"
 #include "sim/backend.h"
 #include "sim/target.h"
+#if OSTOR_HAVE_USB
+#include "usb/sim_device.h"
+#endif
 
 #include <check.h>
 #include <fcntl.h>
@@ -165,6 +168,7 @@ START_TEST(modes_and_options)
 }
 END_TEST
 
+#if OSTOR_HAVE_USB
 /* [usb_storage] keys turn the cache on for USB devices (here a simulated
  * Bulk-Only one). */
 START_TEST(usb_keys)
@@ -199,6 +203,33 @@ START_TEST(usb_keys)
 	unlink(conf);
 }
 END_TEST
+
+/* Unplugged with dirty data: the lost ranges are said, flush and close
+ * fail. */
+START_TEST(unplug_reports_loss)
+{
+	ostor_device *dev = open_spec("sim:transport=usb-bot,size=1M,cache=wb");
+	static uint8_t buf[8 * BS];
+
+	watch_events();
+	fill(buf, sizeof(buf), 8);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 40, 8, buf), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 900, 2, buf), 0);
+	ck_assert_uint_eq(info(dev).dirty_bytes, 10 * BS);
+	sim_usb_unplug(sim_usb_of(dev));
+	for (int i = 0; i < 100 && nlost < 2; i++)
+		ostor_handle_events(ctx, 10);
+	ck_assert_int_eq(nlost, 2);
+	ck_assert_uint_eq(lost[0].lba, 40);
+	ck_assert_uint_eq(lost[0].blocks, 8);
+	ck_assert_uint_eq(lost[1].lba, 900);
+	ck_assert_uint_eq(lost[1].blocks, 2);
+	ck_assert_uint_eq(info(dev).lost_bytes, 10 * BS);
+	ck_assert_int_lt(ostor_flush(dev, 0, 0), 0);
+	ck_assert_int_lt(ostor_close(dev), 0);
+}
+END_TEST
+#endif
 
 START_TEST(hits_and_read_ahead)
 {
@@ -908,7 +939,10 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 1200);
 	tcase_add_test(tc, modes_and_options);
+#if OSTOR_HAVE_USB
 	tcase_add_test(tc, usb_keys);
+	tcase_add_test(tc, unplug_reports_loss);
+#endif
 	tcase_add_test(tc, hits_and_read_ahead);
 	tcase_add_test(tc, write_back_and_flush);
 	tcase_add_test(tc, writeout_failure_is_sticky);
