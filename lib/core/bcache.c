@@ -416,6 +416,22 @@ struct bc_lun *ostori_bc_lun_find(struct ostori_bcache *c, uint32_t target, uint
 	return NULL;
 }
 
+/* Cut the slab into lines of another size (none in use). */
+static void recarve(struct ostori_bcache *c, uint32_t line_size)
+{
+	c->line_size = line_size;
+	c->nlines = c->slab_len / line_size;
+	for (size_t i = 0; i < c->nlines; i++) {
+		c->line_pool[i].data = c->slab + i * line_size;
+		c->free_stack[c->nlines - 1 - i] = &c->line_pool[i];
+	}
+	c->nfree = c->nlines;
+	c->writeout_max = (uint32_t)OSTOR_MAX(OSTOR_MIN(OSTOR_MIN(c->staging_max / 2, (uint64_t)OSTORI_MiB),
+							(uint64_t)c->nlines * line_size / 4), (uint64_t)line_size);
+	c->dirty_limit = (uint64_t)c->nlines * line_size / 2;
+	c->background = c->dirty_limit / 2;
+}
+
 void ostori_bcache_lun_known(ostor_device *dev, uint32_t target, uint32_t lun, uint32_t block_size,
 			     uint64_t blocks)
 {
@@ -446,6 +462,12 @@ void ostori_bcache_lun_known(ostor_device *dev, uint32_t target, uint32_t lun, u
 		L->lun = lun;
 	}
 	if (!L->known && block_size && blocks) {
+		/* Lines are max(block size, 4 KiB) unless cache_line= said:
+		 * the first LUN with larger blocks, before any line is used,
+		 * gets them. */
+		if (c->line_auto && block_size > c->line_size && c->nfree == c->nlines &&
+		    !(block_size & (block_size - 1)) && block_size <= 256 * OSTORI_KiB)
+			recarve(c, block_size);
 		if (block_size > c->line_size || c->line_size % block_size ||
 		    c->line_size / block_size > BC_LINE_BLOCKS_MAX) {
 			ostor_warn(dev->ctx, "%s %u:%u: blocks of %u bytes do not fit cache lines of %u bytes "
@@ -590,6 +612,7 @@ int ostori_bcache_open(ostor_device *dev)
 	c->mode = p->mode;
 	c->policy = p->policy;
 	c->line_size = p->line_size ? p->line_size : 4096;
+	c->line_auto = !p->line_size;
 	c->capacity = p->size;
 	snprintf(c->source, sizeof(c->source), "%s", p->source ? p->source : "");
 	/* Of the bound: an eighth (at most 8 MiB) for write-out and read-ahead

@@ -100,6 +100,7 @@ struct ostori_bcache {
 	int mode;                       /* enum ostor_cache_mode */
 	int policy;                     /* enum ostori_cache_policy */
 	uint32_t line_size;
+	bool line_auto;                 /* not set by cache_line=: follows large blocks */
 	uint64_t capacity;              /* bytes: the bound */
 	uint64_t dirty_limit;           /* bytes dirty or being written out */
 	uint64_t background;            /* write-out starts beyond this */

@@ -65,4 +65,7 @@ void ostori_usb_cache_params(const struct ostori_usb_config *uc, ostor_device *d
 		ra = USB_READ_AHEAD_MAX;
 	p->read_ahead = uc->read_ahead_cache ? OSTOR_MAX(ra, USB_READ_AHEAD_MIN) : 0;
 	p->source = "[usb_storage] cache_enabled, write_back_cache, read_ahead_cache, cache_size, cache_policy";
+	if (!uc->cache_enabled && (uc->write_back_cache || uc->read_ahead_cache))
+		ostor_warn(dev->ctx, "%s: [usb_storage] write_back_cache and read_ahead_cache have no effect "
+			   "without cache_enabled = true", dev->spec);
 }
