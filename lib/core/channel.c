@@ -273,6 +273,10 @@ static int dispatch(struct ostori_channel *ch)
 	uint64_t now = 0;
 	int n = 0;
 
+	/* Tasks waiting in the block cache that may go on now. */
+	if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->bcache_resume, memory_order_relaxed)) &&
+	    atomic_exchange_explicit(&ch->bcache_resume, false, memory_order_acquire))
+		ostori_bcache_resume_channel(ch->dev, ch);
 	if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->remote, memory_order_relaxed) != NULL))
 		take_remote(ch);
 	list = ch->done_head;
@@ -465,9 +469,6 @@ int ostori_channels_dispatch_mine(ostor_context *ctx)
 			continue;
 		if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->cancels, memory_order_acquire)))
 			owner_cancels(ch);
-		if (OSTOR_UNLIKELY(atomic_load_explicit(&ch->bcache_resume, memory_order_relaxed)) &&
-		    atomic_exchange_explicit(&ch->bcache_resume, false, memory_order_acquire))
-			ostori_bcache_resume_channel(ch->dev, ch);
 		n += dispatch(ch);
 	}
 	return n;

@@ -33,6 +33,14 @@ for args in "11 3000 16 4096 0 0" "12 2000 64 2048 100 0" "13 3000 16 4096 200 1
     $CHECK "$img" 512 "$@" >$T/check 2>&1 || { cat $T/check; fail "image after writer $args"; }
     cat $T/check
 done
+# Three threads, each on a queue of its own, random reads and writes
+# through a small cache (writes wait for room, reads for read-ahead), every
+# block read checked against what the run wrote; then in write-through.
+for spec in "sim:size=64M,cache=wb,cache_size=256K,read_ahead=64K" \
+            "sim:size=64M,cache=wt,cache_size=512K,cache_policy=lfu,read_ahead=32K"; do
+    timeout 300 "$B/tools/orionstor" bench -d "$spec" --rw randrw --verify --qd 16 --threads 3 --span 8M \
+        --bs 8k --runtime 2 --ramp 0 -q >$T/bench 2>&1 || { cat $T/bench; fail "bench --verify on $spec"; }
+done
 # The checker sees a wrong image: one block changed after a clean run.
 rm -f "$img"; truncate -s 4M "$img"
 "$W" "sim:image=$img,cache=wb" 21 500 8 512 0 0 >/dev/null || fail "writer 21"
