@@ -19,7 +19,7 @@
 
 /* ---- parameters ------------------------------------------------------------- */
 
-static int param_string(struct json_object *params, const char *key, bool required, const char **out)
+int ostori_param_string(struct json_object *params, const char *key, bool required, const char **out)
 {
 	struct json_object *v;
 
@@ -38,7 +38,7 @@ static int param_string(struct json_object *params, const char *key, bool requir
 
 /* An integer (or a string of one, decimal or 0x hex) in [min, max]; def
  * when absent. */
-static int param_int(struct json_object *params, const char *key, int64_t min, int64_t max, int64_t def,
+int ostori_param_int(struct json_object *params, const char *key, int64_t min, int64_t max, int64_t def,
 		     int64_t *out)
 {
 	struct json_object *v;
@@ -66,7 +66,7 @@ static int param_int(struct json_object *params, const char *key, int64_t min, i
 	return 0;
 }
 
-static int param_bool(struct json_object *params, const char *key, int *out)
+int ostori_param_bool(struct json_object *params, const char *key, int *out)
 {
 	struct json_object *v;
 
@@ -107,8 +107,9 @@ int ostori_method_stats(struct json_object *params, struct json_object **result)
 	const char *spec;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) || (r = param_bool(params, "reset", &c.reset)) ||
-	    (r = param_bool(params, "histograms", &c.histograms)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_bool(params, "reset", &c.reset)) ||
+	    (r = ostori_param_bool(params, "histograms", &c.histograms)))
 		return r;
 	r = ostori_control_with_device(spec, stats_on, &c);
 	if (r < 0)
@@ -170,7 +171,7 @@ int ostori_method_queues(struct json_object *params, struct json_object **result
 	const char *spec;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)))
+	if ((r = ostori_param_string(params, "device", true, &spec)))
 		return r;
 	r = ostori_control_with_device(spec, queues_on, &arr);
 	if (r < 0)
@@ -221,8 +222,8 @@ int ostori_method_commands(struct json_object *params, struct json_object **resu
 	int64_t wait;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) ||
-	    (r = param_int(params, "timeout_ms", 1, MAX_WAIT_MS, DEFAULT_WAIT_MS, &wait)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_int(params, "timeout_ms", 1, MAX_WAIT_MS, DEFAULT_WAIT_MS, &wait)))
 		return r;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
@@ -251,9 +252,9 @@ int ostori_method_abort(struct json_object *params, struct json_object **result)
 	int64_t tag, wait;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) ||
-	    (r = param_int(params, "tag", 1, INT64_MAX, 0, &tag)) ||
-	    (r = param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 30000, &wait)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_int(params, "tag", 1, INT64_MAX, 0, &tag)) ||
+	    (r = ostori_param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 30000, &wait)))
 		return r;
 	if (!tag)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"tag\" is required (see the "
@@ -281,9 +282,9 @@ int ostori_method_queue_flush(struct json_object *params, struct json_object **r
 	int64_t queue, wait;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) ||
-	    (r = param_int(params, "queue", -1, 65535, -2, &queue)) ||
-	    (r = param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 10000, &wait)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_int(params, "queue", -1, 65535, -2, &queue)) ||
+	    (r = ostori_param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 10000, &wait)))
 		return r;
 	if (queue == -2)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"queue\" is required (-1: the "
@@ -351,7 +352,7 @@ int ostori_method_tuning(struct json_object *params, struct json_object **result
 	const char *spec;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)))
+	if ((r = ostori_param_string(params, "device", true, &spec)))
 		return r;
 	r = ostori_control_with_device(spec, tuning_on, &arr);
 	if (r < 0)
@@ -374,9 +375,10 @@ int ostori_method_reset(struct json_object *params, struct json_object **result)
 	int64_t target, lun;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) || (r = param_string(params, "level", true, &lv)) ||
-	    (r = param_int(params, "target", 0, UINT32_MAX, 0, &target)) ||
-	    (r = param_int(params, "lun", 0, UINT32_MAX, 0, &lun)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_string(params, "level", true, &lv)) ||
+	    (r = ostori_param_int(params, "target", 0, UINT32_MAX, 0, &target)) ||
+	    (r = ostori_param_int(params, "lun", 0, UINT32_MAX, 0, &lun)))
 		return r;
 	for (int i = 1; i < 4; i++)
 		if (!strcmp(lv, names[i]))
