@@ -308,9 +308,27 @@ int ostori_method_queue_flush(struct json_object *params, struct json_object **r
 
 /* ---- tuning -------------------------------------------------------------------- */
 
+/* "write-back, lru, 16777216 bytes, read-ahead up to 131072 bytes" or "off":
+ * the block cache (a command cache of identification answers is another). */
+static const char *block_cache_text(ostor_device *dev, char *buf, size_t len)
+{
+	struct ostor_cache_info ci = OSTOR_CACHE_INFO_INIT;
+
+	if (ostor_cache_info(dev, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, &ci) < 0 || ci.mode == OSTOR_CACHE_OFF)
+		return "off";
+	if (ci.read_ahead_max_bytes)
+		snprintf(buf, len, "%s, %s, %llu bytes, read-ahead up to %llu bytes", ostor_cache_mode_name(ci.mode),
+			 ci.policy, (unsigned long long)ci.capacity_bytes, (unsigned long long)ci.read_ahead_max_bytes);
+	else
+		snprintf(buf, len, "%s, %s, %llu bytes, no read-ahead", ostor_cache_mode_name(ci.mode), ci.policy,
+			 (unsigned long long)ci.capacity_bytes);
+	return buf;
+}
+
 static int tuning_on(ostor_device *dev, void *arg)
 {
 	struct ostori_setting set[48];
+	char text[160];
 	struct json_object *arr = json_object_new_array();
 	int n = dev->backend->tuning ? dev->backend->tuning(dev, set, (int)OSTOR_ARRAY_SIZE(set)) : 0;
 
@@ -332,8 +350,10 @@ static int tuning_on(ostor_device *dev, void *arg)
 		json_object_array_add(arr, o);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string("block_cache"));
-		json_object_object_add(o, "value", json_object_new_string("none (not in this version)"));
-		json_object_object_add(o, "source", json_object_new_string("[usb_storage] cache_enabled"));
+		json_object_object_add(o, "value", json_object_new_string(block_cache_text(dev, text, sizeof(text))));
+		json_object_object_add(o, "source", json_object_new_string(
+			dev->bcache_params.source && *dev->bcache_params.source ? dev->bcache_params.source :
+			"[usb_storage] cache_enabled, [virtio_scsi] write_back_cache or the spec's cache="));
 		json_object_array_add(arr, o);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string("latency_histograms"));
