@@ -18,13 +18,6 @@
 
 /* ---- finding the process and calling it -------------------------------------- */
 
-struct live {
-	char socket[512];
-	long pid;
-	char program[64];
-	char spec[512];               /* the device as the holder opened it */
-};
-
 static const char *str_of(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -64,8 +57,8 @@ static int exit_from_code(int code)
 
 /* Call method on lv's process with params (taken; "device" is added).
  * 0 with *res, or an exit code (message printed). */
-static int live_call(const struct live *lv, const char *method, struct json_object *params, int timeout_ms,
-		     struct json_object **res)
+int tc_live_call(const struct tc_live *lv, const char *method, struct json_object *params, int timeout_ms,
+		 struct json_object **res)
 {
 	char why[512];
 	int code = 0, r;
@@ -88,7 +81,7 @@ static int live_call(const struct live *lv, const char *method, struct json_obje
 
 /* The process and device to ask: --pid/--socket (and -d, or its only
  * device), or the holder of -d.  0 or an exit code (message printed). */
-static int live_resolve(const struct tc_common *c, struct live *lv)
+int tc_live_resolve(const struct tc_common *c, struct tc_live *lv)
 {
 	char dir[512];
 	int rc;
@@ -260,7 +253,7 @@ static void print_block(struct json_object *s, bool histograms)
 	       (unsigned long long)u64_of(resets, "target"), (unsigned long long)u64_of(resets, "device"));
 }
 
-static void print_stats(const struct live *lv, struct json_object *doc, const struct tc_common *c)
+static void print_stats(const struct tc_live *lv, struct json_object *doc, const struct tc_common *c)
 {
 	bool hist = json_object_get_boolean(obj_of(doc, "histograms"));
 	struct json_object *total = obj_of(doc, "total"), *luns = obj_of(doc, "luns");
@@ -351,21 +344,21 @@ int orionstor_cmd_stats(int argc, char **argv)
 	struct stats_args a = { .histograms = -1 };
 	struct json_object *doc = NULL, *params;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	struct sample prev;
 	int rc;
 
 	tc_parse(&stats_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
 	if (a.count_set && a.interval <= 0)
 		tc_usage_error("--count needs --interval");
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	params = json_object_new_object();
 	if (a.histograms >= 0)
 		json_object_object_add(params, "histograms", json_object_new_boolean(a.histograms));
 	if (a.reset && a.interval <= 0)
 		json_object_object_add(params, "reset", json_object_new_boolean(true));
-	if ((rc = live_call(&lv, "stats", params, TC_CTL_TIMEOUT_MS, &doc)))
+	if ((rc = tc_live_call(&lv, "stats", params, TC_CTL_TIMEOUT_MS, &doc)))
 		return rc;
 	if (a.interval <= 0) {
 		if (c.json) {
@@ -392,7 +385,7 @@ int orionstor_cmd_stats(int argc, char **argv)
 		time_t now;
 
 		sleep_seconds(a.interval);
-		if ((rc = live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &doc)))
+		if ((rc = tc_live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &doc)))
 			return rc;
 		total = obj_of(doc, "total");
 		s = sample_of(total);
@@ -448,11 +441,11 @@ int orionstor_cmd_queues(int argc, char **argv)
 {
 	struct json_object *arr = NULL;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	int rc;
 
 	tc_parse(&queues_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
-	if ((rc = live_resolve(&c, &lv)) || (rc = live_call(&lv, "queues", NULL, TC_CTL_TIMEOUT_MS, &arr)))
+	if ((rc = tc_live_resolve(&c, &lv)) || (rc = tc_live_call(&lv, "queues", NULL, TC_CTL_TIMEOUT_MS, &arr)))
 		return rc;
 	if (c.json) {
 		struct json_object *root = json_object_new_object();
@@ -552,16 +545,16 @@ int orionstor_cmd_commands(int argc, char **argv)
 	struct tag_args a = { .timeout_ms = 2000 };
 	struct json_object *res = NULL, *params, *cmds, *out;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	size_t shown = 0;
 	int rc;
 
 	tc_parse(&commands_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	params = json_object_new_object();
 	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
-	if ((rc = live_call(&lv, "commands", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+	if ((rc = tc_live_call(&lv, "commands", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
 		return rc;
 	cmds = obj_of(res, "commands");
 	out = json_object_new_array();
@@ -632,20 +625,20 @@ int orionstor_cmd_abort(int argc, char **argv)
 	struct tag_args a = { .timeout_ms = 30000 };
 	struct json_object *res = NULL, *params;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	char tag[24];
 	int rc;
 
 	tc_parse(&abort_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
 	if (!a.tag_set)
 		tc_usage_error("which command? give --tag TAG (the commands command lists them)");
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	snprintf(tag, sizeof(tag), "%#llx", (unsigned long long)a.tag);
 	params = json_object_new_object();
 	json_object_object_add(params, "tag", json_object_new_string(tag));
 	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
-	if ((rc = live_call(&lv, "abort", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+	if ((rc = tc_live_call(&lv, "abort", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
 		return rc;
 	if (c.json)
 		rc = tc_json_print(res);
@@ -677,18 +670,18 @@ int orionstor_cmd_queue_flush(int argc, char **argv)
 	struct tag_args a = { .timeout_ms = 10000 };
 	struct json_object *res = NULL, *params;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	int rc;
 
 	tc_parse(&flush_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
 	if (!a.queue_set)
 		tc_usage_error("which queue? give --queue N (-1: the shared path)");
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	params = json_object_new_object();
 	json_object_object_add(params, "queue", json_object_new_int64(a.queue));
 	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
-	if ((rc = live_call(&lv, "queue_flush", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+	if ((rc = tc_live_call(&lv, "queue_flush", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
 		return rc;
 	if (c.json)
 		rc = tc_json_print(res);
@@ -940,13 +933,13 @@ int orionstor_cmd_tuning(int argc, char **argv)
 {
 	struct json_object *settings = NULL, *stats = NULL, *advice;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	int rc;
 
 	tc_parse(&tuning_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
-	if ((rc = live_resolve(&c, &lv)) || (rc = live_call(&lv, "tuning", NULL, TC_CTL_TIMEOUT_MS, &settings)))
+	if ((rc = tc_live_resolve(&c, &lv)) || (rc = tc_live_call(&lv, "tuning", NULL, TC_CTL_TIMEOUT_MS, &settings)))
 		return rc;
-	if ((rc = live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &stats))) {
+	if ((rc = tc_live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &stats))) {
 		json_object_put(settings);
 		return rc;
 	}
@@ -1030,13 +1023,13 @@ int orionstor_cmd_rpc(int argc, char **argv)
 		tc_usage_error("PARAMS must be a JSON object");
 	}
 	if (c.device) {
-		struct live lv;
+		struct tc_live lv;
 
-		if ((rc = live_resolve(&c, &lv))) {
+		if ((rc = tc_live_resolve(&c, &lv))) {
 			json_object_put(params);
 			return rc;
 		}
-		rc = live_call(&lv, a.method, params, 120000, &res);
+		rc = tc_live_call(&lv, a.method, params, 120000, &res);
 		if (rc)
 			return rc;
 	} else {
