@@ -253,6 +253,31 @@ static void print_block(struct json_object *s, bool histograms)
 	       (unsigned long long)u64_of(resets, "target"), (unsigned long long)u64_of(resets, "device"));
 }
 
+/* The "cache" object of the statistics, in one line. */
+static void print_cache_line(struct json_object *cache)
+{
+	char cap[32], used[32], dirty[32], writing[32], lost[32];
+	struct json_object *rate = obj_of(cache, "hit_rate");
+
+	if (!cache)
+		return;
+	printf("\n  cache: %s %s, %s; %s used, %s dirty, %s being written out; hit rate ", str_of(cache, "mode"),
+	       str_of(cache, "policy"), tc_human_size(u64_of(cache, "capacity_bytes"), cap, sizeof(cap)),
+	       tc_human_size(u64_of(cache, "used_bytes"), used, sizeof(used)),
+	       tc_human_size(u64_of(cache, "dirty_bytes"), dirty, sizeof(dirty)),
+	       tc_human_size(u64_of(cache, "writeout_inflight_bytes"), writing, sizeof(writing)));
+	if (rate)
+		printf("%.1f%%", 100.0 * json_object_get_double(rate));
+	else
+		printf("-");
+	printf("; %llu write-out(s), %llu failed; %s lost", (unsigned long long)u64_of(cache, "writeouts"),
+	       (unsigned long long)u64_of(cache, "writeout_errors"),
+	       tc_human_size(u64_of(cache, "lost_bytes"), lost, sizeof(lost)));
+	if (*str_of(cache, "sticky_error"))
+		printf("; sticky error %s", str_of(cache, "sticky_error"));
+	printf("\n");
+}
+
 static void print_stats(const struct tc_live *lv, struct json_object *doc, const struct tc_common *c)
 {
 	bool hist = json_object_get_boolean(obj_of(doc, "histograms"));
@@ -275,6 +300,7 @@ static void print_stats(const struct tc_live *lv, struct json_object *doc, const
 		}
 		if (!found)
 			printf("target %u, LUN %u: no commands yet\n", c->target, c->lun);
+		print_cache_line(obj_of(doc, "cache"));
 		return;
 	}
 	print_block(total, hist);
@@ -304,6 +330,7 @@ static void print_stats(const struct tc_live *lv, struct json_object *doc, const
 		}
 		printf("\n");
 	}
+	print_cache_line(obj_of(doc, "cache"));
 }
 
 /* The sums an interval line needs. */
@@ -1004,7 +1031,8 @@ static const struct argp rpc_argp = {
 	NULL, rpc_parser, "METHOD [PARAMS]",
 	"Call a method of a process's control socket and print its result (JSON).\v"
 	"PARAMS is a JSON object; with -d, \"device\" is added to it.  Methods: ping, devices, "
-	"stats, queues, commands, abort, queue_flush, tuning, reset (see liborionstor(3))."
+	"stats, queues, commands, abort, queue_flush, tuning, reset, cache, cache_flush, cache_reset (see "
+	"liborionstor(3))."
 };
 
 int orionstor_cmd_rpc(int argc, char **argv)
