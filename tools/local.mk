@@ -11,6 +11,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/toolcommon.h \
 	tools/common/bench.c \
 	tools/common/blockio.c \
+	tools/common/cache.c \
 	tools/common/control_client.c \
 	tools/common/control_client.h \
 	tools/common/device.c \
