@@ -11,6 +11,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/toolcommon.h \
 	tools/common/bench.c \
 	tools/common/blockio.c \
+	tools/common/cache.c \
 	tools/common/control_client.c \
 	tools/common/control_client.h \
 	tools/common/device.c \
@@ -52,3 +53,6 @@ tests_tools_live_holder_CPPFLAGS = -I$(top_srcdir)/include
 tests_tools_live_holder_LDADD = lib/liborionstor.la
 TESTS += tests/tools/test-live.sh
 EXTRA_DIST += tests/tools/test-live.sh
+# orionstor cache and the usb_storage_cache_* tools, live and opened here.
+TESTS += tests/tools/test-cache.sh
+EXTRA_DIST += tests/tools/test-cache.sh

@@ -2,7 +2,7 @@
  * tools/orionstor.c - the transport-neutral command line tool.
  *
  *   orionstor list | info | read | write | cmd | bench | ps | ping | stats | top | queues |
- *             commands | abort | queue-flush | tuning | rpc  [options]
+ *             commands | abort | queue-flush | tuning | cache | rpc  [options]
  *
  * This file dispatches to the subcommands and implements the two that
  * only describe devices (list, info); the data movers live in
@@ -265,6 +265,7 @@ static const struct subcommand subcommands[] = {
 	{ "abort", orionstor_cmd_abort },
 	{ "queue-flush", orionstor_cmd_queue_flush },
 	{ "tuning", orionstor_cmd_tuning },
+	{ "cache", orionstor_cmd_cache },
 	{ "rpc", orionstor_cmd_rpc },
 };
 
@@ -317,6 +318,7 @@ static const struct argp top_argp = {
 	"  abort   abort one of them (--tag)\n"
 	"  queue-flush  wait for a queue's commands, holding new ones back\n"
 	"  tuning  the settings in effect, where they came from, and advice\n"
+	"  cache   the block cache of a device: info, flush or reset\n"
 	"  rpc     call any method of a process's control socket\n"
 	"  help    show the options of a command\n"
 	"\n'orionstor COMMAND --help' lists the options of COMMAND; "

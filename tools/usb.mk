@@ -66,3 +66,21 @@ tools_usb_storage_optimization_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_usb_storage_optimization_info_CFLAGS = $(TOOLS_CFLAGS)
 tools_usb_storage_optimization_info_LDADD = $(TOOLS_LDADD)
 dist_man_MANS += man/usb_storage_performance_stats.1 man/usb_storage_optimization_info.1
+
+# The block cache: the same code as orionstor cache info, flush and reset
+# (tools/common/cache.c), through the holder's control socket or on a
+# device opened here.
+bin_PROGRAMS += tools/usb_storage_cache_info tools/usb_storage_cache_flush tools/usb_storage_cache_reset
+tools_usb_storage_cache_info_SOURCES = tools/usb_storage_cache_info.c
+tools_usb_storage_cache_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_cache_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_cache_info_LDADD = $(TOOLS_LDADD)
+tools_usb_storage_cache_flush_SOURCES = tools/usb_storage_cache_flush.c
+tools_usb_storage_cache_flush_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_cache_flush_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_cache_flush_LDADD = $(TOOLS_LDADD)
+tools_usb_storage_cache_reset_SOURCES = tools/usb_storage_cache_reset.c
+tools_usb_storage_cache_reset_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_cache_reset_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_cache_reset_LDADD = $(TOOLS_LDADD)
+dist_man_MANS += man/usb_storage_cache_info.1 man/usb_storage_cache_flush.1 man/usb_storage_cache_reset.1

@@ -491,6 +491,9 @@ bool ostori_bcache_dirty(ostor_device *dev, uint32_t target, uint32_t lun);
 int ostori_bcache_sticky(ostor_device *dev, uint32_t target, uint32_t lun, char *why, size_t len);
 /* Clear it (ostor_flush_acknowledge); returns the error cleared. */
 int ostori_bcache_acknowledge(ostor_device *dev, uint32_t target, uint32_t lun);
+/* The LUNs the cache serves (the first max into out, in slot order);
+ * returns how many there are. */
+size_t ostori_bcache_luns(ostor_device *dev, struct ostor_lun_addr *out, size_t max);
 /* The owner of ch resumes its tasks parked in the cache. */
 void ostori_bcache_resume_channel(ostor_device *dev, struct ostori_channel *ch);
 

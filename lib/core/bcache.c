@@ -511,6 +511,25 @@ void ostori_bcache_lun_event(ostor_device *dev, enum ostor_event_type type, uint
 	pthread_mutex_unlock(&c->lock);
 }
 
+size_t ostori_bcache_luns(ostor_device *dev, struct ostor_lun_addr *out, size_t max)
+{
+	struct ostori_bcache *c = dev->bcache;
+	size_t n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < BC_LUNS_MAX; i++) {
+		if (!c->luns[i].in_use)
+			continue;
+		if (n < max)
+			out[n] = (struct ostor_lun_addr){ .target = c->luns[i].target, .lun = c->luns[i].lun };
+		n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
 /* ---- set-up ----------------------------------------------------------------- */
 
 /* The spec's cache options, for any backend: read before the backend

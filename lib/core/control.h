@@ -119,6 +119,15 @@ int ostori_control_with_device(const char *spec, int (*fn)(ostor_device *dev, vo
 int ostori_control_hold_device(const char *spec, ostor_device **dev);
 void ostori_control_release_device(ostor_device *dev);
 
+/* Parameters of a method (control_manage.c): 0, or OSTOR_ERROR_INVALID_PARAM
+ * with the message set.  A string (NULL when absent and not required); an
+ * integer (or a string of one) in [min, max], def when absent; a boolean,
+ * -1 when absent. */
+int ostori_param_string(struct json_object *params, const char *key, bool required, const char **out);
+int ostori_param_int(struct json_object *params, const char *key, int64_t min, int64_t max, int64_t def,
+		     int64_t *out);
+int ostori_param_bool(struct json_object *params, const char *key, int *out);
+
 /* Statistics and live management (control_manage.c). */
 int ostori_method_stats(struct json_object *params, struct json_object **result);
 int ostori_method_queues(struct json_object *params, struct json_object **result);
@@ -127,6 +136,10 @@ int ostori_method_abort(struct json_object *params, struct json_object **result)
 int ostori_method_queue_flush(struct json_object *params, struct json_object **result);
 int ostori_method_tuning(struct json_object *params, struct json_object **result);
 int ostori_method_reset(struct json_object *params, struct json_object **result);
+/* The block cache (control_cache.c). */
+int ostori_method_cache(struct json_object *params, struct json_object **result);
+int ostori_method_cache_flush(struct json_object *params, struct json_object **result);
+int ostori_method_cache_reset(struct json_object *params, struct json_object **result);
 
 /* JSON-RPC error codes (https://www.jsonrpc.org/specification). */
 #define OSTORI_RPC_PARSE_ERROR -32700

@@ -19,7 +19,7 @@
 
 /* ---- parameters ------------------------------------------------------------- */
 
-static int param_string(struct json_object *params, const char *key, bool required, const char **out)
+int ostori_param_string(struct json_object *params, const char *key, bool required, const char **out)
 {
 	struct json_object *v;
 
@@ -38,7 +38,7 @@ static int param_string(struct json_object *params, const char *key, bool requir
 
 /* An integer (or a string of one, decimal or 0x hex) in [min, max]; def
  * when absent. */
-static int param_int(struct json_object *params, const char *key, int64_t min, int64_t max, int64_t def,
+int ostori_param_int(struct json_object *params, const char *key, int64_t min, int64_t max, int64_t def,
 		     int64_t *out)
 {
 	struct json_object *v;
@@ -66,7 +66,7 @@ static int param_int(struct json_object *params, const char *key, int64_t min, i
 	return 0;
 }
 
-static int param_bool(struct json_object *params, const char *key, int *out)
+int ostori_param_bool(struct json_object *params, const char *key, int *out)
 {
 	struct json_object *v;
 
@@ -107,8 +107,9 @@ int ostori_method_stats(struct json_object *params, struct json_object **result)
 	const char *spec;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) || (r = param_bool(params, "reset", &c.reset)) ||
-	    (r = param_bool(params, "histograms", &c.histograms)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_bool(params, "reset", &c.reset)) ||
+	    (r = ostori_param_bool(params, "histograms", &c.histograms)))
 		return r;
 	r = ostori_control_with_device(spec, stats_on, &c);
 	if (r < 0)
@@ -170,7 +171,7 @@ int ostori_method_queues(struct json_object *params, struct json_object **result
 	const char *spec;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)))
+	if ((r = ostori_param_string(params, "device", true, &spec)))
 		return r;
 	r = ostori_control_with_device(spec, queues_on, &arr);
 	if (r < 0)
@@ -221,8 +222,8 @@ int ostori_method_commands(struct json_object *params, struct json_object **resu
 	int64_t wait;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) ||
-	    (r = param_int(params, "timeout_ms", 1, MAX_WAIT_MS, DEFAULT_WAIT_MS, &wait)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_int(params, "timeout_ms", 1, MAX_WAIT_MS, DEFAULT_WAIT_MS, &wait)))
 		return r;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
@@ -251,9 +252,9 @@ int ostori_method_abort(struct json_object *params, struct json_object **result)
 	int64_t tag, wait;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) ||
-	    (r = param_int(params, "tag", 1, INT64_MAX, 0, &tag)) ||
-	    (r = param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 30000, &wait)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_int(params, "tag", 1, INT64_MAX, 0, &tag)) ||
+	    (r = ostori_param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 30000, &wait)))
 		return r;
 	if (!tag)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"tag\" is required (see the "
@@ -281,9 +282,9 @@ int ostori_method_queue_flush(struct json_object *params, struct json_object **r
 	int64_t queue, wait;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) ||
-	    (r = param_int(params, "queue", -1, 65535, -2, &queue)) ||
-	    (r = param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 10000, &wait)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_int(params, "queue", -1, 65535, -2, &queue)) ||
+	    (r = ostori_param_int(params, "timeout_ms", 1, MAX_WAIT_MS, 10000, &wait)))
 		return r;
 	if (queue == -2)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"queue\" is required (-1: the "
@@ -307,9 +308,27 @@ int ostori_method_queue_flush(struct json_object *params, struct json_object **r
 
 /* ---- tuning -------------------------------------------------------------------- */
 
+/* "write-back, lru, 16777216 bytes, read-ahead up to 131072 bytes" or "off":
+ * the block cache (a command cache of identification answers is another). */
+static const char *block_cache_text(ostor_device *dev, char *buf, size_t len)
+{
+	struct ostor_cache_info ci = OSTOR_CACHE_INFO_INIT;
+
+	if (ostor_cache_info(dev, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, &ci) < 0 || ci.mode == OSTOR_CACHE_OFF)
+		return "off";
+	if (ci.read_ahead_max_bytes)
+		snprintf(buf, len, "%s, %s, %llu bytes, read-ahead up to %llu bytes", ostor_cache_mode_name(ci.mode),
+			 ci.policy, (unsigned long long)ci.capacity_bytes, (unsigned long long)ci.read_ahead_max_bytes);
+	else
+		snprintf(buf, len, "%s, %s, %llu bytes, no read-ahead", ostor_cache_mode_name(ci.mode), ci.policy,
+			 (unsigned long long)ci.capacity_bytes);
+	return buf;
+}
+
 static int tuning_on(ostor_device *dev, void *arg)
 {
 	struct ostori_setting set[48];
+	char text[160];
 	struct json_object *arr = json_object_new_array();
 	int n = dev->backend->tuning ? dev->backend->tuning(dev, set, (int)OSTOR_ARRAY_SIZE(set)) : 0;
 
@@ -331,8 +350,10 @@ static int tuning_on(ostor_device *dev, void *arg)
 		json_object_array_add(arr, o);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string("block_cache"));
-		json_object_object_add(o, "value", json_object_new_string("none (not in this version)"));
-		json_object_object_add(o, "source", json_object_new_string("[usb_storage] cache_enabled"));
+		json_object_object_add(o, "value", json_object_new_string(block_cache_text(dev, text, sizeof(text))));
+		json_object_object_add(o, "source", json_object_new_string(
+			dev->bcache_params.source && *dev->bcache_params.source ? dev->bcache_params.source :
+			"[usb_storage] cache_enabled, [virtio_scsi] write_back_cache or the spec's cache="));
 		json_object_array_add(arr, o);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string("latency_histograms"));
@@ -351,7 +372,7 @@ int ostori_method_tuning(struct json_object *params, struct json_object **result
 	const char *spec;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)))
+	if ((r = ostori_param_string(params, "device", true, &spec)))
 		return r;
 	r = ostori_control_with_device(spec, tuning_on, &arr);
 	if (r < 0)
@@ -374,9 +395,10 @@ int ostori_method_reset(struct json_object *params, struct json_object **result)
 	int64_t target, lun;
 	int r;
 
-	if ((r = param_string(params, "device", true, &spec)) || (r = param_string(params, "level", true, &lv)) ||
-	    (r = param_int(params, "target", 0, UINT32_MAX, 0, &target)) ||
-	    (r = param_int(params, "lun", 0, UINT32_MAX, 0, &lun)))
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_string(params, "level", true, &lv)) ||
+	    (r = ostori_param_int(params, "target", 0, UINT32_MAX, 0, &target)) ||
+	    (r = ostori_param_int(params, "lun", 0, UINT32_MAX, 0, &lun)))
 		return r;
 	for (int i = 1; i < 4; i++)
 		if (!strcmp(lv, names[i]))

@@ -179,5 +179,8 @@ const struct ostori_control_method ostori_control_methods[] = {
 	{ "queue_flush", ostori_method_queue_flush },
 	{ "tuning", ostori_method_tuning },
 	{ "reset", ostori_method_reset },
+	{ "cache", ostori_method_cache },
+	{ "cache_flush", ostori_method_cache_flush },
+	{ "cache_reset", ostori_method_cache_reset },
 	{ NULL, NULL }
 };

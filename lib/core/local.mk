@@ -11,6 +11,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/config.h \
 	lib/core/control.c \
 	lib/core/control.h \
+	lib/core/control_cache.c \
 	lib/core/control_config.c \
 	lib/core/control_lookup.c \
 	lib/core/control_manage.c \

@@ -554,6 +554,56 @@ json_object *ostori_stats_object(const struct ostor_stats *st)
 	return o;
 }
 
+/* ---- the block cache ------------------------------------------------------- */
+
+static json_object *ratio_json(uint64_t part, uint64_t whole)
+{
+	return whole ? json_object_new_double((double)part / (double)whole) : NULL;
+}
+
+json_object *ostori_cache_json(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	struct ostor_cache_info ci = OSTOR_CACHE_INFO_INIT;
+	json_object *o = json_object_new_object();
+	char why[320] = "";
+
+	if (ostor_cache_info(dev, target, lun, &ci) < 0) {
+		json_object_object_add(o, "error", json_object_new_string(ostor_last_error()));
+		return o;
+	}
+	json_object_object_add(o, "mode", json_object_new_string(ostor_cache_mode_name(ci.mode)));
+	json_object_object_add(o, "policy", json_object_new_string(ci.policy));
+	json_object_object_add(o, "line_size", json_object_new_uint64(ci.line_size));
+	json_object_object_add(o, "capacity_bytes", json_object_new_uint64(ci.capacity_bytes));
+	json_object_object_add(o, "dirty_limit_bytes", json_object_new_uint64(ci.dirty_limit_bytes));
+	json_object_object_add(o, "read_ahead_max_bytes", json_object_new_uint64(ci.read_ahead_max_bytes));
+	json_object_object_add(o, "used_bytes", json_object_new_uint64(ci.used_bytes));
+	json_object_object_add(o, "dirty_bytes", json_object_new_uint64(ci.dirty_bytes));
+	json_object_object_add(o, "writeout_inflight_bytes", json_object_new_uint64(ci.writeout_inflight_bytes));
+	json_object_object_add(o, "read_hits", json_object_new_uint64(ci.read_hits));
+	json_object_object_add(o, "read_misses", json_object_new_uint64(ci.read_misses));
+	json_object_object_add(o, "hit_rate", ratio_json(ci.read_hits, ci.read_hits + ci.read_misses));
+	json_object_object_add(o, "read_ahead_bytes", json_object_new_uint64(ci.read_ahead_bytes));
+	json_object_object_add(o, "read_ahead_used_bytes", json_object_new_uint64(ci.read_ahead_used_bytes));
+	json_object_object_add(o, "read_ahead_wasted_bytes", json_object_new_uint64(ci.read_ahead_wasted_bytes));
+	json_object_object_add(o, "read_ahead_efficiency", ratio_json(ci.read_ahead_used_bytes, ci.read_ahead_bytes));
+	json_object_object_add(o, "writes_absorbed", json_object_new_uint64(ci.writes_absorbed));
+	json_object_object_add(o, "writes_through", json_object_new_uint64(ci.writes_through));
+	json_object_object_add(o, "writeouts", json_object_new_uint64(ci.writeouts));
+	json_object_object_add(o, "writeout_bytes", json_object_new_uint64(ci.writeout_bytes));
+	json_object_object_add(o, "writeout_errors", json_object_new_uint64(ci.writeout_errors));
+	json_object_object_add(o, "evictions", json_object_new_uint64(ci.evictions));
+	json_object_object_add(o, "lost_ranges", json_object_new_uint64(ci.lost_ranges));
+	json_object_object_add(o, "lost_bytes", json_object_new_uint64(ci.lost_bytes));
+	json_object_object_add(o, "sticky_error",
+			       ci.sticky_error ? json_object_new_string(ostor_error_name(ci.sticky_error)) : NULL);
+	if (ci.sticky_error && !ostori_bcache_sticky(dev, target, lun, why, sizeof(why)))
+		snprintf(why, sizeof(why), "an earlier SYNCHRONIZE CACHE failed: data written before it may "
+			 "not be on the medium");
+	json_object_object_add(o, "sticky_message", ci.sticky_error ? json_object_new_string(why) : NULL);
+	return o;
+}
+
 /* The LUNs any queue has seen, sorted (stats_lock held). */
 static int seen_luns(ostor_device *dev, struct ostor_lun_addr **out, size_t *n)
 {
@@ -653,6 +703,8 @@ json_object *ostori_stats_json_object(ostor_device *dev)
 	for (int i = 0; i < n && i < (int)OSTOR_ARRAY_SIZE(ctr); i++)
 		json_object_object_add(transport, ctr[i].name, json_object_new_uint64(ctr[i].value));
 	json_object_object_add(root, "transport", transport);
+	if (dev->bcache)
+		json_object_object_add(root, "cache", ostori_cache_json(dev, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL));
 	return root;
 }
 

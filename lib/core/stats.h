@@ -166,6 +166,12 @@ void ostori_queue_stats_free(struct ostori_queue_stats *qs);
 struct json_object;
 struct json_object *ostori_stats_json_object(ostor_device *dev);
 struct json_object *ostori_stats_object(const struct ostor_stats *st);
+/* The block cache of a LUN (or, with OSTOR_EVENT_ALL, of the device) as
+ * an object: ostor_cache_info's fields, the hit rate and read-ahead
+ * efficiency (null until there is something to divide), the sticky error's
+ * name and message (null without one).  The "cache" of
+ * ostor_stats_json() and of the control socket's cache methods. */
+struct json_object *ostori_cache_json(ostor_device *dev, uint32_t target, uint32_t lun);
 
 /* Channels, for the readers (channel.c). */
 struct ostori_channel *ostori_device_channel(ostor_device *dev, unsigned int i);

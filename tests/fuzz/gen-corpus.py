@@ -135,5 +135,8 @@ for i, s in enumerate(['{"jsonrpc":"2.0","id":1,"method":"ping"}',
                        '{"jsonrpc":"2.0","method":"reset"}',
                        '[{"jsonrpc":"2.0","id":1,"method":"ping"}]',
                        '{"jsonrpc":"2.0","id":5,"method":"nope"}',
-                       '{"jsonrpc":"2.0","id":6,"method":"commands","params":["sim"]}']):
+                       '{"jsonrpc":"2.0","id":6,"method":"commands","params":["sim"]}',
+                       '{"jsonrpc":"2.0","id":7,"method":"cache","params":{"device":"sim","target":0,"lun":"0"}}',
+                       '{"jsonrpc":"2.0","id":8,"method":"cache_flush","params":{"device":"sim","lun":-1}}',
+                       '{"jsonrpc":"2.0","id":9,"method":"cache_reset","params":{"device":"sim","flush":true,"discard":true}}']):
     put("fuzz_control", "req%d" % i, s)

@@ -3,7 +3,11 @@
  * tools' tests: it writes and reads a known amount, prints its own
  * statistics (one JSON line), optionally leaves one command in flight to
  * the sim device's held block, then handles events until its standard
- * input ends, and prints what became of the held command.
+ * input ends, and prints what became of the held command, how many
+ * ranges of cached writes it was told were lost (OSTOR_EVENT_CACHE_DATA_LOST)
+ * and what closing the device (its final flush) returned.  Writes are
+ * never flushed before that: with a write-back cache (cache=wb) they stay
+ * dirty for the cache tools to find.
  *
  *   live-holder SPEC WRITES READS [HELD_LBA]
  *
@@ -16,6 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static int lost_ranges;
+
+static void on_event(const struct ostor_event *ev, void *ud)
+{
+	(void)ud;
+	if (ev->type == OSTOR_EVENT_CACHE_DATA_LOST)
+		lost_ranges++;
+}
 
 int main(int argc, char **argv)
 {
@@ -37,6 +50,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ostor_stats_histograms(dev, 1);
+	if (ostor_set_event_handler(ctx, (struct ostor_event_handler){ on_event, NULL, NULL }) < 0)
+		goto fail;
 	memset(buf, 0xa5, sizeof(buf));
 	for (int i = 0; i < writes; i++)
 		if (ostor_write_blocks(dev, 0, 0, (uint64_t)(i % 64) * 8, 8, buf) < 0)
@@ -80,7 +95,10 @@ int main(int argc, char **argv)
 		printf("held: %s\n", ostor_result_name(ostor_task_result(held)));
 		ostor_task_free(held);
 	}
-	ostor_close(dev);
+	ostor_handle_events(ctx, 0);
+	printf("lost: %d\n", lost_ranges);
+	r = ostor_close(dev);
+	printf("close: %s\n", r < 0 ? ostor_error_name(r) : "ok");
 	ostor_exit(ctx);
 	return 0;
 fail:

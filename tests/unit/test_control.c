@@ -5,6 +5,9 @@
  * directory under a mkdtemp() one, named by its own configuration file.
  */
 #include "core/control.h"
+#include "scsi/scsi.h"
+#include "sim/backend.h"
+#include "sim/target.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -238,6 +241,22 @@ static struct json_object *call(int fd, const char *method, int id)
 	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"}\n", id, method);
 	send_str(fd, req);
 	return read_reply(fd);
+}
+
+/* A method with params (a JSON object's text). */
+static struct json_object *call_params(int fd, const char *method, const char *params, int id)
+{
+	char req[1024];
+
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}\n", id,
+		 method, params);
+	send_str(fd, req);
+	return read_reply(fd);
+}
+
+static int64_t int_of(struct json_object *o, const char *key)
+{
+	return json_object_get_int64(member(o, key));
 }
 
 /* Threads of this process named as the server's. */
@@ -795,6 +814,162 @@ START_TEST(methods_race_close)
 }
 END_TEST
 
+/* The block cache's methods against a write-back sim device: what it
+ * holds, a refused reset, a confirmed flush, a failed one (an injected
+ * medium error on the write-out) with its sticky error, a discard and
+ * what it lost; the "cache" object of stats; a device without a cache. */
+START_TEST(cache_methods)
+{
+	static const char spec[] = "sim:size=4M,cache=wb";
+	struct json_object *r, *res, *lun, *o;
+	ostor_device *dev = open_dev(spec), *plain = open_dev("sim:size=1M");
+	static uint8_t buf[8 * 512];
+	char p[256];
+	int fd;
+
+	memset(buf, 0x5a, sizeof(buf));
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 16, 8, buf), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 16, 8, buf), 0);     /* a hit */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 1000, 1, buf), 0);   /* a miss */
+	fd = ctl_connect();
+	snprintf(p, sizeof(p), "{\"device\":\"%s\"}", spec);
+
+	r = call_params(fd, "cache", p, 1);
+	res = member(r, "result");
+	ck_assert_str_eq(json_object_get_string(member(res, "device")), spec);
+	o = member(res, "total");
+	ck_assert_str_eq(json_object_get_string(member(o, "mode")), "write-back");
+	ck_assert_str_eq(json_object_get_string(member(o, "policy")), "lru");
+	ck_assert_int_eq(int_of(o, "dirty_bytes"), 8 * 512);
+	ck_assert_int_eq(int_of(o, "read_hits"), 1);
+	ck_assert_int_eq(int_of(o, "read_misses"), 1);
+	ck_assert(json_object_get_double(member(o, "hit_rate")) == 0.5);
+	ck_assert(json_object_is_type(member(o, "read_ahead_efficiency"), json_type_null) ||
+		  int_of(o, "read_ahead_bytes") > 0);
+	ck_assert(json_object_is_type(member(o, "sticky_error"), json_type_null));
+	ck_assert_uint_eq(json_object_array_length(member(res, "luns")), 1);
+	lun = json_object_array_get_idx(member(res, "luns"), 0);
+	ck_assert_int_eq(int_of(lun, "target"), 0);
+	ck_assert_int_eq(int_of(lun, "lun"), 0);
+	ck_assert_int_eq(int_of(lun, "dirty_bytes"), 8 * 512);
+	json_object_put(r);
+
+	/* Dirty: a reset without flush or discard is refused; both at once
+	 * are bad params. */
+	r = call_params(fd, "cache_reset", p, 2);
+	ck_assert_int_eq(error_code(r), OSTORI_RPC_LIBRARY_BASE + OSTOR_ERROR_BUSY);
+	ck_assert_ptr_nonnull(strstr(error_message(r), "--flush"));
+	ck_assert_ptr_nonnull(strstr(error_message(r), "--discard"));
+	json_object_put(r);
+	snprintf(p, sizeof(p), "{\"device\":\"%s\",\"flush\":true,\"discard\":true}", spec);
+	r = call_params(fd, "cache_reset", p, 3);
+	ck_assert_int_eq(error_code(r), OSTORI_RPC_INVALID_PARAMS);
+	json_object_put(r);
+	snprintf(p, sizeof(p), "{\"device\":\"%s\",\"lun\":\"x\"}", spec);
+	r = call_params(fd, "cache", p, 4);
+	ck_assert_int_eq(error_code(r), OSTORI_RPC_INVALID_PARAMS);
+	json_object_put(r);
+	r = call_params(fd, "cache", "{\"device\":\"sim:nothing\"}", 5);
+	ck_assert_int_eq(error_code(r), OSTORI_RPC_LIBRARY_BASE + OSTOR_ERROR_NOT_FOUND);
+	json_object_put(r);
+
+	/* A flush the device confirms. */
+	snprintf(p, sizeof(p), "{\"device\":\"%s\"}", spec);
+	r = call_params(fd, "cache_flush", p, 6);
+	res = member(r, "result");
+	ck_assert(json_object_get_boolean(member(res, "confirmed")));
+	ck_assert_uint_eq(json_object_array_length(member(res, "luns")), 1);
+	lun = json_object_array_get_idx(member(res, "luns"), 0);
+	ck_assert(json_object_get_boolean(member(lun, "confirmed")));
+	ck_assert_int_eq(int_of(lun, "unwritten_bytes_before"), 8 * 512);
+	ck_assert_int_eq(int_of(lun, "unwritten_bytes_after"), 0);
+	ck_assert(!json_object_object_get_ex(lun, "error", NULL));
+	json_object_put(r);
+	{
+		struct ostor_cache_info ci = OSTOR_CACHE_INFO_INIT;
+
+		ck_assert_int_eq(ostor_cache_info(dev, 0, 0, &ci), 0);
+		ck_assert_uint_eq(ci.dirty_bytes, 0);
+		ck_assert_uint_eq(ci.writeouts, 1);
+	}
+
+	/* A write-out the device fails: not confirmed, the error and the
+	 * sticky error said; a second flush writes the data but still fails. */
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 800, 8, buf), 0);
+	ck_assert_int_eq(sim_target_inject_check(ostori_sim_device_target(dev), 0, OSTOR_SCSI_OP_WRITE10, 1,
+						 OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x0c, 0x00), 0);
+	snprintf(p, sizeof(p), "{\"device\":\"%s\",\"target\":0,\"lun\":0}", spec);
+	r = call_params(fd, "cache_flush", p, 7);
+	res = member(r, "result");
+	ck_assert(!json_object_get_boolean(member(res, "confirmed")));
+	lun = json_object_array_get_idx(member(res, "luns"), 0);
+	ck_assert(!json_object_get_boolean(member(lun, "confirmed")));
+	ck_assert_str_eq(json_object_get_string(member(lun, "error")), "OSTOR_ERROR_IO");
+	ck_assert_int_eq(int_of(lun, "error_code"), OSTOR_ERROR_IO);
+	ck_assert_ptr_nonnull(strstr(json_object_get_string(member(lun, "message")), "800..807"));
+	ck_assert_str_eq(json_object_get_string(member(lun, "sticky_error")), "OSTOR_ERROR_IO");
+	ck_assert_ptr_nonnull(strstr(json_object_get_string(member(lun, "sticky_message")), "800..807"));
+	ck_assert_int_eq(int_of(lun, "unwritten_bytes_after"), 8 * 512);   /* kept */
+	json_object_put(r);
+
+	/* Discarded: the loss is counted and the stats say so. */
+	snprintf(p, sizeof(p), "{\"device\":\"%s\",\"discard\":true}", spec);
+	r = call_params(fd, "cache_reset", p, 8);
+	res = member(r, "result");
+	ck_assert_int_eq(int_of(res, "discarded_bytes"), 8 * 512);
+	ck_assert_int_gt(int_of(res, "dropped_bytes"), 0);
+	ck_assert_int_eq(int_of(res, "used_bytes_after"), 0);
+	ck_assert(!json_object_get_boolean(member(res, "flushed")));
+	ck_assert_str_eq(json_object_get_string(member(res, "sticky_error")), "OSTOR_ERROR_IO");
+	json_object_put(r);
+	r = call_params(fd, "stats", p, 9);
+	o = member(member(r, "result"), "cache");
+	ck_assert_str_eq(json_object_get_string(member(o, "mode")), "write-back");
+	ck_assert_int_eq(int_of(o, "lost_bytes"), 8 * 512);
+	ck_assert_int_eq(int_of(o, "lost_ranges"), 1);
+	ck_assert_int_eq(int_of(o, "writeout_errors"), 1);
+	ck_assert_int_eq(int_of(o, "dirty_bytes"), 0);
+	ck_assert_str_eq(json_object_get_string(member(o, "sticky_error")), "OSTOR_ERROR_IO");
+	json_object_put(r);
+
+	/* Flush then drop: clean afterwards, nothing discarded (the sticky
+	 * error acknowledged first, as the holder would). */
+	ck_assert_int_eq(ostor_flush_acknowledge(dev, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL), OSTOR_ERROR_IO);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 64, 8, buf), 0);
+	snprintf(p, sizeof(p), "{\"device\":\"%s\",\"flush\":true}", spec);
+	r = call_params(fd, "cache_reset", p, 10);
+	res = member(r, "result");
+	ck_assert(json_object_get_boolean(member(res, "flushed")));
+	ck_assert_int_eq(int_of(res, "discarded_bytes"), 0);
+	ck_assert_int_eq(int_of(res, "used_bytes_after"), 0);
+	ck_assert(json_object_is_type(member(res, "sticky_error"), json_type_null));
+	json_object_put(r);
+
+	/* Without a cache: mode off and no LUNs; stats without "cache"; a
+	 * flush is SYNCHRONIZE CACHE of the LUN the block helpers used. */
+	ck_assert_int_eq(ostor_write_blocks(plain, 0, 0, 0, 1, buf), 0);
+	r = call_params(fd, "cache", "{\"device\":\"sim:size=1M\"}", 11);
+	res = member(r, "result");
+	ck_assert_str_eq(json_object_get_string(member(member(res, "total"), "mode")), "off");
+	ck_assert_uint_eq(json_object_array_length(member(res, "luns")), 0);
+	json_object_put(r);
+	r = call_params(fd, "stats", "{\"device\":\"sim:size=1M\"}", 12);
+	ck_assert(!json_object_object_get_ex(member(r, "result"), "cache", NULL));
+	json_object_put(r);
+	r = call_params(fd, "cache_flush", "{\"device\":\"sim:size=1M\"}", 13);
+	res = member(r, "result");
+	ck_assert(json_object_get_boolean(member(res, "confirmed")));
+	ck_assert_uint_eq(json_object_array_length(member(res, "luns")), 1);
+	json_object_put(r);
+	r = call_params(fd, "cache_reset", "{\"device\":\"sim:size=1M\"}", 14);
+	ck_assert_int_eq(int_of(member(r, "result"), "dropped_bytes"), 0);
+	json_object_put(r);
+	close(fd);
+	ck_assert_int_eq(ostor_close(plain), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
 /* ---- configuration ------------------------------------------------------------- */
 
 START_TEST(config_keys)
@@ -865,6 +1040,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, idle_and_slow_clients_closed);
 	tcase_add_test(tc, other_uid_refused);
 	tcase_add_test(tc, methods_race_close);
+	tcase_add_test(tc, cache_methods);
 	tcase_add_test(tc, config_keys);
 	tcase_add_test(tc, automatic_dir);
 	suite_add_tcase(s, tc);

@@ -64,4 +64,23 @@ int tc_ctl_live_dir(const struct tc_common *c, char *dir, size_t len);
 /* The message for a device nobody holds, and its exit code. */
 int tc_ctl_not_held(const char *spec);
 
+/* ---- the live tools (live.c) ---------------------------------------------------- */
+
+/* The process holding a device, and the device as it opened it. */
+struct tc_live {
+	char socket[512];
+	long pid;
+	char program[64];
+	char spec[512];
+};
+/* The process and device to ask: --pid/--socket (and -d, or its only
+ * device), or the holder of -d.  0 or an exit code (message printed;
+ * TC_EXIT_NOT_HELD when nobody holds -d). */
+int tc_live_resolve(const struct tc_common *c, struct tc_live *lv);
+/* Call method on lv's process with params (taken; "device" is added) and
+ * wait at most timeout_ms.  0 with *res, or an exit code (message
+ * printed: a library error by its category, see tc_exit_from_error). */
+int tc_live_call(const struct tc_live *lv, const char *method, struct json_object *params, int timeout_ms,
+		 struct json_object **res);
+
 #endif

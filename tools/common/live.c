@@ -18,13 +18,6 @@
 
 /* ---- finding the process and calling it -------------------------------------- */
 
-struct live {
-	char socket[512];
-	long pid;
-	char program[64];
-	char spec[512];               /* the device as the holder opened it */
-};
-
 static const char *str_of(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -64,8 +57,8 @@ static int exit_from_code(int code)
 
 /* Call method on lv's process with params (taken; "device" is added).
  * 0 with *res, or an exit code (message printed). */
-static int live_call(const struct live *lv, const char *method, struct json_object *params, int timeout_ms,
-		     struct json_object **res)
+int tc_live_call(const struct tc_live *lv, const char *method, struct json_object *params, int timeout_ms,
+		 struct json_object **res)
 {
 	char why[512];
 	int code = 0, r;
@@ -88,7 +81,7 @@ static int live_call(const struct live *lv, const char *method, struct json_obje
 
 /* The process and device to ask: --pid/--socket (and -d, or its only
  * device), or the holder of -d.  0 or an exit code (message printed). */
-static int live_resolve(const struct tc_common *c, struct live *lv)
+int tc_live_resolve(const struct tc_common *c, struct tc_live *lv)
 {
 	char dir[512];
 	int rc;
@@ -260,7 +253,32 @@ static void print_block(struct json_object *s, bool histograms)
 	       (unsigned long long)u64_of(resets, "target"), (unsigned long long)u64_of(resets, "device"));
 }
 
-static void print_stats(const struct live *lv, struct json_object *doc, const struct tc_common *c)
+/* The "cache" object of the statistics, in one line. */
+static void print_cache_line(struct json_object *cache)
+{
+	char cap[32], used[32], dirty[32], writing[32], lost[32];
+	struct json_object *rate = obj_of(cache, "hit_rate");
+
+	if (!cache)
+		return;
+	printf("\n  cache: %s %s, %s; %s used, %s dirty, %s being written out; hit rate ", str_of(cache, "mode"),
+	       str_of(cache, "policy"), tc_human_size(u64_of(cache, "capacity_bytes"), cap, sizeof(cap)),
+	       tc_human_size(u64_of(cache, "used_bytes"), used, sizeof(used)),
+	       tc_human_size(u64_of(cache, "dirty_bytes"), dirty, sizeof(dirty)),
+	       tc_human_size(u64_of(cache, "writeout_inflight_bytes"), writing, sizeof(writing)));
+	if (rate)
+		printf("%.1f%%", 100.0 * json_object_get_double(rate));
+	else
+		printf("-");
+	printf("; %llu write-out(s), %llu failed; %s lost", (unsigned long long)u64_of(cache, "writeouts"),
+	       (unsigned long long)u64_of(cache, "writeout_errors"),
+	       tc_human_size(u64_of(cache, "lost_bytes"), lost, sizeof(lost)));
+	if (*str_of(cache, "sticky_error"))
+		printf("; sticky error %s", str_of(cache, "sticky_error"));
+	printf("\n");
+}
+
+static void print_stats(const struct tc_live *lv, struct json_object *doc, const struct tc_common *c)
 {
 	bool hist = json_object_get_boolean(obj_of(doc, "histograms"));
 	struct json_object *total = obj_of(doc, "total"), *luns = obj_of(doc, "luns");
@@ -282,6 +300,7 @@ static void print_stats(const struct live *lv, struct json_object *doc, const st
 		}
 		if (!found)
 			printf("target %u, LUN %u: no commands yet\n", c->target, c->lun);
+		print_cache_line(obj_of(doc, "cache"));
 		return;
 	}
 	print_block(total, hist);
@@ -311,6 +330,7 @@ static void print_stats(const struct live *lv, struct json_object *doc, const st
 		}
 		printf("\n");
 	}
+	print_cache_line(obj_of(doc, "cache"));
 }
 
 /* The sums an interval line needs. */
@@ -351,21 +371,21 @@ int orionstor_cmd_stats(int argc, char **argv)
 	struct stats_args a = { .histograms = -1 };
 	struct json_object *doc = NULL, *params;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	struct sample prev;
 	int rc;
 
 	tc_parse(&stats_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
 	if (a.count_set && a.interval <= 0)
 		tc_usage_error("--count needs --interval");
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	params = json_object_new_object();
 	if (a.histograms >= 0)
 		json_object_object_add(params, "histograms", json_object_new_boolean(a.histograms));
 	if (a.reset && a.interval <= 0)
 		json_object_object_add(params, "reset", json_object_new_boolean(true));
-	if ((rc = live_call(&lv, "stats", params, TC_CTL_TIMEOUT_MS, &doc)))
+	if ((rc = tc_live_call(&lv, "stats", params, TC_CTL_TIMEOUT_MS, &doc)))
 		return rc;
 	if (a.interval <= 0) {
 		if (c.json) {
@@ -392,7 +412,7 @@ int orionstor_cmd_stats(int argc, char **argv)
 		time_t now;
 
 		sleep_seconds(a.interval);
-		if ((rc = live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &doc)))
+		if ((rc = tc_live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &doc)))
 			return rc;
 		total = obj_of(doc, "total");
 		s = sample_of(total);
@@ -448,11 +468,11 @@ int orionstor_cmd_queues(int argc, char **argv)
 {
 	struct json_object *arr = NULL;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	int rc;
 
 	tc_parse(&queues_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
-	if ((rc = live_resolve(&c, &lv)) || (rc = live_call(&lv, "queues", NULL, TC_CTL_TIMEOUT_MS, &arr)))
+	if ((rc = tc_live_resolve(&c, &lv)) || (rc = tc_live_call(&lv, "queues", NULL, TC_CTL_TIMEOUT_MS, &arr)))
 		return rc;
 	if (c.json) {
 		struct json_object *root = json_object_new_object();
@@ -552,16 +572,16 @@ int orionstor_cmd_commands(int argc, char **argv)
 	struct tag_args a = { .timeout_ms = 2000 };
 	struct json_object *res = NULL, *params, *cmds, *out;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	size_t shown = 0;
 	int rc;
 
 	tc_parse(&commands_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	params = json_object_new_object();
 	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
-	if ((rc = live_call(&lv, "commands", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+	if ((rc = tc_live_call(&lv, "commands", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
 		return rc;
 	cmds = obj_of(res, "commands");
 	out = json_object_new_array();
@@ -632,20 +652,20 @@ int orionstor_cmd_abort(int argc, char **argv)
 	struct tag_args a = { .timeout_ms = 30000 };
 	struct json_object *res = NULL, *params;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	char tag[24];
 	int rc;
 
 	tc_parse(&abort_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
 	if (!a.tag_set)
 		tc_usage_error("which command? give --tag TAG (the commands command lists them)");
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	snprintf(tag, sizeof(tag), "%#llx", (unsigned long long)a.tag);
 	params = json_object_new_object();
 	json_object_object_add(params, "tag", json_object_new_string(tag));
 	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
-	if ((rc = live_call(&lv, "abort", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+	if ((rc = tc_live_call(&lv, "abort", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
 		return rc;
 	if (c.json)
 		rc = tc_json_print(res);
@@ -677,18 +697,18 @@ int orionstor_cmd_queue_flush(int argc, char **argv)
 	struct tag_args a = { .timeout_ms = 10000 };
 	struct json_object *res = NULL, *params;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	int rc;
 
 	tc_parse(&flush_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, &a);
 	if (!a.queue_set)
 		tc_usage_error("which queue? give --queue N (-1: the shared path)");
-	if ((rc = live_resolve(&c, &lv)))
+	if ((rc = tc_live_resolve(&c, &lv)))
 		return rc;
 	params = json_object_new_object();
 	json_object_object_add(params, "queue", json_object_new_int64(a.queue));
 	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
-	if ((rc = live_call(&lv, "queue_flush", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
+	if ((rc = tc_live_call(&lv, "queue_flush", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
 		return rc;
 	if (c.json)
 		rc = tc_json_print(res);
@@ -940,13 +960,13 @@ int orionstor_cmd_tuning(int argc, char **argv)
 {
 	struct json_object *settings = NULL, *stats = NULL, *advice;
 	struct tc_common c;
-	struct live lv;
+	struct tc_live lv;
 	int rc;
 
 	tc_parse(&tuning_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON | TC_OPT_LIVE, &c, NULL);
-	if ((rc = live_resolve(&c, &lv)) || (rc = live_call(&lv, "tuning", NULL, TC_CTL_TIMEOUT_MS, &settings)))
+	if ((rc = tc_live_resolve(&c, &lv)) || (rc = tc_live_call(&lv, "tuning", NULL, TC_CTL_TIMEOUT_MS, &settings)))
 		return rc;
-	if ((rc = live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &stats))) {
+	if ((rc = tc_live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &stats))) {
 		json_object_put(settings);
 		return rc;
 	}
@@ -1011,7 +1031,8 @@ static const struct argp rpc_argp = {
 	NULL, rpc_parser, "METHOD [PARAMS]",
 	"Call a method of a process's control socket and print its result (JSON).\v"
 	"PARAMS is a JSON object; with -d, \"device\" is added to it.  Methods: ping, devices, "
-	"stats, queues, commands, abort, queue_flush, tuning, reset (see liborionstor(3))."
+	"stats, queues, commands, abort, queue_flush, tuning, reset, cache, cache_flush, cache_reset (see "
+	"liborionstor(3))."
 };
 
 int orionstor_cmd_rpc(int argc, char **argv)
@@ -1030,13 +1051,13 @@ int orionstor_cmd_rpc(int argc, char **argv)
 		tc_usage_error("PARAMS must be a JSON object");
 	}
 	if (c.device) {
-		struct live lv;
+		struct tc_live lv;
 
-		if ((rc = live_resolve(&c, &lv))) {
+		if ((rc = tc_live_resolve(&c, &lv))) {
 			json_object_put(params);
 			return rc;
 		}
-		rc = live_call(&lv, a.method, params, 120000, &res);
+		rc = tc_live_call(&lv, a.method, params, 120000, &res);
 		if (rc)
 			return rc;
 	} else {

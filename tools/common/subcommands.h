@@ -23,5 +23,9 @@ int orionstor_cmd_abort(int argc, char **argv);
 int orionstor_cmd_queue_flush(int argc, char **argv);
 int orionstor_cmd_tuning(int argc, char **argv);
 int orionstor_cmd_rpc(int argc, char **argv);
+int orionstor_cmd_cache(int argc, char **argv);       /* cache.c: cache info|flush|reset */
+int orionstor_cmd_cache_info(int argc, char **argv);
+int orionstor_cmd_cache_flush(int argc, char **argv);
+int orionstor_cmd_cache_reset(int argc, char **argv);
 
 #endif
