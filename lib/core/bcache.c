@@ -501,8 +501,7 @@ void ostori_bcache_lun_event(ostor_device *dev, enum ostor_event_type type, uint
 	for (int i = 0; i < BC_LUNS_MAX; i++) {
 		struct bc_lun *L = &c->luns[i];
 
-		if (!L->in_use || (target != OSTOR_EVENT_ALL && L->target != target) ||
-		    (lun != OSTOR_EVENT_ALL && L->lun != lun))
+		if (!bc_lun_matches(L, target, lun))
 			continue;
 		ostori_bc_drop_lun(c, L, true, why, true);
 		/* Capacity and block size are learned again. */
@@ -804,8 +803,7 @@ OSTOR_API int ostor_cache_drop(ostor_device *dev, uint32_t target, uint32_t lun,
 	for (int i = 0; i < BC_LUNS_MAX; i++) {
 		struct bc_lun *L = &c->luns[i];
 
-		if (L->in_use && (target == OSTOR_EVENT_ALL || L->target == target) &&
-		    (lun == OSTOR_EVENT_ALL || L->lun == lun))
+		if (bc_lun_matches(L, target, lun))
 			dirty += (L->dirty_blocks + L->writing_blocks) * L->block_size;
 	}
 	if (dirty && !(flags & OSTOR_CACHE_DROP_DIRTY)) {
@@ -817,8 +815,7 @@ OSTOR_API int ostor_cache_drop(ostor_device *dev, uint32_t target, uint32_t lun,
 	for (int i = 0; i < BC_LUNS_MAX; i++) {
 		struct bc_lun *L = &c->luns[i];
 
-		if (L->in_use && (target == OSTOR_EVENT_ALL || L->target == target) &&
-		    (lun == OSTOR_EVENT_ALL || L->lun == lun))
+		if (bc_lun_matches(L, target, lun))
 			ostori_bc_drop_lun(c, L, dirty != 0, "dropped on request (OSTOR_CACHE_DROP_DIRTY)", true);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -153,6 +153,13 @@ void ostori_bc_stale_fills(struct ostori_bcache *c, struct bc_lun *L, uint64_t l
  * c->lock itself when locked is false. */
 uint64_t ostori_bc_drop_lun(struct ostori_bcache *c, struct bc_lun *L, bool dirty_too, const char *why,
 			    bool locked);
+/* L is (target, lun); either may be OSTOR_EVENT_ALL. */
+static inline bool bc_lun_matches(const struct bc_lun *L, uint32_t target, uint32_t lun)
+{
+	return L->in_use && (target == OSTOR_EVENT_ALL || L->target == target) &&
+	       (lun == OSTOR_EVENT_ALL || L->lun == lun);
+}
+
 /* A bit mask of blocks first..first+n-1 of a line. */
 static inline uint64_t bc_mask(uint32_t first, uint32_t n)
 {

@@ -1111,8 +1111,7 @@ int ostori_bcache_sticky(ostor_device *dev, uint32_t target, uint32_t lun, char 
 	for (int i = 0; i < BC_LUNS_MAX && !r; i++) {
 		struct bc_lun *L = &c->luns[i];
 
-		if (!L->in_use || (target != OSTOR_EVENT_ALL && L->target != target) ||
-		    (lun != OSTOR_EVENT_ALL && L->lun != lun) || !L->sticky)
+		if (!bc_lun_matches(L, target, lun) || !L->sticky)
 			continue;
 		r = L->sticky;
 		if (why && len)
@@ -1133,8 +1132,7 @@ int ostori_bcache_acknowledge(ostor_device *dev, uint32_t target, uint32_t lun)
 	for (int i = 0; i < BC_LUNS_MAX; i++) {
 		struct bc_lun *L = &c->luns[i];
 
-		if (!L->in_use || (target != OSTOR_EVENT_ALL && L->target != target) ||
-		    (lun != OSTOR_EVENT_ALL && L->lun != lun))
+		if (!bc_lun_matches(L, target, lun))
 			continue;
 		if (L->sticky && !r)
 			r = L->sticky;
