@@ -770,8 +770,7 @@ OSTOR_API int ostor_cache_info(ostor_device *dev, uint32_t target, uint32_t lun,
 		for (int i = 0; i < BC_LUNS_MAX; i++) {
 			struct bc_lun *L = &c->luns[i];
 
-			if (!L->in_use || (target != OSTOR_EVENT_ALL && L->target != target) ||
-			    (lun != OSTOR_EVENT_ALL && L->lun != lun))
+			if (!bc_lun_matches(L, target, lun))
 				continue;
 			add_counts(&full, &L->st);
 			full.used_bytes += L->lines * c->line_size;
