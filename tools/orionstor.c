@@ -359,7 +359,9 @@ int main(int argc, char **argv)
 			hargv[0] = full;
 			hargv[1] = help_opt;
 			hargv[2] = NULL;
-			return subcommands[i].fn(2, hargv);
+			rc = subcommands[i].fn(2, hargv);
+			free(full);
+			return rc;
 		}
 		tc_usage_error("unknown command '%s'", name);
 	}
