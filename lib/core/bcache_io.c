@@ -745,10 +745,19 @@ static int act(struct ostori_bcache *c, ostor_task *t, enum bc_act a, int fail)
 	int r;
 
 	if (a == ACT_DONE) {
-		if (fail)
+		if (fail) {
 			finish_write_error(t);
-		else
+		} else if (OSTOR_LIKELY(t->chan != NULL)) {
+			/* Answered here: nothing for the caches' completion
+			 * hooks to learn, straight to the owner. */
+			t->result = OSTOR_RESULT_GOOD;
+			t->status = OSTOR_SCSI_STATUS_GOOD;
+			t->sense_len = 0;
+			t->transferred = t->data_len;
+			ostori_channel_complete(t);
+		} else {
 			ostori_task_finish(t, OSTOR_RESULT_GOOD, OSTOR_SCSI_STATUS_GOOD, NULL, 0, t->data_len);
+		}
 		return 0;
 	}
 	if (a == ACT_PARKED)
