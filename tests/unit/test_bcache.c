@@ -595,6 +595,8 @@ static void run_sequence(uint64_t seed, int steps)
 {
 	static const char *const modes[] = { "wb", "wt" };
 	static const char *const policies[] = { "lru", "lfu", "fifo" };
+	static const unsigned int lines[] = { 512, 4096, 16384, 32768 };
+	unsigned int line;
 	static uint8_t model[M_BLOCKS * BS], img[M_BLOCKS * BS], buf[32 * BS], old[32 * BS];
 	struct rng r = { seed * 2654435761u + 1 };
 	struct sim_target *tgt;
@@ -607,9 +609,11 @@ static void run_sequence(uint64_t seed, int steps)
 	ck_assert_int_eq(ftruncate(fd, M_BLOCKS * BS), 0);
 	close(fd);
 	memset(model, 0, sizeof(model));
-	dev = open_spec("sim:size=%d,image=%s,cache=%s,cache_size=64K,cache_policy=%s,read_ahead=%s",
-			M_BLOCKS * BS, image, modes[rnd_below(&r, 2)], policies[rnd_below(&r, 3)],
-			rnd_below(&r, 2) ? "16K" : "0");
+	/* Lines of 1, 8, 32 and 64 blocks (the whole bit mask). */
+	line = lines[rnd_below(&r, 4)];
+	dev = open_spec("sim:size=%d,image=%s,cache=%s,cache_size=%u,cache_line=%u,cache_policy=%s,read_ahead=%s",
+			M_BLOCKS * BS, image, modes[rnd_below(&r, 2)], line > 4096 ? 8 * line : 65536, line,
+			policies[rnd_below(&r, 3)], rnd_below(&r, 2) ? "16K" : "0");
 	tgt = ostori_sim_device_target(dev);
 	watch_events();
 	for (int step = 0; step < steps; step++) {
