@@ -995,6 +995,120 @@ OSTOR_API int ostor_scsi_ata_power_mode_from_count(uint8_t count);
 /* "active", "idle", "standby", "unknown"; never NULL. */
 OSTOR_API const char *ostor_scsi_ata_power_mode_name(int mode);
 
+/* ======================================================================
+ * Health: native SCSI log pages (SPC-4, SBC-3) and informational
+ * exceptions.  Each decoder takes a whole LOG SENSE response (header
+ * included), checks the page code and reads its parameters through the
+ * log parameter iterator, so a parameter cut short by the transfer or by
+ * PAGE LENGTH is never decoded.
+ * ==================================================================== */
+
+#define OSTOR_SCSI_LOG_SUPPORTED_PAGES 0x00
+#define OSTOR_SCSI_LOG_TEMPERATURE 0x0d
+#define OSTOR_SCSI_LOG_SELF_TEST 0x10
+#define OSTOR_SCSI_LOG_BACKGROUND_SCAN 0x15
+#define OSTOR_SCSI_LOG_INFORMATIONAL_EXCEPTIONS 0x2f
+
+/* Never grows: an array element. */
+struct ostor_scsi_log_page_id {
+	uint8_t page;
+	uint8_t subpage;
+};
+/* Page 00h: the supported pages (subpage 00h: a byte per page, subpage
+ * 0), or with subpage FFh (00h/FFh, or NNh/FFh for the subpages of one
+ * page) the supported page/subpage pairs.  Stores up to max; returns how
+ * many were stored, *total (may be NULL) how many arrived. */
+OSTOR_API int ostor_scsi_parse_log_supported(const uint8_t *buf, size_t len, struct ostor_scsi_log_page_id *ids, size_t max, size_t *total);
+/* Whether page/subpage appears in such a response (0 or 1). */
+OSTOR_API int ostor_scsi_log_supports(const uint8_t *buf, size_t len, uint8_t page, uint8_t subpage);
+
+/* Page 0Dh Temperature.  Never grows: the page's two parameters whole.
+ * A value of FFh ("not available") is reported as not valid. */
+struct ostor_scsi_log_temperature {
+	int current_valid;
+	uint8_t current;               /* parameter 0000h, Celsius */
+	int reference_valid;
+	uint8_t reference;             /* parameter 0001h: the maximum reliable
+					* operating temperature */
+};
+OSTOR_API int ostor_scsi_parse_log_temperature(const uint8_t *buf, size_t len, struct ostor_scsi_log_temperature *out);
+
+/* Informational exceptions (SPC-4 ASC 0Bh warnings, 5Dh failure
+ * prediction).  From an ASC/ASCQ pair (sense data, page 2Fh, REQUEST
+ * SENSE after an IE with MRIE 6). */
+#define OSTOR_SCSI_IE_NONE 0
+#define OSTOR_SCSI_IE_FAILURE_PREDICTED 1 /* 5Dh/00h-FEh: the device predicts
+					   * its own failure */
+#define OSTOR_SCSI_IE_FALSE 2          /* 5Dh/FFh: the test (TEST bit), not real */
+#define OSTOR_SCSI_IE_WARNING 3        /* 0Bh/NNh: warning (temperature, ...) */
+OSTOR_API int ostor_scsi_informational_exception(uint8_t asc, uint8_t ascq);
+
+/* Page 2Fh Informational Exceptions, parameter 0000h.  Never grows: the
+ * general parameter's fields whole. */
+struct ostor_scsi_log_ie {
+	int present;                   /* parameter 0000h with ASC/ASCQ came */
+	uint8_t asc, ascq;             /* 00h/00h: nothing to report */
+	int exception;                 /* ostor_scsi_informational_exception() */
+	int temperature_valid;
+	uint8_t temperature;           /* most recent reading, Celsius */
+	int trip_temperature_valid;    /* the vendor byte after it (IBM and
+					* Seagate use it for the trip point) */
+	uint8_t trip_temperature;
+};
+OSTOR_API int ostor_scsi_parse_log_ie(const uint8_t *buf, size_t len, struct ostor_scsi_log_ie *out);
+
+/* Page 10h Self-Test Results.  Never grows: an array element, one
+ * parameter (0001h newest .. 0014h) whole. */
+struct ostor_scsi_log_self_test {
+	uint16_t param_code;           /* 1 = most recent */
+	uint8_t code;                  /* self-test code (SEND DIAGNOSTIC) */
+	uint8_t result;                /* 0 passed .. 7, 15 in progress */
+	uint8_t number;                /* self-test number (failed segment) */
+	uint16_t power_on_hours;       /* 0 with result 15: running now */
+	int lba_valid;                 /* result 1..14 and not all FFh */
+	uint64_t first_failure_lba;
+	uint8_t sense_key, asc, ascq;
+	uint8_t vendor;
+};
+/* Stores up to max entries in page order (newest first) and stops at the
+ * first unused one (power-on hours 0 and code/result byte 0, the way
+ * smartctl reads the page); parameters other than 0001h-0014h or shorter
+ * than 16 bytes are skipped.  Returns how many were stored; *total (may be
+ * NULL) how many were present. */
+OSTOR_API int ostor_scsi_parse_log_self_test(const uint8_t *buf, size_t len, struct ostor_scsi_log_self_test *out, size_t max, size_t *total);
+/* "Completed", "Aborted (by user command)", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_self_test_result_name(uint8_t result);
+/* A failed result (3..7): the test found an error. */
+OSTOR_API int ostor_scsi_self_test_result_failed(uint8_t result);
+/* The self-test code (0..7): "Default", "Background short",
+ * "Foreground long", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_self_test_code_name(uint8_t code);
+
+/* Page 15h Background Scan Results (SBC-3).  Never grow: parameter 0000h
+ * and one medium scan parameter (0001h-0800h) whole. */
+struct ostor_scsi_log_bg_scan_status {
+	int present;
+	uint32_t power_on_minutes;
+	uint8_t status;                /* 0 none active, 1 scanning, ... */
+	uint16_t scans_performed;
+	uint16_t progress;             /* of 65536 */
+	uint16_t medium_scans_performed;
+};
+struct ostor_scsi_log_bg_scan_entry {
+	uint16_t param_code;
+	uint32_t power_on_minutes;
+	uint8_t reassign_status;
+	uint8_t sense_key, asc, ascq;
+	uint64_t lba;
+};
+/* status may be NULL; entries up to max.  Returns how many entries were
+ * stored, *total (may be NULL) how many were present. */
+OSTOR_API int ostor_scsi_parse_log_bg_scan(const uint8_t *buf, size_t len, struct ostor_scsi_log_bg_scan_status *status, struct ostor_scsi_log_bg_scan_entry *entries, size_t max, size_t *total);
+/* "no scans active", "scan is active", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_bg_scan_status_name(uint8_t status);
+/* "Successfully reassigned", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_bg_scan_reassign_name(uint8_t reassign_status);
+
 #ifdef __cplusplus
 }
 #endif

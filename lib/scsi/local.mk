@@ -4,7 +4,8 @@ lib_libostor_private_la_SOURCES += \
 	lib/scsi/decode.c \
 	lib/scsi/sense.c \
 	lib/scsi/asc_table.c \
-	lib/scsi/ata.c
+	lib/scsi/ata.c \
+	lib/scsi/logpage.c
 noinst_HEADERS += lib/scsi/scsi_priv.h
 
 check_PROGRAMS += tests/unit/test_scsi_cdb tests/unit/test_scsi_decode \
