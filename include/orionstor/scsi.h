@@ -853,7 +853,9 @@ struct ostor_scsi_ata_smart_status {
  * (00h/1Dh).  No sense at all (len 0: the bridge ignored CK_COND), sense
  * without registers, an aborted command (status ERR: SMART disabled or
  * unsupported) and unexpected LBA mid/high values give UNKNOWN with the
- * reason in .text.  Returns 0 (OSTOR_ERROR_INVALID_PARAM for out NULL). */
+ * reason in .text (F4h/2Ch is FAILING even with ERR: only a drive that
+ * checked its thresholds writes it).  Returns 0 (OSTOR_ERROR_INVALID_PARAM
+ * for out NULL). */
 OSTOR_API int ostor_scsi_parse_ata_smart_status(const uint8_t *sense, size_t len, struct ostor_scsi_ata_smart_status *out);
 /* "PASSED", "FAILING", "UNKNOWN"; never NULL. */
 OSTOR_API const char *ostor_scsi_ata_health_name(int verdict);

@@ -264,12 +264,16 @@ static void id_string(char *out, size_t outlen, const uint8_t *buf, size_t limit
 	ostori_scsi_copy_ascii(out, outlen, tmp, n);
 }
 
+/* A number over nwords words, least significant first; 0 unless every
+ * one of its words arrived. */
 static uint64_t id_words_le(const uint8_t *buf, size_t limit, unsigned first,
 			    unsigned nwords)
 {
 	uint64_t v = 0;
 	unsigned i;
 
+	if (!HAVE(limit, 2 * (size_t)first, 2 * (size_t)nwords))
+		return 0;
 	for (i = nwords; i-- > 0;)
 		v = (v << 16) | id_word(buf, limit, first + i);
 	return v;
@@ -515,16 +519,17 @@ int ostor_scsi_parse_ata_smart_status(const uint8_t *sense, size_t len,
 	}
 	out->lba_mid = (uint8_t)(out->regs.lba >> 8);
 	out->lba_high = (uint8_t)(out->regs.lba >> 16);
-	if (out->regs.status & 0x01) { /* ERR: the command was aborted */
-		out->text = "the drive refused SMART RETURN STATUS (ATA status ERR): SMART is disabled or not supported";
-		return 0;
-	}
-	if (out->lba_mid == SMART_MID_OK && out->lba_high == SMART_HIGH_OK) {
-		out->verdict = OSTOR_ATA_HEALTH_PASSED;
-		out->text = "PASSED: the drive reports no threshold exceeded (LBA mid/high 4Fh/C2h)";
-	} else if (out->lba_mid == SMART_MID_FAIL && out->lba_high == SMART_HIGH_FAIL) {
+	/* F4h/2Ch can only come from a drive that evaluated its thresholds:
+	 * failing, whatever else the status says.  An aborted command (ERR)
+	 * leaves the 4Fh/C2h it was sent with, which proves nothing. */
+	if (out->lba_mid == SMART_MID_FAIL && out->lba_high == SMART_HIGH_FAIL) {
 		out->verdict = OSTOR_ATA_HEALTH_FAILING;
 		out->text = "FAILING: the drive reports a threshold exceeded (LBA mid/high F4h/2Ch)";
+	} else if (out->regs.status & 0x01) {
+		out->text = "the drive refused SMART RETURN STATUS (ATA status ERR): SMART is disabled or not supported";
+	} else if (out->lba_mid == SMART_MID_OK && out->lba_high == SMART_HIGH_OK) {
+		out->verdict = OSTOR_ATA_HEALTH_PASSED;
+		out->text = "PASSED: the drive reports no threshold exceeded (LBA mid/high 4Fh/C2h)";
 	} else if (out->lba_mid == SMART_MID_OK || out->lba_mid == SMART_MID_FAIL) {
 		out->mid_only_verdict = out->lba_mid == SMART_MID_OK ?
 			OSTOR_ATA_HEALTH_PASSED : OSTOR_ATA_HEALTH_FAILING;
