@@ -723,8 +723,8 @@ OSTOR_API int ostor_scsi_cdb_ata_smart_read_thresholds(struct ostor_cdb *cdb, ui
  * log_address (OSTOR_ATA_LOG_SELF_TEST, ...); sectors 0 is refused. */
 OSTOR_API int ostor_scsi_cdb_ata_smart_read_log(struct ostor_cdb *cdb, uint8_t cdb_len, uint8_t log_address, uint8_t sectors);
 /* SMART EXECUTE OFFLINE IMMEDIATE (B0h/D4h): non-data; test is the
- * subcommand (OSTOR_ATA_TEST_SHORT, _EXTENDED, _ABORT, ...; the ranges
- * ACS leaves vendor specific, 40h-7Eh and 90h-FFh, pass too).  A captive
+ * subcommand, sent as given (OSTOR_ATA_TEST_SHORT, _EXTENDED, _ABORT, ...,
+ * and the vendor-specific 40h-7Eh and 90h-FFh).  A captive
  * test (81h-84h) keeps the command busy until the test ends: give it a
  * timeout that long. */
 OSTOR_API int ostor_scsi_cdb_ata_smart_offline_immediate(struct ostor_cdb *cdb, uint8_t cdb_len, uint8_t test);
