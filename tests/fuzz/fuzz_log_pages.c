@@ -70,7 +70,9 @@ static void self_test(const uint8_t *buf, size_t len, uint8_t sel)
 	n = ostor_scsi_parse_log_self_test(buf, len, max ? r : NULL, max, &total);
 	SINK(n); SINK(total);
 	if (n > 0) {
-		if ((size_t)n > max || (size_t)n > total || total > 20)
+		/* total counts parameters, each 20 bytes of the page (a device
+		 * may repeat a parameter code: all are decoded). */
+		if ((size_t)n > max || (size_t)n > total || 4 + 20 * total > len)
 			__builtin_trap();
 		for (int i = 0; i < n; i++) {
 			SINK(r[i].param_code); SINK(r[i].code); SINK(r[i].result); SINK(r[i].number);
