@@ -669,6 +669,448 @@ OSTOR_API size_t ostor_scsi_build_sense_descriptor(uint8_t *buf, size_t buflen, 
  * (an address no device accepts) for such values instead. */
 OSTOR_API int ostor_scsi_lun_encode_checked(uint32_t lun, uint8_t out[8]);
 
+/* ======================================================================
+ * Health: ATA commands through SCSI/ATA Translation (SAT-3, ACS-3)
+ * ====================================================================
+ * Builders for the ATA commands a health check sends through ATA
+ * PASS-THROUGH, and decoders of what they return.  cdb_len picks the
+ * pass-through: 16 for ATA PASS-THROUGH(16), 12 for (12) (for bridges
+ * that lack (16)); anything else is OSTOR_ERROR_INVALID_PARAM.  Every one
+ * of these commands uses 28-bit registers, so both forms carry it whole.
+ * Data-in commands transfer one 512-byte sector per count (PIO data-in,
+ * T_LENGTH in the count register, BYT_BLOK); the non-data commands whose
+ * answer is in the registers set CK_COND, so the device returns them in
+ * sense data (read them with ostor_scsi_parse_ata_return or the decoders
+ * below). */
+
+/* ATA command codes and SMART subcommands (FEATURES) used here. */
+#define OSTOR_ATA_CMD_IDENTIFY_DEVICE 0xec
+#define OSTOR_ATA_CMD_IDENTIFY_PACKET_DEVICE 0xa1
+#define OSTOR_ATA_CMD_SMART 0xb0
+#define OSTOR_ATA_CMD_CHECK_POWER_MODE 0xe5
+#define OSTOR_ATA_SMART_READ_DATA 0xd0
+#define OSTOR_ATA_SMART_READ_THRESHOLDS 0xd1
+#define OSTOR_ATA_SMART_EXECUTE_OFFLINE_IMMEDIATE 0xd4
+#define OSTOR_ATA_SMART_READ_LOG 0xd5
+#define OSTOR_ATA_SMART_RETURN_STATUS 0xda
+/* SMART logs read with SMART READ LOG. */
+#define OSTOR_ATA_LOG_SUMMARY_ERROR 0x01
+#define OSTOR_ATA_LOG_COMPREHENSIVE_ERROR 0x02
+#define OSTOR_ATA_LOG_SELF_TEST 0x06
+/* EXECUTE OFFLINE IMMEDIATE subcommands (LBA low); also the test type of
+ * a self-test log entry. */
+#define OSTOR_ATA_TEST_OFFLINE 0x00
+#define OSTOR_ATA_TEST_SHORT 0x01
+#define OSTOR_ATA_TEST_EXTENDED 0x02
+#define OSTOR_ATA_TEST_CONVEYANCE 0x03
+#define OSTOR_ATA_TEST_SELECTIVE 0x04
+#define OSTOR_ATA_TEST_ABORT 0x7f
+#define OSTOR_ATA_TEST_SHORT_CAPTIVE 0x81
+#define OSTOR_ATA_TEST_EXTENDED_CAPTIVE 0x82
+#define OSTOR_ATA_TEST_CONVEYANCE_CAPTIVE 0x83
+#define OSTOR_ATA_TEST_SELECTIVE_CAPTIVE 0x84
+
+/* IDENTIFY DEVICE (ECh): 512 bytes in. */
+OSTOR_API int ostor_scsi_cdb_ata_identify(struct ostor_cdb *cdb, uint8_t cdb_len);
+/* SMART RETURN STATUS (B0h/DAh): non-data, CK_COND; the verdict is in
+ * LBA mid/high (ostor_scsi_parse_ata_smart_status). */
+OSTOR_API int ostor_scsi_cdb_ata_smart_return_status(struct ostor_cdb *cdb, uint8_t cdb_len);
+/* SMART READ DATA (B0h/D0h) and READ THRESHOLDS (B0h/D1h): 512 bytes in
+ * each.  READ THRESHOLDS carries LBA low 1, as smartctl sends it. */
+OSTOR_API int ostor_scsi_cdb_ata_smart_read_data(struct ostor_cdb *cdb, uint8_t cdb_len);
+OSTOR_API int ostor_scsi_cdb_ata_smart_read_thresholds(struct ostor_cdb *cdb, uint8_t cdb_len);
+/* SMART READ LOG (B0h/D5h): sectors (1..255) x 512 bytes of the log at
+ * log_address (OSTOR_ATA_LOG_SELF_TEST, ...); sectors 0 is refused. */
+OSTOR_API int ostor_scsi_cdb_ata_smart_read_log(struct ostor_cdb *cdb, uint8_t cdb_len, uint8_t log_address, uint8_t sectors);
+/* SMART EXECUTE OFFLINE IMMEDIATE (B0h/D4h): non-data; test is the
+ * subcommand, sent as given (OSTOR_ATA_TEST_SHORT, _EXTENDED, _ABORT, ...,
+ * and the vendor-specific 40h-7Eh and 90h-FFh).  A captive
+ * test (81h-84h) keeps the command busy until the test ends: give it a
+ * timeout that long. */
+OSTOR_API int ostor_scsi_cdb_ata_smart_offline_immediate(struct ostor_cdb *cdb, uint8_t cdb_len, uint8_t test);
+/* CHECK POWER MODE (E5h): non-data, CK_COND; the mode is in the count
+ * register (ostor_scsi_parse_ata_power_mode). */
+OSTOR_API int ostor_scsi_cdb_ata_check_power_mode(struct ostor_cdb *cdb, uint8_t cdb_len);
+
+/* SAT detection.  Evidence that a LUN is an ATA device behind SAT: the
+ * INQUIRY vendor "ATA" (SAT-3 requires it of a translating device; many
+ * USB bridges report the drive maker or their own name instead) and VPD
+ * page 89h in the supported VPD pages.  Neither is proof and their absence
+ * proves nothing: the test that settles it is an ATA PASS-THROUGH
+ * IDENTIFY DEVICE that succeeds. */
+#define OSTOR_SCSI_SAT_VENDOR_ATA 0x01
+#define OSTOR_SCSI_SAT_VPD_89 0x02
+/* inquiry (may be NULL) from ostor_scsi_parse_inquiry; vpd00/vpd00_len a
+ * VPD 00h response (NULL/0 when not read).  Returns the OSTOR_SCSI_SAT_*
+ * bits found, 0 when none. */
+OSTOR_API int ostor_scsi_sat_evidence(const struct ostor_scsi_inquiry *inquiry, const uint8_t *vpd00, size_t vpd00_len);
+/* The device behind the bridge, from the signature of VPD 89h (LBA
+ * mid/high of the device's reset signature). */
+#define OSTOR_ATA_SIG_UNKNOWN 0        /* not transferred or not recognised */
+#define OSTOR_ATA_SIG_ATA 1            /* 00h/00h: ATA device (a disk) */
+#define OSTOR_ATA_SIG_ATAPI 2          /* 14h/EBh: ATAPI (packet) device */
+#define OSTOR_ATA_SIG_ZAC 3            /* CDh/ABh: host managed zoned */
+#define OSTOR_ATA_SIG_SEMB 4           /* 3Ch/C3h: enclosure bridge */
+#define OSTOR_ATA_SIG_PORT_MULTIPLIER 5 /* 69h/96h */
+OSTOR_API int ostor_scsi_ata_signature_type(const struct ostor_scsi_vpd_ata_info *info);
+
+/* IDENTIFY DEVICE data (ACS-3 7.12.7), the fields a health report and a
+ * smartctl -i user look for.  Grows (ACS adds words with every revision).
+ * Feature fields are 1 supported/enabled, 0 not, and -1 when the device
+ * did not say: the words carrying them are marked not valid (words 82-84
+ * by word 83 or 84 bits 15:14 != 01b, words 85-87 by word 87) or were not
+ * transferred. */
+struct ostor_scsi_ata_identify {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
+	char model[41];                /* words 27-46, byte-swapped, trimmed */
+	char serial[21];               /* words 10-19 */
+	char firmware[9];              /* words 23-26 */
+	int packet_device;             /* word 0 bit 15: ATAPI data, not ATA */
+	uint16_t major_version;        /* word 80 (0 when 0000h/FFFFh) */
+	uint16_t minor_version;        /* word 81 */
+	uint64_t sectors;              /* user addressable logical sectors */
+	uint64_t sectors_28;           /* words 60-61 */
+	uint64_t sectors_48;           /* words 100-103 (230-233 when larger) */
+	uint32_t logical_sector_size;  /* bytes (0 without LBA) */
+	uint32_t physical_sector_size;
+	uint32_t logical_sector_offset; /* word 209: first LBA's offset in its
+					 * physical sector, in logical sectors */
+	uint64_t capacity_bytes;       /* sectors x logical_sector_size */
+	uint16_t rotation_rate;        /* word 217: 0 n/r, 1 non-rotating, rpm */
+	uint8_t form_factor;           /* word 168: 0 n/r, 1 5.25", 2 3.5", 3 2.5", 4 1.8", 5 <1.8" */
+	int lba_supported;             /* word 49 bit 9 */
+	int dma_supported;             /* word 49 bit 8 */
+	int lba48_supported;           /* word 83 bit 10 (tri-state) */
+	int smart_supported;           /* word 82 bit 0 (tri-state) */
+	int smart_enabled;             /* word 85 bit 0 (tri-state) */
+	int self_test_supported;       /* word 84/87 bit 1 (tri-state) */
+	int error_log_supported;       /* word 84/87 bit 0 (tri-state) */
+	int gp_logging_supported;      /* word 84/87 bit 5 (tri-state) */
+	int write_cache_supported;     /* word 82 bit 5 (tri-state) */
+	int write_cache_enabled;       /* word 85 bit 5 (tri-state) */
+	int read_look_ahead_supported; /* word 82 bit 6 (tri-state) */
+	int read_look_ahead_enabled;   /* word 85 bit 6 (tri-state) */
+	int apm_supported;             /* word 83 bit 3 (tri-state) */
+	int apm_enabled;               /* word 86 bit 3 (tri-state) */
+	uint8_t apm_level;             /* word 91 (valid when apm_enabled) */
+	int puis_supported;            /* word 83 bit 5 (tri-state) */
+	int puis_enabled;              /* word 86 bit 5 (tri-state) */
+	int security_supported;        /* word 128 bit 0 */
+	int security_enabled;          /* word 128 bit 1 */
+	int security_locked;           /* word 128 bit 2 */
+	int security_frozen;           /* word 128 bit 3 */
+	int trim_supported;            /* word 169 bit 0 (DSM TRIM) */
+	int trim_deterministic;        /* word 69 bit 14 */
+	int trim_zeroes;               /* word 69 bit 5 */
+	int ncq_supported;             /* word 76 bit 8 */
+	uint8_t queue_depth;           /* word 75 bits 4:0 + 1 (with NCQ) */
+	uint8_t sata_gen_max;          /* word 76: 1 1.5, 2 3.0, 3 6.0 Gb/s; 0 n/r */
+	uint8_t sata_gen_current;      /* word 77 bits 3:1, same coding */
+	int sct_supported;             /* word 206 bit 0 */
+	int sct_erc_supported;         /* word 206 bit 3 (error recovery control) */
+	int wwn_valid;                 /* word 84/87 bit 8 */
+	uint64_t wwn;                  /* words 108-111, NAA first */
+	int checksum_present;          /* word 255 low byte A5h */
+	int checksum_ok;               /* present and the 512 bytes sum to 0 */
+	size_t valid_len;              /* bytes really decoded (whole words) */
+};
+#define OSTOR_SCSI_ATA_IDENTIFY_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_ata_identify)
+/* IDENTIFY DEVICE data (512 bytes; IDENTIFY PACKET DEVICE data decodes
+ * too, packet_device set).  Needs 2 bytes; a shorter transfer decodes the
+ * whole words that arrived, the rest 0, "" or -1 (valid_len says how far).
+ * The capacity follows ACS (and smartctl): 0 without LBA; the 48-bit count
+ * when the 48-bit feature set is supported and it is not smaller than the
+ * 28-bit one (or the logical sectors are long).  A bad checksum is reported
+ * (checksum_ok 0), not refused: the fields are decoded anyway. */
+OSTOR_API int ostor_scsi_parse_ata_identify(const uint8_t *buf, size_t len, struct ostor_scsi_ata_identify *out);
+/* "ACS-3", "ATA8-ACS", ... for the highest standard word 80 claims;
+ * "not reported" for 0; never NULL. */
+OSTOR_API const char *ostor_scsi_ata_major_version_name(uint16_t major_version);
+
+/* Whether a 512-byte structure ATA protects with a checksum (SMART data,
+ * thresholds, log sectors, IDENTIFY with A5h) is intact: len >= 512 and
+ * its first 512 bytes sum to 0 modulo 256.  0 otherwise (shorter too). */
+OSTOR_API int ostor_scsi_ata_checksum_ok(const uint8_t *sector, size_t len);
+
+/* SMART RETURN STATUS verdict. */
+#define OSTOR_ATA_HEALTH_UNKNOWN 0     /* said plainly in .text: why */
+#define OSTOR_ATA_HEALTH_PASSED 1      /* LBA mid/high 4Fh/C2h */
+#define OSTOR_ATA_HEALTH_FAILING 2     /* LBA mid/high F4h/2Ch: threshold exceeded */
+/* Never grows: the verdict and the registers it was read from, whole. */
+struct ostor_scsi_ata_smart_status {
+	int verdict;                   /* OSTOR_ATA_HEALTH_* */
+	int registers_present;         /* the sense carried the ATA registers */
+	struct ostor_scsi_ata_return regs; /* when registers_present */
+	uint8_t lba_mid, lba_high;     /* from regs */
+	/* Only LBA mid matched 4Fh or F4h (high did not): a bridge that
+	 * truncates the registers; smartctl reads this as that verdict. Here
+	 * the verdict stays UNKNOWN and this says what mid alone meant. */
+	int mid_only_verdict;
+	const char *text;              /* static, never NULL */
+};
+/* From the sense data of SMART RETURN STATUS (CK_COND): the ATA return
+ * descriptor (09h) of descriptor-format sense, or the SAT fixed format
+ * (00h/1Dh).  No sense at all (len 0: the bridge ignored CK_COND), sense
+ * without registers, an aborted command (status ERR: SMART disabled or
+ * unsupported) and unexpected LBA mid/high values give UNKNOWN with the
+ * reason in .text (F4h/2Ch is FAILING even with ERR: only a drive that
+ * checked its thresholds writes it).  Returns 0 (OSTOR_ERROR_INVALID_PARAM
+ * for out NULL). */
+OSTOR_API int ostor_scsi_parse_ata_smart_status(const uint8_t *sense, size_t len, struct ostor_scsi_ata_smart_status *out);
+/* "PASSED", "FAILING", "UNKNOWN"; never NULL. */
+OSTOR_API const char *ostor_scsi_ata_health_name(int verdict);
+
+/* SMART attribute flags (bits of the attribute's flags word). */
+#define OSTOR_ATA_ATTR_PREFAIL 0x0001  /* pre-failure (else old age) */
+#define OSTOR_ATA_ATTR_ONLINE 0x0002   /* updated during normal operation */
+#define OSTOR_ATA_ATTR_PERFORMANCE 0x0004
+#define OSTOR_ATA_ATTR_ERROR_RATE 0x0008
+#define OSTOR_ATA_ATTR_EVENT_COUNT 0x0010
+#define OSTOR_ATA_ATTR_SELF_PRESERVING 0x0020
+/* Never grows: an array element (one attribute of SMART READ DATA with its
+ * threshold). */
+struct ostor_scsi_ata_smart_attr {
+	uint8_t id;
+	uint16_t flags;                /* OSTOR_ATA_ATTR_* */
+	int prefail;                   /* flags & OSTOR_ATA_ATTR_PREFAIL */
+	uint8_t value;                 /* normalized current value */
+	uint8_t worst;
+	int threshold_valid;           /* a threshold entry with this id came */
+	uint8_t threshold;
+	uint8_t raw[6];                /* as sent, least significant first */
+	uint64_t raw_value;            /* the 48 bits as one number */
+	/* With threshold != 0 (0 means "always passing"): */
+	int below_threshold;           /* value <= threshold (smartctl FAILING_NOW) */
+	int failing_now;               /* below_threshold and prefail: the drive
+					* predicts its own failure */
+	int failed_past;               /* worst <= threshold (smartctl In_the_past
+					* when not below now) */
+	const char *name;              /* ostor_scsi_ata_attr_name(id) */
+};
+#define OSTOR_ATA_SMART_ATTRS_MAX 30
+/* SMART READ DATA (with READ THRESHOLDS).  Grows (more of the vendor
+ * specific sector may be decoded). */
+struct ostor_scsi_ata_smart_data {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
+	uint16_t revision;             /* bytes 0-1 */
+	int checksum_ok;               /* of the data sector (byte 511) */
+	int thresholds_present;        /* a thresholds sector was given */
+	int thresholds_checksum_ok;
+	size_t count;                  /* attributes in attrs (id != 0) */
+	struct ostor_scsi_ata_smart_attr attrs[OSTOR_ATA_SMART_ATTRS_MAX];
+	int any_failing_now;           /* some attribute has failing_now */
+	int any_below_threshold;
+	int any_failed_past;
+	uint8_t offline_status;        /* byte 362 */
+	uint8_t self_test_status;      /* byte 363 bits 7:4 (as a log entry's) */
+	uint8_t self_test_remaining;   /* percent left, byte 363 bits 3:0 x 10 */
+	uint16_t offline_seconds;      /* bytes 364-365 */
+	uint8_t offline_capability;    /* byte 367 */
+	uint16_t smart_capability;     /* bytes 368-369 */
+	int error_logging_supported;   /* byte 370 bit 0 */
+	int self_test_supported;       /* byte 367 bit 4 */
+	int conveyance_test_supported; /* byte 367 bit 5 */
+	int selective_test_supported;  /* byte 367 bit 6 */
+	uint8_t short_test_minutes;    /* byte 372 */
+	uint16_t extended_test_minutes; /* byte 373, or 375-376 when FFh */
+	uint8_t conveyance_test_minutes; /* byte 374 */
+	int temperature;               /* Celsius from attribute 194, else 190
+					* (raw byte 0, 1..127); 0 none */
+	uint8_t temperature_id;        /* the attribute it came from, 0 none */
+	size_t valid_len;              /* bytes of the data sector decoded */
+};
+#define OSTOR_SCSI_ATA_SMART_DATA_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_ata_smart_data)
+/* data/data_len: SMART READ DATA; thresholds/thr_len: SMART READ
+ * THRESHOLDS (NULL/0 without).  Attributes are decoded from the entries
+ * whose 12 bytes arrived (an entry with id 0 is unused), thresholds
+ * matched by id; the fields after them only when transferred.  Needs 2
+ * bytes of data.  Bad checksums are reported (checksum_ok 0), not refused:
+ * many bridges and some drives get them wrong. */
+OSTOR_API int ostor_scsi_parse_ata_smart_data(const uint8_t *data, size_t data_len, const uint8_t *thresholds, size_t thr_len, struct ostor_scsi_ata_smart_data *out);
+/* smartctl's default attribute name ("Reallocated_Sector_Ct",
+ * "Temperature_Celsius", ...); "Unknown_Attribute" for the others.  Never
+ * NULL. */
+OSTOR_API const char *ostor_scsi_ata_attr_name(uint8_t id);
+/* The raw value as smartctl prints it by default for this id (raw48,
+ * raw16(raw16), raw16(avg16), raw24(raw8), tempminmax: "35 (Min/Max
+ * 18/47)").  Returns buf (always NUL-terminated), "" when buflen is 0. */
+OSTOR_API const char *ostor_scsi_ata_attr_raw_text(const struct ostor_scsi_ata_smart_attr *attr, char *buf, size_t buflen);
+
+/* Self-test execution status (bits 7:4): "Completed without error",
+ * "Aborted by host", ..., "Self-test routine in progress". Never NULL. */
+OSTOR_API const char *ostor_scsi_ata_self_test_status_name(uint8_t status);
+/* Test type (the subcommand): "Short offline", "Extended captive", ...,
+ * "Vendor specific", "Reserved".  Never NULL. */
+OSTOR_API const char *ostor_scsi_ata_self_test_type_name(uint8_t test);
+
+/* Never grows: an array element, one self-test log descriptor whole. */
+struct ostor_scsi_ata_self_test_entry {
+	uint8_t number;                /* descriptor 1..21 in the sector */
+	uint8_t test;                  /* LBA low: OSTOR_ATA_TEST_* */
+	uint8_t status;                /* bits 7:4 of the status byte */
+	uint8_t remaining;             /* percent left (bits 3:0 x 10) */
+	uint16_t lifetime_hours;       /* power-on hours at the test */
+	uint8_t checkpoint;            /* failure checkpoint */
+	uint32_t failing_lba;          /* bytes 5-8 as sent */
+	int failed;                    /* status 3..8: the test found an error */
+	int failing_lba_valid;         /* failed and failing_lba != FFFFFFFFh */
+};
+#define OSTOR_ATA_SELF_TEST_LOG_ENTRIES 21
+/* SMART self-test log (log 06h).  Grows (the vendor bytes may be
+ * decoded). */
+struct ostor_scsi_ata_self_test_log {
+	uint32_t size;                 /* in: sizeof; out: bytes filled */
+	uint16_t revision;             /* 0001h */
+	int checksum_ok;
+	uint8_t index;                 /* byte 508: newest descriptor, 0 none */
+	size_t count;                  /* entries, newest first */
+	struct ostor_scsi_ata_self_test_entry entries[OSTOR_ATA_SELF_TEST_LOG_ENTRIES];
+	size_t failed_count;           /* entries with failed set */
+};
+#define OSTOR_SCSI_ATA_SELF_TEST_LOG_INIT OSTOR_SIZED_INIT_(struct ostor_scsi_ata_self_test_log)
+/* Needs the whole 512-byte sector (the index, byte 508, says which entry
+ * is newest): shorter is OSTOR_ERROR_PROTOCOL.  Entries go newest first
+ * around the circular list, all-zero (unused) descriptors skipped, as
+ * smartctl lists them; index 0 means an empty log (count 0).  A bad
+ * checksum is reported, not refused. */
+OSTOR_API int ostor_scsi_parse_ata_self_test_log(const uint8_t *buf, size_t len, struct ostor_scsi_ata_self_test_log *out);
+
+/* CHECK POWER MODE: the count register. */
+#define OSTOR_ATA_POWER_UNKNOWN 0      /* registers missing or a reserved value */
+#define OSTOR_ATA_POWER_ACTIVE 1       /* FFh: active or idle; 41h (NV cache, spun up) */
+#define OSTOR_ATA_POWER_IDLE 2         /* 80h-83h: idle (EPC idle_a/b/c) */
+#define OSTOR_ATA_POWER_STANDBY 3      /* 00h, 01h (standby_y), 40h (NV cache, spun down) */
+/* Never grows: the mode, the register and its reading. */
+struct ostor_scsi_ata_power_mode {
+	int mode;                      /* OSTOR_ATA_POWER_* */
+	int registers_present;
+	uint8_t count;                 /* the count register, when present */
+	const char *text;              /* static, never NULL: "standby",
+					* "idle_b", "active or idle", or why
+					* unknown */
+};
+/* From the sense data of CHECK POWER MODE (CK_COND), as for
+ * ostor_scsi_parse_ata_smart_status.  Returns 0. */
+OSTOR_API int ostor_scsi_parse_ata_power_mode(const uint8_t *sense, size_t len, struct ostor_scsi_ata_power_mode *out);
+/* The same from a count register value read another way. */
+OSTOR_API int ostor_scsi_ata_power_mode_from_count(uint8_t count);
+/* "active", "idle", "standby", "unknown"; never NULL. */
+OSTOR_API const char *ostor_scsi_ata_power_mode_name(int mode);
+
+/* ======================================================================
+ * Health: native SCSI log pages (SPC-4, SBC-3) and informational
+ * exceptions.  Each decoder takes a whole LOG SENSE response (header
+ * included), checks the page code and reads its parameters through the
+ * log parameter iterator, so a parameter cut short by the transfer or by
+ * PAGE LENGTH is never decoded.
+ * ==================================================================== */
+
+#define OSTOR_SCSI_LOG_SUPPORTED_PAGES 0x00
+#define OSTOR_SCSI_LOG_TEMPERATURE 0x0d
+#define OSTOR_SCSI_LOG_SELF_TEST 0x10
+#define OSTOR_SCSI_LOG_BACKGROUND_SCAN 0x15
+#define OSTOR_SCSI_LOG_INFORMATIONAL_EXCEPTIONS 0x2f
+
+/* Never grows: an array element. */
+struct ostor_scsi_log_page_id {
+	uint8_t page;
+	uint8_t subpage;
+};
+/* Page 00h: the supported pages (subpage 00h: a byte per page, subpage
+ * 0), or with subpage FFh (00h/FFh, or NNh/FFh for the subpages of one
+ * page) the supported page/subpage pairs.  Stores up to max; returns how
+ * many were stored, *total (may be NULL) how many arrived. */
+OSTOR_API int ostor_scsi_parse_log_supported(const uint8_t *buf, size_t len, struct ostor_scsi_log_page_id *ids, size_t max, size_t *total);
+/* Whether page/subpage appears in such a response (0 or 1). */
+OSTOR_API int ostor_scsi_log_supports(const uint8_t *buf, size_t len, uint8_t page, uint8_t subpage);
+
+/* Page 0Dh Temperature.  Never grows: the page's two parameters whole.
+ * A value of FFh ("not available") is reported as not valid. */
+struct ostor_scsi_log_temperature {
+	int current_valid;
+	uint8_t current;               /* parameter 0000h, Celsius */
+	int reference_valid;
+	uint8_t reference;             /* parameter 0001h: the maximum reliable
+					* operating temperature */
+};
+OSTOR_API int ostor_scsi_parse_log_temperature(const uint8_t *buf, size_t len, struct ostor_scsi_log_temperature *out);
+
+/* Informational exceptions (SPC-4 ASC 0Bh warnings, 5Dh failure
+ * prediction).  From an ASC/ASCQ pair (sense data, page 2Fh, REQUEST
+ * SENSE after an IE with MRIE 6). */
+#define OSTOR_SCSI_IE_NONE 0
+#define OSTOR_SCSI_IE_FAILURE_PREDICTED 1 /* 5Dh/00h-FEh: the device predicts
+					   * its own failure */
+#define OSTOR_SCSI_IE_FALSE 2          /* 5Dh/FFh: the test (TEST bit), not real */
+#define OSTOR_SCSI_IE_WARNING 3        /* 0Bh/NNh: warning (temperature, ...) */
+OSTOR_API int ostor_scsi_informational_exception(uint8_t asc, uint8_t ascq);
+
+/* Page 2Fh Informational Exceptions, parameter 0000h.  Never grows: the
+ * general parameter's fields whole. */
+struct ostor_scsi_log_ie {
+	int present;                   /* parameter 0000h with ASC/ASCQ came */
+	uint8_t asc, ascq;             /* 00h/00h: nothing to report */
+	int exception;                 /* ostor_scsi_informational_exception() */
+	int temperature_valid;
+	uint8_t temperature;           /* most recent reading, Celsius */
+	int trip_temperature_valid;    /* the vendor byte after it (IBM and
+					* Seagate use it for the trip point) */
+	uint8_t trip_temperature;
+};
+OSTOR_API int ostor_scsi_parse_log_ie(const uint8_t *buf, size_t len, struct ostor_scsi_log_ie *out);
+
+/* Page 10h Self-Test Results.  Never grows: an array element, one
+ * parameter (0001h newest .. 0014h) whole. */
+struct ostor_scsi_log_self_test {
+	uint16_t param_code;           /* 1 = most recent */
+	uint8_t code;                  /* self-test code (SEND DIAGNOSTIC) */
+	uint8_t result;                /* 0 passed .. 7, 15 in progress */
+	uint8_t number;                /* self-test number (failed segment) */
+	uint16_t power_on_hours;       /* 0 with result 15: running now */
+	int lba_valid;                 /* result 1..14 and not all FFh */
+	uint64_t first_failure_lba;
+	uint8_t sense_key, asc, ascq;
+	uint8_t vendor;
+};
+/* Stores up to max entries in page order (newest first) and stops at the
+ * first unused one (power-on hours 0 and code/result byte 0, the way
+ * smartctl reads the page); parameters other than 0001h-0014h or shorter
+ * than 16 bytes are skipped.  Returns how many were stored; *total (may be
+ * NULL) how many were present. */
+OSTOR_API int ostor_scsi_parse_log_self_test(const uint8_t *buf, size_t len, struct ostor_scsi_log_self_test *out, size_t max, size_t *total);
+/* "Completed", "Aborted (by user command)", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_self_test_result_name(uint8_t result);
+/* A failed result (3..7): the test found an error. */
+OSTOR_API int ostor_scsi_self_test_result_failed(uint8_t result);
+/* The self-test code (0..7): "Default", "Background short",
+ * "Foreground long", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_self_test_code_name(uint8_t code);
+
+/* Page 15h Background Scan Results (SBC-3).  Never grow: parameter 0000h
+ * and one medium scan parameter (0001h-0800h) whole. */
+struct ostor_scsi_log_bg_scan_status {
+	int present;
+	uint32_t power_on_minutes;
+	uint8_t status;                /* 0 none active, 1 scanning, ... */
+	uint16_t scans_performed;
+	uint16_t progress;             /* of 65536 */
+	uint16_t medium_scans_performed;
+};
+struct ostor_scsi_log_bg_scan_entry {
+	uint16_t param_code;
+	uint32_t power_on_minutes;
+	uint8_t reassign_status;
+	uint8_t sense_key, asc, ascq;
+	uint64_t lba;
+};
+/* status may be NULL; entries up to max.  Returns how many entries were
+ * stored, *total (may be NULL) how many were present. */
+OSTOR_API int ostor_scsi_parse_log_bg_scan(const uint8_t *buf, size_t len, struct ostor_scsi_log_bg_scan_status *status, struct ostor_scsi_log_bg_scan_entry *entries, size_t max, size_t *total);
+/* "no scans active", "scan is active", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_bg_scan_status_name(uint8_t status);
+/* "Successfully reassigned", ...; never NULL. */
+OSTOR_API const char *ostor_scsi_bg_scan_reassign_name(uint8_t reassign_status);
+
 #ifdef __cplusplus
 }
 #endif

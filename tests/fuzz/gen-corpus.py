@@ -112,6 +112,123 @@ put("fuzz_cdb_check", "rc16", bytes([0x9e, 0x10]) + bytes(8) + be32(32) + bytes(
 put("fuzz_cdb_check", "variable", bytes([0x7f, 0, 0, 0, 0, 0, 0, 0x18, 0, 0x09]) + bytes(22))
 put("fuzz_cdb_check", "ata16", bytes([0x85, 0x08, 0x0e, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xec, 0]))
 
+# ---- SAT health: byte 0 = decoder (0 IDENTIFY, 1 SMART data +
+# thresholds, 2 self-test log, 3 SMART RETURN STATUS sense, 4 CHECK POWER
+# MODE sense, 5 VPD 89h, 6 SAT evidence, 7 builders), byte 1 = split
+# point / argument
+def le16(v): return struct.pack("<H", v)
+def le32(v): return struct.pack("<I", v)
+
+
+def sealed(sector):
+    sector = bytearray(sector[:511].ljust(511, b"\0"))
+    sector.append((-sum(sector)) & 0xff)
+    return bytes(sector)
+
+
+def ata_string(text, nwords):
+    t = text.ljust(2 * nwords)[:2 * nwords].encode()
+    return b"".join(bytes([t[i + 1], t[i]]) for i in range(0, len(t), 2))
+
+
+def identify(model, serial, fw, sectors48, w106=0x4000, rpm=1):
+    w = [0] * 256
+    w[0] = 0x0040
+    w[49] = 0x2f00
+    w[60], w[61] = 0xffff, 0x0fff
+    w[69] = 0x4020
+    w[75], w[76], w[77] = 0x1f, 0x010e, 0x0006
+    w[80], w[82], w[83], w[84] = 0x0ff0, 0x7469, 0x7401, 0x6163
+    w[85], w[86], w[87] = 0x7469, 0xb401, 0x6163
+    for i in range(4):
+        w[100 + i] = (sectors48 >> (16 * i)) & 0xffff
+    w[106] = w106
+    w[108:112] = [0x5002, 0x538e, 0x40a1, 0xb2c3]
+    w[128], w[169], w[206], w[209], w[217] = 0x29, 1, 0x3d, 0x4000, rpm
+    b = bytearray(b"".join(le16(x) for x in w))
+    b[20:40] = ata_string(serial, 10)
+    b[46:54] = ata_string(fw, 4)
+    b[54:94] = ata_string(model, 20)
+    b[510] = 0xa5
+    return sealed(bytes(b))
+
+
+ssd = identify("Samsung SSD 860 EVO 500GB", "S3Z2NB0K123456A", "RVT02B6Q", 976773168)
+hdd = identify("WDC WD40EFRX-68N32N0", "WD-WCC7K0123456", "82.00A82", 7814037168, 0x6003, 5400)
+put("fuzz_ata", "identify-ssd", bytes([0, 0]) + ssd)
+put("fuzz_ata", "identify-hdd-4k", bytes([0, 0]) + hdd)
+put("fuzz_ata", "identify-short", bytes([0, 0]) + ssd[:200])
+
+attrs = [(1, 0x2f, 200, 200, 51, 0), (3, 0x27, 181, 176, 21, 7916), (5, 0x33, 130, 130, 140, 1936),
+         (9, 0x32, 52, 52, 0, 35171), (12, 0x32, 100, 100, 0, 120), (190, 0x22, 62, 45, 40, 0x2d1a0026),
+         (194, 0x22, 118, 95, 0, 0x37140020), (197, 0x32, 200, 200, 0, 2), (199, 0x32, 200, 200, 0, 0)]
+data = bytearray(le16(0x10))
+thr = bytearray(le16(0x10))
+for (i, flags, val, worst, t, raw) in attrs:
+    data += bytes([i]) + le16(flags) + bytes([val, worst]) + raw.to_bytes(6, "little") + b"\0"
+    thr += bytes([i, t]) + bytes(10)
+data = data.ljust(362, b"\0") + bytes([0x82, 0xf7]) + le16(42016) + bytes([0, 0x7b]) + le16(3) + \
+    bytes([1, 0, 2, 0xff, 5]) + le16(491)
+put("fuzz_ata", "smart-data-thresholds", bytes([1, 128]) + sealed(bytes(data)) + sealed(bytes(thr)))
+put("fuzz_ata", "smart-data-only", bytes([1, 128]) + sealed(bytes(data)))
+put("fuzz_ata", "smart-data-short-thresholds", bytes([1, 128]) + sealed(bytes(data)) + sealed(bytes(thr))[:40])
+
+log = bytearray(le16(1))
+for n in range(21):
+    log += bytes(24)
+def desc(n, test, status, hours, lba):
+    o = 2 + 24 * (n - 1)
+    log[o:o + 9] = bytes([test, status]) + le16(hours) + b"\0" + le32(lba)
+desc(20, 1, 0x00, 100, 0)
+desc(21, 2, 0x70, 110, 123456)
+desc(1, 0x7f, 0x10, 120, 0)
+desc(2, 1, 0xf9, 130, 0xffffffff)
+log = log.ljust(508, b"\0") + bytes([2])
+put("fuzz_ata", "self-test-log-wrapped", bytes([2, 0]) + sealed(bytes(log)))
+
+
+def ata_return_desc(status, count, lba):
+    d = bytes([0x09, 0x0c, 0, 0, 0, count, (lba >> 24) & 0xff, lba & 0xff, 0, (lba >> 8) & 0xff, 0,
+               (lba >> 16) & 0xff, 0x40, status])
+    return bytes([0x72, 0x01, 0x00, 0x1d, 0, 0, 0, len(d)]) + d
+
+
+def ata_return_fixed(status, count, lba):
+    return bytes([0x70, 0, 0x01, 0, status, 0x40, count, 10, 0, lba & 0xff, (lba >> 8) & 0xff,
+                  (lba >> 16) & 0xff, 0, 0x1d, 0, 0, 0, 0])
+
+
+put("fuzz_ata", "status-passed-desc", bytes([3, 0]) + ata_return_desc(0x50, 0, 0xc24f00))
+put("fuzz_ata", "status-failing-fixed", bytes([3, 0]) + ata_return_fixed(0x50, 0, 0x2cf400))
+put("fuzz_ata", "status-no-registers", bytes([3, 0]) + bytes([0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0]))
+put("fuzz_ata", "power-standby", bytes([4, 0]) + ata_return_desc(0x50, 0x00, 0))
+put("fuzz_ata", "power-idle-fixed", bytes([4, 0]) + ata_return_fixed(0x50, 0x81, 0))
+sat = b"linux   " + b"libata".ljust(16) + b"3.00" + bytes([0x34, 0, 0x50, 1, 1, 0, 0, 0xa0]) + bytes(12)
+put("fuzz_ata", "vpd89-ssd", bytes([5, 0]) + vpd(0x89, bytes(4) + sat + bytes([0xec, 0, 0, 0]) + ssd))
+put("fuzz_ata", "evidence", bytes([6, 36]) + inquiry(vendor=b"ATA", product=b"Samsung SSD 860") +
+    vpd(0x00, bytes([0x00, 0x80, 0x83, 0x89, 0xb0])))
+put("fuzz_ata", "builders16", bytes([7, 16, 0x06, 1]))
+put("fuzz_ata", "builders12", bytes([7, 12, 0x02, 0]))
+
+# ---- health log pages: byte 0 = decoder (0 supported, 1 0Dh, 2 2Fh, 3
+# 10h, 4 15h), byte 1 = room for entries
+def logpage(page, subpage, body):
+    return bytes([page | (0x40 if subpage else 0), subpage]) + be16(len(body)) + body
+put("fuzz_log_pages", "supported", bytes([0, 32]) + logpage(0, 0, bytes([0, 2, 3, 0x0d, 0x10, 0x15, 0x2f])))
+put("fuzz_log_pages", "supported-subpages", bytes([0, 32]) + logpage(0, 0xff, bytes([0, 0, 0, 0xff, 0x0d, 0, 0x0d, 1, 0x2f, 0])))
+put("fuzz_log_pages", "temperature", bytes([1, 0]) + logpage(0x0d, 0, be16(0) + bytes([3, 2, 0, 36]) + be16(1) + bytes([3, 2, 0, 65])))
+put("fuzz_log_pages", "ie-failing", bytes([2, 0]) + logpage(0x2f, 0, be16(0) + bytes([3, 4, 0x5d, 0x10, 42, 68])))
+st = b""
+for i in range(1, 21):
+    body = bytes([(1 << 5) | (7 if i == 2 else 0), 3 if i == 2 else 0]) + be16(40000 - i if i < 5 else 0) + \
+        be64(0x12345678 if i == 2 else 0xffffffffffffffff) + bytes([3, 0x11, 4, 0] if i == 2 else [0, 0, 0, 0])
+    st += be16(i) + bytes([3, 0x10]) + body
+put("fuzz_log_pages", "self-test", bytes([3, 20]) + logpage(0x10, 0, st))
+bms = be16(0) + bytes([3, 0x0c]) + be32(0x259a4c) + bytes([0, 1]) + be16(42) + be16(0x4000) + be16(43)
+bms += be16(1) + bytes([3, 0x14]) + be32(0x259000) + bytes([0x23, 0x11, 0]) + bytes(5) + be64(0x123456)
+bms += be16(0x8000) + bytes([3, 2, 0xaa, 0xbb])
+put("fuzz_log_pages", "background-scan", bytes([4, 8]) + logpage(0x15, 0, bms))
+
 # ---- orionstor.conf
 put("fuzz_config", "empty", "")
 put("fuzz_config", "usb", "# cache\n[usb_storage]\ncache_enabled = true\ncache_size = 64MB\ncache_policy = \"lru\"\nquirks = \"\"\n")

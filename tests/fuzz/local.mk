@@ -3,7 +3,7 @@
 # fuzz` runs each for FUZZ_SECONDS with its seed corpus (tests/fuzz/README).
 FUZZ_TARGETS = fuzz_sense fuzz_inquiry fuzz_vpd fuzz_read_capacity fuzz_mode_sense \
 	fuzz_report_luns fuzz_log_sense fuzz_read_format_capacities fuzz_cdb_check \
-	fuzz_config fuzz_spec fuzz_control
+	fuzz_config fuzz_spec fuzz_control fuzz_ata fuzz_log_pages
 FUZZ_SECONDS = 20
 FUZZ_JOBS = 1
 FUZZ_COMPILE_FLAGS = $(AM_CFLAGS) $(FUZZ_TARGET_FLAGS)
@@ -18,7 +18,7 @@ noinst_PROGRAMS += tests/fuzz/fuzz_sense tests/fuzz/fuzz_inquiry tests/fuzz/fuzz
 	tests/fuzz/fuzz_read_capacity tests/fuzz/fuzz_mode_sense tests/fuzz/fuzz_report_luns \
 	tests/fuzz/fuzz_log_sense tests/fuzz/fuzz_read_format_capacities \
 	tests/fuzz/fuzz_cdb_check tests/fuzz/fuzz_config tests/fuzz/fuzz_spec \
-	tests/fuzz/fuzz_control
+	tests/fuzz/fuzz_control tests/fuzz/fuzz_ata tests/fuzz/fuzz_log_pages
 
 fuzz: $(FUZZ_TARGETS:%=tests/fuzz/%)
 	@FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_JOBS='$(FUZZ_JOBS)' $(SHELL) $(top_srcdir)/tests/fuzz/run-fuzz.sh \
@@ -79,3 +79,11 @@ tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_control_CFLAGS = $(FUZZ_COMPILE_FLAGS) $(JSONC_CFLAGS)
 tests_fuzz_fuzz_control_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_control_LDADD = $(FUZZ_LIBS) $(JSONC_LIBS)
+tests_fuzz_fuzz_ata_SOURCES = tests/fuzz/fuzz_ata.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_ata_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_ata_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_ata_LDADD = $(FUZZ_LIBS)
+tests_fuzz_fuzz_log_pages_SOURCES = tests/fuzz/fuzz_log_pages.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_log_pages_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_log_pages_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_log_pages_LDADD = $(FUZZ_LIBS)

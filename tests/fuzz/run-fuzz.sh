@@ -15,8 +15,8 @@ max_len() {
 	case $1 in
 	fuzz_sense|fuzz_inquiry|fuzz_cdb_check) echo 300 ;;
 	fuzz_read_capacity) echo 64 ;;
-	fuzz_vpd) echo 1100 ;;
-	fuzz_mode_sense|fuzz_report_luns|fuzz_log_sense|fuzz_read_format_capacities) echo 1024 ;;
+	fuzz_vpd|fuzz_ata) echo 1100 ;;
+	fuzz_mode_sense|fuzz_report_luns|fuzz_log_sense|fuzz_read_format_capacities|fuzz_log_pages) echo 1024 ;;
 	fuzz_spec) echo 1200 ;;
 	*) echo 4096 ;;
 	esac

@@ -16,13 +16,18 @@ int main(void)
 	struct ostor_scsi_vpd_lbp lbp = OSTOR_SCSI_VPD_LBP_INIT;
 	struct ostor_scsi_caching_page cp = OSTOR_SCSI_CACHING_PAGE_INIT;
 	struct ostor_scsi_sense sense = OSTOR_SCSI_SENSE_INIT;
+	struct ostor_scsi_ata_identify id = OSTOR_SCSI_ATA_IDENTIFY_INIT;
+	struct ostor_scsi_ata_smart_data sd = OSTOR_SCSI_ATA_SMART_DATA_INIT;
+	struct ostor_scsi_ata_self_test_log stl = OSTOR_SCSI_ATA_SELF_TEST_LOG_INIT;
 
 	if (info.size != sizeof(info) || !OSTOR_HAS_FIELD(&info, thin_provisioned) ||
 	    !OSTOR_HAS_FIELD(&usb, target_max_lun) || !OSTOR_HAS_FIELD(&vdev, topology_generation) ||
 	    !OSTOR_HAS_FIELD(&vq, renotifies) || !OSTOR_HAS_FIELD(&inq, valid_len) ||
 	    !OSTOR_HAS_FIELD(&cap, valid_len) || !OSTOR_HAS_FIELD(&bl, valid_len) ||
 	    !OSTOR_HAS_FIELD(&bc, valid_len) || !OSTOR_HAS_FIELD(&lbp, valid_len) ||
-	    !OSTOR_HAS_FIELD(&cp, byte12_valid) || !OSTOR_HAS_FIELD(&sense, ata_return_present))
+	    !OSTOR_HAS_FIELD(&cp, byte12_valid) || !OSTOR_HAS_FIELD(&sense, ata_return_present) ||
+	    !OSTOR_HAS_FIELD(&id, valid_len) || !OSTOR_HAS_FIELD(&sd, valid_len) ||
+	    !OSTOR_HAS_FIELD(&stl, failed_count))
 		return 1;
 	return ostor_scsi_cdb_test_unit_ready(&cdb) == 0 && cdb.len == 6 ? 0 : 1;
 }

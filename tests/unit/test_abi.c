@@ -229,6 +229,63 @@ static void check_sense(const void *p)
 	ck_assert_int_eq(s->fru_valid, 1);
 }
 
+/* IDENTIFY DEVICE, SMART data and the self-test log: a word or two set. */
+static int call_ata_identify(void *out)
+{
+	uint8_t id[512] = { 0 };
+
+	memcpy(id + 54, "CAEMD si k", 10); /* "ACME Disk", byte-swapped */
+	id[98] = 0x00;
+	id[99] = 0x02;                   /* word 49: LBA */
+	id[120] = 0x00;
+	id[121] = 0x10;                  /* words 60-61: 4096 sectors */
+	return ostor_scsi_parse_ata_identify(id, sizeof(id), out);
+}
+
+static void check_ata_identify(const void *p)
+{
+	const struct ostor_scsi_ata_identify *id = p;
+
+	ck_assert_str_eq(id->model, "ACME Disk");
+	ck_assert_uint_eq(id->sectors, 4096);
+	ck_assert_int_eq(id->smart_supported, -1);
+	ck_assert_uint_eq(id->valid_len, 512);
+}
+
+static int call_ata_smart_data(void *out)
+{
+	uint8_t data[512] = { 0x10, 0x00, 194, 0x22, 0x00, 100, 100, 40 };
+
+	return ostor_scsi_parse_ata_smart_data(data, sizeof(data), NULL, 0, out);
+}
+
+static void check_ata_smart_data(const void *p)
+{
+	const struct ostor_scsi_ata_smart_data *d = p;
+
+	ck_assert_uint_eq(d->count, 1);
+	ck_assert_str_eq(d->attrs[0].name, "Temperature_Celsius");
+	ck_assert_int_eq(d->temperature, 40);
+	ck_assert_uint_eq(d->valid_len, 512);
+}
+
+static int call_ata_self_test_log(void *out)
+{
+	uint8_t log[512] = { 0x01, 0x00, 0x01, 0x00, 0x10, 0x00 };
+
+	log[508] = 1;
+	return ostor_scsi_parse_ata_self_test_log(log, sizeof(log), out);
+}
+
+static void check_ata_self_test_log(const void *p)
+{
+	const struct ostor_scsi_ata_self_test_log *l = p;
+
+	ck_assert_uint_eq(l->count, 1);
+	ck_assert_uint_eq(l->entries[0].lifetime_hours, 16);
+	ck_assert_uint_eq(l->failed_count, 0);
+}
+
 struct grow_case {
 	const char *type;             /* "struct ostor_lun_info" */
 	const char *init;             /* its initializer */
@@ -262,6 +319,12 @@ static const struct grow_case cases[] = {
 	CASE(ostor_scsi_caching_page, OSTOR_SCSI_CACHING_PAGE_INIT, byte12_valid,
 	     call_caching_page, check_caching_page),
 	CASE(ostor_scsi_sense, OSTOR_SCSI_SENSE_INIT, ata_return_present, call_sense, check_sense),
+	CASE(ostor_scsi_ata_identify, OSTOR_SCSI_ATA_IDENTIFY_INIT, valid_len, call_ata_identify,
+	     check_ata_identify),
+	CASE(ostor_scsi_ata_smart_data, OSTOR_SCSI_ATA_SMART_DATA_INIT, valid_len,
+	     call_ata_smart_data, check_ata_smart_data),
+	CASE(ostor_scsi_ata_self_test_log, OSTOR_SCSI_ATA_SELF_TEST_LOG_INIT, failed_count,
+	     call_ata_self_test_log, check_ata_self_test_log),
 };
 
 /* A caller's struct of size bytes inside a larger canary-filled block
