@@ -683,6 +683,167 @@ OSTOR_API int ostor_set_event_handler(ostor_context *ctx, struct ostor_event_han
 OSTOR_API const char *ostor_event_name(int type);
 
 /* ------------------------------------------------------------------ */
+/* Health (SMART) and power conditions, on every transport             */
+/* ------------------------------------------------------------------ */
+
+/* One health report of a LUN: an ATA disk behind a SCSI-ATA Translation
+ * bridge is read with ATA PASS-THROUGH (IDENTIFY, SMART RETURN STATUS,
+ * READ DATA, READ THRESHOLDS, the self-test log); a SCSI disk with LOG
+ * SENSE (pages 00h, 0Dh, 2Fh, 10h, 15h) and REQUEST SENSE. */
+enum ostor_health_verdict {
+	OSTOR_HEALTH_UNKNOWN = 0,         /* no verdict: ostor_health_reason says why */
+	OSTOR_HEALTH_PASSED = 1,
+	OSTOR_HEALTH_FAILING = 2,         /* the device predicts failure */
+};
+/* "unknown", "passed", "failing" */
+OSTOR_API const char *ostor_health_verdict_name(int verdict);
+
+/* How health is read.  AUTO: the bridge protocol the quirks name, else
+ * ATA PASS-THROUGH(16) when the LUN is ATA (INQUIRY vendor "ATA" or VPD
+ * 89h), falling back to (12) when (16) is refused, else SCSI. */
+enum ostor_health_protocol {
+	OSTOR_HEALTH_PROTO_AUTO = 0,
+	OSTOR_HEALTH_PROTO_SCSI,          /* native log pages */
+	OSTOR_HEALTH_PROTO_SAT16,         /* ATA PASS-THROUGH(16) */
+	OSTOR_HEALTH_PROTO_SAT12,         /* ATA PASS-THROUGH(12) */
+	OSTOR_HEALTH_PROTO_JMICRON,       /* JMicron USB bridges, vendor command DFh */
+	OSTOR_HEALTH_PROTO_SUNPLUS,       /* Sunplus F8h: refused, not implemented */
+	OSTOR_HEALTH_PROTO_CYPRESS,       /* Cypress ATACB 24h: refused, not implemented */
+};
+/* "auto", "scsi", "sat16", "sat12", "jmicron", "sunplus", "cypress" */
+OSTOR_API const char *ostor_health_protocol_name(int protocol);
+/* The enum value of a name above (also "sat" for sat16), or
+ * OSTOR_ERROR_INVALID_PARAM. */
+OSTOR_API int ostor_health_protocol_parse(const char *name);
+
+typedef struct ostor_health ostor_health;
+struct ostor_scsi_ata_identify;        /* <orionstor/scsi.h> */
+struct ostor_scsi_ata_smart_data;
+struct ostor_scsi_ata_self_test_log;
+struct ostor_scsi_log_ie;
+struct ostor_scsi_log_self_test;
+struct ostor_scsi_log_page_id;
+/* ostor_health_get flags */
+#define OSTOR_HEALTH_STATUS_ONLY 1u       /* verdict and temperature only */
+
+/* Read the health of a LUN into a new report (free it with
+ * ostor_health_free).  A device that answers nothing useful still gets a
+ * report (verdict UNKNOWN, with the reason); errors are for the device
+ * being gone, the LUN not existing, or a protocol that was asked for by
+ * name and that the device refuses (OSTOR_ERROR_NOT_SUPPORTED). */
+OSTOR_API int ostor_health_get(ostor_device *dev, uint32_t target, uint32_t lun, int protocol,
+			       unsigned int flags, ostor_health **report);
+OSTOR_API void ostor_health_free(ostor_health *report);
+OSTOR_API int ostor_health_verdict(const ostor_health *report);
+/* Why the verdict is what it is, in plain words: "SMART RETURN STATUS:
+ * threshold not exceeded", "the bridge returned no ATA registers", ... */
+OSTOR_API const char *ostor_health_reason(const ostor_health *report);
+/* The protocol that answered (never AUTO). */
+OSTOR_API int ostor_health_protocol(const ostor_health *report);
+/* Current temperature; OSTOR_ERROR_NOT_FOUND when the device gave none. */
+OSTOR_API int ostor_health_temperature(const ostor_health *report, int *celsius);
+/* The decoded ATA data (NULL for a SCSI report or when not read). */
+OSTOR_API const struct ostor_scsi_ata_identify *ostor_health_ata_identify(const ostor_health *report);
+OSTOR_API const struct ostor_scsi_ata_smart_data *ostor_health_ata_smart(const ostor_health *report);
+OSTOR_API const struct ostor_scsi_ata_self_test_log *ostor_health_ata_self_tests(const ostor_health *report);
+/* The SCSI informational exceptions (page 2Fh or REQUEST SENSE; NULL when
+ * neither answered), self-test results (page 10h) and supported log pages. */
+OSTOR_API const struct ostor_scsi_log_ie *ostor_health_scsi_ie(const ostor_health *report);
+OSTOR_API size_t ostor_health_scsi_self_tests(const ostor_health *report,
+					      const struct ostor_scsi_log_self_test **entries);
+OSTOR_API size_t ostor_health_log_pages(const ostor_health *report,
+					const struct ostor_scsi_log_page_id **ids);
+/* The whole report as one JSON object (the schema of orionstor smart
+ * --json and the control method "health"); free() it.  NULL: no memory. */
+OSTOR_API char *ostor_health_json(const ostor_health *report);
+
+enum ostor_self_test {
+	OSTOR_SELF_TEST_SHORT = 1,        /* background short self-test */
+	OSTOR_SELF_TEST_LONG,             /* background extended self-test */
+	OSTOR_SELF_TEST_ABORT,            /* abort the running background test */
+};
+/* Start or abort a device self-test: SMART EXECUTE OFFLINE IMMEDIATE over
+ * ATA, SEND DIAGNOSTIC on SCSI.  Returns once the device accepted it; the
+ * result appears in the self-test log. */
+OSTOR_API int ostor_health_self_test(ostor_device *dev, uint32_t target, uint32_t lun, int protocol,
+				     int test);
+
+/* Power conditions (SPC-4 / SBC-3). */
+enum ostor_power_condition {
+	OSTOR_POWER_UNKNOWN = 0,
+	OSTOR_POWER_ACTIVE,
+	OSTOR_POWER_IDLE,                 /* idle_a */
+	OSTOR_POWER_IDLE_B,
+	OSTOR_POWER_IDLE_C,
+	OSTOR_POWER_STANDBY,              /* standby_z */
+	OSTOR_POWER_STANDBY_Y,
+	OSTOR_POWER_STOPPED,              /* ATA: sleep */
+};
+/* "unknown", "active", "idle", "idle_b", "idle_c", "standby", "standby_y", "stopped" */
+OSTOR_API const char *ostor_power_condition_name(int condition);
+
+/* A timer of the Power Condition mode page (1Ah). */
+struct ostor_power_timer {
+	int enabled;                      /* the page's enable bit */
+	int changeable;                   /* the device lets it be changed */
+	uint32_t timer_100ms;             /* in 100 ms units, as on the page */
+};
+/* Grows ("Structures that grow"): declare with OSTOR_POWER_INFO_INIT. */
+struct ostor_power_info {
+	uint32_t size;                    /* in: sizeof; out: bytes filled */
+	int condition;                    /* enum ostor_power_condition */
+	char condition_source[16];        /* "request-sense", "ata", "" */
+	int by_timer;                     /* entered by a timer (1), a command (0), unknown (-1) */
+	int ata_mode;                     /* SAT CHECK POWER MODE: OSTOR_ATA_POWER_*, -1 not read */
+	int page_present;                 /* mode page 1Ah answered */
+	int page_saveable;                /* its PS bit */
+	struct ostor_power_timer idle_a, idle_b, idle_c, standby_y, standby_z;
+};
+#define OSTOR_POWER_INFO_INIT OSTOR_SIZED_INIT_(struct ostor_power_info)
+/* The LUN's power condition (REQUEST SENSE, then ATA CHECK POWER MODE when
+ * the LUN is ATA behind SAT) and the current values of page 1Ah.  A page
+ * the device does not have is page_present 0, not an error. */
+OSTOR_API int ostor_power_get(ostor_device *dev, uint32_t target, uint32_t lun,
+			      struct ostor_power_info *info);
+
+/* What START STOP UNIT asks for (ostor_power_set). */
+enum ostor_power_action {
+	OSTOR_POWER_GO_ACTIVE = 1,        /* power condition ACTIVE */
+	OSTOR_POWER_GO_IDLE,              /* IDLE (idle_a) */
+	OSTOR_POWER_GO_STANDBY,           /* STANDBY (standby_z) */
+	OSTOR_POWER_START,                /* START 1 */
+	OSTOR_POWER_STOP,                 /* START 0 */
+	OSTOR_POWER_LOAD,                 /* LOEJ 1, START 1 */
+	OSTOR_POWER_EJECT,                /* LOEJ 1, START 0 */
+	OSTOR_POWER_LU_CONTROL,           /* give control back to the timers */
+};
+/* "active", "idle", "standby", "start", "stop", "load", "eject", "lu_control" */
+OSTOR_API const char *ostor_power_action_name(int action);
+/* ostor_power_set flags */
+#define OSTOR_POWER_IMMED 1u              /* IMMED: return before the transition ends */
+/* START STOP UNIT.  OSTOR_ERROR_NOT_SUPPORTED when the device refuses the
+ * power condition (ILLEGAL REQUEST, invalid field in CDB). */
+OSTOR_API int ostor_power_set(ostor_device *dev, uint32_t target, uint32_t lun, int action,
+			      unsigned int flags);
+/* Which timer of page 1Ah ostor_power_set_timer changes. */
+enum ostor_power_timer_id {
+	OSTOR_POWER_TIMER_IDLE_A = 1,
+	OSTOR_POWER_TIMER_IDLE_B,
+	OSTOR_POWER_TIMER_IDLE_C,
+	OSTOR_POWER_TIMER_STANDBY_Y,
+	OSTOR_POWER_TIMER_STANDBY_Z,
+};
+/* ostor_power_set_timer flags */
+#define OSTOR_POWER_SAVE 1u               /* MODE SELECT with SP: keep across power cycles */
+/* Enable (with a timer in 100 ms units) or disable one timer of page 1Ah
+ * by MODE SENSE, then MODE SELECT of the page with only that changed.
+ * OSTOR_ERROR_NOT_SUPPORTED when the device has no page 1Ah or the timer
+ * is not changeable; OSTOR_ERROR_OUT_OF_RANGE for a timer past 32 bits of
+ * 100 ms. */
+OSTOR_API int ostor_power_set_timer(ostor_device *dev, uint32_t target, uint32_t lun, int timer,
+				    int enable, uint32_t timer_100ms, unsigned int flags);
+
+/* ------------------------------------------------------------------ */
 /* USB mass storage (usb: devices and sim:transport=usb-*)             */
 /* ------------------------------------------------------------------ */
 
@@ -716,6 +877,37 @@ struct ostor_usb_details {
 #define OSTOR_USB_DETAILS_INIT OSTOR_SIZED_INIT_(struct ostor_usb_details)
 /* OSTOR_ERROR_NOT_SUPPORTED for a device that is not USB mass storage. */
 OSTOR_API int ostor_usb_get_details(ostor_device *dev, struct ostor_usb_details *details);
+
+/* USB runtime power management (selective suspend): the kernel's sysfs
+ * view of the device and what this process allows.  Grows: declare with
+ * OSTOR_USB_POWER_INIT.  Strings are "" when unknown. */
+struct ostor_usb_power {
+	uint32_t size;                    /* in: sizeof; out: bytes filled */
+	char control[8];                  /* power/control: "auto" (may suspend) or "on" */
+	int autosuspend_delay_ms;         /* power/autosuspend_delay_ms, -1 unknown */
+	char runtime_status[16];          /* "active", "suspended", "suspending", "resuming", "error", "unsupported" */
+	uint64_t runtime_suspended_ms;    /* power/runtime_suspended_time */
+	uint64_t runtime_active_ms;       /* power/runtime_active_time */
+	unsigned int max_power_ma;        /* bMaxPower of the active configuration, in mA */
+	char speed[8];                    /* as ostor_usb_details */
+	int suspend_allowed;              /* this process lets the idle device suspend (power_management_enabled) */
+	unsigned int idle_ms;             /* idle time after which it allows it */
+	uint64_t suspends_allowed;        /* times this process allowed suspend while idle */
+	uint64_t resumes;                 /* times a command had to wake the device */
+	char sysfs_path[128];             /* /sys/bus/usb/devices/B-P.P, "" for a simulated device */
+};
+#define OSTOR_USB_POWER_INIT OSTOR_SIZED_INIT_(struct ostor_usb_power)
+/* OSTOR_ERROR_NOT_SUPPORTED for a device that is not USB. */
+OSTOR_API int ostor_usb_power_get(ostor_device *dev, struct ostor_usb_power *power);
+/* Change power/control (autosuspend 1 "auto", 0 "on", -1 unchanged) and
+ * power/autosuspend_delay_ms (delay_ms -1 unchanged) in sysfs;
+ * OSTOR_ERROR_ACCESS with what to do when sysfs refuses the write. */
+OSTOR_API int ostor_usb_power_set(ostor_device *dev, int autosuspend, int delay_ms);
+/* Let the kernel suspend the device while this process holds it idle
+ * (usbfs ALLOW_SUSPEND after idle_ms without commands; the next command
+ * resumes it first), or stop doing so (allow 0).  The configuration key
+ * power_management_enabled turns this on at open. */
+OSTOR_API int ostor_usb_power_manage(ostor_device *dev, int allow, unsigned int idle_ms);
 
 enum ostor_usb_reset_kind {
 	OSTOR_USB_RESET_TRANSPORT = 0, /* BOT Reset Recovery / CB(I) Command Block Reset */
