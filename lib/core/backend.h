@@ -206,6 +206,10 @@ struct ostor_device {
 	unsigned int max_commands;     /* in flight plus waiting */
 	const char *max_commands_key;  /* the key that sets it, for the message */
 	int io_scheduler;              /* enum ostori_io_scheduler: order of waiting tasks */
+	/* How health is read when the caller says AUTO (enum
+	 * ostor_health_protocol; set by the backend at open, e.g. from USB
+	 * quirks naming a bridge; 0: detect). */
+	int health_protocol;
 
 	pthread_mutex_t lock;          /* lun states, in-flight list */
 	struct ostori_lun_state *luns;
