@@ -665,6 +665,11 @@ int ostori_lun_sticky(ostor_device *dev, uint32_t target, uint32_t lun);
 
 /* Block-helper state lookup (creates the entry). */
 struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, uint32_t lun);
+/* Run one command synchronously on t, retrying unit attentions and BUSY:
+ * 0 once it completed with any other answer (status and sense in t), or
+ * a transport error (lib/core/block.c). */
+int ostori_exec(ostor_task *t, uint32_t target, uint32_t lun, const struct ostor_cdb *cdb,
+		enum ostor_dir dir, void *buf, size_t len);
 
 
 #endif /* OSTOR_CORE_BACKEND_H */

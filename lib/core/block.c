@@ -85,11 +85,12 @@ static void report_unit_attention(ostor_device *dev, uint32_t target, uint32_t l
 }
 
 /*
- * Run one command, retrying unit attentions and BUSY.  Returns 0 with the
- * task completed GOOD, or the error matching how it failed (message set).
+ * Run one command, retrying unit attentions and BUSY.  Returns 0 once the
+ * task completed with any other answer (the caller reads its status and
+ * sense), or a transport error.
  */
-static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
-		    const struct ostor_cdb *cdb, enum ostor_dir dir, void *buf, size_t len)
+int ostori_exec(ostor_task *t, uint32_t target, uint32_t lun,
+		const struct ostor_cdb *cdb, enum ostor_dir dir, void *buf, size_t len)
 {
 	int r;
 
@@ -105,10 +106,8 @@ static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
 		r = ostor_task_execute(t);
 		if (r < 0)
 			return r;
-		if (t->result == OSTOR_RESULT_GOOD)
+		if (t->result == OSTOR_RESULT_GOOD || attempt >= MAX_RETRIES)
 			return 0;
-		if (attempt >= MAX_RETRIES)
-			break;
 		if (t->result == OSTOR_RESULT_BUSY) {
 			ostori_stats_event(t->dev, retries);
 			usleep(1000u << (attempt < 6 ? attempt : 6));
@@ -131,9 +130,20 @@ static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
 			}
 			continue;
 		}
-		break;
+		return 0;
 	}
-	return ostor_task_error(t);
+}
+
+/* ostori_exec, then anything but GOOD is the error matching how it failed
+ * (message set). */
+static int exec_cmd(ostor_task *t, uint32_t target, uint32_t lun,
+		    const struct ostor_cdb *cdb, enum ostor_dir dir, void *buf, size_t len)
+{
+	int r = ostori_exec(t, target, lun, cdb, dir, buf, len);
+
+	if (r < 0)
+		return r;
+	return t->result == OSTOR_RESULT_GOOD ? 0 : ostor_task_error(t);
 }
 
 static void trim_copy(char *dst, size_t dstlen, const char *src)

@@ -19,10 +19,14 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/context.c \
 	lib/core/device.c \
 	lib/core/events.c \
+	lib/core/health.c \
+	lib/core/health.h \
+	lib/core/health_json.c \
 	lib/core/internal.h \
 	lib/core/log.c \
 	lib/core/manage.c \
 	lib/core/manage.h \
+	lib/core/power.c \
 	lib/core/queueing.c \
 	lib/core/spec.c \
 	lib/core/spec.h \
