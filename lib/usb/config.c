@@ -28,12 +28,12 @@ static const struct ostori_config_key keys[] = {
 	OSTORI_K_BOOL(T, S, async_io_enabled, true),
 	OSTORI_K_BOOL(T, S, performance_monitoring_enabled, false),
 	OSTORI_K_BOOL(T, S, smart_monitoring_enabled, false),
+	OSTORI_K_INT(T, S, smart_check_interval, 3600, 1, 604800, "seconds"),
 	OSTORI_K_BOOL(T, S, power_management_enabled, false),
 	OSTORI_K_TEXT(T, S, quirks, ousb_quirks_check),
 };
 
 static const struct ostori_config_pending pending[] = {
-	{ "smart_monitoring_enabled", "SMART monitoring" },
 	{ "power_management_enabled", "power management" },
 };
 

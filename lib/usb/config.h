@@ -32,6 +32,7 @@ struct ostori_usb_config {
 	bool async_io_enabled;
 	bool performance_monitoring_enabled;
 	bool smart_monitoring_enabled;
+	uint32_t smart_check_interval; /* seconds */
 	bool power_management_enabled;
 	/* "VVVV:PPPP:flag+flag,...", see ousb_quirks_resolve() */
 	char quirks[OSTORI_CONFIG_TEXT_MAX];

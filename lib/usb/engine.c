@@ -522,6 +522,8 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	atomic_store(&dev->hist_on, ostori_usb_config(&dev->ctx->config)->performance_monitoring_enabled);
 	dev->cmd_cache_entries = ostori_usb_config(&dev->ctx->config)->scsi_command_cache_size;
 	ostori_usb_cache_params(ostori_usb_config(&dev->ctx->config), dev);
+	dev->health_interval_ms = ostori_usb_config(&dev->ctx->config)->smart_monitoring_enabled ?
+				  ostori_usb_config(&dev->ctx->config)->smart_check_interval * 1000u : 0;
 	if (!e->cfg.csw_grace_ms)
 		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
