@@ -29,12 +29,12 @@ static const struct ostori_config_key keys[] = {
 	OSTORI_K_BOOL(T, S, performance_monitoring_enabled, false),
 	OSTORI_K_BOOL(T, S, smart_monitoring_enabled, false),
 	OSTORI_K_BOOL(T, S, power_management_enabled, false),
+	OSTORI_K_INT(T, S, power_idle_ms, 2000, 10, 3600000, "milliseconds"),
 	OSTORI_K_TEXT(T, S, quirks, ousb_quirks_check),
 };
 
 static const struct ostori_config_pending pending[] = {
 	{ "smart_monitoring_enabled", "SMART monitoring" },
-	{ "power_management_enabled", "power management" },
 };
 
 const struct ostori_config_table ostori_usb_config_table = {

@@ -33,6 +33,7 @@ struct ostori_usb_config {
 	bool performance_monitoring_enabled;
 	bool smart_monitoring_enabled;
 	bool power_management_enabled;
+	uint32_t power_idle_ms;                        /* ms without commands before suspend is allowed */
 	/* "VVVV:PPPP:flag+flag,...", see ousb_quirks_resolve() */
 	char quirks[OSTORI_CONFIG_TEXT_MAX];
 };
