@@ -226,6 +226,7 @@ static const char good_file[] =
 	"performance_monitoring_enabled = true\n"
 	"smart_monitoring_enabled = true\n"
 	"power_management_enabled = true\n"
+	"power_idle_ms = 500\n"
 	"quirks = \"0781:5406:none,1234:abcd:go-slow+max-transfer=64K\"\n"
 	"[control]\n"
 	"socket = false\n"
@@ -311,7 +312,7 @@ START_TEST(test_good_file_every_key)
 		ck_assert_msg(strcmp(a, b) != 0, "%s.%s is still at its default", info.table, info.key);
 		nlines++;
 	}
-	ck_assert_uint_eq(nlines, 25 + 18 + 2);
+	ck_assert_uint_eq(nlines, 25 + 19 + 2);
 
 	get(&cfg, "virtio_scsi", "write_back_cache_size", "268435456");
 	get(&cfg, "virtio_scsi", "io_scheduler", "deadline");
@@ -319,6 +320,7 @@ START_TEST(test_good_file_every_key)
 	get(&cfg, "usb_storage", "cache_policy", "fifo");
 	get(&cfg, "usb_storage", "smart_monitoring_enabled", "true");
 	get(&cfg, "usb_storage", "storage_device_timeout", "5000");
+	get(&cfg, "usb_storage", "power_idle_ms", "500");
 	get(&cfg, "usb_storage", "quirks", "0781:5406:none,1234:abcd:go-slow+max-transfer=64K");
 }
 END_TEST
@@ -444,7 +446,8 @@ START_TEST(test_pending_key_warns)
 		return;
 	}
 	ck_assert_uint_eq(pending_count(), 0);
-	load_ok("[usb_storage]\nsmart_monitoring_enabled = true\nsmart_check_interval = 60\n", &cfg, &cap);
+	load_ok("[usb_storage]\nsmart_monitoring_enabled = true\nsmart_check_interval = 60\n"
+		"power_management_enabled = true\n", &cfg, &cap);
 	ck_assert_uint_eq(cap.count, 0);
 	ck_assert_uint_eq(cfg.warnings, 0);
 	ck_assert(ostori_usb_config(&cfg)->smart_monitoring_enabled);
@@ -709,7 +712,7 @@ START_TEST(test_nothing_half_applied)
 	path = write_text(text);
 	ck_assert_int_eq(ostori_config_load_file(&cfg, path, NULL), OSTOR_ERROR_CONFIG);
 	ck_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
-	ck_assert(strstr(ostor_last_error(), ":51: missing '=' after 'bogus'"));
+	ck_assert(strstr(ostor_last_error(), ":52: missing '=' after 'bogus'"));
 
 	/* Same with a struct holding defaults, and a range error last. */
 	ostori_config_defaults(&cfg);
