@@ -225,6 +225,7 @@ static const char good_file[] =
 	"async_io_enabled = false\n"
 	"performance_monitoring_enabled = true\n"
 	"smart_monitoring_enabled = true\n"
+	"smart_check_interval = 600\n"
 	"power_management_enabled = true\n"
 	"power_idle_ms = 500\n"
 	"quirks = \"0781:5406:none,1234:abcd:go-slow+max-transfer=64K\"\n"
@@ -312,7 +313,7 @@ START_TEST(test_good_file_every_key)
 		ck_assert_msg(strcmp(a, b) != 0, "%s.%s is still at its default", info.table, info.key);
 		nlines++;
 	}
-	ck_assert_uint_eq(nlines, 25 + 19 + 2);
+	ck_assert_uint_eq(nlines, 25 + 19 + 2 + 1);
 
 	get(&cfg, "virtio_scsi", "write_back_cache_size", "268435456");
 	get(&cfg, "virtio_scsi", "io_scheduler", "deadline");
@@ -712,7 +713,7 @@ START_TEST(test_nothing_half_applied)
 	path = write_text(text);
 	ck_assert_int_eq(ostori_config_load_file(&cfg, path, NULL), OSTOR_ERROR_CONFIG);
 	ck_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
-	ck_assert(strstr(ostor_last_error(), ":52: missing '=' after 'bogus'"));
+	ck_assert(strstr(ostor_last_error(), ":53: missing '=' after 'bogus'"));
 
 	/* Same with a struct holding defaults, and a range error last. */
 	ostori_config_defaults(&cfg);
