@@ -68,7 +68,8 @@ SYS=$(sed -n 's/.* sysfs=\(.*\)$/\1/p' /run/vm/plain.out | head -1)
 [ -d "$SYS" ] || fail "sysfs path '$SYS' of the power report does not exist"
 [ "$(cat "$SYS/power/control")" = auto ] || fail "ostor_usb_power_set did not set power/control"
 [ "$(cat "$SYS/power/autosuspend_delay_ms")" = $DELAY ] || fail "ostor_usb_power_set did not set the delay"
-# bMaxPower as the kernel shows it ("NmA", already scaled for the speed).
+# bMaxPower as the kernel shows it ("NmA", already scaled for the speed;
+# QEMU's usb-storage says 0: self-powered).
 mp=$(sed -n 's/.* max_power_ma=\([0-9]*\).*/\1/p' /run/vm/plain.out | head -1)
 [ "${mp}mA" = "$(cat "$SYS/bMaxPower")" ] || fail "max_power_ma=$mp, the kernel says $(cat "$SYS/bMaxPower")"
 holder_read plain 1 /run/tmp/r1
