@@ -116,6 +116,9 @@ void ousb_suspend_tick(struct ousb_suspend *s, uint64_t now)
 	pthread_mutex_lock(&s->lock);
 	d = atomic_load(&s->deadline);
 	if (!s->enabled || !d || now < d || atomic_load(&s->allowed) || s->gone) {
+		/* Nothing to watch for (any more): no wake-ups for it either. */
+		if (!s->enabled || atomic_load(&s->allowed) || s->gone)
+			atomic_store(&s->deadline, 0);
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}

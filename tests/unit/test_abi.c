@@ -100,6 +100,20 @@ static void check_usb_details(const void *p)
 	ck_assert_uint_eq(d->target_protocol[0], 0x50);
 }
 
+static int call_usb_power(void *out)
+{
+	return ostor_usb_power_get(usb, out);
+}
+
+static void check_usb_power(const void *p)
+{
+	const struct ostor_usb_power *pw = p;
+
+	ck_assert_str_eq(pw->runtime_status, "unsupported");
+	ck_assert_uint_eq(pw->max_power_ma, 500);
+	ck_assert_str_eq(pw->speed, "high");
+}
+
 static int call_virtio_device_info(void *out)
 {
 	return ostor_virtio_device_info(virtio, out);
@@ -316,6 +330,7 @@ static const struct grow_case cases[] = {
 	CASE(ostor_power_info, OSTOR_POWER_INFO_INIT, standby_z, call_power_info, check_power_info),
 	CASE(ostor_usb_details, OSTOR_USB_DETAILS_INIT, target_max_lun, call_usb_details,
 	     check_usb_details),
+	CASE(ostor_usb_power, OSTOR_USB_POWER_INIT, sysfs_path, call_usb_power, check_usb_power),
 	CASE(ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT, topology_generation,
 	     call_virtio_device_info, check_virtio_device_info),
 	CASE(ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT, renotifies,
