@@ -18,13 +18,16 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/exitcode.c \
 	tools/common/histogram.c \
 	tools/common/histogram.h \
+	tools/common/holder.c \
 	tools/common/live.c \
 	tools/common/messages.c \
 	tools/common/options.c \
 	tools/common/output.c \
 	tools/common/progress.c \
+	tools/common/power.c \
 	tools/common/ps.c \
 	tools/common/rawcmd.c \
+	tools/common/smart.c \
 	tools/common/subcommands.h \
 	tools/common/usbtool.c \
 	tools/common/usbtool.h
