@@ -25,10 +25,12 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/output.c \
 	tools/common/progress.c \
 	tools/common/power.c \
+	tools/common/powertool.h \
 	tools/common/ps.c \
 	tools/common/rawcmd.c \
 	tools/common/smart.c \
 	tools/common/subcommands.h \
+	tools/common/usbpower.c \
 	tools/common/usbtool.c \
 	tools/common/usbtool.h
 tools_libtoolcommon_la_CPPFLAGS = $(TOOLS_CPPFLAGS)

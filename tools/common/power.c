@@ -271,7 +271,14 @@ static void print_changed(struct json_object *changed)
 	for (size_t i = 0; changed && i < json_object_array_length(changed); i++) {
 		struct json_object *e = json_object_array_get_idx(changed, i);
 
-		if (obj_of(e, "state"))
+		if (obj_of(e, "autosuspend") && !bool_of(e, "autosuspend"))
+			printf("Done: USB autosuspend off (power/control on)\n");
+		else if (obj_of(e, "autosuspend") && obj_of(e, "delay_ms"))
+			printf("Done: USB autosuspend on (power/control auto), after %" PRId64 " ms idle\n",
+			       int_of(e, "delay_ms"));
+		else if (obj_of(e, "autosuspend"))
+			printf("Done: USB autosuspend on (power/control auto)\n");
+		else if (obj_of(e, "state"))
 			printf("Done: START STOP UNIT %s%s\n", str_of(e, "state"),
 			       bool_of(e, "immed") ? " (IMMED: the transition may still be under way)" : "");
 		else if (bool_of(e, "enabled"))

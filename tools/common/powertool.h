@@ -30,7 +30,8 @@ int pw_apply(const struct tc_common *c, const struct tc_where *w, const struct p
 /* The power condition and page 1Ah as a new JSON object.  0 or an exit
  * code (message printed). */
 int pw_read(const struct tc_common *c, const struct tc_where *w, struct json_object **doc);
-/* The text of pw_read's object (and of its "changed"). */
+/* The text of pw_read's object (and of its "changed": the entries
+ * pw_apply adds, and usbpower.c's autosuspend). */
 void pw_print(const struct tc_common *c, const struct tc_where *w, struct json_object *doc);
 
 #endif
