@@ -146,24 +146,31 @@ static struct json_object *usb_json(const struct ostor_usb_power *p)
 	return o;
 }
 
-static int usb_set(const struct tc_common *c, const struct tc_where *w, const struct usb_power_args *a)
+/* --autosuspend, appended to changed when done. */
+static int usb_set(const struct tc_common *c, const struct tc_where *w, const struct usb_power_args *a,
+		   struct json_object *changed)
 {
 	struct json_object *p, *res = NULL;
 	int err, rc;
 
+	if (a->autosuspend < 0)
+		return 0;
 	if (w->live) {
 		p = json_object_new_object();
 		json_object_object_add(p, "autosuspend", json_object_new_int(a->autosuspend));
 		json_object_object_add(p, "delay_ms", json_object_new_int(a->delay_ms));
 		rc = tc_where_call(w, "usb_power_set", p, USB_POWER_TIMEOUT_MS, "change its USB power settings", &res);
 		json_object_put(res);
-		return rc;
-	}
-	err = ostor_usb_power_set(w->dev, a->autosuspend, a->delay_ms);
-	if (err < 0) {
+		if (rc)
+			return rc;
+	} else if ((err = ostor_usb_power_set(w->dev, a->autosuspend, a->delay_ms)) < 0) {
 		tc_lib_error(err, "--autosuspend on '%s'", c->device);
 		return tc_exit_from_error(err);
 	}
+	p = json_object_new_object();
+	json_object_object_add(p, "autosuspend", json_object_new_boolean(a->autosuspend));
+	json_object_object_add(p, "delay_ms", a->delay_ms < 0 ? NULL : json_object_new_int(a->delay_ms));
+	json_object_array_add(changed, p);
 	return 0;
 }
 
@@ -223,18 +230,11 @@ static int usb_power(int argc, char **argv, bool set)
 		return tc_where_release(&w, rc);
 	changed = json_object_new_array();
 	/* The USB part first: it says at once whether this is a USB device. */
-	if ((a.autosuspend >= 0 && (rc = usb_set(&c, &w, &a))) || (rc = usb_read(&c, &w, &usb)) ||
+	if ((rc = usb_set(&c, &w, &a, changed)) || (rc = usb_read(&c, &w, &usb)) ||
 	    (rc = pw_apply(&c, &w, &a.pw, changed)) || (rc = pw_read(&c, &w, &doc))) {
 		json_object_put(changed);
 		json_object_put(usb);
 		return tc_where_release(&w, rc);
-	}
-	if (set && a.autosuspend >= 0) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "autosuspend", json_object_new_boolean(a.autosuspend));
-		json_object_object_add(o, "delay_ms", a.delay_ms < 0 ? NULL : json_object_new_int(a.delay_ms));
-		json_object_array_add(changed, o);
 	}
 	if (set)
 		json_object_object_add(doc, "changed", changed);
