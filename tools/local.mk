@@ -61,3 +61,6 @@ EXTRA_DIST += tests/tools/test-live.sh
 # orionstor cache and the usb_storage_cache_* tools, live and opened here.
 TESTS += tests/tools/test-cache.sh
 EXTRA_DIST += tests/tools/test-cache.sh
+# orionstor smart and power, usb_storage_power_* when built.
+TESTS += tests/tools/test-health.sh
+EXTRA_DIST += tests/tools/test-health.sh
