@@ -807,6 +807,11 @@ struct ostor_power_info {
  * the device does not have is page_present 0, not an error. */
 OSTOR_API int ostor_power_get(ostor_device *dev, uint32_t target, uint32_t lun,
 			      struct ostor_power_info *info);
+/* A power report as one JSON object (the schema of orionstor power
+ * --json and the control method "power"), spec/target/lun naming the LUN
+ * it is of; free() it.  NULL: no memory. */
+OSTOR_API char *ostor_power_json(const char *spec, uint32_t target, uint32_t lun,
+				 const struct ostor_power_info *info);
 
 /* What START STOP UNIT asks for (ostor_power_set). */
 enum ostor_power_action {
@@ -900,6 +905,9 @@ struct ostor_usb_power {
 #define OSTOR_USB_POWER_INIT OSTOR_SIZED_INIT_(struct ostor_usb_power)
 /* OSTOR_ERROR_NOT_SUPPORTED for a device that is not USB. */
 OSTOR_API int ostor_usb_power_get(ostor_device *dev, struct ostor_usb_power *power);
+/* The same as one JSON object (usb_storage_power_info --json, the control
+ * method "usb_power"); free() it.  NULL: no memory. */
+OSTOR_API char *ostor_usb_power_json(const struct ostor_usb_power *power);
 /* Change power/control (autosuspend 1 "auto", 0 "on", -1 unchanged) and
  * power/autosuspend_delay_ms (delay_ms -1 unchanged) in sysfs;
  * OSTOR_ERROR_ACCESS with what to do when sysfs refuses the write. */

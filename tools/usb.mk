@@ -84,3 +84,16 @@ tools_usb_storage_cache_reset_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tools_usb_storage_cache_reset_CFLAGS = $(TOOLS_CFLAGS)
 tools_usb_storage_cache_reset_LDADD = $(TOOLS_LDADD)
 dist_man_MANS += man/usb_storage_cache_info.1 man/usb_storage_cache_flush.1 man/usb_storage_cache_reset.1
+
+# Power: the code of orionstor power plus USB selective suspend
+# (tools/common/usbpower.c).
+bin_PROGRAMS += tools/usb_storage_power_info tools/usb_storage_power_set
+tools_usb_storage_power_info_SOURCES = tools/usb_storage_power_info.c
+tools_usb_storage_power_info_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_power_info_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_power_info_LDADD = $(TOOLS_LDADD)
+tools_usb_storage_power_set_SOURCES = tools/usb_storage_power_set.c
+tools_usb_storage_power_set_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tools_usb_storage_power_set_CFLAGS = $(TOOLS_CFLAGS)
+tools_usb_storage_power_set_LDADD = $(TOOLS_LDADD)
+dist_man_MANS += man/usb_storage_power_info.1 man/usb_storage_power_set.1

@@ -677,6 +677,10 @@ int ostori_health_monitor_start(ostor_device *dev);
 void ostori_health_monitor_stop(ostor_device *dev);
 struct json_object;
 struct json_object *ostori_health_monitor_json(ostor_device *dev);
+/* Power reports as json-c objects (power_json.c). */
+struct json_object *ostori_power_json_object(const char *spec, uint32_t target, uint32_t lun,
+					     const struct ostor_power_info *pi);
+struct json_object *ostori_usb_power_json_object(const struct ostor_usb_power *p);
 
 /* Block-helper state lookup (creates the entry). */
 struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, uint32_t lun);

@@ -144,6 +144,10 @@ int ostori_method_cache_reset(struct json_object *params, struct json_object **r
 int ostori_method_health(struct json_object *params, struct json_object **result);
 int ostori_method_power(struct json_object *params, struct json_object **result);
 int ostori_method_power_set(struct json_object *params, struct json_object **result);
+int ostori_method_health_self_test(struct json_object *params, struct json_object **result);
+int ostori_method_power_timer(struct json_object *params, struct json_object **result);
+int ostori_method_usb_power(struct json_object *params, struct json_object **result);
+int ostori_method_usb_power_set(struct json_object *params, struct json_object **result);
 
 /* JSON-RPC error codes (https://www.jsonrpc.org/specification). */
 #define OSTORI_RPC_PARSE_ERROR -32700

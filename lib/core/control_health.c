@@ -1,8 +1,11 @@
 /*
  * lib/core/control_health.c - the control socket's methods for health and
- * power: health (what SMART monitoring last saw, or a check now), power
- * (the power condition and page 1Ah timers of a LUN, and the USB runtime
- * power state) and power_set (START STOP UNIT, a timer, USB autosuspend).
+ * power, what the tools call on a process that holds the device: health
+ * (a report now, and what SMART monitoring last saw), health_self_test,
+ * power (condition and page 1Ah timers), power_set (START STOP UNIT),
+ * power_timer (one timer of page 1Ah), usb_power and usb_power_set (USB
+ * runtime power management).  Failures are the methods' errors, with the
+ * library's message.
  *
  * They send commands, so they hold a reference to the device, never the
  * registry.
@@ -28,125 +31,94 @@ static int lun_params(struct json_object *params, bool *one, uint32_t *target, u
 	return 0;
 }
 
-static void add_error(struct json_object *o, int r)
+static int protocol_param(struct json_object *params, int *protocol)
 {
-	const char *msg = ostor_last_error();
+	const char *name;
+	int r;
 
-	json_object_object_add(o, "error", json_object_new_string(ostor_error_name(r)));
-	json_object_object_add(o, "error_code", json_object_new_int(r));
-	json_object_object_add(o, "message", json_object_new_string(*msg ? msg : ostor_strerror(r)));
+	*protocol = OSTOR_HEALTH_PROTO_AUTO;
+	if ((r = ostori_param_string(params, "protocol", false, &name)) || !name)
+		return r;
+	r = ostor_health_protocol_parse(name);
+	if (r < 0)
+		return r;
+	*protocol = r;
+	return 0;
 }
 
 /* ---- health ---------------------------------------------------------------- */
 
-/* {"device", "target"?, "lun"?, "refresh"?, "protocol"?} -> {"device",
- * "monitoring": the monitor's state and last reports (enabled false when
- * off), "report"?: a full report read now (with target/lun, or refresh:
- * LUN 0:0 by default), or "error"/"message" when that failed}. */
+/* {"device", "target"?, "lun"?, "protocol"?, "status_only"?} -> the
+ * report of ostor_health_json read now, plus "monitoring": SMART
+ * monitoring's state and the last report of each LUN it watches. */
 int ostori_method_health(struct json_object *params, struct json_object **result)
 {
 	struct json_object *o;
-	const char *spec, *pname;
+	const char *spec;
 	uint32_t target, lun;
 	ostor_device *dev;
-	int refresh, protocol = OSTOR_HEALTH_PROTO_AUTO, r;
+	ostor_health *h = NULL;
+	int status_only, protocol, r;
 	bool one;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)) || (r = ostori_param_bool(params, "refresh", &refresh)) ||
-	    (r = ostori_param_string(params, "protocol", false, &pname)))
+	    (r = lun_params(params, &one, &target, &lun)) ||
+	    (r = ostori_param_bool(params, "status_only", &status_only)) || (r = protocol_param(params, &protocol)))
 		return r;
-	if (pname && (protocol = ostor_health_protocol_parse(pname)) < 0)
-		return protocol;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
-	o = json_object_new_object();
-	json_object_object_add(o, "device", json_object_new_string(dev->spec));
-	json_object_object_add(o, "monitoring", ostori_health_monitor_json(dev));
-	if (one || refresh > 0 || pname) {
-		ostor_health *h = NULL;
+	r = ostor_health_get(dev, target, lun, protocol, status_only > 0 ? OSTOR_HEALTH_STATUS_ONLY : 0, &h);
+	if (r == 0) {
+		o = ostori_health_json_object(h);
+		json_object_object_add(o, "monitoring", ostori_health_monitor_json(dev));
+		*result = o;
+	}
+	ostor_health_free(h);
+	ostori_control_release_device(dev);
+	return r;
+}
 
-		ostori_clear_error();
-		r = ostor_health_get(dev, target, lun, protocol, 0, &h);
-		if (r == 0)
-			json_object_object_add(o, "report", ostori_health_json_object(h));
-		else
-			add_error(o, r);
-		ostor_health_free(h);
+/* {"device", "target"?, "lun"?, "protocol"?, "test": "short" | "long" |
+ * "abort"} -> {"device", "test"} once the device accepted it. */
+int ostori_method_health_self_test(struct json_object *params, struct json_object **result)
+{
+	static const char *const names[] = { [OSTOR_SELF_TEST_SHORT] = "short",
+					     [OSTOR_SELF_TEST_LONG] = "long",
+					     [OSTOR_SELF_TEST_ABORT] = "abort" };
+	const char *spec, *name;
+	uint32_t target, lun;
+	ostor_device *dev;
+	int protocol, test = 0, r;
+	bool one;
+
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = lun_params(params, &one, &target, &lun)) || (r = protocol_param(params, &protocol)) ||
+	    (r = ostori_param_string(params, "test", true, &name)))
+		return r;
+	for (int i = OSTOR_SELF_TEST_SHORT; i <= OSTOR_SELF_TEST_ABORT; i++)
+		if (!strcmp(name, names[i]))
+			test = i;
+	if (!test)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"test\" %s: expected short, long or abort",
+				    name);
+	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
+		return r;
+	r = ostor_health_self_test(dev, target, lun, protocol, test);
+	if (r == 0) {
+		*result = json_object_new_object();
+		json_object_object_add(*result, "device", json_object_new_string(dev->spec));
+		json_object_object_add(*result, "test", json_object_new_string(names[test]));
 	}
 	ostori_control_release_device(dev);
-	*result = o;
-	return 0;
+	return r;
 }
 
 /* ---- power ----------------------------------------------------------------- */
 
-static struct json_object *timer_json(const struct ostor_power_timer *t)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "enabled", json_object_new_boolean(t->enabled));
-	json_object_object_add(o, "changeable", json_object_new_boolean(t->changeable));
-	json_object_object_add(o, "ms", json_object_new_uint64((uint64_t)t->timer_100ms * 100));
-	return o;
-}
-
-/* The JSON of a power report: the schema of orionstor power --json. */
-static struct json_object *power_json(const struct ostor_power_info *pi)
-{
-	struct json_object *o = json_object_new_object(), *page;
-
-	json_object_object_add(o, "condition", json_object_new_string(ostor_power_condition_name(pi->condition)));
-	json_object_object_add(o, "source", json_object_new_string(pi->condition_source));
-	json_object_object_add(o, "by_timer", pi->by_timer < 0 ? NULL : json_object_new_boolean(pi->by_timer));
-	json_object_object_add(o, "ata_mode", pi->ata_mode < 0 ? NULL :
-			       json_object_new_string(ostor_scsi_ata_power_mode_name(pi->ata_mode)));
-	if (!pi->page_present) {
-		json_object_object_add(o, "page_1a", NULL);
-		return o;
-	}
-	page = json_object_new_object();
-	json_object_object_add(page, "saveable", json_object_new_boolean(pi->page_saveable));
-	json_object_object_add(page, "idle_a", timer_json(&pi->idle_a));
-	json_object_object_add(page, "idle_b", timer_json(&pi->idle_b));
-	json_object_object_add(page, "idle_c", timer_json(&pi->idle_c));
-	json_object_object_add(page, "standby_y", timer_json(&pi->standby_y));
-	json_object_object_add(page, "standby_z", timer_json(&pi->standby_z));
-	json_object_object_add(o, "page_1a", page);
-	return o;
-}
-
-static struct json_object *usb_power_json(ostor_device *dev)
-{
-	struct ostor_usb_power up = OSTOR_USB_POWER_INIT;
-	struct json_object *o;
-
-	if (ostor_usb_power_get(dev, &up) < 0)
-		return NULL;
-	o = json_object_new_object();
-	json_object_object_add(o, "control", json_object_new_string(up.control));
-	json_object_object_add(o, "autosuspend_delay_ms", up.autosuspend_delay_ms < 0 ? NULL :
-			       json_object_new_int(up.autosuspend_delay_ms));
-	json_object_object_add(o, "runtime_status", json_object_new_string(up.runtime_status));
-	json_object_object_add(o, "runtime_suspended_ms", json_object_new_uint64(up.runtime_suspended_ms));
-	json_object_object_add(o, "runtime_active_ms", json_object_new_uint64(up.runtime_active_ms));
-	json_object_object_add(o, "max_power_ma", json_object_new_uint64(up.max_power_ma));
-	json_object_object_add(o, "speed", json_object_new_string(up.speed));
-	json_object_object_add(o, "suspend_allowed", json_object_new_boolean(up.suspend_allowed));
-	json_object_object_add(o, "idle_ms", json_object_new_uint64(up.idle_ms));
-	json_object_object_add(o, "suspends_allowed", json_object_new_uint64(up.suspends_allowed));
-	json_object_object_add(o, "resumes", json_object_new_uint64(up.resumes));
-	json_object_object_add(o, "sysfs_path", json_object_new_string(up.sysfs_path));
-	return o;
-}
-
-/* {"device", "target"?, "lun"?} -> {"device", "target", "lun", "scsi": the
- * power report or "error"/"message", "usb": the USB runtime power state
- * (null when the device is not USB)} */
+/* {"device", "target"?, "lun"?} -> the object of ostor_power_json. */
 int ostori_method_power(struct json_object *params, struct json_object **result)
 {
 	struct ostor_power_info pi = OSTOR_POWER_INFO_INIT;
-	struct json_object *o, *s;
 	const char *spec;
 	uint32_t target, lun;
 	ostor_device *dev;
@@ -158,99 +130,129 @@ int ostori_method_power(struct json_object *params, struct json_object **result)
 		return r;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
-	o = json_object_new_object();
-	json_object_object_add(o, "device", json_object_new_string(dev->spec));
-	json_object_object_add(o, "target", json_object_new_int64(target));
-	json_object_object_add(o, "lun", json_object_new_int64(lun));
-	ostori_clear_error();
 	r = ostor_power_get(dev, target, lun, &pi);
-	if (r == 0) {
-		s = power_json(&pi);
-	} else {
-		s = json_object_new_object();
-		add_error(s, r);
-	}
-	json_object_object_add(o, "scsi", s);
-	json_object_object_add(o, "usb", usb_power_json(dev));
+	if (r == 0)
+		*result = ostori_power_json_object(dev->spec, target, lun, &pi);
 	ostori_control_release_device(dev);
-	*result = o;
-	return 0;
+	return r;
 }
 
-static int action_of(const char *name)
-{
-	for (int a = OSTOR_POWER_GO_ACTIVE; a <= OSTOR_POWER_LU_CONTROL; a++)
-		if (!strcmp(name, ostor_power_action_name(a)))
-			return a;
-	return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"state\" %s: expected active, idle, "
-			    "standby, start, stop, load, eject or lu_control", name);
-}
-
-/* {"device", "target"?, "lun"?, "state"?, "immed"?, "idle_timer_ms"?,
- * "standby_timer_ms"? (-1: disable), "save"?, "autosuspend"? ("on",
- * "off" or milliseconds as a string)} -> {"device", "done": [what was
- * changed]}.  The first refusal is the method's error (message set);
- * what was done before it stays done. */
+/* {"device", "target"?, "lun"?, "state": an ostor_power_action_name,
+ * "immed"?} -> {"device", "state"} once the device accepted it. */
 int ostori_method_power_set(struct json_object *params, struct json_object **result)
 {
-	struct json_object *o, *done;
-	const char *spec, *state, *autosuspend;
+	const char *spec, *state;
 	uint32_t target, lun;
 	ostor_device *dev;
-	int64_t idle, standby;
-	int immed, save, action = 0, r;
+	int immed, action = 0, r;
 	bool one;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
 	    (r = lun_params(params, &one, &target, &lun)) ||
-	    (r = ostori_param_string(params, "state", false, &state)) ||
-	    (r = ostori_param_bool(params, "immed", &immed)) ||
-	    (r = ostori_param_bool(params, "save", &save)) ||
-	    (r = ostori_param_int(params, "idle_timer_ms", -1, 429496729500LL, -2, &idle)) ||
-	    (r = ostori_param_int(params, "standby_timer_ms", -1, 429496729500LL, -2, &standby)) ||
-	    (r = ostori_param_string(params, "autosuspend", false, &autosuspend)))
+	    (r = ostori_param_string(params, "state", true, &state)) ||
+	    (r = ostori_param_bool(params, "immed", &immed)))
 		return r;
-	if (state && (action = action_of(state)) < 0)
-		return action;
+	for (int a = OSTOR_POWER_GO_ACTIVE; a <= OSTOR_POWER_LU_CONTROL; a++)
+		if (!strcmp(state, ostor_power_action_name(a)))
+			action = a;
+	if (!action)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"state\" %s: expected active, idle, "
+				    "standby, start, stop, load, eject or lu_control", state);
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
-	o = json_object_new_object();
-	done = json_object_new_array();
-	json_object_object_add(o, "device", json_object_new_string(dev->spec));
-	if (state && (r = ostor_power_set(dev, target, lun, action, immed > 0 ? OSTOR_POWER_IMMED : 0)) == 0)
-		json_object_array_add(done, json_object_new_string("state"));
-	if (r == 0 && idle != -2 &&
-	    (r = ostor_power_set_timer(dev, target, lun, OSTOR_POWER_TIMER_IDLE_A, idle >= 0,
-				       idle >= 0 ? (uint32_t)((idle + 99) / 100) : 0,
-				       save > 0 ? OSTOR_POWER_SAVE : 0)) == 0)
-		json_object_array_add(done, json_object_new_string("idle_timer"));
-	if (r == 0 && standby != -2 &&
-	    (r = ostor_power_set_timer(dev, target, lun, OSTOR_POWER_TIMER_STANDBY_Z, standby >= 0,
-				       standby >= 0 ? (uint32_t)((standby + 99) / 100) : 0,
-				       save > 0 ? OSTOR_POWER_SAVE : 0)) == 0)
-		json_object_array_add(done, json_object_new_string("standby_timer"));
-	if (r == 0 && autosuspend) {
-		char *end;
-		long ms = strtol(autosuspend, &end, 10);
-
-		if (!strcmp(autosuspend, "on"))
-			r = ostor_usb_power_set(dev, 1, -1);
-		else if (!strcmp(autosuspend, "off"))
-			r = ostor_usb_power_set(dev, 0, -1);
-		else if (*autosuspend && !*end && ms >= 0 && ms <= 86400000)
-			r = ostor_usb_power_set(dev, 1, (int)ms);
-		else
-			r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"autosuspend\" %s: expected on, "
-					 "off or a delay in milliseconds", autosuspend);
-		if (r == 0)
-			json_object_array_add(done, json_object_new_string("autosuspend"));
+	r = ostor_power_set(dev, target, lun, action, immed > 0 ? OSTOR_POWER_IMMED : 0);
+	if (r == 0) {
+		*result = json_object_new_object();
+		json_object_object_add(*result, "device", json_object_new_string(dev->spec));
+		json_object_object_add(*result, "state", json_object_new_string(state));
 	}
 	ostori_control_release_device(dev);
-	json_object_object_add(o, "done", done);
-	if (r < 0) {
-		json_object_put(o);
+	return r;
+}
+
+/* {"device", "target"?, "lun"?, "timer": "idle_a" | "idle_b" | "idle_c" |
+ * "standby_y" | "standby_z", "enabled", "timer_100ms"?, "save"?} ->
+ * {"device", "timer"} once MODE SELECT was accepted. */
+int ostori_method_power_timer(struct json_object *params, struct json_object **result)
+{
+	static const char *const names[] = { [OSTOR_POWER_TIMER_IDLE_A] = "idle_a",
+					     [OSTOR_POWER_TIMER_IDLE_B] = "idle_b",
+					     [OSTOR_POWER_TIMER_IDLE_C] = "idle_c",
+					     [OSTOR_POWER_TIMER_STANDBY_Y] = "standby_y",
+					     [OSTOR_POWER_TIMER_STANDBY_Z] = "standby_z" };
+	const char *spec, *name;
+	uint32_t target, lun;
+	ostor_device *dev;
+	int64_t units;
+	int enabled, save, timer = 0, r;
+	bool one;
+
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = lun_params(params, &one, &target, &lun)) ||
+	    (r = ostori_param_string(params, "timer", true, &name)) ||
+	    (r = ostori_param_bool(params, "enabled", &enabled)) ||
+	    (r = ostori_param_bool(params, "save", &save)) ||
+	    (r = ostori_param_int(params, "timer_100ms", 0, UINT32_MAX, 0, &units)))
 		return r;
+	for (int i = OSTOR_POWER_TIMER_IDLE_A; i <= OSTOR_POWER_TIMER_STANDBY_Z; i++)
+		if (!strcmp(name, names[i]))
+			timer = i;
+	if (!timer)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"timer\" %s: expected idle_a, idle_b, "
+				    "idle_c, standby_y or standby_z", name);
+	if (enabled < 0)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "parameter \"enabled\" is required (true or false)");
+	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
+		return r;
+	r = ostor_power_set_timer(dev, target, lun, timer, enabled, (uint32_t)units, save > 0 ? OSTOR_POWER_SAVE : 0);
+	if (r == 0) {
+		*result = json_object_new_object();
+		json_object_object_add(*result, "device", json_object_new_string(dev->spec));
+		json_object_object_add(*result, "timer", json_object_new_string(name));
 	}
-	*result = o;
-	return 0;
+	ostori_control_release_device(dev);
+	return r;
+}
+
+/* {"device"} -> the object of ostor_usb_power_json. */
+int ostori_method_usb_power(struct json_object *params, struct json_object **result)
+{
+	struct ostor_usb_power up = OSTOR_USB_POWER_INIT;
+	const char *spec;
+	ostor_device *dev;
+	int r;
+
+	if ((r = ostori_param_string(params, "device", true, &spec)))
+		return r;
+	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
+		return r;
+	r = ostor_usb_power_get(dev, &up);
+	if (r == 0)
+		*result = ostori_usb_power_json_object(&up);
+	ostori_control_release_device(dev);
+	return r;
+}
+
+/* {"device", "autosuspend"?: 1 | 0 | -1, "delay_ms"?: -1 or more} ->
+ * {"device"} once sysfs took it (ostor_usb_power_set). */
+int ostori_method_usb_power_set(struct json_object *params, struct json_object **result)
+{
+	const char *spec;
+	ostor_device *dev;
+	int64_t autosuspend, delay;
+	int r;
+
+	if ((r = ostori_param_string(params, "device", true, &spec)) ||
+	    (r = ostori_param_int(params, "autosuspend", -1, 1, -1, &autosuspend)) ||
+	    (r = ostori_param_int(params, "delay_ms", -1, INT32_MAX, -1, &delay)))
+		return r;
+	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
+		return r;
+	r = ostor_usb_power_set(dev, (int)autosuspend, (int)delay);
+	if (r == 0) {
+		*result = json_object_new_object();
+		json_object_object_add(*result, "device", json_object_new_string(dev->spec));
+	}
+	ostori_control_release_device(dev);
+	return r;
 }

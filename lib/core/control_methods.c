@@ -183,7 +183,11 @@ const struct ostori_control_method ostori_control_methods[] = {
 	{ "cache_flush", ostori_method_cache_flush },
 	{ "cache_reset", ostori_method_cache_reset },
 	{ "health", ostori_method_health },
+	{ "health_self_test", ostori_method_health_self_test },
 	{ "power", ostori_method_power },
 	{ "power_set", ostori_method_power_set },
+	{ "power_timer", ostori_method_power_timer },
+	{ "usb_power", ostori_method_usb_power },
+	{ "usb_power_set", ostori_method_usb_power_set },
 	{ NULL, NULL }
 };

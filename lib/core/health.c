@@ -777,10 +777,17 @@ OSTOR_API int ostor_health_self_test(ostor_device *dev, uint32_t target, uint32_
 		struct ostor_cdb cdb;
 
 		if ((r = ostor_scsi_cdb_send_diagnostic(&cdb, codes[test], 0, 0, 0, 0, 0)) < 0 ||
-		    (r = run_good(&h, &cdb, NULL, 0, NULL)) < 0)
-			r = ostori_error_wrap(r, "SEND DIAGNOSTIC (%s self-test)",
-					      test == OSTOR_SELF_TEST_ABORT ? "abort" :
-					      test == OSTOR_SELF_TEST_SHORT ? "short" : "extended");
+		    (r = run_good(&h, &cdb, NULL, 0, NULL)) < 0) {
+			const char *what = test == OSTOR_SELF_TEST_ABORT ? "abort" :
+					   test == OSTOR_SELF_TEST_SHORT ? "short" : "extended";
+
+			if (refused(&h))
+				r = ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s %u:%u: the %s self-test is not "
+						 "supported by this device (SEND DIAGNOSTIC refused: %02xh/%02xh)",
+						 dev->spec, target, lun, what, h.sense.asc, h.sense.ascq);
+			else
+				r = ostori_error_wrap(r, "SEND DIAGNOSTIC (%s self-test)", what);
+		}
 	} else {
 		static const uint8_t subs[] = { 0, OSTOR_ATA_TEST_SHORT, OSTOR_ATA_TEST_EXTENDED,
 						OSTOR_ATA_TEST_ABORT };

@@ -166,9 +166,9 @@ static json_object *scsi_json(const struct ostor_health *hr)
 	arr = json_object_new_array();
 	for (size_t i = 0; i < hr->npages; i++) {
 		if (hr->pages[i].subpage)
-			snprintf(text, sizeof(text), "%02xh/%02xh", hr->pages[i].page, hr->pages[i].subpage);
+			snprintf(text, sizeof(text), "%02Xh/%02Xh", hr->pages[i].page, hr->pages[i].subpage);
 		else
-			snprintf(text, sizeof(text), "%02xh", hr->pages[i].page);
+			snprintf(text, sizeof(text), "%02Xh", hr->pages[i].page);
 		json_object_array_add(arr, json_object_new_string(text));
 	}
 	json_object_object_add(o, "log_pages", arr);

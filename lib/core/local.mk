@@ -29,6 +29,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/manage.c \
 	lib/core/manage.h \
 	lib/core/power.c \
+	lib/core/power_json.c \
 	lib/core/queueing.c \
 	lib/core/spec.c \
 	lib/core/spec.h \

@@ -350,8 +350,8 @@ START_TEST(monitor_healthy_and_options)
 	while (ostori_now_ms() < deadline)
 		ostor_handle_events(ctx, 100);
 	ck_assert_int_eq(s.health_events, 0);
-	res = call(ostori_method_health, "{\"device\": \"sim:ata,smart_check_interval=1\", \"refresh\": true}");
-	ck_assert_str_eq(json_object_get_string(path(res, "report", "verdict")), "passed");
+	res = call(ostori_method_health, "{\"device\": \"sim:ata,smart_check_interval=1\"}");
+	ck_assert_str_eq(json_object_get_string(path(res, "verdict", NULL)), "passed");
 	ck_assert_uint_ge(json_object_get_int(path(res, "monitoring", "checks")), 1);
 	json_object_put(res);
 	ostor_close(dev);
@@ -441,26 +441,62 @@ START_TEST(power_timers)
 }
 END_TEST
 
+static int call_err(int (*method)(struct json_object *, struct json_object **), const char *params)
+{
+	struct json_object *p = json_tokener_parse(params), *res = NULL;
+	int r = method(p, &res);
+
+	json_object_put(p);
+	json_object_put(res);
+	return r;
+}
+
+/* The methods the tools call on a holder. */
 START_TEST(power_methods)
 {
 	struct json_object *res;
 	ostor_device *dev = open_dev("sim:");
 
-	res = call(ostori_method_power_set, "{\"device\": \"sim:\", \"state\": \"standby\", "
-		   "\"idle_timer_ms\": 1500}");
-	ck_assert_uint_eq(json_object_array_length(path(res, "done", NULL)), 2);
-	json_object_put(res);
+	json_object_put(call(ostori_method_power_timer, "{\"device\": \"sim:\", \"timer\": \"idle_a\", "
+			     "\"enabled\": true, \"timer_100ms\": 15}"));
+	json_object_put(call(ostori_method_power_set, "{\"device\": \"sim:\", \"state\": \"standby\"}"));
 	res = call(ostori_method_power, "{\"device\": \"sim:\"}");
-	ck_assert_str_eq(json_object_get_string(path(res, "scsi", "condition")), "standby");
-	ck_assert_int_eq(json_object_get_int(path(path(res, "scsi", "page_1a"), "idle_a", "ms")), 1500);
+	ck_assert_str_eq(json_object_get_string(path(res, "condition", NULL)), "standby");
+	ck_assert_str_eq(json_object_get_string(path(res, "device", "spec")), "sim:");
+	ck_assert(json_object_get_boolean(path(res, "power_condition_page", "present")));
+	ck_assert_int_eq(json_object_get_int(path(path(path(res, "power_condition_page", "timers"), "idle_a", NULL),
+						  "timer_ms", NULL)), 1500);
 	json_object_put(res);
-	{
-		struct json_object *p = json_tokener_parse("{\"device\": \"sim:\", \"state\": \"sleepy\"}"), *r2 = NULL;
-
-		ck_assert_int_eq(ostori_method_power_set(p, &r2), OSTOR_ERROR_INVALID_PARAM);
-		json_object_put(p);
-	}
+	ck_assert_int_eq(call_err(ostori_method_power_set, "{\"device\": \"sim:\", \"state\": \"sleepy\"}"),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(call_err(ostori_method_power_timer, "{\"device\": \"sim:\", \"timer\": \"idle_q\", "
+				  "\"enabled\": true}"), OSTOR_ERROR_INVALID_PARAM);
+	/* Not USB: said so. */
+	ck_assert_int_eq(call_err(ostori_method_usb_power, "{\"device\": \"sim:\"}"), OSTOR_ERROR_NOT_SUPPORTED);
+	/* Self-test through the method, then seen in the report. */
+	json_object_put(call(ostori_method_health_self_test, "{\"device\": \"sim:\", \"test\": \"long\"}"));
+	res = call(ostori_method_health, "{\"device\": \"sim:\"}");
+	ck_assert_str_eq(json_object_get_string(path(res, "verdict", NULL)), "passed");
+	ck_assert_uint_ge(json_object_array_length(path(res, "scsi", "self_test_results")), 1);
+	json_object_put(res);
+	ck_assert_int_eq(call_err(ostori_method_health_self_test, "{\"device\": \"sim:\", \"test\": \"quick\"}"),
+			 OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(call_err(ostori_method_health, "{\"device\": \"sim:\", \"protocol\": \"sunplus\"}"),
+			 OSTOR_ERROR_NOT_SUPPORTED);
 	ostor_close(dev);
+#if OSTOR_HAVE_USB
+	dev = open_dev("sim:transport=usb-bot");
+	res = call(ostori_method_usb_power, "{\"device\": \"sim:transport=usb-bot\"}");
+	ck_assert_str_eq(json_object_get_string(path(res, "runtime_status", NULL)), "unsupported");
+	json_object_put(res);
+	json_object_put(call(ostori_method_usb_power_set, "{\"device\": \"sim:transport=usb-bot\", "
+			     "\"autosuspend\": 1, \"delay_ms\": 700}"));
+	res = call(ostori_method_usb_power, "{\"device\": \"sim:transport=usb-bot\"}");
+	ck_assert_str_eq(json_object_get_string(path(res, "control", NULL)), "auto");
+	ck_assert_int_eq(json_object_get_int(path(res, "autosuspend_delay_ms", NULL)), 700);
+	json_object_put(res);
+	ostor_close(dev);
+#endif
 }
 END_TEST
 
