@@ -1146,6 +1146,36 @@ START_TEST(no_power_page)
 }
 END_TEST
 
+/* Random CDBs at the new commands: every one completes, GOOD or CHECK
+ * CONDITION, within its buffer (the sanitizer build checks the rest). */
+START_TEST(hostile_cdbs)
+{
+	static const char *const specs[] = { "sim:ata", "sim:bridge=jmicron", "sim:null" };
+	static const uint8_t ops[] = { 0x85, 0xa1, 0xdf, 0x4d, 0x1b, 0x1d, 0x03, 0x1a, 0x5a, 0x15, 0x55 };
+	static uint8_t buf[2048];
+	unsigned int seed = 12345u + (unsigned int)_i;
+
+	open_spec(specs[_i]);
+	for (int n = 0; n < 20000; n++) {
+		uint8_t cdb[16];
+		size_t len = (rand_r(&seed) & 1) ? 16 : 12, blen = (size_t)rand_r(&seed) % sizeof(buf);
+		int dir = rand_r(&seed) % 3;
+		struct res r;
+
+		for (size_t i = 0; i < sizeof(cdb); i++)
+			cdb[i] = (uint8_t)rand_r(&seed);
+		cdb[0] = ops[(size_t)rand_r(&seed) % sizeof(ops)];
+		if (dir == 0)
+			blen = 0;
+		else if (blen == 0)
+			blen = 1;
+		r = raw(cdb, len, dir == 0 ? NONE : dir == 1 ? IN : OUT, dir ? buf : NULL, blen);
+		ck_assert_msg(r.status == 0 || r.status == 2, "status %d", r.status);
+		ck_assert_uint_le(r.transferred, blen);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sim_health");
@@ -1162,6 +1192,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, jmicron, 0, 2);
 	tcase_add_test(tc, jmicron_failing);
 	tcase_add_test(tc, bad_options);
+	tcase_add_loop_test(tc, hostile_cdbs, 0, 3);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("native");
