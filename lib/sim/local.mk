@@ -18,3 +18,11 @@ TESTS += tests/unit/test_sim_target
 tests_unit_test_sim_target_SOURCES = tests/unit/test_sim_target.c
 tests_unit_test_sim_target_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_sim_target_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+
+# The health and power models through the public API (pure-layer builders
+# and decoders), plain and behind the simulated USB device.
+check_PROGRAMS += tests/unit/test_sim_health
+TESTS += tests/unit/test_sim_health
+tests_unit_test_sim_health_SOURCES = tests/unit/test_sim_health.c
+tests_unit_test_sim_health_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_sim_health_LDADD = lib/libostor_private.la $(CHECK_LIBS)

@@ -125,7 +125,7 @@ void sim_data_in(struct exec *x, const void *buf, size_t resp_len, size_t alloc)
 #define F_DISK 0x04    /* direct-access block devices only */
 #define F_MEDIA 0x08   /* accesses the medium: an idle/standby LU becomes active */
 #define F_ATA 0x10     /* a bridge's ATA command: only LUs with that bridge (ata.c) */
-#define F_VENDOR 0x20  /* a vendor CDB: its last byte is no CONTROL byte */
+#define F_VENDOR 0x20  /* vendor CDB: its last byte is no CONTROL byte */
 
 #define SIM_OP_JMICRON 0xdf   /* JMicron bridge vendor pass-through */
 

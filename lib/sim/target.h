@@ -40,6 +40,14 @@
  * - COMPARE AND WRITE compares and writes under the target lock, so no
  *   other command comes between the two; on a miscompare nothing is
  *   written.  Null LUs (nothing stored) compare against zeros.
+ * - Mode pages have saved values (MODE SELECT SP, MODE SENSE PC 3), kept
+ *   in memory for the life of the target; a reset makes them current.
+ * - Health (logpages.c, ata.c): every disk has log pages 00h, 0Dh, 10h,
+ *   15h, 2Fh and self-tests that complete at once; an ATA model adds the
+ *   SAT or JMicron pass-through (struct sim_lu_config.ata).
+ * - Power (power.c): START STOP UNIT power conditions and mode page 1Ah;
+ *   REQUEST SENSE reports idle/standby (5Eh), a media access makes the LU
+ *   active again; page 1Ah timers take effect at the next command.
  */
 #ifndef OSTOR_SIM_TARGET_H
 #define OSTOR_SIM_TARGET_H
