@@ -68,6 +68,20 @@ for t in usb_storage_scsi_info usb_storage_scsi_reset usb_storage_device_reset; 
     "$B/$t" -d "$bot" >/run/vm/$t.out 2>&1 || fail "$t"
 done
 "$B/usb_storage_scsi_command" -d "$bot" --lun 1 --cdb "12 00 00 00 24 00" --request 36 >/dev/null || fail "scsi_command"
+# Power and health on QEMU's scsi-hd: it accepts START STOP UNIT power
+# conditions (and ignores them), has no Power Condition mode page, no log
+# pages and no informational exceptions: each said plainly.
+"$B/orionstor" power -d "$bot" --lun 0 --state standby || fail "power --state standby on scsi-hd"
+"$B/orionstor" power -d "$bot" --lun 0 >/run/vm/power.out 2>&1 || { cat /run/vm/power.out; fail "orionstor power"; }
+cat /run/vm/power.out
+grep -q "no Power Condition mode page (1Ah)" /run/vm/power.out || fail "the missing page 1Ah not said"
+"$B/orionstor" power -d "$bot" --lun 0 --idle-timer 5000 >/run/vm/power-t.out 2>&1; rc=$?
+cat /run/vm/power-t.out
+[ $rc = 9 ] || fail "--idle-timer on scsi-hd: exit $rc, expected 9 (not supported)"
+"$B/orionstor" smart -d "$bot" --lun 0 --json >/run/vm/smart.json 2>/run/vm/smart.err; rc=$?
+cat /run/vm/smart.json /run/vm/smart.err
+[ $rc = 4 ] || fail "smart on scsi-hd: exit $rc, expected 4 (unknown)"
+grep -q "reports no informational exceptions" /run/vm/smart.json || fail "the unknown verdict not explained"
 # Random reads and writes, every block checked, in usbfs memory
 # (ostor_dma_alloc) on the xHCI disk, below the pattern at LBA 800.
 "$B/orionstor" bench -d "$ux" --rw randrw --verify --qd 4 --span 256k --runtime 2 --ramp 0 -q \

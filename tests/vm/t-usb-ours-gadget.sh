@@ -88,6 +88,15 @@ cmp $D/ro.img <(pattern_gen gadget-ro 4194304) || fail "the read-only backing fi
 "$B/usb_storage_scsi_reset" -d "$dev" >/run/vm/reset.out 2>&1 || fail "usb_storage_scsi_reset: $(cat /run/vm/reset.out)"
 "$B/orionstor" read -d "$dev" --lun 0 --lba 1000 --count 8 -o /run/tmp/rrw2 || fail "read after reset"
 cmp /run/tmp/rrw2 <(head -c 4096 /run/tmp/prw) || fail "read after reset differs"
+# The Linux mass-storage gadget refuses START STOP UNIT power
+# conditions: the tool says the device does not support it (exit 9).
+"$B/orionstor" power -d "$dev" --lun 0 --state standby >/run/vm/power.out 2>&1; rc=$?
+cat /run/vm/power.out
+[ $rc = 9 ] || fail "standby on the gadget: exit $rc, expected 9 (not supported)"
+grep -q "power condition standby not supported by this device" /run/vm/power.out ||
+	fail "the refusal is not said plainly"
+"$B/orionstor" power -d "$dev" --lun 0 >/run/vm/power-info.out 2>&1 || fail "orionstor power on the gadget"
+grep -q "no Power Condition mode page (1Ah)" /run/vm/power-info.out || fail "the missing page 1Ah not said"
 # The backing file, now that we have closed the device: the pattern at
 # byte 1000*512, zeroes around it.
 cmp /run/tmp/prw <(tail -c +$((1000 * 512 + 1)) $D/disk.img | head -c 196608) ||
