@@ -822,6 +822,23 @@ out:
 	return r;
 }
 
+int sim_target_set_health(struct sim_target *t, uint32_t lun, unsigned int ata_faults, bool ie_failing)
+{
+	struct sim_lu *lu;
+	int r = 0;
+
+	if (!t)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "no simulated target");
+	pthread_mutex_lock(&t->lock);
+	lu = lookup(t, lun, &r);
+	if (lu) {
+		lu->ata_faults = ata_faults;
+		lu->ie_failing = ie_failing;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
 int sim_target_set_capacity(struct sim_target *t, uint32_t lun, uint64_t blocks)
 {
 	struct sim_lu *lu;

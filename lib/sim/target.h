@@ -179,6 +179,9 @@ int sim_target_set_medium(struct sim_target *t, uint32_t lun, bool present);
 /* Resize (RAM contents are kept up to the smaller size); raises UNIT
  * ATTENTION 2Ah/09h CAPACITY DATA HAS CHANGED. */
 int sim_target_set_capacity(struct sim_target *t, uint32_t lun, uint64_t blocks);
+/* The health a LU reports from now on (SIM_ATA_FAULT_* of its ATA model,
+ * and the informational exception), as a disk that wears out. */
+int sim_target_set_health(struct sim_target *t, uint32_t lun, unsigned int ata_faults, bool ie_failing);
 
 /* ---- statistics ------------------------------------------------------- */
 

@@ -335,6 +335,32 @@ START_TEST(monitor_reports_failing)
 }
 END_TEST
 
+/* A disk that wears out while it is open: the next check warns once;
+ * when it recovers, an event says so (asc 0). */
+START_TEST(monitor_sees_change)
+{
+	struct seen s = { 0 };
+	ostor_device *dev;
+	uint64_t deadline;
+
+	ck_assert_int_eq(ostor_set_event_handler(ctx, (struct ostor_event_handler){ on_event, &s, NULL }), 0);
+	dev = open_dev("sim:ata,smart_check_interval=1");
+	ck_assert_int_eq(sim_target_set_health(ostori_sim_device_target(dev), 0, SIM_ATA_FAULT_PREFAIL, false), 0);
+	deadline = ostori_now_ms() + 60000;
+	while (!s.health_events && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 100);
+	ck_assert_int_eq(s.health_events, 1);
+	ck_assert_int_eq(s.worse, 1);
+	ck_assert_int_eq(sim_target_set_health(ostori_sim_device_target(dev), 0, 0, false), 0);
+	deadline = ostori_now_ms() + 60000;
+	while (s.health_events < 2 && ostori_now_ms() < deadline)
+		ostor_handle_events(ctx, 100);
+	ck_assert_int_eq(s.health_events, 2);
+	ck_assert_int_eq(s.worse, 1);
+	ostor_close(dev);
+}
+END_TEST
+
 /* A healthy disk: no event; a report on request; no monitoring without
  * the option; bad values refused. */
 START_TEST(monitor_healthy_and_options)
@@ -516,6 +542,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, ata_self_test);
 	tcase_add_test(tc, jmicron_bridge);
 	tcase_add_test(tc, monitor_reports_failing);
+	tcase_add_test(tc, monitor_sees_change);
 	tcase_add_test(tc, monitor_healthy_and_options);
 	tcase_add_test(tc, power_conditions);
 	tcase_add_test(tc, power_timers);
