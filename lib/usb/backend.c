@@ -40,9 +40,10 @@ struct usb_context {
 	bool hotplug;
 	libusb_hotplug_callback_handle hotplug_handle;
 	pthread_mutex_t lock;          /* devices, deferred */
-	/* Held around the idle timers' work (lib/usb/suspend.c) and by
-	 * open and close around changes of the device list: the timers
-	 * take engine locks, which must never nest inside lock. */
+	/* Held by walkers of the device list that take engine locks (the
+	 * idle timers of lib/usb/suspend.c, the hot-plug callback) and by
+	 * open and close around changes of the list: engine locks must
+	 * never nest inside lock, which submit takes under an engine's. */
 	pthread_mutex_t suspend_lock;
 	struct usb_dev *devices;
 	struct ousb_xfer *deferred, *deferred_tail;
@@ -132,7 +133,9 @@ static int LIBUSB_CALL hotplug_cb(libusb_context *lctx, libusb_device *ldev,
 			   libusb_get_device_address(ldev));
 		return 0;
 	}
-	pthread_mutex_lock(&uc->lock);
+	/* Not under uc->lock: marking an engine gone takes its lock, and a
+	 * submit holding that lock may be waiting for uc->lock. */
+	pthread_mutex_lock(&uc->suspend_lock);
 	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next) {
 		if (ud->ldev == ldev) {
 			ostor_warn(ctx, "%s: unplugged", ud->dev->spec);
@@ -141,7 +144,7 @@ static int LIBUSB_CALL hotplug_cb(libusb_context *lctx, libusb_device *ldev,
 					ousb_engine_gone(ud->intf[i].engine);
 		}
 	}
-	pthread_mutex_unlock(&uc->lock);
+	pthread_mutex_unlock(&uc->suspend_lock);
 	return 0;
 }
 
