@@ -19,7 +19,11 @@
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
 	"readonly, type=disk|cdrom, null, queues=N (1-64), histograms, hold=LBA, transport=NAME, " \
+	"ata, bridge=jmicron, ata-fault=" SIM_ATA_FAULT_NAMES ", ie=failing, " \
+	"temperature=C (1-120), power-page=yes|no, " \
 	OSTORI_BCACHE_SPEC_OPTIONS
+#define SIM_ATA_FAULT_NAMES "failing|prefail|no-registers|no-pt16|no-pt12[+...]"
+
 #define SIM_DEFAULT_QUEUES 4
 #define SIM_DEFAULT_SIZE (64ull << 20)
 #define SIM_MAX_TRANSFER (8u << 20)
@@ -125,6 +129,105 @@ static int opt_u64(struct ostor_spec *spec, const char *key, uint64_t max, uint6
 	return 1;
 }
 
+/* The health and power models every LU gets (see struct sim_lu_config). */
+struct health_opts {
+	int ata;
+	unsigned int ata_faults;
+	bool ie_failing;
+	uint8_t temperature;
+	bool no_power_page;
+};
+
+static const struct {
+	const char *name;
+	unsigned int bit;
+} ata_faults[] = {
+	{ "failing", SIM_ATA_FAULT_FAILING },
+	{ "prefail", SIM_ATA_FAULT_PREFAIL },
+	{ "no-registers", SIM_ATA_FAULT_NO_REGISTERS },
+	{ "no-pt16", SIM_ATA_FAULT_NO_PT16 },
+	{ "no-pt12", SIM_ATA_FAULT_NO_PT12 },
+};
+
+static int health_options(struct ostor_spec *spec, bool cdrom, struct health_opts *h)
+{
+	const struct ostor_spec_option *o;
+	uint64_t temp;
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	o = ostori_spec_get(spec, "ata");
+	if (o) {
+		if (o->value)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option ata takes no value "
+					    "(an ATA disk behind a SAT bridge; bridge=jmicron for a JMicron one)");
+		h->ata = SIM_ATA_SAT;
+	}
+	o = ostori_spec_get(spec, "bridge");
+	if (o) {
+		const char *v = o->value ? o->value : "";
+
+		if (!strcmp(v, "jmicron"))
+			h->ata = SIM_ATA_JMICRON;
+		else if (!strcmp(v, "sunplus") || !strcmp(v, "cypress"))
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option bridge=%s: the %s bridge is not "
+					    "modelled; bridges: jmicron (or ata for a SAT bridge)", v, v);
+		else
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option bridge=%s: unknown bridge; "
+					    "bridges: jmicron (or ata for a SAT bridge)", v);
+	}
+	o = ostori_spec_get(spec, "ata-fault");
+	if (o) {
+		char buf[256], *save = NULL, *tok;
+
+		if (!h->ata)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option ata-fault needs an ATA disk: "
+					    "add ata or bridge=jmicron");
+		if (!o->value || !*o->value || strlen(o->value) >= sizeof(buf))
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option ata-fault needs faults: ata-fault=%s",
+					    SIM_ATA_FAULT_NAMES);
+		snprintf(buf, sizeof(buf), "%s", o->value);
+		for (tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+			size_t i;
+
+			for (i = 0; i < OSTOR_ARRAY_SIZE(ata_faults); i++)
+				if (!strcmp(tok, ata_faults[i].name))
+					break;
+			if (i == OSTOR_ARRAY_SIZE(ata_faults))
+				return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option ata-fault=%s: unknown fault "
+						    "'%s'; faults: %s", o->value, tok, SIM_ATA_FAULT_NAMES);
+			h->ata_faults |= ata_faults[i].bit;
+		}
+	}
+	o = ostori_spec_get(spec, "ie");
+	if (o) {
+		if (!o->value || strcmp(o->value, "failing"))
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option ie=%s: expected ie=failing",
+					    o->value ? o->value : "");
+		h->ie_failing = true;
+	}
+	if ((r = opt_u64(spec, "temperature", 120, &temp, false)) < 0)
+		return r;
+	if (r == 1) {
+		if (temp == 0)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option temperature=0: "
+					    "expected 1 to 120 (Celsius)");
+		h->temperature = (uint8_t)temp;
+	}
+	o = ostori_spec_get(spec, "power-page");
+	if (o) {
+		if (o->value && !strcmp(o->value, "no"))
+			h->no_power_page = true;
+		else if (!o->value || strcmp(o->value, "yes"))
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option power-page=%s: expected yes or no",
+					    o->value ? o->value : "");
+	}
+	if (cdrom && h->ata)
+		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim options ata and bridge= model a disk: "
+				    "drop type=cdrom");
+	return 0;
+}
+
 static int open_image(ostor_device *dev, const char *path, bool readonly, bool size_given,
 		      uint64_t *lun_bytes, uint32_t nluns, uint32_t block_size)
 {
@@ -194,6 +297,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0, queues = SIM_DEFAULT_QUEUES;
 	bool readonly = false, size_given, cdrom = false, null = false, histograms = false;
 	const char *image = NULL;
+	struct health_opts health;
 	int r;
 
 	sd->fd = -1;
@@ -221,6 +325,8 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		return ostori_error(OSTOR_ERROR_BAD_SPEC,
 				    "sim option block-size=%llu: expected 512, 1024, 2048 or 4096",
 				    (unsigned long long)bs);
+	if ((r = health_options(&spec, cdrom, &health)) < 0)
+		return r;
 	o = ostori_spec_get(&spec, "readonly");
 	if (o) {
 		if (o->value)
@@ -316,12 +422,20 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		lc.fd = sd->fd;
 		lc.fd_offset = image ? size * i : 0;
 		lc.null = null;
+		lc.ata = health.ata;
+		lc.ata_faults = health.ata_faults;
+		lc.ie_failing = health.ie_failing;
+		lc.temperature = health.temperature;
+		lc.no_power_page = health.no_power_page;
 		r = sim_target_add_lu(sd->target, i, &lc);
 		if (r < 0) {
 			r = ostori_error_wrap(r, "cannot create simulated LUN %u", i);
 			goto fail;
 		}
 	}
+	/* Over a USB model the device is the bridge (JMicron JM20337). */
+	if (health.ata == SIM_ATA_JMICRON)
+		sim_target_set_usb_ids(sd->target, SIM_JMICRON_USB_VID, SIM_JMICRON_USB_PID);
 	dev->max_target = 0;
 	dev->max_lun = (uint32_t)luns - 1;
 	dev->max_transfer_bytes = SIM_MAX_TRANSFER;
@@ -355,7 +469,8 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	}
 	snprintf(dev->description, sizeof(dev->description),
 		 "simulated %s, %u LUN%s of %llu x %llu-byte blocks%s%s%s%s%s",
-		 cdrom ? "CD-ROM" : "disk", (unsigned)luns, luns > 1 ? "s" : "",
+		 cdrom ? "CD-ROM" : health.ata == SIM_ATA_SAT ? "ATA disk behind SAT" :
+		 health.ata == SIM_ATA_JMICRON ? "ATA disk behind JMicron" : "disk", (unsigned)luns, luns > 1 ? "s" : "",
 		 (unsigned long long)(size / bs), (unsigned long long)bs,
 		 readonly ? ", read-only" : "", image ? ", image " : null ? ", null (no data stored)" : ", in RAM",
 		 image ? image : "",

@@ -1,9 +1,9 @@
 /*
  * lib/sim/sbc.c - the simulated target's block commands (SBC-3): READ,
  * WRITE, VERIFY, COMPARE AND WRITE, SYNCHRONIZE CACHE, WRITE SAME, UNMAP,
- * READ CAPACITY(10/16) and UFI/MMC READ FORMAT CAPACITIES, START STOP
- * UNIT and PREVENT ALLOW MEDIUM REMOVAL; and the checks they share (medium
- * ready, write protection, LBA range).
+ * READ CAPACITY(10/16) and UFI/MMC READ FORMAT CAPACITIES, PREVENT ALLOW
+ * MEDIUM REMOVAL (START STOP UNIT is in power.c); and the checks they
+ * share (medium ready, write protection, LBA range).
  *
  * The handlers run under the target mutex, called from the dispatch table
  * of target.c.  A command touches the medium (store.c) only after every
@@ -554,38 +554,7 @@ void sim_cmd_read_format_capacities(struct exec *x)
 	sim_data_in(x, buf, sizeof(buf), ostori_get_be16(x->cdb + 7));
 }
 
-/* ---- START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL ---------------------- */
-
-void sim_cmd_start_stop(struct exec *x)
-{
-	struct sim_lu *lu = x->lu;
-	uint8_t b4 = x->cdb[4];
-	bool loej = b4 & 0x02, start = b4 & 0x01;
-
-	if (b4 >> 4) {                        /* power conditions: not supported */
-		bad_cdb(x, 4, 7);
-		return;
-	}
-	if (loej && !lu->removable) {
-		bad_cdb(x, 4, 1);
-		return;
-	}
-	if (start) {
-		lu->started = true;
-		if (loej)
-			lu->loaded = true;
-		return;
-	}
-	if (loej) {
-		if (lu->prevent) {
-			fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST,
-			     ASC_REMOVAL_PREVENTED, 0x02);
-			return;
-		}
-		lu->loaded = false;
-	}
-	lu->started = false;
-}
+/* ---- PREVENT ALLOW MEDIUM REMOVAL (START STOP UNIT: power.c) ----------- */
 
 void sim_cmd_prevent_allow(struct exec *x)
 {

@@ -1,9 +1,9 @@
 /*
  * lib/sim/spc.c - the simulated target's SPC-4 commands: INQUIRY and its
  * VPD pages, REPORT LUNS, REQUEST SENSE, MODE SENSE/SELECT with the mode
- * pages, TEST UNIT READY, SEND DIAGNOSTIC and LOG SENSE; and the sense
- * data every CHECK CONDITION returns (fixed and descriptor format, unit
- * attentions).
+ * pages, TEST UNIT READY; and the sense data every CHECK CONDITION returns
+ * (fixed and descriptor format, the ATA registers of a SAT bridge, unit
+ * attentions).  LOG SENSE and SEND DIAGNOSTIC are in logpages.c.
  *
  * The handlers run under the target mutex, called from the dispatch table
  * of target.c once the LU, unit attentions and CDB length are checked.
@@ -24,7 +24,19 @@ size_t sim_sense_fixed(const struct sim_sense *s, uint8_t *buf)
 {
 	memset(buf, 0, 18);
 	buf[0] = 0x70;
-	if (s->info_valid && s->info <= 0xffffffffu) {
+	if (s->ata) {
+		/* SAT-3 fixed format: ERROR, STATUS, DEVICE, COUNT in the
+		 * INFORMATION field, LBA in COMMAND-SPECIFIC INFORMATION
+		 * (28-bit registers: EXTEND and the upper-nonzero bits 0). */
+		buf[0] |= 0x80;
+		buf[3] = s->regs.error;
+		buf[4] = s->regs.status;
+		buf[5] = s->regs.device;
+		buf[6] = s->regs.count;
+		buf[9] = s->regs.lba_low;
+		buf[10] = s->regs.lba_mid;
+		buf[11] = s->regs.lba_high;
+	} else if (s->info_valid && s->info <= 0xffffffffu) {
 		buf[0] |= 0x80;
 		ostori_put_be32(buf + 3, (uint32_t)s->info);
 	}
@@ -37,13 +49,13 @@ size_t sim_sense_fixed(const struct sim_sense *s, uint8_t *buf)
 	return 18;
 }
 
-/* Descriptor format: header, information and sense-key specific
- * descriptors (at most 28 bytes). */
-static size_t sense_desc(const struct sim_sense *s, uint8_t *buf)
+/* Descriptor format: header, information, sense-key specific and ATA
+ * status return descriptors (at most 42 bytes). */
+size_t sim_sense_desc(const struct sim_sense *s, uint8_t *buf)
 {
 	size_t p = 8;
 
-	memset(buf, 0, 28);
+	memset(buf, 0, 42);
 	buf[0] = 0x72;
 	buf[1] = s->key & 0x0f;
 	buf[2] = s->asc;
@@ -60,6 +72,19 @@ static size_t sense_desc(const struct sim_sense *s, uint8_t *buf)
 		buf[p + 1] = 0x06;
 		memcpy(buf + p + 4, s->sks, 3);
 		p += 8;
+	}
+	if (s->ata) {
+		/* ATA Status Return (SAT-3 12.2.2.7), EXTEND 0 */
+		buf[p] = 0x09;
+		buf[p + 1] = 0x0c;
+		buf[p + 3] = s->regs.error;
+		buf[p + 5] = s->regs.count;
+		buf[p + 7] = s->regs.lba_low;
+		buf[p + 9] = s->regs.lba_mid;
+		buf[p + 11] = s->regs.lba_high;
+		buf[p + 12] = s->regs.device;
+		buf[p + 13] = s->regs.status;
+		p += 14;
 	}
 	buf[7] = (uint8_t)(p - 8);
 	return p;
@@ -119,6 +144,8 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 		buf[4 + len++] = 0x00;
 		buf[4 + len++] = 0x80;
 		buf[4 + len++] = 0x83;
+		if (lu->ata == SIM_ATA_SAT)
+			buf[4 + len++] = 0x89;
 		if (disk) {
 			buf[4 + len++] = 0xb0;
 			buf[4 + len++] = 0xb1;
@@ -148,6 +175,10 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 		memcpy(d + 28, lu->serial, slen);
 		len = 12 + 4 + 24 + slen;
 		break;
+	case 0x89:
+		if (lu->ata != SIM_ATA_SAT)
+			return 0;
+		return sim_vpd_ata_info(x, buf);
 	case 0xb0:
 		if (!disk)
 			return 0;
@@ -189,7 +220,7 @@ void sim_cmd_inquiry(struct exec *x)
 {
 	const uint8_t *c = x->cdb;
 	struct sim_lu *lu = x->lu;
-	uint8_t buf[256];
+	uint8_t buf[SIM_VPD89_LEN];
 	size_t len;
 
 	if (c[1] & 0x02) {                    /* CMDDT (obsolete) */
@@ -280,7 +311,7 @@ void sim_cmd_request_sense(struct exec *x)
 	struct sim_lu *lu = x->lu;
 	bool desc = x->cdb[1] & 0x01;
 	struct sim_sense s;
-	uint8_t buf[32];
+	uint8_t buf[48];
 	size_t len;
 	int src = 0;
 
@@ -294,8 +325,11 @@ void sim_cmd_request_sense(struct exec *x)
 		src = 1;
 	} else if (sim_take_ua(lu, &s, false)) {
 		src = 2;
+	} else if (!sim_ie_sense(lu, &s)) {
+		/* Else the low power condition, if any (SPC-4 5.12.1). */
+		sim_power_sense(lu, &s);
 	}
-	len = desc ? sense_desc(&s, buf) : sim_sense_fixed(&s, buf);
+	len = desc ? sim_sense_desc(&s, buf) : sim_sense_fixed(&s, buf);
 	/* Check the buffer before consuming anything. */
 	if (!sim_data_in_ok(x, OSTOR_MIN(len, (size_t)x->cdb[4])))
 		return;
@@ -313,34 +347,42 @@ void sim_cmd_request_sense(struct exec *x)
 #define PC_CURRENT 0
 #define PC_CHANGEABLE 1
 #define PC_DEFAULT 2
+#define PC_SAVED 3
 
-/* Build one page; returns its length or 0 for an unsupported page. */
+/* Build one page; returns its length or 0 for an unsupported page.
+ * Saved values: the caching and power condition pages keep theirs (in
+ * memory, for the life of the target); the others cannot change, so
+ * their saved values are the current ones.  PS is set on every page. */
 static size_t mode_page(const struct sim_lu *lu, uint8_t page, int pc, uint8_t *p)
 {
 	switch (page) {
 	case 0x08:                             /* caching */
 		memset(p, 0, 20);
-		p[0] = 0x08;
+		p[0] = 0x80 | 0x08;
 		p[1] = 0x12;
 		if (pc == PC_CHANGEABLE || pc == PC_DEFAULT ||
-		    (pc == PC_CURRENT && lu->wce))
+		    (pc == PC_CURRENT && lu->wce) || (pc == PC_SAVED && lu->wce_saved))
 			p[2] = 0x04;           /* WCE */
 		return 20;
 	case 0x0a:                             /* control */
 		memset(p, 0, 12);
-		p[0] = 0x0a;
+		p[0] = 0x80 | 0x0a;
 		p[1] = 0x0a;
 		if (pc != PC_CHANGEABLE) {
 			p[2] = 0x02;           /* GLTSD, D_SENSE 0 */
 			p[3] = 0x10;           /* unrestricted reordering */
 		}
 		return 12;
+	case 0x1a:                             /* power condition (power.c) */
+		return sim_power_mode_page(lu, pc, p);
 	case 0x1c:                             /* informational exceptions */
 		memset(p, 0, 12);
-		p[0] = 0x1c;
+		p[0] = 0x80 | 0x1c;
 		p[1] = 0x0a;
+		/* DEXCPT 0, MRIE 6: report on request only (REQUEST
+		 * SENSE, logpages.c), nothing changeable. */
 		if (pc != PC_CHANGEABLE)
-			p[2] = 0x08;           /* DEXCPT: none reported */
+			p[3] = 0x06;
 		return 12;
 	default:
 		return 0;
@@ -349,20 +391,16 @@ static size_t mode_page(const struct sim_lu *lu, uint8_t page, int pc, uint8_t *
 
 void sim_cmd_mode_sense(struct exec *x)
 {
-	static const uint8_t all[] = { 0x08, 0x0a, 0x1c };
+	static const uint8_t all[] = { 0x08, 0x0a, 0x1a, 0x1c };
 	const uint8_t *c = x->cdb;
 	struct sim_lu *lu = x->lu;
 	bool six = x->op == OSTOR_SCSI_OP_MODE_SENSE6;
 	bool dbd = c[1] & 0x08, llbaa = !six && (c[1] & 0x10);
 	int pc = c[2] >> 6;
-	uint8_t page = c[2] & 0x3f, sub = c[3], buf[128], *p;
+	uint8_t page = c[2] & 0x3f, sub = c[3], buf[160], *p;
 	size_t hdr = six ? 4 : 8, bdlen = dbd ? 0 : llbaa ? 16 : 8, total;
 	uint64_t blocks = lu->present && lu->loaded ? lu->blocks : 0;
 
-	if (pc == 3) {
-		fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, ASC_SAVING_NOT_SUPPORTED, 0);
-		return;
-	}
 	if (sub != 0 && sub != 0xff) {        /* no subpages here */
 		bad_cdb(x, 3, -1);
 		return;
@@ -413,13 +451,11 @@ void sim_cmd_mode_select(struct exec *x)
 	struct sim_lu *lu = x->lu;
 	bool six = x->op == OSTOR_SCSI_OP_MODE_SELECT6;
 	size_t plen = six ? c[4] : ostori_get_be16(c + 7), hdr = six ? 4 : 8, bdlen, off;
-	uint8_t *p = x->t->scratch, cur[32], mask[32];
+	uint8_t *p = x->t->scratch, cur[64], mask[64];
+	bool save = c[1] & 0x01;
 	int new_wce = -1;
+	size_t power_off = 0;
 
-	if (c[1] & 0x01) {                    /* SP: no saved pages */
-		bad_cdb(x, 1, 0);
-		return;
-	}
 	if (plen == 0)
 		return;
 	if (!(c[1] & 0x10)) {                 /* PF = 0: vendor format */
@@ -505,54 +541,23 @@ void sim_cmd_mode_select(struct exec *x)
 		}
 		if (pg == 0x08)
 			new_wce = !!(p[off + 2] & 0x04);
+		if (pg == 0x1a)
+			power_off = off;
 		off += len;
 	}
-	if (new_wce >= 0)
+	/* SP: the pages sent become the saved ones too. */
+	if (new_wce >= 0) {
 		lu->wce = new_wce;
+		if (save)
+			lu->wce_saved = new_wce;
+	}
+	if (power_off)
+		sim_power_mode_select(lu, p + power_off, save);
 }
 
-/* ---- TEST UNIT READY, SEND DIAGNOSTIC, LOG SENSE ------------------------ */
+/* ---- TEST UNIT READY ---------------------------------------------------- */
 
 void sim_cmd_test_unit_ready(struct exec *x)
 {
 	sim_lu_ready(x);
-}
-
-void sim_cmd_send_diagnostic(struct exec *x)
-{
-	uint8_t b1 = x->cdb[1], code = b1 >> 5;
-
-	/* No diagnostic pages: nothing may come with the command. */
-	if (ostori_get_be16(x->cdb + 3)) {
-		bad_cdb(x, 3, -1);
-		return;
-	}
-	/* SELFTEST with code 0, or a foreground short/extended self-test:
-	 * they pass.  Background tests are not implemented. */
-	if ((b1 & 0x04) ? code != 0 : (code != 0 && code != 5 && code != 6))
-		bad_cdb(x, 1, 7);
-}
-
-void sim_cmd_log_sense(struct exec *x)
-{
-	const uint8_t *c = x->cdb;
-	uint8_t buf[5];
-
-	if (c[1] & 0x03) {                    /* SP, PPC */
-		bad_cdb(x, 1, (c[1] & 0x01) ? 0 : 1);
-		return;
-	}
-	if ((c[2] & 0x3f) != 0x00) {
-		bad_cdb(x, 2, 5);
-		return;
-	}
-	if (c[3]) {
-		bad_cdb(x, 3, -1);
-		return;
-	}
-	/* Supported log pages: just this one. */
-	memset(buf, 0, sizeof(buf));
-	ostori_put_be16(buf + 2, 1);
-	buf[4] = 0x00;
-	sim_data_in(x, buf, sizeof(buf), ostori_get_be16(c + 7));
 }

@@ -123,6 +123,10 @@ void sim_data_in(struct exec *x, const void *buf, size_t resp_len, size_t alloc)
 #define F_NO_LU 0x01   /* also runs for a LUN that is not configured */
 #define F_NO_UA 0x02   /* neither reports nor clears unit attentions */
 #define F_DISK 0x04    /* direct-access block devices only */
+#define F_MEDIA 0x08   /* accesses the medium: an idle/standby LU becomes active */
+#define F_ATA 0x10     /* a bridge's ATA command: only LUs with that bridge (ata.c) */
+
+#define SIM_OP_JMICRON 0xdf   /* JMicron bridge vendor pass-through */
 
 struct op_desc {
 	void (*fn)(struct exec *x);
@@ -134,8 +138,8 @@ struct op_desc {
 static const struct op_desc ops[256] = {
 	[OSTOR_SCSI_OP_TEST_UNIT_READY] = { sim_cmd_test_unit_ready, 6, 4, 0 },
 	[OSTOR_SCSI_OP_REQUEST_SENSE] = { sim_cmd_request_sense, 6, 4, F_NO_LU | F_NO_UA },
-	[OSTOR_SCSI_OP_READ6] = { sim_cmd_read, 6, 4, 0 },
-	[OSTOR_SCSI_OP_WRITE6] = { sim_cmd_write, 6, 4, 0 },
+	[OSTOR_SCSI_OP_READ6] = { sim_cmd_read, 6, 4, F_MEDIA },
+	[OSTOR_SCSI_OP_WRITE6] = { sim_cmd_write, 6, 4, F_MEDIA },
 	[OSTOR_SCSI_OP_INQUIRY] = { sim_cmd_inquiry, 6, 3, F_NO_LU | F_NO_UA },
 	[OSTOR_SCSI_OP_MODE_SELECT6] = { sim_cmd_mode_select, 6, 4, 0 },
 	[OSTOR_SCSI_OP_MODE_SENSE6] = { sim_cmd_mode_sense, 6, 4, 0 },
@@ -144,25 +148,28 @@ static const struct op_desc ops[256] = {
 	[OSTOR_SCSI_OP_PREVENT_ALLOW_MEDIUM_REMOVAL] = { sim_cmd_prevent_allow, 6, 4, 0 },
 	[OSTOR_SCSI_OP_READ_FORMAT_CAPACITIES] = { sim_cmd_read_format_capacities, 10, 7, 0 },
 	[OSTOR_SCSI_OP_READ_CAPACITY10] = { sim_cmd_read_capacity10, 10, 0, 0 },
-	[OSTOR_SCSI_OP_READ10] = { sim_cmd_read, 10, 7, 0 },
-	[OSTOR_SCSI_OP_WRITE10] = { sim_cmd_write, 10, 7, 0 },
-	[OSTOR_SCSI_OP_VERIFY10] = { sim_cmd_verify, 10, 7, 0 },
-	[OSTOR_SCSI_OP_SYNCHRONIZE_CACHE10] = { sim_cmd_sync, 10, 7, 0 },
-	[OSTOR_SCSI_OP_WRITE_SAME10] = { sim_cmd_write_same, 10, 7, F_DISK },
-	[OSTOR_SCSI_OP_UNMAP] = { sim_cmd_unmap, 10, 7, F_DISK },
+	[OSTOR_SCSI_OP_READ10] = { sim_cmd_read, 10, 7, F_MEDIA },
+	[OSTOR_SCSI_OP_WRITE10] = { sim_cmd_write, 10, 7, F_MEDIA },
+	[OSTOR_SCSI_OP_VERIFY10] = { sim_cmd_verify, 10, 7, F_MEDIA },
+	[OSTOR_SCSI_OP_SYNCHRONIZE_CACHE10] = { sim_cmd_sync, 10, 7, F_MEDIA },
+	[OSTOR_SCSI_OP_WRITE_SAME10] = { sim_cmd_write_same, 10, 7, F_DISK | F_MEDIA },
+	[OSTOR_SCSI_OP_UNMAP] = { sim_cmd_unmap, 10, 7, F_DISK | F_MEDIA },
 	[OSTOR_SCSI_OP_LOG_SENSE] = { sim_cmd_log_sense, 10, 7, 0 },
 	[OSTOR_SCSI_OP_MODE_SELECT10] = { sim_cmd_mode_select, 10, 7, 0 },
 	[OSTOR_SCSI_OP_MODE_SENSE10] = { sim_cmd_mode_sense, 10, 7, 0 },
-	[OSTOR_SCSI_OP_READ16] = { sim_cmd_read, 16, 10, 0 },
-	[OSTOR_SCSI_OP_COMPARE_AND_WRITE] = { sim_cmd_compare_and_write, 16, 13, F_DISK },
-	[OSTOR_SCSI_OP_WRITE16] = { sim_cmd_write, 16, 10, 0 },
-	[OSTOR_SCSI_OP_VERIFY16] = { sim_cmd_verify, 16, 10, 0 },
-	[OSTOR_SCSI_OP_SYNCHRONIZE_CACHE16] = { sim_cmd_sync, 16, 10, 0 },
-	[OSTOR_SCSI_OP_WRITE_SAME16] = { sim_cmd_write_same, 16, 10, F_DISK },
+	[OSTOR_SCSI_OP_READ16] = { sim_cmd_read, 16, 10, F_MEDIA },
+	[OSTOR_SCSI_OP_COMPARE_AND_WRITE] = { sim_cmd_compare_and_write, 16, 13, F_DISK | F_MEDIA },
+	[OSTOR_SCSI_OP_WRITE16] = { sim_cmd_write, 16, 10, F_MEDIA },
+	[OSTOR_SCSI_OP_VERIFY16] = { sim_cmd_verify, 16, 10, F_MEDIA },
+	[OSTOR_SCSI_OP_SYNCHRONIZE_CACHE16] = { sim_cmd_sync, 16, 10, F_MEDIA },
+	[OSTOR_SCSI_OP_WRITE_SAME16] = { sim_cmd_write_same, 16, 10, F_DISK | F_MEDIA },
 	[OSTOR_SCSI_OP_SERVICE_ACTION_IN16] = { sim_cmd_service_action_in, 16, 10, 0 },
 	[OSTOR_SCSI_OP_REPORT_LUNS] = { sim_cmd_report_luns, 12, 6, F_NO_LU | F_NO_UA },
-	[OSTOR_SCSI_OP_READ12] = { sim_cmd_read, 12, 6, 0 },
-	[OSTOR_SCSI_OP_WRITE12] = { sim_cmd_write, 12, 6, 0 },
+	[OSTOR_SCSI_OP_READ12] = { sim_cmd_read, 12, 6, F_MEDIA },
+	[OSTOR_SCSI_OP_WRITE12] = { sim_cmd_write, 12, 6, F_MEDIA },
+	[OSTOR_SCSI_OP_ATA_PASS_THROUGH16] = { sim_cmd_ata_pass_through, 16, 6, F_DISK | F_ATA },
+	[OSTOR_SCSI_OP_ATA_PASS_THROUGH12] = { sim_cmd_ata_pass_through, 12, 4, F_DISK | F_ATA },
+	[SIM_OP_JMICRON] = { sim_cmd_jmicron, 12, 3, F_DISK | F_ATA },
 };
 
 static struct sim_lu *find_lu(const struct sim_target *t, uint32_t lun, size_t *pos)
@@ -233,12 +240,16 @@ static void execute_locked(struct exec *x)
 		fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED, 0);
 		return;
 	}
+	/* An expired power condition timer takes effect now (power.c). */
+	if (x->lu)
+		sim_power_tick(x->lu);
 	if (x->lu && !(d->flags & F_NO_UA) && sim_take_ua(x->lu, &x->sense, true)) {
 		x->status = OSTOR_SCSI_STATUS_CHECK_CONDITION;
 		x->t->stats.unit_attentions++;
 		return;
 	}
-	if (!d->fn || ((d->flags & F_DISK) && x->lu->type != OSTOR_TYPE_DISK)) {
+	if (!d->fn || ((d->flags & F_DISK) && x->lu->type != OSTOR_TYPE_DISK) ||
+	    ((d->flags & F_ATA) && !sim_ata_opcode_ok(x->lu, x->op))) {
 		fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
 		return;
 	}
@@ -253,6 +264,10 @@ static void execute_locked(struct exec *x)
 		bad_cdb(x, d->cdb_len - 1u, (x->cdb[d->cdb_len - 1] & 0x04) ? 2 : 0);
 		return;
 	}
+	/* A started LU spins up for the medium and its power condition
+	 * timers restart; a stopped one stays stopped (NOT READY). */
+	if ((d->flags & F_MEDIA) && x->lu->started)
+		sim_power_access(x->lu, ostori_now_ms());
 	d->fn(x);
 }
 
@@ -267,8 +282,11 @@ static void fast_refresh(struct sim_target *t, const struct sim_lu *lu)
 	if (!lu || lu->lun >= SIM_FAST_LUNS)
 		return;
 	f = &t->fast[lu->lun];
+	/* Not while idle/standby or a power timer may fire: the fast way
+	 * neither wakes the LU nor restarts its timers. */
 	ok = lu->null && lu->type == OSTOR_TYPE_DISK && lu->present && lu->loaded && lu->started &&
-	     !lu->ua && !lu->held && !t->nfaults && fits_size((uint64_t)lu->max_transfer * lu->block_size);
+	     !lu->ua && !lu->held && !t->nfaults && sim_power_fast_ok(lu) &&
+	     fits_size((uint64_t)lu->max_transfer * lu->block_size);
 	if (!ok) {
 		atomic_store_explicit(&f->blocks, 0, memory_order_relaxed);
 		return;
@@ -513,7 +531,15 @@ int sim_target_add_lu(struct sim_target *t, uint32_t lun, const struct sim_lu_co
 	lu->max_transfer = cfg->max_transfer ? cfg->max_transfer : SIM_DEFAULT_MAX_TRANSFER;
 	lu->readonly = cfg->readonly || cfg->type == OSTOR_TYPE_CDROM;
 	lu->removable = cfg->removable || cfg->type == OSTOR_TYPE_CDROM;
-	lu->present = lu->loaded = lu->started = lu->wce = true;
+	lu->present = lu->loaded = lu->started = lu->wce = lu->wce_saved = true;
+	lu->ata = cfg->ata;
+	lu->ata_faults = cfg->ata_faults;
+	lu->ie_failing = cfg->ie_failing;
+	lu->temperature = cfg->temperature ? cfg->temperature : SIM_DEFAULT_TEMPERATURE;
+	lu->power_page = !cfg->no_power_page;
+	lu->born_ms = ostori_now_ms();
+	sim_power_init(lu);
+	sim_ata_init(lu);
 
 	if (lu->block_size != 512 && lu->block_size != 1024 &&
 	    lu->block_size != 2048 && lu->block_size != 4096) {
@@ -533,13 +559,35 @@ int sim_target_add_lu(struct sim_target *t, uint32_t lun, const struct sim_lu_co
 				 lun, cfg->fd);
 		goto fail;
 	}
+	if (cfg->ata < SIM_ATA_NONE || cfg->ata > SIM_ATA_JMICRON ||
+	    (cfg->ata && cfg->type != OSTOR_TYPE_DISK)) {
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				 "simulated LU %u: ATA model %d is not supported; use SIM_ATA_NONE, SIM_ATA_SAT or SIM_ATA_JMICRON, on a disk",
+				 lun, cfg->ata);
+		goto fail;
+	}
+	if (cfg->ata_faults & ~(unsigned int)(SIM_ATA_FAULT_FAILING | SIM_ATA_FAULT_PREFAIL |
+					      SIM_ATA_FAULT_NO_REGISTERS | SIM_ATA_FAULT_NO_PT16 |
+					      SIM_ATA_FAULT_NO_PT12)) {
+		r = ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				 "simulated LU %u: unknown ATA fault bits %#x; use SIM_ATA_FAULT_*",
+				 lun, cfg->ata_faults);
+		goto fail;
+	}
 	r = sim_store_check_size(lu, lu->blocks);
 	if (r)
 		goto fail;
-	r = set_string(lu->vendor, 8, cfg->vendor, "ORIONSTR", "vendor");
+	/* Behind a SAT bridge the INQUIRY strings are the drive's (SAT-3:
+	 * vendor "ATA", the model's first 16 characters); a JMicron bridge
+	 * has its own. */
+	r = set_string(lu->vendor, 8, cfg->vendor,
+		       cfg->ata == SIM_ATA_SAT ? "ATA" : cfg->ata == SIM_ATA_JMICRON ? "JMicron" : "ORIONSTR",
+		       "vendor");
 	if (!r)
 		r = set_string(lu->product, 16, cfg->product,
-			       cfg->type == OSTOR_TYPE_CDROM ? "SIM CDROM" : "SIM DISK",
+			       cfg->type == OSTOR_TYPE_CDROM ? "SIM CDROM" :
+			       cfg->ata == SIM_ATA_SAT ? "ORIONSTOR SIM AT" :
+			       cfg->ata == SIM_ATA_JMICRON ? "Generic" : "SIM DISK",
 			       "product");
 	if (!r)
 		r = set_string(lu->revision, 4, cfg->revision, "0001", "revision");
@@ -590,6 +638,32 @@ int sim_target_add_lu(struct sim_target *t, uint32_t lun, const struct sim_lu_co
 fail:
 	lu_free(lu);
 	return r;
+}
+
+void sim_target_set_usb_ids(struct sim_target *t, uint16_t vid, uint16_t pid)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->usb_vid = vid;
+	t->usb_pid = vid ? pid : 0;
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool sim_target_usb_ids(struct sim_target *t, uint16_t *vid, uint16_t *pid)
+{
+	bool set;
+
+	if (!t)
+		return false;
+	pthread_mutex_lock(&t->lock);
+	set = t->usb_vid != 0;
+	if (set) {
+		*vid = t->usb_vid;
+		*pid = t->usb_pid;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return set;
 }
 
 size_t sim_target_lu_count(struct sim_target *t)
@@ -699,7 +773,8 @@ void sim_target_reset(struct sim_target *t)
 		lu->held = false;
 		lu->started = true;
 		lu->prevent = false;
-		lu->wce = true;
+		lu->wce = lu->wce_saved;
+		sim_power_reset(lu, ostori_now_ms());
 	}
 	pthread_mutex_unlock(&t->lock);
 }

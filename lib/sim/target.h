@@ -72,7 +72,32 @@ struct sim_lu_config {
 	/* NULL: "ORIONSTR", "SIM DISK"/"SIM CDROM", "0001", generated serial.
 	 * Printable ASCII, at most 8/16/4/32 characters. */
 	const char *vendor, *product, *revision, *serial;
+	/* Health and power models (disks only; see ata.c, logpages.c,
+	 * power.c).  ata: SIM_ATA_NONE (a plain SCSI disk), SIM_ATA_SAT
+	 * (an ATA disk behind a SAT bridge: ATA PASS-THROUGH(12/16), VPD
+	 * 89h, INQUIRY vendor "ATA") or SIM_ATA_JMICRON (an ATA disk behind
+	 * a JMicron bridge: vendor command DFh only).  With an ATA model the
+	 * INQUIRY strings default to the bridge's (vendor etc. override). */
+	int ata;
+	unsigned int ata_faults;   /* SIM_ATA_FAULT_* */
+	bool ie_failing;           /* informational exception 5Dh/00h (page 2Fh, REQUEST SENSE) */
+	uint8_t temperature;       /* Celsius, 0: SIM_DEFAULT_TEMPERATURE */
+	bool no_power_page;        /* no mode page 1Ah (like QEMU's scsi-hd) */
 };
+
+#define SIM_ATA_NONE 0
+#define SIM_ATA_SAT 1
+#define SIM_ATA_JMICRON 2
+/* ATA model faults (sim:ata-fault=NAME[+NAME...]). */
+#define SIM_ATA_FAULT_FAILING 0x01      /* RETURN STATUS F4h/2Ch, attribute 5 below threshold */
+#define SIM_ATA_FAULT_PREFAIL 0x02      /* attribute 5 at its threshold, RETURN STATUS healthy */
+#define SIM_ATA_FAULT_NO_REGISTERS 0x04 /* CK_COND registers dropped: GOOD, no sense */
+#define SIM_ATA_FAULT_NO_PT16 0x08      /* ATA PASS-THROUGH(16) is an invalid opcode */
+#define SIM_ATA_FAULT_NO_PT12 0x10      /* ATA PASS-THROUGH(12) is an invalid opcode */
+#define SIM_DEFAULT_TEMPERATURE 35
+/* USB ids a bridge model has (JMicron JM20337). */
+#define SIM_JMICRON_USB_VID 0x152d
+#define SIM_JMICRON_USB_PID 0x2338
 
 /* Zeroed config with fd = -1: fill in type, blocks and what you need. */
 void sim_lu_config_init(struct sim_lu_config *cfg);
@@ -85,6 +110,12 @@ struct sim_target *sim_target_new(void);
 int sim_target_add_lu(struct sim_target *t, uint32_t lun,
 		      const struct sim_lu_config *cfg);
 void sim_target_free(struct sim_target *t);
+
+/* USB ids for a transport model to report instead of its own (the bridge
+ * the target stands for, e.g. JMicron 152d:2338); vid 0 drops them.
+ * sim_target_usb_ids() returns false when none were set. */
+void sim_target_set_usb_ids(struct sim_target *t, uint16_t vid, uint16_t pid);
+bool sim_target_usb_ids(struct sim_target *t, uint16_t *vid, uint16_t *pid);
 
 /* Number of LUs, and their numbers in ascending order: fills at most max
  * entries of luns (may be NULL with max 0) and returns the total. */

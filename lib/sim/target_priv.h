@@ -43,6 +43,15 @@
 #define ASC_SAVING_NOT_SUPPORTED 0x39
 #define ASC_MEDIUM_NOT_PRESENT 0x3a
 #define ASC_REMOVAL_PREVENTED 0x53
+#define ASC_FAILURE_PREDICTION 0x5d
+#define ASC_LOW_POWER 0x5e
+#define ASC_INTERNAL_TARGET_FAILURE 0x44
+
+/* The ATA registers a SAT bridge returns (28-bit: every command the
+ * model knows uses them). */
+struct sim_ata_regs {
+	uint8_t error, count, lba_low, lba_mid, lba_high, device, status;
+};
 
 struct sim_sense {
 	uint8_t key, asc, ascq;
@@ -50,7 +59,38 @@ struct sim_sense {
 	uint64_t info;
 	bool sksv;
 	uint8_t sks[3];
+	/* ATA PASS-THROUGH status return: descriptor 09h, or the SAT
+	 * fixed-format layout (registers in INFORMATION/COMMAND-SPECIFIC). */
+	bool ata;
+	struct sim_ata_regs regs;
 };
+
+/* Power conditions (SPC-4 5.12, SBC-3 4.20), deepest last. */
+enum sim_power {
+	SIM_POWER_ACTIVE,
+	SIM_POWER_IDLE_A,
+	SIM_POWER_IDLE_B,
+	SIM_POWER_IDLE_C,
+	SIM_POWER_STANDBY_Y,
+	SIM_POWER_STANDBY_Z,
+};
+
+/* Mode page 1Ah Power Condition: the fields that can change. */
+struct sim_power_page {
+	uint8_t b2;                 /* PM_BG_PRECEDENCE (7:6), STANDBY_Y (0) */
+	uint8_t b3;                 /* IDLE_C, IDLE_B, IDLE_A, STANDBY_Z (3:0) */
+	uint32_t timer[5];          /* idle_a, standby_z, idle_b, idle_c, standby_y (100 ms) */
+};
+
+/* One self-test result (log page 10h or the SMART self-test log). */
+struct sim_self_test {
+	uint8_t code;               /* SCSI: self-test code; ATA: the subcommand */
+	uint8_t result;             /* SCSI result / ATA status (bits 7:4 of the byte) */
+	uint16_t hours;             /* power-on hours when it ran */
+};
+
+#define SIM_SCSI_TESTS 20           /* log page 10h parameters */
+#define SIM_ATA_TESTS 21            /* SMART self-test log descriptors */
 
 struct sim_lu {
 	uint32_t lun;
@@ -75,6 +115,26 @@ struct sim_lu {
 	unsigned int ua;            /* UA_* bits */
 	bool held;                  /* sense of the last CHECK CONDITION */
 	struct sim_sense held_sense;
+	bool wce_saved;             /* caching page, saved value */
+	/* health (ata.c, logpages.c) */
+	int ata;                    /* SIM_ATA_* */
+	unsigned int ata_faults;
+	bool ie_failing;
+	uint8_t temperature;
+	uint64_t born_ms;           /* power-on hours count from here */
+	bool smart_enabled;
+	uint8_t ata_test_status;    /* SMART READ DATA byte 363 */
+	struct sim_self_test ata_tests[SIM_ATA_TESTS];
+	uint8_t ata_test_index;     /* newest descriptor 1..21, 0: none */
+	struct sim_ata_regs ata_last; /* JMicron: registers of the last command */
+	struct sim_self_test scsi_tests[SIM_SCSI_TESTS]; /* newest first */
+	/* power (power.c) */
+	bool power_page;            /* mode page 1Ah exists */
+	enum sim_power power;
+	bool power_by_timer;        /* the condition was entered by a timer */
+	bool timers_held;           /* a START STOP UNIT power condition took over */
+	uint64_t active_ms;         /* when the LU last was active (timers) */
+	struct sim_power_page pcp, pcp_saved;
 };
 
 struct sim_fault {
@@ -116,6 +176,7 @@ struct sim_target {
 	void *hook_ud;
 	bool has_hook;              /* atomic: look under the lock only when set */
 	struct sim_stats stats;
+	uint16_t usb_vid, usb_pid;  /* sim_target_set_usb_ids() */
 	uint8_t *scratch;           /* SCRATCH_SIZE, used under the lock */
 	uint8_t *zeros;             /* SCRATCH_SIZE of zeros, never written */
 	unsigned int id;
@@ -212,15 +273,47 @@ void sim_data_in(struct exec *x, const void *buf, size_t resp_len, size_t alloc)
 /* ---- SPC commands and sense data (spc.c) -------------------------------- */
 
 size_t sim_sense_fixed(const struct sim_sense *s, uint8_t *buf);
+size_t sim_sense_desc(const struct sim_sense *s, uint8_t *buf);
 bool sim_take_ua(struct sim_lu *lu, struct sim_sense *s, bool consume);
 void sim_cmd_test_unit_ready(struct exec *x);
 void sim_cmd_request_sense(struct exec *x);
 void sim_cmd_inquiry(struct exec *x);
 void sim_cmd_mode_select(struct exec *x);
 void sim_cmd_mode_sense(struct exec *x);
+void sim_cmd_report_luns(struct exec *x);
+size_t sim_vpd_ata_info(struct exec *x, uint8_t *buf);
+
+/* ---- LOG SENSE and self-tests (logpages.c) ------------------------------ */
+
+#define SIM_POWER_ON_HOURS_BASE 1000u   /* hours of a new LU */
+
+uint32_t sim_power_on_minutes(const struct sim_lu *lu);
 void sim_cmd_send_diagnostic(struct exec *x);
 void sim_cmd_log_sense(struct exec *x);
-void sim_cmd_report_luns(struct exec *x);
+bool sim_ie_sense(const struct sim_lu *lu, struct sim_sense *s);
+
+/* ---- the ATA disk behind a bridge (ata.c) -------------------------------- */
+
+/* Buffer for VPD 89h (SAT): header, 56 bytes, IDENTIFY DEVICE data. */
+#define SIM_VPD89_LEN 572u
+
+void sim_ata_init(struct sim_lu *lu);
+bool sim_ata_opcode_ok(const struct sim_lu *lu, uint8_t op);
+void sim_ata_identify(const struct sim_lu *lu, uint8_t *id);
+void sim_cmd_ata_pass_through(struct exec *x);
+void sim_cmd_jmicron(struct exec *x);
+
+/* ---- power conditions (power.c) ------------------------------------------ */
+
+void sim_power_init(struct sim_lu *lu);
+void sim_power_reset(struct sim_lu *lu, uint64_t now_ms);
+void sim_power_tick(struct sim_lu *lu);
+void sim_power_access(struct sim_lu *lu, uint64_t now_ms);
+void sim_power_set(struct sim_lu *lu, enum sim_power p, bool by_timer);
+bool sim_power_sense(const struct sim_lu *lu, struct sim_sense *s);
+bool sim_power_fast_ok(const struct sim_lu *lu);
+size_t sim_power_mode_page(const struct sim_lu *lu, int pc, uint8_t *p);
+void sim_power_mode_select(struct sim_lu *lu, const uint8_t *p, bool save);
 
 /* ---- SBC commands (sbc.c) ----------------------------------------------- */
 
@@ -235,8 +328,8 @@ void sim_cmd_unmap(struct exec *x);
 void sim_cmd_read_capacity10(struct exec *x);
 void sim_cmd_service_action_in(struct exec *x);
 void sim_cmd_read_format_capacities(struct exec *x);
-void sim_cmd_start_stop(struct exec *x);
 void sim_cmd_prevent_allow(struct exec *x);
+void sim_cmd_start_stop(struct exec *x);
 
 /* ---- the medium (store.c) ----------------------------------------------- */
 

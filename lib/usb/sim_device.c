@@ -26,6 +26,7 @@
 #define SIM_USB_MPS 512
 #define SIM_USB_LUNS 16
 #define SIM_USB_OPTIONS "size, image, luns, block-size, readonly, type, transport, " \
+	"ata, bridge, ata-fault, ie, temperature, power-page, " \
 	"fault=NAME[+NAME], fault-count=N, fault-after=N, usb-timeout=MS, pipeline=on|off|cbw, " \
 	"csw-grace=MS, " \
 	"subclass=scsi|ufi|sff8070i|rbc|mmc, quirks=FLAG[+FLAG]"
@@ -999,10 +1000,18 @@ static uint16_t sim_pid(uint8_t protocol)
 	return protocol == OUSB_PR_BOT ? 0x0b07 : protocol == OUSB_PR_CBI ? 0x0cb1 : 0x0cb0;
 }
 
+/* The target may stand for a bridge with ids of its own (sim:bridge=). */
+static void sim_ids(struct sim_target *t, uint8_t protocol, uint16_t *vid, uint16_t *pid)
+{
+	if (!sim_target_usb_ids(t, vid, pid)) {
+		*vid = SIM_USB_VID;
+		*pid = sim_pid(protocol);
+	}
+}
+
 void sim_usb_details(struct sim_usb *m, struct ostor_usb_details *d)
 {
-	d->vendor_id = SIM_USB_VID;
-	d->product_id = sim_pid(m->protocol);
+	sim_ids(m->target, m->protocol, &d->vendor_id, &d->product_id);
 	snprintf(d->manufacturer, sizeof(d->manufacturer), "liborionstor");
 	snprintf(d->product, sizeof(d->product), "simulated %s device",
 		 m->protocol == OUSB_PR_BOT ? "Bulk-Only" : m->protocol == OUSB_PR_CBI ? "CBI" : "CB");
@@ -1129,8 +1138,13 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	}
 	/* The configuration file and the environment name devices by
 	 * VID:PID: the models have theirs (see sim_usb_details). */
-	r = ousb_quirks_resolve(SIM_USB_VID, sim_pid(protocol), ostori_usb_config(&dev->ctx->config)->quirks,
-				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
+	{
+		uint16_t vid, pid;
+
+		sim_ids(target, protocol, &vid, &pid);
+		r = ousb_quirks_resolve(vid, pid, ostori_usb_config(&dev->ctx->config)->quirks,
+					getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
+	}
 	if (r < 0)
 		return r;
 	if ((o = ostori_spec_get(spec, "quirks"))) {

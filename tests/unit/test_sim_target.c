@@ -1613,7 +1613,7 @@ START_TEST(test_mode_sense)
 	c = run(t, 0, CDB(0x1a, 0x08, 0x08, 0, 255, 0), IN, buf, sizeof(buf));
 	ck_good(c);
 	ck_assert_uint_eq(buf[3], 0);
-	ck_assert_uint_eq(buf[4], 0x08);
+	ck_assert_uint_eq(buf[4], 0x88);             /* PS: savable */
 	ck_assert_uint_eq(c.transferred, 24);
 	/* changeable: only WCE */
 	c = run(t, 0, CDB(0x1a, 0x08, 0x48, 0, 255, 0), IN, buf, sizeof(buf));
@@ -1627,9 +1627,10 @@ START_TEST(test_mode_sense)
 	c = run(t, 0, CDB(0x1a, 0x08, 0x88, 0, 255, 0), IN, buf, sizeof(buf));
 	ck_good(c);
 	ck_assert_uint_eq(buf[6] & 0x04, 0x04);
-	/* saved: not supported */
-	c = run(t, 0, CDB(0x1a, 0, 0xc8, 0, 255, 0), IN, buf, sizeof(buf));
-	ck_sense(c, ILLEGAL, 0x39, 0x00);
+	/* saved values (kept in memory) */
+	c = run(t, 0, CDB(0x1a, 0x08, 0xc8, 0, 255, 0), IN, buf, sizeof(buf));
+	ck_good(c);
+	ck_assert_uint_eq(buf[6] & 0x04, 0x04);
 	/* unsupported page and subpage */
 	c = run(t, 0, CDB(0x1a, 0, 0x19, 0, 255, 0), IN, buf, sizeof(buf));
 	ck_cdb_field(c, 2, 5);
@@ -1641,14 +1642,14 @@ START_TEST(test_mode_sense)
 	c = run(t, 0, CDB(0x1a, 0, 0x3f, 0, 4, 0), IN, buf, sizeof(buf));
 	ck_good(c);
 	ck_assert_uint_eq(c.transferred, 4);
-	ck_assert_uint_eq(buf[0], 12 + 20 + 12 + 12 - 1);
+	ck_assert_uint_eq(buf[0], 12 + 20 + 12 + 40 + 12 - 1);  /* 08h 0Ah 1Ah 1Ch */
 	/* MODE SENSE(10) */
 	c = run(t, 0, CDB(0x5a, 0, 0x08, 0, 0, 0, 0, 1, 0, 0), IN, buf, sizeof(buf));
 	ck_good(c);
 	ck_assert_uint_eq(be16(buf), 8 + 8 + 20 - 2);
 	ck_assert_uint_eq(be16(buf + 6), 8);
 	ck_assert_uint_eq(buf[4] & 1, 0);
-	ck_assert_uint_eq(buf[16], 0x08);
+	ck_assert_uint_eq(buf[16], 0x88);
 	c = run(t, 0, CDB(0x5a, 0x10, 0x08, 0, 0, 0, 0, 1, 0, 0), IN, buf, sizeof(buf));
 	ck_good(c);
 	ck_assert_uint_eq(be16(buf), 8 + 16 + 20 - 2);
@@ -1742,9 +1743,18 @@ START_TEST(test_mode_select)
 	c = mode_select6(t, p, 24, 0x10);
 	ck_param_field(c, 1, -1);
 	p[1] = 0;
-	/* SP, PF = 0 */
+	/* SP saves (MODE SENSE saved values, and a reset restores them);
+	 * PF = 0 */
 	c = mode_select6(t, p, 24, 0x11);
-	ck_cdb_field(c, 1, 0);
+	ck_good(c);
+	sim_target_reset(t);
+	c = tur(t, 0);
+	ck_assert_int_eq(current_wce(t), 0);
+	p[6] = 0x04;
+	c = mode_select6(t, p, 24, 0x11);
+	ck_good(c);
+	p[6] = 0;
+	ck_assert_int_eq(current_wce(t), 1);
 	c = mode_select6(t, p, 24, 0x00);
 	ck_cdb_field(c, 1, 4);
 	/* data-out buffer shorter than the parameter list */
@@ -1826,8 +1836,10 @@ START_TEST(test_start_stop)
 	/* LOEJ on a fixed disk; power conditions */
 	c = run(t, 0, CDB(0x1b, 0, 0, 0, 0x02, 0), NONE, NULL, 0);
 	ck_cdb_field(c, 4, 1);
-	c = run(t, 0, CDB(0x1b, 0, 0, 0, 0x31, 0), NONE, NULL, 0);
+	c = run(t, 0, CDB(0x1b, 0, 0, 0, 0x41, 0), NONE, NULL, 0);  /* reserved condition */
 	ck_cdb_field(c, 4, 7);
+	c = run(t, 0, CDB(0x1b, 0, 0, 0x01, 0x01, 0), NONE, NULL, 0); /* modifier without IDLE/STANDBY */
+	ck_cdb_field(c, 3, 3);
 
 	/* eject and load a removable medium */
 	c = run(t, 1, CDB(0x1b, 0, 0, 0, 0x02, 0), NONE, NULL, 0);
@@ -2207,7 +2219,9 @@ START_TEST(test_misc_commands)
 	ck_good(c);
 	c = run(t, 0, CDB(0x1d, 0xa0, 0, 0, 0, 0), NONE, NULL, 0);    /* foreground short */
 	ck_good(c);
-	c = run(t, 0, CDB(0x1d, 0x20, 0, 0, 0, 0), NONE, NULL, 0);    /* background */
+	c = run(t, 0, CDB(0x1d, 0x20, 0, 0, 0, 0), NONE, NULL, 0);    /* background short */
+	ck_good(c);
+	c = run(t, 0, CDB(0x1d, 0x60, 0, 0, 0, 0), NONE, NULL, 0);    /* reserved code */
 	ck_cdb_field(c, 1, 7);
 	c = run(t, 0, CDB(0x1d, 0x24, 0, 0, 0, 0), NONE, NULL, 0);
 	ck_cdb_field(c, 1, 7);
@@ -2216,14 +2230,15 @@ START_TEST(test_misc_commands)
 
 	c = run(t, 0, CDB(0x4d, 0, 0x40, 0, 0, 0, 0, 0, 64, 0), IN, buf, sizeof(buf));
 	ck_good(c);
-	ck_assert_uint_eq(c.transferred, 5);
+	ck_assert_uint_eq(c.transferred, 9);            /* 00h 0Dh 10h 15h 2Fh */
 	ck_assert_uint_eq(buf[0] & 0x3f, 0);
-	ck_assert_uint_eq(be16(buf + 2), 1);
+	ck_assert_uint_eq(be16(buf + 2), 5);
 	ck_assert_uint_eq(buf[4], 0);
+	ck_assert_uint_eq(buf[8], 0x2f);
 	c = run(t, 0, CDB(0x4d, 0, 0x40, 0, 0, 0, 0, 0, 3, 0), IN, buf, sizeof(buf));
 	ck_good(c);
 	ck_assert_uint_eq(c.transferred, 3);
-	c = run(t, 0, CDB(0x4d, 0, 0x4d, 0, 0, 0, 0, 0, 64, 0), IN, buf, sizeof(buf));
+	c = run(t, 0, CDB(0x4d, 0, 0x4e, 0, 0, 0, 0, 0, 64, 0), IN, buf, sizeof(buf));
 	ck_cdb_field(c, 2, 5);
 	c = run(t, 0, CDB(0x4d, 1, 0x40, 0, 0, 0, 0, 0, 64, 0), IN, buf, sizeof(buf));
 	ck_cdb_field(c, 1, 0);
