@@ -658,6 +658,8 @@ enum ostor_event_type {
 	OSTOR_EVENT_DEVICE_RESET,         /* reset: commands in flight were aborted */
 	OSTOR_EVENT_DEVICE_GONE,          /* unplugged or removed: close it */
 	OSTOR_EVENT_CACHE_DATA_LOST,      /* dirty cached blocks lba..lba+blocks-1 never reached the device */
+	OSTOR_EVENT_HEALTH_CHANGED,       /* SMART monitoring: the verdict or a prefail attribute changed
+					   * (asc 1: now failing, 0: better again); read ostor_health_get */
 };
 #define OSTOR_EVENT_ALL UINT32_MAX
 /* Grows: .size is what the library filled ("Structures that grow"); a
@@ -838,8 +840,7 @@ enum ostor_power_timer_id {
 /* Enable (with a timer in 100 ms units) or disable one timer of page 1Ah
  * by MODE SENSE, then MODE SELECT of the page with only that changed.
  * OSTOR_ERROR_NOT_SUPPORTED when the device has no page 1Ah or the timer
- * is not changeable; OSTOR_ERROR_OUT_OF_RANGE for a timer past 32 bits of
- * 100 ms. */
+ * is not changeable (or, with OSTOR_POWER_SAVE, the page not saveable). */
 OSTOR_API int ostor_power_set_timer(ostor_device *dev, uint32_t target, uint32_t lun, int timer,
 				    int enable, uint32_t timer_100ms, unsigned int flags);
 

@@ -202,6 +202,11 @@ struct ostor_device {
 	 * cache (NULL: none). */
 	struct ostori_bcache_params bcache_params;
 	struct ostori_bcache *bcache;
+	/* SMART monitoring (lib/core/health_monitor.c): the interval the
+	 * backend's keys or the spec's smart_check_interval= ask for (0: off),
+	 * and the monitor (NULL: none). */
+	unsigned int health_interval_ms;
+	struct ostori_health_monitor *health_monitor;
 	/* Software queueing (set by the backend at open; 0: no limit). */
 	unsigned int max_commands;     /* in flight plus waiting */
 	const char *max_commands_key;  /* the key that sets it, for the message */
@@ -662,6 +667,16 @@ int ostori_block_internal(ostor_device *dev, uint32_t target, uint32_t lun, uint
 			  void *buf, bool write, struct ostor_block_completion c);
 /* The sticky SYNCHRONIZE CACHE error of a LUN (OSTOR_EVENT_ALL: any), or 0. */
 int ostori_lun_sticky(ostor_device *dev, uint32_t target, uint32_t lun);
+
+/* SMART monitoring (health_monitor.c): the spec option (before the
+ * backend opens: 0 or OSTOR_ERROR_BAD_SPEC), start after open, stop
+ * before close; the last reports as JSON for the control method. */
+#define OSTORI_HEALTH_SPEC_OPTIONS "smart_check_interval=SECONDS"
+int ostori_health_spec(const char *text, struct ostor_spec *spec, unsigned int *interval_ms);
+int ostori_health_monitor_start(ostor_device *dev);
+void ostori_health_monitor_stop(ostor_device *dev);
+struct json_object;
+struct json_object *ostori_health_monitor_json(ostor_device *dev);
 
 /* Block-helper state lookup (creates the entry). */
 struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, uint32_t lun);

@@ -140,6 +140,10 @@ int ostori_method_reset(struct json_object *params, struct json_object **result)
 int ostori_method_cache(struct json_object *params, struct json_object **result);
 int ostori_method_cache_flush(struct json_object *params, struct json_object **result);
 int ostori_method_cache_reset(struct json_object *params, struct json_object **result);
+/* Health and power (control_health.c). */
+int ostori_method_health(struct json_object *params, struct json_object **result);
+int ostori_method_power(struct json_object *params, struct json_object **result);
+int ostori_method_power_set(struct json_object *params, struct json_object **result);
 
 /* JSON-RPC error codes (https://www.jsonrpc.org/specification). */
 #define OSTORI_RPC_PARSE_ERROR -32700

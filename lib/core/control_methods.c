@@ -182,5 +182,8 @@ const struct ostori_control_method ostori_control_methods[] = {
 	{ "cache", ostori_method_cache },
 	{ "cache_flush", ostori_method_cache_flush },
 	{ "cache_reset", ostori_method_cache_reset },
+	{ "health", ostori_method_health },
+	{ "power", ostori_method_power },
+	{ "power_set", ostori_method_power_set },
 	{ NULL, NULL }
 };

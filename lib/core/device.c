@@ -132,6 +132,7 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 {
 	struct ostor_spec *spec;
 	struct ostori_bcache_spec cache_opts;
+	unsigned int health_interval_ms = 0;
 	const struct ostor_backend *be;
 	ostor_device *dev;
 	int r;
@@ -175,6 +176,8 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 		goto out_dev;
 	}
 	r = ostori_bcache_spec(text, spec, &cache_opts);
+	if (r == 0)
+		r = ostori_health_spec(text, spec, &health_interval_ms);
 	if (r < 0)
 		goto out_dev;
 	r = be->open(dev, spec);
@@ -185,8 +188,10 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	/* The sim backend checks its options itself; the others take the
 	 * cache options only. */
 	if (strcmp(be->name, "sim"))
-		r = ostori_spec_check_unused(spec, OSTORI_BCACHE_SPEC_OPTIONS);
+		r = ostori_spec_check_unused(spec, OSTORI_BCACHE_SPEC_OPTIONS ", " OSTORI_HEALTH_SPEC_OPTIONS);
 	ostori_bcache_spec_apply(dev, &cache_opts);
+	if (health_interval_ms)
+		dev->health_interval_ms = health_interval_ms;
 	if (r == 0)
 		r = ostori_channels_init(dev);
 	if (r == 0 && (r = ostori_cmdcache_init(dev, dev->cmd_cache_entries)) < 0)
@@ -229,6 +234,9 @@ OSTOR_API int ostor_open(ostor_context *ctx, const char *text, ostor_device **ou
 	ostor_info(ctx, "opened %s: %s", dev->spec, dev->description);
 	free(spec);
 	*out = dev;
+	/* Monitoring is a convenience: a device that opened stays open. */
+	if (ostori_health_monitor_start(dev) < 0)
+		ostor_warn(ctx, "%s: %s", dev->spec, ostor_last_error());
 	ostori_control_on_open(ctx);
 	return 0;
 out_dev:
@@ -286,6 +294,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 	/* Unregister before tearing anything down: the control socket's
 	 * methods reach devices only through the registry (core/control.h). */
 	registry_remove(dev);
+	ostori_health_monitor_stop(dev);
 	/* Control methods that wait hold references; none takes a new one
 	 * now, and each ends within its timeout. */
 	while (atomic_load(&dev->control_refs))

@@ -39,6 +39,7 @@ OSTOR_API const char *ostor_event_name(int type)
 	case OSTOR_EVENT_DEVICE_RESET: return "device-reset";
 	case OSTOR_EVENT_DEVICE_GONE: return "device-gone";
 	case OSTOR_EVENT_CACHE_DATA_LOST: return "cache-data-lost";
+	case OSTOR_EVENT_HEALTH_CHANGED: return "health-changed";
 	default: return "unknown";
 	}
 }

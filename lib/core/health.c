@@ -559,19 +559,21 @@ static int inquire(struct hctx *h, struct ostor_health *hr, int *evidence)
 	return 0;
 }
 
-/* SAT: (16), then (12) when the device refuses (16). */
+/* SAT: (16), then (12) when (16) fails: refused by the bridge, or a
+ * transport that carries 12-byte command blocks only (CB/CBI). */
 static int try_sat(struct hctx *h, struct ostor_health *hr, uint8_t *buf, int *protocol)
 {
-	int r = ata_identify(h, hr, OSTOR_HEALTH_PROTO_SAT16, buf);
+	int r = ata_identify(h, hr, OSTOR_HEALTH_PROTO_SAT16, buf), r12;
 
 	*protocol = OSTOR_HEALTH_PROTO_SAT16;
-	if (r == OSTOR_ERROR_NOT_SUPPORTED && !hr->identify.packet_device) {
-		ostor_dbg(h->dev->ctx, "%s %u:%u: ATA PASS-THROUGH(16) refused, trying (12)",
-			  h->dev->spec, h->target, h->lun);
+	if (r == 0 || r == OSTOR_ERROR_NO_DEVICE || hr->identify.packet_device)
+		return r;
+	ostor_dbg(h->dev->ctx, "%s %u:%u: ATA PASS-THROUGH(16) failed (%s), trying (12)",
+		  h->dev->spec, h->target, h->lun, ostor_last_error());
+	r12 = ata_identify(h, hr, OSTOR_HEALTH_PROTO_SAT12, buf);
+	if (r12 == 0)
 		*protocol = OSTOR_HEALTH_PROTO_SAT12;
-		r = ata_identify(h, hr, OSTOR_HEALTH_PROTO_SAT12, buf);
-	}
-	return r;
+	return r12 == 0 || r12 == OSTOR_ERROR_NO_DEVICE ? r12 : r;
 }
 
 static int health_read(struct hctx *h, struct ostor_health *hr, int protocol, unsigned int flags)

@@ -13,6 +13,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/control.h \
 	lib/core/control_cache.c \
 	lib/core/control_config.c \
+	lib/core/control_health.c \
 	lib/core/control_lookup.c \
 	lib/core/control_manage.c \
 	lib/core/control_methods.c \
@@ -22,6 +23,7 @@ lib_libostor_private_la_SOURCES += \
 	lib/core/health.c \
 	lib/core/health.h \
 	lib/core/health_json.c \
+	lib/core/health_monitor.c \
 	lib/core/internal.h \
 	lib/core/log.c \
 	lib/core/manage.c \

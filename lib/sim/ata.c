@@ -646,8 +646,9 @@ void sim_cmd_jmicron(struct exec *x)
 		jmicron_registers(x, ostori_get_be16(c + 6), len);
 		return;
 	}
-	/* Port 1 (device B0h) has no disk. */
-	if ((a.device & 0xf0) != 0xa0) {
+	/* Port 1 (the DEV bit, as in B0h) has no disk; the LBA bit (40h)
+	 * and the obsolete bits may be anything. */
+	if (a.device & 0x10) {
 		bad_cdb(x, 10, -1);
 		return;
 	}

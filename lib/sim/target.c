@@ -125,6 +125,7 @@ void sim_data_in(struct exec *x, const void *buf, size_t resp_len, size_t alloc)
 #define F_DISK 0x04    /* direct-access block devices only */
 #define F_MEDIA 0x08   /* accesses the medium: an idle/standby LU becomes active */
 #define F_ATA 0x10     /* a bridge's ATA command: only LUs with that bridge (ata.c) */
+#define F_VENDOR 0x20  /* a vendor CDB: its last byte is no CONTROL byte */
 
 #define SIM_OP_JMICRON 0xdf   /* JMicron bridge vendor pass-through */
 
@@ -169,7 +170,7 @@ static const struct op_desc ops[256] = {
 	[OSTOR_SCSI_OP_WRITE12] = { sim_cmd_write, 12, 6, F_MEDIA },
 	[OSTOR_SCSI_OP_ATA_PASS_THROUGH16] = { sim_cmd_ata_pass_through, 16, 6, F_DISK | F_ATA },
 	[OSTOR_SCSI_OP_ATA_PASS_THROUGH12] = { sim_cmd_ata_pass_through, 12, 4, F_DISK | F_ATA },
-	[SIM_OP_JMICRON] = { sim_cmd_jmicron, 12, 3, F_DISK | F_ATA },
+	[SIM_OP_JMICRON] = { sim_cmd_jmicron, 12, 3, F_DISK | F_ATA | F_VENDOR },
 };
 
 static struct sim_lu *find_lu(const struct sim_target *t, uint32_t lun, size_t *pos)
@@ -260,7 +261,7 @@ static void execute_locked(struct exec *x)
 		return;
 	}
 	/* CONTROL byte: no ACA (NormACA = 0), LINK is obsolete. */
-	if (x->cdb[d->cdb_len - 1] & 0x05) {
+	if (!(d->flags & F_VENDOR) && (x->cdb[d->cdb_len - 1] & 0x05)) {
 		bad_cdb(x, d->cdb_len - 1u, (x->cdb[d->cdb_len - 1] & 0x04) ? 2 : 0);
 		return;
 	}

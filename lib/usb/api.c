@@ -4,6 +4,8 @@
  */
 #include "usb/backend.h"
 #include "usb/sim_device.h"
+#include "usb/suspend.h"
+#include "util/sized.h"
 
 #include <string.h>
 
@@ -128,4 +130,128 @@ int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level)
 	if (r < 0)
 		return r;
 	return level == OSTOR_RESET_DEVICE ? 0 : 1;
+}
+
+/* ---- selective suspend (USB runtime power management) --------------------- */
+
+/* struct ostor_usb_power grows (lib/util/sized.h). */
+static const struct ostori_sized power_sized =
+	OSTORI_SIZED(struct ostor_usb_power, OSTOR_USB_POWER_INIT,
+		     OSTORI_FIELD_END(struct ostor_usb_power, sysfs_path));
+OSTORI_SIZED_CHECK(struct ostor_usb_power, sysfs_path);
+
+/* The suspend state of dev and its simulated model (or NULL);
+ * OSTOR_ERROR_NOT_SUPPORTED when dev is not USB. */
+static int suspend_of(ostor_device *dev, struct sim_usb **model, struct ousb_suspend **out)
+{
+	struct ousb_engine *v[OUSB_MAX_TARGETS];
+
+	*out = NULL;
+	if (engines_of(dev, model, v) > 0) {
+		if (*model)
+			*out = sim_usb_suspend(*model);
+#ifdef OSTOR_HAVE_USB
+		else
+			*out = ousb_backend_suspend(dev);
+#endif
+	}
+	if (!*out)
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s is not a USB device (usb: or "
+				    "sim:transport=usb-*)", dev->spec);
+	return 0;
+}
+
+OSTOR_API int ostor_usb_power_get(ostor_device *dev, struct ostor_usb_power *caller)
+{
+	struct ostor_usb_power full, *p = &full;
+	struct ousb_suspend_state st;
+	struct ousb_suspend *s;
+	struct sim_usb *m;
+	int r;
+
+	if (!dev || !caller)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_usb_power_get: NULL argument");
+	if ((r = ostori_sized_check(&power_sized, caller, __func__, "power")))
+		return r;
+	if ((r = suspend_of(dev, &m, &s)))
+		return r;
+	memset(p, 0, sizeof(*p));
+	p->autosuspend_delay_ms = -1;
+	if (m) {
+		/* No kernel behind a model: the in-memory attributes, and the
+		 * counters of the same logic as on real devices. */
+		struct sim_usb_power_attrs a;
+		struct ostor_usb_details d;
+
+		memset(&d, 0, sizeof(d));
+		sim_usb_details(m, &d);
+		sim_usb_power_attrs(m, &a);
+		snprintf(p->control, sizeof(p->control), "%s", a.autosuspend ? "auto" : "on");
+		p->autosuspend_delay_ms = a.delay_ms;
+		snprintf(p->runtime_status, sizeof(p->runtime_status), "unsupported");
+		p->max_power_ma = a.max_power_ma;
+		snprintf(p->speed, sizeof(p->speed), "%s", d.speed);
+	}
+#ifdef OSTOR_HAVE_USB
+	else {
+		ousb_backend_power(dev, p);
+	}
+#endif
+	ousb_suspend_get(s, &st);
+	p->suspend_allowed = st.enabled;
+	p->idle_ms = st.enabled ? st.idle_ms : 0;
+	p->suspends_allowed = st.suspends_allowed;
+	p->resumes = st.resumes;
+	ostori_sized_put(&power_sized, caller, p);
+	return 0;
+}
+
+OSTOR_API int ostor_usb_power_set(ostor_device *dev, int autosuspend, int delay_ms)
+{
+	struct ousb_suspend *s;
+	struct sim_usb *m;
+	int r;
+
+	if (!dev || autosuspend < -1 || autosuspend > 1 || delay_ms < -1)
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_usb_power_set: autosuspend is 1 (auto), "
+				    "0 (on) or -1 (unchanged); delay_ms is 0 or more, or -1 (unchanged)");
+	if ((r = suspend_of(dev, &m, &s)))
+		return r;
+	if (m) {
+		sim_usb_power_set_attrs(m, autosuspend, delay_ms);
+		return 0;
+	}
+#ifdef OSTOR_HAVE_USB
+	return ousb_backend_power_set(dev, autosuspend, delay_ms);
+#else
+	return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: built without libusb", dev->spec);
+#endif
+}
+
+OSTOR_API int ostor_usb_power_manage(ostor_device *dev, int allow, unsigned int idle_ms)
+{
+	struct ousb_suspend *s;
+	struct sim_usb *m;
+	int r;
+
+	if (!dev || (allow != 0 && allow != 1))
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "ostor_usb_power_manage: allow is 1 or 0");
+	if ((r = suspend_of(dev, &m, &s)))
+		return r;
+	if (!idle_ms)
+		idle_ms = ostori_usb_config(&dev->ctx->config)->power_idle_ms;
+	r = ousb_suspend_manage(s, allow, idle_ms);
+#ifdef OSTOR_HAVE_USB
+	if (r == 0 && allow && !m) {
+		struct ostor_usb_power p;
+
+		memset(&p, 0, sizeof(p));
+		ousb_backend_power(dev, &p);
+		if (!strcmp(p.control, "on"))
+			ostor_warn(dev->ctx, "%s: %s/power/control is \"on\": the kernel keeps the device "
+				   "awake anyway; set it to \"auto\" (ostor_usb_power_set, or as root: "
+				   "echo auto > %s/power/control)", dev->spec, p.sysfs_path, p.sysfs_path);
+	}
+#endif
+	return r;
 }

@@ -10,9 +10,24 @@
 #include "usb/backend.h"
 #include "usb/spec.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libusb.h>
+#include <linux/usbdevice_fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* libusb_wrap_sys_device: 1.0.23 and later. */
+#if defined(LIBUSB_API_VERSION) && LIBUSB_API_VERSION >= 0x01000107
+#define HAVE_WRAP_SYS_DEVICE 1
+#endif
+#ifndef USBDEVFS_CAP_SUSPEND
+#define USBDEVFS_CAP_SUSPEND 0x100
+#define USBDEVFS_FORBID_SUSPEND _IO('U', 33)
+#define USBDEVFS_ALLOW_SUSPEND _IO('U', 34)
+#endif
 
 #define USB_DEFAULT_MAX_TRANSFER (256u << 10)
 
@@ -25,6 +40,10 @@ struct usb_context {
 	bool hotplug;
 	libusb_hotplug_callback_handle hotplug_handle;
 	pthread_mutex_t lock;          /* devices, deferred */
+	/* Held around the idle timers' work (lib/usb/suspend.c) and by
+	 * open and close around changes of the device list: the timers
+	 * take engine locks, which must never nest inside lock. */
+	pthread_mutex_t suspend_lock;
 	struct usb_dev *devices;
 	struct ousb_xfer *deferred, *deferred_tail;
 	/* libusb's descriptors, kept current by its notifiers so the event
@@ -65,6 +84,12 @@ struct usb_dev {
 	int nintf;
 	struct ostor_usb_details details;
 	struct dev_mem *dev_mem;       /* usbfs buffers handed out (uc->lock) */
+	/* Our usbfs descriptor under the libusb handle (-1: libusb's own),
+	 * for the selective-suspend ioctls. */
+	int fd;
+	struct ousb_suspend suspend;
+	char sysfs[128];               /* /sys/bus/usb/devices/B-P.P */
+	unsigned int max_power_ma;     /* bMaxPower of the active configuration */
 };
 
 /* A buffer from libusb_dev_mem_alloc (usbfs: the kernel uses it in place
@@ -183,6 +208,7 @@ static int usb_init(ostor_context *ctx)
 		pthread_mutexattr_destroy(&a);
 	}
 	pthread_mutex_init(&uc->pollfd_lock, NULL);
+	pthread_mutex_init(&uc->suspend_lock, NULL);
 	ctx->backend_data[ostori_backend_index(&ostori_usb_backend)] = uc;
 	/* No USB on this machine is not an error for the context: the
 	 * other backends still work; listing USB says why it cannot. */
@@ -220,6 +246,7 @@ static void usb_exit(ostor_context *ctx)
 		libusb_exit(uc->lctx);
 	}
 	pthread_mutex_destroy(&uc->pollfd_lock);
+	pthread_mutex_destroy(&uc->suspend_lock);
 	pthread_mutex_destroy(&uc->lock);
 	free(uc);
 	ctx->backend_data[idx] = NULL;
@@ -764,6 +791,10 @@ static void release(struct usb_dev *ud)
 	if (ud->h)
 		libusb_close(ud->h);
 	ud->h = NULL;
+	/* libusb_close leaves a wrapped descriptor open. */
+	if (ud->fd >= 0)
+		close(ud->fd);
+	ud->fd = -1;
 	if (ud->ldev)
 		libusb_unref_device(ud->ldev);
 	ud->ldev = NULL;
@@ -827,6 +858,86 @@ static void describe(ostor_device *dev, struct usb_dev *ud, const struct libusb_
 	}
 }
 
+/* The selective-suspend switch of a usb: device: usbfs ALLOW_SUSPEND
+ * drops the hold our open descriptor has on the device, FORBID_SUSPEND
+ * takes it back and resumes the device before it returns. */
+static int usbfs_set_suspend(void *arg, bool allow)
+{
+	struct usb_dev *ud = arg;
+
+	if (ioctl(ud->fd, allow ? USBDEVFS_ALLOW_SUSPEND : USBDEVFS_FORBID_SUSPEND) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Open the device on a usbfs descriptor of ours, wrapped by libusb, so
+ * that the selective-suspend ioctls reach the very file libusb works
+ * through: every open descriptor keeps the device awake on its own, so
+ * a second one of ours could never let it suspend.  Without the wrap
+ * (old libusb, no /dev/bus/usb) libusb opens it and power management
+ * is unavailable. */
+static int open_handle(ostor_device *dev, struct usb_dev *ud, const struct libusb_device_descriptor *dd)
+{
+	int r;
+
+	ud->fd = -1;
+#ifdef HAVE_WRAP_SYS_DEVICE
+	{
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/bus/usb/%03u/%03u", libusb_get_bus_number(ud->ldev),
+			 libusb_get_device_address(ud->ldev));
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && (errno == EACCES || errno == EPERM))
+			return access_error(dev, ud->ldev, dd->idVendor, dd->idProduct);
+		if (fd >= 0) {
+			r = libusb_wrap_sys_device(ud->uc->lctx, (intptr_t)fd, &ud->h);
+			if (r == 0) {
+				unsigned int caps = 0;
+
+				ud->fd = fd;
+				if (ioctl(fd, USBDEVFS_GET_CAPABILITIES, &caps) == 0 && (caps & USBDEVFS_CAP_SUSPEND))
+					ud->suspend.set = usbfs_set_suspend;
+				else
+					ud->suspend.unsupported = "the kernel's usbfs has no runtime power "
+								  "management (Linux 5.4 or later, CONFIG_PM)";
+				return 0;
+			}
+			close(fd);
+			ostor_dbg(dev->ctx, "%s: libusb_wrap_sys_device: %s; opening through libusb",
+				  dev->spec, libusb_error_name(r));
+		}
+	}
+	ud->suspend.unsupported = "libusb opened it on a descriptor of its own (no /dev/bus/usb node)";
+#else
+	ud->suspend.unsupported = "libusb older than 1.0.23 (no libusb_wrap_sys_device)";
+#endif
+	r = libusb_open(ud->ldev, &ud->h);
+	if (r == LIBUSB_ERROR_ACCESS)
+		return access_error(dev, ud->ldev, dd->idVendor, dd->idProduct);
+	if (r < 0)
+		return ostori_error(r == LIBUSB_ERROR_NO_DEVICE ? OSTOR_ERROR_NO_DEVICE : OSTOR_ERROR_IO,
+				    "%s: libusb_open: %s", dev->spec, libusb_error_name(r));
+	return 0;
+}
+
+/* /sys/bus/usb/devices/BUS-PORT.PORT...: the kernel's name of the device. */
+static void sysfs_dir(struct usb_dev *ud)
+{
+	uint8_t ports[8];
+	int n = libusb_get_port_numbers(ud->ldev, ports, (int)sizeof(ports));
+	size_t off;
+
+	ud->sysfs[0] = '\0';
+	if (n <= 0)
+		return;
+	off = (size_t)snprintf(ud->sysfs, sizeof(ud->sysfs), "/sys/bus/usb/devices/%u-%u",
+			       libusb_get_bus_number(ud->ldev), ports[0]);
+	for (int i = 1; i < n && off < sizeof(ud->sysfs); i++)
+		off += (size_t)snprintf(ud->sysfs + off, sizeof(ud->sysfs) - off, ".%u", ports[i]);
+}
+
 static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 {
 	struct usb_dev *ud = ostori_device_priv(dev);
@@ -845,6 +956,10 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 				    dev->spec, uc ? libusb_error_name(uc->init_error) : "no context");
 	ud->dev = dev;
 	ud->uc = uc;
+	ud->fd = -1;
+	/* The switch is set by open_handle when the kernel has one. */
+	ousb_suspend_init(&ud->suspend, dev, NULL, ud);
+	ec.suspend = &ud->suspend;
 	r = find_device(dev, uc, spec, &ud->ldev);
 	if (r < 0)
 		return r;
@@ -857,16 +972,9 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	r = pick_interfaces(dev, ud, cfg);
 	if (r < 0)
 		goto fail;
-	r = libusb_open(ud->ldev, &ud->h);
-	if (r == LIBUSB_ERROR_ACCESS) {
-		r = access_error(dev, ud->ldev, dd.idVendor, dd.idProduct);
+	r = open_handle(dev, ud, &dd);
+	if (r < 0)
 		goto fail;
-	}
-	if (r < 0) {
-		r = ostori_error(r == LIBUSB_ERROR_NO_DEVICE ? OSTOR_ERROR_NO_DEVICE : OSTOR_ERROR_IO,
-				 "%s: libusb_open: %s", dev->spec, libusb_error_name(r));
-		goto fail;
-	}
 	/* The kernel driver comes back, per interface, when we release it. */
 	libusb_set_auto_detach_kernel_driver(ud->h, 1);
 	for (int k = 0; k < ud->nintf; k++) {
@@ -891,6 +999,11 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		 speed_name(libusb_get_device_speed(ud->ldev)));
 	ud->details.max_packet_in = ud->intf[0].mps_in;
 	ud->details.max_packet_out = ud->intf[0].mps_out;
+	/* bMaxPower counts 8 mA units at SuperSpeed, 2 mA below (USB 3.2
+	 * 9.6.3). */
+	ud->max_power_ma = cfg->MaxPower * (libusb_get_device_speed(ud->ldev) >= LIBUSB_SPEED_SUPER ? 8u : 2u);
+	sysfs_dir(ud);
+	dev->health_protocol = ousb_quirks_health_protocol(&ec.quirks);
 
 	dev->max_target = (uint32_t)ud->nintf - 1;
 	dev->max_transfer_bytes = USB_DEFAULT_MAX_TRANSFER;
@@ -908,6 +1021,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		r = ousb_engine_new(dev, &libusb_layer_ops, ui, &ec, &ui->engine);
 		if (r < 0)
 			goto fail;
+		ousb_suspend_add_engine(&ud->suspend, ui->engine);
 		r = ousb_engine_probe(ui->engine);
 		if (r < 0)
 			goto fail;
@@ -919,12 +1033,18 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	for (int k = 0; k < ud->nintf; k++)
 		ud->intf[k].id = NULL;   /* points into cfg */
 	libusb_free_config_descriptor(cfg);
+	if (ostori_usb_config(&dev->ctx->config)->power_management_enabled &&
+	    ousb_suspend_manage(&ud->suspend, true, ostori_usb_config(&dev->ctx->config)->power_idle_ms) < 0)
+		ostor_warn(dev->ctx, "[usb_storage] power_management_enabled: %s", ostor_last_error());
+	pthread_mutex_lock(&uc->suspend_lock);
 	pthread_mutex_lock(&uc->lock);
 	ud->next = uc->devices;
 	uc->devices = ud;
 	pthread_mutex_unlock(&uc->lock);
+	pthread_mutex_unlock(&uc->suspend_lock);
 	return 0;
 fail:
+	ousb_suspend_destroy(&ud->suspend);
 	free_engines(ud);
 	if (cfg)
 		libusb_free_config_descriptor(cfg);
@@ -937,6 +1057,7 @@ static void usb_close(ostor_device *dev)
 	struct usb_dev *ud = ostori_device_priv(dev);
 	struct usb_context *uc = ud->uc;
 
+	pthread_mutex_lock(&uc->suspend_lock);
 	pthread_mutex_lock(&uc->lock);
 	for (struct usb_dev **pp = &uc->devices; *pp; pp = &(*pp)->next) {
 		if (*pp == ud) {
@@ -945,6 +1066,9 @@ static void usb_close(ostor_device *dev)
 		}
 	}
 	pthread_mutex_unlock(&uc->lock);
+	pthread_mutex_unlock(&uc->suspend_lock);
+	/* Awake again before the interfaces go back to the kernel. */
+	ousb_suspend_destroy(&ud->suspend);
 	free_engines(ud);
 	/* usbfs memory dies with the handle: the application was told to
 	 * free it first; what it did not is reclaimed (and unusable). */
@@ -1088,6 +1212,15 @@ static int usb_next_timeout(ostor_context *ctx)
 	pthread_mutex_lock(&uc->lock);
 	next = deferred_next_ms(uc);
 	devices = uc->devices != NULL;
+	for (struct usb_dev *ud = uc->devices; ud && next != 0; ud = ud->next) {
+		/* The idle timers (only devices that watch have a deadline). */
+		if (atomic_load_explicit(&ud->suspend.deadline, memory_order_relaxed)) {
+			int t = ousb_suspend_next_ms(&ud->suspend, ostori_now_ms());
+
+			if (t >= 0 && (next < 0 || t < next))
+				next = t;
+		}
+	}
 	pthread_mutex_unlock(&uc->lock);
 	if (next == 0 || !devices)
 		return next;
@@ -1098,21 +1231,36 @@ static int usb_next_timeout(ostor_context *ctx)
 	return next < 0 ? r : OSTOR_MIN(r, next);
 }
 
+/* Run the idle timers that are due (outside uc->lock: they take engine
+ * locks; suspend_lock keeps the devices from closing meanwhile). */
+static void suspend_ticks(struct usb_context *uc)
+{
+	uint64_t now = ostori_now_ms();
+
+	pthread_mutex_lock(&uc->suspend_lock);
+	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next)
+		ousb_suspend_tick(&ud->suspend, now);
+	pthread_mutex_unlock(&uc->suspend_lock);
+}
+
 static int usb_handle_events(ostor_context *ctx)
 {
 	struct usb_context *uc = usb_ctx(ctx);
 	struct timeval zero = { 0, 0 };
-
-	bool any;
+	bool any, watch = false;
 
 	if (!uc || !uc->lctx)
 		return 0;
 	pthread_mutex_lock(&uc->lock);
 	any = uc->devices || uc->deferred;
+	for (struct usb_dev *ud = uc->devices; ud && !watch; ud = ud->next)
+		watch = atomic_load_explicit(&ud->suspend.deadline, memory_order_relaxed) != 0;
 	pthread_mutex_unlock(&uc->lock);
 	if (!any)
 		return 0;
 	libusb_handle_events_timeout_completed(uc->lctx, &zero, NULL);
+	if (watch)
+		suspend_ticks(uc);
 	return run_deferred(uc);
 }
 
@@ -1145,6 +1293,115 @@ void ousb_backend_details(ostor_device *dev, struct ostor_usb_details *d)
 	*d = ud->details;
 }
 
+struct ousb_suspend *ousb_backend_suspend(ostor_device *dev)
+{
+	return &((struct usb_dev *)ostori_device_priv(dev))->suspend;
+}
+
+/* One sysfs attribute of the device, trimmed; -errno when unreadable. */
+static int read_attr(const struct usb_dev *ud, const char *name, char *buf, size_t len)
+{
+	char path[192];
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", ud->sysfs, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+void ousb_backend_power(ostor_device *dev, struct ostor_usb_power *p)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+	char v[64];
+
+	snprintf(p->speed, sizeof(p->speed), "%s", ud->details.speed);
+	p->max_power_ma = ud->max_power_ma;
+	snprintf(p->sysfs_path, sizeof(p->sysfs_path), "%s", ud->sysfs);
+	if (!ud->sysfs[0])
+		return;
+	/* What the kernel says is untrusted too: copy what fits, parse
+	 * numbers strictly, leave the unknown at its default. */
+	if (read_attr(ud, "power/control", v, sizeof(v)) == 0)
+		snprintf(p->control, sizeof(p->control), "%.7s", v);
+	if (read_attr(ud, "power/autosuspend_delay_ms", v, sizeof(v)) == 0) {
+		char *end;
+		long d = strtol(v, &end, 10);
+
+		if (end != v && !*end && d >= INT32_MIN && d <= INT32_MAX)
+			p->autosuspend_delay_ms = (int)d;
+	}
+	if (read_attr(ud, "power/runtime_status", v, sizeof(v)) == 0)
+		snprintf(p->runtime_status, sizeof(p->runtime_status), "%.15s", v);
+	if (read_attr(ud, "power/runtime_suspended_time", v, sizeof(v)) == 0)
+		ostori_parse_u64(v, UINT64_MAX, &p->runtime_suspended_ms);
+	if (read_attr(ud, "power/runtime_active_time", v, sizeof(v)) == 0)
+		ostori_parse_u64(v, UINT64_MAX, &p->runtime_active_ms);
+}
+
+static int write_attr(ostor_device *dev, const struct usb_dev *ud, const char *name, const char *value)
+{
+	char path[192];
+	ssize_t n;
+	int fd, e;
+
+	snprintf(path, sizeof(path), "%s/%s", ud->sysfs, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = write(fd, value, strlen(value));
+		e = n < 0 ? errno : 0;
+		close(fd);
+		if (!e)
+			return 0;
+	} else {
+		e = errno;
+	}
+	if (e == EACCES || e == EPERM || e == EROFS)
+		return ostori_error(OSTOR_ERROR_ACCESS,
+				    "%s: permission denied writing %s; run as root, or hand the file to "
+				    "your user (sudo chown $USER %s), or set it with a udev rule such as "
+				    "ACTION==\"add\", SUBSYSTEM==\"usb\", ATTR{idVendor}==\"%04x\", "
+				    "ATTR{idProduct}==\"%04x\", ATTR{%s}=\"%s\" in "
+				    "/etc/udev/rules.d/70-orionstor.rules", dev->spec, path, path,
+				    ud->details.vendor_id, ud->details.product_id, name, value);
+	if (e == ENOENT)
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: %s does not exist: the kernel has no "
+				    "runtime power management for USB (CONFIG_PM)", dev->spec, path);
+	if (e == ENODEV)
+		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", dev->spec);
+	return ostori_error(OSTOR_ERROR_IO, "%s: writing \"%s\" to %s: %s", dev->spec, value, path,
+			    strerror(e));
+}
+
+int ousb_backend_power_set(ostor_device *dev, int autosuspend, int delay_ms)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+	char v[16];
+	int r = 0;
+
+	if (!ud->sysfs[0])
+		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: its sysfs directory is unknown "
+				    "(libusb gave no port numbers)", dev->spec);
+	/* The delay first: switching to "auto" with an old long delay would
+	 * start that one. */
+	if (delay_ms >= 0) {
+		snprintf(v, sizeof(v), "%d", delay_ms);
+		r = write_attr(dev, ud, "power/autosuspend_delay_ms", v);
+	}
+	if (r == 0 && autosuspend >= 0)
+		r = write_attr(dev, ud, "power/control", autosuspend ? "auto" : "on");
+	return r;
+}
+
 /* The link's signalling rate by the speed name in the details. */
 static uint64_t speed_kbps(const char *speed)
 {
@@ -1167,6 +1424,13 @@ static int usb_counters(ostor_device *dev, struct ostor_counter *out, int max)
 		if (ud->intf[i].engine)
 			ousb_engine_counters(ud->intf[i].engine, out, max, &n);
 	ostori_counter_add(out, max, &n, "usb_link_speed_kbps", speed_kbps(ud->details.speed));
+	{
+		struct ousb_suspend_state ss;
+
+		ousb_suspend_get(&ud->suspend, &ss);
+		ostori_counter_add(out, max, &n, "usb_power_suspends_allowed", ss.suspends_allowed);
+		ostori_counter_add(out, max, &n, "usb_power_resumes", ss.resumes);
+	}
 	return n;
 }
 

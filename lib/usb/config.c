@@ -28,13 +28,10 @@ static const struct ostori_config_key keys[] = {
 	OSTORI_K_BOOL(T, S, async_io_enabled, true),
 	OSTORI_K_BOOL(T, S, performance_monitoring_enabled, false),
 	OSTORI_K_BOOL(T, S, smart_monitoring_enabled, false),
+	OSTORI_K_INT(T, S, smart_check_interval, 3600, 1, 604800, "seconds"),
 	OSTORI_K_BOOL(T, S, power_management_enabled, false),
+	OSTORI_K_INT(T, S, power_idle_ms, 2000, 10, 3600000, "milliseconds"),
 	OSTORI_K_TEXT(T, S, quirks, ousb_quirks_check),
-};
-
-static const struct ostori_config_pending pending[] = {
-	{ "smart_monitoring_enabled", "SMART monitoring" },
-	{ "power_management_enabled", "power management" },
 };
 
 const struct ostori_config_table ostori_usb_config_table = {
@@ -42,8 +39,6 @@ const struct ostori_config_table ostori_usb_config_table = {
 	.size = sizeof(S),
 	.keys = keys,
 	.nkeys = sizeof(keys) / sizeof(keys[0]),
-	.pending = pending,
-	.npending = sizeof(pending) / sizeof(pending[0]),
 };
 
 /* USB read-ahead: eight of the largest transfers, 128 KiB to 1 MiB - a

@@ -32,7 +32,9 @@ struct ostori_usb_config {
 	bool async_io_enabled;
 	bool performance_monitoring_enabled;
 	bool smart_monitoring_enabled;
+	uint32_t smart_check_interval; /* seconds */
 	bool power_management_enabled;
+	uint32_t power_idle_ms;                        /* ms without commands before suspend is allowed */
 	/* "VVVV:PPPP:flag+flag,...", see ousb_quirks_resolve() */
 	char quirks[OSTORI_CONFIG_TEXT_MAX];
 };

@@ -434,6 +434,14 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 				    "(Get Max LUN)", e->dev->spec, t->lun, t->target, e->max_lun);
 	}
 	pthread_mutex_lock(&e->lock);
+	/* Suspend allowed (the device idled): wake it before anything goes
+	 * out.  Rare; the flag is read under the lock the timer sets it
+	 * with, so it cannot be set behind our back until we queued. */
+	while (OSTOR_UNLIKELY(e->suspend != NULL) && ousb_suspend_allowed(e->suspend) && !e->gone) {
+		pthread_mutex_unlock(&e->lock);
+		ousb_suspend_wake(e->suspend);
+		pthread_mutex_lock(&e->lock);
+	}
 	if (e->gone) {
 		r = ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", e->dev->spec);
 	} else if (e->dead) {
@@ -510,6 +518,7 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	e->ops = ops;
 	e->layer = layer;
 	e->cfg = *cfg;
+	e->suspend = cfg->suspend;
 	if (!e->cfg.timeout_ms)
 		e->cfg.timeout_ms = ostori_usb_config(&dev->ctx->config)->storage_device_timeout;
 	if (!e->cfg.timeout_ms)
@@ -522,6 +531,8 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	atomic_store(&dev->hist_on, ostori_usb_config(&dev->ctx->config)->performance_monitoring_enabled);
 	dev->cmd_cache_entries = ostori_usb_config(&dev->ctx->config)->scsi_command_cache_size;
 	ostori_usb_cache_params(ostori_usb_config(&dev->ctx->config), dev);
+	dev->health_interval_ms = ostori_usb_config(&dev->ctx->config)->smart_monitoring_enabled ?
+				  ostori_usb_config(&dev->ctx->config)->smart_check_interval * 1000u : 0;
 	if (!e->cfg.csw_grace_ms)
 		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
@@ -633,6 +644,12 @@ int ousb_engine_probe(struct ousb_engine *e)
 int ousb_engine_reset(struct ousb_engine *e, bool port)
 {
 	pthread_mutex_lock(&e->lock);
+	/* A reset talks to the device: it must be awake (as in submit). */
+	while (e->suspend && ousb_suspend_allowed(e->suspend) && !e->gone) {
+		pthread_mutex_unlock(&e->lock);
+		ousb_suspend_wake(e->suspend);
+		pthread_mutex_lock(&e->lock);
+	}
 	if (e->gone) {
 		pthread_mutex_unlock(&e->lock);
 		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", e->dev->spec);

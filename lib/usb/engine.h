@@ -43,10 +43,20 @@
 #define OUSB_Q_READ_CAP_16     (1u << 5)  /* answer READ CAPACITY(10) from (16) */
 #define OUSB_Q_IGNORE_TAG      (1u << 6)  /* CSW tag mismatches are tolerated */
 #define OUSB_Q_GO_SLOW         (1u << 7)  /* no pipelining, one phase at a time */
+#define OUSB_Q_SAT12           (1u << 8)  /* ATA PASS-THROUGH(12) only: the bridge refuses (16) */
+
+/* The vendor protocol of a USB-ATA bridge (quirk bridge=NAME), for health. */
+enum ousb_bridge {
+	OUSB_BRIDGE_NONE = 0,
+	OUSB_BRIDGE_JMICRON,
+	OUSB_BRIDGE_SUNPLUS,
+	OUSB_BRIDGE_CYPRESS,
+};
 
 struct ousb_quirks {
 	uint32_t flags;
 	uint32_t max_transfer;     /* bytes, with OUSB_Q_MAX_TRANSFER */
+	uint8_t bridge;            /* enum ousb_bridge */
 };
 
 /* The quirks of vid:pid: the built-in table, then the configuration
@@ -65,6 +75,10 @@ int ousb_quirks_check(const char *list);
 int ousb_quirks_parse(const char *text, struct ousb_quirks *q);
 /* "ignore-residue,max-transfer=65536" or "" */
 void ousb_quirks_text(const struct ousb_quirks *q, char *buf, size_t len);
+/* What the quirks say about reading health (enum ostor_health_protocol,
+ * for dev->health_protocol): the bridge's vendor protocol, else SAT12
+ * for sat-12, else 0 (detect). */
+int ousb_quirks_health_protocol(const struct ousb_quirks *q);
 
 const char *ousb_transport_name(uint8_t protocol);   /* "bot", "cbi", "cb", "uas", "unknown" */
 const char *ousb_subclass_name(uint8_t subclass);    /* "scsi", "ufi", ... */
@@ -84,6 +98,9 @@ struct ousb_engine_config {
 	/* A pipelined CSW read still pending this long after its data-in
 	 * completed is cancelled and issued again (0: the default, 5 ms). */
 	unsigned int csw_grace_ms;
+	/* The device's selective suspend (lib/usb/suspend.c), shared by its
+	 * engines; NULL: none. */
+	struct ousb_suspend *suspend;
 };
 
 struct ousb_engine_stats {

@@ -10,6 +10,7 @@
 #define OSTOR_USB_ENGINE_PRIV_H
 
 #include "usb/engine.h"
+#include "usb/suspend.h"
 
 enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR = 64 };
 
@@ -59,6 +60,7 @@ struct ousb_engine {
 	const struct ousb_ops *ops;
 	void *layer;
 	struct ousb_engine_config cfg;
+	struct ousb_suspend *suspend;  /* cfg.suspend: checked before a command goes out */
 	uint8_t max_lun;
 	uint32_t tag;
 	bool dead, gone, pipeline, pipeline_cbw;

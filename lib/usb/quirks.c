@@ -13,9 +13,12 @@ struct quirk_entry {
 	uint16_t vid, pid;
 	uint32_t flags;
 	uint32_t max_transfer;
+	uint8_t bridge;
 };
 
-/* A few well-known offenders (sources: Linux unusual_devs.h). */
+/* A few well-known offenders (sources: Linux unusual_devs.h; the bridges:
+ * smartmontools' drivedb.h, which names the same VID:PID with -d
+ * usbjmicron, usbsunplus and usbcypress). */
 static const struct quirk_entry builtin[] = {
 	{ 0x0781, 0x5406, OUSB_Q_IGNORE_RESIDUE, 0 },            /* SanDisk Cruzer Micro U3 */
 	{ 0x090c, 0x1000, OUSB_Q_IGNORE_RESIDUE, 0 },            /* Silicon Motion flash */
@@ -24,7 +27,17 @@ static const struct quirk_entry builtin[] = {
 	{ 0x054c, 0x0010, OUSB_Q_FIX_CAPACITY | OUSB_Q_SINGLE_LUN, 0 }, /* Sony DSC */
 	{ 0x04e8, 0x5136, OUSB_Q_MAX_TRANSFER, 65536 },          /* Samsung YP-Z3 */
 	{ 0x0930, 0x6545, OUSB_Q_GO_SLOW, 0 },                   /* Toshiba TransMemory */
+	{ 0x04b4, 0x6830, 0, 0, OUSB_BRIDGE_CYPRESS },            /* Cypress CY7C68300 (AT2, AT2LP) */
+	{ 0x04fc, 0x0c15, 0, 0, OUSB_BRIDGE_SUNPLUS },            /* SunPlus SPDIF215 */
+	{ 0x04fc, 0x0c25, 0, 0, OUSB_BRIDGE_SUNPLUS },            /* SunPlus SPDIF225 */
+	{ 0x059b, 0x0370, 0, 0, OUSB_BRIDGE_SUNPLUS },            /* Iomega LDHD-UP (Sunplus) */
+	{ 0x152d, 0x2329, 0, 0, OUSB_BRIDGE_JMICRON },            /* JMicron JM20329 */
+	{ 0x152d, 0x2336, 0, 0, OUSB_BRIDGE_JMICRON },            /* JMicron JM20336 */
+	{ 0x152d, 0x2338, 0, 0, OUSB_BRIDGE_JMICRON },            /* JMicron JM20337/8 */
 };
+
+/* Indexed by enum ousb_bridge. */
+static const char *const bridge_names[] = { "", "jmicron", "sunplus", "cypress" };
 
 static const struct {
 	const char *name;
@@ -37,10 +50,12 @@ static const struct {
 	{ "read-capacity-16", OUSB_Q_READ_CAP_16 },
 	{ "ignore-tag", OUSB_Q_IGNORE_TAG },
 	{ "go-slow", OUSB_Q_GO_SLOW },
+	{ "sat-12", OUSB_Q_SAT12 },
 };
 
 #define QUIRK_NAMES "ignore-residue, fix-capacity, single-lun, no-sync-cache, " \
-	"read-capacity-16, ignore-tag, go-slow, max-transfer=BYTES, none"
+	"read-capacity-16, ignore-tag, go-slow, sat-12, max-transfer=BYTES, " \
+	"bridge=jmicron|sunplus|cypress, none"
 
 int ousb_quirks_parse(const char *text, struct ousb_quirks *q)
 {
@@ -57,6 +72,20 @@ int ousb_quirks_parse(const char *text, struct ousb_quirks *q)
 		if (!strcmp(tok, "none")) {
 			q->flags = 0;
 			q->max_transfer = 0;
+			q->bridge = OUSB_BRIDGE_NONE;
+			continue;
+		}
+		if (!strncmp(tok, "bridge=", 7)) {
+			size_t i = 1;
+
+			while (i < OSTOR_ARRAY_SIZE(bridge_names) && strcmp(tok + 7, bridge_names[i]))
+				i++;
+			if (i < OSTOR_ARRAY_SIZE(bridge_names))
+				q->bridge = (uint8_t)i;
+			else
+				return ostori_error(OSTOR_ERROR_CONFIG,
+						    "USB quirk %s: expected bridge=jmicron, bridge=sunplus or "
+						    "bridge=cypress", tok);
 			continue;
 		}
 		if (!strncmp(tok, "max-transfer=", 13)) {
@@ -93,7 +122,22 @@ void ousb_quirks_text(const struct ousb_quirks *q, char *buf, size_t len)
 		if (q->flags & names[i].flag)
 			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", names[i].name);
 	if ((q->flags & OUSB_Q_MAX_TRANSFER) && n < len)
-		snprintf(buf + n, len - n, "%smax-transfer=%u", n ? "," : "", q->max_transfer);
+		n += (size_t)snprintf(buf + n, len - n, "%smax-transfer=%u", n ? "," : "", q->max_transfer);
+	if (q->bridge && q->bridge < OSTOR_ARRAY_SIZE(bridge_names) && n < len)
+		snprintf(buf + n, len - n, "%sbridge=%s", n ? "," : "", bridge_names[q->bridge]);
+}
+
+int ousb_quirks_health_protocol(const struct ousb_quirks *q)
+{
+	/* The bridge's own protocol first: those bridges' SAT support, where
+	 * they have any, is what the vendor command works around. */
+	switch (q->bridge) {
+	case OUSB_BRIDGE_JMICRON: return OSTOR_HEALTH_PROTO_JMICRON;
+	case OUSB_BRIDGE_SUNPLUS: return OSTOR_HEALTH_PROTO_SUNPLUS;
+	case OUSB_BRIDGE_CYPRESS: return OSTOR_HEALTH_PROTO_CYPRESS;
+	default: break;
+	}
+	return q->flags & OUSB_Q_SAT12 ? OSTOR_HEALTH_PROTO_SAT12 : OSTOR_HEALTH_PROTO_AUTO;
 }
 
 /* One quirk list: entries "VVVV:PPPP:flag+flag" separated by ',' or ';'.
@@ -157,6 +201,7 @@ int ousb_quirks_resolve(uint16_t vid, uint16_t pid, const char *config, const ch
 		if (builtin[i].vid == vid && builtin[i].pid == pid) {
 			q->flags = builtin[i].flags;
 			q->max_transfer = builtin[i].max_transfer;
+			q->bridge = builtin[i].bridge;
 		}
 	}
 	r = apply_list(vid, pid, config, " (usb_storage.quirks in the configuration file)", q);

@@ -17,7 +17,10 @@
 #include "usb/sim_device.h"
 #include "util/byteorder.h"
 #include "usb/engine.h"
+#include "usb/suspend.h"
+#include "usb/config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -127,6 +130,15 @@ struct sim_usb {
 	uint64_t cmd_faults;     /* bit per fault, for the command on hand */
 	struct fault_arm faults[SIM_USB_FAULT_COUNT];
 	struct sim_usb_stats stats;
+
+	/* Selective suspend: the engines' switch, what it last said (a
+	 * transfer while allowed fails, as URBs to a suspended device do),
+	 * and the stand-ins for sysfs power/control and
+	 * power/autosuspend_delay_ms. */
+	struct ousb_suspend suspend;
+	bool suspend_allowed;
+	bool pm_auto;
+	int pm_delay_ms;
 };
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -826,6 +838,10 @@ static bool poll_one(struct sim_usb *m)
 			st = m->unplugged ? OUSB_NO_DEVICE : OUSB_CANCELLED;
 			break;
 		}
+		if (x->impl_state == 4) {
+			st = OUSB_ERROR;   /* sent to a suspended device */
+			break;
+		}
 		if (!(seen & bit)) {
 			/* A late poll must not turn a ready answer into a
 			 * timeout: try the device first. */
@@ -871,6 +887,11 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	pthread_mutex_lock(&m->lock);
 	x->impl_next = NULL;
 	x->impl_state = 0;
+	if (m->suspend_allowed) {
+		/* The engine resumes before it submits: this must not happen. */
+		m->stats.io_while_suspended++;
+		x->impl_state = 4;
+	}
 	x->impl_deadline = x->timeout_ms ? ostori_now_ms() + x->timeout_ms : 0;
 	if (m->tail)
 		m->tail->impl_next = x;
@@ -991,6 +1012,63 @@ struct sim_usb *sim_usb_of(ostor_device *dev)
 struct ousb_engine *sim_usb_engine(struct sim_usb *m)
 {
 	return m->engine;
+}
+
+/* ---- selective suspend ------------------------------------------------------ */
+
+static int model_set_suspend(void *arg, bool allow)
+{
+	struct sim_usb *m = arg;
+	int r = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->unplugged)
+		r = -ENODEV;
+	else
+		m->suspend_allowed = allow;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+struct ousb_suspend *sim_usb_suspend(struct sim_usb *m)
+{
+	return &m->suspend;
+}
+
+bool sim_usb_suspend_allowed(struct sim_usb *m)
+{
+	bool r;
+
+	pthread_mutex_lock(&m->lock);
+	r = m->suspend_allowed;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+/* bMaxPower of the models' configuration: 500 mA (Bulk-Only, high speed)
+ * and 100 mA (CB/CBI, full speed), in 2 mA units. */
+static uint8_t sim_max_power(const struct sim_usb *m)
+{
+	return m->protocol == OUSB_PR_BOT ? 250 : 50;
+}
+
+void sim_usb_power_attrs(struct sim_usb *m, struct sim_usb_power_attrs *a)
+{
+	pthread_mutex_lock(&m->lock);
+	a->autosuspend = m->pm_auto;
+	a->delay_ms = m->pm_delay_ms;
+	a->max_power_ma = sim_max_power(m) * 2u;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void sim_usb_power_set_attrs(struct sim_usb *m, int autosuspend, int delay_ms)
+{
+	pthread_mutex_lock(&m->lock);
+	if (autosuspend >= 0)
+		m->pm_auto = autosuspend != 0;
+	if (delay_ms >= 0)
+		m->pm_delay_ms = delay_ms;
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* pid.codes test VID; one PID per transport. */
@@ -1196,18 +1274,28 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 		dev->max_transfer_bytes = OSTOR_MIN(ec.quirks.max_transfer, SIM_USB_MAX_TRANSFER);
 	dev->max_segments = OSTOR_IOV_MAX;
 	dev->max_target = 0;
+	dev->health_protocol = ousb_quirks_health_protocol(&ec.quirks);
+	/* Like a fresh kernel device: power/control "on", 2 s delay. */
+	m->pm_delay_ms = 2000;
+	ousb_suspend_init(&m->suspend, dev, model_set_suspend, m);
+	ec.suspend = &m->suspend;
 	r = ousb_engine_new(dev, &sim_layer_ops, m, &ec, &m->engine);
 	if (r < 0) {
+		ousb_suspend_destroy(&m->suspend);
 		model_free(m);
 		return r;
 	}
+	ousb_suspend_add_engine(&m->suspend, m->engine);
 	r = ousb_engine_probe(m->engine);
 	if (r < 0) {
+		ousb_suspend_destroy(&m->suspend);
 		ousb_engine_free(m->engine);
 		model_free(m);
 		return r;
 	}
 	dev->max_lun = ousb_engine_max_lun(m->engine);
+	if (ostori_usb_config(&dev->ctx->config)->power_management_enabled)
+		ousb_suspend_manage(&m->suspend, true, ostori_usb_config(&dev->ctx->config)->power_idle_ms);
 	*priv = m;
 	return 0;
 }
@@ -1231,6 +1319,7 @@ static void model_close(ostor_device *dev, void *priv)
 {
 	struct sim_usb *m = priv;
 
+	ousb_suspend_destroy(&m->suspend);
 	ousb_engine_free(m->engine);
 	model_free(m);
 }
@@ -1247,12 +1336,18 @@ static int model_cancel(ostor_task *t, void *priv)
 
 static int hook_poll(ostor_device *dev, void *priv)
 {
-	return model_poll(priv);
+	struct sim_usb *m = priv;
+
+	ousb_suspend_tick(&m->suspend, ostori_now_ms());
+	return model_poll(m);
 }
 
 static int hook_next_timeout(ostor_device *dev, void *priv)
 {
-	return model_next_timeout(priv);
+	struct sim_usb *m = priv;
+	int t = model_next_timeout(m), p = ousb_suspend_next_ms(&m->suspend, ostori_now_ms());
+
+	return t < 0 ? p : p < 0 ? t : OSTOR_MIN(t, p);
 }
 
 static int model_reset(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
@@ -1267,7 +1362,12 @@ static int model_counters(ostor_device *dev, void *priv, struct ostor_counter *o
 	struct sim_usb_stats st;
 	int n = 0;
 
+	struct ousb_suspend_state ss;
+
 	ousb_engine_counters(m->engine, out, max, &n);
+	ousb_suspend_get(&m->suspend, &ss);
+	ostori_counter_add(out, max, &n, "usb_power_suspends_allowed", ss.suspends_allowed);
+	ostori_counter_add(out, max, &n, "usb_power_resumes", ss.resumes);
 	sim_usb_get_stats(m, &st);
 	ostori_counter_add(out, max, &n, "sim_usb_bot_resets", st.bot_resets);
 	ostori_counter_add(out, max, &n, "sim_usb_cb_resets", st.cb_resets);

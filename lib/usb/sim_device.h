@@ -85,10 +85,28 @@ struct sim_usb_stats {
 	uint64_t bot_resets, cb_resets, clear_halt_in, clear_halt_out, port_resets;
 	uint64_t get_max_lun;
 	uint64_t medium_writes;     /* data-out commands that reached the target */
+	uint64_t io_while_suspended; /* transfers sent while suspend was allowed (failed) */
 };
 void sim_usb_get_stats(struct sim_usb *m, struct sim_usb_stats *s);
 /* Fill the simulated descriptor part of the details. */
 void sim_usb_details(struct sim_usb *m, struct ostor_usb_details *d);
+
+/* Selective suspend (lib/usb/suspend.c): the model's switch, and whether
+ * the engine last allowed the device to suspend (transfers sent while it
+ * is fail, as URBs to a suspended device do, and are counted). */
+struct ousb_suspend;
+struct ousb_suspend *sim_usb_suspend(struct sim_usb *m);
+bool sim_usb_suspend_allowed(struct sim_usb *m);
+/* The in-memory stand-ins for sysfs power/control ("auto": 1) and
+ * power/autosuspend_delay_ms, and bMaxPower in mA. */
+struct sim_usb_power_attrs {
+	int autosuspend;
+	int delay_ms;
+	unsigned int max_power_ma;
+};
+void sim_usb_power_attrs(struct sim_usb *m, struct sim_usb_power_attrs *a);
+/* -1 leaves either unchanged. */
+void sim_usb_power_set_attrs(struct sim_usb *m, int autosuspend, int delay_ms);
 
 /* The models of this folder, for sim:transport= (lib/backends.c). */
 struct sim_transport_ops;

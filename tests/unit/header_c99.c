@@ -7,6 +7,8 @@ int main(void)
 	struct ostor_cdb cdb;
 	struct ostor_lun_info info = OSTOR_LUN_INFO_INIT;
 	struct ostor_usb_details usb = OSTOR_USB_DETAILS_INIT;
+	struct ostor_power_info pwr = OSTOR_POWER_INFO_INIT;
+	struct ostor_usb_power upw = OSTOR_USB_POWER_INIT;
 	struct ostor_virtio_device_info vdev = OSTOR_VIRTIO_DEVICE_INFO_INIT;
 	struct ostor_virtio_queue_info vq = OSTOR_VIRTIO_QUEUE_INFO_INIT;
 	struct ostor_scsi_inquiry inq = OSTOR_SCSI_INQUIRY_INIT;
@@ -21,7 +23,8 @@ int main(void)
 	struct ostor_scsi_ata_self_test_log stl = OSTOR_SCSI_ATA_SELF_TEST_LOG_INIT;
 
 	if (info.size != sizeof(info) || !OSTOR_HAS_FIELD(&info, thin_provisioned) ||
-	    !OSTOR_HAS_FIELD(&usb, target_max_lun) || !OSTOR_HAS_FIELD(&vdev, topology_generation) ||
+	    !OSTOR_HAS_FIELD(&usb, target_max_lun) || !OSTOR_HAS_FIELD(&pwr, standby_z) ||
+	    !OSTOR_HAS_FIELD(&upw, sysfs_path) || !OSTOR_HAS_FIELD(&vdev, topology_generation) ||
 	    !OSTOR_HAS_FIELD(&vq, renotifies) || !OSTOR_HAS_FIELD(&inq, valid_len) ||
 	    !OSTOR_HAS_FIELD(&cap, valid_len) || !OSTOR_HAS_FIELD(&bl, valid_len) ||
 	    !OSTOR_HAS_FIELD(&bc, valid_len) || !OSTOR_HAS_FIELD(&lbp, valid_len) ||

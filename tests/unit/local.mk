@@ -62,3 +62,9 @@ TESTS += tests/unit/test_bcache
 tests_unit_test_bcache_SOURCES = tests/unit/test_bcache.c
 tests_unit_test_bcache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_bcache_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_health
+TESTS += tests/unit/test_health
+tests_unit_test_health_SOURCES = tests/unit/test_health.c
+tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_health_LDADD = lib/libostor_private.la $(CHECK_LIBS) $(JSONC_LIBS)

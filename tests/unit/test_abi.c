@@ -71,6 +71,19 @@ static void check_lun_info(const void *p)
 	ck_assert_uint_gt(li->max_transfer_blocks, 0);
 }
 
+static int call_power_info(void *out)
+{
+	return ostor_power_get(sim, 0, 0, out);
+}
+
+static void check_power_info(const void *p)
+{
+	const struct ostor_power_info *pi = p;
+
+	ck_assert_int_eq(pi->condition, OSTOR_POWER_ACTIVE);
+	ck_assert_str_eq(pi->condition_source, "request-sense");
+}
+
 static int call_usb_details(void *out)
 {
 	return ostor_usb_get_details(usb, out);
@@ -85,6 +98,20 @@ static void check_usb_details(const void *p)
 	ck_assert_int_eq(d->simulated, 1);
 	ck_assert_uint_eq(d->interfaces, 1);
 	ck_assert_uint_eq(d->target_protocol[0], 0x50);
+}
+
+static int call_usb_power(void *out)
+{
+	return ostor_usb_power_get(usb, out);
+}
+
+static void check_usb_power(const void *p)
+{
+	const struct ostor_usb_power *pw = p;
+
+	ck_assert_str_eq(pw->runtime_status, "unsupported");
+	ck_assert_uint_eq(pw->max_power_ma, 500);
+	ck_assert_str_eq(pw->speed, "high");
 }
 
 static int call_virtio_device_info(void *out)
@@ -300,8 +327,10 @@ struct grow_case {
 
 static const struct grow_case cases[] = {
 	CASE(ostor_lun_info, OSTOR_LUN_INFO_INIT, thin_provisioned, call_lun_info, check_lun_info),
+	CASE(ostor_power_info, OSTOR_POWER_INFO_INIT, standby_z, call_power_info, check_power_info),
 	CASE(ostor_usb_details, OSTOR_USB_DETAILS_INIT, target_max_lun, call_usb_details,
 	     check_usb_details),
+	CASE(ostor_usb_power, OSTOR_USB_POWER_INIT, sysfs_path, call_usb_power, check_usb_power),
 	CASE(ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT, topology_generation,
 	     call_virtio_device_info, check_virtio_device_info),
 	CASE(ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT, renotifies,

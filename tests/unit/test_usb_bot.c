@@ -863,6 +863,94 @@ START_TEST(quirks_table_and_env)
 }
 END_TEST
 
+/* The bridge quirks: parsed, shown, and the health protocol they name. */
+START_TEST(quirks_bridges)
+{
+	static const struct { uint16_t vid, pid; int proto; const char *text; } builtin[] = {
+		{ 0x152d, 0x2338, OSTOR_HEALTH_PROTO_JMICRON, "bridge=jmicron" },   /* JM20337/8 */
+		{ 0x152d, 0x2336, OSTOR_HEALTH_PROTO_JMICRON, "bridge=jmicron" },   /* JM20336 */
+		{ 0x04fc, 0x0c25, OSTOR_HEALTH_PROTO_SUNPLUS, "bridge=sunplus" },   /* SPDIF225 */
+		{ 0x059b, 0x0370, OSTOR_HEALTH_PROTO_SUNPLUS, "bridge=sunplus" },   /* Iomega LDHD-UP */
+		{ 0x04b4, 0x6830, OSTOR_HEALTH_PROTO_CYPRESS, "bridge=cypress" },   /* CY7C68300 */
+		{ 0x0781, 0x5406, OSTOR_HEALTH_PROTO_AUTO, "ignore-residue" },      /* no bridge */
+	};
+	struct ousb_quirks q;
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+		ck_assert_int_eq(ousb_quirks_lookup(builtin[i].vid, builtin[i].pid, NULL, &q), 0);
+		ck_assert_int_eq(ousb_quirks_health_protocol(&q), builtin[i].proto);
+		ousb_quirks_text(&q, text, sizeof(text));
+		ck_assert_str_eq(text, builtin[i].text);
+	}
+	ck_assert_int_eq(ousb_quirks_lookup(0x1234, 0x5678, "1234:5678:sat-12", &q), 0);
+	ck_assert_uint_eq(q.flags, OUSB_Q_SAT12);
+	ck_assert_int_eq(ousb_quirks_health_protocol(&q), OSTOR_HEALTH_PROTO_SAT12);
+	ousb_quirks_text(&q, text, sizeof(text));
+	ck_assert_str_eq(text, "sat-12");
+	/* A value quirk like max-transfer=, shown last; the bridge wins over sat-12. */
+	ck_assert_int_eq(ousb_quirks_lookup(0x1234, 0x5678, "1234:5678:bridge=cypress+sat-12+max-transfer=64K",
+					    &q), 0);
+	ck_assert_int_eq(ousb_quirks_health_protocol(&q), OSTOR_HEALTH_PROTO_CYPRESS);
+	ousb_quirks_text(&q, text, sizeof(text));
+	ck_assert_str_eq(text, "sat-12,max-transfer=65536,bridge=cypress");
+	/* "none" clears the bridge of a built-in entry too; an override replaces it. */
+	ck_assert_int_eq(ousb_quirks_lookup(0x152d, 0x2338, "152d:2338:none", &q), 0);
+	ck_assert_int_eq(ousb_quirks_health_protocol(&q), OSTOR_HEALTH_PROTO_AUTO);
+	ck_assert_int_eq(ousb_quirks_lookup(0x152d, 0x2338, "152d:2338:bridge=sunplus", &q), 0);
+	ck_assert_int_eq(ousb_quirks_health_protocol(&q), OSTOR_HEALTH_PROTO_SUNPLUS);
+	/* Unknown bridges and empty values are errors naming the choices. */
+	ck_assert_int_eq(ousb_quirks_lookup(1, 2, "1:2:bridge=genesys", &q), OSTOR_ERROR_CONFIG);
+	ck_assert(strstr(ostor_last_error(), "bridge=jmicron") != NULL);
+	ck_assert_int_eq(ousb_quirks_lookup(1, 2, "1:2:bridge=", &q), OSTOR_ERROR_CONFIG);
+	ck_assert_int_eq(ousb_quirks_lookup(1, 2, "1:2:sat12", &q), OSTOR_ERROR_CONFIG);
+	ck_assert(strstr(ostor_last_error(), "sat-12") != NULL);
+	ck_assert_int_eq(ousb_quirks_check("152d:2338:bridge=jmicron,04b4:6830:sat-12"), 0);
+}
+END_TEST
+
+/* Through $ORIONSTOR_USB_QUIRKS and the spec on a simulated device: the
+ * details show them and dev->health_protocol carries them to health. */
+START_TEST(bot_quirks_bridge_on_device)
+{
+	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
+	int r;
+
+	setenv("ORIONSTOR_USB_QUIRKS", "1209:0b07:bridge=jmicron", 1);
+	r = ostor_open(ctx, BOT, &dev);
+	unsetenv("ORIONSTOR_USB_QUIRKS");
+	ck_assert_msg(r == 0, "open: %s", ostor_last_error());
+	ck_assert_int_eq(ostor_usb_get_details(dev, &d), 0);
+	ck_assert_str_eq(d.quirks, "bridge=jmicron");
+	ck_assert_int_eq(dev->health_protocol, OSTOR_HEALTH_PROTO_JMICRON);
+	check_io_works(0, 0, 3);   /* a bridge quirk changes nothing on the wire */
+	ostor_close(dev);
+
+	setenv("ORIONSTOR_USB_QUIRKS", "1209:0b07:sat-12", 1);
+	r = ostor_open(ctx, BOT, &dev);
+	unsetenv("ORIONSTOR_USB_QUIRKS");
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(dev->health_protocol, OSTOR_HEALTH_PROTO_SAT12);
+	ck_assert_int_eq(ostor_usb_get_details(dev, &d), 0);
+	ck_assert_str_eq(d.quirks, "sat-12");
+	ostor_close(dev);
+
+	open_dev(BOT ",quirks=bridge=sunplus");
+	ck_assert_int_eq(dev->health_protocol, OSTOR_HEALTH_PROTO_SUNPLUS);
+	ostor_close(dev);
+	open_dev(BOT ",quirks=bridge=cypress+go-slow");
+	ck_assert_int_eq(dev->health_protocol, OSTOR_HEALTH_PROTO_CYPRESS);
+	ck_assert_int_eq(ostor_usb_get_details(dev, &d), 0);
+	ck_assert_str_eq(d.quirks, "go-slow,bridge=cypress");
+	ostor_close(dev);
+	/* No quirk: 0, detect. */
+	open_dev(BOT);
+	ck_assert_int_eq(dev->health_protocol, OSTOR_HEALTH_PROTO_AUTO);
+	ck_assert_int_eq(ostor_open(ctx, BOT ",quirks=bridge=acme", &(ostor_device *){ NULL }),
+			 OSTOR_ERROR_BAD_SPEC);
+}
+END_TEST
+
 START_TEST(bot_quirks_capacity_and_sync)
 {
 	struct sim_usb *m = open_dev(BOT ",quirks=fix-capacity+no-sync-cache+read-capacity-16");
@@ -1390,6 +1478,8 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_check_condition_sense);
 	tcase_add_test(tc, bot_compare_and_write);
 	tcase_add_test(tc, quirks_table_and_env);
+	tcase_add_test(tc, quirks_bridges);
+	tcase_add_test(tc, bot_quirks_bridge_on_device);
 	tcase_add_test(tc, bot_quirks_capacity_and_sync);
 	tcase_add_test(tc, bot_pipelining_saves_nothing_in_correctness);
 	tcase_add_loop_test(tc, bot_csw_lost_when_queued, 0, (int)OSTOR_ARRAY_SIZE(lost_csw_specs));

@@ -6,12 +6,15 @@
  * missing endpoints and unsupported subclass/protocol pairs.
  *
  * The selection is a static function of lib/usb/backend.c, so the file is
- * included here with its three external symbols renamed (the private
+ * included here with its external symbols renamed (the private
  * library linked beside it has the originals).
  */
 #define ostori_usb_backend test_copy_usb_backend
 #define ousb_backend_details test_copy_ousb_backend_details
 #define ousb_backend_engines test_copy_ousb_backend_engines
+#define ousb_backend_suspend test_copy_ousb_backend_suspend
+#define ousb_backend_power test_copy_ousb_backend_power
+#define ousb_backend_power_set test_copy_ousb_backend_power_set
 #include "usb/backend.c"
 
 #include <check.h>

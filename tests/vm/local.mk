@@ -16,6 +16,7 @@ VM_TEST_LIST = \
 	tests/vm/t-usb-ours-multi-if.sh \
 	tests/vm/t-usb-ours-oracle.sh \
 	tests/vm/t-usb-ours-unplug.sh \
+	tests/vm/t-usb-power.sh \
 	tests/vm/t-usb-storage.sh \
 	tests/vm/t-virtio-ours-devices.sh \
 	tests/vm/t-virtio-ours-hotplug.sh \
@@ -61,5 +62,12 @@ noinst_PROGRAMS += tests/vm/cache-writer
 tests_vm_cache_writer_SOURCES = tests/vm/cache-writer.c
 tests_vm_cache_writer_CPPFLAGS = -I$(top_srcdir)/include
 tests_vm_cache_writer_LDADD = lib/liborionstor.la
+
+# Guest side of t-usb-power.sh: holds a USB device idle with selective
+# suspend on (or off) and runs reads on request.
+noinst_PROGRAMS += tests/vm/usb-power-holder
+tests_vm_usb_power_holder_SOURCES = tests/vm/usb-power-holder.c
+tests_vm_usb_power_holder_CPPFLAGS = -I$(top_srcdir)/include
+tests_vm_usb_power_holder_LDADD = lib/liborionstor.la
 TESTS += tests/tools/test-cache-writer.sh
 EXTRA_DIST += tests/tools/test-cache-writer.sh
