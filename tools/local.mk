@@ -18,14 +18,19 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/exitcode.c \
 	tools/common/histogram.c \
 	tools/common/histogram.h \
+	tools/common/holder.c \
 	tools/common/live.c \
 	tools/common/messages.c \
 	tools/common/options.c \
 	tools/common/output.c \
 	tools/common/progress.c \
+	tools/common/power.c \
+	tools/common/powertool.h \
 	tools/common/ps.c \
 	tools/common/rawcmd.c \
+	tools/common/smart.c \
 	tools/common/subcommands.h \
+	tools/common/usbpower.c \
 	tools/common/usbtool.c \
 	tools/common/usbtool.h
 tools_libtoolcommon_la_CPPFLAGS = $(TOOLS_CPPFLAGS)
@@ -56,3 +61,6 @@ EXTRA_DIST += tests/tools/test-live.sh
 # orionstor cache and the usb_storage_cache_* tools, live and opened here.
 TESTS += tests/tools/test-cache.sh
 EXTRA_DIST += tests/tools/test-cache.sh
+# orionstor smart and power, usb_storage_power_* when built.
+TESTS += tests/tools/test-health.sh
+EXTRA_DIST += tests/tools/test-health.sh

@@ -2,7 +2,7 @@
  * tools/orionstor.c - the transport-neutral command line tool.
  *
  *   orionstor list | info | read | write | cmd | bench | ps | ping | stats | top | queues |
- *             commands | abort | queue-flush | tuning | cache | rpc  [options]
+ *             commands | abort | queue-flush | tuning | cache | smart | power | rpc  [options]
  *
  * This file dispatches to the subcommands and implements the two that
  * only describe devices (list, info); the data movers live in
@@ -266,6 +266,8 @@ static const struct subcommand subcommands[] = {
 	{ "queue-flush", orionstor_cmd_queue_flush },
 	{ "tuning", orionstor_cmd_tuning },
 	{ "cache", orionstor_cmd_cache },
+	{ "smart", orionstor_cmd_smart },
+	{ "power", orionstor_cmd_power },
 	{ "rpc", orionstor_cmd_rpc },
 };
 
@@ -319,6 +321,8 @@ static const struct argp top_argp = {
 	"  queue-flush  wait for a queue's commands, holding new ones back\n"
 	"  tuning  the settings in effect, where they came from, and advice\n"
 	"  cache   the block cache of a device: info, flush or reset\n"
+	"  smart   health of a LUN: verdict, attributes, self-test log, self-tests\n"
+	"  power   power condition and timers of a LUN; change them\n"
 	"  rpc     call any method of a process's control socket\n"
 	"  help    show the options of a command\n"
 	"\n'orionstor COMMAND --help' lists the options of COMMAND; "

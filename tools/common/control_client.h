@@ -40,6 +40,10 @@ long tc_ctl_pid_of(const char *path);
 int tc_ctl_call(const char *path, const char *method, struct json_object *params, int timeout_ms,
 		struct json_object **result, int *code, char *why, size_t whylen);
 
+/* The exit code of a JSON-RPC error code: a library error's category
+ * (tc_exit_from_error), 1 for invalid params, else 99. */
+int tc_ctl_exit_from_code(int code);
+
 /* The process that has spec open. */
 struct tc_ctl_holder {
 	long pid;
@@ -82,5 +86,33 @@ int tc_live_resolve(const struct tc_common *c, struct tc_live *lv);
  * printed: a library error by its category, see tc_exit_from_error). */
 int tc_live_call(const struct tc_live *lv, const char *method, struct json_object *params, int timeout_ms,
 		 struct json_object **res);
+
+/* ---- one device, held or opened here (holder.c) ----------------------------------- */
+
+/* Where a command on one device runs: through the control socket of the
+ * process that holds -d, or on the device opened here. */
+struct tc_where {
+	bool live;
+	struct tc_live lv;          /* live: the holder */
+	ostor_context *ctx;         /* else: the device opened here */
+	ostor_device *dev;
+};
+/* The holder of c->device, else the device opened here.  0 or an exit
+ * code (message printed). */
+int tc_where_locate(const struct tc_common *c, struct tc_where *w);
+/* Call method on the holder (params taken; "device" is added).  A holder
+ * whose library has no such method is refused with a message saying so
+ * and TC_EXIT_BUSY: the device cannot be opened here while it holds it.
+ * what names the job for that message ("read the health").  0 with *res,
+ * or an exit code (message printed). */
+int tc_where_call(const struct tc_where *w, const char *method, struct json_object *params, int timeout_ms,
+		  const char *what, struct json_object **res);
+/* Close what tc_where_locate opened: rc, or the close's exit code when rc
+ * is 0. */
+int tc_where_release(struct tc_where *w, int rc);
+/* The spec as the holder opened it, or -d. */
+const char *tc_where_spec(const struct tc_common *c, const struct tc_where *w);
+/* "held_by": {pid, program}, or null when opened here. */
+void tc_where_add_holder(struct json_object *doc, const struct tc_where *w);
 
 #endif

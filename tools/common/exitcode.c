@@ -54,6 +54,20 @@ int tc_exit_from_error(int error)
 	}
 }
 
+int tc_exit_from_verdict(int verdict)
+{
+	/* The values of smartctl's exit bits for the same news, which
+	 * sg3_utils leaves unused: scripts written for either read them. */
+	switch (verdict) {
+	case OSTOR_HEALTH_PASSED:
+		return TC_EXIT_OK;
+	case OSTOR_HEALTH_FAILING:
+		return TC_EXIT_HEALTH_FAILING;
+	default:
+		return TC_EXIT_HEALTH_UNKNOWN;
+	}
+}
+
 static int exit_from_sense(const uint8_t *sense, size_t sense_len)
 {
 	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;

@@ -46,7 +46,7 @@ static uint64_t u64_of(struct json_object *o, const char *key)
 	return v ? (uint64_t)json_object_get_uint64(v) : 0;
 }
 
-static int exit_from_code(int code)
+int tc_ctl_exit_from_code(int code)
 {
 	if (code <= -32000 && code >= -32099)
 		return tc_exit_from_error(code + 32000);
@@ -74,7 +74,7 @@ int tc_live_call(const struct tc_live *lv, const char *method, struct json_objec
 	}
 	if (r) {
 		tc_msg("process %ld: %s", lv->pid, why);
-		return exit_from_code(code);
+		return tc_ctl_exit_from_code(code);
 	}
 	return 0;
 }
@@ -111,7 +111,7 @@ int tc_live_resolve(const struct tc_common *c, struct tc_live *lv)
 		}
 		if (rc) {
 			tc_msg("%s: %s", lv->socket, why);
-			return exit_from_code(code);
+			return tc_ctl_exit_from_code(code);
 		}
 		if (!json_object_is_type(devs, json_type_array) || json_object_array_length(devs) != 1) {
 			size_t n = json_object_is_type(devs, json_type_array) ? json_object_array_length(devs) : 0;
@@ -1073,7 +1073,7 @@ int orionstor_cmd_rpc(int argc, char **argv)
 		json_object_put(params);
 		if (r) {
 			tc_msg("%s", why);
-			return r == TC_CTL_STALE ? TC_EXIT_NOT_HELD : exit_from_code(code);
+			return r == TC_CTL_STALE ? TC_EXIT_NOT_HELD : tc_ctl_exit_from_code(code);
 		}
 	}
 	rc = res ? tc_json_print(res) : (printf("null\n") < 0 ? TC_EXIT_FILE_ERROR : 0);

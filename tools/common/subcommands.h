@@ -27,5 +27,10 @@ int orionstor_cmd_cache(int argc, char **argv);       /* cache.c: cache info|flu
 int orionstor_cmd_cache_info(int argc, char **argv);
 int orionstor_cmd_cache_flush(int argc, char **argv);
 int orionstor_cmd_cache_reset(int argc, char **argv);
+int orionstor_cmd_smart(int argc, char **argv);       /* smart.c */
+int orionstor_cmd_power(int argc, char **argv);       /* power.c */
+/* usbpower.c: the usb_storage_power_* tools (ostor_usb_power_*). */
+int orionstor_cmd_usb_power_info(int argc, char **argv);
+int orionstor_cmd_usb_power_set(int argc, char **argv);
 
 #endif

@@ -42,9 +42,11 @@ enum tc_exit {
 	TC_EXIT_SYNTAX = 1,               /* usage / syntax error */
 	TC_EXIT_NOT_READY = 2,
 	TC_EXIT_MEDIUM_HARDWARE = 3,      /* MEDIUM ERROR or HARDWARE ERROR */
+	TC_EXIT_HEALTH_UNKNOWN = 4,       /* smart: no verdict (smartctl's bit 2: a SMART command failed) */
 	TC_EXIT_ILLEGAL_REQUEST = 5,
 	TC_EXIT_UNIT_ATTENTION = 6,
 	TC_EXIT_DATA_PROTECT = 7,
+	TC_EXIT_HEALTH_FAILING = 8,       /* smart: the device predicts its failure (smartctl's bit 3) */
 	TC_EXIT_INVALID_OPCODE = 9,
 	TC_EXIT_ABORTED_COMMAND = 11,
 	TC_EXIT_MISCOMPARE = 14,
@@ -66,6 +68,9 @@ enum tc_exit {
 
 /* Exit code for a negative enum ostor_error (0 for OSTOR_SUCCESS). */
 int tc_exit_from_error(int error);
+/* Exit code of a health verdict (enum ostor_health_verdict): 0 passed,
+ * TC_EXIT_HEALTH_FAILING, TC_EXIT_HEALTH_UNKNOWN. */
+int tc_exit_from_verdict(int verdict);
 /* Exit code for a completed task: its result and, for CHECK CONDITION,
  * the sense key (and ASC 20h: invalid opcode). */
 int tc_exit_from_task(const ostor_task *task);
