@@ -14,12 +14,14 @@
  * an image file; -a adds the sim's ATA disk behind a SAT or JMicron
  * bridge, so smartctl -d sat and orionstor smart have something to read).
  *
- *   ffs-bot-device [-a sat|jmicron] [-f FAULT[+FAULT...]] [-i] [-t CELSIUS]
- *                  [-v] FFS_MOUNTPOINT IMAGE
+ *   ffs-bot-device [-a sat|jmicron] [-f FAULT[+FAULT...]] [-i] [-s SERIAL]
+ *                  [-t CELSIUS] [-v] FFS_MOUNTPOINT IMAGE
  *
  *   -a   ATA model (sim_lu_config.ata); INQUIRY is then the bridge's
  *   -f   ATA faults: failing, prefail, no-registers, no-pt16, no-pt12
  *   -i   informational exception 5Dh/00h pending (SCSI health failing)
+ *   -s   the LU's serial number (VPD 80h; with -a also the ATA disk's);
+ *        default FFSBOT0001
  *   -t   temperature the sim reports
  *
  * The thirteen cases of BOT 1.0 section 6.7, as this model meets them
@@ -294,7 +296,7 @@ static const struct {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ffs-bot-device [-a sat|jmicron] [-f FAULT[+FAULT...]] [-i] [-t CELSIUS] [-v] "
+	fprintf(stderr, "usage: ffs-bot-device [-a sat|jmicron] [-f FAULT[+FAULT...]] [-i] [-s SERIAL] [-t CELSIUS] [-v] "
 		"FFS_MOUNTPOINT IMAGE\n");
 	exit(2);
 }
@@ -330,7 +332,7 @@ int main(int argc, char **argv)
 	cfg.vendor = "ORIONSTR";
 	cfg.product = "FFS BOT DISK";
 	cfg.serial = "FFSBOT0001";
-	while ((opt = getopt(argc, argv, "a:f:it:v")) != -1) {
+	while ((opt = getopt(argc, argv, "a:f:is:t:v")) != -1) {
 		switch (opt) {
 		case 'a':
 			if (!strcmp(optarg, "sat"))
@@ -347,6 +349,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			cfg.ie_failing = true;
+			break;
+		case 's':
+			cfg.serial = optarg;
 			break;
 		case 't':
 			cfg.temperature = (uint8_t)atoi(optarg);
