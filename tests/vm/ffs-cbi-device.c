@@ -28,6 +28,7 @@
  * follows, which for UFI the interrupt status reports as ASC/ASCQ).  Every
  * endpoint transfer has a 10-second limit, so a host that gives up on a
  * phase never wedges the model.  Counters go to stderr at exit (SIGTERM).
+ * The FunctionFS plumbing is ffs-common.c, shared with ffs-bot-device.c.
  */
 #include "ffs-common.h"
 
