@@ -13,10 +13,14 @@
 #   scsi, scsifail: the plain sim disk, its native log pages (healthy, and
 #     with informational exception 5Dh/00h): smartctl -d scsi -a vs
 #     orionstor smart: vendor, product, revision, verdict, temperature and
-#     trip temperature, the self-test results (code, result, hours).
+#     trip temperature, the self-test results (code, result, hours);
+#   jm: the ATA disk behind the JMicron bridge model (USB id 152d:2338,
+#     vendor command DFh, no SAT): smartctl -d usbjmicron -a vs orionstor
+#     smart (which picks the JMicron protocol from its quirk table), as
+#     for sat.
 # A short self-test runs on every disk first, so no log is empty: started
 # by orionstor smart -t short on satfail and scsifail before usb-storage
-# is loaded, by smartctl -t short on sat and scsi through usb-storage.
+# is loaded, by smartctl -t short on sat, scsi and jm through usb-storage.
 # Power, both ways: orionstor power --state standby on sat and scsi
 # (START STOP UNIT) before usb-storage is loaded, and smartctl -n standby
 # must find them in standby; smartctl -s standby,now on satfail (ATA
@@ -36,24 +40,26 @@ export ORIONSTOR_CONF=/dev/null
 command -v smartctl >/dev/null || fail "smartctl not installed (tests/vm/install-deps.sh)"
 declare -A FFS_PID SPEC LU_SERIAL
 trap 'for p in "${FFS_PID[@]}"; do kill $p 2>/dev/null; done' EXIT
-udcs=($(ffs_setup 4))
+udcs=($(ffs_setup 5))
 # name product-id iSerial LU-serial device-options
 i=0
-while read -r name pid serial lu_serial opts; do
+while read -r name vid pid serial lu_serial opts; do
 	truncate -s 16M /run/$name.img
 	# shellcheck disable=SC2086
-	ffs_gadget $name $pid $serial ${udcs[$i]} "$DEV" /run/$name.img -s $lu_serial $opts
+	FFS_VID=$vid ffs_gadget $name $pid $serial ${udcs[$i]} "$DEV" /run/$name.img -s $lu_serial $opts
 	LU_SERIAL[$name]=$lu_serial
 	i=$((i + 1))
 done <<'DEVICES'
-sat 0x0110 FFSSAT SATDISK0001 -a sat
-satfail 0x0111 FFSSATFAIL SATFAIL0001 -a sat -f failing
-scsi 0x0112 FFSSCSI SCSIDISK0001 -t 41
-scsifail 0x0113 FFSSCSIFAIL SCSIFAIL0001 -i
+sat 0x1d6b 0x0110 FFSSAT SATDISK0001 -a sat
+satfail 0x1d6b 0x0111 FFSSATFAIL SATFAIL0001 -a sat -f failing
+scsi 0x1d6b 0x0112 FFSSCSI SCSIDISK0001 -t 41
+scsifail 0x1d6b 0x0113 FFSSCSIFAIL SCSIFAIL0001 -i
+jm 0x152d 0x2338 FFSJM JMDISK0001 -a jmicron
 DEVICES
-wait_usb 4 60
+ALL="sat satfail scsi scsifail jm"
+wait_usb 5 60
 "$B/usb_storage_device_info" --json >/run/vm/devices.json || fail "usb_storage_device_info"
-for name in sat satfail scsi scsifail; do
+for name in $ALL; do
 	SPEC[$name]=$(python3 -c "import json
 for d in json.load(open('/run/vm/devices.json'))['devices']:
     if d['serial'] == 'FFS${name^^}': print(d['device'])")
@@ -72,10 +78,10 @@ done
 # the kernel's side: usb-storage and sg, not sd (whose probe reads the
 # disk and whose removal syncs its cache: both would wake it up)
 load_modules 'usb-storage delay_use=0' sg
-wait_scsi_devices 4 60 usb-storage
+wait_scsi_devices 5 60 usb-storage
 oracle_scsi usb-storage | tee /run/vm/kernel
 declare -A SG
-for name in sat satfail scsi scsifail; do
+for name in $ALL; do
 	h=$(hctl_by_serial ${LU_SERIAL[$name]}) || fail "no SCSI device with serial ${LU_SERIAL[$name]}"
 	SG[$name]=$(sg_of $h)
 done
@@ -93,8 +99,10 @@ smartctl -d sat -t short "${SG[sat]}" >/run/vm/smartctl-test-sat.txt
 echo "sat: smartctl -t short: exit $?"
 smartctl -d scsi -t short "${SG[scsi]}" >/run/vm/smartctl-test-scsi.txt
 echo "scsi: smartctl -t short: exit $?"
-for name in sat satfail scsi scsifail; do
-	type=sat; [[ $name == scsi* ]] && type=scsi
+smartctl -d usbjmicron -t short "${SG[jm]}" >/run/vm/smartctl-test-jm.txt
+echo "jm: smartctl -d usbjmicron -t short: exit $?"
+for name in $ALL; do
+	type=sat; [[ $name == scsi* ]] && type=scsi; [ $name = jm ] && type=usbjmicron
 	smartctl -d $type -a --json "${SG[$name]}" >/run/vm/smartctl-$name.json
 	echo $? >/run/vm/smartctl-$name.rc
 	echo "$name: smartctl -d $type -a --json ${SG[$name]}: exit $(cat /run/vm/smartctl-$name.rc)"
@@ -118,7 +126,7 @@ sed -n 's/^Power mode is: *//p' /run/vm/smartctl-n-scsifail.txt >/run/vm/smartct
 echo "scsifail: smartctl: power mode $(cat /run/vm/smartctl-mode-scsifail)"
 
 # our side: usb-storage lets go of each interface, then orionstor
-for name in sat satfail scsi scsifail; do
+for name in $ALL; do
 	intf=$(usb_intf_of_serial FFS${name^^}) || fail "no USB device FFS${name^^}"
 	echo "$intf" >/sys/bus/usb/drivers/usb-storage/unbind || fail "unbind $intf"
 done
@@ -133,7 +141,7 @@ if '$name' == 'scsifail':
 assert d['condition'] == want and d.get('ata_mode') in (None, want), (want, d)" ||
 		fail "$name: orionstor power does not see what smartctl -n sees"
 done
-for name in sat satfail scsi scsifail; do
+for name in $ALL; do
 	"$B/orionstor" smart -d "${SPEC[$name]}" --json >/run/vm/ours-$name.json
 	echo $? >/run/vm/ours-$name.rc
 	echo "$name: orionstor smart -d ${SPEC[$name]} --json: exit $(cat /run/vm/ours-$name.rc)"
@@ -142,17 +150,18 @@ done
 
 rc=0
 exec 3>&1 >/run/vm/smartcheck.txt
-for name in sat satfail scsi scsifail; do
+for name in $ALL; do
 	type=ata; [[ $name == scsi* ]] && type=scsi
 	verdict=passed; [[ $name == *fail ]] && verdict=failing
-	$CHECK $type --name $name --verdict $verdict --min-self-tests 1 \
+	proto=sat16; [ $type = scsi ] && proto=scsi; [ $name = jm ] && proto=jmicron
+	$CHECK $type --name $name --verdict $verdict --protocol $proto --min-self-tests 1 \
 		--smartctl-exit "$(cat /run/vm/smartctl-$name.rc)" --ours-exit "$(cat /run/vm/ours-$name.rc)" \
 		/run/vm/smartctl-$name.json /run/vm/ours-$name.json || rc=1
 done
 $CHECK ata-selftest --name sat-selftest /run/vm/smartctl-sat-selftest.json /run/vm/ours-sat-selftest.json || rc=1
 exec >&3 3>&-
 grep -v ' ok$' /run/vm/smartcheck.txt
-for name in sat satfail scsi scsifail; do
+for name in $ALL; do
 	ffs_stop $name
 done
 [ $rc = 0 ] || fail "smartctl and orionstor smart disagree"
@@ -161,7 +170,7 @@ GUEST
 
 vm_boot || vm_fail "guest script failed"
 grep -E ': (agree|[0-9]+ disagreements)$' "$VM_SHARE/smartcheck.txt" | while read -r l; do vm_log "$l"; done
-for n in sat satfail scsi scsifail; do
+for n in sat satfail scsi scsifail jm; do
     c=$(cat "$VM_SHARE/counters-$n")
     vm_log "$n: $c"
     [[ $c == *" 0 endpoint timeouts"* ]] || vm_fail "$n: endpoint timeouts (a phase the host never took)"

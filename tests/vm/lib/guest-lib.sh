@@ -304,7 +304,8 @@ ffs_setup() {
     ls /sys/class/udc
 }
 # ffs_gadget NAME PRODUCT_ID SERIAL UDC PROGRAM IMAGE [PROGRAM_ARGS...]: a
-# configfs gadget 1d6b:PRODUCT_ID with one FunctionFS function served by
+# configfs gadget VID:PRODUCT_ID (VID: $FFS_VID, default 1d6b, the Linux
+# Foundation) with one FunctionFS function served by
 # PROGRAM (tests/vm/ffs-*-device) on IMAGE, bound to UDC.  The program's
 # stderr goes to /run/vm/dev-NAME.log, its pid to FFS_PID[NAME] (declare
 # -A FFS_PID first; ffs_stop NAME ends it).
@@ -313,7 +314,7 @@ ffs_gadget() {
     local G=/sys/kernel/config/usb_gadget/$name M=/run/ffs/$name
     [ -x "$prog" ] || fail "$prog not built"
     mkdir $G || fail "mkdir $G"
-    echo 0x1d6b >$G/idVendor
+    echo "${FFS_VID:-0x1d6b}" >$G/idVendor
     echo "$pid" >$G/idProduct
     mkdir $G/strings/0x409
     echo orionstor >$G/strings/0x409/manufacturer

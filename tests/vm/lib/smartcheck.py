@@ -2,7 +2,7 @@
 """smartcheck.py - compare smartctl's JSON with `orionstor smart --json`.
 
     smartcheck.py ata|scsi|ata-selftest [--name NAME] [--verdict passed|failing]
-                  [--min-self-tests N] [--smartctl-exit N] [--ours-exit N]
+                  [--protocol P] [--min-self-tests N] [--smartctl-exit N] [--ours-exit N]
                   SMARTCTL.json OURS.json
 
 ata: smartctl -d sat -a --json against orionstor smart --json of the same
@@ -21,6 +21,9 @@ disk: vendor, product, revision, the verdict (and the informational
 exception's ASC/ASCQ when smartctl reports one), the power-on hours, the
 temperature and trip temperature, the self-test results (code, result,
 power-on hours).
+
+--protocol: orionstor smart must have used that protocol (sat16,
+jmicron, scsi, ...).
 
 One line per compared item ("ok" or "DIFFERS"); exit 1 if anything
 differs, a required item is missing, or the verdict is not --verdict.
@@ -163,6 +166,7 @@ def main():
     ap.add_argument("kind", choices=["ata", "scsi", "ata-selftest"])
     ap.add_argument("--name", default="disk")
     ap.add_argument("--verdict", choices=["passed", "failing"])
+    ap.add_argument("--protocol", help="the protocol orionstor smart must have used")
     ap.add_argument("--min-self-tests", type=int, default=0)
     ap.add_argument("--smartctl-exit", type=int)
     ap.add_argument("--ours-exit", type=int)
@@ -176,6 +180,9 @@ def main():
     except (OSError, ValueError) as e:
         print(f"{a.name}: cannot read the JSON: {e}")
         return 1
+    if a.protocol:
+        c.require("our protocol", ours.get("protocol") == a.protocol,
+                  f"expected {a.protocol}, ours {ours.get('protocol')!r}")
     for m in get(sc, "smartctl", "messages") or []:
         print(f"{a.name}: smartctl says ({m.get('severity')}): {m.get('string')}")
     if a.kind == "ata":
