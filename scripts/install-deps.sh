@@ -7,7 +7,7 @@ pkgs="build-essential autoconf automake libtool pkg-config libusb-1.0-0-dev
 libpciaccess-dev libinih-dev libjson-c-dev check mandoc valgrind python3 xz-utils
 clang libclang-rt-14-dev"
 if [ "$1" = "--vm" ]; then
-	pkgs="$pkgs qemu-system-x86 busybox-static kmod sg3-utils cpio socat dmsetup e2fsprogs"
+	pkgs="$pkgs qemu-system-x86 busybox-static kmod sg3-utils smartmontools cpio socat dmsetup e2fsprogs"
 fi
 missing=""
 for p in $pkgs; do

@@ -28,37 +28,21 @@
  * follows, which for UFI the interrupt status reports as ASC/ASCQ).  Every
  * endpoint transfer has a 10-second limit, so a host that gives up on a
  * phase never wedges the model.  Counters go to stderr at exit (SIGTERM).
+ * The FunctionFS plumbing is ffs-common.c, shared with ffs-bot-device.c.
  */
-#include "sim/target.h"
+#include "ffs-common.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#if defined(__linux__) && defined(__has_include)
-#if __has_include(<linux/usb/functionfs.h>)
-#define HAVE_FUNCTIONFS 1
-#endif
-#endif
-
-#ifdef HAVE_FUNCTIONFS
+#ifdef FFS_HAVE_FUNCTIONFS
 #include <endian.h>
-#include <sys/ioctl.h>
-#include <linux/usb/ch9.h>
-#include <linux/usb/functionfs.h>
 
 #define BUF_SIZE (16u << 20)    /* largest data phase served */
-#define CHUNK (64u << 10)       /* bytes per endpoint read/write */
-#define EP_TIMEOUT_S 10
 #define REQ_ADSC 0x00
 
 enum { PR_CBI = 0x00, PR_CB = 0x01 };
@@ -67,7 +51,6 @@ enum { SC_UFI = 0x04, SC_SCSI = 0x06 };
 struct dev {
 	int ep0, ep_in, ep_out, ep_intr;
 	int protocol, subclass;
-	bool verbose;
 	struct sim_target *t;
 	uint32_t block_size;
 	size_t mps;             /* bulk-in max packet size at the current speed */
@@ -75,58 +58,9 @@ struct dev {
 	unsigned long commands, rejected, adscs, resets, stalls, intr_sent, zlps, timeouts, failed;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-static void vlog(const struct dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void vlog(const struct dev *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!d->verbose)
-		return;
-	va_start(ap, fmt);
-	fputs("ffs-cbi-device: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* ---- descriptors ----------------------------------------------------- */
 
-struct dbuf {
-	uint8_t b[256];
-	size_t n;
-};
-
-static void put(struct dbuf *db, const void *p, size_t n)
-{
-	if (db->n + n > sizeof(db->b)) {
-		fprintf(stderr, "ffs-cbi-device: descriptor buffer too small\n");
-		exit(1);
-	}
-	memcpy(db->b + db->n, p, n);
-	db->n += n;
-}
-
-static void put_le32(struct dbuf *db, uint32_t v)
-{
-	uint32_t le = htole32(v);
-
-	put(db, &le, 4);
-}
-
-static void put_intf_set(struct dbuf *db, const struct dev *d, bool hs)
+static void put_intf_set(struct ffs_dbuf *db, const struct dev *d, bool hs)
 {
 	struct usb_interface_descriptor intf = {
 		.bLength = sizeof(intf),
@@ -142,138 +76,28 @@ static void put_intf_set(struct dbuf *db, const struct dev *d, bool hs)
 		.bDescriptorType = USB_DT_ENDPOINT,
 	};
 
-	put(db, &intf, sizeof(intf));
-	ep.bEndpointAddress = 1 | USB_DIR_IN;
-	ep.bmAttributes = USB_ENDPOINT_XFER_BULK;
-	ep.wMaxPacketSize = htole16(hs ? 512 : 64);
-	put(db, &ep, sizeof(ep));
-	ep.bEndpointAddress = 2 | USB_DIR_OUT;
-	put(db, &ep, sizeof(ep));
+	ffs_put(db, &intf, sizeof(intf));
+	ffs_put_bulk_pair(db, hs);
 	if (d->protocol == PR_CBI) {
 		ep.bEndpointAddress = 3 | USB_DIR_IN;
 		ep.bmAttributes = USB_ENDPOINT_XFER_INT;
 		ep.wMaxPacketSize = htole16(2);
 		ep.bInterval = hs ? 4 : 1;      /* 1 ms at either speed */
-		put(db, &ep, sizeof(ep));
+		ffs_put(db, &ep, sizeof(ep));
 	}
 }
 
 static int write_descriptors(const struct dev *d)
 {
-	struct dbuf db = { .n = 0 }, sb = { .n = 0 };
-	uint32_t count = d->protocol == PR_CBI ? 4 : 3;
-	const char *name = d->protocol == PR_CBI ? "orionstor FunctionFS CBI" : "orionstor FunctionFS CB";
-	uint16_t lang = htole16(0x0409);
+	struct ffs_dbuf fs = { .n = 0 }, hs = { .n = 0 };
 
-	put_le32(&db, FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
-	put_le32(&db, 0);       /* length, patched below */
-	put_le32(&db, FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC);
-	put_le32(&db, count);
-	put_le32(&db, count);
-	put_intf_set(&db, d, false);
-	put_intf_set(&db, d, true);
-	{
-		uint32_t le = htole32((uint32_t)db.n);
-
-		memcpy(db.b + 4, &le, 4);
-	}
-	if (write(d->ep0, db.b, db.n) != (ssize_t)db.n) {
-		perror("ffs-cbi-device: writing the descriptors to ep0");
-		return -1;
-	}
-	put_le32(&sb, FUNCTIONFS_STRINGS_MAGIC);
-	put_le32(&sb, 0);
-	put_le32(&sb, 1);       /* strings */
-	put_le32(&sb, 1);       /* languages */
-	put(&sb, &lang, 2);
-	put(&sb, name, strlen(name) + 1);
-	{
-		uint32_t le = htole32((uint32_t)sb.n);
-
-		memcpy(sb.b + 4, &le, 4);
-	}
-	if (write(d->ep0, sb.b, sb.n) != (ssize_t)sb.n) {
-		perror("ffs-cbi-device: writing the strings to ep0");
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- endpoint I/O ----------------------------------------------------- */
-
-/* One transfer with a time limit: the signal makes FunctionFS dequeue the
- * request, so nothing stays queued behind the host's back. */
-static ssize_t ep_io(struct dev *d, int fd, bool rd, void *p, size_t n)
-{
-	ssize_t r;
-
-	alarm(EP_TIMEOUT_S);
-	r = rd ? read(fd, p, n) : write(fd, p, n);
-	alarm(0);
-	if (r < 0 && errno == EINTR && !stop)
-		d->timeouts++;
-	return r;
-}
-
-static int send_in(struct dev *d, const uint8_t *p, size_t n)
-{
-	size_t off = 0;
-
-	do {
-		size_t k = n - off < CHUNK ? n - off : CHUNK;
-		ssize_t r = ep_io(d, d->ep_in, false, (void *)(p + off), k);
-
-		if (r != (ssize_t)k) {
-			vlog(d, "bulk-in write of %zu bytes: %zd (%s)", k, r, r < 0 ? strerror(errno) : "short");
-			return -1;
-		}
-		off += k;
-	} while (off < n);
-	return 0;
-}
-
-static ssize_t recv_out(struct dev *d, uint8_t *p, size_t n)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		size_t k = n - off < CHUNK ? n - off : CHUNK;
-		ssize_t r = ep_io(d, d->ep_out, true, p + off, k);
-
-		if (r < 0) {
-			vlog(d, "bulk-out read: %s", strerror(errno));
-			return -1;
-		}
-		off += (size_t)r;
-		if ((size_t)r < k)
-			break;  /* short packet: the host sent less */
-	}
-	return (ssize_t)off;
-}
-
-/* Halt an endpoint: FunctionFS stalls it on I/O in the wrong direction. */
-static void halt(struct dev *d, int fd, bool in_ep)
-{
-	uint8_t x = 0;
-
-	d->stalls++;
-	if (in_ep)
-		(void)!read(fd, &x, 1);
-	else
-		(void)!write(fd, &x, 1);
+	put_intf_set(&fs, d, false);
+	put_intf_set(&hs, d, true);
+	return ffs_write_descriptors(d->ep0, &fs, &hs, d->protocol == PR_CBI ? 4 : 3,
+				     d->protocol == PR_CBI ? "orionstor FunctionFS CBI" : "orionstor FunctionFS CB");
 }
 
 /* ---- commands ----------------------------------------------------------- */
-
-static uint32_t be16(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Direction of the data phase, from the operation code: 'i', 'o', 'n'.
  * Unknown commands have none (the target then rejects them). */
@@ -288,7 +112,7 @@ static char cdb_dir(const uint8_t *cdb)
 	case 0x15: case 0x55: case 0x42: case 0x41: case 0x93: case 0x3b:
 		return 'o';
 	case 0x1d:
-		return be16(cdb + 3) ? 'o' : 'n';
+		return ffs_be16(cdb + 3) ? 'o' : 'n';
 	default:
 		return 'n';
 	}
@@ -298,23 +122,23 @@ static char cdb_dir(const uint8_t *cdb)
 static size_t cdb_len_bytes(const uint8_t *cdb, size_t bs)
 {
 	switch (cdb[0]) {
-	case 0x03: case 0x12: return cdb[0] == 0x12 ? be16(cdb + 3) : cdb[4];
+	case 0x03: case 0x12: return cdb[0] == 0x12 ? ffs_be16(cdb + 3) : cdb[4];
 	case 0x1a: case 0x15: return cdb[4];
 	case 0x5a: case 0x55: case 0x42: case 0x23: case 0x4d: case 0x46: case 0x4a:
 	case 0x51: case 0x43: case 0x3c: case 0x37:
-		return be16(cdb + 7);
+		return ffs_be16(cdb + 7);
 	case 0x25: return 8;
 	case 0x9e: case 0x8a: case 0x8e: case 0x88:
 		if (cdb[0] == 0x9e)
-			return be32(cdb + 10);
-		return (size_t)be32(cdb + 10) * bs;
-	case 0xa0: case 0xa3: return be32(cdb + 6);
+			return ffs_be32(cdb + 10);
+		return (size_t)ffs_be32(cdb + 10) * bs;
+	case 0xa0: case 0xa3: return ffs_be32(cdb + 6);
 	case 0x08: case 0x0a: return (cdb[4] ? cdb[4] : 256) * bs;
-	case 0x28: case 0x2a: case 0x2e: return be16(cdb + 7) * bs;
-	case 0xa8: case 0xaa: case 0xae: return (size_t)be32(cdb + 6) * bs;
+	case 0x28: case 0x2a: case 0x2e: return ffs_be16(cdb + 7) * bs;
+	case 0xa8: case 0xaa: case 0xae: return (size_t)ffs_be32(cdb + 6) * bs;
 	case 0x41: case 0x93: return bs;
-	case 0x1d: return be16(cdb + 3);
-	case 0x3b: return (size_t)cdb[6] << 16 | be16(cdb + 7);
+	case 0x1d: return ffs_be16(cdb + 3);
+	case 0x3b: return (size_t)cdb[6] << 16 | ffs_be16(cdb + 7);
 	default: return 0;
 	}
 }
@@ -368,8 +192,8 @@ static void send_status(struct dev *d, const struct sim_cmd *c)
 	} else {
 		st[1] = c->status ? 1 : 0;      /* bType 0, value: pass/fail */
 	}
-	if (ep_io(d, d->ep_intr, false, st, 2) != 2)
-		vlog(d, "interrupt status not taken: %s", strerror(errno));
+	if (ffs_io(d->ep_intr, false, st, 2, FFS_EP_TIMEOUT_S, &d->timeouts) != 2)
+		ffs_log("interrupt status not taken: %s", strerror(errno));
 	else
 		d->intr_sent++;
 }
@@ -393,14 +217,15 @@ static void command(struct dev *d, const uint8_t *cdb, size_t cdb_len)
 		/* Never happens with our tools; refuse loudly. */
 		fprintf(stderr, "ffs-cbi-device: %zu-byte data phase for opcode %02xh is too big\n",
 			want, cdb[0]);
-		halt(d, dir == 'i' ? d->ep_in : d->ep_out, dir == 'i');
+		d->stalls++;
+		ffs_halt(dir == 'i' ? d->ep_in : d->ep_out, dir == 'i');
 		return;
 	}
 	if (dir == 'o') {
-		ssize_t got = recv_out(d, d->buf, want);
+		ssize_t got = ffs_recv(d->ep_out, d->buf, want, &d->timeouts);
 
 		if (got != (ssize_t)want) {
-			vlog(d, "opcode %02xh: got %zd of %zu data-out bytes", cdb[0], got, want);
+			ffs_log("opcode %02xh: got %zd of %zu data-out bytes", cdb[0], got, want);
 			if (got < 0)
 				return;
 		}
@@ -410,21 +235,22 @@ static void command(struct dev *d, const uint8_t *cdb, size_t cdb_len)
 		if (c.status) {
 			/* The host's data phase ends with a stall; it reads no
 			 * interrupt status and asks REQUEST SENSE. */
-			halt(d, d->ep_in, true);
-			vlog(d, "opcode %02xh failed (status %02xh): bulk-in stalled", cdb[0], c.status);
+			ffs_halt(d->ep_in, true);
+			d->stalls++;
+			ffs_log("opcode %02xh failed (status %02xh): bulk-in stalled", cdb[0], c.status);
 			return;
 		}
-		if (send_in(d, d->buf, c.transferred))
+		if (ffs_send(d->ep_in, d->buf, c.transferred, &d->timeouts))
 			return;
 		if (c.transferred < want && c.transferred % d->mps == 0) {
 			d->zlps++;
-			if (send_in(d, d->buf, 0))
+			if (ffs_send(d->ep_in, d->buf, 0, &d->timeouts))
 				return;
 		}
 	} else {
 		run(d, cdb, cdb_len, OSTOR_DIR_NONE, 0, &c);
 	}
-	vlog(d, "opcode %02xh: status %02xh, %zu bytes", cdb[0], c.status, c.transferred);
+	ffs_log("opcode %02xh: status %02xh, %zu bytes", cdb[0], c.status, c.transferred);
 	send_status(d, &c);
 }
 
@@ -440,62 +266,42 @@ static bool is_cb_reset(const uint8_t *p, size_t n)
 
 /* ---- ep0 ---------------------------------------------------------------- */
 
-static void stall_setup(struct dev *d, const struct usb_ctrlrequest *s)
-{
-	uint8_t x = 0;
-
-	d->stalls++;
-	if (s->bRequestType & USB_DIR_IN)
-		(void)!read(d->ep0, &x, 0);
-	else
-		(void)!write(d->ep0, &x, 0);
-}
-
 static void setup(struct dev *d, const struct usb_ctrlrequest *s)
 {
 	uint16_t len = le16toh(s->wLength);
 	uint8_t cdb[16] = { 0 };   /* zero past the ADSC: lengths may be read up to byte 13 */
 	ssize_t r;
 
-	vlog(d, "setup %02x %02x %04x %04x %u", s->bRequestType, s->bRequest,
+	ffs_log("setup %02x %02x %04x %04x %u", s->bRequestType, s->bRequest,
 	     le16toh(s->wValue), le16toh(s->wIndex), len);
 	if (s->bRequestType != (USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_INTERFACE) ||
 	    s->bRequest != REQ_ADSC || len == 0 || len > sizeof(cdb)) {
 		/* Get Max LUN, Bulk-Only reset, ...: not ours. */
-		stall_setup(d, s);
+		d->stalls++;
+		ffs_stall_setup(d->ep0, s);
 		return;
 	}
 	/* Reading the data stage also completes the status stage. */
 	r = read(d->ep0, cdb, len);
 	if (r != len) {
-		vlog(d, "ADSC data stage: %zd (%s)", r, r < 0 ? strerror(errno) : "short");
+		ffs_log("ADSC data stage: %zd (%s)", r, r < 0 ? strerror(errno) : "short");
 		return;
 	}
 	d->adscs++;
 	if (is_cb_reset(cdb, len)) {
 		d->resets++;
 		sim_target_reset(d->t);
-		vlog(d, "Command Block Reset");
+		ffs_log("Command Block Reset");
 		return;
 	}
 	command(d, cdb, len);
-}
-
-static void endpoint_mps(struct dev *d)
-{
-	struct usb_endpoint_descriptor desc;
-
-	memset(&desc, 0, sizeof(desc));
-	if (ioctl(d->ep_in, FUNCTIONFS_ENDPOINT_DESC, &desc) == 0 && le16toh(desc.wMaxPacketSize))
-		d->mps = le16toh(desc.wMaxPacketSize) & 0x7ff;
-	vlog(d, "enabled, bulk max packet %zu", d->mps);
 }
 
 static int serve(struct dev *d)
 {
 	struct usb_functionfs_event ev[4];
 
-	while (!stop) {
+	while (!ffs_stop) {
 		ssize_t r = read(d->ep0, ev, sizeof(ev));
 
 		if (r < 0) {
@@ -507,7 +313,8 @@ static int serve(struct dev *d)
 		for (size_t i = 0; i < (size_t)r / sizeof(ev[0]); i++) {
 			switch (ev[i].type) {
 			case FUNCTIONFS_ENABLE:
-				endpoint_mps(d);
+				d->mps = ffs_ep_mps(d->ep_in, d->mps);
+				ffs_log("enabled, bulk max packet %zu", d->mps);
 				break;
 			case FUNCTIONFS_SETUP:
 				setup(d, &ev[i].u.setup);
@@ -517,7 +324,7 @@ static int serve(struct dev *d)
 			case FUNCTIONFS_DISABLE:
 			case FUNCTIONFS_SUSPEND:
 			case FUNCTIONFS_RESUME:
-				vlog(d, "event %u", ev[i].type);
+				ffs_log("event %u", ev[i].type);
 				break;
 			default:
 				break;
@@ -525,18 +332,6 @@ static int serve(struct dev *d)
 		}
 	}
 	return 0;
-}
-
-static int open_ep(const char *dir, const char *name, int flags)
-{
-	char path[4096];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, flags);
-	if (fd < 0)
-		fprintf(stderr, "ffs-cbi-device: open %s: %s\n", path, strerror(errno));
-	return fd;
 }
 
 static void usage(void)
@@ -550,10 +345,9 @@ int main(int argc, char **argv)
 	struct dev d = { .ep0 = -1, .ep_in = -1, .ep_out = -1, .ep_intr = -1,
 			 .protocol = PR_CBI, .subclass = SC_UFI, .mps = 512, .block_size = 512 };
 	struct sim_lu_config cfg;
-	struct sigaction sa;
-	struct stat st;
 	int opt, img, rc;
 
+	ffs_prog = "ffs-cbi-device";
 	while ((opt = getopt(argc, argv, "p:s:v")) != -1) {
 		switch (opt) {
 		case 'p':
@@ -573,7 +367,7 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'v':
-			d.verbose = true;
+			ffs_verbose = true;
 			break;
 		default:
 			usage();
@@ -582,53 +376,31 @@ int main(int argc, char **argv)
 	if (argc - optind != 2)
 		usage();
 
-	img = open(argv[optind + 1], O_RDWR);
-	if (img < 0 || fstat(img, &st) || st.st_size < (off_t)d.block_size) {
-		fprintf(stderr, "ffs-cbi-device: image %s: %s\n", argv[optind + 1],
-			img < 0 ? strerror(errno) : "too small");
-		return 1;
-	}
-	d.t = sim_target_new();
-	if (!d.t) {
-		fprintf(stderr, "ffs-cbi-device: %s\n", ostor_last_error());
-		return 1;
-	}
 	sim_lu_config_init(&cfg);
-	cfg.type = OSTOR_TYPE_DISK;
-	cfg.block_size = d.block_size;
-	cfg.blocks = (uint64_t)st.st_size / d.block_size;
-	cfg.fd = img;
 	cfg.removable = d.subclass == SC_UFI;
 	cfg.max_transfer = 256;
 	cfg.vendor = "ORIONSTR";
 	cfg.product = d.protocol == PR_CBI ? "FFS CBI DISK" : "FFS CB DISK";
 	cfg.serial = d.protocol == PR_CBI ? "FFSCBI0001" : "FFSCB0001";
-	if (sim_target_add_lu(d.t, 0, &cfg)) {
-		fprintf(stderr, "ffs-cbi-device: %s\n", ostor_last_error());
+	d.t = ffs_sim_disk(argv[optind + 1], d.block_size, &cfg, &img);
+	if (!d.t)
 		return 1;
-	}
 	d.buf = malloc(BUF_SIZE);
 	if (!d.buf) {
 		fprintf(stderr, "ffs-cbi-device: out of memory\n");
 		return 1;
 	}
+	ffs_signals();
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;        /* no SA_RESTART: blocking I/O returns */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
-
-	d.ep0 = open_ep(argv[optind], "ep0", O_RDWR);
+	d.ep0 = ffs_open_ep(argv[optind], "ep0");
 	if (d.ep0 < 0 || write_descriptors(&d))
 		return 1;
-	d.ep_in = open_ep(argv[optind], "ep1", O_RDWR);
-	d.ep_out = open_ep(argv[optind], "ep2", O_RDWR);
+	d.ep_in = ffs_open_ep(argv[optind], "ep1");
+	d.ep_out = ffs_open_ep(argv[optind], "ep2");
 	if (d.ep_in < 0 || d.ep_out < 0)
 		return 1;
 	if (d.protocol == PR_CBI) {
-		d.ep_intr = open_ep(argv[optind], "ep3", O_RDWR);
+		d.ep_intr = ffs_open_ep(argv[optind], "ep3");
 		if (d.ep_intr < 0)
 			return 1;
 	}
@@ -649,7 +421,7 @@ int main(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
-#else /* !HAVE_FUNCTIONFS */
+#else /* !FFS_HAVE_FUNCTIONFS */
 
 int main(void)
 {

@@ -5,7 +5,7 @@
 # the log on failure. Needs root (or sudo) for apt-get.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-pkgs="qemu-system-x86 qemu-utils busybox-static kmod sg3-utils python3 fio
+pkgs="qemu-system-x86 qemu-utils busybox-static kmod sg3-utils smartmontools python3 fio
       coreutils util-linux diffutils xz-utils zstd"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo

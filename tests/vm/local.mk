@@ -8,6 +8,8 @@ VM_TEST_LIST = \
 	tests/vm/t-cache.sh \
 	tests/vm/t-hotplug.sh \
 	tests/vm/t-live-tools.sh \
+	tests/vm/t-smart.sh \
+	tests/vm/t-usb-ffs-bot.sh \
 	tests/vm/t-usb-ours-bot.sh \
 	tests/vm/t-usb-ours-composite.sh \
 	tests/vm/t-usb-ours-ffs.sh \
@@ -38,6 +40,7 @@ EXTRA_DIST += \
 	tests/vm/lib/guest-run.sh \
 	tests/vm/lib/init \
 	tests/vm/lib/qmp.py \
+	tests/vm/lib/smartcheck.py \
 	tests/vm/lib/vm.sh \
 	$(VM_TEST_LIST)
 

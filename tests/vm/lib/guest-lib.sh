@@ -293,6 +293,65 @@ oracle_luns() {
     done | LC_ALL=C sort
 }
 
+# ------------------------------------------------------ FunctionFS gadgets
+# ffs_setup N: configfs, FunctionFS and dummy_hcd with N UDCs; prints the
+# UDC names, one a line.
+ffs_setup() {
+    load_modules configfs libcomposite usb_f_fs "dummy_hcd num=$1"
+    mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
+        fail "mount configfs"
+    [ "$(ls /sys/class/udc | wc -l)" -ge "$1" ] || fail "dummy_hcd num=$1: too few UDCs"
+    ls /sys/class/udc
+}
+# ffs_gadget NAME PRODUCT_ID SERIAL UDC PROGRAM IMAGE [PROGRAM_ARGS...]: a
+# configfs gadget VID:PRODUCT_ID (VID: $FFS_VID, default 1d6b, the Linux
+# Foundation) with one FunctionFS function served by
+# PROGRAM (tests/vm/ffs-*-device) on IMAGE, bound to UDC.  The program's
+# stderr goes to /run/vm/dev-NAME.log, its pid to FFS_PID[NAME] (declare
+# -A FFS_PID first; ffs_stop NAME ends it).
+ffs_gadget() {
+    local name=$1 pid=$2 serial=$3 udc=$4 prog=$5 img=$6; shift 6
+    local G=/sys/kernel/config/usb_gadget/$name M=/run/ffs/$name
+    [ -x "$prog" ] || fail "$prog not built"
+    mkdir $G || fail "mkdir $G"
+    echo "${FFS_VID:-0x1d6b}" >$G/idVendor
+    echo "$pid" >$G/idProduct
+    mkdir $G/strings/0x409
+    echo orionstor >$G/strings/0x409/manufacturer
+    echo "FunctionFS $name" >$G/strings/0x409/product
+    echo "$serial" >$G/strings/0x409/serialnumber
+    mkdir $G/configs/c.1 $G/functions/ffs.$name || fail "ffs function $name"
+    mkdir -p $M
+    mount -t functionfs "$name" $M || fail "mount functionfs $name"
+    # (stdout too: a program holding the guest log open would keep the
+    # guest from finishing)
+    "$prog" "$@" $M "$img" >/dev/null 2>/run/vm/dev-$name.log &
+    FFS_PID[$name]=$!
+    wait_for 10 test -e $M/ep2 ||
+        fail "$name: FunctionFS endpoints missing: $(cat /run/vm/dev-$name.log)"
+    ln -s $G/functions/ffs.$name $G/configs/c.1/ || fail "link $name"
+    echo "$udc" >$G/UDC || fail "bind $name to $udc"
+}
+# ffs_stop NAME: SIGTERM the device program, check its exit status, print
+# its last line (the counters) and keep it in /run/vm/counters-NAME.
+ffs_stop() {
+    kill "${FFS_PID[$1]}"
+    wait "${FFS_PID[$1]}" || fail "$1: device program exit status $?"
+    tail -n 1 /run/vm/dev-$1.log | tee /run/vm/counters-$1
+    grep -q "endpoint timeouts" /run/vm/counters-$1 || fail "$1: no counters: $(tail /run/vm/dev-$1.log)"
+}
+# usb_intf_of_serial SERIAL: the first interface (e.g. 1-1:1.0) of the USB
+# device with that iSerial
+usb_intf_of_serial() {
+    local d
+    for d in /sys/bus/usb/devices/*; do
+        [ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] || continue
+        echo "${d##*/}:1.0"
+        return 0
+    done
+    return 1
+}
+
 # -------------------------------------------------------------------- PCI
 # find_pci VENDOR DEVICE: BDFs of matching PCI functions (hex, no 0x)
 find_pci() {
