@@ -556,6 +556,16 @@ static int inquire(struct hctx *h, struct ostor_health *hr, int *evidence)
 	    run_good(h, &cdb, buf, sizeof(buf), &got) < 0)
 		got = 0;
 	*evidence = ostor_scsi_sat_evidence(&hr->inquiry, got ? buf : NULL, got);
+	/* The unit serial number (VPD 80h), where the device lists it. */
+	if (got > 4 && memchr(buf + 4, 0x80, got - 4)) {
+		uint8_t sbuf[256];
+		size_t sgot = 0;
+
+		if (ostor_scsi_cdb_inquiry(&cdb, 1, 0x80, sizeof(sbuf)) == 0 &&
+		    run_good(h, &cdb, sbuf, sizeof(sbuf), &sgot) == 0 &&
+		    ostor_scsi_parse_vpd_serial(sbuf, sgot, hr->serial, sizeof(hr->serial)) < 0)
+			hr->serial[0] = '\0';
+	}
 	return 0;
 }
 

@@ -21,6 +21,7 @@ struct ostor_health {
 	char spec[128];
 	uint32_t target, lun;
 	struct ostor_scsi_inquiry inquiry;
+	char serial[64];                  /* VPD 80h, "" when none */
 	/* ATA */
 	bool have_identify, have_status, have_smart, have_self_tests;
 	struct ostor_scsi_ata_identify identify;

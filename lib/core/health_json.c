@@ -223,6 +223,7 @@ json_object *ostori_health_json_object(const struct ostor_health *hr)
 	add_str(inq, "vendor", hr->inquiry.vendor);
 	add_str(inq, "product", hr->inquiry.product);
 	add_str(inq, "revision", hr->inquiry.revision);
+	add_str(inq, "serial_number", hr->serial);
 	json_object_object_add(o, "inquiry", inq);
 	add_str(o, "protocol", ostor_health_protocol_name(hr->protocol));
 	add_str(o, "verdict", ostor_health_verdict_name(hr->verdict));

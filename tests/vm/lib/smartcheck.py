@@ -136,6 +136,7 @@ def scsi(c, a, sc, ours):
     c.eq("vendor", strip(sc.get("scsi_vendor", sc.get("vendor"))), strip(inq.get("vendor")))
     c.eq("product", strip(sc.get("scsi_product", sc.get("product"))), strip(inq.get("product")))
     c.eq("revision", strip(sc.get("scsi_revision", sc.get("revision"))), strip(inq.get("revision")))
+    c.eq("serial", strip(sc.get("serial_number")), strip(inq.get("serial_number")))
     verdict(c, a, sc, ours)
     ie = get(ours, "scsi", "informational_exception") or {}
     if get(sc, "smart_status", "scsi") is not None:
