@@ -3,7 +3,8 @@
 # (disable-legacy=on), split rings (ORIONSTOR_VIRTIO_RING=split, or packed
 # with T_RING=packed), num_queues ${T_QUEUES:-1}: the LUN list and
 # capacities match the kernel's view (virtio_scsi loaded for the oracle
-# only), and a pattern written through our driver is in the host image.
+# only), a pattern written through our driver is in the host image, and
+# power conditions and health answer as QEMU's disk can.
 . "$(dirname "$0")/lib/vm.sh"
 RING=${T_RING:-split}
 QUEUES=${T_QUEUES:-1}
@@ -40,6 +41,17 @@ pattern_gen ours4k 65536 >/run/vm/pat4k
 $tool write -q -d "virtio:$bdf" --target 2 --lun 0 --lba 100 -i /run/vm/pat4k || fail "write t2"
 $tool read -q -d "virtio:$bdf" --target 0 --lun 0 --lba 2048 --count 2048 -o /run/vm/back || fail "read"
 cmp /run/vm/back /run/vm/pat || fail "read back differs"
+# Power over virtio-scsi: QEMU's scsi-hd takes START STOP UNIT power
+# conditions (and ignores them) and has no page 1Ah; smart says plainly
+# that it reports no informational exceptions (exit 4, unknown).
+$tool power -d "virtio:$bdf" --target 2 --lun 3 --state idle || fail "power --state idle"
+$tool power -d "virtio:$bdf" --target 2 --lun 3 --json >/run/vm/power.json || fail "orionstor power"
+python3 -c "import json; d = json.load(open('/run/vm/power.json'))
+assert d['power_condition_page']['present'] is False, d
+assert d['device']['target'] == 2 and d['device']['lun'] == 3, d" || fail "power report: $(cat /run/vm/power.json)"
+$tool smart -d "virtio:$bdf" --target 2 --lun 3 >/run/vm/smart.out 2>&1; rc=$?
+cat /run/vm/smart.out
+[ $rc = 4 ] || fail "smart on scsi-hd: exit $rc, expected 4 (unknown)"
 echo "ours=ok" >/run/vm/facts
 GUEST
 
