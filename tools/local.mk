@@ -16,6 +16,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/control_client.h \
 	tools/common/device.c \
 	tools/common/exitcode.c \
+	tools/common/jsonget.c \
 	tools/common/histogram.c \
 	tools/common/histogram.h \
 	tools/common/holder.c \
@@ -60,7 +61,7 @@ TESTS += tests/tools/test-live.sh
 EXTRA_DIST += tests/tools/test-live.sh
 # orionstor cache and the usb_storage_cache_* tools, live and opened here.
 TESTS += tests/tools/test-cache.sh
-EXTRA_DIST += tests/tools/test-cache.sh
+EXTRA_DIST += tests/tools/test-cache.sh tests/tools/lib.sh
 # orionstor smart and power, usb_storage_power_* when built.
 TESTS += tests/tools/test-health.sh
 EXTRA_DIST += tests/tools/test-health.sh

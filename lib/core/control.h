@@ -127,6 +127,9 @@ int ostori_param_string(struct json_object *params, const char *key, bool requir
 int ostori_param_int(struct json_object *params, const char *key, int64_t min, int64_t max, int64_t def,
 		     int64_t *out);
 int ostori_param_bool(struct json_object *params, const char *key, int *out);
+/* "target" and "lun": either given, that LUN (the other 0); *one false
+ * when neither is. */
+int ostori_param_lun(struct json_object *params, bool *one, uint32_t *target, uint32_t *lun);
 
 /* Statistics and live management (control_manage.c). */
 int ostori_method_stats(struct json_object *params, struct json_object **result);

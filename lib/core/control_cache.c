@@ -43,20 +43,6 @@ static int cmp_lun(const void *a, const void *b)
 
 /* "target" and "lun": either given, that LUN (the other 0); *one false
  * when neither is. */
-static int lun_params(struct json_object *params, bool *one, uint32_t *target, uint32_t *lun)
-{
-	int64_t t, l;
-	int r;
-
-	if ((r = ostori_param_int(params, "target", -1, UINT32_MAX, -1, &t)) ||
-	    (r = ostori_param_int(params, "lun", -1, UINT32_MAX, -1, &l)))
-		return r;
-	*one = t >= 0 || l >= 0;
-	*target = t >= 0 ? (uint32_t)t : 0;
-	*lun = l >= 0 ? (uint32_t)l : 0;
-	return 0;
-}
-
 /* The LUNs of dev worth a flush: those its cache serves and those the
  * block helpers used, sorted; when there are none, those the device
  * reports (REPORT LUNS: I/O). */
@@ -118,7 +104,7 @@ int ostori_method_cache(struct json_object *params, struct json_object **result)
 	int r;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)))
+	    (r = ostori_param_lun(params, &one, &target, &lun)))
 		return r;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
@@ -200,7 +186,7 @@ int ostori_method_cache_flush(struct json_object *params, struct json_object **r
 	int r;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)))
+	    (r = ostori_param_lun(params, &one, &target, &lun)))
 		return r;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
@@ -298,7 +284,7 @@ int ostori_method_cache_reset(struct json_object *params, struct json_object **r
 	bool one;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)) || (r = ostori_param_bool(params, "flush", &flush)) ||
+	    (r = ostori_param_lun(params, &one, &target, &lun)) || (r = ostori_param_bool(params, "flush", &flush)) ||
 	    (r = ostori_param_bool(params, "discard", &discard)))
 		return r;
 	if (flush > 0 && discard > 0)

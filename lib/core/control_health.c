@@ -17,20 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int lun_params(struct json_object *params, bool *one, uint32_t *target, uint32_t *lun)
-{
-	int64_t t, l;
-	int r;
-
-	if ((r = ostori_param_int(params, "target", -1, UINT32_MAX, -1, &t)) ||
-	    (r = ostori_param_int(params, "lun", -1, UINT32_MAX, -1, &l)))
-		return r;
-	*one = t >= 0 || l >= 0;
-	*target = t >= 0 ? (uint32_t)t : 0;
-	*lun = l >= 0 ? (uint32_t)l : 0;
-	return 0;
-}
-
 static int protocol_param(struct json_object *params, int *protocol)
 {
 	const char *name;
@@ -62,7 +48,7 @@ int ostori_method_health(struct json_object *params, struct json_object **result
 	bool one;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)) ||
+	    (r = ostori_param_lun(params, &one, &target, &lun)) ||
 	    (r = ostori_param_bool(params, "status_only", &status_only)) || (r = protocol_param(params, &protocol)))
 		return r;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
@@ -92,7 +78,7 @@ int ostori_method_health_self_test(struct json_object *params, struct json_objec
 	bool one;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)) || (r = protocol_param(params, &protocol)) ||
+	    (r = ostori_param_lun(params, &one, &target, &lun)) || (r = protocol_param(params, &protocol)) ||
 	    (r = ostori_param_string(params, "test", true, &name)))
 		return r;
 	for (int i = OSTOR_SELF_TEST_SHORT; i <= OSTOR_SELF_TEST_ABORT; i++)
@@ -126,7 +112,7 @@ int ostori_method_power(struct json_object *params, struct json_object **result)
 	int r;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)))
+	    (r = ostori_param_lun(params, &one, &target, &lun)))
 		return r;
 	if ((r = ostori_control_hold_device(spec, &dev)) < 0)
 		return r;
@@ -148,7 +134,7 @@ int ostori_method_power_set(struct json_object *params, struct json_object **res
 	bool one;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)) ||
+	    (r = ostori_param_lun(params, &one, &target, &lun)) ||
 	    (r = ostori_param_string(params, "state", true, &state)) ||
 	    (r = ostori_param_bool(params, "immed", &immed)))
 		return r;
@@ -188,7 +174,7 @@ int ostori_method_power_timer(struct json_object *params, struct json_object **r
 	bool one;
 
 	if ((r = ostori_param_string(params, "device", true, &spec)) ||
-	    (r = lun_params(params, &one, &target, &lun)) ||
+	    (r = ostori_param_lun(params, &one, &target, &lun)) ||
 	    (r = ostori_param_string(params, "timer", true, &name)) ||
 	    (r = ostori_param_bool(params, "enabled", &enabled)) ||
 	    (r = ostori_param_bool(params, "save", &save)) ||

@@ -80,6 +80,22 @@ int ostori_param_bool(struct json_object *params, const char *key, int *out)
 	return 0;
 }
 
+/* "target" and "lun": either given, that LUN (the other 0); *one false
+ * when neither is. */
+int ostori_param_lun(struct json_object *params, bool *one, uint32_t *target, uint32_t *lun)
+{
+	int64_t t, l;
+	int r;
+
+	if ((r = ostori_param_int(params, "target", -1, UINT32_MAX, -1, &t)) ||
+	    (r = ostori_param_int(params, "lun", -1, UINT32_MAX, -1, &l)))
+		return r;
+	*one = t >= 0 || l >= 0;
+	*target = t >= 0 ? (uint32_t)t : 0;
+	*lun = l >= 0 ? (uint32_t)l : 0;
+	return 0;
+}
+
 /* ---- stats ------------------------------------------------------------------ */
 
 struct stats_call {

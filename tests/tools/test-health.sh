@@ -13,52 +13,8 @@
 # Run by "make check" from the top build directory.  Exits 0 when every
 # check passed, 1 on the first failure, 77 (skip) when python3 is missing.
 
-top_builddir=${top_builddir:-.}
-ORIONSTOR=${ORIONSTOR:-$top_builddir/tools/orionstor}
-HOLDER=${HOLDER:-$top_builddir/tests/tools/live-holder}
-PYTHON=${PYTHON:-python3}
-
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-	echo "SKIP: $PYTHON not found (needed to check the JSON output)"
-	exit 77
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-health.XXXXXX") || exit 1
-holder=
-cleanup() {
-	[ -n "$holder" ] && kill "$holder" 2>/dev/null
-	exec 9>&- 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-checks=0
-fail() {
-	echo "FAIL: $*"
-	for f in "$tmp/out" "$tmp/err" "$tmp/holder.out" "$tmp/holder.err"; do
-		[ -s "$f" ] && { echo "--- ${f##*/}:"; head -c 3000 "$f"; echo; }
-	done
-	exit 1
-}
-pass() {
-	checks=$((checks + 1))
-	echo "ok $checks - $*"
-}
-# run EXPECTED-STATUS PROGRAM ARGS...
-run() {
-	expect=$1
-	shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	status=$?
-	[ "$status" -eq "$expect" ] || fail "$* exited with $status, expected $expect"
-}
-# out REGEX / err REGEX: the output (error output) has a line matching.
-out() {
-	grep -Eq -- "$1" "$tmp/out" || fail "no line matching '$1' in the output"
-}
-err() {
-	grep -Eq -- "$1" "$tmp/err" || fail "no line matching '$1' on standard error"
-}
+test_name=test-health
+. "${srcdir:-.}/tests/tools/lib.sh"
 # check PYTHON-STATEMENTS MESSAGE: run with d = the JSON of $tmp/out.
 check() {
 	"$PYTHON" - "$tmp/out" "$1" <<'EOF' || fail "$2"
@@ -71,8 +27,6 @@ except AssertionError as e:
 EOF
 }
 
-# No holder of another test run may answer for our devices.
-printf '[control]\nsocket_dir = "%s"\n' "$tmp/sockets" >"$tmp/orionstor.conf"
 ORIONSTOR_CONF=$tmp/orionstor.conf
 export ORIONSTOR_CONF
 

@@ -11,45 +11,8 @@
 # Run by "make check" from the top build directory.  Exits 0 when every
 # check passed, 1 on the first failure, 77 (skip) when python3 is missing.
 
-top_builddir=${top_builddir:-.}
-ORIONSTOR=${ORIONSTOR:-$top_builddir/tools/orionstor}
-HOLDER=${HOLDER:-$top_builddir/tests/tools/live-holder}
-PYTHON=${PYTHON:-python3}
-
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-	echo "SKIP: $PYTHON not found (needed to check the JSON output)"
-	exit 77
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-live.XXXXXX") || exit 1
-holder=
-cleanup() {
-	[ -n "$holder" ] && kill "$holder" 2>/dev/null
-	exec 9>&- 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-checks=0
-fail() {
-	echo "FAIL: $*"
-	for f in "$tmp/out" "$tmp/err" "$tmp/holder.out" "$tmp/holder.err"; do
-		[ -s "$f" ] && { echo "--- ${f##*/}:"; head -c 3000 "$f"; echo; }
-	done
-	exit 1
-}
-pass() {
-	checks=$((checks + 1))
-	echo "ok $checks - $*"
-}
-# run EXPECTED-STATUS PROGRAM ARGS...
-run() {
-	expect=$1
-	shift
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	status=$?
-	[ "$status" -eq "$expect" ] || fail "$* exited with $status, expected $expect"
-}
+test_name=test-live
+. "${srcdir:-.}/tests/tools/lib.sh"
 tool() {
 	case $1 in
 	orionstor) echo "$ORIONSTOR" ;;
@@ -57,7 +20,6 @@ tool() {
 	esac
 }
 
-printf '[control]\nsocket_dir = "%s"\n' "$tmp/sockets" >"$tmp/orionstor.conf"
 ORIONSTOR_CONF=$tmp/orionstor.conf
 export ORIONSTOR_CONF
 

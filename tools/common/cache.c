@@ -24,36 +24,6 @@
 /* Flushes write out what the cache holds first: give them time. */
 #define CACHE_LONG_TIMEOUT_MS 120000
 
-/* ---- JSON helpers ------------------------------------------------------------------ */
-
-static struct json_object *obj_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_string(v) : "";
-}
-
-static uint64_t u64_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? (uint64_t)json_object_get_uint64(v) : 0;
-}
-
-static bool bool_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v && json_object_get_boolean(v);
-}
-
 static const char *size_of(uint64_t bytes, char *buf, size_t len)
 {
 	return tc_human_size(bytes, buf, len);
@@ -117,8 +87,7 @@ struct where {
  * (--target/--lun: that one).  0 or an exit code (message printed). */
 static int locate(const struct tc_common *c, struct where *w)
 {
-	struct tc_ctl_holder h;
-	char dir[512];
+	struct tc_where tw;
 	int rc, err;
 
 	memset(w, 0, sizeof(*w));
@@ -128,31 +97,14 @@ static int locate(const struct tc_common *c, struct where *w)
 	}
 	if (!c->device)
 		tc_usage_error("which device? give -d SPEC (or --pid N / --socket PATH)");
-	if ((rc = tc_open_context(c, &w->ctx)))
+	if ((rc = tc_where_locate(c, &tw)))
 		return rc;
-	/* No socket directory ([control] socket = false, no XDG_RUNTIME_DIR):
-	 * nobody can be asked; the device is opened here. */
-	if (ostor_control_socket_dir(w->ctx, dir, sizeof(dir)) == 0 && tc_ctl_find_holder(dir, c->device, &h)) {
-		struct json_object *v;
-
-		w->live = true;
-		snprintf(w->lv.socket, sizeof(w->lv.socket), "%s", h.socket);
-		snprintf(w->lv.program, sizeof(w->lv.program), "%s", h.program);
-		snprintf(w->lv.spec, sizeof(w->lv.spec), "%s",
-			 json_object_object_get_ex(h.device, "spec", &v) ? json_object_get_string(v) : c->device);
-		w->lv.pid = h.pid;
-		json_object_put(h.device);
-		ostor_exit(w->ctx);
-		w->ctx = NULL;
+	w->live = tw.live;
+	w->lv = tw.lv;
+	w->ctx = tw.ctx;
+	w->dev = tw.dev;
+	if (w->live)
 		return 0;
-	}
-	err = ostor_open(w->ctx, c->device, &w->dev);
-	if (err < 0) {
-		tc_lib_error(err, "cannot open device '%s' (no process holds it)", c->device);
-		ostor_exit(w->ctx);
-		w->ctx = NULL;
-		return tc_exit_from_error(err);
-	}
 	if (c->target_set || c->lun_set) {
 		w->luns = malloc(sizeof(*w->luns));
 		if (!w->luns) {
@@ -273,7 +225,7 @@ static struct json_object *own_info(const struct where *w)
 
 static void print_percent(struct json_object *o, const char *key)
 {
-	struct json_object *v = obj_of(o, key);
+	struct json_object *v = tc_jobj(o, key);
 
 	if (v)
 		printf("%.1f%%", 100.0 * json_object_get_double(v));
@@ -285,59 +237,59 @@ static void print_info_block(struct json_object *o)
 {
 	char a[32], b[32], d[32];
 
-	if (!strcmp(str_of(o, "mode"), "off")) {
+	if (!strcmp(tc_jstr(o, "mode"), "off")) {
 		printf("  mode          off: no block cache (cache=wt or cache=wb in the spec, or the transport's "
 		       "keys in orionstor.conf(5))\n");
 	} else {
-		printf("  mode          %s, policy %s, lines of %" PRIu64 " bytes\n", str_of(o, "mode"),
-		       str_of(o, "policy"), u64_of(o, "line_size"));
+		printf("  mode          %s, policy %s, lines of %" PRIu64 " bytes\n", tc_jstr(o, "mode"),
+		       tc_jstr(o, "policy"), tc_ju64(o, "line_size"));
 		printf("  size          %s (writes wait beyond %s dirty), ",
-		       size_of(u64_of(o, "capacity_bytes"), a, sizeof(a)),
-		       size_of(u64_of(o, "dirty_limit_bytes"), b, sizeof(b)));
-		if (u64_of(o, "read_ahead_max_bytes"))
-			printf("read-ahead up to %s\n", size_of(u64_of(o, "read_ahead_max_bytes"), a, sizeof(a)));
+		       size_of(tc_ju64(o, "capacity_bytes"), a, sizeof(a)),
+		       size_of(tc_ju64(o, "dirty_limit_bytes"), b, sizeof(b)));
+		if (tc_ju64(o, "read_ahead_max_bytes"))
+			printf("read-ahead up to %s\n", size_of(tc_ju64(o, "read_ahead_max_bytes"), a, sizeof(a)));
 		else
 			printf("no read-ahead\n");
-		printf("  used          %s\n", size_of(u64_of(o, "used_bytes"), a, sizeof(a)));
+		printf("  used          %s\n", size_of(tc_ju64(o, "used_bytes"), a, sizeof(a)));
 		printf("  dirty         %s not yet written to the device\n",
-		       size_of(u64_of(o, "dirty_bytes"), a, sizeof(a)));
+		       size_of(tc_ju64(o, "dirty_bytes"), a, sizeof(a)));
 		printf("  hit rate      ");
-		if (obj_of(o, "hit_rate")) {
+		if (tc_jobj(o, "hit_rate")) {
 			print_percent(o, "hit_rate");
-			printf(" (%" PRIu64 " of %" PRIu64 " reads answered from the cache)\n", u64_of(o, "read_hits"),
-			       u64_of(o, "read_hits") + u64_of(o, "read_misses"));
+			printf(" (%" PRIu64 " of %" PRIu64 " reads answered from the cache)\n", tc_ju64(o, "read_hits"),
+			       tc_ju64(o, "read_hits") + tc_ju64(o, "read_misses"));
 		} else {
 			printf("- (no reads yet)\n");
 		}
 		printf("  read-ahead    ");
-		if (obj_of(o, "read_ahead_efficiency")) {
+		if (tc_jobj(o, "read_ahead_efficiency")) {
 			print_percent(o, "read_ahead_efficiency");
 			printf(" used (%s read of %s read ahead, %s evicted unread)\n",
-			       size_of(u64_of(o, "read_ahead_used_bytes"), a, sizeof(a)),
-			       size_of(u64_of(o, "read_ahead_bytes"), b, sizeof(b)),
-			       size_of(u64_of(o, "read_ahead_wasted_bytes"), d, sizeof(d)));
+			       size_of(tc_ju64(o, "read_ahead_used_bytes"), a, sizeof(a)),
+			       size_of(tc_ju64(o, "read_ahead_bytes"), b, sizeof(b)),
+			       size_of(tc_ju64(o, "read_ahead_wasted_bytes"), d, sizeof(d)));
 		} else {
 			printf("- (nothing read ahead)\n");
 		}
 		printf("  write-out     %s in flight (the backlog); %" PRIu64 " write-out(s) of %s, %" PRIu64
-		       " failed\n", size_of(u64_of(o, "writeout_inflight_bytes"), a, sizeof(a)), u64_of(o, "writeouts"),
-		       size_of(u64_of(o, "writeout_bytes"), b, sizeof(b)), u64_of(o, "writeout_errors"));
-		if (u64_of(o, "lost_bytes"))
+		       " failed\n", size_of(tc_ju64(o, "writeout_inflight_bytes"), a, sizeof(a)), tc_ju64(o, "writeouts"),
+		       size_of(tc_ju64(o, "writeout_bytes"), b, sizeof(b)), tc_ju64(o, "writeout_errors"));
+		if (tc_ju64(o, "lost_bytes"))
 			printf("  lost data     %s in %" PRIu64 " range(s) never reached the device\n",
-			       size_of(u64_of(o, "lost_bytes"), a, sizeof(a)), u64_of(o, "lost_ranges"));
+			       size_of(tc_ju64(o, "lost_bytes"), a, sizeof(a)), tc_ju64(o, "lost_ranges"));
 		else
 			printf("  lost data     none\n");
 	}
-	if (*str_of(o, "sticky_error"))
+	if (*tc_jstr(o, "sticky_error"))
 		printf("  sticky error  %s: %s (every flush reports it until the holder acknowledges it)\n",
-		       str_of(o, "sticky_error"), str_of(o, "sticky_message"));
+		       tc_jstr(o, "sticky_error"), tc_jstr(o, "sticky_message"));
 	else
 		printf("  sticky error  none\n");
 }
 
 static void print_info(const struct tc_common *c, const struct where *w, struct json_object *doc)
 {
-	struct json_object *luns = obj_of(doc, "luns");
+	struct json_object *luns = tc_jobj(doc, "luns");
 	size_t n = luns ? json_object_array_length(luns) : 0;
 
 	print_where(c, w, "asked");
@@ -347,25 +299,25 @@ static void print_info(const struct tc_common *c, const struct where *w, struct 
 			print_info_block(json_object_array_get_idx(luns, 0));
 		return;
 	}
-	print_info_block(obj_of(doc, "total"));
-	if (n > 1 || (n == 1 && (u64_of(json_object_array_get_idx(luns, 0), "target") ||
-				 u64_of(json_object_array_get_idx(luns, 0), "lun")))) {
+	print_info_block(tc_jobj(doc, "total"));
+	if (n > 1 || (n == 1 && (tc_ju64(json_object_array_get_idx(luns, 0), "target") ||
+				 tc_ju64(json_object_array_get_idx(luns, 0), "lun")))) {
 		printf("\n  %-7s %10s %10s %9s %10s %10s  %s\n", "T:L", "USED", "DIRTY", "HIT%", "WO-ERRORS", "LOST",
 		       "STICKY");
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *l = json_object_array_get_idx(luns, i);
 			char tl[24], a[32], b[32], d[32];
 
-			snprintf(tl, sizeof(tl), "%" PRIu64 ":%" PRIu64, u64_of(l, "target"), u64_of(l, "lun"));
-			printf("  %-7s %10s %10s ", tl, size_of(u64_of(l, "used_bytes"), a, sizeof(a)),
-			       size_of(u64_of(l, "dirty_bytes"), b, sizeof(b)));
-			if (obj_of(l, "hit_rate"))
-				printf("%8.1f%% ", 100.0 * json_object_get_double(obj_of(l, "hit_rate")));
+			snprintf(tl, sizeof(tl), "%" PRIu64 ":%" PRIu64, tc_ju64(l, "target"), tc_ju64(l, "lun"));
+			printf("  %-7s %10s %10s ", tl, size_of(tc_ju64(l, "used_bytes"), a, sizeof(a)),
+			       size_of(tc_ju64(l, "dirty_bytes"), b, sizeof(b)));
+			if (tc_jobj(l, "hit_rate"))
+				printf("%8.1f%% ", 100.0 * json_object_get_double(tc_jobj(l, "hit_rate")));
 			else
 				printf("%9s ", "-");
-			printf("%10" PRIu64 " %10s  %s\n", u64_of(l, "writeout_errors"),
-			       size_of(u64_of(l, "lost_bytes"), d, sizeof(d)),
-			       *str_of(l, "sticky_error") ? str_of(l, "sticky_error") : "-");
+			printf("%10" PRIu64 " %10s  %s\n", tc_ju64(l, "writeout_errors"),
+			       size_of(tc_ju64(l, "lost_bytes"), d, sizeof(d)),
+			       *tc_jstr(l, "sticky_error") ? tc_jstr(l, "sticky_error") : "-");
 		}
 	}
 }
@@ -456,42 +408,42 @@ static struct json_object *own_flush(const struct where *w)
  * the category of the first failure. */
 static int flush_status(struct json_object *doc)
 {
-	struct json_object *luns = obj_of(doc, "luns");
+	struct json_object *luns = tc_jobj(doc, "luns");
 
 	for (size_t i = 0; luns && i < json_object_array_length(luns); i++) {
-		struct json_object *l = json_object_array_get_idx(luns, i), *code = obj_of(l, "error_code");
+		struct json_object *l = json_object_array_get_idx(luns, i), *code = tc_jobj(l, "error_code");
 
-		if (!bool_of(l, "confirmed"))
+		if (!tc_jbool(l, "confirmed"))
 			return code ? tc_exit_from_error(json_object_get_int(code)) : TC_EXIT_OTHER;
 	}
-	return bool_of(doc, "confirmed") ? TC_EXIT_OK : TC_EXIT_OTHER;
+	return tc_jbool(doc, "confirmed") ? TC_EXIT_OK : TC_EXIT_OTHER;
 }
 
 static void print_flush(const struct tc_common *c, const struct where *w, struct json_object *doc)
 {
-	struct json_object *luns = obj_of(doc, "luns");
+	struct json_object *luns = tc_jobj(doc, "luns");
 
 	print_where(c, w, "flushed");
 	for (size_t i = 0; luns && i < json_object_array_length(luns); i++) {
 		struct json_object *l = json_object_array_get_idx(luns, i);
 		char a[32];
 
-		printf("  LUN %" PRIu64 ":%" PRIu64 ": ", u64_of(l, "target"), u64_of(l, "lun"));
-		if (bool_of(l, "confirmed")) {
+		printf("  LUN %" PRIu64 ":%" PRIu64 ": ", tc_ju64(l, "target"), tc_ju64(l, "lun"));
+		if (tc_jbool(l, "confirmed")) {
 			printf("confirmed by the device");
-			if (u64_of(l, "unwritten_bytes_before"))
+			if (tc_ju64(l, "unwritten_bytes_before"))
 				printf(" (%s written out of the cache first)",
-				       size_of(u64_of(l, "unwritten_bytes_before"), a, sizeof(a)));
+				       size_of(tc_ju64(l, "unwritten_bytes_before"), a, sizeof(a)));
 			printf("\n");
 			continue;
 		}
-		printf("NOT confirmed: %s: %s\n", str_of(l, "error"), str_of(l, "message"));
-		if (u64_of(l, "unwritten_bytes_after"))
+		printf("NOT confirmed: %s: %s\n", tc_jstr(l, "error"), tc_jstr(l, "message"));
+		if (tc_ju64(l, "unwritten_bytes_after"))
 			printf("           %s stay dirty in the cache\n",
-			       size_of(u64_of(l, "unwritten_bytes_after"), a, sizeof(a)));
-		if (*str_of(l, "sticky_error"))
+			       size_of(tc_ju64(l, "unwritten_bytes_after"), a, sizeof(a)));
+		if (*tc_jstr(l, "sticky_error"))
 			printf("           sticky error %s: every flush reports it until the %s acknowledges it "
-			       "(ostor_flush_acknowledge)\n", str_of(l, "sticky_error"),
+			       "(ostor_flush_acknowledge)\n", tc_jstr(l, "sticky_error"),
 			       w->live ? "holder" : "program");
 	}
 }
@@ -514,7 +466,7 @@ int orionstor_cmd_cache_flush(int argc, char **argv)
 	if (rc)
 		return release(&w, rc);
 	status = flush_status(doc);
-	if (!json_object_array_length(obj_of(doc, "luns"))) {
+	if (!json_object_array_length(tc_jobj(doc, "luns"))) {
 		tc_msg("%s reports no logical units: nothing to flush", device_name(&c, &w));
 		status = TC_EXIT_NOT_FOUND;
 	}
@@ -630,8 +582,8 @@ static uint64_t live_unwritten(const struct tc_common *c, const struct where *w)
 
 	if (tc_live_call(&w->lv, "cache", lun_params(c), TC_CTL_TIMEOUT_MS, &doc))
 		return 0;
-	o = (c->target_set || c->lun_set) ? json_object_array_get_idx(obj_of(doc, "luns"), 0) : obj_of(doc, "total");
-	n = u64_of(o, "dirty_bytes") + u64_of(o, "writeout_inflight_bytes");
+	o = (c->target_set || c->lun_set) ? json_object_array_get_idx(tc_jobj(doc, "luns"), 0) : tc_jobj(doc, "total");
+	n = tc_ju64(o, "dirty_bytes") + tc_ju64(o, "writeout_inflight_bytes");
 	json_object_put(doc);
 	return n;
 }
@@ -675,10 +627,10 @@ int orionstor_cmd_cache_reset(int argc, char **argv)
 	}
 	if (rc)
 		return release(&w, rc);
-	if (u64_of(doc, "discarded_bytes") > warned)
+	if (tc_ju64(doc, "discarded_bytes") > warned)
 		/* More than announced (written meanwhile), or a holder that
 		 * could not be asked first. */
-		warn_discard(&c, &w, u64_of(doc, "discarded_bytes"), true);
+		warn_discard(&c, &w, tc_ju64(doc, "discarded_bytes"), true);
 	if (c.json) {
 		add_holder(doc, &w);
 		rc = tc_json_print(doc);
@@ -686,16 +638,16 @@ int orionstor_cmd_cache_reset(int argc, char **argv)
 		char d[32], x[32];
 
 		print_where(&c, &w, "reset");
-		if (!strcmp(str_of(doc, "mode"), "off"))
+		if (!strcmp(tc_jstr(doc, "mode"), "off"))
 			printf("  no block cache: nothing to drop\n");
 		else
-			printf("  dropped %s from the cache%s%s%s\n", size_of(u64_of(doc, "dropped_bytes"), d, sizeof(d)),
-			       bool_of(doc, "flushed") ? ", after a flush the device confirmed" : "",
-			       u64_of(doc, "discarded_bytes") ? "; DISCARDED unwritten: " : "",
-			       u64_of(doc, "discarded_bytes") ? size_of(u64_of(doc, "discarded_bytes"), x, sizeof(x)) : "");
-		if (*str_of(doc, "sticky_error"))
+			printf("  dropped %s from the cache%s%s%s\n", size_of(tc_ju64(doc, "dropped_bytes"), d, sizeof(d)),
+			       tc_jbool(doc, "flushed") ? ", after a flush the device confirmed" : "",
+			       tc_ju64(doc, "discarded_bytes") ? "; DISCARDED unwritten: " : "",
+			       tc_ju64(doc, "discarded_bytes") ? size_of(tc_ju64(doc, "discarded_bytes"), x, sizeof(x)) : "");
+		if (*tc_jstr(doc, "sticky_error"))
 			printf("  sticky error %s: every flush reports it until the %s acknowledges it\n",
-			       str_of(doc, "sticky_error"), w.live ? "holder" : "program");
+			       tc_jstr(doc, "sticky_error"), w.live ? "holder" : "program");
 	}
 	json_object_put(doc);
 	rc = release(&w, rc);

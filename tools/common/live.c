@@ -18,34 +18,6 @@
 
 /* ---- finding the process and calling it -------------------------------------- */
 
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "";
-}
-
-static struct json_object *obj_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static double num_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_double(v) : 0.0;
-}
-
-static uint64_t u64_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? (uint64_t)json_object_get_uint64(v) : 0;
-}
-
 int tc_ctl_exit_from_code(int code)
 {
 	if (code <= -32000 && code >= -32099)
@@ -96,8 +68,8 @@ int tc_live_resolve(const struct tc_common *c, struct tc_live *lv)
 
 		lv->pid = tc_ctl_pid_of(lv->socket);
 		if (tc_ctl_call(lv->socket, "ping", NULL, TC_CTL_TIMEOUT_MS, &ping, &code, why, sizeof(why)) == 0) {
-			snprintf(lv->program, sizeof(lv->program), "%s", str_of(ping, "program"));
-			lv->pid = (long)num_of(ping, "pid");
+			snprintf(lv->program, sizeof(lv->program), "%s", tc_jstr(ping, "program"));
+			lv->pid = (long)tc_jnum(ping, "pid");
 			json_object_put(ping);
 		}
 		if (c->device) {
@@ -125,7 +97,7 @@ int tc_live_resolve(const struct tc_common *c, struct tc_live *lv)
 			       lv->pid, n, lv->pid);
 			return TC_EXIT_SYNTAX;
 		}
-		snprintf(lv->spec, sizeof(lv->spec), "%s", str_of(json_object_array_get_idx(devs, 0), "spec"));
+		snprintf(lv->spec, sizeof(lv->spec), "%s", tc_jstr(json_object_array_get_idx(devs, 0), "spec"));
 		json_object_put(devs);
 		return 0;
 	}
@@ -138,7 +110,7 @@ int tc_live_resolve(const struct tc_common *c, struct tc_live *lv)
 			return tc_ctl_not_held(c->device);
 		snprintf(lv->socket, sizeof(lv->socket), "%s", h.socket);
 		snprintf(lv->program, sizeof(lv->program), "%s", h.program);
-		snprintf(lv->spec, sizeof(lv->spec), "%s", str_of(h.device, "spec"));
+		snprintf(lv->spec, sizeof(lv->spec), "%s", tc_jstr(h.device, "spec"));
 		lv->pid = h.pid;
 		json_object_put(h.device);
 	}
@@ -209,24 +181,24 @@ static const struct argp stats_argp = {
 
 static void print_latency_row(const char *kind, struct json_object *s, struct json_object *lat, double secs)
 {
-	struct json_object *l = obj_of(lat, kind);
+	struct json_object *l = tc_jobj(lat, kind);
 	char size[32];
 
-	printf("  %-6s %12llu %10s %10.0f %9.1f", kind, (unsigned long long)u64_of(obj_of(s, "commands"), kind),
-	       tc_human_size(u64_of(obj_of(s, "bytes"), kind), size, sizeof(size)),
-	       secs > 0 ? (double)u64_of(obj_of(s, "commands"), kind) / secs : 0.0,
-	       secs > 0 ? (double)u64_of(obj_of(s, "bytes"), kind) / secs / 1e6 : 0.0);
-	if (l && u64_of(l, "count"))
-		printf(" %9.1f %9.1f %9.1f %9.1f %9.1f", num_of(l, "mean_us"), num_of(l, "p50_us"), num_of(l, "p99_us"),
-		       num_of(l, "p99.9_us"), num_of(l, "max_us"));
+	printf("  %-6s %12llu %10s %10.0f %9.1f", kind, (unsigned long long)tc_ju64(tc_jobj(s, "commands"), kind),
+	       tc_human_size(tc_ju64(tc_jobj(s, "bytes"), kind), size, sizeof(size)),
+	       secs > 0 ? (double)tc_ju64(tc_jobj(s, "commands"), kind) / secs : 0.0,
+	       secs > 0 ? (double)tc_ju64(tc_jobj(s, "bytes"), kind) / secs / 1e6 : 0.0);
+	if (l && tc_ju64(l, "count"))
+		printf(" %9.1f %9.1f %9.1f %9.1f %9.1f", tc_jnum(l, "mean_us"), tc_jnum(l, "p50_us"), tc_jnum(l, "p99_us"),
+		       tc_jnum(l, "p99.9_us"), tc_jnum(l, "max_us"));
 	printf("\n");
 }
 
 /* One stats object (total, a target, a LUN) as the table of kinds. */
 static void print_block(struct json_object *s, bool histograms)
 {
-	struct json_object *lat = obj_of(s, "latency"), *res = obj_of(s, "results"), *resets = obj_of(s, "resets");
-	double secs = num_of(s, "elapsed_s");
+	struct json_object *lat = tc_jobj(s, "latency"), *res = tc_jobj(s, "results"), *resets = tc_jobj(s, "resets");
+	double secs = tc_jnum(s, "elapsed_s");
 	bool first = true;
 
 	printf("  %-6s %12s %10s %10s %9s", "KIND", "COMMANDS", "BYTES", "IOPS", "MB/s");
@@ -242,57 +214,57 @@ static void print_block(struct json_object *s, bool histograms)
 		printf("%s %s %lld", first ? "" : ",", name, (long long)json_object_get_int64(val));
 		first = false;
 	}
-	printf("\n  queue depth: %lld now, %lld at most", (long long)u64_of(s, "depth"),
-	       (long long)u64_of(s, "depth_max"));
-	if (obj_of(s, "depth_avg"))
-		printf(", %.1f on average, busy %.1f%% of the time", num_of(s, "depth_avg"),
-		       100.0 * num_of(s, "utilisation"));
+	printf("\n  queue depth: %lld now, %lld at most", (long long)tc_ju64(s, "depth"),
+	       (long long)tc_ju64(s, "depth_max"));
+	if (tc_jobj(s, "depth_avg"))
+		printf(", %.1f on average, busy %.1f%% of the time", tc_jnum(s, "depth_avg"),
+		       100.0 * tc_jnum(s, "utilisation"));
 	printf("\n  retries %llu, aborts %llu, waits for room %llu, resets %llu LUN / %llu target / %llu device\n",
-	       (unsigned long long)u64_of(s, "retries"), (unsigned long long)u64_of(s, "aborts"),
-	       (unsigned long long)u64_of(s, "queue_full_waits"), (unsigned long long)u64_of(resets, "lun"),
-	       (unsigned long long)u64_of(resets, "target"), (unsigned long long)u64_of(resets, "device"));
+	       (unsigned long long)tc_ju64(s, "retries"), (unsigned long long)tc_ju64(s, "aborts"),
+	       (unsigned long long)tc_ju64(s, "queue_full_waits"), (unsigned long long)tc_ju64(resets, "lun"),
+	       (unsigned long long)tc_ju64(resets, "target"), (unsigned long long)tc_ju64(resets, "device"));
 }
 
 /* The "cache" object of the statistics, in one line. */
 static void print_cache_line(struct json_object *cache)
 {
 	char cap[32], used[32], dirty[32], writing[32], lost[32];
-	struct json_object *rate = obj_of(cache, "hit_rate");
+	struct json_object *rate = tc_jobj(cache, "hit_rate");
 
 	if (!cache)
 		return;
-	printf("\n  cache: %s %s, %s; %s used, %s dirty, %s being written out; hit rate ", str_of(cache, "mode"),
-	       str_of(cache, "policy"), tc_human_size(u64_of(cache, "capacity_bytes"), cap, sizeof(cap)),
-	       tc_human_size(u64_of(cache, "used_bytes"), used, sizeof(used)),
-	       tc_human_size(u64_of(cache, "dirty_bytes"), dirty, sizeof(dirty)),
-	       tc_human_size(u64_of(cache, "writeout_inflight_bytes"), writing, sizeof(writing)));
+	printf("\n  cache: %s %s, %s; %s used, %s dirty, %s being written out; hit rate ", tc_jstr(cache, "mode"),
+	       tc_jstr(cache, "policy"), tc_human_size(tc_ju64(cache, "capacity_bytes"), cap, sizeof(cap)),
+	       tc_human_size(tc_ju64(cache, "used_bytes"), used, sizeof(used)),
+	       tc_human_size(tc_ju64(cache, "dirty_bytes"), dirty, sizeof(dirty)),
+	       tc_human_size(tc_ju64(cache, "writeout_inflight_bytes"), writing, sizeof(writing)));
 	if (rate)
 		printf("%.1f%%", 100.0 * json_object_get_double(rate));
 	else
 		printf("-");
-	printf("; %llu write-out(s), %llu failed; %s lost", (unsigned long long)u64_of(cache, "writeouts"),
-	       (unsigned long long)u64_of(cache, "writeout_errors"),
-	       tc_human_size(u64_of(cache, "lost_bytes"), lost, sizeof(lost)));
-	if (*str_of(cache, "sticky_error"))
-		printf("; sticky error %s", str_of(cache, "sticky_error"));
+	printf("; %llu write-out(s), %llu failed; %s lost", (unsigned long long)tc_ju64(cache, "writeouts"),
+	       (unsigned long long)tc_ju64(cache, "writeout_errors"),
+	       tc_human_size(tc_ju64(cache, "lost_bytes"), lost, sizeof(lost)));
+	if (*tc_jstr(cache, "sticky_error"))
+		printf("; sticky error %s", tc_jstr(cache, "sticky_error"));
 	printf("\n");
 }
 
 static void print_stats(const struct tc_live *lv, struct json_object *doc, const struct tc_common *c)
 {
-	bool hist = json_object_get_boolean(obj_of(doc, "histograms"));
-	struct json_object *total = obj_of(doc, "total"), *luns = obj_of(doc, "luns");
-	struct json_object *transport = obj_of(doc, "transport");
+	bool hist = json_object_get_boolean(tc_jobj(doc, "histograms"));
+	struct json_object *total = tc_jobj(doc, "total"), *luns = tc_jobj(doc, "luns");
+	struct json_object *transport = tc_jobj(doc, "transport");
 
 	printf("%s, held by pid %ld (%s): %.1f s counted, latency histograms %s\n", lv->spec, lv->pid,
-	       lv->program[0] ? lv->program : "?", num_of(total, "elapsed_s"), hist ? "on" : "off");
+	       lv->program[0] ? lv->program : "?", tc_jnum(total, "elapsed_s"), hist ? "on" : "off");
 	if (c->target_set || c->lun_set) {
 		bool found = false;
 
 		for (size_t i = 0; luns && i < json_object_array_length(luns); i++) {
 			struct json_object *l = json_object_array_get_idx(luns, i);
 
-			if (u64_of(l, "target") != c->target || u64_of(l, "lun") != c->lun)
+			if (tc_ju64(l, "target") != c->target || tc_ju64(l, "lun") != c->lun)
 				continue;
 			printf("target %u, LUN %u:\n", c->target, c->lun);
 			print_block(l, hist);
@@ -300,23 +272,23 @@ static void print_stats(const struct tc_live *lv, struct json_object *doc, const
 		}
 		if (!found)
 			printf("target %u, LUN %u: no commands yet\n", c->target, c->lun);
-		print_cache_line(obj_of(doc, "cache"));
+		print_cache_line(tc_jobj(doc, "cache"));
 		return;
 	}
 	print_block(total, hist);
 	if (luns && json_object_array_length(luns) > 1) {
 		printf("\n  %-6s %-5s %12s %10s %9s %9s\n", "TARGET", "LUN", "COMMANDS", "IOPS", "MB/s", "P99 us");
 		for (size_t i = 0; i < json_object_array_length(luns); i++) {
-			struct json_object *l = json_object_array_get_idx(luns, i), *lat = obj_of(l, "latency");
+			struct json_object *l = json_object_array_get_idx(luns, i), *lat = tc_jobj(l, "latency");
 			uint64_t n = 0;
 
 			for (size_t k = 0; k < 5; k++)
-				n += u64_of(obj_of(l, "commands"), kinds[k]);
-			printf("  %-6llu %-5llu %12llu %10.0f %9.1f", (unsigned long long)u64_of(l, "target"),
-			       (unsigned long long)u64_of(l, "lun"), (unsigned long long)n, num_of(l, "iops"),
-			       num_of(l, "read_mbps") + num_of(l, "write_mbps"));
+				n += tc_ju64(tc_jobj(l, "commands"), kinds[k]);
+			printf("  %-6llu %-5llu %12llu %10.0f %9.1f", (unsigned long long)tc_ju64(l, "target"),
+			       (unsigned long long)tc_ju64(l, "lun"), (unsigned long long)n, tc_jnum(l, "iops"),
+			       tc_jnum(l, "read_mbps") + tc_jnum(l, "write_mbps"));
 			if (lat)
-				printf(" %9.1f", num_of(obj_of(lat, "read"), "p99_us"));
+				printf(" %9.1f", tc_jnum(tc_jobj(lat, "read"), "p99_us"));
 			printf("\n");
 		}
 	}
@@ -330,7 +302,7 @@ static void print_stats(const struct tc_live *lv, struct json_object *doc, const
 		}
 		printf("\n");
 	}
-	print_cache_line(obj_of(doc, "cache"));
+	print_cache_line(tc_jobj(doc, "cache"));
 }
 
 /* The sums an interval line needs. */
@@ -341,15 +313,15 @@ struct sample {
 
 static struct sample sample_of(struct json_object *total)
 {
-	struct sample s = { .secs = num_of(total, "elapsed_s") };
-	struct json_object *res = obj_of(total, "results");
+	struct sample s = { .secs = tc_jnum(total, "elapsed_s") };
+	struct json_object *res = tc_jobj(total, "results");
 
 	for (int k = 0; k < 2; k++) {
-		s.cmds[k] = u64_of(obj_of(total, "commands"), kinds[k]);
-		s.bytes[k] = u64_of(obj_of(total, "bytes"), kinds[k]);
+		s.cmds[k] = tc_ju64(tc_jobj(total, "commands"), kinds[k]);
+		s.bytes[k] = tc_ju64(tc_jobj(total, "bytes"), kinds[k]);
 	}
 	for (size_t k = 0; k < 5; k++)
-		s.all += u64_of(obj_of(total, "commands"), kinds[k]);
+		s.all += tc_ju64(tc_jobj(total, "commands"), kinds[k]);
 	json_object_object_foreach(res, name, val)
 		if (strcmp(name, "good"))
 			s.errors += (uint64_t)json_object_get_int64(val);
@@ -399,7 +371,7 @@ int orionstor_cmd_stats(int argc, char **argv)
 		return rc ? rc : tc_finish_stdout();
 	}
 	/* iostat-like: one line per interval, from the differences. */
-	prev = sample_of(obj_of(doc, "total"));
+	prev = sample_of(tc_jobj(doc, "total"));
 	json_object_put(doc);
 	if (!c.json)
 		printf("%-8s %10s %10s %9s %9s %8s %6s %7s %9s\n", "TIME", "r/s", "w/s", "rMB/s", "wMB/s", "errors",
@@ -414,7 +386,7 @@ int orionstor_cmd_stats(int argc, char **argv)
 		sleep_seconds(a.interval);
 		if ((rc = tc_live_call(&lv, "stats", NULL, TC_CTL_TIMEOUT_MS, &doc)))
 			return rc;
-		total = obj_of(doc, "total");
+		total = tc_jobj(doc, "total");
 		s = sample_of(total);
 		dt = s.secs - prev.secs;
 		if (dt <= 0 || s.all < prev.all)
@@ -434,16 +406,16 @@ int orionstor_cmd_stats(int argc, char **argv)
 		} else {
 			now = time(NULL);
 			strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-			lat = obj_of(obj_of(total, "latency"), "read");
+			lat = tc_jobj(tc_jobj(total, "latency"), "read");
 			printf("%-8s %10.0f %10.0f %9.1f %9.1f %8llu %6llu %7.1f ", when,
 			       dt > 0 ? (double)(s.cmds[0] - prev.cmds[0]) / dt : 0.0,
 			       dt > 0 ? (double)(s.cmds[1] - prev.cmds[1]) / dt : 0.0,
 			       dt > 0 ? (double)(s.bytes[0] - prev.bytes[0]) / dt / 1e6 : 0.0,
 			       dt > 0 ? (double)(s.bytes[1] - prev.bytes[1]) / dt / 1e6 : 0.0,
 			       (unsigned long long)(dt > 0 ? s.errors - prev.errors : 0),
-			       (unsigned long long)u64_of(total, "depth"), 100.0 * num_of(total, "utilisation"));
+			       (unsigned long long)tc_ju64(total, "depth"), 100.0 * tc_jnum(total, "utilisation"));
 			if (lat)
-				printf("%9.1f\n", num_of(lat, "p99_us"));
+				printf("%9.1f\n", tc_jnum(lat, "p99_us"));
 			else
 				printf("%9s\n", "-");
 		}
@@ -488,24 +460,24 @@ int orionstor_cmd_queues(int argc, char **argv)
 	printf("%5s %-5s %6s %6s %7s %6s %12s %10s %10s %12s %10s\n", "QUEUE", "OWNED", "DEPTH", "MAX", "AVG",
 	       "UTIL%", "COMMANDS", "IOPS", "BATCHES", "NOTIFIES", "RING");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct json_object *q = json_object_array_get_idx(arr, i), *vq = obj_of(q, "virtqueue");
+		struct json_object *q = json_object_array_get_idx(arr, i), *vq = tc_jobj(q, "virtqueue");
 		uint64_t n = 0;
 
 		for (size_t k = 0; k < 5; k++)
-			n += u64_of(obj_of(q, "commands"), kinds[k]);
-		printf("%5lld %-5s %6llu %6llu ", (long long)num_of(q, "queue"),
-		       num_of(q, "queue") < 0 ? "-" : json_object_get_boolean(obj_of(q, "owned")) ? "yes" : "no",
-		       (unsigned long long)u64_of(q, "depth"),
-		       (unsigned long long)u64_of(q, "depth_max"));
-		if (obj_of(q, "depth_avg"))
-			printf("%7.1f %6.1f ", num_of(q, "depth_avg"), 100.0 * num_of(q, "utilisation"));
+			n += tc_ju64(tc_jobj(q, "commands"), kinds[k]);
+		printf("%5lld %-5s %6llu %6llu ", (long long)tc_jnum(q, "queue"),
+		       tc_jnum(q, "queue") < 0 ? "-" : json_object_get_boolean(tc_jobj(q, "owned")) ? "yes" : "no",
+		       (unsigned long long)tc_ju64(q, "depth"),
+		       (unsigned long long)tc_ju64(q, "depth_max"));
+		if (tc_jobj(q, "depth_avg"))
+			printf("%7.1f %6.1f ", tc_jnum(q, "depth_avg"), 100.0 * tc_jnum(q, "utilisation"));
 		else
 			printf("%7s %6s ", "-", "-");
-		printf("%12llu %10.0f %10llu ", (unsigned long long)n, num_of(q, "iops"),
-		       (unsigned long long)u64_of(q, "batches"));
+		printf("%12llu %10.0f %10llu ", (unsigned long long)n, tc_jnum(q, "iops"),
+		       (unsigned long long)tc_ju64(q, "batches"));
 		if (vq)
-			printf("%12llu %4s/%-5llu\n", (unsigned long long)u64_of(vq, "notifications"), str_of(vq, "ring"),
-			       (unsigned long long)u64_of(vq, "size"));
+			printf("%12llu %4s/%-5llu\n", (unsigned long long)tc_ju64(vq, "notifications"), tc_jstr(vq, "ring"),
+			       (unsigned long long)tc_ju64(vq, "size"));
 		else
 			printf("%12s %10s\n", "-", "-");
 	}
@@ -583,12 +555,12 @@ int orionstor_cmd_commands(int argc, char **argv)
 	json_object_object_add(params, "timeout_ms", json_object_new_int64((int64_t)a.timeout_ms));
 	if ((rc = tc_live_call(&lv, "commands", params, (int)a.timeout_ms + TC_CTL_TIMEOUT_MS, &res)))
 		return rc;
-	cmds = obj_of(res, "commands");
+	cmds = tc_jobj(res, "commands");
 	out = json_object_new_array();
 	for (size_t i = 0; cmds && i < json_object_array_length(cmds); i++) {
 		struct json_object *cmd = json_object_array_get_idx(cmds, i);
 
-		if (a.tag_set && strtoull(str_of(cmd, "tag"), NULL, 0) != a.tag)
+		if (a.tag_set && strtoull(tc_jstr(cmd, "tag"), NULL, 0) != a.tag)
 			continue;
 		json_object_array_add(out, json_object_get(cmd));
 	}
@@ -598,30 +570,30 @@ int orionstor_cmd_commands(int argc, char **argv)
 		json_object_object_add(root, "device", json_object_new_string(lv.spec));
 		json_object_object_add(root, "pid", json_object_new_int64(lv.pid));
 		json_object_object_add(root, "commands", json_object_get(out));
-		json_object_object_add(root, "total", json_object_get(obj_of(res, "total")));
-		json_object_object_add(root, "silent_queues", json_object_get(obj_of(res, "silent_queues")));
+		json_object_object_add(root, "total", json_object_get(tc_jobj(res, "total")));
+		json_object_object_add(root, "silent_queues", json_object_get(tc_jobj(res, "silent_queues")));
 		rc = tc_json_print(root);
 		json_object_put(root);
 	} else {
 		for (size_t i = 0; i < json_object_array_length(out); i++) {
-			struct json_object *cmd = json_object_array_get_idx(out, i), *age = obj_of(cmd, "age_ms");
+			struct json_object *cmd = json_object_array_get_idx(out, i), *age = tc_jobj(cmd, "age_ms");
 
 			if (!shown++)
 				printf("%5s %-18s %6s %5s %-22s %-10s %11s  %s\n", "QUEUE", "TAG", "TARGET", "LUN",
 				       "COMMAND", "STATE", "AGE ms", "CDB");
-			printf("%5lld %-18s %6llu %5llu %-22s %-10s %11.1f%s %s\n", (long long)num_of(cmd, "queue"),
-			       str_of(cmd, "tag"), (unsigned long long)u64_of(cmd, "target"),
-			       (unsigned long long)u64_of(cmd, "lun"), str_of(cmd, "command"), str_of(cmd, "state"),
-			       age ? json_object_get_double(age) : num_of(cmd, "listed_ms"), age ? " " : "+",
-			       str_of(cmd, "cdb"));
+			printf("%5lld %-18s %6llu %5llu %-22s %-10s %11.1f%s %s\n", (long long)tc_jnum(cmd, "queue"),
+			       tc_jstr(cmd, "tag"), (unsigned long long)tc_ju64(cmd, "target"),
+			       (unsigned long long)tc_ju64(cmd, "lun"), tc_jstr(cmd, "command"), tc_jstr(cmd, "state"),
+			       age ? json_object_get_double(age) : tc_jnum(cmd, "listed_ms"), age ? " " : "+",
+			       tc_jstr(cmd, "cdb"));
 		}
 		if (!shown && a.tag_set)
 			printf("No command with tag %#llx is in flight on %s.\n", (unsigned long long)a.tag, lv.spec);
 		else if (!shown)
 			printf("No command is in flight on %s.\n", lv.spec);
-		if (u64_of(res, "silent_queues"))
+		if (tc_ju64(res, "silent_queues"))
 			printf("%llu queue(s) did not answer: their owning threads are not polling.\n",
-			       (unsigned long long)u64_of(res, "silent_queues"));
+			       (unsigned long long)tc_ju64(res, "silent_queues"));
 	}
 	json_object_put(out);
 	json_object_put(res);
@@ -670,8 +642,8 @@ int orionstor_cmd_abort(int argc, char **argv)
 	if (c.json)
 		rc = tc_json_print(res);
 	else
-		printf("%s: command %s: %s\n", lv.spec, tag, str_of(res, "outcome"));
-	if (!rc && !strcmp(str_of(res, "outcome"), "unknown"))
+		printf("%s: command %s: %s\n", lv.spec, tag, tc_jstr(res, "outcome"));
+	if (!rc && !strcmp(tc_jstr(res, "outcome"), "unknown"))
 		rc = TC_EXIT_TIMEOUT;
 	json_object_put(res);
 	return rc ? rc : tc_finish_stdout();
@@ -715,10 +687,10 @@ int orionstor_cmd_queue_flush(int argc, char **argv)
 	else
 		printf("%s queue %lld: %llu command(s) at the device when the flush began, %llu still there "
 		       "after %.1f ms%s; %llu new command(s) held back meanwhile\n", lv.spec, (long long)a.queue,
-		       (unsigned long long)u64_of(res, "inflight_before"), (unsigned long long)u64_of(res, "remaining"),
-		       num_of(res, "waited_ms"), json_object_get_boolean(obj_of(res, "timed_out")) ? " (timed out)" : "",
-		       (unsigned long long)u64_of(res, "held_back"));
-	if (!rc && json_object_get_boolean(obj_of(res, "timed_out")))
+		       (unsigned long long)tc_ju64(res, "inflight_before"), (unsigned long long)tc_ju64(res, "remaining"),
+		       tc_jnum(res, "waited_ms"), json_object_get_boolean(tc_jobj(res, "timed_out")) ? " (timed out)" : "",
+		       (unsigned long long)tc_ju64(res, "held_back"));
+	if (!rc && json_object_get_boolean(tc_jobj(res, "timed_out")))
 		rc = TC_EXIT_TIMEOUT;
 	json_object_put(res);
 	return rc ? rc : tc_finish_stdout();
@@ -775,21 +747,21 @@ static int top_frame(const char *dir, struct top_row **rows, size_t *nrows, stru
 			*rows = nr;
 			r = memset(&nr[*nrows], 0, sizeof(*r));
 			params = json_object_new_object();
-			json_object_object_add(params, "device", json_object_new_string(str_of(d, "spec")));
+			json_object_object_add(params, "device", json_object_new_string(tc_jstr(d, "spec")));
 			if (tc_ctl_call(paths[i], "stats", params, TC_CTL_TIMEOUT_MS, &doc, &code, why, sizeof(why))) {
 				json_object_put(params);
 				continue;
 			}
 			json_object_put(params);
-			total = obj_of(doc, "total");
-			r->pid = (long)num_of(ping, "pid");
-			snprintf(r->program, sizeof(r->program), "%s", str_of(ping, "program"));
-			snprintf(r->spec, sizeof(r->spec), "%s", str_of(d, "spec"));
+			total = tc_jobj(doc, "total");
+			r->pid = (long)tc_jnum(ping, "pid");
+			snprintf(r->program, sizeof(r->program), "%s", tc_jstr(ping, "program"));
+			snprintf(r->spec, sizeof(r->spec), "%s", tc_jstr(d, "spec"));
 			r->now = sample_of(total);
-			r->depth = num_of(total, "depth");
-			r->util = num_of(total, "utilisation");
-			r->hist = obj_of(total, "latency") != NULL;
-			r->p99 = num_of(obj_of(obj_of(total, "latency"), "read"), "p99_us");
+			r->depth = tc_jnum(total, "depth");
+			r->util = tc_jnum(total, "utilisation");
+			r->hist = tc_jobj(total, "latency") != NULL;
+			r->p99 = tc_jnum(tc_jobj(tc_jobj(total, "latency"), "read"), "p99_us");
 			for (size_t j = 0; j < nold; j++)
 				if (old[j].pid == r->pid && !strcmp(old[j].spec, r->spec)) {
 					r->before = old[j].now;
@@ -908,8 +880,8 @@ static const char *setting_of(struct json_object *settings, const char *name)
 	for (size_t i = 0; settings && i < json_object_array_length(settings); i++) {
 		struct json_object *o = json_object_array_get_idx(settings, i);
 
-		if (!strcmp(str_of(o, "name"), name))
-			return str_of(o, "value");
+		if (!strcmp(tc_jstr(o, "name"), name))
+			return tc_jstr(o, "value");
 	}
 	return NULL;
 }
@@ -917,38 +889,38 @@ static const char *setting_of(struct json_object *settings, const char *name)
 /* Advice from the counters and settings: what a person would tell you. */
 static void advise(struct json_object *settings, struct json_object *stats, struct json_object *advice)
 {
-	struct json_object *t = obj_of(stats, "transport"), *total = obj_of(stats, "total");
+	struct json_object *t = tc_jobj(stats, "transport"), *total = tc_jobj(stats, "total");
 	const char *speed = setting_of(settings, "link_speed");
 	char buf[512];
 
 #define ADVICE(...) do { snprintf(buf, sizeof(buf), __VA_ARGS__); \
 		json_object_array_add(advice, json_object_new_string(buf)); } while (0)
-	if (u64_of(t, "usb_reset_recoveries") + u64_of(t, "usb_port_resets"))
+	if (tc_ju64(t, "usb_reset_recoveries") + tc_ju64(t, "usb_port_resets"))
 		ADVICE("%llu reset recoveries and %llu port resets: check the cable and the port; if they keep "
 		       "coming, add the go-slow quirk for this device ([usb_storage] quirks in orionstor.conf)",
-		       (unsigned long long)u64_of(t, "usb_reset_recoveries"), (unsigned long long)u64_of(t, "usb_port_resets"));
-	if (u64_of(t, "usb_lost_csw_rescues"))
+		       (unsigned long long)tc_ju64(t, "usb_reset_recoveries"), (unsigned long long)tc_ju64(t, "usb_port_resets"));
+	if (tc_ju64(t, "usb_lost_csw_rescues"))
 		ADVICE("the device lost %llu queued status (CSW) reads: status reads now wait for the data; "
-		       "ORIONSTOR_USB_PIPELINE=0 skips the first loss", (unsigned long long)u64_of(t, "usb_lost_csw_rescues"));
-	if (u64_of(t, "usb_phase_errors") || u64_of(t, "usb_csw_invalid"))
+		       "ORIONSTOR_USB_PIPELINE=0 skips the first loss", (unsigned long long)tc_ju64(t, "usb_lost_csw_rescues"));
+	if (tc_ju64(t, "usb_phase_errors") || tc_ju64(t, "usb_csw_invalid"))
 		ADVICE("%llu phase errors and %llu invalid status blocks: a flaky bridge; the go-slow quirk "
-		       "runs one phase at a time", (unsigned long long)u64_of(t, "usb_phase_errors"),
-		       (unsigned long long)u64_of(t, "usb_csw_invalid"));
-	if (u64_of(t, "usb_timeouts") || u64_of(obj_of(total, "results"), "timeout"))
+		       "runs one phase at a time", (unsigned long long)tc_ju64(t, "usb_phase_errors"),
+		       (unsigned long long)tc_ju64(t, "usb_csw_invalid"));
+	if (tc_ju64(t, "usb_timeouts") || tc_ju64(tc_jobj(total, "results"), "timeout"))
 		ADVICE("commands timed out: the device may be failing or too slow for the timeout "
 		       "([usb_storage] storage_device_timeout)");
 	if (speed && (!strcmp(speed, "full") || !strcmp(speed, "low")))
 		ADVICE("the link runs at %s speed (12 Mbit/s at most): use a USB 2 or 3 port and cable", speed);
-	if (u64_of(t, "virtio_renotifications"))
+	if (tc_ju64(t, "virtio_renotifications"))
 		ADVICE("%llu lost notifications were recovered by the watch: the device (or QEMU before 8.1 "
-		       "under TCG) misses notifications", (unsigned long long)u64_of(t, "virtio_renotifications"));
-	if (u64_of(t, "virtio_bounced"))
+		       "under TCG) misses notifications", (unsigned long long)tc_ju64(t, "virtio_renotifications"));
+	if (tc_ju64(t, "virtio_bounced"))
 		ADVICE("%llu requests were bounced through the driver's buffers: allocate I/O buffers with "
-		       "ostor_dma_alloc() for zero copy", (unsigned long long)u64_of(t, "virtio_bounced"));
-	if (u64_of(total, "queue_full_waits"))
+		       "ostor_dma_alloc() for zero copy", (unsigned long long)tc_ju64(t, "virtio_bounced"));
+	if (tc_ju64(total, "queue_full_waits"))
 		ADVICE("%llu commands waited for room: raise scsi_max_commands or lower the queue depth",
-		       (unsigned long long)u64_of(total, "queue_full_waits"));
-	if (!json_object_get_boolean(obj_of(stats, "histograms")))
+		       (unsigned long long)tc_ju64(total, "queue_full_waits"));
+	if (!json_object_get_boolean(tc_jobj(stats, "histograms")))
 		ADVICE("latency histograms are off: orionstor stats --histograms on (or "
 		       "performance_monitoring_enabled) gives percentiles");
 	if (!json_object_array_length(advice))
@@ -987,7 +959,7 @@ int orionstor_cmd_tuning(int argc, char **argv)
 		for (size_t i = 0; i < json_object_array_length(settings); i++) {
 			struct json_object *o = json_object_array_get_idx(settings, i);
 
-			printf("  %-22s %-36s %s\n", str_of(o, "name"), str_of(o, "value"), str_of(o, "source"));
+			printf("  %-22s %-36s %s\n", tc_jstr(o, "name"), tc_jstr(o, "value"), tc_jstr(o, "source"));
 		}
 		printf("advice:\n");
 		for (size_t i = 0; i < json_object_array_length(advice); i++)

@@ -23,36 +23,6 @@
 /* Timers are 32 bits of 100 ms on the page. */
 #define TIMER_MS_MAX ((uint64_t)UINT32_MAX * 100)
 
-/* ---- JSON helpers ------------------------------------------------------------------ */
-
-static struct json_object *obj_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_string(v) : "";
-}
-
-static int64_t int_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_int64(v) : 0;
-}
-
-static bool bool_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v && json_object_get_boolean(v);
-}
-
 /* ---- the options that change it --------------------------------------------------- */
 
 enum { K_STATE = 0x100, K_IMMED, K_IDLE, K_STANDBY, K_SAVE };
@@ -244,29 +214,29 @@ static void print_changed(struct json_object *changed)
 	for (size_t i = 0; changed && i < json_object_array_length(changed); i++) {
 		struct json_object *e = json_object_array_get_idx(changed, i);
 
-		if (obj_of(e, "autosuspend") && !bool_of(e, "autosuspend"))
+		if (tc_jobj(e, "autosuspend") && !tc_jbool(e, "autosuspend"))
 			printf("Done: USB autosuspend off (power/control on)\n");
-		else if (obj_of(e, "autosuspend") && obj_of(e, "delay_ms"))
+		else if (tc_jobj(e, "autosuspend") && tc_jobj(e, "delay_ms"))
 			printf("Done: USB autosuspend on (power/control auto), after %" PRId64 " ms idle\n",
-			       int_of(e, "delay_ms"));
-		else if (obj_of(e, "autosuspend"))
+			       tc_jint(e, "delay_ms"));
+		else if (tc_jobj(e, "autosuspend"))
 			printf("Done: USB autosuspend on (power/control auto)\n");
-		else if (obj_of(e, "state"))
-			printf("Done: START STOP UNIT %s%s\n", str_of(e, "state"),
-			       bool_of(e, "immed") ? " (IMMED: the transition may still be under way)" : "");
-		else if (bool_of(e, "enabled"))
-			printf("Done: %s timer set to %" PRId64 " ms and enabled%s\n", str_of(e, "timer"),
-			       int_of(e, "timer_100ms") * 100, bool_of(e, "saved") ? ", saved" : "");
+		else if (tc_jobj(e, "state"))
+			printf("Done: START STOP UNIT %s%s\n", tc_jstr(e, "state"),
+			       tc_jbool(e, "immed") ? " (IMMED: the transition may still be under way)" : "");
+		else if (tc_jbool(e, "enabled"))
+			printf("Done: %s timer set to %" PRId64 " ms and enabled%s\n", tc_jstr(e, "timer"),
+			       tc_jint(e, "timer_100ms") * 100, tc_jbool(e, "saved") ? ", saved" : "");
 		else
-			printf("Done: %s timer disabled%s\n", str_of(e, "timer"), bool_of(e, "saved") ? ", saved" : "");
+			printf("Done: %s timer disabled%s\n", tc_jstr(e, "timer"), tc_jbool(e, "saved") ? ", saved" : "");
 	}
 }
 
 void pw_print(const struct tc_common *c, const struct tc_where *w, struct json_object *doc)
 {
 	static const char *const timers[] = { "idle_a", "idle_b", "idle_c", "standby_y", "standby_z" };
-	struct json_object *page = obj_of(doc, "power_condition_page"), *t = obj_of(page, "timers");
-	const char *src = str_of(doc, "condition_source");
+	struct json_object *page = tc_jobj(doc, "power_condition_page"), *t = tc_jobj(page, "timers");
+	const char *src = tc_jstr(doc, "condition_source");
 
 	printf("%s, target %" PRIu32 ", LUN %" PRIu32, tc_where_spec(c, w), c->target, c->lun);
 	if (w->live)
@@ -274,34 +244,34 @@ void pw_print(const struct tc_common *c, const struct tc_where *w, struct json_o
 		       w->lv.program[0] ? w->lv.program : "?");
 	else
 		printf("\n");
-	print_changed(obj_of(doc, "changed"));
-	printf("Power condition:   %s", str_of(doc, "condition"));
+	print_changed(tc_jobj(doc, "changed"));
+	printf("Power condition:   %s", tc_jstr(doc, "condition"));
 	if (!strcmp(src, "request-sense"))
 		printf(" (REQUEST SENSE)");
 	else if (!strcmp(src, "ata"))
 		printf(" (ATA CHECK POWER MODE)");
 	else
 		printf(" (the device did not say)");
-	if (obj_of(doc, "by_timer"))
-		printf(", entered by %s", bool_of(doc, "by_timer") ? "a timer" : "a command");
+	if (tc_jobj(doc, "by_timer"))
+		printf(", entered by %s", tc_jbool(doc, "by_timer") ? "a timer" : "a command");
 	printf("\n");
-	if (obj_of(doc, "ata_mode"))
-		printf("ATA power mode:    %s (CHECK POWER MODE)\n", str_of(doc, "ata_mode"));
-	if (!bool_of(page, "present")) {
+	if (tc_jobj(doc, "ata_mode"))
+		printf("ATA power mode:    %s (CHECK POWER MODE)\n", tc_jstr(doc, "ata_mode"));
+	if (!tc_jbool(page, "present")) {
 		printf("Power timers:      this device has no Power Condition mode page (1Ah): no timers to "
 		       "show or set\n");
 		return;
 	}
-	printf("Power timers:      page 1Ah, %s\n", bool_of(page, "saveable") ? "saveable (--save keeps changes)" :
+	printf("Power timers:      page 1Ah, %s\n", tc_jbool(page, "saveable") ? "saveable (--save keeps changes)" :
 	       "not saveable (changes last until a power cycle)");
 	printf("  %-10s %-8s %14s  %s\n", "TIMER", "ENABLED", "TIME", "CHANGEABLE");
 	for (size_t i = 0; i < TC_ARRAY_SIZE(timers); i++) {
-		struct json_object *e = obj_of(t, timers[i]);
+		struct json_object *e = tc_jobj(t, timers[i]);
 		char ms[32];
 
-		snprintf(ms, sizeof(ms), "%" PRId64 " ms", int_of(e, "timer_ms"));
-		printf("  %-10s %-8s %14s  %s\n", timers[i], bool_of(e, "enabled") ? "yes" : "no", ms,
-		       bool_of(e, "changeable") ? "yes" : "no");
+		snprintf(ms, sizeof(ms), "%" PRId64 " ms", tc_jint(e, "timer_ms"));
+		printf("  %-10s %-8s %14s  %s\n", timers[i], tc_jbool(e, "enabled") ? "yes" : "no", ms,
+		       tc_jbool(e, "changeable") ? "yes" : "no");
 	}
 }
 

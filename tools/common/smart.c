@@ -21,36 +21,6 @@
  * ATA commands on a slow bridge. */
 #define SMART_TIMEOUT_MS 60000
 
-/* ---- JSON helpers ------------------------------------------------------------------ */
-
-static struct json_object *obj_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_string(v) : "";
-}
-
-static int64_t int_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_int64(v) : 0;
-}
-
-static bool bool_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v && json_object_get_boolean(v);
-}
-
 static size_t len_of(struct json_object *arr)
 {
 	return arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
@@ -204,7 +174,7 @@ static int read_report(const struct tc_common *c, const struct smart_args *a, co
 
 static int verdict_of(struct json_object *doc)
 {
-	const char *v = str_of(doc, "verdict");
+	const char *v = tc_jstr(doc, "verdict");
 
 	if (!strcmp(v, "passed"))
 		return OSTOR_HEALTH_PASSED;
@@ -230,105 +200,105 @@ static const char *protocol_text(const char *p)
 
 static const char *tri_text(struct json_object *o, const char *key, const char *yes, const char *no)
 {
-	struct json_object *v = obj_of(o, key);
+	struct json_object *v = tc_jobj(o, key);
 
 	return !v ? "not reported" : json_object_get_boolean(v) ? yes : no;
 }
 
 static void print_identity(struct json_object *doc)
 {
-	struct json_object *ata = obj_of(doc, "ata"), *id = obj_of(ata, "identify"), *inq = obj_of(doc, "inquiry");
+	struct json_object *ata = tc_jobj(doc, "ata"), *id = tc_jobj(ata, "identify"), *inq = tc_jobj(doc, "inquiry");
 	char size[32];
 
 	printf("=== identity ===\n");
-	printf("Protocol:          %s (%s)\n", str_of(doc, "protocol"), protocol_text(str_of(doc, "protocol")));
+	printf("Protocol:          %s (%s)\n", tc_jstr(doc, "protocol"), protocol_text(tc_jstr(doc, "protocol")));
 	if (!id) {
-		printf("Vendor:            %s\n", str_of(inq, "vendor"));
-		printf("Product:           %s\n", str_of(inq, "product"));
-		printf("Revision:          %s\n", str_of(inq, "revision"));
+		printf("Vendor:            %s\n", tc_jstr(inq, "vendor"));
+		printf("Product:           %s\n", tc_jstr(inq, "product"));
+		printf("Revision:          %s\n", tc_jstr(inq, "revision"));
 		return;
 	}
-	printf("Model:             %s\n", str_of(id, "model_name"));
-	printf("Serial number:     %s\n", str_of(id, "serial_number"));
-	printf("Firmware version:  %s\n", str_of(id, "firmware_version"));
-	if (*str_of(id, "wwn"))
-		printf("WWN:               %s\n", str_of(id, "wwn"));
+	printf("Model:             %s\n", tc_jstr(id, "model_name"));
+	printf("Serial number:     %s\n", tc_jstr(id, "serial_number"));
+	printf("Firmware version:  %s\n", tc_jstr(id, "firmware_version"));
+	if (*tc_jstr(id, "wwn"))
+		printf("WWN:               %s\n", tc_jstr(id, "wwn"));
 	printf("Capacity:          %" PRId64 " bytes (%s), %" PRId64 " blocks\n",
-	       int_of(obj_of(id, "user_capacity"), "bytes"),
-	       tc_human_size((uint64_t)int_of(obj_of(id, "user_capacity"), "bytes"), size, sizeof(size)),
-	       int_of(obj_of(id, "user_capacity"), "blocks"));
+	       tc_jint(tc_jobj(id, "user_capacity"), "bytes"),
+	       tc_human_size((uint64_t)tc_jint(tc_jobj(id, "user_capacity"), "bytes"), size, sizeof(size)),
+	       tc_jint(tc_jobj(id, "user_capacity"), "blocks"));
 	printf("Sector sizes:      %" PRId64 " bytes logical, %" PRId64 " bytes physical\n",
-	       int_of(id, "logical_block_size"), int_of(id, "physical_block_size"));
-	if (int_of(id, "rotation_rate") == 1)
+	       tc_jint(id, "logical_block_size"), tc_jint(id, "physical_block_size"));
+	if (tc_jint(id, "rotation_rate") == 1)
 		printf("Rotation rate:     solid state device\n");
-	else if (int_of(id, "rotation_rate") > 1)
-		printf("Rotation rate:     %" PRId64 " rpm\n", int_of(id, "rotation_rate"));
-	printf("ATA version:       %s\n", str_of(id, "ata_version"));
-	printf("Bridge (INQUIRY):  %s %s %s\n", str_of(inq, "vendor"), str_of(inq, "product"), str_of(inq, "revision"));
+	else if (tc_jint(id, "rotation_rate") > 1)
+		printf("Rotation rate:     %" PRId64 " rpm\n", tc_jint(id, "rotation_rate"));
+	printf("ATA version:       %s\n", tc_jstr(id, "ata_version"));
+	printf("Bridge (INQUIRY):  %s %s %s\n", tc_jstr(inq, "vendor"), tc_jstr(inq, "product"), tc_jstr(inq, "revision"));
 	printf("SMART support:     %s, %s\n", tri_text(id, "smart_supported", "available", "unavailable"),
 	       tri_text(id, "smart_enabled", "enabled", "disabled"));
 }
 
 static void print_verdict(struct json_object *doc)
 {
-	struct json_object *t = obj_of(doc, "temperature");
-	const char *v = str_of(doc, "verdict");
+	struct json_object *t = tc_jobj(doc, "temperature");
+	const char *v = tc_jstr(doc, "verdict");
 
 	printf("SMART overall-health: %s\n",
 	       !strcmp(v, "passed") ? "PASSED" : !strcmp(v, "failing") ? "FAILING" : "UNKNOWN");
-	printf("Reason:            %s\n", str_of(doc, "reason"));
+	printf("Reason:            %s\n", tc_jstr(doc, "reason"));
 	if (t)
-		printf("Temperature:       %" PRId64 " Celsius\n", int_of(t, "current"));
+		printf("Temperature:       %" PRId64 " Celsius\n", tc_jint(t, "current"));
 	else
 		printf("Temperature:       not reported\n");
 }
 
 static void print_ata_attributes(struct json_object *ata)
 {
-	struct json_object *attrs = obj_of(ata, "attributes"), *table = obj_of(attrs, "table"), *st;
+	struct json_object *attrs = tc_jobj(ata, "attributes"), *table = tc_jobj(attrs, "table"), *st;
 
 	if (!attrs) {
 		printf("The device gave no SMART data (READ DATA failed or is not supported).\n");
 		return;
 	}
-	printf("SMART attributes (data structure revision %" PRId64 "):\n", int_of(attrs, "revision"));
-	if (!bool_of(attrs, "checksum_ok"))
+	printf("SMART attributes (data structure revision %" PRId64 "):\n", tc_jint(attrs, "revision"));
+	if (!tc_jbool(attrs, "checksum_ok"))
 		printf("  WARNING: the SMART data has a bad checksum; the values below may be wrong\n");
-	if (!bool_of(attrs, "thresholds_checksum_ok"))
+	if (!tc_jbool(attrs, "thresholds_checksum_ok"))
 		printf("  WARNING: the thresholds are missing or have a bad checksum\n");
 	printf("ID# %-24s FLAG     VALUE WORST THRESH TYPE     UPDATED  WHEN_FAILED RAW_VALUE\n", "ATTRIBUTE_NAME");
 	for (size_t i = 0; i < len_of(table); i++) {
-		struct json_object *e = json_object_array_get_idx(table, i), *f = obj_of(e, "flags");
-		const char *wf = str_of(e, "when_failed");
+		struct json_object *e = json_object_array_get_idx(table, i), *f = tc_jobj(e, "flags");
+		const char *wf = tc_jstr(e, "when_failed");
 
 		printf("%3" PRId64 " %-24s 0x%04" PRIx64 "   %03" PRId64 "   %03" PRId64 "   %03" PRId64 "    %-8s %-8s %-11s %s\n",
-		       int_of(e, "id"), str_of(e, "name"), (uint64_t)int_of(f, "value"), int_of(e, "value"),
-		       int_of(e, "worst"), int_of(e, "thresh"), bool_of(f, "prefailure") ? "Pre-fail" : "Old_age",
-		       bool_of(f, "updated_online") ? "Always" : "Offline",
+		       tc_jint(e, "id"), tc_jstr(e, "name"), (uint64_t)tc_jint(f, "value"), tc_jint(e, "value"),
+		       tc_jint(e, "worst"), tc_jint(e, "thresh"), tc_jbool(f, "prefailure") ? "Pre-fail" : "Old_age",
+		       tc_jbool(f, "updated_online") ? "Always" : "Offline",
 		       !strcmp(wf, "now") ? "FAILING_NOW" : !strcmp(wf, "past") ? "In_the_past" : "-",
-		       str_of(obj_of(e, "raw"), "string"));
+		       tc_jstr(tc_jobj(e, "raw"), "string"));
 	}
 	if (!len_of(table))
 		printf("  (no attributes)\n");
-	if ((st = obj_of(ata, "self_test"))) {
-		printf("Self-test execution status: %s", str_of(obj_of(st, "status"), "string"));
-		if (int_of(st, "remaining_percent"))
-			printf(", %" PRId64 "%% remaining", int_of(st, "remaining_percent"));
+	if ((st = tc_jobj(ata, "self_test"))) {
+		printf("Self-test execution status: %s", tc_jstr(tc_jobj(st, "status"), "string"));
+		if (tc_jint(st, "remaining_percent"))
+			printf(", %" PRId64 "%% remaining", tc_jint(st, "remaining_percent"));
 		printf("\nSelf-test durations: short about %" PRId64 " minutes, long about %" PRId64 " minutes\n",
-		       int_of(st, "short_minutes"), int_of(st, "extended_minutes"));
+		       tc_jint(st, "short_minutes"), tc_jint(st, "extended_minutes"));
 	}
 }
 
 static void print_ata_selftests(struct json_object *ata)
 {
-	struct json_object *log = obj_of(ata, "self_test_log"), *table = obj_of(log, "table");
+	struct json_object *log = tc_jobj(ata, "self_test_log"), *table = tc_jobj(log, "table");
 
 	if (!log) {
 		printf("The device gave no self-test log (READ LOG 06h failed or is not supported).\n");
 		return;
 	}
-	printf("SMART self-test log (revision %" PRId64 ")%s:\n", int_of(log, "revision"),
-	       bool_of(log, "checksum_ok") ? "" : ", WARNING: bad checksum");
+	printf("SMART self-test log (revision %" PRId64 ")%s:\n", tc_jint(log, "revision"),
+	       tc_jbool(log, "checksum_ok") ? "" : ", WARNING: bad checksum");
 	if (!len_of(table)) {
 		printf("  No self-tests have been logged.\n");
 		return;
@@ -338,35 +308,35 @@ static void print_ata_selftests(struct json_object *ata)
 		struct json_object *e = json_object_array_get_idx(table, i);
 		char lba[24] = "-";
 
-		if (obj_of(e, "lba"))
-			snprintf(lba, sizeof(lba), "%" PRId64, int_of(e, "lba"));
+		if (tc_jobj(e, "lba"))
+			snprintf(lba, sizeof(lba), "%" PRId64, tc_jint(e, "lba"));
 		printf("#%2zu  %-20s %-32s %8" PRId64 "%%  %15" PRId64 "  %s\n", i + 1,
-		       str_of(obj_of(e, "type"), "string"), str_of(obj_of(e, "status"), "string"),
-		       int_of(e, "remaining_percent"), int_of(e, "lifetime_hours"), lba);
+		       tc_jstr(tc_jobj(e, "type"), "string"), tc_jstr(tc_jobj(e, "status"), "string"),
+		       tc_jint(e, "remaining_percent"), tc_jint(e, "lifetime_hours"), lba);
 	}
-	if (int_of(log, "error_count_total"))
-		printf("%" PRId64 " of them failed.\n", int_of(log, "error_count_total"));
+	if (tc_jint(log, "error_count_total"))
+		printf("%" PRId64 " of them failed.\n", tc_jint(log, "error_count_total"));
 }
 
 static void print_scsi_attributes(struct json_object *scsi)
 {
-	struct json_object *ie = obj_of(scsi, "informational_exception"), *pages = obj_of(scsi, "log_pages"),
-			   *bg = obj_of(scsi, "background_scan");
+	struct json_object *ie = tc_jobj(scsi, "informational_exception"), *pages = tc_jobj(scsi, "log_pages"),
+			   *bg = tc_jobj(scsi, "background_scan");
 
 	if (ie)
 		printf("Informational exceptions: %s (%s: ASC/ASCQ %02" PRIx64 "h/%02" PRIx64 "h)\n",
-		       bool_of(ie, "failure_predicted") ? "FAILURE PREDICTED" :
-		       int_of(ie, "asc") ? "a warning, no failure predicted" : "none",
-		       str_of(ie, "source"), (uint64_t)int_of(ie, "asc"), (uint64_t)int_of(ie, "ascq"));
+		       tc_jbool(ie, "failure_predicted") ? "FAILURE PREDICTED" :
+		       tc_jint(ie, "asc") ? "a warning, no failure predicted" : "none",
+		       tc_jstr(ie, "source"), (uint64_t)tc_jint(ie, "asc"), (uint64_t)tc_jint(ie, "ascq"));
 	else
 		printf("Informational exceptions: not reported (no log page 2Fh, no Informational Exceptions "
 		       "Control mode page)\n");
-	if (obj_of(scsi, "reference_temperature"))
-		printf("Reference temperature: %" PRId64 " Celsius\n", int_of(scsi, "reference_temperature"));
+	if (tc_jobj(scsi, "reference_temperature"))
+		printf("Reference temperature: %" PRId64 " Celsius\n", tc_jint(scsi, "reference_temperature"));
 	if (bg)
 		printf("Background scan: %s, %" PRId64 " scans, %" PRId64 " medium scans, at %" PRId64
-		       " power-on minutes\n", str_of(obj_of(bg, "status"), "string"), int_of(bg, "scans_performed"),
-		       int_of(bg, "medium_scans_performed"), int_of(bg, "power_on_minutes"));
+		       " power-on minutes\n", tc_jstr(tc_jobj(bg, "status"), "string"), tc_jint(bg, "scans_performed"),
+		       tc_jint(bg, "medium_scans_performed"), tc_jint(bg, "power_on_minutes"));
 	printf("Log pages supported:");
 	for (size_t i = 0; i < len_of(pages); i++)
 		printf(" %s", json_object_get_string(json_object_array_get_idx(pages, i)));
@@ -375,7 +345,7 @@ static void print_scsi_attributes(struct json_object *scsi)
 
 static bool has_log_page(struct json_object *scsi, const char *page)
 {
-	struct json_object *pages = obj_of(scsi, "log_pages");
+	struct json_object *pages = tc_jobj(scsi, "log_pages");
 
 	for (size_t i = 0; i < len_of(pages); i++)
 		if (!strcmp(json_object_get_string(json_object_array_get_idx(pages, i)), page))
@@ -385,7 +355,7 @@ static bool has_log_page(struct json_object *scsi, const char *page)
 
 static void print_scsi_selftests(struct json_object *scsi)
 {
-	struct json_object *table = obj_of(scsi, "self_test_results");
+	struct json_object *table = tc_jobj(scsi, "self_test_results");
 
 	if (!len_of(table)) {
 		printf("Self-test results: %s\n", has_log_page(scsi, "10h") ? "none logged (log page 10h)" :
@@ -398,18 +368,18 @@ static void print_scsi_selftests(struct json_object *scsi)
 		struct json_object *e = json_object_array_get_idx(table, i);
 		char lba[24] = "-";
 
-		if (obj_of(e, "lba"))
-			snprintf(lba, sizeof(lba), "%" PRId64, int_of(e, "lba"));
-		printf("#%2" PRId64 "  %-28s %-40s %8" PRId64 "  %s\n", int_of(e, "number"),
-		       str_of(obj_of(e, "code"), "string"), str_of(obj_of(e, "result"), "string"),
-		       int_of(e, "power_on_hours"), lba);
+		if (tc_jobj(e, "lba"))
+			snprintf(lba, sizeof(lba), "%" PRId64, tc_jint(e, "lba"));
+		printf("#%2" PRId64 "  %-28s %-40s %8" PRId64 "  %s\n", tc_jint(e, "number"),
+		       tc_jstr(tc_jobj(e, "code"), "string"), tc_jstr(tc_jobj(e, "result"), "string"),
+		       tc_jint(e, "power_on_hours"), lba);
 	}
 }
 
 static void print_report(const struct tc_common *c, const struct tc_where *w, const struct smart_args *a,
 			 struct json_object *doc)
 {
-	struct json_object *ata = obj_of(doc, "ata"), *scsi = obj_of(doc, "scsi");
+	struct json_object *ata = tc_jobj(doc, "ata"), *scsi = tc_jobj(doc, "scsi");
 	bool all = !a->health && !a->attributes && !a->selftest_log;
 
 	printf("%s, target %" PRIu32 ", LUN %" PRIu32, tc_where_spec(c, w), c->target, c->lun);
@@ -472,8 +442,8 @@ int orionstor_cmd_smart(int argc, char **argv)
 			printf("The running self-test of %s %" PRIu32 ":%" PRIu32 " was aborted.\n",
 			       tc_where_spec(&c, &w), c.target, c.lun);
 		} else if (a.test) {
-			struct json_object *st = obj_of(obj_of(doc, "ata"), "self_test");
-			int64_t minutes = int_of(st, a.test == OSTOR_SELF_TEST_SHORT ? "short_minutes" : "extended_minutes");
+			struct json_object *st = tc_jobj(tc_jobj(doc, "ata"), "self_test");
+			int64_t minutes = tc_jint(st, a.test == OSTOR_SELF_TEST_SHORT ? "short_minutes" : "extended_minutes");
 
 			printf("A %s self-test was started on %s %" PRIu32 ":%" PRIu32 "; the device runs it in the "
 			       "background", test_name(a.test), tc_where_spec(&c, &w), c.target, c.lun);

@@ -184,6 +184,14 @@ int tc_json_print(struct json_object *obj);
 struct json_object *tc_json_u64(uint64_t v);
 /* A JSON string of the hex of data (never NULL unless out of memory). */
 struct json_object *tc_json_hex(const void *data, size_t len);
+/* A field of an object (jsonget.c): NULL, "", 0 or false when o is NULL
+ * or has no such key. */
+struct json_object *tc_jobj(struct json_object *o, const char *key);
+const char *tc_jstr(struct json_object *o, const char *key);
+int64_t tc_jint(struct json_object *o, const char *key);
+uint64_t tc_ju64(struct json_object *o, const char *key);
+double tc_jnum(struct json_object *o, const char *key);
+bool tc_jbool(struct json_object *o, const char *key);
 
 /* Write all of buf to fd (EINTR and short writes handled); 0 or -1/errno. */
 int tc_write_all(int fd, const void *buf, size_t len);

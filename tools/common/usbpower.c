@@ -21,34 +21,6 @@
 
 #define USB_POWER_TIMEOUT_MS 10000
 
-static struct json_object *obj_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_string(v) : "";
-}
-
-static int64_t int_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v ? json_object_get_int64(v) : 0;
-}
-
-static bool bool_of(struct json_object *o, const char *key)
-{
-	struct json_object *v = obj_of(o, key);
-
-	return v && json_object_get_boolean(v);
-}
-
 /* ---- options --------------------------------------------------------------------------- */
 
 struct usb_power_args {
@@ -186,27 +158,27 @@ static int usb_read(const struct tc_common *c, const struct tc_where *w, struct 
 
 static void usb_print(struct json_object *u)
 {
-	const char *control = str_of(u, "control");
+	const char *control = tc_jstr(u, "control");
 
 	printf("USB runtime power management:\n");
 	printf("  control          %s\n", !strcmp(control, "auto") ? "auto (the kernel may suspend the idle device)" :
 	       !strcmp(control, "on") ? "on (never suspended)" : "unknown");
-	if (obj_of(u, "autosuspend_delay_ms"))
-		printf("  autosuspend      after %" PRId64 " ms idle\n", int_of(u, "autosuspend_delay_ms"));
+	if (tc_jobj(u, "autosuspend_delay_ms"))
+		printf("  autosuspend      after %" PRId64 " ms idle\n", tc_jint(u, "autosuspend_delay_ms"));
 	else
 		printf("  autosuspend      delay unknown\n");
-	printf("  runtime status   %s\n", *str_of(u, "runtime_status") ? str_of(u, "runtime_status") : "unknown");
-	printf("  time             %" PRId64 " ms suspended, %" PRId64 " ms active\n", int_of(u, "runtime_suspended_ms"),
-	       int_of(u, "runtime_active_ms"));
-	printf("  max power        %" PRId64 " mA (bMaxPower)\n", int_of(u, "max_power_ma"));
-	printf("  speed            %s\n", *str_of(u, "speed") ? str_of(u, "speed") : "unknown");
-	if (bool_of(u, "suspend_allowed"))
-		printf("  holder           lets it suspend after %" PRId64 " ms without commands\n", int_of(u, "idle_ms"));
+	printf("  runtime status   %s\n", *tc_jstr(u, "runtime_status") ? tc_jstr(u, "runtime_status") : "unknown");
+	printf("  time             %" PRId64 " ms suspended, %" PRId64 " ms active\n", tc_jint(u, "runtime_suspended_ms"),
+	       tc_jint(u, "runtime_active_ms"));
+	printf("  max power        %" PRId64 " mA (bMaxPower)\n", tc_jint(u, "max_power_ma"));
+	printf("  speed            %s\n", *tc_jstr(u, "speed") ? tc_jstr(u, "speed") : "unknown");
+	if (tc_jbool(u, "suspend_allowed"))
+		printf("  holder           lets it suspend after %" PRId64 " ms without commands\n", tc_jint(u, "idle_ms"));
 	else
 		printf("  holder           does not let it suspend (power_management_enabled in orionstor.conf(5))\n");
 	printf("  counters         %" PRId64 " suspends allowed while idle, %" PRId64 " resumes by a command\n",
-	       int_of(u, "suspends_allowed"), int_of(u, "resumes"));
-	printf("  sysfs            %s\n", *str_of(u, "sysfs_path") ? str_of(u, "sysfs_path") : "none (simulated)");
+	       tc_jint(u, "suspends_allowed"), tc_jint(u, "resumes"));
+	printf("  sysfs            %s\n", *tc_jstr(u, "sysfs_path") ? tc_jstr(u, "sysfs_path") : "none (simulated)");
 }
 
 /* ---- the tools --------------------------------------------------------------------------- */
