@@ -38,10 +38,12 @@ static void thread_free(struct onbd_thread *t)
 	free(t);
 }
 
+/* The thread is ending: self is not cleared, since its thread-local
+ * block (dynamic TLS of a dlopen()ed plugin) is freed by another thread
+ * right after, and a write to it here would race with that free. */
 static void thread_exit(void *p)
 {
 	thread_free(p);
-	self = NULL;
 }
 
 static void make_key(void)

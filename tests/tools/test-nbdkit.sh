@@ -53,7 +53,7 @@ export ORIONSTOR_CONF
 
 # A sanitizer build: nbdkit is not instrumented, so the runtime the
 # plugin links must be loaded first (LD_PRELOAD) into nbdkit alone; the
-# clients --run starts are not instrumented either and run without it.
+# clients are not instrumented either and run without it.
 SAN_PRELOAD=$(ldd "$PLUGIN" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*lib[at]san\.so[^ ]*\).*/\1/p' | head -1)
 if [ -n "$SAN_PRELOAD" ]; then
 	echo "# sanitizer build: nbdkit runs with LD_PRELOAD=$SAN_PRELOAD"
@@ -64,7 +64,9 @@ if [ -n "$SAN_PRELOAD" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-nbdkit.XXXXXX") || exit 1
+server=
 cleanup() {
+	[ -n "$server" ] && kill "$server" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -82,15 +84,38 @@ pass() {
 	checks=$((checks + 1))
 	echo "ok $checks - $*"
 }
-# serve 'COMMAND' PLUGIN-ARGS...: nbdkit on a private socket runs COMMAND
-# (with $uri set) and exits with its status.
+# serve 'COMMAND' PLUGIN-ARGS...: nbdkit on a private socket while
+# COMMAND runs (with $uri and $unixsocket set, as nbdkit --run sets them),
+# then stopped (SIGTERM: its unload closes the device, flushing it).
+# COMMAND's status is returned.  Not --run itself: nbdkit would start the
+# command with the sanitizer runtime preloaded.
 serve() {
 	cmd=$1
 	shift
-	LD_PRELOAD=$SAN_PRELOAD${LD_PRELOAD:+ $LD_PRELOAD} timeout 600 nbdkit -U - "$PLUGIN" "$@" \
-		--run "unset LD_PRELOAD; $cmd" >"$tmp/out" 2>"$tmp/err"
+	sock=$tmp/nbd.sock
+	rm -f "$sock" "$tmp/nbdkit.err"
+	LD_PRELOAD=$SAN_PRELOAD${LD_PRELOAD:+ $LD_PRELOAD} nbdkit -f -U "$sock" "$PLUGIN" "$@" \
+		2>"$tmp/nbdkit.err" &
+	server=$!
+	i=0
+	while [ ! -S "$sock" ] && kill -0 "$server" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ ! -S "$sock" ]; then
+		kill "$server" 2>/dev/null
+		wait "$server"
+		cp "$tmp/nbdkit.err" "$tmp/err"
+		fail "nbdkit did not start: nbdkit -U $sock $PLUGIN $*"
+	fi
+	uri="nbd+unix:///?socket=$sock" unixsocket=$sock timeout 600 sh -c "$cmd" >"$tmp/out" 2>"$tmp/err"
 	status=$?
-	if [ -n "$SAN_PRELOAD" ] && grep -q "Sanitizer" "$tmp/err"; then
+	kill "$server"
+	wait "$server"
+	server_status=$?
+	cat "$tmp/nbdkit.err" >>"$tmp/err"
+	[ "$server_status" -eq 0 ] || fail "nbdkit exited with $server_status"
+	if [ -n "$SAN_PRELOAD" ] && grep -q "Sanitizer" "$tmp/nbdkit.err"; then
 		fail "the sanitizer reported an error in nbdkit (see err)"
 	fi
 	return $status
@@ -148,7 +173,7 @@ grep -q "refused: .*EPERM" "$tmp/out" || fail "read-only LUN: the write was not 
 pass "sim:readonly is exported read-only; a write gets EPERM"
 
 # 6. One export per LUN: list, default, and each LUN its own data.
-serve 'export unixsocket; nbdinfo --list "$uri" &&
+serve 'nbdinfo --list "$uri" &&
 	$NBDSH -c "
 import os
 sock = os.environ[\"unixsocket\"]
