@@ -5,7 +5,7 @@
 # a convenience library so that tests/unit/test_nbdkit_plugin drives the
 # same code against a simulated device with injected faults.
 EXTRA_DIST += plugins/nbdkit/plugin.h man/nbdkit-orionstor-plugin.1 \
-	tests/tools/test-nbdkit.sh tests/tools/nbdkit-fio.sh
+	tests/tools/test-nbdkit.sh
 if HAVE_NBDKIT
 ONBD_CPPFLAGS = -I$(top_srcdir)/include -I$(top_builddir) -DONBD_VERSION='"$(PACKAGE_VERSION)"'
 ONBD_CFLAGS = $(AM_CFLAGS) $(NBDKIT_CFLAGS)
