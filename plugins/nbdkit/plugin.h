@@ -60,6 +60,7 @@ struct onbd_state {
 	size_t default_lun;           /* index into luns */
 	uint8_t *zero_block;          /* the largest block size of zeros */
 	atomic_bool gone;             /* unplugged or removed: refuse all */
+	atomic_int owned;             /* queues held by worker threads */
 };
 extern struct onbd_state onbd;
 

@@ -6,9 +6,10 @@
  * a queue of the device (ostor_queue_acquire, "Queues owned by threads"
  * in liborionstor(3)): from then on its commands go to that queue and are
  * submitted and reaped without a lock, as the library's fast path wants.
- * When every queue is taken (nbdkit starts 16 workers per connection; a
- * USB device has one queue) the thread uses the shared path, which works
- * the same behind a lock.  The state is a thread-local pointer, so the
+ * Workers take queues while more than one is left unowned (nbdkit starts
+ * 16 workers per connection; a USB device has one queue); the others use
+ * the shared path, which works the same behind a lock on the last
+ * unowned queue.  The state is a thread-local pointer, so the
  * data path pays one load for it; a key destructor gives the queue and
  * the task back when nbdkit ends the thread.
  *
@@ -32,8 +33,10 @@ static void thread_free(struct onbd_thread *t)
 		ostor_task_free(t->task);
 	/* ostor_close refuses while another thread holds a queue; nbdkit
 	 * ends its workers before unload, and this runs as each one ends. */
-	if (t->queue >= 0 && onbd.dev)
+	if (t->queue >= 0 && onbd.dev) {
 		ostor_queue_release(onbd.dev);
+		atomic_fetch_sub(&onbd.owned, 1);
+	}
 	free(t->block);
 	free(t);
 }
@@ -54,7 +57,7 @@ static void make_key(void)
 static struct onbd_thread *thread_new(void)
 {
 	struct onbd_thread *t = calloc(1, sizeof(*t));
-	int r;
+	int r, nq;
 
 	if (!t) {
 		nbdkit_error("out of memory for the state of a worker thread");
@@ -68,15 +71,26 @@ static struct onbd_thread *thread_new(void)
 		onbd_fail(r, false, "cannot make a task for a worker thread");
 		return NULL;
 	}
-	r = ostor_queue_acquire(onbd.dev, -1);
-	if (r >= 0)
-		t->queue = r;
-	else if (r == OSTOR_ERROR_BUSY)
-		nbdkit_debug("orionstor: every queue of %s is owned; this thread uses the shared path",
+	/* One queue always stays unowned: once every queue of a device is
+	 * held, the library refuses (OSTOR_ERROR_BUSY) the tasks of threads
+	 * that hold none (virtio-scsi), and nbdkit runs more workers than a
+	 * device has queues.  So a one-queue device is all shared path. */
+	nq = ostor_queue_count(onbd.dev);
+	if (nq > 1 && atomic_fetch_add(&onbd.owned, 1) < nq - 1) {
+		r = ostor_queue_acquire(onbd.dev, -1);
+		if (r >= 0) {
+			t->queue = r;
+		} else {
+			atomic_fetch_sub(&onbd.owned, 1);
+			nbdkit_debug("orionstor: no queue for this thread (%s: %s); it uses the shared path",
+				     ostor_error_name(r), ostor_last_error());
+		}
+	} else {
+		if (nq > 1)
+			atomic_fetch_sub(&onbd.owned, 1);
+		nbdkit_debug("orionstor: %s: the last unowned queue stays shared; this thread uses the shared path",
 			     ostor_device_spec(onbd.dev));
-	else
-		nbdkit_debug("orionstor: no queue for this thread (%s: %s); it uses the shared path",
-			     ostor_error_name(r), ostor_last_error());
+	}
 	pthread_once(&exit_once, make_key);
 	pthread_setspecific(exit_key, t);
 	self = t;

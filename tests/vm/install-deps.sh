@@ -7,7 +7,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs="qemu-system-x86 qemu-utils busybox-static kmod sg3-utils smartmontools python3 fio
       coreutils util-linux diffutils xz-utils zstd
-      nbdkit nbdkit-plugin-dev libnbd-bin nbd-client e2fsprogs"
+      nbdkit nbdkit-plugin-dev libnbd-bin python3-libnbd nbd-client e2fsprogs"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 log=$(mktemp)

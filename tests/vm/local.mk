@@ -8,7 +8,9 @@ VM_TEST_LIST = \
 	tests/vm/t-cache.sh \
 	tests/vm/t-hotplug.sh \
 	tests/vm/t-live-tools.sh \
+	tests/vm/t-nbdkit-unplug.sh \
 	tests/vm/t-nbdkit-usb.sh \
+	tests/vm/t-nbdkit-virtio.sh \
 	tests/vm/t-smart.sh \
 	tests/vm/t-usb-ffs-bot.sh \
 	tests/vm/t-usb-ours-bot.sh \

@@ -421,3 +421,52 @@ pattern_gen() {
     awk -v s="$1" -v n=$(( $2 / 32 )) \
         'BEGIN { for (i = 0; i < n; i++) printf "orionstor %-10.10s %010d\n", s, i }'
 }
+
+# ------------------------------------------------------------ nbdkit / NBD
+# Used by the t-nbdkit-*.sh tests: our plugin (build tree) in nbdkit on a
+# Unix socket, the kernel's NBD client on top.
+NBD_SOCK=/run/nbd.sock
+NBD_PIDFILE=/run/nbdkit.pid
+NBD_URI="nbd+unix:///?socket=$NBD_SOCK"
+# nbdkit_start SPEC [PARAM=VALUE...]: start nbdkit with the plugin on
+# device=SPEC (its log in $VM_SHARE/nbdkit.err), wait for the socket, list
+# the exports (in $VM_SHARE/nbdinfo).
+nbdkit_start() {
+    local p=$ORIONSTOR_BUILDDIR/plugins/nbdkit/.libs/nbdkit-orionstor-plugin.so spec=$1; shift
+    [ -f "$p" ] || fail "plugin not built: $p"
+    export LD_LIBRARY_PATH=$ORIONSTOR_BUILDDIR/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    rm -f "$NBD_SOCK" "$NBD_PIDFILE"
+    # In the foreground of a background job: a daemon's errors would go to
+    # syslog, these go to the share.
+    nbdkit -f --log=stderr -U "$NBD_SOCK" -P "$NBD_PIDFILE" "$p" device="$spec" "$@" \
+        2>"$VM_SHARE/nbdkit.err" &
+    wait_for 20 test -S "$NBD_SOCK" || { cat "$VM_SHARE/nbdkit.err"; fail "nbdkit did not start"; }
+    wait_for 10 test -s "$NBD_PIDFILE" || fail "no nbdkit pid file"
+    nbdinfo --list "$NBD_URI" | tee "$VM_SHARE/nbdinfo" || fail "nbdinfo --list"
+}
+nbdkit_pid() { cat "$NBD_PIDFILE"; }
+# nbdkit_stop: SIGTERM, wait (10 s) until it exited (its unload flushes).
+nbdkit_stop() {
+    local pid; pid=$(nbdkit_pid)
+    kill "$pid" || fail "kill nbdkit"
+    wait_for 10 eval "! kill -0 $pid 2>/dev/null" || fail "nbdkit did not exit"
+    cat "$VM_SHARE/nbdkit.err"
+}
+# nbd_ext4_tree [TREE]: attach /dev/nbd0 to the running nbdkit,
+# mkfs.ext4, mount, copy TREE (default: the source tree's lib/) to /tree,
+# unmount, e2fsck -fn clean, detach. vm_check_ext4_tree checks the image.
+nbd_ext4_tree() {
+    local tree=${1:-$ORIONSTOR_SRCDIR/lib} rc
+    nbd-client -N 0:0 -u "$NBD_SOCK" /dev/nbd0 -b 512 || fail "nbd-client attach"
+    cat /sys/block/nbd0/size
+    mkfs.ext4 -q -F /dev/nbd0 || fail "mkfs.ext4"
+    mkdir -p /run/mnt
+    mount -t ext4 /dev/nbd0 /run/mnt || fail "mount"
+    cp -a "$tree" /run/mnt/tree || fail "copy the tree"
+    du -s /run/mnt/tree
+    umount /run/mnt || fail "umount"
+    e2fsck -fn /dev/nbd0 >"$VM_SHARE/fsck.out" 2>&1; rc=$?
+    cat "$VM_SHARE/fsck.out"
+    [ $rc = 0 ] || fail "e2fsck -fn over NBD: exit $rc"
+    nbd-client -d /dev/nbd0 || fail "nbd-client -d"
+}

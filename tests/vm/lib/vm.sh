@@ -366,3 +366,18 @@ vm_check_pattern() {
         vm_fail "$img: unexpected data after offset $((off + len))"
     vm_log "$(basename "$img"): $len bytes of pattern '$seed' at offset $off verified"
 }
+
+# vm_check_ext4_tree IMAGE [TREE]: after nbd_ext4_tree in the guest: e2fsck
+# -fn of IMAGE is clean and the /tree debugfs extracts equals TREE
+# (default: the source tree's lib/).
+vm_check_ext4_tree() {
+    local img=$1 tree=${2:-$ORIONSTOR_SRCDIR/lib}
+    e2fsck -fn "$img" >"$VM_WORK/host-fsck.out" 2>&1 ||
+        { cat "$VM_WORK/host-fsck.out"; vm_fail "host e2fsck -fn of the image"; }
+    rm -rf "$VM_WORK/extract"; mkdir -p "$VM_WORK/extract"
+    debugfs -R "rdump /tree $VM_WORK/extract" "$img" >"$VM_WORK/debugfs.out" 2>&1 ||
+        { cat "$VM_WORK/debugfs.out"; vm_fail "debugfs rdump"; }
+    diff -r "$tree" "$VM_WORK/extract/tree" >"$VM_WORK/diff.out" 2>&1 ||
+        { head -50 "$VM_WORK/diff.out"; vm_fail "the files on the image differ from the originals"; }
+    vm_log "$(basename "$img"): ext4 clean, $(find "$tree" -type f | wc -l) files equal the originals"
+}
