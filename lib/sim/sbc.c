@@ -516,11 +516,70 @@ void sim_cmd_read_capacity10(struct exec *x)
 	sim_data_in(x, buf, sizeof(buf), sizeof(buf));
 }
 
+/*
+ * GET LBA STATUS (SBC-3 5.7): from the starting LBA on, runs of mapped
+ * (0) and deallocated (1) blocks, as many 16-byte descriptors as fit the
+ * allocation length (no partial descriptor: below 24 bytes only the
+ * header), the last one possibly ending at the end of the LU.  The
+ * PARAMETER DATA LENGTH counts the descriptors built, at least one, so
+ * a short allocation length tells the initiator there is more.  Disks
+ * only (the command is SBC's); every sim disk is thin provisioned
+ * (LBPME), an untracked one reports all blocks mapped.
+ */
+#define LBA_STATUS_MAX_DESC ((SCRATCH_SIZE - 8) / 16)
+
+static void get_lba_status(struct exec *x)
+{
+	struct sim_lu *lu = x->lu;
+	uint64_t lba = ostori_get_be64(x->cdb + 2);
+	uint32_t alloc = ostori_get_be32(x->cdb + 10);
+	uint8_t *buf = x->t->scratch;
+	size_t want, n = 0, send;
+
+	if (lu->type != OSTOR_TYPE_DISK) {
+		bad_cdb(x, 1, 4);
+		return;
+	}
+	if (!sim_lu_ready(x) || !lba_ok(x, lba, 1))
+		return;
+	want = alloc >= 24 ? OSTOR_MIN((size_t)(alloc - 8) / 16, (size_t)LBA_STATUS_MAX_DESC) : 1;
+	memset(buf, 0, 8);
+	while (n < want && lba < lu->blocks) {
+		uint8_t *d = buf + 8 + 16 * n;
+		uint64_t run = 0, limit = OSTOR_MIN(lu->blocks - lba, (uint64_t)UINT32_MAX);
+		bool mapped = true, m;
+
+		/* Merge the store's runs into one of at most 2^32-1 blocks. */
+		while (run < limit) {
+			uint64_t k = sim_store_lba_status(lu, lba + run, limit - run, &m);
+
+			if (run && m != mapped)
+				break;
+			mapped = m;
+			run += k;
+		}
+		memset(d, 0, 16);
+		ostori_put_be64(d, lba);
+		ostori_put_be32(d + 8, (uint32_t)run);
+		d[12] = mapped ? 0 : 1;
+		lba += run;
+		n++;
+	}
+	ostori_put_be32(buf, (uint32_t)(4 + 16 * n));
+	/* Whole descriptors only. */
+	send = alloc < 8 ? alloc : 8 + 16 * OSTOR_MIN(n, (size_t)(alloc - 8) / 16);
+	sim_data_in(x, buf, 8 + 16 * n, send);
+}
+
 void sim_cmd_service_action_in(struct exec *x)
 {
 	struct sim_lu *lu = x->lu;
 	uint8_t buf[32];
 
+	if ((x->cdb[1] & 0x1f) == OSTOR_SCSI_SAI_GET_LBA_STATUS) {
+		get_lba_status(x);
+		return;
+	}
 	if ((x->cdb[1] & 0x1f) != OSTOR_SCSI_SAI_READ_CAPACITY16) {
 		bad_cdb(x, 1, 4);
 		return;
