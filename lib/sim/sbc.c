@@ -1,7 +1,7 @@
 /*
  * lib/sim/sbc.c - the simulated target's block commands (SBC-3): READ,
  * WRITE, VERIFY, COMPARE AND WRITE, SYNCHRONIZE CACHE, WRITE SAME, UNMAP,
- * READ CAPACITY(10/16) and UFI/MMC READ FORMAT CAPACITIES, PREVENT ALLOW
+ * READ CAPACITY(10/16), GET LBA STATUS and UFI/MMC READ FORMAT CAPACITIES, PREVENT ALLOW
  * MEDIUM REMOVAL (START STOP UNIT is in power.c); and the checks they
  * share (medium ready, write protection, LBA range).
  *

@@ -37,6 +37,14 @@
  * - RAM LUs are anonymous MAP_NORESERVE mappings, so huge capacities are
  *   sparse; deallocated (UNMAP, WRITE SAME with zero data) blocks read as
  *   zero (LBPRZ).  File LUs read zeros past the end of the file.
+ * - Every disk is thin provisioned (LBPME, VPD B2h).  GET LBA STATUS
+ *   (SERVICE ACTION IN(16) 12h) reports mapped/deallocated runs: RAM
+ *   disks from an allocation bitmap (written = mapped; never written,
+ *   UNMAP and WRITE SAME with UNMAP = deallocated; WRITE SAME of zeros
+ *   without UNMAP = mapped), file LUs from the file's holes (SEEK_DATA),
+ *   null LUs all mapped.  Whole descriptors only: an allocation length
+ *   below 24 returns the header alone, its PARAMETER DATA LENGTH counting
+ *   the descriptors built (at least one).
  * - COMPARE AND WRITE compares and writes under the target lock, so no
  *   other command comes between the two; on a miscompare nothing is
  *   written.  Null LUs (nothing stored) compare against zeros.
