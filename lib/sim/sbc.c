@@ -384,7 +384,7 @@ void sim_cmd_write_same(struct exec *x)
 	struct sim_lu *lu = x->lu;
 	uint8_t *s = x->t->scratch, b1 = x->cdb[1];
 	bool ndob = x->op == OSTOR_SCSI_OP_WRITE_SAME16 && (b1 & 0x01);
-	bool unmap = b1 & 0x08;
+	bool unmap = (b1 & 0x08) && !lu->thick;   /* LBPWS 0: the bit is ignored */
 	uint32_t count, bs = lu->block_size;
 	uint64_t lba, off, bytes, bad = 0;
 
@@ -445,6 +445,11 @@ void sim_cmd_unmap(struct exec *x)
 	size_t plen = ostori_get_be16(x->cdb + 7), avail, ndesc;
 	uint64_t bad = 0;
 
+	/* A fully provisioned LU has no UNMAP (LBPU 0). */
+	if (lu->thick) {
+		fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
+		return;
+	}
 	if (x->cdb[1] & 0x01) {               /* ANCHOR */
 		bad_cdb(x, 1, 0);
 		return;
@@ -593,7 +598,7 @@ void sim_cmd_service_action_in(struct exec *x)
 	memset(buf, 0, sizeof(buf));
 	ostori_put_be64(buf, lu->blocks - 1);
 	ostori_put_be32(buf + 8, lu->block_size);
-	if (lu->type == OSTOR_TYPE_DISK)
+	if (lu->type == OSTOR_TYPE_DISK && !lu->thick)
 		buf[14] = 0xc0;             /* LBPME (UNMAP supported), LBPRZ */
 	sim_data_in(x, buf, sizeof(buf), ostori_get_be32(x->cdb + 10));
 }

@@ -219,7 +219,7 @@ int sim_store_map(struct sim_lu *lu)
 				    len, lu->lun, strerror(errno));
 	lu->ram = p;
 	lu->ram_len = len;
-	if (lu->type == OSTOR_TYPE_DISK) {
+	if (lu->type == OSTOR_TYPE_DISK && !lu->thick) {
 		size_t mlen = map_bytes_for(lu->blocks);
 
 		p = mmap(NULL, mlen, PROT_READ | PROT_WRITE,
@@ -335,6 +335,8 @@ static uint64_t map_run(const uint64_t *map, uint64_t first, uint64_t max, bool 
 uint64_t sim_store_lba_status(struct sim_lu *lu, uint64_t lba, uint64_t max, bool *mapped)
 {
 	*mapped = true;
+	if (lu->thick)
+		return max;
 	if (lu->map)
 		return map_run(lu->map, lba, max, mapped);
 #if defined(SEEK_DATA) && defined(SEEK_HOLE)

@@ -102,6 +102,7 @@ struct sim_lu {
 	int fd;
 	uint64_t fd_offset;
 	bool null;                  /* no backing: data is neither stored nor read */
+	bool thick;                 /* fully provisioned disk (no LBPME, no UNMAP) */
 	uint8_t *ram;               /* RAM backing (fd < 0, !null) */
 	size_t ram_len;             /* mapping length, page-rounded */
 	/* RAM disks: the allocation bitmap behind GET LBA STATUS, one bit

@@ -273,7 +273,14 @@ got=$(awk '{ print $1, $2, $3 }' "$tmp/out")
 8192 4096 0
 12288 1036288 3" ] || fail "nbdinfo --map after a cached write: got
 $got"
-pass "nbdinfo --map: data, trimmed and never written ranges (RAM, usb-bot, cache=wb)"
+# A fully provisioned LUN: no extents (all data), no trim.
+serve 'nbdinfo --map "$uri" || exit 1
+	nbdinfo --can trim "$uri"; [ $? = 2 ]' device=sim:size=1M,thick ||
+	fail "nbdinfo on sim:thick (map, no trim)"
+got=$(awk '{ print $1, $2, $3 }' "$tmp/out")
+[ "$got" = "0 1048576 0" ] || fail "nbdinfo --map on sim:thick: got
+$got"
+pass "nbdinfo --map: data, trimmed and never written ranges (RAM, usb-bot, cache=wb); sim:thick all data"
 
 echo "$checks passed, 0 failed"
 exit 0

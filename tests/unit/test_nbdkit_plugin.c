@@ -475,6 +475,22 @@ START_TEST(extents_null_sim)
 }
 END_TEST
 
+/* A fully provisioned LUN: not probed, no extents (nbdkit calls it all
+ * data), no trim. */
+START_TEST(extents_thick_sim)
+{
+	struct onbd_lun *L;
+
+	open_dev("sim:size=1M,thick");
+	L = onbd_find_lun("");
+	ck_assert(!L->lba_status);
+	ck_assert(!L->unmap);
+	ck_assert(!L->ws_unmap);
+	ck_assert(!L->lbprz);
+	close_dev();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("nbdkit_plugin");
@@ -494,6 +510,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, lba_status_decoding);
 	tcase_add_test(tc, extents_from_sim);
 	tcase_add_test(tc, extents_null_sim);
+	tcase_add_test(tc, extents_thick_sim);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3018,6 +3018,54 @@ START_TEST(test_get_lba_status_other_lus)
 }
 END_TEST
 
+/* A fully provisioned disk (config.thick): no LBPME, no UNMAP, WRITE
+ * SAME's UNMAP bit ignored; GET LBA STATUS is still valid and reports
+ * every block mapped (a fully provisioned LU maps every block). */
+START_TEST(test_get_lba_status_thick)
+{
+	struct sim_target *t = new_target();
+	uint8_t buf[64], w[512], p[8 + 16];
+	struct sim_lu_config cfg;
+	struct sim_cmd c;
+
+	sim_lu_config_init(&cfg);
+	cfg.blocks = 1000;
+	cfg.thick = true;
+	ck_assert_int_eq(sim_target_add_lu(t, 0, &cfg), 0);
+	c = run(t, 0, CDB(0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0), IN, buf, 32);
+	ck_good(c);
+	ck_assert_uint_eq(buf[14] & 0xc0, 0);                    /* LBPME, LBPRZ 0 */
+	c = run(t, 0, CDB(0x12, 1, 0xb2, 0, 64, 0), IN, buf, 64);
+	ck_good(c);
+	ck_assert_uint_eq(buf[5], 0);                            /* no LBPU, LBPWS, LBPRZ */
+	ck_assert_uint_eq(buf[6] & 0x07, 0);                     /* fully provisioned */
+	c = run(t, 0, CDB(0x12, 1, 0xb0, 0, 64, 0), IN, buf, 64);
+	ck_good(c);
+	ck_assert_uint_eq(be32(buf + 20), 0);                    /* MAXIMUM UNMAP LBA COUNT */
+	ck_assert_uint_eq(be32(buf + 24), 0);
+
+	c = gls(t, 0, 0, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 0, 1000, 0 });
+	fill(w, sizeof(w), 4);
+	c = wr10(t, 10, 1, w, 512);
+	ck_good(c);
+	memset(p, 0, sizeof(p));
+	wbe16(p, 6 + 16);
+	wbe16(p + 2, 16);
+	unmap_desc(p, 0, 10, 1);
+	c = unmap(t, p, sizeof(p), sizeof(p));
+	ck_sense(c, ILLEGAL, 0x20, 0);
+	memset(w, 0, sizeof(w));
+	c = run(t, 0, CDB(0x41, 0x08, 0, 0, 0, 20, 0, 0, 5, 0), OUT, w, 512);
+	ck_good(c);                                              /* written, not deallocated */
+	c = gls(t, 0, 5, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 5, 995, 0 });
+	c = gls(t, 0, 1000, sizeof(buf), buf, sizeof(buf));
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	sim_target_free(t);
+}
+END_TEST
+
 static Suite *sim_target_suite(void)
 {
 	Suite *s = suite_create("sim_target");
@@ -3056,6 +3104,7 @@ static Suite *sim_target_suite(void)
 	tcase_add_test(tc, test_get_lba_status);
 	tcase_add_test(tc, test_get_lba_status_many);
 	tcase_add_test(tc, test_get_lba_status_other_lus);
+	tcase_add_test(tc, test_get_lba_status_thick);
 	tcase_add_test(tc, test_misc_commands);
 	tcase_add_test(tc, test_hostile_cdbs);
 	tcase_add_test(tc, test_null_target);
