@@ -28,6 +28,7 @@ enum bc_class {
 	C_READ,       /* READ(6/10/12/16) */
 	C_WRITE,      /* WRITE(6/10/12/16) */
 	C_READ_RANGE, /* reads the medium in a range (VERIFY, odd READs): dirty blocks first */
+	C_STATUS,     /* GET LBA STATUS: reports on the blocks from lba on, dirty ones first */
 	C_WRITE_RANGE,/* writes a range otherwise (WRITE SAME, WRITE AND VERIFY, ...) */
 	C_UNMAP,
 	C_SYNC,       /* SYNCHRONIZE CACHE */
@@ -104,7 +105,15 @@ static enum bc_class classify(const ostor_task *t, uint64_t *lba, uint64_t *coun
 		return C_UNMAP;
 	case 0x35: case 0x91:
 		return C_SYNC;
-	case 0x00: case 0x03: case 0x12: case 0x1a: case 0x5a: case 0x25: case 0x9e: case 0xa0:
+	case 0x9e:
+		/* GET LBA STATUS: the provisioning of blocks the cache may
+		 * hold dirty (never written yet, or trimmed before). */
+		if ((c[1] & 0x1f) == 0x12 && t->cdb_len >= 16) {
+			*lba = be64(c + 2);
+			return C_STATUS;
+		}
+		return C_PASS;
+	case 0x00: case 0x03: case 0x12: case 0x1a: case 0x5a: case 0x25: case 0xa0:
 	case 0x4d: case 0x1e: case 0x37: case 0xb7: case 0xa3: case 0x1c: case 0x3c: case 0x23:
 	case 0x5e: case 0x46: case 0x4a: case 0x51: case 0x43: case 0xbd: case 0x34: case 0x90:
 		/* TEST UNIT READY, REQUEST SENSE, INQUIRY, MODE SENSE, READ
@@ -675,6 +684,13 @@ static enum bc_act decide(struct ostori_bcache *c, struct bc_lun *L, ostor_task 
 		ostori_bc_invalidate_range(c, L, lba, count);
 		/* Reads that started before and complete after it fill nothing. */
 		t->bcache_op = op_get(c, BC_OP_THROUGH, L, lba, count);
+		return ACT_PASS;
+
+	case C_STATUS:
+		if (lba < L->blocks && range_busy(c, L, lba, L->blocks - lba)) {
+			count = L->blocks - lba;
+			goto drain;
+		}
 		return ACT_PASS;
 
 	case C_SYNC:

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
-	"readonly, type=disk|cdrom, null, queues=N (1-64), histograms, hold=LBA, transport=NAME, " \
+	"readonly, type=disk|cdrom, null, thick, queues=N (1-64), histograms, hold=LBA, transport=NAME, " \
 	"ata, bridge=jmicron, ata-fault=" SIM_ATA_FAULT_NAMES ", ie=failing, " \
 	"temperature=C (1-120), power-page=yes|no, " \
 	OSTORI_BCACHE_SPEC_OPTIONS
@@ -295,7 +295,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 	struct ostor_spec spec = *cspec;
 	const struct ostor_spec_option *o;
 	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0, queues = SIM_DEFAULT_QUEUES;
-	bool readonly = false, size_given, cdrom = false, null = false, histograms = false;
+	bool readonly = false, size_given, cdrom = false, null = false, histograms = false, thick = false;
 	const char *image = NULL;
 	struct health_opts health;
 	int r;
@@ -338,6 +338,12 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		if (o->value)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option null takes no value");
 		null = true;
+	}
+	o = ostori_spec_get(&spec, "thick");
+	if (o) {
+		if (o->value)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option thick takes no value");
+		thick = true;
 	}
 	o = ostori_spec_get(&spec, "histograms");
 	if (o) {
@@ -422,6 +428,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		lc.fd = sd->fd;
 		lc.fd_offset = image ? size * i : 0;
 		lc.null = null;
+		lc.thick = thick;
 		lc.ata = health.ata;
 		lc.ata_faults = health.ata_faults;
 		lc.ie_failing = health.ie_failing;

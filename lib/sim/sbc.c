@@ -1,7 +1,7 @@
 /*
  * lib/sim/sbc.c - the simulated target's block commands (SBC-3): READ,
  * WRITE, VERIFY, COMPARE AND WRITE, SYNCHRONIZE CACHE, WRITE SAME, UNMAP,
- * READ CAPACITY(10/16) and UFI/MMC READ FORMAT CAPACITIES, PREVENT ALLOW
+ * READ CAPACITY(10/16), GET LBA STATUS and UFI/MMC READ FORMAT CAPACITIES, PREVENT ALLOW
  * MEDIUM REMOVAL (START STOP UNIT is in power.c); and the checks they
  * share (medium ready, write protection, LBA range).
  *
@@ -384,7 +384,7 @@ void sim_cmd_write_same(struct exec *x)
 	struct sim_lu *lu = x->lu;
 	uint8_t *s = x->t->scratch, b1 = x->cdb[1];
 	bool ndob = x->op == OSTOR_SCSI_OP_WRITE_SAME16 && (b1 & 0x01);
-	bool unmap = b1 & 0x08;
+	bool unmap = (b1 & 0x08) && !lu->thick;   /* LBPWS 0: the bit is ignored */
 	uint32_t count, bs = lu->block_size;
 	uint64_t lba, off, bytes, bad = 0;
 
@@ -445,6 +445,11 @@ void sim_cmd_unmap(struct exec *x)
 	size_t plen = ostori_get_be16(x->cdb + 7), avail, ndesc;
 	uint64_t bad = 0;
 
+	/* A fully provisioned LU has no UNMAP (LBPU 0). */
+	if (lu->thick) {
+		fail(x, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);
+		return;
+	}
 	if (x->cdb[1] & 0x01) {               /* ANCHOR */
 		bad_cdb(x, 1, 0);
 		return;
@@ -516,11 +521,70 @@ void sim_cmd_read_capacity10(struct exec *x)
 	sim_data_in(x, buf, sizeof(buf), sizeof(buf));
 }
 
+/*
+ * GET LBA STATUS (SBC-3 5.7): from the starting LBA on, runs of mapped
+ * (0) and deallocated (1) blocks, as many 16-byte descriptors as fit the
+ * allocation length (no partial descriptor: below 24 bytes only the
+ * header), the last one possibly ending at the end of the LU.  The
+ * PARAMETER DATA LENGTH counts the descriptors built, at least one, so
+ * a short allocation length tells the initiator there is more.  Disks
+ * only (the command is SBC's); every sim disk is thin provisioned
+ * (LBPME), an untracked one reports all blocks mapped.
+ */
+#define LBA_STATUS_MAX_DESC ((SCRATCH_SIZE - 8) / 16)
+
+static void get_lba_status(struct exec *x)
+{
+	struct sim_lu *lu = x->lu;
+	uint64_t lba = ostori_get_be64(x->cdb + 2);
+	uint32_t alloc = ostori_get_be32(x->cdb + 10);
+	uint8_t *buf = x->t->scratch;
+	size_t want, n = 0, send;
+
+	if (lu->type != OSTOR_TYPE_DISK) {
+		bad_cdb(x, 1, 4);
+		return;
+	}
+	if (!sim_lu_ready(x) || !lba_ok(x, lba, 1))
+		return;
+	want = alloc >= 24 ? OSTOR_MIN((size_t)(alloc - 8) / 16, (size_t)LBA_STATUS_MAX_DESC) : 1;
+	memset(buf, 0, 8);
+	while (n < want && lba < lu->blocks) {
+		uint8_t *d = buf + 8 + 16 * n;
+		uint64_t run = 0, limit = OSTOR_MIN(lu->blocks - lba, (uint64_t)UINT32_MAX);
+		bool mapped = true, m;
+
+		/* Merge the store's runs into one of at most 2^32-1 blocks. */
+		while (run < limit) {
+			uint64_t k = sim_store_lba_status(lu, lba + run, limit - run, &m);
+
+			if (run && m != mapped)
+				break;
+			mapped = m;
+			run += k;
+		}
+		memset(d, 0, 16);
+		ostori_put_be64(d, lba);
+		ostori_put_be32(d + 8, (uint32_t)run);
+		d[12] = mapped ? 0 : 1;
+		lba += run;
+		n++;
+	}
+	ostori_put_be32(buf, (uint32_t)(4 + 16 * n));
+	/* Whole descriptors only. */
+	send = alloc < 8 ? alloc : 8 + 16 * OSTOR_MIN(n, (size_t)(alloc - 8) / 16);
+	sim_data_in(x, buf, 8 + 16 * n, send);
+}
+
 void sim_cmd_service_action_in(struct exec *x)
 {
 	struct sim_lu *lu = x->lu;
 	uint8_t buf[32];
 
+	if ((x->cdb[1] & 0x1f) == OSTOR_SCSI_SAI_GET_LBA_STATUS) {
+		get_lba_status(x);
+		return;
+	}
 	if ((x->cdb[1] & 0x1f) != OSTOR_SCSI_SAI_READ_CAPACITY16) {
 		bad_cdb(x, 1, 4);
 		return;
@@ -534,7 +598,7 @@ void sim_cmd_service_action_in(struct exec *x)
 	memset(buf, 0, sizeof(buf));
 	ostori_put_be64(buf, lu->blocks - 1);
 	ostori_put_be32(buf + 8, lu->block_size);
-	if (lu->type == OSTOR_TYPE_DISK)
+	if (lu->type == OSTOR_TYPE_DISK && !lu->thick)
 		buf[14] = 0xc0;             /* LBPME (UNMAP supported), LBPRZ */
 	sim_data_in(x, buf, sizeof(buf), ostori_get_be32(x->cdb + 10));
 }

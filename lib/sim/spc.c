@@ -188,10 +188,12 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 		buf[5] = (uint8_t)caw_limit(lu);       /* MAXIMUM COMPARE AND WRITE LENGTH */
 		ostori_put_be16(buf + 6, 1);                  /* optimal granularity */
 		ostori_put_be32(buf + 8, lu->max_transfer);
-		ostori_put_be32(buf + 20, SIM_MAX_UNMAP_LBA_COUNT);
-		ostori_put_be32(buf + 24, SIM_MAX_UNMAP_DESCRIPTORS);
-		ostori_put_be32(buf + 28, 1);                 /* unmap granularity */
-		ostori_put_be32(buf + 32, 0x80000000u);       /* UGAVALID, alignment 0 */
+		if (!lu->thick) {                             /* no UNMAP when fully provisioned */
+			ostori_put_be32(buf + 20, SIM_MAX_UNMAP_LBA_COUNT);
+			ostori_put_be32(buf + 24, SIM_MAX_UNMAP_DESCRIPTORS);
+			ostori_put_be32(buf + 28, 1);         /* unmap granularity */
+			ostori_put_be32(buf + 32, 0x80000000u); /* UGAVALID, alignment 0 */
+		}
 		ostori_put_be64(buf + 36, SIM_MAX_WRITE_SAME_LEN);
 		break;
 	case 0xb1:
@@ -206,8 +208,10 @@ static size_t vpd_page(struct exec *x, uint8_t page, uint8_t *buf)
 			return 0;
 		len = 4;
 		memset(buf + 4, 0, len);
-		buf[5] = 0x80 | 0x40 | 0x20 | 0x04;    /* LBPU LBPWS LBPWS10 LBPRZ */
-		buf[6] = 0x02;                         /* thin provisioned */
+		if (!lu->thick) {
+			buf[5] = 0x80 | 0x40 | 0x20 | 0x04; /* LBPU LBPWS LBPWS10 LBPRZ */
+			buf[6] = 0x02;                      /* thin provisioned */
+		}                                           /* else fully provisioned: all 0 */
 		break;
 	default:
 		return 0;

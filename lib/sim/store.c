@@ -9,6 +9,14 @@
  * benchmarks of the layers above).  Callers hold the target mutex and
  * have range-checked every offset.
  *
+ * Provisioning (GET LBA STATUS): RAM disks keep an allocation bitmap,
+ * itself a sparse mapping, set by writes and cleared by deallocation;
+ * file LUs ask the file system (SEEK_DATA/SEEK_HOLE: holes and the tail
+ * past the end of the file are deallocated, they read as zeros); null
+ * LUs (and anything else) report every block mapped, which is always
+ * true to the data.  The lock-free way only serves null LUs, so every
+ * write to a tracked LU passes here.
+ *
  * Copyright (C) 2026 The liborionstor authors.  LGPL-2.1-or-later.
  */
 #include "sim/target_priv.h"
@@ -22,6 +30,31 @@
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
 #endif
+
+/* Set (mapped) or clear bits first..first+n-1 of the allocation bitmap. */
+static void map_set(uint64_t *map, uint64_t first, uint64_t n, bool on)
+{
+	while (n) {
+		uint64_t w = first / 64, b = first % 64, k = OSTOR_MIN(n, 64 - b);
+		uint64_t mask = k == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k) - 1) << b;
+
+		if (on)
+			map[w] |= mask;
+		else
+			map[w] &= ~mask;
+		first += k;
+		n -= k;
+	}
+}
+
+/* The blocks touched by the byte range off..off+len-1 (len > 0). */
+static void map_bytes(struct sim_lu *lu, uint64_t off, uint64_t len, bool on)
+{
+	uint64_t first = off / lu->block_size;
+
+	if (lu->map && len)
+		map_set(lu->map, first, (off + len - 1) / lu->block_size - first + 1, on);
+}
 
 /* off and len are in bytes relative to block 0 and were range-checked. */
 int sim_store_read(struct sim_lu *lu, uint64_t off, uint8_t *buf, size_t len,
@@ -62,6 +95,7 @@ int sim_store_write(struct sim_lu *lu, uint64_t off, const uint8_t *buf,
 		return 0;
 	if (lu->fd < 0) {
 		memcpy(lu->ram + off, buf, len);
+		map_bytes(lu, off, len, true);
 		return 0;
 	}
 	while (len) {
@@ -101,6 +135,8 @@ int sim_store_zero(struct sim_target *t, struct sim_lu *lu, uint64_t off,
 		} else {
 			memset(p, 0, (size_t)len);
 		}
+		/* Zeros written without UNMAP are still written blocks. */
+		map_bytes(lu, off, len, !punch);
 		return 0;
 	}
 #ifdef FALLOC_FL_PUNCH_HOLE
@@ -164,7 +200,13 @@ too_big:
 			    lu->fd >= 0 ? "file offset range" : "address space");
 }
 
-/* The RAM of a new LU: sparse, so a huge capacity costs what is written. */
+static size_t map_bytes_for(uint64_t blocks)
+{
+	return page_round((blocks + 63) / 64 * 8);
+}
+
+/* The RAM of a new LU: sparse, so a huge capacity costs what is written;
+ * a disk also gets its allocation bitmap (all deallocated). */
 int sim_store_map(struct sim_lu *lu)
 {
 	size_t len = page_round(lu->blocks * lu->block_size);
@@ -177,6 +219,52 @@ int sim_store_map(struct sim_lu *lu)
 				    len, lu->lun, strerror(errno));
 	lu->ram = p;
 	lu->ram_len = len;
+	if (lu->type == OSTOR_TYPE_DISK && !lu->thick) {
+		size_t mlen = map_bytes_for(lu->blocks);
+
+		p = mmap(NULL, mlen, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			munmap(lu->ram, lu->ram_len);
+			lu->ram = NULL;
+			return ostori_error(OSTOR_ERROR_NO_MEM,
+					    "cannot map the allocation bitmap of simulated LU %u: %s",
+					    lu->lun, strerror(errno));
+		}
+		lu->map = p;
+		lu->map_len = mlen;
+	}
+	return 0;
+}
+
+/* Resize the allocation bitmap for `blocks`; the blocks past the new end
+ * become deallocated, so regrown blocks are deallocated as they read. */
+static int map_resize(struct sim_lu *lu, uint64_t blocks)
+{
+	size_t mlen = map_bytes_for(blocks);
+	uint64_t old = lu->blocks;
+	void *p;
+
+	if (mlen != lu->map_len) {
+#ifdef MREMAP_MAYMOVE
+		p = mremap(lu->map, lu->map_len, mlen, MREMAP_MAYMOVE);
+#else
+		p = mmap(NULL, mlen, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED) {
+			memcpy(p, lu->map, OSTOR_MIN(mlen, lu->map_len));
+			munmap(lu->map, lu->map_len);
+		}
+#endif
+		if (p == MAP_FAILED)
+			return ostori_error(OSTOR_ERROR_NO_MEM,
+					    "cannot resize the allocation bitmap of simulated LUN %u: %s",
+					    lu->lun, strerror(errno));
+		lu->map = p;
+		lu->map_len = mlen;
+	}
+	if (blocks < old)
+		map_set(lu->map, blocks, OSTOR_MIN(old, (uint64_t)mlen * 8) - blocks, false);
 	return 0;
 }
 
@@ -210,6 +298,8 @@ int sim_store_resize(struct sim_lu *lu, uint64_t blocks)
 		/* Blocks cut off and later regrown must read as zero. */
 		if (bytes < len)
 			memset(lu->ram + bytes, 0, (size_t)(len - bytes));
+		if (lu->map)
+			return map_resize(lu, blocks);
 	}
 	return 0;
 }
@@ -218,4 +308,60 @@ void sim_store_unmap(struct sim_lu *lu)
 {
 	if (lu->ram)
 		munmap(lu->ram, lu->ram_len);
+	if (lu->map)
+		munmap(lu->map, lu->map_len);
+}
+
+/* How many bits from `first`, at most max, equal bit `first`. */
+static uint64_t map_run(const uint64_t *map, uint64_t first, uint64_t max, bool *on)
+{
+	uint64_t n = 0, fill;
+
+	*on = map[first / 64] >> (first % 64) & 1;
+	fill = *on ? ~(uint64_t)0 : 0;
+	while (n < max) {
+		uint64_t i = first + n, w = map[i / 64] ^ fill, b = i % 64;
+
+		w >>= b;                 /* bits of the other state, from i on */
+		if (w) {
+			n += (uint64_t)__builtin_ctzll(w);
+			break;
+		}
+		n += 64 - b;
+	}
+	return OSTOR_MIN(n, max);
+}
+
+uint64_t sim_store_lba_status(struct sim_lu *lu, uint64_t lba, uint64_t max, bool *mapped)
+{
+	*mapped = true;
+	if (lu->thick)
+		return max;
+	if (lu->map)
+		return map_run(lu->map, lba, max, mapped);
+#if defined(SEEK_DATA) && defined(SEEK_HOLE)
+	if (lu->fd >= 0 && !lu->null) {
+		uint64_t bs = lu->block_size;
+		off_t pos = (off_t)(lu->fd_offset + lba * bs), d, h;
+
+		d = lseek(lu->fd, pos, SEEK_DATA);
+		if (d < 0 && errno == ENXIO) {
+			*mapped = false;        /* a hole up to the end of the file, then the tail */
+			return max;
+		}
+		if (d < 0)
+			return max;             /* no answer: mapped is always true */
+		if ((uint64_t)(d - pos) >= bs) {
+			*mapped = false;        /* whole blocks of hole before the data */
+			return OSTOR_MIN((uint64_t)(d - pos) / bs, max);
+		}
+		/* Data in this block: mapped up to the block that holds the
+		 * next hole's start. */
+		h = lseek(lu->fd, pos, SEEK_HOLE);
+		if (h < 0 || h <= pos)
+			return 1;
+		return OSTOR_MIN(OSTOR_MAX(((uint64_t)(h - pos) + bs - 1) / bs, (uint64_t)1), max);
+	}
+#endif
+	return max;
 }

@@ -526,6 +526,7 @@ int sim_target_add_lu(struct sim_target *t, uint32_t lun, const struct sim_lu_co
 	lu->fd = cfg->fd;
 	lu->fd_offset = cfg->fd_offset;
 	lu->null = cfg->null;
+	lu->thick = cfg->thick && cfg->type == OSTOR_TYPE_DISK;
 	lu->block_size = cfg->block_size ? cfg->block_size :
 			 cfg->type == OSTOR_TYPE_CDROM ? 2048 : 512;
 	lu->blocks = cfg->blocks;

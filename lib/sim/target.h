@@ -37,6 +37,16 @@
  * - RAM LUs are anonymous MAP_NORESERVE mappings, so huge capacities are
  *   sparse; deallocated (UNMAP, WRITE SAME with zero data) blocks read as
  *   zero (LBPRZ).  File LUs read zeros past the end of the file.
+ * - Disks are thin provisioned (LBPME, VPD B2h) unless config.thick
+ *   (fully provisioned: LBPME 0, no UNMAP, WRITE SAME's UNMAP bit
+ *   ignored, GET LBA STATUS reports all mapped).  GET LBA STATUS
+ *   (SERVICE ACTION IN(16) 12h) reports mapped/deallocated runs: RAM
+ *   disks from an allocation bitmap (written = mapped; never written,
+ *   UNMAP and WRITE SAME with UNMAP = deallocated; WRITE SAME of zeros
+ *   without UNMAP = mapped), file LUs from the file's holes (SEEK_DATA),
+ *   null LUs all mapped.  Whole descriptors only: an allocation length
+ *   below 24 returns the header alone, its PARAMETER DATA LENGTH counting
+ *   the descriptors built (at least one).
  * - COMPARE AND WRITE compares and writes under the target lock, so no
  *   other command comes between the two; on a miscompare nothing is
  *   written.  Null LUs (nothing stored) compare against zeros.
@@ -77,6 +87,7 @@ struct sim_lu_config {
 	uint64_t fd_offset;        /* byte offset of block 0 in the file */
 	uint32_t max_transfer;     /* blocks per command, 0: SIM_DEFAULT_MAX_TRANSFER */
 	bool null;                 /* no storage: reads and writes move no data (benchmarks) */
+	bool thick;                /* disks: fully provisioned (LBPME 0, no UNMAP); default thin */
 	/* NULL: "ORIONSTR", "SIM DISK"/"SIM CDROM", "0001", generated serial.
 	 * Printable ASCII, at most 8/16/4/32 characters. */
 	const char *vendor, *product, *revision, *serial;

@@ -102,8 +102,14 @@ struct sim_lu {
 	int fd;
 	uint64_t fd_offset;
 	bool null;                  /* no backing: data is neither stored nor read */
+	bool thick;                 /* fully provisioned disk (no LBPME, no UNMAP) */
 	uint8_t *ram;               /* RAM backing (fd < 0, !null) */
 	size_t ram_len;             /* mapping length, page-rounded */
+	/* RAM disks: the allocation bitmap behind GET LBA STATUS, one bit
+	 * per block, set = mapped (written), clear = deallocated (never
+	 * written, UNMAP, WRITE SAME with UNMAP).  Sparse like the RAM. */
+	uint64_t *map;
+	size_t map_len;             /* mapping length, page-rounded */
 	char vendor[9], product[17], revision[5], serial[33];
 	uint64_t naa;
 	/* state */
@@ -344,5 +350,9 @@ int sim_store_check_size(const struct sim_lu *lu, uint64_t blocks);
 int sim_store_map(struct sim_lu *lu);
 int sim_store_resize(struct sim_lu *lu, uint64_t blocks);
 void sim_store_unmap(struct sim_lu *lu);
+/* Provisioning of the blocks from lba (< lu->blocks) on: sets *mapped
+ * and returns how many blocks from lba, 1..max, share that state (a
+ * shorter run is fine: callers merge).  Untracked LUs are all mapped. */
+uint64_t sim_store_lba_status(struct sim_lu *lu, uint64_t lba, uint64_t max, bool *mapped);
 
 #endif /* OSTOR_SIM_TARGET_PRIV_H */

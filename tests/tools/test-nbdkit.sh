@@ -5,7 +5,8 @@
 # file the sim keeps), qemu-img convert and compare, nbdinfo's flags
 # against what the sim LUN can do, fio's nbd engine (random writes with
 # crc32c verification, several jobs), a read-only LUN refusing writes,
-# one export per LUN, and unaligned requests read-modify-written.  The
+# one export per LUN, unaligned requests read-modify-written, and
+# nbdinfo --map from the sim's GET LBA STATUS.  The
 # plugin's error mapping under injected faults and an unplug is
 # tests/unit/test_nbdkit_plugin.
 #
@@ -241,6 +242,45 @@ serve 'fio --name=verify --ioengine=nbd --uri="$uri" --rw=randwrite --bs=4k --si
 	--group_reporting' device=sim:size=8M || fail "fio random writes with crc32c verify"
 grep -q "err= 0" "$tmp/out" || fail "fio reported errors"
 pass "fio --ioengine=nbd randwrite, 4 jobs, verify=crc32c"
+
+# 9. Extents from the sim's GET LBA STATUS: never written and trimmed
+# ranges are holes that read as zeros, written ones data; also with the
+# writes still in the write-back cache (GET LBA STATUS writes them out).
+map_cmd='$NBDSH -u "$uri" -c "
+h.pwrite(b\"d\" * 8192, 65536)
+h.pwrite(b\"e\" * 4096, 131072)
+h.trim(4096, 69632)
+h.flush()
+" && nbdinfo --map "$uri"'
+want_map='0 65536 3
+65536 4096 0
+69632 61440 3
+131072 4096 0
+135168 913408 3'
+for args in device=sim:size=1M "device=sim:transport=usb-bot,size=1M" "device=sim:size=1M cache=wb"; do
+	# $args unquoted: it holds one or two plugin arguments
+	serve "$map_cmd" $args || fail "nbdinfo --map on $args"
+	got=$(awk '{ print $1, $2, $3 }' "$tmp/out")
+	[ "$got" = "$want_map" ] || fail "nbdinfo --map on $args: got
+$got
+want
+$want_map"
+done
+serve '$NBDSH -u "$uri" -c "h.pwrite(b\"w\" * 4096, 8192)" && nbdinfo --map "$uri"' \
+	device=sim:size=1M cache=wb || fail "nbdinfo --map after a cached write"
+got=$(awk '{ print $1, $2, $3 }' "$tmp/out")
+[ "$got" = "0 8192 3
+8192 4096 0
+12288 1036288 3" ] || fail "nbdinfo --map after a cached write: got
+$got"
+# A fully provisioned LUN: no extents (all data), no trim.
+serve 'nbdinfo --map "$uri" || exit 1
+	nbdinfo --can trim "$uri"; [ $? = 2 ]' device=sim:size=1M,thick ||
+	fail "nbdinfo on sim:thick (map, no trim)"
+got=$(awk '{ print $1, $2, $3 }' "$tmp/out")
+[ "$got" = "0 1048576 0" ] || fail "nbdinfo --map on sim:thick: got
+$got"
+pass "nbdinfo --map: data, trimmed and never written ranges (RAM, usb-bot, cache=wb); sim:thick all data"
 
 echo "$checks passed, 0 failed"
 exit 0

@@ -462,6 +462,21 @@ START_TEST(raw_commands_are_coherent)
 	ck_assert_uint_eq(info(dev).used_bytes, 0);
 	read_image(400, 1, got);
 	ck_assert_mem_eq(got, buf, BS);
+	/* GET LBA STATUS reports on the blocks from its LBA on: those dirty
+	 * there go out first (else the device calls them deallocated). */
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 100, 1, buf), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 6000, 2, buf), 0);
+	{
+		uint8_t gls[16] = { 0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0x17, 0x70, 0, 0, 0, 24, 0, 0 };
+		uint8_t st[24];
+
+		ck_assert_int_eq(raw(dev, gls, sizeof(gls), OSTOR_DIR_FROM_DEVICE, st, sizeof(st)), 0);
+		ck_assert_uint_eq(st[8 + 6] << 8 | st[8 + 7], 6000);   /* LBA */
+		ck_assert_uint_ge(st[8 + 11], 2);     /* blocks (the file system maps whole blocks) */
+		ck_assert_uint_eq(st[8 + 12], 0);                      /* mapped */
+	}
+	read_image(6000, 2, got);
+	ck_assert_mem_eq(got, buf, 2 * BS);
 	ck_assert_int_eq(ostor_close(dev), 0);
 }
 END_TEST

@@ -6,7 +6,9 @@
  * modify-write under concurrency), zero, fast zero, trim, errors mapped
  * to the errno NBD knows (an injected MEDIUM ERROR is EIO with the sense
  * logged; a write-protected LUN EROFS; an unplugged device ESHUTDOWN for
- * every later request), and the GET LBA STATUS decoder.
+ * every later request), the GET LBA STATUS decoder, and extents from
+ * the sim's GET LBA STATUS (written, trimmed and never written blocks,
+ * also over USB BOT and with writes still in the write-back cache).
  *
  * The nbdkit-loaded plugin itself is tests/tools/test-nbdkit.sh.
  */
@@ -371,6 +373,124 @@ START_TEST(lba_status_decoding)
 }
 END_TEST
 
+#define HOLE_ZERO (NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO)
+
+static void ck_extent_(const struct nbdkit_extents *e, int i, uint64_t off, uint64_t len,
+		       uint32_t type, int line)
+{
+	ck_assert_msg(i < e->n, "line %d: extent %d missing (%d)", line, i, e->n);
+	ck_assert_msg(e->offset[i] == off && e->length[i] == len && e->type[i] == type,
+		      "line %d: extent %d is %llu+%llu type %u, want %llu+%llu type %u", line, i,
+		      (unsigned long long)e->offset[i], (unsigned long long)e->length[i], e->type[i],
+		      (unsigned long long)off, (unsigned long long)len, type);
+}
+#define ck_extent(e, i, off, len, type) ck_extent_(&(e), i, off, len, type, __LINE__)
+
+/* Extents of a sim LUN: never written and trimmed blocks are holes that
+ * read as zeros, written ones data (GET LBA STATUS of the sim). */
+static void extents_of(const char *spec, uint64_t bs)
+{
+	const uint64_t last = (1 << 20) - bs;
+
+	static uint8_t buf[16384];
+	struct nbdkit_extents e;
+	struct onbd_lun *L;
+
+	open_dev(spec);
+	L = onbd_find_lun("");
+	ck_assert_msg(L->lba_status, "%s: the GET LBA STATUS probe failed", spec);
+	ck_assert(L->lbprz);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(onbd_extents(L, 1 << 20, 0, 0, &e), 0);
+	ck_assert_int_eq(e.n, 1);
+	ck_extent(e, 0, 0, 1 << 20, HOLE_ZERO);
+
+	fill(buf, sizeof(buf), 8);
+	ck_assert_int_eq(onbd_pwrite(L, buf, 16384, 4096, 0), 0);
+	ck_assert_int_eq(onbd_pwrite(L, buf, 512, (1 << 20) - 512, 0), 0);
+	ck_assert_int_eq(onbd_trim(L, 4096, 8192, 0), 0);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(onbd_extents(L, 1 << 20, 0, 0, &e), 0);
+	ck_assert_int_eq(e.n, 6);
+	ck_extent(e, 0, 0, 4096, HOLE_ZERO);
+	ck_extent(e, 1, 4096, 4096, 0);
+	ck_extent(e, 2, 8192, 4096, HOLE_ZERO);
+	ck_extent(e, 3, 12288, 8192, 0);
+	ck_extent(e, 4, 20480, last - 20480, HOLE_ZERO);
+	ck_extent(e, 5, last, bs, 0);
+	/* The last block is there too, asked for from inside the hole. */
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(onbd_extents(L, (1 << 20) - 30000, 30000, 0, &e), 0);
+	ck_assert_int_eq(e.n, 2);
+	ck_extent(e, 0, 30000 / bs * bs, last - 30000 / bs * bs, HOLE_ZERO);
+	ck_extent(e, 1, last, bs, 0);
+	/* REQ_ONE: the first extent only. */
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(onbd_extents(L, 1 << 20, 5000, NBDKIT_FLAG_REQ_ONE, &e), 0);
+	ck_assert_int_eq(e.n, 1);
+	ck_extent(e, 0, 5000 / bs * bs, 8192 - 5000 / bs * bs, 0);
+	/* The holes read as zeros. */
+	ck_assert_int_eq(onbd_pread(L, buf, 4096, 8192, 0), 0);
+	for (int i = 0; i < 4096; i++)
+		ck_assert_uint_eq(buf[i], 0);
+	/* A write and nothing after it that would write the cache out. */
+	fill(buf, 8192, 9);
+	ck_assert_int_eq(onbd_pwrite(L, buf, 8192, 65536, 0), 0);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(onbd_extents(L, 16384, 61440, 0, &e), 0);
+	ck_assert_int_eq(e.n, 3);
+	ck_extent(e, 0, 61440, 4096, HOLE_ZERO);
+	ck_extent(e, 1, 65536, 8192, 0);
+	ck_extent(e, 2, 73728, last - 73728, HOLE_ZERO);
+	close_dev();
+}
+
+START_TEST(extents_from_sim)
+{
+	extents_of("sim:size=1M", 512);
+	extents_of("sim:size=1M,block-size=4096,queues=2", 4096);
+#if OSTOR_HAVE_USB
+	extents_of("sim:transport=usb-bot,size=1M", 512);
+#endif
+	/* Written blocks still in the write-back cache: GET LBA STATUS
+	 * writes them out first, or they would be holes of zeros. */
+	extents_of("sim:size=1M,cache=wb", 512);
+}
+END_TEST
+
+/* A null LUN tracks nothing: one data extent. */
+START_TEST(extents_null_sim)
+{
+	struct nbdkit_extents e;
+	struct onbd_lun *L;
+
+	open_dev("sim:size=1M,null");
+	L = onbd_find_lun("");
+	ck_assert(L->lba_status);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(onbd_extents(L, 65536, 1024, 0, &e), 0);
+	ck_assert_int_eq(e.n, 1);
+	ck_extent(e, 0, 1024, (1 << 20) - 1024, 0);
+	close_dev();
+}
+END_TEST
+
+/* A fully provisioned LUN: not probed, no extents (nbdkit calls it all
+ * data), no trim. */
+START_TEST(extents_thick_sim)
+{
+	struct onbd_lun *L;
+
+	open_dev("sim:size=1M,thick");
+	L = onbd_find_lun("");
+	ck_assert(!L->lba_status);
+	ck_assert(!L->unmap);
+	ck_assert(!L->ws_unmap);
+	ck_assert(!L->lbprz);
+	close_dev();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("nbdkit_plugin");
@@ -388,6 +508,9 @@ static Suite *suite(void)
 #endif
 	tcase_add_test(tc, concurrent_read_modify_write);
 	tcase_add_test(tc, lba_status_decoding);
+	tcase_add_test(tc, extents_from_sim);
+	tcase_add_test(tc, extents_null_sim);
+	tcase_add_test(tc, extents_thick_sim);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2778,6 +2778,294 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* ---- GET LBA STATUS ----------------------------------------------------- */
+
+static struct sim_cmd gls(struct sim_target *t, uint32_t lun, uint64_t lba, uint32_t alloc,
+			  uint8_t *buf, size_t len)
+{
+	uint8_t cdb[16] = { 0x9e, 0x12 };
+
+	wbe64(cdb + 2, lba);
+	wbe32(cdb + 10, alloc);
+	memset(buf, 0xaa, len);
+	return run(t, lun, cdb, 16, IN, buf, len);
+}
+
+struct run_want {
+	uint64_t lba;
+	uint32_t n;
+	uint8_t status;
+};
+
+/* The answer holds exactly these descriptors. */
+static void ck_runs_(const struct sim_cmd *c, const uint8_t *buf, const struct run_want *w,
+		     size_t n, int line)
+{
+	ck_good_(c, line);
+	ck_assert_msg(c->transferred == 8 + 16 * n, "line %d: transferred %zu, want %zu", line,
+		      c->transferred, 8 + 16 * n);
+	ck_assert_uint_eq(be32(buf), 4 + 16 * n);
+	ck_assert_uint_eq(be32(buf + 4), 0);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *d = buf + 8 + 16 * i;
+
+		ck_assert_msg(be64(d) == w[i].lba && be32(d + 8) == w[i].n && d[12] == w[i].status,
+			      "line %d: descriptor %zu is %llu+%u status %u, want %llu+%u status %u",
+			      line, i, (unsigned long long)be64(d), be32(d + 8), d[12],
+			      (unsigned long long)w[i].lba, w[i].n, w[i].status);
+		ck_assert_uint_eq(d[13] | d[14] | d[15], 0);
+	}
+}
+#define ck_runs(c, buf, ...) do { \
+	const struct run_want w_[] = { __VA_ARGS__ }; \
+	ck_runs_(&(c), buf, w_, sizeof(w_) / sizeof(w_[0]), __LINE__); \
+} while (0)
+
+/* Written, deallocated and never written blocks of a RAM disk. */
+START_TEST(test_get_lba_status)
+{
+	struct sim_target *t = disk_target(1000);
+	uint8_t buf[8 + 16 * 16], w[16 * 512], z[512], p[8 + 16];
+	struct sim_cmd c;
+
+	/* A new thin LU: all deallocated, and READ CAPACITY(16) says LBPME. */
+	c = gls(t, 0, 0, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 0, 1000, 1 });
+	c = run(t, 0, CDB(0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0), IN, buf, 32);
+	ck_good(c);
+	ck_assert_uint_eq(buf[14] & 0x80, 0x80);
+
+	fill(w, sizeof(w), 7);
+	c = wr10(t, 10, 10, w, 10 * 512);                  /* 10..19 written */
+	ck_good(c);
+	memset(z, 0, sizeof(z));
+	c = run(t, 0, CDB(0x41, 0, 0, 0, 0, 100, 0, 0, 10, 0), OUT, z, 512);
+	ck_good(c);                                            /* zeros without UNMAP: mapped */
+	memset(p, 0, sizeof(p));
+	wbe16(p, 6 + 16);
+	wbe16(p + 2, 16);
+	unmap_desc(p, 0, 15, 2);
+	c = unmap(t, p, sizeof(p), sizeof(p));            /* 15..16 deallocated */
+	ck_good(c);
+	c = wr10(t, 200, 10, w, 10 * 512);
+	ck_good(c);
+	c = run(t, 0, CDB(0x41, 0x08, 0, 0, 0, 200, 0, 0, 5, 0), OUT, z, 512);
+	ck_good(c);                                            /* 200..204 WRITE SAME with UNMAP */
+	c = rw(t, 0, 0x8a, 998, 2, OUT, w, 2 * 512);          /* the last two, WRITE(16) */
+	ck_good(c);
+
+	c = gls(t, 0, 0, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 0, 10, 1 }, { 10, 5, 0 }, { 15, 2, 1 }, { 17, 3, 0 }, { 20, 80, 1 },
+		{ 100, 10, 0 }, { 110, 95, 1 }, { 205, 5, 0 }, { 210, 788, 1 }, { 998, 2, 0 });
+	/* Deallocated blocks read as zeros (LBPRZ). */
+	c = rd10(t, 15, 2, w, 2 * 512);
+	ck_good(c);
+	ck_assert(is_zero(w, 2 * 512));
+
+	/* From the middle of a run; from the last block. */
+	c = gls(t, 0, 12, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 12, 3, 0 }, { 15, 2, 1 }, { 17, 3, 0 }, { 20, 80, 1 }, { 100, 10, 0 },
+		{ 110, 95, 1 }, { 205, 5, 0 }, { 210, 788, 1 }, { 998, 2, 0 });
+	c = gls(t, 0, 999, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 999, 1, 0 });
+
+	/* The allocation length: whole descriptors only, the header says how
+	 * many were built. */
+	c = gls(t, 0, 0, 8 + 16 * 3, buf, sizeof(buf));
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, 8 + 16 * 3);
+	ck_assert_uint_eq(be32(buf), 4 + 16 * 3);
+	ck_assert_uint_eq(be64(buf + 8 + 32), 15);
+	c = gls(t, 0, 0, 8 + 16 * 3 + 15, buf, sizeof(buf));
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, 8 + 16 * 3);
+	ck_assert_uint_eq(be32(buf), 4 + 16 * 3);
+	c = gls(t, 0, 0, 23, buf, sizeof(buf));                /* header only */
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, 8);
+	ck_assert_uint_eq(be32(buf), 20);
+	c = gls(t, 0, 0, 4, buf, sizeof(buf));
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, 4);
+	ck_assert_uint_eq(be32(buf), 20);
+	c = gls(t, 0, 0, 0, buf, sizeof(buf));
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, 0);
+	/* A buffer shorter than the allocation length: overrun. */
+	c = gls(t, 0, 0, sizeof(buf), buf, 24);
+	ck_good(c);
+	ck_assert(c.overrun);
+	ck_assert_uint_eq(be64(buf + 8), 0);
+	ck_assert_uint_eq(be32(buf + 16), 10);
+
+	/* Past the end. */
+	c = gls(t, 0, 1000, sizeof(buf), buf, sizeof(buf));
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	c = gls(t, 0, UINT64_MAX, sizeof(buf), buf, sizeof(buf));
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	/* A CDB too short for the opcode. */
+	c = run(t, 0, CDB(0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 0), IN, buf, sizeof(buf));
+	ck_cdb_field(c, 0, -1);
+
+	/* Shrinking deallocates what is cut off: regrown blocks read as
+	 * zeros and are reported deallocated. */
+	ck_assert_int_eq(sim_target_set_capacity(t, 0, 105), 0);
+	c = tur(t, 0);
+	ck_sense(c, 0x6, 0x2a, 0x09);
+	c = gls(t, 0, 90, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 90, 10, 1 }, { 100, 5, 0 });
+	ck_assert_int_eq(sim_target_set_capacity(t, 0, 100000), 0);
+	c = tur(t, 0);
+	ck_sense(c, 0x6, 0x2a, 0x09);
+	c = gls(t, 0, 90, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 90, 10, 1 }, { 100, 5, 0 }, { 105, 100000 - 105, 1 });
+	sim_target_free(t);
+}
+END_TEST
+
+/* Many short runs: as many descriptors as fit, over word boundaries of
+ * the bitmap; a big LU stays cheap. */
+START_TEST(test_get_lba_status_many)
+{
+	struct sim_target *t = new_target();
+	static uint8_t buf[8 + 16 * 300];
+	struct sim_lu_config cfg;
+	uint8_t w[512];
+	struct sim_cmd c;
+	int r;
+
+	sim_lu_config_init(&cfg);
+	cfg.blocks = (uint64_t)1 << 32;                        /* 2 TiB, sparse */
+	r = sim_target_add_lu(t, 0, &cfg);
+	if (r == OSTOR_ERROR_NO_MEM && under_valgrind()) {
+		sim_target_free(t);
+		return;
+	}
+	ck_assert_int_eq(r, 0);
+	fill(w, sizeof(w), 3);
+	for (uint64_t lba = 61; lba < 61 + 2 * 200; lba += 2) {
+		c = rw(t, 0, 0x8a, lba, 1, OUT, w, 512);
+		ck_good(c);
+	}
+	c = rw(t, 0, 0x8a, ((uint64_t)1 << 32) - 1, 1, OUT, w, 512);
+	ck_good(c);
+	c = gls(t, 0, 0, sizeof(buf), buf, sizeof(buf));
+	ck_good(c);
+	ck_assert_uint_eq(c.transferred, sizeof(buf));
+	ck_assert_uint_eq(be32(buf), 4 + 16 * 300);
+	ck_assert_uint_eq(be64(buf + 8), 0);
+	ck_assert_uint_eq(be32(buf + 16), 61);
+	ck_assert_uint_eq(buf[20], 1);
+	for (size_t i = 1; i < 300; i++) {
+		const uint8_t *d = buf + 8 + 16 * i;
+
+		ck_assert_uint_eq(be64(d), 60 + i);
+		ck_assert_uint_eq(be32(d + 8), 1);
+		ck_assert_uint_eq(d[12], (i & 1) ? 0 : 1);
+	}
+	/* The tail: one descriptor holds at most 2^32-1 blocks. */
+	c = gls(t, 0, 61 + 400, 8 + 16 * 4, buf, sizeof(buf));
+	ck_runs(c, buf, { 461, (uint32_t)(((uint64_t)1 << 32) - 1 - 461), 1 },
+		{ ((uint64_t)1 << 32) - 1, 1, 0 });
+	c = gls(t, 0, 1, 8 + 16 * 4, buf, sizeof(buf));
+	ck_runs(c, buf, { 1, 60, 1 }, { 61, 1, 0 }, { 62, 1, 1 }, { 63, 1, 0 });
+	sim_target_free(t);
+}
+END_TEST
+
+/* Null LUs track nothing: all mapped (true to their data); CD-ROMs do not
+ * know the command; file LUs report the file's holes. */
+START_TEST(test_get_lba_status_other_lus)
+{
+	struct sim_target *t = new_target();
+	uint8_t buf[8 + 16 * 8], w[8 * 512];
+	char path[64];
+	int fd = tmpfile_fd(path);
+	struct sim_cmd c;
+
+	add_null_lu(t, 0, false);
+	add_lu(t, 1, OSTOR_TYPE_CDROM, 2048, 100, true, true);
+	add_file_lu(t, 2, fd, 0, 512, 1000);
+	c = gls(t, 0, 0, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 0, 1000, 0 });
+	c = rw(t, 0, 0x2a, 5, 1, OUT, w, 512);
+	ck_good(c);
+	c = gls(t, 0, 3, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 3, 997, 0 });
+	c = gls(t, 0, 1000, sizeof(buf), buf, sizeof(buf));
+	ck_sense(c, ILLEGAL, 0x21, 0);
+
+	c = gls(t, 1, 0, sizeof(buf), buf, sizeof(buf));
+	ck_cdb_field(c, 1, 4);
+
+	/* An empty file: all past its end, deallocated. */
+	c = gls(t, 2, 0, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 0, 1000, 1 });
+	fill(w, sizeof(w), 9);
+	c = rw(t, 2, 0x2a, 64, 8, OUT, w, sizeof(w));          /* bytes 32 KiB..36 KiB */
+	ck_good(c);
+	c = gls(t, 2, 0, sizeof(buf), buf, sizeof(buf));
+	ck_good(c);
+	/* Without SEEK_HOLE support the file system calls all of the file
+	 * data: the blocks before the write are then mapped. */
+	if (buf[8 + 12] == 1)
+		ck_runs(c, buf, { 0, 64, 1 }, { 64, 8, 0 }, { 72, 928, 1 });
+	else
+		ck_runs(c, buf, { 0, 72, 0 }, { 72, 928, 1 });
+	sim_target_free(t);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+/* A fully provisioned disk (config.thick): no LBPME, no UNMAP, WRITE
+ * SAME's UNMAP bit ignored; GET LBA STATUS is still valid and reports
+ * every block mapped (a fully provisioned LU maps every block). */
+START_TEST(test_get_lba_status_thick)
+{
+	struct sim_target *t = new_target();
+	uint8_t buf[64], w[512], p[8 + 16];
+	struct sim_lu_config cfg;
+	struct sim_cmd c;
+
+	sim_lu_config_init(&cfg);
+	cfg.blocks = 1000;
+	cfg.thick = true;
+	ck_assert_int_eq(sim_target_add_lu(t, 0, &cfg), 0);
+	c = run(t, 0, CDB(0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0), IN, buf, 32);
+	ck_good(c);
+	ck_assert_uint_eq(buf[14] & 0xc0, 0);                    /* LBPME, LBPRZ 0 */
+	c = run(t, 0, CDB(0x12, 1, 0xb2, 0, 64, 0), IN, buf, 64);
+	ck_good(c);
+	ck_assert_uint_eq(buf[5], 0);                            /* no LBPU, LBPWS, LBPRZ */
+	ck_assert_uint_eq(buf[6] & 0x07, 0);                     /* fully provisioned */
+	c = run(t, 0, CDB(0x12, 1, 0xb0, 0, 64, 0), IN, buf, 64);
+	ck_good(c);
+	ck_assert_uint_eq(be32(buf + 20), 0);                    /* MAXIMUM UNMAP LBA COUNT */
+	ck_assert_uint_eq(be32(buf + 24), 0);
+
+	c = gls(t, 0, 0, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 0, 1000, 0 });
+	fill(w, sizeof(w), 4);
+	c = wr10(t, 10, 1, w, 512);
+	ck_good(c);
+	memset(p, 0, sizeof(p));
+	wbe16(p, 6 + 16);
+	wbe16(p + 2, 16);
+	unmap_desc(p, 0, 10, 1);
+	c = unmap(t, p, sizeof(p), sizeof(p));
+	ck_sense(c, ILLEGAL, 0x20, 0);
+	memset(w, 0, sizeof(w));
+	c = run(t, 0, CDB(0x41, 0x08, 0, 0, 0, 20, 0, 0, 5, 0), OUT, w, 512);
+	ck_good(c);                                              /* written, not deallocated */
+	c = gls(t, 0, 5, sizeof(buf), buf, sizeof(buf));
+	ck_runs(c, buf, { 5, 995, 0 });
+	c = gls(t, 0, 1000, sizeof(buf), buf, sizeof(buf));
+	ck_sense(c, ILLEGAL, 0x21, 0);
+	sim_target_free(t);
+}
+END_TEST
+
 static Suite *sim_target_suite(void)
 {
 	Suite *s = suite_create("sim_target");
@@ -2813,6 +3101,10 @@ static Suite *sim_target_suite(void)
 	tcase_add_test(tc, test_4096_blocks);
 	tcase_add_test(tc, test_write_same);
 	tcase_add_test(tc, test_unmap);
+	tcase_add_test(tc, test_get_lba_status);
+	tcase_add_test(tc, test_get_lba_status_many);
+	tcase_add_test(tc, test_get_lba_status_other_lus);
+	tcase_add_test(tc, test_get_lba_status_thick);
 	tcase_add_test(tc, test_misc_commands);
 	tcase_add_test(tc, test_hostile_cdbs);
 	tcase_add_test(tc, test_null_target);
