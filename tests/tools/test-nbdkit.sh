@@ -239,6 +239,7 @@ pass "unaligned writes, zero, fast zero, trim, FUA; extents answer"
 # each, 16 in flight, every block verified with crc32c.
 serve 'fio --name=verify --ioengine=nbd --uri="$uri" --rw=randwrite --bs=4k --size=2M \
 	--offset_increment=2M --numjobs=4 --iodepth=16 --verify=crc32c --verify_fatal=1 \
+	--verify_state_save=0 \
 	--group_reporting' device=sim:size=8M || fail "fio random writes with crc32c verify"
 grep -q "err= 0" "$tmp/out" || fail "fio reported errors"
 pass "fio --ioengine=nbd randwrite, 4 jobs, verify=crc32c"
