@@ -634,26 +634,29 @@ static void reentry_cb(ostor_task *t, void *ud)
 START_TEST(sync_calls_from_a_callback_refused)
 {
 	static const char *const specs[] = { "sim:", "sim:transport=virtio", "sim:transport=usb-bot" };
-	struct reentry r = { 0 };
+	/* Static: should an assertion end the test with the task still in
+	 * flight, its callback runs at teardown and must find r alive. */
+	static struct reentry r;
 	ostor_task *t;
 	uint8_t buf[512];
 
+	r = (struct reentry){ 0 };
 	ck_assert_int_eq(ostor_open(ctx, specs[_i], &r.dev), 0);
 	ck_assert_int_eq(ostor_task_new(r.dev, &t), 0);
 	ck_assert_int_eq(ostor_task_new(r.dev, &r.other), 0);
 	ck_assert_int_eq(ostor_task_set_lun(t, 0, 0), 0);
 	ck_assert_int_eq(ostor_task_set_cdb(t, (const uint8_t[6]){ 0 }, 6), 0); /* TEST UNIT READY */
 	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ reentry_cb, &r, NULL }), 0);
-	for (uint64_t end = ostori_now_ms() + 20000; !r.ran && ostori_now_ms() < end;)
+	for (uint64_t end = ostori_now_ms() + 60000; !r.ran && ostori_now_ms() < end;)
 		ostor_handle_events(ctx, 10);
-	ck_assert(r.ran);
+	ck_assert_msg(r.ran, "%s: the TEST UNIT READY did not complete in 60 s", specs[_i]);
 	ck_assert_int_eq(r.sync_read, OSTOR_ERROR_STATE);
 	ck_assert_int_eq(r.close, OSTOR_ERROR_STATE);
 	ck_assert_int_eq(r.handle, OSTOR_ERROR_STATE);
 	ck_assert_int_eq(r.handle_nonblock, OSTOR_ERROR_STATE);
 	ck_assert_int_eq(r.submit, 0);
 	/* The task submitted from the callback completes; then all is well. */
-	for (uint64_t end = ostori_now_ms() + 20000; r.submit == 0 && ostori_now_ms() < end;)
+	for (uint64_t end = ostori_now_ms() + 60000; r.submit == 0 && ostori_now_ms() < end;)
 		ostor_handle_events(ctx, 10);
 	ck_assert_int_eq(r.submit, 1);
 	ck_assert_int_eq(ostor_read_blocks(r.dev, 0, 0, 0, 1, buf), 0);
