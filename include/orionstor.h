@@ -953,6 +953,14 @@ struct ostor_virtio_device_info {
 	uint64_t resets;              /* device resets since open */
 	uint64_t events;              /* event-queue events processed */
 	uint64_t topology_generation; /* bumps on hot-plug/removal/rescan */
+	/* how the function is reached: "vfio", "uio", "sim" */
+	char transport[8];
+	int iommu_group;              /* -1: none */
+	char iommu[16];               /* "type1", "no-iommu" (unprotected), "none" */
+	char interrupt_kind[8];       /* "msix", "intx", "none" (polled) */
+	uint32_t interrupt_vectors;   /* MSI-X vectors enabled */
+	uint64_t dma_address;         /* IOVA of the DMA pool (VFIO type1), else 0 */
+	uint64_t dma_pool_bytes;
 };
 #define OSTOR_VIRTIO_DEVICE_INFO_INIT OSTOR_SIZED_INIT_(struct ostor_virtio_device_info)
 OSTOR_API int ostor_virtio_device_info(ostor_device *dev,
@@ -979,6 +987,7 @@ struct ostor_virtio_queue_info {
 	/* Notifications sent again because the device looked idle with
 	 * requests it had not taken (a lost notification, recovered). */
 	uint64_t renotifies;
+	int interrupt_vector;         /* its MSI-X vector; -1 none (polled, INTx) */
 };
 #define OSTOR_VIRTIO_QUEUE_INFO_INIT OSTOR_SIZED_INIT_(struct ostor_virtio_queue_info)
 /* Number of virtqueues (control, event and request queues). */
@@ -1031,9 +1040,14 @@ OSTOR_API int ostor_virtio_target_remove(ostor_device *dev, uint32_t target);
 OSTOR_API void *ostor_virtio_dma_alloc(ostor_device *dev, size_t size);
 OSTOR_API void ostor_virtio_dma_free(ostor_device *dev, void *buf, size_t size);
 
-/* PCI binding (root): hand a virtio-scsi function to uio_pci_generic,
- * refused while its disks are mounted, swap or held unless force; and
- * give it back to virtio-pci.  pci_address: "[DDDD:]BB:DD.F". */
+/* PCI binding (root): hand a virtio-scsi function to driver "vfio-pci"
+ * or "uio_pci_generic" (NULL: vfio-pci when the function has an IOMMU
+ * group, else uio_pci_generic), refused while its disks are mounted, swap
+ * or held unless force, and for vfio-pci while another device of its
+ * IOMMU group is bound to a host driver; and give it back to virtio-pci.
+ * pci_address: "[DDDD:]BB:DD.F".  ostor_virtio_pci_bind: driver NULL. */
+OSTOR_API int ostor_virtio_pci_bind_driver(ostor_context *ctx, const char *pci_address,
+					   const char *driver, int force);
 OSTOR_API int ostor_virtio_pci_bind(ostor_context *ctx, const char *pci_address, int force);
 OSTOR_API int ostor_virtio_pci_unbind(ostor_context *ctx, const char *pci_address);
 

@@ -12,7 +12,7 @@ static const struct argp tool_argp = {
 	NULL, NULL, NULL,
 	"Describe virtio-scsi devices: PCI address, binding, feature bits, device "
 	"configuration, queues, targets and LUNs.\vWithout -d every virtio: device is "
-	"opened in turn (they must be bound to uio_pci_generic)."
+	"opened in turn (they must be bound to vfio-pci or uio_pci_generic)."
 };
 
 static void print_text(ostor_device *dev)
@@ -26,6 +26,20 @@ static void print_text(ostor_device *dev)
 	o = vst_device_json(dev, &ff);
 	printf("Device %s: PCI %s, bound to %s, %s rings, %s\n", ostor_device_spec(dev), in.pci_address,
 	       in.binding, in.packed ? "packed" : "split", in.interrupts ? "interrupt mode" : "polled");
+	if (strcmp(in.transport, "sim")) {
+		char group[16] = "none";
+
+		if (in.iommu_group >= 0)
+			snprintf(group, sizeof(group), "%d", in.iommu_group);
+		printf("  transport %s, IOMMU group %s (%s), interrupts %s", in.transport, group, in.iommu,
+		       in.interrupt_kind);
+		if (in.interrupt_vectors)
+			printf(" (%u MSI-X vectors)", in.interrupt_vectors);
+		printf(", DMA pool %" PRIu64 " MiB", in.dma_pool_bytes >> 20);
+		if (in.dma_address)
+			printf(" at IOVA 0x%" PRIx64, in.dma_address);
+		printf("\n");
+	}
 	vst_features_text(in.device_features, feat, sizeof(feat));
 	printf("  device features 0x%016" PRIx64 ": %s\n", in.device_features, feat);
 	vst_features_text(in.driver_features, feat, sizeof(feat));

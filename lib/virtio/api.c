@@ -34,12 +34,14 @@ static int lookup(ostor_device *dev, const char *fn, struct vscsi_dev **vs)
  * fields. */
 static const struct ostori_sized device_info_sized =
 	OSTORI_SIZED(struct ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT,
-		     OSTORI_FIELD_END(struct ostor_virtio_device_info, topology_generation));
-OSTORI_SIZED_CHECK(struct ostor_virtio_device_info, topology_generation);
+		     OSTORI_FIELD_END(struct ostor_virtio_device_info, topology_generation),
+		     OSTORI_FIELD_END(struct ostor_virtio_device_info, dma_pool_bytes));
+OSTORI_SIZED_CHECK(struct ostor_virtio_device_info, dma_pool_bytes);
 static const struct ostori_sized queue_info_sized =
 	OSTORI_SIZED(struct ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT,
-		     OSTORI_FIELD_END(struct ostor_virtio_queue_info, renotifies));
-OSTORI_SIZED_CHECK(struct ostor_virtio_queue_info, renotifies);
+		     OSTORI_FIELD_END(struct ostor_virtio_queue_info, renotifies),
+		     OSTORI_FIELD_END(struct ostor_virtio_queue_info, interrupt_vector));
+OSTORI_SIZED_CHECK(struct ostor_virtio_queue_info, interrupt_vector);
 
 OSTOR_API int ostor_virtio_device_info(ostor_device *dev, struct ostor_virtio_device_info *caller)
 {
@@ -54,13 +56,16 @@ OSTOR_API int ostor_virtio_device_info(ostor_device *dev, struct ostor_virtio_de
 	memset(info, 0, sizeof(*info));
 #ifdef OSTOR_HAVE_VIRTIO
 	if (dev->backend == &ostori_virtio_backend)
-		ostori_pci_address_binding(dev, info->pci_address, sizeof(info->pci_address),
-					   info->binding, sizeof(info->binding));
+		ostori_pci_device_info(dev, info);
 	else
 #endif
 	{
 		snprintf(info->pci_address, sizeof(info->pci_address), "sim");
 		snprintf(info->binding, sizeof(info->binding), "sim");
+		snprintf(info->transport, sizeof(info->transport), "sim");
+		info->iommu_group = -1;
+		snprintf(info->iommu, sizeof(info->iommu), "none");
+		snprintf(info->interrupt_kind, sizeof(info->interrupt_kind), "none");
 	}
 	vscsi_device_info(vs, info);
 	ostori_sized_put(&device_info_sized, caller, info);
@@ -87,9 +92,15 @@ OSTOR_API int ostor_virtio_queue_info(ostor_device *dev, unsigned int index,
 	if ((r = ostori_sized_check(&queue_info_sized, info, __func__, "info")))
 		return r;
 	r = vscsi_queue_info(vs, index, &full);
-	if (r == 0)
-		ostori_sized_put(&queue_info_sized, info, &full);
-	return r;
+	if (r)
+		return r;
+	full.interrupt_vector = -1;
+#ifdef OSTOR_HAVE_VIRTIO
+	if (dev->backend == &ostori_virtio_backend && vscsi_interrupts(vs))
+		full.interrupt_vector = ostori_pci_queue_vector(dev, index);
+#endif
+	ostori_sized_put(&queue_info_sized, info, &full);
+	return 0;
 }
 
 /* The generic queues (lib/core/channel.c) are the virtio request queues;
@@ -206,6 +217,13 @@ OSTOR_API void ostor_virtio_dma_free(ostor_device *dev, void *buf, size_t size)
 }
 
 #ifndef OSTOR_HAVE_VIRTIO
+OSTOR_API int ostor_virtio_pci_bind_driver(ostor_context *ctx, const char *pci_address, const char *driver,
+					   int force)
+{
+	return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "this liborionstor was built without the virtio "
+			    "backend (--disable-virtio)");
+}
+
 OSTOR_API int ostor_virtio_pci_bind(ostor_context *ctx, const char *pci_address, int force)
 {
 	return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "this liborionstor was built without the virtio "

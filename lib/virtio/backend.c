@@ -1,20 +1,22 @@
 /*
  * lib/virtio/backend.c - the "virtio:" backend: virtio-scsi PCI functions
- * bound to uio_pci_generic, driven from userspace.
+ * bound to vfio-pci or uio_pci_generic, driven from userspace.
  *
  * - Discovery with libpciaccess (1AF4:1048 modern, 1AF4:1004 transitional).
  * - Modern virtio-pci transport (4.1.4): vendor capabilities in config
- *   space (read through sysfs), BARs mapped from the sysfs resource files,
+ *   space, BARs mapped (sysfs resource files under UIO, VFIO regions -
+ *   or read and written through the VFIO device when it refuses mapping),
  *   every capability checked against its BAR's size.
- * - DMA memory: one hugetlbfs pool per device, pinned (MAP_LOCKED), with
- *   physical addresses from /proc/self/pagemap (root only); 2 MiB pages
- *   are physically contiguous, allocations never straddle one unless they
- *   are larger.  User buffers outside the pool are bounced.
- * - Interrupts: INTx through /dev/uioN (read = wait, write 1 = unmask),
- *   ISR read = acknowledge.
- * - Binding helpers with the in-use checks (mounts, swap, holders).
+ * - The function itself: pci_vfio.c (IOMMU, MSI-X per queue) or
+ *   pci_uio.c (physical addresses, INTx); DMA memory: dma_pool.c.  User
+ *   buffers outside the pool are bounced, never given to the device.
+ * - Interrupts: MSI-X vector 0 for configuration changes, 1 for the
+ *   control and event queues, 2 + i for request queue i (each an eventfd
+ *   that only its owner's event loop waits on); INTx through UIO or VFIO
+ *   (one fd, unmasked after every pass, ISR read = acknowledge).
  */
 #include "virtio/pci.h"
+#include "virtio/config.h"
 #include "virtio/spec.h"
 #include "virtio/scsi.h"
 
@@ -23,19 +25,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pciaccess.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define VIRTIO_VENDOR 0x1af4
 #define VIRTIO_SCSI_MODERN 0x1048
 #define VIRTIO_SCSI_TRANSITIONAL 0x1004
-#define HUGE_2M (2u << 20)
 #define BOUNCE_BYTES (64u << 10)
 
 #define PCI_CAP_VNDR 0x09
@@ -62,204 +61,100 @@
 #define CC_QDRIVER 40
 #define CC_QDEVICE 48
 #define CC_QRESET 58
-
-extern char **environ;
-
-/* ---- the DMA pool ---------------------------------------------------------------- */
-
-struct dma_block {
-	size_t off, len;
-	bool used;
-};
-
-struct dma_pool {
-	uint8_t *base;
-	size_t size;
-	uint64_t *phys;              /* per 2 MiB page */
-	struct dma_block *blk;
-	size_t nblk, capblk;
-	pthread_mutex_t lock;
-};
-
-static int pool_create(struct dma_pool *p, size_t size, const char *name)
-{
-	int fd;
-	size_t pages;
-
-	size = (size + HUGE_2M - 1) & ~(size_t)(HUGE_2M - 1);
-	pages = size / HUGE_2M;
-	p->base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE | MAP_LOCKED, -1, 0);
-	if (p->base == MAP_FAILED) {
-		int e = errno;
-
-		p->base = NULL;
-		return ostori_error(OSTOR_ERROR_NO_MEM,
-				    "%s: cannot get %zu MiB of hugepage DMA memory (%zu pages of 2 MiB): %s; "
-				    "reserve them first, e.g. 'echo %zu > /proc/sys/vm/nr_hugepages' as root "
-				    "(see HugePages_Free in /proc/meminfo)", name, size >> 20, pages, strerror(e),
-				    pages + 8);
-	}
-	p->size = size;
-	p->phys = calloc(pages, sizeof(*p->phys));
-	p->capblk = 64;
-	p->blk = calloc(p->capblk, sizeof(*p->blk));
-	if (!p->phys || !p->blk)
-		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ostori_error(OSTOR_ERROR_ACCESS, "%s: cannot open /proc/self/pagemap: %s", name,
-				    strerror(errno));
-	for (size_t i = 0; i < pages; i++) {
-		uint64_t ent, va = (uint64_t)(uintptr_t)(p->base + i * HUGE_2M);
-
-		if (pread(fd, &ent, sizeof(ent), (off_t)((va / 4096) * 8)) != sizeof(ent) ||
-		    !(ent >> 63) || !(ent & ((1ull << 55) - 1))) {
-			close(fd);
-			return ostori_error(OSTOR_ERROR_ACCESS,
-					    "%s: no physical address for DMA memory in /proc/self/pagemap; "
-					    "the userspace virtio driver must run as root (CAP_SYS_ADMIN)", name);
-		}
-		p->phys[i] = (ent & ((1ull << 55) - 1)) * 4096;
-	}
-	close(fd);
-	p->blk[0] = (struct dma_block){ 0, size, false };
-	p->nblk = 1;
-	pthread_mutex_init(&p->lock, NULL);
-	return 0;
-}
-
-static void pool_destroy(struct dma_pool *p)
-{
-	if (p->base) {
-		munmap(p->base, p->size);
-		pthread_mutex_destroy(&p->lock);
-	}
-	free(p->phys);
-	free(p->blk);
-	memset(p, 0, sizeof(*p));
-}
-
-static int pool_split(struct dma_pool *p, size_t i, size_t at)
-{
-	if (p->nblk == p->capblk) {
-		struct dma_block *b = realloc(p->blk, 2 * p->capblk * sizeof(*b));
-
-		if (!b)
-			return -1;
-		p->blk = b;
-		p->capblk *= 2;
-	}
-	memmove(&p->blk[i + 2], &p->blk[i + 1], (p->nblk - i - 1) * sizeof(*p->blk));
-	p->blk[i + 1] = (struct dma_block){ p->blk[i].off + at, p->blk[i].len - at, false };
-	p->blk[i].len = at;
-	p->nblk++;
-	return 0;
-}
-
-static void *pool_alloc(struct dma_pool *p, size_t len)
-{
-	void *ret = NULL;
-
-	len = (len + 63) & ~(size_t)63;
-	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < p->nblk && !ret; i++) {
-		struct dma_block *b = &p->blk[i];
-		size_t start = (b->off + 4095) & ~(size_t)4095, end;
-
-		if (b->used)
-			continue;
-		/* Keep an allocation inside one 2 MiB page when it fits in one. */
-		if (len > HUGE_2M)
-			start = (b->off + HUGE_2M - 1) & ~(size_t)(HUGE_2M - 1);
-		else if (start / HUGE_2M != (start + len - 1) / HUGE_2M)
-			start = (start + HUGE_2M - 1) & ~(size_t)(HUGE_2M - 1);
-		end = start + len;
-		if (end > b->off + b->len)
-			continue;
-		if (start > b->off) {
-			if (pool_split(p, i, start - b->off) < 0)
-				break;
-			continue; /* the next block starts at start */
-		}
-		if (b->len > len && pool_split(p, i, len) < 0)
-			break;
-		p->blk[i].used = true;
-		ret = p->base + p->blk[i].off;
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (!ret)
-		ostori_error(OSTOR_ERROR_NO_MEM, "the DMA memory pool (%zu MiB) is exhausted; raise "
-			     "shared_memory_size in orionstor.conf", p->size >> 20);
-	return ret;
-}
-
-static void pool_free(struct dma_pool *p, void *ptr)
-{
-	size_t off = (size_t)((uint8_t *)ptr - p->base);
-
-	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < p->nblk; i++) {
-		if (p->blk[i].off != off || !p->blk[i].used)
-			continue;
-		p->blk[i].used = false;
-		if (i + 1 < p->nblk && !p->blk[i + 1].used) {
-			p->blk[i].len += p->blk[i + 1].len;
-			memmove(&p->blk[i + 1], &p->blk[i + 2], (p->nblk - i - 2) * sizeof(*p->blk));
-			p->nblk--;
-		}
-		if (i > 0 && !p->blk[i - 1].used) {
-			p->blk[i - 1].len += p->blk[i].len;
-			memmove(&p->blk[i], &p->blk[i + 1], (p->nblk - i - 1) * sizeof(*p->blk));
-			p->nblk--;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&p->lock);
-}
+#define NO_VECTOR 0xffff
 
 /* ---- the PCI function ------------------------------------------------------------------------ */
-
-struct pci_dev {
-	char addr[16];                /* "0000:00:04.0" */
-	char sysfs[96];
-	int cfg_fd, uio_fd;
-	void *bar[6];
-	size_t bar_len[6];
-	volatile uint8_t *common, *isr, *devcfg, *notify;
-	size_t common_len, isr_len, devcfg_len, notify_len;
-	uint32_t notify_mult;
-	struct dma_pool pool;
-	struct virtio_dev vd;
-	struct vscsi_dev *vs;
-};
 
 static struct pci_dev *P(struct virtio_dev *vd)
 {
 	return vd->transport;
 }
 
-static uint8_t mr8(volatile uint8_t *b, size_t o) { return *(volatile uint8_t *)(b + o); }
-static uint16_t mr16(volatile uint8_t *b, size_t o) { return *(volatile uint16_t *)(b + o); }
-static uint32_t mr32(volatile uint8_t *b, size_t o) { return *(volatile uint32_t *)(b + o); }
-static void mw8(volatile uint8_t *b, size_t o, uint8_t v) { *(volatile uint8_t *)(b + o) = v; }
-static void mw16(volatile uint8_t *b, size_t o, uint16_t v) { *(volatile uint16_t *)(b + o) = v; }
-static void mw32(volatile uint8_t *b, size_t o, uint32_t v) { *(volatile uint32_t *)(b + o) = v; }
-static void mw64(volatile uint8_t *b, size_t o, uint64_t v)
+/* Register access: a store or load when the window is mapped, else one
+ * pread/pwrite on the VFIO device (a device that reads as all ones on
+ * failure, as a vanished PCI function would). */
+static void mio_read(const struct mmio *m, size_t o, void *v, size_t n)
 {
-	mw32(b, o, (uint32_t)v);
-	mw32(b, o + 4, (uint32_t)(v >> 32));
+	if (pread(m->fd, v, n, m->off + (off_t)o) != (ssize_t)n)
+		memset(v, 0xff, n);
+}
+
+static void mio_write(const struct mmio *m, size_t o, const void *v, size_t n)
+{
+	ssize_t r = pwrite(m->fd, v, n, m->off + (off_t)o);
+
+	(void)r;
+}
+
+static uint8_t mr8(const struct mmio *m, size_t o)
+{
+	uint8_t v;
+
+	if (OSTOR_LIKELY(m->base))
+		return *(volatile uint8_t *)(m->base + o);
+	mio_read(m, o, &v, 1);
+	return v;
+}
+
+static uint16_t mr16(const struct mmio *m, size_t o)
+{
+	uint16_t v;
+
+	if (OSTOR_LIKELY(m->base))
+		return *(volatile uint16_t *)(m->base + o);
+	mio_read(m, o, &v, 2);
+	return v;
+}
+
+static uint32_t mr32(const struct mmio *m, size_t o)
+{
+	uint32_t v;
+
+	if (OSTOR_LIKELY(m->base))
+		return *(volatile uint32_t *)(m->base + o);
+	mio_read(m, o, &v, 4);
+	return v;
+}
+
+static void mw8(const struct mmio *m, size_t o, uint8_t v)
+{
+	if (OSTOR_LIKELY(m->base))
+		*(volatile uint8_t *)(m->base + o) = v;
+	else
+		mio_write(m, o, &v, 1);
+}
+
+static void mw16(const struct mmio *m, size_t o, uint16_t v)
+{
+	if (OSTOR_LIKELY(m->base))
+		*(volatile uint16_t *)(m->base + o) = v;
+	else
+		mio_write(m, o, &v, 2);
+}
+
+static void mw32(const struct mmio *m, size_t o, uint32_t v)
+{
+	if (OSTOR_LIKELY(m->base))
+		*(volatile uint32_t *)(m->base + o) = v;
+	else
+		mio_write(m, o, &v, 4);
+}
+
+static void mw64(const struct mmio *m, size_t o, uint64_t v)
+{
+	mw32(m, o, (uint32_t)v);
+	mw32(m, o + 4, (uint32_t)(v >> 32));
 }
 
 static int p_read_config(struct virtio_dev *vd, size_t off, void *buf, size_t len)
 {
 	struct pci_dev *p = P(vd);
 
-	if (off > p->devcfg_len || len > p->devcfg_len - off)
+	if (off > p->devcfg.len || len > p->devcfg.len - off)
 		return ostori_error(OSTOR_ERROR_PROTOCOL, "%s: device config read [%zu, +%zu) past its %zu bytes",
-				    vd->name, off, len, p->devcfg_len);
+				    vd->name, off, len, p->devcfg.len);
 	for (size_t i = 0; i < len; i++)
-		((uint8_t *)buf)[i] = mr8(p->devcfg, off + i);
+		((uint8_t *)buf)[i] = mr8(&p->devcfg, off + i);
 	return 0;
 }
 
@@ -267,26 +162,36 @@ static int p_write_config(struct virtio_dev *vd, size_t off, const void *buf, si
 {
 	struct pci_dev *p = P(vd);
 
-	if (off > p->devcfg_len || len > p->devcfg_len - off)
+	if (off > p->devcfg.len || len > p->devcfg.len - off)
 		return ostori_error(OSTOR_ERROR_PROTOCOL, "%s: device config write past the end", vd->name);
 	for (size_t i = 0; i < len; i++)
-		mw8(p->devcfg, off + i, ((const uint8_t *)buf)[i]);
+		mw8(&p->devcfg, off + i, ((const uint8_t *)buf)[i]);
 	return 0;
 }
 
-static uint8_t p_generation(struct virtio_dev *vd) { return mr8(P(vd)->common, CC_GEN); }
-static uint8_t p_get_status(struct virtio_dev *vd) { return mr8(P(vd)->common, CC_STATUS); }
-static void p_set_status(struct virtio_dev *vd, uint8_t s) { mw8(P(vd)->common, CC_STATUS, s); }
+static uint8_t p_generation(struct virtio_dev *vd) { return mr8(&P(vd)->common, CC_GEN); }
+static uint8_t p_get_status(struct virtio_dev *vd) { return mr8(&P(vd)->common, CC_STATUS); }
+
+static void p_set_status(struct virtio_dev *vd, uint8_t s)
+{
+	struct pci_dev *p = P(vd);
+
+	/* After a reset the device forgets its MSI-X configuration vector;
+	 * give it back before the driver goes on (4.1.5.1.2). */
+	mw8(&p->common, CC_STATUS, s);
+	if (p->irq == PCI_IRQ_MSIX && s == VIRTIO_STATUS_ACKNOWLEDGE)
+		mw16(&p->common, CC_MSIX, PCI_VEC_CONFIG);
+}
 
 static uint64_t p_get_features(struct virtio_dev *vd)
 {
 	struct pci_dev *p = P(vd);
 	uint64_t lo, hi;
 
-	mw32(p->common, CC_DFSELECT, 0);
-	lo = mr32(p->common, CC_DF);
-	mw32(p->common, CC_DFSELECT, 1);
-	hi = mr32(p->common, CC_DF);
+	mw32(&p->common, CC_DFSELECT, 0);
+	lo = mr32(&p->common, CC_DF);
+	mw32(&p->common, CC_DFSELECT, 1);
+	hi = mr32(&p->common, CC_DF);
 	return lo | hi << 32;
 }
 
@@ -294,41 +199,46 @@ static void p_set_features(struct virtio_dev *vd, uint64_t f)
 {
 	struct pci_dev *p = P(vd);
 
-	mw32(p->common, CC_GFSELECT, 0);
-	mw32(p->common, CC_GF, (uint32_t)f);
-	mw32(p->common, CC_GFSELECT, 1);
-	mw32(p->common, CC_GF, (uint32_t)(f >> 32));
+	mw32(&p->common, CC_GFSELECT, 0);
+	mw32(&p->common, CC_GF, (uint32_t)f);
+	mw32(&p->common, CC_GFSELECT, 1);
+	mw32(&p->common, CC_GF, (uint32_t)(f >> 32));
 }
 
 static uint32_t p_queue_max(struct virtio_dev *vd, uint16_t index)
 {
 	struct pci_dev *p = P(vd);
 
-	if (index >= mr16(p->common, CC_NUMQ))
+	if (index >= mr16(&p->common, CC_NUMQ))
 		return 0;
-	mw16(p->common, CC_QSELECT, index);
-	return mr16(p->common, CC_QSIZE);
+	mw16(&p->common, CC_QSELECT, index);
+	return mr16(&p->common, CC_QSIZE);
 }
 
 static int p_setup_queue(struct virtio_dev *vd, struct virtqueue *q)
 {
 	struct pci_dev *p = P(vd);
+	int vec = pci_queue_vector(p, q->index);
 	uint32_t noff;
 
-	mw16(p->common, CC_QSELECT, q->index);
-	noff = mr16(p->common, CC_QNOFF);
+	mw16(&p->common, CC_QSELECT, q->index);
+	noff = mr16(&p->common, CC_QNOFF);
 	/* The doorbell must lie inside the notify capability. */
-	if ((uint64_t)noff * p->notify_mult + 2 > p->notify_len)
+	if ((uint64_t)noff * p->notify_mult + 2 > p->notify.len)
 		return ostori_error(OSTOR_ERROR_PROTOCOL,
 				    "%s: queue %u notify offset %u x %u is outside the %zu-byte notify region",
-				    vd->name, q->index, noff, p->notify_mult, p->notify_len);
-	q->notify_addr = p->notify + (size_t)noff * p->notify_mult;
-	mw16(p->common, CC_QSIZE, (uint16_t)q->size);
-	mw16(p->common, CC_QMSIX, 0xffff); /* INTx through UIO, no MSI-X */
-	mw64(p->common, CC_QDESC, q->desc_iova);
-	mw64(p->common, CC_QDRIVER, q->driver_iova);
-	mw64(p->common, CC_QDEVICE, q->device_iova);
-	mw16(p->common, CC_QENABLE, 1);
+				    vd->name, q->index, noff, p->notify_mult, p->notify.len);
+	q->notify_off = (uint32_t)noff * p->notify_mult;
+	q->notify_addr = p->notify.base ? p->notify.base + q->notify_off : NULL;
+	mw16(&p->common, CC_QSIZE, (uint16_t)q->size);
+	mw16(&p->common, CC_QMSIX, vec < 0 ? NO_VECTOR : (uint16_t)vec);
+	if (vec >= 0 && mr16(&p->common, CC_QMSIX) != vec)
+		return ostori_error(OSTOR_ERROR_PROTOCOL, "%s: the device refused MSI-X vector %d for queue %u "
+				    "(reads back 0x%x)", vd->name, vec, q->index, mr16(&p->common, CC_QMSIX));
+	mw64(&p->common, CC_QDESC, q->desc_iova);
+	mw64(&p->common, CC_QDRIVER, q->driver_iova);
+	mw64(&p->common, CC_QDEVICE, q->device_iova);
+	mw16(&p->common, CC_QENABLE, 1);
 	return 0;
 }
 
@@ -341,20 +251,20 @@ static int p_reset_queue(struct virtio_dev *vd, struct virtqueue *q)
 	struct pci_dev *p = P(vd);
 	uint64_t deadline = ostori_now_ms() + 1000;
 
-	if (p->common_len < CC_QRESET + 2)
+	if (p->common.len < CC_QRESET + 2)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: no queue_reset register", vd->name);
-	mw16(p->common, CC_QSELECT, q->index);
-	mw16(p->common, CC_QRESET, 1);
+	mw16(&p->common, CC_QSELECT, q->index);
+	mw16(&p->common, CC_QRESET, 1);
 	/* VirtIO 1.2 has the device show 1 in queue_reset once done; QEMU
 	 * (and Linux, which waits for 0) reset synchronously and show 0.
 	 * Both disable the queue: that is the completion we wait for. */
-	while (mr16(p->common, CC_QENABLE)) {
+	while (mr16(&p->common, CC_QENABLE)) {
 		struct timespec ts = { 0, 100000 };
 
 		if (ostori_now_ms() > deadline)
 			return ostori_error(OSTOR_ERROR_TIMEOUT, "%s: queue %u reset did not complete "
 					    "(queue_enable stays 1, queue_reset reads %u)", vd->name,
-					    q->index, mr16(p->common, CC_QRESET));
+					    q->index, mr16(&p->common, CC_QRESET));
 		nanosleep(&ts, NULL);
 	}
 	return 0;
@@ -366,67 +276,109 @@ static void p_notify(struct virtio_dev *vd, struct virtqueue *q)
 	 * queue_select here would race between threads notifying different
 	 * queues (and cost two more register accesses). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	*(volatile uint16_t *)q->notify_addr = q->index;
+	if (OSTOR_LIKELY(q->notify_addr))
+		*(volatile uint16_t *)q->notify_addr = q->index;
+	else
+		mw16(&P(vd)->notify, q->notify_off, q->index);
 }
 
+/* The shared interrupt fd: INTx's, or MSI-X's configuration vector. */
 static int p_intr_fd(struct virtio_dev *vd)
 {
-	return P(vd)->uio_fd;
+	struct pci_dev *p = P(vd);
+
+	return p->access == PCI_ACCESS_UIO ? p->uio_fd : p->irq != PCI_IRQ_NONE ? p->efd[0] : -1;
 }
 
 static int p_intr_enable(struct virtio_dev *vd)
 {
+	struct pci_dev *p = P(vd);
 	uint32_t one = 1;
 
-	return write(P(vd)->uio_fd, &one, sizeof(one)) == sizeof(one) ? 0 : OSTOR_ERROR_IO;
+	if (p->access == PCI_ACCESS_UIO)
+		return write(p->uio_fd, &one, sizeof(one)) == sizeof(one) ? 0 : OSTOR_ERROR_IO;
+	if (p->irq == PCI_IRQ_INTX)
+		return pci_vfio_intx_unmask(p);
+	return 0; /* MSI-X needs no re-arming */
+}
+
+static bool drain(int fd)
+{
+	uint64_t count;
+
+	return fd >= 0 && read(fd, &count, sizeof(count)) == (ssize_t)sizeof(count);
 }
 
 static uint8_t p_intr_ack(struct virtio_dev *vd)
 {
 	struct pci_dev *p = P(vd);
-	uint32_t count;
-	ssize_t n = read(p->uio_fd, &count, sizeof(count));
+	uint8_t isr = 0;
 
-	(void)n;
-	return mr8(p->isr, 0); /* reading ISR acknowledges (INTx deasserts) */
+	if (p->irq == PCI_IRQ_MSIX) {
+		/* No ISR with MSI-X: the vector says what happened. */
+		if (drain(p->efd[PCI_VEC_CONFIG]))
+			isr |= 2;
+		if (p->nvec > PCI_VEC_CTRL && drain(p->efd[PCI_VEC_CTRL]))
+			isr |= 1;
+		return isr;
+	}
+	if (p->access == PCI_ACCESS_UIO) {
+		uint32_t count;
+		ssize_t n = read(p->uio_fd, &count, sizeof(count));
+
+		(void)n;
+	} else {
+		drain(p->efd[0]);
+	}
+	return mr8(&p->isr, 0); /* reading ISR acknowledges (INTx deasserts) */
+}
+
+/* A queue's MSI-X vector fd, -1 when it shares the configuration's. */
+static int p_queue_intr_fd(struct virtio_dev *vd, struct virtqueue *q)
+{
+	struct pci_dev *p = P(vd);
+	int vec = pci_queue_vector(p, q->index);
+
+	return vec > PCI_VEC_CONFIG ? p->efd[vec] : -1;
+}
+
+/* Only a vector of its own: the shared ones are p_intr_ack's. */
+static bool p_queue_intr_ack(struct virtio_dev *vd, struct virtqueue *q)
+{
+	struct pci_dev *p = P(vd);
+	int vec = pci_queue_vector(p, q->index);
+
+	return vec > PCI_VEC_CTRL && drain(p->efd[vec]);
 }
 
 static void *p_dma_alloc(struct virtio_dev *vd, size_t size, uint64_t *iova)
 {
 	struct pci_dev *p = P(vd);
-	void *m = pool_alloc(&p->pool, size);
-	size_t off;
+	void *m = pci_pool_alloc(&p->pool, size);
+	size_t contig;
 
 	if (!m)
 		return NULL;
-	off = (size_t)((uint8_t *)m - p->pool.base);
-	*iova = p->pool.phys[off / HUGE_2M] + off % HUGE_2M;
+	*iova = pci_pool_addr(&p->pool, (size_t)((uint8_t *)m - p->pool.base), size, &contig);
 	return m;
 }
 
 static void p_dma_free(struct virtio_dev *vd, void *m, size_t size)
 {
-	pool_free(&P(vd)->pool, m);
+	pci_pool_free(&P(vd)->pool, m);
 }
 
+/* Only pool memory has a device address: anything else is refused here
+ * (and bounced by the caller), so the device never sees it - under VFIO
+ * the IOMMU would refuse it too. */
 static int p_translate(struct virtio_dev *vd, const void *ptr, size_t len, uint64_t *iova, size_t *contig)
 {
 	struct pci_dev *p = P(vd);
 	const uint8_t *b = ptr;
-	size_t off, run;
 
 	if (b < p->pool.base || b >= p->pool.base + p->pool.size)
 		return OSTOR_ERROR_NOT_FOUND;
-	off = (size_t)(b - p->pool.base);
-	*iova = p->pool.phys[off / HUGE_2M] + off % HUGE_2M;
-	run = HUGE_2M - off % HUGE_2M;
-	/* Neighbouring hugepages may happen to be physically adjacent. */
-	while (run < len && off / HUGE_2M + 1 < p->pool.size / HUGE_2M &&
-	       p->pool.phys[(off + run) / HUGE_2M] == *iova + run)
-		run += HUGE_2M;
-	if (run > p->pool.size - off)
-		run = p->pool.size - off;
-	*contig = OSTOR_MIN(run, len);
+	*iova = pci_pool_addr(&p->pool, (size_t)(b - p->pool.base), len, contig);
 	return 0;
 }
 
@@ -447,49 +399,36 @@ static const struct virtio_dev_ops pci_ops = {
 	.intr_fd = p_intr_fd,
 	.intr_enable = p_intr_enable,
 	.intr_ack = p_intr_ack,
+	.queue_intr_fd = p_queue_intr_fd,
+	.queue_intr_ack = p_queue_intr_ack,
 	.dma_alloc = p_dma_alloc,
 	.dma_free = p_dma_free,
 	.translate = p_translate,
 };
 
-/* ---- sysfs helpers ----------------------------------------------------------------------------- */
+/* ---- what the API reports ---------------------------------------------------------------------- */
 
-static int sysfs_write(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return (int)n;
-}
-
-static void binding_of_path(const char *sysfs, char *out, size_t len)
-{
-	char path[160], link[PATH_MAX];
-	ssize_t n;
-	const char *base;
-
-	snprintf(path, sizeof(path), "%s/driver", sysfs);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0) {
-		snprintf(out, len, "none");
-		return;
-	}
-	link[n] = '\0';
-	base = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
-	snprintf(out, len, "%s", base);
-}
-
-void ostori_pci_address_binding(ostor_device *dev, char *addr, size_t alen, char *bind, size_t blen)
+void ostori_pci_device_info(ostor_device *dev, struct ostor_virtio_device_info *info)
 {
 	struct pci_dev *p = ostori_device_priv(dev);
 
-	snprintf(addr, alen, "%s", p->addr);
-	binding_of_path(p->sysfs, bind, blen);
+	snprintf(info->pci_address, sizeof(info->pci_address), "%s", p->addr);
+	pci_binding_of(p->sysfs, info->binding, sizeof(info->binding));
+	snprintf(info->transport, sizeof(info->transport), "%s", p->access == PCI_ACCESS_VFIO ? "vfio" : "uio");
+	info->iommu_group = p->iommu_group;
+	snprintf(info->iommu, sizeof(info->iommu), "%s",
+		 p->access == PCI_ACCESS_UIO ? "none" : p->noiommu ? "no-iommu" : "type1");
+	snprintf(info->interrupt_kind, sizeof(info->interrupt_kind), "%s",
+		 p->irq == PCI_IRQ_MSIX ? "msix" : p->irq == PCI_IRQ_INTX && p->vs && vscsi_interrupts(p->vs) ?
+		 "intx" : "none");
+	info->interrupt_vectors = p->irq == PCI_IRQ_MSIX ? (uint32_t)p->nvec : 0;
+	info->dma_address = p->access == PCI_ACCESS_VFIO && !p->noiommu ? p->pool.iova : 0;
+	info->dma_pool_bytes = p->pool.size;
+}
+
+int ostori_pci_queue_vector(ostor_device *dev, unsigned int qindex)
+{
+	return pci_queue_vector(ostori_device_priv(dev), qindex);
 }
 
 static int virtio_counters(ostor_device *dev, struct ostor_counter *out, int max)
@@ -500,228 +439,6 @@ static int virtio_counters(ostor_device *dev, struct ostor_counter *out, int max
 struct vscsi_dev *ostori_pci_virtio_vscsi(ostor_device *dev)
 {
 	return ((struct pci_dev *)ostori_device_priv(dev))->vs;
-}
-
-/* Find the block devices (sdX) below a PCI function in sysfs. */
-static void find_disks(const char *dir, int depth, char names[][32], int *n, int max)
-{
-	DIR *d;
-	struct dirent *e;
-
-	if (depth > 8 || !(d = opendir(dir)))
-		return;
-	while ((e = readdir(d)) && *n < max) {
-		char sub[PATH_MAX];
-
-		if (e->d_name[0] == '.' || e->d_type == DT_LNK)
-			continue;
-		if (snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name) >= (int)sizeof(sub))
-			continue;
-		if (!strcmp(e->d_name, "block")) {
-			DIR *b = opendir(sub);
-			struct dirent *be;
-
-			while (b && (be = readdir(b)) && *n < max)
-				if (be->d_name[0] != '.' && strlen(be->d_name) < 32)
-					memcpy(names[(*n)++], be->d_name, strlen(be->d_name) + 1);
-			if (b)
-				closedir(b);
-			continue;
-		}
-		if (e->d_type == DT_DIR)
-			find_disks(sub, depth + 1, names, n, max);
-	}
-	closedir(d);
-}
-
-static bool file_mentions(const char *path, const char *dev)
-{
-	FILE *f = fopen(path, "re");
-	char line[512];
-	size_t l = strlen(dev);
-	bool hit = false;
-
-	if (!f)
-		return false;
-	while (!hit && fgets(line, sizeof(line), f))
-		/* "/dev/sda" or "/dev/sda1" at the start of a line */
-		hit = !strncmp(line, dev, l) && (line[l] == ' ' || line[l] == '\t' ||
-						  (line[l] >= '0' && line[l] <= '9') || line[l] == 'p');
-	fclose(f);
-	return hit;
-}
-
-static bool has_holders(const char *disk)
-{
-	char path[PATH_MAX];
-	DIR *d;
-	struct dirent *e;
-	bool any = false;
-
-	snprintf(path, sizeof(path), "/sys/block/%s/holders", disk);
-	if ((d = opendir(path))) {
-		while ((e = readdir(d)))
-			any |= e->d_name[0] != '.';
-		closedir(d);
-	}
-	/* partitions: /sys/block/sdX/sdXN/holders */
-	snprintf(path, sizeof(path), "/sys/block/%s", disk);
-	if (!any && (d = opendir(path))) {
-		while (!any && (e = readdir(d))) {
-			char hp[PATH_MAX];
-			DIR *h;
-			struct dirent *he;
-
-			if (strncmp(e->d_name, disk, strlen(disk)))
-				continue;
-			snprintf(hp, sizeof(hp), "/sys/block/%s/%s/holders", disk, e->d_name);
-			if ((h = opendir(hp))) {
-				while ((he = readdir(h)))
-					any |= he->d_name[0] != '.';
-				closedir(h);
-			}
-		}
-		closedir(d);
-	}
-	return any;
-}
-
-static int normalise_addr(const char *in, char *out, size_t len)
-{
-	struct ostor_spec s;
-	char spec[64];
-
-	snprintf(spec, sizeof(spec), "virtio:%s", in ? in : "");
-	if (ostori_spec_parse(spec, &s) < 0)
-		return OSTOR_ERROR_BAD_SPEC;
-	snprintf(out, len, "%04x:%02x:%02x.%x", ovirtio_spec(&s)->domain, ovirtio_spec(&s)->bus,
-		 ovirtio_spec(&s)->dev, ovirtio_spec(&s)->func);
-	return 0;
-}
-
-static int check_virtio_scsi(const char *sysfs, const char *addr)
-{
-	char path[160], buf[16] = "";
-	FILE *f;
-	unsigned long ven = 0, devid = 0;
-
-	snprintf(path, sizeof(path), "%s/vendor", sysfs);
-	if ((f = fopen(path, "re"))) {
-		if (fgets(buf, sizeof(buf), f))
-			ven = strtoul(buf, NULL, 16);
-		fclose(f);
-	} else {
-		return ostori_error(OSTOR_ERROR_NOT_FOUND, "no PCI function %s (%s missing); lspci -D lists them",
-				    addr, sysfs);
-	}
-	snprintf(path, sizeof(path), "%s/device", sysfs);
-	if ((f = fopen(path, "re"))) {
-		if (fgets(buf, sizeof(buf), f))
-			devid = strtoul(buf, NULL, 16);
-		fclose(f);
-	}
-	if (ven != VIRTIO_VENDOR || (devid != VIRTIO_SCSI_MODERN && devid != VIRTIO_SCSI_TRANSITIONAL))
-		return ostori_error(OSTOR_ERROR_NOT_FOUND, "PCI function %s is %04lx:%04lx, not a virtio-scsi "
-				    "controller (1af4:1048 or 1af4:1004)", addr, ven, devid);
-	return 0;
-}
-
-static int run_modprobe(const char *module)
-{
-	char *argv[] = { (char *)"modprobe", (char *)"-q", (char *)module, NULL };
-	pid_t pid;
-	int st;
-
-	if (posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ))
-		return -1;
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-		return -1;
-	return 0;
-}
-
-static int rebind(const char *addr, const char *sysfs, const char *driver)
-{
-	char path[160];
-	int r;
-
-	snprintf(path, sizeof(path), "%s/driver_override", sysfs);
-	if ((r = sysfs_write(path, driver ? driver : "\n")) < 0)
-		return ostori_error(r == -EACCES || r == -EPERM ? OSTOR_ERROR_ACCESS : OSTOR_ERROR_IO,
-				    "cannot write %s: %s (root needed)", path, strerror(-r));
-	snprintf(path, sizeof(path), "%s/driver/unbind", sysfs);
-	r = sysfs_write(path, addr);
-	if (r < 0 && r != -ENOENT)
-		return ostori_error(OSTOR_ERROR_IO, "cannot unbind %s from its driver: %s", addr, strerror(-r));
-	if ((r = sysfs_write("/sys/bus/pci/drivers_probe", addr)) < 0)
-		return ostori_error(OSTOR_ERROR_IO, "cannot probe drivers for %s: %s", addr, strerror(-r));
-	return 0;
-}
-
-OSTOR_API int ostor_virtio_pci_bind(ostor_context *ctx, const char *pci_address, int force)
-{
-	char addr[16], sysfs[96], bound[64], disks[64][32], why[512] = "";
-	int n = 0, r;
-	size_t w = 0;
-
-	if (normalise_addr(pci_address, addr, sizeof(addr)) < 0)
-		return ostori_error(OSTOR_ERROR_BAD_SPEC, "bad PCI address '%s': use [DDDD:]BB:DD.F as lspci -D "
-				    "prints it", pci_address ? pci_address : "");
-	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", addr);
-	if ((r = check_virtio_scsi(sysfs, addr)) < 0)
-		return r;
-	binding_of_path(sysfs, bound, sizeof(bound));
-	if (!strcmp(bound, "uio_pci_generic"))
-		return 0;
-	find_disks(sysfs, 0, disks, &n, 64);
-	for (int i = 0; i < n; i++) {
-		char dev[48];
-
-		snprintf(dev, sizeof(dev), "/dev/%s", disks[i]);
-		if (file_mentions("/proc/mounts", dev) && w < sizeof(why))
-			w += (size_t)snprintf(why + w, sizeof(why) - w, "%s%s is mounted", w ? "; " : "", dev);
-		if (file_mentions("/proc/swaps", dev) && w < sizeof(why))
-			w += (size_t)snprintf(why + w, sizeof(why) - w, "%s%s is used as swap", w ? "; " : "", dev);
-		if (has_holders(disks[i]) && w < sizeof(why))
-			w += (size_t)snprintf(why + w, sizeof(why) - w, "%s%s is held by another block device "
-					      "(RAID, LVM, dm)", w ? "; " : "", dev);
-	}
-	if (w && !force)
-		return ostori_error(OSTOR_ERROR_BUSY, "refusing to take %s from %s: %s; unmount/swapoff/"
-				    "deactivate first, or force it (data loss likely)", addr, bound, why);
-	if (w)
-		ostor_warn(ctx, "taking %s although %s (forced)", addr, why);
-	if (access("/sys/bus/pci/drivers/uio_pci_generic", F_OK) && run_modprobe("uio_pci_generic") < 0)
-		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
-				    "the uio_pci_generic kernel module is not available: install it "
-				    "(linux-modules-extra on some distributions) and run 'modprobe uio_pci_generic'");
-	if ((r = rebind(addr, sysfs, "uio_pci_generic")) < 0)
-		return r;
-	binding_of_path(sysfs, bound, sizeof(bound));
-	if (strcmp(bound, "uio_pci_generic"))
-		return ostori_error(OSTOR_ERROR_IO, "%s is bound to %s after the rebind, not uio_pci_generic "
-				    "(see dmesg: uio_pci_generic refuses devices without INTx)", addr, bound);
-	return 0;
-}
-
-OSTOR_API int ostor_virtio_pci_unbind(ostor_context *ctx, const char *pci_address)
-{
-	char addr[16], sysfs[96], bound[64];
-	int r;
-
-	if (normalise_addr(pci_address, addr, sizeof(addr)) < 0)
-		return ostori_error(OSTOR_ERROR_BAD_SPEC, "bad PCI address '%s'", pci_address ? pci_address : "");
-	snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%s", addr);
-	if ((r = check_virtio_scsi(sysfs, addr)) < 0)
-		return r;
-	if (access("/sys/bus/pci/drivers/virtio-pci", F_OK))
-		run_modprobe("virtio_pci");
-	if ((r = rebind(addr, sysfs, NULL)) < 0)
-		return r;
-	binding_of_path(sysfs, bound, sizeof(bound));
-	if (strcmp(bound, "virtio-pci"))
-		return ostori_error(OSTOR_ERROR_IO, "%s is bound to %s, not virtio-pci, after giving it back",
-				    addr, bound);
-	return 0;
 }
 
 /* ---- enumerate, open, close -------------------------------------------------------------------- */
@@ -787,8 +504,8 @@ static int virtio_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 			continue;
 		snprintf(sysfs, sizeof(sysfs), "/sys/bus/pci/devices/%04x:%02x:%02x.%u",
 			 d->domain, d->bus, d->dev, d->func);
-		binding_of_path(sysfs, bound, sizeof(bound));
-		find_disks(sysfs, 0, disks, &n, 16);
+		pci_binding_of(sysfs, bound, sizeof(bound));
+		pci_find_disks(sysfs, 0, disks, &n, 16);
 		snprintf(spec, sizeof(spec), "virtio:%04x:%02x:%02x.%u", d->domain, d->bus, d->dev, d->func);
 		r = ostori_devlist_add(list, "virtio", spec,
 				       "virtio-scsi (%s, %04x:%04x), bound to %s%s%s",
@@ -802,12 +519,16 @@ static int virtio_enumerate(ostor_context *ctx, struct ostori_devlist *list)
 
 static int map_bar(struct pci_dev *p, unsigned int bar)
 {
+	struct mmio *m = &p->bar[bar];
 	char path[160];
 	struct stat st;
+	void *b;
 	int fd;
 
-	if (p->bar[bar])
+	if (m->len)
 		return 0;
+	if (p->access == PCI_ACCESS_VFIO)
+		return pci_vfio_map_bar(p, bar);
 	snprintf(path, sizeof(path), "%s/resource%u", p->sysfs, bar);
 	fd = open(path, O_RDWR | O_CLOEXEC | O_SYNC);
 	if (fd < 0)
@@ -817,13 +538,13 @@ static int map_bar(struct pci_dev *p, unsigned int bar)
 		close(fd);
 		return ostori_error(OSTOR_ERROR_PROTOCOL, "%s: BAR %u has no memory resource", p->addr, bar);
 	}
-	p->bar_len[bar] = (size_t)st.st_size;
-	p->bar[bar] = mmap(NULL, p->bar_len[bar], PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	b = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	if (p->bar[bar] == MAP_FAILED) {
-		p->bar[bar] = NULL;
+	if (b == MAP_FAILED)
 		return ostori_error(OSTOR_ERROR_IO, "%s: cannot map BAR %u: %s", p->addr, bar, strerror(errno));
-	}
+	m->base = b;
+	m->len = (size_t)st.st_size;
+	m->fd = -1;
 	return 0;
 }
 
@@ -834,7 +555,7 @@ static int find_caps(struct pci_dev *p)
 	uint8_t pos;
 	int seen = 0, guard = 0;
 
-	if (pread(p->cfg_fd, cfg, sizeof(cfg), 0) != (ssize_t)sizeof(cfg))
+	if (pci_cfg_read(p, cfg, sizeof(cfg), 0) < 0)
 		return ostori_error(OSTOR_ERROR_IO, "%s: cannot read PCI config space", p->addr);
 	if (!(cfg[6] & 0x10))
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: no PCI capability list: a legacy-only "
@@ -842,7 +563,7 @@ static int find_caps(struct pci_dev *p)
 	for (pos = cfg[0x34] & 0xfc; pos && guard < 48; pos = cfg[pos + 1] & 0xfc, guard++) {
 		uint8_t type, bar;
 		uint32_t off, len, mult = 0;
-		volatile uint8_t *base;
+		struct mmio w;
 		int r;
 
 		if (pos > 256 - 16)
@@ -865,31 +586,32 @@ static int find_caps(struct pci_dev *p)
 		}
 		if ((r = map_bar(p, bar)) < 0)
 			return r;
-		if ((uint64_t)off + len > p->bar_len[bar] || len == 0)
+		if ((uint64_t)off + len > p->bar[bar].len || len == 0)
 			return ostori_error(OSTOR_ERROR_PROTOCOL,
 					    "%s: virtio capability %u [0x%x, +0x%x) does not fit BAR %u (%zu bytes)",
-					    p->addr, type, off, len, bar, p->bar_len[bar]);
-		base = (volatile uint8_t *)p->bar[bar] + off;
+					    p->addr, type, off, len, bar, p->bar[bar].len);
+		w = (struct mmio){
+			.base = p->bar[bar].base ? p->bar[bar].base + off : NULL,
+			.len = len,
+			.fd = p->bar[bar].fd,
+			.off = p->bar[bar].off + (off_t)off,
+		};
 		switch (type) {
 		case CAP_COMMON:
 			if (len < 56)
 				return ostori_error(OSTOR_ERROR_PROTOCOL, "%s: common config of %u bytes (< 56)",
 						    p->addr, len);
-			p->common = base;
-			p->common_len = len;
+			p->common = w;
 			break;
 		case CAP_NOTIFY:
-			p->notify = base;
-			p->notify_len = len;
+			p->notify = w;
 			p->notify_mult = mult;
 			break;
 		case CAP_ISR:
-			p->isr = base;
-			p->isr_len = len;
+			p->isr = w;
 			break;
 		case CAP_DEVICE:
-			p->devcfg = base;
-			p->devcfg_len = len;
+			p->devcfg = w;
 			break;
 		}
 		seen |= 1 << type;
@@ -902,57 +624,25 @@ static int find_caps(struct pci_dev *p)
 	return 0;
 }
 
-static int open_uio(struct pci_dev *p)
-{
-	char path[160];
-	DIR *d;
-	struct dirent *e;
-	int n = -1;
-	uint8_t cmd[2];
-
-	snprintf(path, sizeof(path), "%s/uio", p->sysfs);
-	if ((d = opendir(path))) {
-		while ((e = readdir(d)))
-			if (!strncmp(e->d_name, "uio", 3))
-				n = atoi(e->d_name + 3);
-		closedir(d);
-	}
-	if (n < 0) {
-		char bound[64];
-
-		binding_of_path(p->sysfs, bound, sizeof(bound));
-		return ostori_error(OSTOR_ERROR_BUSY,
-				    "%s is bound to %s, not uio_pci_generic; hand it over first: "
-				    "virtio-scsi-device-bind -d %s", p->addr, bound, p->addr);
-	}
-	snprintf(path, sizeof(path), "/dev/uio%d", n);
-	p->uio_fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (p->uio_fd < 0)
-		return ostori_error(errno == EACCES ? OSTOR_ERROR_ACCESS : OSTOR_ERROR_IO,
-				    "%s: cannot open %s: %s", p->addr, path, strerror(errno));
-	/* Memory space and bus mastering on, INTx not disabled. */
-	if (pread(p->cfg_fd, cmd, 2, 4) == 2) {
-		cmd[0] |= 0x06;
-		cmd[1] &= (uint8_t)~0x04;
-		if (pwrite(p->cfg_fd, cmd, 2, 4) != 2)
-			return ostori_error(OSTOR_ERROR_IO, "%s: cannot enable bus mastering", p->addr);
-	}
-	return 0;
-}
-
 static void pci_teardown(struct pci_dev *p)
 {
 	if (p->vs)
 		vscsi_close(p->vs);
 	p->vs = NULL;
-	pool_destroy(&p->pool);
+	if (p->access == PCI_ACCESS_VFIO)
+		pci_vfio_close(p);
+	pci_pool_destroy(&p->pool);
 	for (int i = 0; i < 6; i++)
-		if (p->bar[i])
-			munmap(p->bar[i], p->bar_len[i]);
+		if (p->bar[i].base)
+			munmap((void *)p->bar[i].base, p->bar[i].len);
+	for (int i = 0; i < PCI_MSIX_MAX; i++)
+		if (p->efd[i] >= 0)
+			close(p->efd[i]);
 	if (p->uio_fd >= 0)
 		close(p->uio_fd);
 	if (p->cfg_fd >= 0)
 		close(p->cfg_fd);
+	p->uio_fd = p->cfg_fd = -1;
 }
 
 /* Devices with the event loop: one list per context. */
@@ -994,32 +684,49 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	struct pci_dev *p = ostori_device_priv(dev);
 	struct ostor_spec spec = *cspec;
 	struct vscsi_options o = { 0 };
+	const struct ostori_virtio_config *vc = ostori_virtio_config(cfg);
 	struct virtio_ctx *v = vctx(dev->ctx);
 	const char *env;
-	char path[160];
+	char bound[64];
 	size_t pool;
+	bool vfio;
 	int r;
 
-	p->cfg_fd = p->uio_fd = -1;
+	p->cfg_fd = p->uio_fd = p->container_fd = p->group_fd = p->device_fd = -1;
+	p->iommu_group = -1;
+	for (int i = 0; i < PCI_MSIX_MAX; i++)
+		p->efd[i] = -1;
+	for (int i = 0; i < 6; i++)
+		p->bar[i].fd = -1;
+	p->vd.ctx = dev->ctx;
 	snprintf(p->addr, sizeof(p->addr), "%04x:%02x:%02x.%x", ovirtio_spec(&spec)->domain, ovirtio_spec(&spec)->bus,
 		 ovirtio_spec(&spec)->dev, ovirtio_spec(&spec)->func);
 	snprintf(p->sysfs, sizeof(p->sysfs), "/sys/bus/pci/devices/%s", p->addr);
-	if ((r = check_virtio_scsi(p->sysfs, p->addr)) < 0)
+	if ((r = pci_check_virtio_scsi(p->sysfs, p->addr)) < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/config", p->sysfs);
-	p->cfg_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (p->cfg_fd < 0) {
-		r = ostori_error(errno == EACCES ? OSTOR_ERROR_ACCESS : OSTOR_ERROR_IO,
-				 "%s: cannot open %s: %s (root needed)", p->addr, path, strerror(errno));
+	pci_binding_of(p->sysfs, bound, sizeof(bound));
+	vfio = !strcmp(bound, "vfio-pci");
+	/* Completion mode (queue_completion; the variable overrides it for
+	 * one process) decides the interrupts the function is set up for. */
+	env = getenv("ORIONSTOR_VIRTIO_INTERRUPTS");
+	o.mode = env && !strcmp(env, "1") ? 2 : env && !strcmp(env, "0") ? 1 :
+		 vc->queue_completion == OSTORI_QUEUE_COMPLETION_INTERRUPT ? 2 : 1;
+	if ((r = vfio ? pci_vfio_open(p, cfg) : pci_uio_open(p)) < 0 || (r = find_caps(p)) < 0)
 		goto fail;
+	if (vfio && o.mode == 2) {
+		env = getenv("ORIONSTOR_VIRTIO_IRQ");
+		if ((r = pci_vfio_irqs(p, env ? strcmp(env, "intx") != 0 :
+				       vc->vfio_interrupts == OSTORI_VFIO_IRQ_MSIX)) < 0)
+			goto fail;
 	}
-	if ((r = open_uio(p)) < 0 || (r = find_caps(p)) < 0)
-		goto fail;
 	/* Rings, headers and bounce buffers of every queue, plus room for
 	 * the application's zero-copy buffers. */
-	pool = (size_t)ostori_virtio_config(cfg)->device_max_queues * (ostori_virtio_config(cfg)->queue_depth * (BOUNCE_BYTES + 4096) + (1u << 20)) +
-	       (size_t)ostori_virtio_config(cfg)->shared_memory_size + (2u << 20);
-	if ((r = pool_create(&p->pool, pool, p->addr)) < 0)
+	pool = (size_t)vc->device_max_queues * (vc->queue_depth * (BOUNCE_BYTES + 4096) + (1u << 20)) +
+	       (size_t)vc->shared_memory_size + (2u << 20);
+	/* VFIO pins the pool itself when it maps it into the IOMMU. */
+	if ((r = pci_pool_create(&p->pool, pool, p->addr, !vfio || p->noiommu)) < 0)
+		goto fail;
+	if ((r = vfio ? pci_vfio_map_pool(p) : pci_pool_resolve_phys(&p->pool, p->addr)) < 0)
 		goto fail;
 	p->vd.ops = &pci_ops;
 	p->vd.transport = p;
@@ -1030,8 +737,6 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	 * these variables override it for one process. */
 	env = getenv("ORIONSTOR_VIRTIO_RING");
 	o.ring = env && !strcmp(env, "split") ? 1 : env && !strcmp(env, "packed") ? 2 : 0;
-	env = getenv("ORIONSTOR_VIRTIO_INTERRUPTS");
-	o.mode = env && !strcmp(env, "1") ? 2 : env && !strcmp(env, "0") ? 1 : 0;
 	o.queues = 0;
 	env = getenv("ORIONSTOR_VIRTIO_QUEUES");
 	if (env && atoi(env) > 0)
@@ -1039,8 +744,10 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	o.bounce_bytes = BOUNCE_BYTES;
 	if ((r = vscsi_open(dev, &p->vd, &o, &p->vs)) < 0)
 		goto fail;
-	snprintf(dev->description, sizeof(dev->description), "virtio-scsi %s (%s rings)", p->addr,
-		 virtio_has(&p->vd, VIRTIO_F_RING_PACKED) ? "packed" : "split");
+	snprintf(dev->description, sizeof(dev->description), "virtio-scsi %s (%s rings, %s%s)", p->addr,
+		 virtio_has(&p->vd, VIRTIO_F_RING_PACKED) ? "packed" : "split",
+		 vfio ? (p->noiommu ? "VFIO without IOMMU" : "VFIO") : "UIO",
+		 p->irq == PCI_IRQ_MSIX ? ", MSI-X" : "");
 	pthread_mutex_lock(&v->lock);
 	if (v->n == (int)OSTOR_ARRAY_SIZE(v->devs)) {
 		pthread_mutex_unlock(&v->lock);
@@ -1131,13 +838,8 @@ static int virtio_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 	pthread_mutex_lock(&v->lock);
 	for (int i = 0; i < v->n; i++) {
 		struct pci_dev *p = ostori_device_priv(v->devs[i]);
-		int fd = vscsi_fd(p->vs);
 
-		if (fd < 0)
-			continue;
-		if (fds && n < max)
-			fds[n] = (struct pollfd){ .fd = fd, .events = POLLIN };
-		n++;
+		n += vscsi_pollfds(p->vs, fds && n < max ? fds + n : NULL, n < max ? max - n : 0);
 	}
 	pthread_mutex_unlock(&v->lock);
 	return n;

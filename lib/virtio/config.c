@@ -12,6 +12,7 @@
 static const char *const queue_rings[] = { "auto", "split", "packed", NULL };
 static const char *const queue_completions[] = { "polled", "interrupt", NULL };
 static const char *const io_schedulers[] = { "none", "fifo", "deadline", NULL };
+static const char *const vfio_irq_kinds[] = { "msix", "intx", NULL };
 
 static const struct ostori_config_key keys[] = {
 	OSTORI_K_INT(T, S, device_max_count, 8, 1, 64, ""),
@@ -39,6 +40,8 @@ static const struct ostori_config_key keys[] = {
 	OSTORI_K_BOOL(T, S, zero_copy_enabled, true),
 	OSTORI_K_BOOL(T, S, batch_processing, true),
 	OSTORI_K_BOOL(T, S, performance_monitoring_enabled, false),
+	OSTORI_K_BOOL(T, S, vfio_noiommu, false),
+	OSTORI_K_CHOICE(T, S, vfio_interrupts, OSTORI_VFIO_IRQ_MSIX, vfio_irq_kinds),
 };
 
 

@@ -20,6 +20,12 @@ enum ostori_queue_completion {
 	OSTORI_QUEUE_COMPLETION_INTERRUPT,
 };
 
+/* vfio_interrupts: the kind asked for in interrupt mode */
+enum ostori_vfio_irq {
+	OSTORI_VFIO_IRQ_MSIX = 0,       /* one vector per request queue; INTx without MSI-X */
+	OSTORI_VFIO_IRQ_INTX,
+};
+
 /* Field types follow the key types (checked at compile time). */
 struct ostori_virtio_config {
 	uint32_t device_max_count;
@@ -47,6 +53,8 @@ struct ostori_virtio_config {
 	bool zero_copy_enabled;
 	bool batch_processing;
 	bool performance_monitoring_enabled;
+	bool vfio_noiommu;                             /* accept VFIO without an IOMMU */
+	int vfio_interrupts;                           /* enum ostori_vfio_irq */
 };
 
 extern const struct ostori_config_table ostori_virtio_config_table;

@@ -8,7 +8,8 @@ lib_libostor_private_la_SOURCES += lib/virtio/virtqueue.c lib/virtio/device.c \
 noinst_HEADERS += lib/virtio/config.h lib/virtio/spec.h lib/virtio/virtio.h lib/virtio/scsi.h \
 	lib/virtio/scsi_priv.h lib/virtio/pci.h lib/virtio/sim_device.h
 if ENABLE_VIRTIO
-lib_libostor_private_la_SOURCES += lib/virtio/backend.c
+lib_libostor_private_la_SOURCES += lib/virtio/backend.c lib/virtio/dma_pool.c lib/virtio/pci_bind.c \
+	lib/virtio/pci_uio.c lib/virtio/pci_vfio.c
 endif
 
 # Ring, driver and device-model tests on the simulated virtio-scsi device.

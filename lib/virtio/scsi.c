@@ -279,7 +279,11 @@ int vscsi_open(ostor_device *dev, struct virtio_dev *vd, const struct vscsi_opti
 	}
 
 	vs->wanted = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_SCSI_F_HOTPLUG) |
-		     (1ull << VIRTIO_SCSI_F_CHANGE) | (1ull << VIRTIO_F_RING_RESET);
+		     (1ull << VIRTIO_SCSI_F_CHANGE) | (1ull << VIRTIO_F_RING_RESET) |
+		     /* Behind an IOMMU the device offers it: our addresses are
+		      * then the platform's (IOVAs under VFIO, physical ones
+		      * where the IOMMU passes them through). */
+		     (1ull << VIRTIO_F_ACCESS_PLATFORM);
 	if (!opt->no_indirect)
 		vs->wanted |= 1ull << VIRTIO_F_INDIRECT_DESC;
 	if (!opt->no_event_idx)

@@ -531,6 +531,10 @@ static int poll_queue(struct vscsi_dev *vs, struct vscsi_queue *q, uint64_t now)
 	int r = 0, n = 0;
 
 	flush_kick(q);
+	/* A vector of its own (MSI-X): consumed before the ring is read, so
+	 * that a completion after this read wakes the next poll(). */
+	if (vs->intr && vs->vd->ops->queue_intr_ack)
+		vs->vd->ops->queue_intr_ack(vs->vd, q->vq);
 again:
 	while (n < VSCSI_POLL_BUDGET && (r = virtqueue_get(q->vq, &cookie, &len, &clamped)) > 0) {
 		if (clamped)
@@ -675,6 +679,48 @@ int vscsi_queue_poll(struct vscsi_dev *vs)
 int vscsi_fd(struct vscsi_dev *vs)
 {
 	return vs->intr && vs->vd->ops->intr_fd ? vs->vd->ops->intr_fd(vs->vd) : -1;
+}
+
+static int add_fd(struct pollfd *fds, int max, int n, int fd)
+{
+	for (int i = 0; fds && i < n && i < max; i++)
+		if (fds[i].fd == fd)
+			return n;
+	if (fds && n < max)
+		fds[n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	return n + 1;
+}
+
+/* The shared interrupt fd, the control queue's, and the fd of every
+ * request queue with a vector of its own that this thread owns or that
+ * nobody owns: an owner's event loop never wakes for another owner's
+ * completions. */
+int vscsi_pollfds(struct vscsi_dev *vs, struct pollfd *fds, int max)
+{
+	const struct virtio_dev_ops *ops = vs->vd->ops;
+	struct vscsi_queue *mine;
+	int n = 0, fd;
+
+	if (!vs->intr || !ops->intr_fd || (fd = ops->intr_fd(vs->vd)) < 0)
+		return 0;
+	n = add_fd(fds, max, n, fd);
+	if (!ops->queue_intr_fd)
+		return n;
+	if ((fd = ops->queue_intr_fd(vs->vd, vs->ctrlq)) >= 0)
+		n = add_fd(fds, max, n, fd);
+	mine = my_queue(vs);
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		struct vscsi_queue *q = &vs->q[i];
+
+		if ((q == mine || !owned(q)) && (fd = ops->queue_intr_fd(vs->vd, q->vq)) >= 0)
+			n = add_fd(fds, max, n, fd);
+	}
+	return n;
+}
+
+bool vscsi_interrupts(const struct vscsi_dev *vs)
+{
+	return vs->intr;
 }
 
 int vscsi_next_timeout(struct vscsi_dev *vs)

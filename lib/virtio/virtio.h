@@ -136,6 +136,11 @@ struct virtio_dev_ops {
 	int (*intr_fd)(struct virtio_dev *vd);
 	int (*intr_enable)(struct virtio_dev *vd);
 	uint8_t (*intr_ack)(struct virtio_dev *vd);
+	/* A queue's own interrupt (MSI-X vector): its pollable fd, -1 when
+	 * it has none (intr_fd covers it); ack consumes a pending one.
+	 * NULL: the transport has one interrupt for everything. */
+	int (*queue_intr_fd)(struct virtio_dev *vd, struct virtqueue *vq);
+	bool (*queue_intr_ack)(struct virtio_dev *vd, struct virtqueue *vq);
 	/* Memory the device can reach: allocation and address translation.
 	 * translate returns 0 with the device address of p and how many bytes
 	 * from p are contiguous for the device (<= len), or a negative error
@@ -251,6 +256,7 @@ struct virtqueue {
 	/* The transport's doorbell for this queue, found once at set-up so
 	 * that a notify is one store (no shared queue_select register). */
 	volatile void *notify_addr;
+	uint32_t notify_off;               /* its offset, when it is not mapped */
 
 	struct vq_stats stats;
 };

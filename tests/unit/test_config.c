@@ -207,6 +207,8 @@ static const char good_file[] =
 	"zero_copy_enabled = false\n"
 	"batch_processing = false\n"
 	"performance_monitoring_enabled = true\n"
+	"vfio_noiommu = true\n"
+	"vfio_interrupts = \"intx\"\n"
 	"\n"
 	"  [ usb_storage ]   # indented, spaced header\n"
 	"storage_device_max_count = 2\n"
@@ -283,6 +285,8 @@ START_TEST(test_good_file_every_key)
 	ck_assert(!ostori_virtio_config(&cfg)->zero_copy_enabled);
 	ck_assert(!ostori_virtio_config(&cfg)->batch_processing);
 	ck_assert(ostori_virtio_config(&cfg)->performance_monitoring_enabled);
+	ck_assert(ostori_virtio_config(&cfg)->vfio_noiommu);
+	ck_assert_int_eq(ostori_virtio_config(&cfg)->vfio_interrupts, OSTORI_VFIO_IRQ_INTX);
 
 	ck_assert_uint_eq(ostori_usb_config(&cfg)->storage_device_max_count, 2);
 	ck_assert_uint_eq(ostori_usb_config(&cfg)->storage_device_max_luns, 1);
@@ -313,7 +317,7 @@ START_TEST(test_good_file_every_key)
 		ck_assert_msg(strcmp(a, b) != 0, "%s.%s is still at its default", info.table, info.key);
 		nlines++;
 	}
-	ck_assert_uint_eq(nlines, 25 + 19 + 2 + 1);
+	ck_assert_uint_eq(nlines, 27 + 19 + 2 + 1);
 
 	get(&cfg, "virtio_scsi", "write_back_cache_size", "268435456");
 	get(&cfg, "virtio_scsi", "io_scheduler", "deadline");
@@ -713,7 +717,7 @@ START_TEST(test_nothing_half_applied)
 	path = write_text(text);
 	ck_assert_int_eq(ostori_config_load_file(&cfg, path, NULL), OSTOR_ERROR_CONFIG);
 	ck_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
-	ck_assert(strstr(ostor_last_error(), ":53: missing '=' after 'bogus'"));
+	ck_assert(strstr(ostor_last_error(), ":55: missing '=' after 'bogus'"));
 
 	/* Same with a struct holding defaults, and a range error last. */
 	ostori_config_defaults(&cfg);

@@ -30,7 +30,9 @@ VM_TEST_LIST = \
 	tests/vm/t-virtio-ours-tmf.sh \
 	tests/vm/t-virtio-scsi-packed-uio.sh \
 	tests/vm/t-virtio-scsi-split.sh \
-	tests/vm/t-virtio-stall.sh
+	tests/vm/t-virtio-stall.sh \
+	tests/vm/t-virtio-vfio-noiommu.sh \
+	tests/vm/t-virtio-vfio.sh
 
 EXTRA_DIST += \
 	tests/vm/README.md \

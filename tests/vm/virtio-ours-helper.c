@@ -19,6 +19,13 @@
  *     the event queue.  Rendezvous through DIR as guest-lib.sh does:
  *     writes NAME.guest, waits for NAME.host.
  *
+ *   virtio-ours-helper confine -d SPEC [-t T] [-l L] [--lba BASE]
+ *     Prints how the function is reached (transport, IOMMU, interrupts),
+ *     then reads 64 KiB at BASE into ordinary memory and into the
+ *     device's DMA memory: the first must be bounced (never handed to
+ *     the device: under VFIO it is outside what the IOMMU maps), the
+ *     second not; both must hold the same data.
+ *
  *   mq also runs against sim:transport=virtio in make check
  *   (tests/tools/test-virtio-scsi.sh).
  *
@@ -551,6 +558,56 @@ static int run_tmf(void)
 	return 0;
 }
 
+/* ---- confine ------------------------------------------------------------------- */
+
+static uint64_t counter(const char *name)
+{
+	struct ostor_counter c[128];
+	int n = ostor_transport_counters(dev, c, 128);
+
+	for (int i = 0; i < n && i < 128; i++)
+		if (!strcmp(c[i].name, name))
+			return c[i].value;
+	FAIL("no transport counter %s", name);
+}
+
+static int run_confine(uint64_t lba)
+{
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
+	size_t len = 65536;
+	uint8_t *plain = malloc(len), *dma = ostor_virtio_dma_alloc(dev, len);
+	uint64_t before;
+
+	if (!plain || !dma)
+		FAIL("buffers");
+	if (ostor_virtio_device_info(dev, &in) < 0)
+		FAIL("device info");
+	printf("transport=%s iommu=%s group=%d interrupts=%s vectors=%u access_platform=%d\n", in.transport,
+	       in.iommu, in.iommu_group, in.interrupt_kind, in.interrupt_vectors,
+	       (int)((in.driver_features >> 33) & 1));
+	if ((uintptr_t)plain >= (uintptr_t)dma && (uintptr_t)plain < (uintptr_t)dma + len)
+		FAIL("malloc returned DMA memory");
+	memset(plain, 0xa5, len);
+	memset(dma, 0x5a, len);
+	before = counter("virtio_bounced");
+	if (ostor_read_blocks(dev, target, lun, lba, (uint32_t)(len / block_size), plain) < 0)
+		FAIL("read into ordinary memory");
+	if (counter("virtio_bounced") != before + 1)
+		FAIL("a read into ordinary memory was not bounced (%llu -> %llu)",
+		     (unsigned long long)before, (unsigned long long)counter("virtio_bounced"));
+	before = counter("virtio_bounced");
+	if (ostor_read_blocks(dev, target, lun, lba, (uint32_t)(len / block_size), dma) < 0)
+		FAIL("read into DMA memory");
+	if (counter("virtio_bounced") != before)
+		FAIL("a read into DMA memory was bounced");
+	if (memcmp(plain, dma, len))
+		FAIL("the two reads differ");
+	printf("confine: ordinary memory bounced, DMA memory direct, same data\n");
+	ostor_virtio_dma_free(dev, dma, len);
+	free(plain);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -586,10 +643,11 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!spec || (strcmp(mode, "mq") && strcmp(mode, "hotplug") && strcmp(mode, "tmf")) ||
+	if (!spec || (strcmp(mode, "mq") && strcmp(mode, "hotplug") && strcmp(mode, "tmf") &&
+		      strcmp(mode, "confine")) ||
 	    threads < 1 || threads > 64 ||
 	    !qd || !io_blocks || blocks % io_blocks || (!strcmp(mode, "hotplug") && !sync_dir)) {
-		fprintf(stderr, "usage: %s mq|hotplug|tmf -d SPEC [options]; see the source\n", argv[0]);
+		fprintf(stderr, "usage: %s mq|hotplug|tmf|confine -d SPEC [options]; see the source\n", argv[0]);
 		return 2;
 	}
 	if (ostor_init(&ctx, NULL) < 0 || ostor_open(ctx, spec, &dev) < 0)
@@ -602,6 +660,11 @@ int main(int argc, char **argv)
 			FAIL("lun info 0:0");
 		block_size = li.block_size;
 		rc = run_hotplug(target);
+	} else if (!strcmp(mode, "confine")) {
+		if (ostor_lun_info(dev, target, lun, &li) < 0)
+			FAIL("lun info %u:%u", target, lun);
+		block_size = li.block_size;
+		rc = run_confine(base);
 	} else if (!strcmp(mode, "tmf")) {
 		if (ostor_lun_info(dev, target, lun, &li) < 0)
 			FAIL("lun info %u:%u", target, lun);
@@ -614,6 +677,20 @@ int main(int argc, char **argv)
 		if (base + (uint64_t)threads * blocks > li.blocks)
 			FAIL("the regions end past the LUN's %llu blocks", (unsigned long long)li.blocks);
 		rc = run_mq(threads, acquire, base, blocks, io_blocks, qd, prefix);
+	}
+	/* The kernel's interrupt counts while our vectors are still set
+	 * up (they go away with the device). */
+	if (getenv("HELPER_INTERRUPTS_TO")) {
+		FILE *irqs = fopen("/proc/interrupts", "re"), *out = fopen(getenv("HELPER_INTERRUPTS_TO"), "we");
+		char line[512];
+
+		while (irqs && out && fgets(line, sizeof(line), irqs))
+			if (strstr(line, "vfio"))
+				fputs(line, out);
+		if (irqs)
+			fclose(irqs);
+		if (out)
+			fclose(out);
 	}
 	if (ostor_close(dev) < 0) {
 		printf("FAIL: close (flush): %s\n", ostor_last_error());

@@ -79,6 +79,8 @@ struct json_object *vst_queue_json(const struct ostor_virtio_queue_info *q)
 	json_object_object_add(o, "bytes", tc_json_u64(q->bytes));
 	json_object_object_add(o, "notifies", tc_json_u64(q->notifies));
 	json_object_object_add(o, "renotifies", tc_json_u64(q->renotifies));
+	json_object_object_add(o, "interrupt_vector",
+			       q->interrupt_vector < 0 ? NULL : json_object_new_int(q->interrupt_vector));
 	return o;
 }
 
@@ -95,6 +97,11 @@ struct json_object *vst_device_json(ostor_device *dev, int *first_fail)
 	json_object_object_add(o, "spec", json_object_new_string(ostor_device_spec(dev)));
 	json_object_object_add(o, "pci_address", json_object_new_string(in.pci_address));
 	json_object_object_add(o, "binding", json_object_new_string(in.binding));
+	json_object_object_add(o, "transport", json_object_new_string(in.transport));
+	json_object_object_add(o, "iommu_group", in.iommu_group < 0 ? NULL : json_object_new_int(in.iommu_group));
+	json_object_object_add(o, "iommu", json_object_new_string(in.iommu));
+	json_object_object_add(o, "interrupts", json_object_new_string(in.interrupt_kind));
+	json_object_object_add(o, "interrupt_vectors", json_object_new_int64(in.interrupt_vectors));
 	json_object_object_add(o, "device_features", vst_hex64(in.device_features));
 	json_object_object_add(o, "driver_features", vst_hex64(in.driver_features));
 	json_object_object_add(o, "ring", json_object_new_string(in.packed ? "packed" : "split"));

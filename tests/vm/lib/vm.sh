@@ -80,6 +80,7 @@ vm_init() {
     VM_MISMATCHES=()
     VM_MEM=${VM_MEM:-512}
     VM_SMP=${VM_SMP:-1}
+    VM_MACHINE=${VM_MACHINE:-pc}
     VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-300}
     VM_PID=
     trap 'vm_stop' EXIT
@@ -227,7 +228,7 @@ _vm_prepare() {
     } >"$VM_SHARE/env.sh"
     rm -f "$VM_SHARE/status" "$VM_SHARE/guest.log" "$VM_QMP"
     rm -rf "$VM_SHARE/sync"; mkdir -p "$VM_SHARE/sync"
-    VM_CMD=("$QEMU" -accel tcg -machine pc -m "$VM_MEM" -smp "$VM_SMP"
+    VM_CMD=("$QEMU" -accel tcg -machine "$VM_MACHINE" -m "$VM_MEM" -smp "$VM_SMP"
         -nodefaults -no-user-config -display none -no-reboot
         -kernel "$VM_KERNEL" -initrd "$VM_INITRD"
         -append "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off ${VM_APPEND:-}"
