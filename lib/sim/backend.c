@@ -466,7 +466,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 		goto fail;
 	}
 	pthread_mutex_init(&sd->hold_lock, NULL);
-	if (sd->hold || (sd->transport && (sd->transport->poll || sd->transport->fd || sd->transport->next_timeout))) {
+	if (sd->hold || (sd->transport && (sd->transport->poll || sd->transport->pollfds || sd->transport->next_timeout))) {
 		struct sim_context *sc = sim_ctx(dev->ctx);
 
 		pthread_mutex_lock(&sc->lock);
@@ -752,18 +752,10 @@ static int sim_get_pollfds(ostor_context *ctx, struct pollfd *fds, int max)
 	int n = 0;
 
 	pthread_mutex_lock(&sc->lock);
-	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled) {
-		int fd = sd->transport && sd->transport->fd ? sd->transport->fd(sd->dev, sd->transport_priv) : -1;
-
-		if (fd < 0)
-			continue;
-		if (n < max) {
-			fds[n].fd = fd;
-			fds[n].events = POLLIN;
-			fds[n].revents = 0;
-		}
-		n++;
-	}
+	for (struct sim_device *sd = sc->polled; sd; sd = sd->next_polled)
+		if (sd->transport && sd->transport->pollfds)
+			n += sd->transport->pollfds(sd->dev, sd->transport_priv, fds && n < max ? fds + n : NULL,
+						    n < max ? max - n : 0);
 	pthread_mutex_unlock(&sc->lock);
 	return n;
 }

@@ -51,11 +51,13 @@ struct sim_transport_ops {
 	int (*tuning)(ostor_device *dev, void *priv, struct ostori_setting *out, int max);
 
 	/* Event loop integration (optional).  poll: process completions
-	 * without blocking; fd: readable when poll has work (-1: none);
+	 * without blocking; pollfds: the descriptors that become readable
+	 * when poll has work for the calling thread (how many, filling at
+	 * most max);
 	 * next_timeout: ms until poll is needed anyway (-1: never, 0: busy
 	 * polling, e.g. virtio polled mode with requests in flight). */
 	int (*poll)(ostor_device *dev, void *priv);
-	int (*fd)(ostor_device *dev, void *priv);
+	int (*pollfds)(ostor_device *dev, void *priv, struct pollfd *fds, int max);
 	int (*next_timeout)(ostor_device *dev, void *priv);
 };
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -307,9 +308,6 @@ OSTOR_API int ostor_virtio_pci_bind_driver(ostor_context *ctx, const char *pci_a
 				    "deactivate first, or force it (data loss likely)", addr, bound, why);
 	if (w)
 		ostor_warn(ctx, "taking %s although %s (forced)", addr, why);
-	if (vfio && group < 0 && access("/dev/vfio/vfio", F_OK) == 0)
-		ostor_warn(ctx, "%s has no IOMMU group: vfio-pci will only offer it in no-IOMMU mode, which "
-			   "gives no DMA protection", addr);
 	if (vfio && group >= 0 && (r = check_group_viable(addr, group)) < 0)
 		return r;
 	snprintf(drvdir, sizeof(drvdir), "/sys/bus/pci/drivers/%s", driver);
@@ -318,6 +316,28 @@ OSTOR_API int ostor_virtio_pci_bind_driver(ostor_context *ctx, const char *pci_a
 				    "the %s kernel module is not available: install it (linux-modules-extra on "
 				    "some distributions) and run 'modprobe %s'", driver,
 				    vfio ? "vfio-pci" : "uio_pci_generic");
+	/* Without an IOMMU vfio-pci takes the function only in the unsafe
+	 * no-IOMMU mode; find out before taking it from its driver. */
+	if (vfio && group < 0) {
+		char mode[8] = "";
+		FILE *f = fopen("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode", "re");
+
+		if (f) {
+			if (!fgets(mode, sizeof(mode), f))
+				mode[0] = '\0';
+			fclose(f);
+		}
+		if (mode[0] != 'Y')
+			return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
+					    "%s has no IOMMU group (no IOMMU is active), so vfio-pci cannot take it%s; "
+					    "turn the IOMMU on (intel_iommu=on or amd_iommu=on on the kernel command "
+					    "line) or use --driver uio_pci_generic; %s was left with %s", addr,
+					    f ? " unless vfio is loaded with enable_unsafe_noiommu_mode=1 (no DMA "
+						"protection)" : " (this kernel's vfio has no no-IOMMU mode)",
+					    addr, bound);
+		ostor_warn(ctx, "%s has no IOMMU group: vfio-pci offers it in no-IOMMU mode, which gives no "
+			   "DMA protection", addr);
+	}
 	if ((r = rebind(addr, sysfs, driver)) < 0)
 		return r;
 	pci_binding_of(sysfs, bound, sizeof(bound));

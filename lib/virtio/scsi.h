@@ -92,7 +92,6 @@ void vscsi_close(struct vscsi_dev *vs);
 int vscsi_submit(struct vscsi_dev *vs, ostor_task *t);
 int vscsi_cancel(struct vscsi_dev *vs, ostor_task *t);
 int vscsi_poll(struct vscsi_dev *vs);
-int vscsi_fd(struct vscsi_dev *vs);
 /* Descriptors the calling thread's event loop waits on (see
  * ostor_get_pollfds); returns how many, filling at most max. */
 int vscsi_pollfds(struct vscsi_dev *vs, struct pollfd *fds, int max);

@@ -676,11 +676,6 @@ int vscsi_queue_poll(struct vscsi_dev *vs)
 	return n;
 }
 
-int vscsi_fd(struct vscsi_dev *vs)
-{
-	return vs->intr && vs->vd->ops->intr_fd ? vs->vd->ops->intr_fd(vs->vd) : -1;
-}
-
 static int add_fd(struct pollfd *fds, int max, int n, int fd)
 {
 	for (int i = 0; fds && i < n && i < max; i++)

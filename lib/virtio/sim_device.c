@@ -33,7 +33,7 @@
 #define SIM_SENSE_SIZE 96
 #define SIM_CDB_SIZE 32
 
-#define VIRTIO_OPTIONS "packed, queues=N, queue-size=N, intr, no-indirect, no-event-idx, " \
+#define VIRTIO_OPTIONS "packed, queues=N, queue-size=N, intr, msix, no-indirect, no-event-idx, " \
 	"ring-reset, iommu, timeout=MS, fault=features-ok|config-generation|early-irq"
 
 struct sim_vq {
@@ -104,6 +104,10 @@ struct sim_vdev {
 	unsigned int nvq;
 	struct sim_vq vq[SIM_VQ_MAX];
 	int irq_fd;
+	/* msix option: each request queue interrupts on its own eventfd, as
+	 * MSI-X vectors through VFIO do. */
+	bool msix;
+	int qirq_fd[SIM_VQ_MAX];
 	atomic_uchar isr;
 	bool fault_features_ok, fault_generation, fault_early_irq;
 
@@ -467,6 +471,21 @@ static uint8_t m_intr_ack(struct virtio_dev *vd)
 	return atomic_exchange(&m->isr, 0);
 }
 
+static int m_queue_intr_fd(struct virtio_dev *vd, struct virtqueue *q)
+{
+	struct sim_vdev *m = M(vd);
+
+	return m->msix && q->index >= 2 && q->index < SIM_VQ_MAX ? m->qirq_fd[q->index] : -1;
+}
+
+static bool m_queue_intr_ack(struct virtio_dev *vd, struct virtqueue *q)
+{
+	int fd = m_queue_intr_fd(vd, q);
+	uint64_t v;
+
+	return fd >= 0 && read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
 static const struct virtio_dev_ops sim_ops = {
 	.name = "sim",
 	.read_config = m_read_config,
@@ -484,6 +503,8 @@ static const struct virtio_dev_ops sim_ops = {
 	.intr_fd = m_intr_fd,
 	.intr_enable = m_intr_enable,
 	.intr_ack = m_intr_ack,
+	.queue_intr_fd = m_queue_intr_fd,
+	.queue_intr_ack = m_queue_intr_ack,
 	.dma_alloc = m_dma_alloc,
 	.dma_free = m_dma_free,
 	.translate = m_translate,
@@ -679,8 +700,19 @@ static void maybe_irq(struct sim_vdev *m, struct sim_vq *v)
 	} else {
 		need = !(vq_load16(&v->avail->flags) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 	}
-	if (need)
-		raise_irq(m, 1, 1);
+	if (need) {
+		size_t qi = (size_t)(v - m->vq);
+
+		if (m->msix && qi >= 2 && qi < SIM_VQ_MAX) {
+			uint64_t one = 1;
+			ssize_t n = write(m->qirq_fd[qi], &one, sizeof(one));
+
+			(void)n;
+			m->st.interrupts++;
+		} else {
+			raise_irq(m, 1, 1);
+		}
+	}
 }
 
 /* One used element at the device's position. */
@@ -1270,6 +1302,9 @@ static void model_free(struct sim_vdev *m)
 	}
 	if (m->irq_fd >= 0)
 		close(m->irq_fd);
+	for (unsigned int i = 0; i < SIM_VQ_MAX; i++)
+		if (m->qirq_fd[i] >= 0)
+			close(m->qirq_fd[i]);
 	free(m->evbuf);
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->dma_lock);
@@ -1298,6 +1333,8 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 	m->magic = SIM_VIRTIO_MAGIC;
 	m->irq_fd = -1;
+	for (unsigned int i = 0; i < SIM_VQ_MAX; i++)
+		m->qirq_fd[i] = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->dma_lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
@@ -1352,7 +1389,11 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	m->cfg.max_lun = 16383;
 	m->evbuf = calloc(qsize && qsize <= VIRTQ_MAX_SIZE ? qsize : 1, sizeof(*m->evbuf));
 	m->irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!m->evbuf || m->irq_fd < 0) {
+	m->msix = opt_flag(spec, "msix");
+	for (unsigned int i = 2; m->msix && i < SIM_VQ_MAX; i++)
+		if ((m->qirq_fd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+			break;
+	if (!m->evbuf || m->irq_fd < 0 || (m->msix && m->qirq_fd[SIM_VQ_MAX - 1] < 0)) {
 		r = ostori_error(OSTOR_ERROR_NO_MEM, "cannot set up the simulated virtio device: %s",
 				 strerror(errno));
 		goto fail;
@@ -1440,9 +1481,9 @@ static int vt_queue_poll(ostor_device *dev, void *priv)
 	return vscsi_queue_poll(((struct sim_vdev *)priv)->vs);
 }
 
-static int vt_fd(ostor_device *dev, void *priv)
+static int vt_pollfds(ostor_device *dev, void *priv, struct pollfd *fds, int max)
 {
-	return vscsi_fd(((struct sim_vdev *)priv)->vs);
+	return vscsi_pollfds(((struct sim_vdev *)priv)->vs, fds, max);
 }
 
 static int vt_next_timeout(ostor_device *dev, void *priv)
@@ -1472,7 +1513,7 @@ static const struct sim_transport_ops virtio_transport = {
 	.queue_release = vt_queue_release,
 	.queue_poll = vt_queue_poll,
 	.poll = vt_poll,
-	.fd = vt_fd,
+	.pollfds = vt_pollfds,
 	.next_timeout = vt_next_timeout,
 	.counters = vt_counters,
 };
