@@ -26,6 +26,8 @@
 #   BENCH_SECONDS=20 BENCH_RING=packed bash tests/vm/bench-virtio.sh
 #   BENCH_INTR=1 ...                         # ours in interrupt mode too
 #                                            # (ORIONSTOR_VIRTIO_INTERRUPTS=1)
+#   BENCH_DRIVER=vfio-pci ...                # ours over VFIO (q35 with an
+#                                            # Intel IOMMU; interrupts: MSI-X)
 #
 # Needs fio on the host (tests/vm/install-deps.sh installs it; the guest
 # runs the host's binaries).  QEMU runs with TCG, so the numbers compare
@@ -37,11 +39,15 @@ VM_MEM=1024
 SECS=${BENCH_SECONDS:-10}
 RING=${BENCH_RING:-split}
 INTR=${BENCH_INTR:-0}
+DRIVER=${BENCH_DRIVER:-uio_pci_generic}
+case $DRIVER in uio_pci_generic) ;; vfio-pci)
+    VM_MACHINE=q35; VM_APPEND="intel_iommu=on iommu=pt"; vm_device intel-iommu,intremap=on ;;
+    *) vm_fail "BENCH_DRIVER=$DRIVER: expected uio_pci_generic or vfio-pci" ;; esac
 case $RING in split|packed) ;; *) vm_fail "BENCH_RING=$RING: expected split or packed" ;; esac
 case $SECS in ''|*[!0-9]*|0) vm_fail "BENCH_SECONDS=$SECS: expected whole seconds, at least 1" ;; esac
 # PATTERN:BS:QD, spelled as both fio and orionstor bench take them
 WORKLOADS="randread:4k:1 randread:4k:32 read:128k:8"
-export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_INTR=$INTR ORIONSTOR_T_WORKLOADS=$WORKLOADS
+export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_INTR=$INTR ORIONSTOR_T_WORKLOADS=$WORKLOADS ORIONSTOR_T_DRIVER=$DRIVER
 command -v fio >/dev/null || vm_fail "fio is not installed on the host (tests/vm/install-deps.sh)"
 # 3 workloads x (kernel, ours[, interrupts]); each run: ramp + run time +
 # a few seconds to start a program through 9p under TCG.
@@ -49,6 +55,7 @@ ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + 3 * (2 + (INTR == 1)) * (S
 VM_TIMEOUT=$ORIONSTOR_VM_TIMEOUT
 
 props=(num_queues=1)
+[ "$DRIVER" = vfio-pci ] && props+=(iommu_platform=on)
 [ "$RING" = packed ] && props+=(packed=on)
 vm_virtio_scsi scsi0 "${props[@]}"
 vm_image b0 1G
@@ -63,7 +70,7 @@ B=$ORIONSTOR_BUILDDIR
 secs=$ORIONSTOR_T_SECS
 bdf=$(find_pci 1af4 1048)
 [ -n "$bdf" ] || fail "no virtio-scsi PCI function"
-load_modules virtio_scsi sg sd_mod uio_pci_generic
+load_modules virtio_scsi sg sd_mod uio_pci_generic vfio-pci
 wait_scsi_devices 1 30 virtio_scsi
 dev=$(dev_by_serial bench)
 [ -b "$dev" ] || fail "no block device for serial bench: $dev"
@@ -82,9 +89,13 @@ for w in $ORIONSTOR_T_WORKLOADS; do
         --runtime="$secs" --ramp_time=1 --time_based --lat_percentiles=1 --output-format=json
 done
 unload_modules sd_mod virtio_scsi
-bind_uio "$bdf" >/dev/null
 reserve_hugepages 64
 export ORIONSTOR_CONF=/dev/null
+if [ "$ORIONSTOR_T_DRIVER" = vfio-pci ]; then
+    $B/tools/virtio-scsi-device-bind -d "$bdf" --driver vfio-pci || fail "bind to vfio-pci"
+else
+    bind_uio "$bdf" >/dev/null
+fi
 for w in $ORIONSTOR_T_WORKLOADS; do
     IFS=: read -r rw bs qd <<<"$w"
     args=(bench -d "virtio:$bdf" --rw "$rw" --bs "$bs" --qd "$qd" --threads 1
@@ -99,11 +110,12 @@ done
 GUEST
 
 vm_boot || vm_fail "guest script failed"
-python3 - "$VM_LIBDIR" "$VM_WORK" "$SECS" "$RING" "$INTR" "$WORKLOADS" <<'PY' || vm_fail "not a valid measurement (see above); raw results in $VM_SHARE"
+python3 - "$VM_LIBDIR" "$VM_WORK" "$SECS" "$RING" "$INTR" "$WORKLOADS" "$DRIVER" <<'PY' || vm_fail "not a valid measurement (see above); raw results in $VM_SHARE"
 import sys
 sys.path.insert(0, sys.argv[1])
 import benchreport as br
-work, secs, ring, intr, workloads = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1", sys.argv[6]
+work, secs, ring, intr, workloads, driver = (sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1",
+                                             sys.argv[6], sys.argv[7])
 share = work + "/share"
 sides = [("kernel", "fio", "kernel virtio_scsi (fio)"), ("ours", "ours", "liborionstor polled")]
 if intr:
@@ -124,8 +136,9 @@ for w in workloads.split():
             res[side + "_vs_kernel"] = br.ratio(res[side], res["kernel"])
     results.append(res)
 
-title = ("QEMU TCG guest, virtio-scsi-pci (%s rings, 1 queue, 1 GiB disk): %d s per run after a 1 s ramp; "
-         "latency in us, submission to completion" % (ring, secs))
+title = ("QEMU TCG guest, virtio-scsi-pci (%s rings, 1 queue, 1 GiB disk), ours over %s: %d s per run after "
+         "a 1 s ramp; latency in us, submission to completion"
+         % (ring, "VFIO (Intel IOMMU, MSI-X)" if driver == "vfio-pci" else "UIO (INTx)", secs))
 hdr = "%9s %8s %9s %9s" % ("IOPS", "MB/s", "lat mean", "lat p99")
 out = [title,
        "%-20s | %-38s | %-38s | %s" % ("", "kernel virtio_scsi (fio, libaio)", "liborionstor (orionstor bench, polled)", "ours/"),
