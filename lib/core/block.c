@@ -1399,6 +1399,8 @@ OSTOR_API int ostor_device_luns(ostor_device *dev, struct ostor_lun_addr **out, 
 		ostor_scsi_cdb_report_luns(&cdb, 0, (uint32_t)buflen);
 		if (exec_cmd(t, target, 0, &cdb, OSTOR_DIR_FROM_DEVICE, buf, buflen) == 0)
 			got = ostor_scsi_parse_report_luns(buf, ostor_task_transferred(t), luns, 512, &total);
+		else if (ostor_task_result(t) == OSTOR_RESULT_DEVICE_GONE)
+			continue; /* no such target (virtio BAD_TARGET): no LUN to probe */
 		if (got > 0) {
 			for (int i = 0; i < got; i++) {
 				/* Other addressing methods are not ours to guess. */

@@ -31,7 +31,9 @@ VM_TEST_LIST = \
 	tests/vm/t-virtio-scsi-packed-uio.sh \
 	tests/vm/t-virtio-scsi-split.sh \
 	tests/vm/t-virtio-stall.sh \
+	tests/vm/t-virtio-vfio-hotplug.sh \
 	tests/vm/t-virtio-vfio-no-iommu.sh \
+	tests/vm/t-virtio-vfio-tmf.sh \
 	tests/vm/t-virtio-vfio.sh
 
 EXTRA_DIST += \

@@ -24,7 +24,7 @@ B=$ORIONSTOR_BUILDDIR
 S=/run/vm
 bdf=$(find_pci 1af4 1048)
 [ "$(echo "$bdf" | wc -w)" = 1 ] || fail "expected one modern virtio-scsi function, got '$bdf'"
-load_modules uio_pci_generic
+load_modules uio_pci_generic vfio-pci
 $B/tools/virtio-scsi-device-bind -d "$bdf" || fail "device-bind"
 reserve_hugepages 64
 cat >$S/ours.conf <<EOF

@@ -18,7 +18,7 @@ vm_guest <<'GUEST'
 B=$ORIONSTOR_BUILDDIR
 S=/run/vm
 bdf=$(find_pci 1af4 1048)
-bind_uio "$bdf" >/dev/null
+bind_ours "$bdf" >/dev/null
 reserve_hugepages 64
 export ORIONSTOR_CONF=/dev/null
 timeout 600 $B/tests/vm/virtio-ours-helper tmf -d virtio:$bdf >$S/tmf 2>&1 || { cat $S/tmf; fail "tmf helper"; }

@@ -382,6 +382,22 @@ bind_uio() {
     wait_for 10 eval "[ -c /dev/$u ]" || fail "/dev/$u missing"
     echo "/dev/$u"
 }
+# bind_ours BDF: hand a virtio-scsi function to our driver's kernel side:
+# vfio-pci when the test runs with T_VIRTIO_DRIVER=vfio-pci (see vm.sh),
+# else uio_pci_generic (bind_uio).
+bind_ours() {
+    local bdf=$1 d=/sys/bus/pci/devices/$1
+    if [ "${ORIONSTOR_T_VIRTIO_DRIVER:-}" != vfio-pci ]; then
+        bind_uio "$bdf"
+        return
+    fi
+    [ -d /sys/bus/pci/drivers/vfio-pci ] || load_modules vfio-pci
+    [ -e "$d/driver" ] && { echo "$bdf" >"$d/driver/unbind" || fail "unbind $bdf"; }
+    echo vfio-pci >"$d/driver_override" || fail "driver_override $bdf"
+    echo "$bdf" >/sys/bus/pci/drivers_probe
+    [ "$(pci_driver "$bdf")" = vfio-pci ] || fail "vfio-pci did not bind $bdf"
+    echo "/dev/vfio/$(basename "$(readlink "$d/iommu_group")")"
+}
 # unbind_uio BDF [REBIND]: release from uio_pci_generic; with REBIND=1 let
 # the default driver (e.g. virtio-pci) probe it again.
 unbind_uio() {

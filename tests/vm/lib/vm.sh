@@ -57,7 +57,7 @@ vm_pass() {
 
 # vm_init NAME: start a new guest configuration with an empty work dir.
 vm_init() {
-    VM_NAME=$1
+    VM_NAME=$1${T_VIRTIO_DRIVER:+-$T_VIRTIO_DRIVER}
     VM_T0=$SECONDS
     local root=${ORIONSTOR_VM_WORKDIR:-$ORIONSTOR_BUILDDIR/tests/vm/work}
     VM_WORK=$root/$VM_NAME
@@ -78,6 +78,15 @@ vm_init() {
     fi
     VM_ARGS=()
     VM_MISMATCHES=()
+    # T_VIRTIO_DRIVER=vfio-pci: the same test with our virtio driver over
+    # VFIO (q35, an Intel IOMMU with interrupt remapping; iommu=pt keeps
+    # the kernel's own devices on fast identity mappings).
+    if [ "${T_VIRTIO_DRIVER:-}" = vfio-pci ]; then
+        VM_MACHINE=q35
+        VM_APPEND="intel_iommu=on iommu=pt ${VM_APPEND:-}"
+        VM_ARGS+=(-device intel-iommu,intremap=on)
+        export ORIONSTOR_T_VIRTIO_DRIVER=vfio-pci
+    fi
     VM_MEM=${VM_MEM:-512}
     VM_SMP=${VM_SMP:-1}
     VM_MACHINE=${VM_MACHINE:-pc}
@@ -131,6 +140,7 @@ vm_device() { VM_ARGS+=(-device "$1"); }
 # e.g. num_queues=4 packed=on.
 vm_virtio_scsi() {
     local id=$1; shift
+    [ "${T_VIRTIO_DRIVER:-}" = vfio-pci ] && set -- iommu_platform=on "$@"
     vm_device "$(_vm_props virtio-scsi-pci "id=$id" disable-legacy=on "$@")"
 }
 
