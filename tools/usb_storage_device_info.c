@@ -40,7 +40,7 @@ static int describe(ostor_context *ctx, const char *spec, bool json, struct json
 		} else {
 			printf("%s: cannot be examined: %s\n", spec, ostor_last_error());
 		}
-		return tc_exit_from_error(err);
+		return tc_exit_from_open_error(err);
 	}
 	rc = us_details(dev, spec, &d);
 	if (rc) {

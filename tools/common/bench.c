@@ -433,7 +433,7 @@ static int report(struct bench *b, double secs)
 
 		tc_msg("%" PRIu64 " command%s failed (the first: %s): not a valid measurement", errors,
 		       errors == 1 ? "" : "s", ostor_result_name(first));
-		return tc_exit_from_result(first, NULL, 0);
+		return tc_exit_from_result(first, -1, NULL, 0);
 	}
 	if (bad) {
 		tc_msg("%" PRIu64 " block%s read back different from what this run wrote", bad,

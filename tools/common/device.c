@@ -47,7 +47,7 @@ int tc_open_device(const struct tc_common *common, ostor_context **ctx,
 		ostor_exit(*ctx);
 		*ctx = NULL;
 		*dev = NULL;
-		return tc_exit_from_error(err);
+		return tc_exit_from_open_error(err);
 	}
 	return 0;
 }

@@ -36,46 +36,56 @@
 
 #define TC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- exit codes (modelled on sg3_utils; documented in orionstor(1)) ---- */
+/* ---- exit codes (sg3_utils's numbers; the table is in orionstor(1)) ---- */
 enum tc_exit {
 	TC_EXIT_OK = 0,
-	TC_EXIT_SYNTAX = 1,               /* usage / syntax error */
+	TC_EXIT_SYNTAX = 1,               /* usage / syntax error, malformed spec */
 	TC_EXIT_NOT_READY = 2,
-	TC_EXIT_MEDIUM_HARDWARE = 3,      /* MEDIUM ERROR or HARDWARE ERROR */
-	TC_EXIT_HEALTH_UNKNOWN = 4,       /* smart: no verdict (smartctl's bit 2: a SMART command failed) */
+	TC_EXIT_MEDIUM_HARDWARE = 3,      /* MEDIUM or HARDWARE ERROR, I/O error */
+	TC_EXIT_HEALTH_UNKNOWN = 4,       /* smart: no verdict (smartctl's bit 2); not sg3 */
 	TC_EXIT_ILLEGAL_REQUEST = 5,
 	TC_EXIT_UNIT_ATTENTION = 6,
 	TC_EXIT_DATA_PROTECT = 7,
-	TC_EXIT_HEALTH_FAILING = 8,       /* smart: the device predicts its failure (smartctl's bit 3) */
+	TC_EXIT_HEALTH_FAILING = 8,       /* smart: failure predicted (smartctl's bit 3); not sg3 */
 	TC_EXIT_INVALID_OPCODE = 9,
+	TC_EXIT_COPY_ABORTED = 10,
 	TC_EXIT_ABORTED_COMMAND = 11,
 	TC_EXIT_MISCOMPARE = 14,
-	TC_EXIT_FILE_ERROR = 15,          /* file or operating-system error */
+	TC_EXIT_FILE_ERROR = 15,          /* a device or file that cannot be opened, read or written */
 	TC_EXIT_NO_SENSE = 20,
 	TC_EXIT_RECOVERED_ERROR = 21,
+	TC_EXIT_LBA_OUT_OF_RANGE = 22,
 	TC_EXIT_RESERVATION_CONFLICT = 24,
 	TC_EXIT_BUSY = 26,
+	TC_EXIT_TASK_SET_FULL = 27,
+	TC_EXIT_ACA_ACTIVE = 28,
+	TC_EXIT_TASK_ABORTED = 29,
 	TC_EXIT_TIMEOUT = 33,
-	TC_EXIT_TRANSPORT = 34,
-	TC_EXIT_DEVICE_GONE = 35,
-	TC_EXIT_NOT_FOUND = 36,           /* no such device, or a bad spec */
-	TC_EXIT_NOT_HELD = 38,            /* no process holds the device (live tools) */
-	TC_EXIT_OVERRUN = 49,             /* more data than the buffer (sg3_utils: wild residual) */
-	TC_EXIT_OTHER_STATUS = 97,        /* another SCSI status / sense key */
-	TC_EXIT_INTERRUPTED = 130,        /* SIGINT/SIGTERM: stopped, what was done reported */
-	TC_EXIT_OTHER = 99
+	TC_EXIT_DEVICE_GONE = 35,         /* not sg3 */
+	TC_EXIT_TRANSPORT = 37,           /* not sg3 (which says 99) */
+	TC_EXIT_NOT_HELD = 38,            /* no process holds the device (live tools); not sg3 */
+	TC_EXIT_NOT_FOUND = 39,           /* no such target, LUN, process or command; not sg3 */
+	TC_EXIT_OVERRUN = 49,             /* more data than the buffer (sg3: wild residual) */
+	TC_EXIT_SENSE_OTHER = 98,         /* another sense key, or sense we cannot decode */
+	TC_EXIT_OTHER = 99,               /* another SCSI status, any other error */
+	TC_EXIT_INTERRUPTED = 130         /* SIGINT/SIGTERM: stopped, what was done reported */
 };
 
 /* Exit code for a negative enum ostor_error (0 for OSTOR_SUCCESS). */
 int tc_exit_from_error(int error);
+/* The same for ostor_open's error: a device that is not there or cannot
+ * be opened is TC_EXIT_FILE_ERROR (sg3_utils: the device node). */
+int tc_exit_from_open_error(int error);
 /* Exit code of a health verdict (enum ostor_health_verdict): 0 passed,
  * TC_EXIT_HEALTH_FAILING, TC_EXIT_HEALTH_UNKNOWN. */
 int tc_exit_from_verdict(int verdict);
 /* Exit code for a completed task: its result and, for CHECK CONDITION,
  * the sense key (and ASC 20h: invalid opcode). */
 int tc_exit_from_task(const ostor_task *task);
-/* The same decision from the raw pieces (used by tc_exit_from_task). */
-int tc_exit_from_result(int result, const uint8_t *sense, size_t sense_len);
+/* The same decision from the raw pieces (used by tc_exit_from_task);
+ * status is the SCSI status byte (it tells TASK SET FULL from BUSY, ACA
+ * ACTIVE and TASK ABORTED from other statuses). */
+int tc_exit_from_result(int result, int status, const uint8_t *sense, size_t sense_len);
 
 /* ---- program name and messages ----------------------------------------- */
 
