@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_device_reset");
-	tc_parse(&reset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	tc_parse(&reset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB, &c, &a);
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
 		return rc;

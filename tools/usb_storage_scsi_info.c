@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_scsi_info");
-	tc_parse(&sinfo_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON, &c, NULL);
+	tc_parse(&sinfo_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON, &c, NULL);
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
 		return rc;

@@ -23,7 +23,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_scsi_reset");
-	tc_parse(&sreset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	tc_parse(&sreset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB, &c, NULL);
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
 		return rc;

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-device-bind");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_PCI, &c, &a);
 	if ((rc = tc_open_context(&c, &ctx)))
 		return rc;
 	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-device-remove");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_PCI, &c, NULL);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
 	rc = tc_close(NULL, dev); /* flushes written LUNs, resets the device */

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-queue-reset");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO, &c, &a);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
 	err = ostor_virtio_queue_reset(dev, (unsigned int)a.queue);

@@ -21,7 +21,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-target-remove");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO, &c, NULL);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
 	err = ostor_virtio_target_remove(dev, c.target);

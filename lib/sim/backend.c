@@ -284,7 +284,8 @@ static int open_image(ostor_device *dev, const char *path, bool readonly, bool s
 	if (fd < 0)
 		return ostori_error(errno == EACCES || errno == EPERM ? OSTOR_ERROR_ACCESS : OSTOR_ERROR_IO,
 				    "sim image %s: %s%s", path, strerror(errno),
-				    errno == ENOENT ? " (a read-only image must already exist)" : "");
+				    errno != ENOENT ? "" : readonly ? " (a read-only image must already exist)"
+								    : " (its directory must exist)");
 	/* Two processes writing one image would corrupt it. */
 	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		close(fd);

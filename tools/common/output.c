@@ -149,6 +149,7 @@ int tc_json_print(struct json_object *obj)
 			tc_msg("error writing JSON to standard output");
 		return TC_EXIT_FILE_ERROR;
 	}
+	tc_json_printed();
 	return 0;
 }
 

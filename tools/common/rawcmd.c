@@ -259,6 +259,8 @@ int orionstor_cmd_raw(int argc, char **argv)
 		 TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON | TC_OPT_HEX, &c, &a);
 	if (a.output && strcmp(a.output, "-") == 0 && c.json)
 		tc_usage_error("-o - and --json would both use standard output");
+	if (a.output && strcmp(a.output, "-") == 0 && isatty(STDOUT_FILENO))
+		tc_usage_error("refusing to write binary data to a terminal; use -o FILE or -H");
 
 	if (a.send) {
 		rc = slurp(a.send, &data, &data_len);

@@ -94,8 +94,19 @@ void tc_set_progname(const char *name);
 const char *tc_progname(void);
 /* "prog: message\n" on stderr. */
 void tc_msg(const char *fmt, ...) TC_PRINTF(1, 2);
-/* "prog: message: <ostor_last_error() or ostor_strerror(error)>\n". */
+/* "prog: SPEC: message: <ostor_last_error() or ostor_strerror(error)>\n",
+ * the device spec (tc_set_device) named once, not in every part. */
 void tc_lib_error(int error, const char *fmt, ...) TC_PRINTF(2, 3);
+/* The device the messages are about (tc_parse sets it from -d). */
+void tc_set_device(const char *spec);
+/* --json given: when the program exits non-zero having printed no JSON,
+ * its last message goes to stdout as {"device", "error": {"message",
+ * "code", "exit_status"}} (orionstor-json(7)).  tc_parse calls it. */
+void tc_json_errors(bool on);
+/* Note that a JSON document went to stdout (tc_json_print does). */
+void tc_json_printed(void);
+/* The example spec for "-d SPEC" hints, by the TC_OPT_* groups. */
+const char *tc_spec_example(unsigned int groups);
 /* Print a usage error plus the --help hint and exit TC_EXIT_SYNTAX. */
 TC_NORETURN void tc_usage_error(const char *fmt, ...) TC_PRINTF(1, 2);
 
@@ -119,6 +130,9 @@ int tc_parse_size(const char *text, uint64_t max, uint64_t *out, const char **wh
 #define TC_OPT_JSON    0x04u  /* -j/--json */
 #define TC_OPT_HEX     0x08u  /* -H/--hex */
 #define TC_OPT_LIVE    0x10u  /* --pid, --socket: which process (live tools) */
+#define TC_OPT_USB     0x20u  /* -d takes USB specs only (help and hints say so) */
+#define TC_OPT_VIRTIO  0x40u  /* -d takes virtio-scsi specs only */
+#define TC_OPT_PCI     0x80u  /* -d takes a PCI address only (virtio:BB:DD.F) */
 
 struct tc_common {
 	const char *device;      /* -d SPEC */
