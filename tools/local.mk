@@ -21,6 +21,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/histogram.h \
 	tools/common/holder.c \
 	tools/common/live.c \
+	tools/common/luninfo.c \
 	tools/common/messages.c \
 	tools/common/options.c \
 	tools/common/output.c \

@@ -41,22 +41,24 @@ static const struct argp tool_argp = {
 int main(int argc, char **argv)
 {
 	struct tc_common c;
+	struct tc_report r;
 	struct args a = { NULL, 0 };
 	ostor_context *ctx;
 	const char *addr;
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-device-bind");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_PCI, &c, &a);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_PCI | TC_OPT_JSON, &c, &a);
+	tc_report_begin(&r, &c, "bind");
 	if ((rc = tc_open_context(&c, &ctx)))
-		return rc;
+		return tc_report_end(&r, rc);
 	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;
 	err = ostor_virtio_pci_bind(ctx, addr, a.force);
 	ostor_exit(ctx);
 	if (err < 0) {
 		tc_lib_error(err, "cannot bind %s", addr);
-		return tc_exit_from_error(err);
+		return tc_report_end(&r, tc_exit_from_error(err));
 	}
-	printf("%s is bound to uio_pci_generic: use -d virtio:%s\n", addr, addr);
-	return tc_finish_stdout();
+	tc_report_step(&r, "bind", "%s is bound to uio_pci_generic: use -d virtio:%s", addr, addr);
+	return tc_report_end(&r, 0);
 }

@@ -179,7 +179,7 @@ pass "SIGTERM during read: 130 and what was read"
 "$ORIONSTOR" list --json >"$tmp/out" 2>"$tmp/err"
 status=$?
 if [ $status -eq 0 ]; then
-	pyjson 'isinstance(d["devices"], list) and all(set(x) >= {"spec", "backend", "description"} for x in d["devices"])' ||
+	pyjson 'isinstance(d["devices"], list) and all(set(x) >= {"device", "backend", "description"} for x in d["devices"])' ||
 		fail "list --json is not {\"devices\": [...]}"
 	pass "list --json"
 else

@@ -71,7 +71,7 @@ pass "device-info: packed rings"
 
 run 0 "$tools/virtio-scsi-target-info" -d "$SIM" --target 0 --json
 pyjson 'd["target"] == 0 and d["luns"][0]["product"] == "SIM DISK" and d["luns"][0]["blocks"] == 65536'
-pyjson 'd["luns"][0]["vpd_pages"][:3] == ["0x00", "0x80", "0x83"] and d["luns"][0]["max_transfer_blocks"] > 0'
+pyjson 'd["luns"][0]["vpd_pages"][:3] == [0, 0x80, 0x83] and d["luns"][0]["max_transfer_blocks"] > 0'
 run 0 "$tools/virtio-scsi-target-info" -d "$SIM" --target 0
 grep -q "SIM DISK" "$tmp/out" || fail "target-info text lacks the product"
 pass "target-info"

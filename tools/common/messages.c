@@ -29,6 +29,13 @@ static bool json_errors, json_done;
 static char last_message[1024];
 static const char *last_code;
 
+const char *tc_last_message(const char **code)
+{
+	if (code)
+		*code = last_code;
+	return last_message;
+}
+
 void tc_set_device(const char *spec)
 {
 	device_spec = spec && *spec ? spec : NULL;
@@ -96,7 +103,7 @@ static void drop_spec(char *text, const char *spec)
 {
 	static const char *const around[][2] = {
 		{ " device '", "'" }, { " of '", "'" }, { " on '", "'" }, { " for '", "'" },
-		{ " of ", "" }, { " on ", "" }, { " for ", "" }, { "'", "': " }, { "", ": " },
+		{ " of ", "" }, { " on ", "" }, { " for ", "" }, { "'", "': " }, { "", ": " }, { "", " " },
 	};
 	size_t sl = strlen(spec);
 

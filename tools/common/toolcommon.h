@@ -206,6 +206,22 @@ int tc_json_print(struct json_object *obj);
  * (json-c >= 0.14 has uint64; older ones clamp, which never happens for
  * real block counts). */
 struct json_object *tc_json_u64(uint64_t v);
+/* A LUN as every tool shows it (luninfo.c): the JSON object, and a row
+ * of the text table under tc_lun_text_header(). */
+struct json_object *tc_lun_info_json(const struct ostor_lun_info *li);
+void tc_lun_text_header(void);
+void tc_lun_text(const struct ostor_lun_info *li);
+/* "2048 blocks (1.0 MiB)": the per-command limit, in every tool's words. */
+const char *tc_max_transfer_text(const struct ostor_lun_info *li, char *buf, size_t len);
+/* INQUIRY (evpd 0: standard; 1: VPD page) into buf: 0 or an ostor error,
+ * *got the bytes that came. */
+int tc_inquiry(ostor_device *dev, uint32_t target, uint32_t lun, int evpd, uint8_t page,
+	       uint8_t *buf, size_t len, size_t *got);
+/* -H: the standard INQUIRY and every VPD page as hex dumps, or as hex
+ * strings in json's "raw" member when json is not NULL. */
+void tc_lun_hex(ostor_device *dev, uint32_t target, uint32_t lun, struct json_object *json);
+/* {"target": T, "lun": L} */
+struct json_object *tc_lun_json(uint32_t target, uint32_t lun);
 /* A JSON string of the hex of data (never NULL unless out of memory). */
 struct json_object *tc_json_hex(const void *data, size_t len);
 /* A field of an object (jsonget.c): NULL, "", 0 or false when o is NULL
@@ -216,6 +232,24 @@ int64_t tc_jint(struct json_object *o, const char *key);
 uint64_t tc_ju64(struct json_object *o, const char *key);
 double tc_jnum(struct json_object *o, const char *key);
 bool tc_jbool(struct json_object *o, const char *key);
+
+/* What an action tool (reset, remove, bind ...) did, step by step: a
+ * line each in text; with --json one document at the end (orionstor-json(7)):
+ * {"device", "action", "steps": [{"step", "message"}], ..., "exit_status",
+ * "error" when it failed}. */
+struct tc_report {
+	bool json;
+	struct json_object *root, *steps;
+};
+void tc_report_begin(struct tc_report *r, const struct tc_common *c, const char *action);
+void tc_report_step(struct tc_report *r, const char *step, const char *fmt, ...) TC_PRINTF(3, 4);
+/* A JSON-only member (takes the reference). */
+void tc_report_set(struct tc_report *r, const char *key, struct json_object *value);
+/* Print the JSON, free; returns rc, or tc_finish_stdout()'s when rc is 0. */
+int tc_report_end(struct tc_report *r, int rc);
+/* The last message tc_msg/tc_lib_error/tc_usage_error printed ("" if none)
+ * and its library error name (NULL if none). */
+const char *tc_last_message(const char **code);
 
 /* Write all of buf to fd (EINTR and short writes handled); 0 or -1/errno. */
 int tc_write_all(int fd, const void *buf, size_t len);

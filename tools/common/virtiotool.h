@@ -17,5 +17,9 @@ void vst_features_text(uint64_t f, char *buf, size_t len);
 struct json_object *vst_device_json(ostor_device *dev, int *first_fail);
 struct json_object *vst_queue_json(const struct ostor_virtio_queue_info *q);
 const char *vst_queue_type(int type);
+/* The text tables: every queue of the device; the LUNs of one target (or
+ * of all when target < 0), returning how many were shown. */
+void vst_queues_text(ostor_device *dev);
+size_t vst_luns_text(ostor_device *dev, int64_t target);
 
 #endif
