@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_device_reset");
-	tc_parse(&reset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON, &c, &a);
+	tc_parse(&reset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, &a);
 	tc_report_begin(&r, &c, a.port ? "port-reset" : "transport-reset");
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)

@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_scsi_reset");
-	tc_parse(&sreset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON, &c, NULL);
+	tc_parse(&sreset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
 	tc_report_begin(&r, &c, "scsi-reset");
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	int rc, ff = 0;
 
 	tc_set_progname("virtio-scsi-device-info");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_VIRTIO | TC_OPT_JSON, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
 	if (c.device) {
 		if ((rc = vst_open(&c, &ctx, &dev)))
 			return rc;

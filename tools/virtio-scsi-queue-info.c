@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 	int rc, n;
 
 	tc_set_progname("virtio-scsi-queue-info");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
 	n = ostor_virtio_queue_count(dev);

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-queue-reset");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON, &c, &a);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, &a);
 	tc_report_begin(&r, &c, "queue-reset");
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return tc_report_end(&r, rc);

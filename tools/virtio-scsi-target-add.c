@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-target-add");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN, &c, NULL);
 	tc_report_begin(&r, &c, "target-add");
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return tc_report_end(&r, rc);

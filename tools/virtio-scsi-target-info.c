@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	int rc, ff = 0;
 
 	tc_set_progname("virtio-scsi-target-info");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN, &c, NULL);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
 	o = vst_device_json(dev, &ff);

@@ -206,10 +206,25 @@ static error_t hex_parser(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp base_argp = { base_options, base_parser };
-static const struct argp device_argp = { device_options, device_parser };
-static const struct argp usb_device_argp = { usb_device_options, device_parser };
-static const struct argp virtio_device_argp = { virtio_device_options, device_parser };
-static const struct argp pci_device_argp = { pci_device_options, device_parser };
+static const struct argp_option *device_options_for(unsigned int groups)
+{
+	static struct argp_option opts[6];
+	const struct argp_option *src = groups & TC_OPT_USB ? usb_device_options :
+					groups & TC_OPT_VIRTIO ? virtio_device_options :
+					groups & TC_OPT_PCI ? pci_device_options : device_options;
+	size_t n = 0;
+
+	for (; src->name || src->doc; src++) {
+		if ((src->key == KEY_LUN && (groups & TC_OPT_NO_LUN)) ||
+		    (src->key == KEY_TARGET && (groups & TC_OPT_NO_TARGET)))
+			continue;
+		opts[n++] = *src;
+	}
+	opts[n] = (struct argp_option){ NULL };
+	return opts;
+}
+
+static struct argp device_argp = { NULL, device_parser };
 static const struct argp json_argp = { json_options, json_parser };
 static const struct argp hex_argp = { hex_options, hex_parser };
 static const struct argp live_argp = { live_options, live_parser };
@@ -293,10 +308,10 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	tool_copy.doc = NULL;
 	memset(children, 0, sizeof(children));
 	children[n++] = (struct argp_child){ &tool_copy, 0, NULL, 0 };
-	if (groups & (TC_OPT_DEVICE | TC_OPT_DEVICE_REQUIRED))
-		children[n++] = (struct argp_child){
-			groups & TC_OPT_USB ? &usb_device_argp : groups & TC_OPT_VIRTIO ? &virtio_device_argp :
-			groups & TC_OPT_PCI ? &pci_device_argp : &device_argp, 0, NULL, 0 };
+	if (groups & (TC_OPT_DEVICE | TC_OPT_DEVICE_REQUIRED)) {
+		device_argp.options = device_options_for(groups);
+		children[n++] = (struct argp_child){ &device_argp, 0, NULL, 0 };
+	}
 	if (groups & TC_OPT_JSON)
 		children[n++] = (struct argp_child){ &json_argp, 0, NULL, 0 };
 	if (groups & TC_OPT_HEX)

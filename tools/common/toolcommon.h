@@ -133,6 +133,8 @@ int tc_parse_size(const char *text, uint64_t max, uint64_t *out, const char **wh
 #define TC_OPT_USB     0x20u  /* -d takes USB specs only (help and hints say so) */
 #define TC_OPT_VIRTIO  0x40u  /* -d takes virtio-scsi specs only */
 #define TC_OPT_PCI     0x80u  /* -d takes a PCI address only (virtio:BB:DD.F) */
+#define TC_OPT_NO_LUN  0x100u /* the tool acts on a device or target: no --lun */
+#define TC_OPT_NO_TARGET 0x200u /* ...and no --target */
 
 struct tc_common {
 	const char *device;      /* -d SPEC */
