@@ -74,3 +74,6 @@ tests_tools_exit_map_CFLAGS = $(TOOLS_CFLAGS)
 tests_tools_exit_map_LDADD = $(TOOLS_LDADD)
 TESTS += tests/tools/test-exit-codes.sh
 EXTRA_DIST += tests/tools/test-exit-codes.sh
+# Every tool x every simulated transport x text/JSON x good/bad input.
+TESTS += tests/tools/test-matrix.sh
+EXTRA_DIST += tests/tools/test-matrix.sh

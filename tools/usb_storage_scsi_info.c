@@ -416,7 +416,10 @@ int main(int argc, char **argv)
 	}
 out:
 	if (o.root) {
-		int prc = tc_json_print(o.root);
+		int prc;
+
+		tc_json_add_error(o.root, rc);
+		prc = tc_json_print(o.root);
 
 		json_object_put(o.root);
 		if (!rc)

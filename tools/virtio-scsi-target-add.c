@@ -17,7 +17,7 @@ int main(int argc, char **argv)
 {
 	struct tc_common c;
 	struct tc_report r;
-	struct json_object *jl = json_object_new_array();
+	struct json_object *jl = NULL;
 	ostor_context *ctx;
 	ostor_device *dev;
 	struct ostor_lun_addr *luns = NULL;
@@ -27,6 +27,10 @@ int main(int argc, char **argv)
 	tc_set_progname("virtio-scsi-target-add");
 	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN, &c, NULL);
 	tc_report_begin(&r, &c, "target-add");
+	if (c.json) {
+		jl = json_object_new_array();
+		tc_report_set(&r, "luns", jl);
+	}
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return tc_report_end(&r, rc);
 	err = ostor_virtio_target_add(dev, c.target);
@@ -40,11 +44,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if (luns[i].target == c.target) {
 			tc_report_step(&r, "lun", "%u:%u", (unsigned)luns[i].target, (unsigned)luns[i].lun);
-			json_object_array_add(jl, tc_lun_json(luns[i].target, luns[i].lun));
+			if (jl)
+				json_object_array_add(jl, tc_lun_json(luns[i].target, luns[i].lun));
 			k++;
 		}
 	free(luns);
-	tc_report_set(&r, "luns", jl);
 	if (!k)
 		tc_msg("target %u of %s has no logical units", (unsigned)c.target, c.device);
 	rc = tc_close(ctx, dev);

@@ -67,25 +67,26 @@ int main(int argc, char **argv)
 		}
 	}
 	nluns = json_object_array_length(out);
+	/* A target with nothing there is not found, in text and JSON alike. */
+	if (!nluns) {
+		tc_msg("target %u has no logical units", (unsigned)c.target);
+		rc = TC_EXIT_NOT_FOUND;
+	}
 	if (c.json) {
 		struct json_object *root = json_object_new_object();
 
 		json_object_object_add(root, "device", json_object_new_string(c.device));
 		json_object_object_add(root, "target", json_object_new_int64(c.target));
 		json_object_object_add(root, "luns", out);
-		rc = tc_json_print(root);
+		tc_json_add_error(root, rc);
+		rc = tc_json_print(root) ? TC_EXIT_FILE_ERROR : rc;
 		json_object_put(root);
 	} else {
-		if (json_object_array_length(out))
+		if (nluns)
 			vst_luns_text(dev, c.target);
-		else
-			tc_msg("target %u has no logical units", (unsigned)c.target);
 		json_object_put(out);
 	}
 	json_object_put(o);
-	/* A target with nothing there is not found, in text and JSON alike. */
-	if (!rc && !nluns)
-		rc = TC_EXIT_NOT_FOUND;
-	rc = rc ? rc : tc_close(ctx, dev);
+	ff = ff ? ff : tc_close(ctx, dev);
 	return rc ? rc : ff ? ff : tc_finish_stdout();
 }

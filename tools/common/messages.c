@@ -59,7 +59,11 @@ static void json_error_at_exit(int status, void *unused)
 	struct json_object *o, *e;
 
 	(void)unused;
-	if (!json_errors || json_done || status == 0 || !last_message[0])
+	if (!json_errors || json_done || status == 0)
+		return;
+	if (!last_message[0] && status == TC_EXIT_SYNTAX)
+		snprintf(last_message, sizeof(last_message), "usage error (see standard error and --help)");
+	if (!last_message[0])
 		return;
 	o = json_object_new_object();
 	e = json_object_new_object();

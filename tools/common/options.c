@@ -326,6 +326,13 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	wrapper.doc = tool ? tool->doc : NULL;
 	wrapper.children = children;
 
+	/* argp's own usage errors exit inside argp_parse: with -j/--json
+	 * on the line they still end in a JSON document. */
+	if (groups & TC_OPT_JSON)
+		for (int i = 1; i < argc && argv[i] && strcmp(argv[i], "--"); i++)
+			if (!strcmp(argv[i], "--json") || (argv[i][0] == '-' && argv[i][1] != '-' &&
+							    strchr(argv[i], 'j') && !strchr(argv[i], '=')))
+				tc_json_errors(true);
 	w.tool_input = tool_input;
 	w.common = common;
 	w.nchildren = n;

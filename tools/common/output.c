@@ -270,21 +270,27 @@ void tc_report_set(struct tc_report *r, const char *key, struct json_object *val
 		json_object_put(value);
 }
 
+void tc_json_add_error(struct json_object *o, int rc)
+{
+	const char *code, *msg = tc_last_message(&code);
+	struct json_object *e;
+
+	if (!rc)
+		return;
+	e = json_object_new_object();
+	json_object_object_add(e, "message", json_object_new_string(msg));
+	json_object_object_add(e, "code", code ? json_object_new_string(code) : NULL);
+	json_object_object_add(e, "exit_status", json_object_new_int(rc));
+	json_object_object_add(o, "error", e);
+}
+
 int tc_report_end(struct tc_report *r, int rc)
 {
 	int prc = 0;
 
 	if (r->json) {
-		const char *code, *msg = tc_last_message(&code);
-
 		json_object_object_add(r->root, "exit_status", json_object_new_int(rc));
-		if (rc) {
-			struct json_object *e = json_object_new_object();
-
-			json_object_object_add(e, "message", json_object_new_string(msg));
-			json_object_object_add(e, "code", code ? json_object_new_string(code) : NULL);
-			json_object_object_add(r->root, "error", e);
-		}
+		tc_json_add_error(r->root, rc);
 		prc = tc_json_print(r->root);
 		json_object_put(r->root);
 		r->root = r->steps = NULL;

@@ -249,6 +249,9 @@ void tc_report_step(struct tc_report *r, const char *step, const char *fmt, ...)
 void tc_report_set(struct tc_report *r, const char *key, struct json_object *value);
 /* Print the JSON, free; returns rc, or tc_finish_stdout()'s when rc is 0. */
 int tc_report_end(struct tc_report *r, int rc);
+/* A failed run's "error": {"message", "code", "exit_status"} member
+ * (the last message printed); nothing when rc is 0. */
+void tc_json_add_error(struct json_object *o, int rc);
 /* The last message tc_msg/tc_lib_error/tc_usage_error printed ("" if none)
  * and its library error name (NULL if none). */
 const char *tc_last_message(const char **code);
