@@ -1,5 +1,6 @@
 # man: hand-written roff; the tool pages in mdoc(7), one date on all.
-dist_man_MANS += man/orionstor.1 man/liborionstor.3 man/orionstor.conf.5
+dist_man_MANS += man/orionstor.1 man/liborionstor.3 man/orionstor.conf.5 \
+	man/orionstor-json.7 man/orionstor-sim.7
 
 # "make check" lints every page with mandoc; any warning fails the test.
 # check-options.sh: each tool page lists exactly the options of its

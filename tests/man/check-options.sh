@@ -91,6 +91,23 @@ if [ -x "$bin" ]; then
 	checked=$((checked + 1))
 fi
 
+# orionstor-sim(7) documents every option and fault the simulation takes
+# (the lists its own error messages give).
+bin=$top_builddir/tools/orionstor
+if [ -x "$bin" ]; then
+	render "$srcdir/man/orionstor-sim.7" >"$tmp/sim"
+	{
+		"$bin" list | sed -n 's/^sim: .*(options: \(.*\))$/\1/p'
+		"$bin" info -d sim:transport=usb-bot,fault=no-such 2>&1 | sed -n 's/.*; faults: \(.*\) (OSTOR.*/\1/p'
+		"$bin" info -d sim:transport=usb-bot,no-such=1 2>&1 | sed -n 's/.*accepted options: \(.*\) (OSTOR.*/\1/p'
+		"$bin" info -d sim:transport=virtio,no-such=1 2>&1 | sed -n 's/.*accepted options: \(.*\) (OSTOR.*/\1/p'
+	} | tr ',' '\n' | sed 's/^ *//; s/[=[ (].*//' | grep . | sort -u >"$tmp/simopts"
+	[ "$(wc -l <"$tmp/simopts")" -gt 40 ] || bad "too few sim options found in the messages ($(wc -l <"$tmp/simopts"))"
+	while read -r o; do
+		grep -Eq "(^| |,)$o(=| |,|$)" "$tmp/sim" || bad "orionstor-sim(7) does not describe the sim option or fault '$o'"
+	done <"$tmp/simopts"
+fi
+
 # One date on every page.
 dates=$(for page in "$srcdir"/man/*.[1-8]; do
 	render "$page" | tail -n 1 | sed 's/^[^ ].*  *\([A-Z][a-z]* [0-9][0-9]*, [0-9]*\|[0-9-]\{10\}\)  *[^ ]*$/\1/'
