@@ -1,4 +1,4 @@
-# man: hand-written roff; the tool pages in mdoc(7), one date on all.
+# man: hand-written mdoc(7), one date on every page.
 dist_man_MANS += man/orionstor.1 man/liborionstor.3 man/orionstor.conf.5 \
 	man/orionstor-json.7 man/orionstor-sim.7
 

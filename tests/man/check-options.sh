@@ -75,6 +75,9 @@ done
 bin=$top_builddir/tools/orionstor
 if [ -x "$bin" ]; then
 	render "$srcdir/man/orionstor.1" >"$tmp/page"
+	for s in NAME SYNOPSIS DESCRIPTION OPTIONS "DEVICE SPECS" "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+		grep -qx "$s" "$tmp/page" || bad "orionstor: no $s section"
+	done
 	longs <"$tmp/page" >"$tmp/p.all"
 	section OPTIONS <"$tmp/page" | longs >"$tmp/p.long"
 	: >"$tmp/h.all"

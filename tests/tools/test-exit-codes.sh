@@ -18,7 +18,7 @@ EXIT_MAP=${EXIT_MAP:-$top_builddir/tests/tools/exit-map}
 ORIONSTOR_CONF=$tmp/orionstor.conf
 export ORIONSTOR_CONF
 
-documented=$(sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$page" | sed -n '/^\.TP/{n;s/^\.B \([0-9][0-9]*\)$/\1/p;}' | sort -n | tr '\n' ' ')
+documented=$(sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$page" | sed -n 's/^\.It Sy \([0-9][0-9]*\)$/\1/p' | sort -n | tr '\n' ' ')
 defined=$(sed -n 's/^[[:space:]]*TC_EXIT_[A-Z_]* = \([0-9][0-9]*\),*.*/\1/p' "$header" | sort -n | uniq | tr '\n' ' ')
 [ -n "$documented" ] || fail "no codes found in the EXIT STATUS section of $page"
 [ "$documented" = "$defined" ] ||
