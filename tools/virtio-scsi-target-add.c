@@ -33,6 +33,10 @@ int main(int argc, char **argv)
 	}
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return tc_report_end(&r, rc);
+	if ((rc = vst_check_target(dev, &c))) {
+		tc_close(ctx, dev);
+		return tc_report_end(&r, rc);
+	}
 	err = ostor_virtio_target_add(dev, c.target);
 	if (err == 0)
 		err = ostor_device_luns(dev, &luns, &n);

@@ -55,6 +55,19 @@ int main(int argc, char **argv)
 	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN, &c, NULL);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
+	if ((rc = vst_check_target(dev, &c))) {
+		if (c.json) {
+			struct json_object *root = json_object_new_object();
+
+			json_object_object_add(root, "device", json_object_new_string(c.device));
+			json_object_object_add(root, "target", json_object_new_int64(c.target));
+			tc_json_add_error(root, rc);
+			tc_json_print(root);
+			json_object_put(root);
+		}
+		tc_close(ctx, dev);
+		return rc;
+	}
 	o = vst_device_json(dev, &ff);
 	l = json_object_object_get(o, "luns");
 	out = json_object_new_array();

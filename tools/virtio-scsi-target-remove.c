@@ -26,6 +26,10 @@ int main(int argc, char **argv)
 	tc_report_begin(&r, &c, "target-remove");
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return tc_report_end(&r, rc);
+	if ((rc = vst_check_target(dev, &c))) {
+		tc_close(ctx, dev);
+		return tc_report_end(&r, rc);
+	}
 	err = ostor_virtio_target_remove(dev, c.target);
 	if (err < 0) {
 		tc_lib_error(err, "target %u of %s", (unsigned)c.target, c.device);

@@ -23,6 +23,17 @@ int vst_open(const struct tc_common *c, ostor_context **ctx, ostor_device **dev)
 	return 0;
 }
 
+int vst_check_target(ostor_device *dev, const struct tc_common *c)
+{
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
+
+	if (ostor_virtio_device_info(dev, &in) < 0 || c->target <= in.max_target)
+		return 0;
+	tc_msg("%s has no target %u: its targets are 0 to %u (max_target)", c->device, (unsigned)c->target,
+	       (unsigned)in.max_target);
+	return TC_EXIT_NOT_FOUND;
+}
+
 struct json_object *vst_hex64(uint64_t v)
 {
 	char buf[24];
