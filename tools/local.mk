@@ -21,6 +21,7 @@ tools_libtoolcommon_la_SOURCES = \
 	tools/common/histogram.h \
 	tools/common/holder.c \
 	tools/common/live.c \
+	tools/common/luninfo.c \
 	tools/common/messages.c \
 	tools/common/options.c \
 	tools/common/output.c \
@@ -65,3 +66,14 @@ EXTRA_DIST += tests/tools/test-cache.sh tests/tools/lib.sh
 # orionstor smart and power, usb_storage_power_* when built.
 TESTS += tests/tools/test-health.sh
 EXTRA_DIST += tests/tools/test-health.sh
+# Every exit code of orionstor(1)'s table, made to happen.
+check_PROGRAMS += tests/tools/exit-map
+tests_tools_exit_map_SOURCES = tests/tools/exit-map.c
+tests_tools_exit_map_CPPFLAGS = $(TOOLS_CPPFLAGS)
+tests_tools_exit_map_CFLAGS = $(TOOLS_CFLAGS)
+tests_tools_exit_map_LDADD = $(TOOLS_LDADD)
+TESTS += tests/tools/test-exit-codes.sh
+EXTRA_DIST += tests/tools/test-exit-codes.sh
+# Every tool x every simulated transport x text/JSON x good/bad input.
+TESTS += tests/tools/test-matrix.sh
+EXTRA_DIST += tests/tools/test-matrix.sh

@@ -50,7 +50,7 @@ int orionstor_cmd_list(int argc, char **argv)
 		for (ssize_t i = 0; i < n; i++) {
 			struct json_object *d = json_object_new_object();
 
-			json_object_object_add(d, "spec",
+			json_object_object_add(d, "device",
 				json_object_new_string(ostor_device_info_spec(list[i])));
 			json_object_object_add(d, "backend",
 				json_object_new_string(ostor_device_info_backend(list[i])));
@@ -85,70 +85,6 @@ static const struct argp info_argp = {
 	"with either of them only that one (the other defaults to 0)."
 };
 
-static bool mul_u64(uint64_t a, uint64_t b, uint64_t *out)
-{
-	return !__builtin_mul_overflow(a, b, out);
-}
-
-static struct json_object *lun_json(const struct ostor_lun_info *li)
-{
-	struct json_object *o = json_object_new_object();
-	uint64_t bytes;
-
-	json_object_object_add(o, "target", json_object_new_int64(li->target));
-	json_object_object_add(o, "lun", json_object_new_int64(li->lun));
-	json_object_object_add(o, "peripheral_type",
-		json_object_new_string(ostor_peripheral_type_name(li->peripheral_type)));
-	json_object_object_add(o, "peripheral_type_code",
-		json_object_new_int(li->peripheral_type));
-	json_object_object_add(o, "vendor", json_object_new_string(li->vendor));
-	json_object_object_add(o, "product", json_object_new_string(li->product));
-	json_object_object_add(o, "revision", json_object_new_string(li->revision));
-	json_object_object_add(o, "serial", json_object_new_string(li->serial));
-	json_object_object_add(o, "block_size", json_object_new_int64(li->block_size));
-	json_object_object_add(o, "blocks", tc_json_u64(li->blocks));
-	json_object_object_add(o, "capacity_bytes",
-		mul_u64(li->blocks, li->block_size, &bytes) ? tc_json_u64(bytes) : NULL);
-	json_object_object_add(o, "write_protected",
-		json_object_new_boolean(li->write_protected != 0));
-	json_object_object_add(o, "removable", json_object_new_boolean(li->removable != 0));
-	json_object_object_add(o, "medium_present",
-		json_object_new_boolean(li->medium_present != 0));
-	json_object_object_add(o, "max_transfer_blocks",
-		json_object_new_int64(li->max_transfer_blocks));
-	json_object_object_add(o, "thin_provisioned",
-		json_object_new_boolean(li->thin_provisioned != 0));
-	return o;
-}
-
-static void lun_text_header(void)
-{
-	printf("%-7s %-7s %-8s %-16s %-4s %6s %14s %10s  %s\n", "T:L", "TYPE",
-	       "VENDOR", "PRODUCT", "REV", "BLOCK", "BLOCKS", "CAPACITY", "FLAGS");
-}
-
-static void lun_text(const struct ostor_lun_info *li)
-{
-	char tl[24], cap[32] = "-";
-	uint64_t bytes;
-
-	snprintf(tl, sizeof(tl), "%" PRIu32 ":%" PRIu32, li->target, li->lun);
-	if (li->medium_present && mul_u64(li->blocks, li->block_size, &bytes))
-		tc_human_size(bytes, cap, sizeof(cap));
-	printf("%-7s %-7s %-8s %-16s %-4s %6" PRIu32 " %14" PRIu64 " %10s  %s%s%s%s\n",
-	       tl, ostor_peripheral_type_name(li->peripheral_type), li->vendor,
-	       li->product, li->revision, li->block_size, li->blocks, cap,
-	       li->write_protected ? "ro" : "rw",
-	       li->removable ? ",removable" : "",
-	       li->medium_present ? "" : ",no-medium",
-	       li->thin_provisioned ? ",thin" : "");
-	if (li->serial[0])
-		printf("        serial %s, max transfer %" PRIu32 " blocks\n",
-		       li->serial, li->max_transfer_blocks);
-	else
-		printf("        max transfer %" PRIu32 " blocks\n", li->max_transfer_blocks);
-}
-
 int orionstor_cmd_info(int argc, char **argv)
 {
 	struct tc_common c;
@@ -159,7 +95,7 @@ int orionstor_cmd_info(int argc, char **argv)
 	size_t count = 0;
 	int rc, err, first_fail = 0;
 
-	tc_parse(&info_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON, &c, NULL);
+	tc_parse(&info_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON | TC_OPT_HEX, &c, NULL);
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
 		return rc;
@@ -191,7 +127,7 @@ int orionstor_cmd_info(int argc, char **argv)
 		printf("Device %s (%s): %s\n", c.device, ostor_device_backend(dev),
 		       ostor_device_description(dev));
 		if (count)
-			lun_text_header();
+			tc_lun_text_header();
 	}
 
 	for (size_t i = 0; i < count; i++) {
@@ -216,10 +152,17 @@ int orionstor_cmd_info(int argc, char **argv)
 			}
 			continue;
 		}
-		if (arr)
-			json_object_array_add(arr, lun_json(&li));
-		else
-			lun_text(&li);
+		if (arr) {
+			struct json_object *o = tc_lun_info_json(&li);
+
+			if (c.hex)
+				tc_lun_hex(dev, li.target, li.lun, o);
+			json_object_array_add(arr, o);
+		} else {
+			tc_lun_text(&li);
+			if (c.hex)
+				tc_lun_hex(dev, li.target, li.lun, NULL);
+		}
 	}
 	if (count == 0) {
 		tc_msg("device '%s' reports no logical units", c.device);

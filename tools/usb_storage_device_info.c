@@ -40,7 +40,7 @@ static int describe(ostor_context *ctx, const char *spec, bool json, struct json
 		} else {
 			printf("%s: cannot be examined: %s\n", spec, ostor_last_error());
 		}
-		return tc_exit_from_error(err);
+		return tc_exit_from_open_error(err);
 	}
 	rc = us_details(dev, spec, &d);
 	if (rc) {
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	int rc, first = 0;
 
 	tc_set_progname("usb_storage_device_info");
-	tc_parse(&info_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON, &c, NULL);
+	tc_parse(&info_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_USB | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
 	rc = tc_open_context(&c, &ctx);
 	if (rc)
 		return rc;

@@ -18,6 +18,7 @@ static const struct argp remove_argp = {
 int main(int argc, char **argv)
 {
 	struct tc_common c;
+	struct tc_report r;
 	ostor_context *ctx;
 	ostor_device *dev;
 	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
@@ -26,14 +27,15 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_device_remove");
-	tc_parse(&remove_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	tc_parse(&remove_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
+	tc_report_begin(&r, &c, "remove");
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
-		return rc;
+		return tc_report_end(&r, rc);
 	rc = us_details(dev, c.device, &d);
 	if (rc) {
 		tc_close(ctx, dev);
-		return rc;
+		return tc_report_end(&r, rc);
 	}
 	err = ostor_device_luns(dev, &luns, &n);
 	if (err < 0) {
@@ -54,14 +56,14 @@ int main(int argc, char **argv)
 				     luns[i].lun);
 			rc = tc_exit_from_error(err);
 		} else {
-			printf("LUN %u: cache flushed\n", luns[i].lun);
+			tc_report_step(&r, "flush", "LUN %u: cache flushed", luns[i].lun);
 		}
 		ostor_scsi_cdb_start_stop_unit(&cdb, 0, 0, 0, removable, 0);
 		err = us_exec(dev, luns[i].target, luns[i].lun, cdb.bytes, cdb.len, OSTOR_DIR_NONE, NULL, 0, &t);
 		if (err < 0) {
 			tc_lib_error(err, "START STOP UNIT on LUN %u", luns[i].lun);
 		} else {
-			printf("LUN %u: %s: %s\n", luns[i].lun, removable ? "stopped and ejected" : "stopped",
+			tc_report_step(&r, "stop", "LUN %u: %s: %s", luns[i].lun, removable ? "stopped and ejected" : "stopped",
 			       ostor_result_name(ostor_task_result(t)));
 			ostor_task_free(t);
 		}
@@ -69,6 +71,6 @@ int main(int argc, char **argv)
 	free(luns);
 	err = tc_close(ctx, dev);
 	if (!err)
-		printf("%s: interface released; the kernel driver has the device again\n", c.device);
-	return rc ? rc : err;
+		tc_report_step(&r, "release", "%s: interface released; the kernel driver has the device again", c.device);
+	return tc_report_end(&r, rc ? rc : err);
 }

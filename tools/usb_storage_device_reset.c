@@ -39,6 +39,7 @@ int main(int argc, char **argv)
 {
 	struct reset_args a = { false };
 	struct tc_common c;
+	struct tc_report r;
 	ostor_context *ctx;
 	ostor_device *dev;
 	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
@@ -47,14 +48,15 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_device_reset");
-	tc_parse(&reset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	tc_parse(&reset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, &a);
+	tc_report_begin(&r, &c, a.port ? "port-reset" : "transport-reset");
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
-		return rc;
+		return tc_report_end(&r, rc);
 	rc = us_details(dev, c.device, &d);
 	if (rc) {
 		tc_close(ctx, dev);
-		return rc;
+		return tc_report_end(&r, rc);
 	}
 	err = ostor_usb_reset(dev, a.port ? OSTOR_USB_RESET_PORT : OSTOR_USB_RESET_TRANSPORT);
 	if (err < 0) {
@@ -62,23 +64,26 @@ int main(int argc, char **argv)
 			     c.device);
 		rc = tc_exit_from_error(err);
 	} else {
-		printf("%s: %s done\n", c.device,
+		tc_report_step(&r, "reset", "%s: %s done", c.device,
 		       a.port ? "USB port reset" :
 		       d.protocol == 0x50 ? "Bulk-Only Reset Recovery (reset, clear halt in and out)" :
 		       "Command Block Reset (clear halt in and out)");
 	}
 	ostor_usb_get_details(dev, &d);
 	if (d.dead) {
-		printf("state: dead (unplug and replug the device)\n");
+		tc_report_step(&r, "state", "state: dead (unplug and replug the device)");
+		tc_report_set(&r, "state", json_object_new_string("dead"));
 	} else if (us_exec(dev, 0, 0, tur, 6, OSTOR_DIR_NONE, NULL, 0, &t) == 0) {
 		/* The first answer after a reset is often a unit attention. */
-		int r = ostor_task_result(t);
+		int res = ostor_task_result(t);
 
-		printf("state: responding; TEST UNIT READY on LUN 0: %s\n", ostor_result_name(r));
+		tc_report_step(&r, "state", "state: responding; TEST UNIT READY on LUN 0: %s", ostor_result_name(res));
+		tc_report_set(&r, "state", json_object_new_string("responding"));
 		ostor_task_free(t);
 	} else {
-		printf("state: not responding (%s)\n", ostor_last_error());
+		tc_report_step(&r, "state", "state: not responding (%s)", ostor_last_error());
+		tc_report_set(&r, "state", json_object_new_string("not-responding"));
 	}
 	err = tc_close(ctx, dev);
-	return rc ? rc : err;
+	return tc_report_end(&r, rc ? rc : err);
 }

@@ -17,9 +17,55 @@ static const struct argp sinfo_argp = {
 };
 
 struct ctx_out {
-	bool json;
-	struct json_object *root;
+	bool json, hex;
+	struct json_object *root, *raw;
 };
+
+/* -H: the bytes behind what was just decoded (JSON: "raw": {name: hex}). */
+static void out_raw(struct ctx_out *o, const char *name, const uint8_t *p, size_t n)
+{
+	if (!o->hex)
+		return;
+	if (o->json) {
+		if (!o->raw) {
+			o->raw = json_object_new_object();
+			json_object_object_add(o->root, "raw", o->raw);
+		}
+		json_object_object_add(o->raw, name, tc_json_hex(p, n));
+	} else {
+		printf("%s (%zu bytes):\n", name, n);
+		tc_hexdump(stdout, p, n, 0);
+	}
+}
+
+static const char *version_name(unsigned int v)
+{
+	static const char *const names[] = { "none claimed", "SCSI-1", "SCSI-2", "SPC", "SPC-2",
+					     "SPC-3", "SPC-4", "SPC-5" };
+
+	return v < TC_ARRAY_SIZE(names) ? names[v] : "unknown";
+}
+
+static const char *designator_type_name(unsigned int t)
+{
+	static const char *const names[] = {
+		"vendor specific", "T10 vendor ID", "EUI-64", "NAA", "relative target port",
+		"target port group", "logical unit group", "MD5 logical unit", "SCSI name string",
+		"protocol specific port", "UUID",
+	};
+
+	return t < TC_ARRAY_SIZE(names) ? names[t] : "reserved";
+}
+
+static const char *code_set_name(unsigned int c)
+{
+	return c == 1 ? "binary" : c == 2 ? "ASCII" : c == 3 ? "UTF-8" : "reserved";
+}
+
+static const char *association_name(unsigned int a)
+{
+	return a == 0 ? "logical unit" : a == 1 ? "target port" : a == 2 ? "target device" : "reserved";
+}
 
 static void out_str(struct ctx_out *o, const char *key, const char *label, const char *v)
 {
@@ -35,6 +81,15 @@ static void out_u64(struct ctx_out *o, const char *key, const char *label, uint6
 		json_object_object_add(o->root, key, tc_json_u64(v));
 	else
 		printf("%-24s %" PRIu64 "\n", label, v);
+}
+
+/* "N blocks", or "not reported" for 0 (the Block Limits VPD's "no limit"). */
+static void blocks_text(char *buf, size_t len, uint64_t blocks)
+{
+	if (blocks)
+		snprintf(buf, len, "%" PRIu64 " blocks", blocks);
+	else
+		snprintf(buf, len, "not reported");
 }
 
 static void out_bool(struct ctx_out *o, const char *key, const char *label, bool v)
@@ -81,18 +136,28 @@ static void vpd_device_id(struct ctx_out *o, const uint8_t *p, size_t n)
 
 		if (off + 4 + len > n)
 			break;
+		unsigned int code_set = p[off] & 0x0f, assoc = (p[off + 1] >> 4) & 3, type = p[off + 1] & 0x0f;
+		char text[256];
+		bool is_text = code_set == 2 || code_set == 3;
+
 		hex = tc_hex_string(p + off + 4, len);
+		text_field(text, sizeof(text), p + off + 4, len);
 		if (arr) {
 			struct json_object *d = json_object_new_object();
 
-			json_object_object_add(d, "code_set", json_object_new_int(p[off] & 0x0f));
-			json_object_object_add(d, "association", json_object_new_int((p[off + 1] >> 4) & 3));
-			json_object_object_add(d, "type", json_object_new_int(p[off + 1] & 0x0f));
+			json_object_object_add(d, "code_set", json_object_new_int((int)code_set));
+			json_object_object_add(d, "code_set_name", json_object_new_string(code_set_name(code_set)));
+			json_object_object_add(d, "association", json_object_new_int((int)assoc));
+			json_object_object_add(d, "association_name", json_object_new_string(association_name(assoc)));
+			json_object_object_add(d, "type", json_object_new_int((int)type));
+			json_object_object_add(d, "type_name", json_object_new_string(designator_type_name(type)));
 			json_object_object_add(d, "hex", json_object_new_string(hex ? hex : ""));
+			if (is_text)
+				json_object_object_add(d, "text", json_object_new_string(text));
 			json_object_array_add(arr, d);
 		} else {
-			printf("  designator type %u, code set %u: %s\n", p[off + 1] & 0x0f, p[off] & 0x0f,
-			       hex ? hex : "");
+			printf("  %s (%s, %s): %s\n", designator_type_name(type), code_set_name(code_set),
+			       association_name(assoc), is_text ? text : hex ? hex : "");
 		}
 		free(hex);
 		off += 4 + len;
@@ -111,12 +176,12 @@ int main(int argc, char **argv)
 	struct ostor_usb_details details = OSTOR_USB_DETAILS_INIT;
 	uint8_t buf[512], pages[256];
 	size_t got, npages = 0;
-	char text[128];
+	char text[128], rawname[16];
 	uint8_t subclass;
 	int rc, err;
 
 	tc_set_progname("usb_storage_scsi_info");
-	tc_parse(&sinfo_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON, &c, NULL);
+	tc_parse(&sinfo_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON | TC_OPT_HEX, &c, NULL);
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
 		return rc;
@@ -128,6 +193,7 @@ int main(int argc, char **argv)
 	if (c.target && c.target < details.interfaces && c.target < sizeof(details.target_subclass))
 		subclass = details.target_subclass[c.target];
 	o.json = c.json;
+	o.hex = c.hex;
 	o.root = c.json ? json_object_new_object() : NULL;
 	if (o.json) {
 		json_object_object_add(o.root, "device", json_object_new_string(c.device));
@@ -163,7 +229,13 @@ int main(int argc, char **argv)
 	out_str(&o, "revision", "revision", text);
 	out_str(&o, "peripheral_type", "peripheral type", ostor_peripheral_type_name(buf[0] & 0x1f));
 	out_bool(&o, "removable", "removable", buf[1] & 0x80);
-	out_u64(&o, "scsi_version", "version", buf[2]);
+	if (o.json) {
+		json_object_object_add(o.root, "scsi_version", json_object_new_int(buf[2]));
+		json_object_object_add(o.root, "scsi_version_name", json_object_new_string(version_name(buf[2])));
+	} else {
+		printf("%-24s %s (%u)\n", "version", version_name(buf[2]), buf[2]);
+	}
+	out_raw(&o, "inquiry", buf, got);
 
 	/* supported VPD pages, each decoded */
 	ostor_scsi_cdb_inquiry(&cdb, 1, 0x00, 255);
@@ -183,6 +255,7 @@ int main(int argc, char **argv)
 			json_object_object_add(o.root, "vpd_pages", arr);
 		else
 			printf("\n");
+		out_raw(&o, "vpd_00", pages, 4 + npages);
 	} else {
 		out_str(&o, "vpd_pages_error", "supported VPD pages", "none (VPD not supported)");
 	}
@@ -196,6 +269,7 @@ int main(int argc, char **argv)
 			continue;
 		if (got > 4u + ((size_t)buf[2] << 8 | buf[3]))
 			got = 4u + ((size_t)buf[2] << 8 | buf[3]);
+		snprintf(rawname, sizeof(rawname), "vpd_%02x", pg);
 		if (pg == 0x80) {
 			char serial[129];
 
@@ -209,12 +283,32 @@ int main(int argc, char **argv)
 			struct ostor_scsi_vpd_block_limits bl = OSTOR_SCSI_VPD_BLOCK_LIMITS_INIT;
 
 			if (ostor_scsi_parse_vpd_block_limits(buf, got, &bl) == 0) {
-				out_u64(&o, "max_transfer_length", "max transfer length", bl.max_transfer_len);
-				out_u64(&o, "optimal_transfer_length", "optimal transfer length",
-					bl.optimal_transfer_len);
+				/* Both in blocks, as orionstor info says it. */
+				if (o.json) {
+					out_u64(&o, "max_transfer_length", NULL, bl.max_transfer_len);
+					out_u64(&o, "optimal_transfer_length", NULL, bl.optimal_transfer_len);
+				} else {
+					blocks_text(text, sizeof(text), bl.max_transfer_len);
+					printf("%-24s %s (the device's Block Limits)\n", "max transfer length", text);
+					blocks_text(text, sizeof(text), bl.optimal_transfer_len);
+					printf("%-24s %s\n", "optimal transfer length", text);
+				}
 			}
 		} else if (pg == 0xb1 && got >= 6) {
-			out_u64(&o, "rotation_rate", "rotation rate", (uint64_t)buf[4] << 8 | buf[5]);
+			unsigned int rate = (unsigned int)buf[4] << 8 | buf[5];
+
+			if (rate == 0)
+				snprintf(text, sizeof(text), "not reported");
+			else if (rate == 1)
+				snprintf(text, sizeof(text), "non-rotating (solid state)");
+			else
+				snprintf(text, sizeof(text), "%u rpm", rate);
+			if (o.json) {
+				json_object_object_add(o.root, "rotation_rate", json_object_new_int((int)rate));
+				json_object_object_add(o.root, "rotation", json_object_new_string(text));
+			} else {
+				printf("%-24s %s\n", "rotation", text);
+			}
 		} else if (pg == 0xb2 && got >= 6) {
 			out_bool(&o, "lbpu", "UNMAP supported", buf[5] & 0x80);
 			out_bool(&o, "lbpws", "WRITE SAME unmap", buf[5] & 0x40);
@@ -226,6 +320,20 @@ int main(int argc, char **argv)
 			snprintf(label, sizeof(label), "VPD page %02xh", pg);
 			out_str(&o, key, label, hex ? hex : "");
 			free(hex);
+		}
+		out_raw(&o, rawname, buf, got);
+	}
+	/* What the library sends per command, as every tool shows it. */
+	{
+		struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
+
+		if (ostor_lun_info(dev, c.target, c.lun, &li) == 0) {
+			if (o.json)
+				json_object_object_add(o.root, "max_transfer_blocks",
+						       json_object_new_int64(li.max_transfer_blocks));
+			else
+				printf("%-24s %s\n", "max transfer (used)",
+				       tc_max_transfer_text(&li, text, sizeof(text)));
 		}
 	}
 
@@ -308,7 +416,10 @@ int main(int argc, char **argv)
 	}
 out:
 	if (o.root) {
-		int prc = tc_json_print(o.root);
+		int prc;
+
+		tc_json_add_error(o.root, rc);
+		prc = tc_json_print(o.root);
 
 		json_object_put(o.root);
 		if (!rc)

@@ -16,6 +16,7 @@ static const struct argp sreset_argp = {
 int main(int argc, char **argv)
 {
 	struct tc_common c;
+	struct tc_report r;
 	ostor_context *ctx;
 	ostor_device *dev;
 	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
@@ -23,22 +24,23 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("usb_storage_scsi_reset");
-	tc_parse(&sreset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	tc_parse(&sreset_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_USB | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
+	tc_report_begin(&r, &c, "scsi-reset");
 	rc = tc_open_device(&c, &ctx, &dev);
 	if (rc)
-		return rc;
+		return tc_report_end(&r, rc);
 	rc = us_details(dev, c.device, &d);
 	if (rc) {
 		tc_close(ctx, dev);
-		return rc;
+		return tc_report_end(&r, rc);
 	}
 	err = ostor_usb_reset(dev, OSTOR_USB_RESET_TRANSPORT);
 	if (err < 0) {
 		tc_lib_error(err, "the transport reset failed on '%s'", c.device);
 		tc_close(ctx, dev);
-		return tc_exit_from_error(err);
+		return tc_report_end(&r, tc_exit_from_error(err));
 	}
-	printf("%s: %s done\n", c.device, d.protocol == 0x50 ? "Bulk-Only Reset Recovery" : "Command Block Reset");
+	tc_report_step(&r, "reset", "%s: %s done", c.device, d.protocol == 0x50 ? "Bulk-Only Reset Recovery" : "Command Block Reset");
 	/* Every target (mass-storage interface) was reset: clear each one's
 	 * LUNs; a single-interface device prints as it always did. */
 	for (uint32_t tg = 0; tg < (d.interfaces > 1 ? d.interfaces : 1u) && tg < sizeof(d.target_max_lun); tg++) {
@@ -71,7 +73,7 @@ int main(int argc, char **argv)
 					ostor_task_free(t);
 					continue;
 				}
-				printf("LUN %s: %d unit attention%s cleared, now %s\n", name, cleared,
+				tc_report_step(&r, "unit-attention", "LUN %s: %d unit attention%s cleared, now %s", name, cleared,
 				       cleared == 1 ? "" : "s", ostor_result_name(res));
 				ostor_task_free(t);
 				break;
@@ -79,5 +81,5 @@ int main(int argc, char **argv)
 		}
 	}
 	err = tc_close(ctx, dev);
-	return rc ? rc : err;
+	return tc_report_end(&r, rc ? rc : err);
 }

@@ -77,6 +77,7 @@ static const struct argp tool_argp = {
 int main(int argc, char **argv)
 {
 	struct tc_common c;
+	struct tc_report r;
 	struct args a = { NULL, NULL, 0 };
 	char bound[64];
 	ostor_context *ctx;
@@ -84,18 +85,19 @@ int main(int argc, char **argv)
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-device-bind");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_PCI | TC_OPT_JSON, &c, &a);
+	tc_report_begin(&r, &c, "bind");
 	if ((rc = tc_open_context(&c, &ctx)))
-		return rc;
+		return tc_report_end(&r, rc);
 	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;
 	err = ostor_virtio_pci_bind_driver(ctx, addr, a.driver, a.force);
 	ostor_exit(ctx);
 	if (err < 0) {
 		tc_lib_error(err, "cannot bind %s", addr);
-		return tc_exit_from_error(err);
+		return tc_report_end(&r, tc_exit_from_error(err));
 	}
 	if (!driver_of(addr, bound, sizeof(bound)))
 		snprintf(bound, sizeof(bound), "%s", a.driver ? a.driver : "its userspace driver");
-	printf("%s is bound to %s: use -d virtio:%s\n", addr, bound, addr);
-	return tc_finish_stdout();
+	tc_report_step(&r, "bind", "%s is bound to %s: use -d virtio:%s", addr, bound, addr);
+	return tc_report_end(&r, 0);
 }

@@ -48,11 +48,10 @@ static void print_text(ostor_device *dev)
 	       in.device_num_queues, in.num_queues, in.seg_max, in.max_sectors, in.cmd_per_lun);
 	printf("  sense_size %u, cdb_size %u, max_channel %u, max_target %u, max_lun %u\n",
 	       in.sense_size, in.cdb_size, in.max_channel, in.max_target, in.max_lun);
-	printf("%s\n", json_object_to_json_string_ext(json_object_object_get(o, "queues"),
-						     JSON_C_TO_STRING_PLAIN));
-	printf("%s\n", json_object_to_json_string_ext(json_object_object_get(o, "luns"),
-						     JSON_C_TO_STRING_PRETTY));
 	json_object_put(o);
+	vst_queues_text(dev);
+	if (!vst_luns_text(dev, -1))
+		printf("No logical units.\n");
 }
 
 int main(int argc, char **argv)
@@ -63,7 +62,7 @@ int main(int argc, char **argv)
 	int rc, ff = 0;
 
 	tc_set_progname("virtio-scsi-device-info");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_JSON, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
 	if (c.device) {
 		if ((rc = vst_open(&c, &ctx, &dev)))
 			return rc;
@@ -84,6 +83,7 @@ int main(int argc, char **argv)
 		ostor_device_info **list;
 		ssize_t n = ostor_get_device_list(ctx, &list);
 		struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+		size_t found = 0;
 
 		if (n < 0) {
 			tc_lib_error((int)n, "cannot list devices");
@@ -95,11 +95,12 @@ int main(int argc, char **argv)
 
 			if (strcmp(ostor_device_info_backend(list[i]), "virtio"))
 				continue;
+			found++;
 			err = ostor_open(ctx, ostor_device_info_spec(list[i]), &dev);
 			if (err < 0) {
 				struct json_object *o = json_object_new_object();
 
-				json_object_object_add(o, "spec", json_object_new_string(ostor_device_info_spec(list[i])));
+				json_object_object_add(o, "device", json_object_new_string(ostor_device_info_spec(list[i])));
 				json_object_object_add(o, "description",
 						       json_object_new_string(ostor_device_info_description(list[i])));
 				json_object_object_add(o, "error", json_object_new_string(ostor_last_error()));
@@ -119,6 +120,9 @@ int main(int argc, char **argv)
 		json_object_object_add(root, "devices", arr);
 		if (c.json)
 			rc = tc_json_print(root);
+		else if (!found)
+			printf("No virtio-scsi devices found (they must be bound to uio_pci_generic: "
+			       "see virtio-scsi-device-bind(1)).\n");
 		json_object_put(root);
 	}
 	ostor_exit(ctx);

@@ -16,27 +16,33 @@ static const struct argp tool_argp = {
 int main(int argc, char **argv)
 {
 	struct tc_common c;
+	struct tc_report r;
 	ostor_context *ctx;
 	ostor_device *dev;
 	const char *addr;
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-device-remove");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_PCI | TC_OPT_JSON, &c, NULL);
+	tc_report_begin(&r, &c, "remove");
+	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;
+	if (!*addr || strspn(addr, "0123456789abcdefABCDEF:.") != strlen(addr)) {
+		tc_msg("'%s' is not a PCI address (%s)", c.device, tc_spec_example(TC_OPT_PCI));
+		return tc_report_end(&r, TC_EXIT_SYNTAX);
+	}
 	if ((rc = vst_open(&c, &ctx, &dev)))
-		return rc;
+		return tc_report_end(&r, rc);
 	rc = tc_close(NULL, dev); /* flushes written LUNs, resets the device */
 	if (rc) {
 		ostor_exit(ctx);
-		return rc;
+		return tc_report_end(&r, rc);
 	}
-	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;
 	err = ostor_virtio_pci_unbind(ctx, addr);
 	ostor_exit(ctx);
 	if (err < 0) {
 		tc_lib_error(err, "cannot give %s back to virtio-pci", addr);
-		return tc_exit_from_error(err);
+		return tc_report_end(&r, tc_exit_from_error(err));
 	}
-	printf("%s is back with virtio-pci\n", addr);
-	return tc_finish_stdout();
+	tc_report_step(&r, "unbind", "%s is back with virtio-pci", addr);
+	return tc_report_end(&r, 0);
 }

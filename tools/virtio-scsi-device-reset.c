@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 	int rc, err, ff = 0;
 
 	tc_set_progname("virtio-scsi-device-reset");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, NULL);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
 	err = ostor_virtio_reset(dev);
@@ -43,9 +43,7 @@ int main(int argc, char **argv)
 
 			printf("%s: reset and re-initialised (%s rings, %u request queue(s)); %zu LUN(s):\n",
 			       c.device, in.packed ? "packed" : "split", in.num_queues, json_object_array_length(l));
-			for (size_t i = 0; i < json_object_array_length(l); i++)
-				printf("  %s\n", json_object_to_json_string_ext(json_object_array_get_idx(l, i),
-										JSON_C_TO_STRING_PLAIN));
+			vst_luns_text(dev, -1);
 		}
 		json_object_put(o);
 	}

@@ -37,20 +37,22 @@ static const struct argp tool_argp = {
 int main(int argc, char **argv)
 {
 	struct tc_common c;
+	struct tc_report r;
 	struct args a = { -1 };
 	ostor_context *ctx;
 	ostor_device *dev;
 	int rc, err;
 
 	tc_set_progname("virtio-scsi-queue-reset");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED, &c, &a);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN | TC_OPT_NO_TARGET, &c, &a);
+	tc_report_begin(&r, &c, "queue-reset");
 	if ((rc = vst_open(&c, &ctx, &dev)))
-		return rc;
+		return tc_report_end(&r, rc);
 	err = ostor_virtio_queue_reset(dev, (unsigned int)a.queue);
 	if (err < 0) {
 		tc_lib_error(err, "queue %ld of %s", a.queue, c.device);
 		tc_close(ctx, dev);
-		return tc_exit_from_error(err);
+		return tc_report_end(&r, tc_exit_from_error(err));
 	}
 	/* Show the queue works again: scan the LUNs through it. */
 	if (a.queue >= 2 && ostor_virtio_queue_acquire(dev, (int)a.queue - 2) == (int)a.queue - 2) {
@@ -63,13 +65,13 @@ int main(int argc, char **argv)
 		if (err < 0) {
 			tc_lib_error(err, "queue %ld of %s was reset but does not work", a.queue, c.device);
 			tc_close(ctx, dev);
-			return tc_exit_from_error(err);
+			return tc_report_end(&r, tc_exit_from_error(err));
 		}
-		printf("queue %ld of %s reset; a LUN scan through it found %zu LUN(s)\n", a.queue,
+		tc_report_step(&r, "reset", "queue %ld of %s reset; a LUN scan through it found %zu LUN(s)", a.queue,
 		       c.device, n);
 	} else {
-		printf("queue %ld of %s reset\n", a.queue, c.device);
+		tc_report_step(&r, "reset", "queue %ld of %s reset", a.queue, c.device);
 	}
 	rc = tc_close(ctx, dev);
-	return rc ? rc : tc_finish_stdout();
+	return tc_report_end(&r, rc);
 }

@@ -17,7 +17,6 @@ static void add_vpd(ostor_device *dev, uint32_t target, struct json_object *e)
 	struct ostor_cdb cdb;
 	ostor_task *t = NULL;
 	uint8_t buf[256], codes[252];
-	char hex[8];
 	int n;
 
 	if (ostor_scsi_cdb_inquiry(&cdb, 1, 0x00, sizeof(buf)) == 0 && ostor_task_new(dev, &t) == 0 &&
@@ -26,10 +25,8 @@ static void add_vpd(ostor_device *dev, uint32_t target, struct json_object *e)
 	    ostor_task_execute(t) == 0 && ostor_task_result(t) == OSTOR_RESULT_GOOD &&
 	    (n = ostor_scsi_parse_vpd_supported(buf, ostor_task_transferred(t), codes, sizeof(codes),
 						NULL)) > 0) {
-		for (int i = 0; i < n; i++) {
-			snprintf(hex, sizeof(hex), "0x%02x", codes[i]);
-			json_object_array_add(pages, json_object_new_string(hex));
-		}
+		for (int i = 0; i < n; i++)
+			json_object_array_add(pages, json_object_new_int(codes[i]));
 	}
 	ostor_task_free(t);
 	json_object_object_add(e, "vpd_pages", pages);
@@ -55,9 +52,22 @@ int main(int argc, char **argv)
 	int rc, ff = 0;
 
 	tc_set_progname("virtio-scsi-target-info");
-	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON, &c, NULL);
+	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_VIRTIO | TC_OPT_JSON | TC_OPT_NO_LUN, &c, NULL);
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return rc;
+	if ((rc = vst_check_target(dev, &c))) {
+		if (c.json) {
+			struct json_object *root = json_object_new_object();
+
+			json_object_object_add(root, "device", json_object_new_string(c.device));
+			json_object_object_add(root, "target", json_object_new_int64(c.target));
+			tc_json_add_error(root, rc);
+			tc_json_print(root);
+			json_object_put(root);
+		}
+		tc_close(ctx, dev);
+		return rc;
+	}
 	o = vst_device_json(dev, &ff);
 	l = json_object_object_get(o, "luns");
 	out = json_object_new_array();
@@ -70,25 +80,26 @@ int main(int argc, char **argv)
 		}
 	}
 	nluns = json_object_array_length(out);
+	/* A target with nothing there is not found, in text and JSON alike. */
+	if (!nluns) {
+		tc_msg("target %u has no logical units", (unsigned)c.target);
+		rc = TC_EXIT_NOT_FOUND;
+	}
 	if (c.json) {
 		struct json_object *root = json_object_new_object();
 
+		json_object_object_add(root, "device", json_object_new_string(c.device));
 		json_object_object_add(root, "target", json_object_new_int64(c.target));
 		json_object_object_add(root, "luns", out);
-		rc = tc_json_print(root);
+		tc_json_add_error(root, rc);
+		rc = tc_json_print(root) ? TC_EXIT_FILE_ERROR : rc;
 		json_object_put(root);
 	} else {
-		for (size_t i = 0; i < json_object_array_length(out); i++)
-			printf("%s\n", json_object_to_json_string_ext(json_object_array_get_idx(out, i),
-								  JSON_C_TO_STRING_PLAIN));
-		if (!json_object_array_length(out))
-			tc_msg("target %u has no logical units", (unsigned)c.target);
+		if (nluns)
+			vst_luns_text(dev, c.target);
 		json_object_put(out);
 	}
 	json_object_put(o);
-	/* A target with nothing there is not found, in text and JSON alike. */
-	if (!rc && !nluns)
-		rc = TC_EXIT_NOT_FOUND;
-	rc = rc ? rc : tc_close(ctx, dev);
+	ff = ff ? ff : tc_close(ctx, dev);
 	return rc ? rc : ff ? ff : tc_finish_stdout();
 }

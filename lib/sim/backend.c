@@ -20,7 +20,7 @@
 #define SIM_OPTIONS "size=SIZE, image=PATH, luns=N (1-256), block-size=512|1024|2048|4096, " \
 	"readonly, type=disk|cdrom, null, thick, queues=N (1-64), histograms, hold=LBA, transport=NAME, " \
 	"ata, bridge=jmicron, ata-fault=" SIM_ATA_FAULT_NAMES ", ie=failing, " \
-	"temperature=C (1-120), power-page=yes|no, " \
+	"temperature=C (1-120), power-page=yes|no, scsi-fault=OP/KEY/ASC/ASCQ|OP/STATUS[+...], " \
 	OSTORI_BCACHE_SPEC_OPTIONS
 #define SIM_ATA_FAULT_NAMES "failing|prefail|no-registers|no-pt16|no-pt12[+...]"
 
@@ -120,13 +120,53 @@ static int opt_u64(struct ostor_spec *spec, const char *key, uint64_t max, uint6
 
 	if (!o)
 		return 0;
-	if (!o->value || (size ? ostori_parse_size(o->value, out) : ostori_parse_u64(o->value, max, out)) ||
-	    *out > max)
+	if (!o->value || (size ? ostori_parse_size(o->value, out) : ostori_parse_u64(o->value, UINT64_MAX, out)))
 		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option %s=%s: expected %s",
 				    key, o->value ? o->value : "",
 				    size ? "a size such as 64M, 1G or 4096 (K, M, G, T suffixes)"
 					 : "a whole number");
+	if (*out > max)
+		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option %s=%s: at most %llu",
+				    key, o->value, (unsigned long long)max);
 	return 1;
+}
+
+/* scsi-fault=OP/KEY/ASC/ASCQ or OP/STATUS (hex bytes), several joined by
+ * '+': every command with opcode OP, on every LUN, ends with CHECK
+ * CONDITION and that sense, or with that bare status, unexecuted.  With
+ * t NULL only checks the option. */
+static int scsi_faults(const struct ostor_spec_option *o, struct sim_target *t, uint32_t luns)
+{
+	char buf[256], *save = NULL;
+
+	if (!o)
+		return 0;
+	if (!o->value || strlen(o->value) >= sizeof(buf))
+		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option scsi-fault: expected "
+				    "scsi-fault=OP/KEY/ASC/ASCQ or OP/STATUS (hex), joined by +");
+	snprintf(buf, sizeof(buf), "%s", o->value);
+	for (char *tok = strtok_r(buf, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+		unsigned int v[4];
+		int n = 0, used = 0, r = 0;
+
+		n = sscanf(tok, "%2x/%2x/%2x/%2x%n", &v[0], &v[1], &v[2], &v[3], &used);
+		if (n != 4 || tok[used]) {
+			used = 0;
+			n = sscanf(tok, "%2x/%2x%n", &v[0], &v[1], &used);
+			if (n != 2 || tok[used])
+				n = 0;
+		}
+		if (n == 0)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option scsi-fault: '%s' is not "
+					    "OP/KEY/ASC/ASCQ or OP/STATUS (hex bytes, e.g. 28/03/11/00 or 00/08)", tok);
+		for (uint32_t lun = 0; t && lun < luns && r == 0; lun++)
+			r = n == 4 ? sim_target_inject_check(t, lun, (int)v[0], SIM_FAULT_FOREVER, (uint8_t)v[1],
+							     (uint8_t)v[2], (uint8_t)v[3])
+				   : sim_target_inject_status(t, lun, (int)v[0], SIM_FAULT_FOREVER, (uint8_t)v[1]);
+		if (r < 0)
+			return ostori_error_wrap(r, "sim option scsi-fault=%s", tok);
+	}
+	return 0;
 }
 
 /* The health and power models every LU gets (see struct sim_lu_config). */
@@ -244,7 +284,8 @@ static int open_image(ostor_device *dev, const char *path, bool readonly, bool s
 	if (fd < 0)
 		return ostori_error(errno == EACCES || errno == EPERM ? OSTOR_ERROR_ACCESS : OSTOR_ERROR_IO,
 				    "sim image %s: %s%s", path, strerror(errno),
-				    errno == ENOENT ? " (a read-only image must already exist)" : "");
+				    errno != ENOENT ? "" : readonly ? " (a read-only image must already exist)"
+								    : " (its directory must exist)");
 	/* Two processes writing one image would corrupt it. */
 	if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		close(fd);
@@ -293,7 +334,7 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 {
 	struct sim_device *sd = ostori_device_priv(dev);
 	struct ostor_spec spec = *cspec;
-	const struct ostor_spec_option *o;
+	const struct ostor_spec_option *o, *scsi_fault;
 	uint64_t size = SIM_DEFAULT_SIZE, luns = 1, bs = 0, queues = SIM_DEFAULT_QUEUES;
 	bool readonly = false, size_given, cdrom = false, null = false, histograms = false, thick = false;
 	const char *image = NULL;
@@ -395,6 +436,9 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option queues=0: 1 to 64 queues");
 		sd->queues = (unsigned int)queues;
 	}
+	scsi_fault = ostori_spec_get(&spec, "scsi-fault");
+	if ((r = scsi_faults(scsi_fault, NULL, 0)) < 0)
+		return r;
 	/* Without a model every option is known now: refuse typos before an
 	 * image file gets created. */
 	if (!sd->transport && (r = ostori_spec_check_unused(&spec, SIM_OPTIONS)) < 0)
@@ -440,6 +484,8 @@ static int sim_open(ostor_device *dev, const struct ostor_spec *cspec)
 			goto fail;
 		}
 	}
+	if ((r = scsi_faults(scsi_fault, sd->target, (uint32_t)luns)) < 0)
+		goto fail;
 	/* Over a USB model the device is the bridge (JMicron JM20337). */
 	if (health.ata == SIM_ATA_JMICRON)
 		sim_target_set_usb_ids(sd->target, SIM_JMICRON_USB_VID, SIM_JMICRON_USB_PID);

@@ -10,7 +10,11 @@
  */
 #include "usb/engine_priv.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* The most a CB/CBI data-in overrun is read on to get to the status. */
+#define OUSB_DRAIN_MAX (1u << 20)
 
 /* ---- CB / CBI ------------------------------------------------------------ */
 
@@ -25,6 +29,7 @@ void ousb_cb_start(struct ousb_engine *e)
 	struct wire_cmd *c = &e->cmd;
 	size_t n = c->cdb_len;
 
+	e->overrun = false;
 	memset(e->adsc, 0, sizeof(e->adsc));
 	memcpy(e->adsc, c->cdb, c->cdb_len);
 	if (is_ufi_like(e))
@@ -49,13 +54,40 @@ static void cb_after_data(struct ousb_engine *e)
 	 * tell; a REQUEST SENSE tells the rest (except for reads, whose
 	 * data already proves them, as the kernel does). */
 	if (c->is_sense || c->dir == OSTOR_DIR_FROM_DEVICE) {
-		ousb_wire_done(e, (struct outcome){ .res = OSTOR_RESULT_GOOD, .status = 0,
-						    .transferred = e->data_actual });
+		ousb_wire_done(e, (struct outcome){ .res = e->overrun ? OSTOR_RESULT_OVERRUN : OSTOR_RESULT_GOOD,
+						    .status = e->overrun ? -1 : 0, .transferred = e->data_actual });
 		return;
 	}
 	e->out = (struct outcome){ .res = OSTOR_RESULT_GOOD, .status = 0, .transferred = e->data_actual };
 	e->sense_len = 0;
 	ousb_start_sense(e);
+}
+
+/* The buffer filled and the CDB asks for more: read the rest into the
+ * drain buffer (the device only sends its status once its data is out).
+ * Returns true when a drain was started. */
+static bool start_drain(struct ousb_engine *e)
+{
+	struct wire_cmd *c = &e->cmd;
+	size_t want = ousb_cdb_alloc_len(c->cdb, c->cdb_len), more;
+
+	if (c->is_sense || c->dir != OSTOR_DIR_FROM_DEVICE || !c->len || e->data_actual != c->len || want <= c->len)
+		return false;
+	more = want - c->len;
+	if (more > OUSB_DRAIN_MAX)
+		return false;
+	if (e->drain_len < more) {
+		uint8_t *p = realloc(e->drain, more);
+
+		if (!p)
+			return false;
+		e->drain = p;
+		e->drain_len = more;
+	}
+	e->overrun = true;
+	e->stage = S_CB_DRAIN;
+	ousb_submit(e, &e->x_in, OUSB_BULK_IN, e->drain, more, c->timeout_ms);
+	return true;
 }
 
 void ousb_cb_advance(struct ousb_engine *e)
@@ -99,6 +131,8 @@ void ousb_cb_advance(struct ousb_engine *e)
 			if (e->busy & (X_IN | X_OUT))
 				return;
 			e->data_actual = x->actual;
+			if (x->status == OUSB_OK && start_drain(e))
+				continue;
 			if (x->status == OUSB_OK) {
 				cb_after_data(e);
 				continue;
@@ -114,6 +148,12 @@ void ousb_cb_advance(struct ousb_engine *e)
 			ousb_fail(e, ousb_result_of(x->status), true, "data transfer failed");
 			return;
 		}
+		case S_CB_DRAIN:
+			/* Whatever the drain got, the status comes next. */
+			if (e->busy & X_IN)
+				return;
+			cb_after_data(e);
+			continue;
 		case S_CB_CLEAR:
 			if (e->busy & X_OP)
 				return;
@@ -167,7 +207,9 @@ void ousb_cb_advance(struct ousb_engine *e)
 					  type ? "interrupt status bType is not 0" : "CBI phase error");
 				return;
 			}
-			if ((value & 3) == 0 || c->is_sense) {
+			if (((value & 3) == 0 || c->is_sense) && e->overrun) {
+				o.res = OSTOR_RESULT_OVERRUN;
+			} else if ((value & 3) == 0 || c->is_sense) {
 				o.res = OSTOR_RESULT_GOOD;
 				o.status = 0;
 			} else {

@@ -814,5 +814,6 @@ void ousb_engine_free(struct ousb_engine *e)
 	free(e->q);
 	free(e->bounce);
 	pthread_mutex_destroy(&e->lock);
+	free(e->drain);
 	free(e);
 }

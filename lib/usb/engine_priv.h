@@ -23,7 +23,7 @@ enum stage {
 	S_BOT_CBW, S_BOT_DIN, S_BOT_DOUT, S_BOT_CLEAR, S_BOT_CSW,
 	S_BOT_CSW_FROM_DATA,
 	/* CB / CBI */
-	S_CB_ADSC, S_CB_DATA, S_CB_CLEAR, S_CB_INTR,
+	S_CB_ADSC, S_CB_DATA, S_CB_DRAIN, S_CB_CLEAR, S_CB_INTR,
 	/* common */
 	S_DRAIN,             /* wait for the wire to empty, then e->after */
 	S_REC_RESET, S_REC_CLR_IN, S_REC_CLR_OUT, S_REC_PORT,
@@ -113,6 +113,11 @@ struct ousb_engine {
 
 	uint8_t *bounce;
 	size_t bounce_len;
+	/* CB/CBI: a data-in the buffer could not hold is read on into here,
+	 * so the device gets to its status (the command is an overrun). */
+	uint8_t *drain;
+	size_t drain_len;
+	bool overrun;
 	struct ousb_engine_stats stats;
 };
 
@@ -152,8 +157,9 @@ bool ousb_prepare(struct ousb_engine *e, ostor_task *t);
 size_t ousb_rc16_to_rc10(struct ousb_engine *e, ostor_task *t, size_t xfer);
 void ousb_fix_capacity_data(struct ousb_engine *e, ostor_task *t);
 
-/* The data-in length a command's own CDB allows (its allocation length),
- * 0 when that takes more than the CDB (READ needs the block size). */
+
+/* The data-in length a command's own CDB allows (its allocation length;
+ * for READ a lower bound, 512-byte blocks), 0 when unknown. */
 size_t ousb_cdb_alloc_len(const uint8_t *cdb, size_t len);
 
 #endif /* OSTOR_USB_ENGINE_PRIV_H */

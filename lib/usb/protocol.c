@@ -185,7 +185,17 @@ size_t ousb_cdb_alloc_len(const uint8_t *cdb, size_t len)
 		return len >= 12 ? ostori_get_be32(cdb + 6) : 0;
 	case 0x9e: /* SERVICE ACTION IN(16): READ CAPACITY(16) */
 		return len >= 16 && (cdb[1] & 0x1f) == 0x10 ? ostori_get_be32(cdb + 10) : 0;
+	/* READ: blocks of at least 512 bytes, a lower bound of the bytes
+	 * (enough to tell a buffer too small for them). */
+	case 0x08: /* READ(6): 0 means 256 blocks */
+		return len >= 6 ? (size_t)(cdb[4] ? cdb[4] : 256) * 512 : 0;
+	case 0x28: /* READ(10) */
+		return len >= 10 ? (size_t)ostori_get_be16(cdb + 7) * 512 : 0;
+	case 0xa8: /* READ(12) */
+		return len >= 12 ? (size_t)ostori_get_be32(cdb + 6) * 512 : 0;
+	case 0x88: /* READ(16) */
+		return len >= 16 ? (size_t)ostori_get_be32(cdb + 10) * 512 : 0;
 	default:
-		return 0; /* unknown here (READ needs the block size) */
+		return 0;
 	}
 }

@@ -29,7 +29,7 @@
 #define SIM_USB_MPS 512
 #define SIM_USB_LUNS 16
 #define SIM_USB_OPTIONS "size, image, luns, block-size, readonly, type, transport, " \
-	"ata, bridge, ata-fault, ie, temperature, power-page, " \
+	"ata, bridge, ata-fault, ie, temperature, power-page, scsi-fault, " \
 	"fault=NAME[+NAME], fault-count=N, fault-after=N, usb-timeout=MS, pipeline=on|off|cbw, " \
 	"csw-grace=MS, " \
 	"subclass=scsi|ufi|sff8070i|rbc|mmc, quirks=FLAG[+FLAG]"

@@ -6,7 +6,7 @@
 # statistics' "cache" object), refuse a reset while data is dirty (26),
 # flush it (0, nothing dirty after), drop it; --discard must warn, the
 # holder must be told of the loss and its close fail; a flush after it
-# fails with the sticky error (34: OSTOR_ERROR_IO).  Without a holder the
+# fails with the sticky error (3: OSTOR_ERROR_IO).  Without a holder the
 # tools open the device themselves.  The same on the simulated Bulk-Only
 # device through the usb_storage_cache_* tools.
 #
@@ -203,19 +203,19 @@ grep -Eq "^  lost data +40.0 KiB in 1 range" "$tmp/out" && grep -Eq "^  sticky e
 pass "usb_storage_cache_reset --discard: a loud warning, the loss counted, the sticky error set"
 
 # The sticky error: every flush fails until the holder acknowledges it.
-run 34 "$(usbtool usb_storage_cache_flush)" -d "$spec" --json
+run 3 "$(usbtool usb_storage_cache_flush)" -d "$spec" --json
 check "
 assert d['confirmed'] is False, d
 l = d['luns'][0]
 assert not l['confirmed'] and l['error'] == 'OSTOR_ERROR_IO' and l['error_code'] == -1, l
 assert 'never reached the device' in l['message'] and l['sticky_error'] == 'OSTOR_ERROR_IO', l
 " "usb_storage_cache_flush after the loss"
-run 34 "$(usbtool usb_storage_cache_flush)" -d "$spec"
+run 3 "$(usbtool usb_storage_cache_flush)" -d "$spec"
 grep -q "^  LUN 0:0: NOT confirmed: OSTOR_ERROR_IO: " "$tmp/out" &&
 	grep -q "sticky error OSTOR_ERROR_IO: every flush reports it until the holder acknowledges it" "$tmp/out" ||
 	fail "usb_storage_cache_flush: the failure is not explained"
 grep -q "did not confirm the flush" "$tmp/err" || fail "usb_storage_cache_flush: nothing on stderr"
-pass "usb_storage_cache_flush after the loss: not confirmed, exit 34 (OSTOR_ERROR_IO), the sticky error said"
+pass "usb_storage_cache_flush after the loss: not confirmed, exit 3 (OSTOR_ERROR_IO), the sticky error said"
 
 stop_holder
 grep -q "^lost: 1$" "$tmp/holder.out" || fail "the holder was not told of the lost range"
@@ -258,7 +258,7 @@ check "assert d['dropped_bytes'] == 0 and d['discarded_bytes'] == 0 and d['held_
 [ -s "$tmp/err" ] && fail "cache reset --discard with nothing dirty: warned"
 pass "cache flush and reset opened here: SYNCHRONIZE CACHE of each LUN, nothing to drop"
 
-run 36 "$ORIONSTOR" cache info -d sim:size=4M --lun 7
+run 39 "$ORIONSTOR" cache info -d sim:size=4M --lun 7
 run 1 "$ORIONSTOR" cache
 run 1 "$ORIONSTOR" cache bogus -d sim:
 run 1 "$ORIONSTOR" cache info
@@ -267,7 +267,7 @@ run 0 "$ORIONSTOR" help cache
 grep -q "info|flush|reset" "$tmp/out" || fail "help cache: no actions"
 run 0 "$ORIONSTOR" cache reset --help
 grep -q -- "--discard" "$tmp/out" || fail "cache reset --help: no --discard"
-run 36 "$ORIONSTOR" cache info --pid 999999999
-pass "errors: a LUN that is not there (36), usage (1), help, --pid of no process (36)"
+run 39 "$ORIONSTOR" cache info --pid 999999999
+pass "errors: a LUN that is not there (39), usage (1), help, --pid of no process (39)"
 
 echo "all $checks checks passed"

@@ -9,7 +9,7 @@
 top_builddir=${top_builddir:-.}
 ORIONSTOR=${ORIONSTOR:-$top_builddir/tools/orionstor}
 PYTHON=${PYTHON:-python3}
-EXIT_NOT_FOUND=36
+EXIT_NOT_FOUND=39
 EXIT_NOT_HELD=38
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then

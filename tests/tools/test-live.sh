@@ -137,14 +137,14 @@ assert len(c)==1 and c[0]['command'].startswith('READ') and c[0]['state']=='at-d
 print(c[0]['tag'])") || fail "commands: the held command is not listed"
 run 0 "$(tool virtio-scsi-command-info)" -d "$spec" --tag "$tag"
 grep -q "$tag" "$tmp/out" || fail "virtio-scsi-command-info --tag: not listed"
-run 36 "$ORIONSTOR" commands -d "$spec" --tag 0x12345
+run 39 "$ORIONSTOR" commands -d "$spec" --tag 0x12345
 pass "commands: the held command, its tag"
 
 run 0 "$(tool virtio-scsi-command-abort)" -d "$spec" --tag "$tag"
 grep -q "command $tag: done" "$tmp/out" || fail "abort: not done"
 run 0 "$ORIONSTOR" commands -d "$spec"
 grep -q "No command is in flight" "$tmp/out" || fail "commands after the abort: still listed"
-run 36 "$ORIONSTOR" abort -d "$spec" --tag "$tag"
+run 39 "$ORIONSTOR" abort -d "$spec" --tag "$tag"
 pass "abort: done, then gone (a second abort: not found)"
 
 run 0 "$(tool virtio-scsi-queue-flush)" -d "$spec" --queue -1 --json

@@ -13,8 +13,9 @@ PYTHON=${PYTHON:-python3}
 # Exit codes from orionstor(1), EXIT STATUS.
 EXIT_SYNTAX=1
 EXIT_ILLEGAL_REQUEST=5
+EXIT_LBA_OUT_OF_RANGE=22
 EXIT_DATA_PROTECT=7
-EXIT_NOT_FOUND=36
+EXIT_NOT_FOUND=39
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
 	echo "SKIP: $PYTHON not found (needed to check the JSON output)"
@@ -96,10 +97,10 @@ run $EXIT_SYNTAX cmd -d sim: --cdb 123
 pass "bad CDBs rejected"
 
 # ---- bad specs -------------------------------------------------------------
-run $EXIT_NOT_FOUND info -d bogus:thing
+run $EXIT_SYNTAX info -d bogus:thing
 [ -s "$tmp/err" ] || fail "no message for a bad spec"
-run $EXIT_NOT_FOUND info -d sim:no-such-option=1
-pass "bad spec: exit $EXIT_NOT_FOUND"
+run $EXIT_SYNTAX info -d sim:no-such-option=1
+pass "bad spec: exit $EXIT_SYNTAX"
 
 # Addressing errors: their own message, on every transport, before the wire.
 for t in "" ",transport=virtio" ",transport=usb-bot" ",transport=usb-cbi" ",transport=usb-cb"; do
@@ -110,7 +111,7 @@ for t in "" ",transport=virtio" ",transport=usb-bot" ",transport=usb-cbi" ",tran
 done
 run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-cbi --lun 2
 grep -q "no LUN 2: the cbi transport addresses LUN 0 only" "$tmp/err" || fail "CBI --lun 2: $(cat "$tmp/err")"
-run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-cb,luns=3
+run $EXIT_SYNTAX info -d sim:size=1M,transport=usb-cb,luns=3
 grep -q "the usb-cb transport addresses LUN 0 only" "$tmp/err" || fail "CB luns=3 accepted"
 run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-bot,luns=2 --lun 5
 grep -q "its LUNs are 0 to 1" "$tmp/err" || fail "BOT --lun 5: $(cat "$tmp/err")"
@@ -178,7 +179,7 @@ pass "SIGTERM during read: 130 and what was read"
 "$ORIONSTOR" list --json >"$tmp/out" 2>"$tmp/err"
 status=$?
 if [ $status -eq 0 ]; then
-	pyjson 'isinstance(d["devices"], list) and all(set(x) >= {"spec", "backend", "description"} for x in d["devices"])' ||
+	pyjson 'isinstance(d["devices"], list) and all(set(x) >= {"device", "backend", "description"} for x in d["devices"])' ||
 		fail "list --json is not {\"devices\": [...]}"
 	pass "list --json"
 else
@@ -253,9 +254,9 @@ head -c 1000 "$tmp/data" >"$tmp/odd"
 run $EXIT_SYNTAX write -d "$spec" --lba 0 -i "$tmp/odd"
 grep -q "multiple" "$tmp/err" || fail "no clear message for a partial block"
 pass "write of a partial block refused"
-run $EXIT_ILLEGAL_REQUEST read -d "$spec" --lba 2047 --count 2 -o "$tmp/x"
-run $EXIT_ILLEGAL_REQUEST write -d "$spec" --lba 2040 -i "$tmp/data"
-pass "past the end: exit $EXIT_ILLEGAL_REQUEST"
+run $EXIT_LBA_OUT_OF_RANGE read -d "$spec" --lba 2047 --count 2 -o "$tmp/x"
+run $EXIT_LBA_OUT_OF_RANGE write -d "$spec" --lba 2040 -i "$tmp/data"
+pass "past the end: exit $EXIT_LBA_OUT_OF_RANGE"
 run $EXIT_DATA_PROTECT write -d sim:size=1M,readonly --lba 0 -i "$tmp/data"
 [ -s "$tmp/err" ] || fail "write protect failure without a message"
 pass "write to sim:readonly: exit $EXIT_DATA_PROTECT"
@@ -286,16 +287,15 @@ pass "cmd READ(10) -o"
 status=$?
 pyjson 'd["status_name"] == "CHECK CONDITION" and d["sense"]["key"] == 5 and d["sense"]["text"]' ||
 	fail "invalid opcode did not give CHECK CONDITION / ILLEGAL REQUEST sense"
-[ $status -eq 9 ] || [ $status -eq $EXIT_ILLEGAL_REQUEST ] ||
-	fail "invalid opcode exited $status, expected 9 or $EXIT_ILLEGAL_REQUEST"
+[ $status -eq 9 ] || fail "invalid opcode exited $status, expected 9"
 pass "cmd invalid opcode: sense decoded, exit $status"
 
 # READ(10) past the end: LBA out of range.
 "$ORIONSTOR" cmd -d sim:size=1M --cdb "28 00 00 00 ff ff 00 00 01 00" --request 512 >"$tmp/out" 2>"$tmp/err"
 status=$?
-[ $status -eq $EXIT_ILLEGAL_REQUEST ] || fail "READ(10) out of range exited $status"
+[ $status -eq $EXIT_LBA_OUT_OF_RANGE ] || fail "READ(10) out of range exited $status"
 grep -qi "illegal request" "$tmp/out" || fail "READ(10) out of range: sense not shown"
-pass "cmd out-of-range READ(10): exit $EXIT_ILLEGAL_REQUEST"
+pass "cmd out-of-range READ(10): exit $EXIT_LBA_OUT_OF_RANGE"
 
 # A buffer smaller than the command's transfer: overrun, not GOOD, on the
 # plain sim (what fitted arrived) and behind virtio (refused, as QEMU does);

@@ -943,7 +943,7 @@ START_TEST(test_man_page_matches_table)
 	char path[1024], line[512], want[256], section[64] = "";
 	size_t n = ostori_config_key_count();
 	bool *found = calloc(n, sizeof(*found));
-	bool expect_summary = false, expect_pending = false, after_tp = false;
+	bool expect_summary = false, expect_pending = false;
 	size_t current = 0, documented = 0;
 	FILE *fp;
 
@@ -952,7 +952,7 @@ START_TEST(test_man_page_matches_table)
 	ck_assert_msg(fp != NULL, "cannot open %s: %s (set $srcdir)", path, strerror(errno));
 	while (fgets(line, sizeof(line), fp)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (!strncmp(line, ".SS [", 5)) {
+		if (!strncmp(line, ".Ss [", 5)) {
 			snprintf(section, sizeof(section), "%.*s", (int)strcspn(line + 5, "]"),
 				 line + 5);
 			continue;
@@ -983,17 +983,14 @@ START_TEST(test_man_page_matches_table)
 			expect_pending = true;
 			continue;
 		}
-		/* An entry is ".TP", ".B key", then the summary line. */
-		if (strncmp(line, ".B ", 3) || !*section || !after_tp) {
-			after_tp = !strcmp(line, ".TP");
+		/* An entry is ".It Sy key", then the summary line (mdoc). */
+		if (strncmp(line, ".It Sy ", 7) || !*section)
 			continue;
-		}
-		after_tp = false;
 		for (size_t i = 0; i < n; i++) {
 			struct ostori_config_keyinfo info;
 
 			ck_assert_int_eq(ostori_config_key_info(i, &info), 0);
-			if (strcmp(info.table, section) || strcmp(info.key, line + 3))
+			if (strcmp(info.table, section) || strcmp(info.key, line + 7))
 				continue;
 			ck_assert_msg(!found[i], "%s documented twice", info.key);
 			found[i] = true;
@@ -1026,9 +1023,9 @@ START_TEST(test_man_page_example_loads)
 	fp = fopen(man_path(path, sizeof(path)), "r");
 	ck_assert_msg(fp != NULL, "cannot open %s: %s (set $srcdir)", path, strerror(errno));
 	while (!done && fgets(line, sizeof(line), fp)) {
-		if (!strcmp(line, ".EX\n")) {
+		if (!strcmp(line, ".Bd -literal\n")) {
 			in_example = true;
-		} else if (in_example && !strcmp(line, ".EE\n")) {
+		} else if (in_example && !strcmp(line, ".Ed\n")) {
 			done = true;
 		} else if (in_example) {
 			ck_assert_msg(!strchr(line, '\\'), "roff escape in the example: %s", line);
@@ -1037,7 +1034,7 @@ START_TEST(test_man_page_example_loads)
 		}
 	}
 	fclose(fp);
-	ck_assert_msg(done, "%s: no .EX/.EE example", path);
+	ck_assert_msg(done, "%s: no .Bd -literal/.Ed example", path);
 	ck_assert(strstr(text, "[usb_storage]"));
 	load_ok(text, &cfg, &cap);
 	ck_assert_uint_eq(cap.count, 0);

@@ -265,9 +265,12 @@ START_TEST(bot_thirteen_cases_phase_errors)
 		cdb_rw10(cdb, cases[i].op, 0, cases[i].blocks);
 		memset(buf, 0x5a, sizeof(buf));
 		t = run(0, cdb, 10, cases[i].dir, buf, cases[i].len);
-		ck_assert_msg(ostor_task_result(t) == OSTOR_RESULT_TRANSPORT_ERROR, "case %d: result %s",
-			      cases[i].hcase, ostor_result_name(ostor_task_result(t)));
-		ck_assert_uint_eq(ostor_task_transferred(t), 0);
+		/* Case 7 of a READ is the device having more than the buffer:
+		 * an overrun with what arrived, as on the other transports. */
+		ck_assert_msg(ostor_task_result(t) == (cases[i].hcase == 7 ? OSTOR_RESULT_OVERRUN
+									  : OSTOR_RESULT_TRANSPORT_ERROR),
+			      "case %d: result %s", cases[i].hcase, ostor_result_name(ostor_task_result(t)));
+		ck_assert_uint_eq(ostor_task_transferred(t), cases[i].hcase == 7 ? cases[i].len : 0);
 		ck_assert_msg(estats(m).phase_errors == pe + 1, "case %d: no phase error", cases[i].hcase);
 		ck_assert_uint_eq(mstats(m).bot_resets, resets + 1);
 		ck_assert_msg(mstats(m).medium_writes == writes, "case %d wrote the medium", cases[i].hcase);

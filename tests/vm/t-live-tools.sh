@@ -108,7 +108,7 @@ sb=$!
 wait_socket $sb || { cat $S/sbench; fail "the throttled bench has no control socket"; }
 # At 2 IOPS each of 8 reads waits about four seconds; the newest has the longest
 # to go.  One that completes between the listing and the abort is "not
-# found" (36): list again.
+# found" (39): list again.
 aborted=
 for try in $(seq 20); do
 	"$B/virtio-scsi-command-info" -d "virtio:$bdf" >$S/slow.cmds || fail "command-info (throttled)"
@@ -121,7 +121,7 @@ for try in $(seq 20); do
 	"$B/virtio-scsi-command-abort" -d "virtio:$bdf" --tag "$tag" --json >$S/slow.abort.json
 	rc=$?
 	[ $rc -eq 0 ] && { aborted=$tag; break; }
-	[ $rc -eq 36 ] || { cat $S/slow.abort.json; fail "virtio-scsi-command-abort exit $rc"; }
+	[ $rc -eq 39 ] || { cat $S/slow.abort.json; fail "virtio-scsi-command-abort exit $rc"; }
 done
 [ -n "$aborted" ] || fail "no command of the throttled LUN could be aborted"
 cat $S/slow.cmds

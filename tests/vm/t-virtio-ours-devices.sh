@@ -192,7 +192,7 @@ for t, fname in ((1, "tinfo1"), (2, "tinfo2")):
     want = {k: o for k, o in oracle.items() if k[0] == t}
     check(sorted(got) == sorted(want) and all(same_lun(got[k], want[k]) for k in want),
           "target-info --target %d matches the kernel" % t)
-    check(all(l["vpd_pages"][:1] == ["0x00"] and "0x80" in l["vpd_pages"] for l in ti["luns"]),
+    check(all(l["vpd_pages"][:1] == [0] and 0x80 in l["vpd_pages"] for l in ti["luns"]),
           "target-info --target %d: VPD summary" % t)
 q = json.load(open(S + "/qinfo"))["queues"]
 check([x["type"] for x in q] == ["control", "event"] + ["request"] * 4, "queue-info: control, event, 4 request")

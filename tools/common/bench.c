@@ -159,8 +159,8 @@ static const struct argp_option bench_options[] = {
 	{ "bs", KEY_BS, "SIZE", 0, "Bytes per command, a multiple of the block size (default 4k)", 1 },
 	{ "qd", KEY_QD, "N", 0, "Commands in flight per thread (default 32)", 1 },
 	{ "threads", KEY_THREADS, "N", 0, "Threads, each with its own region and queue (default 1)", 1 },
-	{ "runtime", KEY_RUNTIME, "SECONDS", 0, "Measured time (default 10)", 1 },
-	{ "ramp", KEY_RAMP, "SECONDS", 0, "Unmeasured warm-up first (default 1)", 1 },
+	{ "runtime", KEY_RUNTIME, "SECONDS", 0, "Measured time in seconds (default 10)", 1 },
+	{ "ramp", KEY_RAMP, "SECONDS", 0, "Unmeasured warm-up first, in seconds (default 1)", 1 },
 	{ "span", KEY_SPAN, "SIZE", 0, "Bytes of the LUN used from LBA 0 (default: all of it)", 1 },
 	{ "verify", KEY_VERIFY, NULL, 0,
 	  "Stamp every written block with its LBA and a sequence number and check every block read "
@@ -433,7 +433,7 @@ static int report(struct bench *b, double secs)
 
 		tc_msg("%" PRIu64 " command%s failed (the first: %s): not a valid measurement", errors,
 		       errors == 1 ? "" : "s", ostor_result_name(first));
-		return tc_exit_from_result(first, NULL, 0);
+		return tc_exit_from_result(first, -1, NULL, 0);
 	}
 	if (bad) {
 		tc_msg("%" PRIu64 " block%s read back different from what this run wrote", bad,

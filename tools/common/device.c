@@ -35,7 +35,7 @@ int tc_open_device(const struct tc_common *common, ostor_context **ctx,
 
 	*dev = NULL;
 	if (!common->device) {
-		tc_msg("no device given: use -d SPEC (e.g. -d sim:)");
+		tc_msg("no device given: use -d SPEC (e.g. %s)", tc_spec_example(common->groups));
 		return TC_EXIT_SYNTAX;
 	}
 	rc = tc_open_context(common, ctx);
@@ -47,7 +47,7 @@ int tc_open_device(const struct tc_common *common, ostor_context **ctx,
 		ostor_exit(*ctx);
 		*ctx = NULL;
 		*dev = NULL;
-		return tc_exit_from_error(err);
+		return tc_exit_from_open_error(err);
 	}
 	return 0;
 }

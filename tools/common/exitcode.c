@@ -1,9 +1,11 @@
 /*
  * tools/common/exitcode.c - one mapping from outcomes to exit codes.
  *
- * The categories follow sg3_utils so scripts written for sg_raw & co. can
- * read our exit codes the same way; the table is documented in
- * orionstor(1), EXIT STATUS.
+ * The numbers are sg3_utils's (sg_lib.h, SG_LIB_*) wherever it has the
+ * meaning, so scripts written for sg_raw & co. read ours the same way;
+ * the others are numbers sg3_utils leaves free.  The table is documented
+ * in orionstor(1), EXIT STATUS; tests/tools/test-exit-codes.sh makes each
+ * code happen.
  */
 #include "toolcommon.h"
 
@@ -13,22 +15,24 @@ int tc_exit_from_error(int error)
 	case OSTOR_SUCCESS:
 		return TC_EXIT_OK;
 	case OSTOR_ERROR_INVALID_PARAM:
-		/* The library refused the arguments the user gave us. */
+	case OSTOR_ERROR_BAD_SPEC:
+		/* The library refused what the user gave us. */
 		return TC_EXIT_SYNTAX;
 	case OSTOR_ERROR_ACCESS:
-	case OSTOR_ERROR_NO_MEM:
 	case OSTOR_ERROR_CONFIG:
 		return TC_EXIT_FILE_ERROR;
 	case OSTOR_ERROR_NO_DEVICE:
 		return TC_EXIT_DEVICE_GONE;
 	case OSTOR_ERROR_NOT_FOUND:
-	case OSTOR_ERROR_BAD_SPEC:
 		return TC_EXIT_NOT_FOUND;
 	case OSTOR_ERROR_BUSY:
 		return TC_EXIT_BUSY;
 	case OSTOR_ERROR_TIMEOUT:
 		return TC_EXIT_TIMEOUT;
 	case OSTOR_ERROR_IO:
+		/* Medium and hardware errors; transport failures the library
+		 * folds into the same code land here too. */
+		return TC_EXIT_MEDIUM_HARDWARE;
 	case OSTOR_ERROR_PROTOCOL:
 		return TC_EXIT_TRANSPORT;
 	case OSTOR_ERROR_INTERRUPTED:
@@ -37,9 +41,9 @@ int tc_exit_from_error(int error)
 	case OSTOR_ERROR_NOT_SUPPORTED:
 		return TC_EXIT_INVALID_OPCODE;
 	case OSTOR_ERROR_SCSI:
-		return TC_EXIT_OTHER_STATUS;
+		return TC_EXIT_SENSE_OTHER;
 	case OSTOR_ERROR_OUT_OF_RANGE:
-		return TC_EXIT_ILLEGAL_REQUEST;
+		return TC_EXIT_LBA_OUT_OF_RANGE;
 	case OSTOR_ERROR_WRITE_PROTECTED:
 		return TC_EXIT_DATA_PROTECT;
 	case OSTOR_ERROR_NO_MEDIUM:
@@ -47,10 +51,25 @@ int tc_exit_from_error(int error)
 	case OSTOR_ERROR_MISCOMPARE:
 		return TC_EXIT_MISCOMPARE;
 	case OSTOR_ERROR_OVERFLOW:
+		return TC_EXIT_OVERRUN;
+	case OSTOR_ERROR_NO_MEM:
 	case OSTOR_ERROR_STATE:
 	case OSTOR_ERROR_OTHER:
 	default:
 		return TC_EXIT_OTHER;
+	}
+}
+
+int tc_exit_from_open_error(int error)
+{
+	switch (error) {
+	case OSTOR_ERROR_NOT_FOUND:
+	case OSTOR_ERROR_NO_DEVICE:
+	case OSTOR_ERROR_IO:
+	case OSTOR_ERROR_ACCESS:
+		return TC_EXIT_FILE_ERROR;
+	default:
+		return tc_exit_from_error(error);
 	}
 }
 
@@ -73,7 +92,7 @@ static int exit_from_sense(const uint8_t *sense, size_t sense_len)
 	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 
 	if (!sense || sense_len == 0 || ostor_scsi_parse_sense(sense, sense_len, &s) < 0)
-		return TC_EXIT_OTHER_STATUS;
+		return TC_EXIT_SENSE_OTHER;
 	switch (s.key) {
 	case OSTOR_SCSI_SENSE_NO_SENSE:
 		return TC_EXIT_NO_SENSE;
@@ -83,26 +102,30 @@ static int exit_from_sense(const uint8_t *sense, size_t sense_len)
 		return TC_EXIT_NOT_READY;
 	case OSTOR_SCSI_SENSE_MEDIUM_ERROR:
 	case OSTOR_SCSI_SENSE_HARDWARE_ERROR:
+	case OSTOR_SCSI_SENSE_BLANK_CHECK:
 		return TC_EXIT_MEDIUM_HARDWARE;
 	case OSTOR_SCSI_SENSE_ILLEGAL_REQUEST:
-		/* ASC 20h/00h: INVALID COMMAND OPERATION CODE */
-		if (s.asc == 0x20 && s.ascq == 0x00)
+		if (s.asc == 0x20 && s.ascq == 0x00) /* INVALID COMMAND OPERATION CODE */
 			return TC_EXIT_INVALID_OPCODE;
+		if (s.asc == 0x21 && s.ascq == 0x00) /* LOGICAL BLOCK ADDRESS OUT OF RANGE */
+			return TC_EXIT_LBA_OUT_OF_RANGE;
 		return TC_EXIT_ILLEGAL_REQUEST;
 	case OSTOR_SCSI_SENSE_UNIT_ATTENTION:
 		return TC_EXIT_UNIT_ATTENTION;
 	case OSTOR_SCSI_SENSE_DATA_PROTECT:
 		return TC_EXIT_DATA_PROTECT;
+	case OSTOR_SCSI_SENSE_COPY_ABORTED:
+		return TC_EXIT_COPY_ABORTED;
 	case OSTOR_SCSI_SENSE_ABORTED_COMMAND:
 		return TC_EXIT_ABORTED_COMMAND;
 	case OSTOR_SCSI_SENSE_MISCOMPARE:
 		return TC_EXIT_MISCOMPARE;
 	default:
-		return TC_EXIT_OTHER_STATUS;
+		return TC_EXIT_SENSE_OTHER;
 	}
 }
 
-int tc_exit_from_result(int result, const uint8_t *sense, size_t sense_len)
+int tc_exit_from_result(int result, int status, const uint8_t *sense, size_t sense_len)
 {
 	switch (result) {
 	case OSTOR_RESULT_GOOD:
@@ -110,7 +133,7 @@ int tc_exit_from_result(int result, const uint8_t *sense, size_t sense_len)
 	case OSTOR_RESULT_CHECK_CONDITION:
 		return exit_from_sense(sense, sense_len);
 	case OSTOR_RESULT_BUSY:
-		return TC_EXIT_BUSY;
+		return status == OSTOR_SCSI_STATUS_TASK_SET_FULL ? TC_EXIT_TASK_SET_FULL : TC_EXIT_BUSY;
 	case OSTOR_RESULT_RESERVATION_CONFLICT:
 		return TC_EXIT_RESERVATION_CONFLICT;
 	case OSTOR_RESULT_TRANSPORT_ERROR:
@@ -118,11 +141,15 @@ int tc_exit_from_result(int result, const uint8_t *sense, size_t sense_len)
 	case OSTOR_RESULT_TIMEOUT:
 		return TC_EXIT_TIMEOUT;
 	case OSTOR_RESULT_ABORTED:
-		return TC_EXIT_ABORTED_COMMAND;
+		return status == OSTOR_SCSI_STATUS_TASK_ABORTED ? TC_EXIT_TASK_ABORTED : TC_EXIT_ABORTED_COMMAND;
 	case OSTOR_RESULT_DEVICE_GONE:
 		return TC_EXIT_DEVICE_GONE;
 	case OSTOR_RESULT_OTHER_STATUS:
-		return TC_EXIT_OTHER_STATUS;
+		if (status == OSTOR_SCSI_STATUS_ACA_ACTIVE)
+			return TC_EXIT_ACA_ACTIVE;
+		if (status == OSTOR_SCSI_STATUS_TASK_ABORTED)
+			return TC_EXIT_TASK_ABORTED;
+		return TC_EXIT_OTHER;
 	case OSTOR_RESULT_OVERRUN:
 		return TC_EXIT_OVERRUN;
 	case OSTOR_RESULT_PENDING:
@@ -139,5 +166,5 @@ int tc_exit_from_task(const ostor_task *task)
 	if (!task)
 		return TC_EXIT_OTHER;
 	sense = ostor_task_sense(task, &sense_len);
-	return tc_exit_from_result(ostor_task_result(task), sense, sense_len);
+	return tc_exit_from_result(ostor_task_result(task), ostor_task_status(task), sense, sense_len);
 }

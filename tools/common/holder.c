@@ -43,7 +43,7 @@ int tc_where_locate(const struct tc_common *c, struct tc_where *w)
 		tc_lib_error(err, "cannot open device '%s' (no process holds it)", c->device);
 		ostor_exit(w->ctx);
 		w->ctx = NULL;
-		return tc_exit_from_error(err);
+		return tc_exit_from_open_error(err);
 	}
 	return 0;
 }

@@ -525,7 +525,7 @@ static error_t tag_parser(int key, char *arg, struct argp_state *state)
 
 static const struct argp_option commands_options[] = {
 	{ "tag", K_TAG, "TAG", 0, "Only the command with this tag", 0 },
-	{ "timeout", K_TIMEOUT, "MS", 0, "How long a queue's owner may take to answer (default 2000)", 0 },
+	{ "timeout", K_TIMEOUT, "MS", 0, "How long a queue's owner may take to answer, in milliseconds (default 2000)", 0 },
 	{ 0 }
 };
 
@@ -606,7 +606,7 @@ int orionstor_cmd_commands(int argc, char **argv)
 
 static const struct argp_option abort_options[] = {
 	{ "tag", K_TAG, "TAG", 0, "The command to abort (see the commands command)", 0 },
-	{ "timeout", K_TIMEOUT, "MS", 0, "How long to wait for its fate (default 30000)", 0 },
+	{ "timeout", K_TIMEOUT, "MS", 0, "How long to wait for its fate, in milliseconds (default 30000)", 0 },
 	{ 0 }
 };
 
@@ -653,7 +653,7 @@ int orionstor_cmd_abort(int argc, char **argv)
 
 static const struct argp_option flush_options[] = {
 	{ "queue", K_QUEUE, "N", 0, "The queue (-1 or shared: the shared path)", 0 },
-	{ "timeout", K_TIMEOUT, "MS", 0, "How long to wait for its commands (default 10000)", 0 },
+	{ "timeout", K_TIMEOUT, "MS", 0, "How long to wait for its commands, in milliseconds (default 10000)", 0 },
 	{ 0 }
 };
 

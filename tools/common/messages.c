@@ -24,6 +24,68 @@ const char *tc_progname(void)
 	return progname;
 }
 
+static const char *device_spec;
+static bool json_errors, json_done;
+static char last_message[1024];
+static const char *last_code;
+
+const char *tc_last_message(const char **code)
+{
+	if (code)
+		*code = last_code;
+	return last_message;
+}
+
+void tc_set_device(const char *spec)
+{
+	device_spec = spec && *spec ? spec : NULL;
+}
+
+void tc_json_printed(void)
+{
+	json_done = true;
+}
+
+static void remember(const char *code, const char *fmt, va_list ap)
+{
+	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	last_code = code;
+}
+
+/* on_exit: a failing run with --json and nothing on stdout still prints
+ * one JSON document, the error. */
+static void json_error_at_exit(int status, void *unused)
+{
+	struct json_object *o, *e;
+
+	(void)unused;
+	if (!json_errors || json_done || status == 0)
+		return;
+	if (!last_message[0] && status == TC_EXIT_SYNTAX)
+		snprintf(last_message, sizeof(last_message), "usage error (see standard error and --help)");
+	if (!last_message[0])
+		return;
+	o = json_object_new_object();
+	e = json_object_new_object();
+	json_object_object_add(o, "device", device_spec ? json_object_new_string(device_spec) : NULL);
+	json_object_object_add(e, "message", json_object_new_string(last_message));
+	json_object_object_add(e, "code", last_code ? json_object_new_string(last_code) : NULL);
+	json_object_object_add(e, "exit_status", json_object_new_int(status));
+	json_object_object_add(o, "error", e);
+	tc_json_print(o);
+	json_object_put(o);
+	fflush(stdout);
+}
+
+void tc_json_errors(bool on)
+{
+	static bool registered;
+
+	json_errors = on;
+	if (on && !registered)
+		registered = on_exit(json_error_at_exit, NULL) == 0;
+}
+
 void tc_msg(const char *fmt, ...)
 {
 	va_list ap;
@@ -34,23 +96,87 @@ void tc_msg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	va_start(ap, fmt);
+	remember(NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Drop the mentions of the spec from text (" device 'S'", " of S",
+ * "S: " ...), so a message chained from several layers names it once. */
+static void drop_spec(char *text, const char *spec)
+{
+	static const char *const around[][2] = {
+		{ " device '", "'" }, { " of '", "'" }, { " on '", "'" }, { " for '", "'" },
+		{ " of ", "" }, { " on ", "" }, { " for ", "" }, { "'", "': " }, { "", ": " }, { "", " " },
+	};
+	size_t sl = strlen(spec);
+
+	for (size_t k = 0; k < TC_ARRAY_SIZE(around); k++) {
+		size_t bl = strlen(around[k][0]), al = strlen(around[k][1]);
+		char *p = text;
+
+		while ((p = strstr(p, spec))) {
+			char *start = p - bl, *end = p + sl + al;
+
+			if (p - text >= (ptrdiff_t)bl && !strncmp(start, around[k][0], bl) &&
+			    !strncmp(p + sl, around[k][1], al) &&
+			    /* a whole spec, not the start of a longer one */
+			    (al || !(isalnum((unsigned char)*end) || *end == ',' || *end == '=')) &&
+			    /* "S: " only where a message part starts */
+			    (bl || p == text || (p - text >= 2 && p[-2] == ':' && p[-1] == ' '))) {
+				memmove(start, end, strlen(end) + 1);
+				p = start;
+			} else {
+				p += sl;
+			}
+		}
+	}
+}
+
+/* "SPEC: ", or "SPEC " for a spec that ends in a colon ("sim:"). */
+static const char *spec_sep(const char *spec)
+{
+	size_t n = strlen(spec);
+
+	return n && spec[n - 1] == ':' ? " " : ": ";
+}
+
+static void remember_text(const char *spec, const char *text)
+{
+	size_t n = 0;
+
+	last_message[0] = '\0';
+	if (spec)
+		n = (size_t)snprintf(last_message, sizeof(last_message), "%.500s%s", spec, spec_sep(spec));
+	snprintf(last_message + n, sizeof(last_message) - n, "%.*s", (int)(sizeof(last_message) - n - 1), text);
 }
 
 void tc_lib_error(int error, const char *fmt, ...)
 {
 	const char *detail = ostor_last_error();
+	char what[1024], text[2048];
 	va_list ap;
 
-	fflush(stdout);
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	/* The detailed message says what failed and what to do; fall back to
 	 * the generic text when the library left none. */
 	if (!detail || !*detail)
 		detail = ostor_strerror(error);
-	fprintf(stderr, ": %s (%s)\n", detail, ostor_error_name(error));
+	snprintf(text, sizeof(text), "%s%s%s", what, *what ? ": " : "", detail);
+	if (device_spec && strstr(text, device_spec)) {
+		drop_spec(text, device_spec);
+		fflush(stdout);
+		fprintf(stderr, "%s: %s%s%s (%s)\n", progname, device_spec, spec_sep(device_spec), text,
+			ostor_error_name(error));
+		remember_text(device_spec, text);
+	} else {
+		fflush(stdout);
+		fprintf(stderr, "%s: %s (%s)\n", progname, text, ostor_error_name(error));
+		remember_text(NULL, text);
+	}
+	last_code = ostor_error_name(error);
 }
 
 void tc_usage_error(const char *fmt, ...)
@@ -63,6 +189,9 @@ void tc_usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help' for more information.\n", progname);
+	va_start(ap, fmt);
+	remember(NULL, fmt, ap);
+	va_end(ap);
 	exit(TC_EXIT_SYNTAX);
 }
 

@@ -24,21 +24,45 @@ static const struct argp_option base_options[] = {
 	{ NULL, 0, NULL, 0, "General options:", 20 },
 	{ NULL, 'h', NULL, 0, "Give this help list (as --help)", 20 },
 	{ "verbose", 'v', NULL, 0,
-	  "More library logging: -v warnings, -vv info, -vvv debug", 20 },
+	  "More library logging, repeatable: -v info, -vv debug (the default is warnings "
+	  "and errors; ORIONSTOR_DEBUG sets it)", 20 },
 	{ "config", 'c', "FILE", 0,
 	  "Configuration file (default: $ORIONSTOR_CONF, then the system one)", 20 },
 	{ NULL }
 };
 
-static const struct argp_option device_options[] = {
+#define DEVICE_OPTIONS(doc) { \
+	{ NULL, 0, NULL, 0, "Device selection:", 5 }, \
+	{ "device", 'd', "SPEC", 0, doc, 5 }, \
+	{ "target", KEY_TARGET, "T", 0, "SCSI target id (default 0)", 5 }, \
+	{ "lun", KEY_LUN, "L", 0, "Logical unit number (default 0)", 5 }, \
+	{ NULL } }
+
+static const struct argp_option device_options[] = DEVICE_OPTIONS(
+	"Device spec: sim:[opts], usb:VVVV:PPPP[:SERIAL], usb:BUS.DEVNUM, virtio:[DDDD:]BB:DD.F "
+	"(orionstor(1), DEVICE SPECS)");
+static const struct argp_option usb_device_options[] = DEVICE_OPTIONS(
+	"USB device spec: usb:VVVV:PPPP[:SERIAL], usb:BUS.DEVNUM, or "
+	"sim:transport=usb-bot|usb-cbi|usb-cb[,opts] (orionstor(1), DEVICE SPECS)");
+static const struct argp_option virtio_device_options[] = DEVICE_OPTIONS(
+	"virtio-scsi device spec: virtio:[DDDD:]BB:DD.F, or sim:transport=virtio[,opts] "
+	"(orionstor(1), DEVICE SPECS)");
+static const struct argp_option pci_device_options[] = {
 	{ NULL, 0, NULL, 0, "Device selection:", 5 },
-	{ "device", 'd', "SPEC", 0,
-	  "Device spec: sim:[opts], usb:VVVV:PPPP[:SERIAL], usb:BUS.DEVNUM, "
-	  "virtio:[DDDD:]BB:DD.F", 5 },
-	{ "target", KEY_TARGET, "T", 0, "SCSI target id (default 0)", 5 },
-	{ "lun", KEY_LUN, "L", 0, "Logical unit number (default 0)", 5 },
+	{ "device", 'd', "ADDRESS", 0, "PCI address of a virtio-scsi function: [virtio:][DDDD:]BB:DD.F", 5 },
 	{ NULL }
 };
+
+const char *tc_spec_example(unsigned int groups)
+{
+	if (groups & TC_OPT_USB)
+		return "-d usb:0781:5567, or -d sim:transport=usb-bot to try it";
+	if (groups & TC_OPT_VIRTIO)
+		return "-d virtio:00:04.0, or -d sim:transport=virtio to try it";
+	if (groups & TC_OPT_PCI)
+		return "-d virtio:00:04.0";
+	return "-d sim: for a simulated disk";
+}
 
 static const struct argp_option json_options[] = {
 	{ "json", 'j', NULL, 0, "Print the result as JSON", 2 },
@@ -130,7 +154,7 @@ static error_t device_parser(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_END:
 		if ((c->groups & TC_OPT_DEVICE_REQUIRED) && !c->device)
-			argp_error(state, "a device is required: -d SPEC (e.g. -d sim:)");
+			argp_error(state, "a device is required: -d SPEC (e.g. %s)", tc_spec_example(c->groups));
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -182,7 +206,25 @@ static error_t hex_parser(int key, char *arg, struct argp_state *state)
 }
 
 static const struct argp base_argp = { base_options, base_parser };
-static const struct argp device_argp = { device_options, device_parser };
+static const struct argp_option *device_options_for(unsigned int groups)
+{
+	static struct argp_option opts[6];
+	const struct argp_option *src = groups & TC_OPT_USB ? usb_device_options :
+					groups & TC_OPT_VIRTIO ? virtio_device_options :
+					groups & TC_OPT_PCI ? pci_device_options : device_options;
+	size_t n = 0;
+
+	for (; src->name || src->doc; src++) {
+		if ((src->key == KEY_LUN && (groups & TC_OPT_NO_LUN)) ||
+		    (src->key == KEY_TARGET && (groups & TC_OPT_NO_TARGET)))
+			continue;
+		opts[n++] = *src;
+	}
+	opts[n] = (struct argp_option){ NULL };
+	return opts;
+}
+
+static struct argp device_argp = { NULL, device_parser };
 static const struct argp json_argp = { json_options, json_parser };
 static const struct argp hex_argp = { hex_options, hex_parser };
 static const struct argp live_argp = { live_options, live_parser };
@@ -248,6 +290,14 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	if (argc > 0 && argv[0])
 		tc_set_progname(base_name(argv[0]));
 
+	/* The transport tools share commands with orionstor (cmd, power,
+	 * the live ones): their name says which specs they take. */
+	if (groups & (TC_OPT_DEVICE | TC_OPT_DEVICE_REQUIRED) && !(groups & (TC_OPT_USB | TC_OPT_VIRTIO | TC_OPT_PCI))) {
+		if (!strncmp(tc_progname(), "usb_storage_", 12))
+			groups |= TC_OPT_USB;
+		else if (!strncmp(tc_progname(), "virtio-scsi-", 12))
+			groups |= TC_OPT_VIRTIO;
+	}
 	memset(common, 0, sizeof(*common));
 	common->groups = groups;
 
@@ -258,8 +308,10 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	tool_copy.doc = NULL;
 	memset(children, 0, sizeof(children));
 	children[n++] = (struct argp_child){ &tool_copy, 0, NULL, 0 };
-	if (groups & (TC_OPT_DEVICE | TC_OPT_DEVICE_REQUIRED))
+	if (groups & (TC_OPT_DEVICE | TC_OPT_DEVICE_REQUIRED)) {
+		device_argp.options = device_options_for(groups);
 		children[n++] = (struct argp_child){ &device_argp, 0, NULL, 0 };
+	}
 	if (groups & TC_OPT_JSON)
 		children[n++] = (struct argp_child){ &json_argp, 0, NULL, 0 };
 	if (groups & TC_OPT_HEX)
@@ -274,6 +326,13 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	wrapper.doc = tool ? tool->doc : NULL;
 	wrapper.children = children;
 
+	/* argp's own usage errors exit inside argp_parse: with -j/--json
+	 * on the line they still end in a JSON document. */
+	if (groups & TC_OPT_JSON)
+		for (int i = 1; i < argc && argv[i] && strcmp(argv[i], "--"); i++)
+			if (!strcmp(argv[i], "--json") || (argv[i][0] == '-' && argv[i][1] != '-' &&
+							    strchr(argv[i], 'j') && !strchr(argv[i], '=')))
+				tc_json_errors(true);
 	w.tool_input = tool_input;
 	w.common = common;
 	w.nchildren = n;
@@ -281,4 +340,6 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	 * after --help/--version (status 0). */
 	if (argp_parse(&wrapper, argc, argv, 0, NULL, &w) != 0)
 		exit(TC_EXIT_SYNTAX);
+	tc_set_device(common->device);
+	tc_json_errors(common->json);
 }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -149,6 +150,7 @@ int tc_json_print(struct json_object *obj)
 			tc_msg("error writing JSON to standard output");
 		return TC_EXIT_FILE_ERROR;
 	}
+	tc_json_printed();
 	return 0;
 }
 
@@ -226,4 +228,83 @@ int tc_finish_stdout(void)
 		return TC_EXIT_FILE_ERROR;
 	}
 	return 0;
+}
+
+void tc_report_begin(struct tc_report *r, const struct tc_common *c, const char *action)
+{
+	r->json = c->json;
+	r->root = r->steps = NULL;
+	if (!r->json)
+		return;
+	r->root = json_object_new_object();
+	r->steps = json_object_new_array();
+	json_object_object_add(r->root, "device", c->device ? json_object_new_string(c->device) : NULL);
+	json_object_object_add(r->root, "action", json_object_new_string(action));
+	json_object_object_add(r->root, "steps", r->steps);
+}
+
+void tc_report_step(struct tc_report *r, const char *step, const char *fmt, ...)
+{
+	char text[1024];
+	struct json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (!r->json) {
+		printf("%s\n", text);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "step", json_object_new_string(step));
+	json_object_object_add(o, "message", json_object_new_string(text));
+	json_object_array_add(r->steps, o);
+}
+
+void tc_report_set(struct tc_report *r, const char *key, struct json_object *value)
+{
+	if (r->json)
+		json_object_object_add(r->root, key, value);
+	else
+		json_object_put(value);
+}
+
+void tc_json_add_error(struct json_object *o, int rc)
+{
+	const char *code, *msg = tc_last_message(&code);
+	struct json_object *e;
+
+	if (!rc)
+		return;
+	e = json_object_new_object();
+	json_object_object_add(e, "message", json_object_new_string(msg));
+	json_object_object_add(e, "code", code ? json_object_new_string(code) : NULL);
+	json_object_object_add(e, "exit_status", json_object_new_int(rc));
+	json_object_object_add(o, "error", e);
+}
+
+int tc_report_end(struct tc_report *r, int rc)
+{
+	int prc = 0;
+
+	if (r->json) {
+		json_object_object_add(r->root, "exit_status", json_object_new_int(rc));
+		tc_json_add_error(r->root, rc);
+		prc = tc_json_print(r->root);
+		json_object_put(r->root);
+		r->root = r->steps = NULL;
+	}
+	if (rc)
+		return rc;
+	return prc ? prc : tc_finish_stdout();
+}
+
+struct json_object *tc_lun_json(uint32_t target, uint32_t lun)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "target", json_object_new_int64(target));
+	json_object_object_add(o, "lun", json_object_new_int64(lun));
+	return o;
 }

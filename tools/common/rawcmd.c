@@ -259,6 +259,8 @@ int orionstor_cmd_raw(int argc, char **argv)
 		 TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON | TC_OPT_HEX, &c, &a);
 	if (a.output && strcmp(a.output, "-") == 0 && c.json)
 		tc_usage_error("-o - and --json would both use standard output");
+	if (a.output && strcmp(a.output, "-") == 0 && isatty(STDOUT_FILENO))
+		tc_usage_error("refusing to write binary data to a terminal; use -o FILE or -H");
 
 	if (a.send) {
 		rc = slurp(a.send, &data, &data_len);
@@ -390,6 +392,13 @@ int orionstor_cmd_raw(int argc, char **argv)
 	err = tc_finish_stdout();
 	if (err && !rc)
 		rc = err;
+	/* The report is the output; standard error says why the status is not 0. */
+	if (rc == TC_EXIT_OVERRUN)
+		tc_msg("the device had more data than the %zu-byte buffer: give --request with the "
+		       "command's transfer length", data_len);
+	else if (rc && !err)
+		tc_msg("the command did not complete GOOD: %s%s%s (exit status %d)", ostor_result_name(result),
+		       sense_ok ? ", " : "", sense_ok ? sense_text : "", rc);
 
 out:
 	if (task)

@@ -36,46 +36,56 @@
 
 #define TC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- exit codes (modelled on sg3_utils; documented in orionstor(1)) ---- */
+/* ---- exit codes (sg3_utils's numbers; the table is in orionstor(1)) ---- */
 enum tc_exit {
 	TC_EXIT_OK = 0,
-	TC_EXIT_SYNTAX = 1,               /* usage / syntax error */
+	TC_EXIT_SYNTAX = 1,               /* usage / syntax error, malformed spec */
 	TC_EXIT_NOT_READY = 2,
-	TC_EXIT_MEDIUM_HARDWARE = 3,      /* MEDIUM ERROR or HARDWARE ERROR */
-	TC_EXIT_HEALTH_UNKNOWN = 4,       /* smart: no verdict (smartctl's bit 2: a SMART command failed) */
+	TC_EXIT_MEDIUM_HARDWARE = 3,      /* MEDIUM or HARDWARE ERROR, I/O error */
+	TC_EXIT_HEALTH_UNKNOWN = 4,       /* smart: no verdict (smartctl's bit 2); not sg3 */
 	TC_EXIT_ILLEGAL_REQUEST = 5,
 	TC_EXIT_UNIT_ATTENTION = 6,
 	TC_EXIT_DATA_PROTECT = 7,
-	TC_EXIT_HEALTH_FAILING = 8,       /* smart: the device predicts its failure (smartctl's bit 3) */
+	TC_EXIT_HEALTH_FAILING = 8,       /* smart: failure predicted (smartctl's bit 3); not sg3 */
 	TC_EXIT_INVALID_OPCODE = 9,
+	TC_EXIT_COPY_ABORTED = 10,
 	TC_EXIT_ABORTED_COMMAND = 11,
 	TC_EXIT_MISCOMPARE = 14,
-	TC_EXIT_FILE_ERROR = 15,          /* file or operating-system error */
+	TC_EXIT_FILE_ERROR = 15,          /* a device or file that cannot be opened, read or written */
 	TC_EXIT_NO_SENSE = 20,
 	TC_EXIT_RECOVERED_ERROR = 21,
+	TC_EXIT_LBA_OUT_OF_RANGE = 22,
 	TC_EXIT_RESERVATION_CONFLICT = 24,
 	TC_EXIT_BUSY = 26,
+	TC_EXIT_TASK_SET_FULL = 27,
+	TC_EXIT_ACA_ACTIVE = 28,
+	TC_EXIT_TASK_ABORTED = 29,
 	TC_EXIT_TIMEOUT = 33,
-	TC_EXIT_TRANSPORT = 34,
-	TC_EXIT_DEVICE_GONE = 35,
-	TC_EXIT_NOT_FOUND = 36,           /* no such device, or a bad spec */
-	TC_EXIT_NOT_HELD = 38,            /* no process holds the device (live tools) */
-	TC_EXIT_OVERRUN = 49,             /* more data than the buffer (sg3_utils: wild residual) */
-	TC_EXIT_OTHER_STATUS = 97,        /* another SCSI status / sense key */
-	TC_EXIT_INTERRUPTED = 130,        /* SIGINT/SIGTERM: stopped, what was done reported */
-	TC_EXIT_OTHER = 99
+	TC_EXIT_DEVICE_GONE = 35,         /* not sg3 */
+	TC_EXIT_TRANSPORT = 37,           /* not sg3 (which says 99) */
+	TC_EXIT_NOT_HELD = 38,            /* no process holds the device (live tools); not sg3 */
+	TC_EXIT_NOT_FOUND = 39,           /* no such target, LUN, process or command; not sg3 */
+	TC_EXIT_OVERRUN = 49,             /* more data than the buffer (sg3: wild residual) */
+	TC_EXIT_SENSE_OTHER = 98,         /* another sense key, or sense we cannot decode */
+	TC_EXIT_OTHER = 99,               /* another SCSI status, any other error */
+	TC_EXIT_INTERRUPTED = 130         /* SIGINT/SIGTERM: stopped, what was done reported */
 };
 
 /* Exit code for a negative enum ostor_error (0 for OSTOR_SUCCESS). */
 int tc_exit_from_error(int error);
+/* The same for ostor_open's error: a device that is not there or cannot
+ * be opened is TC_EXIT_FILE_ERROR (sg3_utils: the device node). */
+int tc_exit_from_open_error(int error);
 /* Exit code of a health verdict (enum ostor_health_verdict): 0 passed,
  * TC_EXIT_HEALTH_FAILING, TC_EXIT_HEALTH_UNKNOWN. */
 int tc_exit_from_verdict(int verdict);
 /* Exit code for a completed task: its result and, for CHECK CONDITION,
  * the sense key (and ASC 20h: invalid opcode). */
 int tc_exit_from_task(const ostor_task *task);
-/* The same decision from the raw pieces (used by tc_exit_from_task). */
-int tc_exit_from_result(int result, const uint8_t *sense, size_t sense_len);
+/* The same decision from the raw pieces (used by tc_exit_from_task);
+ * status is the SCSI status byte (it tells TASK SET FULL from BUSY, ACA
+ * ACTIVE and TASK ABORTED from other statuses). */
+int tc_exit_from_result(int result, int status, const uint8_t *sense, size_t sense_len);
 
 /* ---- program name and messages ----------------------------------------- */
 
@@ -84,8 +94,19 @@ void tc_set_progname(const char *name);
 const char *tc_progname(void);
 /* "prog: message\n" on stderr. */
 void tc_msg(const char *fmt, ...) TC_PRINTF(1, 2);
-/* "prog: message: <ostor_last_error() or ostor_strerror(error)>\n". */
+/* "prog: SPEC: message: <ostor_last_error() or ostor_strerror(error)>\n",
+ * the device spec (tc_set_device) named once, not in every part. */
 void tc_lib_error(int error, const char *fmt, ...) TC_PRINTF(2, 3);
+/* The device the messages are about (tc_parse sets it from -d). */
+void tc_set_device(const char *spec);
+/* --json given: when the program exits non-zero having printed no JSON,
+ * its last message goes to stdout as {"device", "error": {"message",
+ * "code", "exit_status"}} (orionstor-json(7)).  tc_parse calls it. */
+void tc_json_errors(bool on);
+/* Note that a JSON document went to stdout (tc_json_print does). */
+void tc_json_printed(void);
+/* The example spec for "-d SPEC" hints, by the TC_OPT_* groups. */
+const char *tc_spec_example(unsigned int groups);
 /* Print a usage error plus the --help hint and exit TC_EXIT_SYNTAX. */
 TC_NORETURN void tc_usage_error(const char *fmt, ...) TC_PRINTF(1, 2);
 
@@ -109,6 +130,11 @@ int tc_parse_size(const char *text, uint64_t max, uint64_t *out, const char **wh
 #define TC_OPT_JSON    0x04u  /* -j/--json */
 #define TC_OPT_HEX     0x08u  /* -H/--hex */
 #define TC_OPT_LIVE    0x10u  /* --pid, --socket: which process (live tools) */
+#define TC_OPT_USB     0x20u  /* -d takes USB specs only (help and hints say so) */
+#define TC_OPT_VIRTIO  0x40u  /* -d takes virtio-scsi specs only */
+#define TC_OPT_PCI     0x80u  /* -d takes a PCI address only (virtio:BB:DD.F) */
+#define TC_OPT_NO_LUN  0x100u /* the tool acts on a device or target: no --lun */
+#define TC_OPT_NO_TARGET 0x200u /* ...and no --target */
 
 struct tc_common {
 	const char *device;      /* -d SPEC */
@@ -182,6 +208,22 @@ int tc_json_print(struct json_object *obj);
  * (json-c >= 0.14 has uint64; older ones clamp, which never happens for
  * real block counts). */
 struct json_object *tc_json_u64(uint64_t v);
+/* A LUN as every tool shows it (luninfo.c): the JSON object, and a row
+ * of the text table under tc_lun_text_header(). */
+struct json_object *tc_lun_info_json(const struct ostor_lun_info *li);
+void tc_lun_text_header(void);
+void tc_lun_text(const struct ostor_lun_info *li);
+/* "2048 blocks (1.0 MiB)": the per-command limit, in every tool's words. */
+const char *tc_max_transfer_text(const struct ostor_lun_info *li, char *buf, size_t len);
+/* INQUIRY (evpd 0: standard; 1: VPD page) into buf: 0 or an ostor error,
+ * *got the bytes that came. */
+int tc_inquiry(ostor_device *dev, uint32_t target, uint32_t lun, int evpd, uint8_t page,
+	       uint8_t *buf, size_t len, size_t *got);
+/* -H: the standard INQUIRY and every VPD page as hex dumps, or as hex
+ * strings in json's "raw" member when json is not NULL. */
+void tc_lun_hex(ostor_device *dev, uint32_t target, uint32_t lun, struct json_object *json);
+/* {"target": T, "lun": L} */
+struct json_object *tc_lun_json(uint32_t target, uint32_t lun);
 /* A JSON string of the hex of data (never NULL unless out of memory). */
 struct json_object *tc_json_hex(const void *data, size_t len);
 /* A field of an object (jsonget.c): NULL, "", 0 or false when o is NULL
@@ -192,6 +234,27 @@ int64_t tc_jint(struct json_object *o, const char *key);
 uint64_t tc_ju64(struct json_object *o, const char *key);
 double tc_jnum(struct json_object *o, const char *key);
 bool tc_jbool(struct json_object *o, const char *key);
+
+/* What an action tool (reset, remove, bind ...) did, step by step: a
+ * line each in text; with --json one document at the end (orionstor-json(7)):
+ * {"device", "action", "steps": [{"step", "message"}], ..., "exit_status",
+ * "error" when it failed}. */
+struct tc_report {
+	bool json;
+	struct json_object *root, *steps;
+};
+void tc_report_begin(struct tc_report *r, const struct tc_common *c, const char *action);
+void tc_report_step(struct tc_report *r, const char *step, const char *fmt, ...) TC_PRINTF(3, 4);
+/* A JSON-only member (takes the reference). */
+void tc_report_set(struct tc_report *r, const char *key, struct json_object *value);
+/* Print the JSON, free; returns rc, or tc_finish_stdout()'s when rc is 0. */
+int tc_report_end(struct tc_report *r, int rc);
+/* A failed run's "error": {"message", "code", "exit_status"} member
+ * (the last message printed); nothing when rc is 0. */
+void tc_json_add_error(struct json_object *o, int rc);
+/* The last message tc_msg/tc_lib_error/tc_usage_error printed ("" if none)
+ * and its library error name (NULL if none). */
+const char *tc_last_message(const char **code);
 
 /* Write all of buf to fd (EINTR and short writes handled); 0 or -1/errno. */
 int tc_write_all(int fd, const void *buf, size_t len);

@@ -23,6 +23,17 @@ int vst_open(const struct tc_common *c, ostor_context **ctx, ostor_device **dev)
 	return 0;
 }
 
+int vst_check_target(ostor_device *dev, const struct tc_common *c)
+{
+	struct ostor_virtio_device_info in = OSTOR_VIRTIO_DEVICE_INFO_INIT;
+
+	if (ostor_virtio_device_info(dev, &in) < 0 || c->target <= in.max_target)
+		return 0;
+	tc_msg("%s has no target %u: its targets are 0 to %u (max_target)", c->device, (unsigned)c->target,
+	       (unsigned)in.max_target);
+	return TC_EXIT_NOT_FOUND;
+}
+
 struct json_object *vst_hex64(uint64_t v)
 {
 	char buf[24];
@@ -94,7 +105,7 @@ struct json_object *vst_device_json(ostor_device *dev, int *first_fail)
 	int nq, err;
 
 	ostor_virtio_device_info(dev, &in);
-	json_object_object_add(o, "spec", json_object_new_string(ostor_device_spec(dev)));
+	json_object_object_add(o, "device", json_object_new_string(ostor_device_spec(dev)));
 	json_object_object_add(o, "pci_address", json_object_new_string(in.pci_address));
 	json_object_object_add(o, "binding", json_object_new_string(in.binding));
 	json_object_object_add(o, "transport", json_object_new_string(in.transport));
@@ -130,22 +141,12 @@ struct json_object *vst_device_json(ostor_device *dev, int *first_fail)
 		*first_fail = tc_exit_from_error(err);
 	for (size_t i = 0; i < n; i++) {
 		struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
-		struct json_object *l = json_object_new_object();
+		struct json_object *l;
 
-		json_object_object_add(l, "target", json_object_new_int64(luns[i].target));
-		json_object_object_add(l, "lun", json_object_new_int64(luns[i].lun));
 		if (ostor_lun_info(dev, luns[i].target, luns[i].lun, &li) == 0) {
-			json_object_object_add(l, "peripheral_type",
-					       json_object_new_string(ostor_peripheral_type_name(li.peripheral_type)));
-			json_object_object_add(l, "vendor", json_object_new_string(li.vendor));
-			json_object_object_add(l, "product", json_object_new_string(li.product));
-			json_object_object_add(l, "revision", json_object_new_string(li.revision));
-			json_object_object_add(l, "serial", json_object_new_string(li.serial));
-			json_object_object_add(l, "block_size", json_object_new_int64(li.block_size));
-			json_object_object_add(l, "blocks", tc_json_u64(li.blocks));
-			json_object_object_add(l, "write_protected", json_object_new_boolean(li.write_protected));
-			json_object_object_add(l, "removable", json_object_new_boolean(li.removable));
+			l = tc_lun_info_json(&li);
 		} else {
+			l = tc_lun_json(luns[i].target, luns[i].lun);
 			json_object_object_add(l, "error", json_object_new_string(ostor_last_error()));
 		}
 		json_object_array_add(la, l);
@@ -153,4 +154,46 @@ struct json_object *vst_device_json(ostor_device *dev, int *first_fail)
 	free(luns);
 	json_object_object_add(o, "luns", la);
 	return o;
+}
+
+void vst_queues_text(ostor_device *dev)
+{
+	int n = ostor_virtio_queue_count(dev);
+
+	printf("%-5s %-8s %6s %-6s %-9s %-8s %9s %9s %8s %12s %8s\n", "QUEUE", "TYPE", "SIZE", "RING",
+	       "EVENT_IDX", "INDIRECT", "AVAIL", "USED", "INFLIGHT", "COMPLETED", "ERRORS");
+	for (int i = 0; i < n; i++) {
+		struct ostor_virtio_queue_info q = OSTOR_VIRTIO_QUEUE_INFO_INIT;
+
+		if (ostor_virtio_queue_info(dev, (unsigned int)i, &q) < 0)
+			continue;
+		printf("%-5u %-8s %6u %-6s %-9s %-8s %9u %9u %8u %12llu %8llu%s\n", q.index,
+		       vst_queue_type(q.type), q.queue_size, q.packed ? "packed" : "split",
+		       q.event_idx ? "yes" : "no", q.indirect ? "yes" : "no", q.avail_idx, q.used_idx,
+		       q.inflight, (unsigned long long)q.completed, (unsigned long long)q.errors,
+		       q.broken ? "  BROKEN" : "");
+	}
+}
+
+size_t vst_luns_text(ostor_device *dev, int64_t target)
+{
+	struct ostor_lun_addr *luns = NULL;
+	size_t n = 0, shown = 0;
+
+	if (ostor_device_luns(dev, &luns, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
+
+		if (target >= 0 && luns[i].target != (uint64_t)target)
+			continue;
+		if (!shown++)
+			tc_lun_text_header();
+		if (ostor_lun_info(dev, luns[i].target, luns[i].lun, &li) == 0)
+			tc_lun_text(&li);
+		else
+			printf("%u:%-5u %s\n", (unsigned)luns[i].target, (unsigned)luns[i].lun, ostor_last_error());
+	}
+	free(luns);
+	return shown;
 }
