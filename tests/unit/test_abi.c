@@ -124,6 +124,8 @@ static void check_virtio_device_info(const void *p)
 	const struct ostor_virtio_device_info *in = p;
 
 	ck_assert_str_eq(in->pci_address, "sim");
+	ck_assert_str_eq(in->transport, "sim");
+	ck_assert_int_eq(in->iommu_group, -1);
 	ck_assert_uint_ge(in->num_queues, 1);
 	ck_assert_uint_ne(in->driver_features, 0);
 }
@@ -140,6 +142,7 @@ static void check_virtio_queue_info(const void *p)
 	ck_assert_uint_eq(qi->index, 2);
 	ck_assert_int_eq(qi->type, OSTOR_VIRTIO_QUEUE_REQUEST);
 	ck_assert_uint_gt(qi->queue_size, 0);
+	ck_assert_int_eq(qi->interrupt_vector, -1);
 }
 
 static int call_inquiry(void *out)
@@ -331,9 +334,9 @@ static const struct grow_case cases[] = {
 	CASE(ostor_usb_details, OSTOR_USB_DETAILS_INIT, target_max_lun, call_usb_details,
 	     check_usb_details),
 	CASE(ostor_usb_power, OSTOR_USB_POWER_INIT, sysfs_path, call_usb_power, check_usb_power),
-	CASE(ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT, topology_generation,
+	CASE(ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT, dma_pool_bytes,
 	     call_virtio_device_info, check_virtio_device_info),
-	CASE(ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT, renotifies,
+	CASE(ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT, interrupt_vector,
 	     call_virtio_queue_info, check_virtio_queue_info),
 	CASE(ostor_scsi_inquiry, OSTOR_SCSI_INQUIRY_INIT, valid_len, call_inquiry, check_inquiry),
 	CASE(ostor_scsi_read_capacity, OSTOR_SCSI_READ_CAPACITY_INIT, valid_len, call_capacity10,
