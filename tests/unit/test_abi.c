@@ -321,12 +321,18 @@ struct grow_case {
 	const char *init;             /* its initializer */
 	size_t size;                  /* sizeof */
 	size_t end;                   /* where its last field ends */
+	size_t first_end;             /* where the first version's last field ends */
 	int (*call)(void *out);
 	void (*check)(const void *out);
 };
 
-#define CASE(T, INIT, last, call, check) \
-	{ "struct " #T, #INIT, sizeof(struct T), OSTORI_FIELD_END(struct T, last), call, check }
+#define CASE(T, INIT, last, call, check)                                                   \
+	{ "struct " #T, #INIT, sizeof(struct T), OSTORI_FIELD_END(struct T, last),        \
+	  OSTORI_FIELD_END(struct T, last), call, check }
+/* A struct that grew: first is the last field of its first version. */
+#define CASE2(T, INIT, first, last, call, check)                                         \
+	{ "struct " #T, #INIT, sizeof(struct T), OSTORI_FIELD_END(struct T, last),        \
+	  OSTORI_FIELD_END(struct T, first), call, check }
 
 static const struct grow_case cases[] = {
 	CASE(ostor_lun_info, OSTOR_LUN_INFO_INIT, thin_provisioned, call_lun_info, check_lun_info),
@@ -334,9 +340,9 @@ static const struct grow_case cases[] = {
 	CASE(ostor_usb_details, OSTOR_USB_DETAILS_INIT, target_max_lun, call_usb_details,
 	     check_usb_details),
 	CASE(ostor_usb_power, OSTOR_USB_POWER_INIT, sysfs_path, call_usb_power, check_usb_power),
-	CASE(ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT, dma_pool_bytes,
+	CASE2(ostor_virtio_device_info, OSTOR_VIRTIO_DEVICE_INFO_INIT, topology_generation, dma_pool_bytes,
 	     call_virtio_device_info, check_virtio_device_info),
-	CASE(ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT, interrupt_vector,
+	CASE2(ostor_virtio_queue_info, OSTOR_VIRTIO_QUEUE_INFO_INIT, renotifies, interrupt_vector,
 	     call_virtio_queue_info, check_virtio_queue_info),
 	CASE(ostor_scsi_inquiry, OSTOR_SCSI_INQUIRY_INIT, valid_len, call_inquiry, check_inquiry),
 	CASE(ostor_scsi_read_capacity, OSTOR_SCSI_READ_CAPACITY_INIT, valid_len, call_capacity10,
@@ -416,7 +422,7 @@ END_TEST
 START_TEST(grows_size_not_set)
 {
 	const struct grow_case *c = &cases[_i];
-	const size_t sizes[] = { 0, 4, c->end / 2 + 1, c->end - 1 };
+	const size_t sizes[] = { 0, 4, c->first_end / 2 + 1, c->first_end - 1 };
 
 	for (size_t k = 0; k < OSTOR_ARRAY_SIZE(sizes); k++) {
 		size_t total = c->size + EXTRA;
