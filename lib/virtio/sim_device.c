@@ -34,7 +34,7 @@
 #define SIM_CDB_SIZE 32
 
 #define VIRTIO_OPTIONS "packed, queues=N, queue-size=N, intr, no-indirect, no-event-idx, " \
-	"ring-reset, iommu, timeout=MS, fault=features-ok|config-generation|early-irq"
+	"ring-reset, iommu, timeout=MS, busy-backoff=MS, fault=features-ok|config-generation|early-irq"
 
 struct sim_vq {
 	bool enabled, packed, event_idx;
@@ -1284,12 +1284,13 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	struct vscsi_options o = { 0 };
 	struct sim_vdev *m;
 	const struct ostor_spec_option *f;
-	uint64_t queues = 1, qsize = 128, tmo = 0;
+	uint64_t queues = 1, qsize = 128, tmo = 0, backoff = 0;
 	int r;
 
 	if ((r = opt_num(spec, "queues", 16, &queues)) < 0 ||
 	    (r = opt_num(spec, "queue-size", 65536, &qsize)) < 0 ||
-	    (r = opt_num(spec, "timeout", 600000, &tmo)) < 0)
+	    (r = opt_num(spec, "timeout", 600000, &tmo)) < 0 ||
+	    (r = opt_num(spec, "busy-backoff", 60000, &backoff)) < 0)
 		return r;
 	if (queues == 0)
 		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim virtio option queues=0: use 1 to 16");
@@ -1325,6 +1326,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 		o.bounce_bytes = 64 * 1024;
 	o.mode = opt_flag(spec, "intr") ? 2 : 0;
 	o.tmf_timeout_ms = (unsigned int)tmo;
+	o.busy_backoff_ms = (unsigned int)backoff;
 	o.queues = (unsigned int)queues;
 	f = ostori_spec_get(spec, "fault");
 	if (f) {
