@@ -198,6 +198,17 @@ int sim_usb_arm_fault(struct sim_usb *m, enum sim_usb_fault f, unsigned int coun
 	return 0;
 }
 
+bool sim_usb_fault_pending(struct sim_usb *m)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&m->lock);
+	for (int f = 0; f < SIM_USB_FAULT_COUNT; f++)
+		any |= m->faults[f].armed;
+	pthread_mutex_unlock(&m->lock);
+	return any;
+}
+
 void sim_usb_set_bad_status(struct sim_usb *m, uint8_t status)
 {
 	pthread_mutex_lock(&m->lock);

@@ -519,6 +519,17 @@ void sim_virtio_inject(struct sim_vdev *m, enum sim_virtio_fault f, unsigned int
 	pthread_mutex_unlock(&m->lock);
 }
 
+unsigned int sim_virtio_faults_pending(struct sim_vdev *m)
+{
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (unsigned int i = 0; i < m->nfaults; i++)
+		n += m->faults[i].count != 0;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
 void sim_virtio_clear_faults(struct sim_vdev *m)
 {
 	pthread_mutex_lock(&m->lock);
