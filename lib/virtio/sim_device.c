@@ -509,9 +509,17 @@ static bool take_fault(struct sim_vdev *m, enum sim_virtio_fault kind, uint32_t 
 
 void sim_virtio_inject(struct sim_vdev *m, enum sim_virtio_fault f, unsigned int count, uint32_t param)
 {
+	unsigned int i;
+
 	pthread_mutex_lock(&m->lock);
-	if (m->nfaults < SIM_MAX_FAULTS)
-		m->faults[m->nfaults++] = (struct sim_fault){ f, count, param };
+	/* A spent slot is taken again (else the table fills for good). */
+	for (i = 0; i < m->nfaults && m->faults[i].count; i++)
+		;
+	if (i < SIM_MAX_FAULTS) {
+		m->faults[i] = (struct sim_fault){ f, count, param };
+		if (i == m->nfaults)
+			m->nfaults++;
+	}
 	/* From now on the request rings are ignored until a notification
 	 * that is not lost: deterministic whatever else wakes the device. */
 	for (unsigned int q = 2; f == SIM_VF_LOST_NOTIFY && q < m->nvq; q++)
