@@ -9,7 +9,7 @@
 build=${1:-.}
 total=38
 # Cases whose tests pass but do not cover all the issue asks ("NN:what").
-partial="38:libusb and UIO failures (they need a real device; only the allocations, mmaps and more requests than ring slots are tested)"
+partial="38:UIO failures and libusb failures past enumeration (opening, claiming a real device); these need a real device (allocations, mmaps, libusb init and enumeration, more requests than ring slots are tested)"
 tap=$(mktemp) || exit 1
 all=$(mktemp) || exit 1
 trap 'rm -f "$tap" "$all"' EXIT

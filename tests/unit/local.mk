@@ -79,3 +79,7 @@ tests_unit_test_alloc_fail_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=
 	-Wl,--wrap=strdup -Wl,--wrap=strndup -Wl,--wrap=aligned_alloc -Wl,--wrap=posix_memalign \
 	-Wl,--wrap=mmap
 tests_unit_test_alloc_fail_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+if ENABLE_USB
+tests_unit_test_alloc_fail_CFLAGS += $(LIBUSB_CFLAGS)
+tests_unit_test_alloc_fail_LDFLAGS += -Wl,--wrap=libusb_init -Wl,--wrap=libusb_get_device_list
+endif

@@ -7,8 +7,9 @@
  * N, around init, open, I/O, flush and close on each simulated transport:
  * every call ends with a clean error or success, data that was reported
  * written reads back, and nothing leaks (LeakSanitizer, in the
- * --enable-sanitizers build) or crashes.  Also: more requests than ring
- * slots and than the USB engine holds.
+ * --enable-sanitizers build) or crashes.  Also: libusb failing at init
+ * and enumeration, more requests than ring slots and than the USB engine
+ * holds.
  */
 #include "core/backend.h"
 
@@ -226,6 +227,59 @@ START_TEST(fault_38_allocation_failure_every_site)
 }
 END_TEST
 
+/* ---- libusb failing ---------------------------------------------------------------- */
+
+#ifdef OSTOR_HAVE_USB
+#include <libusb.h>
+
+/* Which libusb call fails: none, init, or the device list. */
+static atomic_int libusb_fails;
+enum { LU_NONE, LU_INIT, LU_LIST };
+
+int __real_libusb_init(libusb_context **c);
+ssize_t __real_libusb_get_device_list(libusb_context *c, libusb_device ***list);
+int __wrap_libusb_init(libusb_context **c);
+ssize_t __wrap_libusb_get_device_list(libusb_context *c, libusb_device ***list);
+
+int __wrap_libusb_init(libusb_context **c)
+{
+	return atomic_load(&libusb_fails) == LU_INIT ? LIBUSB_ERROR_NO_MEM : __real_libusb_init(c);
+}
+
+ssize_t __wrap_libusb_get_device_list(libusb_context *c, libusb_device ***list)
+{
+	return atomic_load(&libusb_fails) == LU_LIST ? LIBUSB_ERROR_NO_MEM : __real_libusb_get_device_list(c, list);
+}
+
+/* libusb failing at init or enumeration: usb: devices fail to open with
+ * an error that says why, the rest of the library works on. */
+START_TEST(fault_38_libusb_failures)
+{
+	ostor_context *c;
+	ostor_device *d = NULL;
+	ostor_device_info **list = NULL;
+	ssize_t n;
+	int r;
+
+	atomic_store(&libusb_fails, _i ? LU_LIST : LU_INIT);
+	ck_assert_int_eq(ostor_init(&c, ""), 0);
+	ostor_set_log_level(c, OSTOR_LOG_NONE);
+	r = ostor_open(c, "usb:0781:5567", &d);
+	ck_assert_int_eq(r, _i ? OSTOR_ERROR_IO : OSTOR_ERROR_NOT_SUPPORTED);
+	ck_assert_ptr_null(d);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), _i ? "libusb_get_device_list" : "libusb"));
+	/* listing reports the USB part failing or leaves it out, no crash */
+	n = ostor_get_device_list(c, &list);
+	ck_clean(n < 0 ? (int)n : 0, "ostor_get_device_list", 0);
+	if (n >= 0)
+		ostor_free_device_list(list);
+	ck_assert(!scenario("sim:size=1M", 0));
+	ostor_exit(c);
+	atomic_store(&libusb_fails, LU_NONE);
+}
+END_TEST
+#endif
+
 /* ---- more requests than ring slots / than the USB engine holds ------------------ */
 
 struct done {
@@ -293,6 +347,9 @@ static Suite *alloc_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, fault_38_allocation_failure_every_site, 0, (int)OSTOR_ARRAY_SIZE(specs));
 	tcase_add_loop_test(tc, fault_38_more_requests_than_ring_slots, 0, (int)OSTOR_ARRAY_SIZE(small_queues));
+#ifdef OSTOR_HAVE_USB
+	tcase_add_loop_test(tc, fault_38_libusb_failures, 0, 2);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
