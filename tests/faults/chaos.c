@@ -110,7 +110,7 @@ struct worker {
 	uint32_t next_tag;
 	atomic_ullong op_start;    /* ms, 0: between calls */
 	atomic_bool done;
-	const char *op;
+	atomic_int op;             /* enum op, for the watchdog */
 	struct totals *tot;
 };
 
@@ -131,9 +131,12 @@ static void fail(struct totals *t, const char *fmt, ...)
 	atomic_fetch_add(&t->errors, 1);
 }
 
-static void op_begin(struct worker *w, const char *op)
+enum op { OP_WRITE, OP_READ, OP_FLUSH, OP_FINAL_READ };
+static const char *const op_names[] = { "write", "read", "flush", "final read" };
+
+static void op_begin(struct worker *w, enum op op)
 {
-	w->op = op;
+	atomic_store(&w->op, (int)op);
 	atomic_store(&w->op_start, ostori_now_ms());
 }
 
@@ -175,7 +178,7 @@ static void do_write(struct worker *w, uint64_t first, uint32_t count)
 
 	for (uint32_t i = 0; i < count; i++)
 		pattern(buf + (size_t)i * BS, w->base + first + i, tag);
-	op_begin(w, "write");
+	op_begin(w, OP_WRITE);
 	r = ostor_write_blocks(w->dev, 0, 0, w->base + first, count, buf);
 	op_end(w);
 	atomic_fetch_add(&w->tot->writes, 1);
@@ -201,7 +204,7 @@ static void do_read(struct worker *w, uint64_t first, uint32_t count)
 	int r;
 
 	memset(buf, 0xa5, sizeof(buf));
-	op_begin(w, "read");
+	op_begin(w, OP_READ);
 	r = ostor_read_blocks(w->dev, 0, 0, w->base + first, count, buf);
 	op_end(w);
 	atomic_fetch_add(&w->tot->reads, 1);
@@ -215,7 +218,7 @@ static void do_flush(struct worker *w)
 {
 	int r;
 
-	op_begin(w, "flush");
+	op_begin(w, OP_FLUSH);
 	r = ostor_flush(w->dev, 0, 0);
 	op_end(w);
 	atomic_fetch_add(&w->tot->flushes, 1);
@@ -252,7 +255,7 @@ static void verify_region(struct worker *w)
 		static _Thread_local uint8_t buf[MAX_IO * BS];
 		int r;
 
-		op_begin(w, "final read");
+		op_begin(w, OP_FINAL_READ);
 		r = ostor_read_blocks(w->dev, 0, 0, w->base + first, MAX_IO, buf);
 		op_end(w);
 		if (r < 0) {
@@ -527,7 +530,8 @@ static bool watch(struct worker *w, int n, uint64_t until)
 
 			if (s && ostori_now_ms() - s > HANG_MS) {
 				fprintf(stderr, "chaos: %s round %" PRIu64 ": FAIL: thread %d hangs in %s for %" PRIu64
-					" ms\n", transport_name, round_no, i, w[i].op, ostori_now_ms() - s);
+					" ms\n", transport_name, round_no, i, op_names[atomic_load(&w[i].op)],
+					ostori_now_ms() - s);
 				return false;
 			}
 		}
