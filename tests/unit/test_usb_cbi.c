@@ -383,7 +383,7 @@ static Suite *cbi_suite(void)
 	tcase_add_test(tc, cb_explicit_reset_and_unplug);
 	suite_add_tcase(s, tc);
 
-	/* The fault matrix of issue 14, counted by tests/fault-matrix.sh. */
+	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
 	tc = tcase_create("fault_matrix");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
