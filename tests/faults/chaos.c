@@ -14,7 +14,7 @@
  * Environment: CHAOS_SECONDS (total, default 10), CHAOS_SEED (replay; the
  * thread interleaving is not replayed), CHAOS_THREADS (default 4),
  * CHAOS_TRANSPORTS (default "sim virtio usb-bot usb-cbi usb-cb"),
- * CHAOS_FAULTS (only these, by the names printed).  Prints
+ * CHAOS_FAULTS (only these, by the names printed), CHAOS_HANG_MS.  Prints
  * one line per transport and "chaos: PASS" or "chaos: FAIL"; exit 0 on
  * PASS.
  */
@@ -42,7 +42,7 @@
 #define REGION 1024            /* blocks per thread */
 #define MAX_IO 16              /* blocks per command */
 #define CANDS 8                /* possible contents a block may have */
-#define HANG_MS 90000          /* no call takes longer, faults or not */
+#define HANG_MS 90000          /* no call takes longer (CHAOS_HANG_MS) */
 #define MAX_THREADS 16
 
 /* ---- what each block may hold ----------------------------------------------- */
@@ -115,6 +115,7 @@ struct worker {
 };
 
 static atomic_bool stop_io, stop_faults;
+static uint64_t hang_ms = HANG_MS;
 static const char *transport_name;
 static uint64_t round_no;
 
@@ -348,9 +349,30 @@ struct injector {
 	uint64_t fired;
 };
 
+/* The last faults fired, for the report of a hang. */
+#define RECENT 32
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { const char *name; uint64_t at; } recent[RECENT];
+static unsigned int recent_n;
+
+static void print_recent(void)
+{
+	pthread_mutex_lock(&recent_lock);
+	for (unsigned int k = recent_n > RECENT ? recent_n - RECENT : 0; k < recent_n; k++)
+		fprintf(stderr, "chaos:   fault %s fired %" PRIu64 " ms ago\n", recent[k % RECENT].name,
+			ostori_now_ms() - recent[k % RECENT].at);
+	pthread_mutex_unlock(&recent_lock);
+}
+
 static void count_fired(struct injector *in, const char *name)
 {
 	int i;
+
+	pthread_mutex_lock(&recent_lock);
+	recent[recent_n % RECENT].name = name;
+	recent[recent_n % RECENT].at = ostori_now_ms();
+	recent_n++;
+	pthread_mutex_unlock(&recent_lock);
 
 	for (i = 0; i < MAX_NAMES && in->counts[i].name && strcmp(in->counts[i].name, name); i++)
 		;
@@ -528,10 +550,11 @@ static bool watch(struct worker *w, int n, uint64_t until)
 		for (int i = 0; i < n; i++) {
 			uint64_t s = atomic_load(&w[i].op_start);
 
-			if (s && ostori_now_ms() - s > HANG_MS) {
+			if (s && ostori_now_ms() - s > hang_ms) {
 				fprintf(stderr, "chaos: %s round %" PRIu64 ": FAIL: thread %d hangs in %s for %" PRIu64
 					" ms\n", transport_name, round_no, i, op_names[atomic_load(&w[i].op)],
 					ostori_now_ms() - s);
+				print_recent();
 				return false;
 			}
 		}
@@ -660,6 +683,7 @@ int main(void)
 
 	if (!which || !*which)
 		which = "sim virtio usb-bot usb-cbi usb-cb";
+	hang_ms = env_ul("CHAOS_HANG_MS", HANG_MS);
 	only_faults = getenv("CHAOS_FAULTS");
 	if (only_faults && !*only_faults)
 		only_faults = NULL;
