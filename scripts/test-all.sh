@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole test suite, from a fresh clone on a fresh Debian 12 machine:
 # unit and tool tests, the same under ASan+UBSan and under ThreadSanitizer
-# (any report fails), the libFuzzer targets (make fuzz), valgrind over the core
-# tests, make distcheck, and the QEMU guest tests (make check-vm).
+# (any report fails), the fault matrix count, the randomized fault campaign
+# (make check-chaos), the libFuzzer targets (make fuzz), valgrind over the
+# core tests, make distcheck, and the QEMU guest tests (make check-vm).
 # Ends with one line "summary: N passed, N failed".
 set -e
 cd "$(dirname "$0")/.."
@@ -38,6 +39,20 @@ phase() { # name, build dir, configure flags...
 }
 
 phase "unit and tool tests" "$top/_build/plain" --enable-werror
+
+echo "=== fault matrix (issue 14): make fault-matrix"
+# The fault_NN tests that exist and pass; prints "fault matrix: N/38".
+if (cd "$top/_build/plain" && make -s fault-matrix >fault-matrix.out 2>&1); then :; else
+	failed=$((failed + 1)); echo "FAIL: a fault matrix test failed"
+fi
+cat "$top/_build/plain/fault-matrix.out"
+
+echo "=== randomized fault campaign: make check-chaos (60 s)"
+if (cd "$top/_build/plain" && make -s check-chaos CHAOS_SECONDS=60 >chaos.out 2>&1); then
+	passed=$((passed + 1)); grep '^chaos:' "$top/_build/plain/chaos.out"; echo "PASS: check-chaos"
+else
+	failed=$((failed + 1)); tail -60 "$top/_build/plain/chaos.out"; echo "FAIL: check-chaos"
+fi
 phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-werror --enable-sanitizers
 phase "unit and tool tests under ThreadSanitizer" "$top/_build/tsan" --enable-werror --enable-sanitizers=thread
 phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio

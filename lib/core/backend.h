@@ -163,6 +163,7 @@ struct ostori_lun_state {
 	struct ostor_lun_info info;
 	bool dirty;                    /* written since the last good flush */
 	int sticky_error;              /* first failed flush, reported until acknowledged */
+	bool sticky_deferred;          /* ... or a deferred error (sense 71h/73h) */
 	struct ostori_provisioning {   /* Logical Block Provisioning and Block Limits VPD */
 		bool unmap;                /* LBPU */
 		bool ws_unmap;             /* LBPWS: WRITE SAME(16) may unmap */
@@ -690,5 +691,7 @@ struct ostori_lun_state *ostori_lun_state(ostor_device *dev, uint32_t target, ui
 int ostori_exec(ostor_task *t, uint32_t target, uint32_t lun, const struct ostor_cdb *cdb,
 		enum ostor_dir dir, void *buf, size_t len);
 
+/* Whether dev is an open device handle (lib/core/device.c's registry). */
+bool ostori_device_is_live(const ostor_device *dev);
 
 #endif /* OSTOR_CORE_BACKEND_H */

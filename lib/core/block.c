@@ -84,8 +84,31 @@ static void report_unit_attention(ostor_device *dev, uint32_t target, uint32_t l
 	ostori_post_unit_attention(dev, target, lun, s->asc, s->ascq);
 }
 
+/* A deferred error (sense 71h/73h) reports a command that completed
+ * earlier, typically a write the device acknowledged from its cache: the
+ * LUN's data may be lost, which flush and close report from now on.  The
+ * command that carried the sense was not run (SPC-4 4.5.5): sent again. */
+static void note_deferred_error(ostor_device *dev, uint32_t target, uint32_t lun,
+				const struct ostor_scsi_sense *s)
+{
+	struct ostori_lun_state *st;
+
+	ostor_err(dev->ctx, "%s %u:%u: deferred error, sense key %xh %02xh/%02xh: data written earlier "
+		  "may be lost", dev->spec, target, lun, s->key, s->asc, s->ascq);
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	if (st) {
+		if (!st->sticky_error) {
+			st->sticky_error = OSTOR_ERROR_IO;
+			st->sticky_deferred = true;
+		}
+		st->dirty = true;
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
 /*
- * Run one command, retrying unit attentions and BUSY.  Returns 0 once the
+ * Run one command, retrying unit attentions, deferred errors and BUSY.  Returns 0 once the
  * task completed with any other answer (the caller reads its status and
  * sense), or a transport error.
  */
@@ -114,7 +137,12 @@ int ostori_exec(ostor_task *t, uint32_t target, uint32_t lun,
 			continue;
 		}
 		if (t->result == OSTOR_RESULT_CHECK_CONDITION &&
-		    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) == 0 &&
+		    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) == 0 && s.deferred) {
+			ostori_stats_event(t->dev, retries);
+			note_deferred_error(t->dev, target, lun, &s);
+			continue;
+		}
+		if (t->result == OSTOR_RESULT_CHECK_CONDITION && s.valid &&
 		    s.key == OSTOR_SCSI_SENSE_UNIT_ATTENTION) {
 			ostori_stats_event(t->dev, retries);
 			ostor_dbg(t->dev->ctx, "%s %u:%u: unit attention %02xh/%02xh, retrying",
@@ -250,7 +278,8 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 		}
 		ostori_clear_error();
 	}
-	if (cap.block_size == 0 || cap.block_size > (1u << 20) || cap.blocks == 0)
+	if (cap.block_size == 0 || (cap.block_size & (cap.block_size - 1)) || cap.block_size > (1u << 20) ||
+	    cap.blocks == 0)
 		return ostori_error(OSTOR_ERROR_PROTOCOL,
 				    "%s target %u lun %u reports an unusable geometry: %llu blocks of %u bytes",
 				    dev->spec, target, lun, (unsigned long long)cap.blocks, cap.block_size);
@@ -368,10 +397,15 @@ static int lun_info_cached(ostor_device *dev, ostor_task *t, uint32_t target, ui
 	return 0;
 }
 
+/* The handle of an open device: NULL and closed handles are refused (a
+ * handle used after ostor_close is found missing from the registry). */
 static int check_dev(ostor_device *dev, const char *fn)
 {
 	if (!dev)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: NULL device", fn);
+	if (!ostori_device_is_live(dev))
+		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
+				    "%s: not an open device handle (used after ostor_close?)", fn);
 	return 0;
 }
 
@@ -596,8 +630,13 @@ static bool part_retry(struct block_req *rq)
 	if (t->result == OSTOR_RESULT_BUSY)
 		return true;
 	if (t->result != OSTOR_RESULT_CHECK_CONDITION ||
-	    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) < 0 ||
-	    s.key != OSTOR_SCSI_SENSE_UNIT_ATTENTION)
+	    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) < 0)
+		return false;
+	if (s.deferred) {
+		note_deferred_error(rq->dev, rq->target, rq->lun, &s);
+		return true;
+	}
+	if (s.key != OSTOR_SCSI_SENSE_UNIT_ATTENTION)
 		return false;
 	report_unit_attention(rq->dev, rq->target, rq->lun, &s);
 	/* The cache's write-out or read-ahead is for the medium it had: not
@@ -719,7 +758,8 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 	size_t total = 0;
 	int r;
 
-	if ((r = check_dev(dev, fn)))
+	/* The cache's own I/O (bypass) also runs while the device closes. */
+	if (!bypass && (r = check_dev(dev, fn)))
 		goto fail;
 	if (count == 0) {
 		r = ostori_error(OSTOR_ERROR_INVALID_PARAM, "%s: no blocks to transfer (count 0)", fn);
@@ -1187,6 +1227,27 @@ int ostori_lun_sticky(ostor_device *dev, uint32_t target, uint32_t lun)
 	return r;
 }
 
+/* The LUN's sticky error, as flush reports it. */
+static int sticky_report(ostor_device *dev, uint32_t target, uint32_t lun)
+{
+	struct ostori_lun_state *st;
+	bool deferred;
+	int sticky;
+
+	pthread_mutex_lock(&dev->lock);
+	st = ostori_lun_state(dev, target, lun);
+	sticky = st ? st->sticky_error : 0;
+	deferred = st && st->sticky_deferred;
+	pthread_mutex_unlock(&dev->lock);
+	if (!sticky)
+		return 0;
+	return ostori_error(sticky,
+			    "%s on %s target %u lun %u: data written before it may be lost (this error "
+			    "stays until ostor_flush_acknowledge)",
+			    deferred ? "a deferred error" : "an earlier SYNCHRONIZE CACHE failed",
+			    dev->spec, target, lun);
+}
+
 static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t lun)
 {
 	struct ostori_lun_state *st;
@@ -1200,15 +1261,8 @@ static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t
 	sticky = ostori_bcache_sticky(dev, target, lun, why, sizeof(why));
 	if (sticky)
 		return ostori_error(sticky, "flush of %s target %u lun %u: %s", dev->spec, target, lun, why);
-	pthread_mutex_lock(&dev->lock);
-	st = ostori_lun_state(dev, target, lun);
-	sticky = st ? st->sticky_error : 0;
-	pthread_mutex_unlock(&dev->lock);
-	if (sticky)
-		return ostori_error(sticky,
-				    "an earlier SYNCHRONIZE CACHE on %s target %u lun %u failed: data written "
-				    "before it may be lost (this error stays until ostor_flush_acknowledge)",
-				    dev->spec, target, lun);
+	if ((r = sticky_report(dev, target, lun)))
+		return r;
 
 	ostor_scsi_cdb_synchronize_cache10(&cdb, 0, 0);
 	r = exec_cmd(t, target, lun, &cdb, OSTOR_DIR_NONE, NULL, 0);
@@ -1229,12 +1283,15 @@ static int flush_one(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t
 					      dev->spec, target, lun);
 			pthread_mutex_lock(&dev->lock);
 			st = ostori_lun_state(dev, target, lun);
-			if (st)
+			if (st && !st->sticky_error)
 				st->sticky_error = r;
 			pthread_mutex_unlock(&dev->lock);
 			return r;
 		}
 	}
+	/* A deferred error may have come with it. */
+	if ((r = sticky_report(dev, target, lun)))
+		return r;
 	pthread_mutex_lock(&dev->lock);
 	st = ostori_lun_state(dev, target, lun);
 	if (st)
@@ -1275,6 +1332,7 @@ OSTOR_API int ostor_flush_acknowledge(ostor_device *dev, uint32_t target, uint32
 		if (st->sticky_error && !first)
 			first = st->sticky_error;
 		st->sticky_error = 0;
+		st->sticky_deferred = false;
 	}
 	pthread_mutex_unlock(&dev->lock);
 	if (first)

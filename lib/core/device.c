@@ -62,7 +62,6 @@ static bool registry_remove(ostor_device *dev)
 	return found;
 }
 
-bool ostori_device_is_live(const ostor_device *dev);
 bool ostori_device_is_live(const ostor_device *dev)
 {
 	bool found = false;

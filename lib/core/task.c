@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-bool ostori_device_is_live(const ostor_device *dev);
-
 OSTOR_API const char *ostor_result_name(int result)
 {
 	switch (result) {

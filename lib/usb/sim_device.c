@@ -125,6 +125,7 @@ struct sim_usb {
 	bool intr_never;
 	bool stall_in_next;      /* CB/CBI: a data-in read now would stall */
 	uint8_t last_status;     /* SCSI status of the command */
+	uint8_t bad_status;      /* bCSWStatus of csw-bad-status (0: 3) */
 	uint8_t asc, ascq;
 
 	uint64_t cmd_faults;     /* bit per fault, for the command on hand */
@@ -195,6 +196,24 @@ int sim_usb_arm_fault(struct sim_usb *m, enum sim_usb_fault f, unsigned int coun
 	m->faults[f] = (struct fault_arm){ .armed = true, .count = count, .after = after };
 	pthread_mutex_unlock(&m->lock);
 	return 0;
+}
+
+bool sim_usb_fault_pending(struct sim_usb *m)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&m->lock);
+	for (int f = 0; f < SIM_USB_FAULT_COUNT; f++)
+		any |= m->faults[f].armed;
+	pthread_mutex_unlock(&m->lock);
+	return any;
+}
+
+void sim_usb_set_bad_status(struct sim_usb *m, uint8_t status)
+{
+	pthread_mutex_lock(&m->lock);
+	m->bad_status = status;
+	pthread_mutex_unlock(&m->lock);
 }
 
 void sim_usb_clear_faults(struct sim_usb *m)
@@ -283,7 +302,7 @@ static void bot_make_csw(struct sim_usb *m, uint32_t residue, uint8_t status)
 	if (cmd_fault(m, SIM_USB_PHASE_ERROR))
 		status = 2;
 	if (cmd_fault(m, SIM_USB_CSW_BAD_STATUS))
-		status = 3;
+		status = m->bad_status ? m->bad_status : 3;
 	if (cmd_fault(m, SIM_USB_CSW_RESIDUE_BIG))
 		residue = ostori_get_le32(m->cbw + 8) + 4096;
 	ostori_put_le32(m->csw, cmd_fault(m, SIM_USB_CSW_BAD_SIGNATURE) ? 0x42425355u : OUSB_CSW_SIG);

@@ -74,6 +74,10 @@ struct ousb_engine *sim_usb_engine(struct sim_usb *m);
 int sim_usb_arm_fault(struct sim_usb *m, enum sim_usb_fault f, unsigned int count,
 		      unsigned int after);
 void sim_usb_clear_faults(struct sim_usb *m);
+/* Whether an armed fault has hits left. */
+bool sim_usb_fault_pending(struct sim_usb *m);
+/* The bCSWStatus csw-bad-status sends (3 to FFh; 0: 3). */
+void sim_usb_set_bad_status(struct sim_usb *m, uint8_t status);
 /* Unplug: every transfer in flight and every later one ends NO_DEVICE. */
 void sim_usb_unplug(struct sim_usb *m);
 /* While held, the device answers nothing (transfers stay pending, and

@@ -34,7 +34,7 @@
 #define SIM_CDB_SIZE 32
 
 #define VIRTIO_OPTIONS "packed, queues=N, queue-size=N, intr, msix, no-indirect, no-event-idx, " \
-	"ring-reset, iommu, timeout=MS, fault=features-ok|config-generation|early-irq"
+	"ring-reset, iommu, timeout=MS, busy-backoff=MS, fault=features-ok|config-generation|early-irq"
 
 struct sim_vq {
 	bool enabled, packed, event_idx;
@@ -530,14 +530,33 @@ static bool take_fault(struct sim_vdev *m, enum sim_virtio_fault kind, uint32_t 
 
 void sim_virtio_inject(struct sim_vdev *m, enum sim_virtio_fault f, unsigned int count, uint32_t param)
 {
+	unsigned int i;
+
 	pthread_mutex_lock(&m->lock);
-	if (m->nfaults < SIM_MAX_FAULTS)
-		m->faults[m->nfaults++] = (struct sim_fault){ f, count, param };
+	/* A spent slot is taken again (else the table fills for good). */
+	for (i = 0; i < m->nfaults && m->faults[i].count; i++)
+		;
+	if (i < SIM_MAX_FAULTS) {
+		m->faults[i] = (struct sim_fault){ f, count, param };
+		if (i == m->nfaults)
+			m->nfaults++;
+	}
 	/* From now on the request rings are ignored until a notification
 	 * that is not lost: deterministic whatever else wakes the device. */
 	for (unsigned int q = 2; f == SIM_VF_LOST_NOTIFY && q < m->nvq; q++)
 		m->vq[q].deaf = true;
 	pthread_mutex_unlock(&m->lock);
+}
+
+unsigned int sim_virtio_faults_pending(struct sim_vdev *m)
+{
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (unsigned int i = 0; i < m->nfaults; i++)
+		n += m->faults[i].count != 0;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 void sim_virtio_clear_faults(struct sim_vdev *m)
@@ -1319,12 +1338,13 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	struct vscsi_options o = { 0 };
 	struct sim_vdev *m;
 	const struct ostor_spec_option *f;
-	uint64_t queues = 1, qsize = 128, tmo = 0;
+	uint64_t queues = 1, qsize = 128, tmo = 0, backoff = 0;
 	int r;
 
 	if ((r = opt_num(spec, "queues", 16, &queues)) < 0 ||
 	    (r = opt_num(spec, "queue-size", 65536, &qsize)) < 0 ||
-	    (r = opt_num(spec, "timeout", 600000, &tmo)) < 0)
+	    (r = opt_num(spec, "timeout", 600000, &tmo)) < 0 ||
+	    (r = opt_num(spec, "busy-backoff", 60000, &backoff)) < 0)
 		return r;
 	if (queues == 0)
 		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim virtio option queues=0: use 1 to 16");
@@ -1362,6 +1382,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 		o.bounce_bytes = 64 * 1024;
 	o.mode = opt_flag(spec, "intr") ? 2 : 0;
 	o.tmf_timeout_ms = (unsigned int)tmo;
+	o.busy_backoff_ms = (unsigned int)backoff;
 	o.queues = (unsigned int)queues;
 	f = ostori_spec_get(spec, "fault");
 	if (f) {

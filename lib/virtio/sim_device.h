@@ -62,6 +62,8 @@ enum sim_virtio_tmf_mode {
 void sim_virtio_inject(struct sim_vdev *m, enum sim_virtio_fault f, unsigned int count,
 		       uint32_t param);
 void sim_virtio_clear_faults(struct sim_vdev *m);
+/* Injected faults with hits left. */
+unsigned int sim_virtio_faults_pending(struct sim_vdev *m);
 /* Wait until the device thread has taken everything and sleeps until the
  * next notification (tests that need the next one to matter). */
 void sim_virtio_wait_idle(struct sim_vdev *m);

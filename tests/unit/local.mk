@@ -68,3 +68,18 @@ TESTS += tests/unit/test_health
 tests_unit_test_health_SOURCES = tests/unit/test_health.c
 tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_health_LDADD = lib/libostor_private.la $(CHECK_LIBS) $(JSONC_LIBS)
+
+# Fault matrix case 38 (issue 14): the library's allocations and mmaps,
+# wrapped at link time, fail one at a time.
+check_PROGRAMS += tests/unit/test_alloc_fail
+TESTS += tests/unit/test_alloc_fail
+tests_unit_test_alloc_fail_SOURCES = tests/unit/test_alloc_fail.c
+tests_unit_test_alloc_fail_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_alloc_fail_LDFLAGS = $(AM_LDFLAGS) -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc \
+	-Wl,--wrap=strdup -Wl,--wrap=strndup -Wl,--wrap=aligned_alloc -Wl,--wrap=posix_memalign \
+	-Wl,--wrap=mmap
+tests_unit_test_alloc_fail_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+if ENABLE_USB
+tests_unit_test_alloc_fail_CFLAGS += $(LIBUSB_CFLAGS)
+tests_unit_test_alloc_fail_LDFLAGS += -Wl,--wrap=libusb_init -Wl,--wrap=libusb_get_device_list
+endif

@@ -7,6 +7,7 @@
 #include "virtio/spec.h"
 #include "sim/backend.h"
 #include "sim/target.h"
+#include "util/byteorder.h"
 
 #include <check.h>
 #include <sched.h>
@@ -167,7 +168,7 @@ START_TEST(error_names)
 }
 END_TEST
 
-START_TEST(api_misuse)
+START_TEST(fault_36_api_misuse)
 {
 	ostor_device *dev;
 	ostor_task *t;
@@ -578,7 +579,7 @@ static void *io_thread(void *p)
 	return NULL;
 }
 
-START_TEST(threads_share_a_context)
+START_TEST(fault_36_concurrent_calls_on_one_handle)
 {
 	static const char *const specs[] = { "sim:size=1M,luns=4", "sim:size=1M,luns=4,transport=virtio,queues=4" };
 	ostor_device *dev;
@@ -1333,7 +1334,7 @@ START_TEST(block_unit_attention_retried)
 }
 END_TEST
 
-START_TEST(flush_error_is_sticky)
+START_TEST(fault_37_flush_error_is_sticky)
 {
 	ostor_device *dev;
 	uint8_t buf[512] = { 7 };
@@ -1356,7 +1357,7 @@ START_TEST(flush_error_is_sticky)
 }
 END_TEST
 
-START_TEST(close_flushes_dirty_luns)
+START_TEST(fault_37_close_flushes_dirty_luns)
 {
 	ostor_device *dev;
 	uint8_t buf[512] = { 7 };
@@ -1703,6 +1704,293 @@ START_TEST(exit_closes_open_devices)
 }
 END_TEST
 
+/* ---- fault matrix 33-35: a device's answers rewritten ---------------------- */
+
+/* A fault hook that runs each command on the target, then lets edit()
+ * change what came back (the hook is called again for the inner run:
+ * in_hook lets that one through). */
+struct rewrite {
+	struct sim_target *tgt;
+	bool (*edit)(struct rewrite *rw, struct sim_cmd *c);
+	int mode;
+	atomic_uint edits;
+};
+
+static _Thread_local bool in_hook;
+
+static bool rewrite_hook(void *ud, struct sim_cmd *c)
+{
+	struct rewrite *rw = ud;
+
+	if (in_hook)
+		return false;
+	in_hook = true;
+	sim_target_execute(rw->tgt, c);
+	in_hook = false;
+	if (rw->edit(rw, c))
+		atomic_fetch_add(&rw->edits, 1);
+	return true;
+}
+
+static void set_check_condition(struct sim_cmd *c, uint8_t code, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+	c->status = OSTOR_SCSI_STATUS_CHECK_CONDITION;
+	memset(c->sense, 0, 18);
+	c->sense[0] = code;
+	c->sense[2] = key;
+	c->sense[7] = 10;
+	c->sense[12] = asc;
+	c->sense[13] = ascq;
+	c->sense_len = 18;
+	c->transferred = 0;
+	c->residual = 0;
+	for (int i = 0; i < c->iovcnt; i++)
+		c->residual += c->iov[i].iov_len;
+}
+
+static uint8_t *cmd_data(const struct sim_cmd *c)
+{
+	ck_assert_int_eq(c->iovcnt, 1);
+	return c->iov[0].iov_base;
+}
+
+static struct rewrite *install_rewrite(ostor_device *dev, bool (*edit)(struct rewrite *, struct sim_cmd *),
+				       int mode)
+{
+	struct rewrite *rw = calloc(1, sizeof(*rw));
+
+	ck_assert_ptr_nonnull(rw);
+	rw->tgt = ostori_sim_device_target(dev);
+	rw->edit = edit;
+	rw->mode = mode;
+	sim_target_set_fault_hook(rw->tgt, rewrite_hook, rw);
+	return rw;
+}
+
+/* mode: the opcode whose next command gets a deferred error (sense 71h,
+ * MEDIUM ERROR 0Ch/00h WRITE ERROR), once. */
+static bool deferred_once(struct rewrite *rw, struct sim_cmd *c)
+{
+	if (c->cdb[0] != rw->mode || atomic_load(&rw->edits))
+		return false;
+	set_check_condition(c, 0x71, OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x0c, 0x00);
+	return true;
+}
+
+static const int deferred_on[] = { OSTOR_SCSI_OP_READ10, OSTOR_SCSI_OP_WRITE10,
+				   OSTOR_SCSI_OP_SYNCHRONIZE_CACHE10 };
+
+/* A deferred error, whatever command carries it, is the loss of an earlier
+ * acknowledged write: every flush (and close) reports it until
+ * acknowledged; the command that carried it is sent again. */
+START_TEST(fault_33_deferred_error_flags_earlier_writes)
+{
+	ostor_device *dev;
+	uint8_t w[8 * 512], r[8 * 512];
+	struct rewrite *rw;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	fill(w, sizeof(w), 33);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 8, w), 0);
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), 0);
+	rw = install_rewrite(dev, deferred_once, deferred_on[_i]);
+	switch (deferred_on[_i]) {
+	case OSTOR_SCSI_OP_READ10:
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 8, r), 0);
+		ck_assert_mem_eq(w, r, sizeof(r));
+		break;
+	case OSTOR_SCSI_OP_WRITE10:
+		fill(w, sizeof(w), 34);
+		ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 8, w), 0);
+		break;
+	default:
+		/* the flush that carried it reports it */
+		ck_assert_int_eq(ostor_flush(dev, 0, 0), OSTOR_ERROR_IO);
+		break;
+	}
+	ck_assert_uint_eq(atomic_load(&rw->edits), 1);
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), OSTOR_ERROR_IO);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "deferred error"));
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), OSTOR_ERROR_IO);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 8, r), 0);
+	ck_assert_mem_eq(w, r, sizeof(r));
+	if (_i == 0) {
+		/* close reports it (and closes) */
+		ck_assert_int_eq(ostor_close(dev), OSTOR_ERROR_IO);
+	} else {
+		ck_assert_int_eq(ostor_flush_acknowledge(dev, 0, 0), OSTOR_ERROR_IO);
+		ck_assert_int_eq(ostor_flush(dev, 0, 0), 0);
+		ck_assert_int_eq(ostor_close(dev), 0);
+	}
+	free(rw);
+}
+END_TEST
+
+/* mode: what READ CAPACITY (10) and (16) report instead. */
+enum { RC_BS_ZERO, RC_BS_520, RC_BS_HUGE, RC_BS_2G, RC_LBA_MAX, RC_LBA_MAX_NO16, RC_MODES };
+
+static bool bad_capacity(struct rewrite *rw, struct sim_cmd *c)
+{
+	static const uint32_t sizes[] = { [RC_BS_ZERO] = 0, [RC_BS_520] = 520, [RC_BS_HUGE] = 1u << 24,
+					  [RC_BS_2G] = 1u << 31 };
+	uint8_t *d;
+	bool rc16 = c->cdb[0] == 0x9e && (c->cdb[1] & 0x1f) == 0x10;
+
+	if ((c->cdb[0] != 0x25 && !rc16) || c->status != OSTOR_SCSI_STATUS_GOOD)
+		return false;
+	d = cmd_data(c);
+	if (rw->mode == RC_LBA_MAX || rw->mode == RC_LBA_MAX_NO16) {
+		if (!rc16) {
+			memset(d, 0xff, 4);
+			return true;
+		}
+		if (rw->mode == RC_LBA_MAX)
+			return false;
+		set_check_condition(c, 0x70, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, 0x20, 0x00);
+		return true;
+	}
+	ostori_put_be32(d + (rc16 ? 8 : 4), sizes[rw->mode]);
+	return true;
+}
+
+START_TEST(fault_34_read_capacity_hostile)
+{
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT, ref = OSTOR_LUN_INFO_INIT;
+	ostor_device *dev;
+	struct rewrite *rw;
+	struct sim_stats st;
+	uint8_t buf[4096];
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &ref), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	rw = install_rewrite(dev, bad_capacity, _i);
+	if (_i == RC_LBA_MAX) {
+		/* READ CAPACITY (16) is asked and believed */
+		ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
+		ck_assert_uint_eq(li.blocks, ref.blocks);
+		ck_assert_uint_eq(li.block_size, ref.block_size);
+		sim_target_get_stats(rw->tgt, &st);
+		ck_assert_uint_ge(st.per_opcode[0x9e], 1);
+		fill(buf, sizeof(buf), 34);
+		ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, ref.blocks - 8, 8, buf), 0);
+	} else {
+		/* an unusable geometry: refused, and no I/O goes out with it */
+		if (_i == RC_LBA_MAX_NO16) {
+			ck_assert_int_lt(ostor_lun_info(dev, 0, 0, &li), 0);
+			ck_assert_ptr_nonnull(strstr(ostor_last_error(), "READ CAPACITY(16) failed"));
+		} else {
+			ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), OSTOR_ERROR_PROTOCOL);
+			ck_assert_ptr_nonnull(strstr(ostor_last_error(), "unusable geometry"));
+		}
+		ck_assert_int_lt(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+		ck_assert_int_lt(ostor_write_blocks(dev, 0, 0, 0, 1, buf), 0);
+		sim_target_get_stats(rw->tgt, &st);
+		ck_assert_uint_eq(st.per_opcode[0x28] + st.per_opcode[0x2a] + st.per_opcode[0x88] +
+				  st.per_opcode[0x8a], 0);
+	}
+	ck_assert_uint_ge(atomic_load(&rw->edits), 1);
+	ck_assert_int_eq(ostor_close(dev), 0);
+	free(rw);
+}
+END_TEST
+
+/* Every length field of INQUIRY, its VPD pages and MODE SENSE claims far
+ * more than the allocation length (the data is cut there). */
+static bool lengths_overstated(struct rewrite *rw, struct sim_cmd *c)
+{
+	uint8_t *d;
+
+	if (c->status != OSTOR_SCSI_STATUS_GOOD || !c->transferred)
+		return false;
+	d = cmd_data(c);
+	switch (c->cdb[0]) {
+	case 0x12:
+		if (c->cdb[1] & 1) {
+			if (c->transferred < 4)
+				return false;
+			d[2] = d[3] = 0xff;
+		} else if (c->transferred >= 5) {
+			d[4] = 0xff;
+		}
+		return true;
+	case 0x1a:
+		d[0] = 0xff;
+		if (c->transferred >= 4)
+			d[3] = 0xff;
+		return true;
+	case 0x5a:
+		if (c->transferred < 8)
+			return false;
+		d[0] = d[1] = d[6] = d[7] = 0xff;
+		return true;
+	default:
+		return false;
+	}
+}
+
+START_TEST(fault_35_lengths_beyond_buffer)
+{
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT, ref = OSTOR_LUN_INFO_INIT;
+	ostor_device *dev;
+	struct rewrite *rw;
+	struct sim_stats before, after;
+	uint8_t w[4096], r[4096];
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &ref), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	rw = install_rewrite(dev, lengths_overstated, 0);
+	sim_target_get_stats(rw->tgt, &before);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), 0);
+	sim_target_get_stats(rw->tgt, &after);
+	ck_assert_uint_ge(atomic_load(&rw->edits), 2);
+	/* the same answers as from the honest device, no byte read past
+	 * what arrived (ASan), and no command asked again for more */
+	ck_assert_str_eq(li.vendor, ref.vendor);
+	ck_assert_str_eq(li.product, ref.product);
+	ck_assert_str_eq(li.revision, ref.revision);
+	/* (each device has a serial of its own, in the same form) */
+	ck_assert_uint_eq(strlen(li.serial), strlen(ref.serial));
+	ck_assert_int_eq(strncmp(li.serial, ref.serial, 3), 0);
+	ck_assert_int_eq(li.write_protected, ref.write_protected);
+	ck_assert_uint_eq(li.blocks, ref.blocks);
+	ck_assert_uint_eq(li.block_size, ref.block_size);
+	ck_assert_uint_le(after.commands - before.commands, 20);
+	fill(w, sizeof(w), 35);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 8, 8, w), 0);
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 8, 8, r), 0);
+	ck_assert_mem_eq(w, r, sizeof(r));
+	ck_assert_int_eq(ostor_close(dev), 0);
+	free(rw);
+}
+END_TEST
+
+/* ---- fault matrix 36: a closed handle ---------------------------------- */
+
+START_TEST(fault_36_use_after_close)
+{
+	ostor_device *dev;
+	uint8_t buf[512] = { 0 };
+	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
+
+	ck_assert_int_eq(ostor_open(ctx, "sim:size=1M", &dev), 0);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 1, buf), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+	/* refused, not a use-after-free (ASan) */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "not an open device"));
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, 1, buf), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_lun_info(dev, 0, 0, &li), OSTOR_ERROR_INVALID_PARAM);
+	ck_assert_int_eq(ostor_close(dev), OSTOR_ERROR_INVALID_PARAM);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -1720,13 +2008,11 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, error_names);
 	tcase_add_test(tc, sim_hold_option);
 	tcase_add_test(tc, task_prepare);
-	tcase_add_test(tc, api_misuse);
 	tcase_add_loop_test(tc, sim_bad_options, 0, (int)OSTOR_ARRAY_SIZE(bad_sim_specs));
 	tcase_add_test(tc, device_list_has_sim);
 	tcase_add_test(tc, async_callbacks_only_from_event_loop);
 	tcase_add_test(tc, sync_check_condition_and_residual);
 	tcase_add_loop_test(tc, close_with_tasks_in_flight, 0, 2);
-	tcase_add_loop_test(tc, threads_share_a_context, 0, 2);
 	tcase_add_loop_test(tc, sync_calls_from_a_callback_refused, 0, 3);
 	tcase_add_loop_test(tc, cancel_races_completion, 0, 4);
 	tcase_add_loop_test(tc, async_block_io, 0, 3);
@@ -1746,6 +2032,21 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, init_config_values);
 	suite_add_tcase(s, tc);
 
+	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
+	tc = tcase_create("fault_matrix");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, fault_33_deferred_error_flags_earlier_writes, 0,
+			    (int)OSTOR_ARRAY_SIZE(deferred_on));
+	tcase_add_loop_test(tc, fault_34_read_capacity_hostile, 0, RC_MODES);
+	tcase_add_test(tc, fault_35_lengths_beyond_buffer);
+	tcase_add_test(tc, fault_36_api_misuse);
+	tcase_add_test(tc, fault_36_use_after_close);
+	tcase_add_loop_test(tc, fault_36_concurrent_calls_on_one_handle, 0, 2);
+	tcase_add_test(tc, fault_37_flush_error_is_sticky);
+	tcase_add_test(tc, fault_37_close_flushes_dirty_luns);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("block");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -1755,8 +2056,6 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, block_write_protect_from_device);
 	tcase_add_test(tc, block_compare_and_write);
 	tcase_add_test(tc, block_unit_attention_retried);
-	tcase_add_test(tc, flush_error_is_sticky);
-	tcase_add_test(tc, close_flushes_dirty_luns);
 	tcase_add_test(tc, luns_scan);
 	tcase_add_test(tc, lun_info_missing_lun);
 	tcase_add_test(tc, image_file_offsets);

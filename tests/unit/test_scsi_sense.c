@@ -240,7 +240,7 @@ START_TEST(test_descriptor)
 }
 END_TEST
 
-START_TEST(test_descriptor_hostile)
+START_TEST(fault_33_descriptors_overrunning)
 {
 	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
 	uint8_t b[64];
@@ -293,6 +293,38 @@ START_TEST(test_descriptor_hostile)
 	b[8] = 0x80;
 	ck_assert_int_eq(ostor_scsi_parse_sense(b, sizeof(b), &s), 0);
 	ck_assert_uint_eq(s.used_len, 64);
+}
+END_TEST
+
+/* ADDITIONAL SENSE LENGTH 244 (the most a 252-byte sense can claim) with
+ * 18 bytes received, fixed and descriptor format: parsed from the 18
+ * bytes, not one more (the copy is exactly 18 bytes long: ASan). */
+START_TEST(fault_33_sense_length_244_in_18_bytes)
+{
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
+	uint8_t b[18], *p;
+	char t[256];
+
+	memcpy(b, fixed_good, 18);
+	b[7] = 244;
+	p = dup_n(b, 18);
+	ck_assert_int_eq(ostor_scsi_parse_sense(p, 18, &s), 0);
+	ck_assert_uint_eq(s.used_len, 18);
+	ck_assert_uint_eq(s.key, 3);
+	ck_assert_uint_eq(s.asc, 0x11);
+	ck_assert_int_eq(s.sksv, 1);
+	ck_assert_ptr_nonnull(strstr(ostor_scsi_sense_text(&s, t, sizeof(t)), "MEDIUM ERROR"));
+	free(p);
+
+	memcpy(b, desc_good, 18);
+	b[7] = 244;
+	p = dup_n(b, 18);
+	ck_assert_int_eq(ostor_scsi_parse_sense(p, 18, &s), 0);
+	ck_assert_uint_eq(s.used_len, 18);
+	ck_assert_int_eq(s.descriptor_format, 1);
+	/* the information descriptor (bytes 8-19) is cut: not used */
+	ck_assert_int_eq(s.info_valid, 0);
+	free(p);
 }
 END_TEST
 
@@ -601,7 +633,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_fixed_truncated);
 	tcase_add_test(tc, test_fixed_lengths);
 	tcase_add_test(tc, test_descriptor);
-	tcase_add_test(tc, test_descriptor_hostile);
 	tcase_add_test(tc, test_invalid_codes);
 	tcase_add_test(tc, test_text_small_buffers);
 	tcase_add_test(tc, test_builders);
@@ -609,6 +640,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_asc_text);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_ata_return);
+	suite_add_tcase(s, tc);
+
+	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
+	tc = tcase_create("fault_matrix");
+	tcase_add_test(tc, fault_33_sense_length_244_in_18_bytes);
+	tcase_add_test(tc, fault_33_descriptors_overrunning);
 	suite_add_tcase(s, tc);
 	return s;
 }

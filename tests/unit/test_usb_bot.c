@@ -121,23 +121,24 @@ START_TEST(bot_lun_beyond_max_refused)
 }
 END_TEST
 
-/* ---- fault 1: invalid CSWs ------------------------------------------------- */
+/* ---- fault matrix 1-3, 5: invalid CSWs ------------------------------------ */
 
 static const char *const bad_csw[] = {
 	"csw-bad-signature", "csw-stale-tag", "csw-short", "csw-long", "csw-512", "csw-bad-status",
 };
 
-START_TEST(bot_invalid_csw)
+/* The fault hits a read, then a write: each fails with nothing reported
+ * transferred, no byte past the buffer, after one Reset Recovery. */
+static void invalid_csw_case(const char *fault, uint8_t status)
 {
 	char spec[256];
 	struct sim_usb *m;
 	uint8_t buf[4096 + 64];
 	size_t got = 99;
 
-	snprintf(spec, sizeof(spec), BOT ",fault=%s", bad_csw[_i]);
+	snprintf(spec, sizeof(spec), BOT ",fault=%s", fault);
 	m = open_dev(spec);
-	/* The fault hits the first command: failed, nothing reported, no
-	 * overflow. */
+	sim_usb_set_bad_status(m, status);
 	memset(buf, 0xee, sizeof(buf));
 	ck_assert_int_eq(rw(0x28, 0, 8, buf, 4096, &got), OSTOR_RESULT_TRANSPORT_ERROR);
 	ck_assert_uint_eq(got, 0);
@@ -149,13 +150,40 @@ START_TEST(bot_invalid_csw)
 	ck_assert_uint_eq(mstats(m).clear_halt_out, 1);
 	check_io_works(0, 0, 5);
 
-	/* Again on a write: nothing reported written. */
-	ck_assert_int_eq(sim_usb_arm_fault(m, (enum sim_usb_fault)sim_usb_fault_by_name(bad_csw[_i]), 1, 0), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, (enum sim_usb_fault)sim_usb_fault_by_name(fault), 1, 0), 0);
 	got = 99;
 	ck_assert_int_eq(rw(0x2a, 0, 8, buf, 4096, &got), OSTOR_RESULT_TRANSPORT_ERROR);
 	ck_assert_uint_eq(got, 0);
+	ck_assert_uint_eq(estats(m).csw_invalid, 2);
 	ck_assert_uint_eq(mstats(m).bot_resets, 2);
 	check_io_works(0, 16, 6);
+}
+
+START_TEST(fault_01_csw_bad_signature)
+{
+	invalid_csw_case("csw-bad-signature", 0);
+}
+END_TEST
+
+START_TEST(fault_02_csw_tag_mismatch)
+{
+	invalid_csw_case("csw-stale-tag", 0);
+}
+END_TEST
+
+static const char *const csw_sizes[] = { "csw-short", "csw-long", "csw-512" };
+
+START_TEST(fault_03_csw_wrong_size)
+{
+	invalid_csw_case(csw_sizes[_i], 0);
+}
+END_TEST
+
+static const uint8_t bad_statuses[] = { 0x03, 0x04, 0x7f, 0x80, 0xfe, 0xff };
+
+START_TEST(fault_05_csw_bad_status)
+{
+	invalid_csw_case("csw-bad-status", bad_statuses[_i]);
 }
 END_TEST
 
@@ -176,9 +204,9 @@ START_TEST(bot_invalid_csw_cbw_pipelined)
 }
 END_TEST
 
-/* ---- fault 2: residue > transfer length ------------------------------------ */
+/* ---- fault matrix 6: residue > transfer length ------------------------------------ */
 
-START_TEST(bot_residue_too_big)
+START_TEST(fault_06_residue_too_big)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=csw-residue-big");
 	uint8_t buf[4096];
@@ -204,9 +232,9 @@ START_TEST(bot_residue_ignored_by_quirk)
 }
 END_TEST
 
-/* ---- fault 3: phase errors, and the thirteen cases ------------------------- */
+/* ---- fault matrix 7: phase errors, and the thirteen cases ------------------------- */
 
-START_TEST(bot_phase_error_injected)
+START_TEST(fault_07_phase_error_injected)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=phase-error,fault-after=1,fault-count=1");
 	uint8_t w[4096], buf[4096];
@@ -243,7 +271,7 @@ START_TEST(bot_overrun_from_allocation_length)
 END_TEST
 
 /* Host expectation vs device intent: the phase-error cases. */
-START_TEST(bot_thirteen_cases_phase_errors)
+START_TEST(fault_07_phase_error_host_cases)
 {
 	struct sim_usb *m = open_dev(BOT);
 	uint8_t cdb[10], buf[1024];
@@ -320,9 +348,9 @@ START_TEST(bot_thirteen_cases_good)
 }
 END_TEST
 
-/* ---- fault 4: stall mid-read ------------------------------------------------ */
+/* ---- fault matrix 8: stall mid-read ------------------------------------------------ */
 
-START_TEST(bot_data_stall_short_read)
+START_TEST(fault_08_data_stall_short_read)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=data-stall,fault-after=1");
 	uint8_t w[8192], r[8192];
@@ -343,9 +371,9 @@ START_TEST(bot_data_stall_short_read)
 }
 END_TEST
 
-/* ---- fault 5: stall on the CBW ---------------------------------------------- */
+/* ---- fault matrix 9: stall on the CBW ---------------------------------------------- */
 
-START_TEST(bot_cbw_stall)
+START_TEST(fault_09_cbw_stall)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=cbw-stall");
 	uint8_t buf[4096];
@@ -359,9 +387,9 @@ START_TEST(bot_cbw_stall)
 }
 END_TEST
 
-/* ---- fault 6: babble ---------------------------------------------------------- */
+/* ---- fault matrix 10: babble ---------------------------------------------------------- */
 
-START_TEST(bot_babble)
+START_TEST(fault_10_babble)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=babble");
 	uint8_t buf[4096 + 256];
@@ -378,9 +406,9 @@ START_TEST(bot_babble)
 }
 END_TEST
 
-/* ---- fault 7: the CSW arrives as data --------------------------------------- */
+/* ---- fault matrix 11: the CSW arrives as data --------------------------------------- */
 
-START_TEST(bot_csw_in_data_phase)
+START_TEST(fault_11_csw_in_data_phase)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=skip-data");
 	uint8_t buf[4096];
@@ -401,9 +429,9 @@ START_TEST(bot_csw_in_data_phase)
 }
 END_TEST
 
-/* ---- fault 8: no CSW ---------------------------------------------------------- */
+/* ---- fault matrix 12: no CSW ---------------------------------------------------------- */
 
-START_TEST(bot_csw_never_sent)
+START_TEST(fault_12_csw_never_sent)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=csw-nak");
 	uint8_t buf[4096];
@@ -417,7 +445,7 @@ START_TEST(bot_csw_never_sent)
 }
 END_TEST
 
-START_TEST(bot_hang_needs_port_reset)
+START_TEST(fault_12_hang_needs_port_reset)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=hang");
 	uint8_t buf[4096];
@@ -430,6 +458,30 @@ START_TEST(bot_hang_needs_port_reset)
 	ck_assert_uint_eq(mstats(m).port_resets, 1);
 	/* the port reset raised a unit attention; the helpers retry it */
 	check_io_works(0, 0, 17);
+}
+END_TEST
+
+/* ---- fault matrix 4: a zero-length packet where the CSW belongs ----------- */
+
+START_TEST(fault_04_zlp_before_csw)
+{
+	struct sim_usb *m = open_dev(BOT ",fault=zlp-before-csw,fault-count=2");
+	uint8_t w[4096], r[4096];
+	size_t got = 0;
+
+	fill(w, sizeof(w), 22);
+	ck_assert_int_eq(rw(0x2a, 0, 8, w, sizeof(w), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, sizeof(w));
+	ck_assert_uint_eq(estats(m).zlp_retries, 1);
+	memset(r, 0, sizeof(r));
+	ck_assert_int_eq(rw(0x28, 0, 8, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(got, sizeof(r));
+	ck_assert_mem_eq(w, r, sizeof(r));
+	/* one retry per command, no recovery */
+	ck_assert_uint_eq(estats(m).zlp_retries, 2);
+	ck_assert_uint_eq(estats(m).csw_invalid, 0);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	ck_assert_uint_eq(mstats(m).clear_halt_in, 0);
 }
 END_TEST
 
@@ -461,11 +513,11 @@ START_TEST(bot_csw_stall_each_command_retried)
 }
 END_TEST
 
-/* ---- fault 9: Get Max LUN ----------------------------------------------------- */
+/* ---- fault matrix 13: Get Max LUN ----------------------------------------------------- */
 
 static const char *const maxlun_faults[] = { "maxlun-stall", "maxlun-empty", "maxlun-timeout", "maxlun-big" };
 
-START_TEST(bot_get_max_lun_single)
+START_TEST(fault_13_get_max_lun)
 {
 	char spec[256];
 	struct sim_usb *m;
@@ -494,9 +546,9 @@ START_TEST(bot_single_lun_quirk)
 }
 END_TEST
 
-/* ---- fault 10: the reset itself fails ------------------------------------------ */
+/* ---- fault matrix 14: the reset itself fails ------------------------------------------ */
 
-START_TEST(bot_reset_stall_port_reset)
+START_TEST(fault_14_reset_stall_port_reset)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=csw-bad-signature+reset-stall");
 	uint8_t buf[4096];
@@ -509,7 +561,7 @@ START_TEST(bot_reset_stall_port_reset)
 }
 END_TEST
 
-START_TEST(bot_port_reset_fails_dead)
+START_TEST(fault_14_port_reset_fails_dead)
 {
 	struct sim_usb *m = open_dev(BOT ",fault=csw-bad-signature+reset-stall+port-reset-fail");
 	struct ostor_usb_details d = OSTOR_USB_DETAILS_INIT;
@@ -532,7 +584,7 @@ START_TEST(bot_port_reset_fails_dead)
 }
 END_TEST
 
-/* ---- fault 11: unplug mid-write ------------------------------------------------ */
+/* ---- fault matrix 15: unplug mid-write ------------------------------------------------ */
 
 struct done_rec {
 	int calls;
@@ -543,7 +595,7 @@ static void on_done(ostor_task *t, void *ud)
 	((struct done_rec *)ud)->calls++;
 }
 
-START_TEST(bot_unplug_mid_write)
+START_TEST(fault_15_unplug_mid_write)
 {
 	struct sim_usb *m = open_dev(BOT);
 	enum { N = 6 };
@@ -582,7 +634,7 @@ START_TEST(bot_unplug_mid_write)
 }
 END_TEST
 
-START_TEST(bot_unplug_after_data_before_csw)
+START_TEST(fault_15_unplug_after_data_before_csw)
 {
 	struct sim_usb *m = open_dev(BOT0 ",fault=csw-nak,usb-timeout=5000");
 	struct done_rec rec = { 0 };
@@ -1448,27 +1500,12 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_scattered_buffers);
 	tcase_add_test(tc, bot_multi_lun);
 	tcase_add_test(tc, bot_lun_beyond_max_refused);
-	tcase_add_loop_test(tc, bot_invalid_csw, 0, (int)OSTOR_ARRAY_SIZE(bad_csw));
-	tcase_add_test(tc, bot_residue_too_big);
 	tcase_add_test(tc, bot_residue_ignored_by_quirk);
-	tcase_add_test(tc, bot_phase_error_injected);
-	tcase_add_test(tc, bot_thirteen_cases_phase_errors);
 	tcase_add_test(tc, bot_overrun_from_allocation_length);
 	tcase_add_test(tc, bot_thirteen_cases_good);
-	tcase_add_test(tc, bot_data_stall_short_read);
-	tcase_add_test(tc, bot_cbw_stall);
-	tcase_add_test(tc, bot_babble);
-	tcase_add_test(tc, bot_csw_in_data_phase);
-	tcase_add_test(tc, bot_csw_never_sent);
-	tcase_add_test(tc, bot_hang_needs_port_reset);
 	tcase_add_test(tc, bot_zlp_and_csw_stall_retried);
 	tcase_add_test(tc, bot_csw_stall_each_command_retried);
-	tcase_add_loop_test(tc, bot_get_max_lun_single, 0, (int)OSTOR_ARRAY_SIZE(maxlun_faults));
 	tcase_add_test(tc, bot_single_lun_quirk);
-	tcase_add_test(tc, bot_reset_stall_port_reset);
-	tcase_add_test(tc, bot_port_reset_fails_dead);
-	tcase_add_test(tc, bot_unplug_mid_write);
-	tcase_add_test(tc, bot_unplug_after_data_before_csw);
 	tcase_add_test(tc, bot_cancel_in_flight);
 	tcase_add_loop_test(tc, bot_engine_full_waits, 0, 2);
 	tcase_add_test(tc, bot_unplug_with_waiting);
@@ -1494,6 +1531,31 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_timeout_from_config);
 	tcase_add_test(tc, bot_device_max_count_from_config);
 	tcase_add_test(tc, bot_abort_and_resets);
+	suite_add_tcase(s, tc);
+
+	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
+	tc = tcase_create("fault_matrix");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, fault_01_csw_bad_signature);
+	tcase_add_test(tc, fault_02_csw_tag_mismatch);
+	tcase_add_loop_test(tc, fault_03_csw_wrong_size, 0, (int)OSTOR_ARRAY_SIZE(csw_sizes));
+	tcase_add_test(tc, fault_04_zlp_before_csw);
+	tcase_add_loop_test(tc, fault_05_csw_bad_status, 0, (int)OSTOR_ARRAY_SIZE(bad_statuses));
+	tcase_add_test(tc, fault_06_residue_too_big);
+	tcase_add_test(tc, fault_07_phase_error_injected);
+	tcase_add_test(tc, fault_07_phase_error_host_cases);
+	tcase_add_test(tc, fault_08_data_stall_short_read);
+	tcase_add_test(tc, fault_09_cbw_stall);
+	tcase_add_test(tc, fault_10_babble);
+	tcase_add_test(tc, fault_11_csw_in_data_phase);
+	tcase_add_test(tc, fault_12_csw_never_sent);
+	tcase_add_test(tc, fault_12_hang_needs_port_reset);
+	tcase_add_loop_test(tc, fault_13_get_max_lun, 0, (int)OSTOR_ARRAY_SIZE(maxlun_faults));
+	tcase_add_test(tc, fault_14_reset_stall_port_reset);
+	tcase_add_test(tc, fault_14_port_reset_fails_dead);
+	tcase_add_test(tc, fault_15_unplug_mid_write);
+	tcase_add_test(tc, fault_15_unplug_after_data_before_csw);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -145,7 +145,9 @@ START_TEST(ufi_no_adaptation_from_config)
 }
 END_TEST
 
-START_TEST(cbi_adsc_stall_is_check_condition)
+/* ---- fault matrix 16: stall on the control pipe during ADSC ------------- */
+
+START_TEST(fault_16_adsc_stall_is_check_condition)
 {
 	struct sim_usb *m = open_dev(CBI ",fault=adsc-stall");
 	uint8_t tur[6] = { 0 };
@@ -166,16 +168,16 @@ START_TEST(cbi_adsc_stall_is_check_condition)
 }
 END_TEST
 
-static const char *const reset_faults[] = { "intr-btype", "intr-phase", "intr-short" };
-
-START_TEST(cbi_status_faults_reset)
+/* A read whose interrupt status is bad: failed with nothing transferred,
+ * after a Command Block Reset; the device works again. */
+static void status_fault_case(const char *fault)
 {
 	char spec[256];
 	struct sim_usb *m;
 	uint8_t buf[2048];
 	size_t got = 1;
 
-	snprintf(spec, sizeof(spec), CBI ",fault=%s,fault-after=1", reset_faults[_i]);
+	snprintf(spec, sizeof(spec), CBI ",fault=%s,fault-after=1", fault);
 	m = open_dev(spec);
 	fill(buf, sizeof(buf), 42);
 	ck_assert_int_eq(rw(0x2a, 0, 4, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
@@ -186,9 +188,26 @@ START_TEST(cbi_status_faults_reset)
 	ck_assert_uint_eq(mstats(m).clear_halt_out, 1);
 	check_io_works(0, 0, 43);
 }
+
+/* ---- fault matrix 17: interrupt status phase error, bType != 0 ---------- */
+
+static const char *const reset_faults[] = { "intr-btype", "intr-phase" };
+
+START_TEST(fault_17_intr_status_reset)
+{
+	status_fault_case(reset_faults[_i]);
+}
 END_TEST
 
-START_TEST(cbi_missing_status_times_out)
+/* ---- fault matrix 19: interrupt transfer short / never completes -------- */
+
+START_TEST(fault_19_intr_short_resets)
+{
+	status_fault_case("intr-short");
+}
+END_TEST
+
+START_TEST(fault_19_intr_missing_times_out)
 {
 	struct sim_usb *m = open_dev(CBI ",fault=intr-missing");
 	uint8_t buf[2048];
@@ -231,7 +250,9 @@ START_TEST(cbi_persistent_failure_senses)
 }
 END_TEST
 
-START_TEST(ufi_asc_ignored_for_inquiry_and_sense)
+/* ---- fault matrix 18: UFI ASC/ASCQ in the interrupt status ------------- */
+
+START_TEST(fault_18_ufi_asc_ignored_for_inquiry_and_sense)
 {
 	struct sim_usb *m = open_dev(CBI ",subclass=ufi,fault=intr-asc,fault-count=0");
 	uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 }, rs[6] = { 0x03, 0, 0, 0, 18, 0 }, tur[6] = { 0 };
@@ -249,6 +270,18 @@ START_TEST(ufi_asc_ignored_for_inquiry_and_sense)
 	t = run(0, tur, 6, OSTOR_DIR_NONE, NULL, 0);
 	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
 	ostor_task_free(t);
+	/* ... and on a READ: reported, with its sense, never as good data */
+	{
+		uint8_t cdb[10], data[2048];
+		uint64_t sense_before = estats(m).auto_sense;
+
+		cdb_rw10(cdb, 0x28, 0, 4);
+		t = run(0, cdb, 10, OSTOR_DIR_FROM_DEVICE, data, sizeof(data));
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
+		ck_assert_uint_eq(estats(m).auto_sense, sense_before + 1);
+		ostor_task_free(t);
+		ck_assert_int_lt(ostor_read_blocks(dev, 0, 0, 0, 4, data), 0);
+	}
 	ck_assert_uint_eq(mstats(m).cb_resets, 0);
 }
 END_TEST
@@ -343,15 +376,22 @@ static Suite *cbi_suite(void)
 	tcase_add_test(tc, ufi_adaptations);
 	tcase_add_test(tc, ufi_no_adaptation_from_config);
 	tcase_add_loop_test(tc, cb_short_read_is_good, 0, 2);
-	tcase_add_test(tc, cbi_adsc_stall_is_check_condition);
-	tcase_add_loop_test(tc, cbi_status_faults_reset, 0, (int)OSTOR_ARRAY_SIZE(reset_faults));
-	tcase_add_test(tc, cbi_missing_status_times_out);
 	tcase_add_test(tc, cbi_persistent_failure_senses);
-	tcase_add_test(tc, ufi_asc_ignored_for_inquiry_and_sense);
 	tcase_add_test(tc, cbi_data_stall_short_read);
 	tcase_add_test(tc, cbi_reset_stall_escalates);
 	tcase_add_test(tc, cb_auto_sense_reports_errors);
 	tcase_add_test(tc, cb_explicit_reset_and_unplug);
+	suite_add_tcase(s, tc);
+
+	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
+	tc = tcase_create("fault_matrix");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, fault_16_adsc_stall_is_check_condition);
+	tcase_add_loop_test(tc, fault_17_intr_status_reset, 0, (int)OSTOR_ARRAY_SIZE(reset_faults));
+	tcase_add_test(tc, fault_18_ufi_asc_ignored_for_inquiry_and_sense);
+	tcase_add_test(tc, fault_19_intr_short_resets);
+	tcase_add_test(tc, fault_19_intr_missing_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,8 @@
  * tests/unit/test_virtio_ring.c - the virtqueue core and plain I/O through
  * the virtio-scsi driver on the simulated device (sim:transport=virtio):
  * split and packed rings, indirect or not, polled and interrupt mode,
- * multi-queue from several threads; ring faults 1-5 of issue 4.
+ * multi-queue from several threads; ring faults 1-5 of issue 4 (fault
+ * matrix 20-24 of issue 14).
  */
 #include "core/backend.h"
 #include "sim/backend.h"
@@ -237,7 +238,7 @@ START_TEST(multiqueue_threads)
 }
 END_TEST
 
-/* ---- fault 1: used id out of range / not in flight ---------------------------------- */
+/* ---- fault matrix 20 (23 packed): used id out of range / not in flight ---------------------------------- */
 
 /* Submit count writes, let the device misbehave, check every task
  * completed exactly once, never GOOD when the queue broke under it. */
@@ -279,23 +280,23 @@ static void broken_queue_case(enum sim_virtio_fault f, uint32_t param, int expec
 	roundtrip(300, 1, 4);
 }
 
-START_TEST(fault_used_id_out_of_range)
+START_TEST(fault_20_used_id_out_of_range)
 {
-	open_spec(_i ? "sim:transport=virtio,packed,timeout=50" : "sim:transport=virtio,timeout=50");
+	open_spec("sim:transport=virtio,timeout=50");
 	broken_queue_case(SIM_VF_USED_ID_RANGE, 5, 3);
 }
 END_TEST
 
-START_TEST(fault_used_id_twice)
+START_TEST(fault_20_used_id_not_in_flight)
 {
 	open_spec(_i ? "sim:transport=virtio,packed,timeout=50" : "sim:transport=virtio,timeout=50");
 	broken_queue_case(SIM_VF_USED_ID_TWICE, 0, 4);
 }
 END_TEST
 
-/* ---- fault 2: used.len beyond the writable buffer ------------------------------------- */
+/* ---- fault matrix 21: used.len beyond the writable buffer ------------------------------------- */
 
-START_TEST(fault_used_len_clamped)
+START_TEST(fault_21_used_len_clamped)
 {
 	uint8_t out[4096], in[4096];
 	struct vscsi_stats st;
@@ -312,9 +313,9 @@ START_TEST(fault_used_len_clamped)
 }
 END_TEST
 
-/* ---- fault 3: used.idx backwards / jumping (split) ----------------------------------------- */
+/* ---- fault matrix 22: used.idx backwards / jumping (split) ----------------------------------------- */
 
-START_TEST(fault_used_idx_backwards)
+START_TEST(fault_22_used_idx_backwards)
 {
 	open_spec("sim:transport=virtio,timeout=50");
 	roundtrip(0, 4, 1); /* move the index off 0 first */
@@ -322,25 +323,32 @@ START_TEST(fault_used_idx_backwards)
 }
 END_TEST
 
-START_TEST(fault_used_idx_jump)
+START_TEST(fault_22_used_idx_jump)
 {
 	open_spec("sim:transport=virtio,timeout=50");
 	broken_queue_case(SIM_VF_USED_IDX_JUMP, 1, 3);
 }
 END_TEST
 
-/* ---- fault 4: packed wrap counter / used bits wrong ------------------------------------------- */
+/* ---- fault matrix 23: packed wrap counter / used bits wrong ------------------------------------------- */
 
-START_TEST(fault_packed_bad_wrap)
+START_TEST(fault_23_packed_id_out_of_range)
+{
+	open_spec("sim:transport=virtio,packed,timeout=50");
+	broken_queue_case(SIM_VF_USED_ID_RANGE, 5, 3);
+}
+END_TEST
+
+START_TEST(fault_23_packed_bad_wrap)
 {
 	open_spec("sim:transport=virtio,packed,timeout=50");
 	broken_queue_case(SIM_VF_PACKED_BAD_WRAP, 0, 3);
 }
 END_TEST
 
-/* ---- fault 5: queue sizes a driver must refuse ------------------------------------------------ */
+/* ---- fault matrix 24: queue sizes a driver must refuse ------------------------------------------------ */
 
-START_TEST(fault_queue_size_refused)
+START_TEST(fault_24_queue_size_refused)
 {
 	static const char *const bad[] = {
 		"sim:transport=virtio,queue-size=0",
@@ -997,13 +1005,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, queue_info_counts);
 	tcase_add_loop_test(tc, queue_depth_32, 0, 2);
 	tcase_add_loop_test(tc, multiqueue_threads, 0, 2);
-	tcase_add_loop_test(tc, fault_used_id_out_of_range, 0, 2);
-	tcase_add_loop_test(tc, fault_used_id_twice, 0, 2);
-	tcase_add_loop_test(tc, fault_used_len_clamped, 0, 2);
-	tcase_add_test(tc, fault_used_idx_backwards);
-	tcase_add_test(tc, fault_used_idx_jump);
-	tcase_add_test(tc, fault_packed_bad_wrap);
-	tcase_add_test(tc, fault_queue_size_refused);
 	tcase_add_test(tc, virtqueue_create_limits);
 	tcase_add_test(tc, virtqueue_full_and_kick);
 	tcase_add_loop_test(tc, queue_owner_lockfree, 0, 2);
@@ -1016,6 +1017,20 @@ static Suite *suite(void)
 	tcase_add_test(tc, config_ring_and_completion);
 	tcase_add_loop_test(tc, arm_interrupts_batch, 0, 2);
 	tcase_add_loop_test(tc, interrupt_coalescing, 0, 2);
+	suite_add_tcase(s, tc);
+
+	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
+	tc = tcase_create("fault_matrix");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fault_20_used_id_out_of_range);
+	tcase_add_loop_test(tc, fault_20_used_id_not_in_flight, 0, 2);
+	tcase_add_loop_test(tc, fault_21_used_len_clamped, 0, 2);
+	tcase_add_test(tc, fault_22_used_idx_backwards);
+	tcase_add_test(tc, fault_22_used_idx_jump);
+	tcase_add_test(tc, fault_23_packed_id_out_of_range);
+	tcase_add_test(tc, fault_23_packed_bad_wrap);
+	tcase_add_test(tc, fault_24_queue_size_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

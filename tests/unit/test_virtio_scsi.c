@@ -2,8 +2,8 @@
  * tests/unit/test_virtio_scsi.c - the virtio-scsi driver against the
  * simulated device: start-up faults (6, 9), DEVICE_NEEDS_RESET (7),
  * interrupts (8), response codes and BUSY (10), clamping (11), task
- * management (12) and events (13) of issue 4; lost notifications under
- * load (issue 16).
+ * management (12) and events (13) of issue 4 (fault matrix 25-32 of
+ * issue 14); lost notifications under load (issue 16).
  */
 #include "core/backend.h"
 #include "sim/backend.h"
@@ -78,7 +78,7 @@ static bool wait_for(bool (*cond)(void), unsigned int ms)
 
 /* ---- 6: FEATURES_OK cleared on re-read --------------------------------------- */
 
-START_TEST(fault_features_ok_cleared)
+START_TEST(fault_25_features_ok_cleared)
 {
 	int r = ostor_open(ctx, "sim:transport=virtio,fault=features-ok", &dev);
 
@@ -92,7 +92,7 @@ END_TEST
 
 /* ---- 9: config_generation never settles ---------------------------------------------- */
 
-START_TEST(fault_config_generation)
+START_TEST(fault_28_config_generation_unstable)
 {
 	int r = ostor_open(ctx, "sim:transport=virtio,fault=config-generation", &dev);
 
@@ -104,7 +104,7 @@ END_TEST
 
 /* ---- 7: DEVICE_NEEDS_RESET with writes in flight ----------------------------------------- */
 
-START_TEST(fault_needs_reset_mid_io)
+START_TEST(fault_26_needs_reset_mid_io)
 {
 	ostor_task *t[4];
 	int calls[4] = { 0 };
@@ -137,16 +137,27 @@ END_TEST
 
 /* ---- 8: interrupts before DRIVER_OK, interrupt storms ------------------------------------- */
 
-START_TEST(fault_early_interrupts)
+START_TEST(fault_27_interrupts_before_driver_ok)
 {
 	uint8_t buf[512];
+	struct sim_virtio_stats ms;
+	struct pollfd pfd[8];
+	int nfds;
 
 	open_spec("sim:transport=virtio,intr,fault=early-irq");
+	sim_virtio_get_stats(model, &ms);
+	ck_assert_uint_ge(ms.interrupts, 50); /* raised before DRIVER_OK */
 	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, buf), 0);
+	/* nothing completed twice, no busy loop left over */
+	ck_assert_uint_eq(drv_stats().bad_response, 0);
+	ostor_handle_events_nonblock(ctx);
+	nfds = ostor_get_pollfds(ctx, pfd, 8);
+	ck_assert_int_ge(nfds, 1);
+	ck_assert_int_eq(poll(pfd, (nfds_t)nfds, 0), 0);
 }
 END_TEST
 
-START_TEST(fault_interrupt_storm)
+START_TEST(fault_27_interrupt_storm)
 {
 	uint8_t buf[4096];
 	struct pollfd pfd[8];
@@ -192,12 +203,14 @@ static const struct {
 	{ VIRTIO_SCSI_S_TARGET_FAILURE, OSTOR_RESULT_TRANSPORT_ERROR },
 	{ VIRTIO_SCSI_S_NEXUS_FAILURE, OSTOR_RESULT_TRANSPORT_ERROR },
 	{ VIRTIO_SCSI_S_FAILURE, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_FUNCTION_SUCCEEDED, OSTOR_RESULT_TRANSPORT_ERROR },
 	{ VIRTIO_SCSI_S_FUNCTION_REJECTED, OSTOR_RESULT_TRANSPORT_ERROR },
+	{ VIRTIO_SCSI_S_INCORRECT_LUN, OSTOR_RESULT_TRANSPORT_ERROR },
 	{ 200, OSTOR_RESULT_TRANSPORT_ERROR },
 	{ VIRTIO_SCSI_S_OK, OSTOR_RESULT_GOOD },
 };
 
-START_TEST(response_codes)
+START_TEST(fault_29_response_codes)
 {
 	uint8_t buf[512];
 
@@ -216,22 +229,30 @@ START_TEST(response_codes)
 			ck_assert_int_eq(ostor_virtio_target_add(dev, 0), 0);
 		}
 	}
-	ck_assert_uint_eq(drv_stats().bad_response, 2); /* FUNCTION_REJECTED and 200 are not command codes */
+	/* the TMF codes (FUNCTION_SUCCEEDED, _REJECTED, INCORRECT_LUN) and
+	 * 200 are not command codes */
+	ck_assert_uint_eq(drv_stats().bad_response, 4);
 }
 END_TEST
 
-START_TEST(busy_retried)
+START_TEST(fault_29_busy_retried_with_backoff)
 {
 	uint8_t buf[512];
+	uint64_t t0;
 
-	open_spec("sim:transport=virtio");
+	/* Backoff 20 ms, doubling: retries after 20, 40, 80 ms. */
+	open_spec("sim:transport=virtio,busy-backoff=20");
 	/* scsi_retry_count is 3 by default: two BUSY answers are absorbed. */
 	sim_virtio_inject(model, SIM_VF_RESPONSE, 2, VIRTIO_SCSI_S_BUSY);
+	t0 = ostori_now_ms();
 	ck_assert_int_eq(run_rw(true, 3, buf, sizeof(buf), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_uint_ge(ostori_now_ms() - t0, 20 + 40);
 	ck_assert_uint_eq(drv_stats().busy_retries, 2);
 	/* Persistently busy: reported as BUSY after the retries. */
 	sim_virtio_inject(model, SIM_VF_RESPONSE, 10, VIRTIO_SCSI_S_BUSY);
+	t0 = ostori_now_ms();
 	ck_assert_int_eq(run_rw(true, 3, buf, sizeof(buf), NULL), OSTOR_RESULT_BUSY);
+	ck_assert_uint_ge(ostori_now_ms() - t0, 20 + 40 + 80);
 	ck_assert_uint_eq(drv_stats().busy_retries, 5);
 }
 END_TEST
@@ -265,7 +286,7 @@ END_TEST
 
 /* ---- 11: sense length and residual clamped ------------------------------------------------------ */
 
-START_TEST(sense_and_resid_clamped)
+START_TEST(fault_30_sense_and_resid_clamped)
 {
 	uint8_t buf[4096];
 	const uint8_t *sense;
@@ -306,7 +327,7 @@ static const struct {
 	{ SIM_TMF_IGNORE, false, true },
 };
 
-START_TEST(tmf_escalation)
+START_TEST(fault_31_tmf_escalation)
 {
 	uint8_t buf[4096];
 	ostor_task *t;
@@ -343,7 +364,7 @@ START_TEST(tmf_escalation)
 }
 END_TEST
 
-START_TEST(cancel_aborts_once)
+START_TEST(fault_31_cancel_aborts_once)
 {
 	uint8_t buf[512];
 	ostor_task *t;
@@ -375,7 +396,7 @@ static bool param_reached(void) { return drv_stats().param_changes >= want_count
 static bool missed_reached(void) { return drv_stats().events_missed >= want_count; }
 static bool short_reached(void) { return drv_stats().short_events >= want_count; }
 
-START_TEST(event_hotplug_and_remove)
+START_TEST(fault_32_event_hotplug_and_remove)
 {
 	struct ostor_lun_addr *luns;
 	size_t n;
@@ -407,7 +428,7 @@ START_TEST(event_hotplug_and_remove)
 }
 END_TEST
 
-START_TEST(event_param_change)
+START_TEST(fault_32_event_param_change)
 {
 	struct ostor_lun_info li = OSTOR_LUN_INFO_INIT;
 
@@ -423,7 +444,7 @@ START_TEST(event_param_change)
 }
 END_TEST
 
-START_TEST(event_missed_and_short)
+START_TEST(fault_32_event_missed_and_short)
 {
 	struct vscsi_stats st;
 	uint8_t buf[512];
@@ -936,20 +957,7 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, fault_features_ok_cleared);
-	tcase_add_test(tc, fault_config_generation);
-	tcase_add_loop_test(tc, fault_needs_reset_mid_io, 0, 2);
-	tcase_add_test(tc, fault_early_interrupts);
-	tcase_add_loop_test(tc, fault_interrupt_storm, 0, 2);
-	tcase_add_test(tc, response_codes);
-	tcase_add_test(tc, busy_retried);
 	tcase_add_test(tc, compare_and_write_round_trip);
-	tcase_add_loop_test(tc, sense_and_resid_clamped, 0, 2);
-	tcase_add_loop_test(tc, tmf_escalation, 0, (int)OSTOR_ARRAY_SIZE(tmf_cases));
-	tcase_add_test(tc, cancel_aborts_once);
-	tcase_add_loop_test(tc, event_hotplug_and_remove, 0, 2);
-	tcase_add_test(tc, event_param_change);
-	tcase_add_test(tc, event_missed_and_short);
 	tcase_add_loop_test(tc, device_events_virtio, 0, 2);
 	tcase_add_loop_test(tc, tmf_api_abort, 0, (int)OSTOR_ARRAY_SIZE(abort_cases));
 	tcase_add_test(tc, tmf_api_resets);
@@ -958,6 +966,25 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, lost_notification_recovered, 0, (int)OSTOR_ARRAY_SIZE(lost_specs));
 	tcase_add_loop_test(tc, lost_notifications_under_load, 0, 16);
 	tcase_add_loop_test(tc, per_queue_interrupts, 0, 2);
+	suite_add_tcase(s, tc);
+
+	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
+	tc = tcase_create("fault_matrix");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fault_25_features_ok_cleared);
+	tcase_add_loop_test(tc, fault_26_needs_reset_mid_io, 0, 2);
+	tcase_add_test(tc, fault_27_interrupts_before_driver_ok);
+	tcase_add_loop_test(tc, fault_27_interrupt_storm, 0, 2);
+	tcase_add_test(tc, fault_28_config_generation_unstable);
+	tcase_add_test(tc, fault_29_response_codes);
+	tcase_add_test(tc, fault_29_busy_retried_with_backoff);
+	tcase_add_loop_test(tc, fault_30_sense_and_resid_clamped, 0, 2);
+	tcase_add_loop_test(tc, fault_31_tmf_escalation, 0, (int)OSTOR_ARRAY_SIZE(tmf_cases));
+	tcase_add_test(tc, fault_31_cancel_aborts_once);
+	tcase_add_loop_test(tc, fault_32_event_hotplug_and_remove, 0, 2);
+	tcase_add_test(tc, fault_32_event_param_change);
+	tcase_add_test(tc, fault_32_event_missed_and_short);
 	suite_add_tcase(s, tc);
 	return s;
 }
