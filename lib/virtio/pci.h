@@ -121,6 +121,8 @@ static inline int pci_queue_vector(const struct pci_dev *p, unsigned int qindex)
 
 /* Binding helpers (pci_bind.c). */
 void pci_binding_of(const char *sysfs, char *out, size_t len);
+/* The function's IOMMU group number, -1 without one. */
+int pci_iommu_group(const char *sysfs);
 void pci_find_disks(const char *dir, int depth, char names[][32], int *n, int max);
 int pci_check_virtio_scsi(const char *sysfs, const char *addr);
 int pci_run_modprobe(const char *module);

@@ -211,8 +211,7 @@ static int rebind(const char *addr, const char *sysfs, const char *driver)
 	return 0;
 }
 
-/* The function's IOMMU group number, -1 without one. */
-static int iommu_group_of(const char *sysfs)
+int pci_iommu_group(const char *sysfs)
 {
 	char path[160], link[PATH_MAX];
 	ssize_t n;
@@ -263,7 +262,7 @@ static int check_group_viable(const char *addr, int group)
 
 static const char *default_driver(const char *sysfs)
 {
-	return iommu_group_of(sysfs) >= 0 ? "vfio-pci" : "uio_pci_generic";
+	return pci_iommu_group(sysfs) >= 0 ? "vfio-pci" : "uio_pci_generic";
 }
 
 OSTOR_API int ostor_virtio_pci_bind_driver(ostor_context *ctx, const char *pci_address, const char *driver,
@@ -286,7 +285,7 @@ OSTOR_API int ostor_virtio_pci_bind_driver(ostor_context *ctx, const char *pci_a
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "unknown driver '%s': use vfio-pci or "
 				    "uio_pci_generic", driver);
 	vfio = !strcmp(driver, "vfio-pci");
-	group = iommu_group_of(sysfs);
+	group = pci_iommu_group(sysfs);
 	pci_binding_of(sysfs, bound, sizeof(bound));
 	if (!strcmp(bound, driver))
 		return vfio && group >= 0 ? check_group_viable(addr, group) : 0;

@@ -24,21 +24,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static int group_number(const char *sysfs)
-{
-	char path[160], link[256];
-	ssize_t n;
-	const char *base;
-
-	snprintf(path, sizeof(path), "%s/iommu_group", sysfs);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -1;
-	link[n] = '\0';
-	base = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
-	return atoi(base);
-}
-
 static int open_error(const char *addr, const char *path, int e)
 {
 	if (e == EACCES || e == EPERM)
@@ -59,7 +44,7 @@ int pci_vfio_open(struct pci_dev *p, const struct ostor_config *cfg)
 	int type;
 
 	p->access = PCI_ACCESS_VFIO;
-	p->iommu_group = group_number(p->sysfs);
+	p->iommu_group = pci_iommu_group(p->sysfs);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", p->iommu_group);
 	if (p->iommu_group < 0 || access(path, F_OK)) {
 		snprintf(path, sizeof(path), "/dev/vfio/noiommu-%d", p->iommu_group);
