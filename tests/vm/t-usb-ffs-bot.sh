@@ -77,8 +77,8 @@ cmp /run/tmp/pk /run/tmp/rko || fail "ours: the kernel's data differs"
 out=$("$B/usb_storage_scsi_command" -d "$spec" --cdb "28 00 00 ff ff 00 00 00 01 00" --request 512 2>&1)
 rc=$?
 echo "$out"
-[ $rc = 5 ] && [[ $out == *"out of range (21h/00h)"* ]] ||
-	fail "ours: read past the end: exit $rc, expected 5 and LBA out of range"
+[ $rc = 22 ] && [[ $out == *"out of range (21h/00h)"* ]] ||
+	fail "ours: read past the end: exit $rc, expected 22 and LBA out of range"
 out=$("$B/usb_storage_scsi_command" -d "$spec" --cdb "5a 00 3f 00 00 00 00 10 00 00" --request 4096 2>&1) ||
 	fail "ours: MODE SENSE 4 KiB: $out"
 # Bulk-Only reset recovery (class request FFh, then CLEAR_FEATURE(HALT))
