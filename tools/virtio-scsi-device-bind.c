@@ -89,10 +89,8 @@ int main(int argc, char **argv)
 	tc_report_begin(&r, &c, "bind");
 	if ((rc = tc_open_context(&c, &ctx)))
 		return tc_report_end(&r, rc);
-	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;
-	if (!*addr || strspn(addr, "0123456789abcdefABCDEF:.") != strlen(addr)) {
+	if (!(addr = tc_pci_address(c.device))) {
 		ostor_exit(ctx);
-		tc_msg("'%s' is not a PCI address (%s)", c.device, tc_spec_example(TC_OPT_PCI));
 		return tc_report_end(&r, TC_EXIT_SYNTAX);
 	}
 	err = ostor_virtio_pci_bind_driver(ctx, addr, a.driver, a.force);

@@ -25,11 +25,8 @@ int main(int argc, char **argv)
 	tc_set_progname("virtio-scsi-device-remove");
 	tc_parse(&tool_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_PCI | TC_OPT_JSON, &c, NULL);
 	tc_report_begin(&r, &c, "remove");
-	addr = strncmp(c.device, "virtio:", 7) ? c.device : c.device + 7;
-	if (!*addr || strspn(addr, "0123456789abcdefABCDEF:.") != strlen(addr)) {
-		tc_msg("'%s' is not a PCI address (%s)", c.device, tc_spec_example(TC_OPT_PCI));
+	if (!(addr = tc_pci_address(c.device)))
 		return tc_report_end(&r, TC_EXIT_SYNTAX);
-	}
 	if ((rc = vst_open(&c, &ctx, &dev)))
 		return tc_report_end(&r, rc);
 	rc = tc_close(NULL, dev); /* flushes written LUNs, resets the device */

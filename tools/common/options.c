@@ -343,3 +343,13 @@ void tc_parse(const struct argp *tool, int argc, char **argv,
 	tc_set_device(common->device);
 	tc_json_errors(common->json);
 }
+
+const char *tc_pci_address(const char *device)
+{
+	const char *addr = strncmp(device, "virtio:", 7) ? device : device + 7;
+
+	if (*addr && strspn(addr, "0123456789abcdefABCDEF:.") == strlen(addr))
+		return addr;
+	tc_msg("'%s' is not a PCI address (%s)", device, tc_spec_example(TC_OPT_PCI));
+	return NULL;
+}

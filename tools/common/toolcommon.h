@@ -107,6 +107,9 @@ void tc_json_errors(bool on);
 void tc_json_printed(void);
 /* The example spec for "-d SPEC" hints, by the TC_OPT_* groups. */
 const char *tc_spec_example(unsigned int groups);
+/* The PCI address in a -d of a TC_OPT_PCI tool ("virtio:" dropped), or
+ * NULL after saying that it is not one. */
+const char *tc_pci_address(const char *device);
 /* Print a usage error plus the --help hint and exit TC_EXIT_SYNTAX. */
 TC_NORETURN void tc_usage_error(const char *fmt, ...) TC_PRINTF(1, 2);
 
