@@ -94,16 +94,16 @@ check() {
 	out=$("$B/usb_storage_scsi_command" -d "$dev" --cdb "28 00 00 ff ff 00 00 00 01 00" --request 512 2>&1)
 	rc=$?
 	echo "$out"
-	[ $rc = 5 ] && [[ $out == *"out of range (21h/00h)"* ]] ||
-		fail "$name: read past the end: exit $rc, expected 5 and LBA out of range"
+	[ $rc = 22 ] && [[ $out == *"out of range (21h/00h)"* ]] ||
+		fail "$name: read past the end: exit $rc, expected 22 and LBA out of range"
 	# a write past the end: CBI says so in the interrupt status, CB in the
 	# automatic REQUEST SENSE
 	head -c 512 /run/tmp/p-$name >/run/tmp/w-$name
 	out=$("$B/usb_storage_scsi_command" -d "$dev" --cdb "2a 00 00 ff ff 00 00 00 01 00" --send /run/tmp/w-$name 2>&1)
 	rc=$?
 	echo "$out"
-	[ $rc = 5 ] && [[ $out == *"out of range (21h/00h)"* ]] ||
-		fail "$name: write past the end: exit $rc, expected 5 and LBA out of range"
+	[ $rc = 22 ] && [[ $out == *"out of range (21h/00h)"* ]] ||
+		fail "$name: write past the end: exit $rc, expected 22 and LBA out of range"
 	out=$("$B/usb_storage_scsi_reset" -d "$dev" 2>&1) || fail "$name: usb_storage_scsi_reset: $out"
 	echo "$out"
 	[[ $out == *"Command Block Reset done"* ]] || fail "$name: no Command Block Reset reported"
