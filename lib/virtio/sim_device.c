@@ -1540,3 +1540,31 @@ static const struct sim_transport_ops virtio_transport = {
 };
 
 const struct sim_transport_ops *const ostori_sim_virtio_transports[] = { &virtio_transport, NULL };
+
+void sim_virtio_debug_dump(struct sim_vdev *m, FILE *f)
+{
+	pthread_mutex_lock(&m->lock);
+	fprintf(f, "sim virtio: status %#x stalled %d held %u idle %d kicked %d epoch %llu isr %u\n", m->status,
+		m->stalled, m->nheld, m->idle, m->kicked, (unsigned long long)m->epoch, atomic_load(&m->isr));
+	for (unsigned int q = 0; q < m->nvq; q++) {
+		struct sim_vq *v = &m->vq[q];
+
+		if (!v->enabled)
+			continue;
+		if (v->packed)
+			fprintf(f, "  vq %u: packed deaf %d avail_pos %u/%d used_pos %u/%d\n", q, v->deaf, v->avail_pos,
+				v->avail_wrap, v->used_pos, v->used_wrap);
+		else
+			fprintf(f, "  vq %u: split deaf %d avail.idx %u last_avail %u used_idx %u\n", q, v->deaf,
+				vq_load16(&v->avail->idx), v->last_avail, v->used_idx);
+	}
+	for (unsigned int i = 0; i < SIM_MAX_HELD; i++)
+		if (m->held[i].used)
+			fprintf(f, "  held: q %u id %u tag %#llx mode %u\n", m->held[i].e.q, m->held[i].e.id,
+				(unsigned long long)m->held[i].tag, m->held[i].mode);
+	for (unsigned int i = 0; i < m->nfaults; i++)
+		if (m->faults[i].count)
+			fprintf(f, "  fault armed: kind %d count %u param %u\n", m->faults[i].kind, m->faults[i].count,
+				m->faults[i].param);
+	pthread_mutex_unlock(&m->lock);
+}

@@ -537,6 +537,29 @@ static unsigned long env_ul(const char *name, unsigned long def)
 	return e && *e ? strtoul(e, NULL, 0) : def;
 }
 
+/* The state of the device behind a hang: the core's in-flight and
+ * waiting tasks, and for virtio the driver's slots and the model's view
+ * (read without locks: a snapshot). */
+static void dump_device(ostor_device *dev)
+{
+	ostor_context *ctx = dev->ctx;
+
+	fprintf(stderr, "chaos: core: dev inflight %u waitq %u paused %d closing %d; ctx inflight %u done %s "
+		"wake_pending %d nchannels %u\n", dev->inflight, dev->waitq.n, dev->paused, dev->closing,
+		atomic_load(&ctx->inflight), ctx->done_head ? "non-empty" : "empty", ctx->wake_pending,
+		dev->nchannels);
+	for (ostor_task *t = dev->inflight_head; t; t = t->inflight_next)
+		fprintf(stderr, "chaos:   task %p: state %d waiting %d cancel %d cdb %02x result %d chan %p "
+			"timeout %u\n", (void *)t, t->state, t->waiting, atomic_load(&t->cancel_requested),
+			t->cdb[0], t->result, (void *)t->chan, t->timeout_ms);
+	for (ostor_task *t = dev->waitq.head; t; t = t->wait_next)
+		fprintf(stderr, "chaos:   waiting: %p\n", (void *)t);
+	if (sim_virtio_of(dev)) {
+		vscsi_debug_dump(sim_virtio_driver(sim_virtio_of(dev)), stderr);
+		sim_virtio_debug_dump(sim_virtio_of(dev), stderr);
+	}
+}
+
 /* Watch the workers until the round's end (until == 0: until they all
  * stopped); false on a hang. */
 static bool watch(struct worker *w, int n, uint64_t until)
@@ -558,6 +581,7 @@ static bool watch(struct worker *w, int n, uint64_t until)
 					" ms\n", transport_name, round_no, i, op_names[atomic_load(&w[i].op)],
 					ostori_now_ms() - s);
 				print_recent();
+				dump_device(w[i].dev);
 				if (getenv("CHAOS_GDB")) {
 					char cmd[128];
 
