@@ -950,6 +950,71 @@ START_TEST(per_queue_interrupts)
 }
 END_TEST
 
+/* ---- a retried block request, completed on a thread in a synchronous discovery ---- */
+
+/* The chaos campaign's lost request (ChangeLog): thread B reads a LUN it
+ * does not know yet, so its synchronous block helper first discovers it
+ * (INQUIRY ... READ CAPACITY, each a synchronous task).  While B handles
+ * events in there, it runs the completion of A's block request, which the
+ * block layer retries from its callback (UNIT ATTENTION).  B's poll then
+ * finds the retry done; its completion must reach A's callback, however
+ * many synchronous commands B still sends.  One thread plays both parts:
+ * A is an asynchronous read; H, right behind it, lets the device finish
+ * what is in the ring from its callback, so the retry is answered before
+ * B's next poll; a lost notification keeps B's INQUIRY in the ring until
+ * then. */
+static int retried_done, retried_result;
+
+static void retried_cb(ostor_device *d, int result, void *ud)
+{
+	retried_result = result;
+	retried_done++;
+}
+
+static void let_device_finish(ostor_task *t, void *ud)
+{
+	sim_virtio_wait_idle(model);
+	(*(int *)ud)++;
+}
+
+static bool retried_finished(void)
+{
+	return retried_done > 0;
+}
+
+START_TEST(retry_completed_during_discovery)
+{
+	static uint8_t a[512], b[512];
+	static const uint8_t tur[6] = { 0 };
+	ostor_task *h;
+	int h_done = 0;
+
+	retried_done = 0;
+	retried_result = 1;
+	open_spec("sim:transport=virtio,size=8M,luns=2");
+	/* LUN 0 known: A goes out at once. */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, a), 0);
+	ck_assert_int_eq(sim_target_inject_check(ostori_sim_device_target(dev), 0, -1, 1, 0x06, 0x29, 0x00), 0);
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 8, 1, a,
+						 (struct ostor_block_completion){ retried_cb, NULL, NULL }), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &h), 0);
+	ck_assert_int_eq(ostor_task_set_lun(h, 0, 0), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(h, tur, sizeof(tur)), 0);
+	ck_assert_int_eq(ostor_task_submit(h, (struct ostor_completion){ let_device_finish, &h_done }), 0);
+	/* A (UNIT ATTENTION) and H answered, not polled yet. */
+	sim_virtio_wait_idle(model);
+	sim_virtio_inject(model, SIM_VF_LOST_NOTIFY, 1, 0);
+	/* B: LUN 1 is discovered first. */
+	ck_assert_msg(ostor_read_blocks(dev, 0, 1, 0, 1, b) == 0, "%s", ostor_last_error());
+	ck_assert_int_eq(h_done, 1);
+	ck_assert_msg(wait_for(retried_finished, 3000), "the retried read never completed");
+	ck_assert_int_eq(retried_done, 1);
+	ck_assert_int_eq(retried_result, 0);
+	ck_assert_uint_eq(ostor_inflight(ctx), 0);
+	ostor_task_free(h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -966,6 +1031,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, lost_notification_recovered, 0, (int)OSTOR_ARRAY_SIZE(lost_specs));
 	tcase_add_loop_test(tc, lost_notifications_under_load, 0, 16);
 	tcase_add_loop_test(tc, per_queue_interrupts, 0, 2);
+	tcase_add_test(tc, retry_completed_during_discovery);
 	suite_add_tcase(s, tc);
 
 	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
