@@ -225,6 +225,8 @@ struct ostor_device {
 	ostor_task *spare_task;        /* reused by the block helpers */
 	struct block_req *free_block_reqs; /* recycled block requests (lock) */
 	struct ostori_waitq waitq;     /* shared-path tasks waiting for room (lock) */
+	unsigned int waitq_taken;      /* of them, off the list to be submitted again (lock) */
+	bool waitq_room;               /* a task was delivered while waitq_taken (lock) */
 	bool closing;
 	/* Queues threads can own (lib/core/channel.c), fixed at open. */
 	struct ostori_channel *channels;

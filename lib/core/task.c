@@ -590,6 +590,9 @@ void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 	unlink_inflight(dev, t);
 	ostori_task_set_state(t, OSTORI_TASK_DONE);
 	waiting = dev->waitq.n != 0;
+	/* A task off the list right now is tried again (queueing.c). */
+	if (OSTOR_UNLIKELY(dev->waitq_taken))
+		dev->waitq_room = true;
 	pthread_mutex_unlock(&dev->lock);
 	/* Room was freed: tasks waiting for it go now. */
 	if (OSTOR_UNLIKELY(waiting))
