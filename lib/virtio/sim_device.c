@@ -92,6 +92,9 @@ struct sim_vdev {
 	pthread_t thread;
 	bool thread_started, stop, kicked;
 	bool idle;                    /* the device thread waits for a notification */
+	bool in_target;               /* a command runs in the target, unlocked: it reads or writes
+				       * the driver's buffers (a reset waits for it) */
+	pthread_cond_t target_cond;   /* in_target cleared */
 	pthread_cond_t idle_cond;
 
 	/* registers */
@@ -305,8 +308,18 @@ static void raise_irq(struct sim_vdev *m, uint8_t bits, unsigned int count)
 	(void)n;
 }
 
+/* A reset is done when the device no longer touches the driver's memory
+ * (as the status 0 the driver reads back promises): a command running in
+ * the target, whose buffers the driver takes back now, ends first. */
+static void wait_target_locked(struct sim_vdev *m)
+{
+	while (m->in_target)
+		pthread_cond_wait(&m->target_cond, &m->lock);
+}
+
 static void device_reset_locked(struct sim_vdev *m)
 {
+	wait_target_locked(m);
 	m->status = 0;
 	m->acked = 0;
 	m->stalled = false;
@@ -415,6 +428,7 @@ static int m_reset_queue(struct virtio_dev *vd, struct virtqueue *q)
 	struct sim_vdev *m = M(vd);
 
 	pthread_mutex_lock(&m->lock);
+	wait_target_locked(m);
 	if (q->index < m->nvq) {
 		m->epoch++;
 		memset(&m->vq[q->index], 0, sizeof(m->vq[q->index]));
@@ -958,9 +972,12 @@ static void do_command(struct sim_vdev *m, struct sim_elem *e)
 	}
 	/* The target may take a while (file I/O): not under our lock. */
 	epoch = m->epoch;
+	m->in_target = true;
 	pthread_mutex_unlock(&m->lock);
 	sim_target_execute(m->target, &cmd);
 	pthread_mutex_lock(&m->lock);
+	m->in_target = false;
+	pthread_cond_broadcast(&m->target_cond);
 	if (m->epoch != epoch || !m->vq[e->q].enabled)
 		return; /* reset meanwhile: the driver took everything back */
 	/* More data than the driver's buffers: QEMU answers OVERRUN. */
@@ -1329,6 +1346,7 @@ static void model_free(struct sim_vdev *m)
 	pthread_mutex_destroy(&m->dma_lock);
 	pthread_cond_destroy(&m->cond);
 	pthread_cond_destroy(&m->idle_cond);
+	pthread_cond_destroy(&m->target_cond);
 	free(m->regions);
 	free(m);
 }
@@ -1359,6 +1377,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	pthread_mutex_init(&m->dma_lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	pthread_cond_init(&m->idle_cond, NULL);
+	pthread_cond_init(&m->target_cond, NULL);
 	m->target = target;
 	m->dev = dev;
 	m->nvq = (unsigned int)(2 + queues);

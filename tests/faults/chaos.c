@@ -163,9 +163,21 @@ static void check_blocks(struct worker *w, uint64_t first, uint32_t count, const
 		for (int k = 0; k < s->n && !ok; k++)
 			ok = s->tags[k] == (uint32_t)tag;
 		if (!ok) {
+			const uint8_t *b = buf + (size_t)i * BS;
+			uint64_t hlba;
+			uint32_t htag;
+			size_t fill = 0;
+
+			/* What is there: a header (another LBA's block?), or
+			 * how much of the 0xa5 the read started with. */
+			memcpy(&hlba, b + 4, 8);
+			memcpy(&htag, b + 12, 4);
+			while (fill < BS && b[fill] == 0xa5)
+				fill++;
 			fail(w->tot, "thread %d: LBA %" PRIu64 " reads as %s%" PRId64 ", expected one of %d "
-			     "candidates (first %u)", w->id, lba, tag < 0 ? "garbage " : "tag ", tag, s->n,
-			     s->n ? s->tags[0] : 0);
+			     "candidates (first %u); the block starts %02x%02x%02x%02x, header LBA %" PRIu64
+			     " tag %u, %zu bytes of 0xa5 first", w->id, lba, tag < 0 ? "garbage " : "tag ", tag,
+			     s->n, s->n ? s->tags[0] : 0, b[0], b[1], b[2], b[3], hlba, htag, fill);
 			continue;
 		}
 		s->tags[0] = (uint32_t)tag;

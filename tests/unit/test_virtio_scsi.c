@@ -14,6 +14,8 @@
 #include <check.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1015,6 +1017,87 @@ START_TEST(retry_completed_during_discovery)
 }
 END_TEST
 
+/* ---- a device reset and the command running in the target --------------------- */
+
+/* A reset is done when the device no longer touches the driver's memory:
+ * the driver then takes every buffer back.  The model used to run a
+ * command in the target (unlocked) through a reset and go on writing the
+ * READ's data into a buffer whose task had completed (ABORTED) and was
+ * being reused - the chaos campaign's garbage read.  A fault hook holds
+ * a READ in the target while another thread resets the device. */
+static sem_t in_target, target_go;
+static atomic_bool hold_read;
+
+static bool hold_in_target(void *ud, struct sim_cmd *cmd)
+{
+	if (cmd->cdb[0] == 0x28 && atomic_exchange(&hold_read, false)) {
+		sem_post(&in_target);
+		sem_wait(&target_go);
+	}
+	return false; /* then run as usual: the data goes into the buffer */
+}
+
+static void *reset_device(void *arg)
+{
+	*(int *)arg = ostor_reset(dev, OSTOR_RESET_DEVICE, 0, 0);
+	return NULL;
+}
+
+static void *release_target(void *arg)
+{
+	usleep(300 * 1000);
+	sem_post(&target_go);
+	return NULL;
+}
+
+static bool task_done;
+
+static void note_done(ostor_task *t, void *ud)
+{
+	task_done = true;
+}
+
+static bool read_done(void)
+{
+	return task_done;
+}
+
+START_TEST(reset_waits_for_target)
+{
+	static uint8_t buf[4096], reuse[4096];
+	pthread_t rt, gt;
+	ostor_task *t;
+	int rr = -1;
+
+	ck_assert_int_eq(sem_init(&in_target, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&target_go, 0, 0), 0);
+	task_done = false;
+	open_spec("sim:transport=virtio,size=8M");
+	sim_target_set_fault_hook(ostori_sim_device_target(dev), hold_in_target, NULL);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	prep_rw(t, false, 8, buf, sizeof(buf));
+	atomic_store(&hold_read, true);
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ note_done, NULL }), 0);
+	sem_wait(&in_target);
+	ck_assert_int_eq(pthread_create(&rt, NULL, reset_device, &rr), 0);
+	ck_assert_int_eq(pthread_create(&gt, NULL, release_target, NULL), 0);
+	ck_assert(wait_for(read_done, 5000));
+	/* Completed: the buffer is the caller's again, who reuses it. */
+	memset(reuse, 0x11, sizeof(reuse));
+	memcpy(buf, reuse, sizeof(buf));
+	pthread_join(gt, NULL);
+	pthread_join(rt, NULL);
+	ck_assert_int_eq(rr, OSTOR_TMF_DONE);
+	sim_virtio_wait_idle(model);
+	ck_assert_msg(!memcmp(buf, reuse, sizeof(buf)), "the device wrote into the buffer after its task "
+		      "completed (%s)", ostor_result_name(ostor_task_result(t)));
+	ostor_task_free(t);
+	sim_target_set_fault_hook(ostori_sim_device_target(dev), NULL, NULL);
+	sem_destroy(&in_target);
+	sem_destroy(&target_go);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -1032,6 +1115,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, lost_notifications_under_load, 0, 16);
 	tcase_add_loop_test(tc, per_queue_interrupts, 0, 2);
 	tcase_add_test(tc, retry_completed_during_discovery);
+	tcase_add_test(tc, reset_waits_for_target);
 	suite_add_tcase(s, tc);
 
 	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
