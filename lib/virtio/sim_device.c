@@ -51,6 +51,7 @@ struct sim_vq {
 	uint16_t sig_pos;
 	bool sig_wrap;
 	bool deaf;                           /* a notification was lost: ignore the ring until the next */
+	bool astray;                         /* a fault moved the used position: no longer the driver's */
 };
 
 /* A request the device took from a ring. */
@@ -786,6 +787,17 @@ static void __attribute__((noinline)) hostile_write_used_again(struct sim_vq *v,
 	write_used(v, e, id, len, badwrap);
 }
 
+/* Once SIM_VF_USED_IDX_BACK or SIM_VF_USED_ID_TWICE moved the device's
+ * used position off the driver's, every used element it writes lands on
+ * ring memory the driver owns (entries it read already, descriptors it
+ * posted again): a race by design as well (tests/tsan.supp), until a
+ * reset. */
+static void __attribute__((noinline)) hostile_write_used_astray(struct sim_vq *v, const struct sim_elem *e,
+								uint32_t id, uint32_t len, bool badwrap)
+{
+	write_used(v, e, id, len, badwrap);
+}
+
 /* Return an element: the used ring entry, with ring faults applied. */
 static void push_used(struct sim_vdev *m, const struct sim_elem *e, uint32_t len, bool is_request)
 {
@@ -806,10 +818,16 @@ static void push_used(struct sim_vdev *m, const struct sim_elem *e, uint32_t len
 		jump = take_fault(m, SIM_VF_USED_IDX_JUMP, &jump_by);
 		badwrap = take_fault(m, SIM_VF_PACKED_BAD_WRAP, NULL);
 	}
-	write_used(v, e, id, len, badwrap);
-	if (twice)
+	if (v->astray)
+		hostile_write_used_astray(v, e, id, len, badwrap);
+	else
+		write_used(v, e, id, len, badwrap);
+	if (twice) {
 		hostile_write_used_again(v, e, id, len, badwrap);
+		v->astray = true;
+	}
 	if (!v->packed && back) {
+		v->astray = true;
 		v->used_idx = (uint16_t)(v->used_idx - (back_by ? back_by : 2));
 		vq_store16(&v->used->idx, v->used_idx);
 	}
