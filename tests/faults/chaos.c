@@ -13,9 +13,7 @@
  *
  * Environment: CHAOS_SECONDS (total, default 10), CHAOS_SEED (replay; the
  * thread interleaving is not replayed), CHAOS_THREADS (default 4),
- * CHAOS_TRANSPORTS (of "sim virtio usb-bot usb-cbi usb-cb"; by default
- * all but virtio, which loses a request about once in 100-200 s of
- * campaign, an open bug: see the ChangeLog),
+ * CHAOS_TRANSPORTS (default "sim virtio usb-bot usb-cbi usb-cb"),
  * CHAOS_FAULTS (only these, by the names printed), CHAOS_HANG_MS,
  * CHAOS_GDB=1 (the threads' stacks on a hang).  Prints
  * one line per transport and "chaos: PASS" or "chaos: FAIL"; exit 0 on
@@ -729,7 +727,7 @@ int main(void)
 	int fd, failed = 0, n = 0;
 
 	if (!which || !*which)
-		which = "sim usb-bot usb-cbi usb-cb";
+		which = "sim virtio usb-bot usb-cbi usb-cb";
 	hang_ms = env_ul("CHAOS_HANG_MS", HANG_MS);
 	only_faults = getenv("CHAOS_FAULTS");
 	if (only_faults && !*only_faults)
