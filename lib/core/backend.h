@@ -225,6 +225,8 @@ struct ostor_device {
 	ostor_task *spare_task;        /* reused by the block helpers */
 	struct block_req *free_block_reqs; /* recycled block requests (lock) */
 	struct ostori_waitq waitq;     /* shared-path tasks waiting for room (lock) */
+	unsigned int waitq_taken;      /* of them, off the list to be submitted again (lock) */
+	bool waitq_room;               /* a task was delivered while waitq_taken (lock) */
 	bool closing;
 	/* Queues threads can own (lib/core/channel.c), fixed at open. */
 	struct ostori_channel *channels;
@@ -416,11 +418,14 @@ unsigned int ostori_channels_inflight(ostor_context *ctx);
 int ostori_wait_step(ostor_context *ctx, int timeout_ms);
 /* Handle events with ctx->event_lock held by the caller. */
 int ostori_handle_events_locked(ostor_context *ctx, int timeout_ms);
-/* A synchronous caller's own task on the shared path: when it completes
- * on this thread inside its submit, settle delivers it right away (no
- * done queue, no wake-up, no system call).  settle: true when it did;
- * either way adoption ends. */
-void ostori_sync_adopt(ostor_task *t);
+/* A synchronous caller's own task on the shared path, submitted by the
+ * thread that waits for it: when it completes on this thread inside this
+ * submit, the next settle on this thread delivers it (no done queue, no
+ * wake-up, no system call).  Only completions inside the submit call are
+ * kept back; any later one (the caller's own poll, another thread's)
+ * takes the done queue.  The caller settles before it submits or waits
+ * again.  settle: true when it delivered one. */
+int ostori_sync_submit(ostor_task *t, struct ostor_completion c);
 bool ostori_sync_settle(void);
 /* The shared-path end of a task (unlink, DONE, callback): used by the
  * dispatcher and, for a sync caller's own task, inline. */

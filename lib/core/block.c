@@ -457,7 +457,8 @@ struct block_req {
 	struct iovec iov[OSTOR_IOV_MAX];
 	int iovcnt;
 	size_t done_bytes;          /* of the whole request */
-	bool bypass;                /* the block cache's own: past it, no sync adoption */
+	bool bypass;                /* the block cache's own: past it */
+	const void *sync_waiter;    /* the thread in ostor_read/write_blocks waiting for it (&tls_self) */
 	struct ostor_block_completion completion;
 	struct block_req *next;     /* free list */
 };
@@ -558,9 +559,8 @@ static void req_finish(struct block_req *rq, int result)
 
 static void part_done(ostor_task *t, void *ud);
 
-/* Inside a synchronous block helper on this thread: the parts it submits
- * are delivered by it when they complete inside submit (ostori_sync_*). */
-static _Thread_local bool tls_block_sync;
+/* Its address names the calling thread (block_req.sync_waiter). */
+static _Thread_local char tls_self;
 
 /* Every byte of the buffer is memory the device reaches without a copy. */
 static bool device_reaches(ostor_device *dev, const struct iovec *iov, int iovcnt)
@@ -614,8 +614,16 @@ static int part_submit(struct block_req *rq)
 	if (r < 0)
 		return r;
 	t->bcache_bypass = rq->bypass;
-	if (tls_block_sync && !rq->bypass)
-		ostori_sync_adopt(t);
+	/* The parts of a synchronous block helper's request, submitted by
+	 * the thread that waits for it (from the helper, or from part_done
+	 * run by its settle or its own event handling), complete inside
+	 * their submit straight to it (ostori_sync_*): it settles before it
+	 * waits again.  Not on any other thread: part_done runs wherever
+	 * events are handled, on a thread that may be inside a synchronous
+	 * call of its own (ostor_task_execute, the discovery of a LUN) that
+	 * would never settle another thread's task. */
+	if (rq->sync_waiter == &tls_self)
+		return ostori_sync_submit(t, (struct ostor_completion){ part_done, rq, NULL });
 	return ostor_task_submit(t, (struct ostor_completion){ part_done, rq, NULL });
 }
 
@@ -749,7 +757,7 @@ static void mark_dirty(ostor_device *dev, uint32_t target, uint32_t lun)
  * block size once the LUN is known. */
 static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
 			uint32_t count, const struct iovec *iov, int iovcnt, void *single, bool write,
-			bool bypass, struct ostor_block_completion c)
+			bool bypass, bool sync, struct ostor_block_completion c)
 {
 	const char *fn = write ? "ostor_write_blocks" : "ostor_read_blocks";
 	struct ostori_provisioning prov = { 0 };
@@ -814,6 +822,7 @@ static int block_submit(ostor_device *dev, uint32_t target, uint32_t lun, uint64
 	rq->attempt = 0;
 	rq->done_bytes = 0;
 	rq->bypass = bypass;
+	rq->sync_waiter = sync ? &tls_self : NULL;
 	if (single) {
 		rq->iov[0] = (struct iovec){ single, total };
 		rq->iovcnt = 1;
@@ -840,43 +849,43 @@ OSTOR_API int ostor_readv_blocks_async(ostor_device *dev, uint32_t target, uint3
 				       uint32_t count, const struct iovec *iov, int iovcnt,
 				       struct ostor_block_completion done)
 {
-	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, false, false, done);
+	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, false, false, false, done);
 }
 
 OSTOR_API int ostor_writev_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
 					uint32_t count, const struct iovec *iov, int iovcnt,
 					struct ostor_block_completion done)
 {
-	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, true, false, done);
+	return block_submit(dev, target, lun, lba, count, iov, iovcnt, NULL, true, false, false, done);
 }
 
 static int block_submit_buf(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
-			    uint32_t count, void *buf, bool write, struct ostor_block_completion c)
+			    uint32_t count, void *buf, bool write, bool sync, struct ostor_block_completion c)
 {
 	if (!buf) {
 		if (c.free)
 			c.free(c.user_data);
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
 	}
-	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, false, c);
+	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, false, sync, c);
 }
 
 int ostori_block_internal(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba, uint32_t count,
 			  void *buf, bool write, struct ostor_block_completion c)
 {
-	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, true, c);
+	return block_submit(dev, target, lun, lba, count, NULL, 0, buf, write, true, false, c);
 }
 
 OSTOR_API int ostor_read_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
 				      uint32_t count, void *buf, struct ostor_block_completion done)
 {
-	return block_submit_buf(dev, target, lun, lba, count, buf, false, done);
+	return block_submit_buf(dev, target, lun, lba, count, buf, false, false, done);
 }
 
 OSTOR_API int ostor_write_blocks_async(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t lba,
 				       uint32_t count, const void *buf, struct ostor_block_completion done)
 {
-	return block_submit_buf(dev, target, lun, lba, count, (void *)buf, true, done);
+	return block_submit_buf(dev, target, lun, lba, count, (void *)buf, true, false, done);
 }
 
 /* ---- the synchronous helpers, on the asynchronous ones ---------------- */
@@ -912,12 +921,10 @@ static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t l
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM, "NULL buffer for %u blocks", count);
 	if (count == 0)
 		return 0;
-	tls_block_sync = true;
-	r = block_submit_buf(dev, target, lun, lba, count, buf, write,
+	r = block_submit_buf(dev, target, lun, lba, count, buf, write, true,
 			     (struct ostor_block_completion){ sync_block_done, &w, NULL });
 	if (r < 0) {
 		ostori_sync_settle();
-		tls_block_sync = false;
 		return r;
 	}
 	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
@@ -930,7 +937,6 @@ static int block_io(ostor_device *dev, uint32_t target, uint32_t lun, uint64_t l
 			sched_yield(); /* let the thread that completes us run */
 	}
 	ostori_sync_settle();
-	tls_block_sync = false;
 	if (w.result < 0)
 		return ostori_error(w.result, "%s", w.why);
 	return 0;

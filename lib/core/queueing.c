@@ -143,25 +143,43 @@ void ostori_waitq_run(struct ostori_waitq *q)
 	}
 }
 
+/* A task is off the list while it is submitted again, without the lock:
+ * a completion delivered then (ostori_task_deliver) finds the list empty
+ * and would run nothing, and if it was the last one in flight the task,
+ * refused and put back, would wait for a delivery that never comes.  So
+ * such a delivery leaves a note (waitq_room) and the task is tried once
+ * more. */
 void ostori_device_waitq_run(ostor_device *dev)
 {
 	uint64_t now = 0;
+	bool taken = false;
 
 	for (;;) {
 		ostor_task *t;
+		bool again;
 
 		pthread_mutex_lock(&dev->lock);
+		if (taken)
+			dev->waitq_taken--;
 		/* A flush holds them back until it ends. */
 		t = dev->paused ? NULL : ostori_waitq_pop(&dev->waitq);
+		taken = t != NULL;
+		if (taken)
+			dev->waitq_taken++;
 		pthread_mutex_unlock(&dev->lock);
 		if (!t)
 			return;
-		if (!resubmit(t, &now)) {
-			pthread_mutex_lock(&dev->lock);
-			ostori_waitq_push_front(&dev->waitq, t);
-			pthread_mutex_unlock(&dev->lock);
+		if (resubmit(t, &now))
+			continue;
+		pthread_mutex_lock(&dev->lock);
+		ostori_waitq_push_front(&dev->waitq, t);
+		dev->waitq_taken--;
+		again = dev->waitq_room;
+		dev->waitq_room = false;
+		pthread_mutex_unlock(&dev->lock);
+		if (!again)
 			return;
-		}
+		taken = false;
 	}
 }
 

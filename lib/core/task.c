@@ -450,7 +450,8 @@ OSTOR_API int ostor_task_cancel(ostor_task *t)
  * wake-up (two system calls saved per command). */
 static _Thread_local ostor_context *handling_ctx;
 /* The task a synchronous call on this thread is submitting (delivered
- * inline if it completes before submit returns). */
+ * inline if it completes before submit returns), only while that submit
+ * runs (ostori_sync_submit); and the one that did, until settled. */
 static _Thread_local ostor_task *tls_sync_task, *tls_sync_done;
 
 int ostori_refuse_in_callback(ostor_context *ctx, const char *fn)
@@ -539,7 +540,7 @@ void ostori_task_complete(ostor_task *t)
 	}
 	/* A synchronous caller's own task, completed inside its submit: it
 	 * is delivered right here, with no queue, wake-up or system call. */
-	if (t == tls_sync_task) {
+	if (t == tls_sync_task && !tls_sync_done) {
 		tls_sync_done = t; /* delivered once submit returns, outside backend locks */
 		return;
 	}
@@ -589,6 +590,9 @@ void ostori_task_deliver(ostor_context *ctx, ostor_task *t)
 	unlink_inflight(dev, t);
 	ostori_task_set_state(t, OSTORI_TASK_DONE);
 	waiting = dev->waitq.n != 0;
+	/* A task off the list right now is tried again (queueing.c). */
+	if (OSTOR_UNLIKELY(dev->waitq_taken))
+		dev->waitq_room = true;
 	pthread_mutex_unlock(&dev->lock);
 	/* Room was freed: tasks waiting for it go now. */
 	if (OSTOR_UNLIKELY(waiting))
@@ -829,17 +833,25 @@ static void sync_done(ostor_task *t, void *user_data)
 	__atomic_store_n((int *)user_data, 1, __ATOMIC_RELEASE);
 }
 
-void ostori_sync_adopt(ostor_task *t)
+int ostori_sync_submit(ostor_task *t, struct ostor_completion c)
 {
+	ostor_task *outer = tls_sync_task;
+	int r;
+
+	/* Adopted for the submit only: a task still adopted after it would
+	 * divert a completion this thread's poll finds later to
+	 * tls_sync_done, where only this thread can deliver it - and the
+	 * next adoption used to drop it (a request lost for good). */
 	tls_sync_task = t;
-	tls_sync_done = NULL;
+	r = ostor_task_submit(t, c);
+	tls_sync_task = outer;
+	return r;
 }
 
 bool ostori_sync_settle(void)
 {
 	ostor_task *t = tls_sync_done;
 
-	tls_sync_task = NULL;
 	tls_sync_done = NULL;
 	if (!t)
 		return false;
@@ -860,9 +872,7 @@ OSTOR_API int ostor_task_execute(ostor_task *t)
 	ctx = t->dev->ctx;
 	if ((r = ostori_refuse_in_callback(ctx, "a synchronous call (ostor_task_execute)")))
 		return r;
-	ostori_sync_adopt(t);
-	r = ostor_task_submit(t, (struct ostor_completion){ .callback = sync_done,
-							     .user_data = &done });
+	r = ostori_sync_submit(t, (struct ostor_completion){ .callback = sync_done, .user_data = &done });
 	ostori_sync_settle();
 	if (r < 0)
 		return r;

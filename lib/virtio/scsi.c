@@ -670,3 +670,54 @@ int vscsi_queue_info(struct vscsi_dev *vs, unsigned int index, struct ostor_virt
 		pthread_mutex_unlock(lock);
 	return 0;
 }
+
+/* ---- diagnostics ------------------------------------------------------------------------------ */
+
+void vscsi_debug_dump(struct vscsi_dev *vs, FILE *f)
+{
+	uint64_t now = ostori_now_ms();
+
+	fprintf(f, "vscsi %s: need_reset %d dead %d quiesce %d resets_in_a_row %u packed %d intr %d\n",
+		vs->vd->name, atomic_load(&vs->need_reset), vs->dead, PEEK(vs->quiesce),
+		atomic_load(&vs->resets_in_a_row), vs->packed, vs->intr);
+	for (unsigned int i = 0; i < vs->nq; i++) {
+		struct vscsi_queue *q = &vs->q[i];
+		struct virtqueue *vq = q->vq;
+		unsigned int nfree = 0, nretry = 0, ncookies = 0;
+
+		for (struct vscsi_req *rq = q->free; rq && nfree <= q->nreqs; rq = rq->next)
+			nfree++;
+		for (struct vscsi_req *rq = q->retry; rq && nretry <= q->nreqs; rq = rq->next)
+			nretry++;
+		for (uint32_t k = 0; k < vq->size; k++)
+			ncookies += vq->slots[k].cookie != NULL;
+		fprintf(f, "  queue %u: owned %u active %d nreqs %u free %u busy %u retry %u; vq size %u "
+			"inflight %u num_free %u ids_free %u cookies %u avail %u used %u broken %d (%s) "
+			"submitted %llu completed %llu\n",
+			i, PEEK(q->owned), PEEK(q->active), q->nreqs, nfree, PEEK(q->busy), nretry, vq->size,
+			PEEK(vq->inflight), vq->num_free, vq->ids_free, ncookies,
+			vq->packed ? PEEK(vq->next_avail) : PEEK(vq->avail_idx),
+			vq->packed ? PEEK(vq->next_used) : PEEK(vq->last_used), PEEK(vq->broken), vq->broken_why,
+			(unsigned long long)PEEK(vq->stats.submitted), (unsigned long long)PEEK(vq->stats.completed));
+		for (uint32_t k = 0; k < q->nreqs; k++) {
+			struct vscsi_req *rq = &q->reqs[k];
+			bool in_ring = false;
+
+			if (rq->state == RQ_FREE && !rq->task)
+				continue;
+			for (uint32_t s = 0; s < vq->size; s++)
+				in_ring |= vq->slots[s].cookie == rq;
+			fprintf(f, "    req %u: state %d task %p in_ring %d tag %#llx abort_level %d tmf_answer %d "
+				"timed_out %d busy_tries %u deadline %+lld ms abort_deadline %+lld ms\n",
+				k, rq->state, (void *)rq->task, in_ring, (unsigned long long)atomic_load(&rq->tag),
+				rq->abort_level, atomic_load(&rq->tmf_answer), rq->timed_out, rq->busy_tries,
+				(long long)(rq->deadline - now), (long long)(rq->abort_deadline - now));
+		}
+	}
+	fprintf(f, "  ctrlq inflight %u num_free %u broken %d\n", PEEK(vs->ctrlq->inflight), vs->ctrlq->num_free,
+		PEEK(vs->ctrlq->broken));
+	for (unsigned int i = 0; i < VSCSI_TMF_SLOTS; i++)
+		if (vs->tmf[i].busy)
+			fprintf(f, "    tmf %u: busy api %d answer %d target_req %p tag %#llx\n", i, vs->tmf[i].api,
+				vs->tmf[i].answer, (void *)vs->tmf[i].target_req, (unsigned long long)vs->tmf[i].tag);
+}

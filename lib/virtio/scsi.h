@@ -10,6 +10,8 @@
 #include "virtio/config.h"
 #include "virtio/virtio.h"
 
+#include <stdio.h>
+
 /* virtio-scsi wire format (5.6) */
 #define VIRTIO_SCSI_CDB_DEFAULT 32
 #define VIRTIO_SCSI_SENSE_DEFAULT 96
@@ -116,6 +118,9 @@ struct vscsi_stats {
 void vscsi_get_stats(struct vscsi_dev *vs, struct vscsi_stats *out);
 /* The driver's and its virtqueues' counters (a backend's counters op). */
 int vscsi_counters(struct vscsi_dev *vs, struct ostor_counter *out, int max);
+/* Diagnostics (a hang report): every request slot, descriptor and TMF
+ * slot the driver holds, read without locks (a snapshot, racy). */
+void vscsi_debug_dump(struct vscsi_dev *vs, FILE *f);
 /* [p, p + len) is reachable by the device without a copy. */
 bool vscsi_is_dma(struct vscsi_dev *vs, const void *p, size_t len);
 /* Whether the target/LUN was reported removed (and not back since). */

@@ -51,6 +51,7 @@ struct sim_vq {
 	uint16_t sig_pos;
 	bool sig_wrap;
 	bool deaf;                           /* a notification was lost: ignore the ring until the next */
+	bool astray;                         /* a fault moved the used position: no longer the driver's */
 };
 
 /* A request the device took from a ring. */
@@ -92,6 +93,9 @@ struct sim_vdev {
 	pthread_t thread;
 	bool thread_started, stop, kicked;
 	bool idle;                    /* the device thread waits for a notification */
+	bool in_target;               /* a command runs in the target, unlocked: it reads or writes
+				       * the driver's buffers (a reset waits for it) */
+	pthread_cond_t target_cond;   /* in_target cleared */
 	pthread_cond_t idle_cond;
 
 	/* registers */
@@ -305,8 +309,18 @@ static void raise_irq(struct sim_vdev *m, uint8_t bits, unsigned int count)
 	(void)n;
 }
 
+/* A reset is done when the device no longer touches the driver's memory
+ * (as the status 0 the driver reads back promises): a command running in
+ * the target, whose buffers the driver takes back now, ends first. */
+static void wait_target_locked(struct sim_vdev *m)
+{
+	while (m->in_target)
+		pthread_cond_wait(&m->target_cond, &m->lock);
+}
+
 static void device_reset_locked(struct sim_vdev *m)
 {
+	wait_target_locked(m);
 	m->status = 0;
 	m->acked = 0;
 	m->stalled = false;
@@ -415,6 +429,7 @@ static int m_reset_queue(struct virtio_dev *vd, struct virtqueue *q)
 	struct sim_vdev *m = M(vd);
 
 	pthread_mutex_lock(&m->lock);
+	wait_target_locked(m);
 	if (q->index < m->nvq) {
 		m->epoch++;
 		memset(&m->vq[q->index], 0, sizeof(m->vq[q->index]));
@@ -772,6 +787,17 @@ static void __attribute__((noinline)) hostile_write_used_again(struct sim_vq *v,
 	write_used(v, e, id, len, badwrap);
 }
 
+/* Once SIM_VF_USED_IDX_BACK or SIM_VF_USED_ID_TWICE moved the device's
+ * used position off the driver's, every used element it writes lands on
+ * ring memory the driver owns (entries it read already, descriptors it
+ * posted again): a race by design as well (tests/tsan.supp), until a
+ * reset. */
+static void __attribute__((noinline)) hostile_write_used_astray(struct sim_vq *v, const struct sim_elem *e,
+								uint32_t id, uint32_t len, bool badwrap)
+{
+	write_used(v, e, id, len, badwrap);
+}
+
 /* Return an element: the used ring entry, with ring faults applied. */
 static void push_used(struct sim_vdev *m, const struct sim_elem *e, uint32_t len, bool is_request)
 {
@@ -792,10 +818,16 @@ static void push_used(struct sim_vdev *m, const struct sim_elem *e, uint32_t len
 		jump = take_fault(m, SIM_VF_USED_IDX_JUMP, &jump_by);
 		badwrap = take_fault(m, SIM_VF_PACKED_BAD_WRAP, NULL);
 	}
-	write_used(v, e, id, len, badwrap);
-	if (twice)
+	if (v->astray)
+		hostile_write_used_astray(v, e, id, len, badwrap);
+	else
+		write_used(v, e, id, len, badwrap);
+	if (twice) {
 		hostile_write_used_again(v, e, id, len, badwrap);
+		v->astray = true;
+	}
 	if (!v->packed && back) {
+		v->astray = true;
 		v->used_idx = (uint16_t)(v->used_idx - (back_by ? back_by : 2));
 		vq_store16(&v->used->idx, v->used_idx);
 	}
@@ -958,9 +990,12 @@ static void do_command(struct sim_vdev *m, struct sim_elem *e)
 	}
 	/* The target may take a while (file I/O): not under our lock. */
 	epoch = m->epoch;
+	m->in_target = true;
 	pthread_mutex_unlock(&m->lock);
 	sim_target_execute(m->target, &cmd);
 	pthread_mutex_lock(&m->lock);
+	m->in_target = false;
+	pthread_cond_broadcast(&m->target_cond);
 	if (m->epoch != epoch || !m->vq[e->q].enabled)
 		return; /* reset meanwhile: the driver took everything back */
 	/* More data than the driver's buffers: QEMU answers OVERRUN. */
@@ -1329,6 +1364,7 @@ static void model_free(struct sim_vdev *m)
 	pthread_mutex_destroy(&m->dma_lock);
 	pthread_cond_destroy(&m->cond);
 	pthread_cond_destroy(&m->idle_cond);
+	pthread_cond_destroy(&m->target_cond);
 	free(m->regions);
 	free(m);
 }
@@ -1359,6 +1395,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	pthread_mutex_init(&m->dma_lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	pthread_cond_init(&m->idle_cond, NULL);
+	pthread_cond_init(&m->target_cond, NULL);
 	m->target = target;
 	m->dev = dev;
 	m->nvq = (unsigned int)(2 + queues);
@@ -1540,3 +1577,31 @@ static const struct sim_transport_ops virtio_transport = {
 };
 
 const struct sim_transport_ops *const ostori_sim_virtio_transports[] = { &virtio_transport, NULL };
+
+void sim_virtio_debug_dump(struct sim_vdev *m, FILE *f)
+{
+	pthread_mutex_lock(&m->lock);
+	fprintf(f, "sim virtio: status %#x stalled %d held %u idle %d kicked %d epoch %llu isr %u\n", m->status,
+		m->stalled, m->nheld, m->idle, m->kicked, (unsigned long long)m->epoch, atomic_load(&m->isr));
+	for (unsigned int q = 0; q < m->nvq; q++) {
+		struct sim_vq *v = &m->vq[q];
+
+		if (!v->enabled)
+			continue;
+		if (v->packed)
+			fprintf(f, "  vq %u: packed deaf %d avail_pos %u/%d used_pos %u/%d\n", q, v->deaf, v->avail_pos,
+				v->avail_wrap, v->used_pos, v->used_wrap);
+		else
+			fprintf(f, "  vq %u: split deaf %d avail.idx %u last_avail %u used_idx %u\n", q, v->deaf,
+				vq_load16(&v->avail->idx), v->last_avail, v->used_idx);
+	}
+	for (unsigned int i = 0; i < SIM_MAX_HELD; i++)
+		if (m->held[i].used)
+			fprintf(f, "  held: q %u id %u tag %#llx mode %u\n", m->held[i].e.q, m->held[i].e.id,
+				(unsigned long long)m->held[i].tag, m->held[i].mode);
+	for (unsigned int i = 0; i < m->nfaults; i++)
+		if (m->faults[i].count)
+			fprintf(f, "  fault armed: kind %d count %u param %u\n", m->faults[i].kind, m->faults[i].count,
+				m->faults[i].param);
+	pthread_mutex_unlock(&m->lock);
+}

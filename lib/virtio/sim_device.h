@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "orionstor.h"
 
@@ -91,6 +92,9 @@ extern uint8_t sim_virtio_last_status;
 
 /* Requests the device holds right now (SIM_VF_HOLD, stalls). */
 unsigned int sim_virtio_held(struct sim_vdev *m);
+/* Diagnostics (a hang report): the device's view of its rings, what it
+ * holds and the faults still armed. */
+void sim_virtio_debug_dump(struct sim_vdev *m, FILE *f);
 
 /* The models of this folder, for sim:transport= (lib/backends.c). */
 struct sim_transport_ops;

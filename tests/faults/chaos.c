@@ -13,9 +13,7 @@
  *
  * Environment: CHAOS_SECONDS (total, default 10), CHAOS_SEED (replay; the
  * thread interleaving is not replayed), CHAOS_THREADS (default 4),
- * CHAOS_TRANSPORTS (of "sim virtio usb-bot usb-cbi usb-cb"; by default
- * all but virtio, which loses a request about once in 100-200 s of
- * campaign, an open bug: see the ChangeLog),
+ * CHAOS_TRANSPORTS (default "sim virtio usb-bot usb-cbi usb-cb"),
  * CHAOS_FAULTS (only these, by the names printed), CHAOS_HANG_MS,
  * CHAOS_GDB=1 (the threads' stacks on a hang).  Prints
  * one line per transport and "chaos: PASS" or "chaos: FAIL"; exit 0 on
@@ -163,9 +161,21 @@ static void check_blocks(struct worker *w, uint64_t first, uint32_t count, const
 		for (int k = 0; k < s->n && !ok; k++)
 			ok = s->tags[k] == (uint32_t)tag;
 		if (!ok) {
+			const uint8_t *b = buf + (size_t)i * BS;
+			uint64_t hlba;
+			uint32_t htag;
+			size_t fill = 0;
+
+			/* What is there: a header (another LBA's block?), or
+			 * how much of the 0xa5 the read started with. */
+			memcpy(&hlba, b + 4, 8);
+			memcpy(&htag, b + 12, 4);
+			while (fill < BS && b[fill] == 0xa5)
+				fill++;
 			fail(w->tot, "thread %d: LBA %" PRIu64 " reads as %s%" PRId64 ", expected one of %d "
-			     "candidates (first %u)", w->id, lba, tag < 0 ? "garbage " : "tag ", tag, s->n,
-			     s->n ? s->tags[0] : 0);
+			     "candidates (first %u); the block starts %02x%02x%02x%02x, header LBA %" PRIu64
+			     " tag %u, %zu bytes of 0xa5 first", w->id, lba, tag < 0 ? "garbage " : "tag ", tag,
+			     s->n, s->n ? s->tags[0] : 0, b[0], b[1], b[2], b[3], hlba, htag, fill);
 			continue;
 		}
 		s->tags[0] = (uint32_t)tag;
@@ -537,6 +547,29 @@ static unsigned long env_ul(const char *name, unsigned long def)
 	return e && *e ? strtoul(e, NULL, 0) : def;
 }
 
+/* The state of the device behind a hang: the core's in-flight and
+ * waiting tasks, and for virtio the driver's slots and the model's view
+ * (read without locks: a snapshot). */
+static void dump_device(ostor_device *dev)
+{
+	ostor_context *ctx = dev->ctx;
+
+	fprintf(stderr, "chaos: core: dev inflight %u waitq %u paused %d closing %d; ctx inflight %u done %s "
+		"wake_pending %d nchannels %u\n", dev->inflight, dev->waitq.n, dev->paused, dev->closing,
+		atomic_load(&ctx->inflight), ctx->done_head ? "non-empty" : "empty", ctx->wake_pending,
+		dev->nchannels);
+	for (ostor_task *t = dev->inflight_head; t; t = t->inflight_next)
+		fprintf(stderr, "chaos:   task %p: state %d waiting %d cancel %d cdb %02x result %d chan %p "
+			"timeout %u\n", (void *)t, t->state, t->waiting, atomic_load(&t->cancel_requested),
+			t->cdb[0], t->result, (void *)t->chan, t->timeout_ms);
+	for (ostor_task *t = dev->waitq.head; t; t = t->wait_next)
+		fprintf(stderr, "chaos:   waiting: %p\n", (void *)t);
+	if (sim_virtio_of(dev)) {
+		vscsi_debug_dump(sim_virtio_driver(sim_virtio_of(dev)), stderr);
+		sim_virtio_debug_dump(sim_virtio_of(dev), stderr);
+	}
+}
+
 /* Watch the workers until the round's end (until == 0: until they all
  * stopped); false on a hang. */
 static bool watch(struct worker *w, int n, uint64_t until)
@@ -558,6 +591,7 @@ static bool watch(struct worker *w, int n, uint64_t until)
 					" ms\n", transport_name, round_no, i, op_names[atomic_load(&w[i].op)],
 					ostori_now_ms() - s);
 				print_recent();
+				dump_device(w[i].dev);
 				if (getenv("CHAOS_GDB")) {
 					char cmd[128];
 
@@ -693,7 +727,7 @@ int main(void)
 	int fd, failed = 0, n = 0;
 
 	if (!which || !*which)
-		which = "sim usb-bot usb-cbi usb-cb";
+		which = "sim virtio usb-bot usb-cbi usb-cb";
 	hang_ms = env_ul("CHAOS_HANG_MS", HANG_MS);
 	only_faults = getenv("CHAOS_FAULTS");
 	if (only_faults && !*only_faults)

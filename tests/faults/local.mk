@@ -15,7 +15,7 @@ TESTS += tests/faults/chaos
 tests_faults_chaos_SOURCES = tests/faults/chaos.c
 tests_faults_chaos_LDADD = lib/libostor_private.la -lpthread
 CHAOS_SECONDS = 60
-# Empty: all but virtio (tests/faults/chaos.c says why).
+# Empty: every simulated transport (sim virtio usb-bot usb-cbi usb-cb).
 CHAOS_TRANSPORTS =
 check-chaos: tests/faults/chaos$(EXEEXT)
 	$(AM_V_at)ORIONSTOR_CONF=/dev/null CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_TRANSPORTS="$(CHAOS_TRANSPORTS)" \

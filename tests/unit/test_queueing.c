@@ -10,6 +10,9 @@
 #include "virtio/scsi.h"
 
 #include <check.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -236,6 +239,96 @@ START_TEST(scheduler_order)
 }
 END_TEST
 
+/* The window of ostori_device_waitq_run: a waiting task it took off the
+ * list is refused again (the ring still full) while, on another thread,
+ * the commands in flight complete and are delivered - all of them, so
+ * no later delivery will look at the list - before the task is back on
+ * it.  It must not stay there with nothing in flight to run the list.
+ * vscsi_submit is wrapped at link time (-Wl,--wrap): armed with n, its
+ * n-th FULL answer waits until the test delivered everything. */
+int __real_vscsi_submit(struct vscsi_dev *vs, ostor_task *t);
+int __wrap_vscsi_submit(struct vscsi_dev *vs, ostor_task *t);
+
+static atomic_int window_after;          /* FULL answers until the window; 0: off */
+static sem_t window_open, window_close;
+
+int __wrap_vscsi_submit(struct vscsi_dev *vs, ostor_task *t)
+{
+	int r = __real_vscsi_submit(vs, t);
+
+	if (r == OSTORI_SUBMIT_FULL && atomic_load(&window_after) > 0 &&
+	    atomic_fetch_sub(&window_after, 1) == 1) {
+		sem_post(&window_open);
+		sem_wait(&window_close);
+	}
+	return r;
+}
+
+struct late_submit {
+	ostor_task *t;
+	struct counter *c;
+	int r;
+};
+
+static void *late_submitter(void *arg)
+{
+	struct late_submit *ls = arg;
+
+	ls->r = ostor_task_submit(ls->t, (struct ostor_completion){ count_cb, ls->c, NULL });
+	return NULL;
+}
+
+static bool two_called(void *arg)
+{
+	return ((struct counter *)arg)->calls >= 2;
+}
+
+static bool three_called(void *arg)
+{
+	return ((struct counter *)arg)->calls >= 3;
+}
+
+START_TEST(room_freed_while_resubmitting)
+{
+	static uint8_t bufs[3][512];
+	ostor_task *t[3];
+	struct counter c = { 0 };
+	struct late_submit ls = { 0 };
+	pthread_t th;
+
+	ck_assert_int_eq(sem_init(&window_open, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&window_close, 0, 0), 0);
+	open_spec("sim:transport=virtio,queue-size=2");
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		prep_read(t[i], (uint64_t)i, bufs[i], 512);
+	}
+	/* The ring's two slots: answered by the device, not yet polled. */
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ count_cb, &c, NULL }), 0);
+	sim_virtio_wait_idle(model);
+	/* The third: refused (1), parked, taken off the list and refused
+	 * again (2) - where it waits for us. */
+	atomic_store(&window_after, 2);
+	ls.t = t[2];
+	ls.c = &c;
+	ck_assert_int_eq(pthread_create(&th, NULL, late_submitter, &ls), 0);
+	sem_wait(&window_open);
+	pump(false, 5000, two_called, &c);
+	ck_assert_int_eq(c.calls, 2);
+	sem_post(&window_close);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(ls.r, 0);
+	pump(false, 3000, three_called, &c);
+	ck_assert_msg(c.calls == 3, "the waiting command was never submitted again (%d of 3 completed)", c.calls);
+	ck_assert_int_eq(ostor_task_result(t[2]), OSTOR_RESULT_GOOD);
+	for (int i = 0; i < 3; i++)
+		ostor_task_free(t[i]);
+	sem_destroy(&window_open);
+	sem_destroy(&window_close);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("queueing");
@@ -247,6 +340,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, max_commands_refuses);
 	tcase_add_loop_test(tc, waiting_times_out, 0, 2);
 	tcase_add_test(tc, scheduler_order);
+	tcase_add_test(tc, room_freed_while_resubmitting);
 	suite_add_tcase(s, tc);
 	return s;
 }

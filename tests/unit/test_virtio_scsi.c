@@ -14,6 +14,8 @@
 #include <check.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -953,6 +955,152 @@ START_TEST(per_queue_interrupts)
 }
 END_TEST
 
+/* ---- a retried block request, completed on a thread in a synchronous discovery ---- */
+
+/* The chaos campaign's lost request (ChangeLog): thread B reads a LUN it
+ * does not know yet, so its synchronous block helper first discovers it
+ * (INQUIRY ... READ CAPACITY, each a synchronous task).  While B handles
+ * events in there, it runs the completion of A's block request, which the
+ * block layer retries from its callback (UNIT ATTENTION).  B's poll then
+ * finds the retry done; its completion must reach A's callback, however
+ * many synchronous commands B still sends.  One thread plays both parts:
+ * A is an asynchronous read; H, right behind it, lets the device finish
+ * what is in the ring from its callback, so the retry is answered before
+ * B's next poll; a lost notification keeps B's INQUIRY in the ring until
+ * then. */
+static int retried_done, retried_result;
+
+static void retried_cb(ostor_device *d, int result, void *ud)
+{
+	retried_result = result;
+	retried_done++;
+}
+
+static void let_device_finish(ostor_task *t, void *ud)
+{
+	sim_virtio_wait_idle(model);
+	(*(int *)ud)++;
+}
+
+static bool retried_finished(void)
+{
+	return retried_done > 0;
+}
+
+START_TEST(retry_completed_during_discovery)
+{
+	static uint8_t a[512], b[512];
+	static const uint8_t tur[6] = { 0 };
+	ostor_task *h;
+	int h_done = 0;
+
+	retried_done = 0;
+	retried_result = 1;
+	open_spec("sim:transport=virtio,size=8M,luns=2");
+	/* LUN 0 known: A goes out at once. */
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, 1, a), 0);
+	ck_assert_int_eq(sim_target_inject_check(ostori_sim_device_target(dev), 0, -1, 1, 0x06, 0x29, 0x00), 0);
+	ck_assert_int_eq(ostor_read_blocks_async(dev, 0, 0, 8, 1, a,
+						 (struct ostor_block_completion){ retried_cb, NULL, NULL }), 0);
+	ck_assert_int_eq(ostor_task_new(dev, &h), 0);
+	ck_assert_int_eq(ostor_task_set_lun(h, 0, 0), 0);
+	ck_assert_int_eq(ostor_task_set_cdb(h, tur, sizeof(tur)), 0);
+	ck_assert_int_eq(ostor_task_submit(h, (struct ostor_completion){ let_device_finish, &h_done }), 0);
+	/* A (UNIT ATTENTION) and H answered, not polled yet. */
+	sim_virtio_wait_idle(model);
+	sim_virtio_inject(model, SIM_VF_LOST_NOTIFY, 1, 0);
+	/* B: LUN 1 is discovered first. */
+	ck_assert_msg(ostor_read_blocks(dev, 0, 1, 0, 1, b) == 0, "%s", ostor_last_error());
+	ck_assert_int_eq(h_done, 1);
+	ck_assert_msg(wait_for(retried_finished, 3000), "the retried read never completed");
+	ck_assert_int_eq(retried_done, 1);
+	ck_assert_int_eq(retried_result, 0);
+	ck_assert_uint_eq(ostor_inflight(ctx), 0);
+	ostor_task_free(h);
+}
+END_TEST
+
+/* ---- a device reset and the command running in the target --------------------- */
+
+/* A reset is done when the device no longer touches the driver's memory:
+ * the driver then takes every buffer back.  The model used to run a
+ * command in the target (unlocked) through a reset and go on writing the
+ * READ's data into a buffer whose task had completed (ABORTED) and was
+ * being reused - the chaos campaign's garbage read.  A fault hook holds
+ * a READ in the target while another thread resets the device. */
+static sem_t in_target, target_go;
+static atomic_bool hold_read;
+
+static bool hold_in_target(void *ud, struct sim_cmd *cmd)
+{
+	if (cmd->cdb[0] == 0x28 && atomic_exchange(&hold_read, false)) {
+		sem_post(&in_target);
+		sem_wait(&target_go);
+	}
+	return false; /* then run as usual: the data goes into the buffer */
+}
+
+static void *reset_device(void *arg)
+{
+	*(int *)arg = ostor_reset(dev, OSTOR_RESET_DEVICE, 0, 0);
+	return NULL;
+}
+
+static void *release_target(void *arg)
+{
+	usleep(300 * 1000);
+	sem_post(&target_go);
+	return NULL;
+}
+
+static bool task_done;
+
+static void note_done(ostor_task *t, void *ud)
+{
+	task_done = true;
+}
+
+static bool read_done(void)
+{
+	return task_done;
+}
+
+START_TEST(reset_waits_for_target)
+{
+	static uint8_t buf[4096], reuse[4096];
+	pthread_t rt, gt;
+	ostor_task *t;
+	int rr = -1;
+
+	ck_assert_int_eq(sem_init(&in_target, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&target_go, 0, 0), 0);
+	task_done = false;
+	open_spec("sim:transport=virtio,size=8M");
+	sim_target_set_fault_hook(ostori_sim_device_target(dev), hold_in_target, NULL);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	prep_rw(t, false, 8, buf, sizeof(buf));
+	atomic_store(&hold_read, true);
+	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ note_done, NULL }), 0);
+	sem_wait(&in_target);
+	ck_assert_int_eq(pthread_create(&rt, NULL, reset_device, &rr), 0);
+	ck_assert_int_eq(pthread_create(&gt, NULL, release_target, NULL), 0);
+	ck_assert(wait_for(read_done, 5000));
+	/* Completed: the buffer is the caller's again, who reuses it. */
+	memset(reuse, 0x11, sizeof(reuse));
+	memcpy(buf, reuse, sizeof(buf));
+	pthread_join(gt, NULL);
+	pthread_join(rt, NULL);
+	ck_assert_int_eq(rr, OSTOR_TMF_DONE);
+	sim_virtio_wait_idle(model);
+	ck_assert_msg(!memcmp(buf, reuse, sizeof(buf)), "the device wrote into the buffer after its task "
+		      "completed (%s)", ostor_result_name(ostor_task_result(t)));
+	ostor_task_free(t);
+	sim_target_set_fault_hook(ostori_sim_device_target(dev), NULL, NULL);
+	sem_destroy(&in_target);
+	sem_destroy(&target_go);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -969,6 +1117,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, lost_notification_recovered, 0, (int)OSTOR_ARRAY_SIZE(lost_specs));
 	tcase_add_loop_test(tc, lost_notifications_under_load, 0, 16);
 	tcase_add_loop_test(tc, per_queue_interrupts, 0, 2);
+	tcase_add_test(tc, retry_completed_during_discovery);
+	tcase_add_test(tc, reset_waits_for_target);
 	suite_add_tcase(s, tc);
 
 	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
