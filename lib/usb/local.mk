@@ -3,7 +3,7 @@
 # too.  The libusb transfer layer and the usb: backend need libusb.
 lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/bot.c lib/usb/cbi.c \
 	lib/usb/recovery.c lib/usb/protocol.c lib/usb/quirks.c lib/usb/api.c lib/usb/sim_device.c \
-	lib/usb/config.c lib/usb/spec.c lib/usb/suspend.c
+	lib/usb/config.c lib/usb/spec.c lib/usb/suspend.c lib/usb/uas.c lib/usb/sim_uas.c
 noinst_HEADERS += lib/usb/config.h lib/usb/spec.h lib/usb/engine.h lib/usb/engine_priv.h \
 	lib/usb/xfer.h lib/usb/backend.h lib/usb/suspend.h
 if ENABLE_USB
