@@ -19,7 +19,7 @@ tests_unit_test_usb_bot_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 tests_unit_test_usb_cbi_SOURCES = tests/unit/test_usb_cbi.c tests/unit/usb_test_util.h
 tests_unit_test_usb_cbi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_usb_cbi_LDADD = lib/libostor_private.la $(CHECK_LIBS)
-noinst_HEADERS += lib/usb/sim_device.h
+noinst_HEADERS += lib/usb/sim_device.h lib/usb/sim_priv.h
 
 if ENABLE_USB
 # Interface selection from synthetic descriptors (includes backend.c).
