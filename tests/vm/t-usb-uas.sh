@@ -72,6 +72,14 @@ with open("/run/vm/kernel-luns.norm", "w") as out:
 PY
 cat $S/ours.norm $S/ours-luns
 spec_of() { awk -v s="$1" '$1 == s { print $2 }' $S/specs; }
+# Every step bounded (a hang is a clear FAIL with the library's debug log).
+os() {
+    local r
+    : >$S/debug.log
+    ORIONSTOR_DEBUG=3 timeout 120 "$B/orionstor" "$@" 2>$S/debug.log; r=$?
+    [ $r = 0 ] || { echo "orionstor $* exited $r:"; tail -n 60 $S/debug.log; }
+    return $r
+}
 x=$(spec_of uas-l0); g=$(spec_of uas-gone); h=$(spec_of uas-hs)
 [ -n "$x" ] && [ -n "$g" ] && [ -n "$h" ] || fail "specs not found: '$x' '$g' '$h'"
 "$B/orionstor" info -d "$x" >$S/info.out 2>&1 || fail "orionstor info"
@@ -79,17 +87,17 @@ cat $S/info.out
 grep -q "scsi/uas, super speed, 3 LUNs" $S/info.out || fail "orionstor info does not say uas, super speed, 3 LUNs"
 # --- data, both speeds
 pattern_gen uas-l0 262144 >/run/tmp/p0; pattern_gen uas-l1 16384 >/run/tmp/p1; pattern_gen uas-hs 65536 >/run/tmp/ph
-"$B/orionstor" write -d "$x" --lun 0 --lba 800 -i /run/tmp/p0 || fail "write LUN 0"
-"$B/orionstor" write -d "$x" --lun 1 --lba 7 -i /run/tmp/p1 || fail "write LUN 1"
-"$B/orionstor" write -d "$h" --lba 1024 -i /run/tmp/ph || fail "write (high speed)"
-"$B/orionstor" read -d "$x" --lun 0 --lba 800 --count 512 -o /run/tmp/r0 || fail "read LUN 0"
+os write -d "$x" --lun 0 --lba 800 -i /run/tmp/p0 || fail "write LUN 0"
+os write -d "$x" --lun 1 --lba 7 -i /run/tmp/p1 || fail "write LUN 1"
+os write -d "$h" --lba 1024 -i /run/tmp/ph || fail "write (high speed)"
+os read -d "$x" --lun 0 --lba 800 --count 512 -o /run/tmp/r0 || fail "read LUN 0"
 cmp /run/tmp/p0 /run/tmp/r0 || fail "read-back LUN 0"
-"$B/orionstor" read -d "$h" --lba 1024 --count 128 -o /run/tmp/rh || fail "read (high speed)"
+os read -d "$h" --lba 1024 --count 128 -o /run/tmp/rh || fail "read (high speed)"
 cmp /run/tmp/ph /run/tmp/rh || fail "read-back (high speed)"
 # --- commands in flight at once: bench at QD32 (reads and verified writes
 # below the patterns), its counters read live by another process
 for spec in "$x" "$h"; do
-    "$B/orionstor" bench -d "$spec" --rw randrw --verify --qd 32 --span 256k --runtime 4 --ramp 0 -q \
+    timeout 120 "$B/orionstor" bench -d "$spec" --rw randrw --verify --qd 32 --span 256k --runtime 4 --ramp 0 -q \
         >$S/bench.out 2>&1 &
     pid=$!
     # (read live, once a few hundred commands went through)
@@ -108,7 +116,7 @@ tl=$(spec_of uas-tmf)
 timeout 300 "$ORIONSTOR_BUILDDIR/tests/vm/virtio-ours-helper" tmf -d "$tl" -l 2 >$S/tmf 2>&1 ||
     { cat $S/tmf; fail "tmf helper"; }
 cat $S/tmf
-"$B/orionstor" read -d "$x" --lun 0 --lba 800 --count 8 -o /run/tmp/r0b || fail "read after the resets"
+os read -d "$x" --lun 0 --lba 800 --count 8 -o /run/tmp/r0b || fail "read after the resets"
 cmp <(head -c 4096 /run/tmp/p0) /run/tmp/r0b || fail "read-back after the resets"
 # --- unplug while writing
 head -c 16777216 /dev/urandom >/run/tmp/big
@@ -123,7 +131,7 @@ echo "write exit status $rc" | tee $S/unplug
 grep -q "blocks before it were accepted" $S/write.out || fail "no partial-write report"
 grep -q "^wrote " $S/write.out && fail "a success line was printed"
 # the other devices still work
-"$B/orionstor" read -d "$h" --lba 1024 --count 128 -o /run/tmp/rh2 || fail "read after the unplug"
+os read -d "$h" --lba 1024 --count 128 -o /run/tmp/rh2 || fail "read after the unplug"
 cmp /run/tmp/ph /run/tmp/rh2 || fail "read-back after the unplug"
 log "uas checks done"
 GUEST
