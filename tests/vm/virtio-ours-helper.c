@@ -13,7 +13,8 @@
  *     seen busy at the same moment.
  *
  *   virtio-ours-helper hotplug -d SPEC -t T --sync DIR
- *   virtio-ours-helper tmf -d SPEC [-t T] [-l L]   (abort and resets on a throttled disk)
+ *   virtio-ours-helper tmf -d SPEC [-t T] [-l L]   (abort and resets on a throttled disk;
+ *     any transport: t-usb-uas.sh runs it on a UAS device too)
  *     Keeps I/O running on target 0 while the host hot-plugs target T
  *     (device_add) and unplugs it (device_del); each must be seen through
  *     the event queue.  Rendezvous through DIR as guest-lib.sh does:
@@ -652,7 +653,9 @@ int main(int argc, char **argv)
 	}
 	if (ostor_init(&ctx, NULL) < 0 || ostor_open(ctx, spec, &dev) < 0)
 		FAIL("open %s", spec);
-	if (ostor_virtio_device_info(dev, &in) < 0)
+	/* tmf is the public task-management API only: any transport (the
+	 * UAS test uses it on usb: too). */
+	if (strcmp(mode, "tmf") && ostor_virtio_device_info(dev, &in) < 0)
 		FAIL("%s is not a virtio-scsi device", spec);
 	interrupts = in.interrupts;
 	if (!strcmp(mode, "hotplug")) {
