@@ -130,6 +130,8 @@ struct ousb_uas {
 	int op_result;
 	enum ostor_reset_level op_level;
 
+	/* the drain of stale IUs at open */
+	unsigned int drain_busy, drained;
 	/* the probe's REPORT LUNS */
 	bool probe_done;
 	enum ostor_result probe_res;
@@ -1088,6 +1090,62 @@ static bool probe_finished(struct ousb_uas *u)
 	return u->probe_done;
 }
 
+static void drain_done(struct ousb_xfer *x)
+{
+	struct ousb_uas *u = x->user;
+	struct ousb_engine *e = E(u);
+
+	pthread_mutex_lock(&e->lock);
+	note_gone(e, x);
+	u->drain_busy--;
+	if (x->status == OUSB_OK && x->actual)
+		u->drained++;
+	pthread_mutex_unlock(&e->lock);
+}
+
+static bool drain_finished(struct ousb_uas *u)
+{
+	return !u->drain_busy;
+}
+
+/* Status IUs a previous owner left on the device (the kernel's driver
+ * unbound, a process killed with commands out) would be taken for ours:
+ * read every stream's once, briefly, and drop what comes. */
+static void drain_stale(struct ousb_engine *e)
+{
+	struct ousb_uas *u = e->uas;
+	unsigned int rounds = u->streams ? 1 : 8;
+
+	for (unsigned int r = 0; r < rounds; r++) {
+		unsigned int before;
+
+		pthread_mutex_lock(&e->lock);
+		before = u->drained;
+		for (unsigned int i = 0; i <= u->depth; i++) {
+			struct ousb_xfer *x = i < u->depth ? &u->slots[i].x_st : &u->x_tmf_st;
+			uint8_t *buf = i < u->depth ? u->slots[i].st : u->tmf_st;
+			uint16_t tag = i < u->depth ? u->slots[i].tag : u->tmf_tag;
+
+			if (!u->streams && i)
+				break;
+			u->drain_busy++;
+			if (!put(u, x, OUSB_BULK_IN, OUSB_PIPE_STATUS, tag, buf, STATUS_BUF, 50, drain_done, u))
+				u->drain_busy--;
+		}
+		pthread_mutex_unlock(&e->lock);
+		wait_for(e, drain_finished, 5000);
+		pthread_mutex_lock(&e->lock);
+		if (u->drain_busy || u->drained == before || e->gone) {
+			pthread_mutex_unlock(&e->lock);
+			break;
+		}
+		pthread_mutex_unlock(&e->lock);
+	}
+	if (u->drained)
+		ostor_info(e->dev->ctx, "%s: uas: dropped %u status IU(s) a previous owner left", e->dev->spec,
+			   u->drained);
+}
+
 /* REPORT LUNS on LUN 0 (there is no Get Max LUN): the highest LUN the
  * device lists, 0 when it lists none or fails. */
 int ousb_uas_probe(struct ousb_engine *e)
@@ -1097,6 +1155,7 @@ int ousb_uas_probe(struct ousb_engine *e)
 	uint32_t max = 0;
 
 	e->max_lun = 0;
+	drain_stale(e);
 	if ((e->cfg.quirks.flags & OUSB_Q_SINGLE_LUN) || !uc->multi_lun_support)
 		return 0;
 	for (int attempt = 0; attempt < 3; attempt++) {
