@@ -8,12 +8,22 @@
 set -e
 cd "$(dirname "$0")/.."
 top=$(pwd)
+t_start=$(date +%s)
 sh scripts/install-deps.sh --vm
 bash tests/vm/install-deps.sh
 autoreconf -fi >/dev/null 2>&1
 jobs=$(nproc)
 passed=0
 failed=0
+times=""
+t_last=$t_start
+timed() { # the phase that just ended: record its duration
+	now=$(date +%s)
+	times="$times$(printf '%6d s  %s' $((now - t_last)) "$1")
+"
+	t_last=$now
+}
+timed "dependencies and autoreconf"
 
 count() { # add the PASS/FAIL counts of an automake test-suite.log
 	p=$(sed -n 's/^# PASS: *//p' "$1" | head -1)
@@ -36,6 +46,7 @@ phase() { # name, build dir, configure flags...
 	fi
 	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)' "$dir/check.out" || true
 	count "$dir/test-suite.log"
+	timed "$name"
 }
 
 phase "unit and tool tests" "$top/_build/plain" --enable-werror
@@ -46,6 +57,7 @@ if (cd "$top/_build/plain" && make -s fault-matrix >fault-matrix.out 2>&1); then
 	failed=$((failed + 1)); echo "FAIL: a fault matrix test failed"
 fi
 cat "$top/_build/plain/fault-matrix.out"
+timed "fault matrix"
 
 echo "=== randomized fault campaign: make check-chaos (60 s)"
 if (cd "$top/_build/plain" && make -s check-chaos CHAOS_SECONDS=60 >chaos.out 2>&1); then
@@ -53,6 +65,7 @@ if (cd "$top/_build/plain" && make -s check-chaos CHAOS_SECONDS=60 >chaos.out 2>
 else
 	failed=$((failed + 1)); tail -60 "$top/_build/plain/chaos.out"; echo "FAIL: check-chaos"
 fi
+timed "chaos"
 phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-werror --enable-sanitizers
 phase "unit and tool tests under ThreadSanitizer" "$top/_build/tsan" --enable-werror --enable-sanitizers=thread
 phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio
@@ -73,6 +86,7 @@ passed=$((passed + ${fp:-0})); failed=$((failed + ${ff:-0}))
 if [ "${fp:-0}" -eq 0 ] && [ "${ff:-0}" -eq 0 ]; then
 	failed=$((failed + 1)); echo "FAIL: fuzzing phase ran no target"
 fi
+timed "fuzzing"
 
 echo "=== valgrind over the core unit tests"
 for t in test_core test_stats; do
@@ -85,13 +99,15 @@ for t in test_core test_stats; do
 		failed=$((failed + 1)); cat "$top/_build/plain/valgrind-$t.out"; echo "FAIL: valgrind $t"
 	fi
 done
+timed "valgrind"
 
 echo "=== make distcheck"
-if (cd "$top/_build/plain" && make -s distcheck >distcheck.out 2>&1); then
+if (cd "$top/_build/plain" && make -s -j"$jobs" distcheck >distcheck.out 2>&1); then
 	passed=$((passed + 1)); echo "PASS: distcheck"
 else
 	failed=$((failed + 1)); tail -50 "$top/_build/plain/distcheck.out"; echo "FAIL: distcheck"
 fi
+timed "distcheck"
 
 echo "=== make check-vm (QEMU guests)"
 if (cd "$top/_build/plain" && make -s check-vm 2>&1 | tee check-vm.out); then :; fi
@@ -104,5 +120,9 @@ else
 	failed=$((failed + 1)); echo "FAIL: check-vm printed no summary"
 fi
 
+timed "check-vm"
+echo "=== time per phase"
+printf '%s' "$times"
+echo "$(printf '%6d' $(($(date +%s) - t_start))) s  in all"
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -53,12 +53,21 @@ struct usb_context {
 	struct pollfd pollfds[16];
 	int npollfds;
 	bool pollfds_overflow;         /* more than fit: ask libusb each time */
+	/* Transfer timeouts are ours, not libusb's: libusb arms and disarms
+	 * a timerfd (two syscalls) for every transfer that has one.  The
+	 * earliest deadline of a transfer in flight, or later (UINT64_MAX:
+	 * none); expire_transfers() looks only once it has passed. */
+	_Atomic uint64_t xfer_deadline;
 };
 
 /* Per transfer of the engine: the libusb transfer and control buffer. */
 struct usb_xfer_impl {
 	struct libusb_transfer *lt;
 	struct usb_intf *ui;
+	/* ud->xfer_lock: when it times out (0: not in flight, or no
+	 * timeout), and whether expire_transfers() cancelled it for that */
+	uint64_t deadline;
+	bool timed_out;
 	uint8_t ctrl[LIBUSB_CONTROL_SETUP_SIZE + 64];
 };
 
@@ -92,6 +101,10 @@ struct usb_dev {
 	libusb_device *ldev;
 	libusb_device_handle *h;
 	struct usb_dev *next;
+	/* The interfaces' transfer tables (impls, nimpls) and deadlines; a
+	 * leaf lock, under uc->lock or an engine's, held around
+	 * libusb_submit_transfer and libusb_cancel_transfer only. */
+	pthread_mutex_t xfer_lock;
 	struct usb_intf intf[OUSB_MAX_TARGETS];   /* in interface-number order */
 	int nintf;
 	struct ostor_usb_details details;
@@ -223,6 +236,7 @@ static int usb_init(ostor_context *ctx)
 	}
 	pthread_mutex_init(&uc->pollfd_lock, NULL);
 	pthread_mutex_init(&uc->suspend_lock, NULL);
+	atomic_init(&uc->xfer_deadline, UINT64_MAX);
 	ctx->backend_data[ostori_backend_index(&ostori_usb_backend)] = uc;
 	/* No USB on this machine is not an error for the context: the
 	 * other backends still work; listing USB says why it cannot. */
@@ -362,8 +376,17 @@ static void LIBUSB_CALL transfer_cb(struct libusb_transfer *lt)
 {
 	struct ousb_xfer *x = lt->user_data;
 	struct usb_xfer_impl *im = x->impl;
+	struct usb_dev *ud = im->ui->ud;
+	bool timed_out;
 
+	pthread_mutex_lock(&ud->xfer_lock);
+	timed_out = im->timed_out;
+	im->timed_out = false;
+	im->deadline = 0;
+	pthread_mutex_unlock(&ud->xfer_lock);
 	x->status = map_status(lt->status);
+	if (timed_out && x->status == OUSB_CANCELLED)
+		x->status = OUSB_TIMEOUT;
 	x->actual = lt->actual_length > 0 ? (size_t)lt->actual_length : 0;
 	if (x->kind == OUSB_CONTROL) {
 		if (x->actual > x->len)
@@ -420,16 +443,68 @@ static uint8_t endpoint_of(const struct usb_intf *ui, const struct ousb_xfer *x)
 	return in ? ui->ep_in : ui->ep_out;
 }
 
+/* Lower uc->xfer_deadline to deadline. */
+static void xfer_deadline_min(struct usb_context *uc, uint64_t deadline)
+{
+	uint64_t cur = atomic_load_explicit(&uc->xfer_deadline, memory_order_relaxed);
+
+	while (deadline < cur &&
+	       !atomic_compare_exchange_weak_explicit(&uc->xfer_deadline, &cur, deadline, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+/* Cancel the transfers whose deadline has passed (they complete with
+ * OUSB_TIMEOUT); recompute the earliest deadline.  From event handling. */
+static void expire_transfers(struct usb_context *uc)
+{
+	uint64_t now;
+
+	if (OSTOR_LIKELY(ostori_now_ms() < atomic_load_explicit(&uc->xfer_deadline, memory_order_relaxed)))
+		return;
+	now = ostori_now_ms();
+	/* Submissions from here on lower it again themselves. */
+	atomic_store_explicit(&uc->xfer_deadline, UINT64_MAX, memory_order_relaxed);
+	pthread_mutex_lock(&uc->lock);
+	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next) {
+		pthread_mutex_lock(&ud->xfer_lock);
+		for (int k = 0; k < ud->nintf; k++) {
+			struct usb_intf *ui = &ud->intf[k];
+
+			for (int i = 0; i < ui->nimpls; i++) {
+				struct usb_xfer_impl *im = ui->impls[i];
+
+				if (!im->deadline)
+					continue;
+				if (now < im->deadline) {
+					xfer_deadline_min(uc, im->deadline);
+					continue;
+				}
+				im->deadline = 0;
+				im->timed_out = true;
+				libusb_cancel_transfer(im->lt);
+			}
+		}
+		pthread_mutex_unlock(&ud->xfer_lock);
+	}
+	pthread_mutex_unlock(&uc->lock);
+}
+
 static int layer_submit(void *layer, struct ousb_xfer *x)
 {
 	struct usb_intf *ui = layer;
 	struct usb_dev *ud = ui->ud;
-	struct usb_xfer_impl *im = impl_of(ui, x);
+	struct usb_xfer_impl *im;
 	struct libusb_transfer *lt;
+	uint64_t deadline = 0;
 	int r;
 
-	if (!im)
+	pthread_mutex_lock(&ud->xfer_lock);
+	im = impl_of(ui, x);
+	if (!im) {
+		pthread_mutex_unlock(&ud->xfer_lock);
 		return OSTOR_ERROR_NO_MEM;
+	}
 	lt = im->lt;
 	x->impl_state = 0;
 	switch (x->kind) {
@@ -437,6 +512,7 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	case OUSB_CLEAR_HALT_OUT:
 	case OUSB_PORT_RESET:
 	case OUSB_WAIT:
+		pthread_mutex_unlock(&ud->xfer_lock);
 		/* Synchronous in libusb (or no libusb at all, for the
 		 * timer): run from our event handling. */
 		x->impl_deadline = ostori_now_ms() + x->timeout_ms;
@@ -450,32 +526,48 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 		pthread_mutex_unlock(&ud->uc->lock);
 		return 0;
 	case OUSB_CONTROL:
-		if (x->len > sizeof(im->ctrl) - LIBUSB_CONTROL_SETUP_SIZE)
+		if (x->len > sizeof(im->ctrl) - LIBUSB_CONTROL_SETUP_SIZE) {
+			pthread_mutex_unlock(&ud->xfer_lock);
 			return OSTOR_ERROR_INVALID_PARAM;
+		}
 		memcpy(im->ctrl, x->setup, 8);
 		if (!(x->setup[0] & 0x80) && x->len)
 			memcpy(im->ctrl + LIBUSB_CONTROL_SETUP_SIZE, x->buf, x->len);
-		libusb_fill_control_transfer(lt, ud->h, im->ctrl, transfer_cb, x, x->timeout_ms);
+		libusb_fill_control_transfer(lt, ud->h, im->ctrl, transfer_cb, x, 0);
 		break;
 	case OUSB_BULK_IN:
 	case OUSB_BULK_OUT:
-		if (x->len > INT32_MAX)
+		if (x->len > INT32_MAX) {
+			pthread_mutex_unlock(&ud->xfer_lock);
 			return OSTOR_ERROR_INVALID_PARAM;
+		}
 		if (x->stream)
 			libusb_fill_bulk_stream_transfer(lt, ud->h, endpoint_of(ui, x), x->stream, x->buf, (int)x->len,
-							 transfer_cb, x, x->timeout_ms);
+							 transfer_cb, x, 0);
 		else
-			libusb_fill_bulk_transfer(lt, ud->h, endpoint_of(ui, x), x->buf, (int)x->len, transfer_cb, x,
-						  x->timeout_ms);
+			libusb_fill_bulk_transfer(lt, ud->h, endpoint_of(ui, x), x->buf, (int)x->len, transfer_cb, x, 0);
 		break;
 	case OUSB_INTR_IN:
-		if (!ui->ep_intr)
+		if (!ui->ep_intr) {
+			pthread_mutex_unlock(&ud->xfer_lock);
 			return OSTOR_ERROR_NOT_SUPPORTED;
-		libusb_fill_interrupt_transfer(lt, ud->h, ui->ep_intr, x->buf, (int)x->len,
-					       transfer_cb, x, x->timeout_ms);
+		}
+		libusb_fill_interrupt_transfer(lt, ud->h, ui->ep_intr, x->buf, (int)x->len, transfer_cb, x, 0);
 		break;
 	}
+	/* libusb is given no timeout (see uc->xfer_deadline); the deadline
+	 * is set before the submission so that a completion, which clears
+	 * it, always comes after. */
+	if (x->timeout_ms)
+		deadline = ostori_now_ms() + x->timeout_ms;
+	im->deadline = deadline;
+	im->timed_out = false;
 	r = libusb_submit_transfer(lt);
+	if (r < 0)
+		im->deadline = 0;
+	pthread_mutex_unlock(&ud->xfer_lock);
+	if (r == 0 && deadline)
+		xfer_deadline_min(ud->uc, deadline);
 	if (r == LIBUSB_ERROR_NO_DEVICE) {
 		/* Complete it as "gone" from the event loop. */
 		x->status = OUSB_NO_DEVICE;
@@ -608,6 +700,17 @@ static int run_deferred(struct usb_context *uc)
 	}
 }
 
+/* Milliseconds until the earliest transfer deadline: 0 now, -1 none. */
+static int xfer_next_ms(struct usb_context *uc)
+{
+	uint64_t d = atomic_load_explicit(&uc->xfer_deadline, memory_order_relaxed), now;
+
+	if (d == UINT64_MAX)
+		return -1;
+	now = ostori_now_ms();
+	return now >= d ? 0 : (int)OSTOR_MIN(d - now, 60000u);
+}
+
 static int layer_events(void *layer, int timeout_ms)
 {
 	struct usb_dev *ud = ((struct usb_intf *)layer)->ud;
@@ -621,9 +724,13 @@ static int layer_events(void *layer, int timeout_ms)
 		timeout_ms = 0;
 	else if (next >= 0 && next < timeout_ms)
 		timeout_ms = next;
+	next = xfer_next_ms(ud->uc);
+	if (next >= 0 && next < timeout_ms)
+		timeout_ms = next;
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	libusb_handle_events_timeout_completed(ud->uc->lctx, &tv, NULL);
+	expire_transfers(ud->uc);
 	return n + run_deferred(ud->uc);
 }
 
@@ -1111,6 +1218,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	ud->dev = dev;
 	ud->uc = uc;
 	ud->fd = -1;
+	pthread_mutex_init(&ud->xfer_lock, NULL);
 	/* The switch is set by open_handle when the kernel has one. */
 	ousb_suspend_init(&ud->suspend, dev, NULL, ud);
 	ec.suspend = &ud->suspend;
@@ -1275,6 +1383,7 @@ static void usb_close(ostor_device *dev)
 		free(m);
 	}
 	release(ud);
+	pthread_mutex_destroy(&ud->xfer_lock);
 }
 
 /* The engine of a task's target, NULL for a target the device lacks. */
@@ -1416,6 +1525,9 @@ static int usb_next_timeout(ostor_context *ctx)
 	pthread_mutex_unlock(&uc->lock);
 	if (next == 0 || !devices)
 		return next;
+	r = xfer_next_ms(uc);
+	if (r >= 0 && (next < 0 || r < next))
+		next = r;
 	r = libusb_get_next_timeout(uc->lctx, &tv);
 	if (r <= 0)
 		return next;  /* none, or libusb's own timerfd is among the fds */
@@ -1451,6 +1563,7 @@ static int usb_handle_events(ostor_context *ctx)
 	if (!any)
 		return 0;
 	libusb_handle_events_timeout_completed(uc->lctx, &zero, NULL);
+	expire_transfers(uc);
 	if (watch)
 		suspend_ticks(uc);
 	return run_deferred(uc);

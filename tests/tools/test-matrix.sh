@@ -44,27 +44,12 @@ check() {
 		fail "$* exited with $got and said nothing on standard error"
 	fi
 	if [ "$mode" = json ]; then
-		"$PYTHON" - "$tmp/out" "$got" <<'EOF' || fail "$*: the JSON output is wrong (see above)"
-import json, sys
-text = open(sys.argv[1]).read()
-try:
-    doc = json.loads(text)
-except ValueError as e:
-    sys.exit("not one JSON document (%s): %r" % (e, text[:300]))
-rc = int(sys.argv[2])
-def has_error(o):
-    if isinstance(o, dict):
-        return "error" in o or any(has_error(v) for v in o.values())
-    if isinstance(o, list):
-        return any(has_error(v) for v in o)
-    return False
-if rc and not (has_error(doc) or (isinstance(doc, dict) and doc.get("exit_status") == rc)):
-    sys.exit("exit status %d but no error in the JSON: %r" % (rc, text[:300]))
-if isinstance(doc, dict) and "spec" in doc:
-    sys.exit("the device key is 'device', not 'spec'")
-EOF
+		# checked all at once at the end: one Python, not one per run
+		cp "$tmp/out" "$tmp/json/$runs.out"
+		printf '%s\n' "$got $*" >"$tmp/json/$runs.cmd"
 	fi
 }
+mkdir "$tmp/json"
 
 # family TOOL -> any, usb, virtio, pci or live
 family() {
@@ -138,5 +123,37 @@ for tr in $TRANSPORTS; do
 	done
 	pass "$tr: every tool, text and JSON, good and bad input"
 done
+"$PYTHON" - "$tmp/json" <<'EOF' || fail "the JSON output is wrong (see above)"
+import json, os, sys
+d = sys.argv[1]
+bad = 0
+def has_error(o):
+    if isinstance(o, dict):
+        return "error" in o or any(has_error(v) for v in o.values())
+    if isinstance(o, list):
+        return any(has_error(v) for v in o)
+    return False
+for name in sorted(os.listdir(d)):
+    if not name.endswith(".out"):
+        continue
+    n = name[:-4]
+    rc, cmd = open(os.path.join(d, n + ".cmd")).read().rstrip("\n").split(" ", 1)
+    rc = int(rc)
+    text = open(os.path.join(d, name)).read()
+    msg = None
+    try:
+        doc = json.loads(text)
+        if rc and not (has_error(doc) or (isinstance(doc, dict) and doc.get("exit_status") == rc)):
+            msg = "exit status %d but no error in the JSON: %r" % (rc, text[:300])
+        elif isinstance(doc, dict) and "spec" in doc:
+            msg = "the device key is 'device', not 'spec'"
+    except ValueError as e:
+        msg = "not one JSON document (%s): %r" % (e, text[:300])
+    if msg:
+        bad += 1
+        print("%s: %s" % (cmd, msg))
+sys.exit(1 if bad else 0)
+EOF
+pass "every --json run printed one JSON document that carries its error"
 echo "# $runs runs"
 echo "1..$checks"

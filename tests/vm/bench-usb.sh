@@ -100,6 +100,21 @@ for hcd in xhci ehci; do
         first=0
     done
 done
+# System calls per command: strace -c of a 1 s run and a (1 + secs) s run
+# of 4 KiB random reads at QD1 on xHCI; the host divides the difference in
+# calls by the difference in reads (start-up and probing cancel out).
+strace_runs() { # NAME CMD... (with @T@ for the run time)
+    local name=$1 t; shift
+    for t in 1 $((secs + 1)); do
+        run "strace-$name-$t" strace -f -c -o "$S/strace-$name-$t.txt" "${@//@T@/$t}"
+    done
+}
+if command -v strace >/dev/null; then
+    spec=$(spec_of xhci); [ -n "$spec" ] || fail "no device for xhci"
+    log "strace-ours"
+    strace_runs ours "$B" bench -d "$spec" --rw randread --bs 4k --qd 1 --threads 1 --span 16M \
+        --runtime @T@ --ramp 0 --json
+fi
 # sg: usb-storage skips VPD pages, so serials are read through /dev/sg*
 load_modules 'usb-storage delay_use=0' sd_mod sg
 wait_scsi_devices 2 60
@@ -116,6 +131,12 @@ for hcd in xhci ehci; do
             --runtime="$secs" --ramp_time=1 --time_based --lat_percentiles=1 --output-format=json
     done
 done
+if command -v strace >/dev/null; then
+    dev=$(dev_by_serial bench-x)
+    log "strace-kernel"
+    strace_runs kernel fio --name=kernel --filename="$dev" --direct=1 --ioengine=libaio --rw=randread --bs=4k \
+        --iodepth=1 --numjobs=1 --norandommap --size=16M --runtime=@T@ --time_based --output-format=json
+fi
 # Back to ours, to see that nothing drifted while the kernel ran.
 unload_modules uas usb-storage 2>/dev/null || unload_modules usb-storage
 sleep 1
@@ -174,9 +195,46 @@ for r in results:
     rat = r["vs_kernel"]
     out.append(("%-5s %-17s %-26s %s  %s" % (r["hcd"], "%s %s qd%d" % (r["rw"], r["bs"], r["qd"]), r["path"], c,
                                              "%5.2fx" % rat if rat else "")).rstrip())
+# System calls per 4 KiB read at QD1 (xHCI): the difference of two runs.
+def strace_total(path):
+    calls = {}
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 5 and p[0][0].isdigit() and not line.startswith("100.00"):
+                name = p[-1]
+                try:
+                    calls[name] = int(p[3])
+                except ValueError:
+                    pass
+    return calls
+syscalls = {}
+for side, kind in (("ours", "ours"), ("kernel", "fio")):
+    try:
+        a = get(kind, "strace-%s-1" % side, "strace, %s, 1 s" % side)
+        b = get(kind, "strace-%s-%d" % (side, secs + 1), "strace, %s, %d s" % (side, secs + 1))
+        if not a or not b:
+            continue
+        ca = strace_total("%s/strace-%s-1.txt" % (share, side))
+        cb = strace_total("%s/strace-%s-%d.txt" % (share, side, secs + 1))
+        dios = b["ios"] - a["ios"]
+        if dios <= 0:
+            problems.append("strace, %s: the longer run read no more than the shorter" % side)
+            continue
+        per = {k: (cb.get(k, 0) - ca.get(k, 0)) / dios for k in set(ca) | set(cb)}
+        per = {k: v for k, v in per.items() if v >= 0.05}
+        syscalls[side] = {"per_command": sum(per.values()), "by_call": per, "reads": dios}
+    except OSError as e:
+        problems.append("strace, %s: %s" % (side, e))
+for side, v in syscalls.items():
+    out.append("")
+    out.append("system calls per 4 KiB read, QD1, xHCI, %s: %.1f (%s; %d reads)" % (
+        side, v["per_command"], ", ".join("%s %.1f" % kv for kv in sorted(v["by_call"].items(), key=lambda kv: -kv[1])),
+        v["reads"]))
 table = "\n".join(out) + "\n"
 br.write_summary(work, {"bench": "usb", "seconds": secs, "ramp_seconds": 1, "span_bytes": 16 << 20,
-                        "valid": not problems, "problems": problems, "results": results}, table)
+                        "valid": not problems, "problems": problems, "results": results,
+                        "syscalls": syscalls}, table)
 print(table, end="")
 print("summary: %s/summary.json" % work)
 if problems:

@@ -15,7 +15,7 @@
  * bridge, so smartctl -d sat and orionstor smart have something to read).
  *
  *   ffs-bot-device [-a sat|jmicron] [-f FAULT[+FAULT...]] [-i] [-s SERIAL]
- *                  [-t CELSIUS] [-v] FFS_MOUNTPOINT IMAGE
+ *                  [-t CELSIUS] [-v] [-w OPCODE] FFS_MOUNTPOINT IMAGE
  *
  *   -a   ATA model (sim_lu_config.ata); INQUIRY is then the bridge's
  *   -f   ATA faults: failing, prefail, no-registers, no-pt16, no-pt12
@@ -23,6 +23,8 @@
  *   -s   the LU's serial number (VPD 80h; with -a also the ATA disk's);
  *        default FFSBOT0001
  *   -t   temperature the sim reports
+ *   -w   a command with this operation code (hex) never gets its CSW: the
+ *        host's timeout and reset recovery are all that end it
  *
  * The thirteen cases of BOT 1.0 section 6.7, as this model meets them
  * (Hx: what the CBW expects, Dx: what the command moves):
@@ -77,7 +79,8 @@ struct dev {
 	/* ep0 thread */
 	unsigned long max_lun_requests, resets, ep0_stalls, enables;
 	/* bulk (main) thread */
-	unsigned long cbws, bad_cbws, failed, phase_errors, stalls, short_in, timeouts;
+	unsigned long cbws, bad_cbws, failed, phase_errors, stalls, short_in, timeouts, withheld;
+	int withhold;           /* -w: opcode whose CSW is never sent, or -1 */
 };
 
 /* ---- descriptors ----------------------------------------------------- */
@@ -240,6 +243,11 @@ static void command(struct dev *d, const uint8_t *cbw)
 	}
 	ffs_log("CBW %u: opcode %02xh %s %u: status %02xh, %zu bytes, CSW %u", tag, cdb[0],
 		len ? (in ? "in" : "out") : "none", len, c.status, c.transferred, status);
+	if (cdb[0] == d->withhold) {
+		d->withheld++;
+		ffs_log("CBW %u: CSW withheld (-w)", tag);
+		return;
+	}
 	send_csw(d, tag, c.transferred < len ? len - (uint32_t)c.transferred : 0, status);
 }
 
@@ -297,7 +305,7 @@ static const struct {
 static void usage(void)
 {
 	fprintf(stderr, "usage: ffs-bot-device [-a sat|jmicron] [-f FAULT[+FAULT...]] [-i] [-s SERIAL] [-t CELSIUS] [-v] "
-		"FFS_MOUNTPOINT IMAGE\n");
+		"[-w OPCODE] FFS_MOUNTPOINT IMAGE\n");
 	exit(2);
 }
 
@@ -320,7 +328,7 @@ static unsigned int parse_faults(char *s)
 
 int main(int argc, char **argv)
 {
-	struct dev d = { .ep0 = -1, .ep_in = -1, .ep_out = -1, .mps = 512 };
+	struct dev d = { .ep0 = -1, .ep_in = -1, .ep_out = -1, .mps = 512, .withhold = -1 };
 	struct sim_lu_config cfg;
 	pthread_t ep0_thread;
 	sigset_t block, old;
@@ -332,7 +340,7 @@ int main(int argc, char **argv)
 	cfg.vendor = "ORIONSTR";
 	cfg.product = "FFS BOT DISK";
 	cfg.serial = "FFSBOT0001";
-	while ((opt = getopt(argc, argv, "a:f:is:t:v")) != -1) {
+	while ((opt = getopt(argc, argv, "a:f:is:t:vw:")) != -1) {
 		switch (opt) {
 		case 'a':
 			if (!strcmp(optarg, "sat"))
@@ -358,6 +366,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			ffs_verbose = true;
+			break;
+		case 'w':
+			d.withhold = (int)strtol(optarg, NULL, 16) & 0xff;
 			break;
 		default:
 			usage();
@@ -409,9 +420,9 @@ int main(int argc, char **argv)
 	serve_bulk(&d);
 	/* The ep0 thread stays blocked in read(); exit ends it. */
 	fprintf(stderr, "ffs-bot-device: %lu CBWs (%lu failed, %lu phase errors, %lu invalid), %lu short data-in, "
-		"%lu stalls, %lu Get Max LUN, %lu Bulk-Only resets, %lu ep0 stalls, %lu enables, %lu endpoint timeouts\n",
+		"%lu stalls, %lu Get Max LUN, %lu Bulk-Only resets, %lu ep0 stalls, %lu enables, %lu endpoint timeouts, %lu CSWs withheld\n",
 		d.cbws, d.failed, d.phase_errors, d.bad_cbws, d.short_in, d.stalls, d.max_lun_requests,
-		d.resets, d.ep0_stalls, d.enables, d.timeouts);
+		d.resets, d.ep0_stalls, d.enables, d.timeouts, d.withheld);
 	fflush(stderr);
 	_exit(0);
 }

@@ -2,7 +2,7 @@
 # The live management plane in the guest (issue 10): "orionstor bench" on
 # QEMU's virtio-scsi disk and on QEMU's usb-storage disk, inspected from a
 # second process by every live tool through the control socket; then a
-# read held by a throttled drive (throttling.iops-total=2) is listed with
+# read held by a throttled drive (throttling.iops-total=1) is listed with
 # virtio-scsi-command-info and aborted with virtio-scsi-command-abort.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init live-tools
@@ -14,7 +14,7 @@ VM_MEM=768
 vm_virtio_scsi scsi0 num_queues=2
 vm_image d0 32M; vm_drive d0 "$VM_IMAGE"
 vm_scsi_hd scsi0 0 0 d0 serial=live-d0
-vm_image d1 16M; vm_drive d1 "$VM_IMAGE" throttling.iops-total=2
+vm_image d1 16M; vm_drive d1 "$VM_IMAGE" throttling.iops-total=1
 vm_scsi_hd scsi0 0 1 d1 serial=live-slow
 vm_usb_ctrl xhci xhci
 vm_image u0 16M; vm_drive u0 "$VM_IMAGE"
@@ -103,17 +103,19 @@ kill $ub; wait $ub
 echo "usb bench exit $?"
 
 # ---- a read held by the throttled drive, aborted ----------------------------
-"$B/orionstor" bench -d "virtio:$bdf" --lun 1 --qd 8 --runtime 120 --ramp 0 -q >$S/sbench 2>&1 &
+"$B/orionstor" bench -d "virtio:$bdf" --lun 1 --qd 16 --runtime 400 --ramp 0 -q >$S/sbench 2>&1 &
 sb=$!
 wait_socket $sb || { cat $S/sbench; fail "the throttled bench has no control socket"; }
-# At 2 IOPS each of 8 reads waits about four seconds; the newest has the longest
-# to go.  One that completes between the listing and the abort is "not
-# found" (39): list again.
+# At 1 IOPS each of 16 reads waits about 16 s; the newest (the youngest, and
+# of equally young ones the last submitted: the highest tag) has the longest
+# to go - in a loaded TCG guest a listing and an abort can take seconds.
+# One that completes between the listing and the abort is "not found"
+# (39): list again.
 aborted=
 for try in $(seq 20); do
 	"$B/virtio-scsi-command-info" -d "virtio:$bdf" >$S/slow.cmds || fail "command-info (throttled)"
 	# QUEUE TAG TARGET LUN COMMAND STATE AGE CDB (awk: python starts slowly here)
-	tag=$(awk '$4 == 1 && $6 == "at-device" { print $7, $2 }' $S/slow.cmds | sort -n | awk 'NR == 1 { print $2 }')
+	tag=$(awk '$4 == 1 && $6 == "at-device" { print $7, $2 }' $S/slow.cmds | sort -k1,1n -k2,2r | awk 'NR == 1 { print $2 }')
 	if [ -z "$tag" ]; then
 		sleep 0.1
 		continue

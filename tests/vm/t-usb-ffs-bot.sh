@@ -25,7 +25,7 @@ declare -A FFS_PID
 trap 'for p in "${FFS_PID[@]}"; do kill $p 2>/dev/null; done' EXIT
 udc=$(ffs_setup 1 | head -n 1)
 truncate -s 8M /run/bot.img
-ffs_gadget bot 0x0107 FFSBOT "$udc" "$DEV" /run/bot.img -v
+ffs_gadget bot 0x0107 FFSBOT "$udc" "$DEV" /run/bot.img -v -w c5
 load_modules 'usb-storage delay_use=0' sd_mod sg
 wait_scsi_devices 1 30 usb-storage
 oracle_scsi usb-storage | tee /run/vm/kernel
@@ -87,6 +87,16 @@ echo "$out"
 [[ $out == *"Bulk-Only Reset Recovery done"* ]] || fail "ours: no Bulk-Only reset reported"
 "$B/orionstor" read -d "$spec" --lba 2000 --count 8 -o /run/tmp/ro2 || fail "ours: read after the reset"
 cmp /run/tmp/ro2 <(head -c 4096 /run/tmp/po) || fail "ours: read after the reset differs"
+# a command whose CSW never comes (-w c5): the transfer timeout is ours
+# (libusb is given none), then reset recovery; the device works after it
+s=$SECONDS
+out=$("$B/usb_storage_scsi_command" -d "$spec" --cdb "c5 00 00 00 00 00" --timeout 2000 2>&1)
+rc=$?
+echo "$out"
+[ $rc = 33 ] || fail "ours: a CSW that never comes: exit $rc, expected 33 (timeout)"
+[ $((SECONDS - s)) -le 20 ] || fail "ours: a 2 s timeout took $((SECONDS - s)) s"
+"$B/orionstor" read -d "$spec" --lba 2000 --count 8 -o /run/tmp/ro3 || fail "ours: read after the timeout"
+cmp /run/tmp/ro3 <(head -c 4096 /run/tmp/po) || fail "ours: read after the timeout differs"
 
 ffs_stop bot
 cmp /run/tmp/pk <(tail -c +$((100 * 512 + 1)) /run/bot.img | head -c 262144) || fail "image: the kernel's write"
@@ -110,7 +120,8 @@ vm_log "bot: $c"
 [ "${BASH_REMATCH[4]}" = 0 ] || vm_fail "invalid CBWs"
 [ "${BASH_REMATCH[5]}" -ge 2 ] || vm_fail "fewer than 2 short data-in phases"
 [ "${BASH_REMATCH[7]}" -ge 2 ] || vm_fail "Get Max LUN: ${BASH_REMATCH[7]}, expected the kernel's and ours"
-[ "${BASH_REMATCH[8]}" = 1 ] || vm_fail "${BASH_REMATCH[8]} Bulk-Only resets, expected ours"
+[ "${BASH_REMATCH[8]}" = 2 ] || vm_fail "${BASH_REMATCH[8]} Bulk-Only resets, expected ours and the timeout's"
+[[ $c == *", 1 CSWs withheld"* ]] || vm_fail "the CSW-less command did not reach the device"
 # the kernel answers a phase error with a port reset: disabled, enabled
 [ "${BASH_REMATCH[10]}" -ge 2 ] || vm_fail "enabled ${BASH_REMATCH[10]} times, expected a port reset"
 [ "${BASH_REMATCH[11]}" = 0 ] || vm_fail "${BASH_REMATCH[11]} endpoint timeouts (a phase the host never took)"

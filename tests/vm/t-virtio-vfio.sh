@@ -100,6 +100,12 @@ for v in 2 3; do
     awk -v v="vfio-msix[$v]" 'index($0, v) { s = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s }' \
         /run/vm/irqs | awk '{ t += $1 } END { exit !(t > 0) }' || fail "no interrupts on MSI-X vector $v"
 done
+# virtio-scsi-queue-info shows the vector of each request queue (2 + i)
+ORIONSTOR_VIRTIO_INTERRUPTS=1 $B/tools/virtio-scsi-queue-info -d "virtio:$bdf" >/run/vm/qinfo-msix 2>&1 ||
+    { cat /run/vm/qinfo-msix; fail "virtio-scsi-queue-info (MSI-X)"; }
+cat /run/vm/qinfo-msix
+awk '$2 == "request" { n++; if ($NF != $1) bad = 1 } END { exit !(n == 2 && !bad) }' /run/vm/qinfo-msix ||
+    fail "virtio-scsi-queue-info: request queue i is not on MSI-X vector 2 + i"
 step "INTx through VFIO"
 # INTx through VFIO
 ORIONSTOR_VIRTIO_INTERRUPTS=1 ORIONSTOR_VIRTIO_IRQ=intx $helper confine -d "virtio:$bdf" --lba 4294968296 \

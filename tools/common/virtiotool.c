@@ -160,17 +160,21 @@ void vst_queues_text(ostor_device *dev)
 {
 	int n = ostor_virtio_queue_count(dev);
 
-	printf("%-5s %-8s %6s %-6s %-9s %-8s %9s %9s %8s %12s %8s\n", "QUEUE", "TYPE", "SIZE", "RING",
-	       "EVENT_IDX", "INDIRECT", "AVAIL", "USED", "INFLIGHT", "COMPLETED", "ERRORS");
+	printf("%-5s %-8s %6s %-6s %-9s %-8s %9s %9s %8s %12s %8s %6s\n", "QUEUE", "TYPE", "SIZE", "RING",
+	       "EVENT_IDX", "INDIRECT", "AVAIL", "USED", "INFLIGHT", "COMPLETED", "ERRORS", "VECTOR");
 	for (int i = 0; i < n; i++) {
 		struct ostor_virtio_queue_info q = OSTOR_VIRTIO_QUEUE_INFO_INIT;
+		char vector[16] = "-";
 
 		if (ostor_virtio_queue_info(dev, (unsigned int)i, &q) < 0)
 			continue;
-		printf("%-5u %-8s %6u %-6s %-9s %-8s %9u %9u %8u %12llu %8llu%s\n", q.index,
+		/* the MSI-X vector of the queue; "-" polled, INTx or none */
+		if (q.interrupt_vector >= 0)
+			snprintf(vector, sizeof(vector), "%d", q.interrupt_vector);
+		printf("%-5u %-8s %6u %-6s %-9s %-8s %9u %9u %8u %12llu %8llu %6s%s\n", q.index,
 		       vst_queue_type(q.type), q.queue_size, q.packed ? "packed" : "split",
 		       q.event_idx ? "yes" : "no", q.indirect ? "yes" : "no", q.avail_idx, q.used_idx,
-		       q.inflight, (unsigned long long)q.completed, (unsigned long long)q.errors,
+		       q.inflight, (unsigned long long)q.completed, (unsigned long long)q.errors, vector,
 		       q.broken ? "  BROKEN" : "");
 	}
 }
