@@ -46,6 +46,9 @@ struct usb_context {
 	 * never nest inside lock, which submit takes under an engine's. */
 	pthread_mutex_t suspend_lock;
 	struct usb_dev *devices;
+	/* Every device with transfers to expire: the open ones, and those
+	 * being opened (whose probe's transfers time out too) or closed. */
+	struct usb_dev *xfer_devs;
 	struct ousb_xfer *deferred, *deferred_tail;
 	/* libusb's descriptors, kept current by its notifiers so the event
 	 * loop does not allocate a list per command. */
@@ -68,6 +71,7 @@ struct usb_xfer_impl {
 	 * timeout), and whether expire_transfers() cancelled it for that */
 	uint64_t deadline;
 	bool timed_out;
+	bool inflight;                 /* submitted to libusb, not yet called back */
 	uint8_t ctrl[LIBUSB_CONTROL_SETUP_SIZE + 64];
 };
 
@@ -101,6 +105,8 @@ struct usb_dev {
 	libusb_device *ldev;
 	libusb_device_handle *h;
 	struct usb_dev *next;
+	struct usb_dev *xfer_next;     /* uc->xfer_devs */
+	bool xfer_listed;
 	/* The interfaces' transfer tables (impls, nimpls) and deadlines; a
 	 * leaf lock, under uc->lock or an engine's, held around
 	 * libusb_submit_transfer and libusb_cancel_transfer only. */
@@ -383,6 +389,7 @@ static void LIBUSB_CALL transfer_cb(struct libusb_transfer *lt)
 	timed_out = im->timed_out;
 	im->timed_out = false;
 	im->deadline = 0;
+	im->inflight = false;
 	pthread_mutex_unlock(&ud->xfer_lock);
 	x->status = map_status(lt->status);
 	if (timed_out && x->status == OUSB_CANCELLED)
@@ -454,6 +461,36 @@ static void xfer_deadline_min(struct usb_context *uc, uint64_t deadline)
 		;
 }
 
+/* In or out of uc->xfer_devs: from before the first transfer of the
+ * open to after the last one of the close. */
+static void xfer_devs_add(struct usb_dev *ud)
+{
+	struct usb_context *uc = ud->uc;
+
+	pthread_mutex_lock(&uc->lock);
+	ud->xfer_next = uc->xfer_devs;
+	uc->xfer_devs = ud;
+	ud->xfer_listed = true;
+	pthread_mutex_unlock(&uc->lock);
+}
+
+static void xfer_devs_remove(struct usb_dev *ud)
+{
+	struct usb_context *uc = ud->uc;
+
+	if (!ud->xfer_listed)
+		return;
+	pthread_mutex_lock(&uc->lock);
+	for (struct usb_dev **pp = &uc->xfer_devs; *pp; pp = &(*pp)->xfer_next) {
+		if (*pp == ud) {
+			*pp = ud->xfer_next;
+			break;
+		}
+	}
+	ud->xfer_listed = false;
+	pthread_mutex_unlock(&uc->lock);
+}
+
 /* Cancel the transfers whose deadline has passed (they complete with
  * OUSB_TIMEOUT); recompute the earliest deadline.  From event handling. */
 static void expire_transfers(struct usb_context *uc)
@@ -466,7 +503,7 @@ static void expire_transfers(struct usb_context *uc)
 	/* Submissions from here on lower it again themselves. */
 	atomic_store_explicit(&uc->xfer_deadline, UINT64_MAX, memory_order_relaxed);
 	pthread_mutex_lock(&uc->lock);
-	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next) {
+	for (struct usb_dev *ud = uc->xfer_devs; ud; ud = ud->xfer_next) {
 		pthread_mutex_lock(&ud->xfer_lock);
 		for (int k = 0; k < ud->nintf; k++) {
 			struct usb_intf *ui = &ud->intf[k];
@@ -565,6 +602,8 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	r = libusb_submit_transfer(lt);
 	if (r < 0)
 		im->deadline = 0;
+	else
+		im->inflight = true;
 	pthread_mutex_unlock(&ud->xfer_lock);
 	if (r == 0 && deadline)
 		xfer_deadline_min(ud->uc, deadline);
@@ -1039,6 +1078,14 @@ static void release(struct usb_dev *ud)
 			ui->claimed = false;
 		}
 		for (int i = 0; i < ui->nimpls; i++) {
+			/* Never free what libusb still holds (an engine that
+			 * gave up waiting for it): libusb_close forgets it. */
+			if (ui->impls[i]->inflight) {
+				ostor_warn(ud->dev->ctx, "%s: a USB transfer did not come back before the close",
+					   ud->dev->spec);
+				libusb_cancel_transfer(ui->impls[i]->lt);
+				continue;
+			}
 			libusb_free_transfer(ui->impls[i]->lt);
 			free(ui->impls[i]);
 		}
@@ -1310,6 +1357,8 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		dev->max_transfer_bytes = ec.quirks.max_transfer;
 	dev->max_segments = OSTOR_IOV_MAX;
 	dev->max_lun = 0;
+	/* The probes' transfers time out like any. */
+	xfer_devs_add(ud);
 	for (int k = 0; k < ud->nintf; k++) {
 		struct usb_intf *ui = &ud->intf[k];
 
@@ -1346,6 +1395,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 fail:
 	ousb_suspend_destroy(&ud->suspend);
 	free_engines(ud);
+	xfer_devs_remove(ud);
 	if (cfg)
 		libusb_free_config_descriptor(cfg);
 	release(ud);
@@ -1370,6 +1420,7 @@ static void usb_close(ostor_device *dev)
 	/* Awake again before the interfaces go back to the kernel. */
 	ousb_suspend_destroy(&ud->suspend);
 	free_engines(ud);
+	xfer_devs_remove(ud);
 	/* usbfs memory dies with the handle: the application was told to
 	 * free it first; what it did not is reclaimed (and unusable). */
 	while (ud->dev_mem) {
