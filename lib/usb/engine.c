@@ -802,6 +802,7 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_uas_lun_resets", st.uas_lun_resets);
 	ostori_counter_add(out, max, n, "usb_uas_nexus_resets", st.uas_nexus_resets);
 	ostori_counter_add(out, max, n, "usb_uas_tmf_failed", st.uas_tmf_failed);
+	ostori_counter_add(out, max, n, "usb_uas_stale_ius", st.uas_stale_ius);
 }
 
 void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n)

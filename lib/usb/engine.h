@@ -136,6 +136,7 @@ struct ousb_engine_stats {
 	uint64_t uas_lun_resets;   /* LOGICAL UNIT RESET sent */
 	uint64_t uas_nexus_resets; /* I_T NEXUS RESET sent */
 	uint64_t uas_tmf_failed;   /* task management that failed or went unanswered */
+	uint64_t uas_stale_ius;    /* IUs of ended commands dropped by the sweep of their tag */
 };
 
 struct ousb_engine;

@@ -73,6 +73,7 @@ static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
 	[SIM_USB_UAS_NO_STATUS] = "uas-no-status",
 	[SIM_USB_UAS_DATA_STALL] = "uas-data-stall",
 	[SIM_USB_UAS_REJECT] = "uas-reject",
+	[SIM_USB_UAS_LATE_STATUS] = "uas-late-status",
 	[SIM_USB_UAS_TMF_IGNORED] = "uas-tmf-ignored",
 	[SIM_USB_UAS_TMF_FAILED] = "uas-tmf-failed",
 	[SIM_USB_UAS_TMF_UNSUPPORTED] = "uas-tmf-unsupported",
@@ -131,6 +132,7 @@ void sim_usb_arm_command_faults(struct sim_usb *m)
 		SIM_USB_INTR_MISSING, SIM_USB_INTR_ASC, SIM_USB_CSW_LOST_QUEUED, SIM_USB_CSW_AT_CANCEL,
 		SIM_USB_UAS_BAD_IU_ID, SIM_USB_UAS_SHORT_IU, SIM_USB_UAS_UNKNOWN_TAG, SIM_USB_UAS_SENSE_OVERFLOW,
 		SIM_USB_UAS_OVERRUN, SIM_USB_UAS_NO_STATUS, SIM_USB_UAS_DATA_STALL, SIM_USB_UAS_REJECT,
+		SIM_USB_UAS_LATE_STATUS,
 	};
 
 	m->cmd_faults = 0;

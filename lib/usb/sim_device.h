@@ -65,6 +65,9 @@ enum sim_usb_fault {
 	SIM_USB_UAS_NO_STATUS,      /* the command never ends (until aborted or reset) */
 	SIM_USB_UAS_DATA_STALL,     /* the data pipe stalls, then CHECK CONDITION */
 	SIM_USB_UAS_REJECT,         /* the Command IU gets a Response IU (02h, invalid IU) */
+	SIM_USB_UAS_LATE_STATUS,    /* held until ABORT TASK, then its Sense IU (GOOD) is queued
+				     * before the Response IU (QEMU, a command that ended as the
+				     * abort came): the tag's next status read gets it */
 	/* UAS, task management */
 	SIM_USB_UAS_TMF_IGNORED,    /* no answer to task management */
 	SIM_USB_UAS_TMF_FAILED,     /* answered with 05h, function failed */

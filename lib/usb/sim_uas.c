@@ -184,7 +184,7 @@ static void finish(struct sim_usb *m, struct uas_cmd *c)
 	size_t slen = c->sense_len;
 	uint8_t status = c->status;
 
-	if (has(c, SIM_USB_UAS_NO_STATUS))
+	if (has(c, SIM_USB_UAS_NO_STATUS) || has(c, SIM_USB_UAS_LATE_STATUS))
 		return;   /* held until an abort or reset */
 	if (has(c, SIM_USB_UAS_UNKNOWN_TAG) && (iu = iu_push(u, c->tag))) {
 		/* On the command's stream, but for a tag nobody used. */
@@ -286,7 +286,7 @@ static void next_ready(struct sim_usb *m)
 static void start(struct sim_usb *m, struct uas_cmd *c)
 {
 	c->started = true;
-	if (has(c, SIM_USB_UAS_NO_STATUS))
+	if (has(c, SIM_USB_UAS_NO_STATUS) || has(c, SIM_USB_UAS_LATE_STATUS))
 		return;
 	if (c->dir == 'i') {
 		size_t n = in_len(m, c->cdb, c->lun);
@@ -404,6 +404,18 @@ static int command_iu(struct sim_usb *m, struct ousb_xfer *x)
 
 			if (!hit)
 				continue;
+			if (fn == 0x01 && has(k, SIM_USB_UAS_LATE_STATUS)) {
+				/* It ended as the abort came: its Sense IU is
+				 * queued, the abort finds nothing to abort. */
+				struct uas_iu *iu = iu_push(u, k->tag);
+
+				if (iu) {
+					iu->b[0] = 0x03;
+					iu->len = 16;
+				}
+				cmd_free(k);
+				continue;
+			}
 			iu_drop(u, k->tag);
 			if (u->cur_in == i)
 				u->cur_in = -1;

@@ -59,6 +59,11 @@
 #define STATUS_BUF 512
 #define UAS_MAX_DEPTH 64
 #define BAD_IU_RETRIES 3
+/* A quarantined tag's status read: what the device still has for an
+ * ended command comes at once (QEMU queues it before the Response IU of
+ * the abort); nothing within this, and the tag is clean. */
+#define SWEEP_MS 250
+#define SWEEP_ROUNDS 4
 #define REPORT_LUNS_LEN 512
 
 /* Pipes, for the halts to clear. */
@@ -91,6 +96,7 @@ struct uas_slot {
 	bool parked;               /* drained, its fate up to task management */
 	bool cancelled;
 	bool overrun;
+	bool cmd_sent;             /* the Command IU may have reached the device */
 	int bad_ius;
 	enum ostor_result res;
 	uint8_t status;
@@ -98,6 +104,14 @@ struct uas_slot {
 	uint8_t sense[OSTOR_SENSE_MAX];
 	size_t sense_len;
 	uint8_t *bounce;           /* scattered buffers, e->bounce_len bytes */
+	/* Kept across commands: the tag's previous command ended without
+	 * its Sense IU (timed out, cancelled, aborted, caught in a LUN
+	 * reset); the device may still have an IU queued for it, which the
+	 * tag's next command would take for its own.  The tag is not used
+	 * again until a status read of its own (the sweep) finds nothing. */
+	bool stale;
+	bool sweep_busy;           /* x_st in flight for the sweep */
+	unsigned int sweeps;       /* sweep reads of this quarantine */
 };
 
 struct ousb_uas {
@@ -141,6 +155,7 @@ struct ousb_uas {
 
 static void pump(struct ousb_uas *u);
 static void slot_drained(struct uas_slot *s);
+static void unquarantine_all(struct ousb_uas *u);
 
 static struct ousb_engine *E(struct ousb_uas *u)
 {
@@ -230,9 +245,14 @@ static void slot_free(struct uas_slot *s)
 {
 	struct ousb_uas *u = s->u;
 	uint8_t *bounce = s->bounce;
+	bool stale = s->stale, sweep_busy = s->sweep_busy;
+	unsigned int sweeps = s->sweeps;
 
 	memset(&s->cmd_done, 0, sizeof(*s) - offsetof(struct uas_slot, cmd_done));
 	s->bounce = bounce;
+	s->stale = stale;
+	s->sweep_busy = sweep_busy;
+	s->sweeps = sweeps;
 	s->used = false;
 	s->task = NULL;
 	u->inflight--;
@@ -247,6 +267,10 @@ static void slot_complete(struct uas_slot *s, enum ostor_result res)
 	ostor_task *t = s->task;
 	size_t xfer = s->data_actual;
 
+	if (s->cmd_sent && !s->status_done && !E(u)->gone && !E(u)->dead) {
+		s->stale = true;
+		s->sweeps = 0;
+	}
 	if (s->cancelled && res != OSTOR_RESULT_DEVICE_GONE)
 		res = OSTOR_RESULT_ABORTED;
 	if (res != OSTOR_RESULT_GOOD && res != OSTOR_RESULT_CHECK_CONDITION && res != OSTOR_RESULT_OVERRUN)
@@ -452,6 +476,12 @@ static void slot_handle(struct uas_slot *s, struct ousb_xfer *x)
 	struct ousb_engine *e = E(u);
 
 	if (s->failing) {
+		/* A status read that got its IU as it was pulled: the device
+		 * has nothing more for the tag (the outcome stays the
+		 * failure's: the command was given up). */
+		if (x == &s->x_st && x->status == OUSB_OK && x->actual >= 4 && ostori_get_be16(s->st + 2) == s->tag &&
+		    (s->st[0] == IU_SENSE || s->st[0] == IU_RESPONSE))
+			s->status_done = true;
 		if (!s->busy)
 			slot_drained(s);
 		return;
@@ -466,6 +496,7 @@ static void slot_handle(struct uas_slot *s, struct ousb_xfer *x)
 			maybe_finish(s);
 		} else if (x->status == OUSB_STALL) {
 			u->clear_pending |= 1u << P_CMD;
+			s->cmd_sent = false;   /* the device did not take it */
 			slot_fail(s, OSTOR_RESULT_TRANSPORT_ERROR, false, "the command pipe stalled the Command IU");
 		} else {
 			slot_fail(s, ousb_result_of(x->status == OUSB_OK ? OUSB_ERROR : x->status), true,
@@ -565,7 +596,7 @@ static struct uas_slot *free_slot(struct ousb_uas *u)
 	for (unsigned int k = 0; k < u->depth; k++) {
 		unsigned int i = (u->next_slot + k) % u->depth;
 
-		if (!u->slots[i].used) {
+		if (!u->slots[i].used && !u->slots[i].stale) {
 			u->next_slot = (i + 1) % u->depth;
 			return &u->slots[i];
 		}
@@ -608,8 +639,11 @@ static void slot_start(struct uas_slot *s)
 			return;
 		}
 	}
-	if (!slot_put(s, B_CMD))
+	s->cmd_sent = true;
+	if (!slot_put(s, B_CMD)) {
+		s->cmd_sent = false;
 		slot_fail(s, OSTOR_RESULT_TRANSPORT_ERROR, false, "the Command IU was refused");
+	}
 }
 
 /* Fill a slot from a task; false when the task ended here. */
@@ -873,6 +907,8 @@ static void rec_xfer_done(struct ousb_xfer *x)
 			if (x->status == OUSB_OK) {
 				e->dead = false;
 				settle(u, true, 0, OSTOR_RESULT_GOOD);
+				/* The device forgot every command and IU. */
+				unquarantine_all(u);
 			} else if (!e->gone) {
 				ostor_err(e->dev->ctx, "%s: uas: the port reset failed (%s); the device is dead: "
 					  "unplug and replug it", e->dev->spec, ousb_status_name(x->status));
@@ -899,6 +935,106 @@ static void fail_queue(struct ousb_engine *e, enum ostor_result res)
 	}
 }
 
+static bool recovery_wanted_lun(const struct ousb_uas *u)
+{
+	for (size_t i = 0; i < sizeof(u->want_lun); i++)
+		if (u->want_lun[i])
+			return true;
+	return false;
+}
+
+static bool any_abort_wanted(const struct ousb_uas *u)
+{
+	for (unsigned int i = 0; i < u->depth; i++)
+		if (u->slots[i].used && u->slots[i].parked && u->slots[i].need_abort && !u->slots[i].doomed)
+			return true;
+	return false;
+}
+
+/* ---- quarantined tags ----------------------------------------------------------- */
+
+static bool sweeps_busy(const struct ousb_uas *u)
+{
+	for (unsigned int i = 0; i < u->depth; i++)
+		if (u->slots[i].sweep_busy)
+			return true;
+	return false;
+}
+
+static void sweep_done(struct ousb_xfer *x)
+{
+	struct uas_slot *s = x->user;
+	struct ousb_uas *u = s->u;
+	struct ousb_engine *e = E(u);
+
+	pthread_mutex_lock(&e->lock);
+	s->sweep_busy = false;
+	note_gone(e, x);
+	switch (x->status) {
+	case OUSB_OK:
+		/* Something came: drop it and look again. */
+		if (x->actual >= 4 && ostori_get_be16(s->st + 2) == s->tag) {
+			e->stats.uas_stale_ius++;
+			ostor_dbg(e->dev->ctx, "%s: uas tag %u: dropped IU %02xh of a command that had ended",
+				  e->dev->spec, s->tag, s->st[0]);
+		} else {
+			e->stats.uas_bad_tags++;
+			ostor_dbg(e->dev->ctx, "%s: uas tag %u: dropped a %zu-byte IU (tag %u) found by the sweep",
+				  e->dev->spec, s->tag, x->actual, x->actual >= 4 ? ostori_get_be16(s->st + 2) : 0);
+		}
+		if (s->sweeps >= SWEEP_ROUNDS) {
+			ostor_warn(e->dev->ctx, "%s: uas: tag %u keeps getting IUs for no command; resetting the port",
+				   e->dev->spec, s->tag);
+			u->want_port = true;
+		}
+		break;
+	case OUSB_TIMEOUT:
+		s->stale = false;   /* nothing was left: the tag is clean */
+		break;
+	case OUSB_STALL:
+	case OUSB_BABBLE:
+		u->clear_pending |= 1u << P_STATUS;
+		break;
+	case OUSB_CANCELLED:
+		break;              /* a port reset or the close: it says */
+	default:
+		if (!e->gone) {
+			ostor_warn(e->dev->ctx, "%s: uas: the status read of quarantined tag %u failed (%s); "
+				   "resetting the port", e->dev->spec, s->tag, ousb_status_name(x->status));
+			u->want_port = true;
+		}
+		break;
+	}
+	pump(u);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* A status read of each quarantined tag not being read. */
+static void sweep(struct ousb_uas *u)
+{
+	for (unsigned int i = 0; i < u->depth; i++) {
+		struct uas_slot *s = &u->slots[i];
+
+		if (!s->stale || s->used || s->sweep_busy)
+			continue;
+		s->sweeps++;
+		s->sweep_busy = true;
+		if (!put(u, &s->x_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, s->tag, s->st, sizeof(s->st), SWEEP_MS,
+			 sweep_done, s)) {
+			s->sweep_busy = false;
+			if (!E(u)->gone)
+				u->want_port = true;
+			return;
+		}
+	}
+}
+
+static void unquarantine_all(struct ousb_uas *u)
+{
+	for (unsigned int i = 0; i < u->depth; i++)
+		u->slots[i].stale = false;
+}
+
 /* Move recovery on, then start waiting commands when there is none. */
 static void pump(struct ousb_uas *u)
 {
@@ -912,9 +1048,15 @@ static void pump(struct ousb_uas *u)
 		memset(u->want_lun, 0, sizeof(u->want_lun));
 		u->clear_pending = 0;
 		settle(u, true, 0, OSTOR_RESULT_DEVICE_GONE);
+		unquarantine_all(u);
 		fail_queue(e, OSTOR_RESULT_DEVICE_GONE);
 		goto op;
 	}
+	/* A sweep's status read would take the IU task management waits
+	 * for (without streams there is one status pipe): sweeps first,
+	 * they are short. */
+	if (sweeps_busy(u) && (u->want_port || u->want_nexus || recovery_wanted_lun(u) || any_abort_wanted(u)))
+		return;
 	if (u->want_port) {
 		doom(u, true, 0);
 		if (any_busy(u, true, 0) || u->tmf_busy)
@@ -981,6 +1123,11 @@ static void pump(struct ousb_uas *u)
 			return;
 		}
 	}
+	sweep(u);
+	if (u->want_port) {
+		pump(u);
+		return;
+	}
 	start_next(u);
 op:
 	if (u->op_active && !u->op_done && !recovery_pending(u)) {
@@ -1025,7 +1172,7 @@ static bool engine_busy(struct ousb_uas *u)
 	if (u->tmf_busy || u->rec_busy)
 		return true;
 	for (unsigned int i = 0; i < u->depth; i++)
-		if (u->slots[i].busy)
+		if (u->slots[i].busy || u->slots[i].sweep_busy)
 			return true;
 	return false;
 }
@@ -1038,8 +1185,11 @@ void ousb_uas_free(struct ousb_engine *e)
 	if (!u)
 		return;
 	pthread_mutex_lock(&e->lock);
-	for (unsigned int i = 0; i < u->depth; i++)
+	for (unsigned int i = 0; i < u->depth; i++) {
 		slot_cancel_all(&u->slots[i]);
+		if (u->slots[i].sweep_busy)
+			e->ops->cancel(e->layer, &u->slots[i].x_st);
+	}
 	if (u->tmf_busy & B_CMD)
 		e->ops->cancel(e->layer, &u->x_tmf);
 	if (u->tmf_busy & B_ST)

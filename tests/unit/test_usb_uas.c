@@ -183,6 +183,70 @@ START_TEST(uas_sense)
 }
 END_TEST
 
+/* A command that ends as its abort comes leaves its Sense IU queued on
+ * its tag (QEMU's usb-uas): the tag is quarantined until a status read
+ * of its own finds nothing, so the next command on it does not take that
+ * IU for its own.  One tag (streams=2: one for commands, one for task
+ * management; or no streams), aborted by the application or after a
+ * timeout. */
+START_TEST(uas_stale_status_after_abort)
+{
+	static const char *const specs[] = {
+		UAS0 ",usb-timeout=5000,streams=2", UAS0 ",usb-timeout=5000,streams=0",
+		UAS0 ",usb-timeout=300,streams=2", UAS0 ",usb-timeout=300,streams=0",
+	};
+	bool by_timeout = _i >= 2;
+	struct sim_usb *m = open_dev(specs[_i]);
+	struct done_rec rec = { 0 };
+	uint8_t buf[4096], cdb[10];
+	const uint8_t *sense;
+	size_t slen;
+	ostor_task *t;
+
+	check_io_works(0, 64, 13);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_UAS_LATE_STATUS, 1, 0), 0);
+	if (by_timeout) {
+		ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), NULL), OSTOR_RESULT_TIMEOUT);
+	} else {
+		uint64_t want = mstats(m).uas_command_ius + 1;
+
+		t = submit_rw(0x28, 0, 8, buf, sizeof(buf), &rec);
+		for (uint64_t end = ostori_now_ms() + 2000; mstats(m).uas_command_ius < want && ostori_now_ms() < end;)
+			ostor_handle_events(ctx, 5);
+		ck_assert_int_eq(ostor_task_abort(t), OSTOR_TMF_DONE);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+		ostor_task_free(t);
+	}
+	ck_assert_uint_eq(estats(m).uas_aborts, 1);
+	ck_assert_uint_eq(estats(m).uas_lun_resets, 0);
+	/* The tag's next command fails: its own CHECK CONDITION, not the
+	 * GOOD the aborted one left. */
+	cdb_rw10(cdb, 0x28, 9000, 8);
+	t = run(0, cdb, 10, OSTOR_DIR_FROM_DEVICE, buf, sizeof(buf));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
+	sense = ostor_task_sense(t, &slen);
+	ck_assert_ptr_nonnull(sense);
+	ck_assert_uint_eq(sense[2] & 0x0f, 0x05);
+	ostor_task_free(t);
+	/* With streams the sweep of the tag drops it; without, the abort's
+	 * own status read finds it first (one pipe) and drops it. */
+	ck_assert_uint_eq(estats(m).uas_stale_ius, _i % 2 ? 0 : 1);
+	ck_assert_uint_eq(estats(m).uas_bad_tags, _i % 2 ? 1 : 0);
+	ck_assert_uint_eq(estats(m).port_resets, 0);
+	check_io_works(0, 16, 14);
+	if (by_timeout) {
+		/* A command aborted while the device still held it
+		 * (uas-no-status) leaves nothing: the sweep finds the tag
+		 * clean. */
+		ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_UAS_NO_STATUS, 1, 0), 0);
+		ck_assert_int_eq(rw(0x28, 0, 8, buf, sizeof(buf), NULL), OSTOR_RESULT_TIMEOUT);
+		check_io_works(0, 16, 15);
+		ck_assert_uint_eq(estats(m).uas_aborts, 2);
+		ck_assert_uint_eq(estats(m).uas_stale_ius, _i % 2 ? 0 : 1);
+	}
+}
+END_TEST
+
 /* ---- queued commands ------------------------------------------------------------ */
 
 START_TEST(uas_commands_in_flight_at_once)
@@ -572,6 +636,7 @@ int main(void)
 	tcase_add_loop_test(tc, uas_more_than_the_tags, 0, 2);
 	tcase_add_loop_test(tc, uas_abort_task, 0, 2);
 	tcase_add_loop_test(tc, uas_timeout_escalates, 0, 3);
+	tcase_add_loop_test(tc, uas_stale_status_after_abort, 0, 4);
 	tcase_add_test(tc, uas_lun_reset_and_more);
 	tcase_add_test(tc, uas_port_reset_fails_dead);
 	tcase_add_loop_test(tc, uas_hostile_ius, 0, 6);
