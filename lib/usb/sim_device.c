@@ -74,6 +74,7 @@ static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
 	[SIM_USB_UAS_DATA_STALL] = "uas-data-stall",
 	[SIM_USB_UAS_REJECT] = "uas-reject",
 	[SIM_USB_UAS_LATE_STATUS] = "uas-late-status",
+	[SIM_USB_UAS_IN_ORDER] = "uas-in-order",
 	[SIM_USB_UAS_TMF_IGNORED] = "uas-tmf-ignored",
 	[SIM_USB_UAS_TMF_FAILED] = "uas-tmf-failed",
 	[SIM_USB_UAS_TMF_UNSUPPORTED] = "uas-tmf-unsupported",

@@ -72,6 +72,10 @@ enum sim_usb_fault {
 	SIM_USB_UAS_TMF_IGNORED,    /* no answer to task management */
 	SIM_USB_UAS_TMF_FAILED,     /* answered with 05h, function failed */
 	SIM_USB_UAS_TMF_UNSUPPORTED,/* answered with 04h, not supported (QEMU's I_T NEXUS RESET) */
+	/* UAS, the device */
+	SIM_USB_UAS_IN_ORDER,       /* streams: a status read already waiting gets its IU only when
+				     * every IU queued before it has a read waiting too (QEMU's
+				     * usb-uas: an IU for a stream nobody reads holds back the rest) */
 	SIM_USB_FAULT_COUNT
 };
 

@@ -472,16 +472,32 @@ static int command_iu(struct sim_usb *m, struct ousb_xfer *x)
 
 /* ---- the status and data pipes ----------------------------------------------- */
 
+/* A status read of the stream is queued (not cancelled). */
+static bool status_read_waiting(struct sim_usb *m, uint16_t stream)
+{
+	for (struct ousb_xfer *x = m->head; x; x = x->impl_next)
+		if (x->kind == OUSB_BULK_IN && x->pipe == OUSB_PIPE_STATUS && x->stream == stream && x->impl_state != 2)
+			return true;
+	return false;
+}
+
 static int status_read(struct sim_usb *m, struct ousb_xfer *x)
 {
 	struct sim_uas *u = m->uas;
+	/* uas-in-order: a read seen waiting before (impl_state 5) is
+	 * answered in queue order only; a new one finds its IU anywhere. */
+	bool in_order = u->streams && m->faults[SIM_USB_UAS_IN_ORDER].armed;
+	bool waited = x->impl_state == 5;
 
 	for (unsigned int k = 0; k < u->iu_len; k++) {
 		struct uas_iu *iu = &u->ius[(u->iu_head + k) % SIM_UAS_IUS];
 		int st = OUSB_OK;
 
-		if (u->streams && iu->stream != x->stream)
+		if (u->streams && iu->stream != x->stream) {
+			if (in_order && waited && !status_read_waiting(m, iu->stream))
+				return PENDING;   /* held back behind it */
 			continue;
+		}
 		x->actual = OSTOR_MIN((size_t)iu->len, x->len);
 		memcpy(x->buf, iu->b, x->actual);
 		if (iu->len > x->len)
@@ -489,6 +505,8 @@ static int status_read(struct sim_usb *m, struct ousb_xfer *x)
 		iu_remove(u, k);
 		return st;
 	}
+	if (in_order)
+		x->impl_state = 5;
 	return PENDING;
 }
 

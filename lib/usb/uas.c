@@ -156,6 +156,7 @@ struct ousb_uas {
 static void pump(struct ousb_uas *u);
 static void slot_drained(struct uas_slot *s);
 static void unquarantine_all(struct ousb_uas *u);
+static bool sweep_put(struct ousb_uas *u, struct uas_slot *s);
 
 static struct ousb_engine *E(struct ousb_uas *u)
 {
@@ -596,7 +597,7 @@ static struct uas_slot *free_slot(struct ousb_uas *u)
 	for (unsigned int k = 0; k < u->depth; k++) {
 		unsigned int i = (u->next_slot + k) % u->depth;
 
-		if (!u->slots[i].used && !u->slots[i].stale) {
+		if (!u->slots[i].used && !u->slots[i].stale && !u->slots[i].sweep_busy) {
 			u->next_slot = (i + 1) % u->depth;
 			return &u->slots[i];
 		}
@@ -750,6 +751,32 @@ static unsigned int tmf_timeout(struct ousb_engine *e)
 	return OSTOR_MIN(e->cfg.timeout_ms, 10000u);
 }
 
+/* Streams: before task management, a status read on each tag that may
+ * have an IU coming or waiting and none being read: the commands it
+ * ends that had no Sense IU yet (a command that ended as it was pulled
+ * has it queued), and quarantined tags.  An IU queued for a stream
+ * nobody reads stalls QEMU's delivery of the IUs behind it, the
+ * Response IU included. */
+static void presweep(struct ousb_uas *u, uint8_t fn, uint32_t lun, const struct uas_slot *target)
+{
+	if (!u->streams)
+		return;
+	for (unsigned int i = 0; i < u->depth; i++) {
+		struct uas_slot *s = &u->slots[i];
+		bool want;
+
+		if (s->sweep_busy)
+			continue;
+		if (!s->used)
+			want = s->stale;
+		else
+			want = s->parked && !s->status_done && s->cmd_sent &&
+			       (fn == TMF_ABORT_TASK ? s == target : fn == TMF_LUN_RESET ? s->lun == lun : true);
+		if (want && !sweep_put(u, s))
+			return;
+	}
+}
+
 static void tmf_start(struct ousb_uas *u, uint8_t fn, uint32_t lun, struct uas_slot *s)
 {
 	struct ousb_engine *e = E(u);
@@ -776,19 +803,16 @@ static void tmf_start(struct ousb_uas *u, uint8_t fn, uint32_t lun, struct uas_s
 	ostor_info(e->dev->ctx, "%s: uas: %s%s (LUN %u%s)", e->dev->spec,
 		   fn == TMF_ABORT_TASK ? "ABORT TASK" : fn == TMF_LUN_RESET ? "LOGICAL UNIT RESET" : "I_T NEXUS RESET",
 		   s ? " of a command" : "", lun, "");
-	u->tmf_busy = B_ST;
-	if (!put(u, &u->x_tmf_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, u->tmf_tag, u->tmf_st, sizeof(u->tmf_st),
-		 tmf_timeout(e), rec_xfer_done, u)) {
-		u->tmf_busy = 0;
-		u->tmf_rc = 0x100;
-		return;
-	}
-	u->tmf_busy |= B_CMD;
+	presweep(u, fn, lun, s);
+	/* The status read goes out once the device has the IU: QEMU's
+	 * usb-uas hands a queued IU to a status read that comes later
+	 * whatever stands before it, but one already waiting only in order
+	 * (a stale IU ahead, for a stream nobody reads, holds it back). */
+	u->tmf_busy = B_CMD;
 	if (!put(u, &u->x_tmf, OUSB_BULK_OUT, OUSB_PIPE_COMMAND, 0, u->tmf_iu, TMF_IU_LEN, tmf_timeout(e),
 		 rec_xfer_done, u)) {
-		u->tmf_busy &= ~B_CMD;
+		u->tmf_busy = 0;
 		u->tmf_rc = 0x100;
-		e->ops->cancel(e->layer, &u->x_tmf_st);
 	}
 }
 
@@ -842,8 +866,13 @@ static void tmf_handle(struct ousb_uas *u, struct ousb_xfer *x)
 			if (x->status == OUSB_STALL)
 				u->clear_pending |= 1u << P_CMD;
 			u->tmf_rc = 0x100;
-			if (u->tmf_busy & B_ST)
-				e->ops->cancel(e->layer, &u->x_tmf_st);
+		} else {
+			u->tmf_busy |= B_ST;
+			if (!put(u, &u->x_tmf_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, u->tmf_tag, u->tmf_st,
+				 sizeof(u->tmf_st), tmf_timeout(e), rec_xfer_done, u)) {
+				u->tmf_busy &= ~B_ST;
+				u->tmf_rc = 0x100;
+			}
 		}
 	} else if (u->tmf_rc < 0) {
 		size_t n = x->actual;
@@ -970,6 +999,20 @@ static void sweep_done(struct ousb_xfer *x)
 	pthread_mutex_lock(&e->lock);
 	s->sweep_busy = false;
 	note_gone(e, x);
+	if (s->used) {
+		/* Before task management that ends the command: its Sense
+		 * IU, when it came, is the last the device sends for it. */
+		if (x->status == OUSB_OK && x->actual >= 4 && ostori_get_be16(s->st + 2) == s->tag) {
+			e->stats.uas_stale_ius++;
+			ostor_dbg(e->dev->ctx, "%s: uas tag %u: dropped IU %02xh of a command given up",
+				  e->dev->spec, s->tag, s->st[0]);
+			if (s->st[0] == IU_SENSE || s->st[0] == IU_RESPONSE)
+				s->status_done = true;
+		}
+		pump(u);
+		pthread_mutex_unlock(&e->lock);
+		return;
+	}
 	switch (x->status) {
 	case OUSB_OK:
 		/* Something came: drop it and look again. */
@@ -1009,6 +1052,20 @@ static void sweep_done(struct ousb_xfer *x)
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* A status read of s's tag; false (a port reset wanted) when refused. */
+static bool sweep_put(struct ousb_uas *u, struct uas_slot *s)
+{
+	if (!s->used)
+		s->sweeps++;
+	s->sweep_busy = true;
+	if (put(u, &s->x_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, s->tag, s->st, sizeof(s->st), SWEEP_MS, sweep_done, s))
+		return true;
+	s->sweep_busy = false;
+	if (!E(u)->gone)
+		u->want_port = true;
+	return false;
+}
+
 /* A status read of each quarantined tag not being read. */
 static void sweep(struct ousb_uas *u)
 {
@@ -1017,15 +1074,8 @@ static void sweep(struct ousb_uas *u)
 
 		if (!s->stale || s->used || s->sweep_busy)
 			continue;
-		s->sweeps++;
-		s->sweep_busy = true;
-		if (!put(u, &s->x_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, s->tag, s->st, sizeof(s->st), SWEEP_MS,
-			 sweep_done, s)) {
-			s->sweep_busy = false;
-			if (!E(u)->gone)
-				u->want_port = true;
+		if (!sweep_put(u, s))
 			return;
-		}
 	}
 }
 

@@ -247,6 +247,42 @@ START_TEST(uas_stale_status_after_abort)
 }
 END_TEST
 
+/* QEMU's usb-uas hands IUs to status reads already waiting in queue
+ * order only, so the Sense IU of a command that ended as it was aborted,
+ * on a stream nobody reads, would hold back the abort's Response IU and
+ * every IU behind it: the aborted tag is read before the ABORT TASK goes
+ * out, and the Response's read only after the device has the IU.  The
+ * abort is done at its level (no LUN or port reset) and the other tags'
+ * commands go on. */
+START_TEST(uas_abort_with_in_order_delivery)
+{
+	struct sim_usb *m = open_dev(UAS0 ",usb-timeout=5000");
+	struct done_rec rec = { 0 };
+	uint8_t buf[4096];
+	ostor_task *t;
+	uint64_t want;
+
+	check_io_works(0, 64, 16);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_UAS_IN_ORDER, 0, 0), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_UAS_LATE_STATUS, 1, 0), 0);
+	want = mstats(m).uas_command_ius + 1;
+	t = submit_rw(0x28, 0, 8, buf, sizeof(buf), &rec);
+	for (uint64_t end = ostori_now_ms() + 2000; mstats(m).uas_command_ius < want && ostori_now_ms() < end;)
+		ostor_handle_events(ctx, 5);
+	ck_assert_int_eq(ostor_task_abort(t), OSTOR_TMF_DONE);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_ABORTED);
+	ostor_task_free(t);
+	ck_assert_uint_eq(estats(m).uas_aborts, 1);
+	ck_assert_uint_eq(estats(m).uas_tmf_failed, 0);
+	ck_assert_uint_eq(estats(m).uas_lun_resets, 0);
+	ck_assert_uint_eq(estats(m).port_resets, 0);
+	ck_assert_uint_eq(estats(m).uas_stale_ius, 1);
+	for (int i = 0; i < 4; i++)
+		check_io_works(0, 16 + 8 * (uint64_t)i, 17 + (uint32_t)i);
+	ck_assert_uint_eq(estats(m).timeouts, 0);
+}
+END_TEST
+
 /* ---- queued commands ------------------------------------------------------------ */
 
 START_TEST(uas_commands_in_flight_at_once)
@@ -637,6 +673,7 @@ int main(void)
 	tcase_add_loop_test(tc, uas_abort_task, 0, 2);
 	tcase_add_loop_test(tc, uas_timeout_escalates, 0, 3);
 	tcase_add_loop_test(tc, uas_stale_status_after_abort, 0, 4);
+	tcase_add_test(tc, uas_abort_with_in_order_delivery);
 	tcase_add_test(tc, uas_lun_reset_and_more);
 	tcase_add_test(tc, uas_port_reset_fails_dead);
 	tcase_add_loop_test(tc, uas_hostile_ius, 0, 6);
