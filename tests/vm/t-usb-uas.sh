@@ -12,10 +12,18 @@
 # images after the guest exits), commands in flight at once (orionstor
 # bench at QD32, its transport counters read live from another process),
 # ABORT TASK, LOGICAL UNIT RESET, the target and device resets on the
-# throttled LUN (every read back exactly once), and the unplug: the write
-# fails as "device gone", never reported done.
+# throttled LUN (every read back exactly once), a read there with a short
+# timeout behind the others (it times out: its stream transfers cancelled at
+# their deadline, then ABORT TASK), and the unplug: the write
+# fails as "device gone", never reported done, and every block it reported
+# accepted is in the host's image.  The unplugged device is written 128 KiB
+# a command: QEMU's usb-uas aborts (assertion in usb_uas_cancel_io) when
+# device_del cancels a request that still holds a partly consumed data
+# packet, which scsi-disk leaves on any write above its 128 KiB buffer.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init usb-uas
+# ~3 min on an idle machine; generous for a loaded one.
+VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-600}
 
 vm_usb_ctrl xhci xhci
 vm_usb_ctrl ehci ehci
@@ -96,15 +104,16 @@ os read -d "$h" --lba 1024 --count 128 -o /run/tmp/rh || fail "read (high speed)
 cmp /run/tmp/ph /run/tmp/rh || fail "read-back (high speed)"
 # --- commands in flight at once: bench at QD32 (reads and verified writes
 # below the patterns), its counters read live by another process
+log "data checked (${SECONDS} s)"
 for spec in "$x" "$h"; do
-    timeout 120 "$B/orionstor" bench -d "$spec" --rw randrw --verify --qd 32 --span 256k --runtime 10 --ramp 0 -q \
-        >$S/bench.out 2>&1 &
+    ORIONSTOR_DEBUG=2 timeout 120 "$B/orionstor" bench -d "$spec" --rw randrw --verify --qd 32 --span 256k \
+        --runtime 10 --ramp 0 -q >$S/bench.out 2>$S/bench.err &
     pid=$!
-    # (read live, once a few hundred commands went through)
-    wait_for 60 eval "\"$B/orionstor\" stats -d '$spec' --json >$S/stats.json 2>/dev/null &&
+    # (read live, once 50 commands went through; each try bounded)
+    wait_for 60 eval "timeout 20 \"$B/orionstor\" stats -d '$spec' --json >$S/stats.json 2>$S/stats.err &&
         grep -qE '\"usb_commands\": ([5-9][0-9]|[0-9]{3,})' $S/stats.json" ||
-        fail "no live counters of the bench on $spec: $(cat $S/stats.json)"
-    wait $pid || { cat $S/bench.out; fail "bench --verify on $spec"; }
+        { tail -5 $S/stats.err; fail "no live counters of the bench on $spec: $(cat $S/stats.json)"; }
+    wait $pid || { cat $S/bench.out; tail -40 $S/bench.err; fail "bench --verify on $spec"; }
     cat $S/bench.out
     python3 -c "import json,re,sys
 t = open('$S/stats.json').read()
@@ -112,15 +121,18 @@ m = re.search(r'\"usb_uas_inflight_max\": (\d+)', t)
 print('$spec inflight_max', m.group(1) if m else None)" | tee -a $S/inflight
 done
 # --- task management on the throttled LUN
+log "benches done (${SECONDS} s)"
 tl=$(spec_of uas-tmf)
-timeout 300 "$ORIONSTOR_BUILDDIR/tests/vm/virtio-ours-helper" tmf -d "$tl" -l 2 >$S/tmf 2>&1 ||
+timeout 300 "$ORIONSTOR_BUILDDIR/tests/vm/virtio-ours-helper" tmf -d "$tl" -l 2 --timeout-step >$S/tmf 2>&1 ||
     { cat $S/tmf; fail "tmf helper"; }
 cat $S/tmf
 os read -d "$x" --lun 0 --lba 800 --count 8 -o /run/tmp/r0b || fail "read after the resets"
 cmp <(head -c 4096 /run/tmp/p0) /run/tmp/r0b || fail "read-back after the resets"
-# --- unplug while writing
-head -c 16777216 /dev/urandom >/run/tmp/big
-"$B/orionstor" write -d "$g" --lba 0 -i /run/tmp/big >$S/write.out 2>&1 &
+# --- unplug while writing (the host wrote the data: its pattern)
+log "task management done (${SECONDS} s)"
+cp $S/big /run/tmp/big || fail "copying the data to write"
+ORIONSTOR_USB_QUIRKS=46f4:0003:max-transfer=131072 "$B/orionstor" write -d "$g" --lba 0 -i /run/tmp/big \
+    >$S/write.out 2>&1 &
 pid=$!
 guest_signal_host writing
 timeout 90 tail --pid=$pid -f /dev/null || fail "the write did not end within 90 s"
@@ -136,15 +148,16 @@ cmp /run/tmp/ph /run/tmp/rh2 || fail "read-back after the unplug"
 log "uas checks done"
 GUEST
 
+pattern_gen uas-gone 16777216 >"$VM_SHARE/big"
 vm_start
-vm_wait_guest writing 240
-# Once the throttled disk has taken some of the write, pull the device.
+vm_wait_guest writing 500
+# Once the throttled disk has taken 4 MiB of the write, pull the device.
 for _ in $(seq 600); do
-    [ "$(stat -c %b "$IMG_UG")" -ge 2048 ] && break
+    [ "$(stat -c %b "$IMG_UG")" -ge 8192 ] && break
     kill -0 "$VM_PID" 2>/dev/null || break
     sleep 0.1
 done
-[ "$(stat -c %b "$IMG_UG")" -ge 2048 ] || vm_fail "the write to the device to unplug never reached its disk"
+[ "$(stat -c %b "$IMG_UG")" -ge 8192 ] || vm_fail "the write to the device to unplug never reached its disk"
 vm_qmp --wait-event DEVICE_DELETED:uas1 'device_del id=uas1' >/dev/null || vm_fail "device_del failed"
 vm_wait || vm_fail "guest script failed"
 vm_expect "$VM_SHARE/kernel.norm" "kernel view" <<'EXPECTED'
@@ -178,10 +191,21 @@ for what in ("abort", "lun-reset", "target-reset", "device-reset"):
     m = re.search(r"after %s: good=(\d+) aborted=(\d+) unit-attention=(\d+) other=0" % what, t)
     check(m is not None and sum(int(x) for x in m.groups()) == 6 and int(m.group(2)) >= 1,
           what + ": every read back once, the ones in flight as aborted")
+m = re.search(r"timeout: result=timeout after (\d+) ms", t)
+check(m is not None and int(m.group(1)) < 20000,
+      "a read behind the others with an 800 ms timeout ended as a timeout within 20 s: %s" % (m and m.group(1)))
+check(re.search(r"after timeout: good=6 aborted=0 unit-attention=0 other=0", t) is not None,
+      "the others ended good")
 check("tmf: read after the resets ok" in t, "I/O works after all of it")
 check("write exit status 35" in open(share + "/unplug").read(), "the write cut by the unplug: device gone")
 sys.exit(1 if bad else 0)
 PY
+# What the write reported accepted before the unplug is on the disk.
+acc=$(sed -n 's/.*(\([0-9]*\) blocks before it were accepted).*/\1/p' "$VM_SHARE/write.out")
+[ -n "$acc" ] && [ "$acc" -gt 0 ] || vm_fail "no accepted blocks in the write's report: '$acc'"
+cmp -n $((acc * 512)) "$VM_SHARE/big" "$IMG_UG" || vm_fail "ug.img: blocks reported accepted are not on the disk"
+vm_log "ug.img: the $acc blocks the write reported accepted before the unplug are on the disk"
+rm -f "$VM_SHARE/big"
 vm_check_pattern "$IMG_UA0" $((800 * 512)) 262144 uas-l0
 vm_check_pattern "$IMG_UA1" $((7 * 4096)) 16384 uas-l1
 vm_check_pattern "$IMG_UH" $((1024 * 512)) 65536 uas-hs
