@@ -52,7 +52,7 @@ tests_bench_usb_qd1_latency_SOURCES = tests/bench/usb-qd1-latency.c
 tests_bench_usb_qd1_latency_CPPFLAGS = $(TOOLS_CPPFLAGS)
 tests_bench_usb_qd1_latency_CFLAGS = $(TOOLS_CFLAGS)
 tests_bench_usb_qd1_latency_LDADD = $(TOOLS_LDADD)
-EXTRA_DIST += tests/vm/bench-usb.sh
+EXTRA_DIST += tests/vm/bench-usb.sh tests/vm/bench-uas.sh
 
 # The live tools: the same code as orionstor stats, queues, commands,
 # abort and queue-flush (tools/common/live.c), over the control sockets.

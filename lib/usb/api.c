@@ -99,11 +99,12 @@ OSTOR_API int ostor_usb_reset(ostor_device *dev, enum ostor_usb_reset_kind kind)
 	return r;
 }
 
-/* ostor_reset for USB devices (real and simulated): Bulk-Only and CB/CBI
+/* ostor_reset for USB devices (real and simulated): UAS resets through
+ * its task management (lib/usb/uas.c).  Bulk-Only and CB/CBI
  * have no finer reset than the class-specific one, so every level ends
  * what is in flight (cancel: the engine's reset recovery), then resets
  * every interface's transport. */
-int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level)
+int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun)
 {
 	struct ousb_engine *v[OUSB_MAX_TARGETS];
 	struct sim_usb *m;
@@ -113,6 +114,11 @@ int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level)
 
 	if (n <= 0)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s is not a USB mass-storage device", dev->spec);
+	/* UAS has task management: a LUN or I_T nexus reset of that
+	 * interface while the others go on; the device level is a port
+	 * reset, which takes every interface with it. */
+	if (target < (uint32_t)n && ousb_engine_is_uas(v[target]))
+		return ousb_uas_reset(v[target], level, lun);
 	ostori_device_cancel_all(dev);
 	deadline = ostori_now_ms() + 120000;
 	do {

@@ -46,6 +46,9 @@ struct usb_context {
 	 * never nest inside lock, which submit takes under an engine's. */
 	pthread_mutex_t suspend_lock;
 	struct usb_dev *devices;
+	/* Every device with transfers to expire: the open ones, and those
+	 * being opened (whose probe's transfers time out too) or closed. */
+	struct usb_dev *xfer_devs;
 	struct ousb_xfer *deferred, *deferred_tail;
 	/* libusb's descriptors, kept current by its notifiers so the event
 	 * loop does not allocate a list per command. */
@@ -68,6 +71,7 @@ struct usb_xfer_impl {
 	 * timeout), and whether expire_transfers() cancelled it for that */
 	uint64_t deadline;
 	bool timed_out;
+	bool inflight;                 /* submitted to libusb, not yet called back */
 	uint8_t ctrl[LIBUSB_CONTROL_SETUP_SIZE + 64];
 };
 
@@ -78,10 +82,21 @@ struct usb_intf {
 	const struct libusb_interface_descriptor *id;  /* valid during open only */
 	uint8_t iface, alt, ep_in, ep_out, ep_intr;
 	uint16_t mps_in, mps_out;
+	uint8_t nalts;                 /* alternate settings of the interface */
+	/* UAS: the command and status pipes (ep_in, ep_out: data-in and
+	 * data-out), found by their Pipe Usage descriptors; the exponent of
+	 * the bulk streams the SuperSpeed companions offer on the status
+	 * and data pipes (0: none), and the streams allocated. */
+	bool uas;
+	uint8_t ep_cmd, ep_status;
+	uint8_t max_streams_exp;
+	unsigned int streams;
 	bool claimed;
 	struct ousb_engine *engine;
-	struct usb_xfer_impl *impls[8];
-	int nimpls;
+	/* One per transfer of the engine, made on first use (UAS keeps
+	 * three per tag in flight). */
+	struct usb_xfer_impl **impls;
+	int nimpls, cap_impls;
 };
 
 struct usb_dev {
@@ -90,6 +105,8 @@ struct usb_dev {
 	libusb_device *ldev;
 	libusb_device_handle *h;
 	struct usb_dev *next;
+	struct usb_dev *xfer_next;     /* uc->xfer_devs */
+	bool xfer_listed;
 	/* The interfaces' transfer tables (impls, nimpls) and deadlines; a
 	 * leaf lock, under uc->lock or an engine's, held around
 	 * libusb_submit_transfer and libusb_cancel_transfer only. */
@@ -372,6 +389,7 @@ static void LIBUSB_CALL transfer_cb(struct libusb_transfer *lt)
 	timed_out = im->timed_out;
 	im->timed_out = false;
 	im->deadline = 0;
+	im->inflight = false;
 	pthread_mutex_unlock(&ud->xfer_lock);
 	x->status = map_status(lt->status);
 	if (timed_out && x->status == OUSB_CANCELLED)
@@ -394,8 +412,18 @@ static struct usb_xfer_impl *impl_of(struct usb_intf *ui, struct ousb_xfer *x)
 
 	if (im)
 		return im;
-	if (ui->nimpls == (int)OSTOR_ARRAY_SIZE(ui->impls))
-		return NULL;
+	if (ui->nimpls == ui->cap_impls) {
+		int cap = ui->cap_impls ? 2 * ui->cap_impls : 8;
+		struct usb_xfer_impl **v = realloc(ui->impls, (size_t)cap * sizeof(*v));
+
+		if (!v || cap > 4096) {
+			if (v)
+				ui->impls = v;
+			return NULL;
+		}
+		ui->impls = v;
+		ui->cap_impls = cap;
+	}
 	im = calloc(1, sizeof(*im));
 	if (!im)
 		return NULL;
@@ -410,6 +438,18 @@ static struct usb_xfer_impl *impl_of(struct usb_intf *ui, struct ousb_xfer *x)
 	return im;
 }
 
+/* The endpoint of a bulk transfer or a halt to clear. */
+static uint8_t endpoint_of(const struct usb_intf *ui, const struct ousb_xfer *x)
+{
+	bool in = x->kind == OUSB_BULK_IN || x->kind == OUSB_CLEAR_HALT_IN;
+
+	if (x->pipe == OUSB_PIPE_COMMAND)
+		return ui->ep_cmd;
+	if (x->pipe == OUSB_PIPE_STATUS)
+		return ui->ep_status;
+	return in ? ui->ep_in : ui->ep_out;
+}
+
 /* Lower uc->xfer_deadline to deadline. */
 static void xfer_deadline_min(struct usb_context *uc, uint64_t deadline)
 {
@@ -419,6 +459,36 @@ static void xfer_deadline_min(struct usb_context *uc, uint64_t deadline)
 	       !atomic_compare_exchange_weak_explicit(&uc->xfer_deadline, &cur, deadline, memory_order_relaxed,
 						      memory_order_relaxed))
 		;
+}
+
+/* In or out of uc->xfer_devs: from before the first transfer of the
+ * open to after the last one of the close. */
+static void xfer_devs_add(struct usb_dev *ud)
+{
+	struct usb_context *uc = ud->uc;
+
+	pthread_mutex_lock(&uc->lock);
+	ud->xfer_next = uc->xfer_devs;
+	uc->xfer_devs = ud;
+	ud->xfer_listed = true;
+	pthread_mutex_unlock(&uc->lock);
+}
+
+static void xfer_devs_remove(struct usb_dev *ud)
+{
+	struct usb_context *uc = ud->uc;
+
+	if (!ud->xfer_listed)
+		return;
+	pthread_mutex_lock(&uc->lock);
+	for (struct usb_dev **pp = &uc->xfer_devs; *pp; pp = &(*pp)->xfer_next) {
+		if (*pp == ud) {
+			*pp = ud->xfer_next;
+			break;
+		}
+	}
+	ud->xfer_listed = false;
+	pthread_mutex_unlock(&uc->lock);
 }
 
 /* Cancel the transfers whose deadline has passed (they complete with
@@ -433,7 +503,7 @@ static void expire_transfers(struct usb_context *uc)
 	/* Submissions from here on lower it again themselves. */
 	atomic_store_explicit(&uc->xfer_deadline, UINT64_MAX, memory_order_relaxed);
 	pthread_mutex_lock(&uc->lock);
-	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next) {
+	for (struct usb_dev *ud = uc->xfer_devs; ud; ud = ud->xfer_next) {
 		pthread_mutex_lock(&ud->xfer_lock);
 		for (int k = 0; k < ud->nintf; k++) {
 			struct usb_intf *ui = &ud->intf[k];
@@ -508,8 +578,11 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 			pthread_mutex_unlock(&ud->xfer_lock);
 			return OSTOR_ERROR_INVALID_PARAM;
 		}
-		libusb_fill_bulk_transfer(lt, ud->h, x->kind == OUSB_BULK_IN ? ui->ep_in : ui->ep_out,
-					  x->buf, (int)x->len, transfer_cb, x, 0);
+		if (x->stream)
+			libusb_fill_bulk_stream_transfer(lt, ud->h, endpoint_of(ui, x), x->stream, x->buf, (int)x->len,
+							 transfer_cb, x, 0);
+		else
+			libusb_fill_bulk_transfer(lt, ud->h, endpoint_of(ui, x), x->buf, (int)x->len, transfer_cb, x, 0);
 		break;
 	case OUSB_INTR_IN:
 		if (!ui->ep_intr) {
@@ -529,6 +602,8 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	r = libusb_submit_transfer(lt);
 	if (r < 0)
 		im->deadline = 0;
+	else
+		im->inflight = true;
 	pthread_mutex_unlock(&ud->xfer_lock);
 	if (r == 0 && deadline)
 		xfer_deadline_min(ud->uc, deadline);
@@ -564,6 +639,17 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 	}
 	if (im)
 		libusb_cancel_transfer(im->lt);
+}
+
+/* Bulk streams on the status and data pipes of a UAS interface: one per
+ * tag, the task-management tag included (at most 65); returns how many
+ * the host gave, or a libusb error. */
+static int uas_alloc_streams(struct usb_intf *ui)
+{
+	unsigned char eps[3] = { ui->ep_status, ui->ep_in, ui->ep_out };
+	uint32_t want = OSTOR_MIN(1u << ui->max_streams_exp, 65u);
+
+	return libusb_alloc_streams(ui->ud->h, want, eps, 3);
 }
 
 /* A deferred entry that can complete now (a timer only when due). */
@@ -639,8 +725,12 @@ static int run_deferred(struct usb_context *uc)
 			x->status = map_error(r);
 			if (r == LIBUSB_ERROR_NOT_FOUND)
 				x->status = OUSB_ERROR;
+			/* A reset frees the bulk streams: UAS needs them back,
+			 * as many as before. */
+			if (r == 0 && ui->streams && uas_alloc_streams(ui) != (int)ui->streams)
+				x->status = OUSB_ERROR;
 		} else {
-			r = libusb_clear_halt(ud->h, x->kind == OUSB_CLEAR_HALT_IN ? ui->ep_in : ui->ep_out);
+			r = libusb_clear_halt(ud->h, endpoint_of(ui, x));
 			x->status = map_error(r);
 		}
 		x->impl_state = 0;
@@ -726,6 +816,66 @@ static bool intf_endpoints(struct usb_intf *ui)
 	return ui->ep_in && ui->ep_out && (id->bInterfaceProtocol != OUSB_PR_CBI || ui->ep_intr);
 }
 
+/* The UAS pipes of an interface, by the Pipe Usage descriptors (24h:
+ * 1 command, 2 status, 3 data-in, 4 data-out) among each endpoint's extra
+ * descriptors, and the bulk streams of the SuperSpeed companions (30h).
+ * The descriptors are the device's: lengths are checked before use.
+ * false when a pipe is missing or a direction is wrong. */
+static bool uas_endpoints(struct usb_intf *ui)
+{
+	const struct libusb_interface_descriptor *id = ui->id;
+	uint8_t streams_exp = 0xff;
+
+	for (int i = 0; i < id->bNumEndpoints; i++) {
+		const struct libusb_endpoint_descriptor *ep = &id->endpoint[i];
+		const unsigned char *x = ep->extra;
+		int left = ep->extra ? ep->extra_length : 0;
+		bool in = ep->bEndpointAddress & LIBUSB_ENDPOINT_IN;
+		int pipe = 0, exp = -1;
+
+		if ((ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK) != LIBUSB_TRANSFER_TYPE_BULK)
+			continue;
+		while (left >= 2 && x[0] >= 2 && x[0] <= left) {
+			if (x[1] == 0x24 && x[0] >= 4 && !pipe)
+				pipe = x[2];
+			else if (x[1] == 0x30 && x[0] >= 6)
+				exp = x[3] & 0x1f;
+			left -= x[0];
+			x += x[0];
+		}
+		switch (pipe) {
+		case 1:
+			if (in || ui->ep_cmd)
+				return false;
+			ui->ep_cmd = ep->bEndpointAddress;
+			break;
+		case 2:
+		case 3:
+			if (!in || (pipe == 2 ? ui->ep_status : ui->ep_in))
+				return false;
+			if (pipe == 2) {
+				ui->ep_status = ep->bEndpointAddress;
+			} else {
+				ui->ep_in = ep->bEndpointAddress;
+				ui->mps_in = ep->wMaxPacketSize;
+			}
+			break;
+		case 4:
+			if (in || ui->ep_out)
+				return false;
+			ui->ep_out = ep->bEndpointAddress;
+			ui->mps_out = ep->wMaxPacketSize;
+			break;
+		default:
+			continue;
+		}
+		if (pipe != 1)
+			streams_exp = (uint8_t)OSTOR_MIN(streams_exp, exp < 0 ? 0 : exp);
+	}
+	ui->max_streams_exp = streams_exp == 0xff ? 0 : streams_exp;
+	return ui->ep_cmd && ui->ep_status && ui->ep_in && ui->ep_out;
+}
+
 static int cmp_intf(const void *a, const void *b)
 {
 	const struct usb_intf *x = a, *y = b;
@@ -733,20 +883,21 @@ static int cmp_intf(const void *a, const void *b)
 	return (int)x->iface - (int)y->iface;
 }
 
-/* Pick every mass-storage interface we can drive (a BOT alternate
- * setting over UAS), in interface-number order: target k is the k-th.
+/* Pick every mass-storage interface we can drive, in interface-number
+ * order: target k is the k-th.  Of an interface's alternate settings, UAS
+ * (when allowed and its pipes are all there) before Bulk-Only or CB/CBI.
  * An interface lacking its endpoints is skipped when others work. */
 static int pick_interfaces(ostor_device *dev, struct usb_dev *ud,
-			   const struct libusb_config_descriptor *cfg)
+			   const struct libusb_config_descriptor *cfg, bool allow_uas, const char *why_not_uas)
 {
-	const struct libusb_interface_descriptor *uas = NULL, *odd = NULL, *noep = NULL;
+	const struct libusb_interface_descriptor *uas_bad = NULL, *odd = NULL, *noep = NULL;
+	bool uas_refused = false;
 
 	ud->nintf = 0;
 	for (int j = 0; j < cfg->bNumInterfaces; j++) {
 		const struct libusb_interface *itf = &cfg->interface[j];
-		const struct libusb_interface_descriptor *bot = NULL;
+		const struct libusb_interface_descriptor *bot = NULL, *uas = NULL;
 		struct usb_intf *ui;
-		bool has_uas = false;
 
 		for (int k = 0; k < itf->num_altsetting; k++) {
 			const struct libusb_interface_descriptor *id = &itf->altsetting[k];
@@ -754,8 +905,8 @@ static int pick_interfaces(ostor_device *dev, struct usb_dev *ud,
 			if (id->bInterfaceClass != LIBUSB_CLASS_MASS_STORAGE)
 				continue;
 			if (id->bInterfaceProtocol == OUSB_PR_UAS) {
-				has_uas = true;
-				uas = id;
+				if (!uas)
+					uas = id;
 			} else if (supported_protocol(id->bInterfaceProtocol) &&
 				   supported_subclass(id->bInterfaceSubClass)) {
 				if (!bot)
@@ -764,17 +915,43 @@ static int pick_interfaces(ostor_device *dev, struct usb_dev *ud,
 				odd = id;
 			}
 		}
-		if (!bot)
+		if (!bot && !uas)
 			continue;
 		if (ud->nintf == OUSB_MAX_TARGETS) {
 			ostor_warn(dev->ctx, "%s: more than %d mass-storage interfaces; interface %u "
 				   "and later ones are ignored", dev->spec, OUSB_MAX_TARGETS,
-				   bot->bInterfaceNumber);
+				   (bot ? bot : uas)->bInterfaceNumber);
 			break;
 		}
 		ui = &ud->intf[ud->nintf];
 		memset(ui, 0, sizeof(*ui));
 		ui->ud = ud;
+		ui->nalts = (uint8_t)itf->num_altsetting;
+		if (uas && allow_uas) {
+			ui->id = uas;
+			ui->iface = uas->bInterfaceNumber;
+			ui->alt = uas->bAlternateSetting;
+			ui->uas = true;
+			if (uas_endpoints(ui)) {
+				ud->nintf++;
+				continue;
+			}
+			ostor_info(dev->ctx, "%s: UAS alternate setting %u of interface %u lacks its four pipes "
+				   "(Pipe Usage descriptors)%s", dev->spec, uas->bAlternateSetting,
+				   uas->bInterfaceNumber, bot ? "; using its Bulk-Only alternate setting" : "");
+			if (!uas_bad)
+				uas_bad = uas;
+			memset(ui, 0, sizeof(*ui));
+			ui->ud = ud;
+			ui->nalts = (uint8_t)itf->num_altsetting;
+		} else if (uas) {
+			uas_refused = true;
+			if (bot)
+				ostor_info(dev->ctx, "%s: UAS not used (%s); using Bulk-Only alternate setting %u",
+					   dev->spec, why_not_uas, bot->bAlternateSetting);
+		}
+		if (!bot)
+			continue;
 		ui->id = bot;
 		ui->iface = bot->bInterfaceNumber;
 		ui->alt = bot->bAlternateSetting;
@@ -785,9 +962,6 @@ static int pick_interfaces(ostor_device *dev, struct usb_dev *ud,
 				  dev->spec, ui->iface);
 			continue;
 		}
-		if (has_uas)
-			ostor_info(dev->ctx, "%s: UAS: not yet supported, falling back to BOT "
-				   "alternate setting %u", dev->spec, bot->bAlternateSetting);
 		ud->nintf++;
 	}
 	if (ud->nintf) {
@@ -799,15 +973,20 @@ static int pick_interfaces(ostor_device *dev, struct usb_dev *ud,
 				    "%s: interface %u lacks the bulk%s endpoints its protocol needs",
 				    dev->spec, noep->bInterfaceNumber,
 				    noep->bInterfaceProtocol == OUSB_PR_CBI ? " and interrupt" : "");
-	if (uas)
+	if (uas_bad)
+		return ostori_error(OSTOR_ERROR_PROTOCOL,
+				    "%s: the device speaks only UAS, and interface %u lacks the command, status, "
+				    "data-in and data-out pipes (Pipe Usage descriptors) UAS needs",
+				    dev->spec, uas_bad->bInterfaceNumber);
+	if (uas_refused)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
-				    "%s: the device speaks only UAS (USB Attached SCSI), which this version "
-				    "does not support yet, and offers no Bulk-Only alternate setting", dev->spec);
+				    "%s: the device speaks only UAS, and UAS is turned off (%s); it offers no "
+				    "Bulk-Only alternate setting", dev->spec, why_not_uas);
 	if (odd)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
 				    "%s: mass-storage interface %u has subclass %02xh and protocol %02xh; "
 				    "supported are subclasses 01h, 02h, 03h, 04h, 05h, 06h with protocols "
-				    "00h (CBI), 01h (CB) and 50h (Bulk-Only)", dev->spec,
+				    "00h (CBI), 01h (CB), 50h (Bulk-Only) and 62h (UAS)", dev->spec,
 				    odd->bInterfaceNumber, odd->bInterfaceSubClass, odd->bInterfaceProtocol);
 	return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s has no mass-storage interface", dev->spec);
 }
@@ -887,16 +1066,32 @@ static void release(struct usb_dev *ud)
 	for (int k = 0; k < ud->nintf; k++) {
 		struct usb_intf *ui = &ud->intf[k];
 
+		if (ui->claimed && ui->streams) {
+			unsigned char eps[3] = { ui->ep_status, ui->ep_in, ui->ep_out };
+
+			libusb_free_streams(ud->h, eps, 3);
+			ui->streams = 0;
+		}
 		if (ui->claimed) {
 			/* With auto-detach, releasing gives the kernel driver back. */
 			libusb_release_interface(ud->h, ui->iface);
 			ui->claimed = false;
 		}
 		for (int i = 0; i < ui->nimpls; i++) {
+			/* Never free what libusb still holds (an engine that
+			 * gave up waiting for it): libusb_close forgets it. */
+			if (ui->impls[i]->inflight) {
+				ostor_warn(ud->dev->ctx, "%s: a USB transfer did not come back before the close",
+					   ud->dev->spec);
+				libusb_cancel_transfer(ui->impls[i]->lt);
+				continue;
+			}
 			libusb_free_transfer(ui->impls[i]->lt);
 			free(ui->impls[i]);
 		}
-		ui->nimpls = 0;
+		free(ui->impls);
+		ui->impls = NULL;
+		ui->nimpls = ui->cap_impls = 0;
 	}
 	ud->nintf = 0;
 	if (ud->h)
@@ -934,7 +1129,9 @@ static int claim(ostor_device *dev, struct usb_dev *ud, struct usb_intf *ui,
 				    "driver could not be detached)" : "");
 	}
 	ui->claimed = true;
-	if (ui->alt && (r = libusb_set_interface_alt_setting(ud->h, ui->iface, ui->alt)) < 0)
+	/* Always when there is a choice: the kernel's driver may have left
+	 * another setting selected (usb-storage Bulk-Only, uas UAS). */
+	if ((ui->alt || ui->nalts > 1) && (r = libusb_set_interface_alt_setting(ud->h, ui->iface, ui->alt)) < 0)
 		return ostori_error(OSTOR_ERROR_IO, "%s: cannot select alternate setting %u of interface %u: %s",
 				    dev->spec, ui->alt, ui->iface, libusb_error_name(r));
 	return 0;
@@ -1081,7 +1278,34 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		r = ostori_error(OSTOR_ERROR_IO, "%s: cannot read the descriptors", dev->spec);
 		goto fail;
 	}
-	r = pick_interfaces(dev, ud, cfg);
+	r = ousb_quirks_resolve(dd.idVendor, dd.idProduct, ostori_usb_config(&dev->ctx->config)->quirks,
+				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
+	if (r < 0)
+		goto fail;
+	{
+		/* UAS unless the quirk, the configuration or the spec
+		 * (uas=off) says Bulk-Only. */
+		const struct ostor_spec_option *o = ostori_spec_get((struct ostor_spec *)spec, "uas");
+		bool allow = true;
+		const char *why = "";
+
+		if (o && (!o->value || (strcmp(o->value, "on") && strcmp(o->value, "off")))) {
+			r = ostori_error(OSTOR_ERROR_BAD_SPEC, "%s: option uas=%s: expected on or off", dev->spec,
+					 o->value ? o->value : "");
+			goto fail;
+		}
+		if (ec.quirks.flags & OUSB_Q_NO_UAS) {
+			allow = false;
+			why = "quirk no-uas";
+		} else if (o && !strcmp(o->value, "off")) {
+			allow = false;
+			why = "the spec's uas=off";
+		} else if (!o && !ostori_usb_config(&dev->ctx->config)->uas_enabled) {
+			allow = false;
+			why = "[usb_storage] uas_enabled = false";
+		}
+		r = pick_interfaces(dev, ud, cfg, allow, why);
+	}
 	if (r < 0)
 		goto fail;
 	r = open_handle(dev, ud, &dd);
@@ -1090,14 +1314,24 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	/* The kernel driver comes back, per interface, when we release it. */
 	libusb_set_auto_detach_kernel_driver(ud->h, 1);
 	for (int k = 0; k < ud->nintf; k++) {
-		r = claim(dev, ud, &ud->intf[k], &dd);
+		struct usb_intf *ui = &ud->intf[k];
+
+		r = claim(dev, ud, ui, &dd);
 		if (r < 0)
 			goto fail;
+		/* UAS at SuperSpeed: bulk streams, one per tag.  Without
+		 * them (high speed, or the host would not) one command at a
+		 * time. */
+		if (ui->uas && ui->max_streams_exp && libusb_get_device_speed(ud->ldev) >= LIBUSB_SPEED_SUPER) {
+			int n = uas_alloc_streams(ui);
+
+			if (n >= 2)
+				ui->streams = (unsigned int)n;
+			else
+				ostor_info(dev->ctx, "%s: no bulk streams for UAS (%s); one command at a time",
+					   dev->spec, n < 0 ? libusb_error_name(n) : "too few");
+		}
 	}
-	r = ousb_quirks_resolve(dd.idVendor, dd.idProduct, ostori_usb_config(&dev->ctx->config)->quirks,
-				getenv("ORIONSTOR_USB_QUIRKS"), &ec.quirks);
-	if (r < 0)
-		goto fail;
 
 	ud->details.vendor_id = dd.idVendor;
 	ud->details.product_id = dd.idProduct;
@@ -1123,11 +1357,14 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		dev->max_transfer_bytes = ec.quirks.max_transfer;
 	dev->max_segments = OSTOR_IOV_MAX;
 	dev->max_lun = 0;
+	/* The probes' transfers time out like any. */
+	xfer_devs_add(ud);
 	for (int k = 0; k < ud->nintf; k++) {
 		struct usb_intf *ui = &ud->intf[k];
 
-		ec.protocol = ui->id->bInterfaceProtocol;
-		ec.subclass = ui->id->bInterfaceSubClass;
+		ec.protocol = ui->uas ? OUSB_PR_UAS : ui->id->bInterfaceProtocol;
+		ec.subclass = ui->uas ? OUSB_SC_SCSI : ui->id->bInterfaceSubClass;
+		ec.streams = ui->streams;
 		ec.interface = ui->iface;
 		ec.target = (uint8_t)k;
 		r = ousb_engine_new(dev, &libusb_layer_ops, ui, &ec, &ui->engine);
@@ -1158,6 +1395,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 fail:
 	ousb_suspend_destroy(&ud->suspend);
 	free_engines(ud);
+	xfer_devs_remove(ud);
 	if (cfg)
 		libusb_free_config_descriptor(cfg);
 	release(ud);
@@ -1182,6 +1420,7 @@ static void usb_close(ostor_device *dev)
 	/* Awake again before the interfaces go back to the kernel. */
 	ousb_suspend_destroy(&ud->suspend);
 	free_engines(ud);
+	xfer_devs_remove(ud);
 	/* usbfs memory dies with the handle: the application was told to
 	 * free it first; what it did not is reclaimed (and unusable). */
 	while (ud->dev_mem) {
@@ -1228,7 +1467,7 @@ static int usb_cancel(ostor_task *t)
 
 static int usb_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun)
 {
-	return ousb_device_reset(dev, level);
+	return ousb_device_reset(dev, level, target, lun);
 }
 
 static void *usb_dma_alloc(ostor_device *dev, size_t size)

@@ -31,6 +31,7 @@ static const struct ostori_config_key keys[] = {
 	OSTORI_K_INT(T, S, smart_check_interval, 3600, 1, 604800, "seconds"),
 	OSTORI_K_BOOL(T, S, power_management_enabled, false),
 	OSTORI_K_INT(T, S, power_idle_ms, 2000, 10, 3600000, "milliseconds"),
+	OSTORI_K_BOOL(T, S, uas_enabled, true),
 	OSTORI_K_TEXT(T, S, quirks, ousb_quirks_check),
 };
 

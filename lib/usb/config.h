@@ -35,6 +35,7 @@ struct ostori_usb_config {
 	uint32_t smart_check_interval; /* seconds */
 	bool power_management_enabled;
 	uint32_t power_idle_ms;                        /* ms without commands before suspend is allowed */
+	bool uas_enabled;                              /* false: the Bulk-Only alternate setting */
 	/* "VVVV:PPPP:flag+flag,...", see ousb_quirks_resolve() */
 	char quirks[OSTORI_CONFIG_TEXT_MAX];
 };

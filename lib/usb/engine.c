@@ -109,6 +109,8 @@ void ousb_submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind
 	unsigned int bit = xbit(e, x);
 
 	x->kind = kind;
+	x->pipe = OUSB_PIPE_DATA;
+	x->stream = 0;
 	x->buf = buf;
 	x->len = len;
 	x->timeout_ms = timeout_ms;
@@ -413,6 +415,8 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 {
 	int r = 0;
 
+	if (e->uas)
+		return ousb_uas_submit(e, t);
 	if (t->cdb_len > 16)
 		return ostori_error(OSTOR_ERROR_INVALID_PARAM,
 				    "%s: USB mass storage carries CDBs of at most 16 bytes (got %u)",
@@ -467,6 +471,8 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 
 int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t)
 {
+	if (e->uas)
+		return ousb_uas_cancel(e, t);
 	pthread_mutex_lock(&e->lock);
 	for (size_t i = 0; i < e->qlen; i++) {
 		size_t k = (e->qhead + i) % e->qcap;
@@ -506,9 +512,10 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	const char *env;
 
 	*out = NULL;
-	if (cfg->protocol != OUSB_PR_BOT && cfg->protocol != OUSB_PR_CB && cfg->protocol != OUSB_PR_CBI)
+	if (cfg->protocol != OUSB_PR_BOT && cfg->protocol != OUSB_PR_CB && cfg->protocol != OUSB_PR_CBI &&
+	    cfg->protocol != OUSB_PR_UAS)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED,
-				    "%s: interface protocol %02xh is not Bulk-Only (50h), CB (01h) or CBI (00h)",
+				    "%s: interface protocol %02xh is not Bulk-Only (50h), CB (01h), CBI (00h) or UAS (62h)",
 				    dev->spec, cfg->protocol);
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -582,6 +589,19 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 		free(e);
 		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 	}
+	if (cfg->protocol == OUSB_PR_UAS) {
+		int r = ousb_uas_new(e);
+
+		if (r < 0) {
+			free(e->bounce);
+			free(e->q);
+			pthread_mutex_destroy(&e->lock);
+			free(e);
+			return r;
+		}
+		e->pipeline = e->pipeline_cbw = false;
+		e->pipeline_source = "UAS (no CSW)";
+	}
 	*out = e;
 	return 0;
 }
@@ -617,6 +637,8 @@ int ousb_engine_probe(struct ousb_engine *e)
 {
 	int r;
 
+	if (e->uas)
+		return ousb_uas_probe(e);
 	pthread_mutex_lock(&e->lock);
 	if (e->cfg.protocol != OUSB_PR_BOT || (e->cfg.quirks.flags & OUSB_Q_SINGLE_LUN) ||
 	    !ostori_usb_config(&e->dev->ctx->config)->multi_lun_support) {
@@ -643,6 +665,13 @@ int ousb_engine_probe(struct ousb_engine *e)
 
 int ousb_engine_reset(struct ousb_engine *e, bool port)
 {
+	if (e->uas) {
+		/* No class reset: I_T NEXUS RESET (a port reset when the
+		 * device refuses it), or the port reset itself. */
+		int r = ousb_uas_reset(e, port ? OSTOR_RESET_DEVICE : OSTOR_RESET_TARGET, 0);
+
+		return r < 0 ? r : 0;
+	}
 	pthread_mutex_lock(&e->lock);
 	/* A reset talks to the device: it must be awake (as in submit). */
 	while (e->suspend && ousb_suspend_allowed(e->suspend) && !e->gone) {
@@ -672,10 +701,17 @@ int ousb_engine_reset(struct ousb_engine *e, bool port)
 	return 0;
 }
 
+bool ousb_engine_is_uas(const struct ousb_engine *e)
+{
+	return e->uas != NULL;
+}
+
 bool ousb_engine_is_idle(struct ousb_engine *e)
 {
 	bool r;
 
+	if (e->uas)
+		return ousb_uas_is_idle(e);
 	pthread_mutex_lock(&e->lock);
 	r = !e->task && !e->qlen && e->stage == S_IDLE && !e->sync_busy;
 	pthread_mutex_unlock(&e->lock);
@@ -688,6 +724,11 @@ void ousb_engine_gone(struct ousb_engine *e)
 	if (!e->gone)
 		ostori_post_event(e->dev, OSTOR_EVENT_DEVICE_GONE, OSTOR_EVENT_ALL, OSTOR_EVENT_ALL, 0, 0);
 	e->gone = true;
+	if (e->uas) {
+		ousb_uas_gone(e);
+		pthread_mutex_unlock(&e->lock);
+		return;
+	}
 	if (e->busy)
 		cancel_all(e);
 	ousb_advance(e);
@@ -748,6 +789,20 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_pipelined_csws", st.pipelined_csws);
 	ostori_counter_add(out, max, n, "usb_babble", st.babble);
 	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);
+	if (!e->uas)
+		return;
+	ostori_counter_add(out, max, n, "usb_uas_inflight_max", st.uas_inflight_max);
+	ostori_counter_add(out, max, n, "usb_uas_bad_ius", st.uas_bad_ius);
+	ostori_counter_add(out, max, n, "usb_uas_bad_tags", st.uas_bad_tags);
+	ostori_counter_add(out, max, n, "usb_uas_sense_clamped", st.uas_sense_clamped);
+	ostori_counter_add(out, max, n, "usb_uas_ready_ius", st.uas_ready_ius);
+	ostori_counter_add(out, max, n, "usb_uas_rejected", st.uas_rejected);
+	ostori_counter_add(out, max, n, "usb_uas_overruns", st.uas_overruns);
+	ostori_counter_add(out, max, n, "usb_uas_aborts", st.uas_aborts);
+	ostori_counter_add(out, max, n, "usb_uas_lun_resets", st.uas_lun_resets);
+	ostori_counter_add(out, max, n, "usb_uas_nexus_resets", st.uas_nexus_resets);
+	ostori_counter_add(out, max, n, "usb_uas_tmf_failed", st.uas_tmf_failed);
+	ostori_counter_add(out, max, n, "usb_uas_stale_ius", st.uas_stale_ius);
 }
 
 void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n)
@@ -758,20 +813,28 @@ void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int m
 	ostori_setting_add(out, max, n, "transport", "interface descriptor", "%s",
 			   ousb_transport_name(e->cfg.protocol));
 	ostori_setting_add(out, max, n, "subclass", "interface descriptor", "%s", ousb_subclass_name(e->cfg.subclass));
+	if (e->uas) {
+		ousb_uas_tuning(e, out, max, n);
+		goto common;
+	}
 	ostori_setting_add(out, max, n, "pipelining",
 			   e->csw_after_data ? "turned down after a lost CSW read" : e->pipeline_source, "%s",
 			   !e->pipeline ? "off (one phase at a time)" : e->pipeline_cbw ? "CBW, data and CSW queued together"
 			   : e->csw_after_data ? "data, then CSW" : "data and CSW queued together");
+common:
 	ousb_quirks_text(&e->cfg.quirks, quirks, sizeof(quirks));
 	ostori_setting_add(out, max, n, "quirks", "built-in table, [usb_storage] quirks, ORIONSTOR_USB_QUIRKS",
 			   "%s", quirks[0] ? quirks : "none");
+	if (e->uas)
+		goto tail;
 	ostori_setting_add(out, max, n, "queueing",
 			   e->one_at_a_time ? "[usb_storage] async_io_enabled / storage_device_async_enabled"
 					    : "default", "%s",
 			   e->one_at_a_time ? "one command at a time" : "queued in the engine (32 commands)");
+tail:
 	ostori_setting_add(out, max, n, "command_timeout_ms", "[usb_storage] storage_device_timeout", "%u",
 			   e->cfg.timeout_ms);
-	ostori_setting_add(out, max, n, "max_lun", "Get Max LUN", "%u", e->max_lun);
+	ostori_setting_add(out, max, n, "max_lun", e->uas ? "REPORT LUNS" : "Get Max LUN", "%u", e->max_lun);
 	ostori_setting_add(out, max, n, "adapt_commands", "[usb_storage] scsi_processing_enabled", "%s",
 			   e->adapt ? "on" : "off");
 	pthread_mutex_unlock(&e->lock);
@@ -796,6 +859,7 @@ void ousb_engine_free(struct ousb_engine *e)
 
 	if (!e)
 		return;
+	ousb_uas_free(e);
 	pthread_mutex_lock(&e->lock);
 	cancel_all(e);
 	pthread_mutex_unlock(&e->lock);

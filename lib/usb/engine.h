@@ -44,6 +44,7 @@
 #define OUSB_Q_IGNORE_TAG      (1u << 6)  /* CSW tag mismatches are tolerated */
 #define OUSB_Q_GO_SLOW         (1u << 7)  /* no pipelining, one phase at a time */
 #define OUSB_Q_SAT12           (1u << 8)  /* ATA PASS-THROUGH(12) only: the bridge refuses (16) */
+#define OUSB_Q_NO_UAS          (1u << 9)  /* never UAS: the Bulk-Only alternate setting */
 
 /* The vendor protocol of a USB-ATA bridge (quirk bridge=NAME), for health. */
 enum ousb_bridge {
@@ -87,7 +88,7 @@ const char *ousb_subclass_name(uint8_t subclass);    /* "scsi", "ufi", ... */
 #define OUSB_MAX_TARGETS 16
 
 struct ousb_engine_config {
-	uint8_t protocol;          /* OUSB_PR_BOT, _CBI or _CB */
+	uint8_t protocol;          /* OUSB_PR_BOT, _CBI, _CB or _UAS */
 	uint8_t subclass;
 	uint8_t interface;         /* bInterfaceNumber: wIndex of class requests */
 	uint8_t target;            /* the tasks' target this engine serves (its interface's index) */
@@ -101,6 +102,10 @@ struct ousb_engine_config {
 	/* The device's selective suspend (lib/usb/suspend.c), shared by its
 	 * engines; NULL: none. */
 	struct ousb_suspend *suspend;
+	/* UAS: bulk streams the layer allocated on the status and data
+	 * pipes (0: none, high speed and below: one command at a time, the
+	 * device's READ READY / WRITE READY IUs pace the data). */
+	unsigned int streams;
 };
 
 struct ousb_engine_stats {
@@ -119,6 +124,19 @@ struct ousb_engine_stats {
 	uint64_t transfers;        /* USB transfers (URBs) submitted, control ones included */
 	uint64_t pipelined_csws;   /* CSW reads queued before their data or CBW completed */
 	uint64_t babble;           /* transfers that ended in babble (more data than asked) */
+	/* UAS */
+	uint64_t uas_inflight_max; /* most commands on the device at once */
+	uint64_t uas_bad_ius;      /* status IUs too short, of an unknown kind or out of place */
+	uint64_t uas_bad_tags;     /* IUs whose tag matched no outstanding command */
+	uint64_t uas_sense_clamped;/* Sense IUs claiming more sense than they carried */
+	uint64_t uas_ready_ius;    /* READ READY / WRITE READY IUs */
+	uint64_t uas_rejected;     /* commands the device answered with a Response IU */
+	uint64_t uas_overruns;     /* data phases that ran past the buffer */
+	uint64_t uas_aborts;       /* ABORT TASK sent */
+	uint64_t uas_lun_resets;   /* LOGICAL UNIT RESET sent */
+	uint64_t uas_nexus_resets; /* I_T NEXUS RESET sent */
+	uint64_t uas_tmf_failed;   /* task management that failed or went unanswered */
+	uint64_t uas_stale_ius;    /* IUs of ended commands dropped by the sweep of their tag */
 };
 
 struct ousb_engine;
@@ -143,7 +161,7 @@ int ousb_engine_reset(struct ousb_engine *e, bool port);
 /* ostor_reset of a USB device (lib/usb/api.c): end what is in flight,
  * reset every interface's transport; 1 for LUN and target levels (there
  * is nothing finer). */
-int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level);
+int ousb_device_reset(ostor_device *dev, enum ostor_reset_level level, uint32_t target, uint32_t lun);
 /* No task queued or on the wire and no recovery running. */
 bool ousb_engine_is_idle(struct ousb_engine *e);
 /* The device was unplugged: everything in flight completes DEVICE_GONE
@@ -156,6 +174,13 @@ void ousb_engine_get_stats(struct ousb_engine *e, struct ousb_engine_stats *s);
 void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n);
 /* The engine's counters, added to a backend's counters op output. */
 void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int max, int *n);
+
+/* UAS (lib/usb/uas.c): task management below the command level,
+ * synchronous, while the other LUNs' commands go on.  level: LUN
+ * (LOGICAL UNIT RESET), TARGET (I_T NEXUS RESET) or DEVICE (port reset);
+ * returns 0 done at that level, 1 done by a larger reset, or an error. */
+int ousb_uas_reset(struct ousb_engine *e, enum ostor_reset_level level, uint32_t lun);
+bool ousb_engine_is_uas(const struct ousb_engine *e);
 
 /* Fill the engine part of the public details (transport, max LUN, quirks). */
 void ousb_engine_details(struct ousb_engine *e, struct ostor_usb_details *d);

@@ -119,6 +119,9 @@ struct ousb_engine {
 	size_t drain_len;
 	bool overrun;
 	struct ousb_engine_stats stats;
+	/* UAS (uas.c): its commands, tags and task management; NULL for
+	 * the other protocols. */
+	struct ousb_uas *uas;
 };
 
 /* UFI and SFF-8070i: fixed 12-byte command packets. */
@@ -145,6 +148,18 @@ void ousb_bot_start(struct ousb_engine *e);
 void ousb_bot_advance(struct ousb_engine *e);
 void ousb_cb_start(struct ousb_engine *e);
 void ousb_cb_advance(struct ousb_engine *e);
+
+/* ---- uas.c: USB Attached SCSI (the entry points of engine.c call these
+ * when e->uas is set; they take e->lock themselves) ------------------------ */
+
+int ousb_uas_new(struct ousb_engine *e);
+void ousb_uas_free(struct ousb_engine *e);
+int ousb_uas_probe(struct ousb_engine *e);
+int ousb_uas_submit(struct ousb_engine *e, ostor_task *t);
+int ousb_uas_cancel(struct ousb_engine *e, ostor_task *t);
+bool ousb_uas_is_idle(struct ousb_engine *e);
+void ousb_uas_gone(struct ousb_engine *e);
+void ousb_uas_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n);
 
 /* ---- recovery.c --------------------------------------------------------- */
 

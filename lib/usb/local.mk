@@ -3,7 +3,7 @@
 # too.  The libusb transfer layer and the usb: backend need libusb.
 lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/bot.c lib/usb/cbi.c \
 	lib/usb/recovery.c lib/usb/protocol.c lib/usb/quirks.c lib/usb/api.c lib/usb/sim_device.c \
-	lib/usb/config.c lib/usb/spec.c lib/usb/suspend.c
+	lib/usb/config.c lib/usb/spec.c lib/usb/suspend.c lib/usb/uas.c lib/usb/sim_uas.c
 noinst_HEADERS += lib/usb/config.h lib/usb/spec.h lib/usb/engine.h lib/usb/engine_priv.h \
 	lib/usb/xfer.h lib/usb/backend.h lib/usb/suspend.h
 if ENABLE_USB
@@ -19,7 +19,7 @@ tests_unit_test_usb_bot_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 tests_unit_test_usb_cbi_SOURCES = tests/unit/test_usb_cbi.c tests/unit/usb_test_util.h
 tests_unit_test_usb_cbi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_usb_cbi_LDADD = lib/libostor_private.la $(CHECK_LIBS)
-noinst_HEADERS += lib/usb/sim_device.h
+noinst_HEADERS += lib/usb/sim_device.h lib/usb/sim_priv.h
 
 if ENABLE_USB
 # Interface selection from synthetic descriptors (includes backend.c).

@@ -15,6 +15,7 @@
 #include "sim/target.h"
 #include "sim/transport.h"
 #include "usb/sim_device.h"
+#include "usb/sim_priv.h"
 #include "util/byteorder.h"
 #include "usb/engine.h"
 #include "usb/suspend.h"
@@ -25,9 +26,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SIM_USB_MAX_TRANSFER (1u << 20)
-#define SIM_USB_MPS 512
-#define SIM_USB_LUNS 16
 #define SIM_USB_OPTIONS "size, image, luns, block-size, readonly, type, transport, " \
 	"ata, bridge, ata-fault, ie, temperature, power-page, scsi-fault, " \
 	"fault=NAME[+NAME], fault-count=N, fault-after=N, usb-timeout=MS, pipeline=on|off|cbw, " \
@@ -67,6 +65,19 @@ static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
 	[SIM_USB_INTR_ASC] = "intr-asc",
 	[SIM_USB_CSW_LOST_QUEUED] = "csw-lost-queued",
 	[SIM_USB_CSW_AT_CANCEL] = "csw-at-cancel",
+	[SIM_USB_UAS_BAD_IU_ID] = "uas-bad-iu-id",
+	[SIM_USB_UAS_SHORT_IU] = "uas-short-iu",
+	[SIM_USB_UAS_UNKNOWN_TAG] = "uas-unknown-tag",
+	[SIM_USB_UAS_SENSE_OVERFLOW] = "uas-sense-overflow",
+	[SIM_USB_UAS_OVERRUN] = "uas-overrun",
+	[SIM_USB_UAS_NO_STATUS] = "uas-no-status",
+	[SIM_USB_UAS_DATA_STALL] = "uas-data-stall",
+	[SIM_USB_UAS_REJECT] = "uas-reject",
+	[SIM_USB_UAS_LATE_STATUS] = "uas-late-status",
+	[SIM_USB_UAS_IN_ORDER] = "uas-in-order",
+	[SIM_USB_UAS_TMF_IGNORED] = "uas-tmf-ignored",
+	[SIM_USB_UAS_TMF_FAILED] = "uas-tmf-failed",
+	[SIM_USB_UAS_TMF_UNSUPPORTED] = "uas-tmf-unsupported",
 };
 
 const char *sim_usb_fault_name(enum sim_usb_fault f)
@@ -82,73 +93,13 @@ int sim_usb_fault_by_name(const char *name)
 	return -1;
 }
 
-struct fault_arm {
-	bool armed;
-	unsigned int count;   /* 0: forever */
-	unsigned int after;
-};
-
-enum dev_state { D_IDLE, D_DATA_IN, D_DATA_OUT, D_STATUS };
-enum ep { EP_CTRL, EP_IN, EP_OUT, EP_INTR, EP_TMR };
-
-struct sim_usb {
-	pthread_mutex_t lock;
-	struct sim_usb *next_live;
-	ostor_device *dev;
-	struct sim_target *target;
-	struct ousb_engine *engine;
-	uint8_t protocol, subclass;
-	uint8_t nluns;
-	uint32_t block_size[SIM_USB_LUNS];
-
-	/* transfers waiting for the device, in submission order */
-	struct ousb_xfer *head, *tail;
-	bool work;               /* something may be ready: poll now */
-	bool unplugged, held;
-
-	/* device state */
-	enum dev_state state;
-	bool in_halted, out_halted, need_reset, hung_bulk, hung_all;
-	uint8_t *data;           /* staged data-in / received data-out */
-	size_t data_len, data_pos;
-	bool stall_after_data;   /* data phase ends in a stall */
-	bool babble_data;
-	size_t expect_out;       /* BOT data-out: Ho */
-	uint8_t cbw[OUSB_CBW_LEN];
-	uint8_t csw[SIM_USB_MPS];
-	size_t csw_len;
-	bool zlp_pending, csw_stall_pending;
-	/* CB/CBI */
-	uint8_t cdb[16];
-	uint8_t intr[2];
-	size_t intr_len;
-	bool intr_never;
-	bool stall_in_next;      /* CB/CBI: a data-in read now would stall */
-	uint8_t last_status;     /* SCSI status of the command */
-	uint8_t bad_status;      /* bCSWStatus of csw-bad-status (0: 3) */
-	uint8_t asc, ascq;
-
-	uint64_t cmd_faults;     /* bit per fault, for the command on hand */
-	struct fault_arm faults[SIM_USB_FAULT_COUNT];
-	struct sim_usb_stats stats;
-
-	/* Selective suspend: the engines' switch, what it last said (a
-	 * transfer while allowed fails, as URBs to a suspended device do),
-	 * and the stand-ins for sysfs power/control and
-	 * power/autosuspend_delay_ms. */
-	struct ousb_suspend suspend;
-	bool suspend_allowed;
-	bool pm_auto;
-	int pm_delay_ms;
-};
-
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sim_usb *live;
 
 /* ---- faults ---------------------------------------------------------------- */
 
 /* Consume one hit of fault f if it is due now. */
-static bool fault_hit(struct sim_usb *m, enum sim_usb_fault f)
+bool sim_usb_fault_hit(struct sim_usb *m, enum sim_usb_fault f)
 {
 	struct fault_arm *a = &m->faults[f];
 
@@ -171,7 +122,7 @@ static bool cmd_fault(const struct sim_usb *m, enum sim_usb_fault f)
 }
 
 /* Decide which per-command faults strike this command. */
-static void arm_command_faults(struct sim_usb *m)
+void sim_usb_arm_command_faults(struct sim_usb *m)
 {
 	static const enum sim_usb_fault per_cmd[] = {
 		SIM_USB_CSW_BAD_SIGNATURE, SIM_USB_CSW_STALE_TAG, SIM_USB_CSW_SHORT, SIM_USB_CSW_LONG,
@@ -180,11 +131,14 @@ static void arm_command_faults(struct sim_usb *m)
 		SIM_USB_HANG, SIM_USB_ZLP_BEFORE_CSW, SIM_USB_CSW_STALL, SIM_USB_ADSC_STALL,
 		SIM_USB_INTR_BTYPE, SIM_USB_INTR_PHASE, SIM_USB_INTR_PERSISTENT, SIM_USB_INTR_SHORT,
 		SIM_USB_INTR_MISSING, SIM_USB_INTR_ASC, SIM_USB_CSW_LOST_QUEUED, SIM_USB_CSW_AT_CANCEL,
+		SIM_USB_UAS_BAD_IU_ID, SIM_USB_UAS_SHORT_IU, SIM_USB_UAS_UNKNOWN_TAG, SIM_USB_UAS_SENSE_OVERFLOW,
+		SIM_USB_UAS_OVERRUN, SIM_USB_UAS_NO_STATUS, SIM_USB_UAS_DATA_STALL, SIM_USB_UAS_REJECT,
+		SIM_USB_UAS_LATE_STATUS,
 	};
 
 	m->cmd_faults = 0;
 	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(per_cmd); i++)
-		if (fault_hit(m, per_cmd[i]))
+		if (sim_usb_fault_hit(m, per_cmd[i]))
 			m->cmd_faults |= UINT64_C(1) << per_cmd[i];
 }
 
@@ -228,7 +182,7 @@ void sim_usb_clear_faults(struct sim_usb *m)
 
 /* What the command itself wants to move: 'i', 'o', 'n', or '?' for an
  * opcode the model does not know (the host's word is taken). */
-static char dev_dir(const uint8_t *cdb)
+char sim_usb_dev_dir(const uint8_t *cdb)
 {
 	switch (cdb[0]) {
 	case 0x03: case 0x12: case 0x1a: case 0x5a: case 0x25: case 0x9e: case 0x28:
@@ -249,7 +203,7 @@ static char dev_dir(const uint8_t *cdb)
 }
 
 /* Bytes a data-out command needs (SIZE_MAX: unknown). */
-static size_t out_len(struct sim_usb *m, const uint8_t *cdb, uint8_t lun)
+size_t sim_usb_out_len(struct sim_usb *m, const uint8_t *cdb, uint8_t lun)
 {
 	size_t bs = lun < SIM_USB_LUNS && m->block_size[lun] ? m->block_size[lun] : 512;
 
@@ -267,7 +221,7 @@ static size_t out_len(struct sim_usb *m, const uint8_t *cdb, uint8_t lun)
 	}
 }
 
-static void run_target(struct sim_usb *m, uint8_t lun, const uint8_t *cdb, size_t cdb_len,
+void sim_usb_run_target(struct sim_usb *m, uint8_t lun, const uint8_t *cdb, size_t cdb_len,
 		       int dir, uint8_t *buf, size_t len, struct sim_cmd *c)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -345,7 +299,7 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 		return OUSB_STALL;
 	}
 	m->stats.cbws++;
-	arm_command_faults(m);
+	sim_usb_arm_command_faults(m);
 	if (cmd_fault(m, SIM_USB_CBW_STALL)) {
 		m->out_halted = m->need_reset = true;
 		return OUSB_STALL;
@@ -355,12 +309,12 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 	flags = m->cbw[12];
 	lun = m->cbw[13] & 0x0f;
 	cblen = m->cbw[14] & 0x1f;
-	want = dev_dir(m->cbw + 15);
+	want = sim_usb_dev_dir(m->cbw + 15);
 	m->data_len = m->data_pos = 0;
 	m->stall_after_data = m->babble_data = false;
 	if (lun >= m->nluns) {
 		/* No such LUN: the command fails, the host asks why. */
-		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
+		sim_usb_run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
 		bot_make_csw(m, h, 1);
 		if (h && (flags & 0x80)) {
 			m->stall_after_data = true;
@@ -373,7 +327,7 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 	}
 	if (h == 0) {
 		/* Hn: cases 1-3 */
-		if (want == 'o' && out_len(m, m->cbw + 15, lun) && out_len(m, m->cbw + 15, lun) != SIZE_MAX) {
+		if (want == 'o' && sim_usb_out_len(m, m->cbw + 15, lun) && sim_usb_out_len(m, m->cbw + 15, lun) != SIZE_MAX) {
 			bot_make_csw(m, 0, 2);
 			return OUSB_OK;
 		}
@@ -381,11 +335,11 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 			/* Would it send anything?  One scratch byte tells. */
 			uint8_t scratch;
 
-			run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_FROM_DEVICE, &scratch, 1, &c);
+			sim_usb_run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_FROM_DEVICE, &scratch, 1, &c);
 			bot_make_csw(m, 0, c.overrun || c.transferred ? 2 : bot_status(c.status));
 			return OUSB_OK;
 		}
-		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
+		sim_usb_run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
 		bot_make_csw(m, 0, bot_status(c.status));
 		return OUSB_OK;
 	}
@@ -403,7 +357,7 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 			m->state = D_DATA_IN;
 			return OUSB_OK;
 		}
-		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_FROM_DEVICE, m->data, n, &c);
+		sim_usb_run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_FROM_DEVICE, m->data, n, &c);
 		st = bot_status(c.status);
 		if (c.overrun) {
 			st = 2;                       /* case 7: Hi < Di */
@@ -442,7 +396,7 @@ static void bot_data_out_done(struct sim_usb *m)
 {
 	uint32_t h = ostori_get_le32(m->cbw + 8);
 	uint8_t lun = m->cbw[13] & 0x0f, cblen = m->cbw[14] & 0x1f;
-	char want = dev_dir(m->cbw + 15);
+	char want = sim_usb_dev_dir(m->cbw + 15);
 	struct sim_cmd c;
 	size_t need;
 
@@ -455,18 +409,18 @@ static void bot_data_out_done(struct sim_usb *m)
 		return;
 	}
 	if (want == 'n') {                        /* case 9: Ho > Dn */
-		run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
+		sim_usb_run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_NONE, NULL, 0, &c);
 		bot_make_csw(m, h, bot_status(c.status));
 		return;
 	}
-	need = out_len(m, m->cbw + 15, lun);
+	need = sim_usb_out_len(m, m->cbw + 15, lun);
 	if (need == SIZE_MAX)
 		need = m->data_len;
 	if (need > m->data_len) {                 /* case 13: Ho < Do */
 		bot_make_csw(m, h, 2);
 		return;
 	}
-	run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_TO_DEVICE, m->data, need, &c);
+	sim_usb_run_target(m, lun, m->cbw + 15, cblen, OSTOR_DIR_TO_DEVICE, m->data, need, &c);
 	bot_make_csw(m, (uint32_t)(h - need), bot_status(c.status)); /* 11, 12 */
 }
 
@@ -525,7 +479,7 @@ static enum ousb_status cb_adsc(struct sim_usb *m, struct ousb_xfer *x)
 		if (cbr) {
 			/* Command Block Reset */
 			m->stats.cb_resets++;
-			if (fault_hit(m, SIM_USB_RESET_STALL))
+			if (sim_usb_fault_hit(m, SIM_USB_RESET_STALL))
 				return OUSB_STALL;
 			m->state = D_IDLE;
 			m->hung_bulk = false;
@@ -534,7 +488,7 @@ static enum ousb_status cb_adsc(struct sim_usb *m, struct ousb_xfer *x)
 		}
 	}
 	m->stats.adscs++;
-	arm_command_faults(m);
+	sim_usb_arm_command_faults(m);
 	memset(m->cdb, 0, sizeof(m->cdb));
 	memcpy(m->cdb, x->buf, OSTOR_MIN(x->len, sizeof(m->cdb)));
 	m->data_len = m->data_pos = 0;
@@ -543,20 +497,20 @@ static enum ousb_status cb_adsc(struct sim_usb *m, struct ousb_xfer *x)
 	if (cmd_fault(m, SIM_USB_ADSC_STALL)) {
 		/* Refuse it; REQUEST SENSE will say why. */
 		sim_target_inject_check(m->target, 0, m->cdb[0], 1, OSTOR_SCSI_SENSE_ILLEGAL_REQUEST, 0x20, 0);
-		run_target(m, 0, m->cdb, x->len, OSTOR_DIR_NONE, NULL, 0, &c);
+		sim_usb_run_target(m, 0, m->cdb, x->len, OSTOR_DIR_NONE, NULL, 0, &c);
 		m->state = D_IDLE;
 		return OUSB_STALL;
 	}
 	if (cmd_fault(m, SIM_USB_INTR_PERSISTENT))
 		sim_target_inject_check(m->target, 0, m->cdb[0], 1, OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x11, 0);
-	want = dev_dir(m->cdb);
+	want = sim_usb_dev_dir(m->cdb);
 	if (want == 'o') {
 		m->state = D_DATA_OUT;
-		m->expect_out = out_len(m, m->cdb, 0);
+		m->expect_out = sim_usb_out_len(m, m->cdb, 0);
 		return OUSB_OK;
 	}
 	if (want == 'i' || want == '?') {
-		run_target(m, 0, m->cdb, x->len, OSTOR_DIR_FROM_DEVICE, m->data, SIM_USB_MAX_TRANSFER, &c);
+		sim_usb_run_target(m, 0, m->cdb, x->len, OSTOR_DIR_FROM_DEVICE, m->data, SIM_USB_MAX_TRANSFER, &c);
 		m->data_len = c.transferred;
 		if (m->data_len) {
 			m->state = D_DATA_IN;
@@ -569,7 +523,7 @@ static enum ousb_status cb_adsc(struct sim_usb *m, struct ousb_xfer *x)
 		/* Nothing to send (failed, or empty): a read gets a stall. */
 		m->stall_in_next = true;
 	} else {
-		run_target(m, 0, m->cdb, x->len, OSTOR_DIR_NONE, NULL, 0, &c);
+		sim_usb_run_target(m, 0, m->cdb, x->len, OSTOR_DIR_NONE, NULL, 0, &c);
 	}
 	cb_finish_phase(m);
 	return OUSB_OK;
@@ -598,7 +552,6 @@ static void device_reset(struct sim_usb *m)
 	sim_target_reset(m->target);
 }
 
-enum { PENDING = -1 };
 
 static int do_control(struct sim_usb *m, struct ousb_xfer *x)
 {
@@ -606,7 +559,7 @@ static int do_control(struct sim_usb *m, struct ousb_xfer *x)
 
 	if (x->kind == OUSB_PORT_RESET) {
 		m->stats.port_resets++;
-		if (fault_hit(m, SIM_USB_PORT_RESET_FAIL))
+		if (sim_usb_fault_hit(m, SIM_USB_PORT_RESET_FAIL))
 			return OUSB_ERROR;
 		device_reset(m);
 		return OUSB_OK;
@@ -625,23 +578,23 @@ static int do_control(struct sim_usb *m, struct ousb_xfer *x)
 	}
 	if (type == 0xa1 && req == OUSB_REQ_GET_MAX_LUN && m->protocol == OUSB_PR_BOT) {
 		m->stats.get_max_lun++;
-		if (fault_hit(m, SIM_USB_MAXLUN_STALL))
+		if (sim_usb_fault_hit(m, SIM_USB_MAXLUN_STALL))
 			return OUSB_STALL;
-		if (fault_hit(m, SIM_USB_MAXLUN_EMPTY))
+		if (sim_usb_fault_hit(m, SIM_USB_MAXLUN_EMPTY))
 			return OUSB_OK;
-		if (fault_hit(m, SIM_USB_MAXLUN_TIMEOUT)) {
+		if (sim_usb_fault_hit(m, SIM_USB_MAXLUN_TIMEOUT)) {
 			x->impl_state = 1;   /* never answered: times out */
 			return PENDING;
 		}
 		if (x->len < 1)
 			return OUSB_STALL;
-		x->buf[0] = fault_hit(m, SIM_USB_MAXLUN_BIG) ? 16 : (uint8_t)(m->nluns - 1);
+		x->buf[0] = sim_usb_fault_hit(m, SIM_USB_MAXLUN_BIG) ? 16 : (uint8_t)(m->nluns - 1);
 		x->actual = 1;
 		return OUSB_OK;
 	}
 	if (type == 0x21 && req == OUSB_REQ_BOMS_RESET && m->protocol == OUSB_PR_BOT) {
 		m->stats.bot_resets++;
-		if (fault_hit(m, SIM_USB_RESET_STALL))
+		if (sim_usb_fault_hit(m, SIM_USB_RESET_STALL))
 			return OUSB_STALL;
 		/* Ready for a CBW; the halts stay until the host clears them. */
 		m->state = D_IDLE;
@@ -781,7 +734,7 @@ static int do_bulk_out(struct sim_usb *m, struct ousb_xfer *x)
 			size_t need = m->expect_out == SIZE_MAX ? m->data_len : m->expect_out;
 
 			if (m->data_len >= need) {
-				run_target(m, 0, m->cdb, 12, OSTOR_DIR_TO_DEVICE, m->data, need, &c);
+				sim_usb_run_target(m, 0, m->cdb, 12, OSTOR_DIR_TO_DEVICE, m->data, need, &c);
 				cb_finish_phase(m);
 			}
 		}
@@ -813,7 +766,11 @@ static int process(struct sim_usb *m, struct ousb_xfer *x)
 		return OUSB_NO_DEVICE;
 	if (x->impl_state == 2)
 		return OUSB_CANCELLED;
-	if (x->impl_state == 1 || (m->held && x->kind != OUSB_PORT_RESET))
+	if (x->impl_state == 1)
+		return PENDING;
+	if (m->uas)
+		return sim_uas_process(m, x);
+	if (m->held && x->kind != OUSB_PORT_RESET)
 		return PENDING;
 	switch (ep_of(x)) {
 	case EP_CTRL: return do_control(m, x);
@@ -861,7 +818,8 @@ static bool poll_one(struct sim_usb *m)
 			st = OUSB_ERROR;   /* sent to a suspended device */
 			break;
 		}
-		if (!(seen & bit)) {
+		/* UAS: the model orders its pipes and streams itself. */
+		if (m->uas || !(seen & bit)) {
 			/* A late poll must not turn a ready answer into a
 			 * timeout: try the device first. */
 			seen |= bit;
@@ -1068,7 +1026,7 @@ bool sim_usb_suspend_allowed(struct sim_usb *m)
  * and 100 mA (CB/CBI, full speed), in 2 mA units. */
 static uint8_t sim_max_power(const struct sim_usb *m)
 {
-	return m->protocol == OUSB_PR_BOT ? 250 : 50;
+	return m->protocol == OUSB_PR_BOT || m->protocol == OUSB_PR_UAS ? 250 : 50;
 }
 
 void sim_usb_power_attrs(struct sim_usb *m, struct sim_usb_power_attrs *a)
@@ -1094,7 +1052,8 @@ void sim_usb_power_set_attrs(struct sim_usb *m, int autosuspend, int delay_ms)
 #define SIM_USB_VID 0x1209
 static uint16_t sim_pid(uint8_t protocol)
 {
-	return protocol == OUSB_PR_BOT ? 0x0b07 : protocol == OUSB_PR_CBI ? 0x0cb1 : 0x0cb0;
+	return protocol == OUSB_PR_BOT ? 0x0b07 : protocol == OUSB_PR_UAS ? 0x0a55
+	       : protocol == OUSB_PR_CBI ? 0x0cb1 : 0x0cb0;
 }
 
 /* The target may stand for a bridge with ids of its own (sim:bridge=). */
@@ -1111,13 +1070,16 @@ void sim_usb_details(struct sim_usb *m, struct ostor_usb_details *d)
 	sim_ids(m->target, m->protocol, &d->vendor_id, &d->product_id);
 	snprintf(d->manufacturer, sizeof(d->manufacturer), "liborionstor");
 	snprintf(d->product, sizeof(d->product), "simulated %s device",
-		 m->protocol == OUSB_PR_BOT ? "Bulk-Only" : m->protocol == OUSB_PR_CBI ? "CBI" : "CB");
+		 m->protocol == OUSB_PR_BOT ? "Bulk-Only" : m->protocol == OUSB_PR_UAS ? "UAS"
+		 : m->protocol == OUSB_PR_CBI ? "CBI" : "CB");
 	snprintf(d->serial, sizeof(d->serial), "SIM%04X", (unsigned)(d->product_id));
 	d->bus = 0;
 	d->port = 0;
 	d->devnum = 0;
-	snprintf(d->speed, sizeof(d->speed), "%s", m->protocol == OUSB_PR_BOT ? "high" : "full");
-	d->max_packet_in = d->max_packet_out = m->protocol == OUSB_PR_BOT ? SIM_USB_MPS : 64;
+	snprintf(d->speed, sizeof(d->speed), "%s", m->protocol == OUSB_PR_BOT ? "high"
+		 : m->protocol == OUSB_PR_UAS ? (sim_uas_streams(m->uas) ? "super" : "high") : "full");
+	d->max_packet_in = d->max_packet_out = m->protocol == OUSB_PR_BOT ? SIM_USB_MPS
+		: m->protocol == OUSB_PR_UAS ? (sim_uas_streams(m->uas) ? 1024 : SIM_USB_MPS) : 64;
 	d->simulated = 1;
 }
 
@@ -1165,6 +1127,7 @@ static void model_free(struct sim_usb *m)
 	}
 	pthread_mutex_unlock(&live_lock);
 	pthread_mutex_destroy(&m->lock);
+	sim_uas_free(m->uas);
 	free(m->data);
 	free(m);
 }
@@ -1175,18 +1138,18 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	struct ousb_engine_config ec = { .protocol = protocol, .subclass = OUSB_SC_SCSI,
 					 .interface = 0, .pipeline = true };
 	const struct ostor_spec_option *o;
-	uint64_t count = 1, after = 0, tmo = 0, grace = 0;
+	uint64_t count = 1, after = 0, tmo = 0, grace = 0, streams = 32;
 	int faults[8], nfaults = 0;
 	struct sim_usb *m;
 	uint32_t luns[SIM_USB_LUNS];
 	size_t nl;
 	int r;
 
-	if (protocol != OUSB_PR_BOT)
+	if (protocol != OUSB_PR_BOT && protocol != OUSB_PR_UAS)
 		ec.subclass = OUSB_SC_SFF;
 	/* CB and CBI carry no LUN: a device of several has no way to say
 	 * which one a command is for. */
-	if (protocol != OUSB_PR_BOT && sim_target_lu_count(target) > 1)
+	if (protocol != OUSB_PR_BOT && protocol != OUSB_PR_UAS && sim_target_lu_count(target) > 1)
 		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option luns=%zu: the %s transport addresses LUN 0 "
 				    "only; use transport=usb-bot for several LUNs", sim_target_lu_count(target),
 				    protocol == OUSB_PR_CBI ? "usb-cbi" : "usb-cb");
@@ -1219,6 +1182,14 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	    (r = opt_num(spec, "usb-timeout", 3600000, &tmo)) < 0 ||
 	    (r = opt_num(spec, "csw-grace", 600000, &grace)) < 0)
 		return r;
+	if (protocol == OUSB_PR_UAS) {
+		if ((r = opt_num(spec, "streams", 256, &streams)) < 0)
+			return r;
+		if (streams == 1)
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option streams=1: 0 (none, high speed) or "
+					    "2 to 256 (one for task management)");
+		ec.streams = (unsigned int)streams;
+	}
 	ec.csw_grace_ms = (unsigned int)grace;
 	if (tmo && tmo < 10)
 		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option usb-timeout=%llu: at least 10 ms",
@@ -1260,6 +1231,10 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	if (!m)
 		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
 	m->data = malloc(SIM_USB_MAX_TRANSFER);
+	if (protocol == OUSB_PR_UAS && m->data && !(m->uas = sim_uas_new((unsigned int)streams))) {
+		free(m->data);
+		m->data = NULL;
+	}
 	if (!m->data) {
 		free(m);
 		return ostori_error(OSTOR_ERROR_NO_MEM, "out of memory");
@@ -1276,7 +1251,7 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 		uint8_t cdb[10] = { 0x25 }, rc[8];
 		struct sim_cmd c;
 
-		run_target(m, (uint8_t)i, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, rc, sizeof(rc), &c);
+		sim_usb_run_target(m, (uint8_t)i, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, rc, sizeof(rc), &c);
 		m->block_size[i] = c.status == 0 && c.transferred == 8 ? ostori_get_be32(rc + 4) : 512;
 	}
 	m->last_status = 0;
@@ -1334,6 +1309,11 @@ static int open_cb(ostor_device *dev, struct sim_target *t, struct ostor_spec *s
 	return model_open(dev, t, s, p, OUSB_PR_CB);
 }
 
+static int open_uas(ostor_device *dev, struct sim_target *t, struct ostor_spec *s, void **p)
+{
+	return model_open(dev, t, s, p, OUSB_PR_UAS);
+}
+
 static void model_close(ostor_device *dev, void *priv)
 {
 	struct sim_usb *m = priv;
@@ -1372,7 +1352,7 @@ static int hook_next_timeout(ostor_device *dev, void *priv)
 static int model_reset(ostor_device *dev, void *priv, enum ostor_reset_level level, uint32_t target,
 		       uint32_t lun)
 {
-	return ousb_device_reset(dev, level);
+	return ousb_device_reset(dev, level, target, lun);
 }
 
 static int model_counters(ostor_device *dev, void *priv, struct ostor_counter *out, int max)
@@ -1393,6 +1373,11 @@ static int model_counters(ostor_device *dev, void *priv, struct ostor_counter *o
 	ostori_counter_add(out, max, &n, "sim_usb_clear_halts", st.clear_halt_in + st.clear_halt_out);
 	ostori_counter_add(out, max, &n, "sim_usb_port_resets", st.port_resets);
 	ostori_counter_add(out, max, &n, "sim_usb_invalid_cbws", st.invalid_cbws);
+	if (m->uas) {
+		ostori_counter_add(out, max, &n, "sim_usb_uas_command_ius", st.uas_command_ius);
+		ostori_counter_add(out, max, &n, "sim_usb_uas_tmf_ius", st.uas_tmf_ius);
+		ostori_counter_add(out, max, &n, "sim_usb_uas_outstanding_max", st.uas_outstanding_max);
+	}
 	return n;
 }
 
@@ -1422,4 +1407,11 @@ static const struct sim_transport_ops usb_cb = {
 	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
 };
 
-const struct sim_transport_ops *const ostori_sim_usb_transports[] = { &usb_bot, &usb_cbi, &usb_cb, NULL };
+static const struct sim_transport_ops usb_uas = {
+	.name = "usb-uas", .options = SIM_USB_OPTIONS ", streams=N", .open = open_uas, .close = model_close,
+	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
+	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
+};
+
+const struct sim_transport_ops *const ostori_sim_usb_transports[] = { &usb_bot, &usb_cbi, &usb_cb, &usb_uas,
+								       NULL };

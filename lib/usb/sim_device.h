@@ -1,6 +1,6 @@
 /*
  * lib/usb/sim_device.h - white-box control of the simulated USB
- * mass-storage devices behind sim:transport=usb-bot|usb-cbi|usb-cb, for
+ * mass-storage devices behind sim:transport=usb-bot|usb-cbi|usb-cb|usb-uas, for
  * the unit tests: fault injection, unplug, statistics.
  *
  * The same faults are selectable from the spec:
@@ -8,6 +8,7 @@
  *   fault-after=N (good commands first)  usb-timeout=MS  pipeline=on|off|cbw
  *   csw-grace=MS (rescue of a queued CSW read, default 5)
  *   subclass=scsi|ufi|sff8070i|rbc|mmc  quirks=FLAG[+FLAG...]
+ *   streams=N (usb-uas: bulk streams, 0 for a high-speed device without)
  */
 #ifndef OSTOR_SIM_USB_MODELS_H
 #define OSTOR_SIM_USB_MODELS_H
@@ -55,6 +56,26 @@ enum sim_usb_fault {
 	SIM_USB_CSW_LOST_QUEUED,    /* a CSW read queued before the data ended is
 				     * never answered (QEMU usb-storage) */
 	SIM_USB_CSW_AT_CANCEL,      /* a cancelled CSW read still gets the CSW */
+	/* UAS, per command */
+	SIM_USB_UAS_BAD_IU_ID,      /* the Sense IU comes with IU ID 7Fh */
+	SIM_USB_UAS_SHORT_IU,       /* a 3-byte status IU */
+	SIM_USB_UAS_UNKNOWN_TAG,    /* an IU for a tag nobody used comes first */
+	SIM_USB_UAS_SENSE_OVERFLOW, /* CHECK CONDITION, sense length 250, 18 bytes sent */
+	SIM_USB_UAS_OVERRUN,        /* data-in runs 512 bytes past the command */
+	SIM_USB_UAS_NO_STATUS,      /* the command never ends (until aborted or reset) */
+	SIM_USB_UAS_DATA_STALL,     /* the data pipe stalls, then CHECK CONDITION */
+	SIM_USB_UAS_REJECT,         /* the Command IU gets a Response IU (02h, invalid IU) */
+	SIM_USB_UAS_LATE_STATUS,    /* held until ABORT TASK, then its Sense IU (GOOD) is queued
+				     * before the Response IU (QEMU, a command that ended as the
+				     * abort came): the tag's next status read gets it */
+	/* UAS, task management */
+	SIM_USB_UAS_TMF_IGNORED,    /* no answer to task management */
+	SIM_USB_UAS_TMF_FAILED,     /* answered with 05h, function failed */
+	SIM_USB_UAS_TMF_UNSUPPORTED,/* answered with 04h, not supported (QEMU's I_T NEXUS RESET) */
+	/* UAS, the device */
+	SIM_USB_UAS_IN_ORDER,       /* streams: a status read already waiting gets its IU only when
+				     * every IU queued before it has a read waiting too (QEMU's
+				     * usb-uas: an IU for a stream nobody reads holds back the rest) */
 	SIM_USB_FAULT_COUNT
 };
 
@@ -81,11 +102,16 @@ void sim_usb_set_bad_status(struct sim_usb *m, uint8_t status);
 /* Unplug: every transfer in flight and every later one ends NO_DEVICE. */
 void sim_usb_unplug(struct sim_usb *m);
 /* While held, the device answers nothing (transfers stay pending, and
- * still time out), so tests can keep commands in flight. */
+ * still time out), so tests can keep commands in flight.  A UAS device
+ * still takes Command IUs (and holds the commands) meanwhile. */
 void sim_usb_hold(struct sim_usb *m, bool hold);
 
 struct sim_usb_stats {
 	uint64_t cbws, invalid_cbws, adscs, intr_reports;
+	/* UAS: Command and Task Management IUs taken, and the most commands
+	 * the device held at once */
+	uint64_t uas_command_ius, uas_tmf_ius, uas_aborts, uas_lun_resets, uas_nexus_resets;
+	uint64_t uas_outstanding_max;
 	uint64_t bot_resets, cb_resets, clear_halt_in, clear_halt_out, port_resets;
 	uint64_t get_max_lun;
 	uint64_t medium_writes;     /* data-out commands that reached the target */

@@ -33,6 +33,15 @@ enum ousb_kind {
 	OUSB_WAIT,            /* a timer: no bus traffic */
 };
 
+/* Which bulk pipe a BULK_IN/BULK_OUT/CLEAR_HALT_* transfer uses: the
+ * data pipes (the only ones of Bulk-Only and CB/CBI), or UAS's command
+ * (bulk-out) and status (bulk-in) pipes. */
+enum ousb_pipe {
+	OUSB_PIPE_DATA = 0,
+	OUSB_PIPE_COMMAND,
+	OUSB_PIPE_STATUS,
+};
+
 enum ousb_status {
 	OUSB_OK = 0,
 	OUSB_STALL,           /* endpoint halted (control: request refused) */
@@ -52,6 +61,8 @@ struct ousb_xfer {
 	uint8_t *buf;
 	size_t len;
 	unsigned int timeout_ms;  /* 0: none */
+	uint8_t pipe;             /* enum ousb_pipe (bulk transfers, clear halt) */
+	uint32_t stream;          /* bulk stream ID (UAS at SuperSpeed); 0: none */
 	ousb_done_fn done;
 	void *user;
 	/* results */

@@ -83,3 +83,10 @@ if ENABLE_USB
 tests_unit_test_alloc_fail_CFLAGS += $(LIBUSB_CFLAGS)
 tests_unit_test_alloc_fail_LDFLAGS += -Wl,--wrap=libusb_init -Wl,--wrap=libusb_get_device_list
 endif
+
+# UAS: the engine (lib/usb/uas.c) against the simulated UAS device.
+check_PROGRAMS += tests/unit/test_usb_uas
+TESTS += tests/unit/test_usb_uas
+tests_unit_test_usb_uas_SOURCES = tests/unit/test_usb_uas.c tests/unit/usb_test_util.h
+tests_unit_test_usb_uas_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_usb_uas_LDADD = lib/libostor_private.la $(CHECK_LIBS)

@@ -230,6 +230,7 @@ static const char good_file[] =
 	"smart_check_interval = 600\n"
 	"power_management_enabled = true\n"
 	"power_idle_ms = 500\n"
+	"uas_enabled = false\n"
 	"quirks = \"0781:5406:none,1234:abcd:go-slow+max-transfer=64K\"\n"
 	"[control]\n"
 	"socket = false\n"
@@ -305,6 +306,7 @@ START_TEST(test_good_file_every_key)
 	ck_assert(ostori_usb_config(&cfg)->performance_monitoring_enabled);
 	ck_assert(ostori_usb_config(&cfg)->smart_monitoring_enabled);
 	ck_assert(ostori_usb_config(&cfg)->power_management_enabled);
+	ck_assert(!ostori_usb_config(&cfg)->uas_enabled);
 
 	/* The file sets every key of the table, each to a non-default. */
 	for (size_t i = 0; i < ostori_config_key_count(); i++) {
@@ -317,7 +319,7 @@ START_TEST(test_good_file_every_key)
 		ck_assert_msg(strcmp(a, b) != 0, "%s.%s is still at its default", info.table, info.key);
 		nlines++;
 	}
-	ck_assert_uint_eq(nlines, 27 + 19 + 2 + 1);
+	ck_assert_uint_eq(nlines, 27 + 20 + 2 + 1);
 
 	get(&cfg, "virtio_scsi", "write_back_cache_size", "268435456");
 	get(&cfg, "virtio_scsi", "io_scheduler", "deadline");
@@ -717,7 +719,7 @@ START_TEST(test_nothing_half_applied)
 	path = write_text(text);
 	ck_assert_int_eq(ostori_config_load_file(&cfg, path, NULL), OSTOR_ERROR_CONFIG);
 	ck_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
-	ck_assert(strstr(ostor_last_error(), ":55: missing '=' after 'bogus'"));
+	ck_assert(strstr(ostor_last_error(), ":56: missing '=' after 'bogus'"));
 
 	/* Same with a struct holding defaults, and a range error last. */
 	ostori_config_defaults(&cfg);

@@ -1,9 +1,10 @@
 /*
  * tests/unit/test_usb_descriptors.c - which interfaces the usb: backend
  * drives, from synthetic libusb configuration descriptors: composite
- * devices, several mass-storage interfaces, a BOT alternate setting beside
- * UAS (the fallback the kernel's uas driver would not take), UAS only,
- * missing endpoints and unsupported subclass/protocol pairs.
+ * devices, several mass-storage interfaces, UAS with its Pipe Usage
+ * descriptors and stream companions, a BOT alternate setting beside UAS
+ * (taken when UAS lacks its pipes or is turned off), UAS only, missing
+ * endpoints and unsupported subclass/protocol pairs.
  *
  * The selection is a static function of lib/usb/backend.c, so the file is
  * included here with its external symbols renamed (the private
@@ -32,6 +33,21 @@ static const struct libusb_endpoint_descriptor cbi_eps[] = { EP_BULK_IN(5), EP_B
 static const struct libusb_endpoint_descriptor uas_eps[] = { EP_BULK_IN(1), EP_BULK_OUT(2), EP_BULK_IN(3),
 							      EP_BULK_OUT(4) };
 static const struct libusb_endpoint_descriptor only_in[] = { EP_BULK_IN(1) };
+/* UAS as QEMU's usb-uas at SuperSpeed: each pipe's Pipe Usage descriptor,
+ * the status and data pipes with a companion offering 2^4 streams. */
+static const unsigned char pu_cmd[] = { 4, 0x24, 1, 0 };
+static const unsigned char pu_status[] = { 6, 0x30, 15, 4, 0, 0, 4, 0x24, 2, 0 };
+static const unsigned char pu_din[] = { 6, 0x30, 15, 4, 0, 0, 4, 0x24, 3, 0 };
+static const unsigned char pu_dout[] = { 6, 0x30, 15, 2, 0, 0, 4, 0x24, 4, 0 };
+/* a Pipe Usage descriptor claiming more bytes than there are */
+static const unsigned char pu_broken[] = { 9, 0x24, 3, 0 };
+#define EP_UAS(addr, pu) { .bLength = 7, .bDescriptorType = 5, .bEndpointAddress = (addr), \
+			   .bmAttributes = LIBUSB_TRANSFER_TYPE_BULK, .wMaxPacketSize = 1024, \
+			   .extra = (pu), .extra_length = (int)sizeof(pu) }
+static const struct libusb_endpoint_descriptor uas_piped[] = {
+	EP_UAS(0x01, pu_cmd), EP_UAS(0x82, pu_status), EP_UAS(0x83, pu_din), EP_UAS(0x04, pu_dout) };
+static const struct libusb_endpoint_descriptor uas_broken[] = {
+	EP_UAS(0x01, pu_cmd), EP_UAS(0x82, pu_status), EP_UAS(0x83, pu_broken), EP_UAS(0x04, pu_dout) };
 
 #define IFACE(num, alt, cls, sub, proto, eps) { \
 	.bLength = 9, .bDescriptorType = 4, .bInterfaceNumber = (num), .bAlternateSetting = (alt), \
@@ -73,7 +89,14 @@ static int pick(const struct libusb_interface *itfs, int n)
 {
 	struct libusb_config_descriptor cfg = { .bNumInterfaces = (uint8_t)n, .interface = itfs };
 
-	return pick_interfaces(&fake_dev, ud, &cfg);
+	return pick_interfaces(&fake_dev, ud, &cfg, true, "");
+}
+
+static int pick_no_uas(const struct libusb_interface *itfs, int n)
+{
+	struct libusb_config_descriptor cfg = { .bNumInterfaces = (uint8_t)n, .interface = itfs };
+
+	return pick_interfaces(&fake_dev, ud, &cfg, false, "quirk no-uas");
 }
 
 START_TEST(composite_takes_the_mass_storage_interface)
@@ -109,29 +132,71 @@ START_TEST(several_interfaces_become_targets_in_order)
 }
 END_TEST
 
-START_TEST(uas_beside_bot_falls_back_to_bot)
+START_TEST(uas_with_its_pipes_is_taken)
 {
 	static const struct libusb_interface_descriptor alts[] = {
-		IFACE(0, 0, 8, 6, 0x62, uas_eps),   /* UAS first, as some bridges do */
-		IFACE(0, 1, 8, 6, 0x50, bot_eps),
+		IFACE(0, 0, 8, 6, 0x50, bot_eps),
+		IFACE(0, 1, 8, 6, 0x62, uas_piped),
 	};
 	const struct libusb_interface itfs[] = { { alts, 2 } };
 
 	ck_assert_int_eq(pick(itfs, 1), 0);
 	ck_assert_int_eq(ud->nintf, 1);
+	ck_assert(ud->intf[0].uas);
 	ck_assert_uint_eq(ud->intf[0].alt, 1);
-	ck_assert_ptr_nonnull(strstr(logged, "UAS: not yet supported, falling back to BOT alternate setting 1"));
+	ck_assert_uint_eq(ud->intf[0].nalts, 2);
+	ck_assert_uint_eq(ud->intf[0].ep_cmd, 0x01);
+	ck_assert_uint_eq(ud->intf[0].ep_status, 0x82);
+	ck_assert_uint_eq(ud->intf[0].ep_in, 0x83);
+	ck_assert_uint_eq(ud->intf[0].ep_out, 0x04);
+	/* the smallest of the three pipes' stream exponents */
+	ck_assert_uint_eq(ud->intf[0].max_streams_exp, 2);
+}
+END_TEST
+
+START_TEST(uas_beside_bot_falls_back_to_bot)
+{
+	static const struct libusb_interface_descriptor alts[] = {
+		IFACE(0, 0, 8, 6, 0x62, uas_eps),   /* UAS first, as some bridges do, without Pipe Usage */
+		IFACE(0, 1, 8, 6, 0x50, bot_eps),
+	};
+	static const struct libusb_interface_descriptor good[] = {
+		IFACE(0, 0, 8, 6, 0x62, uas_piped),
+		IFACE(0, 1, 8, 6, 0x50, bot_eps),
+	};
+	const struct libusb_interface itfs[] = { { alts, 2 } };
+	const struct libusb_interface itfs2[] = { { good, 2 } };
+
+	ck_assert_int_eq(pick(itfs, 1), 0);
+	ck_assert_int_eq(ud->nintf, 1);
+	ck_assert(!ud->intf[0].uas);
+	ck_assert_uint_eq(ud->intf[0].alt, 1);
+	ck_assert_ptr_nonnull(strstr(logged, "lacks its four pipes"));
+	/* turned off (quirk, configuration, spec): Bulk-Only though UAS works */
+	logged[0] = '\0';
+	ck_assert_int_eq(pick_no_uas(itfs2, 1), 0);
+	ck_assert(!ud->intf[0].uas);
+	ck_assert_uint_eq(ud->intf[0].alt, 1);
+	ck_assert_ptr_nonnull(strstr(logged, "UAS not used (quirk no-uas); using Bulk-Only alternate setting 1"));
 }
 END_TEST
 
 START_TEST(uas_only_is_refused_clearly)
 {
 	static const struct libusb_interface_descriptor alts[] = { IFACE(0, 0, 8, 6, 0x62, uas_eps) };
+	static const struct libusb_interface_descriptor broken[] = { IFACE(0, 0, 8, 6, 0x62, uas_broken) };
+	static const struct libusb_interface_descriptor good[] = { IFACE(0, 0, 8, 6, 0x62, uas_piped) };
 	const struct libusb_interface itfs[] = { { alts, 1 } };
+	const struct libusb_interface itfs2[] = { { broken, 1 } };
+	const struct libusb_interface itfs3[] = { { good, 1 } };
 
-	ck_assert_int_eq(pick(itfs, 1), OSTOR_ERROR_NOT_SUPPORTED);
+	ck_assert_int_eq(pick(itfs, 1), OSTOR_ERROR_PROTOCOL);
 	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "only UAS"));
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "Pipe Usage"));
 	ck_assert_int_eq(ud->nintf, 0);
+	ck_assert_int_eq(pick(itfs2, 1), OSTOR_ERROR_PROTOCOL);
+	ck_assert_int_eq(pick_no_uas(itfs3, 1), OSTOR_ERROR_NOT_SUPPORTED);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "UAS is turned off (quirk no-uas)"));
 }
 END_TEST
 
@@ -177,6 +242,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, composite_takes_the_mass_storage_interface);
 	tcase_add_test(tc, several_interfaces_become_targets_in_order);
+	tcase_add_test(tc, uas_with_its_pipes_is_taken);
 	tcase_add_test(tc, uas_beside_bot_falls_back_to_bot);
 	tcase_add_test(tc, uas_only_is_refused_clearly);
 	tcase_add_test(tc, missing_endpoints);

@@ -22,6 +22,7 @@ VM_TEST_LIST = \
 	tests/vm/t-usb-ours-unplug.sh \
 	tests/vm/t-usb-power.sh \
 	tests/vm/t-usb-storage.sh \
+	tests/vm/t-usb-uas.sh \
 	tests/vm/t-virtio-ours-devices.sh \
 	tests/vm/t-virtio-ours-hotplug.sh \
 	tests/vm/t-virtio-ours-legacy.sh \

@@ -13,7 +13,10 @@
  *     seen busy at the same moment.
  *
  *   virtio-ours-helper hotplug -d SPEC -t T --sync DIR
- *   virtio-ours-helper tmf -d SPEC [-t T] [-l L]   (abort and resets on a throttled disk)
+ *   virtio-ours-helper tmf -d SPEC [-t T] [-l L] [--timeout-step]   (abort and resets on a
+ *     throttled disk; any transport: t-usb-uas.sh runs it on a UAS device
+ *     too, with --timeout-step: a read queued behind the others with an
+ *     800 ms timeout must end as a timeout, the others good)
  *     Keeps I/O running on target 0 while the host hot-plugs target T
  *     (device_add) and unplugs it (device_del); each must be seen through
  *     the event queue.  Rendezvous through DIR as guest-lib.sh does:
@@ -46,6 +49,7 @@
 static ostor_context *ctx;
 static ostor_device *dev;
 static uint32_t target, lun, block_size;
+static bool tmf_timeout_step;      /* tmf --timeout-step */
 static int interrupts;
 
 static uint64_t now_ms(void)
@@ -549,6 +553,34 @@ static int run_tmf(void)
 	r = ostor_reset(dev, OSTOR_RESET_DEVICE, target, lun);
 	printf("device-reset: outcome=%s\n", r < 0 ? ostor_error_name(r) : ostor_tmf_outcome_name(r));
 	tmf_collect(s, "after device-reset");
+	if (tmf_timeout_step) {
+		/* One more read, behind the others on the throttled disk,
+		 * with an 800 ms timeout: it must end as a timeout soon after
+		 * (its transfers cancelled at their deadline, then ABORT
+		 * TASK), never wait for the disk; the others end good. */
+		struct tmf_slot late = { 0 };
+		uint8_t *lbuf = calloc(1, block_size);
+		uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, (uint8_t)(TMF_TASKS * 8), 0, 0, 1, 0 };
+		uint64_t t0;
+
+		tmf_submit(s, buf);
+		if (!lbuf || ostor_task_new(dev, &late.t) < 0 || ostor_task_set_lun(late.t, target, lun) < 0 ||
+		    ostor_task_set_cdb(late.t, cdb, sizeof(cdb)) < 0 ||
+		    ostor_task_set_buffer(late.t, OSTOR_DIR_FROM_DEVICE, lbuf, block_size) < 0 ||
+		    ostor_task_set_timeout(late.t, 800) < 0)
+			FAIL("the late read: %s", ostor_last_error());
+		t0 = now_ms();
+		if (ostor_task_submit(late.t, (struct ostor_completion){ tmf_cb, &late, NULL }) < 0)
+			FAIL("submit the late read: %s", ostor_last_error());
+		while (!late.calls && now_ms() < t0 + 120000)
+			ostor_handle_events(ctx, 20);
+		printf("timeout: result=%s after %llu ms (800 ms timeout)\n",
+		       late.calls ? ostor_result_name(ostor_task_result(late.t)) : "none",
+		       (unsigned long long)(now_ms() - t0));
+		tmf_collect(s, "after timeout");
+		ostor_task_free(late.t);
+		free(lbuf);
+	}
 	if (ostor_read_blocks(dev, target, lun, 0, 1, buf) < 0)
 		FAIL("read after the resets: %s", ostor_last_error());
 	printf("tmf: read after the resets ok\n");
@@ -616,7 +648,8 @@ int main(int argc, char **argv)
 		{ "acquire", no_argument, NULL, 'a' }, { "lba", required_argument, NULL, 'b' },
 		{ "blocks", required_argument, NULL, 'k' }, { "io-blocks", required_argument, NULL, 'i' },
 		{ "qd", required_argument, NULL, 'q' }, { "seed", required_argument, NULL, 's' },
-		{ "sync", required_argument, NULL, 'y' }, { NULL, 0, NULL, 0 },
+		{ "sync", required_argument, NULL, 'y' }, { "timeout-step", no_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL, *prefix = "mq", *mode = argc > 1 ? argv[1] : "";
 	int threads = 4, c, rc;
@@ -640,6 +673,7 @@ int main(int argc, char **argv)
 		case 'q': qd = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 's': prefix = optarg; break;
 		case 'y': sync_dir = optarg; break;
+		case 'T': tmf_timeout_step = true; break;
 		default: return 2;
 		}
 	}
@@ -652,7 +686,9 @@ int main(int argc, char **argv)
 	}
 	if (ostor_init(&ctx, NULL) < 0 || ostor_open(ctx, spec, &dev) < 0)
 		FAIL("open %s", spec);
-	if (ostor_virtio_device_info(dev, &in) < 0)
+	/* tmf is the public task-management API only: any transport (the
+	 * UAS test uses it on usb: too). */
+	if (strcmp(mode, "tmf") && ostor_virtio_device_info(dev, &in) < 0)
 		FAIL("%s is not a virtio-scsi device", spec);
 	interrupts = in.interrupts;
 	if (!strcmp(mode, "hotplug")) {

@@ -24,9 +24,10 @@ def _tail(path, lines=5):
     return " | ".join(t[-lines:])
 
 
-def load(kind, path, what):
+def load(kind, path, what, side="read"):
     """kind: "fio" or "ours".  path: the JSON output; next to it PATH.rc
-    (exit status) and PATH.err (standard error), as the guest wrote them."""
+    (exit status) and PATH.err (standard error), as the guest wrote them.
+    side: "read" or "write", the half of the job that was measured."""
     err = _tail(path + ".err")
     try:
         with open(path + ".rc") as f:
@@ -45,7 +46,7 @@ def load(kind, path, what):
         # fio may print a note before its JSON
         doc = json.loads(text[text.index("{"):])
         job = doc["jobs"][0]
-        r = job["read"]
+        r = job[side]
     except (OSError, ValueError, KeyError, IndexError) as e:
         raise Invalid("%s: no usable JSON output (%s)%s" %
                       (what, e, "; stderr: " + err if err else ""))
@@ -56,7 +57,7 @@ def load(kind, path, what):
         raise Invalid("%s: %s errors%s" % (what, errors, "; stderr: " + err if err else ""))
     ios, iops = r.get("total_ios", 0), r.get("iops", 0)
     if ios <= 0 or iops <= 0:
-        raise Invalid("%s: measured nothing (%d reads, %.1f IOPS)" % (what, ios, iops))
+        raise Invalid("%s: measured nothing (%d %ss, %.1f IOPS)" % (what, ios, side, iops))
     if kind == "fio":
         lat = r.get("lat_ns") or r["clat_ns"]
         pct = lat.get("percentile") or r["clat_ns"].get("percentile", {})
