@@ -31,7 +31,7 @@ if [ $# -gt 0 ]; then
 else
     # The longest guests first, so that two at a time finish together
     # (durations on a loaded 2-core machine; the rest in name order).
-    slow="t-live-tools t-smart t-virtio-vfio t-usb-ours-bot t-hotplug t-usb-ours-ffs"
+    slow="t-live-tools t-usb-uas t-smart t-virtio-vfio t-usb-ours-bot t-hotplug t-usb-ours-ffs"
     for n in $slow; do [ -e "$here/$n.sh" ] && tests+=("$here/$n.sh"); done
     for t in "$here"/t-*.sh; do
         [ -e "$t" ] || continue
