@@ -711,6 +711,21 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	env = getenv("ORIONSTOR_VIRTIO_INTERRUPTS");
 	o.mode = env && !strcmp(env, "1") ? 2 : env && !strcmp(env, "0") ? 1 :
 		 vc->queue_completion == OSTORI_QUEUE_COMPLETION_INTERRUPT ? 2 : 1;
+	/* How the registers are reached: mapped (the default), or with
+	 * read/write on the VFIO device - for an IOMMU or platform that
+	 * refuses the mapping, and to test that path. */
+	env = getenv("ORIONSTOR_VIRTIO_BAR_ACCESS");
+	if (env && strcmp(env, "mmap") && strcmp(env, "rw")) {
+		r = ostori_error(OSTOR_ERROR_CONFIG, "ORIONSTOR_VIRTIO_BAR_ACCESS=%s: expected mmap or rw", env);
+		goto fail;
+	}
+	p->bar_rw = env && !strcmp(env, "rw");
+	if (p->bar_rw && !vfio) {
+		r = ostori_error(OSTOR_ERROR_CONFIG, "%s: ORIONSTOR_VIRTIO_BAR_ACCESS=rw needs the function on vfio-pci "
+				 "(it is on %s; virtio-scsi-device-bind --driver vfio-pci)", p->addr,
+				 bound[0] ? bound : "no driver");
+		goto fail;
+	}
 	if ((r = vfio ? pci_vfio_open(p, cfg) : pci_uio_open(p)) < 0 || (r = find_caps(p)) < 0)
 		goto fail;
 	if (vfio && o.mode == 2) {
@@ -744,10 +759,10 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	o.bounce_bytes = BOUNCE_BYTES;
 	if ((r = vscsi_open(dev, &p->vd, &o, &p->vs)) < 0)
 		goto fail;
-	snprintf(dev->description, sizeof(dev->description), "virtio-scsi %s (%s rings, %s%s)", p->addr,
+	snprintf(dev->description, sizeof(dev->description), "virtio-scsi %s (%s rings, %s%s%s)", p->addr,
 		 virtio_has(&p->vd, VIRTIO_F_RING_PACKED) ? "packed" : "split",
 		 vfio ? (p->noiommu ? "VFIO without IOMMU" : "VFIO") : "UIO",
-		 p->irq == PCI_IRQ_MSIX ? ", MSI-X" : "");
+		 p->irq == PCI_IRQ_MSIX ? ", MSI-X" : "", p->bar_rw ? ", registers by read/write" : "");
 	pthread_mutex_lock(&v->lock);
 	if (v->n == (int)OSTOR_ARRAY_SIZE(v->devs)) {
 		pthread_mutex_unlock(&v->lock);

@@ -81,6 +81,7 @@ struct pci_dev {
 	int container_fd, group_fd, device_fd;
 	int iommu_group;              /* -1: none */
 	bool noiommu;
+	bool bar_rw;                  /* BARs through read/write on the device fd, never mmap */
 	/* interrupts: INTx through UIO or VFIO (one eventfd), or MSI-X
 	 * vectors (config, control + event, then one per request queue) */
 	enum pci_irq irq;

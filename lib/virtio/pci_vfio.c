@@ -108,14 +108,18 @@ int pci_vfio_map_bar(struct pci_dev *p, unsigned int bar)
 	m->len = (size_t)reg.size;
 	m->fd = p->device_fd;
 	m->off = (off_t)reg.offset;
-	if (reg.flags & VFIO_REGION_INFO_FLAG_MMAP) {
+	if ((reg.flags & VFIO_REGION_INFO_FLAG_MMAP) && !p->bar_rw) {
 		void *b = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, p->device_fd, m->off);
 
 		if (b != MAP_FAILED)
 			m->base = b;
 	}
-	/* Not mappable (or refused): registers go through pread/pwrite. */
-	if (!m->base)
+	/* Not mappable (or refused, or not wanted): registers go through
+	 * pread/pwrite, one system call per register access. */
+	if (!m->base && p->bar_rw)
+		ostor_info(p->vd.ctx, "%s: BAR %u through read/write on the VFIO device (ORIONSTOR_VIRTIO_BAR_ACCESS=rw)",
+			   p->addr, bar);
+	else if (!m->base)
 		ostor_dbg(p->vd.ctx, "%s: BAR %u not mappable through VFIO; using read/write", p->addr, bar);
 	return 0;
 }

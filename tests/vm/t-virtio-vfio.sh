@@ -10,6 +10,7 @@
 #  - polled, MSI-X (one vector per request queue: two threads on their own
 #    queues, each waiting only for its own eventfd) and INTx through VFIO;
 #    split and packed rings;
+#  - registers by pread/pwrite on the VFIO device (ORIONSTOR_VIRTIO_BAR_ACCESS=rw);
 #  - an ordinary buffer is bounced (the device is never given memory
 #    outside the IOMMU-mapped pool), a DMA buffer is not;
 #  - as an unprivileged user (nobody) given /dev/vfio/N and a locked-memory
@@ -114,6 +115,20 @@ grep -q "interrupts=intx" /run/vm/confine-intx || fail "not INTx: $(cat /run/vm/
 ORIONSTOR_VIRTIO_INTERRUPTS=1 ORIONSTOR_VIRTIO_IRQ=intx $helper mq -d "virtio:$bdf" --threads 2 \
     --lba 20480 --blocks 512 --io-blocks 8 --qd 4 --seed vfiointx >/run/vm/mq-intx 2>&1 ||
     { cat /run/vm/mq-intx; fail "mq over INTx"; }
+step "registers by read/write"
+# BARs through pread/pwrite on the VFIO device instead of mmap (what a
+# BAR VFIO will not map gets): MSI-X and polled, data on the host image
+pattern_gen vfiorw 262144 >/run/vm/patrw
+ORIONSTOR_DEBUG=3 ORIONSTOR_VIRTIO_BAR_ACCESS=rw ORIONSTOR_VIRTIO_INTERRUPTS=1 $tool write -q -d "virtio:$bdf" \
+    --target 0 --lun 0 --lba 40000 -i /run/vm/patrw >/run/vm/rw-write 2>&1 || { cat /run/vm/rw-write; fail "write, registers by read/write"; }
+grep -q "through read/write on the VFIO device" /run/vm/rw-write ||
+    fail "ORIONSTOR_VIRTIO_BAR_ACCESS=rw: the BARs were not accessed by read/write: $(cat /run/vm/rw-write)"
+ORIONSTOR_VIRTIO_BAR_ACCESS=rw $tool read -q -d "virtio:$bdf" --target 0 --lun 0 --lba 40000 --count 512 \
+    -o /run/vm/rw-back || fail "read, registers by read/write"
+cmp /run/vm/rw-back /run/vm/patrw || fail "read back through read/write registers differs"
+ORIONSTOR_VIRTIO_BAR_ACCESS=bogus $tool info -d "virtio:$bdf" --target 1 >/run/vm/rw-bogus 2>&1 &&
+    fail "ORIONSTOR_VIRTIO_BAR_ACCESS=bogus was accepted"
+grep -q "expected mmap or rw" /run/vm/rw-bogus || fail "no clear refusal of a bad ORIONSTOR_VIRTIO_BAR_ACCESS: $(cat /run/vm/rw-bogus)"
 step "unprivileged"
 # unprivileged: nobody, without the group first, then with it
 ulimit -l unlimited
@@ -151,6 +166,7 @@ grep -q "1:0 *disk *QEMU *QEMU HARDDISK .* 4096 *4096" "$VM_SHARE/ours" || vm_fa
 vm_check_pattern "$IMG_BIG" $((4294968296 * 512)) 1048576 vfiobig
 vm_check_pattern "$IMG_D1" $((100 * 4096)) 262144 vfio4k
 vm_check_pattern "$IMG_BIG" $((8192 * 512)) 524288 vfionobody
+vm_check_pattern "$IMG_BIG" $((40000 * 512)) 262144 vfiorw
 # the two threads' regions, back to back
 cmp <(pattern_gen vfiomsi0 524288; pattern_gen vfiomsi1 524288) \
     <(dd if="$IMG_BIG" bs=1M iflag=skip_bytes,count_bytes skip=$((100000 * 512)) count=1048576 status=none) ||
