@@ -469,21 +469,26 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 	return r;
 }
 
+bool ousb_dequeue_aborted(struct ousb_engine *e, ostor_task *t)
+{
+	for (size_t i = 0; i < e->qlen; i++) {
+		if (e->q[(e->qhead + i) % e->qcap] != t)
+			continue;
+		for (size_t j = i; j + 1 < e->qlen; j++)
+			e->q[(e->qhead + j) % e->qcap] = e->q[(e->qhead + j + 1) % e->qcap];
+		e->qlen--;
+		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+		return true;
+	}
+	return false;
+}
+
 int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t)
 {
 	if (e->uas)
 		return ousb_uas_cancel(e, t);
 	pthread_mutex_lock(&e->lock);
-	for (size_t i = 0; i < e->qlen; i++) {
-		size_t k = (e->qhead + i) % e->qcap;
-
-		if (e->q[k] != t)
-			continue;
-		/* Not on the wire yet: take it out and complete it. */
-		for (size_t j = i; j + 1 < e->qlen; j++)
-			e->q[(e->qhead + j) % e->qcap] = e->q[(e->qhead + j + 1) % e->qcap];
-		e->qlen--;
-		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+	if (ousb_dequeue_aborted(e, t)) {
 		pthread_mutex_unlock(&e->lock);
 		return 0;
 	}

@@ -141,6 +141,9 @@ void ousb_finish_task(struct ousb_engine *e);
 void ousb_start_sense(struct ousb_engine *e);
 void ousb_wire_done(struct ousb_engine *e, struct outcome o);
 void ousb_advance(struct ousb_engine *e);
+/* Take t out of the engine's queue (not on the wire yet) and complete it
+ * ABORTED; false when it is not queued.  e->lock held. */
+bool ousb_dequeue_aborted(struct ousb_engine *e, ostor_task *t);
 
 /* ---- bot.c, cbi.c: the transports --------------------------------------- */
 

@@ -857,6 +857,18 @@ static void tmf_finish(struct ousb_uas *u)
 	}
 }
 
+/* Read the task management function's answer from the status pipe; a
+ * transfer that cannot be queued ends the TMF as failed. */
+static void tmf_read_status(struct ousb_uas *u)
+{
+	u->tmf_busy |= B_ST;
+	if (!put(u, &u->x_tmf_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, u->tmf_tag, u->tmf_st, sizeof(u->tmf_st),
+		 tmf_timeout(E(u)), rec_xfer_done, u)) {
+		u->tmf_busy &= ~B_ST;
+		u->tmf_rc = 0x100;
+	}
+}
+
 static void tmf_handle(struct ousb_uas *u, struct ousb_xfer *x)
 {
 	struct ousb_engine *e = E(u);
@@ -867,12 +879,7 @@ static void tmf_handle(struct ousb_uas *u, struct ousb_xfer *x)
 				u->clear_pending |= 1u << P_CMD;
 			u->tmf_rc = 0x100;
 		} else {
-			u->tmf_busy |= B_ST;
-			if (!put(u, &u->x_tmf_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, u->tmf_tag, u->tmf_st,
-				 sizeof(u->tmf_st), tmf_timeout(e), rec_xfer_done, u)) {
-				u->tmf_busy &= ~B_ST;
-				u->tmf_rc = 0x100;
-			}
+			tmf_read_status(u);
 		}
 	} else if (u->tmf_rc < 0) {
 		size_t n = x->actual;
@@ -887,12 +894,7 @@ static void tmf_handle(struct ousb_uas *u, struct ousb_xfer *x)
 			if (++u->tmf_bad > BAD_IU_RETRIES) {
 				u->tmf_rc = 0x100;
 			} else {
-				u->tmf_busy |= B_ST;
-				if (!put(u, &u->x_tmf_st, OUSB_BULK_IN, OUSB_PIPE_STATUS, u->tmf_tag, u->tmf_st,
-					 sizeof(u->tmf_st), tmf_timeout(e), rec_xfer_done, u)) {
-					u->tmf_busy &= ~B_ST;
-					u->tmf_rc = 0x100;
-				}
+				tmf_read_status(u);
 			}
 		} else if (n >= RESPONSE_IU_LEN && u->tmf_st[0] == IU_RESPONSE) {
 			u->tmf_rc = u->tmf_st[7];
@@ -1459,15 +1461,7 @@ int ousb_uas_cancel(struct ousb_engine *e, ostor_task *t)
 	struct ousb_uas *u = e->uas;
 
 	pthread_mutex_lock(&e->lock);
-	for (size_t i = 0; i < e->qlen; i++) {
-		size_t k = (e->qhead + i) % e->qcap;
-
-		if (e->q[k] != t)
-			continue;
-		for (size_t j = i; j + 1 < e->qlen; j++)
-			e->q[(e->qhead + j) % e->qcap] = e->q[(e->qhead + j + 1) % e->qcap];
-		e->qlen--;
-		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+	if (ousb_dequeue_aborted(e, t)) {
 		pthread_mutex_unlock(&e->lock);
 		return 0;
 	}
