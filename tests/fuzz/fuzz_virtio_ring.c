@@ -6,10 +6,11 @@
  * the library posts buffers, harvests completions (virtqueue_get), checks
  * notifications and takes everything back after a break (detach, reinit).
  *
- * Byte 0: bit 0 packed, bit 1 indirect tables, bits 2-4 the queue size
- * (split 1 << n up to 16, packed n + 1).  Then operations of a few bytes
- * each (see the switch).  No transport: a local ops table gives
- * identity-mapped heap memory, so the ring is all there is.
+ * Byte 0: bit 0 packed, bit 1 indirect tables (4 entries), bits 2-4 the
+ * queue size (split 1 << (n % 5): 1 to 16, packed n + 1: 1 to 8), bit 5
+ * event index.  Then operations of a few bytes each (see the switch).
+ * No transport: a local ops table gives identity-mapped heap memory and
+ * the negotiated features, so the ring is all there is.
  *
  * Invariants: a completion is always a cookie we posted and have in
  * flight (so never an out-of-range id, never twice); its len is at most
@@ -182,9 +183,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg = u8(&in);
 	packed = cfg & 1;
 	qsize = packed ? 1u + ((cfg >> 2) & 7) : 1u << ((cfg >> 2) % 5);
+	/* The features the ring code looks at, as negotiated. */
+	vd.driver_features = (1ull << VIRTIO_F_VERSION_1) |
+			     ((cfg & 2) ? 1ull << VIRTIO_F_INDIRECT_DESC : 0) |
+			     ((cfg & 0x20) ? 1ull << VIRTIO_F_EVENT_IDX : 0) |
+			     (packed ? 1ull << VIRTIO_F_RING_PACKED : 0);
 	if (virtqueue_create(&vd, 2, qsize, packed, (cfg & 2) ? 4 : 0, &vq) < 0)
 		abort();
-	vq->event_idx = cfg & 0x20;
+	if (vq->indirect != !!(cfg & 2) || vq->event_idx != !!(cfg & 0x20))
+		abort();
 	memset(toks, 0, sizeof(toks));
 	ninflight = 0;
 
