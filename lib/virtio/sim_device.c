@@ -32,6 +32,7 @@
 #define SIM_MAX_EVENTS 64
 #define SIM_SENSE_SIZE 96
 #define SIM_CDB_SIZE 32
+#define SIM_SCRIPT_BUF 8192
 
 #define VIRTIO_OPTIONS "packed, queues=N, queue-size=N, intr, msix, no-indirect, no-event-idx, " \
 	"ring-reset, iommu, timeout=MS, busy-backoff=MS, fault=features-ok|config-generation|early-irq"
@@ -131,6 +132,9 @@ struct sim_vdev {
 	unsigned int nhidden;
 
 	uint64_t epoch;               /* bumps on every reset: stale work is dropped */
+	sim_virtio_script_fn script;  /* sim_virtio_set_script: answers come from it */
+	void *script_arg;
+	uint8_t script_buf[SIM_SCRIPT_BUF];
 	struct sim_virtio_stats st;
 
 	/* iommu option: the device reaches only memory from dma_alloc, at
@@ -925,6 +929,40 @@ static bool lun_hidden(struct sim_vdev *m, uint32_t lun)
 	return false;
 }
 
+/* sim_virtio_set_script: the script writes the answer and picks used.len;
+ * false when it wants a command or TMF held (never answered: only a
+ * reset takes it back). */
+static bool script_answer(struct sim_vdev *m, enum sim_virtio_script_kind kind, struct sim_elem *e,
+			 const uint8_t *req, size_t req_len, bool is_request)
+{
+	size_t n = OSTOR_MIN(e->in_len, sizeof(m->script_buf));
+	int64_t len;
+
+	memset(m->script_buf, 0, n);
+	len = m->script(m->script_arg, kind, req, req_len, m->script_buf, n);
+	if (len < 0) {
+		if (kind == SIM_SCRIPT_COMMAND) {
+			uint64_t tag;
+
+			memcpy(&tag, req + 8, 8);
+			for (unsigned int i = 0; i < SIM_MAX_HELD; i++) {
+				if (m->held[i].used)
+					continue;
+				m->held[i] = (struct sim_held){ true, *e, tag, req[1],
+								((uint32_t)(req[2] & 0x3f) << 8) | req[3],
+								SIM_TMF_COMPLETE_NOTHING };
+				m->nheld++;
+				m->st.held++;
+				break;
+			}
+		}
+		return true; /* a TMF: dropped, never answered */
+	}
+	scatter(e->in, e->nin, m->script_buf, n);
+	push_used(m, e, (uint32_t)OSTOR_MIN(len, (int64_t)UINT32_MAX), is_request);
+	return true;
+}
+
 static void do_command(struct sim_vdev *m, struct sim_elem *e)
 {
 	uint8_t hdr[VIRTIO_SCSI_REQ_HDR + SIM_CDB_SIZE];
@@ -942,6 +980,8 @@ static void do_command(struct sim_vdev *m, struct sim_elem *e)
 		push_used(m, e, 0, true);
 		return;
 	}
+	if (m->script && script_answer(m, SIM_SCRIPT_COMMAND, e, hdr, sizeof(hdr), true))
+		return;
 	if (take_fault(m, SIM_VF_NEEDS_RESET, NULL)) {
 		m->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 		m->stalled = true;
@@ -1040,6 +1080,8 @@ static void do_control(struct sim_vdev *m, struct sim_elem *e)
 	memcpy(&tag, req + 16, 8);
 	target = req[9];
 	lun = ((uint32_t)(req[10] & 0x3f) << 8) | req[11];
+	if (m->script && script_answer(m, SIM_SCRIPT_TMF, e, req, sizeof(req), false))
+		return;
 	if (type != VIRTIO_SCSI_T_TMF) {
 		tmf_answer(m, e, VIRTIO_SCSI_S_FUNCTION_REJECTED);
 		return;
@@ -1109,6 +1151,12 @@ static void deliver_events(struct sim_vdev *m)
 		b[6] = (uint8_t)(0x40 | (ev.lun >> 8));
 		b[7] = (uint8_t)ev.lun;
 		memcpy(b + 12, &ev.reason, 4);
+		if (m->script) {
+			int64_t l = m->script(m->script_arg, SIM_SCRIPT_EVENT, NULL, 0, b, sizeof(b));
+
+			if (l >= 0)
+				len = (uint32_t)OSTOR_MIN(l, (int64_t)UINT32_MAX);
+		}
 		scatter(e->in, e->nin, b, sizeof(b));
 		if (take_fault(m, SIM_VF_SHORT_EVENT, &p))
 			len = p;
@@ -1226,6 +1274,14 @@ void sim_virtio_wait_idle(struct sim_vdev *m)
 	 * woken the thread yet: then it is not idle). */
 	while ((!m->idle || m->kicked) && !m->stop)
 		pthread_cond_wait(&m->idle_cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void sim_virtio_set_script(struct sim_vdev *m, sim_virtio_script_fn fn, void *arg)
+{
+	pthread_mutex_lock(&m->lock);
+	m->script = fn;
+	m->script_arg = arg;
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -69,6 +69,26 @@ unsigned int sim_virtio_faults_pending(struct sim_vdev *m);
  * next notification (tests that need the next one to matter). */
 void sim_virtio_wait_idle(struct sim_vdev *m);
 
+/* Tests and fuzzers: the device's answers written by a script instead of
+ * the target.  The device thread calls fn (under the model's lock; it
+ * must not call into the library) for every command (kind COMMAND: req
+ * is the request header and CDB; buf the driver's writable bytes -
+ * response header, sense, data-in - up to 8192), every task management
+ * function (TMF: req the TMF request; buf the response) and every event
+ * it delivers (EVENT: buf holds the event it would send).  fn fills buf
+ * and returns the used.len to report (any value: a hostile device), or
+ * -1: a command or TMF is never answered (until a device reset), an
+ * event goes out unchanged.  NULL: back to normal.  Without a script the
+ * model behaves as before. */
+enum sim_virtio_script_kind {
+	SIM_SCRIPT_COMMAND = 0,
+	SIM_SCRIPT_TMF = 1,
+	SIM_SCRIPT_EVENT = 2,
+};
+typedef int64_t (*sim_virtio_script_fn)(void *arg, enum sim_virtio_script_kind kind, const uint8_t *req,
+					size_t req_len, uint8_t *buf, size_t buf_len);
+void sim_virtio_set_script(struct sim_vdev *m, sim_virtio_script_fn fn, void *arg);
+
 /* Queue an event for the event queue (delivered when a buffer is free;
  * none free: the next one carries EVENTS_MISSED). */
 void sim_virtio_post_event(struct sim_vdev *m, uint32_t event, uint32_t target, uint32_t lun,

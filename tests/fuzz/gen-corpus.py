@@ -257,3 +257,50 @@ for i, s in enumerate(['{"jsonrpc":"2.0","id":1,"method":"ping"}',
                        '{"jsonrpc":"2.0","id":8,"method":"cache_flush","params":{"device":"sim","lun":-1}}',
                        '{"jsonrpc":"2.0","id":9,"method":"cache_reset","params":{"device":"sim","flush":true,"discard":true}}']):
     put("fuzz_control", "req%d" % i, s)
+
+# ---- virtqueues: byte 0 = bit 0 packed, bit 1 indirect, bits 2-4 size,
+# bit 5 event idx; then operations (fuzz_virtio_ring.c): 0/1 post (bit 3:
+# two out buffers, bits 4-5: in buffers, one length byte each), 2/3 used
+# element (id, len, how[, jump] / packed: id, len, how, flags), 4 harvest,
+# 5 scribble, 6 notifications, 7 reset
+post_1_1 = bytes([0x10, 4, 8])            # one out, one in buffer
+used = lambda i, ln: bytes([0x02, i, ln, 0])
+put("fuzz_virtio_ring", "split4-one", bytes([0x08]) + post_1_1 + used(0, 16) + bytes([4]))
+put("fuzz_virtio_ring", "split4-wrap", bytes([0x28]) + (post_1_1 + bytes([6]) + used(0, 200) + bytes([4])) * 6)
+put("fuzz_virtio_ring", "split2-indirect-two", bytes([0x06]) + bytes([0x38, 1, 2, 3, 4, 5]) + post_1_1 +
+    used(1, 1) + used(0, 255) + bytes([4, 7]))
+put("fuzz_virtio_ring", "split8-jump", bytes([0x0c]) + post_1_1 + bytes([0x02, 0, 8, 0x80, 0x7f, 4]))
+pused = lambda i, ln: bytes([0x02, i, ln, 0, 0, 0])
+put("fuzz_virtio_ring", "packed4-one", bytes([0x0d]) + post_1_1 + pused(0, 16) + bytes([4]))
+put("fuzz_virtio_ring", "packed3-wrap", bytes([0x29]) + (bytes([0x30, 1, 2, 3]) + pused(0, 9) + bytes([4, 6])) * 5)
+put("fuzz_virtio_ring", "packed4-indirect", bytes([0x0f]) + bytes([0x38, 1, 2, 3, 4, 5]) + post_1_1 +
+    pused(1, 3) + pused(0, 3) + bytes([4]))
+put("fuzz_virtio_ring", "packed2-badwrap", bytes([0x05]) + post_1_1 + bytes([0x02, 0, 1, 0x81, 0x80, 0x00, 4]))
+
+# ---- virtio-scsi: byte 0 = bit 0 packed, 1 intr, 2 no-indirect, bits 3-4
+# commands - 1, bit 6 cancel the first, bit 7 queue-size=4; byte 1 =
+# events (bits 0-2 count, bit 3 +64: EVENTS_MISSED, bits 4-5 type, 6-7
+# reason); 2 bytes per command (kind % 3: none, read, write; blocks); then
+# the device's script (fuzz_virtio_scsi.c): per command c, 12-byte header
+# (sense_len, resid, sq, status, response), sense count and bytes, data
+# count / 32, [used.len]; per TMF c, response; per event c, 16 bytes.
+def vresp(status=0, response=0, sense=b"", resid=0, data32=0, c=3):
+    return bytes([c]) + le32(len(sense)) + le32(resid) + bytes([0, 0, status, response]) + \
+        bytes([len(sense)]) + sense + bytes([data32])
+put("fuzz_virtio_scsi", "read-good", bytes([0x00, 0x00, 1, 1]) + vresp(data32=16))
+put("fuzz_virtio_scsi", "write-good-packed", bytes([0x01, 0x00, 2, 2]) + vresp())
+put("fuzz_virtio_scsi", "check-condition", bytes([0x08, 0x00, 0, 0, 1, 1]) + vresp(2, 0, fixed) + vresp(data32=16))
+put("fuzz_virtio_scsi", "busy-then-ok", bytes([0x00, 0x00, 1, 1]) + vresp(0, 5) + vresp(data32=16))
+put("fuzz_virtio_scsi", "resid-too-big", bytes([0x00, 0x00, 1, 2]) + vresp(resid=0xffffffff, data32=4))
+put("fuzz_virtio_scsi", "used-len-huge", bytes([0x00, 0x00, 1, 1]) + vresp(c=1) + le32(0xffffff00))
+put("fuzz_virtio_scsi", "sense-len-huge", bytes([0x00, 0x00, 0, 0]) + bytes([3]) + le32(5000) + le32(0) +
+    bytes([0, 0, 2, 0, 96]) + fixed + bytes(78) + bytes([0]))
+put("fuzz_virtio_scsi", "hold-tmf-rejected", bytes([0x02, 0x00, 0, 0]) + bytes([0xff]) + bytes([1, 11, 1, 11, 1, 0]))
+put("fuzz_virtio_scsi", "hold-no-answer", bytes([0x19, 0x00, 0, 0, 1, 1, 2, 1, 0x10, 1]) + bytes([0xff]))
+put("fuzz_virtio_scsi", "cancel", bytes([0x40, 0x00, 1, 1]) + bytes([0xff, 1, 0]))
+ev = lambda evt, lun, reason: le32(evt) + bytes([1, 0, 0x40, lun]) + bytes(4) + le32(reason)
+put("fuzz_virtio_scsi", "event-removed", bytes([0x00, 0x11, 0, 0]) + bytes([0]) + ev(1, 0, 2) + vresp(3, 0) + vresp())
+put("fuzz_virtio_scsi", "event-param-change", bytes([0x00, 0x31, 0, 0]) + bytes([0]) + ev(3, 0, 0x092a) + vresp())
+put("fuzz_virtio_scsi", "events-missed", bytes([0x00, 0x0a, 0, 0]) + bytes([0]) + ev(0x80000000, 0, 0) +
+    bytes([0x84]) + ev(1, 1, 1) + vresp())
+put("fuzz_virtio_scsi", "event-short", bytes([0x00, 0x01, 0, 0]) + bytes([0x85]) + ev(1, 0, 2) + vresp())

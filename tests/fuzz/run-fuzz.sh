@@ -18,6 +18,7 @@ max_len() {
 	fuzz_vpd|fuzz_ata) echo 1100 ;;
 	fuzz_mode_sense|fuzz_report_luns|fuzz_log_sense|fuzz_read_format_capacities|fuzz_log_pages) echo 1024 ;;
 	fuzz_spec) echo 1200 ;;
+	fuzz_virtio_ring|fuzz_virtio_scsi) echo 512 ;;
 	*) echo 4096 ;;
 	esac
 }

@@ -8,6 +8,7 @@
 #include "core/backend.h"
 #include "sim/backend.h"
 #include "sim/target.h"
+#include "util/byteorder.h"
 #include "virtio/sim_device.h"
 #include "virtio/scsi.h"
 
@@ -1101,6 +1102,66 @@ START_TEST(reset_waits_for_target)
 }
 END_TEST
 
+/* ---- sim_virtio_set_script: answers written by the test (the fuzzer's seam) ---- */
+
+static int64_t hostile_script(void *arg, enum sim_virtio_script_kind kind, const uint8_t *req,
+			      size_t req_len, uint8_t *buf, size_t buf_len)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	if (kind != SIM_SCRIPT_COMMAND || req_len < VIRTIO_SCSI_REQ_HDR + 1 || buf_len < 108)
+		return -1;
+	if (req[VIRTIO_SCSI_REQ_HDR] == 0x28) {
+		/* READ(10): GOOD with resid 0, but a used.len of 4 GiB - 1 */
+		memset(buf + 108, 0xc3, buf_len - 108);
+		return UINT32_MAX;
+	}
+	/* CHECK CONDITION, sense_len 5000 of a 96-byte sense area */
+	ostori_put_le32(buf, 5000);
+	buf[10] = OSTOR_SCSI_STATUS_CHECK_CONDITION;
+	buf[11] = VIRTIO_SCSI_S_OK;
+	buf[12] = 0x70;
+	buf[14] = 0x05;
+	buf[19] = 10;
+	buf[24] = 0x24;
+	return (int64_t)buf_len;
+}
+
+START_TEST(script_answers_clamped)
+{
+	uint8_t cdb[10] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 2, 0 }, tur[6] = { 0 };
+	uint8_t buf[1024];
+	size_t sl = 0;
+	ostor_task *t;
+	int calls = 0;
+
+	open_spec("sim:transport=virtio");
+	sim_virtio_set_script(model, hostile_script, &calls);
+	ck_assert_int_eq(ostor_task_new(dev, &t), 0);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, tur, sizeof(tur), OSTOR_DIR_NONE, NULL, 0), 0);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
+	ck_assert_ptr_nonnull(ostor_task_sense(t, &sl));
+	ck_assert_uint_eq(sl, 96);
+	ck_assert_uint_ge(drv_stats().sense_clamped, 1);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, cdb, sizeof(cdb), OSTOR_DIR_FROM_DEVICE, buf,
+					    sizeof(buf)), 0);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), sizeof(buf));
+	ck_assert_uint_eq(buf[0], 0xc3);
+	ck_assert_uint_ge(drv_stats().len_clamped, 1);
+	ck_assert_int_eq(calls, 2);
+	sim_virtio_set_script(model, NULL, NULL);
+	ck_assert_int_eq(ostor_task_prepare(t, 0, 0, tur, sizeof(tur), OSTOR_DIR_NONE, NULL, 0), 0);
+	ck_assert_int_eq(ostor_task_execute(t), 0);
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_int_eq(calls, 2);
+	ostor_task_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -1119,6 +1180,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, per_queue_interrupts, 0, 2);
 	tcase_add_test(tc, retry_completed_during_discovery);
 	tcase_add_test(tc, reset_waits_for_target);
+	tcase_add_test(tc, script_answers_clamped);
 	suite_add_tcase(s, tc);
 
 	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
