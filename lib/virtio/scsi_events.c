@@ -196,7 +196,12 @@ int vscsi_poll_ctrl(struct vscsi_dev *vs)
 
 	pthread_mutex_lock(&vs->ctrl_lock);
 	do {
-		while ((r = virtqueue_get(vs->ctrlq, &cookie, &len, &clamped)) > 0) {
+		/* Bounded per pass like the request queues: a device that hands
+		 * each reposted event buffer straight back would otherwise
+		 * keep this call for itself. */
+		int budget = n + VSCSI_POLL_BUDGET;
+
+		while (n < budget && (r = virtqueue_get(vs->ctrlq, &cookie, &len, &clamped)) > 0) {
 			struct tmf_slot *s = cookie;
 			struct vscsi_req *rq = s->target_req;
 			uint8_t resp = len >= 1 ? s->resp[0] : VIRTIO_SCSI_S_FAILURE;
@@ -213,7 +218,7 @@ int vscsi_poll_ctrl(struct vscsi_dev *vs)
 		}
 		if (r < 0)
 			vscsi_request_reset(vs, vs->ctrlq->broken_why);
-		while ((r = virtqueue_get(vs->eventq, &cookie, &len, &clamped)) > 0) {
+		while (n < budget && (r = virtqueue_get(vs->eventq, &cookie, &len, &clamped)) > 0) {
 			uint8_t ev[VIRTIO_SCSI_EVENT_SIZE];
 			unsigned int i = (unsigned int)(((uint8_t *)cookie - vs->events) /
 							VIRTIO_SCSI_EVENT_SIZE);
