@@ -18,6 +18,8 @@ max_len() {
 	fuzz_vpd|fuzz_ata) echo 1100 ;;
 	fuzz_mode_sense|fuzz_report_luns|fuzz_log_sense|fuzz_read_format_capacities|fuzz_log_pages) echo 1024 ;;
 	fuzz_spec) echo 1200 ;;
+	fuzz_usb_descriptors) echo 1024 ;;
+	fuzz_usb_engine) echo 8192 ;;
 	*) echo 4096 ;;
 	esac
 }
