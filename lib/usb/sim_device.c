@@ -78,6 +78,7 @@ static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
 	[SIM_USB_UAS_TMF_IGNORED] = "uas-tmf-ignored",
 	[SIM_USB_UAS_TMF_FAILED] = "uas-tmf-failed",
 	[SIM_USB_UAS_TMF_UNSUPPORTED] = "uas-tmf-unsupported",
+	[SIM_USB_PORT_RESET_REFUSED] = "port-reset-refused",
 };
 
 const char *sim_usb_fault_name(enum sim_usb_fault f)
@@ -862,6 +863,11 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	struct sim_usb *m = layer;
 
 	pthread_mutex_lock(&m->lock);
+	if (x->kind == OUSB_PORT_RESET && sim_usb_fault_hit(m, SIM_USB_PORT_RESET_REFUSED)) {
+		/* Not queued: the engine sees the refusal at once. */
+		pthread_mutex_unlock(&m->lock);
+		return -1;
+	}
 	x->impl_next = NULL;
 	x->impl_state = 0;
 	if (m->suspend_allowed) {

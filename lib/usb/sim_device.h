@@ -76,6 +76,8 @@ enum sim_usb_fault {
 	SIM_USB_UAS_IN_ORDER,       /* streams: a status read already waiting gets its IU only when
 				     * every IU queued before it has a read waiting too (QEMU's
 				     * usb-uas: an IU for a stream nobody reads holds back the rest) */
+	/* the transfer layer */
+	SIM_USB_PORT_RESET_REFUSED, /* the layer refuses to queue a port reset (submit fails) */
 	SIM_USB_FAULT_COUNT
 };
 

@@ -1118,11 +1118,16 @@ static void pump(struct ousb_uas *u)
 		ostor_warn(e->dev->ctx, "%s: uas: resetting the port", e->dev->spec);
 		if (!put(u, &u->x_rec, OUSB_PORT_RESET, OUSB_PIPE_DATA, 0, NULL, 0, e->cfg.timeout_ms,
 			 rec_xfer_done, u)) {
+			ostor_err(e->dev->ctx, "%s: uas: the port reset could not be started; the device is "
+				  "dead: unplug and replug it", e->dev->spec);
 			u->rec_busy = false;
 			u->rec = REC_NONE;
 			u->want_port = false;
 			e->dead = true;
-			settle(u, true, 0, OSTOR_RESULT_DEVICE_GONE);
+			/* Dead: the commands queued behind end too, and a
+			 * synchronous reset learns the outcome (nothing else
+			 * would come back here to do it). */
+			pump(u);
 		}
 		return;
 	}

@@ -304,3 +304,93 @@ put("fuzz_virtio_scsi", "event-param-change", bytes([0x00, 0x31, 0, 0]) + bytes(
 put("fuzz_virtio_scsi", "events-missed", bytes([0x00, 0x0a, 0, 0]) + bytes([0]) + ev(0x80000000, 0, 0) +
     bytes([0x84]) + ev(1, 1, 1) + vresp())
 put("fuzz_virtio_scsi", "event-short", bytes([0x00, 0x01, 0, 0]) + bytes([0x85]) + ev(1, 0, 2) + vresp())
+
+# ---- USB mass-storage engines driven by the input (fuzz_usb_engine.c):
+# byte 0 protocol (0 BOT, 1 BOT + CBW pipelined, 2 CB, 3 CBI, 4 UAS, 5 UAS
+# 4 streams, 6 UAS 32 streams, 7 BOT unpipelined) | subclass << 3 | end
+# gone 0x40 | scattered 0x80; quirks (2 bytes); max-transfer; commands;
+# then per completion: pick, status|flags (7 OK; 08 header fixed, 10 whole
+# length, 20 bytes from the input, 40 cancel, 80 16-bit length), length.
+OK_FULL = bytes([0, 0x17])                    # the oldest transfer, OK, all of it
+
+
+def ok_data(data):                            # OK, these bytes
+    return bytes([0, 0x27, len(data)]) + data
+
+
+def csw(status=0, residue=0):                 # a CSW for the last CBW
+    return bytes([0, 0x2f, 13]) + bytes(8) + le32(residue) + bytes([status])
+
+
+def usb_engine(proto, cmds, script, quirks=0, subclass=0):
+    head = bytes([proto | subclass << 3]) + le16(quirks) + bytes([0, len(cmds) - 1])
+    return head + b"".join(bytes(c) for c in cmds) + script
+
+
+READ1, WRITE1, INQ36, TUR = (0, 1, 0), (1, 1, 0), (2, 36, 0), (5, 0, 0)
+sense18 = bytes([0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0, 0, 0, 0, 0])
+maxlun0 = ok_data(b"\x00")
+put("fuzz_usb_engine", "bot-read", usb_engine(0, [READ1], maxlun0 + OK_FULL + OK_FULL + csw()))
+put("fuzz_usb_engine", "bot-write", usb_engine(0, [WRITE1], maxlun0 + OK_FULL + OK_FULL + csw()))
+put("fuzz_usb_engine", "bot-check-condition",
+    usb_engine(0, [INQ36], maxlun0 + OK_FULL + bytes([0, 0x07, 0]) + csw(1, 36) +
+               OK_FULL + ok_data(sense18) + csw()))
+put("fuzz_usb_engine", "bot-short-read-stall",
+    usb_engine(7, [READ1, TUR], maxlun0 + OK_FULL + bytes([0, 0x01, 0]) + OK_FULL + csw(0, 512) +
+               OK_FULL + csw()))
+put("fuzz_usb_engine", "bot-pipelined-cbw-two",
+    usb_engine(1, [READ1, INQ36], maxlun0 + OK_FULL * 3 + csw() + OK_FULL * 2 + csw()))
+put("fuzz_usb_engine", "cbi-read",
+    usb_engine(3, [READ1], OK_FULL + OK_FULL + ok_data(b"\x00\x00"), subclass=3))
+put("fuzz_usb_engine", "cb-inquiry",
+    usb_engine(2, [INQ36], OK_FULL + OK_FULL + OK_FULL + ok_data(bytes(18)), subclass=2))
+uas_luns = bytes([0, 0, 0, 8, 0, 0, 0, 0]) + bytes(8)
+
+
+def sense_iu(status=0, sense=b""):            # tag filled in by the layer
+    return bytes([0x03, 0, 0, 0, 0, 0, status]) + bytes(7) + be16(len(sense)) + sense
+
+
+def uas_ok(iu):
+    return bytes([0, 0x2f, len(iu)]) + iu
+
+
+STALE = bytes([0, 0x02, 0])                    # a read for stale IUs: nothing (timeout)
+
+
+# no streams: Command IU, then READ READY, the data, the Sense IU
+put("fuzz_usb_engine", "uas-read",
+    usb_engine(4, [READ1], STALE + OK_FULL + uas_ok(bytes([0x06, 0, 0, 0])) + OK_FULL + uas_ok(sense_iu()) +
+               OK_FULL + uas_ok(bytes([0x06, 0, 0, 0])) + OK_FULL + uas_ok(sense_iu())))
+put("fuzz_usb_engine", "uas-check-condition",
+    usb_engine(4, [INQ36], STALE + OK_FULL + uas_ok(bytes([0x06, 0, 0, 0])) + OK_FULL + uas_ok(sense_iu()) +
+               OK_FULL + uas_ok(sense_iu(2, sense18))))
+# streams: the Command IU, its status read and data queued together
+put("fuzz_usb_engine", "uas-streams-read",
+    usb_engine(5, [READ1, WRITE1], STALE * 4 + OK_FULL * 3 + uas_ok(sense_iu()) + OK_FULL * 6 + uas_ok(sense_iu()) +
+               OK_FULL * 3 + uas_ok(sense_iu()) + OK_FULL * 3 + uas_ok(sense_iu())))
+
+# ---- USB configuration descriptors (fuzz_usb_descriptors.c): byte 0 bit 0
+# allows UAS, then the descriptors as the device sends them.
+def itf(num, alt, cls, sub, proto, neps):
+    return bytes([9, 4, num, alt, neps, cls, sub, proto, 0])
+
+
+def ep(addr, attr, mps=512):
+    return bytes([7, 5, addr, attr]) + le16(mps) + bytes([0])
+
+
+cfghead = bytes([9, 2, 0, 0, 1, 1, 0, 0x80, 50])
+bot_itf = itf(0, 0, 8, 6, 0x50, 2) + ep(0x81, 2) + ep(0x02, 2)
+put("fuzz_usb_descriptors", "bot", b"\x01" + cfghead + bot_itf)
+put("fuzz_usb_descriptors", "composite-cbi",
+    b"\x01" + cfghead + itf(0, 0, 3, 1, 1, 1) + ep(0x81, 3, 8) +
+    itf(1, 0, 8, 4, 0x00, 3) + ep(0x82, 2) + ep(0x03, 2) + ep(0x84, 3, 2))
+pu = lambda n: bytes([4, 0x24, n, 0])
+comp = lambda exp: bytes([6, 0x30, 15, exp, 0, 0])
+uas_alt = (itf(0, 1, 8, 6, 0x62, 4) + ep(0x01, 2, 1024) + comp(0) + pu(1) + ep(0x82, 2, 1024) + comp(4) + pu(2) +
+           ep(0x83, 2, 1024) + comp(4) + pu(3) + ep(0x04, 2, 1024) + comp(2) + pu(4))
+put("fuzz_usb_descriptors", "uas-beside-bot", b"\x01" + cfghead + bot_itf + uas_alt)
+put("fuzz_usb_descriptors", "uas-turned-off", b"\x00" + cfghead + bot_itf + uas_alt)
+put("fuzz_usb_descriptors", "uas-only-broken",
+    b"\x01" + cfghead + itf(0, 0, 8, 6, 0x62, 2) + ep(0x01, 2) + pu(1) + ep(0x82, 2) + bytes([9, 0x24, 2, 0]))

@@ -3,7 +3,10 @@
 # fuzz` runs each for FUZZ_SECONDS with its seed corpus (tests/fuzz/README).
 FUZZ_TARGETS = fuzz_sense fuzz_inquiry fuzz_vpd fuzz_read_capacity fuzz_mode_sense \
 	fuzz_report_luns fuzz_log_sense fuzz_read_format_capacities fuzz_cdb_check \
-	fuzz_config fuzz_spec fuzz_control fuzz_ata fuzz_log_pages fuzz_virtio_ring fuzz_virtio_scsi
+	fuzz_config fuzz_spec fuzz_control fuzz_ata fuzz_log_pages fuzz_virtio_ring fuzz_virtio_scsi fuzz_usb_engine
+if ENABLE_USB
+FUZZ_TARGETS += fuzz_usb_descriptors
+endif
 FUZZ_SECONDS = 20
 FUZZ_JOBS = 1
 FUZZ_COMPILE_FLAGS = $(AM_CFLAGS) $(FUZZ_TARGET_FLAGS)
@@ -19,7 +22,11 @@ noinst_PROGRAMS += tests/fuzz/fuzz_sense tests/fuzz/fuzz_inquiry tests/fuzz/fuzz
 	tests/fuzz/fuzz_log_sense tests/fuzz/fuzz_read_format_capacities \
 	tests/fuzz/fuzz_cdb_check tests/fuzz/fuzz_config tests/fuzz/fuzz_spec \
 	tests/fuzz/fuzz_control tests/fuzz/fuzz_ata tests/fuzz/fuzz_log_pages \
-	tests/fuzz/fuzz_virtio_ring tests/fuzz/fuzz_virtio_scsi
+	tests/fuzz/fuzz_virtio_ring tests/fuzz/fuzz_virtio_scsi \
+	tests/fuzz/fuzz_usb_engine
+if ENABLE_USB
+noinst_PROGRAMS += tests/fuzz/fuzz_usb_descriptors
+endif
 
 fuzz: $(FUZZ_TARGETS:%=tests/fuzz/%)
 	@FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_JOBS='$(FUZZ_JOBS)' $(SHELL) $(top_srcdir)/tests/fuzz/run-fuzz.sh \
@@ -96,3 +103,14 @@ tests_fuzz_fuzz_virtio_scsi_SOURCES = tests/fuzz/fuzz_virtio_scsi.c tests/fuzz/f
 tests_fuzz_fuzz_virtio_scsi_CFLAGS = $(FUZZ_COMPILE_FLAGS)
 tests_fuzz_fuzz_virtio_scsi_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_virtio_scsi_LDADD = $(FUZZ_LIBS)
+# The engine's task completions are caught on their way to the core
+# (--wrap): the tasks never went through it.
+tests_fuzz_fuzz_usb_engine_SOURCES = tests/fuzz/fuzz_usb_engine.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_usb_engine_CFLAGS = $(FUZZ_COMPILE_FLAGS)
+tests_fuzz_fuzz_usb_engine_LDFLAGS = $(FUZZ_LINK_FLAGS) -Wl,--wrap=ostori_task_complete
+tests_fuzz_fuzz_usb_engine_LDADD = $(FUZZ_LIBS)
+# Includes lib/usb/backend.c (the selection is static there).
+tests_fuzz_fuzz_usb_descriptors_SOURCES = tests/fuzz/fuzz_usb_descriptors.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_usb_descriptors_CFLAGS = $(FUZZ_COMPILE_FLAGS) $(LIBUSB_CFLAGS)
+tests_fuzz_fuzz_usb_descriptors_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_usb_descriptors_LDADD = $(FUZZ_LIBS) $(LIBUSB_LIBS)

@@ -19,6 +19,8 @@ max_len() {
 	fuzz_mode_sense|fuzz_report_luns|fuzz_log_sense|fuzz_read_format_capacities|fuzz_log_pages) echo 1024 ;;
 	fuzz_spec) echo 1200 ;;
 	fuzz_virtio_ring|fuzz_virtio_scsi) echo 512 ;;
+	fuzz_usb_descriptors) echo 1024 ;;
+	fuzz_usb_engine) echo 8192 ;;
 	*) echo 4096 ;;
 	esac
 }

@@ -486,6 +486,38 @@ START_TEST(uas_port_reset_fails_dead)
 }
 END_TEST
 
+/* A port reset the transfer layer refuses to queue: the device is dead,
+ * and the command queued behind the one that broke ends too (it waited
+ * forever: found by fuzz_usb_engine). */
+START_TEST(uas_port_reset_refused_dead)
+{
+	struct sim_usb *m = open_dev(UAS_HS);
+	uint8_t a[4096], b[4096];
+	struct done_rec rec = { 0 };
+	ostor_task *t1, *t2;
+
+	check_io_works(0, 64, 17);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_UAS_NO_STATUS, 1, 0), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_UAS_TMF_FAILED, 2, 0), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_PORT_RESET_REFUSED, 1, 0), 0);
+	/* no streams: one command at a time, the second waits in the engine */
+	t1 = submit_rw(0x28, 0, 8, a, sizeof(a), &rec);
+	t2 = submit_rw(0x28, 8, 8, b, sizeof(b), &rec);
+	wait_calls(&rec, 2, 5000);
+	ck_assert_int_ne(ostor_task_result(t1), OSTOR_RESULT_GOOD);
+	ck_assert_int_eq(ostor_task_result(t2), OSTOR_RESULT_DEVICE_GONE);
+	ck_assert_uint_eq(ostor_task_transferred(t1), 0);
+	ck_assert_uint_eq(ostor_task_transferred(t2), 0);
+	ck_assert_uint_eq(mstats(m).port_resets, 0);
+	ck_assert(ousb_engine_is_dead(sim_usb_engine(m)));
+	ostor_task_free(t1);
+	ostor_task_free(t2);
+	/* an explicit reset is a fresh attempt */
+	ck_assert_int_eq(ostor_reset(dev, OSTOR_RESET_DEVICE, 0, 0), OSTOR_TMF_DONE);
+	check_io_works(0, 0, 18);
+}
+END_TEST
+
 /* ---- hostile IUs ------------------------------------------------------------------ */
 
 START_TEST(uas_hostile_ius)
@@ -676,6 +708,7 @@ int main(void)
 	tcase_add_test(tc, uas_abort_with_in_order_delivery);
 	tcase_add_test(tc, uas_lun_reset_and_more);
 	tcase_add_test(tc, uas_port_reset_fails_dead);
+	tcase_add_test(tc, uas_port_reset_refused_dead);
 	tcase_add_loop_test(tc, uas_hostile_ius, 0, 6);
 	tcase_add_loop_test(tc, uas_unknown_tag_dropped, 0, 2);
 	tcase_add_loop_test(tc, uas_oversize_sense_clamped, 0, 2);
