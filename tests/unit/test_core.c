@@ -2004,6 +2004,10 @@ static Suite *core_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("api");
+	/* Check's 4 s default is a guess of speed: async_block_io moves 20 MB
+	 * through the simulated Bulk-Only device, for seconds under TSan on a
+	 * busy machine.  The timeout is there to end a hang. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, error_names);
 	tcase_add_test(tc, sim_hold_option);
