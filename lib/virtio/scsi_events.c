@@ -192,7 +192,7 @@ int vscsi_poll_ctrl(struct vscsi_dev *vs)
 	void *cookie;
 	uint32_t len;
 	bool clamped, again;
-	int r, n = 0, pass = 0;
+	int r = 0, n = 0, pass = 0;
 
 	pthread_mutex_lock(&vs->ctrl_lock);
 	do {
