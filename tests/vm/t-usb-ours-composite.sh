@@ -1,8 +1,7 @@
 #!/bin/bash
 # Interface selection: the mass-storage interface of a composite device is
 # found wherever it is (never assumed to be interface 0), and a device
-# offering UAS is handled as the issue says: the BOT alternate setting is
-# used when there is one, otherwise a clear "UAS not supported" error.
+# offering UAS is driven as UAS (lib/usb/uas.c).
 #  - a composite gadget on dummy_hcd (configfs): a serial (ACM) function
 #    first, so mass storage is interface 2; I/O through us lands in the
 #    backing file at the right offset;
@@ -68,14 +67,12 @@ rc=0
 timeout 60 "$B/orionstor" info -v -d "usb:$uasdev" >/run/vm/uas.out 2>&1 || rc=$?
 cat /run/vm/uas.out
 [ "$rc" != 124 ] || fail "opening the UAS device hung"
-if [ "$rc" = 0 ]; then
-	grep -q "UAS: not yet supported, falling back to BOT" /run/vm/uas.out ||
-		fail "the UAS device opened without saying it fell back to BOT"
-	echo "uas=bot-fallback" >/run/vm/uas.result
-else
-	grep -q "UAS" /run/vm/uas.out || fail "the refusal does not name UAS"
-	echo "uas=refused rc=$rc" >/run/vm/uas.result
-fi
+# UAS is driven now (t-usb-uas.sh tests it through): the device opens
+# as scsi/uas and shows its LUN.
+[ "$rc" = 0 ] || fail "the UAS device did not open (exit $rc)"
+grep -q "scsi/uas" /run/vm/uas.out || fail "the UAS device was not driven as UAS"
+grep -q "^0:0 .*disk" /run/vm/uas.out || fail "the UAS device's LUN 0:0 missing"
+echo "uas=driven" >/run/vm/uas.result
 GUEST
 
 vm_boot || vm_fail "guest script failed"
