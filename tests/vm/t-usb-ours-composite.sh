@@ -5,9 +5,8 @@
 #  - a composite gadget on dummy_hcd (configfs): a serial (ACM) function
 #    first, so mass storage is interface 2; I/O through us lands in the
 #    backing file at the right offset;
-#  - QEMU's usb-uas on qemu-xhci: whatever alternate settings it offers,
-#    opening it either works through BOT or fails with a message naming
-#    UAS - never a hang or a protocol mess.
+#  - QEMU's usb-uas on qemu-xhci: opened as scsi/uas with its LUN, within
+#    60 s (never a hang).
 . "$(dirname "$0")/lib/vm.sh"
 vm_init usb-ours-composite
 vm_usb_ctrl xhci xhci
