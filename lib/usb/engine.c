@@ -437,21 +437,7 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 		return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s: no LUN %u at target %u: its LUNs are 0 to %u "
 				    "(Get Max LUN)", e->dev->spec, t->lun, t->target, e->max_lun);
 	}
-	pthread_mutex_lock(&e->lock);
-	/* Suspend allowed (the device idled): wake it before anything goes
-	 * out.  Rare; the flag is read under the lock the timer sets it
-	 * with, so it cannot be set behind our back until we queued. */
-	while (OSTOR_UNLIKELY(e->suspend != NULL) && ousb_suspend_allowed(e->suspend) && !e->gone) {
-		pthread_mutex_unlock(&e->lock);
-		ousb_suspend_wake(e->suspend);
-		pthread_mutex_lock(&e->lock);
-	}
-	if (e->gone) {
-		r = ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", e->dev->spec);
-	} else if (e->dead) {
-		r = ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device stopped responding and a port "
-				 "reset did not revive it; unplug and replug it", e->dev->spec);
-	} else {
+	if ((r = ousb_lock_awake(e)) == 0) {
 		/* A fixed ring, allocated at open: when it is full the core
 		 * keeps the task waiting (no allocation per command). */
 		if (e->qlen == e->qcap || (e->one_at_a_time && (e->qlen || e->task || e->stage != S_IDLE))) {
@@ -481,6 +467,25 @@ bool ousb_dequeue_aborted(struct ousb_engine *e, ostor_task *t)
 		return true;
 	}
 	return false;
+}
+
+int ousb_lock_awake(struct ousb_engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	/* Suspend allowed (the device idled): wake it before anything goes
+	 * out.  Rare; the flag is read under the lock the timer sets it
+	 * with, so it cannot be set behind our back until we queued. */
+	while (OSTOR_UNLIKELY(e->suspend != NULL) && ousb_suspend_allowed(e->suspend) && !e->gone) {
+		pthread_mutex_unlock(&e->lock);
+		ousb_suspend_wake(e->suspend);
+		pthread_mutex_lock(&e->lock);
+	}
+	if (e->gone)
+		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", e->dev->spec);
+	if (e->dead)
+		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device stopped responding and a port "
+				    "reset did not revive it; unplug and replug it", e->dev->spec);
+	return 0;
 }
 
 int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t)

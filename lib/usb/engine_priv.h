@@ -144,6 +144,9 @@ void ousb_advance(struct ousb_engine *e);
 /* Take t out of the engine's queue (not on the wire yet) and complete it
  * ABORTED; false when it is not queued.  e->lock held. */
 bool ousb_dequeue_aborted(struct ousb_engine *e, ostor_task *t);
+/* Take e->lock (held on return either way), waking a suspended device
+ * first; OSTOR_ERROR_NO_DEVICE when it is gone or dead. */
+int ousb_lock_awake(struct ousb_engine *e);
 
 /* ---- bot.c, cbi.c: the transports --------------------------------------- */
 

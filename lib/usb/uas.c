@@ -1437,20 +1437,10 @@ int ousb_uas_submit(struct ousb_engine *e, ostor_task *t)
 		ostori_task_finish(t, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
 		return 0;
 	}
-	pthread_mutex_lock(&e->lock);
-	while (OSTOR_UNLIKELY(e->suspend != NULL) && ousb_suspend_allowed(e->suspend) && !e->gone) {
-		pthread_mutex_unlock(&e->lock);
-		ousb_suspend_wake(e->suspend);
-		pthread_mutex_lock(&e->lock);
-	}
-	if (e->gone) {
-		r = ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", e->dev->spec);
-	} else if (e->dead) {
-		r = ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device stopped responding and a port "
-				 "reset did not revive it; unplug and replug it", e->dev->spec);
-	} else if (e->qlen == e->qcap) {
+	r = ousb_lock_awake(e);
+	if (r == 0 && e->qlen == e->qcap) {
 		r = OSTORI_SUBMIT_FULL;
-	} else {
+	} else if (r == 0) {
 		e->q[(e->qhead + e->qlen) % e->qcap] = t;
 		e->qlen++;
 		if (e->qlen + u->inflight > e->stats.queued_max)
