@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Unit attentions and BUSY are retried this many times per command. */
+/* Unit attentions, BUSY and transport errors are retried this many
+ * times per command. */
 #define MAX_RETRIES 5
 
 OSTOR_API const char *ostor_peripheral_type_name(int type)
@@ -107,8 +108,19 @@ static void note_deferred_error(ostor_device *dev, uint32_t target, uint32_t lun
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/* A command that ended in a transport error is sent again: the transport
+ * has recovered (reset recovery on USB) or the next submission fails, and
+ * what the block helpers and the LUN queries send may be repeated - the
+ * kernel's SCSI layer retries them too. */
+static void note_transport_retry(ostor_device *dev, uint32_t target, uint32_t lun, uint8_t opcode)
+{
+	ostor_info(dev->ctx, "%s %u:%u: command %02xh ended in a transport error, sending it again",
+		   dev->spec, target, lun, opcode);
+}
+
 /*
- * Run one command, retrying unit attentions, deferred errors and BUSY.  Returns 0 once the
+ * Run one command, retrying unit attentions, deferred errors, BUSY and
+ * transport errors.  Returns 0 once the
  * task completed with any other answer (the caller reads its status and
  * sense), or a transport error.
  */
@@ -134,6 +146,11 @@ int ostori_exec(ostor_task *t, uint32_t target, uint32_t lun,
 		if (t->result == OSTOR_RESULT_BUSY) {
 			ostori_stats_event(t->dev, retries);
 			usleep(1000u << (attempt < 6 ? attempt : 6));
+			continue;
+		}
+		if (t->result == OSTOR_RESULT_TRANSPORT_ERROR) {
+			ostori_stats_event(t->dev, retries);
+			note_transport_retry(t->dev, target, lun, cdb->bytes[0]);
 			continue;
 		}
 		if (t->result == OSTOR_RESULT_CHECK_CONDITION &&
@@ -627,7 +644,8 @@ static int part_submit(struct block_req *rq)
 	return ostor_task_submit(t, (struct ostor_completion){ part_done, rq, NULL });
 }
 
-/* Whether a failed part is worth sending again (unit attention, BUSY). */
+/* Whether a failed part is worth sending again (unit attention, BUSY,
+ * a transport error). */
 static bool part_retry(struct block_req *rq)
 {
 	ostor_task *t = rq->task;
@@ -637,6 +655,10 @@ static bool part_retry(struct block_req *rq)
 		return false;
 	if (t->result == OSTOR_RESULT_BUSY)
 		return true;
+	if (t->result == OSTOR_RESULT_TRANSPORT_ERROR) {
+		note_transport_retry(rq->dev, rq->target, rq->lun, t->cdb[0]);
+		return true;
+	}
 	if (t->result != OSTOR_RESULT_CHECK_CONDITION ||
 	    ostor_scsi_parse_sense(t->sense, t->sense_len, &s) < 0)
 		return false;

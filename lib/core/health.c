@@ -357,7 +357,8 @@ static int ata_report(struct hctx *h, struct ostor_health *hr, int protocol, uns
 				hr->have_temperature = true;
 			}
 		}
-	} else if (r < 0 && r != OSTOR_ERROR_NOT_SUPPORTED && r != OSTOR_ERROR_IO) {
+	} else if (r < 0 && r != OSTOR_ERROR_NOT_SUPPORTED && r != OSTOR_ERROR_IO &&
+		   r != OSTOR_ERROR_PROTOCOL) {
 		return r;
 	}
 	if (!(flags & OSTOR_HEALTH_STATUS_ONLY)) {
@@ -366,7 +367,8 @@ static int ata_report(struct hctx *h, struct ostor_health *hr, int protocol, uns
 		if (r == 0 && res.got >= ATA_SECTOR) {
 			hr->self_tests = (struct ostor_scsi_ata_self_test_log)OSTOR_SCSI_ATA_SELF_TEST_LOG_INIT;
 			hr->have_self_tests = ostor_scsi_parse_ata_self_test_log(buf, res.got, &hr->self_tests) == 0;
-		} else if (r < 0 && r != OSTOR_ERROR_NOT_SUPPORTED && r != OSTOR_ERROR_IO) {
+		} else if (r < 0 && r != OSTOR_ERROR_NOT_SUPPORTED && r != OSTOR_ERROR_IO &&
+		   r != OSTOR_ERROR_PROTOCOL) {
 			return r;
 		}
 	}
@@ -619,7 +621,8 @@ static int health_read(struct hctx *h, struct ostor_health *hr, int protocol, un
 		r = try_sat(h, hr, buf, &protocol);
 		if (r == 0)
 			return ata_report(h, hr, protocol, flags);
-		if (r != OSTOR_ERROR_NOT_SUPPORTED && r != OSTOR_ERROR_IO && r != OSTOR_ERROR_SCSI)
+		if (r != OSTOR_ERROR_NOT_SUPPORTED && r != OSTOR_ERROR_IO && r != OSTOR_ERROR_SCSI &&
+		    r != OSTOR_ERROR_PROTOCOL)
 			return r;
 		ostor_dbg(h->dev->ctx, "%s %u:%u: looks like SAT but ATA PASS-THROUGH failed (%s)",
 			  h->dev->spec, h->target, h->lun, ostor_last_error());

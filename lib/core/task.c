@@ -984,7 +984,10 @@ OSTOR_API int ostor_task_error(const ostor_task *t)
 	case OSTOR_RESULT_RESERVATION_CONFLICT:
 		return ostori_error(OSTOR_ERROR_BUSY, "reservation conflict: another initiator holds a reservation");
 	case OSTOR_RESULT_TRANSPORT_ERROR:
-		return ostori_error(OSTOR_ERROR_IO, "transport error on %s", t->dev->spec);
+		/* Not IO: nothing says the medium failed, and callers (tools,
+		 * exit codes) tell a broken link from a bad block. */
+		return ostori_error(OSTOR_ERROR_PROTOCOL, "transport error on %s: the command's outcome is "
+				    "unknown (the device or its link broke the protocol)", t->dev->spec);
 	case OSTOR_RESULT_TIMEOUT:
 		return ostori_error(OSTOR_ERROR_TIMEOUT, "command timed out after %u ms on %s",
 				    t->timeout_ms, t->dev->spec);

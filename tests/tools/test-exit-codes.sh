@@ -132,6 +132,21 @@ for code in $documented; do
 	pass "exit code $code"
 done
 
+# Block I/O tells a broken link from a bad block: a transport error that
+# persists is 37 (not 3, a medium error); a passing one is retried after
+# the transport's recovery (orionstor-sim(7)'s example), and the read works.
+bounded "$ORIONSTOR" read -d sim:size=1M,transport=usb-bot,fault=phase-error,fault-count=1000,fault-after=5 \
+	--lba 0 --count 8 -o "$tmp/x" >"$tmp/out" 2>"$tmp/err"
+got=$?
+[ "$got" -eq 37 ] || fail "read with a phase error on every command exited $got, not 37"
+grep -q "READ of 8 blocks at LBA 0.*transport error" "$tmp/err" ||
+	fail "read with a phase error on every command: the READ's transport error not said: $(cat "$tmp/err")"
+pass "block I/O: a persistent transport error is exit 37"
+bounded "$ORIONSTOR" read -d sim:transport=usb-bot,fault=phase-error,fault-count=3 --lba 0 --count 8 \
+	-o "$tmp/x" 2>"$tmp/err" || fail "read through three phase errors failed: $(cat "$tmp/err")"
+[ "$(wc -c <"$tmp/x")" -eq 4096 ] || fail "read through three phase errors: not 4096 bytes"
+pass "block I/O: three phase errors are recovered and retried"
+
 # The library's error codes that no case above goes through.
 map error -4; [ $? -eq 35 ] || fail "OSTOR_ERROR_NO_DEVICE is not 35"
 map open-error -5; [ $? -eq 15 ] || fail "ostor_open's OSTOR_ERROR_NOT_FOUND is not 15"
