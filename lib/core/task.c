@@ -345,8 +345,8 @@ static int submit_shared(ostor_task *t, struct ostor_completion c)
 	}
 	/* An address the device does not have never reaches it. */
 	if (t->target > dev->max_target) {
-		r = ostori_error(OSTOR_ERROR_NOT_FOUND, "%s has no target %u: its targets are 0 to %u", dev->spec,
-				 t->target, dev->max_target);
+		r = ostori_error(OSTOR_ERROR_NOT_FOUND, "no target %u on %s: its targets are 0 to %u",
+				 t->target, dev->spec, dev->max_target);
 		goto fail;
 	}
 	submit_begin(t, &c);

@@ -105,9 +105,9 @@ pass "bad spec: exit $EXIT_SYNTAX"
 # Addressing errors: their own message, on every transport, before the wire.
 for t in "" ",transport=virtio" ",transport=usb-bot" ",transport=usb-cbi" ",transport=usb-cb"; do
 	run $EXIT_NOT_FOUND info -d "sim:size=1M$t" --target 99999
-	grep -q "has no target 99999: its targets are 0 to 0" "$tmp/err" || fail "info --target 99999 on sim:$t: $(cat "$tmp/err")"
+	grep -q "no target 99999: its targets are 0 to 0" "$tmp/err" || fail "info --target 99999 on sim:$t: $(cat "$tmp/err")"
 	run $EXIT_NOT_FOUND cmd -d "sim:size=1M$t" --target 7 --cdb "00 00 00 00 00 00"
-	grep -q "has no target 7" "$tmp/err" || fail "cmd --target 7 on sim:$t"
+	grep -q "no target 7" "$tmp/err" || fail "cmd --target 7 on sim:$t"
 done
 run $EXIT_NOT_FOUND info -d sim:size=1M,transport=usb-cbi --lun 2
 grep -q "no LUN 2: the cbi transport addresses LUN 0 only" "$tmp/err" || fail "CBI --lun 2: $(cat "$tmp/err")"

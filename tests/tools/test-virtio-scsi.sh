@@ -97,7 +97,7 @@ grep -q "^0:0" "$tmp/out" || fail "target-add does not list 0:0"
 run 0 "$tools/virtio-scsi-target-remove" -d "$SIM" --target 0
 grep -q "detached" "$tmp/out" || fail "target-remove output"
 run 39 "$tools/virtio-scsi-target-add" -d "$SIM" --target 5
-grep -q "has no target 5: its targets are 0 to 0" "$tmp/err" || fail "target-add beyond max_target: $(cat "$tmp/err")"
+grep -q "no target 5: its targets are 0 to 0" "$tmp/err" || fail "target-add beyond max_target: $(cat "$tmp/err")"
 run 39 "$tools/virtio-scsi-target-remove" -d "$SIM" --target 5
 run 39 "$tools/virtio-scsi-target-info" -d "$SIM" --target 5
 pass "target-add, target-remove, and a target beyond max_target refused"

@@ -533,7 +533,7 @@ START_TEST(sync_check_condition_and_residual)
 	ostor_scsi_cdb_test_unit_ready(&cdb);
 	ostor_task_set_cdb(t, cdb.bytes, cdb.len);
 	ck_assert_int_eq(ostor_task_execute(t), OSTOR_ERROR_NOT_FOUND);
-	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "has no target 3: its targets are 0 to 0"));
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "no target 3 on sim:size=1M: its targets are 0 to 0"));
 	ck_assert_int_eq(ostor_task_submit(t, (struct ostor_completion){ 0 }), OSTOR_ERROR_NOT_FOUND);
 	ck_assert_int_ge(ostor_queue_acquire(dev, -1), 0);
 	ck_assert_int_eq(ostor_task_execute(t), OSTOR_ERROR_NOT_FOUND);   /* the owner's path too */

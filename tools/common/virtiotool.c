@@ -29,7 +29,7 @@ int vst_check_target(ostor_device *dev, const struct tc_common *c)
 
 	if (ostor_virtio_device_info(dev, &in) < 0 || c->target <= in.max_target)
 		return 0;
-	tc_msg("%s has no target %u: its targets are 0 to %u (max_target)", c->device, (unsigned)c->target,
+	tc_msg("%s: no target %u: its targets are 0 to %u (max_target)", c->device, (unsigned)c->target,
 	       (unsigned)in.max_target);
 	return TC_EXIT_NOT_FOUND;
 }
