@@ -78,6 +78,7 @@ struct pci_dev {
 	off_t cfg_off;                /* where config space starts in cfg_fd */
 	int uio_fd;
 	/* VFIO */
+	const char *vfio_dir;         /* "/dev/vfio" (tests point it elsewhere) */
 	int container_fd, group_fd, device_fd;
 	int iommu_group;              /* -1: none */
 	bool noiommu;

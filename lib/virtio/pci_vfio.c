@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/vfio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,17 +41,18 @@ int pci_vfio_open(struct pci_dev *p, const struct ostor_config *cfg)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct vfio_region_info reg = { .argsz = sizeof(reg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
-	char path[64];
+	const char *dir = p->vfio_dir ? p->vfio_dir : "/dev/vfio";
+	char path[PATH_MAX], container[PATH_MAX];
 	int type;
 
 	p->access = PCI_ACCESS_VFIO;
 	p->iommu_group = pci_iommu_group(p->sysfs);
-	snprintf(path, sizeof(path), "/dev/vfio/%d", p->iommu_group);
+	snprintf(path, sizeof(path), "%s/%d", dir, p->iommu_group);
 	if (p->iommu_group < 0 || access(path, F_OK)) {
-		snprintf(path, sizeof(path), "/dev/vfio/noiommu-%d", p->iommu_group);
+		snprintf(path, sizeof(path), "%s/noiommu-%d", dir, p->iommu_group);
 		if (p->iommu_group < 0 || access(path, F_OK))
-			return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s is bound to vfio-pci but /dev/vfio/%d is "
-					    "missing", p->addr, p->iommu_group);
+			return ostori_error(OSTOR_ERROR_NOT_FOUND, "%s is bound to vfio-pci but %s/%d is "
+					    "missing", p->addr, dir, p->iommu_group);
 		if (!ostori_virtio_config(cfg)->vfio_noiommu)
 			return ostori_error(OSTOR_ERROR_ACCESS,
 					    "%s: VFIO without an IOMMU (%s) gives no DMA protection: the device "
@@ -61,9 +63,10 @@ int pci_vfio_open(struct pci_dev *p, const struct ostor_config *cfg)
 			   p->addr);
 		p->noiommu = true;
 	}
-	p->container_fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	snprintf(container, sizeof(container), "%s/vfio", dir);
+	p->container_fd = open(container, O_RDWR | O_CLOEXEC);
 	if (p->container_fd < 0)
-		return open_error(p->addr, "/dev/vfio/vfio", errno);
+		return open_error(p->addr, container, errno);
 	if (ioctl(p->container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
 		return ostori_error(OSTOR_ERROR_NOT_SUPPORTED, "%s: unknown VFIO API version", p->addr);
 	type = p->noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;

@@ -9,6 +9,8 @@
 #include "sim/backend.h"
 #include "sim/target.h"
 #include "util/byteorder.h"
+#include "core/config.h"
+#include "virtio/pci.h"
 #include "virtio/sim_device.h"
 #include "virtio/scsi.h"
 
@@ -17,8 +19,10 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "virtio_test_util.h"
@@ -1162,6 +1166,69 @@ START_TEST(script_answers_clamped)
 }
 END_TEST
 
+/* VFIO's no-IOMMU mode (/dev/vfio/noiommu-N) confines nothing: refused
+ * unless [virtio_scsi] vfio_noiommu = true, then taken with a warning.
+ * Debian's kernel has no such mode (CONFIG_VFIO_NOIOMMU), so directories
+ * stand for the function's sysfs node and /dev/vfio. */
+START_TEST(vfio_noiommu_refused_unless_configured)
+{
+	char root[] = "/tmp/ostor-vfio-XXXXXX", sysfs[64], vdir[64], group[96], link[96], conf[96];
+	struct ostor_config cfg;
+	struct pci_dev p;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	snprintf(sysfs, sizeof(sysfs), "%s/fn", root);
+	snprintf(vdir, sizeof(vdir), "%s/vfio", root);
+	snprintf(group, sizeof(group), "%s/noiommu-42", vdir);
+	snprintf(link, sizeof(link), "%s/iommu_group", sysfs);
+	snprintf(conf, sizeof(conf), "%s/orionstor.conf", root);
+	ck_assert_int_eq(mkdir(sysfs, 0700), 0);
+	ck_assert_int_eq(mkdir(vdir, 0700), 0);
+	ck_assert_int_eq(symlink("../../../kernel/iommu_groups/42", link), 0);
+	ck_assert_ptr_nonnull(f = fopen(group, "w"));
+	fclose(f);
+	memset(&p, 0, sizeof(p));
+	p.cfg_fd = p.uio_fd = p.container_fd = p.group_fd = p.device_fd = -1;
+	snprintf(p.addr, sizeof(p.addr), "0000:00:04.0");
+	snprintf(p.sysfs, sizeof(p.sysfs), "%s", sysfs);
+	p.vfio_dir = vdir;
+	p.vd.ctx = ctx;
+
+	/* By default: refused before anything is opened, saying why and how. */
+	ostori_config_defaults(&cfg);
+	ck_assert_int_eq(pci_vfio_open(&p, &cfg), OSTOR_ERROR_ACCESS);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "gives no DMA protection"));
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "vfio_noiommu = true"));
+	ck_assert(!p.noiommu);
+	ck_assert_int_eq(p.container_fd, -1);
+	ck_assert_int_eq(p.iommu_group, 42);
+
+	/* Configured: past the refusal, on to the container (absent here). */
+	ck_assert_ptr_nonnull(f = fopen(conf, "w"));
+	fputs("[virtio_scsi]\nvfio_noiommu = true\n", f);
+	fclose(f);
+	ck_assert_int_eq(ostori_config_load_file(&cfg, conf, NULL), 0);
+	ck_assert_int_eq(pci_vfio_open(&p, &cfg), OSTOR_ERROR_IO);
+	ck_assert(p.noiommu);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "/vfio/vfio"));
+	pci_vfio_close(&p);
+
+	/* No group node at all: not found, naming it. */
+	ck_assert_int_eq(unlink(group), 0);
+	p.noiommu = false;
+	ck_assert_int_eq(pci_vfio_open(&p, &cfg), OSTOR_ERROR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(ostor_last_error(), "/vfio/42 is missing"));
+	pci_vfio_close(&p);
+
+	unlink(conf);
+	unlink(link);
+	rmdir(sysfs);
+	rmdir(vdir);
+	rmdir(root);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("virtio_scsi");
@@ -1181,6 +1248,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, retry_completed_during_discovery);
 	tcase_add_test(tc, reset_waits_for_target);
 	tcase_add_test(tc, script_answers_clamped);
+	tcase_add_test(tc, vfio_noiommu_refused_unless_configured);
 	suite_add_tcase(s, tc);
 
 	/* The fault matrix of issue 14, counted by tests/faults/fault-matrix.sh. */
