@@ -698,6 +698,12 @@ static void part_done(ostor_task *t, void *ud)
 			ostori_stats_event(rq->dev, retries);
 			if ((r = part_submit(rq)) == 0)
 				return;
+			/* The task was reset for the retry: the reason is the
+			 * submission's (a device gone, say), not its last result. */
+			req_finish(rq, ostori_error_wrap(r, "%s of %u blocks at LBA %llu on %s target %u lun %u "
+							 "failed", what, rq->chunk, (unsigned long long)rq->lba,
+							 rq->dev->spec, rq->target, rq->lun));
+			return;
 		}
 		r = ostor_task_error(t);
 		req_finish(rq, ostori_error_wrap(r, "%s of %u blocks at LBA %llu on %s target %u lun %u failed",
