@@ -2,14 +2,16 @@
 # The whole test suite, from a fresh clone on a fresh Debian 12 machine:
 # unit and tool tests, the same under ASan+UBSan and under ThreadSanitizer
 # (any report fails), the fault matrix count, the randomized fault campaign
-# (make check-chaos), the libFuzzer targets (make fuzz), valgrind over the
-# core tests, make distcheck, and the QEMU guest tests (make check-vm).
+# (make check-chaos), the unit tests on big-endian s390x under qemu-user
+# and an arm64 build (scripts/cross-check.sh), the libFuzzer targets (make
+# fuzz), valgrind over the core tests, make distcheck, and the QEMU guest
+# tests (make check-vm).
 # Ends with one line "summary: N passed, N failed".
 set -e
 cd "$(dirname "$0")/.."
 top=$(pwd)
 t_start=$(date +%s)
-sh scripts/install-deps.sh --vm
+sh scripts/install-deps.sh --vm --cross
 bash tests/vm/install-deps.sh
 autoreconf -fi >/dev/null 2>&1
 jobs=$(nproc)
@@ -69,6 +71,22 @@ timed "chaos"
 phase "unit and tool tests under ASan+UBSan" "$top/_build/sanitize" --enable-werror --enable-sanitizers
 phase "unit and tool tests under ThreadSanitizer" "$top/_build/tsan" --enable-werror --enable-sanitizers=thread
 phase "without the USB and virtio backends" "$top/_build/minimal" --enable-werror --disable-usb --disable-virtio
+
+echo "=== other CPUs (issue 14): s390x unit tests under qemu-user, arm64 build"
+# scripts/cross-check.sh: big-endian s390x (the unit tests run under
+# qemu-s390x) and an arm64 build of everything; its test-suite.log holds
+# the totals.
+if sh scripts/cross-check.sh >"$top/_build/cross.out" 2>&1; then
+	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):|^cross-check:' "$top/_build/cross.out" || true
+else
+	cat "$top/_build/cross.out"
+fi
+if [ -f "$top/_build/cross/test-suite.log" ]; then
+	count "$top/_build/cross/test-suite.log"
+else
+	failed=$((failed + 1)); echo "FAIL: cross-check wrote no test-suite.log"
+fi
+timed "other CPUs (s390x under qemu-user, arm64 build)"
 
 echo "=== fuzzing (libFuzzer, clang): make fuzz"
 # Each target for FUZZ_SECONDS on its seed corpus; one PASS/FAIL line each.

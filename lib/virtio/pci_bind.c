@@ -293,7 +293,7 @@ OSTOR_API int ostor_virtio_pci_bind_driver(ostor_context *ctx, const char *pci_a
 	for (int i = 0; i < n; i++) {
 		char dev[48];
 
-		snprintf(dev, sizeof(dev), "/dev/%s", disks[i]);
+		snprintf(dev, sizeof(dev), "/dev/%.*s", (int)sizeof(disks[i]) - 1, disks[i]);
 		if (file_mentions("/proc/mounts", dev) && w < sizeof(why))
 			w += (size_t)snprintf(why + w, sizeof(why) - w, "%s%s is mounted", w ? "; " : "", dev);
 		if (file_mentions("/proc/swaps", dev) && w < sizeof(why))

@@ -14,6 +14,7 @@
 #include "sim/target.h"
 #include "virtio/sim_device.h"
 #include "virtio/scsi.h"
+#include "util/byteorder.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -911,8 +912,8 @@ static void respond(struct sim_vdev *m, struct sim_elem *e, uint8_t response, ui
 		resid = (uint32_t)(e->in_len + e->out_len + p);
 	if (take_fault(m, SIM_VF_RESPONSE, &p))
 		response = (uint8_t)p;
-	memcpy(r, &sense_len, 4);
-	memcpy(r + 4, &resid, 4);
+	ostori_put_le32(r, sense_len);
+	ostori_put_le32(r + 4, resid);
 	r[10] = status;
 	r[11] = response;
 	if (sense && slen)
@@ -942,9 +943,8 @@ static bool script_answer(struct sim_vdev *m, enum sim_virtio_script_kind kind, 
 	len = m->script(m->script_arg, kind, req, req_len, m->script_buf, n);
 	if (len < 0) {
 		if (kind == SIM_SCRIPT_COMMAND) {
-			uint64_t tag;
+			uint64_t tag = ostori_get_le64(req + 8);
 
-			memcpy(&tag, req + 8, 8);
 			for (unsigned int i = 0; i < SIM_MAX_HELD; i++) {
 				if (m->held[i].used)
 					continue;
@@ -968,7 +968,7 @@ static void do_command(struct sim_vdev *m, struct sim_elem *e)
 	uint8_t hdr[VIRTIO_SCSI_REQ_HDR + SIM_CDB_SIZE];
 	struct iovec data[SIM_MAX_IOV];
 	struct sim_cmd cmd;
-	uint32_t target, lun, p;
+	uint32_t target, lun, p = 0;
 	uint64_t tag, epoch;
 	bool datain;
 	int nd;
@@ -989,7 +989,7 @@ static void do_command(struct sim_vdev *m, struct sim_elem *e)
 	}
 	target = hdr[1];
 	lun = ((uint32_t)(hdr[2] & 0x3f) << 8) | hdr[3];
-	memcpy(&tag, hdr + 8, 8);
+	tag = ostori_get_le64(hdr + 8);
 	if (m->stalled || take_fault(m, SIM_VF_HOLD, &p)) {
 		for (unsigned int i = 0; i < SIM_MAX_HELD; i++) {
 			if (m->held[i].used)
@@ -1075,9 +1075,9 @@ static void do_control(struct sim_vdev *m, struct sim_elem *e)
 		push_used(m, e, 0, false);
 		return;
 	}
-	memcpy(&type, req, 4);
-	memcpy(&sub, req + 4, 4);
-	memcpy(&tag, req + 16, 8);
+	type = ostori_get_le32(req);
+	sub = ostori_get_le32(req + 4);
+	tag = ostori_get_le64(req + 16);
 	target = req[9];
 	lun = ((uint32_t)(req[10] & 0x3f) << 8) | req[11];
 	if (m->script && script_answer(m, SIM_SCRIPT_TMF, e, req, sizeof(req), false))
@@ -1145,12 +1145,12 @@ static void deliver_events(struct sim_vdev *m)
 
 		memmove(m->events, m->events + 1, --m->nevents * sizeof(m->events[0]));
 		m->missed = false;
-		memcpy(b, &evt, 4);
+		ostori_put_le32(b, evt);
 		b[4] = 1;
 		b[5] = (uint8_t)ev.target;
 		b[6] = (uint8_t)(0x40 | (ev.lun >> 8));
 		b[7] = (uint8_t)ev.lun;
-		memcpy(b + 12, &ev.reason, 4);
+		ostori_put_le32(b + 12, ev.reason);
 		if (m->script) {
 			int64_t l = m->script(m->script_arg, SIM_SCRIPT_EVENT, NULL, 0, b, sizeof(b));
 

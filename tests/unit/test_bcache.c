@@ -980,6 +980,14 @@ static Suite *suite(void)
 	tcase_add_test(tc, cancel_while_waiting);
 	tcase_add_test(tc, model_random);
 	tcase_add_test(tc, threads_share_the_cache);
+	suite_add_tcase(s, tc);
+	/* Tagged "reexec": it runs itself again through /proc/self/exe, which
+	 * a foreign-CPU run under qemu-user without binfmt_misc cannot
+	 * (scripts/cross-check.sh sets CK_EXCLUDE_TAGS=reexec). */
+	tc = tcase_create("bcache_reexec");
+	tcase_set_tags(tc, "reexec");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 1200);
 	tcase_add_test(tc, killed_before_flush);
 	suite_add_tcase(s, tc);
 	return s;
