@@ -8,7 +8,8 @@
 # Prints automake's PASS/FAIL lines of the s390x tests and one line per
 # build, and writes _build/cross/test-suite.log with the totals
 # ("# PASS: N" ...) for scripts/test-all.sh.  Exits non-zero on any
-# failure.  JOBS (default: nproc) sets make -j.
+# failure.  JOBS (default: nproc) sets make -j, CROSS_CFLAGS (default:
+# configure's -g -O2) the compiler flags of both builds.
 #
 # No binfmt_misc is needed: each test program is started by qemu-user
 # explicitly (automake's LOG_COMPILER), and the target's shared
@@ -50,7 +51,7 @@ done
 xconfigure() { # dir, triplet, configure flags...
 	dir=$1; triplet=$2; shift 2
 	rm -rf "$dir"; mkdir -p "$dir"
-	(cd "$dir" && "$top/configure" -q --host="$triplet" --enable-werror \
+	(cd "$dir" && "$top/configure" -q --host="$triplet" --enable-werror ${CROSS_CFLAGS:+CFLAGS="$CROSS_CFLAGS"} \
 		PKG_CONFIG=pkg-config PKG_CONFIG_LIBDIR="/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig" \
 		"$@" >configure.out 2>&1)
 }
