@@ -92,7 +92,7 @@ int orionstor_cmd_info(int argc, char **argv)
 	ostor_device *dev;
 	struct ostor_lun_addr *luns = NULL, one;
 	struct json_object *root = NULL, *arr = NULL;
-	size_t count = 0;
+	size_t count = 0, described = 0;
 	int rc, err, first_fail = 0;
 
 	tc_parse(&info_argp, argc, argv, TC_OPT_DEVICE_REQUIRED | TC_OPT_JSON | TC_OPT_HEX, &c, NULL);
@@ -123,11 +123,6 @@ int orionstor_cmd_info(int argc, char **argv)
 		json_object_object_add(root, "description",
 			json_object_new_string(ostor_device_description(dev)));
 		json_object_object_add(root, "luns", arr);
-	} else {
-		printf("Device %s (%s): %s\n", c.device, ostor_device_backend(dev),
-		       ostor_device_description(dev));
-		if (count)
-			tc_lun_text_header();
 	}
 
 	for (size_t i = 0; i < count; i++) {
@@ -159,6 +154,13 @@ int orionstor_cmd_info(int argc, char **argv)
 				tc_lun_hex(dev, li.target, li.lun, o);
 			json_object_array_add(arr, o);
 		} else {
+			/* The heading with the first LUN described: a run that
+			 * describes none prints nothing on standard output. */
+			if (!described++) {
+				printf("Device %s (%s): %s\n", c.device, ostor_device_backend(dev),
+				       ostor_device_description(dev));
+				tc_lun_text_header();
+			}
 			tc_lun_text(&li);
 			if (c.hex)
 				tc_lun_hex(dev, li.target, li.lun, NULL);

@@ -200,10 +200,6 @@ int main(int argc, char **argv)
 		if (c.target)
 			json_object_object_add(o.root, "target", json_object_new_int64(c.target));
 		json_object_object_add(o.root, "lun", json_object_new_int64(c.lun));
-	} else if (c.target) {
-		printf("%s LUN %u:%u\n", c.device, c.target, c.lun);
-	} else {
-		printf("%s LUN %u\n", c.device, c.lun);
 	}
 
 	/* standard INQUIRY */
@@ -221,6 +217,12 @@ int main(int argc, char **argv)
 		rc = TC_EXIT_NOT_FOUND;
 		goto out;
 	}
+	/* The heading once there is a LUN to describe: nothing on standard
+	 * output for an error. */
+	if (!o.json && c.target)
+		printf("%s LUN %u:%u\n", c.device, c.target, c.lun);
+	else if (!o.json)
+		printf("%s LUN %u\n", c.device, c.lun);
 	text_field(text, sizeof(text), buf + 8, 8);
 	out_str(&o, "vendor", "vendor", text);
 	text_field(text, sizeof(text), buf + 16, 16);

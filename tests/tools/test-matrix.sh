@@ -6,7 +6,8 @@
 # run is bounded (a hang fails it), its exit code is the one the tool's
 # family gives on that transport (a USB tool on a virtio device: 9, not
 # supported; a live tool without a holder: 38 ...), stderr says why when
-# it is not 0, and with --json stdout is exactly one JSON document, which
+# it is not 0, stdout is empty in text mode when the input was refused (1,
+# 39), and with --json stdout is exactly one JSON document, which
 # carries the error (an "error" member, or "exit_status") when it failed.
 test_name=test-matrix
 . "${srcdir:-.}/tests/tools/lib.sh"
@@ -42,6 +43,11 @@ check() {
 	[ "$got" -eq "$expect" ] || fail "$* exited with $got, expected $expect"
 	if [ "$got" -ne 0 ] && ! [ -s "$tmp/err" ]; then
 		fail "$* exited with $got and said nothing on standard error"
+	fi
+	# A bad option or address is refused before anything is described:
+	# no heading on standard output for nothing.
+	if [ "$mode" = text ] && { [ "$got" -eq 1 ] || [ "$got" -eq 39 ]; } && [ -s "$tmp/out" ]; then
+		fail "$* exited with $got but printed on standard output: $(head -c 200 "$tmp/out")"
 	fi
 	if [ "$mode" = json ]; then
 		# checked all at once at the end: one Python, not one per run
