@@ -19,8 +19,10 @@
 #include "virtio/config.h"
 #include "virtio/spec.h"
 #include "virtio/scsi.h"
+#include "util/byteorder.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -72,7 +74,10 @@ static struct pci_dev *P(struct virtio_dev *vd)
 
 /* Register access: a store or load when the window is mapped, else one
  * pread/pwrite on the VFIO device (a device that reads as all ones on
- * failure, as a vanished PCI function would). */
+ * failure, as a vanished PCI function would).  virtio-pci registers are
+ * little-endian (4.1.3.1): a 16- or 32-bit register stays one access of
+ * that width, its value swapped on big-endian CPUs (nothing on others).
+ * VFIO's region read and write pass the bytes in the device's order too. */
 static void mio_read(const struct mmio *m, size_t o, void *v, size_t n)
 {
 	if (pread(m->fd, v, n, m->off + (off_t)o) != (ssize_t)n)
@@ -101,9 +106,9 @@ static uint16_t mr16(const struct mmio *m, size_t o)
 	uint16_t v;
 
 	if (OSTOR_LIKELY(m->base))
-		return *(volatile uint16_t *)(m->base + o);
+		return le16toh(*(volatile uint16_t *)(m->base + o));
 	mio_read(m, o, &v, 2);
-	return v;
+	return le16toh(v);
 }
 
 static uint32_t mr32(const struct mmio *m, size_t o)
@@ -111,9 +116,9 @@ static uint32_t mr32(const struct mmio *m, size_t o)
 	uint32_t v;
 
 	if (OSTOR_LIKELY(m->base))
-		return *(volatile uint32_t *)(m->base + o);
+		return le32toh(*(volatile uint32_t *)(m->base + o));
 	mio_read(m, o, &v, 4);
-	return v;
+	return le32toh(v);
 }
 
 static void mw8(const struct mmio *m, size_t o, uint8_t v)
@@ -126,6 +131,7 @@ static void mw8(const struct mmio *m, size_t o, uint8_t v)
 
 static void mw16(const struct mmio *m, size_t o, uint16_t v)
 {
+	v = htole16(v);
 	if (OSTOR_LIKELY(m->base))
 		*(volatile uint16_t *)(m->base + o) = v;
 	else
@@ -134,6 +140,7 @@ static void mw16(const struct mmio *m, size_t o, uint16_t v)
 
 static void mw32(const struct mmio *m, size_t o, uint32_t v)
 {
+	v = htole32(v);
 	if (OSTOR_LIKELY(m->base))
 		*(volatile uint32_t *)(m->base + o) = v;
 	else
@@ -277,7 +284,7 @@ static void p_notify(struct virtio_dev *vd, struct virtqueue *q)
 	 * queues (and cost two more register accesses). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (OSTOR_LIKELY(q->notify_addr))
-		*(volatile uint16_t *)q->notify_addr = q->index;
+		*(volatile uint16_t *)q->notify_addr = htole16(q->index);
 	else
 		mw16(&P(vd)->notify, q->notify_off, q->index);
 }
@@ -572,8 +579,10 @@ static int find_caps(struct pci_dev *p)
 			continue;
 		type = cfg[pos + 3];
 		bar = cfg[pos + 4];
-		memcpy(&off, cfg + pos + 8, 4);
-		memcpy(&len, cfg + pos + 12, 4);
+		/* struct virtio_pci_cap (4.1.4): little-endian, as all of
+		 * PCI config space. */
+		off = ostori_get_le32(cfg + pos + 8);
+		len = ostori_get_le32(cfg + pos + 12);
 		if (type < CAP_COMMON || type > CAP_DEVICE || (seen & (1 << type)))
 			continue;
 		if (bar > 5)
@@ -582,7 +591,7 @@ static int find_caps(struct pci_dev *p)
 		if (type == CAP_NOTIFY) {
 			if (cfg[pos + 2] < 20 || pos > 256 - 20)
 				return ostori_error(OSTOR_ERROR_PROTOCOL, "%s: short notify capability", p->addr);
-			memcpy(&mult, cfg + pos + 16, 4);
+			mult = ostori_get_le32(cfg + pos + 16);
 		}
 		if ((r = map_bar(p, bar)) < 0)
 			return r;

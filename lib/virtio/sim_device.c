@@ -105,7 +105,7 @@ struct sim_vdev {
 	uint8_t status_or;            /* every status bit the driver ever set */
 	uint8_t generation;
 	uint64_t offered, acked;
-	struct virtio_scsi_config cfg;
+	struct virtio_scsi_config cfg;  /* little-endian fields, as on the wire */
 	uint32_t qmax;
 	unsigned int nvq;
 	struct sim_vq vq[SIM_VQ_MAX];
@@ -588,6 +588,17 @@ void sim_virtio_clear_faults(struct sim_vdev *m)
 
 /* ---- ring access, device side ---------------------------------------------------------------- */
 
+/* A split descriptor (or an entry of an indirect table) as read from
+ * the ring, in the CPU's byte order: ring fields are little-endian. */
+static struct vring_desc desc_to_cpu(struct vring_desc d)
+{
+	d.addr = vq_le64(d.addr);
+	d.len = vq_le32(d.len);
+	d.flags = vq_le16(d.flags);
+	d.next = vq_le16(d.next);
+	return d;
+}
+
 static bool add_iov(struct sim_vdev *m, struct sim_elem *e, uint64_t addr, uint32_t len, bool write)
 {
 	void *p = ptr_len(m, addr, len);
@@ -616,15 +627,15 @@ static bool walk_indirect(struct sim_vdev *m, struct sim_elem *e, uint64_t addr,
 	if (!t || len % 16 || n == 0 || n > SIM_MAX_IOV)
 		return false;
 	for (uint32_t i = 0, k = 0; k < n; k++) {
-		struct vring_desc d = t[i];
+		struct vring_desc d = desc_to_cpu(t[i]);
 
 		if (packed) {
 			/* struct pvirtq_desc: flags where split has next */
 			const struct vring_packed_desc *pd = (const void *)t;
 
-			d.addr = pd[i].addr;
-			d.len = pd[i].len;
-			d.flags = pd[i].flags;
+			d.addr = vq_le64(pd[i].addr);
+			d.len = vq_le32(pd[i].len);
+			d.flags = vq_le16(pd[i].flags);
 		}
 
 		if (d.flags & VIRTQ_DESC_F_INDIRECT)
@@ -651,7 +662,7 @@ static int pop_split(struct sim_vdev *m, struct sim_vq *v, struct sim_elem *e)
 
 	if (idx == v->last_avail)
 		return 0;
-	head = v->avail->ring[v->last_avail & (v->size - 1)];
+	head = vq_le16(v->avail->ring[v->last_avail & (v->size - 1)]);
 	v->last_avail++;
 	if (head >= v->size)
 		return -1;
@@ -659,7 +670,7 @@ static int pop_split(struct sim_vdev *m, struct sim_vq *v, struct sim_elem *e)
 	e->ndesc = 0;
 	i = head;
 	for (uint32_t k = 0; k < v->size; k++) {
-		struct vring_desc d = v->desc[i];
+		struct vring_desc d = desc_to_cpu(v->desc[i]);
 
 		e->ndesc++;
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
@@ -689,8 +700,13 @@ static int pop_packed(struct sim_vdev *m, struct sim_vq *v, struct sim_elem *e)
 	for (uint32_t k = 0; k < v->size; k++) {
 		struct vring_packed_desc d = v->pdesc[v->avail_pos];
 
+		d.addr = vq_le64(d.addr);
+		d.len = vq_le32(d.len);
+		d.id = vq_le16(d.id);
 		if (k)
 			d.flags = vq_load16(&v->pdesc[v->avail_pos].flags);
+		else
+			d.flags = vq_le16(d.flags);
 		e->ndesc++;
 		if (++v->avail_pos == v->size) {
 			v->avail_pos = 0;
@@ -764,8 +780,8 @@ static void write_used(struct sim_vq *v, const struct sim_elem *e, uint32_t id, 
 
 		if (badwrap)
 			fl = (uint16_t)(v->used_wrap ? VIRTQ_DESC_F_USED : VIRTQ_DESC_F_AVAIL);
-		d->id = (uint16_t)id;
-		d->len = len;
+		d->id = vq_le16((uint16_t)id);
+		d->len = vq_le32(len);
 		vq_store16(&d->flags, fl);
 		v->used_pos = (uint16_t)(v->used_pos + e->ndesc);
 		if (v->used_pos >= v->size) {
@@ -775,8 +791,8 @@ static void write_used(struct sim_vq *v, const struct sim_elem *e, uint32_t id, 
 	} else {
 		struct vring_used_elem *u = &v->used->ring[v->used_idx & (v->size - 1)];
 
-		u->id = id;
-		u->len = len;
+		u->id = vq_le32(id);
+		u->len = vq_le32(len);
 		v->used_idx++;
 		vq_store16(&v->used->idx, v->used_idx);
 	}
@@ -1491,16 +1507,17 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 			goto fail;
 		}
 	}
-	m->cfg.num_queues = (uint32_t)queues;
-	m->cfg.seg_max = 126;
-	m->cfg.max_sectors = 0xffff;
-	m->cfg.cmd_per_lun = 128;
-	m->cfg.event_info_size = VIRTIO_SCSI_EVENT_SIZE;
-	m->cfg.sense_size = SIM_SENSE_SIZE;
-	m->cfg.cdb_size = SIM_CDB_SIZE;
-	m->cfg.max_channel = 0;
-	m->cfg.max_target = 0;
-	m->cfg.max_lun = 16383;
+	/* The config space as the driver reads it: little-endian fields. */
+	m->cfg.num_queues = vq_le32((uint32_t)queues);
+	m->cfg.seg_max = vq_le32(126);
+	m->cfg.max_sectors = vq_le32(0xffff);
+	m->cfg.cmd_per_lun = vq_le32(128);
+	m->cfg.event_info_size = vq_le32(VIRTIO_SCSI_EVENT_SIZE);
+	m->cfg.sense_size = vq_le32(SIM_SENSE_SIZE);
+	m->cfg.cdb_size = vq_le32(SIM_CDB_SIZE);
+	m->cfg.max_channel = vq_le16(0);
+	m->cfg.max_target = vq_le16(0);
+	m->cfg.max_lun = vq_le32(16383);
 	m->evbuf = calloc(qsize && qsize <= VIRTQ_MAX_SIZE ? qsize : 1, sizeof(*m->evbuf));
 	m->irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	m->msix = opt_flag(spec, "msix");

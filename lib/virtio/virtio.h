@@ -17,6 +17,7 @@
 
 #include "core/internal.h"
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -57,8 +58,11 @@
 
 #define VIRTQ_MAX_SIZE 32768u
 
-/* Ring layouts (little endian; x86 and arm64 hosts are LE, the accessors
- * still go through le*toh so a BE port only has to look here). */
+/* Ring layouts.  Every multi-byte field is little-endian in memory (VirtIO
+ * 1.x, 2.7 and 2.8), whatever the CPU: both sides - this driver and the
+ * simulated device - read and write them only through vq_le16/32/64 and
+ * vq_load16/vq_store16 below, which swap bytes on big-endian CPUs and
+ * compile to nothing on little-endian ones. */
 struct vring_desc {
 	uint64_t addr;
 	uint32_t len;
@@ -317,17 +321,23 @@ static inline void *virtqueue_cookie(struct virtqueue *vq, uint32_t id)
 	return id < vq->size ? vq->slots[id].cookie : NULL;
 }
 
-static inline uint16_t vq_le16(uint16_t v) { return v; }
-static inline uint32_t vq_le32(uint32_t v) { return v; }
-static inline uint64_t vq_le64(uint64_t v) { return v; }
+/* A ring field between the CPU's byte order and little endian, either
+ * way (the swap is its own inverse): the value to store in a ring field,
+ * or the value of one read from it.  Identity on little-endian CPUs. */
+static inline uint16_t vq_le16(uint16_t v) { return htole16(v); }
+static inline uint32_t vq_le32(uint32_t v) { return htole32(v); }
+static inline uint64_t vq_le64(uint64_t v) { return htole64(v); }
 
+/* The ring indexes and flags the other side polls: one atomic access of
+ * the field (acquire, release), the value in CPU order - converted after
+ * the load, before the store.  Pass them CPU values, never vq_le16's. */
 static inline uint16_t vq_load16(const volatile uint16_t *p)
 {
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	return le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
 }
 static inline void vq_store16(volatile uint16_t *p, uint16_t v)
 {
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	__atomic_store_n(p, htole16(v), __ATOMIC_RELEASE);
 }
 
 #endif /* OSTOR_VIRTIO_VIRTIO_H */

@@ -203,7 +203,7 @@ static int add_split(struct virtqueue *vq, const struct vq_buf *bufs, int total,
 	vq->avail->ring[vq->avail_idx & (vq->size - 1)] = vq_le16(head);
 	VQ_PUT(vq->avail_idx, (uint16_t)(vq->avail_idx + 1));
 	/* Ring entry and descriptors before the index the device reads. */
-	vq_store16(&vq->avail->idx, vq_le16(vq->avail_idx));
+	vq_store16(&vq->avail->idx, vq->avail_idx);
 	return head;
 }
 
@@ -260,7 +260,7 @@ static int add_packed(struct virtqueue *vq, const struct vq_buf *bufs, int total
 			wrap = !wrap;
 		}
 	}
-	vq_store16(&vq->pdesc[vq->next_avail].flags, vq_le16(head_flags));
+	vq_store16(&vq->pdesc[vq->next_avail].flags, head_flags);
 	VQ_PUT(vq->next_avail, pos);
 	vq->avail_wrap = wrap;
 	vq->num_free -= need;

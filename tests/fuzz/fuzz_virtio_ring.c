@@ -249,17 +249,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					pos = vq->next_used;
 					fl = vq->used_wrap ? (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0;
 				}
-				vq->pdesc[pos].id = (uint16_t)id;
-				vq->pdesc[pos].len = len;
-				vq->pdesc[pos].flags = fl;
+				vq->pdesc[pos].id = vq_le16((uint16_t)id);
+				vq->pdesc[pos].len = vq_le32(len);
+				vq->pdesc[pos].flags = vq_le16(fl);
 			} else {
-				vq->used->ring[dev_idx & (qsize - 1)].id = id;
-				vq->used->ring[dev_idx & (qsize - 1)].len = len;
+				vq->used->ring[dev_idx & (qsize - 1)].id = vq_le32(id);
+				vq->used->ring[dev_idx & (qsize - 1)].len = vq_le32(len);
 				if (how & 0x80)
 					dev_idx = (uint16_t)(dev_idx + (int8_t)u8(&in)); /* any jump */
 				else
 					dev_idx++;
-				vq->used->idx = dev_idx;
+				vq->used->idx = vq_le16(dev_idx);
 			}
 			break;
 		}
