@@ -13,7 +13,7 @@ lib_liborionstor_la_CFLAGS = $(AM_CFLAGS) $(VISIBILITY_CFLAGS) $(LIB_TLS_CFLAGS)
 lib_liborionstor_la_LIBADD = lib/libostor_private.la
 lib_liborionstor_la_LDFLAGS = $(AM_LDFLAGS) \
 	-version-info $(LT_CURRENT):$(LT_REVISION):$(LT_AGE) \
-	-Wl,--version-script=$(top_srcdir)/lib/liborionstor.sym -no-undefined -Wl,--no-undefined
+	-Wl,--version-script=$(top_srcdir)/lib/liborionstor.sym -no-undefined $(LIB_NO_UNDEFINED)
 EXTRA_lib_liborionstor_la_DEPENDENCIES = $(top_srcdir)/lib/liborionstor.sym
 EXTRA_DIST += lib/liborionstor.sym
 EXTRA_DIST += liborionstor.pc.in
