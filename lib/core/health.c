@@ -368,7 +368,7 @@ static int ata_report(struct hctx *h, struct ostor_health *hr, int protocol, uns
 			hr->self_tests = (struct ostor_scsi_ata_self_test_log)OSTOR_SCSI_ATA_SELF_TEST_LOG_INIT;
 			hr->have_self_tests = ostor_scsi_parse_ata_self_test_log(buf, res.got, &hr->self_tests) == 0;
 		} else if (r < 0 && r != OSTOR_ERROR_NOT_SUPPORTED && r != OSTOR_ERROR_IO &&
-		   r != OSTOR_ERROR_PROTOCOL) {
+			   r != OSTOR_ERROR_PROTOCOL) {
 			return r;
 		}
 	}
