@@ -40,14 +40,22 @@ phase() { # name, build dir, configure flags...
 	echo "=== $name"
 	rm -rf "$dir"; mkdir -p "$dir"
 	(cd "$dir" && "$top/configure" -q "$@" && make -s -j"$jobs" >/dev/null)
-	if (cd "$dir" && make -s -j"$jobs" check >check.out 2>&1); then :; else
+	rm -f "$dir/test-suite.log"
+	if (cd "$dir" && make -s -j"$jobs" check >check.out 2>&1); then check_ok=1; else
+		check_ok=0
 		cat "$dir/check.out"
 		for l in "$dir"/tests/*/*.log "$dir"/tests/*.log; do
 			[ -f "$l" ] && grep -q -E '^(FAIL|ERROR)' "$l" 2>/dev/null && cat "$l"
 		done
 	fi
 	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)' "$dir/check.out" || true
-	count "$dir/test-suite.log"
+	f_before=$failed
+	[ -f "$dir/test-suite.log" ] && count "$dir/test-suite.log"
+	# make check failed and no test said so (a test program that did not
+	# compile, say): the phase failed all the same.
+	if [ "$check_ok" = 0 ] && [ "$failed" -eq "$f_before" ]; then
+		failed=$((failed + 1)); echo "FAIL: $name: make check failed before any test did (above)"
+	fi
 	timed "$name"
 }
 
