@@ -5,8 +5,9 @@
  *
  * Two transports implement struct virtio_dev_ops: modern virtio-pci over
  * UIO or VFIO (lib/virtio/backend.c, pci_uio.c, pci_vfio.c) and the
- * simulated device (lib/virtio/sim_device.c, sim:transport=virtio).  Everything above the ops table (rings,
- * virtio-scsi) is shared, so the sim exercises the real driver code.
+ * simulated device (lib/virtio/sim_device.c, sim:transport=virtio).
+ * Everything above the ops table (rings, virtio-scsi) is shared, so the
+ * sim exercises the real driver code.
  *
  * Trust model: the device is hostile.  The driver keeps a shadow copy of
  * everything it posted and never reads a descriptor back from shared
