@@ -483,6 +483,9 @@ int ostori_bcache_spec(const char *text, struct ostor_spec *spec, struct ostori_
 void ostori_bcache_spec_apply(ostor_device *dev, const struct ostori_bcache_spec *o);
 /* From dev->bcache_params, at open (nothing when the mode is off). */
 int ostori_bcache_open(ostor_device *dev);
+/* Give back the device memory the cache keeps (before the backend closes,
+ * with nothing in flight). */
+void ostori_bcache_release_buffers(ostor_device *dev);
 void ostori_bcache_close(ostor_device *dev);
 const char *ostori_bcache_policy_name(int policy);
 /* A task for a LUN of a cached device, before its backend: answered,

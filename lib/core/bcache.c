@@ -708,6 +708,8 @@ void ostori_bcache_close(ostor_device *dev)
 
 	if (!c)
 		return;
+	/* Already done unless the open failed (the backend is still there). */
+	ostori_bcache_release_buffers(dev);
 	/* What a failed flush left dirty is lost now: said once more. */
 	for (int i = 0; i < BC_LUNS_MAX; i++)
 		if (c->luns[i].in_use && c->luns[i].dirty_blocks)

@@ -25,6 +25,7 @@
 #define BC_LUNS_MAX 32          /* LUNs per device the cache serves */
 #define BC_STREAMS 4            /* sequential streams followed per LUN */
 #define BC_OPS_MAX 256          /* fills, read-aheads and write-outs in flight */
+#define BC_RA_KEEP 2            /* read-ahead buffers kept for the next windows */
 
 enum bc_list { BC_LIST_NONE = 0, BC_LIST_CLEAN, BC_LIST_DIRTY };
 
@@ -67,6 +68,7 @@ struct bc_op {
 	uint64_t count;
 	uint64_t epoch;                 /* the LUN's, at start */
 	uint8_t *buf;                   /* staging (read-ahead, write-out) */
+	bool buf_dma;                   /* from the device's memory (ostor_dma_alloc) */
 	size_t buf_len;
 	/* A read (FILL) over blocks newer in the cache than on the device:
 	 * their data as it was at submission, put over the device's answer
@@ -106,6 +108,14 @@ struct ostori_bcache {
 	uint64_t background;            /* write-out starts beyond this */
 	uint64_t read_ahead_max;        /* bytes; 0: none */
 	uint64_t staging_max, staging_used;
+	/* Read-ahead buffers (read_ahead_max bytes each) between windows,
+	 * counted in staging_used: a window costs no allocation, no page
+	 * faults and, in the device's memory, no copy by the kernel or a
+	 * bounce buffer.  Given back before the backend closes. */
+	uint8_t *ra_keep[BC_RA_KEEP];
+	bool ra_keep_dma[BC_RA_KEEP];
+	int ra_nkeep;
+	bool ra_keep_off;               /* the device is closing: keep nothing */
 	uint64_t dirty_bytes, writing_bytes; /* all LUNs */
 	uint32_t writeout_max;          /* bytes per write-out command */
 	char source[64];                /* what configured it */
@@ -127,6 +137,11 @@ struct ostori_bcache {
 
 	ostor_task *parked_head, *parked_tail; /* waiting for a write-out or read-ahead */
 };
+
+/* ---- bcache_io.c: staging buffers (c->lock held) ------------------------- */
+
+/* Free kept read-ahead buffers until bytes more fit in staging. */
+void ostori_bc_staging_reclaim(struct ostori_bcache *c, uint64_t bytes);
 
 /* ---- bcache.c: the store (c->lock held unless said) -------------------- */
 

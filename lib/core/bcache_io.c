@@ -319,6 +319,7 @@ void ostori_bc_writeout_plan(struct ostori_bcache *c, struct bc_lun *L, bool all
 		while (end < L->blocks && end - start < maxb && block_ready(c, L, end))
 			end++;
 		bytes = (size_t)(end - start) * L->block_size;
+		ostori_bc_staging_reclaim(c, bytes);
 		if (c->staging_used + bytes > c->staging_max && c->staging_used)
 			break;
 		op = op_get(c, BC_OP_WRITEOUT, L, start, end - start);
@@ -362,6 +363,72 @@ static void plan_background(struct ostori_bcache *c, struct bc_op **out, int *n)
 
 /* ---- read-ahead ------------------------------------------------------------- */
 
+/* A buffer of read_ahead_max bytes, counted in staging: a kept one, or
+ * new from the device's memory (heap memory when it has none). */
+static uint8_t *ra_buf_get(struct ostori_bcache *c, bool *dma)
+{
+	size_t len = (size_t)c->read_ahead_max;
+	uint8_t *p;
+
+	if (c->ra_nkeep) {
+		c->ra_nkeep--;
+		*dma = c->ra_keep_dma[c->ra_nkeep];
+		return c->ra_keep[c->ra_nkeep];
+	}
+	if (c->staging_used + len > c->staging_max)
+		return NULL;
+	p = ostor_dma_alloc(c->dev, len);
+	*dma = p != NULL;
+	if (!p)
+		p = malloc(len);
+	if (p)
+		c->staging_used += len;
+	return p;
+}
+
+static void ra_buf_free(struct ostori_bcache *c, uint8_t *p, bool dma)
+{
+	if (dma)
+		ostor_dma_free(c->dev, p, (size_t)c->read_ahead_max);
+	else
+		free(p);
+	c->staging_used -= c->read_ahead_max;
+}
+
+/* A read-ahead buffer back: kept for the next window while there is room. */
+static void ra_buf_put(struct ostori_bcache *c, uint8_t *p, bool dma)
+{
+	if (c->ra_nkeep < BC_RA_KEEP && !c->ra_keep_off) {
+		c->ra_keep[c->ra_nkeep] = p;
+		c->ra_keep_dma[c->ra_nkeep++] = dma;
+		return;
+	}
+	ra_buf_free(c, p, dma);
+}
+
+void ostori_bc_staging_reclaim(struct ostori_bcache *c, uint64_t bytes)
+{
+	while (c->ra_nkeep && c->staging_used + bytes > c->staging_max) {
+		c->ra_nkeep--;
+		ra_buf_free(c, c->ra_keep[c->ra_nkeep], c->ra_keep_dma[c->ra_nkeep]);
+	}
+}
+
+void ostori_bcache_release_buffers(ostor_device *dev)
+{
+	struct ostori_bcache *c = dev->bcache;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->ra_keep_off = true;
+	while (c->ra_nkeep) {
+		c->ra_nkeep--;
+		ra_buf_free(c, c->ra_keep[c->ra_nkeep], c->ra_keep_dma[c->ra_nkeep]);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t lba, uint64_t count,
 			   struct bc_op **out, int *n)
 {
@@ -369,7 +436,6 @@ static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t l
 	struct bc_stream *s = NULL, *old = &L->streams[0];
 	uint64_t from, want;
 	struct bc_op *op;
-	size_t bytes;
 
 	if (!max_blocks)
 		return;
@@ -397,19 +463,15 @@ static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t l
 		return;
 	from = s->ahead;
 	want = OSTOR_MIN((uint64_t)s->window, L->blocks - from);
-	bytes = (size_t)want * L->block_size;
-	if (c->staging_used + bytes > c->staging_max)
-		return;
 	op = op_get(c, BC_OP_READ_AHEAD, L, from, want);
 	if (!op)
 		return;
-	op->buf = malloc(bytes);
+	op->buf = ra_buf_get(c, &op->buf_dma);
 	if (!op->buf) {
 		op_put(c, op);
 		return;
 	}
-	op->buf_len = bytes;
-	c->staging_used += bytes;
+	op->buf_len = c->read_ahead_max;
 	s->ahead = from + want;
 	out[(*n)++] = op;
 }
@@ -429,11 +491,15 @@ static void fill_lines(struct ostori_bcache *c, struct bc_lun *L, uint64_t lba, 
 		if (!l)
 			return; /* every line dirty: no room to keep more */
 		need = mask & ~l->valid;
-		for (uint64_t m = need; m; m &= m - 1) {
+		/* A run of needed blocks at a time (all of them, usually). */
+		for (uint64_t m = need; m;) {
 			uint32_t b = (uint32_t)__builtin_ctzll(m);
+			uint64_t run = m >> b, len;
 
+			len = ~run ? (uint64_t)__builtin_ctzll(~run) : 64 - b;
 			memcpy(l->data + (size_t)b * L->block_size, buf + (k + b - first) * L->block_size,
-			       L->block_size);
+			       (size_t)len * L->block_size);
+			m &= len + b >= 64 ? 0 : ~UINT64_C(0) << (b + len);
 		}
 		if (need && !l->valid)
 			l->ra = ra;
@@ -508,6 +574,7 @@ static int snapshot(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, ui
 	size_t bytes = (size_t)count * L->block_size, words = (size_t)(count + 63) / 64;
 	struct bc_op *op;
 
+	ostori_bc_staging_reclaim(c, bytes);
 	if (c->staging_used + bytes > c->staging_max && internal_inflight(c))
 		return 0;
 	op = op_get(c, BC_OP_FILL, L, lba, count);
@@ -966,7 +1033,8 @@ static void op_done(ostor_device *dev, int result, void *ud)
 	(void)dev;
 	p.n = 0;
 	pthread_mutex_lock(&c->lock);
-	c->staging_used -= op->buf_len;
+	if (op->kind != BC_OP_READ_AHEAD)
+		c->staging_used -= op->buf_len;
 	if (op->kind == BC_OP_WRITEOUT) {
 		writeout_done(c, L, op, result);
 	} else if (op->kind == BC_OP_READ_AHEAD && result == 0) {
@@ -974,7 +1042,10 @@ static void op_done(ostor_device *dev, int result, void *ud)
 		if (!op->stale && op->epoch == L->epoch)
 			fill_lines(c, L, op->lba, op->count, op->buf, true);
 	}
-	free(op->buf);
+	if (op->kind == BC_OP_READ_AHEAD)
+		ra_buf_put(c, op->buf, op->buf_dma);
+	else
+		free(op->buf);
 	op_put(c, op);
 	/* Writes that wait for room need more write-outs; so does a total
 	 * still past the mark. */

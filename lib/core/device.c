@@ -309,6 +309,7 @@ OSTOR_API int ostor_close(ostor_device *dev)
 
 	ostor_task_free(dev->spare_task);
 	ostori_block_reqs_free(dev);
+	ostori_bcache_release_buffers(dev);
 	dev->backend->close(dev);
 	ostori_bcache_close(dev);
 	ostori_channels_free(dev);

@@ -7,6 +7,7 @@
  * sets how many), and processes killed before their flush.
  */
 #include "core/backend.h"
+#include "core/bcache.h"
 #include "scsi/scsi.h"
 #include "sim/backend.h"
 #include "sim/target.h"
@@ -263,6 +264,65 @@ START_TEST(hits_and_read_ahead)
 	/* Never past the end. */
 	for (uint64_t lba = 8192 - 256; lba < 8192; lba += 32)
 		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, lba, 32, buf), 0);
+	ck_assert_int_eq(ostor_close(dev), 0);
+}
+END_TEST
+
+/* Read-ahead buffers are kept for the next windows (no allocation per
+ * window), from the device's memory; write-outs that need their room in
+ * staging get it (kept buffers do not starve write-back). */
+START_TEST(read_ahead_buffers_kept_and_given_up)
+{
+	ostor_device *dev = open_spec("sim:size=8M,image=%s,cache=wb,cache_size=1M,read_ahead=64K", image);
+	struct ostori_bcache *c = dev->bcache;
+	static uint8_t buf[16 * BS], want[16 * BS], got[16 * BS];
+	uint8_t *kept[BC_RA_KEEP];
+	int nkept;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->read_ahead_max, 64 * 1024);
+	for (uint64_t lba = 0; lba < 4096; lba += 16)
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, lba, 16, buf), 0);
+	ck_assert_uint_gt(info(dev).read_ahead_used_bytes, 0);
+	while (ostor_inflight(ctx) > 0) /* the last window lands */
+		ostor_handle_events(ctx, 10);
+	pthread_mutex_lock(&c->lock);
+	nkept = c->ra_nkeep;
+	ck_assert_int_gt(nkept, 0);
+	for (int i = 0; i < nkept; i++) {
+		kept[i] = c->ra_keep[i];
+		ck_assert(c->ra_keep_dma[i]); /* the sim backend has device memory */
+	}
+	ck_assert_uint_le(c->staging_used, c->staging_max);
+	pthread_mutex_unlock(&c->lock);
+	/* Another stream: the same buffers again. */
+	for (uint64_t lba = 8192; lba < 12288; lba += 16)
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, lba, 16, buf), 0);
+	while (ostor_inflight(ctx) > 0)
+		ostor_handle_events(ctx, 10);
+	pthread_mutex_lock(&c->lock);
+	ck_assert_int_eq(c->ra_nkeep, nkept);
+	for (int i = 0; i < nkept; i++) {
+		bool found = false;
+
+		for (int j = 0; j < nkept; j++)
+			found |= c->ra_keep[i] == kept[j];
+		ck_assert_msg(found, "read-ahead buffer %d is new", i);
+	}
+	pthread_mutex_unlock(&c->lock);
+	/* Write-back past the dirty limit with staging full of kept buffers:
+	 * the write-outs take the room and the writes complete. */
+	for (int i = 0; i < 256; i++) {
+		fill(want, sizeof(want), (unsigned)i);
+		ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 12288 + (uint64_t)i * 16, 16, want), 0);
+	}
+	ck_assert_int_eq(ostor_flush(dev, 0, 0), 0);
+	ck_assert_uint_gt(info(dev).writeouts, 0);
+	for (int i = 0; i < 256; i += 37) {
+		fill(want, sizeof(want), (unsigned)i);
+		read_image(12288 + (uint64_t)i * 16, 16, got);
+		ck_assert_mem_eq(got, want, sizeof(got));
+	}
 	ck_assert_int_eq(ostor_close(dev), 0);
 }
 END_TEST
@@ -971,6 +1031,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unplug_reports_loss);
 #endif
 	tcase_add_test(tc, hits_and_read_ahead);
+	tcase_add_test(tc, read_ahead_buffers_kept_and_given_up);
 	tcase_add_test(tc, write_back_and_flush);
 	tcase_add_test(tc, writeout_failure_is_sticky);
 	tcase_add_test(tc, invalidation_reports_loss);
