@@ -9,7 +9,9 @@
 #     one, as QEMU's does), queued whatever happens (force: every lost CSW
 #     costs the 5 ms grace), and with the CBW queued too (cbw, xHCI only:
 #     QEMU's EHCI stalls an IN before the CBW)
-#   128 KiB sequential read, queue depth 1 and 8 (ours: pipelining on)
+#   128 KiB sequential read, queue depth 1 and 8 (ours: pipelining on),
+#     also through the block cache without read-ahead and with it (the
+#     table adds read-ahead's gain over each)
 #
 # Ours is `orionstor bench` on usb:BUS.DEVNUM (one thread owning the
 # device's queue and polling it); the kernel's side is fio (O_DIRECT,
@@ -28,8 +30,9 @@
 # ratio is not a failure: a measurement, not a test (check-vm does not run
 # it, the name does not start with t-).
 #
-#   bash tests/vm/bench-usb.sh               # 5 s per run (18 runs)
+#   bash tests/vm/bench-usb.sh               # 5 s per run (about 30 runs)
 #   BENCH_SECONDS=10 bash tests/vm/bench-usb.sh
+#   BENCH_WORKLOADS="read:128k:1" bash tests/vm/bench-usb.sh   # some only
 #
 # Needs fio on the host (tests/vm/install-deps.sh).  Under TCG every
 # number is dominated by emulation; compare them with each other, not with
@@ -42,12 +45,18 @@ case $SECS in ''|*[!0-9]*|0) vm_fail "BENCH_SECONDS=$SECS: expected whole second
     vm_log "warning: BENCH_COUNT is no longer used: runs are timed (BENCH_SECONDS=$SECS)"
 # PATTERN:BS:QD, spelled as both fio and orionstor bench take them; the
 # first one is run in every pipelining mode.
-WORKLOADS="randread:4k:1 read:128k:1 read:128k:8"
+WORKLOADS=${BENCH_WORKLOADS:-randread:4k:1 read:128k:1 read:128k:8}
+for w in $WORKLOADS; do
+    case $w in
+    read:*:[0-9]* | randread:*:[0-9]*) ;;
+    *) vm_fail "BENCH_WORKLOADS: '$w' is not PATTERN:BS:QD (read or randread, e.g. read:128k:1)" ;;
+    esac
+done
 export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_WORKLOADS=$WORKLOADS
 command -v fio >/dev/null || vm_fail "fio is not installed on the host (tests/vm/install-deps.sh)"
-# 18 runs; each: ramp + run time + a few seconds to start a program
+# About 30 runs (34 at most); each: ramp + run time + a few seconds to start a program
 # through 9p under TCG.
-ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + 22 * (SECS + 10)))}
+ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + 34 * (SECS + 10)))}
 VM_TIMEOUT=$ORIONSTOR_VM_TIMEOUT
 
 vm_usb_ctrl xhci xhci
@@ -93,10 +102,13 @@ for hcd in xhci ehci; do
             [ $hcd = xhci ] && modes="$modes cbw"
         fi
         for mode in $modes; do ours "ours-$hcd-$mode-$rw-$bs-qd$qd" "$spec" "$mode" "$rw" "$bs" "$qd"; done
-        # Sequential reads once more through the block cache's read-ahead
-        # (8 MiB of cache over the 16 MiB span: nothing is read twice).
-        [ "$rw" = read ] && ours "ours-$hcd-ra-$rw-$bs-qd$qd" "$spec,cache=wt,cache_size=8M,read_ahead=1M" on \
-            "$rw" "$bs" "$qd"
+        # Sequential reads once more through the block cache, without
+        # read-ahead and with it (8 MiB of cache over the 16 MiB span:
+        # nothing is read twice).
+        if [ "$rw" = read ]; then
+            ours "ours-$hcd-nora-$rw-$bs-qd$qd" "$spec,cache=wt,cache_size=8M,read_ahead=0" on "$rw" "$bs" "$qd"
+            ours "ours-$hcd-ra-$rw-$bs-qd$qd" "$spec,cache=wt,cache_size=8M,read_ahead=1M" on "$rw" "$bs" "$qd"
+        fi
         first=0
     done
 done
@@ -152,7 +164,7 @@ sys.path.insert(0, sys.argv[1])
 import benchreport as br
 work, secs, workloads = sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
 share = work + "/share"
-problems, results = [], []
+problems, results, gains = [], [], []
 def get(kind, name, what):
     try:
         return br.load(kind, "%s/%s.json" % (share, name), what)
@@ -173,7 +185,10 @@ for hcd in ("xhci", "ehci"):
         for mode in modes:
             row(hcd, w, "ours pipeline=%s" % mode, "ours", "ours-%s-%s-%s-%s-qd%s" % (hcd, mode, rw, bs, qd), k)
         if rw == "read":
-            row(hcd, w, "ours + cache read-ahead", "ours", "ours-%s-ra-%s-%s-qd%s" % (hcd, rw, bs, qd), k)
+            plain = next(r["result"] for r in reversed(results) if r["path"] == "ours pipeline=on")
+            nora = row(hcd, w, "ours + cache, no read-ahead", "ours", "ours-%s-nora-%s-%s-qd%s" % (hcd, rw, bs, qd), k)
+            ra = row(hcd, w, "ours + cache read-ahead", "ours", "ours-%s-ra-%s-%s-qd%s" % (hcd, rw, bs, qd), k)
+            gains.append((hcd, w, br.ratio(ra, nora), br.ratio(ra, plain)))
 w = workloads[0]
 rw, bs, qd = w.split(":")
 k0 = next(r["result"] for r in results if r["hcd"] == "xhci" and r["path"].startswith("kernel"))
@@ -226,6 +241,13 @@ for side, kind in (("ours", "ours"), ("kernel", "fio")):
         syscalls[side] = {"per_command": sum(per.values()), "by_call": per, "reads": dios}
     except OSError as e:
         problems.append("strace, %s: %s" % (side, e))
+if gains:
+    out.append("")
+for hcd, w, vs_nora, vs_plain in gains:
+    rw, bs, qd = w.split(":")
+    f = lambda x: "%.2fx" % x if x else "-"
+    out.append("%s %s %s qd%s: read-ahead %s the cache without it, %s no cache" % (
+        hcd, rw, bs, qd, f(vs_nora), f(vs_plain)))
 for side, v in syscalls.items():
     out.append("")
     out.append("system calls per 4 KiB read, QD1, xHCI, %s: %.1f (%s; %d reads)" % (
@@ -234,7 +256,9 @@ for side, v in syscalls.items():
 table = "\n".join(out) + "\n"
 br.write_summary(work, {"bench": "usb", "seconds": secs, "ramp_seconds": 1, "span_bytes": 16 << 20,
                         "valid": not problems, "problems": problems, "results": results,
-                        "syscalls": syscalls}, table)
+                        "syscalls": syscalls,
+                        "read_ahead_gain": [{"hcd": h, "workload": w, "vs_cache_without": a, "vs_no_cache": b}
+                                            for h, w, a, b in gains]}, table)
 print(table, end="")
 print("summary: %s/summary.json" % work)
 if problems:
