@@ -599,6 +599,16 @@ static struct vring_desc desc_to_cpu(struct vring_desc d)
 	return d;
 }
 
+/* The same for a packed descriptor. */
+static struct vring_packed_desc pdesc_to_cpu(struct vring_packed_desc d)
+{
+	d.addr = vq_le64(d.addr);
+	d.len = vq_le32(d.len);
+	d.id = vq_le16(d.id);
+	d.flags = vq_le16(d.flags);
+	return d;
+}
+
 static bool add_iov(struct sim_vdev *m, struct sim_elem *e, uint64_t addr, uint32_t len, bool write)
 {
 	void *p = ptr_len(m, addr, len);
@@ -627,17 +637,16 @@ static bool walk_indirect(struct sim_vdev *m, struct sim_elem *e, uint64_t addr,
 	if (!t || len % 16 || n == 0 || n > SIM_MAX_IOV)
 		return false;
 	for (uint32_t i = 0, k = 0; k < n; k++) {
-		struct vring_desc d = desc_to_cpu(t[i]);
+		struct vring_desc d;
 
 		if (packed) {
 			/* struct pvirtq_desc: flags where split has next */
-			const struct vring_packed_desc *pd = (const void *)t;
+			struct vring_packed_desc pd = pdesc_to_cpu(((const struct vring_packed_desc *)(const void *)t)[i]);
 
-			d.addr = vq_le64(pd[i].addr);
-			d.len = vq_le32(pd[i].len);
-			d.flags = vq_le16(pd[i].flags);
+			d = (struct vring_desc){ .addr = pd.addr, .len = pd.len, .flags = pd.flags };
+		} else {
+			d = desc_to_cpu(t[i]);
 		}
-
 		if (d.flags & VIRTQ_DESC_F_INDIRECT)
 			return false;
 		if (!add_iov(m, e, d.addr, d.len, d.flags & VIRTQ_DESC_F_WRITE))
@@ -698,15 +707,11 @@ static int pop_packed(struct sim_vdev *m, struct sim_vq *v, struct sim_elem *e)
 		return 0;
 	e->ndesc = 0;
 	for (uint32_t k = 0; k < v->size; k++) {
-		struct vring_packed_desc d = v->pdesc[v->avail_pos];
+		struct vring_packed_desc d = pdesc_to_cpu(v->pdesc[v->avail_pos]);
 
-		d.addr = vq_le64(d.addr);
-		d.len = vq_le32(d.len);
-		d.id = vq_le16(d.id);
+		/* Past the first, the flags with the ordering the first had. */
 		if (k)
 			d.flags = vq_load16(&v->pdesc[v->avail_pos].flags);
-		else
-			d.flags = vq_le16(d.flags);
 		e->ndesc++;
 		if (++v->avail_pos == v->size) {
 			v->avail_pos = 0;
