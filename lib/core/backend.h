@@ -203,6 +203,9 @@ struct ostor_device {
 	 * cache (NULL: none). */
 	struct ostori_bcache_params bcache_params;
 	struct ostori_bcache *bcache;
+	/* dma_alloc draws on a fixed pool sized for the application
+	 * (virtio's): the cache takes its read-ahead buffers from the heap. */
+	bool dma_pool_fixed;
 	/* SMART monitoring (lib/core/health_monitor.c): the interval the
 	 * backend's keys or the spec's smart_check_interval= ask for (0: off),
 	 * and the monitor (NULL: none). */

@@ -364,7 +364,8 @@ static void plan_background(struct ostori_bcache *c, struct bc_op **out, int *n)
 /* ---- read-ahead ------------------------------------------------------------- */
 
 /* A buffer of read_ahead_max bytes, counted in staging: a kept one, or
- * new from the device's memory (heap memory when it has none). */
+ * new from the device's memory (heap memory when it has none, or when
+ * that memory is a pool the application sized for its own buffers). */
 static uint8_t *ra_buf_get(struct ostori_bcache *c, bool *dma)
 {
 	size_t len = (size_t)c->read_ahead_max;
@@ -377,7 +378,7 @@ static uint8_t *ra_buf_get(struct ostori_bcache *c, bool *dma)
 	}
 	if (c->staging_used + len > c->staging_max)
 		return NULL;
-	p = ostor_dma_alloc(c->dev, len);
+	p = c->dev->dma_pool_fixed ? NULL : ostor_dma_alloc(c->dev, len);
 	*dma = p != NULL;
 	if (!p)
 		p = malloc(len);

@@ -698,6 +698,8 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	const char *env;
 	char bound[64];
 	size_t pool;
+
+	dev->dma_pool_fixed = true;
 	bool vfio;
 	int r;
 

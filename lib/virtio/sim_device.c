@@ -1454,6 +1454,7 @@ static int vt_open(ostor_device *dev, struct sim_target *target, struct ostor_sp
 	uint64_t queues = 1, qsize = 128, tmo = 0, backoff = 0;
 	int r;
 
+	dev->dma_pool_fixed = true; /* as the PCI transport's */
 	if ((r = opt_num(spec, "queues", 16, &queues)) < 0 ||
 	    (r = opt_num(spec, "queue-size", 65536, &qsize)) < 0 ||
 	    (r = opt_num(spec, "timeout", 600000, &tmo)) < 0 ||

@@ -324,6 +324,21 @@ START_TEST(read_ahead_buffers_kept_and_given_up)
 		ck_assert_mem_eq(got, want, sizeof(got));
 	}
 	ck_assert_int_eq(ostor_close(dev), 0);
+#if OSTOR_HAVE_VIRTIO
+	/* virtio's DMA pool is the application's: heap buffers there. */
+	dev = open_spec("sim:transport=virtio,size=8M,cache=wt,cache_size=1M,read_ahead=64K");
+	c = dev->bcache;
+	for (uint64_t lba = 0; lba < 4096; lba += 16)
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, lba, 16, buf), 0);
+	while (ostor_inflight(ctx) > 0)
+		ostor_handle_events(ctx, 10);
+	pthread_mutex_lock(&c->lock);
+	ck_assert_int_gt(c->ra_nkeep, 0);
+	for (int i = 0; i < c->ra_nkeep; i++)
+		ck_assert(!c->ra_keep_dma[i]);
+	pthread_mutex_unlock(&c->lock);
+	ck_assert_int_eq(ostor_close(dev), 0);
+#endif
 }
 END_TEST
 
