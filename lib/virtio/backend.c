@@ -698,11 +698,10 @@ static int virtio_open(ostor_device *dev, const struct ostor_spec *cspec)
 	const char *env;
 	char bound[64];
 	size_t pool;
-
-	dev->dma_pool_fixed = true;
 	bool vfio;
 	int r;
 
+	dev->dma_pool_fixed = true;
 	p->cfg_fd = p->uio_fd = p->container_fd = p->group_fd = p->device_fd = -1;
 	p->iommu_group = -1;
 	for (int i = 0; i < PCI_MSIX_MAX; i++)
