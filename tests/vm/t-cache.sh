@@ -7,7 +7,8 @@
 # SIGKILL before its last flush - every block then holds a version that
 # could be there (the one of the last good flush or a later one, never an
 # older one, never a torn block).  tests/vm/lib/cachecheck.py replays the
-# writer on the host.
+# writer on the host.  Also: sequential reads through read-ahead on the
+# usb-storage disk return what the device holds.
 . "$(dirname "$0")/lib/vm.sh"
 vm_init cache
 VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-600}
@@ -60,6 +61,13 @@ writer() {
     echo "$name=ok" >>/run/vm/facts
 }
 writer usb-flush "$ua,cache=wb,cache_size=2M" $ORIONSTOR_T_UA
+# Read-ahead on the real device (its windows in usbfs memory): 1 MiB
+# sequential reads give the same bytes through it as without a cache.
+"$T/orionstor" read -q -d "$ua" --lba 0 --count 16384 -o /run/vm/ra-plain.bin || fail "read without the cache"
+"$T/orionstor" read -q -d "$ua,cache=wt,cache_size=32M,read_ahead=2M" --lba 0 --count 16384 \
+    -o /run/vm/ra-cached.bin || fail "read through read-ahead"
+cmp /run/vm/ra-plain.bin /run/vm/ra-cached.bin || fail "read-ahead gave other bytes than the device"
+echo "usb-read-ahead=ok" >>/run/vm/facts
 writer usb-killed "$ub,cache=wb,cache_size=2M" $ORIONSTOR_T_UB
 bdf=$(find_pci 1af4 1048)
 [ "$(echo "$bdf" | wc -w)" = 1 ] || fail "expected one modern virtio-scsi function, got '$bdf'"
@@ -70,7 +78,7 @@ writer virtio-killed "virtio:$bdf,cache=wb,cache_size=4M" $ORIONSTOR_T_VB 1 0
 GUEST
 
 vm_boot || vm_fail "guest script failed"
-for w in usb-flush usb-killed virtio-flush virtio-killed; do
+for w in usb-flush usb-read-ahead usb-killed virtio-flush virtio-killed; do
     grep -qx "$w=ok" "$VM_SHARE/facts" || vm_fail "$w did not run"
 done
 check() { # IMAGE ARGS...
