@@ -138,11 +138,6 @@ struct ostori_bcache {
 	ostor_task *parked_head, *parked_tail; /* waiting for a write-out or read-ahead */
 };
 
-/* ---- bcache_io.c: staging buffers (c->lock held) ------------------------- */
-
-/* Free kept read-ahead buffers until bytes more fit in staging. */
-void ostori_bc_staging_reclaim(struct ostori_bcache *c, uint64_t bytes);
-
 /* ---- bcache.c: the store (c->lock held unless said) -------------------- */
 
 struct bc_lun *ostori_bc_lun_find(struct ostori_bcache *c, uint32_t target, uint32_t lun);

@@ -231,6 +231,79 @@ static void op_put(struct ostori_bcache *c, struct bc_op *op)
 	c->ops_inflight--;
 }
 
+/* ---- staging buffers of read-ahead (c->lock held) --------------------------- */
+
+/* A buffer of read_ahead_max bytes, counted in staging: a kept one, or
+ * new from the device's memory (heap memory when it has none, or when
+ * that memory is a pool the application sized for its own buffers). */
+static uint8_t *ra_buf_get(struct ostori_bcache *c, bool *dma)
+{
+	size_t len = (size_t)c->read_ahead_max;
+	uint8_t *p;
+
+	if (c->ra_nkeep) {
+		c->ra_nkeep--;
+		*dma = c->ra_keep_dma[c->ra_nkeep];
+		return c->ra_keep[c->ra_nkeep];
+	}
+	if (c->staging_used + len > c->staging_max)
+		return NULL;
+	p = c->dev->dma_pool_fixed ? NULL : ostor_dma_alloc(c->dev, len);
+	*dma = p != NULL;
+	if (!p)
+		p = malloc(len);
+	if (p)
+		c->staging_used += len;
+	return p;
+}
+
+static void ra_buf_free(struct ostori_bcache *c, uint8_t *p, bool dma)
+{
+	if (dma)
+		ostor_dma_free(c->dev, p, (size_t)c->read_ahead_max);
+	else
+		free(p);
+	c->staging_used -= c->read_ahead_max;
+}
+
+/* A read-ahead buffer back: kept for the next window while there is room. */
+static void ra_buf_put(struct ostori_bcache *c, uint8_t *p, bool dma)
+{
+	if (c->ra_nkeep < BC_RA_KEEP && !c->ra_keep_off) {
+		c->ra_keep[c->ra_nkeep] = p;
+		c->ra_keep_dma[c->ra_nkeep++] = dma;
+		return;
+	}
+	ra_buf_free(c, p, dma);
+}
+
+/* Free the newest kept buffer. */
+static void ra_keep_drop(struct ostori_bcache *c)
+{
+	c->ra_nkeep--;
+	ra_buf_free(c, c->ra_keep[c->ra_nkeep], c->ra_keep_dma[c->ra_nkeep]);
+}
+
+/* Free kept buffers until bytes more fit in staging. */
+static void staging_reclaim(struct ostori_bcache *c, uint64_t bytes)
+{
+	while (c->ra_nkeep && c->staging_used + bytes > c->staging_max)
+		ra_keep_drop(c);
+}
+
+void ostori_bcache_release_buffers(ostor_device *dev)
+{
+	struct ostori_bcache *c = dev->bcache;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->ra_keep_off = true;
+	while (c->ra_nkeep)
+		ra_keep_drop(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* Internal requests (read-ahead, write-out) in flight: what resumes
  * parked tasks. */
 static unsigned int internal_inflight(const struct ostori_bcache *c)
@@ -319,7 +392,7 @@ void ostori_bc_writeout_plan(struct ostori_bcache *c, struct bc_lun *L, bool all
 		while (end < L->blocks && end - start < maxb && block_ready(c, L, end))
 			end++;
 		bytes = (size_t)(end - start) * L->block_size;
-		ostori_bc_staging_reclaim(c, bytes);
+		staging_reclaim(c, bytes);
 		if (c->staging_used + bytes > c->staging_max && c->staging_used)
 			break;
 		op = op_get(c, BC_OP_WRITEOUT, L, start, end - start);
@@ -362,73 +435,6 @@ static void plan_background(struct ostori_bcache *c, struct bc_op **out, int *n)
 }
 
 /* ---- read-ahead ------------------------------------------------------------- */
-
-/* A buffer of read_ahead_max bytes, counted in staging: a kept one, or
- * new from the device's memory (heap memory when it has none, or when
- * that memory is a pool the application sized for its own buffers). */
-static uint8_t *ra_buf_get(struct ostori_bcache *c, bool *dma)
-{
-	size_t len = (size_t)c->read_ahead_max;
-	uint8_t *p;
-
-	if (c->ra_nkeep) {
-		c->ra_nkeep--;
-		*dma = c->ra_keep_dma[c->ra_nkeep];
-		return c->ra_keep[c->ra_nkeep];
-	}
-	if (c->staging_used + len > c->staging_max)
-		return NULL;
-	p = c->dev->dma_pool_fixed ? NULL : ostor_dma_alloc(c->dev, len);
-	*dma = p != NULL;
-	if (!p)
-		p = malloc(len);
-	if (p)
-		c->staging_used += len;
-	return p;
-}
-
-static void ra_buf_free(struct ostori_bcache *c, uint8_t *p, bool dma)
-{
-	if (dma)
-		ostor_dma_free(c->dev, p, (size_t)c->read_ahead_max);
-	else
-		free(p);
-	c->staging_used -= c->read_ahead_max;
-}
-
-/* A read-ahead buffer back: kept for the next window while there is room. */
-static void ra_buf_put(struct ostori_bcache *c, uint8_t *p, bool dma)
-{
-	if (c->ra_nkeep < BC_RA_KEEP && !c->ra_keep_off) {
-		c->ra_keep[c->ra_nkeep] = p;
-		c->ra_keep_dma[c->ra_nkeep++] = dma;
-		return;
-	}
-	ra_buf_free(c, p, dma);
-}
-
-void ostori_bc_staging_reclaim(struct ostori_bcache *c, uint64_t bytes)
-{
-	while (c->ra_nkeep && c->staging_used + bytes > c->staging_max) {
-		c->ra_nkeep--;
-		ra_buf_free(c, c->ra_keep[c->ra_nkeep], c->ra_keep_dma[c->ra_nkeep]);
-	}
-}
-
-void ostori_bcache_release_buffers(ostor_device *dev)
-{
-	struct ostori_bcache *c = dev->bcache;
-
-	if (!c)
-		return;
-	pthread_mutex_lock(&c->lock);
-	c->ra_keep_off = true;
-	while (c->ra_nkeep) {
-		c->ra_nkeep--;
-		ra_buf_free(c, c->ra_keep[c->ra_nkeep], c->ra_keep_dma[c->ra_nkeep]);
-	}
-	pthread_mutex_unlock(&c->lock);
-}
 
 static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t lba, uint64_t count,
 			   struct bc_op **out, int *n)
@@ -575,7 +581,7 @@ static int snapshot(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, ui
 	size_t bytes = (size_t)count * L->block_size, words = (size_t)(count + 63) / 64;
 	struct bc_op *op;
 
-	ostori_bc_staging_reclaim(c, bytes);
+	staging_reclaim(c, bytes);
 	if (c->staging_used + bytes > c->staging_max && internal_inflight(c))
 		return 0;
 	op = op_get(c, BC_OP_FILL, L, lba, count);
