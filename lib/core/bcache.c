@@ -60,7 +60,7 @@ static void list_push(struct bc_list_head *h, struct bc_line *l)
 static struct bc_list_head *list_of(struct ostori_bcache *c, struct bc_line *l)
 {
 	if (l->list == BC_LIST_CLEAN)
-		return &c->clean;
+		return l->region ? &c->rclean : &c->clean;
 	if (l->list == BC_LIST_DIRTY)
 		return &c->luns[l->slot].dirty;
 	return NULL;
@@ -102,6 +102,14 @@ struct bc_line *ostori_bc_lookup(struct ostori_bcache *c, unsigned int slot, uin
 	return NULL;
 }
 
+static void hash_add(struct ostori_bcache *c, struct bc_line *l)
+{
+	size_t h = hash_of(c, l->slot, l->no);
+
+	l->hnext = c->hash[h];
+	c->hash[h] = l;
+}
+
 static void hash_del(struct ostori_bcache *c, struct bc_line *l)
 {
 	struct bc_line **pp = &c->hash[hash_of(c, l->slot, l->no)];
@@ -122,11 +130,15 @@ void ostori_bc_touch(struct ostori_bcache *c, struct bc_line *l)
 			(uint64_t)__builtin_popcountll(l->valid) * c->luns[l->slot].block_size;
 		l->ra = false;
 	}
+	if (l->region && l->hits < UINT8_MAX)
+		l->hits++;
 	switch (c->policy) {
 	case OSTORI_BCACHE_LRU:
-		if (l->list == BC_LIST_CLEAN && c->clean.head != l) {
-			list_del(&c->clean, l);
-			list_push(&c->clean, l);
+		if (l->list == BC_LIST_CLEAN && list_of(c, l)->head != l) {
+			struct bc_list_head *h = list_of(c, l);
+
+			list_del(h, l);
+			list_push(h, l);
 		}
 		break;
 	case OSTORI_BCACHE_LFU:
@@ -150,7 +162,10 @@ static void free_line(struct ostori_bcache *c, struct bc_line *l)
 	l->used = false;
 	l->valid = l->dirty = l->writing = 0;
 	l->ra = false;
-	c->free_stack[c->nfree++] = l;
+	if (l->region)
+		c->regions[l->region - 1].nused--;
+	else
+		c->free_stack[c->nfree++] = l;
 }
 
 /* The clean line the policy gives up, or NULL. */
@@ -181,7 +196,6 @@ size_t ostori_bc_room(const struct ostori_bcache *c)
 struct bc_line *ostori_bc_get_line(struct ostori_bcache *c, unsigned int slot, uint64_t no)
 {
 	struct bc_line *l = ostori_bc_lookup(c, slot, no);
-	size_t h;
 
 	if (l)
 		return l;
@@ -199,11 +213,196 @@ struct bc_line *ostori_bc_get_line(struct ostori_bcache *c, unsigned int slot, u
 	l->slot = (uint8_t)slot;
 	l->freq = 1;
 	l->list = BC_LIST_NONE;
-	h = hash_of(c, slot, no);
-	l->hnext = c->hash[h];
-	c->hash[h] = l;
+	hash_add(c, l);
 	c->luns[slot].lines++;
 	return l;
+}
+
+void ostori_bc_fill_line(struct ostori_bcache *c, struct bc_lun *L, struct bc_line *l, uint64_t mask,
+			 const uint8_t *src, bool ra)
+{
+	uint64_t need = mask & ~l->valid;
+	uint32_t first = (uint32_t)__builtin_ctzll(mask);
+
+	(void)c;
+	/* A run of needed blocks at a time (all of them, usually). */
+	for (uint64_t m = need; m;) {
+		uint32_t b = (uint32_t)__builtin_ctzll(m);
+		uint64_t run = m >> b, len;
+
+		len = ~run ? (uint64_t)__builtin_ctzll(~run) : 64 - b;
+		memcpy(l->data + (size_t)b * L->block_size, src + (size_t)(b - first) * L->block_size,
+		       (size_t)len * L->block_size);
+		m &= len + b >= 64 ? 0 : ~UINT64_C(0) << (b + len);
+	}
+	if (need && !l->valid)
+		l->ra = ra;
+	l->valid |= need;
+}
+
+/* ---- read-ahead regions ---------------------------------------------------- */
+
+/* Move what l (a region line) holds into an ordinary line; false when
+ * none can be had. */
+static bool region_line_move(struct ostori_bcache *c, struct bc_line *l)
+{
+	struct bc_lun *L = &c->luns[l->slot];
+	struct bc_line *n;
+
+	if (!ostori_bc_room(c))
+		return false;
+	unlist(c, l);
+	hash_del(c, l);
+	n = ostori_bc_get_line(c, l->slot, l->no); /* room: a free or evictable line */
+	memcpy(n->data, l->data, c->line_size);
+	n->valid = l->valid;
+	n->dirty = l->dirty;
+	n->writing = l->writing;
+	n->ra = l->ra;
+	n->freq = l->freq;
+	ostori_bc_relist(c, n);
+	L->lines--; /* get_line counted n */
+	l->used = false;
+	l->valid = l->dirty = l->writing = 0;
+	l->ra = false;
+	c->regions[l->region - 1].nused--;
+	return true;
+}
+
+/* Empty r: what is dirty, being written out or was read again moves to
+ * ordinary lines (that is the cache's to keep), the rest is dropped.
+ * False when dirty data had nowhere to go (r keeps it). */
+static bool region_clear(struct ostori_bcache *c, struct bc_region *r)
+{
+	for (uint32_t i = 0; i < c->region_lines_max && r->nused; i++) {
+		struct bc_line *l = &r->lines[i];
+
+		if (!l->used)
+			continue;
+		if (l->dirty || l->writing) {
+			if (!region_line_move(c, l))
+				return false;
+		} else if (l->hits < 2 || !region_line_move(c, l)) {
+			free_line(c, l);
+		}
+	}
+	return true;
+}
+
+/* Whether r holds read-ahead data no one has read yet. */
+static bool region_unread(const struct ostori_bcache *c, const struct bc_region *r)
+{
+	for (uint32_t i = 0; i < c->region_lines_max && r->nused; i++)
+		if (r->lines[i].used && r->lines[i].ra)
+			return true;
+	return false;
+}
+
+struct bc_region *ostori_bc_region_take(struct ostori_bcache *c)
+{
+	struct bc_region *pick = NULL;
+
+	if (c->regions_off || !c->region_lines)
+		return NULL;
+	/* An empty one; else one whose data was all read; else the oldest
+	 * (a stream that stopped: what it left unread is wasted). */
+	for (int i = 0; i < BC_RA_REGIONS && !pick; i++)
+		if (!c->regions[i].busy && !c->regions[i].nused)
+			pick = &c->regions[i];
+	for (int i = 0; i < BC_RA_REGIONS && !pick; i++)
+		if (!c->regions[i].busy && !region_unread(c, &c->regions[i]) && region_clear(c, &c->regions[i]))
+			pick = &c->regions[i];
+	if (!pick) {
+		struct bc_region *old = NULL;
+
+		for (int i = 0; i < BC_RA_REGIONS; i++)
+			if (!c->regions[i].busy && (!old || c->regions[i].seq < old->seq))
+				old = &c->regions[i];
+		if (!old || !region_clear(c, old))
+			return NULL;
+		pick = old;
+	}
+	if (!pick->mem) {
+		/* The device's memory spares the kernel's copy (usbfs) - unless
+		 * it is a pool the application sized for its own buffers. */
+		pick->mem = c->dev->dma_pool_fixed ? NULL : ostor_dma_alloc(c->dev, c->region_len);
+		pick->dma = pick->mem != NULL;
+		if (!pick->mem)
+			pick->mem = malloc(c->region_len);
+		if (!pick->mem)
+			return NULL;
+	}
+	pick->busy = true;
+	return pick;
+}
+
+void ostori_bcache_release_buffers(ostor_device *dev)
+{
+	struct ostori_bcache *c = dev->bcache;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->regions_off = true;
+	for (int i = 0; i < BC_RA_REGIONS; i++) {
+		struct bc_region *r = &c->regions[i];
+
+		if (!r->mem)
+			continue;
+		if (!region_clear(c, r)) {
+			/* Dirty data with nowhere to go, at close (a flush
+			 * failed): lost, as the close would say next. */
+			for (uint32_t k = 0; k < c->region_lines_max; k++)
+				if (r->lines[k].used && (r->lines[k].dirty || r->lines[k].writing))
+					ostori_bc_drop_lun(c, &c->luns[r->lines[k].slot], true,
+							   "the device was closed with it unwritten", true);
+		}
+		if (r->dma)
+			ostor_dma_free(c->dev, r->mem, c->region_len);
+		else
+			free(r->mem);
+		r->mem = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void ostori_bc_region_fill(struct ostori_bcache *c, struct bc_lun *L, struct bc_region *r, uint64_t lba,
+			   uint64_t count)
+{
+	unsigned int slot = (unsigned int)(L - c->luns);
+	uint64_t end = lba + count;
+	uint32_t i = 0;
+
+	r->seq = ++c->region_seq;
+	for (uint64_t no = lba / L->bpl; no * L->bpl < end; no++, i++) {
+		uint64_t pos = no * L->bpl;
+		uint64_t mask = bc_mask(0, (uint32_t)OSTOR_MIN((uint64_t)L->bpl, end - pos));
+		uint8_t *data = r->mem + (size_t)i * c->line_size;
+		struct bc_line *l = ostori_bc_lookup(c, slot, no);
+
+		if (l) {
+			/* A write or a read got there first: what it holds is as
+			 * new or newer. */
+			ostori_bc_fill_line(c, L, l, mask, data, true);
+			ostori_bc_relist(c, l);
+			continue;
+		}
+		l = &r->lines[i];
+		l->used = true;
+		l->no = no;
+		l->slot = (uint8_t)slot;
+		l->freq = 1;
+		l->hits = 0;
+		l->list = BC_LIST_NONE;
+		l->data = data;
+		l->valid = mask;
+		l->dirty = l->writing = 0;
+		l->ra = true;
+		hash_add(c, l);
+		L->lines++;
+		r->nused++;
+		ostori_bc_relist(c, l);
+	}
 }
 
 void ostori_bc_set_dirty(struct ostori_bcache *c, struct bc_lun *L, struct bc_line *l, uint64_t bits)
@@ -254,8 +453,8 @@ static void for_lines(struct ostori_bcache *c, struct bc_lun *L, uint64_t lba, u
 		}
 		return;
 	}
-	for (size_t i = 0; i < c->nlines; i++) {
-		struct bc_line *l = &c->line_pool[i];
+	for (size_t i = 0; i < bc_pool_n(c); i++) {
+		struct bc_line *l = bc_pool_line(c, i);
 
 		if (l->used && l->slot == slot && l->no >= first && l->no <= last) {
 			uint64_t s = l->no == first ? lba % L->bpl : 0;
@@ -306,8 +505,8 @@ static uint64_t report_lost(struct ostori_bcache *c, struct bc_lun *L, const cha
 	size_t n = 0, cap = 0, m = 0;
 	uint64_t bytes = 0, first = UINT64_MAX, last = 0;
 
-	for (size_t i = 0; i < c->nlines; i++) {
-		struct bc_line *l = &c->line_pool[i];
+	for (size_t i = 0; i < bc_pool_n(c); i++) {
+		struct bc_line *l = bc_pool_line(c, i);
 		uint64_t bits;
 
 		if (!l->used || l->slot != slot || !(l->dirty | l->writing))
@@ -376,8 +575,8 @@ uint64_t ostori_bc_drop_lun(struct ostori_bcache *c, struct bc_lun *L, bool dirt
 		L->epoch++;
 		ostori_bc_stale_fills(c, L, 0, UINT64_MAX / 2);
 	}
-	for (size_t i = 0; i < c->nlines; i++) {
-		struct bc_line *l = &c->line_pool[i];
+	for (size_t i = 0; i < bc_pool_n(c); i++) {
+		struct bc_line *l = bc_pool_line(c, i);
 
 		if (!l->used || l->slot != slot)
 			continue;
@@ -416,6 +615,14 @@ struct bc_lun *ostori_bc_lun_find(struct ostori_bcache *c, uint32_t target, uint
 	return NULL;
 }
 
+static bool regions_used(const struct ostori_bcache *c)
+{
+	for (int i = 0; i < BC_RA_REGIONS; i++)
+		if (c->regions[i].busy || c->regions[i].nused)
+			return true;
+	return false;
+}
+
 /* Cut the slab into lines of another size (none in use). */
 static void recarve(struct ostori_bcache *c, uint32_t line_size)
 {
@@ -428,6 +635,8 @@ static void recarve(struct ostori_bcache *c, uint32_t line_size)
 	c->nfree = c->nlines;
 	c->writeout_max = (uint32_t)OSTOR_MAX(OSTOR_MIN(OSTOR_MIN(c->staging_max / 2, (uint64_t)OSTORI_MiB),
 							(uint64_t)c->nlines * line_size / 4), (uint64_t)line_size);
+	c->region_lines = (uint32_t)(c->region_len / line_size);
+	c->read_ahead_max = (uint64_t)c->region_lines * line_size;
 	c->dirty_limit = (uint64_t)c->nlines * line_size / 2;
 	c->background = c->dirty_limit / 2;
 }
@@ -465,7 +674,7 @@ void ostori_bcache_lun_known(ostor_device *dev, uint32_t target, uint32_t lun, u
 		/* Lines are max(block size, 4 KiB) unless cache_line= said:
 		 * the first LUN with larger blocks, before any line is used,
 		 * gets them. */
-		if (c->line_auto && block_size > c->line_size && c->nfree == c->nlines &&
+		if (c->line_auto && block_size > c->line_size && c->nfree == c->nlines && !regions_used(c) &&
 		    !(block_size & (block_size - 1)) && block_size <= 256 * OSTORI_KiB)
 			recarve(c, block_size);
 		if (block_size > c->line_size || c->line_size % block_size ||
@@ -633,14 +842,27 @@ int ostori_bcache_open(ostor_device *dev)
 	c->line_auto = !p->line_size;
 	c->capacity = p->size;
 	snprintf(c->source, sizeof(c->source), "%s", p->source ? p->source : "");
-	/* Of the bound: an eighth (at most 8 MiB) for write-out and read-ahead
-	 * buffers, the rest for lines with their metadata and hash slot (the
-	 * fixed part, this struct, is the device's like its other state). */
+	/* Of the bound: an eighth (at most 8 MiB) for write-out buffers;
+	 * read-ahead's regions, each at most a sixteenth of the bound (and
+	 * all of them at most a quarter of the rest); the rest for lines with
+	 * their metadata and hash slot (the fixed part, this struct, is the
+	 * device's like its other state). */
 	c->staging_max = OSTOR_MIN(c->capacity / 8, 8 * OSTORI_MiB);
 	c->staging_max = OSTOR_MAX(c->staging_max, (uint64_t)c->line_size);
 	per_line = c->line_size + sizeof(struct bc_line) + 2 * sizeof(struct bc_line *) +
 		   sizeof(struct bc_line *);
 	budget = c->capacity > c->staging_max ? c->capacity - c->staging_max : 0;
+	if (p->read_ahead) {
+		uint64_t want = (p->read_ahead + c->line_size - 1) / c->line_size;
+		uint64_t fit = OSTOR_MIN(c->capacity / 16 / c->line_size,
+					 budget / 4 / BC_RA_REGIONS / (c->line_size + sizeof(struct bc_line)));
+
+		c->region_lines = (uint32_t)OSTOR_MIN(want, fit);
+	}
+	c->region_lines_max = c->region_lines;
+	c->region_len = (size_t)c->region_lines * c->line_size;
+	c->read_ahead_max = c->region_len;
+	budget -= (uint64_t)BC_RA_REGIONS * c->region_lines * (c->line_size + sizeof(struct bc_line));
 	c->nlines = (size_t)(budget / per_line);
 	if (c->nlines < 4) {
 		pthread_mutex_destroy(&c->lock);
@@ -655,12 +877,12 @@ int ostori_bcache_open(ostor_device *dev)
 	c->writeout_max = OSTOR_MAX(c->writeout_max, c->line_size);
 	c->dirty_limit = (uint64_t)c->nlines * c->line_size / 2;
 	c->background = c->dirty_limit / 2;
-	c->read_ahead_max = OSTOR_MIN(p->read_ahead, c->staging_max / 2);
-	while (buckets < c->nlines * 2)
+	while (buckets < bc_pool_n(c) * 2)
 		buckets <<= 1;
 	c->hash_shift = 64 - (unsigned int)__builtin_ctzll(buckets);
 	c->hash = calloc(buckets, sizeof(*c->hash));
 	c->line_pool = calloc(c->nlines, sizeof(*c->line_pool));
+	c->region_pool = calloc(OSTOR_MAX((size_t)BC_RA_REGIONS * c->region_lines_max, 1), sizeof(*c->region_pool));
 	c->free_stack = calloc(c->nlines, sizeof(*c->free_stack));
 	/* Pages are touched as lines are first used: memory grows with use,
 	 * never past the bound. */
@@ -673,11 +895,12 @@ int ostori_bcache_open(ostor_device *dev)
 	if (c->slab != MAP_FAILED && c->slab_len >= 4 * OSTORI_MiB)
 		(void)madvise(c->slab, c->slab_len, MADV_HUGEPAGE);
 #endif
-	if (!c->hash || !c->line_pool || !c->free_stack || c->slab == MAP_FAILED) {
+	if (!c->hash || !c->line_pool || !c->region_pool || !c->free_stack || c->slab == MAP_FAILED) {
 		if (c->slab != MAP_FAILED && c->slab)
 			munmap(c->slab, c->slab_len);
 		free(c->hash);
 		free(c->line_pool);
+		free(c->region_pool);
 		free(c->free_stack);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
@@ -689,6 +912,11 @@ int ostori_bcache_open(ostor_device *dev)
 		c->free_stack[c->nlines - 1 - i] = &c->line_pool[i];
 	}
 	c->nfree = c->nlines;
+	for (int i = 0; i < BC_RA_REGIONS; i++) {
+		c->regions[i].lines = c->region_pool + (size_t)i * c->region_lines_max;
+		for (uint32_t k = 0; k < c->region_lines_max; k++)
+			c->regions[i].lines[k].region = (uint8_t)(i + 1);
+	}
 	for (int i = BC_OPS_MAX - 1; i >= 0; i--) {
 		c->ops[i].c = c;
 		c->ops[i].next_free = c->free_ops;
@@ -718,6 +946,7 @@ void ostori_bcache_close(ostor_device *dev)
 	munmap(c->slab, c->slab_len);
 	free(c->hash);
 	free(c->line_pool);
+	free(c->region_pool);
 	free(c->free_stack);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

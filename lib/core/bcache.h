@@ -11,10 +11,18 @@
  * lines with dirty blocks sit on their LUN's dirty list, oldest first,
  * where write-out starts; lines only being written out are on no list.
  * Data never moves between the device and a line while the lock is not
- * held: write-outs and read-ahead go through buffers of their own
- * ("staging", counted in the bound), so a line can change under a
- * write-out (it is then dirty again) and a block on the device is always
- * one whole version of it.
+ * held: write-outs go through buffers of their own ("staging", counted in
+ * the bound), so a line can change under a write-out (it is then dirty
+ * again) and a block on the device is always one whole version of it.
+ *
+ * Read-ahead reads a window into a region: contiguous memory (the
+ * device's, where it has some) carved into lines that no lookup finds
+ * while the window is in flight.  When it lands, those lines join the
+ * cache where they are - no copy - on a list of their own: ordinary
+ * replacement never takes them, and the next window that needs the
+ * region drops the lines a stream read once (a scan does not push the
+ * working set out) and copies into ordinary lines only what is dirty or
+ * was read again.
  */
 #ifndef OSTOR_CORE_BCACHE_H
 #define OSTOR_CORE_BCACHE_H
@@ -25,7 +33,7 @@
 #define BC_LUNS_MAX 32          /* LUNs per device the cache serves */
 #define BC_STREAMS 4            /* sequential streams followed per LUN */
 #define BC_OPS_MAX 256          /* fills, read-aheads and write-outs in flight */
-#define BC_RA_KEEP 2            /* read-ahead buffers kept for the next windows */
+#define BC_RA_REGIONS 3         /* read-ahead windows: one being read, one in flight, one spare */
 
 enum bc_list { BC_LIST_NONE = 0, BC_LIST_CLEAN, BC_LIST_DIRTY };
 
@@ -39,7 +47,19 @@ struct bc_line {
 	uint8_t list;                   /* enum bc_list */
 	bool ra;                        /* filled by read-ahead, not read since */
 	bool used;                      /* holds a line (else on the free stack) */
+	uint8_t region;                 /* 1 + the read-ahead region holding data; 0: the slab */
+	uint8_t hits;                   /* a region line's reads (to 255) */
 	uint8_t *data;
+};
+
+/* Memory one read-ahead window is read into (see the top). */
+struct bc_region {
+	uint8_t *mem;                   /* region_lines_max lines; NULL until first used */
+	bool dma;                       /* from the device's memory (ostor_dma_alloc) */
+	bool busy;                      /* a window is being read into it */
+	uint32_t nused;                 /* its lines holding data */
+	uint64_t seq;                   /* when its last window landed */
+	struct bc_line *lines;          /* region_lines_max, in c->region_pool */
 };
 
 struct bc_list_head {
@@ -67,8 +87,8 @@ struct bc_op {
 	uint64_t lba;
 	uint64_t count;
 	uint64_t epoch;                 /* the LUN's, at start */
-	uint8_t *buf;                   /* staging (read-ahead, write-out) */
-	bool buf_dma;                   /* from the device's memory (ostor_dma_alloc) */
+	uint8_t *buf;                   /* staging (write-out), the region's memory (read-ahead) */
+	struct bc_region *region;       /* read-ahead's */
 	size_t buf_len;
 	/* A read (FILL) over blocks newer in the cache than on the device:
 	 * their data as it was at submission, put over the device's answer
@@ -106,16 +126,17 @@ struct ostori_bcache {
 	uint64_t capacity;              /* bytes: the bound */
 	uint64_t dirty_limit;           /* bytes dirty or being written out */
 	uint64_t background;            /* write-out starts beyond this */
-	uint64_t read_ahead_max;        /* bytes; 0: none */
+	uint64_t read_ahead_max;        /* bytes per window: region_lines lines; 0: none */
 	uint64_t staging_max, staging_used;
-	/* Read-ahead buffers (read_ahead_max bytes each) between windows,
-	 * counted in staging_used: a window costs no allocation, no page
-	 * faults and, in the device's memory, no copy by the kernel or a
-	 * bounce buffer.  Given back before the backend closes. */
-	uint8_t *ra_keep[BC_RA_KEEP];
-	bool ra_keep_dma[BC_RA_KEEP];
-	int ra_nkeep;
-	bool ra_keep_off;               /* the device is closing: keep nothing */
+	/* Read-ahead's regions: memory allocated at first use, given back
+	 * before the backend closes (regions_off from then on). */
+	struct bc_region regions[BC_RA_REGIONS];
+	struct bc_line *region_pool;
+	uint32_t region_lines, region_lines_max; /* per region: now (lines may grow), as allocated */
+	size_t region_len;              /* bytes per region */
+	bool regions_off;
+	uint64_t region_seq;
+	struct bc_list_head rclean;     /* clean region lines, replacement order */
 	uint64_t dirty_bytes, writing_bytes; /* all LUNs */
 	uint32_t writeout_max;          /* bytes per write-out command */
 	char source[64];                /* what configured it */
@@ -147,6 +168,29 @@ struct bc_line *ostori_bc_lookup(struct ostori_bcache *c, unsigned int slot, uin
 struct bc_line *ostori_bc_get_line(struct ostori_bcache *c, unsigned int slot, uint64_t no);
 /* Put l where its bits say it belongs (clean list, dirty list or none). */
 void ostori_bc_relist(struct ostori_bcache *c, struct bc_line *l);
+/* Every line struct: the slab's, then the regions'. */
+static inline size_t bc_pool_n(const struct ostori_bcache *c)
+{
+	return c->nlines + (size_t)BC_RA_REGIONS * c->region_lines_max;
+}
+
+static inline struct bc_line *bc_pool_line(struct ostori_bcache *c, size_t i)
+{
+	return i < c->nlines ? &c->line_pool[i] : &c->region_pool[i - c->nlines];
+}
+
+/* A region for the next window, its lines all free, marked busy; NULL
+ * when every region holds what must stay (in flight, or dirty lines with
+ * no room to move them to). */
+struct bc_region *ostori_bc_region_take(struct ostori_bcache *c);
+/* A window landed in r: blocks lba..lba+count-1 (lba at a line's start)
+ * become cached where the lines do not hold them yet. */
+void ostori_bc_region_fill(struct ostori_bcache *c, struct bc_lun *L, struct bc_region *r, uint64_t lba,
+			   uint64_t count);
+/* Copy into l the blocks of mask (one run) it does not hold valid; src:
+ * the data of mask's first block.  ra: read-ahead brought them. */
+void ostori_bc_fill_line(struct ostori_bcache *c, struct bc_lun *L, struct bc_line *l, uint64_t mask,
+			 const uint8_t *src, bool ra);
 /* A hit: the policy's bookkeeping. */
 void ostori_bc_touch(struct ostori_bcache *c, struct bc_line *l);
 /* Lines that can be had without waiting: free plus evictable. */

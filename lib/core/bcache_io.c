@@ -208,6 +208,7 @@ static struct bc_op *op_get(struct ostori_bcache *c, enum bc_op_kind kind, struc
 	op->count = count;
 	op->epoch = L->epoch;
 	op->buf = NULL;
+	op->region = NULL;
 	op->buf_len = 0;
 	op->snap = NULL;
 	op->snap_bits = NULL;
@@ -229,79 +230,6 @@ static void op_put(struct ostori_bcache *c, struct bc_op *op)
 	op->next_free = c->free_ops;
 	c->free_ops = op;
 	c->ops_inflight--;
-}
-
-/* ---- staging buffers of read-ahead (c->lock held) --------------------------- */
-
-/* A buffer of read_ahead_max bytes, counted in staging: a kept one, or
- * new from the device's memory (heap memory when it has none, or when
- * that memory is a pool the application sized for its own buffers). */
-static uint8_t *ra_buf_get(struct ostori_bcache *c, bool *dma)
-{
-	size_t len = (size_t)c->read_ahead_max;
-	uint8_t *p;
-
-	if (c->ra_nkeep) {
-		c->ra_nkeep--;
-		*dma = c->ra_keep_dma[c->ra_nkeep];
-		return c->ra_keep[c->ra_nkeep];
-	}
-	if (c->staging_used + len > c->staging_max)
-		return NULL;
-	p = c->dev->dma_pool_fixed ? NULL : ostor_dma_alloc(c->dev, len);
-	*dma = p != NULL;
-	if (!p)
-		p = malloc(len);
-	if (p)
-		c->staging_used += len;
-	return p;
-}
-
-static void ra_buf_free(struct ostori_bcache *c, uint8_t *p, bool dma)
-{
-	if (dma)
-		ostor_dma_free(c->dev, p, (size_t)c->read_ahead_max);
-	else
-		free(p);
-	c->staging_used -= c->read_ahead_max;
-}
-
-/* A read-ahead buffer back: kept for the next window while there is room. */
-static void ra_buf_put(struct ostori_bcache *c, uint8_t *p, bool dma)
-{
-	if (c->ra_nkeep < BC_RA_KEEP && !c->ra_keep_off) {
-		c->ra_keep[c->ra_nkeep] = p;
-		c->ra_keep_dma[c->ra_nkeep++] = dma;
-		return;
-	}
-	ra_buf_free(c, p, dma);
-}
-
-/* Free the newest kept buffer. */
-static void ra_keep_drop(struct ostori_bcache *c)
-{
-	c->ra_nkeep--;
-	ra_buf_free(c, c->ra_keep[c->ra_nkeep], c->ra_keep_dma[c->ra_nkeep]);
-}
-
-/* Free kept buffers until bytes more fit in staging. */
-static void staging_reclaim(struct ostori_bcache *c, uint64_t bytes)
-{
-	while (c->ra_nkeep && c->staging_used + bytes > c->staging_max)
-		ra_keep_drop(c);
-}
-
-void ostori_bcache_release_buffers(ostor_device *dev)
-{
-	struct ostori_bcache *c = dev->bcache;
-
-	if (!c)
-		return;
-	pthread_mutex_lock(&c->lock);
-	c->ra_keep_off = true;
-	while (c->ra_nkeep)
-		ra_keep_drop(c);
-	pthread_mutex_unlock(&c->lock);
 }
 
 /* Internal requests (read-ahead, write-out) in flight: what resumes
@@ -392,7 +320,6 @@ void ostori_bc_writeout_plan(struct ostori_bcache *c, struct bc_lun *L, bool all
 		while (end < L->blocks && end - start < maxb && block_ready(c, L, end))
 			end++;
 		bytes = (size_t)(end - start) * L->block_size;
-		staging_reclaim(c, bytes);
 		if (c->staging_used + bytes > c->staging_max && c->staging_used)
 			break;
 		op = op_get(c, BC_OP_WRITEOUT, L, start, end - start);
@@ -441,6 +368,7 @@ static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t l
 {
 	uint64_t max_blocks = c->read_ahead_max / L->block_size;
 	struct bc_stream *s = NULL, *old = &L->streams[0];
+	struct bc_region *r;
 	uint64_t from, want;
 	struct bc_op *op;
 
@@ -468,49 +396,39 @@ static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t l
 	/* Keep a window ahead of the reader; top up when half of it is read. */
 	if (s->ahead - s->next > s->window / 2 || s->ahead >= L->blocks || *n >= PLAN_MAX)
 		return;
-	from = s->ahead;
-	want = OSTOR_MIN((uint64_t)s->window, L->blocks - from);
+	/* Whole lines from the one holding s->ahead: the region's lines
+	 * become the cache's as they are. */
+	from = s->ahead - s->ahead % L->bpl;
+	want = s->ahead - from + s->window;
+	want = OSTOR_MIN(OSTOR_MIN((want + L->bpl - 1) / L->bpl * L->bpl, max_blocks), L->blocks - from);
 	op = op_get(c, BC_OP_READ_AHEAD, L, from, want);
 	if (!op)
 		return;
-	op->buf = ra_buf_get(c, &op->buf_dma);
-	if (!op->buf) {
+	r = ostori_bc_region_take(c);
+	if (!r) {
 		op_put(c, op);
 		return;
 	}
-	op->buf_len = c->read_ahead_max;
+	op->region = r;
+	op->buf = r->mem;
 	s->ahead = from + want;
 	out[(*n)++] = op;
 }
 
 /* Copy blocks lba.. (count) from buf into lines, where the lines do not
- * hold them (what they hold is as new or newer).  ra: read-ahead's. */
+ * hold them (what they hold is as new or newer). */
 static void fill_lines(struct ostori_bcache *c, struct bc_lun *L, uint64_t lba, uint64_t count,
-		       const uint8_t *buf, bool ra)
+		       const uint8_t *buf)
 {
 	unsigned int slot = (unsigned int)(L - c->luns);
 
 	FOR_RANGE_LINES(L, lba, count, no, mask, first, nblk) {
 		struct bc_line *l = ostori_bc_get_line(c, slot, no);
-		uint64_t need, k = no * L->bpl + first - lba;
 
 		(void)nblk;
 		if (!l)
 			return; /* every line dirty: no room to keep more */
-		need = mask & ~l->valid;
-		/* A run of needed blocks at a time (all of them, usually). */
-		for (uint64_t m = need; m;) {
-			uint32_t b = (uint32_t)__builtin_ctzll(m);
-			uint64_t run = m >> b, len;
-
-			len = ~run ? (uint64_t)__builtin_ctzll(~run) : 64 - b;
-			memcpy(l->data + (size_t)b * L->block_size, buf + (k + b - first) * L->block_size,
-			       (size_t)len * L->block_size);
-			m &= len + b >= 64 ? 0 : ~UINT64_C(0) << (b + len);
-		}
-		if (need && !l->valid)
-			l->ra = ra;
-		l->valid |= need;
+		ostori_bc_fill_line(c, L, l, mask, buf + (no * L->bpl + first - lba) * L->block_size, false);
 		ostori_bc_relist(c, l);
 	}
 }
@@ -581,7 +499,6 @@ static int snapshot(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, ui
 	size_t bytes = (size_t)count * L->block_size, words = (size_t)(count + 63) / 64;
 	struct bc_op *op;
 
-	staging_reclaim(c, bytes);
 	if (c->staging_used + bytes > c->staging_max && internal_inflight(c))
 		return 0;
 	op = op_get(c, BC_OP_FILL, L, lba, count);
@@ -1044,15 +961,15 @@ static void op_done(ostor_device *dev, int result, void *ud)
 		c->staging_used -= op->buf_len;
 	if (op->kind == BC_OP_WRITEOUT) {
 		writeout_done(c, L, op, result);
-	} else if (op->kind == BC_OP_READ_AHEAD && result == 0) {
-		L->st.read_ahead_bytes += (uint64_t)op->count * L->block_size;
-		if (!op->stale && op->epoch == L->epoch)
-			fill_lines(c, L, op->lba, op->count, op->buf, true);
-	}
-	if (op->kind == BC_OP_READ_AHEAD)
-		ra_buf_put(c, op->buf, op->buf_dma);
-	else
 		free(op->buf);
+	} else if (op->kind == BC_OP_READ_AHEAD) {
+		if (result == 0) {
+			L->st.read_ahead_bytes += (uint64_t)op->count * L->block_size;
+			if (!op->stale && op->epoch == L->epoch)
+				ostori_bc_region_fill(c, L, op->region, op->lba, op->count);
+		}
+		op->region->busy = false;
+	}
 	op_put(c, op);
 	/* Writes that wait for room need more write-outs; so does a total
 	 * still past the mark. */
@@ -1116,11 +1033,11 @@ void ostori_bcache_complete(ostor_task *t)
 					uint8_t *tmp = NULL;
 
 					if (t->iovcnt == 1)
-						fill_lines(c, L, op->lba, op->count, t->iov[0].iov_base, false);
+						fill_lines(c, L, op->lba, op->count, t->iov[0].iov_base);
 					else if ((tmp = malloc(t->data_len))) {
 						cur_init(&k, t);
 						cur_copy(&k, tmp, t->data_len, false);
-						fill_lines(c, L, op->lba, op->count, tmp, false);
+						fill_lines(c, L, op->lba, op->count, tmp);
 						free(tmp);
 					}
 				}
@@ -1133,7 +1050,7 @@ void ostori_bcache_complete(ostor_task *t)
 				    t->cdb[0] == 0x2a || t->cdb[0] == 0xaa || t->cdb[0] == 0x8a) &&
 				    t->data_len == (size_t)op->count * L->block_size && t->iovcnt == 1)
 					/* Write-allocate: read back from the cache next time. */
-					fill_lines(c, L, op->lba, op->count, t->iov[0].iov_base, false);
+					fill_lines(c, L, op->lba, op->count, t->iov[0].iov_base);
 			}
 		}
 		op_put(c, op);
