@@ -130,8 +130,11 @@ void ostori_bc_touch(struct ostori_bcache *c, struct bc_line *l)
 			(uint64_t)__builtin_popcountll(l->valid) * c->luns[l->slot].block_size;
 		l->ra = false;
 	}
-	if (l->region && l->hits < UINT8_MAX)
-		l->hits++;
+	if (l->region) {
+		c->regions[l->region - 1].touched = c->clock;
+		if (l->hits < UINT8_MAX)
+			l->hits++;
+	}
 	switch (c->policy) {
 	case OSTORI_BCACHE_LRU:
 		if (l->list == BC_LIST_CLEAN && list_of(c, l)->head != l) {
@@ -304,24 +307,21 @@ struct bc_region *ostori_bc_region_take(struct ostori_bcache *c)
 
 	if (c->regions_off || !c->region_lines)
 		return NULL;
-	/* An empty one; else one whose data was all read; else the oldest
-	 * (a stream that stopped: what it left unread is wasted). */
+	/* An empty one; else one whose data was all read; else one whose
+	 * stream stopped reading it long ago (what it left unread is
+	 * wasted).  Otherwise none: read-ahead waits for the reader. */
 	for (int i = 0; i < BC_RA_REGIONS && !pick; i++)
 		if (!c->regions[i].busy && !c->regions[i].nused)
 			pick = &c->regions[i];
 	for (int i = 0; i < BC_RA_REGIONS && !pick; i++)
 		if (!c->regions[i].busy && !region_unread(c, &c->regions[i]) && region_clear(c, &c->regions[i]))
 			pick = &c->regions[i];
-	if (!pick) {
-		struct bc_region *old = NULL;
-
-		for (int i = 0; i < BC_RA_REGIONS; i++)
-			if (!c->regions[i].busy && (!old || c->regions[i].seq < old->seq))
-				old = &c->regions[i];
-		if (!old || !region_clear(c, old))
-			return NULL;
-		pick = old;
-	}
+	for (int i = 0; i < BC_RA_REGIONS && !pick; i++)
+		if (!c->regions[i].busy && c->clock - c->regions[i].touched > BC_RA_IDLE &&
+		    region_clear(c, &c->regions[i]))
+			pick = &c->regions[i];
+	if (!pick)
+		return NULL;
 	if (!pick->mem) {
 		/* The device's memory spares the kernel's copy (usbfs) - unless
 		 * it is a pool the application sized for its own buffers. */
@@ -373,7 +373,7 @@ void ostori_bc_region_fill(struct ostori_bcache *c, struct bc_lun *L, struct bc_
 	uint64_t end = lba + count;
 	uint32_t i = 0;
 
-	r->seq = ++c->region_seq;
+	r->touched = c->clock;
 	for (uint64_t no = lba / L->bpl; no * L->bpl < end; no++, i++) {
 		uint64_t pos = no * L->bpl;
 		uint64_t mask = bc_mask(0, (uint32_t)OSTOR_MIN((uint64_t)L->bpl, end - pos));

@@ -34,6 +34,7 @@
 #define BC_STREAMS 4            /* sequential streams followed per LUN */
 #define BC_OPS_MAX 256          /* fills, read-aheads and write-outs in flight */
 #define BC_RA_REGIONS 3         /* read-ahead windows: one being read, one in flight, one spare */
+#define BC_RA_IDLE 256          /* reads of streams after which a region left unread is given up */
 
 enum bc_list { BC_LIST_NONE = 0, BC_LIST_CLEAN, BC_LIST_DIRTY };
 
@@ -58,7 +59,7 @@ struct bc_region {
 	bool dma;                       /* from the device's memory (ostor_dma_alloc) */
 	bool busy;                      /* a window is being read into it */
 	uint32_t nused;                 /* its lines holding data */
-	uint64_t seq;                   /* when its last window landed */
+	uint64_t touched;               /* c->clock when it was last filled or read */
 	struct bc_line *lines;          /* region_lines_max, in c->region_pool */
 };
 
@@ -135,7 +136,6 @@ struct ostori_bcache {
 	uint32_t region_lines, region_lines_max; /* per region: now (lines may grow), as allocated */
 	size_t region_len;              /* bytes per region */
 	bool regions_off;
-	uint64_t region_seq;
 	struct bc_list_head rclean;     /* clean region lines, replacement order */
 	uint64_t dirty_bytes, writing_bytes; /* all LUNs */
 	uint32_t writeout_max;          /* bytes per write-out command */

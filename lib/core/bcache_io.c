@@ -374,13 +374,18 @@ static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t l
 
 	if (!max_blocks)
 		return;
+	/* A stream's next read starts where its furthest ended; with several
+	 * in flight, or one that waited for a window and comes back, a read
+	 * may also start a little before. */
 	for (int i = 0; i < BC_STREAMS; i++) {
-		if (L->streams[i].next == lba && L->streams[i].last_use) {
-			s = &L->streams[i];
+		struct bc_stream *x = &L->streams[i];
+
+		if (x->last_use && lba <= x->next && lba + count + x->window >= x->next) {
+			s = x;
 			break;
 		}
-		if (L->streams[i].last_use < old->last_use)
-			old = &L->streams[i];
+		if (x->last_use < old->last_use)
+			old = x;
 	}
 	if (!s) {
 		/* A new stream (or random access): followed, nothing read ahead. */
@@ -388,13 +393,17 @@ static void readahead_note(struct ostori_bcache *c, struct bc_lun *L, uint64_t l
 					   ++c->clock };
 		return;
 	}
-	s->next = lba + count;
 	s->last_use = ++c->clock;
-	s->window = (uint32_t)OSTOR_MIN(OSTOR_MAX((uint64_t)s->window * 2, count), max_blocks);
+	if (lba + count > s->next) {
+		s->next = lba + count;
+		s->window = (uint32_t)OSTOR_MIN(OSTOR_MAX((uint64_t)s->window * 2, count), max_blocks);
+	}
 	if (s->ahead < s->next)
 		s->ahead = s->next;
-	/* Keep a window ahead of the reader; top up when half of it is read. */
-	if (s->ahead - s->next > s->window / 2 || s->ahead >= L->blocks || *n >= PLAN_MAX)
+	/* Keep up to two windows ahead of the reader (the device reads one
+	 * while the reader copies from the other): the next when a window's
+	 * worth or less is left. */
+	if (s->ahead - s->next > s->window || s->ahead >= L->blocks || *n >= PLAN_MAX)
 		return;
 	/* Whole lines from the one holding s->ahead: the region's lines
 	 * become the cache's as they are. */
@@ -608,8 +617,10 @@ static enum bc_act decide(struct ostori_bcache *c, struct bc_lun *L, ostor_task 
 			readahead_note(c, L, lba, count, p->ops, &p->n);
 			return ACT_DONE;
 		}
-		/* What read-ahead is bringing: wait for it rather than read twice. */
+		/* What read-ahead is bringing: wait for it rather than read twice
+		 * (the stream goes on meanwhile). */
 		if (overlaps_op(c, L, BC_OP_READ_AHEAD, lba, count)) {
+			readahead_note(c, L, lba, count, p->ops, &p->n);
 			park(c, t);
 			return ACT_PARKED;
 		}

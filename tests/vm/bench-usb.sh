@@ -33,6 +33,9 @@
 #   bash tests/vm/bench-usb.sh               # 5 s per run (about 30 runs)
 #   BENCH_SECONDS=10 bash tests/vm/bench-usb.sh
 #   BENCH_WORKLOADS="read:128k:1" bash tests/vm/bench-usb.sh   # some only
+#   BENCH_RA_PAIRS=5 bash tests/vm/bench-usb.sh   # read-ahead's gain: the
+#       median of 5 back-to-back pairs (a TCG guest's speed drifts by 2x
+#       and more between runs a minute apart; a pair sees the same drift)
 #
 # Needs fio on the host (tests/vm/install-deps.sh).  Under TCG every
 # number is dominated by emulation; compare them with each other, not with
@@ -52,11 +55,14 @@ for w in $WORKLOADS; do
     *) vm_fail "BENCH_WORKLOADS: '$w' is not PATTERN:BS:QD (read or randread, e.g. read:128k:1)" ;;
     esac
 done
-export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_WORKLOADS=$WORKLOADS
+RA_PAIRS=${BENCH_RA_PAIRS:-1}
+case $RA_PAIRS in ''|*[!0-9]*|0) vm_fail "BENCH_RA_PAIRS=$RA_PAIRS: expected a count, at least 1" ;; esac
+export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_WORKLOADS=$WORKLOADS ORIONSTOR_T_RA_PAIRS=$RA_PAIRS
 command -v fio >/dev/null || vm_fail "fio is not installed on the host (tests/vm/install-deps.sh)"
-# About 30 runs (34 at most); each: ramp + run time + a few seconds to start a program
-# through 9p under TCG.
-ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + 34 * (SECS + 10)))}
+# About 30 runs (34 at most, and 2 more per extra read-ahead pair and
+# sequential workload and controller); each: ramp + run time + a few
+# seconds to start a program through 9p under TCG.
+ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + (34 + 12 * (RA_PAIRS - 1)) * (SECS + 10)))}
 VM_TIMEOUT=$ORIONSTOR_VM_TIMEOUT
 
 vm_usb_ctrl xhci xhci
@@ -104,10 +110,13 @@ for hcd in xhci ehci; do
         for mode in $modes; do ours "ours-$hcd-$mode-$rw-$bs-qd$qd" "$spec" "$mode" "$rw" "$bs" "$qd"; done
         # Sequential reads once more through the block cache, without
         # read-ahead and with it (8 MiB of cache over the 16 MiB span:
-        # nothing is read twice).
+        # nothing is read twice), in back-to-back pairs.
         if [ "$rw" = read ]; then
-            ours "ours-$hcd-nora-$rw-$bs-qd$qd" "$spec,cache=wt,cache_size=8M,read_ahead=0" on "$rw" "$bs" "$qd"
-            ours "ours-$hcd-ra-$rw-$bs-qd$qd" "$spec,cache=wt,cache_size=8M,read_ahead=1M" on "$rw" "$bs" "$qd"
+            for pair in $(seq 1 "$ORIONSTOR_T_RA_PAIRS"); do
+                sfx=; [ "$pair" = 1 ] || sfx=-$pair
+                ours "ours-$hcd-nora-$rw-$bs-qd$qd$sfx" "$spec,cache=wt,cache_size=8M,read_ahead=0" on "$rw" "$bs" "$qd"
+                ours "ours-$hcd-ra-$rw-$bs-qd$qd$sfx" "$spec,cache=wt,cache_size=8M,read_ahead=1M" on "$rw" "$bs" "$qd"
+            done
         fi
         first=0
     done
@@ -158,11 +167,11 @@ ours "again-xhci-on-$rw-$bs-qd$qd" "$spec" on "$rw" "$bs" "$qd"
 GUEST
 
 vm_boot || vm_fail "guest script failed"
-python3 - "$VM_LIBDIR" "$VM_WORK" "$SECS" "$WORKLOADS" <<'PY' || vm_fail "not a valid measurement (see above); raw results in $VM_SHARE"
+python3 - "$VM_LIBDIR" "$VM_WORK" "$SECS" "$WORKLOADS" "$RA_PAIRS" <<'PY' || vm_fail "not a valid measurement (see above); raw results in $VM_SHARE"
 import sys
 sys.path.insert(0, sys.argv[1])
 import benchreport as br
-work, secs, workloads = sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+work, secs, workloads, ra_pairs = sys.argv[2], int(sys.argv[3]), sys.argv[4].split(), int(sys.argv[5])
 share = work + "/share"
 problems, results, gains = [], [], []
 def get(kind, name, what):
@@ -188,7 +197,16 @@ for hcd in ("xhci", "ehci"):
             plain = next(r["result"] for r in reversed(results) if r["path"] == "ours pipeline=on")
             nora = row(hcd, w, "ours + cache, no read-ahead", "ours", "ours-%s-nora-%s-%s-qd%s" % (hcd, rw, bs, qd), k)
             ra = row(hcd, w, "ours + cache read-ahead", "ours", "ours-%s-ra-%s-%s-qd%s" % (hcd, rw, bs, qd), k)
-            gains.append((hcd, w, br.ratio(ra, nora), br.ratio(ra, plain)))
+            pairs = [br.ratio(ra, nora)]
+            for p in range(2, ra_pairs + 1):
+                name = "ours-%s-%%s-%s-%s-qd%s-%d" % (hcd, rw, bs, qd, p)
+                what = "%s %s %s qd%s, pair %d, %%s" % (hcd, rw, bs, qd, p)
+                pairs.append(br.ratio(get("ours", name % "ra", what % "read-ahead"),
+                                      get("ours", name % "nora", what % "no read-ahead")))
+            known = sorted(x for x in pairs if x)
+            median = known[len(known) // 2] if len(known) % 2 else (
+                (known[len(known) // 2 - 1] + known[len(known) // 2]) / 2 if known else None)
+            gains.append((hcd, w, median, br.ratio(ra, plain), pairs))
 w = workloads[0]
 rw, bs, qd = w.split(":")
 k0 = next(r["result"] for r in results if r["hcd"] == "xhci" and r["path"].startswith("kernel"))
@@ -243,11 +261,13 @@ for side, kind in (("ours", "ours"), ("kernel", "fio")):
         problems.append("strace, %s: %s" % (side, e))
 if gains:
     out.append("")
-for hcd, w, vs_nora, vs_plain in gains:
+for hcd, w, vs_nora, vs_plain, pairs in gains:
     rw, bs, qd = w.split(":")
     f = lambda x: "%.2fx" % x if x else "-"
-    out.append("%s %s %s qd%s: read-ahead %s the cache without it, %s no cache" % (
-        hcd, rw, bs, qd, f(vs_nora), f(vs_plain)))
+    out.append("%s %s %s qd%s: read-ahead %s the cache without it%s, %s no cache" % (
+        hcd, rw, bs, qd, f(vs_nora),
+        " (median of %d pairs: %s)" % (len(pairs), " ".join(f(x) for x in pairs)) if len(pairs) > 1 else "",
+        f(vs_plain)))
 for side, v in syscalls.items():
     out.append("")
     out.append("system calls per 4 KiB read, QD1, xHCI, %s: %.1f (%s; %d reads)" % (
@@ -257,8 +277,9 @@ table = "\n".join(out) + "\n"
 br.write_summary(work, {"bench": "usb", "seconds": secs, "ramp_seconds": 1, "span_bytes": 16 << 20,
                         "valid": not problems, "problems": problems, "results": results,
                         "syscalls": syscalls,
-                        "read_ahead_gain": [{"hcd": h, "workload": w, "vs_cache_without": a, "vs_no_cache": b}
-                                            for h, w, a, b in gains]}, table)
+                        "read_ahead_gain": [{"hcd": h, "workload": w, "vs_cache_without": a, "vs_no_cache": b,
+                                             "vs_cache_without_pairs": p}
+                                            for h, w, a, b, p in gains]}, table)
 print(table, end="")
 print("summary: %s/summary.json" % work)
 if problems:
