@@ -438,6 +438,28 @@ static struct usb_xfer_impl *impl_of(struct usb_intf *ui, struct ousb_xfer *x)
 	return im;
 }
 
+/* A libusb transfer for each of the engine's, now: out of memory fails
+ * the open with that said, not a command later (which recovery would
+ * take for a device that stopped answering). */
+static int impls_prepare(ostor_device *dev, struct usb_intf *ui)
+{
+	size_t n = ousb_engine_xfers(ui->engine, NULL, 0);
+	struct ousb_xfer **xs = calloc(n ? n : 1, sizeof(*xs));
+	int r = 0;
+
+	if (!xs)
+		return ostori_error(OSTOR_ERROR_NO_MEM, "%s: out of memory for USB transfers", dev->spec);
+	ousb_engine_xfers(ui->engine, xs, n);
+	pthread_mutex_lock(&ui->ud->xfer_lock);
+	for (size_t i = 0; i < n && !r; i++)
+		if (!impl_of(ui, xs[i]))
+			r = ostori_error(OSTOR_ERROR_NO_MEM, "%s: out of memory for USB transfers (libusb_alloc_transfer "
+					 "failed for %zu of %zu)", dev->spec, i + 1, n);
+	pthread_mutex_unlock(&ui->ud->xfer_lock);
+	free(xs);
+	return r;
+}
+
 /* The endpoint of a bulk transfer or a halt to clear. */
 static uint8_t endpoint_of(const struct usb_intf *ui, const struct ousb_xfer *x)
 {
@@ -1114,14 +1136,19 @@ static void free_engines(struct usb_dev *ud)
 	}
 }
 
-static int claim(ostor_device *dev, struct usb_dev *ud, struct usb_intf *ui,
-		 const struct libusb_device_descriptor *dd)
+static int claim(ostor_device *dev, struct usb_dev *ud, struct usb_intf *ui)
 {
 	int r = libusb_claim_interface(ud->h, ui->iface);
 
 	if (r < 0) {
 		if (r == LIBUSB_ERROR_ACCESS)
-			return access_error(dev, ud->ldev, dd->idVendor, dd->idProduct);
+			/* The node is open: not a file permission, a refusal of
+			 * this interface (usbfs interface authorization, a
+			 * security module). */
+			return ostori_error(OSTOR_ERROR_ACCESS, "%s: cannot claim interface %u: permission denied "
+					    "(LIBUSB_ERROR_ACCESS) although the device node is open; check that "
+					    "the interface is authorized (its sysfs 'authorized' is 1) and what "
+					    "security policy refuses it", dev->spec, ui->iface);
 		return ostori_error(r == LIBUSB_ERROR_BUSY ? OSTOR_ERROR_BUSY : OSTOR_ERROR_IO,
 				    "%s: cannot claim interface %u: %s%s", dev->spec, ui->iface,
 				    libusb_error_name(r),
@@ -1316,7 +1343,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	for (int k = 0; k < ud->nintf; k++) {
 		struct usb_intf *ui = &ud->intf[k];
 
-		r = claim(dev, ud, ui, &dd);
+		r = claim(dev, ud, ui);
 		if (r < 0)
 			goto fail;
 		/* UAS at SuperSpeed: bulk streams, one per tag.  Without
@@ -1369,6 +1396,8 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 		ec.target = (uint8_t)k;
 		r = ousb_engine_new(dev, &libusb_layer_ops, ui, &ec, &ui->engine);
 		if (r < 0)
+			goto fail;
+		if ((r = impls_prepare(dev, ui)) < 0)
 			goto fail;
 		ousb_suspend_add_engine(&ud->suspend, ui->engine);
 		r = ousb_engine_probe(ui->engine);

@@ -131,6 +131,18 @@ void ousb_submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind
 	}
 }
 
+size_t ousb_engine_xfers(struct ousb_engine *e, struct ousb_xfer **out, size_t max)
+{
+	struct ousb_xfer *xs[] = { &e->x_out, &e->x_in, &e->x_csw, &e->x_ctrl, &e->x_intr, &e->x_op,
+				   &e->x_tmr };
+	size_t n = 0;
+
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(xs); i++, n++)
+		if (n < max)
+			out[n] = xs[i];
+	return e->uas ? ousb_uas_xfers(e, out, n, max) : n;
+}
+
 static void cancel_all(struct ousb_engine *e)
 {
 	struct ousb_xfer *xs[] = { &e->x_out, &e->x_in, &e->x_csw, &e->x_ctrl, &e->x_intr, &e->x_op,

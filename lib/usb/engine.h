@@ -146,6 +146,11 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 /* Every task has completed; cancels and drains whatever the engine still
  * has on the wire. */
 void ousb_engine_free(struct ousb_engine *e);
+/* Every transfer the engine may submit, so that a layer can set them all
+ * up at open (an allocation that fails then fails the open, not a
+ * command, which recovery would take for a dead device).  Fills out[]
+ * up to max; returns how many there are. */
+size_t ousb_engine_xfers(struct ousb_engine *e, struct ousb_xfer **out, size_t max);
 /* Get Max LUN (BOT; CB/CBI and the single-lun quirk: 0).  Synchronous,
  * before any task.  Stall, zero length, timeout or > 15 mean 0. */
 int ousb_engine_probe(struct ousb_engine *e);

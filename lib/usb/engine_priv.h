@@ -161,6 +161,8 @@ void ousb_cb_advance(struct ousb_engine *e);
 int ousb_uas_new(struct ousb_engine *e);
 void ousb_uas_free(struct ousb_engine *e);
 int ousb_uas_probe(struct ousb_engine *e);
+/* ousb_engine_xfers' part: the tags' transfers and task management's. */
+size_t ousb_uas_xfers(struct ousb_engine *e, struct ousb_xfer **out, size_t n, size_t max);
 int ousb_uas_submit(struct ousb_engine *e, ostor_task *t);
 int ousb_uas_cancel(struct ousb_engine *e, ostor_task *t);
 bool ousb_uas_is_idle(struct ousb_engine *e);

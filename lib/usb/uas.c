@@ -1195,6 +1195,24 @@ op:
 
 /* ---- entry points ------------------------------------------------------------- */
 
+size_t ousb_uas_xfers(struct ousb_engine *e, struct ousb_xfer **out, size_t n, size_t max)
+{
+	struct ousb_uas *u = e->uas;
+	struct ousb_xfer *own[] = { &u->x_tmf, &u->x_tmf_st, &u->x_rec };
+
+	for (unsigned int i = 0; i < u->depth; i++) {
+		struct ousb_xfer *xs[] = { &u->slots[i].x_cmd, &u->slots[i].x_st, &u->slots[i].x_data };
+
+		for (size_t k = 0; k < OSTOR_ARRAY_SIZE(xs); k++, n++)
+			if (n < max)
+				out[n] = xs[k];
+	}
+	for (size_t k = 0; k < OSTOR_ARRAY_SIZE(own); k++, n++)
+		if (n < max)
+			out[n] = own[k];
+	return n;
+}
+
 int ousb_uas_new(struct ousb_engine *e)
 {
 	struct ousb_uas *u = calloc(1, sizeof(*u));

@@ -6,6 +6,7 @@
 # this list only matters for `make dist`).
 VM_TEST_LIST = \
 	tests/vm/t-cache.sh \
+	tests/vm/t-fault-setup.sh \
 	tests/vm/t-hotplug.sh \
 	tests/vm/t-live-tools.sh \
 	tests/vm/t-nbdkit-unplug.sh \
@@ -81,3 +82,13 @@ tests_vm_usb_power_holder_CPPFLAGS = -I$(top_srcdir)/include
 tests_vm_usb_power_holder_LDADD = lib/liborionstor.la
 TESTS += tests/tools/test-cache-writer.sh
 EXTRA_DIST += tests/tools/test-cache-writer.sh
+
+# t-fault-setup.sh: an LD_PRELOAD library that fails, on request, the
+# system and libusb calls opening a real device makes (fault matrix case
+# 38).  A libtool module, not installed.
+noinst_LTLIBRARIES += tests/vm/failshim.la
+tests_vm_failshim_la_SOURCES = tests/vm/failshim.c
+tests_vm_failshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_vm_failshim_la_LIBADD = -ldl
+# What t-fault-setup.sh leaves for tests/faults/fault-matrix.sh.
+CLEANFILES += tests/vm/fault-matrix-vm.tap
