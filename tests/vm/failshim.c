@@ -116,16 +116,25 @@ static void *next(const char *name)
 		}                                           \
 	} while (0)
 
+#define NO_DIRFD (-1000)
+
+static int open_via(const char *sym, int dirfd, const char *path, int flags, mode_t mode)
+{
+	if (should_fail("open", path)) {
+		errno = fail_errno;
+		return -1;
+	}
+	if (dirfd == NO_DIRFD)
+		return ((int (*)(const char *, int, ...))next(sym))(path, flags, mode);
+	return ((int (*)(int, const char *, int, ...))next(sym))(dirfd, path, flags, mode);
+}
+
 int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	if (should_fail("open", path)) {
-		errno = fail_errno;
-		return -1;
-	}
-	return ((int (*)(const char *, int, ...))next("open"))(path, flags, mode);
+	return open_via("open", NO_DIRFD, path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...)
@@ -133,11 +142,7 @@ int open64(const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	if (should_fail("open", path)) {
-		errno = fail_errno;
-		return -1;
-	}
-	return ((int (*)(const char *, int, ...))next("open64"))(path, flags, mode);
+	return open_via("open64", NO_DIRFD, path, flags, mode);
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
@@ -145,11 +150,7 @@ int openat(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	if (should_fail("open", path)) {
-		errno = fail_errno;
-		return -1;
-	}
-	return ((int (*)(int, const char *, int, ...))next("openat"))(dirfd, path, flags, mode);
+	return open_via("openat", dirfd, path, flags, mode);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...)
@@ -157,11 +158,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	if (should_fail("open", path)) {
-		errno = fail_errno;
-		return -1;
-	}
-	return ((int (*)(int, const char *, int, ...))next("openat64"))(dirfd, path, flags, mode);
+	return open_via("openat64", dirfd, path, flags, mode);
 }
 
 /* ---- mmap --------------------------------------------------------------------- */
@@ -179,22 +176,23 @@ static int mmap_fails(int fd, int flags)
 	return should_fail("mmap", path);
 }
 
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+static void *mmap_via(const char *sym, void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (mmap_fails(fd, flags)) {
 		errno = fail_errno;
 		return MAP_FAILED;
 	}
-	return ((void *(*)(void *, size_t, int, int, int, off_t))next("mmap"))(addr, len, prot, flags, fd, off);
+	return ((void *(*)(void *, size_t, int, int, int, off_t))next(sym))(addr, len, prot, flags, fd, off);
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap_via("mmap", addr, len, prot, flags, fd, off);
 }
 
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (mmap_fails(fd, flags)) {
-		errno = fail_errno;
-		return MAP_FAILED;
-	}
-	return ((void *(*)(void *, size_t, int, int, int, off_t))next("mmap64"))(addr, len, prot, flags, fd, off);
+	return mmap_via("mmap64", addr, len, prot, flags, fd, off);
 }
 
 /* ---- libusb ------------------------------------------------------------------- */
