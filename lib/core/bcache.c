@@ -130,11 +130,8 @@ void ostori_bc_touch(struct ostori_bcache *c, struct bc_line *l)
 			(uint64_t)__builtin_popcountll(l->valid) * c->luns[l->slot].block_size;
 		l->ra = false;
 	}
-	if (l->region) {
+	if (l->region)
 		c->regions[l->region - 1].touched = c->clock;
-		if (l->hits < UINT8_MAX)
-			l->hits++;
-	}
 	switch (c->policy) {
 	case OSTORI_BCACHE_LRU:
 		if (l->list == BC_LIST_CLEAN && list_of(c, l)->head != l) {
@@ -285,7 +282,7 @@ static bool region_clear(struct ostori_bcache *c, struct bc_region *r)
 		if (l->dirty || l->writing) {
 			if (!region_line_move(c, l))
 				return false;
-		} else if (l->hits < 2 || !region_line_move(c, l)) {
+		} else if (!l->reread || !region_line_move(c, l)) {
 			free_line(c, l);
 		}
 	}
@@ -392,7 +389,8 @@ void ostori_bc_region_fill(struct ostori_bcache *c, struct bc_lun *L, struct bc_
 		l->no = no;
 		l->slot = (uint8_t)slot;
 		l->freq = 1;
-		l->hits = 0;
+		l->reread = false;
+		l->seen = 0;
 		l->list = BC_LIST_NONE;
 		l->data = data;
 		l->valid = mask;

@@ -49,7 +49,8 @@ struct bc_line {
 	bool ra;                        /* filled by read-ahead, not read since */
 	bool used;                      /* holds a line (else on the free stack) */
 	uint8_t region;                 /* 1 + the read-ahead region holding data; 0: the slab */
-	uint8_t hits;                   /* a region line's reads (to 255) */
+	bool reread;                    /* a region line: a block of it was read twice */
+	uint64_t seen;                  /* a region line: blocks read (one bit each) */
 	uint8_t *data;
 };
 
@@ -193,6 +194,15 @@ void ostori_bc_fill_line(struct ostori_bcache *c, struct bc_lun *L, struct bc_li
 			 const uint8_t *src, bool ra);
 /* A hit: the policy's bookkeeping. */
 void ostori_bc_touch(struct ostori_bcache *c, struct bc_line *l);
+/* A read of the blocks of mask in l (a hit): a region line notes whether
+ * it is read again (many small reads of one line are one read). */
+static inline void bc_note_read(struct bc_line *l, uint64_t mask)
+{
+	if (l->region) {
+		l->reread |= (l->seen & mask) != 0;
+		l->seen |= mask;
+	}
+}
 /* Lines that can be had without waiting: free plus evictable. */
 size_t ostori_bc_room(const struct ostori_bcache *c);
 /* Dirty bits set / cleared: counts and lists follow. */

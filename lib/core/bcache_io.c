@@ -483,6 +483,7 @@ static bool read_hit(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, u
 	if (i == 1 && t->iovcnt == 1) {
 		memcpy(t->iov[0].iov_base, seen[0]->data + (size_t)(lba % L->bpl) * L->block_size,
 		       (size_t)count * L->block_size);
+		bc_note_read(seen[0], bc_mask((uint32_t)(lba % L->bpl), (uint32_t)count));
 		ostori_bc_touch(c, seen[0]);
 		return true;
 	}
@@ -491,9 +492,9 @@ static bool read_hit(struct ostori_bcache *c, struct bc_lun *L, ostor_task *t, u
 	FOR_RANGE_LINES(L, lba, count, no, mask, first, nblk) {
 		struct bc_line *l = i < 16 ? seen[i] : ostori_bc_lookup(c, slot, no);
 
-		(void)mask;
 		i++;
 		cur_copy(&k, l->data + (size_t)first * L->block_size, (size_t)nblk * L->block_size, true);
+		bc_note_read(l, mask);
 		ostori_bc_touch(c, l);
 	}
 	return true;
