@@ -969,9 +969,8 @@ static void op_done(ostor_device *dev, int result, void *ud)
 	(void)dev;
 	p.n = 0;
 	pthread_mutex_lock(&c->lock);
-	if (op->kind != BC_OP_READ_AHEAD)
-		c->staging_used -= op->buf_len;
 	if (op->kind == BC_OP_WRITEOUT) {
+		c->staging_used -= op->buf_len;
 		writeout_done(c, L, op, result);
 		free(op->buf);
 	} else if (op->kind == BC_OP_READ_AHEAD) {
