@@ -85,10 +85,15 @@ EXTRA_DIST += tests/tools/test-cache-writer.sh
 
 # t-fault-setup.sh: an LD_PRELOAD library that fails, on request, the
 # system and libusb calls opening a real device makes (fault matrix case
-# 38).  A libtool module, not installed.
+# 38).  A libtool module, not installed; only where shared libraries are
+# built (the guest tests use such a build).
+if ENABLE_SHARED
 noinst_LTLIBRARIES += tests/vm/failshim.la
 tests_vm_failshim_la_SOURCES = tests/vm/failshim.c
 tests_vm_failshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 tests_vm_failshim_la_LIBADD = -ldl
+else
+EXTRA_DIST += tests/vm/failshim.c
+endif
 # What t-fault-setup.sh leaves for tests/faults/fault-matrix.sh.
 CLEANFILES += tests/vm/fault-matrix-vm.tap

@@ -29,7 +29,7 @@ vm_scsi_hd scsi0 0 0 vd serial=fault-virtio
 vm_guest <<'GUEST'
 L=$ORIONSTOR_BUILDDIR
 SHIM=$L/tests/vm/.libs/failshim.so
-[ -f "$SHIM" ] || fail "no $SHIM (make builds it)"
+[ -f "$SHIM" ] || fail "no $SHIM (make builds it where shared libraries are built)"
 export ORIONSTOR_CONF=/dev/null
 tap=/run/vm/fault-matrix.tap; : >"$tap"; n=0
 # ours [ENV=V ...] -- ARGS: the real binary (not libtool's wrapper script,
