@@ -27,6 +27,18 @@ timed() { # the phase that just ended: record its duration
 }
 timed "dependencies and autoreconf"
 
+# CI ends a run at 90 minutes without a word of what was running.  Every
+# phase below runs under what is left of ORIONSTOR_CI_BUDGET (seconds from
+# the start, default 5100), so a hang or a slow machine still ends with the
+# phase times and a summary that names what did not finish.
+budget=${ORIONSTOR_CI_BUDGET:-5100}
+left() { # seconds left of the budget, at least 1 (timeout 0 means none)
+	l=$((t_start + budget - $(date +%s)))
+	[ "$l" -ge 1 ] || l=1
+	echo "$l"
+}
+bounded() { timeout -k 30 "$(left)" "$@"; }
+
 count() { # add the PASS/FAIL counts of an automake test-suite.log
 	p=$(sed -n 's/^# PASS: *//p' "$1" | head -1)
 	f=$(sed -n 's/^# FAIL: *//p' "$1" | head -1)
@@ -35,19 +47,34 @@ count() { # add the PASS/FAIL counts of an automake test-suite.log
 	failed=$((failed + ${f:-0} + ${e:-0}))
 }
 
+test_logs() { # the logs of make check's tests in build dir $1
+	find "$1" \( -path '*/tests/vm/work' -o -path '*/tests/fuzz/work' \) -prune -o \
+		-name '*.log' ! -name config.log ! -name test-suite.log -print
+}
+
 phase() { # name, build dir, configure flags...
 	name=$1; dir=$2; shift 2
 	echo "=== $name"
 	rm -rf "$dir"; mkdir -p "$dir"
-	(cd "$dir" && "$top/configure" -q "$@" && make -s -j"$jobs" >/dev/null)
-	if (cd "$dir" && make -s -j"$jobs" check >check.out 2>&1); then check_ok=1; else
+	(cd "$dir" && "$top/configure" -q "$@" && bounded make -s -j"$jobs" >/dev/null)
+	rc=0; (cd "$dir" && bounded make -s -j"$jobs" check >check.out 2>&1) || rc=$?
+	if [ "$rc" = 0 ]; then check_ok=1; else
 		check_ok=0
+		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+			echo "FAIL: $name: the time budget ran out; tests without a result:"
+			for l in $(test_logs "$dir"); do
+				[ -f "${l%.log}.trs" ] || echo "    ${l#"$dir"/}"
+			done
+		fi
 		cat "$dir/check.out"
 		for l in "$dir"/tests/*/*.log "$dir"/tests/*.log; do
 			[ -f "$l" ] && grep -q -E '^(FAIL|ERROR)' "$l" 2>/dev/null && cat "$l"
 		done
 	fi
 	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS)' "$dir/check.out" || true
+	# The slowest tests (tests/watchdog.sh times each): where CI's time goes.
+	echo "slowest: $(test_logs "$dir" | xargs -r sed -n 's/^watchdog: \(.*\) took \([0-9]*\) s.*/\2 s \1/p' |
+		sort -rn | head -6 | paste -sd, - | sed 's/,/, /g')"
 	f_before=$failed
 	[ -f "$dir/test-suite.log" ] && count "$dir/test-suite.log"
 	# make check failed and no test said so (a test program that did not
@@ -62,14 +89,14 @@ phase "unit and tool tests" "$top/_build/plain" --enable-werror
 
 echo "=== fault matrix (issue 14): make fault-matrix"
 # The fault_NN tests that exist and pass; prints "fault matrix: N/38".
-if (cd "$top/_build/plain" && make -s fault-matrix >fault-matrix.out 2>&1); then :; else
+if (cd "$top/_build/plain" && bounded make -s fault-matrix >fault-matrix.out 2>&1); then :; else
 	failed=$((failed + 1)); echo "FAIL: a fault matrix test failed"
 fi
 cat "$top/_build/plain/fault-matrix.out"
 timed "fault matrix"
 
 echo "=== randomized fault campaign: make check-chaos (60 s)"
-if (cd "$top/_build/plain" && make -s check-chaos CHAOS_SECONDS=60 >chaos.out 2>&1); then
+if (cd "$top/_build/plain" && bounded make -s check-chaos CHAOS_SECONDS=60 >chaos.out 2>&1); then
 	passed=$((passed + 1)); grep '^chaos:' "$top/_build/plain/chaos.out"; echo "PASS: check-chaos"
 else
 	failed=$((failed + 1)); tail -60 "$top/_build/plain/chaos.out"; echo "FAIL: check-chaos"
@@ -91,7 +118,7 @@ echo "=== other CPUs (issue 14): s390x unit tests under qemu-user, arm64 build"
 # scripts/cross-check.sh: big-endian s390x (the unit tests run under
 # qemu-s390x) and an arm64 build of everything; its test-suite.log holds
 # the totals.
-if CROSS_CFLAGS="-O1" sh scripts/cross-check.sh >"$top/_build/cross.out" 2>&1; then
+if CROSS_CFLAGS="-O1" bounded sh scripts/cross-check.sh >"$top/_build/cross.out" 2>&1; then
 	grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):|^cross-check:' "$top/_build/cross.out" || true
 else
 	cat "$top/_build/cross.out"
@@ -109,7 +136,7 @@ echo "=== fuzzing (libFuzzer, clang): make fuzz"
 fdir="$top/_build/fuzz"
 rm -rf "$fdir"; mkdir -p "$fdir"
 if (cd "$fdir" && "$top/configure" -q CC=clang CFLAGS="-g -O1" --enable-fuzzing >configure.out 2>&1 &&
-	make -s -j"$jobs" fuzz FUZZ_SECONDS=15 FUZZ_JOBS="$jobs" >fuzz.out 2>&1); then :; else
+	bounded make -s -j"$jobs" fuzz FUZZ_SECONDS=15 FUZZ_JOBS="$jobs" >fuzz.out 2>&1); then :; else
 	tail -50 "$fdir/configure.out" "$fdir/fuzz.out" 2>/dev/null
 fi
 grep -E '^(PASS|FAIL): fuzz_' "$fdir/fuzz.out" 2>/dev/null || true
@@ -132,7 +159,7 @@ echo "=== valgrind over the core unit tests"
 # device's thread for tens of seconds per command (a timeout, not a bug).
 for t in test_core test_stats; do
 	if (cd "$top/_build/plain" && CK_FORK=yes CK_TIMEOUT_MULTIPLIER=10 ORIONSTOR_CONF=/dev/null \
-		ORIONSTOR_TEST_ITERATIONS=10 timeout 900 ./libtool --mode=execute \
+		ORIONSTOR_TEST_ITERATIONS=10 timeout "$(l=$(left); [ "$l" -lt 900 ] && echo "$l" || echo 900)" ./libtool --mode=execute \
 		valgrind -q --fair-sched=yes --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 		tests/unit/$t >valgrind-$t.out 2>&1); then
 		passed=$((passed + 1)); echo "PASS: valgrind $t"
@@ -148,7 +175,7 @@ done
 timed "valgrind"
 
 echo "=== make distcheck"
-if (cd "$top/_build/plain" && make -s -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS="CFLAGS=-O1" \
+if (cd "$top/_build/plain" && bounded make -s -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS="CFLAGS=-O1" \
 	>distcheck.out 2>&1); then
 	passed=$((passed + 1)); echo "PASS: distcheck"
 else
@@ -157,7 +184,7 @@ fi
 timed "distcheck"
 
 echo "=== make check-vm (QEMU guests)"
-if (cd "$top/_build/plain" && make -s check-vm 2>&1 | tee check-vm.out); then :; fi
+if (cd "$top/_build/plain" && bounded make -s check-vm 2>&1 | tee check-vm.out); then :; fi
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$top/_build/plain/check-vm.out" | tail -1)
 if [ -n "$line" ]; then
 	p=${line%% passed*}; rest=${line#*passed, }; f=${rest%% failed*}
