@@ -61,6 +61,7 @@ struct usb_context {
 	 * earliest deadline of a transfer in flight, or later (UINT64_MAX:
 	 * none); expire_transfers() looks only once it has passed. */
 	_Atomic uint64_t xfer_deadline;
+	_Atomic uint64_t libusb_pass_ms;   /* when usb_handle_events last ran libusb's */
 };
 
 /* Per transfer of the engine: the libusb transfer and control buffer. */
@@ -549,6 +550,57 @@ static void expire_transfers(struct usb_context *uc)
 	pthread_mutex_unlock(&uc->lock);
 }
 
+/* Queue a step for run_deferred (impl_state: 0 a synchronous libusb step
+ * or the timer, 2 cancelled, 3 the device is gone, 4 a blocking bulk
+ * transfer). */
+static void deferred_add(struct usb_context *uc, struct ousb_xfer *x)
+{
+	pthread_mutex_lock(&uc->lock);
+	x->impl_next = NULL;
+	if (uc->deferred_tail)
+		uc->deferred_tail->impl_next = x;
+	else
+		uc->deferred = x;
+	uc->deferred_tail = x;
+	pthread_mutex_unlock(&uc->lock);
+}
+
+/* A bulk transfer this layer carries out as one blocking call (the engine
+ * sets may_block under its lock, where it also cancels: no race). */
+static bool blocking_xfer(const struct usb_dev *ud, const struct ousb_xfer *x)
+{
+	return x->may_block && !x->stream && ud->fd >= 0 &&
+	       (x->kind == OUSB_BULK_IN || x->kind == OUSB_BULK_OUT);
+}
+
+/* A may_block bulk transfer as one USBDEVFS_BULK call: the kernel waits
+ * for the URB and copies through a buffer of its own (why the engine
+ * marks only small transfers).  Out of memory for it is an error like
+ * any other (the engine's recovery, the command not done). */
+static void bulk_blocking(struct usb_intf *ui, struct ousb_xfer *x)
+{
+	struct usbdevfs_bulktransfer bt = {
+		.ep = endpoint_of(ui, x),
+		.len = (unsigned int)x->len,
+		.timeout = x->timeout_ms,
+		.data = x->buf,
+	};
+	int r = ioctl(ui->ud->fd, USBDEVFS_BULK, &bt);
+
+	if (r >= 0) {
+		x->status = OUSB_OK;
+		x->actual = OSTOR_MIN((size_t)r, x->len);
+		return;
+	}
+	switch (errno) {
+	case EPIPE: x->status = OUSB_STALL; break;
+	case ETIMEDOUT: x->status = OUSB_TIMEOUT; break;
+	case EOVERFLOW: x->status = OUSB_BABBLE; break;
+	case ENODEV: case ESHUTDOWN: x->status = OUSB_NO_DEVICE; break;
+	default: x->status = OUSB_ERROR; break;
+	}
+}
+
 static int layer_submit(void *layer, struct ousb_xfer *x)
 {
 	struct usb_intf *ui = layer;
@@ -575,14 +627,7 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 		/* Synchronous in libusb (or no libusb at all, for the
 		 * timer): run from our event handling. */
 		x->impl_deadline = ostori_now_ms() + x->timeout_ms;
-		pthread_mutex_lock(&ud->uc->lock);
-		x->impl_next = NULL;
-		if (ud->uc->deferred_tail)
-			ud->uc->deferred_tail->impl_next = x;
-		else
-			ud->uc->deferred = x;
-		ud->uc->deferred_tail = x;
-		pthread_mutex_unlock(&ud->uc->lock);
+		deferred_add(ud->uc, x);
 		return 0;
 	case OUSB_CONTROL:
 		if (x->len > sizeof(im->ctrl) - LIBUSB_CONTROL_SETUP_SIZE) {
@@ -599,6 +644,14 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 		if (x->len > INT32_MAX) {
 			pthread_mutex_unlock(&ud->xfer_lock);
 			return OSTOR_ERROR_INVALID_PARAM;
+		}
+		if (blocking_xfer(ud, x)) {
+			/* One blocking usbfs call from our event handling
+			 * (run_deferred): no URB to reap, no poll. */
+			pthread_mutex_unlock(&ud->xfer_lock);
+			x->impl_state = 4;
+			deferred_add(ud->uc, x);
+			return 0;
 		}
 		if (x->stream)
 			libusb_fill_bulk_stream_transfer(lt, ud->h, endpoint_of(ui, x), x->stream, x->buf, (int)x->len,
@@ -633,14 +686,7 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 		/* Complete it as "gone" from the event loop. */
 		x->status = OUSB_NO_DEVICE;
 		x->impl_state = 3;
-		pthread_mutex_lock(&ud->uc->lock);
-		x->impl_next = NULL;
-		if (ud->uc->deferred_tail)
-			ud->uc->deferred_tail->impl_next = x;
-		else
-			ud->uc->deferred = x;
-		ud->uc->deferred_tail = x;
-		pthread_mutex_unlock(&ud->uc->lock);
+		deferred_add(ud->uc, x);
 		return 0;
 	}
 	return r < 0 ? OSTOR_ERROR_IO : 0;
@@ -651,6 +697,16 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 	struct usb_dev *ud = ((struct usb_intf *)layer)->ud;
 	struct usb_xfer_impl *im = x->impl;
 
+	if (blocking_xfer(ud, x)) {
+		/* Still queued: complete as cancelled.  (Running: it ends
+		 * with the device's answer or its timeout.) */
+		pthread_mutex_lock(&ud->uc->lock);
+		for (struct ousb_xfer *q = ud->uc->deferred; q; q = q->impl_next)
+			if (q == x)
+				x->impl_state = 2;
+		pthread_mutex_unlock(&ud->uc->lock);
+		return;
+	}
 	if (x->kind == OUSB_CLEAR_HALT_IN || x->kind == OUSB_CLEAR_HALT_OUT ||
 	    x->kind == OUSB_PORT_RESET || x->kind == OUSB_WAIT || x->impl_state == 3) {
 		pthread_mutex_lock(&ud->uc->lock);
@@ -733,7 +789,9 @@ static int run_deferred(struct usb_context *uc)
 		ui = ((struct usb_xfer_impl *)x->impl)->ui;
 		ud = ui->ud;
 		x->actual = 0;
-		if (x->impl_state == 3) {
+		if (x->impl_state == 4) {
+			bulk_blocking(ui, x);
+		} else if (x->impl_state == 3) {
 			x->status = OUSB_NO_DEVICE;
 		} else if (x->impl_state == 2) {
 			x->status = OUSB_CANCELLED;
@@ -795,10 +853,27 @@ static int layer_events(void *layer, int timeout_ms)
 	return n + run_deferred(ud->uc);
 }
 
+/* Blocking transfers hold up the thread running the events: only for
+ * the one device open, through one interface, on our own descriptor. */
+static bool layer_can_block(void *layer)
+{
+	struct usb_intf *ui = layer;
+	struct usb_dev *ud = ui->ud;
+	bool alone;
+
+	if (ud->fd < 0 || ud->nintf != 1)
+		return false;
+	pthread_mutex_lock(&ud->uc->lock);
+	alone = ud->uc->devices == ud && !ud->next;
+	pthread_mutex_unlock(&ud->uc->lock);
+	return alone;
+}
+
 static const struct ousb_ops libusb_layer_ops = {
 	.submit = layer_submit,
 	.cancel = layer_cancel,
 	.events = layer_events,
+	.can_block = layer_can_block,
 };
 
 /* ---- open / close ------------------------------------------------------------ */
@@ -1632,6 +1707,8 @@ static int usb_handle_events(ostor_context *ctx)
 	struct usb_context *uc = usb_ctx(ctx);
 	struct timeval zero = { 0, 0 };
 	bool any, watch = false;
+	uint64_t now;
+	int n;
 
 	if (!uc || !uc->lctx)
 		return 0;
@@ -1642,11 +1719,20 @@ static int usb_handle_events(ostor_context *ctx)
 	pthread_mutex_unlock(&uc->lock);
 	if (!any)
 		return 0;
-	libusb_handle_events_timeout_completed(uc->lctx, &zero, NULL);
-	expire_transfers(uc);
+	/* Blocking transfers first: a command that just ran its phases
+	 * here skips libusb's pass (a poll system call), at most for 10 ms,
+	 * so that hot-plug and other completions still come in time. */
+	n = run_deferred(uc);
+	now = ostori_now_ms();
+	if (!n || now - atomic_load_explicit(&uc->libusb_pass_ms, memory_order_relaxed) >= 10) {
+		atomic_store_explicit(&uc->libusb_pass_ms, now, memory_order_relaxed);
+		libusb_handle_events_timeout_completed(uc->lctx, &zero, NULL);
+		expire_transfers(uc);
+		n += run_deferred(uc);
+	}
 	if (watch)
 		suspend_ticks(uc);
-	return run_deferred(uc);
+	return n;
 }
 
 /* One queue per device (Bulk-Only runs one command at a time): its owner

@@ -45,9 +45,14 @@ void ousb_bot_start(struct ousb_engine *e)
 	p[14] = c->cdb_len;
 	memset(p + 15, 0, 16);
 	memcpy(p + 15, c->cdb, c->cdb_len);
+	/* Alone on the wire and small: each phase one blocking call (no
+	 * pipelining: the phases follow each other anyway). */
+	e->blocking = e->block_ok && e->qlen == 0 && c->len <= e->block_max && e->ops->can_block(e->layer);
+	if (e->blocking)
+		e->stats.blocking_commands++;
 	e->stage = S_BOT_CBW;
 	ousb_submit(e, &e->x_out, OUSB_BULK_OUT, e->cbw, OUSB_CBW_LEN, e->cfg.timeout_ms);
-	if (e->pipeline && e->pipeline_cbw)
+	if (e->pipeline && e->pipeline_cbw && !e->blocking)
 		bot_pipeline_reads(e);
 	ousb_advance(e);
 }
@@ -181,7 +186,7 @@ void ousb_bot_advance(struct ousb_engine *e)
 				ousb_fail(e, ousb_result_of(e->x_out.status), true, "CBW not accepted");
 				return;
 			}
-			if (e->pipeline)
+			if (e->pipeline && !e->blocking)
 				bot_pipeline_reads(e);
 			if (c->dir == OSTOR_DIR_TO_DEVICE && c->len) {
 				e->stage = S_BOT_DOUT;

@@ -118,6 +118,7 @@ void ousb_submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind
 	x->user = e;
 	x->status = OUSB_ERROR;
 	x->actual = 0;
+	x->may_block = e->blocking && (kind == OUSB_BULK_IN || kind == OUSB_BULK_OUT);
 	e->submitted |= bit;
 	if (e->gone) {
 		x->status = OUSB_NO_DEVICE;
@@ -583,6 +584,19 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 		e->pipeline = e->keep_pipelining = true;   /* measurements only */
 	else if (env && !strcmp(env, "cbw"))
 		e->pipeline = e->pipeline_cbw = !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
+	/* Blocking small commands: on where the layer can (real devices:
+	 * our own usbfs descriptor, the only device open).  16 KiB: the
+	 * kernel copies a blocking transfer through a buffer it allocates,
+	 * and larger reads do better pipelined into usbfs memory anyway. */
+	e->block_ok = cfg->protocol == OUSB_PR_BOT && ops->can_block && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
+	e->block_max = 16384;
+	e->block_source = cfg->quirks.flags & OUSB_Q_GO_SLOW ? "quirk go-slow" : "default";
+	env = getenv("ORIONSTOR_USB_BLOCKING");
+	if (env && *env) {
+		e->block_source = "ORIONSTOR_USB_BLOCKING";
+		if (!strcmp(env, "0") || !strcmp(env, "off"))
+			e->block_ok = false;
+	}
 	/* The configuration file's [usb_storage] switches. */
 	{
 		const struct ostor_config *c = &dev->ctx->config;
@@ -809,6 +823,7 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_lost_csw_rescues", st.csw_rescues);
 	ostori_counter_add(out, max, n, "usb_transfers", st.transfers);
 	ostori_counter_add(out, max, n, "usb_pipelined_csws", st.pipelined_csws);
+	ostori_counter_add(out, max, n, "usb_blocking_commands", st.blocking_commands);
 	ostori_counter_add(out, max, n, "usb_babble", st.babble);
 	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);
 	if (!e->uas)
@@ -843,6 +858,10 @@ void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int m
 			   e->csw_after_data ? "turned down after a lost CSW read" : e->pipeline_source, "%s",
 			   !e->pipeline ? "off (one phase at a time)" : e->pipeline_cbw ? "CBW, data and CSW queued together"
 			   : e->csw_after_data ? "data, then CSW" : "data and CSW queued together");
+	ostori_setting_add(out, max, n, "blocking transfers", e->block_source, "%s",
+			   !e->block_ok ? "off (every transfer queued)"
+					: "commands of up to 16 KiB alone on the wire: one blocking call per phase "
+					  "(while this is the only device open)");
 common:
 	ousb_quirks_text(&e->cfg.quirks, quirks, sizeof(quirks));
 	ostori_setting_add(out, max, n, "quirks", "built-in table, [usb_storage] quirks, ORIONSTOR_USB_QUIRKS",

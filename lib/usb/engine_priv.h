@@ -70,6 +70,13 @@ struct ousb_engine {
 	 * such reads wait for the data (unless pipelining is forced). */
 	bool csw_after_data, keep_pipelining;
 	const char *pipeline_source;  /* what decided e->pipeline (tuning) */
+	/* Small Bulk-Only commands alone on the wire run their three phases
+	 * as blocking transfers (ops->can_block): three system calls, no
+	 * poll, no reap, no pipelining.  block_max: the largest data phase;
+	 * blocking: the command on the wire does. */
+	bool block_ok, blocking;
+	size_t block_max;
+	const char *block_source;
 
 	/* tasks waiting for the wire (ring) */
 	ostor_task **q;

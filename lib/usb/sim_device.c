@@ -29,6 +29,7 @@
 #define SIM_USB_OPTIONS "size, image, luns, block-size, readonly, type, transport, " \
 	"ata, bridge, ata-fault, ie, temperature, power-page, scsi-fault, " \
 	"fault=NAME[+NAME], fault-count=N, fault-after=N, usb-timeout=MS, pipeline=on|off|cbw, " \
+	"blocking=on|off, " \
 	"csw-grace=MS, " \
 	"subclass=scsi|ufi|sff8070i|rbc|mmc, quirks=FLAG[+FLAG]"
 
@@ -951,6 +952,23 @@ static const struct ousb_ops sim_layer_ops = {
 	.events = layer_events,
 };
 
+/* blocking=on: the engine takes the layer for one that runs small
+ * commands' transfers blocking (as the libusb layer does on the only
+ * device open), so its choices are tested here; the model still answers
+ * them from its events, in order. */
+static bool layer_can_block(void *layer)
+{
+	(void)layer;
+	return true;
+}
+
+static const struct ousb_ops sim_layer_blocking_ops = {
+	.submit = layer_submit,
+	.cancel = layer_cancel,
+	.events = layer_events,
+	.can_block = layer_can_block,
+};
+
 /* ---- public white-box API ------------------------------------------------- */
 
 void sim_usb_unplug(struct sim_usb *m)
@@ -1145,6 +1163,7 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 					 .interface = 0, .pipeline = true };
 	const struct ostor_spec_option *o;
 	uint64_t count = 1, after = 0, tmo = 0, grace = 0, streams = 32;
+	bool blocking = false;
 	int faults[8], nfaults = 0;
 	struct sim_usb *m;
 	uint32_t luns[SIM_USB_LUNS];
@@ -1201,6 +1220,13 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 		return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option usb-timeout=%llu: at least 10 ms",
 				    (unsigned long long)tmo);
 	ec.timeout_ms = (unsigned int)tmo;
+	if ((o = ostori_spec_get(spec, "blocking"))) {
+		if (o->value && (!strcmp(o->value, "on") || !strcmp(o->value, "1")))
+			blocking = true;
+		else if (!o->value || (strcmp(o->value, "off") && strcmp(o->value, "0")))
+			return ostori_error(OSTOR_ERROR_BAD_SPEC, "sim option blocking=%s: expected on or off",
+					    o->value ? o->value : "");
+	}
 	if ((o = ostori_spec_get(spec, "pipeline"))) {
 		if (o->value && (!strcmp(o->value, "off") || !strcmp(o->value, "0")))
 			ec.pipeline = false;
@@ -1279,7 +1305,7 @@ static int model_open(ostor_device *dev, struct sim_target *target, struct ostor
 	m->pm_delay_ms = 2000;
 	ousb_suspend_init(&m->suspend, dev, model_set_suspend, m);
 	ec.suspend = &m->suspend;
-	r = ousb_engine_new(dev, &sim_layer_ops, m, &ec, &m->engine);
+	r = ousb_engine_new(dev, blocking ? &sim_layer_blocking_ops : &sim_layer_ops, m, &ec, &m->engine);
 	if (r < 0) {
 		ousb_suspend_destroy(&m->suspend);
 		model_free(m);

@@ -7,6 +7,7 @@
  *   fault=NAME[+NAME...]  fault-count=N (default 1; 0: forever)
  *   fault-after=N (good commands first)  usb-timeout=MS  pipeline=on|off|cbw
  *   csw-grace=MS (rescue of a queued CSW read, default 5)
+ *   blocking=on (the engine runs small commands as on a layer that blocks)
  *   subclass=scsi|ufi|sff8070i|rbc|mmc  quirks=FLAG[+FLAG...]
  *   streams=N (usb-uas: bulk streams, 0 for a high-speed device without)
  */

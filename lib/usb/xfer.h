@@ -14,7 +14,11 @@
  * - halts and port resets are transfers too (kinds CLEAR_HALT_*,
  *   PORT_RESET), so recovery never blocks inside a callback;
  * - OUSB_WAIT is the engine's timer: no traffic, it completes with
- *   OUSB_TIMEOUT after timeout_ms (or OUSB_CANCELLED when cancelled).
+ *   OUSB_TIMEOUT after timeout_ms (or OUSB_CANCELLED when cancelled);
+ * - a bulk transfer marked may_block may be carried out synchronously
+ *   (one blocking system call) from the layer's event processing; the
+ *   engine marks every bulk transfer of a command or none, and only when
+ *   nothing else of its interface is in flight, so order is kept.
  */
 #ifndef OSTOR_USB_XFER_H
 #define OSTOR_USB_XFER_H
@@ -63,6 +67,7 @@ struct ousb_xfer {
 	unsigned int timeout_ms;  /* 0: none */
 	uint8_t pipe;             /* enum ousb_pipe (bulk transfers, clear halt) */
 	uint32_t stream;          /* bulk stream ID (UAS at SuperSpeed); 0: none */
+	bool may_block;           /* bulk: may run as one blocking call (see above) */
 	ousb_done_fn done;
 	void *user;
 	/* results */
@@ -81,6 +86,9 @@ struct ousb_ops {
 	/* Process events for up to timeout_ms (0: without blocking); used
 	 * only for the few synchronous steps (probe, tool resets). */
 	int (*events)(void *layer, int timeout_ms);
+	/* Optional: whether may_block transfers would run blocking now (the
+	 * layer can, and no other device's events would wait behind them). */
+	bool (*can_block)(void *layer);
 };
 
 static inline void ousb_setup(struct ousb_xfer *x, uint8_t type, uint8_t req,

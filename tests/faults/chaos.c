@@ -293,7 +293,7 @@ static const struct transport {
 	{ "sim", T_SIM, { "sim:size=64M", "sim:size=64M,queues=2" } },
 	{ "virtio", T_VIRTIO, { "sim:size=64M,transport=virtio,timeout=100",
 				"sim:size=64M,transport=virtio,packed,intr,queues=2,timeout=100" } },
-	{ "usb-bot", T_BOT, { "sim:size=64M,transport=usb-bot,usb-timeout=300",
+	{ "usb-bot", T_BOT, { "sim:size=64M,transport=usb-bot,usb-timeout=300,blocking=on",
 			      "sim:size=64M,transport=usb-bot,usb-timeout=300,pipeline=on" } },
 	{ "usb-cbi", T_CBI, { "sim:size=64M,transport=usb-cbi,usb-timeout=300",
 			      "sim:size=64M,transport=usb-cbi,usb-timeout=300" } },

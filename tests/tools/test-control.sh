@@ -146,7 +146,7 @@ pass "ping of a killed process: exit $EXIT_NOT_FOUND"
 
 # A clean end removes both files (the killed ones' stay, stale).
 before=$(ls "$sockdir")
-"$ORIONSTOR" bench -d sim:null --runtime 0.2 -q >/dev/null 2>"$tmp/bench.err" || fail "short bench failed"
+"$ORIONSTOR" bench -d sim:null --runtime 1 --ramp 0 -q >/dev/null 2>"$tmp/bench.err" || fail "short bench failed"
 [ "$(ls "$sockdir")" = "$before" ] || fail "a finished bench left files: $(ls "$sockdir")"
 pass "a process that ends cleanly leaves nothing behind"
 

@@ -311,7 +311,7 @@ done
 pass "cmd overrun (exit 49) and short reads (good, residual) agree across transports"
 
 # bench: a valid measurement on the null device (no timing checked).
-run 0 bench -d sim:null,size=16M --qd 8 --runtime 0.3 --ramp 0 -q --json
+run 0 bench -d sim:null,size=16M --qd 8 --runtime 1 --ramp 0 -q --json
 pyjson '(d["jobs"][0]["read"]["total_ios"] > 0 and d["jobs"][0]["error"] == 0 and
 	d["jobs"][0]["write"]["total_ios"] == 0 and d["global options"]["rw"] == "randread" and
 	d["jobs"][0]["read"]["clat_ns"]["percentile"]["99.000000"] >= d["jobs"][0]["read"]["clat_ns"]["percentile"]["50.000000"] > 0)' ||
@@ -321,7 +321,7 @@ pass "bench: randread on sim:null, fio-like JSON"
 # Writes and reads checked block by block, two threads, through the virtio
 # and USB transport models too.
 for spec in sim:size=8M sim:transport=virtio,queues=2,size=8M sim:transport=usb-bot,size=8M; do
-	run 0 bench -d "$spec" --rw randrw --mix 60 --verify --threads 2 --qd 4 --runtime 0.5 --ramp 0 -q --json
+	run 0 bench -d "$spec" --rw randrw --mix 60 --verify --threads 2 --qd 4 --runtime 1 --ramp 0 -q --json
 	pyjson '(d["jobs"][0]["read"]["total_ios"] > 0 and d["jobs"][0]["write"]["total_ios"] > 0 and
 		d["jobs"][0]["verify_errors"] == 0 and d["global options"]["verify"])' ||
 		fail "bench --verify on $spec"
@@ -330,7 +330,7 @@ pass "bench --verify: randrw with every written block checked (sim, virtio, BOT 
 
 # --verify catches data that is not what was written: the null device
 # stores nothing, so a block read back after a write is wrong.
-"$ORIONSTOR" bench -d sim:null,size=1M --rw randrw --verify --qd 2 --runtime 0.5 --ramp 0 -q >"$tmp/out" 2>"$tmp/err"
+"$ORIONSTOR" bench -d sim:null,size=1M --rw randrw --verify --qd 2 --runtime 1 --ramp 0 -q >"$tmp/out" 2>"$tmp/err"
 status=$?
 [ $status -eq 14 ] || fail "bench --verify on sim:null exited $status, expected 14 (miscompare)"
 grep -q "read back different" "$tmp/err" || fail "bench --verify: no miscompare message"

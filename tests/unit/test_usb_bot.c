@@ -1060,6 +1060,84 @@ START_TEST(bot_pipelining_saves_nothing_in_correctness)
 }
 END_TEST
 
+/* ---- blocking small commands (the libusb layer on the only device) ------- */
+
+START_TEST(bot_blocking_small_commands)
+{
+	/* Alone on the wire and up to 16 KiB: the three phases one after
+	 * the other (no CSW read queued early); bigger ones, and those with
+	 * others waiting behind them, pipelined as before.  Data right. */
+	struct sim_usb *m = open_dev(BOT ",blocking=on");
+	enum { N = 8 };
+	static uint8_t w[64 * 1024], r[64 * 1024];
+	uint8_t *bufs = malloc(N * 512), cdb[10];
+	ostor_task *t[N];
+	struct done_rec rec = { 0 };
+	uint64_t b0, p0;
+
+	fill(w, sizeof(w), 60);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 100, 128, w), 0);
+	b0 = estats(m).blocking_commands;
+	p0 = estats(m).pipelined_csws;
+	ck_assert_uint_gt(b0, 0);   /* the 64 KiB write is not, its flush was */
+	for (int i = 0; i < 4; i++) {
+		memset(r, 0, 4096);
+		ck_assert_int_eq(rw(0x28, 100 + 8 * (uint32_t)i, 8, r, 4096, NULL), OSTOR_RESULT_GOOD);
+		ck_assert_mem_eq(w + 4096 * i, r, 4096);
+	}
+	ck_assert_uint_eq(estats(m).blocking_commands, b0 + 4);
+	ck_assert_uint_eq(estats(m).pipelined_csws, p0);
+	memset(r, 0, sizeof(r));
+	ck_assert_int_eq(rw(0x28, 100, 128, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_mem_eq(w, r, sizeof(r));
+	ck_assert_uint_eq(estats(m).blocking_commands, b0 + 4);
+	ck_assert_uint_eq(estats(m).pipelined_csws, p0 + 1);
+	/* Queued several deep: the first goes out alone (blocking), the
+	 * rest find others waiting until the last. */
+	b0 = estats(m).blocking_commands;
+	for (int i = 0; i < N; i++) {
+		cdb_rw10(cdb, 0x28, (uint32_t)(100 + i), 1);
+		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
+		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
+		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs + i * 512, 512), 0);
+		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
+	}
+	while (rec.calls < N)
+		ostor_handle_events(ctx, 100);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+		ck_assert_mem_eq(bufs + i * 512, w + i * 512, 512);
+		ostor_task_free(t[i]);
+	}
+	ck_assert_uint_lt(estats(m).blocking_commands - b0, N);
+	ck_assert_uint_gt(estats(m).pipelined_csws, p0 + 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	free(bufs);
+}
+END_TEST
+
+START_TEST(bot_blocking_faults_recovered)
+{
+	/* The faults of a small command take the same recovery without
+	 * pipelining: a stall mid-read, a phase error, a wrong CSW tag. */
+	static const int faults[] = { SIM_USB_DATA_STALL, SIM_USB_PHASE_ERROR, SIM_USB_CSW_STALE_TAG };
+	struct sim_usb *m = open_dev(BOT ",blocking=on");
+	uint8_t w[4096], r[4096];
+
+	fill(w, sizeof(w), 61);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 8, 8, w), 0);
+	for (size_t k = 0; k < sizeof(faults) / sizeof(faults[0]); k++) {
+		ck_assert_int_eq(sim_usb_arm_fault(m, faults[k], 1, 0), 0);
+		(void)rw(0x28, 8, 8, r, sizeof(r), NULL);
+		memset(r, 0, sizeof(r));
+		ck_assert_int_eq(rw(0x28, 8, 8, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
+		ck_assert_mem_eq(w, r, sizeof(r));
+	}
+	ck_assert_uint_gt(estats(m).blocking_commands, 6);
+	check_io_works(0, 0, 62);
+}
+END_TEST
+
 /* ---- the pipelined CSW read lost by the device (QEMU usb-storage) -------- */
 
 static const char *const lost_csw_specs[] = {
@@ -1522,6 +1600,8 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_quirks_bridge_on_device);
 	tcase_add_test(tc, bot_quirks_capacity_and_sync);
 	tcase_add_test(tc, bot_pipelining_saves_nothing_in_correctness);
+	tcase_add_test(tc, bot_blocking_small_commands);
+	tcase_add_test(tc, bot_blocking_faults_recovered);
 	tcase_add_loop_test(tc, bot_csw_lost_when_queued, 0, (int)OSTOR_ARRAY_SIZE(lost_csw_specs));
 	tcase_add_test(tc, bot_csw_lost_forced_pipelining);
 	tcase_add_test(tc, bot_csw_lost_unpipelined_unaffected);

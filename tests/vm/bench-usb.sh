@@ -3,12 +3,14 @@
 # (Bulk-Only), behind xHCI and behind EHCI, in one guest, with the same
 # parameters on both sides:
 #
-#   4 KiB random read, queue depth 1 (per-command latency); ours without
-#     pipelining (off), with the data-in and CSW reads queued together
-#     (on: the default, which stops queuing the CSW on a device that lost
-#     one, as QEMU's does), queued whatever happens (force: every lost CSW
-#     costs the 5 ms grace), and with the CBW queued too (cbw, xHCI only:
-#     QEMU's EHCI stalls an IN before the CBW)
+#   4 KiB random read, queue depth 1 (per-command latency); ours by
+#     default (on: a small command alone on the wire runs its phases as
+#     blocking usbfs calls), and with every transfer queued
+#     (ORIONSTOR_USB_BLOCKING=off): with the data-in and CSW reads queued
+#     together (queued: stops queuing the CSW on a device that lost one,
+#     as QEMU's does), without pipelining (off), queued whatever happens
+#     (force: every lost CSW costs the 5 ms grace), and with the CBW
+#     queued too (cbw, xHCI only: QEMU's EHCI stalls an IN before the CBW)
 #   128 KiB sequential read, queue depth 1 and 8 (ours: pipelining on),
 #     also through the block cache without read-ahead and with it (the
 #     table adds read-ahead's gain over each)
@@ -92,10 +94,12 @@ run() {
     "$@" >"$out" 2>"$out.err"
     echo $? >"$out.rc"
 }
-ours() { # NAME SPEC PIPELINE RW BS QD
+ours() { # NAME SPEC MODE RW BS QD
+    local pl=$3 blk=off
+    case $3 in on) blk= ;; queued) pl=on ;; esac
     log "$1"
-    run "$1" env ORIONSTOR_USB_PIPELINE="$3" "$B" bench -d "$2" --rw "$4" --bs "$5" --qd "$6" \
-        --threads 1 --span 16M --runtime "$secs" --ramp 1 --json
+    run "$1" env ORIONSTOR_USB_PIPELINE="$pl" ORIONSTOR_USB_BLOCKING="$blk" "$B" bench -d "$2" --rw "$4" \
+        --bs "$5" --qd "$6" --threads 1 --span 16M --runtime "$secs" --ramp 1 --json
 }
 for hcd in xhci ehci; do
     spec=$(spec_of $hcd); [ -n "$spec" ] || fail "no device for $hcd"
@@ -104,7 +108,7 @@ for hcd in xhci ehci; do
         IFS=: read -r rw bs qd <<<"$w"
         modes=on
         if [ $first = 1 ]; then
-            modes="off on force"
+            modes="off queued force on"
             [ $hcd = xhci ] && modes="$modes cbw"
         fi
         for mode in $modes; do ours "ours-$hcd-$mode-$rw-$bs-qd$qd" "$spec" "$mode" "$rw" "$bs" "$qd"; done
@@ -135,6 +139,9 @@ if command -v strace >/dev/null; then
     log "strace-ours"
     strace_runs ours "$B" bench -d "$spec" --rw randread --bs 4k --qd 1 --threads 1 --span 16M \
         --runtime @T@ --ramp 0 --json
+    log "strace-ours-queued"
+    strace_runs ours-queued env ORIONSTOR_USB_BLOCKING=off "$B" bench -d "$spec" --rw randread --bs 4k --qd 1 \
+        --threads 1 --span 16M --runtime @T@ --ramp 0 --json
 fi
 # sg: usb-storage skips VPD pages, so serials are read through /dev/sg*
 load_modules 'usb-storage delay_use=0' sd_mod sg
@@ -190,7 +197,7 @@ for hcd in ("xhci", "ehci"):
     for i, w in enumerate(workloads):
         rw, bs, qd = w.split(":")
         k = row(hcd, w, "kernel usb-storage (fio)", "fio", "kernel-%s-%s-%s-qd%s" % (hcd, rw, bs, qd), None)
-        modes = (["off", "on", "force"] + (["cbw"] if hcd == "xhci" else [])) if i == 0 else ["on"]
+        modes = (["off", "queued", "force"] + (["cbw"] if hcd == "xhci" else []) + ["on"]) if i == 0 else ["on"]
         for mode in modes:
             row(hcd, w, "ours pipeline=%s" % mode, "ours", "ours-%s-%s-%s-%s-qd%s" % (hcd, mode, rw, bs, qd), k)
         if rw == "read":
@@ -242,7 +249,7 @@ def strace_total(path):
                     pass
     return calls
 syscalls = {}
-for side, kind in (("ours", "ours"), ("kernel", "fio")):
+for side, kind in (("ours", "ours"), ("ours-queued", "ours"), ("kernel", "fio")):
     try:
         a = get(kind, "strace-%s-1" % side, "strace, %s, 1 s" % side)
         b = get(kind, "strace-%s-%d" % (side, secs + 1), "strace, %s, %d s" % (side, secs + 1))
