@@ -3,12 +3,12 @@
 # hang fails that test with the backtraces of every thread of it, instead of
 # stalling the suite until CI's own limit ends the run without a word.
 #
-#   ORIONSTOR_TEST_LIMIT   seconds per test (default 1800; sanitizer and
-#                          valgrind runs of the longest tests take ~10 min)
+#   ORIONSTOR_TEST_LIMIT   seconds per test (default 900; the longest
+#                          test takes about a minute under a sanitizer)
 #
 # Prints "watchdog: NAME took N s" last, for the slowest-tests list of
 # scripts/test-all.sh.  Exit status: the test's, or 124 when it was killed.
-limit=${ORIONSTOR_TEST_LIMIT:-1800}
+limit=${ORIONSTOR_TEST_LIMIT:-900}
 name=${1##*/}
 start=$(date +%s)
 
