@@ -37,7 +37,9 @@ left() { # seconds left of the budget, at least 1 (timeout 0 means none)
 	[ "$l" -ge 1 ] || l=1
 	echo "$l"
 }
-bounded() { timeout -k 30 "$(left)" "$@"; }
+# (stdin from /dev/null: timeout runs the command in a process group of
+# its own, which must not read from or set up a terminal CI may give us)
+bounded() { timeout -k 30 "$(left)" "$@" </dev/null; }
 
 count() { # add the PASS/FAIL counts of an automake test-suite.log
 	p=$(sed -n 's/^# PASS: *//p' "$1" | head -1)
