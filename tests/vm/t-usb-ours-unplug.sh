@@ -29,9 +29,25 @@ gone=$(spec_of un-gone); keep=$(spec_of un-keep)
 head -c 67108864 /dev/urandom >/run/tmp/big
 "$B/orionstor" write -d "$gone" --lba 0 -i /run/tmp/big >/run/vm/write.out 2>&1 &
 pid=$!
-# well into the write: the device is claimed and commands are flowing
-sleep 2
-kill -0 $pid 2>/dev/null || fail "the write ended before the unplug: $(cat /run/vm/write.out)"
+# Well into the write: it read 2 MiB of its input, so the device is open
+# and writes are going out (progress, not a guessed time: on a loaded
+# machine opening the device alone took more than 2 s).
+input_pos() { # PID FILE: the file offset of PID's descriptor of FILE
+    local fd
+    for fd in /proc/$1/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "$2" ] || continue
+        sed -n 's/^pos:[[:space:]]*//p' "/proc/$1/fdinfo/${fd##*/}" 2>/dev/null
+        return
+    done
+}
+i=0
+while :; do
+    kill -0 $pid 2>/dev/null || fail "the write ended before the unplug: $(cat /run/vm/write.out)"
+    pos=$(input_pos $pid /run/tmp/big)
+    [ "${pos:-0}" -ge 2097152 ] && break
+    i=$((i + 1)); [ $i -lt 3000 ] || fail "the write read no 2 MiB of its input in 3000 looks (pos ${pos:-none})"
+    sleep 0.1
+done
 guest_signal_host writing
 timeout 60 tail --pid=$pid -f /dev/null || fail "the write did not end within 60 s of the unplug"
 wait $pid; rc=$?
