@@ -702,8 +702,10 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 		 * with the device's answer or its timeout.) */
 		pthread_mutex_lock(&ud->uc->lock);
 		for (struct ousb_xfer *q = ud->uc->deferred; q; q = q->impl_next)
-			if (q == x)
+			if (q == x) {
 				x->impl_state = 2;
+				break;
+			}
 		pthread_mutex_unlock(&ud->uc->lock);
 		return;
 	}

@@ -47,7 +47,7 @@ void ousb_bot_start(struct ousb_engine *e)
 	memcpy(p + 15, c->cdb, c->cdb_len);
 	/* Alone on the wire and small: each phase one blocking call (no
 	 * pipelining: the phases follow each other anyway). */
-	e->blocking = e->block_ok && e->qlen == 0 && c->len <= e->block_max && e->ops->can_block(e->layer);
+	e->blocking = e->block_ok && e->qlen == 0 && c->len <= OUSB_BLOCK_MAX && e->ops->can_block(e->layer);
 	if (e->blocking)
 		e->stats.blocking_commands++;
 	e->stage = S_BOT_CBW;

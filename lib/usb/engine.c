@@ -585,11 +585,8 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	else if (env && !strcmp(env, "cbw"))
 		e->pipeline = e->pipeline_cbw = !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
 	/* Blocking small commands: on where the layer can (real devices:
-	 * our own usbfs descriptor, the only device open).  16 KiB: the
-	 * kernel copies a blocking transfer through a buffer it allocates,
-	 * and larger reads do better pipelined into usbfs memory anyway. */
+	 * our own usbfs descriptor, the only device open). */
 	e->block_ok = cfg->protocol == OUSB_PR_BOT && ops->can_block && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
-	e->block_max = 16384;
 	e->block_source = cfg->quirks.flags & OUSB_Q_GO_SLOW ? "quirk go-slow" : "default";
 	env = getenv("ORIONSTOR_USB_BLOCKING");
 	if (env && *env) {
@@ -858,10 +855,12 @@ void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int m
 			   e->csw_after_data ? "turned down after a lost CSW read" : e->pipeline_source, "%s",
 			   !e->pipeline ? "off (one phase at a time)" : e->pipeline_cbw ? "CBW, data and CSW queued together"
 			   : e->csw_after_data ? "data, then CSW" : "data and CSW queued together");
-	ostori_setting_add(out, max, n, "blocking transfers", e->block_source, "%s",
-			   !e->block_ok ? "off (every transfer queued)"
-					: "commands of up to 16 KiB alone on the wire: one blocking call per phase "
-					  "(while this is the only device open)");
+	if (e->block_ok)
+		ostori_setting_add(out, max, n, "blocking transfers", e->block_source,
+				   "commands up to %u KiB alone on the wire: a blocking call per phase "
+				   "(only device open)", OUSB_BLOCK_MAX / 1024);
+	else
+		ostori_setting_add(out, max, n, "blocking transfers", e->block_source, "off (every transfer queued)");
 common:
 	ousb_quirks_text(&e->cfg.quirks, quirks, sizeof(quirks));
 	ostori_setting_add(out, max, n, "quirks", "built-in table, [usb_storage] quirks, ORIONSTOR_USB_QUIRKS",

@@ -12,6 +12,11 @@
 #include "usb/engine.h"
 #include "usb/suspend.h"
 
+/* The largest data phase a blocking command has: the kernel copies a
+ * blocking transfer through a buffer it allocates, and larger reads do
+ * better pipelined into usbfs memory anyway. */
+#define OUSB_BLOCK_MAX 16384u
+
 enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR = 64 };
 
 /* The rescue of a pipelined CSW read (see bot_arm_rescue in bot.c). */
@@ -70,12 +75,11 @@ struct ousb_engine {
 	 * such reads wait for the data (unless pipelining is forced). */
 	bool csw_after_data, keep_pipelining;
 	const char *pipeline_source;  /* what decided e->pipeline (tuning) */
-	/* Small Bulk-Only commands alone on the wire run their three phases
-	 * as blocking transfers (ops->can_block): three system calls, no
-	 * poll, no reap, no pipelining.  block_max: the largest data phase;
-	 * blocking: the command on the wire does. */
+	/* Small Bulk-Only commands (data up to OUSB_BLOCK_MAX) alone on the
+	 * wire run their three phases as blocking transfers
+	 * (ops->can_block): three system calls, no poll, no reap, no
+	 * pipelining.  blocking: the command on the wire does. */
 	bool block_ok, blocking;
-	size_t block_max;
 	const char *block_source;
 
 	/* tasks waiting for the wire (ring) */
