@@ -122,6 +122,7 @@ struct usb_dev {
 	struct ousb_suspend suspend;
 	char sysfs[128];               /* /sys/bus/usb/devices/B-P.P */
 	unsigned int max_power_ma;     /* bMaxPower of the active configuration */
+	bool xhci;                     /* behind an xHCI host controller */
 };
 
 /* A buffer from libusb_dev_mem_alloc (usbfs: the kernel uses it in place
@@ -856,14 +857,16 @@ static int layer_events(void *layer, int timeout_ms)
 }
 
 /* Blocking transfers hold up the thread running the events: only for
- * the one device open, through one interface, on our own descriptor. */
+ * the one device open, through one interface, on our own descriptor, and
+ * behind xHCI (where a transfer starts at its doorbell; on QEMU's EHCI
+ * three phases one after the other took longer than two queued). */
 static bool layer_can_block(void *layer)
 {
 	struct usb_intf *ui = layer;
 	struct usb_dev *ud = ui->ud;
 	bool alone;
 
-	if (ud->fd < 0 || ud->nintf != 1)
+	if (ud->fd < 0 || ud->nintf != 1 || !ud->xhci)
 		return false;
 	pthread_mutex_lock(&ud->uc->lock);
 	alone = ud->uc->devices == ud && !ud->next;
@@ -1350,6 +1353,21 @@ static void sysfs_dir(struct usb_dev *ud)
 		off += (size_t)snprintf(ud->sysfs + off, sizeof(ud->sysfs) - off, ".%u", ports[i]);
 }
 
+/* Whether the bus's host controller is an xHCI: the driver of the root
+ * hub's parent (xhci_hcd, xhci-plat-hcd; ehci-pci, ohci-pci, ...). */
+static bool host_is_xhci(unsigned int bus)
+{
+	char path[64], link[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/usb/devices/usb%u/../driver", bus);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	return strstr(strrchr(link, '/') ? strrchr(link, '/') : link, "xhci") != NULL;
+}
+
 static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 {
 	struct usb_dev *ud = ostori_device_priv(dev);
@@ -1453,6 +1471,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	 * 9.6.3). */
 	ud->max_power_ma = cfg->MaxPower * (libusb_get_device_speed(ud->ldev) >= LIBUSB_SPEED_SUPER ? 8u : 2u);
 	sysfs_dir(ud);
+	ud->xhci = host_is_xhci(ud->details.bus);
 	dev->health_protocol = ousb_quirks_health_protocol(&ec.quirks);
 
 	dev->max_target = (uint32_t)ud->nintf - 1;

@@ -855,10 +855,13 @@ void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int m
 			   e->csw_after_data ? "turned down after a lost CSW read" : e->pipeline_source, "%s",
 			   !e->pipeline ? "off (one phase at a time)" : e->pipeline_cbw ? "CBW, data and CSW queued together"
 			   : e->csw_after_data ? "data, then CSW" : "data and CSW queued together");
-	if (e->block_ok)
+	if (e->block_ok && e->ops->can_block(e->layer))
 		ostori_setting_add(out, max, n, "blocking transfers", e->block_source,
-				   "commands up to %u KiB alone on the wire: a blocking call per phase "
-				   "(only device open)", OUSB_BLOCK_MAX / 1024);
+				   "commands up to %u KiB alone on the wire: a blocking call per phase",
+				   OUSB_BLOCK_MAX / 1024);
+	else if (e->block_ok)
+		ostori_setting_add(out, max, n, "blocking transfers", e->block_source,
+				   "not here: needs xHCI, the only device open, one interface");
 	else
 		ostori_setting_add(out, max, n, "blocking transfers", e->block_source, "off (every transfer queued)");
 common:
