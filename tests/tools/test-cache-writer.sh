@@ -38,7 +38,7 @@ done
 # block read checked against what the run wrote; then in write-through.
 for spec in "sim:size=64M,cache=wb,cache_size=256K,read_ahead=64K" \
             "sim:size=64M,cache=wt,cache_size=512K,cache_policy=lfu,read_ahead=32K"; do
-    timeout 300 "$B/tools/orionstor" bench -d "$spec" --rw randrw --verify --qd 16 --threads 3 --span 8M \
+    timeout -k 10 300 "$B/tools/orionstor" bench -d "$spec" --rw randrw --verify --qd 16 --threads 3 --span 8M \
         --bs 8k --runtime 2 --ramp 0 -q >$T/bench 2>&1 || { cat $T/bench; fail "bench --verify on $spec"; }
 done
 # The checker sees a wrong image: one block changed after a clean run.
