@@ -1358,6 +1358,7 @@ static void sysfs_dir(struct usb_dev *ud)
 static bool host_is_xhci(unsigned int bus)
 {
 	char path[64], link[256];
+	const char *base;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/sys/bus/usb/devices/usb%u/../driver", bus);
@@ -1365,7 +1366,8 @@ static bool host_is_xhci(unsigned int bus)
 	if (n <= 0)
 		return false;
 	link[n] = '\0';
-	return strstr(strrchr(link, '/') ? strrchr(link, '/') : link, "xhci") != NULL;
+	base = strrchr(link, '/');
+	return strstr(base ? base + 1 : link, "xhci") != NULL;
 }
 
 static int usb_open(ostor_device *dev, const struct ostor_spec *spec)

@@ -1030,33 +1030,48 @@ START_TEST(bot_quirks_capacity_and_sync)
 }
 END_TEST
 
-START_TEST(bot_pipelining_saves_nothing_in_correctness)
+/* n one-block reads queued at once (block base + k, in reverse order when
+ * asked), each checked against w + k blocks. */
+static void read_queued(uint32_t base, int n, bool reverse, const uint8_t *w)
 {
-	/* Many small reads interleaved with writes, queued several deep. */
-	struct sim_usb *m = open_dev(BOT);
-	enum { N = 16 };
-	ostor_task *t[N];
-	uint8_t *bufs = malloc(N * 512), cdb[10], w[N * 512];
+	enum { MAXQ = 16 };
+	static uint8_t bufs[MAXQ * 512];
+	ostor_task *t[MAXQ];
 	struct done_rec rec = { 0 };
+	uint8_t cdb[10];
 
-	fill(w, sizeof(w), 30);
-	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, N, w), 0);
-	for (int i = 0; i < N; i++) {
-		cdb_rw10(cdb, 0x28, (uint32_t)(N - 1 - i), 1);
+	ck_assert_int_le(n, MAXQ);
+	for (int i = 0; i < n; i++) {
+		int k = reverse ? n - 1 - i : i;
+
+		cdb_rw10(cdb, 0x28, base + (uint32_t)k, 1);
 		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
 		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
 		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs + i * 512, 512), 0);
 		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
 	}
-	while (rec.calls < N)
+	while (rec.calls < n)
 		ostor_handle_events(ctx, 100);
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < n; i++) {
+		int k = reverse ? n - 1 - i : i;
+
 		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
-		ck_assert_mem_eq(bufs + i * 512, w + (N - 1 - i) * 512, 512);
+		ck_assert_mem_eq(bufs + i * 512, w + k * 512, 512);
 		ostor_task_free(t[i]);
 	}
+}
+
+START_TEST(bot_pipelining_saves_nothing_in_correctness)
+{
+	/* Many small reads interleaved with writes, queued several deep. */
+	struct sim_usb *m = open_dev(BOT);
+	enum { N = 16 };
+	uint8_t w[N * 512];
+
+	fill(w, sizeof(w), 30);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, N, w), 0);
+	read_queued(0, N, true, w);
 	ck_assert_uint_eq(mstats(m).bot_resets, 0);
-	free(bufs);
 }
 END_TEST
 
@@ -1070,9 +1085,6 @@ START_TEST(bot_blocking_small_commands)
 	struct sim_usb *m = open_dev(BOT ",blocking=on");
 	enum { N = 8 };
 	static uint8_t w[64 * 1024], r[64 * 1024];
-	uint8_t *bufs = malloc(N * 512), cdb[10];
-	ostor_task *t[N];
-	struct done_rec rec = { 0 };
 	uint64_t b0, p0;
 
 	fill(w, sizeof(w), 60);
@@ -1095,24 +1107,10 @@ START_TEST(bot_blocking_small_commands)
 	/* Queued several deep: the first goes out alone (blocking), the
 	 * rest find others waiting until the last. */
 	b0 = estats(m).blocking_commands;
-	for (int i = 0; i < N; i++) {
-		cdb_rw10(cdb, 0x28, (uint32_t)(100 + i), 1);
-		ck_assert_int_eq(ostor_task_new(dev, &t[i]), 0);
-		ck_assert_int_eq(ostor_task_set_cdb(t[i], cdb, 10), 0);
-		ck_assert_int_eq(ostor_task_set_buffer(t[i], OSTOR_DIR_FROM_DEVICE, bufs + i * 512, 512), 0);
-		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
-	}
-	while (rec.calls < N)
-		ostor_handle_events(ctx, 100);
-	for (int i = 0; i < N; i++) {
-		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
-		ck_assert_mem_eq(bufs + i * 512, w + i * 512, 512);
-		ostor_task_free(t[i]);
-	}
+	read_queued(100, N, false, w);
 	ck_assert_uint_lt(estats(m).blocking_commands - b0, N);
 	ck_assert_uint_gt(estats(m).pipelined_csws, p0 + 1);
 	ck_assert_uint_eq(mstats(m).bot_resets, 0);
-	free(bufs);
 }
 END_TEST
 
