@@ -447,8 +447,10 @@ int ostori_channel_park(struct ostori_channel *ch, ostor_task *t);
 int ostori_device_park(ostor_device *dev, ostor_task *t);
 /* This thread owns ch. */
 bool ostori_channel_is_mine(const struct ostori_channel *ch);
-/* Ask ch's owner to resume its tasks parked in the block cache. */
-void ostori_channel_want_resume(struct ostori_channel *ch);
+/* Ask ch's owner to resume its tasks parked in the block cache at its
+ * next poll; true when it was not asked yet (the caller then wakes the
+ * event loop: ostori_kick_loop). */
+bool ostori_channel_want_resume(struct ostori_channel *ch);
 ostor_task *ostori_waitq_pop(struct ostori_waitq *q);
 void ostori_waitq_push_front(struct ostori_waitq *q, ostor_task *t);
 bool ostori_waitq_remove(struct ostori_waitq *q, ostor_task *t);

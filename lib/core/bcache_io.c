@@ -824,17 +824,41 @@ int ostori_bcache_submit(ostor_task *t)
 /* ---- resuming parked tasks ------------------------------------------------------- */
 
 /* Resume what this thread may submit (shared-path tasks, and those of
- * queues it owns); the owners of the others are asked to. */
+ * queues it owns; with `only`, that queue's alone).  The others stay on
+ * the list, in order, and - without `only` - their owners are asked to
+ * resume them: asked while they are on the list, under the lock, so an
+ * owner that looks at once finds them (a task taken off the list and put
+ * back later was missed by an owner that looked meanwhile, and waited
+ * forever once nothing else was in flight). */
 static void resume_parked(struct ostori_bcache *c, struct ostori_channel *only)
 {
-	ostor_task *list, *keep = NULL, *keep_last = NULL;
+	ostor_task *list = NULL, **tail = &list, **pp, *last_kept = NULL;
+	bool kick = false;
 
 	pthread_mutex_lock(&c->lock);
-	list = c->parked_head;
-	c->parked_head = c->parked_tail = NULL;
-	for (ostor_task *t = list; t; t = t->wait_next)
+	for (pp = &c->parked_head; *pp;) {
+		ostor_task *t = *pp;
+		struct ostori_channel *ch = t->chan;
+
+		if (only ? ch != only : ch && !ostori_channel_is_mine(ch)) {
+			if (!only && ostori_channel_want_resume(ch))
+				kick = true;
+			last_kept = t;
+			pp = &t->wait_next;
+			continue;
+		}
+		*pp = t->wait_next;
 		t->bcache_parked = false;
+		t->wait_next = NULL;
+		*tail = t;
+		tail = &t->wait_next;
+	}
+	c->parked_tail = last_kept;
 	pthread_mutex_unlock(&c->lock);
+	/* The owner blocked in the event loop wakes (outside the cache's
+	 * lock: the wake takes the context's). */
+	if (kick)
+		ostori_kick_loop(c->dev->ctx);
 	while (list) {
 		ostor_task *t = list;
 		struct ostori_channel *ch = t->chan;
@@ -842,21 +866,9 @@ static void resume_parked(struct ostori_bcache *c, struct ostori_channel *only)
 
 		list = t->wait_next;
 		t->wait_next = NULL;
-		if (OSTOR_UNLIKELY(ostori_task_cancelled(t)) && (!ch || ostori_channel_is_mine(ch))) {
+		if (OSTOR_UNLIKELY(ostori_task_cancelled(t))) {
 			/* Cancelled while it waited: it never reached the device. */
 			ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
-			continue;
-		}
-		if (only ? ch != only : ch && !ostori_channel_is_mine(ch)) {
-			/* Another owner's: it resumes its own (asked once, by
-			 * whoever completed the request they wait for). */
-			if (!only)
-				ostori_channel_want_resume(ch);
-			if (keep_last)
-				keep_last->wait_next = t;
-			else
-				keep = t;
-			keep_last = t;
 			continue;
 		}
 		r = ostori_bcache_submit(t);
@@ -864,17 +876,6 @@ static void resume_parked(struct ostori_bcache *c, struct ostori_channel *only)
 			r = ch ? ostori_channel_park(ch, t) : ostori_device_park(t->dev, t);
 		if (r < 0)
 			ostori_task_finish(t, OSTOR_RESULT_TRANSPORT_ERROR, -1, NULL, 0, 0);
-	}
-	if (keep) {
-		pthread_mutex_lock(&c->lock);
-		for (ostor_task *t = keep; t; t = t->wait_next)
-			t->bcache_parked = true;
-		/* Ahead of anything parked meanwhile: the order of arrival. */
-		keep_last->wait_next = c->parked_head;
-		if (!c->parked_head)
-			c->parked_tail = keep_last;
-		c->parked_head = keep;
-		pthread_mutex_unlock(&c->lock);
 	}
 }
 

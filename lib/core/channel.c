@@ -489,10 +489,9 @@ bool ostori_channel_is_mine(const struct ostori_channel *ch)
 	return atomic_load_explicit(&ch->owner, memory_order_relaxed) == &ostori_tls;
 }
 
-void ostori_channel_want_resume(struct ostori_channel *ch)
+bool ostori_channel_want_resume(struct ostori_channel *ch)
 {
-	if (!atomic_exchange_explicit(&ch->bcache_resume, true, memory_order_release))
-		ostori_kick_loop(ch->dev->ctx);
+	return !atomic_exchange_explicit(&ch->bcache_resume, true, memory_order_release);
 }
 
 int ostori_channel_park(struct ostori_channel *ch, ostor_task *t)
