@@ -45,31 +45,38 @@ kdev=$(dev_by_serial hp-keep)
 # the disk hot-added later may get the same /dev name, and reading that
 # one would look like a reader stuck on the removed disk.
 ( while [ -e "/sys/class/scsi_device/$gone" ] &&
-        dd if="$gdev" of=/dev/null bs=64k count=256 iflag=direct status=none 2>/dev/null; do :; done ) &
+        dd if="$gdev" of=/dev/null bs=64k count=256 iflag=direct status=none 2>/dev/null; do
+      : >/run/vm/reader-going
+  done ) &
 reader=$!
 ( i=0
   while [ ! -e /run/vm/sync/unplugged.host ]; do
       pattern_gen hotplug 65536 | dd of="$kdev" bs=64k seek=$i oflag=direct status=none ||
           { echo "write to $kdev failed" >/run/vm/writer-failed; exit 1; }
+      : >/run/vm/writer-going
       i=$(( (i + 1) % 64 ))
   done ) &
 writer=$!
-sleep 1
+# The host unplugs once both have done I/O (not after a guessed delay).
+wait_for 120 test -e /run/vm/reader-going -a -e /run/vm/writer-going ||
+    fail "no I/O started on $gdev and $kdev"
 guest_signal_host ready
-guest_wait_host unplugged 90
+guest_wait_host unplugged 600
 
-wait_scsi_gone "$gone" 30
-wait_scsi_gone "$ugone" 30
+wait_scsi_gone "$gone" 120
+wait_scsi_gone "$ugone" 120
 log "unplugged devices gone from sysfs"
-wait_for 30 hctl_by_serial hp-new >/dev/null || fail "hot-added hp-new not seen"
-wait_scsi_devices 5 30
-wait_for 30 eval '! kill -0 $reader 2>/dev/null' || fail "reader of the removed disk is stuck"
+wait_for 120 hctl_by_serial hp-new >/dev/null || fail "hot-added hp-new not seen"
+wait_scsi_devices 5 120
+# A read in flight on the removed disk may wait out the kernel's 30 s
+# command timeout and its error handling first.
+wait_for 120 eval '! kill -0 $reader 2>/dev/null' || fail "reader of the removed disk is stuck"
 wait "$writer" || fail "writer failed: $(cat /run/vm/writer-failed 2>/dev/null)"
 oracle_scsi >/run/vm/after
 cat /run/vm/after
 
 guest_signal_host ejected-seen
-guest_wait_host changed 60
+guest_wait_host changed 600
 wait_medium "$urem"
 wait_medium "$cd"
 oracle_scsi >/run/vm/changed
@@ -77,7 +84,7 @@ cat /run/vm/changed
 GUEST
 
 vm_start
-vm_wait_guest ready 120
+vm_wait_guest ready 600
 vm_log "guest is running I/O; unplugging gone-dev and ugone-dev"
 vm_qmp --timeout 30 \
     --wait-event DEVICE_DELETED:gone-dev --wait-event DEVICE_DELETED:ugone-dev \
@@ -89,7 +96,7 @@ vm_qmp 'device_add driver=scsi-hd bus=scsi0.0 scsi-id:=4 lun:=0 drive=new id=new
 vm_qmp 'eject device=urem force:=true' 'eject id=cd-dev force:=true' ||
     vm_fail "QMP eject failed"
 vm_signal_guest unplugged
-vm_wait_guest ejected-seen 120
+vm_wait_guest ejected-seen 600
 vm_qmp "blockdev-change-medium device=urem filename=$IMG_UREM2 format=raw" \
        "blockdev-change-medium id=cd-dev filename=$IMG_CD2 format=raw" ||
     vm_fail "QMP blockdev-change-medium failed"

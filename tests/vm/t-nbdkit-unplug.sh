@@ -89,7 +89,7 @@ log "unplug checks done"
 GUEST
 
 vm_start
-vm_wait_guest acked 240
+vm_wait_guest acked 600
 vm_qmp --wait-event DEVICE_DELETED:disk-dev 'device_del id=disk-dev' >/dev/null ||
     vm_fail "device_del failed"
 vm_log "unplugged after the guest's signal"

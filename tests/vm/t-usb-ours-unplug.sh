@@ -64,7 +64,7 @@ log "unplug checks done"
 GUEST
 
 vm_start
-vm_wait_guest writing 200
+vm_wait_guest writing 600
 vm_qmp --wait-event DEVICE_DELETED:ug-dev 'device_del id=ug-dev' >/dev/null ||
     vm_fail "device_del failed"
 vm_wait || vm_fail "guest script failed"

@@ -49,11 +49,11 @@ cat $S/hotplug
 GUEST
 
 vm_start
-vm_wait_guest hp-ready 200
+vm_wait_guest hp-ready 600
 vm_log "guest runs I/O; plugging target 5"
 vm_qmp 'device_add driver=scsi-hd bus=scsi0.0 scsi-id:=5 lun:=0 drive=hp id=hp-dev serial=hp-new' ||
     vm_fail "QMP device_add failed"
-vm_wait_guest hp-plugged 120
+vm_wait_guest hp-plugged 600
 vm_log "guest used the new LUN; unplugging it"
 vm_qmp --timeout 30 --wait-event DEVICE_DELETED:hp-dev 'device_del id=hp-dev' ||
     vm_fail "QMP device_del failed"
