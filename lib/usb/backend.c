@@ -29,7 +29,19 @@
 #define USBDEVFS_ALLOW_SUSPEND _IO('U', 34)
 #endif
 
-#define USB_DEFAULT_MAX_TRANSFER (256u << 10)
+/* The largest command by link speed, as the kernel's usb-storage has it
+ * (2048 sectors at SuperSpeed): a low or full speed link moves 64 KiB in
+ * tens of milliseconds already, a SuperSpeed one 1 MiB in a few.  UAS
+ * stays at 256 KiB: its commands queue, and 32 of 1 MiB in flight would
+ * pass the kernel's usbfs memory limit (usbfs_memory_mb, 16 MiB). */
+static size_t default_max_transfer(int speed, bool uas)
+{
+	if (speed >= LIBUSB_SPEED_SUPER && !uas)
+		return 1u << 20;
+	if (speed >= LIBUSB_SPEED_HIGH || speed == LIBUSB_SPEED_UNKNOWN)
+		return 256u << 10;
+	return 64u << 10;
+}
 
 struct usb_dev;
 struct usb_intf;
@@ -136,6 +148,14 @@ struct dev_mem {
 static struct usb_context *usb_ctx(ostor_context *ctx)
 {
 	return ctx->backend_data[ostori_backend_index(&ostori_usb_backend)];
+}
+
+static bool any_uas(const struct usb_dev *ud)
+{
+	for (int k = 0; k < ud->nintf; k++)
+		if (ud->intf[k].uas)
+			return true;
+	return false;
 }
 
 static const char *speed_name(int speed)
@@ -1477,7 +1497,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	dev->health_protocol = ousb_quirks_health_protocol(&ec.quirks);
 
 	dev->max_target = (uint32_t)ud->nintf - 1;
-	dev->max_transfer_bytes = USB_DEFAULT_MAX_TRANSFER;
+	dev->max_transfer_bytes = default_max_transfer(libusb_get_device_speed(ud->ldev), any_uas(ud));
 	if (ec.quirks.flags & OUSB_Q_MAX_TRANSFER)
 		dev->max_transfer_bytes = ec.quirks.max_transfer;
 	dev->max_segments = OSTOR_IOV_MAX;
@@ -1934,7 +1954,9 @@ static int usb_tuning(ostor_device *dev, struct ostori_setting *out, int max)
 	int n = 0;
 
 	ostori_setting_add(out, max, &n, "max_transfer_bytes",
-			   dev->max_transfer_bytes != USB_DEFAULT_MAX_TRANSFER ? "quirk max-transfer" : "default",
+			   dev->max_transfer_bytes != default_max_transfer(libusb_get_device_speed(ud->ldev),
+									   any_uas(ud)) ?
+			   "quirk max-transfer" : "default for the link speed and protocol",
 			   "%zu", dev->max_transfer_bytes);
 	ostori_setting_add(out, max, &n, "link_speed", "the host controller", "%s", ud->details.speed);
 	for (int i = 0; i < ud->nintf; i++)

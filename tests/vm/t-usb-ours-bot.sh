@@ -44,6 +44,14 @@ for d in json.load(open('/run/vm/info.json'))['devices']:
     if any(l['serial']=='$1' for l in d['luns']) or d['serial']=='$1': print(d['device'])"; }
 ux=$(spec_of usb-x); bot=$(spec_of bot-4k); uo=$(spec_of usb-o)
 [ -n "$ux" ] && [ -n "$bot" ] && [ -n "$uo" ] || fail "specs not found: '$ux' '$bot' '$uo'"
+# The largest command by link speed (Bulk-Only): 1 MiB at SuperSpeed,
+# 256 KiB at high speed, 64 KiB at full speed (QEMU's scsi-hd sets no
+# lower Block Limits).
+for d in "$ux:1048576" "$bot:262144" "$uo:65536"; do
+    "$B/orionstor" info -d "${d%:*}" --json >/run/vm/mt.json || fail "info ${d%:*}"
+    mt=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["luns"][0]["max_transfer_bytes"])' /run/vm/mt.json)
+    [ "$mt" = "${d##*:}" ] || fail "${d%:*}: max_transfer_bytes $mt, expected ${d##*:}"
+done
 pattern_gen usb-x 262144 >/run/tmp/px; pattern_gen bot-4k 16384 >/run/tmp/pb; pattern_gen usb-o 65536 >/run/tmp/po
 "$B/orionstor" write -d "$ux" --lba 800 -i /run/tmp/px || fail "write usb-x"
 "$B/orionstor" write -d "$bot" --lun 0 --lba 7 -i /run/tmp/pb || fail "write bot-4k"
