@@ -68,6 +68,10 @@ struct worker {
 	uint64_t seed;
 	struct slot *slots;
 	bool setup_failed;
+	/* A queue owner's latencies (its callbacks run on its own thread:
+	 * no locked instructions, no cache line shared with the others);
+	 * merged into the bench's at the end. */
+	struct tc_hist hist[2];
 };
 
 struct bench {
@@ -206,13 +210,13 @@ static bool stamp_ok(const uint8_t *p, uint32_t block_size, uint64_t lba, uint32
 }
 
 /* Runs on whichever thread handles events: atomics only. */
-static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned int slot_index);
+static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned int slot_index, uint64_t start_ns);
 
 static void on_done(ostor_task *t, void *ud)
 {
 	struct slot *s = ud;
 	struct bench *b = s->w->b;
-	uint64_t lat = tc_now_ns() - s->start_ns;
+	uint64_t now = tc_now_ns(), lat = now - s->start_ns;
 	int result = ostor_task_result(t);
 
 	if (result != OSTOR_RESULT_GOOD || ostor_task_transferred(t) != b->a->bs) {
@@ -235,14 +239,20 @@ static void on_done(ostor_task *t, void *ud)
 			}
 		}
 	}
-	if (atomic_load_explicit(&b->measuring, memory_order_relaxed))
-		tc_hist_add(&b->hist[s->write], lat);
+	if (atomic_load_explicit(&b->measuring, memory_order_relaxed)) {
+		if (s->w->queue >= 0)
+			tc_hist_add_mine(&s->w->hist[s->write], lat);
+		else
+			tc_hist_add(&b->hist[s->write], lat);
+	}
 	/* An owner's callbacks run on its own thread: the next command goes
 	 * out at once, so the queue stays as deep as asked (fio does the
-	 * same).  Shared-path callbacks may run on another thread; the loop
+	 * same), its clock reading the one that ended this command (the
+	 * latency then counts this callback too, never less than the
+	 * truth).  Shared-path callbacks may run on another thread; the loop
 	 * resubmits those. */
 	if (s->w->queue >= 0 && !atomic_load(&b->stop)) {
-		if (submit(b, s->w, s, s->index) == 0)
+		if (submit(b, s->w, s, s->index, now) == 0)
 			return;
 		tc_lib_error(OSTOR_ERROR_OTHER, "cannot submit");
 		s->w->setup_failed = true;
@@ -251,7 +261,7 @@ static void on_done(ostor_task *t, void *ud)
 	atomic_store_explicit(&s->busy, 0, memory_order_release);
 }
 
-static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned int slot_index)
+static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned int slot_index, uint64_t start_ns)
 {
 	const struct bench_args *a = b->a;
 	uint64_t lba, nslots;
@@ -295,7 +305,7 @@ static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned in
 			       write ? OSTOR_DIR_TO_DEVICE : OSTOR_DIR_FROM_DEVICE, s->buf, (size_t)a->bs) < 0)
 		return -1;
 	atomic_store_explicit(&s->busy, 1, memory_order_relaxed);
-	s->start_ns = tc_now_ns();
+	s->start_ns = start_ns ? start_ns : tc_now_ns();
 	if (ostor_task_submit(s->task, (struct ostor_completion){ on_done, s, NULL }) < 0) {
 		atomic_store(&s->busy, 0);
 		return -1;
@@ -335,7 +345,7 @@ static void *run(void *arg)
 		for (unsigned int i = 0; i < b->a->qd && !atomic_load(&b->stop); i++) {
 			if (atomic_load_explicit(&w->slots[i].busy, memory_order_acquire))
 				continue;
-			if (submit(b, w, &w->slots[i], i) < 0) {
+			if (submit(b, w, &w->slots[i], i, 0) < 0) {
 				tc_lib_error(OSTOR_ERROR_OTHER, "cannot submit");
 				w->setup_failed = true;
 				atomic_store(&b->stop, true);
@@ -550,6 +560,8 @@ int orionstor_cmd_bench(int argc, char **argv)
 		w->blocks = span_blocks / a.threads;
 		w->first = (uint64_t)k * w->blocks;
 		w->seed = 0x9e3779b97f4a7c15ull * (k + 1);
+		tc_hist_init(&w->hist[0]);
+		tc_hist_init(&w->hist[1]);
 		w->slots = calloc(a.qd, sizeof(*w->slots));
 		if (!w->slots) {
 			rc = TC_EXIT_OTHER;
@@ -602,6 +614,9 @@ int orionstor_cmd_bench(int argc, char **argv)
 		}
 		if (progress && now >= next_progress) {
 			uint64_t n = atomic_load(&b.hist[0].count) + atomic_load(&b.hist[1].count);
+
+			for (unsigned int k = 0; k < started; k++)
+				n += atomic_load(&b.workers[k].hist[0].count) + atomic_load(&b.workers[k].hist[1].count);
 			double el = now > t_measure ? (double)(now - t_measure) / 1e9 : 0;
 
 			fprintf(stderr, "\r[%5.1f/%.1f s] %s%12.0f IOPS ", el, a.runtime,
@@ -617,6 +632,8 @@ int orionstor_cmd_bench(int argc, char **argv)
 		pthread_join(b.workers[k].thread, NULL);
 		if (b.workers[k].setup_failed && !rc)
 			rc = TC_EXIT_OTHER;
+		tc_hist_merge(&b.hist[0], &b.workers[k].hist[0]);
+		tc_hist_merge(&b.hist[1], &b.workers[k].hist[1]);
 	}
 	if (progress)
 		fprintf(stderr, "\r%60s\r", "");
