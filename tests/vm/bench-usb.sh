@@ -14,6 +14,8 @@
 #   128 KiB sequential read, queue depth 1 and 8 (ours: pipelining on),
 #     also through the block cache without read-ahead and with it (the
 #     table adds read-ahead's gain over each)
+#   128 KiB sequential write, queue depth 1 and 8 (the first 16 MiB of
+#     the bench's own disk images)
 #
 # Ours is `orionstor bench` on usb:BUS.DEVNUM (one thread owning the
 # device's queue and polling it); the kernel's side is fio (O_DIRECT,
@@ -50,21 +52,21 @@ case $SECS in ''|*[!0-9]*|0) vm_fail "BENCH_SECONDS=$SECS: expected whole second
     vm_log "warning: BENCH_COUNT is no longer used: runs are timed (BENCH_SECONDS=$SECS)"
 # PATTERN:BS:QD, spelled as both fio and orionstor bench take them; the
 # first one is run in every pipelining mode.
-WORKLOADS=${BENCH_WORKLOADS:-randread:4k:1 read:128k:1 read:128k:8}
+WORKLOADS=${BENCH_WORKLOADS:-randread:4k:1 read:128k:1 read:128k:8 write:128k:1 write:128k:8}
 for w in $WORKLOADS; do
     case $w in
-    read:*:[0-9]* | randread:*:[0-9]*) ;;
-    *) vm_fail "BENCH_WORKLOADS: '$w' is not PATTERN:BS:QD (read or randread, e.g. read:128k:1)" ;;
+    read:*:[0-9]* | randread:*:[0-9]* | write:*:[0-9]* | randwrite:*:[0-9]*) ;;
+    *) vm_fail "BENCH_WORKLOADS: '$w' is not PATTERN:BS:QD (read, randread, write or randwrite; e.g. read:128k:1)" ;;
     esac
 done
 RA_PAIRS=${BENCH_RA_PAIRS:-1}
 case $RA_PAIRS in ''|*[!0-9]*|0) vm_fail "BENCH_RA_PAIRS=$RA_PAIRS: expected a count, at least 1" ;; esac
 export ORIONSTOR_T_SECS=$SECS ORIONSTOR_T_WORKLOADS=$WORKLOADS ORIONSTOR_T_RA_PAIRS=$RA_PAIRS
 command -v fio >/dev/null || vm_fail "fio is not installed on the host (tests/vm/install-deps.sh)"
-# About 30 runs (34 at most, and 2 more per extra read-ahead pair and
+# About 38 runs (42 at most, and 2 more per extra read-ahead pair and
 # sequential workload and controller); each: ramp + run time + a few
 # seconds to start a program through 9p under TCG.
-ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + (34 + 12 * (RA_PAIRS - 1)) * (SECS + 10)))}
+ORIONSTOR_VM_TIMEOUT=${ORIONSTOR_VM_TIMEOUT:-$((150 + (42 + 12 * (RA_PAIRS - 1)) * (SECS + 10)))}
 VM_TIMEOUT=$ORIONSTOR_VM_TIMEOUT
 
 vm_usb_ctrl xhci xhci
@@ -181,15 +183,15 @@ import benchreport as br
 work, secs, workloads, ra_pairs = sys.argv[2], int(sys.argv[3]), sys.argv[4].split(), int(sys.argv[5])
 share = work + "/share"
 problems, results, gains = [], [], []
-def get(kind, name, what):
+def get(kind, name, what, side="read"):
     try:
-        return br.load(kind, "%s/%s.json" % (share, name), what)
+        return br.load(kind, "%s/%s.json" % (share, name), what, side)
     except br.Invalid as e:
         problems.append(str(e))
         return None
 def row(hcd, w, path, kind, name, kernel):
     rw, bs, qd = w.split(":")
-    m = get(kind, name, "%s %s %s qd%s, %s" % (hcd, rw, bs, qd, path))
+    m = get(kind, name, "%s %s %s qd%s, %s" % (hcd, rw, bs, qd, path), "write" if "write" in rw else "read")
     results.append({"hcd": hcd, "workload": "%s-%s-qd%s" % (rw, bs, qd), "rw": rw, "bs": bs, "qd": int(qd),
                     "path": path, "result": m, "vs_kernel": None if kind == "fio" else br.ratio(m, kernel)})
     return m
