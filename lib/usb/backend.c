@@ -1400,7 +1400,7 @@ static int usb_open(ostor_device *dev, const struct ostor_spec *spec)
 	 * even more); the engine re-reads a CSW that a device loses (QEMU).
 	 * Queuing them before the CBW completed stays opt-in
 	 * (ORIONSTOR_USB_PIPELINE=cbw): QEMU stalls such reads on EHCI/OHCI. */
-	struct ousb_engine_config ec = { .pipeline = true };
+	struct ousb_engine_config ec = { .pipeline = true, .pipeline_cbw = true };
 	int r;
 
 	if (!uc || !uc->lctx)

@@ -52,8 +52,10 @@ void ousb_bot_start(struct ousb_engine *e)
 		e->stats.blocking_commands++;
 	e->stage = S_BOT_CBW;
 	ousb_submit(e, &e->x_out, OUSB_BULK_OUT, e->cbw, OUSB_CBW_LEN, e->cfg.timeout_ms);
-	if (e->pipeline && e->pipeline_cbw && !e->blocking)
+	if (e->pipeline && e->pipeline_cbw && !e->blocking) {
 		bot_pipeline_reads(e);
+		e->in_with_cbw = (e->submitted & X_IN) != 0;
+	}
 	ousb_advance(e);
 }
 
@@ -173,6 +175,86 @@ static void bot_eval_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
 	ousb_wire_done(e, o);
 }
 
+/*
+ * A data-in read queued with its CBW came back empty: stalled, or a
+ * zero-length packet before the CBW went through.  A device may stall
+ * such a read for good reason (no data: the CSW follows), but QEMU's
+ * usb-storage stalls any IN that reaches it before the command, and a
+ * device could answer one with a zero-length packet.  Either way the
+ * next read on the pipe is safe: after clearing the halt, read the data
+ * again - what comes is the data (the read was early: from now on it
+ * waits for the CBW, on this device) or the CSW (a real stall, taken as a
+ * CSW found in the data phase).  Into the bounce buffer when the data is
+ * no longer than a CSW, so a CSW always fits.
+ * Returns -1 to wait for a transfer, 1 when the stage moved on, 0 when
+ * there is nothing to read again.
+ */
+static int bot_reread(struct ousb_engine *e)
+{
+	struct wire_cmd *c = &e->cmd;
+
+	if (e->reread == RR_NONE && e->in_with_cbw && e->x_in.actual == 0 &&
+	    (e->x_in.status == OUSB_STALL || (e->x_in.status == OUSB_OK && e->in_answered_early))) {
+		e->reread = e->x_in.status == OUSB_STALL ? RR_CLEAR : RR_READ;
+		e->after_clear_csw = true;   /* the queued CSW read goes; a new one follows the data */
+	}
+	if (e->reread != RR_CLEAR && e->reread != RR_READ)
+		return 0;
+	if (e->busy & X_CSW) {
+		e->ops->cancel(e->layer, &e->x_csw);
+		return -1;
+	}
+	if (e->reread == RR_CLEAR) {
+		e->reread = RR_READ;
+		bot_clear(e, true);
+		return 1;
+	}
+	e->reread = RR_DONE;
+	if (c->len <= OUSB_CSW_LEN)
+		ousb_submit(e, &e->x_in, OUSB_BULK_IN, e->bounce, OUSB_CSW_LEN, c->timeout_ms);
+	else
+		ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
+	return 1;
+}
+
+/* What the read again brought (bot_reread): the data, or the CSW (true:
+ * taken, the stage moved on). */
+static bool bot_reread_done(struct ousb_engine *e)
+{
+	struct wire_cmd *c = &e->cmd;
+	bool small = c->len <= OUSB_CSW_LEN;
+
+	if (e->x_in.status != OUSB_OK || e->x_in.actual == 0)
+		return false;
+	if (e->x_in.actual == OUSB_CSW_LEN && looks_like_csw(e, small ? e->bounce : c->buf, OUSB_CSW_LEN)) {
+		if (!small)
+			return false;   /* the data phase's own check takes it */
+		e->stats.csw_in_data++;
+		memcpy(e->csw, e->bounce, OUSB_CSW_LEN);
+		e->data_actual = 0;
+		e->csw_from_data = true;
+		e->stage = S_BOT_CSW_FROM_DATA;
+		return true;
+	}
+	if (small) {
+		if (e->x_in.actual > c->len) {
+			e->x_in.status = OUSB_BABBLE;
+			e->x_in.actual = c->len;
+		}
+		memcpy(c->buf, e->bounce, e->x_in.actual);
+	}
+	/* Data: the device answered a read that reached it before its
+	 * command.  From now on such reads wait for the CBW. */
+	e->stats.early_in_answers++;
+	if (e->pipeline_cbw) {
+		e->pipeline_cbw = false;
+		ostor_info(e->dev->ctx, "%s: the device answered a data read queued before its command block "
+			   "(a stall or an empty packet); from now on the read waits for the command block",
+			   e->dev->spec);
+	}
+	return false;
+}
+
 void ousb_bot_advance(struct ousb_engine *e)
 {
 	struct wire_cmd *c = &e->cmd;
@@ -180,8 +262,11 @@ void ousb_bot_advance(struct ousb_engine *e)
 	for (;;) {
 		switch (e->stage) {
 		case S_BOT_CBW:
-			if (e->busy & X_OUT)
+			if (e->busy & X_OUT) {
+				if (e->in_with_cbw && !(e->busy & X_IN))
+					e->in_answered_early = true;
 				return;
+			}
 			if (e->x_out.status != OUSB_OK || e->x_out.actual != OUSB_CBW_LEN) {
 				ousb_fail(e, ousb_result_of(e->x_out.status), true, "CBW not accepted");
 				return;
@@ -202,6 +287,16 @@ void ousb_bot_advance(struct ousb_engine *e)
 		case S_BOT_DIN:
 			if (e->busy & X_IN)
 				return;
+			switch (bot_reread(e)) {
+			case -1: return;
+			case 1: continue;
+			default: break;
+			}
+			if (e->reread == RR_DONE && e->in_with_cbw) {
+				e->in_with_cbw = false;
+				if (bot_reread_done(e))
+					continue;
+			}
 			e->data_actual = e->x_in.actual;
 			switch (e->x_in.status) {
 			case OUSB_OK:
@@ -261,6 +356,10 @@ void ousb_bot_advance(struct ousb_engine *e)
 			if (e->x_op.status != OUSB_OK) {
 				ousb_fail(e, ousb_result_of(e->x_op.status), true, "CLEAR_FEATURE(HALT) failed");
 				return;
+			}
+			if (e->reread == RR_READ) {
+				e->stage = S_BOT_DIN;
+				continue;
 			}
 			bot_submit_csw(e);
 			continue;

@@ -247,6 +247,8 @@ static void wire_start(struct ousb_engine *e)
 	e->submitted = 0;
 	e->data_actual = 0;
 	e->babble = e->data_stalled = e->csw_from_data = e->after_clear_csw = false;
+	e->in_with_cbw = e->in_answered_early = false;
+	e->reread = RR_NONE;
 	e->csw_stall_tries = e->zlp_tries = 0;
 	e->rescue = RESCUE_NONE;
 	e->stats.commands++;
@@ -568,20 +570,26 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
 	e->pipeline_cbw = e->pipeline && cfg->pipeline_cbw;
 	e->pipeline_source = cfg->quirks.flags & OUSB_Q_GO_SLOW ? "quirk go-slow" : "default";
-	/* Reads queued before the CBW reached the device are safe on real
-	 * hardware (it NAKs) but QEMU's usb-storage stalls them, so that
-	 * level is opt-in: ORIONSTOR_USB_PIPELINE=cbw.  "force" keeps the
-	 * data-in and CSW reads together even on a device that loses CSW
-	 * reads (and ignores go-slow): for latency measurements. */
+	/* Reads queued with the CBW are safe on a device that NAKs them
+	 * until it has the command, as the Bulk-Only specification has it;
+	 * one that answers them early (QEMU's usb-storage stalls them) is
+	 * found out at its first early answer and from then on gets them
+	 * after the CBW (bot.c, bot_reread).  ORIONSTOR_USB_PIPELINE=on
+	 * queues only the data-in and CSW reads together; "force" keeps
+	 * those together even on a device that loses CSW reads (and ignores
+	 * go-slow): for latency measurements. */
 	env = getenv("ORIONSTOR_USB_PIPELINE");
 	if (env && *env)
 		e->pipeline_source = "ORIONSTOR_USB_PIPELINE";
 	if (env && (!strcmp(env, "0") || !strcmp(env, "off")))
 		e->pipeline = e->pipeline_cbw = false;
-	else if (env && (!strcmp(env, "1") || !strcmp(env, "on")))
+	else if (env && (!strcmp(env, "1") || !strcmp(env, "on"))) {
 		e->pipeline = !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
-	else if (env && !strcmp(env, "force"))
+		e->pipeline_cbw = false;
+	} else if (env && !strcmp(env, "force")) {
 		e->pipeline = e->keep_pipelining = true;   /* measurements only */
+		e->pipeline_cbw = false;
+	}
 	else if (env && !strcmp(env, "cbw"))
 		e->pipeline = e->pipeline_cbw = !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
 	/* Blocking small commands: on where the layer can (real devices:
@@ -820,6 +828,7 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_lost_csw_rescues", st.csw_rescues);
 	ostori_counter_add(out, max, n, "usb_transfers", st.transfers);
 	ostori_counter_add(out, max, n, "usb_pipelined_csws", st.pipelined_csws);
+	ostori_counter_add(out, max, n, "usb_early_in_answers", st.early_in_answers);
 	ostori_counter_add(out, max, n, "usb_blocking_commands", st.blocking_commands);
 	ostori_counter_add(out, max, n, "usb_babble", st.babble);
 	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);
@@ -852,7 +861,9 @@ void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int m
 		goto common;
 	}
 	ostori_setting_add(out, max, n, "pipelining",
-			   e->csw_after_data ? "turned down after a lost CSW read" : e->pipeline_source, "%s",
+			   e->csw_after_data ? "turned down after a lost CSW read"
+			   : e->stats.early_in_answers && !e->pipeline_cbw ? "turned down after a data read answered "
+			   "before its CBW" : e->pipeline_source, "%s",
 			   !e->pipeline ? "off (one phase at a time)" : e->pipeline_cbw ? "CBW, data and CSW queued together"
 			   : e->csw_after_data ? "data, then CSW" : "data and CSW queued together");
 	if (e->block_ok && e->ops->can_block(e->layer))

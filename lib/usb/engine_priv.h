@@ -21,6 +21,10 @@ enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR
 
 /* The rescue of a pipelined CSW read (see bot_arm_rescue in bot.c). */
 enum rescue { RESCUE_NONE, RESCUE_ARMED, RESCUE_CANCEL };
+/* A data-in read queued with its CBW that came back empty (a stall, or a
+ * zero-length packet before the CBW went through): clear the halt if
+ * there was one, then read the data again (bot.c). */
+enum reread { RR_NONE, RR_CLEAR, RR_READ, RR_DONE };
 
 enum stage {
 	S_IDLE = 0,
@@ -105,6 +109,9 @@ struct ousb_engine {
 	/* per wire command */
 	size_t data_actual;
 	bool babble, data_stalled, csw_from_data, after_clear_csw;
+	bool in_with_cbw;            /* the data-in read went out with the CBW */
+	bool in_answered_early;      /* ... and came back before the CBW did */
+	enum reread reread;
 	int csw_stall_tries, zlp_tries;
 	enum rescue rescue;
 	bool rescue_logged;

@@ -80,6 +80,8 @@ static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
 	[SIM_USB_UAS_TMF_FAILED] = "uas-tmf-failed",
 	[SIM_USB_UAS_TMF_UNSUPPORTED] = "uas-tmf-unsupported",
 	[SIM_USB_PORT_RESET_REFUSED] = "port-reset-refused",
+	[SIM_USB_EARLY_IN_STALL] = "early-in-stall",
+	[SIM_USB_EARLY_IN_ZLP] = "early-in-zlp",
 };
 
 const char *sim_usb_fault_name(enum sim_usb_fault f)
@@ -301,6 +303,7 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 		return OUSB_STALL;
 	}
 	m->stats.cbws++;
+	m->early_answered = false;
 	sim_usb_arm_command_faults(m);
 	if (cmd_fault(m, SIM_USB_CBW_STALL)) {
 		m->out_halted = m->need_reset = true;
@@ -807,6 +810,13 @@ static bool poll_one(struct sim_usb *m)
 	int st = PENDING;
 
 	pthread_mutex_lock(&m->lock);
+	/* Answered at submission (early-in-*): ahead of everything. */
+	for (x = m->head; x; x = x->impl_next)
+		if (x->impl_state == 5) {
+			st = x->status;
+			x->actual = 0;
+			goto found;
+		}
 	for (x = m->head; x; x = x->impl_next) {
 		unsigned int bit = 1u << ep_of(x);
 
@@ -834,6 +844,7 @@ static bool poll_one(struct sim_usb *m)
 			break;
 		}
 	}
+found:
 	if (x) {
 		unlink_xfer(m, x);
 		x->status = (enum ousb_status)st;
@@ -877,6 +888,20 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 		x->impl_state = 4;
 	}
 	x->impl_deadline = x->timeout_ms ? ostori_now_ms() + x->timeout_ms : 0;
+	/* A read ahead of the command block (CBW pipelining): answered at
+	 * once, before the CBW queued ahead of it, as the faults say. */
+	if (!m->uas && m->protocol == OUSB_PR_BOT && x->kind == OUSB_BULK_IN && m->state == D_IDLE &&
+	    !m->early_answered && !x->impl_state) {
+		if (sim_usb_fault_hit(m, SIM_USB_EARLY_IN_STALL)) {
+			m->in_halted = true;
+			x->status = OUSB_STALL;
+			x->impl_state = 5;
+		} else if (sim_usb_fault_hit(m, SIM_USB_EARLY_IN_ZLP)) {
+			x->status = OUSB_OK;
+			x->impl_state = 5;
+		}
+		m->early_answered = x->impl_state == 5;
+	}
 	if (m->tail)
 		m->tail->impl_next = x;
 	else

@@ -79,6 +79,10 @@ enum sim_usb_fault {
 				     * usb-uas: an IU for a stream nobody reads holds back the rest) */
 	/* the transfer layer */
 	SIM_USB_PORT_RESET_REFUSED, /* the layer refuses to queue a port reset (submit fails) */
+	/* Bulk-Only: a data-in read that reaches the device before its CBW
+	 * is answered at once, ahead of the CBW: */
+	SIM_USB_EARLY_IN_STALL,     /* with a stall (QEMU's usb-storage) */
+	SIM_USB_EARLY_IN_ZLP,       /* with a zero-length packet */
 	SIM_USB_FAULT_COUNT
 };
 

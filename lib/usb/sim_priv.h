@@ -46,6 +46,7 @@ struct sim_usb {
 	/* device state */
 	enum dev_state state;
 	bool in_halted, out_halted, need_reset, hung_bulk, hung_all;
+	bool early_answered;         /* an IN before this CBW was answered (early-in-*) */
 	uint8_t *data;           /* staged data-in / received data-out */
 	size_t data_len, data_pos;
 	bool stall_after_data;   /* data phase ends in a stall */

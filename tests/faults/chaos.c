@@ -294,7 +294,7 @@ static const struct transport {
 	{ "virtio", T_VIRTIO, { "sim:size=64M,transport=virtio,timeout=100",
 				"sim:size=64M,transport=virtio,packed,intr,queues=2,timeout=100" } },
 	{ "usb-bot", T_BOT, { "sim:size=64M,transport=usb-bot,usb-timeout=300,blocking=on",
-			      "sim:size=64M,transport=usb-bot,usb-timeout=300,pipeline=on" } },
+			      "sim:size=64M,transport=usb-bot,usb-timeout=300,pipeline=cbw" } },
 	{ "usb-cbi", T_CBI, { "sim:size=64M,transport=usb-cbi,usb-timeout=300",
 			      "sim:size=64M,transport=usb-cbi,usb-timeout=300" } },
 	{ "usb-cb", T_CB, { "sim:size=64M,transport=usb-cb,usb-timeout=300",
@@ -304,7 +304,7 @@ static const struct transport {
 static const char *const bot_faults[] = {
 	"csw-bad-signature", "csw-stale-tag", "csw-short", "csw-long", "csw-512", "csw-bad-status",
 	"csw-residue-big", "phase-error", "data-stall", "cbw-stall", "babble", "skip-data", "csw-nak",
-	"hang", "zlp-before-csw", "csw-stall",
+	"hang", "zlp-before-csw", "csw-stall", "early-in-stall", "early-in-zlp",
 };
 static const char *const cbi_faults[] = {
 	"adsc-stall", "intr-btype", "intr-phase", "intr-persistent", "intr-short", "intr-missing", "data-stall",

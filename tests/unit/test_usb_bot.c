@@ -1212,6 +1212,92 @@ START_TEST(bot_csw_lost_unpipelined_unaffected)
 }
 END_TEST
 
+/* ---- CBW pipelining: data-in reads answered before their CBW ------------------------ */
+
+static const enum sim_usb_fault early_faults[] = { SIM_USB_EARLY_IN_STALL, SIM_USB_EARLY_IN_ZLP };
+
+/* QEMU's usb-storage stalls a read that reaches it before the command
+ * block (another device might answer it empty): the read is made again,
+ * the data is right, no reset, and from then on the read waits for the
+ * CBW on this device - the fault can no longer strike. */
+START_TEST(bot_early_in_answer_detected)
+{
+	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
+	uint8_t w[16 * 512], r[16 * 512];
+
+	fill(w, sizeof(w), 60);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 50, 16, w), 0);
+	ck_assert_uint_eq(estats(m).early_in_answers, 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, early_faults[_i], 3, 0), 0);
+	for (int i = 0; i < 4; i++) {
+		size_t got = 0;
+
+		memset(r, 0, sizeof(r));
+		ck_assert_int_eq(rw(0x28, 50, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
+		ck_assert_uint_eq(got, sizeof(r));
+		ck_assert_mem_eq(w, r, sizeof(r));
+	}
+	ck_assert_uint_eq(estats(m).early_in_answers, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	ck_assert_uint_eq(mstats(m).port_resets, 0);
+	check_io_works(0, 0, 61);
+}
+END_TEST
+
+/* The same for a command whose data is shorter than a CSW (read again
+ * into the bounce buffer): READ CAPACITY(10). */
+START_TEST(bot_early_in_answer_small)
+{
+	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
+	uint8_t cdb[10] = { 0x25 }, cap[8];
+	ostor_task *t;
+
+	ck_assert_int_eq(sim_usb_arm_fault(m, early_faults[_i], 1, 0), 0);
+	memset(cap, 0xee, sizeof(cap));
+	t = run(0, cdb, 10, OSTOR_DIR_FROM_DEVICE, cap, sizeof(cap));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), 8);
+	ostor_task_free(t);
+	/* 4 MiB of 512-byte blocks: last LBA 8191. */
+	ck_assert_uint_eq((uint32_t)cap[0] << 24 | (uint32_t)cap[1] << 16 | (uint32_t)cap[2] << 8 | cap[3], 8191);
+	ck_assert_uint_eq((uint32_t)cap[4] << 24 | (uint32_t)cap[5] << 16 | (uint32_t)cap[6] << 8 | cap[7], 512);
+	ck_assert_uint_eq(estats(m).early_in_answers, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
+/* A real stall of a read queued with its CBW (a command without data,
+ * MEDIUM ERROR): read again, the CSW comes, the command fails as the
+ * device said - and CBW pipelining stays on (the next early answer is
+ * still seen). */
+START_TEST(bot_stall_with_cbw_pipelining)
+{
+	struct sim_usb *m = open_dev(BOT ",pipeline=cbw,scsi-fault=28/03/11/00");
+	uint8_t r[8 * 512], inq[36], small[4], cdb6[6] = { 0x1a, 0, 0x3f, 0, sizeof(small), 0 };
+	uint8_t inq_cdb[6] = { 0x12, 0, 0, 0, sizeof(inq), 0 };
+	ostor_task *t;
+
+	ck_assert_int_eq(rw(0x28, 0, 8, r, sizeof(r), NULL), OSTOR_RESULT_CHECK_CONDITION);
+	ck_assert_uint_eq(estats(m).early_in_answers, 0);
+	ck_assert_uint_ge(estats(m).csw_in_data, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	/* Data shorter than a CSW, the stall real: MODE SENSE(6) of 4 bytes
+	 * still answers. */
+	t = run(0, cdb6, 6, OSTOR_DIR_FROM_DEVICE, small, sizeof(small));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ostor_task_free(t);
+	ck_assert_uint_eq(estats(m).early_in_answers, 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_EARLY_IN_STALL, 1, 0), 0);
+	t = run(0, inq_cdb, 6, OSTOR_DIR_FROM_DEVICE, inq, sizeof(inq));
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+	ck_assert_uint_eq(ostor_task_transferred(t), sizeof(inq));
+	ck_assert_uint_eq(inq[0] & 0x1f, 0);
+	ostor_task_free(t);
+	ck_assert_uint_eq(estats(m).early_in_answers, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+}
+END_TEST
+
 START_TEST(bot_csw_arrives_as_cancelled)
 {
 	/* The rescue cancels the CSW read just as the CSW lands in it: the
@@ -1604,6 +1690,9 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_csw_lost_forced_pipelining);
 	tcase_add_test(tc, bot_csw_lost_unpipelined_unaffected);
 	tcase_add_test(tc, bot_csw_arrives_as_cancelled);
+	tcase_add_loop_test(tc, bot_early_in_answer_detected, 0, 2);
+	tcase_add_loop_test(tc, bot_early_in_answer_small, 0, 2);
+	tcase_add_test(tc, bot_stall_with_cbw_pipelining);
 	tcase_add_test(tc, bot_quirks_from_config);
 	tcase_add_test(tc, bot_quirks_config_errors);
 	tcase_add_test(tc, bot_timeout_from_config);
