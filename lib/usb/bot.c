@@ -55,6 +55,7 @@ void ousb_bot_start(struct ousb_engine *e)
 	if (e->pipeline && e->pipeline_cbw && !e->blocking) {
 		bot_pipeline_reads(e);
 		e->in_with_cbw = (e->submitted & X_IN) != 0;
+		e->csw_with_cbw = !e->in_with_cbw && (e->submitted & X_CSW);
 	}
 	ousb_advance(e);
 }
@@ -175,6 +176,19 @@ static void bot_eval_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
 	ousb_wire_done(e, o);
 }
 
+/* The device answered a read that reached it before its command block:
+ * from now on such reads wait for the CBW. */
+static void bot_early_answer(struct ousb_engine *e)
+{
+	e->stats.early_in_answers++;
+	if (e->pipeline_cbw) {
+		e->pipeline_cbw = false;
+		ostor_info(e->dev->ctx, "%s: the device answered a read queued before its command block "
+			   "(a stall or an empty packet); from now on reads wait for the command block",
+			   e->dev->spec);
+	}
+}
+
 /*
  * A data-in read queued with its CBW came back empty: stalled, or a
  * zero-length packet before the CBW went through.  A device may stall
@@ -244,14 +258,8 @@ static bool bot_reread_done(struct ousb_engine *e)
 		memcpy(c->buf, e->bounce, e->x_in.actual);
 	}
 	/* Data: the device answered a read that reached it before its
-	 * command.  From now on such reads wait for the CBW. */
-	e->stats.early_in_answers++;
-	if (e->pipeline_cbw) {
-		e->pipeline_cbw = false;
-		ostor_info(e->dev->ctx, "%s: the device answered a data read queued before its command block "
-			   "(a stall or an empty packet); from now on the read waits for the command block",
-			   e->dev->spec);
-	}
+	 * command. */
+	bot_early_answer(e);
 	return false;
 }
 
@@ -265,6 +273,13 @@ void ousb_bot_advance(struct ousb_engine *e)
 			if (e->busy & X_OUT) {
 				if (e->in_with_cbw && !(e->busy & X_IN))
 					e->in_answered_early = true;
+				/* A CSW read answered before the CBW: its stall
+				 * (or empty packet) is recovered as any (the CSW
+				 * is read again), but reads wait from now on. */
+				if (e->csw_with_cbw && !(e->busy & X_CSW)) {
+					e->csw_with_cbw = false;
+					bot_early_answer(e);
+				}
 				return;
 			}
 			if (e->x_out.status != OUSB_OK || e->x_out.actual != OUSB_CBW_LEN) {

@@ -247,7 +247,7 @@ static void wire_start(struct ousb_engine *e)
 	e->submitted = 0;
 	e->data_actual = 0;
 	e->babble = e->data_stalled = e->csw_from_data = e->after_clear_csw = false;
-	e->in_with_cbw = e->in_answered_early = false;
+	e->in_with_cbw = e->csw_with_cbw = e->in_answered_early = false;
 	e->reread = RR_NONE;
 	e->csw_stall_tries = e->zlp_tries = 0;
 	e->rescue = RESCUE_NONE;

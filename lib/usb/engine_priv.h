@@ -110,6 +110,7 @@ struct ousb_engine {
 	size_t data_actual;
 	bool babble, data_stalled, csw_from_data, after_clear_csw;
 	bool in_with_cbw;            /* the data-in read went out with the CBW */
+	bool csw_with_cbw;           /* the CSW read did (a command without data) */
 	bool in_answered_early;      /* ... and came back before the CBW did */
 	enum reread reread;
 	int csw_stall_tries, zlp_tries;

@@ -1266,6 +1266,27 @@ START_TEST(bot_early_in_answer_small)
 }
 END_TEST
 
+/* A command without data has its CSW read queued with the CBW: answered
+ * early, it is recovered as any stalled or empty CSW read, and reads wait
+ * for the CBW from then on. */
+START_TEST(bot_early_csw_answer)
+{
+	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
+	uint8_t tur[6] = { 0 };
+	ostor_task *t;
+
+	ck_assert_int_eq(sim_usb_arm_fault(m, early_faults[_i], 2, 0), 0);
+	for (int i = 0; i < 3; i++) {
+		t = run(0, tur, 6, OSTOR_DIR_NONE, NULL, 0);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+		ostor_task_free(t);
+	}
+	ck_assert_uint_eq(estats(m).early_in_answers, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
+	check_io_works(0, 0, 62);
+}
+END_TEST
+
 /* A real stall of a read queued with its CBW (a command without data,
  * MEDIUM ERROR): read again, the CSW comes, the command fails as the
  * device said - and CBW pipelining stays on (the next early answer is
@@ -1692,6 +1713,7 @@ static Suite *bot_suite(void)
 	tcase_add_test(tc, bot_csw_arrives_as_cancelled);
 	tcase_add_loop_test(tc, bot_early_in_answer_detected, 0, 2);
 	tcase_add_loop_test(tc, bot_early_in_answer_small, 0, 2);
+	tcase_add_loop_test(tc, bot_early_csw_answer, 0, 2);
 	tcase_add_test(tc, bot_stall_with_cbw_pipelining);
 	tcase_add_test(tc, bot_quirks_from_config);
 	tcase_add_test(tc, bot_quirks_config_errors);

@@ -5,13 +5,15 @@
 #
 #   4 KiB random read, queue depth 1 (per-command latency); ours by
 #     default (on: a small command alone on the wire runs its phases as
-#     blocking usbfs calls), and with every transfer queued
+#     blocking usbfs calls, the others have CBW, data-in and CSW queued
+#     together), and with every transfer queued
 #     (ORIONSTOR_USB_BLOCKING=off): with the data-in and CSW reads queued
 #     together (queued: stops queuing the CSW on a device that lost one,
 #     as QEMU's does), without pipelining (off), queued whatever happens
 #     (force: every lost CSW costs the 5 ms grace), and with the CBW
-#     queued too (cbw, xHCI only: QEMU's EHCI stalls an IN before the CBW)
-#   128 KiB sequential read, queue depth 1 and 8 (ours: pipelining on),
+#     queued too (cbw, xHCI only: QEMU's EHCI stalls an IN before the
+#     CBW; the engine then reads again and stops queuing it)
+#   128 KiB sequential read, queue depth 1 and 8 (ours: the default),
 #     also through the block cache without read-ahead and with it (the
 #     table adds read-ahead's gain over each)
 #   128 KiB sequential write, queue depth 1 and 8 (the first 16 MiB of
@@ -98,7 +100,7 @@ run() {
 }
 ours() { # NAME SPEC MODE RW BS QD
     local pl=$3 blk=off
-    case $3 in on) blk= ;; queued) pl=on ;; esac
+    case $3 in on) pl= blk= ;; queued) pl=on ;; esac
     log "$1"
     run "$1" env ORIONSTOR_USB_PIPELINE="$pl" ORIONSTOR_USB_BLOCKING="$blk" "$B" bench -d "$2" --rw "$4" \
         --bs "$5" --qd "$6" --threads 1 --span 16M --runtime "$secs" --ramp 1 --json
