@@ -570,13 +570,13 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
 	e->pipeline_cbw = e->pipeline && cfg->pipeline_cbw;
 	e->pipeline_source = cfg->quirks.flags & OUSB_Q_GO_SLOW ? "quirk go-slow" : "default";
-	/* Reads queued with the CBW are safe on a device that NAKs them
-	 * until it has the command, as the Bulk-Only specification has it;
-	 * one that answers them early (QEMU's usb-storage stalls them) is
-	 * found out at its first early answer and from then on gets them
-	 * after the CBW (bot.c, bot_reread).  ORIONSTOR_USB_PIPELINE=on
-	 * queues only the data-in and CSW reads together; "force" keeps
-	 * those together even on a device that loses CSW reads (and ignores
+	/* Reads queued with the CBW (ORIONSTOR_USB_PIPELINE=cbw) are safe on
+	 * a device that NAKs them until it has the command, as the Bulk-Only
+	 * specification has it; one that answers them early (QEMU's
+	 * usb-storage stalls them) is found out at its first early answer
+	 * and from then on gets them after the CBW (bot.c, bot_reread).
+	 * Opt-in: see backend.c.  "force" keeps the data-in and CSW reads
+	 * together even on a device that loses CSW reads (and ignores
 	 * go-slow): for latency measurements. */
 	env = getenv("ORIONSTOR_USB_PIPELINE");
 	if (env && *env)

@@ -5,14 +5,14 @@
 #
 #   4 KiB random read, queue depth 1 (per-command latency); ours by
 #     default (on: a small command alone on the wire runs its phases as
-#     blocking usbfs calls, the others have CBW, data-in and CSW queued
-#     together), and with every transfer queued
+#     blocking usbfs calls, the others have their data-in and CSW reads
+#     queued together), and with every transfer queued
 #     (ORIONSTOR_USB_BLOCKING=off): with the data-in and CSW reads queued
 #     together (queued: stops queuing the CSW on a device that lost one,
 #     as QEMU's does), without pipelining (off), queued whatever happens
 #     (force: every lost CSW costs the 5 ms grace), and with the CBW
 #     queued too (cbw, xHCI only: QEMU's EHCI stalls an IN before the
-#     CBW; the engine then reads again and stops queuing it)
+#     CBW; the engine then reads again and stops queuing the CBW)
 #   128 KiB sequential read, queue depth 1 and 8 (ours: the default),
 #     also through the block cache without read-ahead and with it (the
 #     table adds read-ahead's gain over each)
