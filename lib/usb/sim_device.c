@@ -26,6 +26,11 @@
 #include <string.h>
 #include <time.h>
 
+/* impl_state of a Bulk-Only transfer the device answered as it was
+ * submitted (early-in-*); 1, 2 and 4 are taken below, and sim_uas.c keeps
+ * 5 for itself. */
+#define IMPL_ANSWERED 6
+
 #define SIM_USB_OPTIONS "size, image, luns, block-size, readonly, type, transport, " \
 	"ata, bridge, ata-fault, ie, temperature, power-page, scsi-fault, " \
 	"fault=NAME[+NAME], fault-count=N, fault-after=N, usb-timeout=MS, pipeline=on|off|cbw, " \
@@ -810,9 +815,10 @@ static bool poll_one(struct sim_usb *m)
 	int st = PENDING;
 
 	pthread_mutex_lock(&m->lock);
-	/* Answered at submission (early-in-*): ahead of everything. */
-	for (x = m->head; x; x = x->impl_next)
-		if (x->impl_state == 5) {
+	/* Answered at submission (early-in-*): ahead of everything.  (UAS
+	 * keeps states of its own in impl_state.) */
+	for (x = m->uas ? NULL : m->head; x; x = x->impl_next)
+		if (x->impl_state == IMPL_ANSWERED) {
 			st = x->status;
 			x->actual = 0;
 			goto found;
@@ -895,12 +901,12 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 		if (sim_usb_fault_hit(m, SIM_USB_EARLY_IN_STALL)) {
 			m->in_halted = true;
 			x->status = OUSB_STALL;
-			x->impl_state = 5;
+			x->impl_state = IMPL_ANSWERED;
 		} else if (sim_usb_fault_hit(m, SIM_USB_EARLY_IN_ZLP)) {
 			x->status = OUSB_OK;
-			x->impl_state = 5;
+			x->impl_state = IMPL_ANSWERED;
 		}
-		m->early_answered = x->impl_state == 5;
+		m->early_answered = x->impl_state == IMPL_ANSWERED;
 	}
 	if (m->tail)
 		m->tail->impl_next = x;
