@@ -1007,7 +1007,11 @@ START_TEST(batch_processing_notifies)
 	if (_i)
 		ck_assert_uint_ge(st1.notifies - st0.notifies, 160);
 	else
-		ck_assert_uint_le(st1.notifies - st0.notifies, 20); /* 10, and a lost-kick watch or two */
+		/* One per batch (10), a lost-kick watch or two - and on a loaded
+		 * machine more, when the device's thread catches up in the middle
+		 * of a batch and asks for a kick again (a TSan run beside other
+		 * builds saw 43): far from one a command (160) all the same. */
+		ck_assert_uint_le(st1.notifies - st0.notifies, 80);
 	for (int i = 0; i < 16; i++)
 		ostor_task_free(t[i]);
 	ostor_queue_release(dev);
