@@ -218,6 +218,33 @@ static int bot_reread(struct ousb_engine *e)
 		e->ops->cancel(e->layer, &e->x_csw);
 		return -1;
 	}
+	/* The CSW read queued behind it may have been answered meanwhile
+	 * (the stall ended only that one read: QEMU's usb-storage behind
+	 * EHCI): a CSW - the stall was real, the status is in hand - or the
+	 * start of the data, which a read again would miss.  Never data out
+	 * of place: that command fails and is recovered (block I/O sends it
+	 * again), and reads wait for the CBW from now on. */
+	if ((e->x_csw.status == OUSB_OK || e->x_csw.status == OUSB_CANCELLED) && e->x_csw.actual) {
+		if (e->x_csw.actual == OUSB_CSW_LEN && looks_like_csw(e, e->csw, OUSB_CSW_LEN)) {
+			e->stats.csw_in_data++;
+			if (e->reread == RR_CLEAR) {
+				e->reread = RR_CSW;
+				bot_clear(e, true);
+				return 1;
+			}
+			e->reread = RR_DONE;
+			e->in_with_cbw = false;
+			e->data_actual = 0;
+			e->stage = S_BOT_CSW_FROM_DATA;
+			return 1;
+		}
+		e->reread = RR_DONE;
+		e->in_with_cbw = false;
+		bot_early_answer(e);
+		ousb_fail(e, OSTOR_RESULT_TRANSPORT_ERROR, true,
+			  "the data of a read queued before its command block went to the status read");
+		return -1;
+	}
 	if (e->reread == RR_CLEAR) {
 		e->reread = RR_READ;
 		bot_clear(e, true);
@@ -374,6 +401,14 @@ void ousb_bot_advance(struct ousb_engine *e)
 			}
 			if (e->reread == RR_READ) {
 				e->stage = S_BOT_DIN;
+				continue;
+			}
+			if (e->reread == RR_CSW) {
+				/* A real stall whose CSW came early: judge it. */
+				e->reread = RR_DONE;
+				e->in_with_cbw = false;
+				e->data_actual = 0;
+				e->stage = S_BOT_CSW_FROM_DATA;
 				continue;
 			}
 			bot_submit_csw(e);

@@ -24,7 +24,7 @@ enum rescue { RESCUE_NONE, RESCUE_ARMED, RESCUE_CANCEL };
 /* A data-in read queued with its CBW that came back empty (a stall, or a
  * zero-length packet before the CBW went through): clear the halt if
  * there was one, then read the data again (bot.c). */
-enum reread { RR_NONE, RR_CLEAR, RR_READ, RR_DONE };
+enum reread { RR_NONE, RR_CLEAR, RR_READ, RR_DONE, RR_CSW };
 
 enum stage {
 	S_IDLE = 0,

@@ -87,6 +87,7 @@ static const char *const fault_names[SIM_USB_FAULT_COUNT] = {
 	[SIM_USB_PORT_RESET_REFUSED] = "port-reset-refused",
 	[SIM_USB_EARLY_IN_STALL] = "early-in-stall",
 	[SIM_USB_EARLY_IN_ZLP] = "early-in-zlp",
+	[SIM_USB_EARLY_IN_STALL_ONCE] = "early-in-stall-once",
 };
 
 const char *sim_usb_fault_name(enum sim_usb_fault f)
@@ -557,6 +558,7 @@ static void device_reset(struct sim_usb *m)
 {
 	m->state = D_IDLE;
 	m->in_halted = m->out_halted = m->need_reset = false;
+	m->feed_at_cancel = false;
 	m->hung_bulk = m->hung_all = false;
 	m->data_len = m->data_pos = 0;
 	sim_target_reset(m->target);
@@ -815,8 +817,8 @@ static bool poll_one(struct sim_usb *m)
 	int st = PENDING;
 
 	pthread_mutex_lock(&m->lock);
-	/* Answered at submission (early-in-*): ahead of everything.  (UAS
-	 * keeps states of its own in impl_state.) */
+	/* Answered at submission (early-in-*, no data): ahead of everything.
+	 * (UAS keeps states of its own in impl_state.) */
 	for (x = m->uas ? NULL : m->head; x; x = x->impl_next)
 		if (x->impl_state == IMPL_ANSWERED) {
 			st = x->status;
@@ -902,6 +904,10 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 			m->in_halted = true;
 			x->status = OUSB_STALL;
 			x->impl_state = IMPL_ANSWERED;
+		} else if (sim_usb_fault_hit(m, SIM_USB_EARLY_IN_STALL_ONCE)) {
+			x->status = OUSB_STALL;
+			x->impl_state = IMPL_ANSWERED;
+			m->feed_at_cancel = true;
 		} else if (sim_usb_fault_hit(m, SIM_USB_EARLY_IN_ZLP)) {
 			x->status = OUSB_OK;
 			x->impl_state = IMPL_ANSWERED;
@@ -933,6 +939,19 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 			memcpy(x->buf, m->csw, m->csw_len);
 			x->actual = m->csw_len;
 			m->state = D_IDLE;
+		}
+		if (ep_of(x) == EP_IN && m->feed_at_cancel && m->state == D_DATA_IN && m->protocol == OUSB_PR_BOT) {
+			/* early-in-stall-once: the read queued behind the
+			 * stalled one was answered before the cancellation
+			 * reached it - with the first bytes of the data. */
+			size_t n = OSTOR_MIN(m->data_len - m->data_pos, x->len);
+
+			memcpy(x->buf, m->data + m->data_pos, n);
+			m->data_pos += n;
+			x->actual = n;
+			if (m->data_pos == m->data_len)
+				m->state = D_STATUS;
+			m->feed_at_cancel = false;
 		}
 		x->impl_state = 2;
 		m->work = true;

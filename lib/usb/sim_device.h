@@ -83,6 +83,8 @@ enum sim_usb_fault {
 	 * is answered at once, ahead of the CBW: */
 	SIM_USB_EARLY_IN_STALL,     /* with a stall (QEMU's usb-storage) */
 	SIM_USB_EARLY_IN_ZLP,       /* with a zero-length packet */
+	SIM_USB_EARLY_IN_STALL_ONCE, /* with a stall of that read alone, the pipe going on
+				     * (QEMU's usb-storage behind EHCI, as Linux sees it) */
 	SIM_USB_FAULT_COUNT
 };
 

@@ -47,6 +47,7 @@ struct sim_usb {
 	enum dev_state state;
 	bool in_halted, out_halted, need_reset, hung_bulk, hung_all;
 	bool early_answered;         /* an IN before this CBW was answered (early-in-*) */
+	bool feed_at_cancel;         /* early-in-stall-once: the next read cancelled gets data */
 	uint8_t *data;           /* staged data-in / received data-out */
 	size_t data_len, data_pos;
 	bool stall_after_data;   /* data phase ends in a stall */

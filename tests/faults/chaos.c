@@ -304,7 +304,7 @@ static const struct transport {
 static const char *const bot_faults[] = {
 	"csw-bad-signature", "csw-stale-tag", "csw-short", "csw-long", "csw-512", "csw-bad-status",
 	"csw-residue-big", "phase-error", "data-stall", "cbw-stall", "babble", "skip-data", "csw-nak",
-	"hang", "zlp-before-csw", "csw-stall", "early-in-stall", "early-in-zlp",
+	"hang", "zlp-before-csw", "csw-stall", "early-in-stall", "early-in-zlp", "early-in-stall-once",
 };
 static const char *const cbi_faults[] = {
 	"adsc-stall", "intr-btype", "intr-phase", "intr-persistent", "intr-short", "intr-missing", "data-stall",

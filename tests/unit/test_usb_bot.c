@@ -1266,6 +1266,30 @@ START_TEST(bot_early_in_answer_small)
 }
 END_TEST
 
+/* QEMU's usb-storage behind EHCI: the early read alone is stalled, and the
+ * status read queued behind it gets the first 13 bytes of the data.  Those
+ * bytes are not lost in a read again: the command fails and is recovered
+ * (the block helpers send it again), the data that comes back is right,
+ * and reads wait for the CBW from then on. */
+START_TEST(bot_early_stall_data_in_status_read)
+{
+	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
+	uint8_t w[16 * 512], r[16 * 512];
+
+	fill(w, sizeof(w), 63);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 70, 16, w), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_EARLY_IN_STALL_ONCE, 3, 0), 0);
+	for (int i = 0; i < 3; i++) {
+		memset(r, 0, sizeof(r));
+		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 70, 16, r), 0);
+		ck_assert_mem_eq(w, r, sizeof(r));
+	}
+	ck_assert_uint_eq(estats(m).early_in_answers, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	check_io_works(0, 0, 64);
+}
+END_TEST
+
 /* A command without data has its CSW read queued with the CBW: answered
  * early, it is recovered as any stalled or empty CSW read, and reads wait
  * for the CBW from then on. */
@@ -1714,6 +1738,7 @@ static Suite *bot_suite(void)
 	tcase_add_loop_test(tc, bot_early_in_answer_detected, 0, 2);
 	tcase_add_loop_test(tc, bot_early_in_answer_small, 0, 2);
 	tcase_add_loop_test(tc, bot_early_csw_answer, 0, 2);
+	tcase_add_test(tc, bot_early_stall_data_in_status_read);
 	tcase_add_test(tc, bot_stall_with_cbw_pipelining);
 	tcase_add_test(tc, bot_quirks_from_config);
 	tcase_add_test(tc, bot_quirks_config_errors);
