@@ -189,6 +189,16 @@ static void bot_early_answer(struct ousb_engine *e)
 	}
 }
 
+/* The CSW read queued behind a stalled data read got the CSW: no data
+ * came, judge the status. */
+static void bot_take_early_csw(struct ousb_engine *e)
+{
+	e->reread = RR_DONE;
+	e->in_with_cbw = false;
+	e->data_actual = 0;
+	e->stage = S_BOT_CSW_FROM_DATA;
+}
+
 /*
  * A data-in read queued with its CBW came back empty: stalled, or a
  * zero-length packet before the CBW went through.  A device may stall
@@ -232,10 +242,7 @@ static int bot_reread(struct ousb_engine *e)
 				bot_clear(e, true);
 				return 1;
 			}
-			e->reread = RR_DONE;
-			e->in_with_cbw = false;
-			e->data_actual = 0;
-			e->stage = S_BOT_CSW_FROM_DATA;
+			bot_take_early_csw(e);
 			return 1;
 		}
 		e->reread = RR_DONE;
@@ -405,10 +412,7 @@ void ousb_bot_advance(struct ousb_engine *e)
 			}
 			if (e->reread == RR_CSW) {
 				/* A real stall whose CSW came early: judge it. */
-				e->reread = RR_DONE;
-				e->in_with_cbw = false;
-				e->data_actual = 0;
-				e->stage = S_BOT_CSW_FROM_DATA;
+				bot_take_early_csw(e);
 				continue;
 			}
 			bot_submit_csw(e);
