@@ -231,11 +231,16 @@ static int bot_reread(struct ousb_engine *e)
 	/* The CSW read queued behind it may have been answered meanwhile
 	 * (the stall ended only that one read: QEMU's usb-storage behind
 	 * EHCI): a CSW - the stall was real, the status is in hand - or the
-	 * start of the data, which a read again would miss.  Never data out
-	 * of place: that command fails and is recovered (block I/O sends it
-	 * again), and reads wait for the CBW from now on. */
-	if ((e->x_csw.status == OUSB_OK || e->x_csw.status == OUSB_CANCELLED) && e->x_csw.actual) {
-		if (e->x_csw.actual == OUSB_CSW_LEN && looks_like_csw(e, e->csw, OUSB_CSW_LEN)) {
+	 * start of the data.  That start stays in place and the read again
+	 * goes after it (the device sends its data as one stream, whatever
+	 * reads take it).  Never data out of place: what cannot be the
+	 * start (an overflow, more than the command's buffer) fails the
+	 * command with recovery.  Either way reads wait for the CBW from now
+	 * on. */
+	if (e->x_csw.actual || e->x_csw.status == OUSB_BABBLE) {
+		bool whole = e->x_csw.status == OUSB_OK || e->x_csw.status == OUSB_CANCELLED;
+
+		if (whole && e->x_csw.actual == OUSB_CSW_LEN && looks_like_csw(e, e->csw, OUSB_CSW_LEN)) {
 			e->stats.csw_in_data++;
 			if (e->reread == RR_CLEAR) {
 				e->reread = RR_CSW;
@@ -245,12 +250,18 @@ static int bot_reread(struct ousb_engine *e)
 			bot_take_early_csw(e);
 			return 1;
 		}
-		e->reread = RR_DONE;
-		e->in_with_cbw = false;
 		bot_early_answer(e);
-		ousb_fail(e, OSTOR_RESULT_TRANSPORT_ERROR, true,
-			  "the data of a read queued before its command block went to the status read");
-		return -1;
+		if (!whole || e->x_csw.actual > c->len) {
+			e->reread = RR_DONE;
+			e->in_with_cbw = false;
+			ousb_fail(e, OSTOR_RESULT_TRANSPORT_ERROR, true,
+				  "the data of a read queued before its command block went to the status read");
+			return -1;
+		}
+		memcpy(c->buf, e->csw, e->x_csw.actual);
+		e->in_prefix = e->x_csw.actual;
+		e->x_csw.actual = 0;
+		e->stats.early_data_in_status_read++;
 	}
 	if (e->reread == RR_CLEAR) {
 		e->reread = RR_READ;
@@ -258,10 +269,18 @@ static int bot_reread(struct ousb_engine *e)
 		return 1;
 	}
 	e->reread = RR_DONE;
-	if (c->len <= OUSB_CSW_LEN)
+	if (e->in_prefix == c->len) {
+		/* The status read got all the data: the CSW is next. */
+		e->in_with_cbw = false;
+		e->data_actual = e->in_prefix;
+		bot_submit_csw(e);
+		return 1;
+	}
+	if (c->len - e->in_prefix <= OUSB_CSW_LEN)
 		ousb_submit(e, &e->x_in, OUSB_BULK_IN, e->bounce, OUSB_CSW_LEN, c->timeout_ms);
 	else
-		ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
+		ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf + e->in_prefix, c->len - e->in_prefix,
+			    c->timeout_ms);
 	return 1;
 }
 
@@ -270,30 +289,34 @@ static int bot_reread(struct ousb_engine *e)
 static bool bot_reread_done(struct ousb_engine *e)
 {
 	struct wire_cmd *c = &e->cmd;
-	bool small = c->len <= OUSB_CSW_LEN;
+	size_t rest = c->len - e->in_prefix;
+	bool small = rest <= OUSB_CSW_LEN;
+	uint8_t *at = c->buf + e->in_prefix;
 
 	if (e->x_in.status != OUSB_OK || e->x_in.actual == 0)
 		return false;
-	if (e->x_in.actual == OUSB_CSW_LEN && looks_like_csw(e, small ? e->bounce : c->buf, OUSB_CSW_LEN)) {
+	if (e->x_in.actual == OUSB_CSW_LEN && looks_like_csw(e, small ? e->bounce : at, OUSB_CSW_LEN)) {
 		if (!small)
 			return false;   /* the data phase's own check takes it */
 		e->stats.csw_in_data++;
 		memcpy(e->csw, e->bounce, OUSB_CSW_LEN);
-		e->data_actual = 0;
+		e->data_actual = e->in_prefix;
 		e->csw_from_data = true;
 		e->stage = S_BOT_CSW_FROM_DATA;
 		return true;
 	}
 	if (small) {
-		if (e->x_in.actual > c->len) {
+		if (e->x_in.actual > rest) {
 			e->x_in.status = OUSB_BABBLE;
-			e->x_in.actual = c->len;
+			e->x_in.actual = rest;
 		}
-		memcpy(c->buf, e->bounce, e->x_in.actual);
+		memcpy(at, e->bounce, e->x_in.actual);
 	}
 	/* Data: the device answered a read that reached it before its
-	 * command. */
-	bot_early_answer(e);
+	 * command (counted already when its start went to the status
+	 * read). */
+	if (!e->in_prefix)
+		bot_early_answer(e);
 	return false;
 }
 
@@ -346,16 +369,18 @@ void ousb_bot_advance(struct ousb_engine *e)
 				if (bot_reread_done(e))
 					continue;
 			}
-			e->data_actual = e->x_in.actual;
+			e->data_actual = e->in_prefix + e->x_in.actual;
 			switch (e->x_in.status) {
 			case OUSB_OK:
-				if (e->data_actual < c->len && looks_like_csw(e, c->buf, e->data_actual)) {
-					/* The device skipped the data phase:
-					 * take the CSW, leave no trace of it. */
+				if (e->data_actual < c->len &&
+				    looks_like_csw(e, c->buf + e->in_prefix, e->x_in.actual)) {
+					/* The device skipped (the rest of) the
+					 * data phase: take the CSW, leave no
+					 * trace of it. */
 					e->stats.csw_in_data++;
-					memcpy(e->csw, c->buf, OUSB_CSW_LEN);
-					memset(c->buf, 0, OUSB_CSW_LEN);
-					e->data_actual = 0;
+					memcpy(e->csw, c->buf + e->in_prefix, OUSB_CSW_LEN);
+					memset(c->buf + e->in_prefix, 0, OUSB_CSW_LEN);
+					e->data_actual = e->in_prefix;
 					e->csw_from_data = true;
 					if (e->busy & X_CSW)
 						e->ops->cancel(e->layer, &e->x_csw);

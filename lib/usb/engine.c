@@ -245,7 +245,7 @@ static void wire_start(struct ousb_engine *e)
 {
 	e->busy = 0;
 	e->submitted = 0;
-	e->data_actual = 0;
+	e->data_actual = e->in_prefix = 0;
 	e->babble = e->data_stalled = e->csw_from_data = e->after_clear_csw = false;
 	e->in_with_cbw = e->csw_with_cbw = e->in_answered_early = false;
 	e->reread = RR_NONE;
@@ -829,6 +829,7 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_transfers", st.transfers);
 	ostori_counter_add(out, max, n, "usb_pipelined_csws", st.pipelined_csws);
 	ostori_counter_add(out, max, n, "usb_early_in_answers", st.early_in_answers);
+	ostori_counter_add(out, max, n, "usb_early_data_in_status_read", st.early_data_in_status_read);
 	ostori_counter_add(out, max, n, "usb_blocking_commands", st.blocking_commands);
 	ostori_counter_add(out, max, n, "usb_babble", st.babble);
 	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);

@@ -124,6 +124,7 @@ struct ousb_engine_stats {
 	uint64_t transfers;        /* USB transfers (URBs) submitted, control ones included */
 	uint64_t pipelined_csws;   /* CSW reads queued before their data or CBW completed */
 	uint64_t early_in_answers; /* data-in reads queued with the CBW the device answered before it */
+	uint64_t early_data_in_status_read; /* ... whose first data bytes the status read behind got */
 	uint64_t blocking_commands; /* commands whose transfers ran as blocking calls */
 	uint64_t babble;           /* transfers that ended in babble (more data than asked) */
 	/* UAS */

@@ -112,6 +112,7 @@ struct ousb_engine {
 	bool in_with_cbw;            /* the data-in read went out with the CBW */
 	bool csw_with_cbw;           /* the CSW read did (a command without data) */
 	bool in_answered_early;      /* ... and came back before the CBW did */
+	size_t in_prefix;            /* data bytes the status read queued behind it got */
 	enum reread reread;
 	int csw_stall_tries, zlp_tries;
 	enum rescue rescue;

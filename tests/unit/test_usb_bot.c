@@ -1268,9 +1268,9 @@ END_TEST
 
 /* QEMU's usb-storage behind EHCI: the early read alone is stalled, and the
  * status read queued behind it gets the first 13 bytes of the data.  Those
- * bytes are not lost in a read again: the command fails and is recovered
- * (the block helpers send it again), the data that comes back is right,
- * and reads wait for the CBW from then on. */
+ * bytes stay in place, the read again brings the rest after them: the
+ * command succeeds with the right data, no reset, and reads wait for the
+ * CBW from then on. */
 START_TEST(bot_early_stall_data_in_status_read)
 {
 	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
@@ -1280,13 +1280,55 @@ START_TEST(bot_early_stall_data_in_status_read)
 	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 70, 16, w), 0);
 	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_EARLY_IN_STALL_ONCE, 3, 0), 0);
 	for (int i = 0; i < 3; i++) {
+		size_t got = 0;
+
 		memset(r, 0, sizeof(r));
-		ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 70, 16, r), 0);
+		ck_assert_int_eq(rw(0x28, 70, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
+		ck_assert_uint_eq(got, sizeof(r));
 		ck_assert_mem_eq(w, r, sizeof(r));
 	}
 	ck_assert_uint_eq(estats(m).early_in_answers, 1);
-	ck_assert_uint_eq(mstats(m).bot_resets, 1);
+	ck_assert_uint_eq(estats(m).early_data_in_status_read, 1);
+	ck_assert_uint_eq(mstats(m).bot_resets, 0);
 	check_io_works(0, 0, 64);
+}
+END_TEST
+
+/* The same for raw commands, which nothing sends again: REQUEST SENSE
+ * (not from the command cache) of 18 bytes - 13 in the status read, the
+ * other 5 read again into the bounce buffer - and of 8 - all of it in
+ * the status read, the CSW next. */
+START_TEST(bot_early_stall_raw_commands)
+{
+	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
+	static const size_t lens[] = { 18, 8 };
+	uint8_t cdb[6] = { 0x03 }, got[18], ref[18];
+	ostor_task *t;
+
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(lens); i++) {
+		if (i) {
+			/* CBW queuing was turned down on the first device. */
+			ostor_close(dev);
+			dev = NULL;
+			m = open_dev(BOT ",pipeline=cbw");
+		}
+		cdb[4] = (uint8_t)lens[i];
+		t = run(0, cdb, 6, OSTOR_DIR_FROM_DEVICE, ref, lens[i]);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+		ck_assert_uint_eq(ostor_task_transferred(t), lens[i]);
+		ostor_task_free(t);
+		ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_EARLY_IN_STALL_ONCE, 1, 0), 0);
+		memset(got, 0xee, sizeof(got));
+		t = run(0, cdb, 6, OSTOR_DIR_FROM_DEVICE, got, lens[i]);
+		ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_GOOD);
+		ck_assert_uint_eq(ostor_task_transferred(t), lens[i]);
+		ck_assert_mem_eq(got, ref, lens[i]);
+		ostor_task_free(t);
+		ck_assert_uint_eq(estats(m).early_in_answers, 1);
+		ck_assert_uint_eq(estats(m).early_data_in_status_read, 1);
+		ck_assert_uint_eq(mstats(m).bot_resets, 0);
+		check_io_works(0, 0, 65);
+	}
 }
 END_TEST
 
@@ -1739,6 +1781,7 @@ static Suite *bot_suite(void)
 	tcase_add_loop_test(tc, bot_early_in_answer_small, 0, 2);
 	tcase_add_loop_test(tc, bot_early_csw_answer, 0, 2);
 	tcase_add_test(tc, bot_early_stall_data_in_status_read);
+	tcase_add_test(tc, bot_early_stall_raw_commands);
 	tcase_add_test(tc, bot_stall_with_cbw_pipelining);
 	tcase_add_test(tc, bot_quirks_from_config);
 	tcase_add_test(tc, bot_quirks_config_errors);
