@@ -568,8 +568,9 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 	if (!e->cfg.csw_grace_ms)
 		e->cfg.csw_grace_ms = CSW_GRACE_DEFAULT_MS;
 	e->pipeline = cfg->pipeline && !(cfg->quirks.flags & OUSB_Q_GO_SLOW);
-	e->pipeline_cbw = e->pipeline && cfg->pipeline_cbw;
-	e->pipeline_source = cfg->quirks.flags & OUSB_Q_GO_SLOW ? "quirk go-slow" : "default";
+	e->pipeline_cbw = e->pipeline && (cfg->pipeline_cbw || (cfg->quirks.flags & OUSB_Q_QUEUE_CBW));
+	e->pipeline_source = cfg->quirks.flags & OUSB_Q_GO_SLOW ? "quirk go-slow"
+			     : cfg->quirks.flags & OUSB_Q_QUEUE_CBW ? "quirk queue-cbw" : "default";
 	/* Reads queued with the CBW (ORIONSTOR_USB_PIPELINE=cbw) are safe on
 	 * a device that NAKs them until it has the command, as the Bulk-Only
 	 * specification has it; one that answers them early (QEMU's

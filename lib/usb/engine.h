@@ -45,6 +45,7 @@
 #define OUSB_Q_GO_SLOW         (1u << 7)  /* no pipelining, one phase at a time */
 #define OUSB_Q_SAT12           (1u << 8)  /* ATA PASS-THROUGH(12) only: the bridge refuses (16) */
 #define OUSB_Q_NO_UAS          (1u << 9)  /* never UAS: the Bulk-Only alternate setting */
+#define OUSB_Q_QUEUE_CBW       (1u << 10) /* Bulk-Only reads queued with the CBW */
 
 /* The vendor protocol of a USB-ATA bridge (quirk bridge=NAME), for health. */
 enum ousb_bridge {

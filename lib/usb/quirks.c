@@ -52,10 +52,11 @@ static const struct {
 	{ "go-slow", OUSB_Q_GO_SLOW },
 	{ "sat-12", OUSB_Q_SAT12 },
 	{ "no-uas", OUSB_Q_NO_UAS },
+	{ "queue-cbw", OUSB_Q_QUEUE_CBW },
 };
 
 #define QUIRK_NAMES "ignore-residue, fix-capacity, single-lun, no-sync-cache, " \
-	"read-capacity-16, ignore-tag, go-slow, sat-12, no-uas, max-transfer=BYTES, " \
+	"read-capacity-16, ignore-tag, go-slow, sat-12, no-uas, queue-cbw, max-transfer=BYTES, " \
 	"bridge=jmicron|sunplus|cypress, none"
 
 int ousb_quirks_parse(const char *text, struct ousb_quirks *q)

@@ -1332,6 +1332,51 @@ START_TEST(bot_early_stall_raw_commands)
 }
 END_TEST
 
+/* The pipelining setting as the tuning report shows it. */
+static const struct ostori_setting *pipelining_setting(struct sim_usb *m, struct ostori_setting *set, int max)
+{
+	int n = 0;
+
+	ousb_engine_tuning(sim_usb_engine(m), set, max, &n);
+	for (int i = 0; i < n && i < max; i++)
+		if (!strcmp(set[i].name, "pipelining"))
+			return &set[i];
+	ck_abort_msg("no pipelining setting");
+	return NULL;
+}
+
+/* The queue-cbw quirk queues the reads with the CBW on one device (what
+ * ORIONSTOR_USB_PIPELINE=cbw does for all): the tuning says so and where
+ * it came from, and an early answer still turns it down. */
+START_TEST(bot_queue_cbw_quirk)
+{
+	struct sim_usb *m = open_dev(BOT ",quirks=queue-cbw");
+	struct ostori_setting set[48];
+	const struct ostori_setting *p = pipelining_setting(m, set, 48);
+	uint8_t w[8 * 512], r[8 * 512];
+
+	ck_assert_str_eq(p->source, "quirk queue-cbw");
+	ck_assert_str_eq(p->value, "CBW, data and CSW queued together");
+	fill(w, sizeof(w), 66);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 90, 8, w), 0);
+	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_EARLY_IN_STALL, 1, 0), 0);
+	memset(r, 0, sizeof(r));
+	ck_assert_int_eq(rw(0x28, 90, 8, r, sizeof(r), NULL), OSTOR_RESULT_GOOD);
+	ck_assert_mem_eq(w, r, sizeof(r));
+	ck_assert_uint_eq(estats(m).early_in_answers, 1);
+	p = pipelining_setting(m, set, 48);
+	ck_assert_str_eq(p->value, "data and CSW queued together");
+	ck_assert_str_eq(p->source, "turned down after a data read answered before its CBW");
+	ostor_close(dev);
+	dev = NULL;
+	/* Without it: the default. */
+	m = open_dev(BOT);
+	p = pipelining_setting(m, set, 48);
+	ck_assert_str_eq(p->source, "default");
+	ck_assert_str_eq(p->value, "data and CSW queued together");
+}
+END_TEST
+
 /* A command without data has its CSW read queued with the CBW: answered
  * early, it is recovered as any stalled or empty CSW read, and reads wait
  * for the CBW from then on. */
@@ -1782,6 +1827,7 @@ static Suite *bot_suite(void)
 	tcase_add_loop_test(tc, bot_early_csw_answer, 0, 2);
 	tcase_add_test(tc, bot_early_stall_data_in_status_read);
 	tcase_add_test(tc, bot_early_stall_raw_commands);
+	tcase_add_test(tc, bot_queue_cbw_quirk);
 	tcase_add_test(tc, bot_stall_with_cbw_pipelining);
 	tcase_add_test(tc, bot_quirks_from_config);
 	tcase_add_test(tc, bot_quirks_config_errors);
