@@ -24,9 +24,6 @@ vm_scsi_hd bot0 0 1 bro serial=bot-ro
 vm_guest <<'GUEST'
 B=$ORIONSTOR_BUILDDIR/tools
 export ORIONSTOR_CONF=/dev/null
-# ORIONSTOR_T_PIPELINE=0 runs the Bulk-Only phases one at a time (default:
-# data-in and CSW reads queued together).
-[ -n "$ORIONSTOR_T_PIPELINE" ] && export ORIONSTOR_USB_PIPELINE=$ORIONSTOR_T_PIPELINE
 load_modules xhci-pci ehci-pci ohci-pci
 wait_usb 3 60
 lsmod | grep -q '^usb_storage ' && fail "usb-storage must not be loaded"

@@ -9,6 +9,10 @@
 #   VM_SHARE=/run/vm  writable share; files written here reach the host
 
 VM_SHARE=${VM_SHARE:-/run/vm}
+# ORIONSTOR_T_PIPELINE (on the host): the guest's ORIONSTOR_USB_PIPELINE,
+# e.g. cbw to run a USB test with the command block queued with the reads,
+# 0 for one phase at a time.
+if [ -n "${ORIONSTOR_T_PIPELINE:-}" ]; then export ORIONSTOR_USB_PIPELINE=$ORIONSTOR_T_PIPELINE; fi
 
 log() { echo "guest: $*"; }
 fail() { echo "guest: FAIL: $*"; exit 1; }
