@@ -74,6 +74,9 @@ struct usb_context {
 	 * none); expire_transfers() looks only once it has passed. */
 	_Atomic uint64_t xfer_deadline;
 	_Atomic uint64_t libusb_pass_ms;   /* when usb_handle_events last ran libusb's */
+	/* libusb's event passes, numbered: a device whose transfers came
+	 * back in one is charged its poll and its last (empty) reap. */
+	_Atomic uint64_t pass_seq;
 };
 
 /* Per transfer of the engine: the libusb transfer and control buffer. */
@@ -135,7 +138,18 @@ struct usb_dev {
 	char sysfs[128];               /* /sys/bus/usb/devices/B-P.P */
 	unsigned int max_power_ma;     /* bMaxPower of the active configuration */
 	bool xhci;                     /* behind an xHCI host controller */
+	/* System calls made for this device's I/O (counter
+	 * usb_system_calls): URB submissions, reaps and cancellations,
+	 * blocking transfers, halts cleared, resets, and the polls of the
+	 * event passes that reaped its transfers (or found nothing). */
+	_Atomic uint64_t syscalls;
+	_Atomic uint64_t pass_seen;    /* the event pass last charged to it */
 };
+
+static inline void count_syscalls(struct usb_dev *ud, unsigned int n)
+{
+	atomic_fetch_add_explicit(&ud->syscalls, n, memory_order_relaxed);
+}
 
 /* A buffer from libusb_dev_mem_alloc (usbfs: the kernel uses it in place
  * of a copy). */
@@ -405,8 +419,13 @@ static void LIBUSB_CALL transfer_cb(struct libusb_transfer *lt)
 	struct ousb_xfer *x = lt->user_data;
 	struct usb_xfer_impl *im = x->impl;
 	struct usb_dev *ud = im->ui->ud;
+	uint64_t pass = atomic_load_explicit(&ud->uc->pass_seq, memory_order_relaxed);
 	bool timed_out;
 
+	/* Its reap; the first of the pass also its poll and the empty reap
+	 * that ends libusb's reaping. */
+	count_syscalls(ud, atomic_load_explicit(&ud->pass_seen, memory_order_relaxed) == pass ? 1 : 3);
+	atomic_store_explicit(&ud->pass_seen, pass, memory_order_relaxed);
 	pthread_mutex_lock(&ud->xfer_lock);
 	timed_out = im->timed_out;
 	im->timed_out = false;
@@ -564,6 +583,7 @@ static void expire_transfers(struct usb_context *uc)
 				im->deadline = 0;
 				im->timed_out = true;
 				libusb_cancel_transfer(im->lt);
+				count_syscalls(ud, 1);
 			}
 		}
 		pthread_mutex_unlock(&ud->xfer_lock);
@@ -696,6 +716,7 @@ static int layer_submit(void *layer, struct ousb_xfer *x)
 	im->deadline = deadline;
 	im->timed_out = false;
 	r = libusb_submit_transfer(lt);
+	count_syscalls(ud, 1);
 	if (r < 0)
 		im->deadline = 0;
 	else
@@ -738,8 +759,10 @@ static void layer_cancel(void *layer, struct ousb_xfer *x)
 		pthread_mutex_unlock(&ud->uc->lock);
 		return;
 	}
-	if (im)
+	if (im) {
 		libusb_cancel_transfer(im->lt);
+		count_syscalls(ud, 1);
+	}
 }
 
 /* Bulk streams on the status and data pipes of a UAS interface: one per
@@ -814,6 +837,7 @@ static int run_deferred(struct usb_context *uc)
 		x->actual = 0;
 		if (x->impl_state == 4) {
 			bulk_blocking(ui, x);
+			count_syscalls(ud, 1);
 		} else if (x->impl_state == 3) {
 			x->status = OUSB_NO_DEVICE;
 		} else if (x->impl_state == 2) {
@@ -822,6 +846,7 @@ static int run_deferred(struct usb_context *uc)
 			x->status = OUSB_TIMEOUT;
 		} else if (x->kind == OUSB_PORT_RESET) {
 			r = libusb_reset_device(ud->h);
+			count_syscalls(ud, 1);
 			if (r == LIBUSB_ERROR_NOT_FOUND)
 				ostor_err(ud->dev->ctx, "%s: after the port reset the device came back as a "
 					  "different device; reopen it", ud->dev->spec);
@@ -834,6 +859,7 @@ static int run_deferred(struct usb_context *uc)
 				x->status = OUSB_ERROR;
 		} else {
 			r = libusb_clear_halt(ud->h, endpoint_of(ui, x));
+			count_syscalls(ud, 1);
 			x->status = map_error(r);
 		}
 		x->impl_state = 0;
@@ -851,6 +877,25 @@ static int xfer_next_ms(struct usb_context *uc)
 		return -1;
 	now = ostori_now_ms();
 	return now >= d ? 0 : (int)OSTOR_MIN(d - now, 60000u);
+}
+
+/* One pass of libusb's events: a poll, then a reap for each transfer
+ * that came back and one more that finds none (charged to the devices in
+ * transfer_cb).  A pass that reaped nothing costs its poll to every open
+ * device: exact with one open, an over-count with several. */
+static void libusb_pass(struct usb_context *uc, struct timeval *tv)
+{
+	uint64_t pass = atomic_fetch_add_explicit(&uc->pass_seq, 1, memory_order_relaxed) + 1;
+	bool reaped = false;
+
+	libusb_handle_events_timeout_completed(uc->lctx, tv, NULL);
+	pthread_mutex_lock(&uc->lock);
+	for (struct usb_dev *ud = uc->devices; ud && !reaped; ud = ud->next)
+		reaped = atomic_load_explicit(&ud->pass_seen, memory_order_relaxed) == pass;
+	if (!reaped)
+		for (struct usb_dev *ud = uc->devices; ud; ud = ud->next)
+			count_syscalls(ud, 1);
+	pthread_mutex_unlock(&uc->lock);
 }
 
 static int layer_events(void *layer, int timeout_ms)
@@ -871,7 +916,7 @@ static int layer_events(void *layer, int timeout_ms)
 		timeout_ms = next;
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	libusb_handle_events_timeout_completed(ud->uc->lctx, &tv, NULL);
+	libusb_pass(ud->uc, &tv);
 	expire_transfers(ud->uc);
 	return n + run_deferred(ud->uc);
 }
@@ -1773,7 +1818,7 @@ static int usb_handle_events(ostor_context *ctx)
 	now = ostori_now_ms();
 	if (!n || now - atomic_load_explicit(&uc->libusb_pass_ms, memory_order_relaxed) >= 10) {
 		atomic_store_explicit(&uc->libusb_pass_ms, now, memory_order_relaxed);
-		libusb_handle_events_timeout_completed(uc->lctx, &zero, NULL);
+		libusb_pass(uc, &zero);
 		expire_transfers(uc);
 		n += run_deferred(uc);
 	}
@@ -1942,6 +1987,8 @@ static int usb_counters(ostor_device *dev, struct ostor_counter *out, int max)
 		if (ud->intf[i].engine)
 			ousb_engine_counters(ud->intf[i].engine, out, max, &n);
 	ostori_counter_add(out, max, &n, "usb_link_speed_kbps", speed_kbps(ud->details.speed));
+	ostori_counter_add(out, max, &n, "usb_system_calls",
+			   atomic_load_explicit(&ud->syscalls, memory_order_relaxed));
 	{
 		struct ousb_suspend_state ss;
 

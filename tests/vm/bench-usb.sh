@@ -179,6 +179,7 @@ GUEST
 
 vm_boot || vm_fail "guest script failed"
 python3 - "$VM_LIBDIR" "$VM_WORK" "$SECS" "$WORKLOADS" "$RA_PAIRS" <<'PY' || vm_fail "not a valid measurement (see above); raw results in $VM_SHARE"
+import json
 import sys
 sys.path.insert(0, sys.argv[1])
 import benchreport as br
@@ -268,6 +269,15 @@ for side, kind in (("ours", "ours"), ("ours-queued", "ours"), ("kernel", "fio"))
         per = {k: (cb.get(k, 0) - ca.get(k, 0)) / dios for k in set(ca) | set(cb)}
         per = {k: v for k, v in per.items() if v >= 0.05}
         syscalls[side] = {"per_command": sum(per.values()), "by_call": per, "reads": dios}
+        if kind == "ours":
+            # The library's own count (counter usb_system_calls), the
+            # same difference: what strace is checked against.
+            own = []
+            for t in (1, secs + 1):
+                with open("%s/strace-%s-%d.json" % (share, side, t)) as f:
+                    own.append(json.load(f).get("transport", {}).get("usb_system_calls"))
+            if None not in own:
+                syscalls[side]["own_count"] = (own[1] - own[0]) / dios
     except OSError as e:
         problems.append("strace, %s: %s" % (side, e))
 if gains:
@@ -281,9 +291,9 @@ for hcd, w, vs_nora, vs_plain, pairs in gains:
         f(vs_plain)))
 for side, v in syscalls.items():
     out.append("")
-    out.append("system calls per 4 KiB read, QD1, xHCI, %s: %.1f (%s; %d reads)" % (
+    out.append("system calls per 4 KiB read, QD1, xHCI, %s: %.1f (%s; %d reads)%s" % (
         side, v["per_command"], ", ".join("%s %.1f" % kv for kv in sorted(v["by_call"].items(), key=lambda kv: -kv[1])),
-        v["reads"]))
+        v["reads"], "; the library's own count %.1f" % v["own_count"] if "own_count" in v else ""))
 table = "\n".join(out) + "\n"
 br.write_summary(work, {"bench": "usb", "seconds": secs, "ramp_seconds": 1, "span_bytes": 16 << 20,
                         "valid": not problems, "problems": problems, "results": results,

@@ -6,7 +6,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs="qemu-system-x86 qemu-utils busybox-static kmod sg3-utils smartmontools python3 fio
-      coreutils util-linux diffutils xz-utils zstd
+      coreutils util-linux diffutils xz-utils zstd strace
       nbdkit nbdkit-plugin-dev libnbd-bin python3-libnbd nbd-client e2fsprogs"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo

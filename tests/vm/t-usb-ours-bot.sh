@@ -92,6 +92,40 @@ grep -q "reports no informational exceptions" /run/vm/smart.json || fail "the un
 "$B/orionstor" bench -d "$ux" --rw randrw --verify --qd 4 --span 256k --runtime 2 --ramp 0 -q \
     >/run/vm/bench.out 2>&1 || { cat /run/vm/bench.out; fail "bench --verify on $ux"; }
 cat /run/vm/bench.out
+# The library's count of its own system calls (usb_system_calls) against
+# strace's ioctl and poll calls, per 4 KiB read at QD1, with blocking
+# transfers (the default here) and with every transfer queued: the
+# difference of a 1 s and a 3 s run, so start-up cancels out.
+command -v strace >/dev/null || fail "strace is not installed (tests/vm/install-deps.sh)"
+for mode in default off; do
+    for t in 1 3; do
+        env ORIONSTOR_USB_BLOCKING="${mode#default}" strace -f -c -o /run/vm/sc-$mode-$t.txt \
+            "$B/orionstor" bench -d "$ux" --rw randread --bs 4k --qd 1 --threads 1 --span 1M --runtime $t \
+            --ramp 0 --json >/run/vm/sc-$mode-$t.json || fail "bench under strace (blocking $mode)"
+    done
+    python3 - "$mode" <<'PY' || fail "usb_system_calls does not match strace (blocking $mode)"
+import json, sys
+m = sys.argv[1]
+def traced(t):
+    n = 0
+    for line in open("/run/vm/sc-%s-%d.txt" % (m, t)):
+        p = line.split()
+        if len(p) >= 5 and p[0][0].isdigit() and p[-1] in ("ioctl", "poll"):
+            n += int(p[3])
+    return n
+def counted(t):
+    d = json.load(open("/run/vm/sc-%s-%d.json" % (m, t)))
+    return d["jobs"][0]["read"]["total_ios"], d["transport"]["usb_system_calls"]
+(i1, o1), (i3, o3) = counted(1), counted(3)
+reads = i3 - i1
+if reads < 50:
+    sys.exit("guest: too few reads in the longer run: %d" % reads)
+strace, own = (traced(3) - traced(1)) / reads, (o3 - o1) / reads
+print("guest: blocking %s: %.2f ioctl+poll a read by strace, %.2f by usb_system_calls (%d reads)"
+      % (m, strace, own, reads))
+sys.exit(0 if abs(own - strace) <= 0.5 + 0.15 * strace else 1)
+PY
+done
 "$B/usb_storage_device_remove" -d "$ux" || fail "device_remove"
 log "our-path checks done"
 GUEST

@@ -399,6 +399,36 @@ static void dir_text(const char *name, const struct tc_hist *h, double secs, uin
 	       (double)atomic_load(&h->max) / 1000.0);
 }
 
+/* The transport's counters since the open (probing and ramp included):
+ * JSON, or a line of what a USB device's commands cost in system calls. */
+static struct json_object *transport_json(struct bench *b)
+{
+	struct json_object *o = json_object_new_object();
+	struct ostor_counter ctr[64];
+	int n = ostor_transport_counters(b->dev, ctr, (int)TC_ARRAY_SIZE(ctr));
+
+	for (int i = 0; i < n && i < (int)TC_ARRAY_SIZE(ctr); i++)
+		json_object_object_add(o, ctr[i].name, tc_json_u64(ctr[i].value));
+	return o;
+}
+
+static void transport_text(struct bench *b)
+{
+	struct ostor_counter ctr[64];
+	int n = ostor_transport_counters(b->dev, ctr, (int)TC_ARRAY_SIZE(ctr));
+	uint64_t cmds = 0, calls = 0;
+
+	for (int i = 0; i < n && i < (int)TC_ARRAY_SIZE(ctr); i++) {
+		if (!strcmp(ctr[i].name, "usb_commands"))
+			cmds = ctr[i].value;
+		else if (!strcmp(ctr[i].name, "usb_system_calls"))
+			calls = ctr[i].value;
+	}
+	if (cmds)
+		printf("  usb: %" PRIu64 " commands, %" PRIu64 " system calls (%.1f a command, since the open)\n",
+		       cmds, calls, (double)calls / (double)cmds);
+}
+
 static int report(struct bench *b, double secs)
 {
 	const struct bench_args *a = b->a;
@@ -428,6 +458,7 @@ static int report(struct bench *b, double secs)
 		json_object_object_add(job, "verify_errors", tc_json_u64(bad));
 		json_object_array_add(jobs, job);
 		json_object_object_add(root, "jobs", jobs);
+		json_object_object_add(root, "transport", transport_json(b));
 		rc = tc_json_print(root);
 		json_object_put(root);
 	} else {
@@ -435,6 +466,7 @@ static int report(struct bench *b, double secs)
 		       b->c->target, b->c->lun, pattern_names[a->rw], a->bs, a->qd, a->threads, secs);
 		dir_text("read", &b->hist[0], secs, a->bs);
 		dir_text("write", &b->hist[1], secs, a->bs);
+		transport_text(b);
 		if (errors || bad)
 			printf("  errors %" PRIu64 ", blocks that read back wrong %" PRIu64 "\n", errors, bad);
 	}

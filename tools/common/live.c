@@ -301,6 +301,9 @@ static void print_stats(const struct tc_live *lv, struct json_object *doc, const
 			col++;
 		}
 		printf("\n");
+		if (tc_ju64(transport, "usb_commands"))
+			printf("    system calls per USB command: %.1f\n",
+			       (double)tc_ju64(transport, "usb_system_calls") / (double)tc_ju64(transport, "usb_commands"));
 	}
 	print_cache_line(tc_jobj(doc, "cache"));
 }
