@@ -119,6 +119,9 @@ struct ostor_context {
 	int wake_fd;                   /* eventfd: readable while done queue non-empty */
 	bool wake_pending;             /* wake_fd was written and not drained yet */
 	atomic_ulong wake_writes;      /* system calls spent on wake-ups (tests) */
+	/* poll() calls of ostor_handle_events (a backend that counts its
+	 * system calls charges them to its devices). */
+	atomic_ulong event_polls;
 
 	/* Device events waiting for the handler (lib/core/events.c). */
 	struct ostor_event_handler event_handler;

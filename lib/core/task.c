@@ -779,6 +779,7 @@ int ostori_handle_events_locked(ostor_context *ctx, int timeout_ms)
 				free(fds);
 			return nfds;
 		}
+		atomic_fetch_add_explicit(&ctx->event_polls, 1, memory_order_relaxed);
 		if (poll(fds, (nfds_t)nfds, timeout_ms) < 0 && errno != EINTR) {
 			int e = errno;
 

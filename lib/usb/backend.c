@@ -77,6 +77,8 @@ struct usb_context {
 	/* libusb's event passes, numbered: a device whose transfers came
 	 * back in one is charged its poll and its last (empty) reap. */
 	_Atomic uint64_t pass_seq;
+	/* ctx->event_polls already charged (under lock). */
+	unsigned long event_polls_seen;
 };
 
 /* Per transfer of the engine: the libusb transfer and control buffer. */
@@ -881,20 +883,28 @@ static int xfer_next_ms(struct usb_context *uc)
 
 /* One pass of libusb's events: a poll, then a reap for each transfer
  * that came back and one more that finds none (charged to the devices in
- * transfer_cb).  A pass that reaped nothing costs its poll to every open
- * device: exact with one open, an over-count with several. */
-static void libusb_pass(struct usb_context *uc, struct timeval *tv)
+ * transfer_cb).  The polls ostor_handle_events made since the last pass
+ * (waiting for these transfers) go to the devices that reaped, and a
+ * pass that reaped nothing costs its poll to every open device: exact
+ * with one device open, an over-count with several. */
+static void libusb_pass(ostor_context *ctx, struct usb_context *uc, struct timeval *tv)
 {
 	uint64_t pass = atomic_fetch_add_explicit(&uc->pass_seq, 1, memory_order_relaxed) + 1;
+	unsigned long polls = atomic_load_explicit(&ctx->event_polls, memory_order_relaxed), waits;
 	bool reaped = false;
 
 	libusb_handle_events_timeout_completed(uc->lctx, tv, NULL);
 	pthread_mutex_lock(&uc->lock);
-	for (struct usb_dev *ud = uc->devices; ud && !reaped; ud = ud->next)
-		reaped = atomic_load_explicit(&ud->pass_seen, memory_order_relaxed) == pass;
+	waits = polls - uc->event_polls_seen;
+	uc->event_polls_seen = polls;
+	for (struct usb_dev *ud = uc->devices; ud; ud = ud->next)
+		if (atomic_load_explicit(&ud->pass_seen, memory_order_relaxed) == pass) {
+			reaped = true;
+			count_syscalls(ud, (unsigned int)waits);
+		}
 	if (!reaped)
 		for (struct usb_dev *ud = uc->devices; ud; ud = ud->next)
-			count_syscalls(ud, 1);
+			count_syscalls(ud, 1 + (unsigned int)waits);
 	pthread_mutex_unlock(&uc->lock);
 }
 
@@ -916,7 +926,7 @@ static int layer_events(void *layer, int timeout_ms)
 		timeout_ms = next;
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	libusb_pass(ud->uc, &tv);
+	libusb_pass(ud->dev->ctx, ud->uc, &tv);
 	expire_transfers(ud->uc);
 	return n + run_deferred(ud->uc);
 }
@@ -1818,7 +1828,7 @@ static int usb_handle_events(ostor_context *ctx)
 	now = ostori_now_ms();
 	if (!n || now - atomic_load_explicit(&uc->libusb_pass_ms, memory_order_relaxed) >= 10) {
 		atomic_store_explicit(&uc->libusb_pass_ms, now, memory_order_relaxed);
-		libusb_pass(uc, &zero);
+		libusb_pass(ctx, uc, &zero);
 		expire_transfers(uc);
 		n += run_deferred(uc);
 	}
