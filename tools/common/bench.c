@@ -88,7 +88,6 @@ struct bench {
 	atomic_int first_result;     /* of the first failed command, -1 none */
 	_Atomic uint32_t *expected;  /* --verify: sequence number per block, 0 unknown */
 	atomic_uint seq;
-	bool wait_in_kernel;         /* polling the queue costs system calls (USB) */
 };
 
 
@@ -316,18 +315,13 @@ static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned in
 
 static void reap(struct bench *b, struct worker *w)
 {
-	/* An owner's callbacks run right here; polling is the fast path -
-	 * where it is free.  A USB queue is polled with system calls: with
-	 * nothing done, wait in the kernel for the device (a spinning loop
-	 * of polls took the CPU from the device's own work and halved the
-	 * IOPS at queue depth 8 in a QEMU guest). */
+	/* An owner's callbacks run right here; polling is the fast path.
+	 * (On USB every poll is a system call - counter usb_system_calls;
+	 * waiting in ostor_handle_events instead was measured: better on a
+	 * loaded machine, slower on a quiet one, see the ChangeLog.) */
 	if (w->queue >= 0) {
-		if (ostor_queue_poll(b->dev) == 0) {
-			if (b->wait_in_kernel)
-				ostor_handle_events(b->ctx, 10);
-			else
-				sched_yield();
-		}
+		if (ostor_queue_poll(b->dev) == 0)
+			sched_yield();
 	} else {
 		ostor_handle_events(b->ctx, 10);
 	}
@@ -542,7 +536,6 @@ int orionstor_cmd_bench(int argc, char **argv)
 	rc = tc_open_device(&c, &b.ctx, &b.dev);
 	if (rc)
 		return rc;
-	b.wait_in_kernel = !strcmp(ostor_device_backend(b.dev), "usb");
 	err = ostor_lun_info(b.dev, c.target, c.lun, &li);
 	if (err < 0) {
 		tc_lib_error(err, "cannot query LUN %" PRIu32 ":%" PRIu32, c.target, c.lun);
