@@ -65,6 +65,17 @@ static bool looks_like_csw(struct ousb_engine *e, const uint8_t *p, size_t n)
 	return n == OUSB_CSW_LEN && ostori_get_le32(p) == OUSB_CSW_SIG && ostori_get_le32(p + 4) == e->tag;
 }
 
+/* A data-in read brought the CSW at p (the device skipped the rest of the
+ * data phase): the data is what came before it; judge the CSW. */
+static void bot_take_csw_from_data(struct ousb_engine *e, const uint8_t *p)
+{
+	e->stats.csw_in_data++;
+	memcpy(e->csw, p, OUSB_CSW_LEN);
+	e->data_actual = e->in_prefix;
+	e->csw_from_data = true;
+	e->stage = S_BOT_CSW_FROM_DATA;
+}
+
 /*
  * The data-in of a pipelined command completed while its CSW read is still
  * queued.  A device normally sends the CSW right after the data, but
@@ -298,11 +309,7 @@ static bool bot_reread_done(struct ousb_engine *e)
 	if (e->x_in.actual == OUSB_CSW_LEN && looks_like_csw(e, small ? e->bounce : at, OUSB_CSW_LEN)) {
 		if (!small)
 			return false;   /* the data phase's own check takes it */
-		e->stats.csw_in_data++;
-		memcpy(e->csw, e->bounce, OUSB_CSW_LEN);
-		e->data_actual = e->in_prefix;
-		e->csw_from_data = true;
-		e->stage = S_BOT_CSW_FROM_DATA;
+		bot_take_csw_from_data(e, e->bounce);
 		return true;
 	}
 	if (small) {
@@ -377,14 +384,10 @@ void ousb_bot_advance(struct ousb_engine *e)
 					/* The device skipped (the rest of) the
 					 * data phase: take the CSW, leave no
 					 * trace of it. */
-					e->stats.csw_in_data++;
-					memcpy(e->csw, c->buf + e->in_prefix, OUSB_CSW_LEN);
+					bot_take_csw_from_data(e, c->buf + e->in_prefix);
 					memset(c->buf + e->in_prefix, 0, OUSB_CSW_LEN);
-					e->data_actual = e->in_prefix;
-					e->csw_from_data = true;
 					if (e->busy & X_CSW)
 						e->ops->cancel(e->layer, &e->x_csw);
-					e->stage = S_BOT_CSW_FROM_DATA;
 					continue;
 				}
 				bot_arm_rescue(e);

@@ -1220,23 +1220,32 @@ static const enum sim_usb_fault early_faults[] = { SIM_USB_EARLY_IN_STALL, SIM_U
  * block (another device might answer it empty): the read is made again,
  * the data is right, no reset, and from then on the read waits for the
  * CBW on this device - the fault can no longer strike. */
-START_TEST(bot_early_in_answer_detected)
+/* 16 blocks written at lba, the fault armed count times, then reads of
+ * them (raw READ(10)) that must all come back whole and right. */
+static void reads_through_early_fault(struct sim_usb *m, enum sim_usb_fault f, unsigned int count,
+				      uint32_t lba, uint32_t seed, int reads)
 {
-	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
 	uint8_t w[16 * 512], r[16 * 512];
 
-	fill(w, sizeof(w), 60);
-	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 50, 16, w), 0);
+	fill(w, sizeof(w), seed);
+	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, lba, 16, w), 0);
 	ck_assert_uint_eq(estats(m).early_in_answers, 0);
-	ck_assert_int_eq(sim_usb_arm_fault(m, early_faults[_i], 3, 0), 0);
-	for (int i = 0; i < 4; i++) {
+	ck_assert_int_eq(sim_usb_arm_fault(m, f, count, 0), 0);
+	for (int i = 0; i < reads; i++) {
 		size_t got = 0;
 
 		memset(r, 0, sizeof(r));
-		ck_assert_int_eq(rw(0x28, 50, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
+		ck_assert_int_eq(rw(0x28, lba, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
 		ck_assert_uint_eq(got, sizeof(r));
 		ck_assert_mem_eq(w, r, sizeof(r));
 	}
+}
+
+START_TEST(bot_early_in_answer_detected)
+{
+	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
+
+	reads_through_early_fault(m, early_faults[_i], 3, 50, 60, 4);
 	ck_assert_uint_eq(estats(m).early_in_answers, 1);
 	ck_assert_uint_eq(mstats(m).bot_resets, 0);
 	ck_assert_uint_eq(mstats(m).port_resets, 0);
@@ -1274,19 +1283,8 @@ END_TEST
 START_TEST(bot_early_stall_data_in_status_read)
 {
 	struct sim_usb *m = open_dev(BOT ",pipeline=cbw");
-	uint8_t w[16 * 512], r[16 * 512];
 
-	fill(w, sizeof(w), 63);
-	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 70, 16, w), 0);
-	ck_assert_int_eq(sim_usb_arm_fault(m, SIM_USB_EARLY_IN_STALL_ONCE, 3, 0), 0);
-	for (int i = 0; i < 3; i++) {
-		size_t got = 0;
-
-		memset(r, 0, sizeof(r));
-		ck_assert_int_eq(rw(0x28, 70, 16, r, sizeof(r), &got), OSTOR_RESULT_GOOD);
-		ck_assert_uint_eq(got, sizeof(r));
-		ck_assert_mem_eq(w, r, sizeof(r));
-	}
+	reads_through_early_fault(m, SIM_USB_EARLY_IN_STALL_ONCE, 3, 70, 63, 3);
 	ck_assert_uint_eq(estats(m).early_in_answers, 1);
 	ck_assert_uint_eq(estats(m).early_data_in_status_read, 1);
 	ck_assert_uint_eq(mstats(m).bot_resets, 0);

@@ -403,31 +403,31 @@ static void dir_text(const char *name, const struct tc_hist *h, double secs, uin
 }
 
 /* The transport's counters since the open (probing and ramp included):
- * JSON, or a line of what a USB device's commands cost in system calls. */
-static struct json_object *transport_json(struct bench *b)
+ * as JSON, or as a line of what a USB device's commands cost in system
+ * calls. */
+static struct json_object *transport_json(const struct ostor_counter *ctr, int n)
 {
 	struct json_object *o = json_object_new_object();
-	struct ostor_counter ctr[64];
-	int n = ostor_transport_counters(b->dev, ctr, (int)TC_ARRAY_SIZE(ctr));
 
-	for (int i = 0; i < n && i < (int)TC_ARRAY_SIZE(ctr); i++)
+	for (int i = 0; i < n; i++)
 		json_object_object_add(o, ctr[i].name, tc_json_u64(ctr[i].value));
 	return o;
 }
 
-static void transport_text(struct bench *b)
+static void transport_text(const struct ostor_counter *ctr, int n)
 {
-	struct ostor_counter ctr[64];
-	int n = ostor_transport_counters(b->dev, ctr, (int)TC_ARRAY_SIZE(ctr));
 	uint64_t cmds = 0, calls = 0;
+	bool counted = false;   /* a real USB device (the sim makes no system calls) */
 
-	for (int i = 0; i < n && i < (int)TC_ARRAY_SIZE(ctr); i++) {
-		if (!strcmp(ctr[i].name, "usb_commands"))
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(ctr[i].name, "usb_commands")) {
 			cmds = ctr[i].value;
-		else if (!strcmp(ctr[i].name, "usb_system_calls"))
+		} else if (!strcmp(ctr[i].name, "usb_system_calls")) {
 			calls = ctr[i].value;
+			counted = true;
+		}
 	}
-	if (cmds)
+	if (cmds && counted)
 		printf("  usb: %" PRIu64 " commands, %" PRIu64 " system calls (%.1f a command, since the open)\n",
 		       cmds, calls, (double)calls / (double)cmds);
 }
@@ -437,7 +437,14 @@ static int report(struct bench *b, double secs)
 	const struct bench_args *a = b->a;
 	uint64_t errors = atomic_load(&b->errors), bad = atomic_load(&b->verify_errors);
 	uint64_t total = atomic_load(&b->hist[0].count) + atomic_load(&b->hist[1].count);
+	struct ostor_counter ctr[64];
+	int nctr = ostor_transport_counters(b->dev, ctr, (int)TC_ARRAY_SIZE(ctr));
 	int rc = 0;
+
+	if (nctr > (int)TC_ARRAY_SIZE(ctr))
+		nctr = (int)TC_ARRAY_SIZE(ctr);
+	if (nctr < 0)
+		nctr = 0;
 
 	if (b->c->json) {
 		struct json_object *root = json_object_new_object(), *jobs = json_object_new_array();
@@ -461,7 +468,7 @@ static int report(struct bench *b, double secs)
 		json_object_object_add(job, "verify_errors", tc_json_u64(bad));
 		json_object_array_add(jobs, job);
 		json_object_object_add(root, "jobs", jobs);
-		json_object_object_add(root, "transport", transport_json(b));
+		json_object_object_add(root, "transport", transport_json(ctr, nctr));
 		rc = tc_json_print(root);
 		json_object_put(root);
 	} else {
@@ -469,7 +476,7 @@ static int report(struct bench *b, double secs)
 		       b->c->target, b->c->lun, pattern_names[a->rw], a->bs, a->qd, a->threads, secs);
 		dir_text("read", &b->hist[0], secs, a->bs);
 		dir_text("write", &b->hist[1], secs, a->bs);
-		transport_text(b);
+		transport_text(ctr, nctr);
 		if (errors || bad)
 			printf("  errors %" PRIu64 ", blocks that read back wrong %" PRIu64 "\n", errors, bad);
 	}

@@ -301,7 +301,7 @@ static void print_stats(const struct tc_live *lv, struct json_object *doc, const
 			col++;
 		}
 		printf("\n");
-		if (tc_ju64(transport, "usb_commands"))
+		if (tc_ju64(transport, "usb_commands") && json_object_object_get_ex(transport, "usb_system_calls", NULL))
 			printf("    system calls per USB command: %.1f\n",
 			       (double)tc_ju64(transport, "usb_system_calls") / (double)tc_ju64(transport, "usb_commands"));
 	}
