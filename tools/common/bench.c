@@ -501,12 +501,15 @@ static int report(struct bench *b, double secs)
 
 /* SIGINT (unless ignored, as for a background job) and SIGTERM end the
  * run early; the workers stop and the measurement so far is reported. */
-static volatile sig_atomic_t interrupted;
+/* Atomic, not volatile sig_atomic_t: the signal may be taken on another
+ * thread (libusb's event thread), and lock-free atomics are
+ * async-signal-safe. */
+static atomic_int interrupted;
 
 static void on_stop_signal(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	atomic_store_explicit(&interrupted, 1, memory_order_relaxed);
 }
 
 static void stop_on_signals(void)
@@ -647,7 +650,7 @@ int orionstor_cmd_bench(int argc, char **argv)
 			atomic_store(&b.measuring, true);
 		if (now >= t_end)
 			break;
-		if (interrupted) {
+		if (atomic_load_explicit(&interrupted, memory_order_relaxed)) {
 			/* Ctrl-C or kill: what was measured so far is the result. */
 			if (!c.json)
 				tc_msg("interrupted: reporting the %.1f s measured", now > t_measure

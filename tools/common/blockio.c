@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,12 +107,15 @@ static const struct argp write_argp = {
 
 /* SIGINT (unless ignored) and SIGTERM stop a transfer between chunks:
  * the command in flight completes, and what was done is reported. */
-static volatile sig_atomic_t interrupted;
+/* Atomic, not volatile sig_atomic_t: the signal may be taken on another
+ * thread (libusb's event thread), and lock-free atomics are
+ * async-signal-safe. */
+static atomic_int interrupted;
 
 static void on_interrupt(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	atomic_store_explicit(&interrupted, 1, memory_order_relaxed);
 }
 
 static void stop_between_chunks(void)
@@ -255,7 +259,7 @@ int orionstor_cmd_read(int argc, char **argv)
 		uint32_t n = a.count - done < per ? (uint32_t)(a.count - done) : per;
 		size_t bytes = (size_t)n * li.block_size;
 
-		if (interrupted) {
+		if (atomic_load_explicit(&interrupted, memory_order_relaxed)) {
 			tc_progress_end(&prog);
 			tc_msg("interrupted: %s holds the first %" PRIu64 " of %" PRIu64 " blocks (from LBA %" PRIu64 ")",
 			       to_stdout ? "standard output" : a.path, done, a.count, a.lba);
@@ -332,7 +336,7 @@ static int write_stream(const struct tc_common *c, const struct io_args *a)
 		ssize_t got;
 		uint32_t n;
 
-		if (interrupted) {
+		if (atomic_load_explicit(&interrupted, memory_order_relaxed)) {
 			tc_msg("interrupted after %" PRIu64 " blocks from standard input (from LBA %" PRIu64 "); "
 			       "those are flushed now", done, a->lba);
 			rc = TC_EXIT_INTERRUPTED;
@@ -475,7 +479,7 @@ int orionstor_cmd_write(int argc, char **argv)
 		size_t bytes = (size_t)n * li.block_size;
 		ssize_t got;
 
-		if (interrupted) {
+		if (atomic_load_explicit(&interrupted, memory_order_relaxed)) {
 			tc_progress_end(&prog);
 			tc_msg("interrupted after %" PRIu64 " of %" PRIu64 " blocks (from LBA %" PRIu64 "); "
 			       "those are flushed now", done, count, a.lba);
