@@ -89,6 +89,11 @@ struct ostor_backend {
 	/* The settings in effect and where each came from (optional; the
 	 * control socket's "tuning"): the same contract. */
 	int (*tuning)(ostor_device *dev, struct ostori_setting *out, int max);
+	/* What discovery found for a LUN (optional): its block size and the
+	 * largest READ / WRITE in bytes (transfer limit, Block Limits VPD).
+	 * Called again when the LUN is discovered again. */
+	void (*lun_limits)(ostor_device *dev, uint32_t target, uint32_t lun, uint32_t block_size,
+			   uint64_t max_bytes);
 };
 
 #define OSTORI_SUBMIT_FULL 1

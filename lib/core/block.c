@@ -344,6 +344,8 @@ static int discover(ostor_device *dev, ostor_task *t, uint32_t target, uint32_t 
 		if (max == 0)
 			max = 1;
 		info->max_transfer_blocks = (uint32_t)max;
+		if (dev->backend->lun_limits)
+			dev->backend->lun_limits(dev, target, lun, info->block_size, max * info->block_size);
 		prov->max_dma_transfer_blocks = (uint32_t)OSTOR_MAX(OSTOR_MIN(dma_max, 0xffffffffu), max);
 	}
 

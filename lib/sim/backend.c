@@ -896,6 +896,15 @@ static int sim_tuning(ostor_device *dev, struct ostori_setting *out, int max)
 	return 0;
 }
 
+static void sim_lun_limits(ostor_device *dev, uint32_t target, uint32_t lun, uint32_t block_size,
+			   uint64_t max_bytes)
+{
+	struct sim_device *sd = ostori_device_priv(dev);
+
+	if (sd->transport && sd->transport->lun_limits)
+		sd->transport->lun_limits(dev, sd->transport_priv, target, lun, block_size, max_bytes);
+}
+
 const struct ostor_backend ostori_sim_backend = {
 	.name = "sim",
 	.spec_forms = "sim:[" SIM_OPTIONS "]",
@@ -921,4 +930,5 @@ const struct ostor_backend ostori_sim_backend = {
 	.handle_events = sim_handle_events,
 	.counters = sim_counters,
 	.tuning = sim_tuning,
+	.lun_limits = sim_lun_limits,
 };

@@ -49,6 +49,9 @@ struct sim_transport_ops {
 	/* Same contract as struct ostor_backend.counters (optional). */
 	int (*counters)(ostor_device *dev, void *priv, struct ostor_counter *out, int max);
 	int (*tuning)(ostor_device *dev, void *priv, struct ostori_setting *out, int max);
+	/* Same contract as struct ostor_backend.lun_limits (optional). */
+	void (*lun_limits)(ostor_device *dev, void *priv, uint32_t target, uint32_t lun, uint32_t block_size,
+			   uint64_t max_bytes);
 
 	/* Event loop integration (optional).  poll: process completions
 	 * without blocking; pollfds: the descriptors that become readable

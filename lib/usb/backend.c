@@ -2026,6 +2026,15 @@ static int usb_tuning(ostor_device *dev, struct ostori_setting *out, int max)
 	return n;
 }
 
+static void usb_lun_limits(ostor_device *dev, uint32_t target, uint32_t lun, uint32_t block_size,
+			   uint64_t max_bytes)
+{
+	struct usb_dev *ud = ostori_device_priv(dev);
+
+	if (target < (uint32_t)ud->nintf && ud->intf[target].engine)
+		ousb_engine_lun_limits(ud->intf[target].engine, lun, block_size, max_bytes);
+}
+
 const struct ostor_backend ostori_usb_backend = {
 	.name = "usb",
 	.spec_forms = OUSB_SPEC_FORMS,
@@ -2046,4 +2055,5 @@ const struct ostor_backend ostori_usb_backend = {
 	.queue_poll = usb_queue_poll,
 	.counters = usb_counters,
 	.tuning = usb_tuning,
+	.lun_limits = usb_lun_limits,
 };

@@ -15,6 +15,20 @@
 
 /* ---- Bulk-Only ---------------------------------------------------------- */
 
+/* The data phase: one transfer, or one per member of a merged command
+ * queued back to back (merge.c). */
+static void bot_submit_data(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind)
+{
+	struct wire_cmd *c = &e->cmd;
+
+	if (!ousb_cmd_merged(e)) {
+		ousb_submit(e, x, kind, c->buf, c->len, c->timeout_ms);
+		return;
+	}
+	ousb_submit(e, x, kind, c->buf, e->mg.member[0]->data_len, c->timeout_ms);
+	ousb_merge_submit_rest(e, kind);
+}
+
 /* Queue the data-in and CSW reads back to back: they complete in order
  * on the bulk-in pipe, so the command costs one round trip less. */
 static void bot_pipeline_reads(struct ousb_engine *e)
@@ -22,7 +36,7 @@ static void bot_pipeline_reads(struct ousb_engine *e)
 	struct wire_cmd *c = &e->cmd;
 
 	if (c->dir == OSTOR_DIR_FROM_DEVICE && c->len && !(e->submitted & X_IN))
-		ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
+		bot_submit_data(e, &e->x_in, OUSB_BULK_IN);
 	if (e->csw_after_data && c->dir == OSTOR_DIR_FROM_DEVICE && c->len)
 		return;
 	if ((c->dir != OSTOR_DIR_TO_DEVICE || !c->len) && !(e->submitted & X_CSW)) {
@@ -47,12 +61,13 @@ void ousb_bot_start(struct ousb_engine *e)
 	memcpy(p + 15, c->cdb, c->cdb_len);
 	/* Alone on the wire and small: each phase one blocking call (no
 	 * pipelining: the phases follow each other anyway). */
-	e->blocking = e->block_ok && e->qlen == 0 && c->len <= OUSB_BLOCK_MAX && e->ops->can_block(e->layer);
+	e->blocking = e->block_ok && ousb_waiting(e) == 0 && !ousb_cmd_merged(e) && c->len <= OUSB_BLOCK_MAX &&
+		      e->ops->can_block(e->layer);
 	if (e->blocking)
 		e->stats.blocking_commands++;
 	e->stage = S_BOT_CBW;
 	ousb_submit(e, &e->x_out, OUSB_BULK_OUT, e->cbw, OUSB_CBW_LEN, e->cfg.timeout_ms);
-	if (e->pipeline && e->pipeline_cbw && !e->blocking) {
+	if (e->pipeline && e->pipeline_cbw && !e->blocking && !ousb_cmd_merged(e)) {
 		bot_pipeline_reads(e);
 		e->in_with_cbw = (e->submitted & X_IN) != 0;
 		e->csw_with_cbw = !e->in_with_cbw && (e->submitted & X_CSW);
@@ -327,6 +342,112 @@ static bool bot_reread_done(struct ousb_engine *e)
 	return false;
 }
 
+/* The data transfer of member k of the merged command on the wire. */
+static struct ousb_xfer *merged_xfer(struct ousb_engine *e, struct ousb_xfer *first, unsigned int k)
+{
+	return k ? &e->mg.x[k - 1] : first;
+}
+
+/*
+ * A merged command's data phase ended early, and its transfers have
+ * drained: finish it as Bulk-Only has it.  The data ran up to the first
+ * transfer that came back short or stalled; after a short one the next
+ * bytes on the pipe are the CSW (a later transfer, or the status read
+ * queued behind, may hold it); after a stall the halt is cleared and the
+ * CSW read.  Anything else there is not the protocol: recovery.  The CSW
+ * is judged as any (a CHECK CONDITION fetches the sense), and the
+ * members are sent again unless it covered all of them (merge.c).
+ * False when it failed the command.
+ */
+static bool bot_merged_settle(struct ousb_engine *e, struct ousb_xfer *first, bool in)
+{
+	size_t moved = 0;
+	bool ended = false, stalled = false;
+	uint8_t *csw = NULL;
+
+	for (unsigned int k = 0; k < e->mg.n; k++) {
+		struct ousb_xfer *x = merged_xfer(e, first, k);
+
+		if (!ended) {
+			moved += x->actual;
+			stalled = x->status == OUSB_STALL;
+			ended = stalled || x->actual < e->mg.member[k]->data_len;
+			continue;
+		}
+		if (!x->actual)
+			continue;
+		if (in && !stalled && !csw && looks_like_csw(e, x->buf, x->actual)) {
+			csw = x->buf;
+			continue;
+		}
+		ousb_fail(e, OSTOR_RESULT_TRANSPORT_ERROR, true, "a merged data phase went on past its end");
+		return false;
+	}
+	e->data_actual = moved;
+	if (csw) {
+		bot_take_csw_from_data(e, csw);
+		e->data_actual = moved;
+		memset(csw, 0, OUSB_CSW_LEN);
+		return true;
+	}
+	if (in && e->x_csw.actual) {
+		if (stalled || !looks_like_csw(e, e->csw, e->x_csw.actual)) {
+			ousb_fail(e, OSTOR_RESULT_TRANSPORT_ERROR, true, "the status read of a merged command got data");
+			return false;
+		}
+		e->stage = S_BOT_CSW_FROM_DATA;
+		return true;
+	}
+	if (stalled) {
+		e->data_stalled = true;
+		bot_clear(e, in);
+		return true;
+	}
+	e->after_clear_csw = true;   /* the queued status read was cancelled: a new one */
+	bot_submit_csw(e);
+	return true;
+}
+
+/* The data phase of a merged command: whole, the CSW is next (true, the
+ * stage moved on); ended early, stop its other transfers and finish it
+ * by the rules (bot_merged_settle); failed, recovery. */
+static bool bot_merged_data_done(struct ousb_engine *e, struct ousb_xfer *first, unsigned int first_bit)
+{
+	enum ousb_status why = OUSB_OK;
+	bool in = first_bit == X_IN;
+
+	switch (ousb_merge_data(e, first, first_bit, &why)) {
+	case MD_WAIT:
+		return false;
+	case MD_BROKEN:
+		if (why != OUSB_OK && why != OUSB_STALL) {
+			ousb_fail(e, why == OUSB_BABBLE ? OSTOR_RESULT_TRANSPORT_ERROR : ousb_result_of(why), true,
+				  "a data transfer of a merged command failed");
+			return false;
+		}
+		if (!e->mg.stopping) {
+			e->mg.stopping = true;
+			for (unsigned int k = 0; k < e->mg.n; k++) {
+				struct ousb_xfer *x = merged_xfer(e, first, k);
+
+				if (k ? e->mg.busy & (1u << (k - 1)) : e->busy & first_bit)
+					e->ops->cancel(e->layer, x);
+			}
+			if (e->busy & X_CSW)
+				e->ops->cancel(e->layer, &e->x_csw);
+		}
+		if (e->busy & (first_bit | X_MERGE | X_CSW))
+			return false;
+		return bot_merged_settle(e, first, in);
+	default:
+		e->data_actual = e->cmd.len;
+		if (in)
+			bot_arm_rescue(e);
+		bot_submit_csw(e);
+		return true;
+	}
+}
+
 void ousb_bot_advance(struct ousb_engine *e)
 {
 	struct wire_cmd *c = &e->cmd;
@@ -354,16 +475,21 @@ void ousb_bot_advance(struct ousb_engine *e)
 				bot_pipeline_reads(e);
 			if (c->dir == OSTOR_DIR_TO_DEVICE && c->len) {
 				e->stage = S_BOT_DOUT;
-				ousb_submit(e, &e->x_out, OUSB_BULK_OUT, c->buf, c->len, c->timeout_ms);
+				bot_submit_data(e, &e->x_out, OUSB_BULK_OUT);
 			} else if (c->dir == OSTOR_DIR_FROM_DEVICE && c->len) {
 				e->stage = S_BOT_DIN;
 				if (!(e->submitted & X_IN))
-					ousb_submit(e, &e->x_in, OUSB_BULK_IN, c->buf, c->len, c->timeout_ms);
+					bot_submit_data(e, &e->x_in, OUSB_BULK_IN);
 			} else {
 				bot_submit_csw(e);
 			}
 			continue;
 		case S_BOT_DIN:
+			if (ousb_cmd_merged(e)) {
+				if (bot_merged_data_done(e, &e->x_in, X_IN))
+					continue;
+				return;
+			}
 			if (e->busy & X_IN)
 				return;
 			switch (bot_reread(e)) {
@@ -413,6 +539,11 @@ void ousb_bot_advance(struct ousb_engine *e)
 				return;
 			}
 		case S_BOT_DOUT:
+			if (ousb_cmd_merged(e)) {
+				if (bot_merged_data_done(e, &e->x_out, X_OUT))
+					continue;
+				return;
+			}
 			if (e->busy & X_OUT)
 				return;
 			e->data_actual = e->x_out.actual;

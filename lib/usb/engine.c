@@ -82,7 +82,25 @@ static unsigned int xbit(struct ousb_engine *e, struct ousb_xfer *x)
 	if (x == &e->x_ctrl) return X_CTRL;
 	if (x == &e->x_intr) return X_INTR;
 	if (x == &e->x_tmr) return X_TMR;
+	if (x >= e->mg.x && x < e->mg.x + OSTOR_ARRAY_SIZE(e->mg.x)) return X_MERGE;
 	return X_OP;
+}
+
+static void busy_set(struct ousb_engine *e, struct ousb_xfer *x, unsigned int bit)
+{
+	if (bit == X_MERGE)
+		e->mg.busy |= 1u << (x - e->mg.x);
+	e->busy |= bit;
+}
+
+static void busy_clear(struct ousb_engine *e, struct ousb_xfer *x, unsigned int bit)
+{
+	if (bit == X_MERGE) {
+		e->mg.busy &= ~(1u << (x - e->mg.x));
+		if (e->mg.busy)
+			return;
+	}
+	e->busy &= ~bit;
 }
 
 static void xfer_done(struct ousb_xfer *x)
@@ -90,7 +108,7 @@ static void xfer_done(struct ousb_xfer *x)
 	struct ousb_engine *e = x->user;
 
 	pthread_mutex_lock(&e->lock);
-	e->busy &= ~xbit(e, x);
+	busy_clear(e, x, xbit(e, x));
 	if (x->status == OUSB_BABBLE)
 		e->stats.babble++;
 	if (x->status == OUSB_NO_DEVICE && !e->gone) {
@@ -124,10 +142,10 @@ void ousb_submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind
 		x->status = OUSB_NO_DEVICE;
 		return;
 	}
-	e->busy |= bit;
+	busy_set(e, x, bit);
 	e->stats.transfers++;
 	if (e->ops->submit(e->layer, x) < 0) {
-		e->busy &= ~bit;
+		busy_clear(e, x, bit);
 		x->status = OUSB_ERROR;
 	}
 }
@@ -141,6 +159,10 @@ size_t ousb_engine_xfers(struct ousb_engine *e, struct ousb_xfer **out, size_t m
 	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(xs); i++, n++)
 		if (n < max)
 			out[n] = xs[i];
+	if (e->cfg.protocol == OUSB_PR_BOT)
+		for (size_t i = 0; i < OSTOR_ARRAY_SIZE(e->mg.x); i++, n++)
+			if (n < max)
+				out[n] = &e->mg.x[i];
 	return e->uas ? ousb_uas_xfers(e, out, n, max) : n;
 }
 
@@ -152,6 +174,9 @@ static void cancel_all(struct ousb_engine *e)
 	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(xs); i++)
 		if (e->busy & xbit(e, xs[i]))
 			e->ops->cancel(e->layer, xs[i]);
+	for (size_t i = 0; i < OSTOR_ARRAY_SIZE(e->mg.x); i++)
+		if (e->mg.busy & (1u << i))
+			e->ops->cancel(e->layer, &e->mg.x[i]);
 }
 
 enum ostor_result ousb_result_of(enum ousb_status s)
@@ -202,6 +227,10 @@ void ousb_finish_task(struct ousb_engine *e)
 	struct outcome *o = &e->out;
 	size_t xfer = o->transferred;
 
+	if (e->mg.n > 1) {
+		ousb_merge_finish(e);
+		return;
+	}
 	e->task = NULL;
 	e->stage = S_IDLE;
 	if (!t)
@@ -230,6 +259,10 @@ void ousb_finish_task(struct ousb_engine *e)
 
 static void fail_queue(struct ousb_engine *e, enum ostor_result res)
 {
+	ostor_task *r;
+
+	while ((r = ousb_merge_next_replay(e)) != NULL)
+		ostori_task_finish(r, res, -1, NULL, 0, 0);
 	while (e->qlen) {
 		ostor_task *t = e->q[e->qhead];
 
@@ -251,6 +284,7 @@ static void wire_start(struct ousb_engine *e)
 	e->reread = RR_NONE;
 	e->csw_stall_tries = e->zlp_tries = 0;
 	e->rescue = RESCUE_NONE;
+	e->mg.stopping = false;
 	e->stats.commands++;
 	if (e->cfg.protocol == OUSB_PR_BOT)
 		ousb_bot_start(e);
@@ -408,17 +442,26 @@ void ousb_advance(struct ousb_engine *e)
 
 static void start_next(struct ousb_engine *e)
 {
-	while (!e->task && e->qlen && !e->sync_busy) {
-		ostor_task *t = e->q[e->qhead];
+	while (!e->task && ousb_waiting(e) && !e->sync_busy) {
+		/* Members of a merged command that did not end whole go
+		 * first, alone. */
+		ostor_task *t = ousb_merge_next_replay(e);
+		bool replayed = t != NULL;
 
-		e->qhead = (e->qhead + 1) % e->qcap;
-		e->qlen--;
+		if (!replayed) {
+			t = e->q[e->qhead];
+			e->qhead = (e->qhead + 1) % e->qcap;
+			e->qlen--;
+		}
 		if (e->dead || e->gone) {
 			ostori_task_finish(t, OSTOR_RESULT_DEVICE_GONE, -1, NULL, 0, 0);
 			continue;
 		}
+		e->mg.n = 0;
 		if (!ousb_prepare(e, t))
 			continue;
+		if (!replayed)
+			ousb_merge_gather(e, t);
 		e->task = t;
 		e->out = (struct outcome){ .res = OSTOR_RESULT_TRANSPORT_ERROR, .status = -1 };
 		e->sense_len = 0;
@@ -472,6 +515,10 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 
 bool ousb_dequeue_aborted(struct ousb_engine *e, ostor_task *t)
 {
+	if (ousb_merge_unreplay(e, t)) {
+		ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+		return true;
+	}
 	for (size_t i = 0; i < e->qlen; i++) {
 		if (e->q[(e->qhead + i) % e->qcap] != t)
 			continue;
@@ -511,6 +558,12 @@ int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t)
 	if (ousb_dequeue_aborted(e, t)) {
 		pthread_mutex_unlock(&e->lock);
 		return 0;
+	}
+	if (e->mg.n > 1 && e->task && ousb_merge_member(e, t) >= 0) {
+		/* A member of a merged command: it ends ABORTED, the others
+		 * are sent again (the command goes as a whole). */
+		e->mg.cancelled |= 1u << ousb_merge_member(e, t);
+		t = e->task;
 	}
 	if (e->task == t && !e->task_cancelled) {
 		/* On the wire: the device state is unknown once we pull the
@@ -617,6 +670,7 @@ int ousb_engine_new(ostor_device *dev, const struct ousb_ops *ops, void *layer,
 			e->pipeline_source = "[usb_storage] storage_device_async_enabled";
 		}
 	}
+	ousb_merge_init(e);
 	/* The device tolerates tag 0 fine, but a fresh random-ish start
 	 * makes a stale CSW from an earlier session easy to spot. */
 	e->tag = (uint32_t)(ostori_now_ms() & 0xffff) << 8;
@@ -725,7 +779,7 @@ int ousb_engine_reset(struct ousb_engine *e, bool port)
 		pthread_mutex_unlock(&e->lock);
 		return ostori_error(OSTOR_ERROR_NO_DEVICE, "%s: the device was unplugged", e->dev->spec);
 	}
-	if (e->task || e->qlen || e->stage != S_IDLE || e->sync_busy) {
+	if (e->task || ousb_waiting(e) || e->stage != S_IDLE || e->sync_busy) {
 		pthread_mutex_unlock(&e->lock);
 		return ostori_error(OSTOR_ERROR_BUSY, "%s: commands are in flight; reset when idle",
 				    e->dev->spec);
@@ -755,7 +809,7 @@ bool ousb_engine_is_idle(struct ousb_engine *e)
 	if (e->uas)
 		return ousb_uas_is_idle(e);
 	pthread_mutex_lock(&e->lock);
-	r = !e->task && !e->qlen && e->stage == S_IDLE && !e->sync_busy;
+	r = !e->task && !ousb_waiting(e) && e->stage == S_IDLE && !e->sync_busy;
 	pthread_mutex_unlock(&e->lock);
 	return r;
 }
@@ -834,6 +888,11 @@ void ousb_engine_counters(struct ousb_engine *e, struct ostor_counter *out, int 
 	ostori_counter_add(out, max, n, "usb_blocking_commands", st.blocking_commands);
 	ostori_counter_add(out, max, n, "usb_babble", st.babble);
 	ostori_counter_add(out, max, n, "usb_queued_max", st.queued_max);
+	if (e->cfg.protocol == OUSB_PR_BOT) {
+		ostori_counter_add(out, max, n, "usb_merged_commands", st.merged_commands);
+		ostori_counter_add(out, max, n, "usb_merged_tasks", st.merged_tasks);
+		ostori_counter_add(out, max, n, "usb_merge_replays", st.merge_replays);
+	}
 	if (!e->uas)
 		return;
 	ostori_counter_add(out, max, n, "usb_uas_inflight_max", st.uas_inflight_max);
@@ -877,6 +936,8 @@ void ousb_engine_tuning(struct ousb_engine *e, struct ostori_setting *out, int m
 				   "not here: needs xHCI, the only device open, one interface");
 	else
 		ostori_setting_add(out, max, n, "blocking transfers", e->block_source, "off (every transfer queued)");
+	if (e->cfg.protocol == OUSB_PR_BOT)
+		ousb_merge_tuning(e, out, max, n);
 common:
 	ousb_quirks_text(&e->cfg.quirks, quirks, sizeof(quirks));
 	ostori_setting_add(out, max, n, "quirks", "built-in table, [usb_storage] quirks, ORIONSTOR_USB_QUIRKS",

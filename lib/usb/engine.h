@@ -46,6 +46,7 @@
 #define OUSB_Q_SAT12           (1u << 8)  /* ATA PASS-THROUGH(12) only: the bridge refuses (16) */
 #define OUSB_Q_NO_UAS          (1u << 9)  /* never UAS: the Bulk-Only alternate setting */
 #define OUSB_Q_QUEUE_CBW       (1u << 10) /* Bulk-Only reads queued with the CBW */
+#define OUSB_Q_NO_MERGE        (1u << 11) /* never merge adjacent READs / WRITEs */
 
 /* The vendor protocol of a USB-ATA bridge (quirk bridge=NAME), for health. */
 enum ousb_bridge {
@@ -128,6 +129,9 @@ struct ousb_engine_stats {
 	uint64_t early_data_in_status_read; /* ... whose first data bytes the status read behind got */
 	uint64_t blocking_commands; /* commands whose transfers ran as blocking calls */
 	uint64_t babble;           /* transfers that ended in babble (more data than asked) */
+	uint64_t merged_commands;  /* Bulk-Only commands that carried adjacent tasks */
+	uint64_t merged_tasks;     /* ... the tasks they carried */
+	uint64_t merge_replays;    /* ... tasks sent again alone after one did not end whole */
 	/* UAS */
 	uint64_t uas_inflight_max; /* most commands on the device at once */
 	uint64_t uas_bad_ius;      /* status IUs too short, of an unknown kind or out of place */
@@ -162,6 +166,12 @@ uint8_t ousb_engine_max_lun(const struct ousb_engine *e);
 
 int ousb_engine_submit(struct ousb_engine *e, ostor_task *t);
 int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t);
+
+/* What discovery found for a LUN (the core's lun_limits op): its block
+ * size and the largest command in bytes (the Block Limits VPD, the
+ * transfer limit).  Bulk-Only merges adjacent queued READs or WRITEs up
+ * to that size; without it, not at all. */
+void ousb_engine_lun_limits(struct ousb_engine *e, uint32_t lun, uint32_t block_size, uint64_t max_bytes);
 
 /* Synchronous transport reset while idle (OSTOR_ERROR_BUSY otherwise):
  * Reset Recovery / Command Block Reset, or a port reset.  Escalates like

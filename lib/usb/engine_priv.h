@@ -17,7 +17,36 @@
  * better pipelined into usbfs memory anyway. */
 #define OUSB_BLOCK_MAX 16384u
 
-enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR = 64 };
+/* X_MERGE: any data transfer of a merged command's later members. */
+enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR = 64, X_MERGE = 128 };
+
+/* Adjacent READs or WRITEs queued for one LUN, sent as one Bulk-Only
+ * command (merge.c). */
+#define OUSB_MERGE_MAX 32
+#define OUSB_MAX_LUNS 16
+
+struct ousb_merge {
+	/* What the core found at discovery (ousb_engine_lun_limits): the
+	 * block size and the largest command in bytes; 0: not known, no
+	 * merging on that LUN. */
+	uint32_t block_size[OUSB_MAX_LUNS];
+	uint32_t max_bytes[OUSB_MAX_LUNS];
+	bool off;                    /* quirk no-merge, ORIONSTOR_USB_MERGE=off */
+	const char *source;          /* what decided (tuning) */
+	/* The command on the wire: its members in LBA order (member[0] is
+	 * e->task, its data goes through x_in / x_out) and the data
+	 * transfers of the others. */
+	ostor_task *member[OUSB_MERGE_MAX];
+	unsigned int n;              /* members; below 2: not merged */
+	uint32_t cancelled;          /* members cancelled on the wire (bits) */
+	struct ousb_xfer x[OUSB_MERGE_MAX - 1];
+	uint32_t busy;               /* x[] in flight (bits) */
+	bool stopping;               /* its data phase ended early: the rest cancelled */
+	/* Members of a merged command that did not end whole, sent again
+	 * one by one ahead of the queue (each gets its own status). */
+	ostor_task *replay[OUSB_MERGE_MAX];
+	unsigned int replay_head, replay_len;
+};
 
 /* The rescue of a pipelined CSW read (see bot_arm_rescue in bot.c). */
 enum rescue { RESCUE_NONE, RESCUE_ARMED, RESCUE_CANCEL };
@@ -139,6 +168,7 @@ struct ousb_engine {
 	size_t drain_len;
 	bool overrun;
 	struct ousb_engine_stats stats;
+	struct ousb_merge mg;
 	/* UAS (uas.c): its commands, tags and task management; NULL for
 	 * the other protocols. */
 	struct ousb_uas *uas;
@@ -148,6 +178,19 @@ struct ousb_engine {
 static inline bool is_ufi_like(const struct ousb_engine *e)
 {
 	return e->cfg.subclass == OUSB_SC_UFI || e->cfg.subclass == OUSB_SC_SFF;
+}
+
+/* The command on the wire carries more than one task (not its REQUEST
+ * SENSE). */
+static inline bool ousb_cmd_merged(const struct ousb_engine *e)
+{
+	return e->mg.n > 1 && !e->cmd.is_sense;
+}
+
+/* Tasks waiting for the wire: the queue and the members sent again. */
+static inline size_t ousb_waiting(const struct ousb_engine *e)
+{
+	return e->qlen + e->mg.replay_len;
 }
 
 /* ---- engine.c: transfers, completion, dispatch -------------------------- */
@@ -188,6 +231,30 @@ int ousb_uas_cancel(struct ousb_engine *e, ostor_task *t);
 bool ousb_uas_is_idle(struct ousb_engine *e);
 void ousb_uas_gone(struct ousb_engine *e);
 void ousb_uas_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n);
+
+/* ---- merge.c: adjacent READs / WRITEs as one command --------------------- */
+
+void ousb_merge_init(struct ousb_engine *e);
+/* After ousb_prepare put t on e->cmd: take the tasks queued right behind
+ * it that continue it (same LUN, opcode and flags, the next LBA, one
+ * buffer) up to the LUN's limit, and make e->cmd their one command. */
+void ousb_merge_gather(struct ousb_engine *e, ostor_task *t);
+/* Submit the data transfers of members 1.. (member 0's is the caller's). */
+void ousb_merge_submit_rest(struct ousb_engine *e, enum ousb_kind kind);
+/* The data phase of a merged command: first is member 0's transfer. */
+enum ousb_merge_data { MD_WAIT, MD_WHOLE, MD_BROKEN };
+enum ousb_merge_data ousb_merge_data(struct ousb_engine *e, struct ousb_xfer *first, unsigned int first_bit,
+				     enum ousb_status *why);
+/* The merged command ended (e->out, e->sense): complete its members when
+ * it was whole, else queue them to be sent again one by one. */
+void ousb_merge_finish(struct ousb_engine *e);
+/* The next member to send again, or NULL. */
+ostor_task *ousb_merge_next_replay(struct ousb_engine *e);
+/* t is a member of the command on the wire: its index, else -1. */
+int ousb_merge_member(const struct ousb_engine *e, const ostor_task *t);
+/* Take t out of the members waiting to be sent again (true if it was). */
+bool ousb_merge_unreplay(struct ousb_engine *e, const ostor_task *t);
+void ousb_merge_tuning(struct ousb_engine *e, struct ostori_setting *out, int max, int *n);
 
 /* ---- recovery.c --------------------------------------------------------- */
 

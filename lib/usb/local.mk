@@ -1,7 +1,7 @@
 # lib/usb: USB mass storage.  The protocol engines (Bulk-Only, CB/CBI) and
 # the quirks table are built always: the sim: device models drive them
 # too.  The libusb transfer layer and the usb: backend need libusb.
-lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/bot.c lib/usb/cbi.c \
+lib_libostor_private_la_SOURCES += lib/usb/engine.c lib/usb/bot.c lib/usb/merge.c lib/usb/cbi.c \
 	lib/usb/recovery.c lib/usb/protocol.c lib/usb/quirks.c lib/usb/api.c lib/usb/sim_device.c \
 	lib/usb/config.c lib/usb/spec.c lib/usb/suspend.c lib/usb/uas.c lib/usb/sim_uas.c
 noinst_HEADERS += lib/usb/config.h lib/usb/spec.h lib/usb/engine.h lib/usb/engine_priv.h \
@@ -11,11 +11,14 @@ lib_libostor_private_la_SOURCES += lib/usb/backend.c
 endif
 
 # Protocol tests against the simulated devices (white-box).
-check_PROGRAMS += tests/unit/test_usb_bot tests/unit/test_usb_cbi
-TESTS += tests/unit/test_usb_bot tests/unit/test_usb_cbi
+check_PROGRAMS += tests/unit/test_usb_bot tests/unit/test_usb_cbi tests/unit/test_usb_merge
+TESTS += tests/unit/test_usb_bot tests/unit/test_usb_cbi tests/unit/test_usb_merge
 tests_unit_test_usb_bot_SOURCES = tests/unit/test_usb_bot.c tests/unit/usb_test_util.h
 tests_unit_test_usb_bot_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_usb_bot_LDADD = lib/libostor_private.la $(CHECK_LIBS)
+tests_unit_test_usb_merge_SOURCES = tests/unit/test_usb_merge.c tests/unit/usb_test_util.h
+tests_unit_test_usb_merge_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_usb_merge_LDADD = lib/libostor_private.la $(CHECK_LIBS)
 tests_unit_test_usb_cbi_SOURCES = tests/unit/test_usb_cbi.c tests/unit/usb_test_util.h
 tests_unit_test_usb_cbi_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_usb_cbi_LDADD = lib/libostor_private.la $(CHECK_LIBS)

@@ -53,10 +53,12 @@ static const struct {
 	{ "sat-12", OUSB_Q_SAT12 },
 	{ "no-uas", OUSB_Q_NO_UAS },
 	{ "queue-cbw", OUSB_Q_QUEUE_CBW },
+	{ "no-merge", OUSB_Q_NO_MERGE },
 };
 
 #define QUIRK_NAMES "ignore-residue, fix-capacity, single-lun, no-sync-cache, " \
-	"read-capacity-16, ignore-tag, go-slow, sat-12, no-uas, queue-cbw, max-transfer=BYTES, " \
+	"read-capacity-16, ignore-tag, go-slow, sat-12, no-uas, queue-cbw, no-merge, " \
+	"max-transfer=BYTES, " \
 	"bridge=jmicron|sunplus|cypress, none"
 
 int ousb_quirks_parse(const char *text, struct ousb_quirks *q)

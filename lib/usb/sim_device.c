@@ -399,6 +399,9 @@ static enum ousb_status bot_cbw(struct sim_usb *m, struct ousb_xfer *x)
 	}
 	/* Ho: cases 9-13, data first */
 	m->expect_out = OSTOR_MIN(h, SIM_USB_MAX_TRANSFER);
+	m->out_stall_at = 0;
+	if (cmd_fault(m, SIM_USB_DATA_STALL))
+		m->out_stall_at = OSTOR_MAX((m->expect_out / 2) & ~(size_t)(SIM_USB_MPS - 1), (size_t)SIM_USB_MPS);
 	m->state = D_DATA_OUT;
 	return OUSB_OK;
 }
@@ -730,6 +733,25 @@ static int do_bulk_out(struct sim_usb *m, struct ousb_xfer *x)
 		if (st == OUSB_OK)
 			x->actual = x->len;
 		return st;
+	}
+	if (m->state == D_DATA_OUT && m->out_stall_at && m->protocol == OUSB_PR_BOT &&
+	    m->data_len + x->len > m->out_stall_at) {
+		/* data-stall: a write error half-way - the device takes what
+		 * fits before the stall, writes nothing and fails the command
+		 * (CHECK CONDITION, MEDIUM ERROR / WRITE ERROR held for REQUEST
+		 * SENSE, the residue the rest). */
+		uint32_t h = ostori_get_le32(m->cbw + 8);
+		uint8_t lun = m->cbw[13] & 0x0f;
+		struct sim_cmd c;
+
+		x->actual = m->out_stall_at - m->data_len;
+		m->data_len = m->out_stall_at;
+		m->out_stall_at = 0;
+		sim_target_inject_check(m->target, lun, m->cbw[15], 1, OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x0c, 0x00);
+		sim_usb_run_target(m, lun, m->cbw + 15, m->cbw[14] & 0x1f, OSTOR_DIR_TO_DEVICE, m->data, m->data_len, &c);
+		bot_make_csw(m, (uint32_t)(h - m->data_len), bot_status(c.status));
+		m->out_halted = true;
+		return OUSB_STALL;
 	}
 	if (m->state == D_DATA_OUT) {
 		size_t room = SIM_USB_MAX_TRANSFER - m->data_len;
@@ -1415,6 +1437,14 @@ static int model_cancel(ostor_task *t, void *priv)
 	return ousb_engine_cancel(((struct sim_usb *)priv)->engine, t);
 }
 
+static void model_lun_limits(ostor_device *dev, void *priv, uint32_t target, uint32_t lun, uint32_t block_size,
+			     uint64_t max_bytes)
+{
+	(void)dev;
+	(void)target;
+	ousb_engine_lun_limits(((struct sim_usb *)priv)->engine, lun, block_size, max_bytes);
+}
+
 static int hook_poll(ostor_device *dev, void *priv)
 {
 	struct sim_usb *m = priv;
@@ -1477,22 +1507,26 @@ static const struct sim_transport_ops usb_bot = {
 	.name = "usb-bot", .options = SIM_USB_OPTIONS, .open = open_bot, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
 	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
+	.lun_limits = model_lun_limits,
 };
 static const struct sim_transport_ops usb_cbi = {
 	.name = "usb-cbi", .options = SIM_USB_OPTIONS, .open = open_cbi, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
 	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
+	.lun_limits = model_lun_limits,
 };
 static const struct sim_transport_ops usb_cb = {
 	.name = "usb-cb", .options = SIM_USB_OPTIONS, .open = open_cb, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
 	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
+	.lun_limits = model_lun_limits,
 };
 
 static const struct sim_transport_ops usb_uas = {
 	.name = "usb-uas", .options = SIM_USB_OPTIONS ", streams=N", .open = open_uas, .close = model_close,
 	.submit = model_submit, .cancel = model_cancel, .reset = model_reset, .poll = hook_poll,
 	.next_timeout = hook_next_timeout, .counters = model_counters, .tuning = model_tuning,
+	.lun_limits = model_lun_limits,
 };
 
 const struct sim_transport_ops *const ostori_sim_usb_transports[] = { &usb_bot, &usb_cbi, &usb_cb, &usb_uas,

@@ -53,6 +53,7 @@ struct sim_usb {
 	bool stall_after_data;   /* data phase ends in a stall */
 	bool babble_data;
 	size_t expect_out;       /* BOT data-out: Ho */
+	size_t out_stall_at;     /* BOT data-out (data-stall): bytes taken before the stall; 0: none */
 	uint8_t cbw[OUSB_CBW_LEN];
 	uint8_t csw[SIM_USB_MPS];
 	size_t csw_len;

@@ -129,7 +129,7 @@ void ousb_suspend_tick(struct ousb_suspend *s, uint64_t now)
 
 		pthread_mutex_lock(&e->lock);
 		commands += e->stats.commands;
-		quiet = quiet && !e->task && !e->qlen && e->stage == S_IDLE && !e->sync_busy && !e->busy &&
+		quiet = quiet && !e->task && !ousb_waiting(e) && e->stage == S_IDLE && !e->sync_busy && !e->busy &&
 			!e->gone && !e->dead;
 	}
 	if (quiet && commands == s->seen)
