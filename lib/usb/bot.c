@@ -351,10 +351,11 @@ static struct ousb_xfer *merged_xfer(struct ousb_engine *e, struct ousb_xfer *fi
 /*
  * A merged command's data phase ended early, and its transfers have
  * drained: finish it as Bulk-Only has it.  The data ran up to the first
- * transfer that came back short or stalled; after a short one the next
- * bytes on the pipe are the CSW (a later transfer, or the status read
- * queued behind, may hold it); after a stall the halt is cleared and the
- * CSW read.  Anything else there is not the protocol: recovery.  The CSW
+ * transfer that came back short or stalled (a short one may be the CSW
+ * itself: the device skipped the rest); after a short one the next bytes
+ * on the pipe are the CSW (a later transfer, or the status read queued
+ * behind, may hold it); after a stall the halt is cleared and the CSW
+ * read.  Anything else there is not the protocol: recovery.  The CSW
  * is judged as any (a CHECK CONDITION fetches the sense), and the
  * members are sent again unless it covered all of them (merge.c).
  * False when it failed the command.
@@ -369,9 +370,14 @@ static bool bot_merged_settle(struct ousb_engine *e, struct ousb_xfer *first, bo
 		struct ousb_xfer *x = merged_xfer(e, first, k);
 
 		if (!ended) {
-			moved += x->actual;
 			stalled = x->status == OUSB_STALL;
 			ended = stalled || x->actual < e->mg.member[k]->data_len;
+			if (in && !stalled && ended && looks_like_csw(e, x->buf, x->actual)) {
+				/* The device skipped the rest of the data. */
+				csw = x->buf;
+				continue;
+			}
+			moved += x->actual;
 			continue;
 		}
 		if (!x->actual)

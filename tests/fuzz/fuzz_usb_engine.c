@@ -13,8 +13,10 @@
  * CBI, UAS without streams, UAS with 4 streams, UAS with 32, BOT without
  * pipelining), subclass (bits 3-5), the end (bit 6), scattered buffers
  * (bit 7); bytes 1-2 quirk flags, byte 3 max-transfer; byte 4 the number
- * of commands (bits 0-1, 1 to 4); three bytes per command (kind, length,
- * LUN); then the completions: per completion one byte picks the
+ * of commands (bits 0-1, 1 to 4), the LUNs discovered (bit 2: block size
+ * and limit known, so adjacent READs / WRITEs merge) and READs / WRITEs
+ * adjacent (bit 3: each starts where the one before ended); three bytes
+ * per command (kind, length, LUN); then the completions: per completion one byte picks the
  * transfer, one gives the status (bits 0-2, 7: OK) and flags (bit 3: a
  * well-formed header, the CSW signature and tag or the UAS IU tag; bit 4:
  * the whole length; bit 5: the bytes from the input, else zeros; bit 6:
@@ -329,13 +331,20 @@ static const struct ousb_ops fuzz_ops = {
 static ostor_context *ctx;
 static ostor_device *dev;
 
+/* READs and WRITEs at block 8, or (adjacent) each where the last ended. */
+static bool adjacent_rw;
+static uint32_t next_lba;
+
 static void cdb_rw(uint8_t *cdb, uint8_t op, size_t blocks)
 {
+	uint32_t lba = adjacent_rw ? next_lba : 8;
+
 	memset(cdb, 0, 10);
 	cdb[0] = op;
-	cdb[5] = 8;
+	ostori_put_be32(cdb + 2, lba);
 	cdb[7] = (uint8_t)(blocks >> 8);
 	cdb[8] = (uint8_t)blocks;
+	next_lba = lba + (uint32_t)blocks;
 }
 
 static bool make_task(struct ftask *ft, uint8_t kind, uint8_t lenb, uint8_t lun, bool scatter)
@@ -488,7 +497,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ousb_engine_config cfg = { 0 };
 	struct ousb_engine *e;
 	struct in in = { data, size };
-	uint8_t b0, nt;
+	uint8_t b0, b4, nt;
 	unsigned long rounds = 0;
 	bool scatter;
 
@@ -510,7 +519,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.quirks.flags |= (uint32_t)(in_byte(&in) & 0x03) << 8;
 	cfg.quirks.max_transfer = 512u * ((uint32_t)in_byte(&in) + 1);
 	scatter = b0 & 0x80;
-	nt = (uint8_t)((in_byte(&in) & 3) + 1);
+	b4 = in_byte(&in);
+	nt = (uint8_t)((b4 & 3) + 1);
+	adjacent_rw = b4 & 0x08;
+	next_lba = 8;
 
 	memset(&L, 0, sizeof(L));
 	L.end_gone = b0 & 0x40;
@@ -521,6 +533,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	dbg_engine = e;
 	e->tag = 0x100;   /* deterministic (the engine seeds it from the clock) */
+	if (b4 & 0x04)
+		for (uint32_t l = 0; l < OUSB_MAX_LUNS; l++)
+			ousb_engine_lun_limits(e, l, 512, 64 * 1024);
 	for (int i = 0; i < nt; i++) {
 		uint8_t kind = in_byte(&in), lenb = in_byte(&in), lun = in_byte(&in);
 

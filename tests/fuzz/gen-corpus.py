@@ -322,8 +322,8 @@ def csw(status=0, residue=0):                 # a CSW for the last CBW
     return bytes([0, 0x2f, 13]) + bytes(8) + le32(residue) + bytes([status])
 
 
-def usb_engine(proto, cmds, script, quirks=0, subclass=0):
-    head = bytes([proto | subclass << 3]) + le16(quirks) + bytes([0, len(cmds) - 1])
+def usb_engine(proto, cmds, script, quirks=0, subclass=0, flags=0):
+    head = bytes([proto | subclass << 3]) + le16(quirks) + bytes([0, len(cmds) - 1 | flags])
     return head + b"".join(bytes(c) for c in cmds) + script
 
 
@@ -340,6 +340,13 @@ put("fuzz_usb_engine", "bot-short-read-stall",
                OK_FULL + csw()))
 put("fuzz_usb_engine", "bot-pipelined-cbw-two",
     usb_engine(1, [READ1, INQ36], maxlun0 + OK_FULL * 3 + csw() + OK_FULL * 2 + csw()))
+# Three adjacent 1 KiB reads, the LUNs discovered (0x04) and adjacent
+# (0x08): the first alone, the other two merged (two data transfers).
+READ2 = (0, 2, 0)
+put("fuzz_usb_engine", "bot-merged-reads",
+    usb_engine(0, [READ2] * 3, maxlun0 + OK_FULL * 2 + csw() + OK_FULL * 4 + csw(), flags=0x0c))
+put("fuzz_usb_engine", "bot-merged-writes",
+    usb_engine(0, [(1, 2, 0)] * 3, maxlun0 + OK_FULL * 2 + csw() + OK_FULL * 3 + csw(), flags=0x0c))
 put("fuzz_usb_engine", "cbi-read",
     usb_engine(3, [READ1], OK_FULL + OK_FULL + ok_data(b"\x00\x00"), subclass=3))
 put("fuzz_usb_engine", "cb-inquiry",

@@ -400,9 +400,10 @@ START_TEST(merge_unit_attention_to_first)
 END_TEST
 
 /* The data phase ends early (a stall half-way: the halt cleared, the CSW
- * read, its residue) or the CSW never comes (Reset Recovery): every
- * member again alone - reads and writes end GOOD with the right data. */
-static const enum sim_usb_fault broken_faults[] = { SIM_USB_DATA_STALL, SIM_USB_CSW_NAK };
+ * read, its residue; the CSW in place of the data) or the CSW never comes
+ * (Reset Recovery): every member again alone - reads and writes end GOOD
+ * with the right data. */
+static const enum sim_usb_fault broken_faults[] = { SIM_USB_DATA_STALL, SIM_USB_CSW_NAK, SIM_USB_SKIP_DATA };
 
 START_TEST(merge_broken_data_phase_replayed)
 {
@@ -425,9 +426,13 @@ START_TEST(merge_broken_data_phase_replayed)
 	ck_assert_uint_eq(estats(m).merged_commands, 1);
 	ck_assert_uint_eq(estats(m).merge_replays, N - 1);
 	ck_assert_uint_eq(mstats(m).bot_resets, resets);
-	if (!resets)
+	if (broken_faults[_i] == SIM_USB_DATA_STALL)
 		ck_assert_uint_eq(estats(m).clear_halts, 1);
+	if (broken_faults[_i] == SIM_USB_SKIP_DATA)
+		ck_assert_uint_eq(estats(m).csw_in_data, 1);
 	free_all(t, N);
+	if (broken_faults[_i] == SIM_USB_SKIP_DATA)
+		return;   /* a data-in fault */
 
 	/* Writes: the same, and the medium holds every task's data. */
 	rec.calls = 0;

@@ -92,6 +92,17 @@ grep -q "reports no informational exceptions" /run/vm/smart.json || fail "the un
 "$B/orionstor" bench -d "$ux" --rw randrw --verify --qd 4 --span 256k --runtime 2 --ramp 0 -q \
     >/run/vm/bench.out 2>&1 || { cat /run/vm/bench.out; fail "bench --verify on $ux"; }
 cat /run/vm/bench.out
+# Sequential writes 8 deep, every block stamped with its LBA: adjacent
+# queued WRITEs go out merged into one command (usb_merged_commands); the
+# host checks every block of the span in the image.
+"$B/orionstor" bench -d "$ux" --rw write --bs 16k --qd 8 --span 256k --runtime 1 --ramp 0 --verify --json \
+    >/run/vm/seqw.json 2>/run/vm/seqw.err || { cat /run/vm/seqw.err; fail "sequential bench --verify on $ux"; }
+python3 - /run/vm/seqw.json <<'PY' || fail "sequential writes 8 deep were never merged"
+import json, sys
+t = json.load(open(sys.argv[1]))["transport"]
+print("guest: merged writes: %d commands carried %d of them" % (t["usb_merged_commands"], t["usb_merged_tasks"]))
+sys.exit(0 if t["usb_merged_commands"] > 0 else 1)
+PY
 # The library's count of its own system calls (usb_system_calls) against
 # strace's ioctl and poll calls, per 4 KiB read at QD1, with blocking
 # transfers (the default here) and with every transfer queued: the
@@ -138,6 +149,7 @@ bot speed=high max_lun=1 lun=1 QEMU/QEMU HARDDISK bs=512 blocks=16384 wp=1
 bot speed=full max_lun=0 lun=0 QEMU/QEMU HARDDISK bs=512 blocks=16384 wp=0
 EXPECTED
 vm_check_pattern "$IMG_UX" $((800 * 512)) 262144 usb-x
+vm_check_stamps "$IMG_UX" 262144 512 "bench --verify (merged sequential writes)"
 vm_check_pattern "$IMG_B4K" $((7 * 4096)) 16384 bot-4k
 vm_check_pattern "$IMG_UO" $((16 * 512)) 65536 usb-o
 cmp -n 16384 /dev/zero "$IMG_BRO" || vm_fail "the read-only image changed"

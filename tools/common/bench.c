@@ -273,9 +273,12 @@ static int submit(struct bench *b, struct worker *w, struct slot *s, unsigned in
 	case P_WRITE: case P_RANDWRITE: write = true; break;
 	default: write = tc_rand64(&w->seed) % 100 >= a->mix; break;
 	}
-	if (b->expected) {
-		/* Each slot has its own blocks: no two commands of a run
-		 * ever touch one block at the same time. */
+	if (b->expected && a->rw != P_READ && a->rw != P_WRITE) {
+		/* Random: each slot has its own blocks, so no two commands
+		 * of a run ever touch one block at the same time.
+		 * (Sequential: one cursor; the commands in flight are its
+		 * last --qd positions, distinct as the span holds at least
+		 * --qd commands - checked at the start.) */
 		uint64_t per_slot = w->blocks / a->qd / b->per_io;
 
 		lba = w->first + (uint64_t)slot_index * per_slot * b->per_io;

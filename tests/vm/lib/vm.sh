@@ -381,6 +381,32 @@ vm_check_pattern() {
     vm_log "$(basename "$img"): $len bytes of pattern '$seed' at offset $off verified"
 }
 
+# vm_check_stamps IMAGE LEN BLOCK_SIZE WHAT: every block of the first LEN
+# bytes holds the stamp `orionstor bench --verify` writes (its magic, its
+# own LBA, a sequence number, the pattern of both): each write landed
+# where it was meant to, whole.
+vm_check_stamps() {
+    local img=$1 len=$2 bs=$3 what=$4
+    python3 - "$img" "$len" "$bs" <<'PY' || vm_fail "$img: $what: blocks without their bench stamp"
+import struct, sys
+img, length, bs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+bad = []
+with open(img, "rb") as f:
+    data = f.read(length)
+for lba in range(length // bs):
+    b = data[lba * bs:(lba + 1) * bs]
+    magic, l, seq = struct.unpack_from("<QQI", b)
+    ok = magic == 0x48434e4542524f53 and l == lba and seq != 0 and \
+        all(b[i] == (lba * 7 + seq * 13 + i) & 0xff for i in range(20, bs))
+    if not ok:
+        bad.append(lba)
+if bad:
+    print("blocks without their stamp: %d, first %s" % (len(bad), bad[:8]))
+    sys.exit(1)
+PY
+    vm_log "$(basename "$img"): $what: $((len / bs)) blocks stamped with their own LBA"
+}
+
 # vm_check_ext4_tree IMAGE [TREE]: after nbd_ext4_tree in the guest: e2fsck
 # -fn of IMAGE is clean and the /tree debugfs extracts equals TREE
 # (default: the source tree's lib/).
