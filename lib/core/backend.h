@@ -632,9 +632,19 @@ static inline enum ostor_result ostori_result_of_status(int status)
 	}
 }
 
-/* Convenience for backends: set the results and complete. */
-static inline void ostori_task_finish(ostor_task *t, enum ostor_result result, int status,
-				      const uint8_t *sense, size_t sense_len, size_t transferred)
+/* Hand a task whose results are set to the core: an owned queue's task,
+ * no cache to tell, straight to its owner. */
+static inline void ostori_task_hand_over(ostor_task *t)
+{
+	if (OSTOR_LIKELY(t->chan != NULL && t->dev->cmd_cache == NULL && t->dev->bcache == NULL))
+		ostori_channel_complete(t);
+	else
+		ostori_task_complete(t);
+}
+
+/* Set the results (sense and transferred bounded) without completing. */
+static inline void ostori_task_set_results(ostor_task *t, enum ostor_result result, int status,
+					   const uint8_t *sense, size_t sense_len, size_t transferred)
 {
 	t->result = result;
 	t->status = status;
@@ -644,11 +654,14 @@ static inline void ostori_task_finish(ostor_task *t, enum ostor_result result, i
 		memcpy(t->sense, sense, sense_len);
 	t->sense_len = sense && sense_len ? sense_len : 0;
 	t->transferred = transferred <= t->data_len ? transferred : t->data_len;
-	/* An owned queue's task, no cache to tell: straight to its owner. */
-	if (OSTOR_LIKELY(t->chan != NULL && t->dev->cmd_cache == NULL && t->dev->bcache == NULL))
-		ostori_channel_complete(t);
-	else
-		ostori_task_complete(t);
+}
+
+/* Convenience for backends: set the results and complete. */
+static inline void ostori_task_finish(ostor_task *t, enum ostor_result result, int status,
+				      const uint8_t *sense, size_t sense_len, size_t transferred)
+{
+	ostori_task_set_results(t, result, status, sense, sense_len, transferred);
+	ostori_task_hand_over(t);
 }
 
 /* Cancel t where it is: waiting in the block cache (it ends aborted

@@ -116,7 +116,7 @@ static void xfer_done(struct ousb_xfer *x)
 		e->gone = true;
 	}
 	ousb_advance(e);
-	pthread_mutex_unlock(&e->lock);
+	ousb_unlock(e);
 }
 
 /* Queue one transfer; a layer that refuses it completes it here as an
@@ -221,6 +221,26 @@ size_t ousb_copy_out(ostor_task *t, const uint8_t *src, size_t n)
 	return done;
 }
 
+void ousb_hand_over(struct ousb_engine *e, ostor_task *t)
+{
+	if (e->nhanded < OSTOR_ARRAY_SIZE(e->handed))
+		e->handed[e->nhanded++] = t;
+	else
+		ostori_task_hand_over(t);
+}
+
+void ousb_unlock(struct ousb_engine *e)
+{
+	ostor_task *done[OUSB_HANDED_MAX];
+	unsigned int n = e->nhanded;
+
+	memcpy(done, e->handed, n * sizeof(done[0]));
+	e->nhanded = 0;
+	pthread_mutex_unlock(&e->lock);
+	for (unsigned int i = 0; i < n; i++)
+		ostori_task_hand_over(done[i]);
+}
+
 void ousb_finish_task(struct ousb_engine *e)
 {
 	ostor_task *t = e->task;
@@ -254,7 +274,7 @@ void ousb_finish_task(struct ousb_engine *e)
 		memcpy(t->sense, e->sense, e->sense_len);
 		t->sense_len = e->sense_len;
 	}
-	ostori_task_complete(t);
+	ousb_hand_over(e, t);
 }
 
 static void fail_queue(struct ousb_engine *e, enum ostor_result res)
@@ -499,7 +519,7 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 		/* A fixed ring, allocated at open: when it is full the core
 		 * keeps the task waiting (no allocation per command). */
 		if (e->qlen == e->qcap || (e->one_at_a_time && (e->qlen || e->task || e->stage != S_IDLE))) {
-			pthread_mutex_unlock(&e->lock);
+			ousb_unlock(e);
 			return OSTORI_SUBMIT_FULL;
 		}
 		if (e->qlen + 1 > e->stats.queued_max)
@@ -509,7 +529,7 @@ int ousb_engine_submit(struct ousb_engine *e, ostor_task *t)
 		if (e->stage == S_IDLE && !e->task && !e->sync_busy)
 			start_next(e);
 	}
-	pthread_mutex_unlock(&e->lock);
+	ousb_unlock(e);
 	return r;
 }
 
@@ -556,7 +576,7 @@ int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t)
 		return ousb_uas_cancel(e, t);
 	pthread_mutex_lock(&e->lock);
 	if (ousb_dequeue_aborted(e, t)) {
-		pthread_mutex_unlock(&e->lock);
+		ousb_unlock(e);
 		return 0;
 	}
 	if (e->mg.n > 1 && e->task && ousb_merge_member(e, t) >= 0) {
@@ -577,7 +597,7 @@ int ousb_engine_cancel(struct ousb_engine *e, ostor_task *t)
 			ousb_advance(e);
 		}
 	}
-	pthread_mutex_unlock(&e->lock);
+	ousb_unlock(e);
 	return 0;
 }
 
@@ -822,14 +842,14 @@ void ousb_engine_gone(struct ousb_engine *e)
 	e->gone = true;
 	if (e->uas) {
 		ousb_uas_gone(e);
-		pthread_mutex_unlock(&e->lock);
+		ousb_unlock(e);
 		return;
 	}
 	if (e->busy)
 		cancel_all(e);
 	ousb_advance(e);
 	fail_queue(e, OSTOR_RESULT_DEVICE_GONE);
-	pthread_mutex_unlock(&e->lock);
+	ousb_unlock(e);
 }
 
 bool ousb_engine_is_dead(struct ousb_engine *e)

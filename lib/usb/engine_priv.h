@@ -24,6 +24,7 @@ enum { X_OUT = 1, X_IN = 2, X_CSW = 4, X_CTRL = 8, X_INTR = 16, X_OP = 32, X_TMR
  * command (merge.c). */
 #define OUSB_MERGE_MAX 32
 #define OUSB_MAX_LUNS 16
+#define OUSB_HANDED_MAX (2 * OUSB_MERGE_MAX)
 
 struct ousb_merge {
 	/* What the core found at discovery (ousb_engine_lun_limits): the
@@ -169,6 +170,11 @@ struct ousb_engine {
 	bool overrun;
 	struct ousb_engine_stats stats;
 	struct ousb_merge mg;
+	/* Tasks finished under the lock, handed to the core once it is
+	 * released (ousb_unlock): the next command goes on the wire before
+	 * their completion work (a block cache copies their data). */
+	ostor_task *handed[OUSB_HANDED_MAX];
+	unsigned int nhanded;
 	/* UAS (uas.c): its commands, tags and task management; NULL for
 	 * the other protocols. */
 	struct ousb_uas *uas;
@@ -200,6 +206,11 @@ void ousb_submit(struct ousb_engine *e, struct ousb_xfer *x, enum ousb_kind kind
 enum ostor_result ousb_result_of(enum ousb_status s);
 void ousb_fail(struct ousb_engine *e, enum ostor_result res, bool recover, const char *why);
 size_t ousb_copy_out(ostor_task *t, const uint8_t *src, size_t n);
+/* Complete t (its results set) once e->lock is released (at once when
+ * too many wait). */
+void ousb_hand_over(struct ousb_engine *e, ostor_task *t);
+/* Release e->lock, then complete the tasks that finished meanwhile. */
+void ousb_unlock(struct ousb_engine *e);
 void ousb_finish_task(struct ousb_engine *e);
 void ousb_start_sense(struct ousb_engine *e);
 void ousb_wire_done(struct ousb_engine *e, struct outcome o);

@@ -270,13 +270,16 @@ void ousb_merge_finish(struct ousb_engine *e)
 		ostor_task *t = e->mg.member[i];
 
 		if (e->mg.cancelled & (1u << i))
-			ostori_task_finish(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
+			ostori_task_set_results(t, OSTOR_RESULT_ABORTED, -1, NULL, 0, 0);
 		else if (whole)
-			ostori_task_finish(t, OSTOR_RESULT_GOOD, 0, NULL, 0, t->data_len);
+			ostori_task_set_results(t, OSTOR_RESULT_GOOD, 0, NULL, 0, t->data_len);
 		else if (i == 0 && first_gets_sense)
-			ostori_task_finish(t, OSTOR_RESULT_CHECK_CONDITION, 2, e->sense, e->sense_len, 0);
-		else
+			ostori_task_set_results(t, OSTOR_RESULT_CHECK_CONDITION, 2, e->sense, e->sense_len, 0);
+		else {
 			replay_push(e, t);
+			continue;
+		}
+		ousb_hand_over(e, t);
 	}
 }
 
