@@ -1369,14 +1369,7 @@ END_TEST
 /* The pipelining setting as the tuning report shows it. */
 static const struct ostori_setting *pipelining_setting(struct sim_usb *m, struct ostori_setting *set, int max)
 {
-	int n = 0;
-
-	ousb_engine_tuning(sim_usb_engine(m), set, max, &n);
-	for (int i = 0; i < n && i < max; i++)
-		if (!strcmp(set[i].name, "pipelining"))
-			return &set[i];
-	ck_abort_msg("no pipelining setting");
-	return NULL;
+	return engine_setting(m, "pipelining", set, max);
 }
 
 /* The queue-cbw quirk queues the reads with the CBW on one device (what

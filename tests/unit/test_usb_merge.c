@@ -93,14 +93,7 @@ static void write_ref(uint8_t *ref, uint32_t seed)
 
 static const struct ostori_setting *merging_setting(struct sim_usb *m, struct ostori_setting *set, int max)
 {
-	int n = 0;
-
-	ousb_engine_tuning(sim_usb_engine(m), set, max, &n);
-	for (int i = 0; i < n && i < max; i++)
-		if (!strcmp(set[i].name, "merging"))
-			return &set[i];
-	ck_abort_msg("no merging setting");
-	return NULL;
+	return engine_setting(m, "merging", set, max);
 }
 
 /* ---- what merges ----------------------------------------------------------- */
@@ -305,30 +298,47 @@ static bool medium_error_at(void *ud, struct sim_cmd *cmd)
 	return false;
 }
 
+/* N adjacent reads queued at once, the target's fault hook set meanwhile. */
+static void read_through_hook(sim_fault_fn hook, ostor_task **t, uint8_t *got)
+{
+	struct sim_target *tg = ostori_sim_device_target(dev);
+	struct done_rec rec = { 0 };
+	uint32_t lbas[N];
+
+	sim_target_set_fault_hook(tg, hook, tg);
+	adjacent(lbas, N, 0);
+	memset(got, 0, (size_t)N * LEN);
+	queue_rw(t, N, 0x28, lbas, 0, got, &rec);
+	wait_calls(&rec, N, 5000);
+	sim_target_set_fault_hook(tg, NULL, NULL);
+}
+
+static void assert_sense(ostor_task *t, int key, int asc)
+{
+	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
+	const uint8_t *sense;
+	size_t sense_len;
+
+	ck_assert_int_eq(ostor_task_result(t), OSTOR_RESULT_CHECK_CONDITION);
+	sense = ostor_task_sense(t, &sense_len);
+	ck_assert_int_eq(ostor_scsi_parse_sense(sense, sense_len, &s), 0);
+	ck_assert_int_eq(s.key, key);
+	ck_assert_int_eq(s.asc, asc);
+}
+
 /* CHECK CONDITION on the merged command: every member is sent again
  * alone, and only the one holding the bad block fails, with its sense;
  * no transport reset (the CSW was valid). */
 START_TEST(merge_check_condition_replayed)
 {
 	struct sim_usb *m = open_dev(BOT);
-	struct sim_target *tg = ostori_sim_device_target(dev);
 	static uint8_t ref[N * LEN], got[N * LEN];
 	ostor_task *t[N];
-	uint32_t lbas[N];
-	struct done_rec rec = { 0 };
-	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
-	const uint8_t *sense;
-	size_t sense_len;
 	const int bad = 9;
 
 	write_ref(ref, 9);
 	bad_lba = (uint32_t)bad * BLK + 3;
-	sim_target_set_fault_hook(tg, medium_error_at, tg);
-	adjacent(lbas, N, 0);
-	memset(got, 0, sizeof(got));
-	queue_rw(t, N, 0x28, lbas, 0, got, &rec);
-	wait_calls(&rec, N, 5000);
-	sim_target_set_fault_hook(tg, NULL, NULL);
+	read_through_hook(medium_error_at, t, got);
 	for (int i = 0; i < N; i++) {
 		if (i == bad)
 			continue;
@@ -336,12 +346,8 @@ START_TEST(merge_check_condition_replayed)
 			      ostor_result_name(ostor_task_result(t[i])));
 		ck_assert_mem_eq(got + i * LEN, ref + i * LEN, LEN);
 	}
-	ck_assert_int_eq(ostor_task_result(t[bad]), OSTOR_RESULT_CHECK_CONDITION);
+	assert_sense(t[bad], OSTOR_SCSI_SENSE_MEDIUM_ERROR, 0x11);
 	ck_assert_uint_eq(ostor_task_transferred(t[bad]), 0);
-	sense = ostor_task_sense(t[bad], &sense_len);
-	ck_assert_int_eq(ostor_scsi_parse_sense(sense, sense_len, &s), 0);
-	ck_assert_int_eq(s.key, OSTOR_SCSI_SENSE_MEDIUM_ERROR);
-	ck_assert_int_eq(s.asc, 0x11);
 	ck_assert_uint_eq(estats(m).merged_commands, 1);
 	ck_assert_uint_eq(estats(m).merge_replays, N - 1);
 	ck_assert_uint_eq(mstats(m).bot_resets, 0);
@@ -366,30 +372,15 @@ static bool reset_on_merged(void *ud, struct sim_cmd *cmd)
 START_TEST(merge_unit_attention_to_first)
 {
 	struct sim_usb *m = open_dev(BOT);
-	struct sim_target *tg = ostori_sim_device_target(dev);
 	static uint8_t ref[N * LEN], got[N * LEN];
 	ostor_task *t[N];
-	uint32_t lbas[N];
-	struct done_rec rec = { 0 };
-	struct ostor_scsi_sense s = OSTOR_SCSI_SENSE_INIT;
-	const uint8_t *sense;
-	size_t sense_len;
 
 	write_ref(ref, 10);
 	reset_done = false;
-	sim_target_set_fault_hook(tg, reset_on_merged, tg);
-	adjacent(lbas, N, 0);
-	memset(got, 0, sizeof(got));
-	queue_rw(t, N, 0x28, lbas, 0, got, &rec);
-	wait_calls(&rec, N, 5000);
-	sim_target_set_fault_hook(tg, NULL, NULL);
+	read_through_hook(reset_on_merged, t, got);
 	ck_assert(reset_done);
 	ck_assert_int_eq(ostor_task_result(t[0]), OSTOR_RESULT_GOOD);
-	ck_assert_int_eq(ostor_task_result(t[1]), OSTOR_RESULT_CHECK_CONDITION);
-	sense = ostor_task_sense(t[1], &sense_len);
-	ck_assert_int_eq(ostor_scsi_parse_sense(sense, sense_len, &s), 0);
-	ck_assert_int_eq(s.key, OSTOR_SCSI_SENSE_UNIT_ATTENTION);
-	ck_assert_int_eq(s.asc, 0x29);
+	assert_sense(t[1], OSTOR_SCSI_SENSE_UNIT_ATTENTION, 0x29);
 	for (int i = 2; i < N; i++) {
 		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
 		ck_assert_mem_eq(got + i * LEN, ref + i * LEN, LEN);

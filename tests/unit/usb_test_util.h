@@ -62,6 +62,20 @@ static struct ousb_engine_stats estats(struct sim_usb *m)
 	return s;
 }
 
+/* The engine's setting called name (its tuning output), in set[max]. */
+static inline const struct ostori_setting *engine_setting(struct sim_usb *m, const char *name,
+							  struct ostori_setting *set, int max)
+{
+	int n = 0;
+
+	ousb_engine_tuning(sim_usb_engine(m), set, max, &n);
+	for (int i = 0; i < n && i < max; i++)
+		if (!strcmp(set[i].name, name))
+			return &set[i];
+	ck_abort_msg("no %s setting", name);
+	return NULL;
+}
+
 /* Run one raw command; returns the task (caller frees). */
 static ostor_task *run(uint32_t lun, const uint8_t *cdb, size_t cdb_len, enum ostor_dir dir,
 		       void *buf, size_t len)
