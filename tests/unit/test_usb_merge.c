@@ -91,6 +91,24 @@ static void write_ref(uint8_t *ref, uint32_t seed)
 	ck_assert_int_eq(ostor_write_blocks(dev, 0, 0, 0, (uint32_t)N * BLK, ref), 0);
 }
 
+/* Every one of the n tasks ended GOOD. */
+static void assert_all_good(ostor_task **t, int n)
+{
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(ostor_task_result(t[i]) == OSTOR_RESULT_GOOD, "task %d: %s", i,
+			      ostor_result_name(ostor_task_result(t[i])));
+}
+
+/* The medium's first N tasks' worth of blocks hold data (read alone). */
+static void assert_medium_holds(const uint8_t *data)
+{
+	static uint8_t back[N * LEN];
+
+	memset(back, 0, sizeof(back));
+	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, (uint32_t)N * BLK, back), 0);
+	ck_assert_mem_eq(back, data, sizeof(back));
+}
+
 static const struct ostori_setting *merging_setting(struct sim_usb *m, struct ostori_setting *set, int max)
 {
 	return engine_setting(m, "merging", set, max);
@@ -155,9 +173,7 @@ START_TEST(merge_adjacent_writes)
 	}
 	ck_assert_uint_eq(estats(m).merged_commands, 1);
 	ck_assert_uint_eq(estats(m).merged_tasks, N - 1);
-	memset(back, 0, sizeof(back));
-	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, (uint32_t)N * BLK, back), 0);
-	ck_assert_mem_eq(back, data, sizeof(data));
+	assert_medium_holds(data);
 	free_all(t, N);
 }
 END_TEST
@@ -218,8 +234,7 @@ START_TEST(merge_read16_within_limit)
 		ck_assert_int_eq(ostor_task_submit(t[i], (struct ostor_completion){ on_done, &rec, NULL }), 0);
 	}
 	wait_calls(&rec, N, 5000);
-	for (int i = 0; i < N; i++)
-		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+	assert_all_good(t, N);
 	ck_assert_mem_eq(got, ref, sizeof(got));
 	ck_assert_uint_eq(estats(m).merged_commands, 1);
 	ck_assert_uint_eq(estats(m).merged_tasks, N - 1);
@@ -271,8 +286,7 @@ START_TEST(merge_off)
 	adjacent(lbas, N, 0);
 	queue_rw(t, N, 0x28, lbas, 0, got, &rec);
 	wait_calls(&rec, N, 5000);
-	for (int i = 0; i < N; i++)
-		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+	assert_all_good(t, N);
 	if (_i != 2)
 		ck_assert_mem_eq(got, ref, sizeof(got));
 	ck_assert_uint_eq(estats(m).merged_commands, 0);
@@ -411,8 +425,7 @@ START_TEST(merge_broken_data_phase_replayed)
 	memset(got, 0, sizeof(got));
 	queue_rw(t, N, 0x28, lbas, 0, got, &rec);
 	wait_calls(&rec, N, 5000);
-	for (int i = 0; i < N; i++)
-		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+	assert_all_good(t, N);
 	ck_assert_mem_eq(got, ref, sizeof(got));
 	ck_assert_uint_eq(estats(m).merged_commands, 1);
 	ck_assert_uint_eq(estats(m).merge_replays, N - 1);
@@ -431,15 +444,12 @@ START_TEST(merge_broken_data_phase_replayed)
 	ck_assert_int_eq(sim_usb_arm_fault(m, broken_faults[_i], 1, 1), 0);
 	queue_rw(t, N, 0x2a, lbas, 0, ref, &rec);
 	wait_calls(&rec, N, 5000);
-	for (int i = 0; i < N; i++)
-		ck_assert_int_eq(ostor_task_result(t[i]), OSTOR_RESULT_GOOD);
+	assert_all_good(t, N);
 	ck_assert_uint_eq(estats(m).merge_replays, 2 * (N - 1));
 	ck_assert_uint_eq(mstats(m).bot_resets, 2 * resets);
 	if (!resets)
 		ck_assert_uint_eq(estats(m).clear_halts, 2);
-	memset(got, 0, sizeof(got));
-	ck_assert_int_eq(ostor_read_blocks(dev, 0, 0, 0, (uint32_t)N * BLK, got), 0);
-	ck_assert_mem_eq(got, ref, sizeof(got));
+	assert_medium_holds(ref);
 	free_all(t, N);
 }
 END_TEST
